@@ -1,0 +1,35 @@
+"""The solver registry: every sampler by name."""
+
+from .base import ODESolver, ParallelSolver, SDESolver, Solver
+from .euler_maruyama import EulerMaruyama
+from .exponential_ode import ExponentialODE
+from .exponential_sde import ExponentialSDE
+
+SOLVERS = {cls.name: cls for cls in (EulerMaruyama, ExponentialODE, ExponentialSDE)}
+ALIASES = {"em": "euler-maruyama", "ddpm": "exponential-sde", "ddim": "exponential-ode",
+           "ei-ode": "exponential-ode", "ei-sde": "exponential-sde"}
+
+
+def register(cls):
+    """Add a solver class to the registry under ``cls.name`` (usable as a decorator)."""
+    SOLVERS[cls.name] = cls
+    return cls
+
+
+def get_solver(solver, **options) -> Solver:
+    """A solver instance from a name (or alias) or an instance (returned as is)."""
+    if isinstance(solver, Solver):
+        if options:
+            raise ValueError("options apply to solver names only, not to solver instances")
+        return solver
+    name = ALIASES.get(solver, solver)
+    try:
+        cls = SOLVERS[name]
+    except (KeyError, TypeError):
+        known = sorted(set(SOLVERS) | set(ALIASES))
+        raise ValueError(f"unknown solver {solver!r}; choose from {known}") from None
+    return cls(**options)
+
+
+__all__ = ["Solver", "ODESolver", "SDESolver", "ParallelSolver", "EulerMaruyama", "ExponentialODE",
+           "ExponentialSDE", "SOLVERS", "get_solver", "register"]

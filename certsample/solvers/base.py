@@ -1,0 +1,69 @@
+"""Solver base classes: what every sampler exposes, and capabilities as mix-ins.
+
+A solver walks a :class:`~certsample.forward.TimeGrid` from forward time ``T`` down to ``delta``.
+It provides the same step twice:
+
+* :meth:`Solver.step` -- the NumPy reference on a batch, through a counting
+  :class:`~certsample.oracle.ScoreOracle` and a noise source;
+* :attr:`Solver.kernel_step` -- per-particle device math (see :mod:`certsample.kernels.jit`) with
+  signature ``(x, t, h, k, particle, key0, key1, target_params, solver_params, work, swork) -> nfe``,
+  compiled for the CPU (prange over particles) and CUDA (one thread per particle).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["Solver", "ODESolver", "SDESolver", "ParallelSolver"]
+
+
+class Solver:
+    """Base class. Subclasses set the class attributes and implement :meth:`step`."""
+
+    #: registry name
+    name: str = ""
+    #: score evaluations per step and per particle
+    evals_per_step: int = 1
+    #: sequential rounds of score evaluations per step
+    rounds_per_step: int = 1
+    #: work vectors of length ``d`` the kernel step needs per particle
+    n_work: int = 0
+    #: per-particle device function, or None for a NumPy-only solver
+    kernel_step = None
+
+    def order(self) -> float:
+        """Global order of the discretisation error in the step size (for convergence tests)."""
+        raise NotImplementedError
+
+    def step(self, x, t: float, h: float, k: int, score, noise) -> np.ndarray:
+        """Advance particles ``x`` ``(n, d)`` from forward time ``t`` to ``t - h`` (step index ``k``)."""
+        raise NotImplementedError
+
+    def kernel_params(self, grid) -> tuple:
+        """Extra arrays/scalars the kernel step reads (its ``solver_params``)."""
+        return (0.0,)
+
+    def nfe(self, n_steps: int) -> int:
+        return self.evals_per_step * n_steps
+
+    def rounds(self, n_steps: int) -> int:
+        return self.rounds_per_step * n_steps
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class ODESolver(Solver):
+    """Deterministic: integrates the probability-flow ODE ``dy/ds = y + grad log q_{T-s}(y)``."""
+
+    stochastic = False
+
+
+class SDESolver(Solver):
+    """Stochastic: integrates the reverse SDE ``dy = (y + 2 grad log q_{T-s}(y)) ds + sqrt(2) dB``."""
+
+    stochastic = True
+
+
+class ParallelSolver(Solver):
+    """Evaluates several scores per sequential round (``rounds_per_step < evals_per_step``)."""

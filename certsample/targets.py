@@ -1,0 +1,342 @@
+"""Data distributions whose score is known exactly at every noise level.
+
+Every built-in target is one :class:`MixtureTarget`: a mixture of Gaussians that are diagonal in a
+shared orthonormal basis ``Q`` (shape ``(d, k)``), with variance ``lam_perp`` in the directions
+orthogonal to ``Q``. That single form covers
+
+* Gaussians with any covariance (``K = 1``, ``Q`` = eigenvectors),
+* Gaussian mixtures with diagonal covariances,
+* finite point clouds (all variances 0; bounded support of radius ``R``),
+* low-dimensional data in a high ambient dimension (``k < d``, ``lam_perp = 0``),
+
+and the forward process keeps it: at time ``t`` means scale by ``a = e^{-t}`` and each variance
+``v`` becomes ``a^2 v + (1 - a^2)``. So samples, densities and scores of ``q_t`` are all exact.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .forward import alpha, sigma2
+
+__all__ = [
+    "MixtureTarget",
+    "gaussian",
+    "gaussian_mixture",
+    "point_cloud",
+    "embed",
+    "ring_mixture",
+    "make_target",
+    "TARGETS",
+]
+
+_CHUNK = 1 << 22  # elements per temporary (n, K, k) block in the batched score
+
+
+def _as_rng(seed):
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+class MixtureTarget:
+    """``sum_c w_c N(mu_c, Q diag(lam_c) Q^T + lam_perp (I - Q Q^T))`` in ``R^d``.
+
+    Parameters
+    ----------
+    means : (K, k) array
+        Component means in the coordinates of ``basis``.
+    variances : (K, k) array
+        Per-component variances along the basis directions (0 allowed: point masses).
+    weights : (K,) array
+        Mixture weights (normalised here).
+    basis : (d, k) array or None
+        Orthonormal columns; ``None`` means the identity (``k = d``).
+    lam_perp : float
+        Variance in the ``d - k`` directions orthogonal to ``basis`` (0: data on the subspace).
+    name : str
+    """
+
+    def __init__(self, means, variances, weights=None, basis=None, lam_perp=0.0, name="mixture"):
+        means = np.atleast_2d(np.asarray(means, dtype=float))
+        n_comp, k = means.shape
+        variances = np.asarray(variances, dtype=float)
+        if variances.ndim == 1 and variances.size == n_comp:
+            variances = variances[:, None]  # one isotropic variance per component
+        try:
+            variances = np.array(np.broadcast_to(variances, means.shape), dtype=float)
+        except ValueError:
+            raise ValueError(f"variances of shape {variances.shape} do not fit means of shape "
+                             f"{means.shape}") from None
+        weights = np.full(n_comp, 1.0 / n_comp) if weights is None else np.asarray(weights, dtype=float)
+        if weights.shape != (n_comp,):
+            raise ValueError(f"weights must have shape ({n_comp},), got {weights.shape}")
+        for label, arr in (("means", means), ("variances", variances), ("weights", weights)):
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"{label} contain NaN or inf")
+        if np.any(variances < 0):
+            raise ValueError("variances must be >= 0")
+        if np.any(weights < 0) or weights.sum() <= 0:
+            raise ValueError("weights must be non-negative with a positive sum")
+        if basis is not None:
+            basis = np.asarray(basis, dtype=float)
+            if basis.ndim != 2 or basis.shape[1] != k or basis.shape[0] < k:
+                raise ValueError(f"basis must have shape (d, {k}) with d >= {k}, got {basis.shape}")
+            if not np.allclose(basis.T @ basis, np.eye(k), atol=1e-10):
+                raise ValueError("basis columns must be orthonormal")
+            if basis.shape[0] == k and np.array_equal(basis, np.eye(k)):
+                basis = None
+        if not (math.isfinite(lam_perp) and lam_perp >= 0):
+            raise ValueError(f"lam_perp must be a finite number >= 0, got {lam_perp!r}")
+        self.means = means
+        self.variances = variances
+        self.weights = weights / weights.sum()
+        self.basis = basis
+        self.lam_perp = float(lam_perp)
+        self.name = name
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def dim(self) -> int:
+        return self.means.shape[1] if self.basis is None else self.basis.shape[0]
+
+    @property
+    def n_components(self) -> int:
+        return self.means.shape[0]
+
+    @property
+    def is_gaussian(self) -> bool:
+        return self.n_components == 1
+
+    @property
+    def is_diagonal(self) -> bool:
+        """True when every component is diagonal in the standard basis (``Q = I``)."""
+        return self.basis is None
+
+    @property
+    def radius(self) -> float:
+        """Radius ``R`` of a ball about 0 holding the support; ``inf`` when the support is unbounded."""
+        if np.any(self.variances > 0) or (self.basis is not None and self.lam_perp > 0):
+            return math.inf
+        return float(np.max(np.linalg.norm(self.means, axis=1)))
+
+    def _lift(self, y):
+        return y if self.basis is None else y @ self.basis.T
+
+    def mean(self) -> np.ndarray:
+        return self._lift(self.weights @ self.means)
+
+    def covariance(self) -> np.ndarray:
+        """Full ``(d, d)`` covariance of the mixture (law of total variance)."""
+        mu = self.weights @ self.means
+        centred = self.means - mu
+        cov_k = np.diag(self.weights @ self.variances) + (centred.T * self.weights) @ centred
+        if self.basis is None:
+            return cov_k
+        q = self.basis
+        return q @ cov_k @ q.T + self.lam_perp * (np.eye(self.dim) - q @ q.T)
+
+    # ------------------------------------------------------------------ forward process
+    def law_at(self, t: float) -> "MixtureTarget":
+        """The exact marginal ``q_t`` of the forward process started from this target."""
+        t = float(t)
+        if not (math.isfinite(t) and t >= 0):
+            raise ValueError(f"time t must be finite and >= 0, got {t!r}")
+        a, s2 = float(alpha(t)), float(sigma2(t))
+        return MixtureTarget(a * self.means, a * a * self.variances + s2, self.weights,
+                             self.basis, a * a * self.lam_perp + s2, name=f"{self.name}@t={t:g}")
+
+    def sample(self, n: int, seed=None, t: float = 0.0) -> np.ndarray:
+        """``n`` exact samples of ``q_t`` (``t = 0``: the data)."""
+        if t:
+            return self.law_at(t).sample(n, seed)
+        rng = _as_rng(seed)
+        comp = rng.choice(self.n_components, size=n, p=self.weights)
+        y = self.means[comp] + np.sqrt(self.variances[comp]) * rng.standard_normal((n, self.means.shape[1]))
+        if self.basis is None:
+            return y
+        x = y @ self.basis.T
+        if self.lam_perp > 0:
+            z = rng.standard_normal((n, self.dim))
+            x += math.sqrt(self.lam_perp) * (z - (z @ self.basis) @ self.basis.T)
+        return x
+
+    def _check_points(self, x):
+        x = np.asarray(x, dtype=float)
+        if x.ndim != 2 or x.shape[1] != self.dim:
+            raise ValueError(f"points must have shape (n, {self.dim}), got {x.shape}")
+        return x
+
+    def _component_terms(self, y, t):
+        """Per-chunk ``(log-responsibility numerators, scaled means, variances)`` at time ``t``."""
+        a, s2 = float(alpha(t)), float(sigma2(t))
+        mu = a * self.means
+        var = a * a * self.variances + s2
+        if np.any(var <= 0):
+            raise ValueError("t = 0 with a point mass: the score is undefined; stop at delta > 0")
+        diff = y[:, None, :] - mu[None]
+        logp = np.log(self.weights)[None] - 0.5 * np.sum(diff * diff / var + np.log(2 * np.pi * var), axis=2)
+        return logp, diff, var
+
+    def _perp(self, x, y, t):
+        a, s2 = float(alpha(t)), float(sigma2(t))
+        return x - y @ self.basis.T, a * a * self.lam_perp + s2
+
+    def score(self, x, t: float) -> np.ndarray:
+        """``grad log q_t(x)`` for a batch ``x`` of shape ``(n, d)``."""
+        x = self._check_points(x)
+        y = x if self.basis is None else x @ self.basis
+        out = np.empty_like(y)
+        rows = max(1, _CHUNK // max(1, self.means.size))
+        for lo in range(0, y.shape[0], rows):
+            logp, diff, var = self._component_terms(y[lo:lo + rows], t)
+            resp = np.exp(logp - logp.max(axis=1, keepdims=True))
+            resp /= resp.sum(axis=1, keepdims=True)
+            out[lo:lo + rows] = -np.einsum("nc,nci->ni", resp, diff / var)
+        if self.basis is None:
+            return out
+        residual, v_perp = self._perp(x, y, t)
+        return out @ self.basis.T - residual / v_perp
+
+    def log_density(self, x, t: float = 0.0) -> np.ndarray:
+        """``log q_t(x)``; needs a density (``t > 0`` or positive variances in every direction)."""
+        x = self._check_points(x)
+        y = x if self.basis is None else x @ self.basis
+        out = np.empty(y.shape[0])
+        rows = max(1, _CHUNK // max(1, self.means.size))
+        for lo in range(0, y.shape[0], rows):
+            logp, _, _ = self._component_terms(y[lo:lo + rows], t)
+            top = logp.max(axis=1)
+            out[lo:lo + rows] = top + np.log(np.exp(logp - top[:, None]).sum(axis=1))
+        if self.basis is not None and self.dim > self.basis.shape[1]:
+            residual, v_perp = self._perp(x, y, t)
+            m = self.dim - self.basis.shape[1]
+            out += -0.5 * np.sum(residual**2, axis=1) / v_perp - 0.5 * m * np.log(2 * np.pi * v_perp)
+        return out
+
+    def score_lipschitz(self, t: float) -> float:
+        """An upper bound on the Lipschitz constant of ``x -> grad log q_t(x)``.
+
+        The Hessian of ``log q_t`` is ``-V^{-1} + a^2 V^{-1} Cov_r(mu) V^{-1}`` when all components
+        share the variance vector ``V`` (``Cov_r`` over the posterior on components), so its norm is
+        at most ``max(1/v_min, a^2 diam^2 / (4 v_min^2))``: ``Cov_r(mu)`` of a law on points of
+        diameter ``diam`` has norm at most ``diam^2/4``. Components with different variances have an
+        unbounded Hessian only in degenerate limits; they are not covered and raise.
+        """
+        a, s2 = float(alpha(t)), float(sigma2(t))
+        if not np.allclose(self.variances, self.variances[0]):
+            raise NotImplementedError("Lipschitz bound needs components with equal variances")
+        var = a * a * self.variances[0] + s2
+        if self.basis is not None and self.dim > self.basis.shape[1]:
+            var = np.append(var, a * a * self.lam_perp + s2)
+        v_min = float(np.min(var))
+        if v_min <= 0:
+            return math.inf
+        if self.n_components == 1:
+            return 1.0 / v_min
+        diffs = self.means[:, None, :] - self.means[None, :, :]
+        diam = float(np.sqrt(np.max(np.sum(diffs**2, axis=2))))
+        return max(1.0 / v_min, a * a * diam * diam / (4.0 * v_min * v_min))
+
+    # ------------------------------------------------------------------ compiled kernels
+    def kernel_params(self) -> tuple:
+        """The tuple :func:`certsample.kernels.score.target_score` reads (contiguous float64)."""
+        basis = np.zeros((0, 0)) if self.basis is None else np.ascontiguousarray(self.basis)
+        with np.errstate(divide="ignore"):
+            log_w = np.log(self.weights)
+        return (np.ascontiguousarray(self.means), np.ascontiguousarray(self.variances),
+                log_w, basis, self.lam_perp)
+
+    def kernel_work_size(self) -> int:
+        return 2 * self.means.shape[1] + self.n_components
+
+    def __repr__(self) -> str:
+        return (f"MixtureTarget(name={self.name!r}, d={self.dim}, components={self.n_components}, "
+                f"k={self.means.shape[1]})")
+
+
+# ---------------------------------------------------------------------- constructors
+def gaussian(mean, cov) -> MixtureTarget:
+    """``N(mean, cov)``; ``cov`` a scalar, a diagonal vector or a full SPD matrix."""
+    mean = np.atleast_1d(np.asarray(mean, dtype=float))
+    d = mean.size
+    cov = np.asarray(cov, dtype=float)
+    if cov.ndim <= 1:
+        diag = np.broadcast_to(cov, (d,)).astype(float)
+        return MixtureTarget(mean[None], diag[None], name="gaussian")
+    if cov.shape != (d, d):
+        raise ValueError(f"cov must be a scalar, shape ({d},) or ({d}, {d}); got {cov.shape}")
+    if not np.allclose(cov, cov.T):
+        raise ValueError("cov must be symmetric")
+    lam, q = np.linalg.eigh(cov)
+    if lam[0] < -1e-12 * max(1.0, lam[-1]):
+        raise ValueError("cov must be positive semi-definite")
+    return MixtureTarget((q.T @ mean)[None], np.clip(lam, 0, None)[None], basis=q, name="gaussian")
+
+
+def gaussian_mixture(means, variances, weights=None) -> MixtureTarget:
+    """Mixture of diagonal Gaussians: ``variances`` scalar, per-component, or ``(K, d)``."""
+    means = np.atleast_2d(np.asarray(means, dtype=float))
+    return MixtureTarget(means, variances, weights, name="gaussian_mixture")
+
+
+def point_cloud(points, weights=None) -> MixtureTarget:
+    """Empirical law of finitely many points: support radius ``R = max |x_i|``."""
+    points = np.atleast_2d(np.asarray(points, dtype=float))
+    return MixtureTarget(points, 0.0, weights, name="point_cloud")
+
+
+def embed(target: MixtureTarget, ambient_dim: int, seed=0, lam_perp: float = 0.0) -> MixtureTarget:
+    """Place a ``k``-dimensional target on a random ``k``-dimensional subspace of ``R^ambient_dim``."""
+    if target.basis is not None:
+        raise ValueError("embed expects a target in its own coordinates (basis None)")
+    k = target.dim
+    if ambient_dim < k:
+        raise ValueError(f"ambient_dim={ambient_dim} is smaller than the target dimension {k}")
+    q, _ = np.linalg.qr(_as_rng(seed).standard_normal((ambient_dim, k)))
+    return MixtureTarget(target.means, target.variances, target.weights, basis=q, lam_perp=lam_perp,
+                         name=f"{target.name}_in_R{ambient_dim}")
+
+
+def ring_mixture(n_modes: int = 8, radius: float = 4.0, std: float = 0.5, dim: int = 2) -> MixtureTarget:
+    """``n_modes`` isotropic Gaussians evenly spaced on a circle in the first two coordinates."""
+    if dim < 2:
+        raise ValueError("ring_mixture needs dim >= 2")
+    angle = 2 * np.pi * np.arange(n_modes) / n_modes
+    means = np.zeros((n_modes, dim))
+    means[:, 0], means[:, 1] = radius * np.cos(angle), radius * np.sin(angle)
+    target = gaussian_mixture(means, std**2)
+    target.name = "ring"
+    return target
+
+
+def _anisotropic_gaussian(dim=2, seed=0):
+    return gaussian(np.linspace(-1.0, 1.0, dim), np.linspace(0.25, 2.0, dim))
+
+
+def _cloud(dim=2, seed=0, n_points=64, radius=3.0):
+    rng = _as_rng(seed)
+    pts = rng.standard_normal((n_points, dim))
+    pts *= radius * rng.uniform(0.2, 1.0, (n_points, 1)) / np.linalg.norm(pts, axis=1, keepdims=True)
+    return point_cloud(pts)
+
+
+def _subspace(dim=64, seed=0, k=2):
+    return embed(ring_mixture(dim=k) if k >= 2 else _cloud(1, seed), dim, seed)
+
+
+TARGETS = {
+    "ring": lambda dim=2, seed=0: ring_mixture(dim=dim),
+    "gaussian": _anisotropic_gaussian,
+    "cloud": _cloud,
+    "subspace": _subspace,
+}
+
+
+def make_target(name: str, dim: int | None = None, seed: int = 0) -> MixtureTarget:
+    """A built-in target by name: ``'ring'`` (default), ``'gaussian'``, ``'cloud'``, ``'subspace'``."""
+    try:
+        build = TARGETS[name]
+    except KeyError:
+        raise ValueError(f"unknown target {name!r}; choose from {sorted(TARGETS)}") from None
+    return build(seed=seed) if dim is None else build(dim=dim, seed=seed)
