@@ -1,0 +1,44 @@
+import json
+
+import pytest
+
+from certsample.cli import main
+
+
+def test_sample_command_reports_cost_and_error(capsys, tmp_path):
+    out_file = tmp_path / "x.npy"
+    code = main(["sample", "--n", "400", "--steps", "30", "--backend", "numpy", "--json", "--no-progress",
+                 "--save", str(out_file)])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["nfe"] == 30 and report["rounds"] == 30 and report["n"] == 400
+    errors = report["errors_vs_exact_q_delta"]
+    assert {"sliced_w2", "sliced_w2_floor", "tv_hist", "mmd2"} <= set(errors)
+    assert out_file.exists()
+
+
+def test_human_readable_output(capsys):
+    assert main(["sample", "--n", "300", "--steps", "20", "--target", "gaussian", "--dim", "3",
+                 "--backend", "cpu", "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "NFE=20" in text and "gaussian_w2_moments" in text
+
+
+def test_plot_is_written(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "s.png"
+    assert main(["sample", "--n", "300", "--steps", "10", "--backend", "numpy", "--no-progress",
+                 "--plot", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_unknown_solver_is_a_clean_error(capsys):
+    assert main(["sample", "--solver", "nope", "--no-progress"]) == 2
+    assert "unknown solver 'nope'" in capsys.readouterr().err
+
+
+def test_listing_commands(capsys):
+    assert main(["solvers"]) == 0
+    assert "euler-maruyama" in capsys.readouterr().out
+    assert main(["targets"]) == 0
+    assert "ring" in capsys.readouterr().out

@@ -1,0 +1,111 @@
+"""Bad input gets a clear error that names the problem; oracles count what they are asked."""
+
+import numpy as np
+import pytest
+
+import certsample as cs
+from certsample.oracle import PerturbedOracle, ScoreError, ScoreOracle
+
+TARGET = cs.gaussian([0.0, 1.0], [1.0, 0.5])
+
+
+def test_oracle_counts_calls_rounds_and_particle_evaluations():
+    oracle = ScoreOracle.from_target(TARGET)
+    x = np.zeros((7, 2))
+    oracle(x, 0.5)
+    oracle.evaluate_many(np.zeros((3, 7, 2)), np.array([0.1, 0.2, 0.3]))
+    assert (oracle.nfe, oracle.rounds, oracle.evaluations) == (4, 2, 28)
+
+
+def test_nan_score_is_caught_with_time_and_count():
+    def broken(x, t):
+        out = -x.copy()
+        out[2] = np.nan
+        return out
+
+    with pytest.raises(ScoreError, match=r"NaN/inf for 1 of 5 particles at t="):
+        cs.sample(broken, "euler-maruyama", n=5, n_steps=4, dim=2, progress=False)
+
+
+def test_wrong_shaped_score_is_caught():
+    with pytest.raises(ScoreError, match=r"shape \(5,\)"):
+        cs.sample(lambda x, t: -x[:, 0], "exponential-ode", n=5, n_steps=4, dim=2, progress=False)
+
+
+def test_user_callable_score_runs_and_matches_the_built_in_target():
+    mine = cs.sample(lambda x, t: TARGET.score(x, t), "exponential-sde", n=8, n_steps=10, dim=2,
+                     seed=1, progress=False)
+    built_in = cs.sample(TARGET, "exponential-sde", n=8, n_steps=10, seed=1, progress=False)
+    np.testing.assert_array_equal(mine.samples, built_in.samples)
+    assert mine.nfe == 10
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(solver="heun-9000"), ValueError, "unknown solver 'heun-9000'"),
+    (dict(backend="tpu"), ValueError, "unknown backend 'tpu'"),
+    (dict(delta=0.0), ValueError, "delta must be > 0"),
+    (dict(delta=-1e-3), ValueError, "delta must be > 0"),
+    (dict(n_steps=0), ValueError, "n_steps"),
+    (dict(n=0), ValueError, "number of particles"),
+    (dict(x_init=np.zeros((4, 3))), ValueError, r"x_init must have shape \(n, 2\)"),
+    (dict(x_init=np.full((4, 2), np.nan)), FloatingPointError, "x_init"),
+    (dict(init="posterior"), ValueError, "unknown init"),
+    (dict(seed=-4), ValueError, "seed"),
+])
+def test_bad_sample_arguments(kwargs, error, message):
+    base = dict(solver="euler-maruyama", n=4, n_steps=3, progress=False)
+    with pytest.raises(error, match=message):
+        cs.sample(TARGET, **{**base, **kwargs})
+
+
+def test_compiled_backend_refuses_user_callables():
+    with pytest.raises(ValueError, match="backend='numpy'"):
+        cs.sample(lambda x, t: -x, "euler-maruyama", n=4, n_steps=3, dim=2, backend="cpu", progress=False)
+
+
+def test_bare_callable_needs_dim():
+    with pytest.raises(ValueError, match="dim="):
+        cs.sample(lambda x, t: -x, "euler-maruyama", n=4, n_steps=3, progress=False)
+
+
+def test_blow_up_is_reported_not_returned():
+    # an explosive score overflows within a few steps; the run must say so, not return inf
+    def explosive(x, t):
+        return 1e200 * (x + 1.0)
+
+    with pytest.raises((FloatingPointError, ScoreError), match="NaN/inf"):
+        with np.errstate(over="ignore", invalid="ignore"):
+            cs.sample(explosive, "euler-maruyama", n=4, n_steps=20, dim=2, progress=False)
+
+
+def test_perturbed_oracle_has_the_advertised_error():
+    base = ScoreOracle.from_target(TARGET)
+    pert = PerturbedOracle(base, bias=0.3, noise=0.4, seed=2)
+    x = TARGET.sample(40000, 0, t=0.5)
+    err = pert(x, 0.5) - TARGET.score(x, 0.5)
+    assert pert.error_l2 == pytest.approx(0.5)
+    assert np.sqrt(np.mean(np.sum(err**2, axis=1))) == pytest.approx(0.5, rel=0.01)
+    np.testing.assert_allclose(err.mean(0), 0.3 * np.ones(2) / np.sqrt(2), atol=0.01)
+    with pytest.raises(ValueError, match="bias"):
+        PerturbedOracle(base, bias=-1.0)
+
+
+def test_perturbed_oracle_changes_the_output_by_a_controlled_amount():
+    grid = cs.uniform_grid(2.0, 0.1, 20)
+    x0 = cs.initial_particles(200, 2, seed=0)
+    clean = cs.sample(TARGET, "exponential-ode", grid=grid, x_init=x0, progress=False)
+    biased = cs.sample(PerturbedOracle(ScoreOracle.from_target(TARGET), bias=0.05), "exponential-ode",
+                       grid=grid, x_init=x0, progress=False)
+    shift = np.linalg.norm((biased.samples - clean.samples).mean(0))
+    # a constant score bias b moves the ODE endpoint by at most |b| (e^{T-delta} - 1)
+    assert 0 < shift <= 0.05 * np.expm1(1.9) + 1e-12
+
+
+def test_particle_overflow_is_reported_with_its_step():
+    # the score stays finite while the drift x + 2 s overflows
+    def saturating(x, t):
+        return np.full_like(x, 1e308)
+
+    with pytest.raises(FloatingPointError, match=r"particles became NaN/inf at step \d"):
+        with np.errstate(over="ignore", invalid="ignore"):
+            cs.sample(saturating, "euler-maruyama", n=4, n_steps=20, dim=2, progress=False)

@@ -1,0 +1,127 @@
+import numpy as np
+import pytest
+
+import certsample as cs
+from certsample.kernels.jit import compile_for
+from certsample.kernels.score import target_score
+
+RNG = np.random.default_rng(0)
+FULL_COV = np.array([[1.0, 0.4, 0.0], [0.4, 0.7, 0.2], [0.0, 0.2, 1.5]])
+
+TARGETS = {
+    "gaussian_diag": lambda: cs.gaussian([0.3, -1.0], [0.5, 2.0]),
+    "gaussian_full": lambda: cs.gaussian([0.3, -1.0, 0.5], FULL_COV),
+    "mixture": lambda: cs.gaussian_mixture([[-2.0, 0.0], [2.0, 1.0], [0.0, -2.0]], [0.3, 0.6, 0.2],
+                                           [0.5, 0.3, 0.2]),
+    "ring": lambda: cs.ring_mixture(),
+    "point_cloud": lambda: cs.point_cloud(RNG.uniform(-2, 2, (12, 3))),
+    "subspace": lambda: cs.embed(cs.ring_mixture(), 7, seed=3),
+}
+
+
+def fd_gradient(f, x, eps=1e-5):
+    g = np.zeros_like(x)
+    for i in range(x.shape[1]):
+        e = np.zeros(x.shape[1])
+        e[i] = eps
+        g[:, i] = (f(x + e) - f(x - e)) / (2 * eps)
+    return g
+
+
+@pytest.mark.parametrize("name", sorted(TARGETS))
+@pytest.mark.parametrize("t", [0.05, 0.7, 3.0])
+def test_score_is_gradient_of_log_density(name, t):
+    target = TARGETS[name]()
+    x = target.sample(6, 1, t=t)
+    score = target.score(x, t)
+    fd = fd_gradient(lambda z: target.log_density(z, t), x)
+    np.testing.assert_allclose(score, fd, atol=2e-5 * max(1.0, np.abs(score).max()))
+
+
+@pytest.mark.parametrize("name", sorted(TARGETS))
+def test_compiled_score_matches_numpy(name):
+    target = TARGETS[name]()
+    kernel = compile_for(target_score, "cpu")
+    x = target.sample(5, 2, t=0.2)
+    ref = target.score(x, 0.2)
+    out = np.zeros(target.dim)
+    work = np.zeros(target.kernel_work_size())
+    for p in range(x.shape[0]):
+        kernel(x[p], 0.2, target.kernel_params(), out, work)
+        np.testing.assert_allclose(out, ref[p], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(TARGETS))
+def test_law_at_matches_forward_process(name):
+    """Samples of q_t from law_at agree with pushing data samples through the OU transition."""
+    target = TARGETS[name]()
+    t, n = 0.4, 200000
+    data = target.sample(n, 4)
+    pushed = np.exp(-t) * data + np.sqrt(-np.expm1(-2 * t)) * np.random.default_rng(5).standard_normal(data.shape)
+    law = target.law_at(t)
+    np.testing.assert_allclose(pushed.mean(0), law.mean(), atol=6 * np.sqrt(law.covariance().max() / n))
+    np.testing.assert_allclose(np.cov(pushed.T), law.covariance(), atol=0.03)
+
+
+def test_mixture_moments_closed_form():
+    target = TARGETS["gaussian_full"]()
+    np.testing.assert_allclose(target.covariance(), FULL_COV, atol=1e-12)
+    np.testing.assert_allclose(target.mean(), [0.3, -1.0, 0.5], atol=1e-12)
+    x = target.sample(300000, 0)
+    np.testing.assert_allclose(np.cov(x.T), FULL_COV, atol=0.02)
+
+
+def test_radius_and_support():
+    pts = np.array([[3.0, 4.0], [0.0, 1.0]])
+    assert cs.point_cloud(pts).radius == pytest.approx(5.0)
+    assert cs.embed(cs.point_cloud(pts), 10).radius == pytest.approx(5.0)
+    assert cs.ring_mixture().radius == np.inf
+
+
+@pytest.mark.parametrize("name", ["gaussian_diag", "gaussian_full", "point_cloud", "subspace", "ring"])
+def test_score_lipschitz_bounds_the_hessian(name):
+    target = TARGETS[name]()
+    for t in (0.1, 0.5, 2.0):
+        bound = target.score_lipschitz(t)
+        x = target.sample(30, 7, t=t)
+        worst = 0.0
+        for p in range(x.shape[0]):
+            rows = [fd_gradient(lambda z, i=i: target.score(z, t)[:, i], x[p:p + 1])[0]
+                    for i in range(target.dim)]
+            worst = max(worst, np.linalg.norm(np.array(rows), 2))
+        assert worst <= bound * (1 + 1e-4)
+
+
+def test_embedded_data_lives_on_its_subspace():
+    target = cs.embed(cs.point_cloud(np.eye(2)), 50, seed=0)
+    x = target.sample(10, 0)
+    q = target.basis
+    np.testing.assert_allclose(x - (x @ q) @ q.T, 0, atol=1e-12)
+    # off the subspace the score pulls straight back with variance sigma^2
+    t = 0.3
+    y = x + 0.1 * np.random.default_rng(1).standard_normal(x.shape)
+    off = y - (y @ q) @ q.T
+    s = target.score(y, t)
+    np.testing.assert_allclose(s - (s @ q) @ q.T, -off / -np.expm1(-2 * t), atol=1e-12)
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: cs.gaussian([0.0, 0.0], [[1.0, 2.0], [2.0, 1.0]]), "positive semi-definite"),
+    (lambda: cs.gaussian([0.0, 0.0], np.eye(3)), "cov must be"),
+    (lambda: cs.gaussian_mixture([[0.0], [1.0]], [1.0, -1.0]), "variances"),
+    (lambda: cs.gaussian_mixture([[0.0], [np.nan]], 1.0), "NaN"),
+    (lambda: cs.point_cloud([[0.0], [1.0]], weights=[1.0]), "weights"),
+    (lambda: cs.embed(cs.ring_mixture(), 1), "ambient_dim"),
+    (lambda: cs.make_target("swiss-roll"), "unknown target"),
+])
+def test_bad_targets_are_rejected_by_name(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_score_rejects_wrong_shapes_and_point_mass_at_zero():
+    target = cs.point_cloud([[0.0, 1.0]])
+    with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
+        target.score(np.zeros((3, 3)), 0.5)
+    with pytest.raises(ValueError, match="delta > 0"):
+        target.score(np.zeros((1, 2)), 0.0)
