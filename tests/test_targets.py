@@ -125,3 +125,16 @@ def test_score_rejects_wrong_shapes_and_point_mass_at_zero():
         target.score(np.zeros((3, 3)), 0.5)
     with pytest.raises(ValueError, match="delta > 0"):
         target.score(np.zeros((1, 2)), 0.0)
+
+
+def test_compiled_score_in_high_dimension_with_tiny_variances():
+    """The log-determinant's running product is rescaled: no under/overflow at d=400, v~1e-3."""
+    target = cs.gaussian_mixture(np.random.default_rng(0).standard_normal((3, 400)), [1e-3, 2e-3, 5e-4])
+    kernel = compile_for(target_score, "cpu")
+    x = target.sample(3, 1, t=0.01)
+    ref = target.score(x, 0.01)
+    out = np.zeros(400)
+    work = np.zeros(target.kernel_work_size())
+    for p in range(3):
+        kernel(x[p], 0.01, target.kernel_params(), out, work)
+        np.testing.assert_allclose(out, ref[p], rtol=1e-11, atol=1e-11 * np.abs(ref[p]).max())

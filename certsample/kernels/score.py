@@ -41,11 +41,18 @@ def target_score(x, t, target_params, out, work):
     # log responsibilities, then a max-shifted softmax
     top = -math.inf
     for c in range(n_comp):
-        acc = log_weights[c]
+        quad = 0.0
+        det = 1.0  # running product of variances: one log per component instead of one per axis
+        log_det = 0.0
         for i in range(k):
             v = a * a * variances[c, i] + s2
             diff = y[i] - a * means[c, i]
-            acc -= 0.5 * (diff * diff / v + math.log(v))
+            quad += diff * diff / v
+            det *= v
+            if det < 1e-150 or det > 1e150:
+                log_det += math.log(det)
+                det = 1.0
+        acc = log_weights[c] - 0.5 * (quad + log_det + math.log(det))
         resp[c] = acc
         if acc > top:
             top = acc
