@@ -38,6 +38,8 @@ class SampleResult:
     grid: TimeGrid
     seed: int
     extra: dict = field(default_factory=dict)
+    #: final velocities of kinetic (underdamped Langevin) samplers, to continue a chain
+    velocities: np.ndarray | None = None
 
     def summary(self) -> dict:
         return {"solver": self.solver, "backend": self.backend, "n": int(self.samples.shape[0]),

@@ -195,6 +195,8 @@ class MixtureTarget:
             out[lo:lo + rows] = -np.einsum("nc,nci->ni", resp, diff / var)
         if self.basis is None:
             return out
+        if self.dim == self.basis.shape[1]:
+            return out @ self.basis.T  # the basis spans R^d: there is no orthogonal complement
         residual, v_perp = self._perp(x, y, t)
         return out @ self.basis.T - residual / v_perp
 

@@ -138,3 +138,15 @@ def test_compiled_score_in_high_dimension_with_tiny_variances():
     for p in range(3):
         kernel(x[p], 0.01, target.kernel_params(), out, work)
         np.testing.assert_allclose(out, ref[p], rtol=1e-11, atol=1e-11 * np.abs(ref[p]).max())
+
+
+def test_full_covariance_gaussian_has_a_score_at_time_zero():
+    """A square eigenbasis leaves no orthogonal complement: no 0/0 term at t = 0."""
+    target = TARGETS["gaussian_full"]()
+    x = target.sample(4, 0)
+    expected = -(x - target.mean()) @ np.linalg.inv(FULL_COV)
+    np.testing.assert_allclose(target.score(x, 0.0), expected, atol=1e-12)
+    kernel = compile_for(target_score, "cpu")
+    out, work = np.zeros(3), np.zeros(target.kernel_work_size())
+    kernel(x[0], 0.0, target.kernel_params(), out, work)
+    np.testing.assert_allclose(out, expected[0], atol=1e-12)

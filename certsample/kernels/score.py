@@ -72,10 +72,13 @@ def target_score(x, t, target_params, out, work):
             out[i] = score_y[i]
         return
     v_perp = a * a * lam_perp + s2
+    has_complement = d > k  # a square basis spans R^d: no off-basis term (and v_perp may be 0)
     for j in range(d):
         lifted = 0.0
         projected = 0.0
         for i in range(k):
             lifted += basis[j, i] * score_y[i]
             projected += basis[j, i] * y[i]
-        out[j] = lifted - (x[j] - projected) / v_perp
+        out[j] = lifted
+        if has_complement:
+            out[j] -= (x[j] - projected) / v_perp

@@ -4,6 +4,7 @@ from .base import ODESolver, ParallelSolver, SDESolver, Solver
 from .euler_maruyama import EulerMaruyama
 from .exponential_ode import ExponentialODE
 from .exponential_sde import ExponentialSDE
+from .ulmc import RandomizedMidpointULMC, sample_logconcave
 
 SOLVERS = {cls.name: cls for cls in (EulerMaruyama, ExponentialODE, ExponentialSDE)}
 ALIASES = {"em": "euler-maruyama", "ddpm": "exponential-sde", "ddim": "exponential-ode",
@@ -32,4 +33,4 @@ def get_solver(solver, **options) -> Solver:
 
 
 __all__ = ["Solver", "ODESolver", "SDESolver", "ParallelSolver", "EulerMaruyama", "ExponentialODE",
-           "ExponentialSDE", "SOLVERS", "get_solver", "register"]
+           "ExponentialSDE", "RandomizedMidpointULMC", "sample_logconcave", "SOLVERS", "get_solver", "register"]
