@@ -1,4 +1,4 @@
-"""``certsample`` command line: ``certsample sample``, ``certsample solvers``, ``certsample targets``.
+"""``certsample`` command line: ``sample``, ``bounds``, ``certify``, ``solvers``, ``targets``.
 
 Run ``certsample <command> --help`` for options. Output is human-readable by default and JSON
 with ``--json``.
@@ -64,6 +64,71 @@ def _cmd_sample(args) -> int:
     return 0
 
 
+def _parse_assignments(items):
+    values = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"parameters are name=value pairs, got {item!r}")
+        try:
+            values[name] = float(value)
+        except ValueError:
+            raise ValueError(f"parameter {name!r} must be a number, got {value!r}") from None
+        if values[name].is_integer() and name in ("N", "d"):
+            values[name] = int(values[name])
+    return values
+
+
+def _cmd_bounds(args) -> int:
+    import proofs
+
+    if args.theorem is None:
+        for name, thm in sorted(proofs.THEOREMS.items()):
+            print(f"{name:<26s} {thm.metric:<6s} {'proved' if thm.certified else 'placeholder':<12s} "
+                  f"symbols: {' '.join(sorted(thm.symbols))}")
+        return 0
+    thm = proofs.get(args.theorem)
+    values = _parse_assignments(args.params)
+    report = {"theorem": thm.name, "reference": thm.reference, "metric": thm.metric,
+              "constants_proved": bool(thm.certified), "assumptions": list(thm.assumptions),
+              "constants": {k: str(v) for k, v in thm.constants.items()}, "parameters": values}
+    step_values = {k: v for k, v in values.items() if k != "N"}
+    if "eps" in values:
+        report["steps_expr"] = str(thm.steps_expr)
+        report["steps"] = thm.step_count(**step_values)
+        report["rounds"] = thm.rounds(**step_values)
+    if "N" in values:
+        report["error_expr"] = str(thm.error_expr)
+        report["error_bound"] = thm.error_bound(**{k: v for k, v in values.items() if k != "eps"})
+    if "steps" not in report and "error_bound" not in report:
+        raise ValueError(f"give eps=... (step count) or N=... (error bound); {thm.name} needs "
+                         f"{sorted(thm.symbols)}")
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"{thm.name}: {thm.reference}")
+    print(f"metric {thm.metric}; constants {'proved' if thm.certified else 'are placeholders (not proved)'}")
+    for key in ("steps", "rounds", "error_bound"):
+        if key in report:
+            print(f"  {key:<12s} {report[key]}")
+    return 0
+
+
+def _cmd_certify(args) -> int:
+    from .certify import certify
+    from .targets import make_target
+
+    target = make_target(args.target, args.dim, args.seed)
+    cert = certify(target, args.solver, args.eps, n=args.n, T=args.T, delta=args.delta, backend=args.backend,
+                   seed=args.seed, max_steps=args.max_steps, progress=False if args.no_progress else "auto")
+    if args.out:
+        cert.save(args.out)
+    print(cert.to_json() if args.json else cert)
+    if args.out and not args.json:
+        print(f"certificate written to {args.out}")
+    return 0 if cert.verdict != "FAIL" else 1
+
+
 def _cmd_solvers(args) -> int:
     from .solvers import ALIASES, SOLVERS
 
@@ -91,6 +156,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", default=None, help="write a PNG of samples vs the exact density (needs matplotlib)")
     p.add_argument("--json", action="store_true", help="print a JSON report")
     p.set_defaults(func=_cmd_sample)
+    p = sub.add_parser("bounds", help="step counts and error bounds of a theorem (no argument: list theorems)",
+                       description="Example: certsample bounds gupta_cai_chen L=2 d=1000 eps=0.01")
+    p.add_argument("theorem", nargs="?", default=None, help="theorem name (see `certsample bounds`)")
+    p.add_argument("params", nargs="*", help="name=value pairs; eps=... for step counts, N=... for the error bound")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_bounds)
+    p = sub.add_parser("certify", help="run with the theorem's step count and check the measured error against it")
+    p.add_argument("--target", default="gaussian", help="built-in target; default: gaussian")
+    p.add_argument("--dim", type=int, default=None)
+    p.add_argument("--solver", default="exponential-ode")
+    p.add_argument("--eps", type=float, default=0.2, help="accuracy in the theorem's metric (> 0)")
+    p.add_argument("--n", type=int, default=4000)
+    p.add_argument("--T", type=float, default=None, help="horizon (default: chosen from eps)")
+    p.add_argument("--delta", type=float, default=1e-2)
+    p.add_argument("--backend", default="cpu", choices=["numpy", "cpu", "cuda"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-steps", type=int, default=200_000)
+    p.add_argument("--out", default=None, help="write the certificate (JSON) here")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_certify)
     sub.add_parser("solvers", help="list solvers").set_defaults(func=_cmd_solvers)
     sub.add_parser("targets", help="list built-in targets").set_defaults(func=_cmd_targets)
     return parser
