@@ -111,7 +111,7 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
     swork = np.zeros((n, target.kernel_work_size()))
     nfe = np.zeros(n, dtype=np.int64)
     times = np.ascontiguousarray(grid.times)
-    tp, sp = target.kernel_params(), solver.kernel_params(grid)
+    tp, sp = target.kernel_params(), solver.kernel_params(grid, target)
     key0, key1 = seed_key(seed)
     n_steps = len(grid)
     chunk = chunk_steps or max(1, n_steps // 50)

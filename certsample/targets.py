@@ -167,29 +167,46 @@ class MixtureTarget:
             raise ValueError(f"points must have shape (n, {self.dim}), got {x.shape}")
         return x
 
+    def _times(self, t, n):
+        """``t`` as a float, or as an ``(n,)`` array of per-particle times."""
+        t = np.asarray(t, dtype=float)
+        if t.ndim == 0:
+            return float(t)
+        if t.shape != (n,):
+            raise ValueError(f"per-particle times must have shape ({n},), got {t.shape}")
+        return t
+
+    @staticmethod
+    def _scales(t):
+        """``(a, sigma^2)``, shaped ``(m, 1)`` for per-particle times so they broadcast over components."""
+        a, s2 = alpha(t), sigma2(t)
+        return (a[:, None], s2[:, None]) if np.ndim(t) else (float(a), float(s2))
+
     def _component_terms(self, y, t):
-        """Per-chunk ``(log-responsibility numerators, scaled means, variances)`` at time ``t``."""
-        a, s2 = float(alpha(t)), float(sigma2(t))
-        mu = a * self.means
+        """Per-chunk ``(log-responsibility numerators, centred points, variances)`` at time(s) ``t``."""
+        a, s2 = self._scales(t)
+        if np.ndim(t):
+            a, s2 = a[:, :, None], s2[:, :, None]  # (m, 1, 1) against (m, K, k)
         var = a * a * self.variances + s2
         if np.any(var <= 0):
             raise ValueError("t = 0 with a point mass: the score is undefined; stop at delta > 0")
-        diff = y[:, None, :] - mu[None]
+        diff = y[:, None, :] - a * self.means
         logp = np.log(self.weights)[None] - 0.5 * np.sum(diff * diff / var + np.log(2 * np.pi * var), axis=2)
         return logp, diff, var
 
     def _perp(self, x, y, t):
-        a, s2 = float(alpha(t)), float(sigma2(t))
+        a, s2 = self._scales(t)
         return x - y @ self.basis.T, a * a * self.lam_perp + s2
 
-    def score(self, x, t: float) -> np.ndarray:
-        """``grad log q_t(x)`` for a batch ``x`` of shape ``(n, d)``."""
+    def score(self, x, t) -> np.ndarray:
+        """``grad log q_t(x)`` for a batch ``x`` of shape ``(n, d)``; ``t`` a float or ``(n,)`` times."""
         x = self._check_points(x)
+        t = self._times(t, x.shape[0])
         y = x if self.basis is None else x @ self.basis
         out = np.empty_like(y)
         rows = max(1, _CHUNK // max(1, self.means.size))
         for lo in range(0, y.shape[0], rows):
-            logp, diff, var = self._component_terms(y[lo:lo + rows], t)
+            logp, diff, var = self._component_terms(y[lo:lo + rows], t if np.ndim(t) == 0 else t[lo:lo + rows])
             resp = np.exp(logp - logp.max(axis=1, keepdims=True))
             resp /= resp.sum(axis=1, keepdims=True)
             out[lo:lo + rows] = -np.einsum("nc,nci->ni", resp, diff / var)
@@ -200,20 +217,21 @@ class MixtureTarget:
         residual, v_perp = self._perp(x, y, t)
         return out @ self.basis.T - residual / v_perp
 
-    def log_density(self, x, t: float = 0.0) -> np.ndarray:
+    def log_density(self, x, t=0.0) -> np.ndarray:
         """``log q_t(x)``; needs a density (``t > 0`` or positive variances in every direction)."""
         x = self._check_points(x)
+        t = self._times(t, x.shape[0])
         y = x if self.basis is None else x @ self.basis
         out = np.empty(y.shape[0])
         rows = max(1, _CHUNK // max(1, self.means.size))
         for lo in range(0, y.shape[0], rows):
-            logp, _, _ = self._component_terms(y[lo:lo + rows], t)
+            logp, _, _ = self._component_terms(y[lo:lo + rows], t if np.ndim(t) == 0 else t[lo:lo + rows])
             top = logp.max(axis=1)
             out[lo:lo + rows] = top + np.log(np.exp(logp - top[:, None]).sum(axis=1))
         if self.basis is not None and self.dim > self.basis.shape[1]:
             residual, v_perp = self._perp(x, y, t)
             m = self.dim - self.basis.shape[1]
-            out += -0.5 * np.sum(residual**2, axis=1) / v_perp - 0.5 * m * np.log(2 * np.pi * v_perp)
+            out += -0.5 * np.sum(residual**2, axis=1) / np.ravel(v_perp) - 0.5 * m * np.log(2 * np.pi * np.ravel(v_perp))
         return out
 
     def score_lipschitz(self, t: float) -> float:

@@ -109,3 +109,17 @@ def test_particle_overflow_is_reported_with_its_step():
     with pytest.raises(FloatingPointError, match=r"particles became NaN/inf at step \d"):
         with np.errstate(over="ignore", invalid="ignore"):
             cs.sample(saturating, "euler-maruyama", n=4, n_steps=20, dim=2, progress=False)
+
+
+def test_evaluate_at_takes_per_particle_times_in_one_round():
+    x = TARGET.sample(6, 0, t=0.5)
+    xs = np.stack([x, x + 0.1])
+    ts = np.array([np.linspace(0.1, 1.0, 6), np.linspace(0.2, 2.0, 6)])
+    expected = np.stack([[TARGET.score(xs[j, i:i + 1], ts[j, i])[0] for i in range(6)] for j in range(2)])
+    built_in = ScoreOracle.from_target(TARGET)
+    user = ScoreOracle(lambda z, t: TARGET.score(z, t), 2)  # one time per call: the slow path
+    for oracle in (built_in, user):
+        np.testing.assert_allclose(oracle.evaluate_at(xs, ts), expected, rtol=1e-13)
+        assert (oracle.nfe, oracle.rounds, oracle.evaluations) == (2, 1, 12)
+    with pytest.raises(ValueError, match="evaluate_at needs"):
+        built_in.evaluate_at(xs, ts[:, :3])

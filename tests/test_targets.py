@@ -150,3 +150,16 @@ def test_full_covariance_gaussian_has_a_score_at_time_zero():
     out, work = np.zeros(3), np.zeros(target.kernel_work_size())
     kernel(x[0], 0.0, target.kernel_params(), out, work)
     np.testing.assert_allclose(out, expected[0], atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(TARGETS))
+def test_per_particle_times_match_scalar_times(name):
+    target = TARGETS[name]()
+    x = target.sample(5, 3, t=0.3)
+    times = np.array([0.05, 0.2, 0.7, 1.5, 3.0])
+    rows = np.array([target.score(x[i:i + 1], times[i])[0] for i in range(5)])
+    np.testing.assert_allclose(target.score(x, times), rows, rtol=1e-13, atol=1e-13)
+    dens = np.array([target.log_density(x[i:i + 1], times[i])[0] for i in range(5)])
+    np.testing.assert_allclose(target.log_density(x, times), dens, rtol=1e-13)
+    with pytest.raises(ValueError, match=r"shape \(5,\)"):
+        target.score(x, times[:3])

@@ -4,11 +4,16 @@ from .base import ODESolver, ParallelSolver, SDESolver, Solver
 from .euler_maruyama import EulerMaruyama
 from .exponential_ode import ExponentialODE
 from .exponential_sde import ExponentialSDE
+from .parallel_midpoint import ParallelRandomizedMidpoint
+from .predictor_corrector import PredictorCorrector
+from .randomized_midpoint import RandomizedMidpoint
 from .ulmc import RandomizedMidpointULMC, sample_logconcave
 
-SOLVERS = {cls.name: cls for cls in (EulerMaruyama, ExponentialODE, ExponentialSDE)}
+SOLVERS = {cls.name: cls for cls in (EulerMaruyama, ExponentialODE, ExponentialSDE, RandomizedMidpoint,
+                                     ParallelRandomizedMidpoint, PredictorCorrector)}
 ALIASES = {"em": "euler-maruyama", "ddpm": "exponential-sde", "ddim": "exponential-ode",
-           "ei-ode": "exponential-ode", "ei-sde": "exponential-sde"}
+           "ei-ode": "exponential-ode", "ei-sde": "exponential-sde", "rm": "randomized-midpoint",
+           "prm": "parallel-midpoint", "pc": "predictor-corrector"}
 
 
 def register(cls):
@@ -33,4 +38,5 @@ def get_solver(solver, **options) -> Solver:
 
 
 __all__ = ["Solver", "ODESolver", "SDESolver", "ParallelSolver", "EulerMaruyama", "ExponentialODE",
-           "ExponentialSDE", "RandomizedMidpointULMC", "sample_logconcave", "SOLVERS", "get_solver", "register"]
+           "ExponentialSDE", "RandomizedMidpoint", "ParallelRandomizedMidpoint", "PredictorCorrector",
+           "RandomizedMidpointULMC", "sample_logconcave", "SOLVERS", "get_solver", "register"]

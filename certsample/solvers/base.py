@@ -39,8 +39,12 @@ class Solver:
         """Advance particles ``x`` ``(n, d)`` from forward time ``t`` to ``t - h`` (step index ``k``)."""
         raise NotImplementedError
 
-    def kernel_params(self, grid) -> tuple:
-        """Extra arrays/scalars the kernel step reads (its ``solver_params``)."""
+    def kernel_params(self, grid, target=None) -> tuple:
+        """Extra arrays/scalars the kernel step reads (its ``solver_params``).
+
+        ``target`` is the run's target, for solvers whose parameters depend on it (e.g. a
+        corrector's step size from the score's Lipschitz constant).
+        """
         return (0.0,)
 
     def nfe(self, n_steps: int) -> int:

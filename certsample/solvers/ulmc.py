@@ -382,7 +382,7 @@ class RandomizedMidpointULMC(Solver):
         x, v = ulmc_step_numpy(state[:, :d], state[:, d:], h, self.u, self.t_score, k, score, noise, 0)
         return np.concatenate([x, v], axis=1)
 
-    def kernel_params(self, grid) -> tuple:
+    def kernel_params(self, grid, target=None) -> tuple:
         return (self.u, self.t_score)
 
     def __repr__(self) -> str:

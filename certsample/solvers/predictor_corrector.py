@@ -1,0 +1,221 @@
+"""Predictor-corrector sampler: randomized-midpoint ODE predictor + underdamped Langevin corrector.
+
+Gupta, Cai and Chen (2024) alternate a randomized-midpoint step of the probability-flow ODE (the
+predictor, sequential or parallel) with a short run of randomized-midpoint underdamped Langevin
+(ULMC; Shen and Lee 2019) at the noise level just reached (the corrector), in the
+predictor-corrector framework of Chen et al. (2023): the ODE moves the particles between noise
+levels cheaply but its errors accumulate in law; the Langevin run contracts the law back toward
+``q_t`` at a fixed ``t``, so the errors do not compound.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..kernels.jit import device_function
+from ..kernels.philox import SLOT_BROWNIAN, fill_normals
+from .base import SDESolver
+from .parallel_midpoint import ParallelRandomizedMidpoint, _check_int, parallel_midpoint_step
+from .randomized_midpoint import RandomizedMidpoint
+from .ulmc import ULMC_SLOTS, ULMC_WORK, ulmc_step, ulmc_step_numpy
+
+__all__ = ["PredictorCorrector", "predictor_corrector_step", "SLOT_VELOCITY", "corrector_slot"]
+
+#: normal slot of the corrector's fresh velocity (the ODE predictor never draws Brownian noise)
+SLOT_VELOCITY = int(SLOT_BROWNIAN)
+
+
+def corrector_slot(R: int, j: int) -> int:
+    """First Philox slot of corrector sub-step ``j`` after a predictor with ``R`` midpoints.
+
+    The predictor uses slots ``1 .. R``; sub-step ``j`` uses ``base + 4 j .. base + 4 j + 3`` with
+    ``base = max(8, R + 1)``.
+    """
+    return max(8, R + 1) + ULMC_SLOTS * j
+
+
+@device_function
+def predictor_corrector_step(x, t, h, k, particle, key0, key1, target_params, solver_params, work, swork):
+    # solver_params = (R, K, exponential, n_corrector, u per step, corrector h, first corrector slot)
+    n_sub = solver_params[0]
+    n_corrector = solver_params[3]
+    u_steps = solver_params[4]
+    h_corr = solver_params[5]
+    base = solver_params[6]
+    nfe = parallel_midpoint_step(x, t, h, k, particle, key0, key1, target_params, solver_params, work, swork)
+    if n_corrector == 0:
+        return nfe
+    u = u_steps[k]
+    v = work[2 * n_sub]
+    fill_normals(v, key0, key1, particle, np.uint64(k), np.uint64(SLOT_VELOCITY))
+    root_u = math.sqrt(u)
+    for i in range(x.shape[0]):
+        v[i] = root_u * v[i]  # the stationary velocity law N(0, u I) of the scaled dynamics
+    t_next = t - h
+    for j in range(n_corrector):
+        nfe += ulmc_step(x, v, h_corr, u, t_next, k, particle, key0, key1, base + ULMC_SLOTS * j,
+                         target_params, work[2 * n_sub + 1:], swork)
+    return nfe
+
+
+class PredictorCorrector(SDESolver):
+    """Randomized-midpoint predictor, then a short randomized-midpoint ULMC corrector, every step.
+
+    Step ``k`` (forward time ``t_k`` to ``t_{k+1}``):
+
+    1. predictor: one :class:`~.RandomizedMidpoint` step (or one
+       :class:`~.ParallelRandomizedMidpoint` step with ``R`` midpoints and ``K`` Picard sweeps) of
+       the probability-flow ODE;
+    2. corrector: draw a fresh velocity ``v ~ N(0, u I)`` and run ``corrector_steps`` steps of
+       length ``corrector_h`` of the underdamped Langevin dynamics
+       ``dx = v ds, dv = -2 v ds + u grad log q_{t_{k+1}}(x) ds + 2 sqrt(u) dB`` (potential
+       ``f = -log q_{t_{k+1}}``, ``u = 1/L``) with Shen and Lee's randomized midpoint
+       (:func:`~certsample.solvers.ulmc.ulmc_step`); the velocity is discarded afterwards.
+
+    The corrector leaves ``q_{t_{k+1}}`` invariant (up to its own ``O(corrector_h^2)`` bias) and
+    contracts toward it, so the predictor's error in law does not compound across steps.
+
+    Parameters
+    ----------
+    predictor : {'sequential', 'parallel'} or RandomizedMidpoint or ParallelRandomizedMidpoint
+        The ODE step (the registry names ``'randomized-midpoint'`` and ``'parallel-midpoint'`` work
+        too). ``'parallel'`` builds ``ParallelRandomizedMidpoint(R, K)`` (default ``R = 4, K = 2``).
+    R, K : int
+        Sub-intervals and Picard sweeps of the parallel predictor (``predictor='parallel'`` only).
+    corrector_steps : int, default 2
+        ULMC steps after every predictor step (0: the predictor alone).
+    corrector_h : float, default 0.5
+        ULMC step in the time of the scaled dynamics (where ``u = 1/L`` critically damps the
+        stiffest mode). The default corrector runs for time 1 there, the ``1/sqrt(L)`` of [3]_
+        in unscaled time; its stationary bias is ``O(corrector_h^2)`` (relative variance bias about
+        1e-3 at 0.2, :data:`~certsample.solvers.ulmc.DEFAULT_H`).
+    L : float or callable, optional
+        Lipschitz constant of the score at the corrector's noise level: a number, or ``L(t)``.
+        Default: the exact target's bound ``score_lipschitz(t)`` (the oracle's target on the NumPy
+        backend, ``target=`` for the compiled kernels).
+    target : MixtureTarget, optional
+        Where the default ``L(t)`` comes from on the compiled backends.
+
+    Notes
+    -----
+    **Velocity.** With ``u = 1/L`` the Shen-Lee dynamics are the usual underdamped Langevin
+    dynamics (friction ``2 sqrt(L)``) with time and velocity rescaled by ``sqrt(u)``, so the fresh
+    velocity ``N(0, I)`` of [3]_ becomes ``sqrt(u) N(0, I)`` here, its stationary law.
+
+    **Noise.** Step ``k`` takes the predictor's uniforms from slots ``1 .. R``, the velocity from
+    slot 0 (normals; the ODE predictor draws no Brownian noise), and corrector sub-step ``j`` from
+    slots ``corrector_slot(R, j) .. + 3`` (:func:`corrector_slot`), all with Philox step ``k``.
+
+    **Cost per step and particle.** The predictor's (``2`` evaluations in ``2`` rounds; parallel:
+    ``1 + R (K + 1)`` in ``K + 2``) plus ``2 corrector_steps`` evaluations in as many rounds.
+
+    **Early stopping.** The schedule is the grid's: it ends at ``delta``, and the last corrector
+    runs at ``delta``.
+
+    **Measured** (2-d Gaussian with variances 0.1 and 1, ``T = 4``, ``delta = 0.02``, exponential
+    grid of 8 steps, 20000 particles): W2 of the output to ``q_delta`` 0.41 for the predictor alone
+    (16 evaluations), 0.22 / 0.071 / 0.014 with 1 / 2 / 4 corrector steps of 0.5 (32 / 48 / 80
+    evaluations); 0.36 / 0.27 / 0.11 with steps of 0.2. With 16 predictor steps the predictor alone
+    is already at the Monte-Carlo floor (about 0.01) and the corrector has nothing to correct.
+
+    References
+    ----------
+    .. [1] S. Gupta, L. Cai, S. Chen, "Faster diffusion sampling with randomized midpoints:
+       sequential and parallel", arXiv:2406.00924, 2024.
+    .. [2] R. Shen, Y. T. Lee, "The randomized midpoint method for log-concave sampling",
+       NeurIPS 2019, arXiv:1909.05503.
+    .. [3] S. Chen, S. Chewi, H. Lee, Y. Li, J. Lu, A. Salim, "The probability flow ODE is provably
+       fast", NeurIPS 2023, arXiv:2305.11798.
+    """
+
+    name = "predictor-corrector"
+    kernel_step = staticmethod(predictor_corrector_step)
+
+    def __init__(self, predictor="sequential", R: int | None = None, K: int | None = None,
+                 corrector_steps: int = 2, corrector_h: float = 0.5, L=None, target=None):
+        if predictor in ("parallel", ParallelRandomizedMidpoint.name):
+            predictor = ParallelRandomizedMidpoint(4 if R is None else R, 2 if K is None else K)
+        elif R is not None or K is not None:
+            raise ValueError("R and K apply to predictor='parallel' only")
+        elif predictor in ("sequential", RandomizedMidpoint.name):
+            predictor = RandomizedMidpoint()
+        if not isinstance(predictor, (RandomizedMidpoint, ParallelRandomizedMidpoint)):
+            raise ValueError(f"predictor must be 'sequential', 'parallel', a RandomizedMidpoint or a "
+                             f"ParallelRandomizedMidpoint, got {predictor!r}")
+        self.predictor = predictor
+        # the sequential predictor is the parallel kernel with R = 1, K = 0 (identical arithmetic)
+        parallel = isinstance(predictor, ParallelRandomizedMidpoint)
+        self.R, self.K = (predictor.R, predictor.K) if parallel else (1, 0)
+        self.corrector_steps = _check_int("corrector_steps", corrector_steps, 0)
+        try:
+            corrector_h = float(corrector_h)
+        except (TypeError, ValueError):
+            raise ValueError(f"corrector_h must be a positive finite number, got {corrector_h!r}") from None
+        if not (math.isfinite(corrector_h) and corrector_h > 0):
+            raise ValueError(f"corrector_h must be a positive finite number, got {corrector_h!r}")
+        self.corrector_h = corrector_h
+        if L is not None and not callable(L):
+            try:
+                L = float(L)
+            except (TypeError, ValueError):
+                raise ValueError(f"L must be a positive finite number or a callable, got {L!r}") from None
+            if not (math.isfinite(L) and L > 0):
+                raise ValueError(f"L must be a positive finite number or a callable, got {L!r}")
+        self.L = L
+        self.target = target
+        self.evals_per_step = predictor.evals_per_step + 2 * self.corrector_steps
+        self.rounds_per_step = predictor.rounds_per_step + 2 * self.corrector_steps
+        self.n_work = 2 * self.R + 1 + ULMC_WORK
+
+    def order(self) -> float:
+        """Pathwise order of the predictor (1.5); the corrector changes the law, not the order in h."""
+        return self.predictor.order()
+
+    def lipschitz(self, t: float, target=None) -> float:
+        """The ``L`` used at noise level ``t`` (see the ``L`` parameter)."""
+        if self.L is not None:
+            value = float(self.L(t)) if callable(self.L) else self.L
+        else:
+            target = self.target if self.target is not None else target
+            if target is None:
+                raise ValueError("predictor-corrector needs L= (a number or L(t)) or target= for the "
+                                 "corrector's step scale u = 1/L")
+            try:
+                value = float(target.score_lipschitz(t))
+            except NotImplementedError as err:
+                raise ValueError(f"no Lipschitz bound for this target ({err}); pass L=") from None
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"Lipschitz constant at t={t:g} must be positive and finite, got {value!r}")
+        return value
+
+    def kernel_params(self, grid, target=None) -> tuple:
+        """``(R, K, exponential, corrector steps, u per step, corrector h, first corrector slot)``.
+
+        ``target`` (optional) supplies ``L(t)`` when neither ``L=`` nor ``target=`` was given.
+        """
+        t_next = grid.times[:-1] - grid.steps  # the same t - h the kernel step computes
+        if self.corrector_steps:
+            u = np.array([1.0 / self.lipschitz(float(t), target) for t in t_next])
+        else:
+            u = np.ones(len(grid))
+        exponential = np.int64(self.predictor.sampling == "exponential")
+        return (np.int64(self.R), np.int64(self.K), exponential, np.int64(self.corrector_steps), u,
+                self.corrector_h, np.int64(corrector_slot(self.R, 0)))
+
+    def step(self, x, t, h, k, score, noise):
+        x = self.predictor.step(x, t, h, k, score, noise)
+        if self.corrector_steps == 0:
+            return x
+        t_next = t - h
+        u = 1.0 / self.lipschitz(t_next, getattr(score, "target", None))
+        v = math.sqrt(u) * noise.normal(k, SLOT_VELOCITY)
+        for j in range(self.corrector_steps):
+            slot = corrector_slot(self.R, j)
+            x, v = ulmc_step_numpy(x, v, self.corrector_h, u, t_next, k, score, noise, slot)
+        return x
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(predictor={self.predictor!r}, "
+                f"corrector_steps={self.corrector_steps}, corrector_h={self.corrector_h:g})")

@@ -1,0 +1,177 @@
+"""Randomized-midpoint predictor on the probability-flow ODE (Gupta, Cai, Chen 2024).
+
+In reverse time the probability-flow ODE ``dy/ds = y + s(y, t)`` has the variation-of-constants
+form, over one step from forward time ``t`` down to ``t - h``,
+
+.. math:: y(h) = e^{h} y(0) + \\int_0^h e^{h - r}\\, s(y(r), t - r)\\, dr .
+
+The exponential integrator freezes the integrand at ``r = 0``. The randomized midpoint method
+(Shen and Lee 2019) evaluates it at a uniformly random point ``r = tau = alpha h`` instead, so
+``h e^{h - tau} s(y(tau), t - tau)`` is an *unbiased* estimate of the integral; the midpoint state
+``y(tau)`` is itself predicted by one exponential-integrator step from ``y(0)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..kernels.jit import device_function
+from ..kernels.philox import uniform
+from ..kernels.score import target_score
+from .base import ODESolver
+
+__all__ = ["RandomizedMidpoint", "randomized_midpoint_step", "midpoint_offset",
+           "midpoint_weight", "SLOT_MIDPOINT", "SAMPLINGS"]
+
+#: Philox slot of the midpoint's uniform (slot 0 stays the Brownian slot)
+SLOT_MIDPOINT = 1
+#: laws of the random point: uniform (the paper's), or with density proportional to ``e^{h - r}``
+SAMPLINGS = ("uniform", "exponential")
+
+
+@device_function
+def midpoint_offset(alpha, j, hr, exponential):
+    """Reverse-time offset ``tau`` of the random point in piece ``[j hr, (j + 1) hr]``, from ``alpha``.
+
+    Uniform on the piece, or (``exponential``) with density proportional to ``e^{-r}`` there, by
+    inverting its distribution function ``(1 - e^{-r}) / (1 - e^{-hr})``.
+    """
+    if exponential:
+        return j * hr - math.log1p(alpha * math.expm1(-hr))
+    return (j + alpha) * hr
+
+
+@device_function
+def midpoint_weight(tau, j, h, hr, exponential):
+    """Weight ``w`` making ``w s(y(tau))`` unbiased for ``int_{j hr}^{(j+1) hr} e^{h - r} s(y(r)) dr``.
+
+    Uniform ``tau``: ``hr e^{h - tau}``. Exponential ``tau``: the importance weight cancels the
+    integrand's factor and leaves the constant ``int e^{h - r} dr = e^{h - (j+1) hr} (e^{hr} - 1)``.
+    """
+    if exponential:
+        return math.exp(h - (j + 1) * hr) * math.expm1(hr)
+    return hr * math.exp(h - tau)
+
+
+def _midpoint_offset_numpy(alpha, j, hr, exponential):
+    """Vectorised :func:`midpoint_offset` (same arithmetic); ``j`` broadcasts against ``alpha``."""
+    if exponential:
+        return j * hr - np.log1p(alpha * math.expm1(-hr))
+    return (j + alpha) * hr
+
+
+def _midpoint_weight_numpy(tau, j, h, hr, exponential):
+    if exponential:
+        return np.exp(h - (j + 1) * hr) * math.expm1(hr) + 0.0 * tau
+    return hr * np.exp(h - tau)
+
+
+@device_function
+def randomized_midpoint_step(x, t, h, k, particle, key0, key1, target_params, solver_params, work, swork):
+    score = work[0]
+    mid = work[1]
+    exponential = solver_params[0]
+    alpha = uniform(key0, key1, particle, np.uint64(k), np.uint64(SLOT_MIDPOINT))
+    tau = midpoint_offset(alpha, 0, h, exponential)
+    target_score(x, t, target_params, score, swork)
+    growth = math.exp(tau)
+    gain = math.expm1(tau)
+    for i in range(x.shape[0]):
+        mid[i] = growth * x[i] + gain * score[i]
+    target_score(mid, t - tau, target_params, score, swork)
+    growth = math.exp(h)
+    weight = midpoint_weight(tau, 0, h, h, exponential)
+    for i in range(x.shape[0]):
+        x[i] = growth * x[i] + weight * score[i]
+    return 2
+
+
+class RandomizedMidpoint(ODESolver):
+    """Randomized-midpoint exponential integrator for the probability-flow ODE.
+
+    One step from forward time ``t`` to ``t - h``, with ``alpha ~ U(0, 1)`` and ``tau = alpha h``::
+
+        x_mid  = e^{tau} x + (e^{tau} - 1) s(x, t)
+        x_next = e^{h} x + h e^{h - tau} s(x_mid, t - tau)
+
+    (the midpoint sits at forward time ``t - tau``, i.e. reverse time ``+tau`` into the step).
+    Two score evaluations in two sequential rounds per step. ``alpha`` is drawn from Philox slot
+    :data:`SLOT_MIDPOINT` (= 1) of the step, independently per particle, so the NumPy reference and
+    the compiled kernels take the same midpoints.
+
+    Parameters
+    ----------
+    sampling : {'uniform', 'exponential'}, default 'uniform'
+        Law of the random point. ``'uniform'`` is the scheme above, the paper's. ``'exponential'``
+        draws ``tau`` with density proportional to ``e^{h - r}`` on ``[0, h]`` (by inverting its
+        distribution function at ``alpha``) and uses the constant weight ``e^h - 1``:
+        ``x_next = e^h x + (e^h - 1) s(x_mid, t - tau)``, still unbiased. It is the exponential
+        integrator with the score taken at a random point, exact whenever the score is constant
+        along the step (``q_t`` close to ``N(0, I)`` at large ``t``), and stays stable on long
+        steps: with ``'uniform'`` the weight ``h e^{h - tau}`` ranges over ``[h, h e^h]``, and for
+        ``h`` above about 1 the variance it injects blows the particles up (e.g. 10 steps from
+        ``T = 10``), where the exponential variant and the exponential integrator do not.
+
+    Notes
+    -----
+    Conditioned on the exact midpoint state, ``h e^{h - tau} s(y(tau))`` is an unbiased estimate of
+    the step's integral ``int_0^h e^{h-r} s(y(r)) dr``; its error has mean zero and size
+    ``O(h^2)``. The predicted midpoint is off by ``O(h^2)``, a bias of ``O(h^3)`` per step.
+    Summed over ``N ~ 1/h`` steps the zero-mean parts add in quadrature, so the mean-square
+    (pathwise) error is ``O(h^{3/2})`` and the error of the mean (the bias) is ``O(h^2)`` for
+    smooth drifts. This is the mechanism behind the ``O~(d^{5/12})`` complexity of [1]_: the
+    random, unbiased part of the error is cheaper in KL/TV than a bias of the same size.
+
+    Measured (``tests/test_randomized_midpoint.py``: 4-d anisotropic Gaussian, ``T = 2``,
+    ``delta = 0.05``, uniform grids of 8 to 64 steps, 32 particles): RMS pathwise slope 1.62
+    (1.43-1.62 over three seeds; 1.31-1.55 on 16 to 128 steps) against 1.00 for the exponential
+    integrator; the exact mean over ``alpha`` (Gauss-Legendre quadrature) is off by ``O(h^{3.1})``
+    after one step and by ``O(h^{1.97})`` at the end, while single draws are off by ``O(h^{2.06})``
+    per step. At equal cost (128 evaluations) the pathwise error is 0.0040 against 0.0055 for the
+    exponential integrator; below about 32 evaluations the exponential integrator is ahead.
+    ``sampling='exponential'`` is 2 to 3 times more accurate there (0.045, 0.018, 0.0056, 0.0013 on
+    8 to 64 steps, slope 1.71; one-step bias ``O(h^{3.1})`` as well) and level with or ahead of the
+    exponential integrator at equal cost from 16 evaluations up.
+
+    References
+    ----------
+    .. [1] S. Gupta, L. Cai, S. Chen, "Faster diffusion sampling with randomized midpoints:
+       sequential and parallel", arXiv:2406.00924, 2024.
+    .. [2] R. Shen, Y. T. Lee, "The randomized midpoint method for log-concave sampling",
+       NeurIPS 2019, arXiv:1909.05503.
+    """
+
+    name = "randomized-midpoint"
+    evals_per_step = 2
+    rounds_per_step = 2
+    n_work = 2
+    kernel_step = staticmethod(randomized_midpoint_step)
+
+    def __init__(self, sampling: str = "uniform"):
+        self.sampling = check_sampling(sampling)
+
+    def order(self) -> float:
+        """Mean-square (pathwise RMS) order 1.5; the bias (error of the mean) has order 2."""
+        return 1.5
+
+    def kernel_params(self, grid, target=None) -> tuple:
+        return (np.int64(self.sampling == "exponential"),)
+
+    def step(self, x, t, h, k, score, noise):
+        exponential = self.sampling == "exponential"
+        tau = _midpoint_offset_numpy(noise.uniform(k, SLOT_MIDPOINT), 0, h, exponential)
+        growth = np.exp(tau)[:, None]
+        mid = growth * x + np.expm1(tau)[:, None] * score(x, t)
+        s_mid = score.evaluate_at(mid[None], (t - tau)[None])[0]
+        return math.exp(h) * x + _midpoint_weight_numpy(tau, 0, h, h, exponential)[:, None] * s_mid
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(sampling={self.sampling!r})"
+
+
+def check_sampling(sampling) -> str:
+    if sampling not in SAMPLINGS:
+        raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
+    return sampling
