@@ -1,0 +1,134 @@
+"""Sequential rounds vs score evaluations: sequential and parallel randomized midpoint against dimension.
+
+For each dimension ``d`` a Gaussian target (means in ``[-1, 1]``, variances ``0.25 .. 2``) is sampled
+from the exact ``q_T`` and the pathwise RMS error against the exact flow map is driven below a fixed
+``--eps``. Printed per ``d``:
+
+* the sequential randomized midpoint's smallest step count, its evaluations (= rounds);
+* for the parallel variant, over ``R`` (midpoints per step) and ``K`` (Picard sweeps), the
+  configuration with the fewest sequential rounds whose evaluations stay within ``--nfe-cap`` times
+  the sequential ones, with its rounds and evaluations and both ratios to the sequential baseline.
+
+Gupta, Cai and Chen (2024) prove ``O~(log^2(d/eps))`` rounds for the parallel method; here the
+rounds should grow much more slowly in ``d`` than the sequential count does.
+
+Run ``python benchmarks/parallel_rounds.py`` (a few minutes on 2 cores) or with ``--quick``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import certsample as cs
+from certsample.exact import gaussian_flow_map
+from certsample.solvers.parallel_midpoint import ParallelRandomizedMidpoint
+from certsample.solvers.randomized_midpoint import RandomizedMidpoint
+
+T, DELTA = 2.0, 0.05
+
+
+def gaussian_target(d):
+    return cs.gaussian(np.linspace(-1.0, 1.0, d), np.linspace(0.25, 2.0, d))
+
+
+class Problem:
+    """A target, starting particles from the exact ``q_T`` and their exact endpoints."""
+
+    def __init__(self, d, n, backend, seed=0):
+        self.target = gaussian_target(d)
+        self.x0 = cs.initial_particles(n, d, seed, T, self.target, "exact")
+        self.exact = gaussian_flow_map(self.target, self.x0, T, DELTA)
+        self.backend, self.seed = backend, seed
+
+    def error(self, solver, n_steps):
+        res = cs.sample(self.target, solver, self.x0.shape[0], n_steps, T=T, delta=DELTA, grid="uniform",
+                        x_init=self.x0, backend=self.backend, seed=self.seed, progress=False)
+        err = float(np.sqrt(np.mean(np.sum((res.samples - self.exact) ** 2, axis=1))))
+        return err, res.nfe, res.rounds
+
+
+def steps_for(problem, solver, eps, max_steps=4096):
+    """Smallest step count (doubling, then bisection) with pathwise RMS error <= eps; None if over max."""
+    hi = 1
+    while True:
+        err, nfe, rounds = problem.error(solver, hi)
+        if err <= eps:
+            break
+        if hi >= max_steps:
+            return None
+        hi *= 2
+    best = (hi, err, nfe, rounds)
+    lo = hi // 2  # known (or assumed, for hi = 1) to miss
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        err, nfe, rounds = problem.error(solver, mid)
+        if err <= eps:
+            hi, best = mid, (mid, err, nfe, rounds)
+        else:
+            lo = mid
+    return best
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="d in (4, 16, 64), fewer configurations")
+    parser.add_argument("--dims", type=int, nargs="+", default=None)
+    parser.add_argument("--eps", type=float, default=0.05, help="target pathwise RMS error (default 0.05)")
+    parser.add_argument("--n", type=int, default=32, help="particles (default 32)")
+    parser.add_argument("--nfe-cap", type=float, default=3.0,
+                        help="parallel evaluations allowed, as a multiple of the sequential ones (default 3)")
+    parser.add_argument("--backend", default="cpu", choices=("numpy", "cpu", "cuda"))
+    parser.add_argument("--sampling", default="uniform", choices=("uniform", "exponential"),
+                        help="law of the random points (default: uniform, the paper's)")
+    args = parser.parse_args(argv)
+    dims = args.dims or ((4, 16, 64) if args.quick else (4, 16, 64, 256, 1024))
+    Rs = (2, 4, 8) if args.quick else (2, 4, 8, 16, 32)
+    Ks = (1, 2) if args.quick else (1, 2, 3)
+
+    print(f"Gaussian targets, T={T}, delta={DELTA}, uniform grid, pathwise RMS error <= {args.eps}, "
+          f"{args.n} particles, {args.sampling} sampling, backend {args.backend}; parallel: fewest rounds "
+          f"with NFE <= {args.nfe_cap:g} x sequential")
+    header = (f"{'d':>5} | {'seq steps':>9} {'seq NFE=rounds':>14} | {'R':>3} {'K':>2} {'steps':>5} "
+              f"{'rounds':>6} {'NFE':>6} | {'rounds/seq':>10} {'NFE/seq':>8} | {'time s':>6}")
+    print(header)
+    print("-" * len(header))
+    rows = []
+    for d in dims:
+        start = time.perf_counter()
+        problem = Problem(d, args.n, args.backend)
+        seq = steps_for(problem, RandomizedMidpoint(args.sampling), args.eps)
+        if seq is None:
+            print(f"{d:>5} | sequential method needs more than 4096 steps; skipped")
+            continue
+        seq_steps, _, seq_nfe, seq_rounds = seq
+        candidates = []
+        for R in Rs:
+            for K in Ks:
+                solver = ParallelRandomizedMidpoint(R, K, args.sampling)
+                found = steps_for(problem, solver, args.eps, max_steps=seq_steps)
+                if found is not None:
+                    candidates.append((R, K) + found)
+        within = [c for c in candidates if c[4] <= args.nfe_cap * seq_nfe]
+        pool = within or candidates
+        if not pool:
+            print(f"{d:>5} | {seq_steps:>9} {seq_nfe:>14} | no parallel configuration reached eps")
+            continue
+        R, K, steps, _, nfe, rounds = min(pool, key=lambda c: (c[5], c[4]))
+        elapsed = time.perf_counter() - start
+        rows.append((d, seq_rounds, rounds, seq_nfe, nfe))
+        print(f"{d:>5} | {seq_steps:>9} {seq_nfe:>14} | {R:>3} {K:>2} {steps:>5} {rounds:>6} {nfe:>6} | "
+              f"{rounds / seq_rounds:>10.3f} {nfe / seq_nfe:>8.2f} | {elapsed:>6.1f}")
+    if len(rows) >= 2:
+        d, seq_r, par_r, seq_n, par_n = (np.array(c, dtype=float) for c in zip(*rows))
+        slope = lambda y: np.polyfit(np.log(d), np.log(y), 1)[0]  # noqa: E731
+        print(f"\nfitted growth in d: sequential rounds ~ d^{slope(seq_r):.2f}, parallel rounds ~ "
+              f"d^{slope(par_r):.2f}, parallel NFE ~ d^{slope(par_n):.2f}")
+        print(f"parallel rounds against log d: {np.round(par_r / np.log(d), 1)} (rounds / ln d)")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
