@@ -1,6 +1,7 @@
 """The solver registry: every sampler by name."""
 
 from .base import ODESolver, ParallelSolver, SDESolver, Solver
+from .collocation import Collocation
 from .euler_maruyama import EulerMaruyama
 from .exponential_ode import ExponentialODE
 from .exponential_sde import ExponentialSDE
@@ -10,7 +11,7 @@ from .randomized_midpoint import RandomizedMidpoint
 from .ulmc import RandomizedMidpointULMC, sample_logconcave
 
 SOLVERS = {cls.name: cls for cls in (EulerMaruyama, ExponentialODE, ExponentialSDE, RandomizedMidpoint,
-                                     ParallelRandomizedMidpoint, PredictorCorrector)}
+                                     ParallelRandomizedMidpoint, PredictorCorrector, Collocation)}
 ALIASES = {"em": "euler-maruyama", "ddpm": "exponential-sde", "ddim": "exponential-ode",
            "ei-ode": "exponential-ode", "ei-sde": "exponential-sde", "rm": "randomized-midpoint",
            "prm": "parallel-midpoint", "pc": "predictor-corrector"}
@@ -39,4 +40,4 @@ def get_solver(solver, **options) -> Solver:
 
 __all__ = ["Solver", "ODESolver", "SDESolver", "ParallelSolver", "EulerMaruyama", "ExponentialODE",
            "ExponentialSDE", "RandomizedMidpoint", "ParallelRandomizedMidpoint", "PredictorCorrector",
-           "RandomizedMidpointULMC", "sample_logconcave", "SOLVERS", "get_solver", "register"]
+           "Collocation", "RandomizedMidpointULMC", "sample_logconcave", "SOLVERS", "get_solver", "register"]

@@ -1,0 +1,360 @@
+"""Arbitrary-precision references: the collocation solver and exact scores in mpmath.
+
+Float64 stops any solver near ``1e-15``. To show the collocation solver's ``polylog(1/eps)`` cost
+down to ``1e-30`` this module runs the same algorithm (:mod:`certsample.solvers.collocation`) on one
+or a few trajectories in mpmath:
+
+* :class:`MPTarget` -- the exact score of any :class:`~certsample.targets.MixtureTarget` (means,
+  variances, weights, basis, ``lam_perp``), its float64 parameters taken as exact binary numbers;
+* :func:`mp_collocation_matrix` -- nodes and ``A`` at the working precision;
+* :class:`MPCollocation` -- the Picard-collocation windows on mpmath vectors, counting evaluations;
+* :func:`mp_gaussian_flow_map` -- the closed-form flow of a Gaussian target (the logic of
+  :func:`certsample.exact.gaussian_flow_map`);
+* :func:`reference_solution` -- the closed form for Gaussians, otherwise the collocation solver at
+  higher precision with a larger degree, checked against a second, finer run.
+
+Every function takes ``dps`` (decimal digits) and works inside ``mp.workdps(dps)``, so the global
+mpmath precision is left as it was.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+from mpmath import mp
+
+from .forward import TimeGrid
+from .solvers.collocation import _check_degree, collocation_plan
+
+__all__ = ["MPTarget", "mp_collocation_nodes", "mp_collocation_matrix", "MPCollocation", "mp_gaussian_flow_map",
+           "reference_solution", "max_abs_diff", "convergence_table"]
+
+
+def _mpf_vec(x):
+    return [mp.mpf(float(v)) for v in np.ravel(np.asarray(x, dtype=float))]
+
+
+class MPTarget:
+    """The exact score of a :class:`~certsample.targets.MixtureTarget` in mpmath.
+
+    ``q_t = sum_c w_c N(a mu_c, Q diag(a^2 lam_c + s^2) Q^T + (a^2 lam_perp + s^2)(I - Q Q^T))`` with
+    ``a = e^{-t}``, ``s^2 = 1 - e^{-2t}``; the score is the responsibility-weighted sum of the
+    component scores, computed with a max-shifted softmax at the working precision.
+    """
+
+    def __init__(self, target, dps: int = 50):
+        if not all(hasattr(target, a) for a in ("means", "variances", "weights", "basis", "lam_perp")):
+            raise ValueError(f"MPTarget needs a MixtureTarget, got {type(target).__name__}")
+        self.target = target
+        self.dps = int(dps)
+        self.dim = target.dim
+        with mp.workdps(self.dps):
+            self.means = [_mpf_vec(m) for m in target.means]
+            self.variances = [_mpf_vec(v) for v in target.variances]
+            self.log_weights = [mp.log(mp.mpf(float(w))) if w > 0 else -mp.inf for w in target.weights]
+            self.basis = None if target.basis is None else [_mpf_vec(row) for row in target.basis]
+            self.lam_perp = mp.mpf(float(target.lam_perp))
+        self.nfe = 0
+        self._cache: dict = {}
+
+    def _time_terms(self, t):
+        """Everything in the score that depends on ``t`` only; Picard sweeps revisit the same node times."""
+        key = (t, mp.prec)
+        terms = self._cache.get(key)
+        if terms is None:
+            a = mp.exp(-t)
+            s2 = -mp.expm1(-2 * t)
+            comps = []
+            for lw, mu, lam in zip(self.log_weights, self.means, self.variances):
+                v = [a * a * li + s2 for li in lam]
+                comps.append(([a * m for m in mu], [1 / vi for vi in v], lw - mp.fsum(mp.log(vi) for vi in v) / 2))
+            terms = (comps, 1 / (a * a * self.lam_perp + s2))
+            if len(self._cache) > 100000:
+                self._cache.clear()
+            self._cache[key] = terms
+        return terms
+
+    def score(self, x, t):
+        """``grad log q_t(x)`` for one point ``x`` (a list of ``d`` mpf), ``t > 0`` an mpf or float."""
+        if len(x) != self.dim:
+            raise ValueError(f"point must have {self.dim} coordinates, got {len(x)}")
+        self.nfe += 1
+        comps, inv_perp = self._time_terms(mp.mpf(t))
+        k = len(self.means[0])
+        if self.basis is None:
+            y = list(x)
+        else:
+            y = [mp.fdot([row[i] for row in self.basis], x) for i in range(k)]
+        logp, grads = [], []
+        for amu, inv_v, const in comps:
+            diff = [yi - mi for yi, mi in zip(y, amu)]
+            grad = [di * wi for di, wi in zip(diff, inv_v)]
+            logp.append(const - mp.fdot(diff, grad) / 2)
+            grads.append(grad)
+        top = max(logp)
+        resp = [mp.exp(lp - top) for lp in logp]
+        total = mp.fsum(resp)
+        score_y = [-mp.fdot(resp, [g[i] for g in grads]) / total for i in range(k)]
+        if self.basis is None:
+            return score_y
+        out = []
+        for j in range(self.dim):
+            row = self.basis[j]
+            lifted = mp.fdot(row, score_y)
+            projected = mp.fdot(row, y)
+            out.append(lifted - (x[j] - projected) * inv_perp)
+        return out
+
+
+def mp_collocation_nodes(degree: int, dps: int = 50):
+    """Chebyshev-Lobatto nodes ``sin^2(pi j / (2D))`` at ``dps`` digits."""
+    degree = _check_degree(degree)
+    with mp.workdps(dps):
+        return [mp.sin(mp.pi * j / (2 * degree)) ** 2 for j in range(degree + 1)]
+
+
+def _exp_moments(degree, c, h, tol):
+    """``I_p = int_0^c e^{h (c - r)} r^p dr`` for ``p = 0..D``.
+
+    ``I_D`` from the series ``sum_k h^k c^{D+k+1} D! / (D+k+1)!`` (positive terms, no cancellation),
+    then the backward recurrence ``I_{p-1} = (h I_p + c^p) / p`` (integration by parts), which damps
+    errors by ``h / p`` per step and so is stable where the forward one is not.
+    """
+    term = c ** (degree + 1) / (degree + 1)
+    total = term
+    k = 0
+    while term > tol * total and k < 100000:
+        term = term * h * c / (degree + k + 2)
+        total += term
+        k += 1
+    out = [mp.mpf(0)] * (degree + 1)
+    out[degree] = total
+    for p in range(degree, 0, -1):
+        out[p - 1] = (h * out[p] + c ** p) / p
+    return out
+
+
+@functools.lru_cache(maxsize=32)
+def _lagrange_monomials(degree, dps):
+    """Monomial coefficients (lowest power first) of every Lagrange polynomial of the nodes."""
+    with mp.workdps(dps):
+        c = mp_collocation_nodes(degree, dps)
+        out = []
+        for i in range(degree + 1):
+            coef = [mp.mpf(1)]  # prod_{m != i} (r - c_m) / (c_i - c_m)
+            for m in range(degree + 1):
+                if m == i:
+                    continue
+                inv = 1 / (c[i] - c[m])
+                shifted = -c[m] * inv
+                new = [mp.mpf(0)] * (len(coef) + 1)
+                for p, cp in enumerate(coef):
+                    new[p] += cp * shifted
+                    new[p + 1] += cp * inv
+                coef = new
+            out.append(tuple(coef))
+        return tuple(out)
+
+
+def mp_collocation_matrix(degree: int, h=0, dps: int = 50, weights: str = "exponential"):
+    """``A[i][j] = int_0^{c_j} e^{h (c_j - r)} l_i(r) dr`` as nested lists of mpf at ``dps`` digits.
+
+    The Lagrange polynomials are expanded in monomials and integrated term by term against the
+    exponential moments. The monomial form loses about ``0.8 D`` digits to cancellation, so the
+    work is done at ``dps + D + 10`` digits and rounded.
+    """
+    degree = _check_degree(degree)
+    if weights not in ("exponential", "plain"):
+        raise ValueError(f"unknown weights {weights!r}")
+    with mp.workdps(dps + degree + 10):
+        c = mp_collocation_nodes(degree, dps + degree + 10)
+        rate = mp.mpf(h) if weights == "exponential" else mp.mpf(0)
+        if rate < 0:
+            raise ValueError(f"window length h must be >= 0, got {h!r}")
+        tol = mp.mpf(10) ** (-(dps + degree + 10))
+        moments = [_exp_moments(degree, cj, rate, tol) if cj > 0 else [mp.mpf(0)] * (degree + 1) for cj in c]
+        coefs = _lagrange_monomials(degree, dps + degree + 10)
+        amat = [[mp.mpf(0)] * (degree + 1) for _ in range(degree + 1)]
+        for i in range(degree + 1):
+            for j in range(1, degree + 1):
+                amat[i][j] = mp.fdot(coefs[i], moments[j])
+    with mp.workdps(dps):
+        return [[+v for v in row] for row in amat]
+
+
+class MPCollocation:
+    """The collocation solver of :class:`certsample.solvers.collocation.Collocation` in mpmath.
+
+    Same nodes, weights, start (``X_j = y_0``) and Jacobi sweeps, so its counts are the same:
+    ``D N + 1`` evaluations and ``N`` rounds per window.
+
+    Parameters
+    ----------
+    degree, sweeps : int
+    dps : int
+        Working precision in decimal digits.
+    weights : {'exponential', 'plain'}
+    """
+
+    def __init__(self, degree: int, sweeps: int, dps: int = 50, weights: str = "exponential"):
+        self.degree = _check_degree(degree)
+        if isinstance(sweeps, bool) or not isinstance(sweeps, (int, np.integer)) or sweeps < 1:
+            raise ValueError(f"sweeps must be an integer >= 1, got {sweeps!r}")
+        if not (isinstance(dps, (int, np.integer)) and dps >= 15):
+            raise ValueError(f"dps must be an integer >= 15, got {dps!r}")
+        self.sweeps, self.dps, self.weights = int(sweeps), int(dps), weights
+        self.nodes = mp_collocation_nodes(self.degree, self.dps)
+        self._cache: dict = {}
+        self.nfe = 0
+        self.rounds = 0
+
+    def _window(self, h):
+        key = mp.nstr(h, self.dps)
+        if key not in self._cache:
+            self._cache[key] = mp_collocation_matrix(self.degree, h, self.dps, self.weights)
+        return self._cache[key]
+
+    def step(self, score, y0, t, h):
+        """One window from forward time ``t`` to ``t - h`` for one point ``y0`` (list of mpf)."""
+        with mp.workdps(self.dps):
+            t, h = mp.mpf(t), mp.mpf(h)
+            amat = self._window(h)
+            n_nodes, d = self.degree + 1, len(y0)
+            exponential = self.weights == "exponential"
+            growth = [mp.exp(h * c) if exponential else mp.mpf(1) for c in self.nodes]
+            times = [t - h * c for c in self.nodes]
+            states = [list(y0) for _ in range(n_nodes)]
+            drifts = [None] * n_nodes
+            for sweep in range(self.sweeps):
+                for j in range(0 if sweep == 0 else 1, n_nodes):
+                    s = score(states[j], times[j])
+                    drifts[j] = s if exponential else [si + xi for si, xi in zip(s, states[j])]
+                    self.nfe += 1
+                self.rounds += 1
+                cols = [[drifts[m][i] for m in range(n_nodes)] for i in range(d)]
+                for j in range(1, n_nodes):
+                    weights_j = [amat[m][j] for m in range(n_nodes)]
+                    states[j] = [growth[j] * y0[i] + h * mp.fdot(weights_j, cols[i]) for i in range(d)]
+            return states[-1]
+
+    def solve(self, target, x0, grid):
+        """Run one trajectory ``x0`` (length ``d``) over ``grid`` (a TimeGrid or decreasing times).
+
+        ``target`` is a :class:`MPTarget` or a MixtureTarget (wrapped at this precision). Returns the
+        final point as a list of mpf.
+        """
+        mpt = target if isinstance(target, MPTarget) else MPTarget(target, self.dps)
+        grid = grid if isinstance(grid, TimeGrid) else TimeGrid(grid)
+        with mp.workdps(self.dps):
+            y = [mp.mpf(v) if isinstance(v, mp.mpf) else mp.mpf(float(v)) for v in x0]
+            times = [mp.mpf(float(t)) for t in grid.times]
+            for t0, t1 in zip(times[:-1], times[1:]):
+                y = self.step(mpt.score, y, t0, t0 - t1)
+        return y
+
+
+def mp_gaussian_flow_map(target, x, t_from, t_to, dps: int = 50):
+    """Closed-form probability-flow transport of one point for a Gaussian target, in mpmath.
+
+    Same formula as :func:`certsample.exact.gaussian_flow_map`: in the eigenbasis
+    ``x_i(t) - a(t) m_i = sqrt(v_i(t) / v_i(s)) (x_i(s) - a(s) m_i)``, ``v_i(t) = a(t)^2 lam_i + s(t)^2``.
+    """
+    if not target.is_gaussian:
+        raise ValueError(f"the closed-form flow needs a Gaussian target, got {target!r}")
+    mpt = MPTarget(target, dps)
+    with mp.workdps(dps):
+        x = [v if isinstance(v, mp.mpf) else mp.mpf(float(v)) for v in x]
+        if len(x) != mpt.dim:
+            raise ValueError(f"point must have {mpt.dim} coordinates, got {len(x)}")
+        t0, t1 = mp.mpf(float(t_from)), mp.mpf(float(t_to))
+        a0, a1 = mp.exp(-t0), mp.exp(-t1)
+        s0, s1 = -mp.expm1(-2 * t0), -mp.expm1(-2 * t1)
+        mean, lam = mpt.means[0], mpt.variances[0]
+        k = len(mean)
+
+        def ratio(lv):
+            return mp.sqrt((a1 * a1 * lv + s1) / (a0 * a0 * lv + s0))
+
+        if mpt.basis is None:
+            return [a1 * m + ratio(lv) * (xi - a0 * m) for xi, m, lv in zip(x, mean, lam)]
+        q = mpt.basis
+        y = [mp.fsum(q[j][i] * x[j] for j in range(mpt.dim)) for i in range(k)]
+        z = [a1 * m + ratio(lv) * (yi - a0 * m) for yi, m, lv in zip(y, mean, lam)]
+        rp = ratio(mpt.lam_perp)
+        out = []
+        for j in range(mpt.dim):
+            proj = mp.fsum(q[j][i] * y[i] for i in range(k))
+            out.append(mp.fsum(q[j][i] * z[i] for i in range(k)) + rp * (x[j] - proj))
+        return out
+
+
+def max_abs_diff(a, b) -> float:
+    """``max_i |a_i - b_i|`` of two points (mpf or float entries), as a float.
+
+    The difference is taken at the larger precision of the inputs (at least 50 digits), not at the
+    global ``mp.dps``, which would round both points to the same 15 digits first.
+    """
+    prec = max([mp.prec, 170] + [v._mpf_[3] + 64 if isinstance(v, mp.mpf) else 0 for v in list(a) + list(b)])
+    with mp.workprec(prec):
+        return float(max(abs(mp.mpf(u) - mp.mpf(v)) for u, v in zip(a, b)))
+
+
+def reference_solution(target, x0, T: float, delta: float, dps: int = 50, tol: float | None = None,
+                       grid=None, split: bool = False):
+    """High-precision end point of the probability-flow ODE from ``x0`` at ``T`` to ``delta``.
+
+    Gaussian targets: the closed form (exact to ``dps`` digits). Otherwise the mpmath collocation
+    solver on the windows of :func:`collocation_plan` for accuracy ``tol`` (default ``10^{-(dps - 10)}``),
+    run twice -- the planned degree and sweeps, then both raised by a third (and, with ``split=True``,
+    every window halved) -- and checked to agree to ``tol``. When ``grid`` is given its windows are
+    used instead of the planned ones (they must contract: the plan's ``D`` is used on them).
+
+    Returns
+    -------
+    point : list of mpf
+    info : dict
+        ``{'method', 'estimate', 'nfe'}`` (``estimate``: difference of the two runs, or 0 when exact).
+    """
+    if target.is_gaussian:
+        return mp_gaussian_flow_map(target, x0, T, delta, dps), {"method": "closed form", "estimate": 0.0,
+                                                                   "nfe": 0}
+    tol = float(10.0 ** (-(dps - 10))) if tol is None else float(tol)
+    plan = collocation_plan(max(tol, 1e-300), target, T=T, delta=delta)
+    base = plan.grid if grid is None else (grid if isinstance(grid, TimeGrid) else TimeGrid(grid))
+    mpt = MPTarget(target, dps + 10)
+    coarse = MPCollocation(plan.degree, plan.sweeps, dps + 10)
+    y1 = coarse.solve(mpt, x0, base)
+    if split:
+        # every window halved: a check on the window schedule as well as on D and N
+        base = TimeGrid(np.concatenate([np.column_stack([base.times[:-1], 0.5 * (base.times[:-1] + base.times[1:])])
+                                        .ravel(), base.times[-1:]]))
+    fine = MPCollocation(plan.degree + math.ceil(plan.degree / 3), plan.sweeps + math.ceil(plan.sweeps / 3),
+                         dps + 10)
+    y2 = fine.solve(mpt, x0, base)
+    estimate = max_abs_diff(y1, y2)
+    if not estimate <= tol:
+        raise RuntimeError(f"high-precision reference did not converge: two runs differ by {estimate:.3g} > {tol:.3g}")
+    with mp.workdps(dps):
+        return [+v for v in y2], {"method": "collocation", "estimate": estimate, "nfe": coarse.nfe + fine.nfe}
+
+
+def convergence_table(target, x0, T: float, delta: float, eps_list=(1e-5, 1e-10, 1e-15, 1e-20, 1e-25, 1e-30),
+                      dps: int = 45):
+    """Run the planned collocation solver in mpmath for each ``eps``: the error falls below ``eps`` at
+    a cost that grows like ``log^2(1/eps)``.
+
+    Returns a list of dicts ``{eps, windows, degree, sweeps, nfe, rounds, error}``; the error is
+    measured against :func:`reference_solution` at ``dps + 15`` digits.
+    """
+    ref, _ = reference_solution(target, x0, T, delta, dps=dps + 15,
+                                tol=None if target.is_gaussian else 10.0 ** -(dps - 5))
+    rows = []
+    for eps in eps_list:
+        plan = collocation_plan(eps, target, T=T, delta=delta)
+        solver = MPCollocation(plan.degree, plan.sweeps, dps)
+        y = solver.solve(target, x0, plan.grid)
+        rows.append({"eps": eps, "windows": plan.windows, "degree": plan.degree, "sweeps": plan.sweeps,
+                     "nfe": solver.nfe, "rounds": solver.rounds, "error": max_abs_diff(y, ref)})
+    return rows

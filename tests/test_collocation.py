@@ -1,0 +1,237 @@
+"""The Gatmiry-Chen-Salim collocation solver: weights, spectral convergence, counts, backends, mpmath."""
+
+import math
+
+import numpy as np
+import pytest
+from mpmath import mp
+
+import certsample as cs
+from certsample.exact import gaussian_flow_map
+from certsample.forward import TimeGrid
+from certsample.highprec import (MPCollocation, max_abs_diff, mp_collocation_matrix, mp_gaussian_flow_map,
+                                 reference_solution)
+from certsample.integrate import initial_particles
+from certsample.solvers.collocation import (Collocation, chebyshev_lobatto_nodes, check_contraction,
+                                            collocation_matrix, collocation_plan, lagrange_basis, picard_norm)
+
+
+@pytest.fixture(scope="module")
+def gauss():
+    return cs.make_target("gaussian", dim=2)
+
+
+@pytest.fixture(scope="module")
+def cloud():
+    rng = np.random.default_rng(3)
+    pts = rng.uniform(-1.0, 1.0, (5, 2))
+    return cs.point_cloud(pts)
+
+
+def _err(a, b):
+    return float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+
+
+# ---------------------------------------------------------------------------- nodes and A
+@pytest.mark.parametrize("degree", [1, 3, 8, 16])
+def test_matrix_integrates_polynomials_exactly(degree):
+    c = chebyshev_lobatto_nodes(degree)
+    assert c[0] == 0.0 and c[-1] == 1.0 and np.all(np.diff(c) > 0)
+    np.testing.assert_allclose(lagrange_basis(c, c), np.eye(degree + 1), atol=1e-15)
+    a0 = collocation_matrix(degree, 0.0)
+    assert np.all(a0[:, 0] == 0)
+    for m in range(degree + 1):
+        p = (2 * c - 1) ** m  # powers of a [-1, 1] variable keep every test polynomial O(1)
+        exact = ((2 * c - 1) ** (m + 1) - (-1.0) ** (m + 1)) / (2 * (m + 1))
+        np.testing.assert_allclose(p @ a0, exact, atol=2e-15)
+    assert picard_norm(a0) == pytest.approx(1.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("degree,h", [(4, 0.3), (12, 1.0), (20, 0.05)])
+def test_exponential_weights_match_mpmath(degree, h):
+    amat = collocation_matrix(degree, h)
+    with mp.workdps(30):
+        ref = mp_collocation_matrix(degree, h, dps=30)
+        # independent check of one column by adaptive quadrature: sum_i p(c_i) A[i, j] for p(r) = r^D
+        c = chebyshev_lobatto_nodes(degree)
+        j = degree // 2 + 1
+        cj = mp.sin(mp.pi * j / (2 * degree)) ** 2
+        quad = mp.quad(lambda r: mp.exp(h * (cj - r)) * r ** degree, [0, cj])
+        assert float(abs(mp.fsum(mp.mpf(float(ci)) ** degree * ref[i][j] for i, ci in enumerate(c)) - quad)) < 1e-14
+    np.testing.assert_allclose(amat, np.array(ref, dtype=float), atol=5e-15, rtol=0)
+    # row sums: the exact integral of e^{h(c - r)}, i.e. (e^{h c} - 1) / h
+    c = chebyshev_lobatto_nodes(degree)
+    np.testing.assert_allclose(amat.sum(axis=0), np.expm1(h * c) / h, rtol=1e-13)
+
+
+# ---------------------------------------------------------------------------- accuracy
+def test_error_falls_geometrically_with_degree(gauss):
+    T, delta = 3.0, 0.05
+    plan = collocation_plan(1e-8, gauss, T=T, delta=delta)
+    x0 = initial_particles(4, 2, 0, T, gauss, "exact")
+    ref = gaussian_flow_map(gauss, x0, T, delta)
+    degrees = np.arange(1, 8)
+    errors = np.array([_err(cs.sample(gauss, Collocation(int(D), 30), 4, grid=plan.grid, x_init=x0).samples, ref)
+                       for D in degrees])
+    slope, _ = np.polyfit(degrees, np.log(errors), 1)
+    assert slope < -2.0, (slope, errors)  # measured -3.7: a factor ~40 per degree
+    assert errors[-1] < 1e-10 and errors[0] > 1e-4
+    # and in the sweeps, at fixed degree
+    sweep_err = [_err(cs.sample(gauss, Collocation(12, n), 4, grid=plan.grid, x_init=x0).samples, ref)
+                 for n in (2, 4, 6)]
+    assert sweep_err[0] > 100 * sweep_err[1] > 1e4 * sweep_err[2]
+
+
+def test_plan_meets_eps_and_counts_are_exact(gauss):
+    T, delta = 3.0, 0.05
+    x0 = initial_particles(3, 2, 1, T, gauss, "exact")
+    ref = gaussian_flow_map(gauss, x0, T, delta)
+    for eps in (1e-4, 1e-8, 1e-12):
+        plan = collocation_plan(eps, gauss, T=T, delta=delta)
+        grid, degree, sweeps = plan
+        assert np.all(plan.factors < 0.5)
+        res = cs.sample(gauss, plan.solver(), 3, grid=grid, x_init=x0)
+        assert _err(res.samples, ref) < max(eps, 1e-14)
+        assert res.nfe == plan.nfe == len(grid) * (degree * sweeps + 1)
+        assert res.rounds == plan.rounds == len(grid) * sweeps
+    solver = Collocation(4, 3)
+    assert (solver.evals_per_step, solver.rounds_per_step, solver.n_work) == (13, 3, 10)
+    assert solver.order() == 3.0 and Collocation(2, 9).order() == 4.0
+
+
+def test_plain_weights_converge_too(gauss):
+    T, delta = 3.0, 0.05
+    plan = collocation_plan(1e-8, gauss, T=T, delta=delta)
+    x0 = initial_particles(2, 2, 0, T, gauss, "exact")
+    ref = gaussian_flow_map(gauss, x0, T, delta)
+    res = cs.sample(gauss, Collocation(10, 30, weights="plain"), 2, grid=plan.grid, x_init=x0)
+    assert _err(res.samples, ref) < 1e-10
+
+
+def test_numpy_and_cpu_kernel_agree(cloud):
+    target = cs.embed(cloud, 5, seed=1)
+    T, delta = 2.0, 0.1
+    plan = collocation_plan(1e-6, target, T=T, delta=delta)
+    x0 = initial_particles(6, 5, 0, T, target, "exact")
+    ref = cs.sample(target, plan.solver(), 6, grid=plan.grid, x_init=x0)
+    cpu = cs.sample(target, plan.solver(), 6, grid=plan.grid, x_init=x0, backend="cpu")
+    assert _err(ref.samples, cpu.samples) < 1e-12
+    assert cpu.nfe == ref.nfe == plan.nfe and cpu.rounds == ref.rounds == plan.rounds
+
+
+def test_cuda_simulator_agrees_with_numpy(cuda_simulator):
+    out = cuda_simulator("""
+        import numpy as np
+        import certsample as cs
+        from certsample.solvers.collocation import collocation_plan
+        from certsample.integrate import initial_particles
+        target = cs.embed(cs.point_cloud([[0.5, 0.2], [-0.4, 0.3], [0.1, -0.6]]), 3, seed=2)
+        plan = collocation_plan(1e-4, target, T=1.0, delta=0.3, degree=3, sweeps=3)
+        x0 = initial_particles(3, 3, 0, 1.0, target, "exact")
+        a = cs.sample(target, plan.solver(), 3, grid=plan.grid, x_init=x0)
+        b = cs.sample(target, plan.solver(), 3, grid=plan.grid, x_init=x0, backend="cuda")
+        assert a.nfe == b.nfe == plan.nfe and a.rounds == b.rounds
+        print("MAXDIFF", float(np.max(np.abs(a.samples - b.samples))))
+    """, timeout=300)
+    diff = float(out.split("MAXDIFF")[1])
+    assert diff < 1e-10
+
+
+def test_mixture_against_high_precision_reference(cloud):
+    T, delta = 1.5, 0.2
+    x0 = initial_particles(1, 2, 4, T, cloud, "exact")
+    plan = collocation_plan(1e-12, cloud, T=T, delta=delta)
+    ref, info = reference_solution(cloud, x0[0], T, delta, dps=26, tol=1e-15)
+    assert info["method"] == "collocation" and info["estimate"] < 1e-15
+    res = cs.sample(cloud, plan.solver(), 1, grid=plan.grid, x_init=x0)
+    assert max_abs_diff(res.samples[0], ref) < 1e-12
+    coarse = cs.sample(cloud, Collocation(2, 3), 1, grid=plan.grid, x_init=x0)
+    assert max_abs_diff(coarse.samples[0], ref) > 1e-8  # the comparison can see an error
+
+
+def test_mpmath_reaches_1e25_with_polylog_work(gauss):
+    T, delta = 2.0, 0.1
+    x0 = initial_particles(1, 2, 0, T, gauss, "exact")[0]
+    ref = mp_gaussian_flow_map(gauss, x0, T, delta, dps=50)
+    eps_list = [1e-8, 1e-16, 1e-26]
+    nfe, errors = [], []
+    for eps in eps_list:
+        plan = collocation_plan(eps, gauss, T=T, delta=delta)
+        solver = MPCollocation(plan.degree, plan.sweeps, dps=40)
+        y = solver.solve(gauss, x0, plan.grid)
+        assert solver.nfe == plan.nfe and solver.rounds == plan.rounds
+        nfe.append(solver.nfe)
+        errors.append(max_abs_diff(y, ref))
+    assert all(e < eps for e, eps in zip(errors, eps_list)), errors
+    assert errors[-1] < 1e-25
+    # NFE ~ log^2(1/eps): the log-log slope of NFE against log(1/eps) is about 2 (a method of fixed
+    # order p would need NFE ~ eps^{-1/p}: a factor 1e18^{1/p} here, not ~5)
+    logs = np.log(np.log(1.0 / np.array(eps_list)))
+    slope, _ = np.polyfit(logs, np.log(nfe), 1)
+    assert slope < 2.5, (slope, nfe)
+    assert nfe[-1] / nfe[0] < 10
+
+
+def test_nfe_flat_in_ambient_dimension(cloud):
+    T, delta = 2.0, 0.1
+    plans, errors = [], []
+    for d in (4, 16, 64):
+        target = cs.embed(cloud, d, seed=d)
+        plan = collocation_plan(1e-8, target, T=T, delta=delta)
+        x0 = initial_particles(4, d, 0, T, target, "exact")
+        res = cs.sample(target, plan.solver(), 4, grid=plan.grid, x_init=x0)
+        ref = cs.sample(target, Collocation(20, 30), 4, grid=plan.grid, x_init=x0)
+        plans.append((plan.windows, plan.degree, plan.sweeps, res.nfe))
+        errors.append(_err(res.samples, ref.samples))
+    assert plans[0] == plans[1] == plans[2]
+    assert max(errors) < 1e-8
+
+
+# ---------------------------------------------------------------------------- checks
+def test_contraction_check_raises_on_long_window(gauss, cloud):
+    long_window = TimeGrid([2.0, 0.05])
+    with pytest.raises(ValueError, match="does not contract"):
+        check_contraction(long_window, 6, gauss)
+    with pytest.raises(ValueError, match="does not contract"):
+        check_contraction(long_window, 6, R=3.0, sigma=0.0)
+    factors = check_contraction(collocation_plan(1e-6, cloud, T=2.0, delta=0.1).grid, 6, cloud)
+    assert np.all(factors < 0.5)
+    # a plan from the radius alone (q = mu * N(0, sigma^2), |mu| <= R) is valid for every such target
+    radius = float(np.max(np.linalg.norm(cloud.means, axis=1)))
+    by_radius = collocation_plan(1e-6, R=radius, sigma=0.0, T=2.0, delta=0.1)
+    assert np.all(check_contraction(by_radius.grid, by_radius.degree, cloud) < 0.5)
+    with pytest.raises(ValueError, match="does not contract"):
+        cs.sample(gauss, Collocation(4, 4, check=True), 2, grid=long_window)
+    with pytest.raises(ValueError, match="does not contract"):
+        Collocation(4, 4, check=True, lipschitz=gauss).kernel_params(long_window)
+    with pytest.raises(ValueError, match="does not contract"):
+        Collocation(4, 4, check=True).kernel_params(long_window, gauss)  # the run's target
+
+
+def test_bad_input_raises(gauss):
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError):
+            Collocation(bad, 3)
+        with pytest.raises(ValueError):
+            Collocation(3, bad)
+    with pytest.raises(ValueError):
+        Collocation(3, 3, weights="trapezoid")
+    with pytest.raises(ValueError):
+        collocation_matrix(3, -0.1)
+    with pytest.raises(ValueError):
+        collocation_matrix(3, math.nan)
+    for eps in (0.0, 1.0, -1e-3, math.nan):
+        with pytest.raises(ValueError):
+            collocation_plan(eps, gauss)
+    with pytest.raises(ValueError):
+        collocation_plan(1e-6, gauss, rho=0.6)
+    with pytest.raises(ValueError):
+        collocation_plan(1e-6)  # no Lipschitz source
+    with pytest.raises(ValueError):
+        collocation_plan(1e-6, gauss, R=1.0)  # two sources
+    with pytest.raises(ValueError):
+        collocation_plan(1e-6, R=1.0, T=0.1, delta=1.0)
+    with pytest.raises(ValueError):
+        MPCollocation(3, 3, dps=5)
+    with pytest.raises(ValueError):
+        Collocation(3, 3, check=True).step(np.zeros((1, 2)), 1.0, 0.1, 0, lambda x, t: x, None)
