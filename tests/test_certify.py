@@ -103,3 +103,18 @@ def test_cli_bounds(capsys):
     assert "'eps' must be > 0" in capsys.readouterr().err
     assert main(["bounds"]) == 0
     assert "pf_ode_ei_w2" in capsys.readouterr().out
+
+
+def test_collocation_certificate_on_a_point_cloud():
+    cloud = cs.point_cloud([[1.0, 0.5], [-1.0, 0.2], [0.3, -1.2]])
+    cert = certify(cloud, "collocation", eps=1e-6, n=100, backend="cpu", T=5.0, delta=0.05)
+    assert cert.measurement_kind == "upper" and cert.verdict == "PASS"
+    assert cert.measured < 1e-6  # the plan meets the asked pathwise accuracy too
+    assert not cert.certified_constants
+    assert cert.parameters["R"] == pytest.approx(np.exp(-0.05) * np.hypot(0.3, 1.2), rel=1e-9)
+
+
+def test_tv_theorem_with_sample_measurement_never_claims_a_pass():
+    cert = certify(GAUSS, "randomized-midpoint", eps=0.5, n=2000, backend="cpu")
+    assert cert.metric == "TV" and cert.measurement_kind == "lower"
+    assert cert.verdict == "INCONCLUSIVE"
