@@ -19,7 +19,7 @@ from ..kernels.philox import SLOT_BROWNIAN, fill_normals
 from .base import SDESolver
 from .parallel_midpoint import ParallelRandomizedMidpoint, _check_int, parallel_midpoint_step
 from .randomized_midpoint import RandomizedMidpoint
-from .ulmc import ULMC_SLOTS, ULMC_WORK, ulmc_step, ulmc_step_numpy
+from .ulmc import ULMC_SLOTS, ULMC_WORK, _positive_finite, ulmc_step, ulmc_step_numpy
 
 __all__ = ["PredictorCorrector", "predictor_corrector_step", "SLOT_VELOCITY", "corrector_slot"]
 
@@ -149,20 +149,9 @@ class PredictorCorrector(SDESolver):
         parallel = isinstance(predictor, ParallelRandomizedMidpoint)
         self.R, self.K = (predictor.R, predictor.K) if parallel else (1, 0)
         self.corrector_steps = _check_int("corrector_steps", corrector_steps, 0)
-        try:
-            corrector_h = float(corrector_h)
-        except (TypeError, ValueError):
-            raise ValueError(f"corrector_h must be a positive finite number, got {corrector_h!r}") from None
-        if not (math.isfinite(corrector_h) and corrector_h > 0):
-            raise ValueError(f"corrector_h must be a positive finite number, got {corrector_h!r}")
-        self.corrector_h = corrector_h
+        self.corrector_h = _positive_finite("corrector_h", corrector_h)
         if L is not None and not callable(L):
-            try:
-                L = float(L)
-            except (TypeError, ValueError):
-                raise ValueError(f"L must be a positive finite number or a callable, got {L!r}") from None
-            if not (math.isfinite(L) and L > 0):
-                raise ValueError(f"L must be a positive finite number or a callable, got {L!r}")
+            L = _positive_finite("L", L)
         self.L = L
         self.target = target
         self.evals_per_step = predictor.evals_per_step + 2 * self.corrector_steps

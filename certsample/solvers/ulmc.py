@@ -49,7 +49,7 @@ import time
 import numpy as np
 
 from ..forward import TimeGrid
-from ..kernels.jit import device_function
+from ..kernels.jit import compile_for, device_function
 from ..kernels.philox import fill_normals, uniform
 from ..kernels.score import target_score
 from .base import Solver
@@ -145,55 +145,22 @@ def ulmc_noise_factor(alpha, h):
     return l11, l21, l22, l31, l32, math.sqrt(p33)
 
 
-def _brownian_g_numpy(t):
-    """Vectorised :func:`brownian_g` with the same arithmetic."""
-    t = np.asarray(t, dtype=float)
-    small = np.abs(t) < _SERIES_BELOW
-    ts = np.where(small, t, 0.0)
-    term = ts.copy()
-    pow4 = 1.0
-    pow2 = 1.0
-    total = np.zeros_like(ts)
-    for n in range(1, _SERIES_TERMS):
-        term = term * ts / (n + 1)
-        pow4 = -4.0 * pow4
-        pow2 = -2.0 * pow2
-        total += (pow4 - 2.0 * pow2) * term
-    e = -np.expm1(-2.0 * t)
-    return np.where(small, total, t - 0.5 * e - 0.25 * e * e)
+def _noise_factor_batch(alpha, h, out):
+    for i in range(alpha.shape[0]):
+        out[i, 0], out[i, 1], out[i, 2], out[i, 3], out[i, 4], out[i, 5] = ulmc_noise_factor(alpha[i], h)
 
 
 def ulmc_noise_factor_numpy(alpha, h):
-    """Vectorised :func:`ulmc_noise_factor` (same arithmetic): six arrays shaped like ``alpha``."""
+    """:func:`ulmc_noise_factor` over an array of ``alpha``: six arrays shaped like ``alpha``.
+
+    The scalar arithmetic is the device function itself, compiled for the CPU, so the NumPy
+    reference and the kernels draw their Brownian integrals identically.
+    """
     alpha = np.asarray(alpha, dtype=float)
-    a = alpha * h
-    b = (1.0 - alpha) * h
-    e_a = -np.expm1(-2.0 * a)
-    g_a = _brownian_g_numpy(a)
-    var_b = 0.25 * e_a * (2.0 - e_a)
-    cov_ab = 0.25 * e_a * e_a
-    e_b = -np.expm1(-2.0 * b)
-    r = np.exp(-2.0 * b)
-    g_b = _brownian_g_numpy(b)
-    var_d = 0.25 * e_b * (2.0 - e_b)
-    cov_cd = 0.25 * e_b * e_b
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cond_c = np.where(var_d > 0.0, g_b - cov_cd * cov_cd / var_d, 0.0)
-        mirrored = np.where(b < _SERIES_BELOW, -r * r * _brownian_g_numpy(-np.minimum(b, _SERIES_BELOW)),
-                            var_d - r * e_b + b * r * r)
-        l11 = np.sqrt(g_a)
-        positive = g_a > 0.0
-        cond_b = np.where(positive, var_b - cov_ab * cov_ab / g_a, var_b)
-        l21 = np.where(positive, (g_a + e_b * cov_ab) / l11, 0.0)
-        l31 = np.where(positive, r * cov_ab / l11, 0.0)
-        cond_b = np.maximum(cond_b, 0.0)
-        cond_c = np.maximum(cond_c, 0.0)
-        p22 = e_b * e_b * cond_b + g_b
-        l22 = np.sqrt(p22)
-        nonzero = p22 > 0.0
-        l32 = np.where(nonzero, (r * e_b * cond_b + cov_cd) / l22, 0.0)
-        p33 = np.where(nonzero, (cond_b * mirrored + var_d * cond_c) / p22, r * r * cond_b + var_d)
-    return l11, l21, l22, l31, l32, np.sqrt(np.maximum(p33, 0.0))
+    flat = np.ascontiguousarray(alpha.ravel())
+    out = np.empty((flat.size, 6))
+    compile_for(_noise_factor_batch, "cpu")(flat, float(h), out)
+    return tuple(out[:, j].reshape(alpha.shape) for j in range(6))
 
 
 def ulmc_covariance(alpha, h) -> np.ndarray:
@@ -210,7 +177,7 @@ def ulmc_covariance(alpha, h) -> np.ndarray:
     b = (1.0 - alpha) * h
     e_a, e_b = -np.expm1(-2.0 * a), -np.expm1(-2.0 * b)
     r = np.exp(-2.0 * b)
-    g_a, g_b = _brownian_g_numpy(a), _brownian_g_numpy(b)
+    g_a, g_b = np.vectorize(brownian_g)(a), np.vectorize(brownian_g)(b)
     var_b, cov_ab = 0.25 * e_a * (2.0 - e_a), 0.25 * e_a * e_a
     var_d, cov_cd = 0.25 * e_b * (2.0 - e_b), 0.25 * e_b * e_b
     cov = np.empty(alpha.shape + (3, 3))
