@@ -7,7 +7,7 @@ import pytest
 from scipy.integrate import solve_ivp
 
 import certsample as cs
-from certsample.exact import gaussian_flow_map
+from certsample.exact import gaussian_flow_map, linear_scheme_law
 from certsample.metrics import gaussian_w2
 from certsample.oracle import ScoreOracle
 from certsample.solvers import ExponentialODE
@@ -133,6 +133,20 @@ def test_beats_exponential_integrator_at_equal_nfe():
     rm, ei = run(MIXTURE, RandomizedMidpoint(), x0, 64, T=Tm), run(MIXTURE, ExponentialODE(), x0, 128, T=Tm)
     assert rm.nfe == ei.nfe == 128
     assert rms(rm.samples, ref) < 0.75 * rms(ei.samples, ref)
+
+
+@pytest.mark.parametrize("nfe", [64, 128])
+@pytest.mark.parametrize("baseline", ["euler-maruyama", "exponential-sde"])
+def test_beats_sde_baselines_in_w2_at_equal_nfe(baseline, nfe):
+    """RM's pathwise RMS error (an upper bound of its W2 to q_delta) is below the SDE baselines'
+    EXACT W2 (their Gaussian output law in closed form) at the same number of score evaluations."""
+    law = GAUSS.law_at(DELTA)
+    mean, var = linear_scheme_law(cs.get_solver(baseline), GAUSS, cs.uniform_grid(T, DELTA, nfe), init="exact")
+    baseline_w2 = gaussian_w2(mean, var, law.means[0], law.variances[0])
+    x0 = start(GAUSS, n=256, seed=1)
+    result = run(GAUSS, RandomizedMidpoint(), x0, nfe // 2, backend="cpu", seed=2)
+    assert result.nfe == nfe
+    assert rms(result.samples, gaussian_flow_map(GAUSS, x0, T, DELTA)) < 0.8 * baseline_w2
 
 
 def test_exponential_sampling_is_more_accurate_and_stable_on_long_steps():
