@@ -33,6 +33,7 @@ from certsample.forward import TimeGrid
 from certsample.integrate import initial_particles
 from certsample.solvers import ExponentialODE
 from certsample.solvers.collocation import Collocation, collocation_plan
+from certsample.tuning import smallest_sufficient
 
 try:  # written by another engineer; the column is skipped when it is missing
     from certsample.solvers.randomized_midpoint import RandomizedMidpoint
@@ -97,28 +98,14 @@ def _run_steps(problem, solver, n_steps, backend):
 
 def search_steps(problem, solver, eps, max_steps, backend="auto"):
     """Smallest step count meeting ``eps`` by doubling then bisection: ``(nfe, error, exact?)``."""
-    history = []
-    n = 4
-    while True:
-        err, nfe = run_steps(problem, solver, n, backend)
-        history.append((nfe, err))
-        if err <= eps:
-            break
-        if 2 * n > max_steps:
-            # extrapolate at the solver's own order from the last point (pathwise errors of the
-            # randomized midpoint are too noisy for a fitted slope)
-            return nfe * (err / eps) ** (1.0 / solver.order()), err, False
-        n *= 2
-    lo, hi = n // 2, n
-    best = (nfe, err)
-    while hi - lo > max(1, lo // 16):  # bisect to about 6%
-        mid = (lo + hi) // 2
-        e, f = run_steps(problem, solver, mid, backend)
-        if e <= eps:
-            hi, best = mid, (f, e)
-        else:
-            lo = mid
-    return best[0], best[1], True
+    found = smallest_sufficient(lambda n: run_steps(problem, solver, n, backend), eps, start=4,
+                                max_n=max_steps, rel_tol=1 / 16)  # bisect to about 6%
+    err, nfe = found.value
+    if not found.met:
+        # extrapolate at the solver's own order from the last point (pathwise errors of the
+        # randomized midpoint are too noisy for a fitted slope)
+        return nfe * (err / eps) ** (1.0 / solver.order()), err, False
+    return nfe, err, True
 
 
 def search_dop853(problem, eps):

@@ -26,6 +26,7 @@ import certsample as cs
 from certsample.exact import gaussian_flow_map
 from certsample.solvers.parallel_midpoint import ParallelRandomizedMidpoint
 from certsample.solvers.randomized_midpoint import RandomizedMidpoint
+from certsample.tuning import smallest_sufficient
 
 T, DELTA = 2.0, 0.05
 
@@ -51,25 +52,9 @@ class Problem:
 
 
 def steps_for(problem, solver, eps, max_steps=4096):
-    """Smallest step count (doubling, then bisection) with pathwise RMS error <= eps; None if over max."""
-    hi = 1
-    while True:
-        err, nfe, rounds = problem.error(solver, hi)
-        if err <= eps:
-            break
-        if hi >= max_steps:
-            return None
-        hi *= 2
-    best = (hi, err, nfe, rounds)
-    lo = hi // 2  # known (or assumed, for hi = 1) to miss
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        err, nfe, rounds = problem.error(solver, mid)
-        if err <= eps:
-            hi, best = mid, (mid, err, nfe, rounds)
-        else:
-            lo = mid
-    return best
+    """Smallest step count with pathwise RMS error <= eps: ``(steps, err, nfe, rounds)``; None if over max."""
+    found = smallest_sufficient(lambda n: problem.error(solver, n), eps, max_n=max_steps)
+    return (found.n, *found.value) if found.met else None
 
 
 def main(argv=None):

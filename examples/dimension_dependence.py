@@ -29,6 +29,7 @@ import certsample as cs
 from certsample.exact import gaussian_flow_map
 from certsample.solvers import ExponentialODE
 from certsample.solvers.randomized_midpoint import RandomizedMidpoint
+from certsample.tuning import smallest_sufficient
 
 T, DELTA = 2.0, 0.05
 
@@ -41,19 +42,10 @@ def steps_needed(target, solver, x0, exact, eps, backend, max_steps=1 << 14):
                         backend=backend, progress=False)
         return float(np.sqrt(np.mean(np.sum((res.samples - exact) ** 2, axis=1))))
 
-    hi = 1
-    while error(hi) > eps:
-        if hi >= max_steps:
-            raise RuntimeError(f"{solver.name} needs more than {max_steps} steps for eps={eps}")
-        hi *= 2
-    lo = hi // 2
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if error(mid) <= eps:
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    found = smallest_sufficient(error, eps, max_n=max_steps)
+    if not found.met:
+        raise RuntimeError(f"{solver.name} needs more than {max_steps} steps for eps={eps}")
+    return found.n
 
 
 def main(argv=None):
