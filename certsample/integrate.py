@@ -181,7 +181,7 @@ def sample(target, solver="exponential-ode", n: int = 1000, n_steps: int = 100, 
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose from {BACKENDS}")
     oracle = as_oracle(target, dim)
-    exact_target = oracle.target if oracle.target is not None else None
+    exact_target = oracle.target  # None for score callables and perturbed oracles
     grid = make_grid(grid, T, delta, n_steps)
     d = oracle.dim
     if x_init is None:
@@ -200,9 +200,6 @@ def sample(target, solver="exponential-ode", n: int = 1000, n_steps: int = 100, 
             elapsed = time.perf_counter() - start
             nfe, rounds = oracle.nfe, oracle.rounds
         else:
-            if exact_target is None or type(oracle) is not ScoreOracle:
-                raise ValueError(f"backend {backend!r} needs a built-in target with a compiled score; "
-                                 "score callables and perturbed oracles run on backend='numpy'")
             out, nfe_per_particle, elapsed = integrate_kernel(solver, exact_target, x, grid, seed,
                                                               backend, progress=bar)
             nfe = int(nfe_per_particle[0])
