@@ -33,8 +33,18 @@ def _cmd_sample(args) -> int:
     from .targets import make_target
 
     target = make_target(args.target, args.dim, args.seed)
-    result = sample(target, args.solver, n=args.n, n_steps=args.steps, T=args.T, delta=args.delta,
-                    grid=args.grid, backend=args.backend, seed=args.seed,
+    solver, grid = args.solver, args.grid
+    if args.eps is not None:
+        from .solvers import get_solver
+        from .solvers.collocation import collocation_plan
+
+        if get_solver(args.solver).name != "collocation":
+            raise ValueError("--eps plans collocation runs only; other solvers take --steps "
+                             "(or use `certsample certify --eps`)")
+        plan = collocation_plan(args.eps, target, T=args.T, delta=args.delta)
+        solver, grid = plan.solver(), plan.grid
+    result = sample(target, solver, n=args.n, n_steps=args.steps, T=args.T, delta=args.delta,
+                    grid=grid, backend=args.backend, seed=args.seed,
                     progress=False if args.no_progress else "auto")
     errors = sample_errors(target, result.samples, result.grid.delta, seed=args.seed)
     report = {"target": repr(target), **result.summary(), "errors_vs_exact_q_delta": errors}
@@ -152,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("sample", help="run a sampler on a built-in target and measure its error")
     _add_run_options(p)
+    p.add_argument("--eps", type=float, default=None,
+                   help="collocation only: plan windows, degree and sweeps for this pathwise accuracy")
     p.add_argument("--save", default=None, help="write the samples to this .npy file")
     p.add_argument("--plot", default=None, help="write a PNG of samples vs the exact density (needs matplotlib)")
     p.add_argument("--json", action="store_true", help="print a JSON report")

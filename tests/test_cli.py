@@ -42,3 +42,12 @@ def test_listing_commands(capsys):
     assert "euler-maruyama" in capsys.readouterr().out
     assert main(["targets"]) == 0
     assert "ring" in capsys.readouterr().out
+
+
+def test_collocation_plan_from_eps(capsys):
+    assert main(["sample", "--solver", "collocation", "--eps", "1e-6", "--target", "cloud", "--n", "200",
+                 "--T", "4", "--delta", "0.05", "--json", "--no-progress"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["solver"] == "collocation" and report["rounds"] < report["nfe"]
+    assert main(["sample", "--solver", "em", "--eps", "1e-6", "--no-progress"]) == 2
+    assert "--eps plans collocation runs only" in capsys.readouterr().err
