@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 
+from .validation import check_int
+
 __all__ = ["alpha", "sigma", "sigma2", "TimeGrid", "uniform_grid", "exponential_grid", "make_grid"]
 
 
@@ -69,8 +71,7 @@ class TimeGrid:
 
 
 def _check_horizon(T, delta, n_steps):
-    if not (isinstance(n_steps, (int, np.integer)) and n_steps >= 1):
-        raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}")
+    check_int("n_steps", n_steps, 1)
     if not (math.isfinite(delta) and delta > 0):
         raise ValueError(f"early-stopping time delta must be > 0, got {delta!r}")
     if not (math.isfinite(T) and T > delta):

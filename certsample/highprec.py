@@ -26,7 +26,8 @@ import numpy as np
 from mpmath import mp
 
 from .forward import TimeGrid
-from .solvers.collocation import _check_degree, collocation_plan
+from .solvers.collocation import collocation_plan
+from .validation import check_int
 
 __all__ = ["MPTarget", "mp_collocation_nodes", "mp_collocation_matrix", "MPCollocation", "mp_gaussian_flow_map",
            "reference_solution", "max_abs_diff", "convergence_table"]
@@ -110,7 +111,7 @@ class MPTarget:
 
 def mp_collocation_nodes(degree: int, dps: int = 50):
     """Chebyshev-Lobatto nodes ``sin^2(pi j / (2D))`` at ``dps`` digits."""
-    degree = _check_degree(degree)
+    degree = check_int("degree", degree, 1)
     with mp.workdps(dps):
         return [mp.sin(mp.pi * j / (2 * degree)) ** 2 for j in range(degree + 1)]
 
@@ -165,7 +166,7 @@ def mp_collocation_matrix(degree: int, h=0, dps: int = 50, weights: str = "expon
     exponential moments. The monomial form loses about ``0.8 D`` digits to cancellation, so the
     work is done at ``dps + D + 10`` digits and rounded.
     """
-    degree = _check_degree(degree)
+    degree = check_int("degree", degree, 1)
     if weights not in ("exponential", "plain"):
         raise ValueError(f"unknown weights {weights!r}")
     with mp.workdps(dps + degree + 10):
@@ -199,9 +200,8 @@ class MPCollocation:
     """
 
     def __init__(self, degree: int, sweeps: int, dps: int = 50, weights: str = "exponential"):
-        self.degree = _check_degree(degree)
-        if isinstance(sweeps, bool) or not isinstance(sweeps, (int, np.integer)) or sweeps < 1:
-            raise ValueError(f"sweeps must be an integer >= 1, got {sweeps!r}")
+        self.degree = check_int("degree", degree, 1)
+        check_int("sweeps", sweeps, 1)
         if not (isinstance(dps, (int, np.integer)) and dps >= 15):
             raise ValueError(f"dps must be an integer >= 15, got {dps!r}")
         self.sweeps, self.dps, self.weights = int(sweeps), int(dps), weights

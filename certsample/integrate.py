@@ -13,6 +13,7 @@ from .noise import NoiseSource, seed_key
 from .oracle import ScoreOracle, as_oracle
 from .progress import Progress
 from .solvers import get_solver
+from .validation import check_int
 
 __all__ = ["SampleResult", "sample", "initial_particles", "integrate_numpy", "integrate_kernel", "BACKENDS"]
 
@@ -56,8 +57,7 @@ def initial_particles(n: int, dim: int, seed: int = 0, T: float | None = None, t
     marginal ``q_T`` of ``target``, which isolates the discretisation error from the
     initialisation error ``~ e^{-T}`` in convergence studies.
     """
-    if not (isinstance(n, (int, np.integer)) and n >= 1):
-        raise ValueError(f"number of particles n must be a positive integer, got {n!r}")
+    n = check_int("number of particles n", n, 1)
     source = NoiseSource(seed, np.arange(offset, offset + n), dim)
     z = source.normal(INIT_STEP, 0)
     if init == "standard":
@@ -96,7 +96,10 @@ def integrate_numpy(solver, oracle: ScoreOracle, x, grid: TimeGrid, noise, progr
 
 def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str = "cpu",
                      offset: int = 0, progress=None, chunk_steps: int | None = None):
-    """Run the compiled kernel of ``solver``; returns ``(particles, nfe per particle, seconds)``."""
+    """Run the compiled kernel of ``solver``; returns ``(particles, evaluations per particle, seconds)``.
+
+    Every particle takes the same steps, so all must report the same evaluation count.
+    """
     from .kernels.drivers import step_runner
 
     if solver.kernel_step is None:
@@ -144,7 +147,9 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
     if backend == "cuda":
         x, nfe = dx.copy_to_host(), dnfe.copy_to_host()
     _check_finite(x, f"after {n_steps} steps on backend {backend!r}")
-    return x, nfe, elapsed
+    if np.any(nfe != nfe[0]):
+        raise RuntimeError("particles disagree on their score-evaluation count")
+    return x, int(nfe[0]), elapsed
 
 
 def sample(target, solver="exponential-ode", n: int = 1000, n_steps: int = 100, *, T: float = 10.0,
@@ -200,10 +205,6 @@ def sample(target, solver="exponential-ode", n: int = 1000, n_steps: int = 100, 
             elapsed = time.perf_counter() - start
             nfe, rounds = oracle.nfe, oracle.rounds
         else:
-            out, nfe_per_particle, elapsed = integrate_kernel(solver, exact_target, x, grid, seed,
-                                                              backend, progress=bar)
-            nfe = int(nfe_per_particle[0])
-            if np.any(nfe_per_particle != nfe):
-                raise RuntimeError("particles disagree on their score-evaluation count")
+            out, nfe, elapsed = integrate_kernel(solver, exact_target, x, grid, seed, backend, progress=bar)
             rounds = solver.rounds(len(grid))
     return SampleResult(out, solver.name, backend, nfe, rounds, elapsed, grid, seed)

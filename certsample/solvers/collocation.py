@@ -39,6 +39,7 @@ import numpy as np
 from ..forward import TimeGrid, alpha, sigma2
 from ..kernels.jit import device_function
 from ..kernels.score import target_score
+from ..validation import check_int
 from .base import ODESolver, ParallelSolver
 
 __all__ = ["Collocation", "CollocationPlan", "collocation_plan", "check_contraction", "chebyshev_lobatto_nodes",
@@ -49,22 +50,16 @@ WEIGHTS = ("exponential", "plain")
 
 
 # ---------------------------------------------------------------------------- nodes and weights
-def _check_degree(degree):
-    if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or degree < 1:
-        raise ValueError(f"degree must be an integer >= 1, got {degree!r}")
-    return int(degree)
-
-
 def chebyshev_lobatto_nodes(degree: int) -> np.ndarray:
     """``c_j = (1 - cos(pi j / D)) / 2``, ``j = 0..D``: increasing from 0 to 1."""
-    degree = _check_degree(degree)
+    degree = check_int("degree", degree, 1)
     # sin form: 1 - cos(x) = 2 sin^2(x / 2) keeps the nodes near 0 accurate to full relative precision
     return np.sin(0.5 * np.pi * np.arange(degree + 1) / degree) ** 2
 
 
 def barycentric_weights(degree: int) -> np.ndarray:
     """Barycentric weights of the Chebyshev-Lobatto points: ``(-1)^j``, halved at both ends."""
-    w = (-1.0) ** np.arange(_check_degree(degree) + 1)
+    w = (-1.0) ** np.arange(check_int("degree", degree, 1) + 1)
     w[0] *= 0.5
     w[-1] *= 0.5
     return w
@@ -93,7 +88,7 @@ def collocation_matrix(degree: int, h: float = 0.0, weights: str = "exponential"
     is zero (the start is not moved). ``sum_i p(c_i) A[i, j]`` is exact for polynomials ``p`` of
     degree ``<= D``.
     """
-    degree = _check_degree(degree)
+    degree = check_int("degree", degree, 1)
     if weights not in WEIGHTS:
         raise ValueError(f"unknown weights {weights!r}; choose from {WEIGHTS}")
     if not (math.isfinite(h) and h >= 0):
@@ -306,7 +301,7 @@ def collocation_plan(eps: float, target=None, *, R=None, sigma=None, lipschitz=N
     if sweeps is None:
         sweeps = max(2, math.ceil(log_term / 3.0) + 2)
     factors = check_contraction(grid, degree, lipschitz=lip, rho_max=0.5)
-    return CollocationPlan(grid, _check_degree(degree), int(sweeps), factors, float(eps))
+    return CollocationPlan(grid, check_int("degree", degree, 1), int(sweeps), factors, float(eps))
 
 
 # ---------------------------------------------------------------------------- the solver
@@ -394,9 +389,8 @@ class Collocation(ODESolver, ParallelSolver):
 
     def __init__(self, degree: int = 8, sweeps: int = 8, weights: str = "exponential", check: bool = False,
                  lipschitz=None, rho_max: float = 0.5):
-        self.degree = _check_degree(degree)
-        if isinstance(sweeps, bool) or not isinstance(sweeps, (int, np.integer)) or sweeps < 1:
-            raise ValueError(f"sweeps must be an integer >= 1, got {sweeps!r}")
+        self.degree = check_int("degree", degree, 1)
+        check_int("sweeps", sweeps, 1)
         if weights not in WEIGHTS:
             raise ValueError(f"unknown weights {weights!r}; choose from {WEIGHTS}")
         if not 0 < rho_max <= 1:

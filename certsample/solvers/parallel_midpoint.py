@@ -16,6 +16,7 @@ import numpy as np
 from ..kernels.jit import device_function
 from ..kernels.philox import uniform
 from ..kernels.score import target_score
+from ..validation import check_int
 from .base import ParallelSolver
 from .randomized_midpoint import (SLOT_MIDPOINT, _midpoint_offset_numpy, _midpoint_weight_numpy,
                                   check_sampling, midpoint_offset, midpoint_weight)
@@ -81,12 +82,6 @@ def parallel_midpoint_step(x, t, h, k, particle, key0, key1, target_params, solv
         for c in range(d):
             x[c] += weight * s[c]
     return 1 + n_sub * (n_sweeps + 1)
-
-
-def _check_int(label, value, lowest):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
-        raise ValueError(f"{label} must be an integer >= {lowest}, got {value!r}")
-    return int(value)
 
 
 class ParallelRandomizedMidpoint(ParallelSolver):
@@ -165,8 +160,8 @@ class ParallelRandomizedMidpoint(ParallelSolver):
     kernel_step = staticmethod(parallel_midpoint_step)
 
     def __init__(self, R: int = 4, K: int = 2, sampling: str = "uniform"):
-        self.R = _check_int("R (sub-intervals per step)", R, 1)
-        self.K = _check_int("K (Picard sweeps)", K, 0)
+        self.R = check_int("R (sub-intervals per step)", R, 1)
+        self.K = check_int("K (Picard sweeps)", K, 0)
         self.sampling = check_sampling(sampling)
         # instance attributes: the cost and the kernel's scratch depend on R and K
         self.evals_per_step = 1 + self.R * (self.K + 1)

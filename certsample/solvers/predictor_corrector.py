@@ -17,9 +17,10 @@ import numpy as np
 from ..kernels.jit import device_function
 from ..kernels.philox import SLOT_BROWNIAN, fill_normals
 from .base import SDESolver
-from .parallel_midpoint import ParallelRandomizedMidpoint, _check_int, parallel_midpoint_step
+from ..validation import check_int, positive_finite
+from .parallel_midpoint import ParallelRandomizedMidpoint, parallel_midpoint_step
 from .randomized_midpoint import RandomizedMidpoint
-from .ulmc import ULMC_SLOTS, ULMC_WORK, _positive_finite, ulmc_step, ulmc_step_numpy
+from .ulmc import ULMC_SLOTS, ULMC_WORK, ulmc_step, ulmc_step_numpy
 
 __all__ = ["PredictorCorrector", "predictor_corrector_step", "SLOT_VELOCITY", "corrector_slot"]
 
@@ -148,10 +149,10 @@ class PredictorCorrector(SDESolver):
         # the sequential predictor is the parallel kernel with R = 1, K = 0 (identical arithmetic)
         parallel = isinstance(predictor, ParallelRandomizedMidpoint)
         self.R, self.K = (predictor.R, predictor.K) if parallel else (1, 0)
-        self.corrector_steps = _check_int("corrector_steps", corrector_steps, 0)
-        self.corrector_h = _positive_finite("corrector_h", corrector_h)
+        self.corrector_steps = check_int("corrector_steps", corrector_steps, 0)
+        self.corrector_h = positive_finite("corrector_h", corrector_h)
         if L is not None and not callable(L):
-            L = _positive_finite("L", L)
+            L = positive_finite("L", L)
         self.L = L
         self.target = target
         self.evals_per_step = predictor.evals_per_step + 2 * self.corrector_steps

@@ -1,0 +1,27 @@
+"""Argument checks shared across the package: one wording for every "must be" error."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["check_int", "positive_finite"]
+
+
+def check_int(label: str, value, lowest: int) -> int:
+    """``value`` as an ``int`` when it is an integer (not a bool) ``>= lowest``; else ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
+        raise ValueError(f"{label} must be an integer >= {lowest}, got {value!r}")
+    return int(value)
+
+
+def positive_finite(label: str, value) -> float:
+    """``value`` as a ``float`` when it is a finite number ``> 0``; else ValueError naming it."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{label} must be a positive finite number, got {value!r}") from None
+    if not (math.isfinite(number) and number > 0):
+        raise ValueError(f"{label} must be a positive finite number, got {value!r}")
+    return number
