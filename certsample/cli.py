@@ -129,8 +129,10 @@ def _cmd_certify(args) -> int:
     from .targets import make_target
 
     target = make_target(args.target, args.dim, args.seed)
-    cert = certify(target, args.solver, args.eps, n=args.n, T=args.T, delta=args.delta, backend=args.backend,
-                   seed=args.seed, max_steps=args.max_steps, progress=False if args.no_progress else "auto")
+    cert = certify(target, args.solver, args.eps, n=args.n, n_verify=args.n_verify, n_steps=args.n_steps,
+                   T=args.T, delta=args.delta, backend=args.backend, seed=args.seed, max_steps=args.max_steps,
+                   z=args.z, confidence=args.confidence, workers=args.workers, log=not args.no_progress,
+                   progress=False if args.no_progress else "auto")
     if args.out:
         cert.save(args.out)
     print(cert.to_json() if args.json else cert)
@@ -174,12 +176,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("params", nargs="*", help="name=value pairs; eps=... for step counts, N=... for the error bound")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_bounds)
-    p = sub.add_parser("certify", help="run with the theorem's step count and check the measured error against it")
+    p = sub.add_parser("certify", help="run, prove (ODE solvers) or test the accuracy against eps, and check the "
+                                       "theorem's bound")
     p.add_argument("--target", default="gaussian", help="built-in target; default: gaussian")
     p.add_argument("--dim", type=int, default=None)
     p.add_argument("--solver", default="exponential-ode")
-    p.add_argument("--eps", type=float, default=0.2, help="accuracy in the theorem's metric (> 0)")
-    p.add_argument("--n", type=int, default=4000)
+    p.add_argument("--eps", type=float, default=0.2,
+                   help="requested accuracy (> 0): pathwise RMS for ODE solvers, else the theorem's metric")
+    p.add_argument("--n", type=int, default=2000, help="particles in the run")
+    p.add_argument("--n-verify", type=int, default=32, help="ODE solvers: particles whose error is proved")
+    p.add_argument("--n-steps", type=int, default=None, help="steps (default: from the theorem, or tuned)")
+    p.add_argument("--z", type=float, default=3.0, help="statistical refutations at alpha = Phi(-z)")
+    p.add_argument("--confidence", type=float, default=0.95, help="level of the population statements")
+    p.add_argument("--workers", type=int, default=2, help="processes computing enclosures")
     p.add_argument("--T", type=float, default=None, help="horizon (default: chosen from eps)")
     p.add_argument("--delta", type=float, default=1e-2)
     p.add_argument("--backend", default="cpu", choices=["numpy", "cpu", "cuda"])

@@ -13,7 +13,7 @@ from .noise import NoiseSource, seed_key
 from .oracle import ScoreOracle, as_oracle
 from .progress import Progress
 from .solvers import get_solver
-from .validation import check_int
+from .validation import check_int, real_array
 
 __all__ = ["SampleResult", "sample", "initial_particles", "integrate_numpy", "integrate_kernel", "BACKENDS"]
 
@@ -192,7 +192,7 @@ def sample(target, solver="exponential-ode", n: int = 1000, n_steps: int = 100, 
     if x_init is None:
         x = initial_particles(n, d, seed, grid.T, exact_target, init)
     else:
-        x = np.array(x_init, dtype=float)
+        x = np.array(real_array("x_init", x_init))
         if x.ndim != 2 or x.shape[1] != d:
             raise ValueError(f"x_init must have shape (n, {d}), got {x.shape}")
         _check_finite(x, "in x_init")

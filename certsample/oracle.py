@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from .noise import NoiseSource
+from .validation import check_int, real_array
 
 __all__ = ["ScoreError", "ScoreOracle", "PerturbedOracle", "as_oracle"]
 
@@ -37,7 +38,7 @@ class ScoreOracle:
         if not callable(score):
             raise TypeError(f"score must be callable, got {type(score).__name__}")
         self._score = score
-        self.dim = int(dim)
+        self.dim = check_int("dim", dim, 1)
         self.target = target
         #: whether ``score`` accepts an ``(n,)`` array of per-particle times (built-in targets do)
         self.time_arrays = target is not None
@@ -53,8 +54,10 @@ class ScoreOracle:
         self.evaluations = 0  # particle-evaluations: nfe summed over the batch
 
     def _check(self, x, out, t):
-        out = np.asarray(out, dtype=float)
         when = f"t={t:g}" if np.ndim(t) == 0 else f"t in [{np.min(t):g}, {np.max(t):g}]"
+        if np.iscomplexobj(out):
+            raise ScoreError(f"score returned complex values at {when}; a score must be real")
+        out = np.asarray(out, dtype=float)
         if out.shape != x.shape:
             raise ScoreError(f"score returned shape {out.shape} for input of shape {x.shape} at {when}")
         if not np.all(np.isfinite(out)):
@@ -68,7 +71,7 @@ class ScoreOracle:
             raise ValueError(f"particles must have shape (n, {self.dim}), got {x.shape}")
 
     def __call__(self, x, t: float) -> np.ndarray:
-        x = np.asarray(x, dtype=float)
+        x = real_array("particles", x)
         self._check_input(x)
         out = self._check(x, self._evaluate(x, float(t)), t)
         self.nfe += 1
@@ -133,6 +136,11 @@ class PerturbedOracle(ScoreOracle):
         for label, value in (("bias", bias), ("noise", noise)):
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{label} must be a finite number >= 0, got {value!r}")
+        if not isinstance(base, ScoreOracle):
+            if not (hasattr(base, "kernel_params") and hasattr(base, "score")):
+                raise TypeError("PerturbedOracle wraps a built-in target or a ScoreOracle; wrap a score callable "
+                                "as ScoreOracle(score, dim) first")
+            base = ScoreOracle.from_target(base)
         super().__init__(base._score, base.dim, None)
         self.time_arrays = base.time_arrays
         self.bias, self.noise, self.seed = float(bias), float(noise), seed
@@ -140,6 +148,11 @@ class PerturbedOracle(ScoreOracle):
         if u.shape != (self.dim,) or not np.linalg.norm(u) > 0:
             raise ValueError(f"direction must be a non-zero vector of shape ({self.dim},)")
         self.direction = u / np.linalg.norm(u)
+        self.reset()
+
+    def reset(self):
+        """Zero the counters and restart the perturbation's stream: same seed, same samples, every run."""
+        super().reset()
         self._draws = 0
 
     @property

@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from .forward import alpha, sigma2
+from .validation import check_int, real_array
 
 __all__ = [
     "MixtureTarget",
@@ -58,7 +59,9 @@ class MixtureTarget:
     """
 
     def __init__(self, means, variances, weights=None, basis=None, lam_perp=0.0, name="mixture"):
-        means = np.atleast_2d(np.asarray(means, dtype=float))
+        means = np.atleast_2d(real_array("means", means))
+        if means.ndim != 2 or means.size == 0:
+            raise ValueError(f"means must be a non-empty (K, k) array, got shape {means.shape}")
         n_comp, k = means.shape
         variances = np.asarray(variances, dtype=float)
         if variances.ndim == 1 and variances.size == n_comp:
@@ -162,19 +165,20 @@ class MixtureTarget:
         return x
 
     def _check_points(self, x):
-        x = np.asarray(x, dtype=float)
+        x = real_array("points", x)
         if x.ndim != 2 or x.shape[1] != self.dim:
             raise ValueError(f"points must have shape (n, {self.dim}), got {x.shape}")
         return x
 
     def _times(self, t, n):
-        """``t`` as a float, or as an ``(n,)`` array of per-particle times."""
-        t = np.asarray(t, dtype=float)
-        if t.ndim == 0:
-            return float(t)
-        if t.shape != (n,):
+        """``t`` as a float, or as an ``(n,)`` array of per-particle times; finite and ``>= 0``."""
+        t = real_array("time t", t)
+        if t.ndim and t.shape != (n,):
             raise ValueError(f"per-particle times must have shape ({n},), got {t.shape}")
-        return t
+        if not np.all(np.isfinite(t)) or np.any(t < 0):
+            bad = t if t.ndim == 0 else t[~(np.isfinite(t) & (t >= 0))][0]
+            raise ValueError(f"time t must be finite and >= 0, got {float(bad)!r}")
+        return float(t) if t.ndim == 0 else t
 
     @staticmethod
     def _scales(t):
@@ -302,7 +306,9 @@ def gaussian_mixture(means, variances, weights=None) -> MixtureTarget:
 
 def point_cloud(points, weights=None) -> MixtureTarget:
     """Empirical law of finitely many points: support radius ``R = max |x_i|``."""
-    points = np.atleast_2d(np.asarray(points, dtype=float))
+    points = np.atleast_2d(real_array("points", points))
+    if points.size == 0:
+        raise ValueError("point_cloud needs at least one point")
     return MixtureTarget(points, 0.0, weights, name="point_cloud")
 
 
@@ -320,8 +326,8 @@ def embed(target: MixtureTarget, ambient_dim: int, seed=0, lam_perp: float = 0.0
 
 def ring_mixture(n_modes: int = 8, radius: float = 4.0, std: float = 0.5, dim: int = 2) -> MixtureTarget:
     """``n_modes`` isotropic Gaussians evenly spaced on a circle in the first two coordinates."""
-    if dim < 2:
-        raise ValueError("ring_mixture needs dim >= 2")
+    n_modes = check_int("n_modes", n_modes, 1)
+    dim = check_int("dim", dim, 2)
     angle = 2 * np.pi * np.arange(n_modes) / n_modes
     means = np.zeros((n_modes, dim))
     means[:, 0], means[:, 1] = radius * np.cos(angle), radius * np.sin(angle)
@@ -359,4 +365,6 @@ def make_target(name: str, dim: int | None = None, seed: int = 0) -> MixtureTarg
         build = TARGETS[name]
     except KeyError:
         raise ValueError(f"unknown target {name!r}; choose from {sorted(TARGETS)}") from None
-    return build(seed=seed) if dim is None else build(dim=dim, seed=seed)
+    if dim is None:
+        return build(seed=seed)
+    return build(dim=check_int("dim", dim, 2 if name in ("ring", "subspace") else 1), seed=seed)

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-__all__ = ["check_int", "positive_finite"]
+__all__ = ["check_int", "positive_finite", "real_array"]
 
 
 def check_int(label: str, value, lowest: int) -> int:
@@ -25,3 +25,15 @@ def positive_finite(label: str, value) -> float:
     if not (math.isfinite(number) and number > 0):
         raise ValueError(f"{label} must be a positive finite number, got {value!r}")
     return number
+
+
+def real_array(label: str, value) -> np.ndarray:
+    """``value`` as a float64 array; complex input (even with zero imaginary part) is refused by name
+    instead of being cast with NumPy's ComplexWarning, which drops the imaginary part."""
+    arr = np.asarray(value)
+    if np.iscomplexobj(arr):
+        raise ValueError(f"{label} must be real, got a complex array")
+    try:
+        return np.asarray(arr, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{label} must be an array of real numbers") from None
