@@ -489,7 +489,7 @@ def certify(target, solver="exponential-ode", eps: float = 0.05, *, score=None, 
             n: int = 2000, n_verify: int = 32, n_steps: int | None = None, T: float | None = None,
             delta: float = 1e-2, backend: str = "numpy", seed: int = 0, max_steps: int = 200_000,
             z: float = 3.0, confidence: float = 0.95, replicates: int = 200, pilot: int = 8,
-            workers: int = 2, log=True, progress=False) -> Certificate:
+            workers: int = 2, verify_seconds: float | None = 40.0, log=True, progress=False) -> Certificate:
     """Run ``solver`` on ``target``, prove (or test) its accuracy against ``eps``, and check its theorem.
 
     Parameters
@@ -524,6 +524,10 @@ def certify(target, solver="exponential-ode", eps: float = 0.05, *, score=None, 
         ODE solvers without a theorem: particles whose proved errors tune the step count.
     workers : int
         Processes that compute enclosures.
+    verify_seconds : float or None
+        Time budget for the enclosures: fewer than ``n_verify`` particles (at least ``pilot``) are
+        checked when the first ones show the budget cannot cover them all. The number is fixed from
+        timings before any error is looked at. None: no budget.
     log : bool or callable
         Cost estimate and progress lines (default: to stderr, terminal or not).
 
@@ -534,6 +538,8 @@ def certify(target, solver="exponential-ode", eps: float = 0.05, *, score=None, 
     _positive("eps", eps)
     _positive("z", z)
     _positive("confidence", confidence, upper=1.0)
+    if verify_seconds is not None:
+        _positive("verify_seconds", verify_seconds)
     from .validation import check_int
 
     n = check_int("n", n, 1)
@@ -609,6 +615,15 @@ def certify(target, solver="exponential-ode", eps: float = 0.05, *, score=None, 
             n_steps = _tune_steps(run, verifier, solver_obj, eps, min(pilot, m_verify), max_steps, say)
             notes.append(f"no theorem sets the step count ({reason}); {n_steps} steps were tuned on the proved "
                          f"errors of {min(pilot, m_verify)} pilot particles, which are among the checked ones")
+        if verify_seconds is not None:
+            # how many to check is decided from the time of the first enclosures only, never from errors
+            verifier.ensure(min(pilot, m_verify))
+            per = verifier.seconds / len(verifier.enclosures)
+            affordable = max(len(verifier.enclosures), int(verify_seconds / max(per, 1e-9)))
+            if affordable < m_verify:
+                notes.append(f"{affordable} of n_verify={m_verify} particles checked: enclosures took {per:.1f} s "
+                             f"each and verify_seconds={verify_seconds:g} (raise it to check more)")
+                m_verify = affordable
     steps_used = len(grid) if grid is not None else n_steps
     nfe_estimate = solver_obj.evals_per_step * steps_used
     say(f"certify: {solver_obj.name} on {target!r}: {steps_used} steps, NFE {nfe_estimate} per particle, "

@@ -104,13 +104,13 @@ def _cmd_bounds(args) -> int:
               "constants": {k: str(v) for k, v in thm.constants.items()}, "parameters": values}
     step_values = {k: v for k, v in values.items() if k != "N"}
     if "eps" in values:
-        report["steps_expr"] = str(thm.steps_expr)
-        report["steps"] = thm.step_count(**step_values)
+        report["nfe_expr"] = str(thm.steps_expr)
+        report["nfe_required"] = thm.step_count(**step_values)  # score evaluations, the theorems' N
         report["rounds"] = thm.rounds(**step_values)
     if "N" in values:
         report["error_expr"] = str(thm.error_expr)
         report["error_bound"] = thm.error_bound(**{k: v for k, v in values.items() if k != "eps"})
-    if "steps" not in report and "error_bound" not in report:
+    if "nfe_required" not in report and "error_bound" not in report:
         raise ValueError(f"give eps=... (step count) or N=... (error bound); {thm.name} needs "
                          f"{sorted(thm.symbols)}")
     if args.json:
@@ -118,7 +118,7 @@ def _cmd_bounds(args) -> int:
         return 0
     print(f"{thm.name}: {thm.reference}")
     print(f"metric {thm.metric}; constants {'proved' if thm.certified else 'are placeholders (not proved)'}")
-    for key in ("steps", "rounds", "error_bound"):
+    for key in ("nfe_required", "rounds", "error_bound"):
         if key in report:
             print(f"  {key:<12s} {report[key]}")
     return 0
@@ -131,7 +131,8 @@ def _cmd_certify(args) -> int:
     target = make_target(args.target, args.dim, args.seed)
     cert = certify(target, args.solver, args.eps, n=args.n, n_verify=args.n_verify, n_steps=args.n_steps,
                    T=args.T, delta=args.delta, backend=args.backend, seed=args.seed, max_steps=args.max_steps,
-                   z=args.z, confidence=args.confidence, workers=args.workers, log=not args.no_progress,
+                   z=args.z, confidence=args.confidence, workers=args.workers,
+                   verify_seconds=args.verify_seconds if args.verify_seconds > 0 else None, log=not args.no_progress,
                    progress=False if args.no_progress else "auto")
     if args.out:
         cert.save(args.out)
@@ -189,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--z", type=float, default=3.0, help="statistical refutations at alpha = Phi(-z)")
     p.add_argument("--confidence", type=float, default=0.95, help="level of the population statements")
     p.add_argument("--workers", type=int, default=2, help="processes computing enclosures")
+    p.add_argument("--verify-seconds", type=float, default=40.0,
+                   help="time budget of the enclosures; fewer particles are checked past it (0: no budget)")
     p.add_argument("--T", type=float, default=None, help="horizon (default: chosen from eps)")
     p.add_argument("--delta", type=float, default=1e-2)
     p.add_argument("--backend", default="cpu", choices=["numpy", "cpu", "cuda"])

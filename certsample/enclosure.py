@@ -54,22 +54,37 @@ with ``y(t_j) in X_j = B(c_j, E_j)``.
 3. *Gronwall with a one-sided Lipschitz bound.* The Jacobian of ``F`` is ``I + H`` with ``H =
    Hess log q_t = -sum_c r_c D_c^{-1} + Cov_r(g_c)``, ``D_c = diag(v_c)``, ``g_c = D_c^{-1} (y - a
    mu_c)``, ``r_c`` the responsibilities. It is symmetric, and by Weyl ``lambda_max(I + H) <= 1 -
-   min_{c,i} 1 / v_{c,i} + tr Cov_r(g) = 1 - min 1/v + (1/2) sum_{c,c'} r_c r_{c'} |g_c - g_{c'}|^2``.
+   min_{c,i} 1 / v_{c,i} + tr Cov_r(g)``, with ``tr Cov_r(g) <= sum_c r_c |g_c - p|^2`` for any
+   fixed ``p`` (see :meth:`FlowModel.log_norm`).
    ``mu_j`` is that expression in ball arithmetic over the real box ``Re Y`` (which holds every
    real solution from ``X_j`` on ``[0, h]``, by step 1) and ``t in [t_j - h, t_j]``. For two
    solutions ``x, z`` in the convex box, ``d/dtau |x - z|^2 / 2 = <x - z, int_0^1 J(z + theta (x -
    z)) d theta (x - z)> <= mu_j |x - z|^2``, so ``|x(h) - z(h)| <= e^{mu_j h} E_j``.
 
-Together: ``y(t_j - h) in B(c_{j+1}, E_{j+1})`` with ``E_{j+1} = e^{mu_j h} E_j + eps_j``, evaluated
-as an upper bound. Induction over the steps gives the enclosure at ``delta``. No wrapping effect
-arises: sets are propagated as Euclidean balls through a proved bound on the flow's expansion, not
-as boxes through interval Jacobians.
+4. *Pruning (mixtures with far-apart components).* Components whose ``u_c = e^{l_c - l_*}`` is
+   below a tiny threshold on the real box of step 1 are left out of the Taylor computation: ``z``
+   then solves the pruned ODE ``z' = F_p(z)`` (validated by step 1 with the pruned drift). With
+   ``P = sum_pruned u_c (G_c - G_*)``, ``Q = sum_pruned u_c`` and ``Z_p + Q >= 1``, ``|F - F_p| <=
+   |P| + |D_p| Q =: Delta`` on the box holding ``z``, and ``d/dtau |x - z| <= mu_j |x - z| + Delta``
+   gives ``|x(h) - z(h)| <= e^{mu_j h} E_j + Delta h (e^{mu_j h} + 1)``; ``mu_j`` is taken over the
+   hull of both boxes.
+
+Together: ``y(t_j - h) in B(c_{j+1}, E_{j+1})`` with ``E_{j+1} = e^{mu_j h} E_j + eps_j (+ the
+pruning term)``, evaluated as an upper bound. Induction over the steps gives the enclosure at
+``delta``. No wrapping effect arises: sets are propagated as Euclidean balls through a proved bound
+on the flow's expansion, not as boxes through interval Jacobians.
+
+Frame. Inside a step the state is written ``y = a mu_* + g w`` with ``g_i = sqrt(v_{*,i}(t))``
+around the component ``*`` with the largest responsibility at the step's start: that is the exact
+flow of component ``*`` alone (``dg/dtau = g (1 - 1/v_*)``, ``da/dtau = a``), so ``dw/dtau = (sum_{c
+!= *} r_c (G_c - G_*)) / g`` with ``G_c = a mu_c / v_c - y (1/v_c - 1/v_*)``, which is small where
+the particle sits near a mode. Steps 1-3 are carried out for ``w`` (steps 1-2) and ``y`` (step 3);
+the change of frame is exact, so the proof is unchanged.
 
 Cost
 ----
 The mixture part costs ``O(K k)`` ball operations per drift evaluation, ``m`` (the Taylor order, 20 to
-50) evaluations per step for the coefficients plus a few for the validation and ``O(K^2 k)`` for
-the log-norm; steps number about 100-300 for ``T = 10`` (set by the radius of analyticity, which
+50) evaluations per step for the coefficients plus a few for the validation and the log-norm; steps number about 100-300 for ``T = 10`` (set by the radius of analyticity, which
 shrinks like ``t`` near ``delta``). The orthogonal part and Gaussian targets cost ``O(d k)``. So
 the cost grows linearly in the intrinsic dimension ``k`` and not with the ambient ``d``: see
 ``docs/performance.md`` for measured seconds per trajectory.
@@ -235,8 +250,11 @@ class FlowModel:
                         - (diff_star[i] + a * self.means[star][i]) * (ic - is_))
         return dl, d_mu, groups, terms
 
-    def drift(self, w, a, e2, star, check_complex=False):
-        """``dw/dtau = (sum_{c != *} r_c (G_c - G_*)) / g`` (see the module docstring)."""
+    def drift(self, w, a, e2, star, check_complex=False, comps=None):
+        """``dw/dtau = (sum_{c != *} r_c (G_c - G_*)) / g`` (see the module docstring).
+
+        ``comps`` restricts the mixture to those components (the pruned drift of step 4).
+        """
         _, g, v = self.scales(star, a, e2, check_complex)
         inv_v = [1 / vi for vi in v]
         a_iv = [a * iv for iv in inv_v]
@@ -244,7 +262,7 @@ class FlowModel:
         total = 1
         shared_acc = [0] * self.k  # sum_c u_c (mu_c - mu_*)_i, times a / v_i at the end
         other_acc = [0] * self.k
-        for c in range(self.n_components):
+        for c in range(self.n_components) if comps is None else comps:
             if c == star:
                 continue
             dl, d_mu, groups, terms = self._relative_terms(star, diff_star, a, v, inv_v, c, a_iv)
@@ -261,34 +279,76 @@ class FlowModel:
         idx_s = self.lam_index[star]
         return [(a_iv[idx_s[i]] * shared_acc[i] + other_acc[i]) * inv_total / g[i] for i in range(self.k)]
 
-    def log_norm(self, y, a, e2, star):
-        """Upper bound of ``lambda_max`` of the drift's symmetric Jacobian over the real box ``y``."""
+    def _box_terms(self, y, a, e2, star):
+        """Over a real box: ``u_c = e^{l_c - l_*}`` and ``G_c - G_*`` (``u_* = 1``, zero terms)."""
         arb = _flint().arb
         v = self.variances(e2)
         inv_v = [1 / vi for vi in v]
-        min_inv_v = min(_lower(iv) for iv in inv_v)
+        a_iv = [a * iv for iv in inv_v]
         diff_star = [yi - a * m for yi, m in zip(y, self.means[star])]
-        u = [arb(1)] * self.n_components
+        u, terms = [], []
         for c in range(self.n_components):
-            if c != star:
-                a_iv = [a * iv for iv in inv_v]
-                u[c] = self._relative_terms(star, diff_star, a, v, inv_v, c, a_iv)[0].exp()
+            if c == star:
+                u.append(arb(1))
+                terms.append([arb(0)] * self.k)
+                continue
+            dl, d_mu, groups, other = self._relative_terms(star, diff_star, a, v, inv_v, c, a_iv)
+            u.append(dl.exp())
+            idx_s = self.lam_index[star]
+            terms.append([other[i] if i in other else a_iv[idx_s[i]] * d_mu[i] for i in range(self.k)])
+        return u, terms, inv_v
+
+    def significant(self, y, a, e2, star, threshold=1e-40):
+        """Components whose ``u_c`` may exceed ``threshold`` somewhere on the real box ``y``."""
+        u, _, _ = self._box_terms(y, a, e2, star)
+        return [c for c in range(self.n_components) if c == star or _upper(u[c]) > threshold]
+
+    def pruning_bound(self, y, a, e2, star, comps):
+        """Upper bound of ``|F(y) - F_comps(y)|_2`` over the real box ``y`` (step 4 of the proof).
+
+        With ``A, Z_p`` the kept sums and ``P = sum_pruned u_c (G_c - G_*)``, ``Q = sum_pruned u_c``:
+        ``F - F_p = P / (Z_p + Q) - D_p Q / (Z_p + Q)``, and ``Z_p + Q >= 1`` (``u_* = 1``).
+        """
+        arb = _flint().arb
+        u, terms, _ = self._box_terms(y, a, e2, star)
+        kept = set(comps)
+        total = sum((u[c] for c in kept), arb(0))
+        d_p = [sum((u[c] * terms[c][i] for c in kept), arb(0)) / total for i in range(self.k)]
+        pruned_mass = sum((u[c] for c in range(self.n_components) if c not in kept), arb(0))
+        bound = []
+        for i in range(self.k):
+            p_i = sum((abs(u[c] * terms[c][i]) for c in range(self.n_components) if c not in kept), arb(0))
+            bound.append(_upper(p_i + abs(d_p[i]) * pruned_mass))
+        return _norm_upper(bound)
+
+    def log_norm(self, y, a, e2, star):
+        """Upper bound of ``lambda_max`` of the drift's symmetric Jacobian over the real box ``y``.
+
+        ``tr Cov_r(g) = sum_i Var_r(g_{c,i}) <= sum_i sum_c r_c (g_{c,i} - p_i)^2`` for any fixed
+        ``p`` (the mean minimises it); ``p`` is the mean under the midpoint responsibilities. In a
+        coordinate where every component has the same variance, ``g_{c,i} = (y_i - a mu_{c,i}) / v_i``
+        and the ``y_i`` cancels: ``Var_r(g_{c,i}) = (a / v_i)^2 Var_r(mu_{c,i})``, free of the box width.
+        """
+        arb = _flint().arb
+        u, _, inv_v = self._box_terms(y, a, e2, star)
+        min_inv_v = min(_lower(iv) for iv in inv_v)
         total = sum(u)
         # each responsibility also lies in [0, 1]; intersecting keeps wide boxes from blowing up
         resp = [_clip01(uc / total) for uc in u]
+        r_mid = np.array([float(r.mid()) for r in resp])
+        r_mid /= max(r_mid.sum(), 1e-300)
         trace = arb(0)
-        for c in range(self.n_components):
-            for c2 in range(c + 1, self.n_components):
-                sq = arb(0)
-                for i in range(self.k):
-                    i1, i2 = self.lam_index[c][i], self.lam_index[c2][i]
-                    if i1 == i2:  # g_c - g_c2 = a (mu_c2 - mu_c) / v: no y
-                        gap = a * (self.means[c2][i] - self.means[c][i]) * inv_v[i1]
-                    else:
-                        gap = ((y[i] - a * self.means[c][i]) * inv_v[i1]
-                               - (y[i] - a * self.means[c2][i]) * inv_v[i2])
-                    sq += gap * gap
-                trace += resp[c] * resp[c2] * sq
+        for i in range(self.k):
+            idx = {self.lam_index[c][i] for c in range(self.n_components)}
+            if len(idx) == 1:
+                j = idx.pop()
+                centre = arb(float(r_mid @ self._means_float[:, i]))
+                spread = sum((resp[c] * (self.means[c][i] - centre) ** 2 for c in range(self.n_components)), arb(0))
+                trace += (a * inv_v[j]) ** 2 * spread
+            else:
+                g = [(y[i] - a * self.means[c][i]) * inv_v[self.lam_index[c][i]] for c in range(self.n_components)]
+                centre = arb(float(sum(r_mid[c] * float(g[c].mid()) for c in range(self.n_components))))
+                trace += sum((resp[c] * (g[c] - centre) ** 2 for c in range(self.n_components)), arb(0))
         return _upper(1 - arb(min_inv_v) + trace)
 
 
@@ -316,6 +376,8 @@ def _sqrt(v):
 
 def _contains_zero(z):
     flint = _flint()
+    if isinstance(z, (int, float)):  # the normaliser 1 when every other component was pruned
+        return z == 0
     if isinstance(z, flint.acb):
         return z.real.contains(0) and z.imag.contains(0)
     return z.contains(0)
@@ -340,7 +402,7 @@ def _clip01(r):
     return arb((lo + hi) / 2, (hi - lo) / 2 * (1 + 1e-15) + 1e-300)
 
 
-def _taylor_coefficients(model: FlowModel, w0, t0, order: int, star: int):
+def _taylor_coefficients(model: FlowModel, w0, t0, order: int, star: int, comps=None):
     """Coefficients ``0 .. order`` of the solution of ``dw/dtau = drift(w, t0 - tau)``, ``w(0) = w0``."""
     series = _flint().arb_series
     length = order + 1
@@ -352,7 +414,7 @@ def _taylor_coefficients(model: FlowModel, w0, t0, order: int, star: int):
         a = series(a_full.coeffs()[:n], prec=n)
         e2 = series(e2_full.coeffs()[:n], prec=n)
         wn = [series(wi.coeffs()[:n], prec=n) for wi in w]
-        f = model.drift(wn, a, e2, star)
+        f = model.drift(wn, a, e2, star, comps=comps)
         w = [series([w0[i]] + [fc / (j + 1) for j, fc in enumerate(_pad(f[i].coeffs(), n))], prec=n + 1)
              for i in range(model.k)]
     return [_pad(wi.coeffs(), length) for wi in w]
@@ -371,7 +433,7 @@ def _box(ball_real, ball_imag):
     return acb(arb(ball_real.mid(), _upper(ball_real.rad())), arb(ball_imag.mid(), _upper(ball_imag.rad())))
 
 
-def _validate(model: FlowModel, w0, t0, rho, star):
+def _validate(model: FlowModel, w0, t0, rho, star, comps=None):
     """Step 1 of the proof: a complex box ``Y`` with ``W0 + S_rho drift(Y, t0 - S_rho) subseteq Y``.
 
     ``w0`` are real balls (the start set, in ``w`` coordinates). Returns the list of ``acb`` boxes,
@@ -385,7 +447,7 @@ def _validate(model: FlowModel, w0, t0, rho, star):
     e2 = a * a
     X = [acb(wi) for wi in w0]
     try:
-        f = model.drift(X, a, e2, star, check_complex=True)
+        f = model.drift(X, a, e2, star, check_complex=True, comps=comps)
     except _NotAnalytic:
         return None
     Y = [x + S * fi for x, fi in zip(X, f)]
@@ -394,7 +456,7 @@ def _validate(model: FlowModel, w0, t0, rho, star):
         Y = [_box(arb(yi.real.mid(), 2 * _upper(yi.real.rad()) + 1e-3 * rho),
                   arb(yi.imag.mid(), 2 * _upper(yi.imag.rad()) + 1e-3 * rho)) for yi in Y]
         try:
-            f = model.drift(Y, a, e2, star, check_complex=True)
+            f = model.drift(Y, a, e2, star, check_complex=True, comps=comps)
         except _NotAnalytic:
             return None
         if not all(fi.is_finite() for fi in f):
@@ -442,11 +504,30 @@ def _mixture_flow(model: FlowModel, y0, T: float, delta: float, tol: float, max_
         last = rho / ratio >= remaining
         h_float = remaining if last else rho / ratio
         h = (t0 - delta_b) if last else arb(h_float)
-        q = h_float * (1 + 1e-12) / rho
-        R = [_upper(abs(yi - wi)) for yi, wi in zip(Y, w_point)]
-        order = int(min(MAX_ORDER, max(6, math.ceil(math.log(max(max(R), 1e-300) / local_tol) / math.log(1 / q)))))
-        coeffs = _taylor_coefficients(model, w_point, t0, order, star)
         t1 = delta_b if last else t0 - h
+        t_int = (t0 + t1) / 2 + arb(0, _upper((t0 - t1) / 2))
+        a_int = (-t_int).exp()
+        m_int, g_int, _ = model.scales(star, a_int, a_int * a_int)
+
+        def y_box(box):
+            return [mi + gi * yi.real for mi, gi, yi in zip(m_int, g_int, box)]
+
+        # step 4: integrate only the components that can matter on this step, bound the rest
+        full_box = y_box(Y)
+        comps = model.significant(full_box, a_int, a_int * a_int, star, threshold=local_tol * 1e-8)
+        Y_point, pruning = Y, 0.0
+        if len(comps) < model.n_components:
+            Y_point = _validate(model, w_point, t0, rho, star, comps)
+            if Y_point is None:  # keep every component rather than fail the step
+                comps, Y_point = None, Y
+            else:
+                pruning = model.pruning_bound(y_box(Y_point), a_int, a_int * a_int, star, comps)
+        else:
+            comps = None
+        q = h_float * (1 + 1e-12) / rho
+        R = [_upper(abs(yi - wi)) for yi, wi in zip(Y_point, w_point)]
+        order = int(min(MAX_ORDER, max(6, math.ceil(math.log(max(max(R), 1e-300) / local_tol) / math.log(1 / q)))))
+        coeffs = _taylor_coefficients(model, w_point, t0, order, star, comps)
         a1 = (-t1).exp()
         m1, g1, _ = model.scales(star, a1, a1 * a1)
         new = []
@@ -460,14 +541,11 @@ def _mixture_flow(model: FlowModel, y0, T: float, delta: float, tol: float, max_
             mid = arb(y_ball.mid())
             local.append(_upper(abs(y_ball - mid)))
             new.append(mid)
-        # the one-sided Lipschitz bound over the real box of y and t in [t1, t0]
-        t_int = (t0 + t1) / 2 + arb(0, _upper((t0 - t1) / 2))
-        a_int = (-t_int).exp()
-        m_int, g_int, _ = model.scales(star, a_int, a_int * a_int)
-        box = [mi + gi * yi.real for mi, gi, yi in zip(m_int, g_int, Y)]
+        # step 3: the one-sided Lipschitz bound over a real box holding both solutions, t in [t1, t0]
+        box = full_box if Y_point is Y else [yf.union(yp) for yf, yp in zip(full_box, y_box(Y_point))]
         mu = model.log_norm(box, a_int, a_int * a_int, star)
         growth = (arb(mu) * h).exp()
-        E = _upper(growth * arb(E) + _norm_upper(local))
+        E = _upper(growth * arb(E) + _norm_upper(local) + arb(pruning) * h * (growth + 1))
         log_growth += max(mu * h_float, -700.0)
         c = new
         t0 = t1

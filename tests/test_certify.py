@@ -180,7 +180,7 @@ def test_cli_certify_writes_a_certificate(tmp_path, capsys):
 def test_cli_bounds(capsys):
     assert main(["bounds", "gupta_cai_chen", "L=2", "d=1000", "eps=0.01", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["steps"] >= 1 and report["constants_proved"] is False
+    assert report["nfe_required"] >= 1 and report["constants_proved"] is False
     assert main(["bounds", "gupta_cai_chen", "L=2", "d=1000", "eps=-1"]) == 2
     assert "'eps' must be > 0" in capsys.readouterr().err
 
