@@ -238,29 +238,45 @@ class MixtureTarget:
             out += -0.5 * np.sum(residual**2, axis=1) / np.ravel(v_perp) - 0.5 * m * np.log(2 * np.pi * np.ravel(v_perp))
         return out
 
-    def score_lipschitz(self, t: float) -> float:
-        """An upper bound on the Lipschitz constant of ``x -> grad log q_t(x)``.
+    def _hessian_range(self, t: float):
+        """``(lo, hi)`` with ``lo I <= Hess log q_t(x) <= hi I`` for every ``x`` (equal component variances).
 
-        The Hessian of ``log q_t`` is ``-V^{-1} + a^2 V^{-1} Cov_r(mu) V^{-1}`` when all components
-        share the variance vector ``V`` (``Cov_r`` over the posterior on components), so its norm is
-        at most ``max(1/v_min, a^2 diam^2 / (4 v_min^2))``: ``Cov_r(mu)`` of a law on points of
-        diameter ``diam`` has norm at most ``diam^2/4``. Components with different variances have an
-        unbounded Hessian only in degenerate limits; they are not covered and raise.
+        Proof. In the basis ``(Q, Q_perp)`` the Hessian is block diagonal: ``-I / v_perp`` on the
+        orthogonal complement (a Gaussian factor, ``v_perp = a^2 lam_perp + sigma^2``), and in the
+        plane, for components sharing the variance vector ``V``, ``-V^{-1} + a^2 V^{-1} Cov_r(mu)
+        V^{-1}`` (``Cov_r`` over the posterior on components). ``0 <= Cov_r(mu) <= (diam^2 / 4) I``
+        (a law on points of diameter ``diam`` has variance at most ``diam^2 / 4`` in every direction),
+        so the plane block lies between ``-1/v_min`` and ``-1/v_max + a^2 diam^2 / (4 v_min^2)``. The
+        mixture term uses the plane's variances only: the orthogonal directions do not see it.
         """
         a, s2 = float(alpha(t)), float(sigma2(t))
-        if not np.allclose(self.variances, self.variances[0]):
-            raise NotImplementedError("Lipschitz bound needs components with equal variances")
+        if not np.all(self.variances == self.variances[0]):
+            raise NotImplementedError("a Lipschitz bound for components with unequal variances is not "
+                                      "implemented; give the solver lipschitz= explicitly")
         var = a * a * self.variances[0] + s2
+        if np.min(var) <= 0:
+            return -math.inf, math.inf
+        lo, hi = -1.0 / float(np.min(var)), -1.0 / float(np.max(var))
+        if self.n_components > 1:
+            diffs = self.means[:, None, :] - self.means[None, :, :]
+            diam2 = float(np.max(np.sum(diffs**2, axis=2)))
+            hi += a * a * diam2 / (4.0 * float(np.min(var)) ** 2)
         if self.basis is not None and self.dim > self.basis.shape[1]:
-            var = np.append(var, a * a * self.lam_perp + s2)
-        v_min = float(np.min(var))
-        if v_min <= 0:
-            return math.inf
-        if self.n_components == 1:
-            return 1.0 / v_min
-        diffs = self.means[:, None, :] - self.means[None, :, :]
-        diam = float(np.sqrt(np.max(np.sum(diffs**2, axis=2))))
-        return max(1.0 / v_min, a * a * diam * diam / (4.0 * v_min * v_min))
+            v_perp = a * a * self.lam_perp + s2
+            if v_perp <= 0:
+                return -math.inf, math.inf
+            lo, hi = min(lo, -1.0 / v_perp), max(hi, -1.0 / v_perp)
+        return lo, hi
+
+    def score_lipschitz(self, t: float) -> float:
+        """An upper bound on the Lipschitz constant of ``x -> grad log q_t(x)`` (see ``_hessian_range``)."""
+        lo, hi = self._hessian_range(t)
+        return max(-lo, hi)
+
+    def drift_one_sided_lipschitz(self, t: float) -> float:
+        """Upper bound of ``lambda_max`` of the symmetric Jacobian of the probability-flow drift
+        ``x + grad log q_t(x)`` (reverse time): ``1 + hi`` of :meth:`_hessian_range`."""
+        return 1.0 + self._hessian_range(t)[1]
 
     # ------------------------------------------------------------------ compiled kernels
     def kernel_params(self) -> tuple:
