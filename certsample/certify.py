@@ -565,6 +565,9 @@ def certify(target, solver="exponential-ode", eps: float = 0.05, *, score=None, 
         if probe is not None and "W0" in probe.symbols:
             T = max(2.0, math.log(4 * max(w0, 1.0) / eps))
     theorem, params, notes, reason = _theorem_for(solver_obj, target, T, delta, eps_s)
+    if verifiable and "W0" in params:
+        params["W0"] = 0.0
+        notes.append("started from the exact q_T, so the initialisation term W0 is 0")
     nfe_required = None
     plan = None
     grid = None
@@ -637,9 +640,6 @@ def certify(target, solver="exponential-ode", eps: float = 0.05, *, score=None, 
     else:
         metric = theorem.metric if theorem is not None else "W2"
         measured = _measure_samples(result.samples, target, result.grid, seed, metric, alpha_level, replicates)
-    if method == "verified" and "W0" in params:
-        params["W0"] = 0.0
-        notes.append("started from the exact q_T, so the initialisation term W0 is 0")
     accuracy = _verdict(measured, eps)
     if theorem is None:
         theorem_verdict = f"NOT APPLICABLE: {reason}"

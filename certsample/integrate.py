@@ -6,10 +6,12 @@ import math
 import time
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from .forward import TimeGrid, make_grid
 from .noise import NoiseSource, seed_key
+from .memory import check_run_fits
 from .oracle import ScoreOracle, as_oracle
 from .progress import Progress
 from .solvers import get_solver
@@ -18,6 +20,7 @@ from .validation import check_int, real_array
 __all__ = ["SampleResult", "sample", "initial_particles", "integrate_numpy", "integrate_kernel", "BACKENDS"]
 
 BACKENDS = ("numpy", "cpu", "cuda")
+SCRATCH_BLOCKS_PER_THREAD = 4  # CPU scratch slots per thread: load balance without per-particle memory
 INIT_STEP = 0xFFFFFFFF  # Philox step word reserved for the starting particles
 CUDA_THREADS = 128
 
@@ -110,8 +113,9 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
     run = step_runner(solver.kernel_step, backend)
     n, d = x.shape
     x = np.ascontiguousarray(x, dtype=float)
-    work = np.zeros((n, max(solver.n_work, 1), d))
-    swork = np.zeros((n, target.kernel_work_size()))
+    slots = n if backend == "cuda" else min(n, SCRATCH_BLOCKS_PER_THREAD * numba.get_num_threads())
+    work = np.zeros((slots, max(solver.n_work, 1), d))
+    swork = np.zeros((slots, target.kernel_work_size()))
     nfe = np.zeros(n, dtype=np.int64)
     times = np.ascontiguousarray(grid.times)
     tp, sp = target.kernel_params(), solver.kernel_params(grid, target)
@@ -190,6 +194,7 @@ def sample(target, solver="exponential-ode", n: int = 1000, n_steps: int = 100, 
     grid = make_grid(grid, T, delta, n_steps)
     d = oracle.dim
     if x_init is None:
+        check_run_fits(check_int("number of particles n", n, 1), d, solver, backend)
         x = initial_particles(n, d, seed, grid.T, exact_target, init)
     else:
         x = np.array(real_array("x_init", x_init))

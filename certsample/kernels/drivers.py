@@ -1,7 +1,8 @@
 """Kernels that run a solver's per-particle step over particles and a range of steps.
 
-The loops are the only target-specific code: a ``prange`` over particles on the CPU, one thread
-per particle on CUDA. ``solver_step`` is a placeholder global that :func:`compile_for` rebinds to
+The loops are the only target-specific code: a ``prange`` over blocks of particles on the CPU
+(scratch per block, so memory does not grow with the particle count), one thread per particle on
+CUDA (scratch per particle). ``solver_step`` is a placeholder global that :func:`compile_for` rebinds to
 the solver's own compiled step. The CUDA loop lives in :mod:`.cuda_driver` so that importing
 this module does not start numba.cuda.
 """
@@ -28,9 +29,13 @@ def advance_particle(x, times, k0, k1, key0, key1, particle, target_params, solv
 
 
 def cpu_run_steps(x, times, k0, k1, key0, key1, offset, target_params, solver_params, work, swork, nfe):
-    for p in prange(x.shape[0]):
-        nfe[p] += advance_particle(x[p], times, k0, k1, key0, key1, np.uint64(offset + p),
-                                   target_params, solver_params, work[p], swork[p])
+    # one scratch slot per block of particles (``work.shape[0]`` blocks, a few per thread), not per
+    # particle: a block runs on one thread, and each particle's step overwrites the scratch it reads
+    n, blocks = x.shape[0], work.shape[0]
+    for b in prange(blocks):
+        for p in range(b * n // blocks, (b + 1) * n // blocks):
+            nfe[p] += advance_particle(x[p], times, k0, k1, key0, key1, np.uint64(offset + p),
+                                       target_params, solver_params, work[b], swork[b])
 
 
 def step_runner(step_fn, backend: str, score_fn=None):
