@@ -627,11 +627,13 @@ def certify(target, solver="exponential-ode", eps: float = 0.05, *, score=None, 
                 notes.append(f"{affordable} of n_verify={m_verify} particles checked: enclosures took {per:.1f} s "
                              f"each and verify_seconds={verify_seconds:g} (raise it to check more)")
                 m_verify = affordable
-    steps_used = len(grid) if grid is not None else n_steps
-    nfe_estimate = solver_obj.evals_per_step * steps_used
-    say(f"certify: {solver_obj.name} on {target!r}: {steps_used} steps, NFE {nfe_estimate} per particle, "
-        f"{n} particles" + (f"; proving {m_verify} trajectories" if method == "verified" else ""))
-    result = run(None if grid is not None else n_steps)
+    final_grid = grid if grid is not None else make_grid(grid_kind, T, delta, n_steps)
+    nfe_estimate = solver_obj.evals_per_step * len(final_grid)
+    say(f"certify: {solver_obj.name} on {target!r}: {len(final_grid)} steps, NFE {nfe_estimate} per particle, "
+        f"{n} particles, " + _expected_seconds(target if exact_oracle else score, solver_obj, x0, final_grid,
+                                                run_backend, seed, verifier, m_verify, workers))
+    result = sample(target if exact_oracle else score, solver_obj, grid=final_grid, x_init=x0, backend=run_backend,
+                    seed=seed, progress=progress, dim=target.dim)
     say(f"certify: sampling took {result.wall_time:.2f} s")
     if method == "exact-law":
         measured = _measure_exact_law(solver_obj, target, result.grid)
@@ -680,6 +682,25 @@ def certify(target, solver="exponential-ode", eps: float = 0.05, *, score=None, 
         parameters={k: float(v) for k, v in params.items()}, nfe_required=nfe_required,
         bound=None if bound is None else float(bound), nfe=int(result.nfe), rounds=int(result.rounds),
         wall_time_s=float(result.wall_time), notes=notes)
+
+
+def _expected_seconds(score, solver_obj, x0, grid, backend, seed, verifier, m_verify, workers):
+    """The cost estimate printed before the run: a few steps of a few particles, scaled up."""
+    from .forward import TimeGrid
+
+    steps = min(len(grid), 4)
+    few = min(len(x0), 256)
+    probe = sample(score, solver_obj, grid=TimeGrid(grid.times[:steps + 1]), x_init=x0[:few], backend=backend,
+                   seed=seed, progress=False, dim=x0.shape[1])
+    sampling = probe.wall_time / (few * steps) * len(x0) * len(grid)
+    text = f"expected about {sampling:.1f} s of sampling"
+    if verifier is not None:
+        done = len(verifier.enclosures)
+        if done:
+            text += f" and {verifier.seconds / done * (m_verify - done):.0f} s of enclosures"
+        else:
+            text += f"; {m_verify} enclosures ({workers} processes) timed as they finish"
+    return text
 
 
 def _tune_steps(run, verifier, solver_obj, eps, pilot, max_steps, say):

@@ -87,6 +87,10 @@ def parallel_midpoint_step(x, t, h, k, particle, key0, key1, target_params, solv
 class ParallelRandomizedMidpoint(ParallelSolver):
     """Randomized midpoint with ``R`` random points per step, found by ``K`` Picard sweeps.
 
+    It integrates the probability-flow ODE: its only randomness is the midpoints' times, drawn
+    independently of the start, so each particle's path can be checked against the exact flow
+    (``stochastic = False``).
+
     Parameters
     ----------
     R : int, default 4
@@ -157,6 +161,7 @@ class ParallelRandomizedMidpoint(ParallelSolver):
     """
 
     name = "parallel-midpoint"
+    stochastic = False
     kernel_step = staticmethod(parallel_midpoint_step)
 
     def __init__(self, R: int = 4, K: int = 2, sampling: str = "uniform"):
