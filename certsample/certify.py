@@ -457,7 +457,7 @@ def _theorem_for(solver_obj, target, T, delta, eps_s):
                               "is not covered")
     try:
         params, notes = theorem_parameters(theorem, target, T, delta, eps_s)
-    except (ValueError, NotImplementedError) as err:
+    except ValueError as err:
         return None, {}, [], str(err)
     return theorem, params, notes, ""
 

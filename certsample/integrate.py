@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numba
@@ -156,7 +157,7 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
     return x, int(nfe[0]), elapsed
 
 
-def sample(target, solver="exponential-ode", n: int = 1000, n_steps: int = 100, *, T: float = 10.0,
+def sample(target, solver="exponential-ode", n: int | None = None, n_steps: int = 100, *, T: float = 10.0,
            delta: float = 1e-3, grid="exponential", backend: str = "numpy", seed: int = 0,
            init: str = "standard", x_init=None, dim: int | None = None, progress="auto",
            solver_options: dict | None = None) -> SampleResult:
@@ -170,7 +171,7 @@ def sample(target, solver="exponential-ode", n: int = 1000, n_steps: int = 100, 
     solver : str or Solver
         A name from :data:`certsample.solvers.SOLVERS` (or an alias such as ``'ddim'``).
     n, n_steps : int
-        Particles and steps.
+        Particles (default 1000, or the rows of ``x_init``) and steps.
     T, delta : float
         Horizon and early-stopping time (``T > delta > 0``).
     grid : {'exponential', 'uniform'} or TimeGrid
@@ -190,17 +191,29 @@ def sample(target, solver="exponential-ode", n: int = 1000, n_steps: int = 100, 
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose from {BACKENDS}")
     oracle = as_oracle(target, dim)
+    if dim is not None and dim != oracle.dim:
+        raise ValueError(f"dim={dim!r} does not match the target's dimension {oracle.dim}; built-in targets "
+                         "carry their own (make_target(name, dim=...) builds one of another dimension)")
     exact_target = oracle.target  # None for score callables and perturbed oracles
     grid = make_grid(grid, T, delta, n_steps)
     d = oracle.dim
     if x_init is None:
-        check_run_fits(check_int("number of particles n", n, 1), d, solver, backend)
+        n = 1000 if n is None else check_int("number of particles n", n, 1)
+        check_run_fits(n, d, solver, backend)
         x = initial_particles(n, d, seed, grid.T, exact_target, init)
     else:
         x = np.array(real_array("x_init", x_init))
         if x.ndim != 2 or x.shape[1] != d:
             raise ValueError(f"x_init must have shape (n, {d}), got {x.shape}")
-        _check_finite(x, "in x_init")
+        if n is not None and n != x.shape[0]:
+            raise ValueError(f"n={n!r} but x_init has {x.shape[0]} rows; give one or make them agree")
+        if not np.all(np.isfinite(x)):
+            raise ValueError(f"x_init contains NaN or inf in {int(np.sum(~np.all(np.isfinite(x), axis=1)))} "
+                             "of its rows")
+    if getattr(solver, "stochastic", False) and float(np.max(grid.steps)) > 1.0:
+        warnings.warn(f"{solver.name}: steps up to {float(np.max(grid.steps)):.3g} in OU time; stochastic schemes "
+                      "need steps well below 1 (errors grow like e^h) -- use more steps", RuntimeWarning,
+                      stacklevel=2)
     with Progress(len(grid), f"{solver.name}/{backend}", progress) as bar:
         if backend == "numpy":
             oracle.reset()

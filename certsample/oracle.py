@@ -131,16 +131,16 @@ class PerturbedOracle(ScoreOracle):
     the ``eps_score`` of the theorems.
     """
 
-    def __init__(self, base: ScoreOracle, bias: float = 0.0, noise: float = 0.0, seed: int = 0,
-                 direction=None):
+    def __init__(self, base, bias: float = 0.0, noise: float = 0.0, seed: int = 0, direction=None,
+                 dim: int | None = None):
         for label, value in (("bias", bias), ("noise", noise)):
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{label} must be a finite number >= 0, got {value!r}")
         if not isinstance(base, ScoreOracle):
-            if not (hasattr(base, "kernel_params") and hasattr(base, "score")):
-                raise TypeError("PerturbedOracle wraps a built-in target or a ScoreOracle; wrap a score callable "
-                                "as ScoreOracle(score, dim) first")
-            base = ScoreOracle.from_target(base)
+            if not (hasattr(base, "kernel_params") or callable(base)):
+                raise TypeError(f"PerturbedOracle wraps a target, a ScoreOracle or a score callable, got "
+                                f"{type(base).__name__}")
+            base = as_oracle(base, dim)
         super().__init__(base._score, base.dim, None)
         self.time_arrays = base.time_arrays
         self.bias, self.noise, self.seed = float(bias), float(noise), seed

@@ -238,29 +238,51 @@ class MixtureTarget:
             out += -0.5 * np.sum(residual**2, axis=1) / np.ravel(v_perp) - 0.5 * m * np.log(2 * np.pi * np.ravel(v_perp))
         return out
 
-    def _hessian_range(self, t: float):
-        """``(lo, hi)`` with ``lo I <= Hess log q_t(x) <= hi I`` for every ``x`` (equal component variances).
+    def _hessian_range(self, t: float, radius: float | None = None):
+        """``(lo, hi)`` with ``lo I <= Hess log q_t(x) <= hi I`` for every ``x`` (or every ``|x| <= radius``).
 
         Proof. In the basis ``(Q, Q_perp)`` the Hessian is block diagonal: ``-I / v_perp`` on the
         orthogonal complement (a Gaussian factor, ``v_perp = a^2 lam_perp + sigma^2``), and in the
-        plane, for components sharing the variance vector ``V``, ``-V^{-1} + a^2 V^{-1} Cov_r(mu)
-        V^{-1}`` (``Cov_r`` over the posterior on components). ``0 <= Cov_r(mu) <= (diam^2 / 4) I``
-        (a law on points of diameter ``diam`` has variance at most ``diam^2 / 4`` in every direction),
-        so the plane block lies between ``-1/v_min`` and ``-1/v_max + a^2 diam^2 / (4 v_min^2)``. The
-        mixture term uses the plane's variances only: the orthogonal directions do not see it.
+        plane ``-sum_c r_c D_c^{-1} + Cov_r(g_c)`` with ``D_c = diag(v_c)``, ``g_c = D_c^{-1} (y - a
+        mu_c)`` and ``r`` the posterior on components; ``Cov_r >= 0`` gives ``lo = -1/v_min``.
+
+        *Equal variances* (``D_c = D``): ``Cov_r(g) = a^2 D^{-1} Cov_r(mu) D^{-1}`` and ``Cov_r(mu) <=
+        (diam^2 / 4) I`` (a law on points of diameter ``diam``), so ``hi = -1/v_max + a^2 diam^2 / (4
+        v_min^2)``, for every ``x``. The mixture term uses the plane's variances only.
+
+        *Unequal variances*: no global bound exists in general. Where two components differ in
+        variance along ``e_i`` and in mean along another axis, the surface ``r_c = r_c'`` is unbounded
+        and along it ``(g_c - g_c')_i = (1/v_ci - 1/v_c'i) y_i`` grows without limit, and with it
+        ``Cov_r(g)``. On the ball ``|y| <= radius``: ``lambda_max Cov_r(g) <= tr Cov_r(g) = (1/2)
+        sum_{c,c'} r_c r_c' |g_c - g_c'|^2 <= (1/2) max_{c,c'} (|1/v_c - 1/v_c'|_inf radius + a |mu_c /
+        v_c - mu_c' / v_c'|)^2`` (``sum r_c r_c' <= 1``), so ``hi = -1/v_max + that``.
         """
         a, s2 = float(alpha(t)), float(sigma2(t))
-        if not np.all(self.variances == self.variances[0]):
-            raise NotImplementedError("a Lipschitz bound for components with unequal variances is not "
-                                      "implemented; give the solver lipschitz= explicitly")
-        var = a * a * self.variances[0] + s2
+        var = a * a * self.variances + s2  # (K, k)
         if np.min(var) <= 0:
             return -math.inf, math.inf
         lo, hi = -1.0 / float(np.min(var)), -1.0 / float(np.max(var))
         if self.n_components > 1:
-            diffs = self.means[:, None, :] - self.means[None, :, :]
-            diam2 = float(np.max(np.sum(diffs**2, axis=2)))
-            hi += a * a * diam2 / (4.0 * float(np.min(var)) ** 2)
+            if np.all(self.variances == self.variances[0]):
+                diffs = self.means[:, None, :] - self.means[None, :, :]
+                diam2 = float(np.max(np.sum(diffs**2, axis=2)))
+                hi += a * a * diam2 / (4.0 * float(np.min(var[0])) ** 2)
+            elif radius is None:
+                raise ValueError("the score of a mixture whose components have unequal variances has no global "
+                                 "Lipschitz constant (its Hessian grows along the surfaces of equal "
+                                 "responsibility); pass radius= for a bound on the ball |x| <= radius")
+            else:
+                radius = float(radius)
+                if not (math.isfinite(radius) and radius >= 0):
+                    raise ValueError(f"radius must be a finite number >= 0, got {radius!r}")
+                inv = 1.0 / var
+                scaled = a * self.means * inv
+                worst = 0.0
+                for c in range(self.n_components):
+                    slope = np.max(np.abs(inv[c] - inv), axis=1)  # (K,)
+                    shift = np.linalg.norm(scaled[c] - scaled, axis=1)
+                    worst = max(worst, float(np.max(slope * radius + shift)))
+                hi += 0.5 * worst * worst * (1 + 1e-12)
         if self.basis is not None and self.dim > self.basis.shape[1]:
             v_perp = a * a * self.lam_perp + s2
             if v_perp <= 0:
@@ -268,15 +290,16 @@ class MixtureTarget:
             lo, hi = min(lo, -1.0 / v_perp), max(hi, -1.0 / v_perp)
         return lo, hi
 
-    def score_lipschitz(self, t: float) -> float:
-        """An upper bound on the Lipschitz constant of ``x -> grad log q_t(x)`` (see ``_hessian_range``)."""
-        lo, hi = self._hessian_range(t)
+    def score_lipschitz(self, t: float, radius: float | None = None) -> float:
+        """An upper bound on the Lipschitz constant of ``x -> grad log q_t(x)`` (see ``_hessian_range``);
+        on the ball ``|x| <= radius`` when given (required for components with unequal variances)."""
+        lo, hi = self._hessian_range(t, radius)
         return max(-lo, hi)
 
-    def drift_one_sided_lipschitz(self, t: float) -> float:
+    def drift_one_sided_lipschitz(self, t: float, radius: float | None = None) -> float:
         """Upper bound of ``lambda_max`` of the symmetric Jacobian of the probability-flow drift
         ``x + grad log q_t(x)`` (reverse time): ``1 + hi`` of :meth:`_hessian_range`."""
-        return 1.0 + self._hessian_range(t)[1]
+        return 1.0 + self._hessian_range(t, radius)[1]
 
     # ------------------------------------------------------------------ compiled kernels
     def kernel_params(self) -> tuple:
@@ -300,7 +323,9 @@ def gaussian(mean, cov) -> MixtureTarget:
     """``N(mean, cov)``; ``cov`` a scalar, a diagonal vector or a full SPD matrix."""
     mean = np.atleast_1d(np.asarray(mean, dtype=float))
     d = mean.size
-    cov = np.asarray(cov, dtype=float)
+    cov = real_array("cov", cov)
+    if cov.ndim == 1 and cov.size not in (1, d):
+        raise ValueError(f"cov has {cov.size} variances for a mean of dimension {d}")
     if cov.ndim <= 1:
         diag = np.broadcast_to(cov, (d,)).astype(float)
         return MixtureTarget(mean[None], diag[None], name="gaussian")

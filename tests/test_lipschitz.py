@@ -67,3 +67,33 @@ def test_embedded_bound_no_longer_uses_the_orthogonal_variance_in_the_mixture_te
     assert embedded.score_lipschitz(1e-3) < 1e3  # was 4.0e6
     assert embedded.drift_one_sided_lipschitz(1e-3) < cs.ring_mixture().score_lipschitz(1e-3) + 2
     assert a2 > 0
+
+
+def test_unequal_variances_have_no_global_bound_but_a_local_one():
+    """N(0, diag(1, 1)) and N((0, 2), diag(2, 1)): on the surface of equal responsibility the Hessian
+    grows like y_1^2, so no global constant exists; on a ball the stated bound holds."""
+    target = cs.gaussian_mixture([[0.0, 0.0], [0.0, 2.0]], [[1.0, 1.0], [2.0, 1.0]])
+    t = 0.5
+    with pytest.raises(ValueError, match="no global Lipschitz constant"):
+        target.score_lipschitz(t)
+    law = target.law_at(t)
+    norms = []
+    for y1 in (2.0, 8.0, 32.0):
+        # solve l_0 = l_1 for y_2 at this y_1 (the log-responsibility difference is linear in y_2)
+        def gap(y2):
+            y = np.array([y1, y2])
+            lp = [np.log(w) - 0.5 * np.sum((y - m) ** 2 / v + np.log(v)) for w, m, v in
+                  zip(law.weights, law.means, law.variances)]
+            return lp[0] - lp[1]
+        lo, hi = -1e4, 1e4
+        for _ in range(200):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if gap(mid) * gap(lo) > 0 else (lo, mid)
+        norms.append(np.linalg.norm(_hessian(target, np.array([y1, lo]), t), 2))
+    assert norms[0] < norms[1] < norms[2] and norms[2] > 20 * norms[0]
+    radius = 5.0
+    bound = target.score_lipschitz(t, radius=radius)
+    rng = np.random.default_rng(1)
+    pts = rng.standard_normal((4000, 2))
+    pts *= radius * rng.uniform(0, 1, (4000, 1)) ** 0.5 / np.linalg.norm(pts, axis=1, keepdims=True)
+    assert max(np.linalg.norm(_hessian(target, p, t), 2) for p in pts) <= bound

@@ -48,7 +48,7 @@ def test_user_callable_score_runs_and_matches_the_built_in_target():
     (dict(n_steps=0), ValueError, "n_steps"),
     (dict(n=0), ValueError, "number of particles"),
     (dict(x_init=np.zeros((4, 3))), ValueError, r"x_init must have shape \(n, 2\)"),
-    (dict(x_init=np.full((4, 2), np.nan)), FloatingPointError, "x_init"),
+    (dict(x_init=np.full((4, 2), np.nan)), ValueError, "x_init contains NaN"),
     (dict(init="posterior"), ValueError, "unknown init"),
     (dict(seed=-4), ValueError, "seed"),
 ])
@@ -123,3 +123,46 @@ def test_evaluate_at_takes_per_particle_times_in_one_round():
         assert (oracle.nfe, oracle.rounds, oracle.evaluations) == (2, 1, 12)
     with pytest.raises(ValueError, match="evaluate_at needs"):
         built_in.evaluate_at(xs, ts[:, :3])
+
+
+# ---------------------------------------------------------------- inputs that were silent or misblamed
+def test_inputs_that_were_silent_or_blamed_the_wrong_cause():
+    import warnings
+
+    ring = cs.ring_mixture()
+    with pytest.raises(ValueError, match="does not match the target's dimension"):
+        cs.sample(ring, dim=5)
+    with pytest.raises(ValueError, match="x_init has 7 rows"):
+        cs.sample(ring, n=10, x_init=np.zeros((7, 2)))
+    with pytest.raises(ValueError, match="x_init contains NaN"):
+        cs.sample(ring, x_init=np.full((3, 2), np.nan))
+    with pytest.raises(ValueError, match="2 variances for a mean of dimension 3"):
+        cs.gaussian([0, 0, 0], [1, 1])
+    with pytest.raises(ValueError, match=r"no option\(s\) \['Q'\]"):
+        cs.sample(ring, "parallel-midpoint", solver_options={"Q": 3})
+    with pytest.raises(ValueError, match="dim must be an integer >= 1, got 2.5"):
+        cs.sample(lambda x, t: -x, dim=2.5)
+    with pytest.raises(ValueError, match="must be real"):
+        cs.sample(ring, x_init=np.zeros((3, 2), dtype=complex))
+    with pytest.raises(ScoreError, match="complex"):
+        cs.sample(lambda x, t: -x + 0j, dim=2, n=3, n_steps=2, progress=False)
+    assert cs.PerturbedOracle(lambda x, t: -x, bias=0.1, dim=2).dim == 2
+    with pytest.warns(RuntimeWarning, match="not known to be"):
+        cs.sample_logconcave(ring, n=4, n_steps=2, progress=False)
+    with pytest.warns(RuntimeWarning, match="steps up to"):
+        cs.sample(ring, "exponential-sde", n=10, n_steps=3, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cs.sample(ring, "exponential-sde", n=10, n_steps=50, progress=False)
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: cs.point_cloud([]), "at least one point"),
+    (lambda: cs.ring_mixture(n_modes=0), "n_modes must be an integer >= 1"),
+    (lambda: cs.make_target("gaussian", dim=0), "dim must be an integer >= 1"),
+    (lambda: cs.ring_mixture().score(np.zeros((1, 2)), float("nan")), "finite and >= 0, got nan"),
+    (lambda: cs.ring_mixture().score(np.zeros((1, 2)), -1.0), "finite and >= 0, got -1.0"),
+])
+def test_degenerate_targets_and_times_are_named(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()

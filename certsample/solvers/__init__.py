@@ -35,6 +35,12 @@ def get_solver(solver, **options) -> Solver:
     except (KeyError, TypeError):
         known = sorted(set(SOLVERS) | set(ALIASES))
         raise ValueError(f"unknown solver {solver!r}; choose from {known}") from None
+    import inspect
+
+    accepted = [name for name in inspect.signature(cls).parameters if name not in ("self", "args", "kwargs")]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ValueError(f"solver {name!r} has no option(s) {unknown}; its options are {accepted or 'none'}")
     return cls(**options)
 
 

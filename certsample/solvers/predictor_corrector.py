@@ -174,7 +174,7 @@ class PredictorCorrector(SDESolver):
                                  "corrector's step scale u = 1/L")
             try:
                 value = float(target.score_lipschitz(t))
-            except NotImplementedError as err:
+            except ValueError as err:
                 raise ValueError(f"no Lipschitz bound for this target ({err}); pass L=") from None
         if not (math.isfinite(value) and value > 0):
             raise ValueError(f"Lipschitz constant at t={t:g} must be positive and finite, got {value!r}")

@@ -426,6 +426,12 @@ def sample_logconcave(target, n: int = 1000, n_steps: int = 100, h: float | None
     from ..progress import Progress
 
     _check_density(target)
+    if not target.is_gaussian:
+        import warnings
+
+        warnings.warn(f"{target!r} is a mixture: sample_logconcave's guarantees hold for log-concave targets "
+                      "and a mixture is not known to be one (the chain may not cross between modes)",
+                      RuntimeWarning, stacklevel=2)
     n = check_int("number of particles n", n, 1)
     n_steps = check_int("n_steps", n_steps, 1)
     if backend not in ("numpy", "cpu", "cuda"):
@@ -434,7 +440,7 @@ def sample_logconcave(target, n: int = 1000, n_steps: int = 100, h: float | None
     if L is None:
         try:
             L = target.score_lipschitz(0.0)
-        except NotImplementedError as err:
+        except ValueError as err:
             raise ValueError(f"no Lipschitz bound for this target ({err}); pass L=") from None
     L = positive_finite("L", L)
     h = positive_finite("h", DEFAULT_H if h is None else h)
