@@ -60,6 +60,7 @@ from .metrics import gaussian_w2, sliced_w2
 from .oracle import PerturbedOracle, ScoreOracle
 from .solvers import get_solver
 from .solvers.collocation import collocation_plan
+from .validation import check_int
 
 __all__ = ["Certificate", "certify", "SOLVER_THEOREMS", "theorem_parameters"]
 
@@ -303,6 +304,7 @@ class _Verifier:
         self.workers, self.log = workers, log
         self.enclosures = []
         self.seconds = 0.0
+        self._first = 0  # enclosures done before the current batch, for the time-left estimate
 
     def ensure(self, m: int):
         """Enclose the first ``m`` start points (in parallel processes when ``workers > 1``)."""
@@ -540,7 +542,6 @@ def certify(target, solver="exponential-ode", eps: float = 0.05, *, score=None, 
     _positive("confidence", confidence, upper=1.0)
     if verify_seconds is not None:
         _positive("verify_seconds", verify_seconds)
-    from .validation import check_int
 
     n = check_int("n", n, 1)
     n_verify = check_int("n_verify", n_verify, 1)
@@ -571,6 +572,8 @@ def certify(target, solver="exponential-ode", eps: float = 0.05, *, score=None, 
     nfe_required = None
     plan = None
     grid = None
+    if n_steps is None and theorem is not None:
+        nfe_required = _nfe_for_accuracy(theorem, params, eps, max_steps * solver_obj.evals_per_step)
     if n_steps is not None:
         n_steps = check_int("n_steps", n_steps, 1)
     elif solver_obj.name == "collocation":
@@ -581,13 +584,10 @@ def certify(target, solver="exponential-ode", eps: float = 0.05, *, score=None, 
             solver_obj = plan.solver()
         notes.append(f"collocation plan: {plan.windows} windows, degree {plan.degree}, {plan.sweeps} sweeps")
     elif theorem is not None:
-        nfe_required = _nfe_for_accuracy(theorem, params, eps, max_steps * solver_obj.evals_per_step)
         n_steps = max(1, math.ceil(nfe_required / solver_obj.evals_per_step))
     elif not verifiable:
         raise ValueError(f"cannot choose a step count for {solver_obj.name!r} on {target!r}: {reason}; pass "
                          "n_steps= to certify a run of your choice")
-    if theorem is not None and plan is not None:
-        nfe_required = _nfe_for_accuracy(theorem, params, eps, max_steps * solver_obj.evals_per_step)
     if n_steps is not None and n_steps > max_steps:
         raise ValueError(f"{n_steps} steps are needed at eps={eps:g}, more than max_steps={max_steps}; raise eps "
                          "or max_steps")
@@ -605,8 +605,7 @@ def certify(target, solver="exponential-ode", eps: float = 0.05, *, score=None, 
     # a theorem's count is for its uniform grid; a tuned count uses the library's default grid
     grid_kind = "uniform" if theorem is not None else "exponential"
 
-    def run(steps=None):
-        run_grid = grid if steps is None else make_grid(grid_kind, T, delta, steps)
+    def run(run_grid):
         return sample(target if exact_oracle else score, solver_obj, grid=run_grid, x_init=x0,
                       backend=run_backend, seed=seed, progress=progress, dim=target.dim)
 
@@ -615,7 +614,8 @@ def certify(target, solver="exponential-ode", eps: float = 0.05, *, score=None, 
         tol = min(1e-6, eps * 1e-3)
         verifier = _Verifier(target, x0, T, delta, tol, workers, say)
         if n_steps is None and grid is None:
-            n_steps = _tune_steps(run, verifier, solver_obj, eps, min(pilot, m_verify), max_steps, say)
+            n_steps = _tune_steps(lambda steps: run(make_grid(grid_kind, T, delta, steps)), verifier, solver_obj,
+                                  eps, min(pilot, m_verify), max_steps, say)
             notes.append(f"no theorem sets the step count ({reason}); {n_steps} steps were tuned on the proved "
                          f"errors of {min(pilot, m_verify)} pilot particles, which are among the checked ones")
         if verify_seconds is not None:
@@ -632,8 +632,7 @@ def certify(target, solver="exponential-ode", eps: float = 0.05, *, score=None, 
     say(f"certify: {solver_obj.name} on {target!r}: {len(final_grid)} steps, NFE {nfe_estimate} per particle, "
         f"{n} particles, " + _expected_seconds(target if exact_oracle else score, solver_obj, x0, final_grid,
                                                 run_backend, seed, verifier, m_verify, workers))
-    result = sample(target if exact_oracle else score, solver_obj, grid=final_grid, x_init=x0, backend=run_backend,
-                    seed=seed, progress=progress, dim=target.dim)
+    result = run(final_grid)
     say(f"certify: sampling took {result.wall_time:.2f} s")
     if method == "exact-law":
         measured = _measure_exact_law(solver_obj, target, result.grid)

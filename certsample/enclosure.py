@@ -105,7 +105,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Enclosure", "enclose_flow", "enclose_flow_batch", "FlowModel"]
+__all__ = ["Enclosure", "enclose_flow", "FlowModel"]
 
 
 def _flint():
@@ -595,10 +595,10 @@ def enclose_flow(target, x0, T: float, delta: float, *, tol: float = 1e-15, prec
         prec = max(128, int(-math.log2(tol)) + 80)
     scale = 1.0 + float(np.linalg.norm(x0))
     with _precision(prec):
-        return _enclose(target, x0, float(T), float(delta), tol * scale, prec, max_steps)
+        return _enclose(target, x0, float(T), float(delta), tol * scale, max_steps)
 
 
-def _enclose(target, x0, T, delta, tol, prec, max_steps):
+def _enclose(target, x0, T, delta, tol, max_steps):
     flint = _flint()
     arb = flint.arb
     Tb, db = arb(T), arb(delta)
@@ -649,17 +649,3 @@ def _enclose(target, x0, T, delta, tol, prec, max_steps):
     radius = _upper(_norm_upper(gaps) + q_norm * arb(E))
     return Enclosure(center=center, radius=radius, T=T, delta=delta, steps=steps,
                      growth=float(math.exp(min(log_growth, 700.0))))
-
-
-def enclose_flow_batch(target, x0s, T: float, delta: float, *, tol: float = 1e-15, prec: int | None = None,
-                       progress=None) -> list[Enclosure]:
-    """:func:`enclose_flow` for each row of ``x0s``; ``progress(i)`` is called after each."""
-    x0s = np.asarray(x0s, dtype=float)
-    if x0s.ndim != 2:
-        raise ValueError(f"x0s must have shape (m, d), got {x0s.shape}")
-    out = []
-    for i, x0 in enumerate(x0s):
-        out.append(enclose_flow(target, x0, T, delta, tol=tol, prec=prec))
-        if progress is not None:
-            progress(i + 1)
-    return out
