@@ -21,6 +21,7 @@ from .validation import check_int, real_array
 __all__ = ["SampleResult", "sample", "initial_particles", "integrate_numpy", "integrate_kernel", "BACKENDS"]
 
 BACKENDS = ("numpy", "cpu", "cuda")
+LAUNCH_SECONDS = 0.2  # target duration of one kernel launch (responsiveness to Ctrl-C and the bar)
 SCRATCH_BLOCKS_PER_THREAD = 4  # CPU scratch slots per thread: load balance without per-particle memory
 INIT_STEP = 0xFFFFFFFF  # Philox step word reserved for the starting particles
 CUDA_THREADS = 128
@@ -122,7 +123,6 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
     tp, sp = target.kernel_params(), solver.kernel_params(grid, target)
     key0, key1 = seed_key(seed)
     n_steps = len(grid)
-    chunk = chunk_steps or max(1, n_steps // 50)
     if backend == "cuda":
         from numba import cuda
 
@@ -140,14 +140,23 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
         args = (x, times)
         tail = (key0, key1, np.int64(offset), tp, sp, work, swork, nfe)
     launch(*args, np.int64(0), np.int64(0), *tail)  # compiles; zero steps change nothing
+    if progress is not None:
+        progress.start_clock()
     start = time.perf_counter()
-    for k0 in range(0, n_steps, chunk):
+    # launches of about LAUNCH_SECONDS each: Python sees Ctrl-C and redraws the bar between them
+    chunk, k0 = chunk_steps or 1, 0
+    while k0 < n_steps:
         k1 = min(k0 + chunk, n_steps)
+        tick = time.perf_counter()
         launch(*args, np.int64(k0), np.int64(k1), *tail)
         if backend == "cuda":
             cuda.synchronize()
         if progress is not None:
             progress.update(k1 - k0)
+        if chunk_steps is None:
+            took = max(time.perf_counter() - tick, 1e-6)
+            chunk = max(1, min(2 * chunk, int(chunk * LAUNCH_SECONDS / took)))
+        k0 = k1
     elapsed = time.perf_counter() - start
     if backend == "cuda":
         x, nfe = dx.copy_to_host(), dnfe.copy_to_host()

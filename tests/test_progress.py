@@ -1,0 +1,43 @@
+"""Progress bars (tqdm) and interruption: Ctrl-C stops a long compiled run within about a second."""
+
+import io
+import signal
+import subprocess
+import sys
+import time
+
+from certsample.progress import Progress
+from tests.conftest import ROOT
+
+
+def test_bar_counts_and_restarts_its_clock():
+    stream = io.StringIO()
+    with Progress(10, "demo", enabled=True, stream=stream) as bar:
+        bar.update(3)
+        bar.start_clock()  # as after compilation: counts and elapsed time start again
+        assert bar.done == 0
+        bar.update(10)
+        assert bar.done == 10
+    assert "demo" in stream.getvalue() and "10/10" in stream.getvalue()
+    silent = io.StringIO()
+    with Progress(5, "quiet", enabled="auto", stream=silent) as bar:  # not a terminal: nothing drawn
+        bar.update(5)
+    assert silent.getvalue() == ""
+
+
+def test_ctrl_c_stops_a_long_compiled_run_quickly():
+    code = ("import certsample as cs, sys\n"
+            "cs.sample(cs.ring_mixture(), 'exponential-ode', n=2000, n_steps=1, backend='cpu', progress=False)\n"
+            "print('ready', flush=True)\n"
+            "cs.sample(cs.ring_mixture(), 'collocation', n=200000, n_steps=400, backend='cpu', progress=False)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(6)  # compiled and well into the long run
+    assert proc.poll() is None
+    sent = time.perf_counter()
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=30)
+    stopped = time.perf_counter() - sent
+    assert proc.returncode != 0 and "KeyboardInterrupt" in proc.stderr.read()
+    assert stopped < 2.0
