@@ -8,22 +8,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 import numpy as np
 
 
 def _add_run_options(p):
-    p.add_argument("--target", default="ring", help="built-in target (see `certsample targets`); default: ring")
+    p.add_argument("--target", default="ring", help="built-in target (list: certsample targets)")
     p.add_argument("--dim", type=int, default=None, help="ambient dimension (target default if omitted)")
-    p.add_argument("--solver", default="exponential-sde", help="solver name (see `certsample solvers`)")
+    p.add_argument("--solver", default="exponential-sde", help="solver name (list: certsample solvers)")
     p.add_argument("--n", type=int, default=20000, help="number of samples")
     p.add_argument("--steps", type=int, default=200, help="number of time steps (windows for collocation)")
     p.add_argument("--T", type=float, default=10.0, help="horizon (forward time to start from)")
     p.add_argument("--delta", type=float, default=1e-3, help="early-stopping time > 0")
-    p.add_argument("--grid", default="exponential", choices=["exponential", "uniform"])
-    p.add_argument("--backend", default="cpu", choices=["numpy", "cpu", "cuda"])
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--grid", default="exponential", choices=["exponential", "uniform"], help="time grid")
+    p.add_argument("--backend", default="cpu", choices=["numpy", "cpu", "cuda"], help="where the solver runs")
+    p.add_argument("--seed", type=int, default=0, help="Philox seed: same seed, same samples")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -147,7 +148,7 @@ def _cmd_solvers(args) -> int:
 
     for name, cls in sorted(SOLVERS.items()):
         aliases = ", ".join(a for a, n in ALIASES.items() if n == name)
-        doc = (cls.__doc__ or "").strip().splitlines()[0]
+        doc = (cls.__doc__ or "").strip().splitlines()[0].replace("``", "")
         print(f"{name:<22s} {doc}" + (f"  [aliases: {aliases}]" if aliases else ""))
     return 0
 
@@ -160,10 +161,15 @@ def _cmd_targets(args) -> int:
     return 0
 
 
+SHOW_DEFAULTS = argparse.ArgumentDefaultsHelpFormatter  # every option's default in its help
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="certsample", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="certsample", description="Diffusion samplers whose accuracy is "
+                                     "certified: sample, bounds, certify, solvers, targets.")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("sample", help="run a sampler on a built-in target and measure its error")
+
+    p = sub.add_parser("sample", formatter_class=SHOW_DEFAULTS, help="run a sampler on a built-in target and measure its error")
     _add_run_options(p)
     p.add_argument("--eps", type=float, default=None,
                    help="collocation only: plan windows, degree and sweeps for this pathwise accuracy")
@@ -171,17 +177,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", default=None, help="write a PNG of samples vs the exact density (needs matplotlib)")
     p.add_argument("--json", action="store_true", help="print a JSON report")
     p.set_defaults(func=_cmd_sample)
-    p = sub.add_parser("bounds", help="step counts and error bounds of a theorem (no argument: list theorems)",
+    p = sub.add_parser("bounds", formatter_class=SHOW_DEFAULTS, help="step counts and error bounds of a theorem (no argument: list theorems)",
                        description="Example: certsample bounds gupta_cai_chen L=2 d=1000 eps=0.01")
-    p.add_argument("theorem", nargs="?", default=None, help="theorem name (see `certsample bounds`)")
+    p.add_argument("theorem", nargs="?", default=None, help="theorem name (list: certsample bounds)")
     p.add_argument("params", nargs="*", help="name=value pairs; eps=... for step counts, N=... for the error bound")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_bounds)
-    p = sub.add_parser("certify", help="run, prove (ODE solvers) or test the accuracy against eps, and check the "
+    p = sub.add_parser("certify", formatter_class=SHOW_DEFAULTS, help="run, prove (ODE solvers) or test the accuracy against eps, and check the "
                                        "theorem's bound")
-    p.add_argument("--target", default="gaussian", help="built-in target; default: gaussian")
-    p.add_argument("--dim", type=int, default=None)
-    p.add_argument("--solver", default="exponential-ode")
+    p.add_argument("--target", default="gaussian", help="built-in target (list: certsample targets)")
+    p.add_argument("--dim", type=int, default=None, help="ambient dimension (target default if omitted)")
+    p.add_argument("--solver", default="exponential-ode", help="solver name (list: certsample solvers)")
     p.add_argument("--eps", type=float, default=0.2,
                    help="requested accuracy (> 0): pathwise RMS for ODE solvers, else the theorem's metric")
     p.add_argument("--n", type=int, default=2000, help="particles in the run")
@@ -193,10 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify-seconds", type=float, default=40.0,
                    help="time budget of the enclosures; fewer particles are checked past it (0: no budget)")
     p.add_argument("--T", type=float, default=None, help="horizon (default: chosen from eps)")
-    p.add_argument("--delta", type=float, default=1e-2)
-    p.add_argument("--backend", default="cpu", choices=["numpy", "cpu", "cuda"])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-steps", type=int, default=200_000)
+    p.add_argument("--delta", type=float, default=1e-2, help="early-stopping time > 0")
+    p.add_argument("--backend", default="cpu", choices=["numpy", "cpu", "cuda"], help="where the solver runs")
+    p.add_argument("--seed", type=int, default=0, help="Philox seed: same seed, same samples")
+    p.add_argument("--max-steps", type=int, default=200_000, help="refuse runs needing more steps")
     p.add_argument("--out", default=None, help="write the certificate (JSON) here")
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-progress", action="store_true")
@@ -213,6 +219,10 @@ def main(argv=None) -> int:
     except (ValueError, FloatingPointError) as err:
         print(f"certsample: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `certsample ... | head`: the reader left; stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -81,6 +81,15 @@ def initial_particles(n: int, dim: int, seed: int = 0, T: float | None = None, t
     return y @ law.basis.T + math.sqrt(law.lam_perp) * (z - zk @ law.basis.T)
 
 
+def _require_cuda():
+    """A one-line error naming what is missing, instead of the CUDA driver's traceback."""
+    from numba import cuda
+
+    if not cuda.is_available():
+        raise ValueError("backend 'cuda' needs an NVIDIA GPU with its driver (libcuda), and numba.cuda found "
+                         "none; use backend='cpu', or NUMBA_ENABLE_CUDASIM=1 for the (slow) CUDA simulator")
+
+
 def _check_finite(x, where):
     if not np.all(np.isfinite(x)):
         bad = int(np.sum(~np.all(np.isfinite(x), axis=1)))
@@ -97,6 +106,12 @@ def integrate_numpy(solver, oracle: ScoreOracle, x, grid: TimeGrid, noise, progr
         if progress is not None:
             progress.update()
     return x
+
+
+def next_launch_steps(steps: int, seconds: float) -> int:
+    """Steps for the next kernel launch after ``steps`` took ``seconds``: aim at :data:`LAUNCH_SECONDS`,
+    growing at most twofold per launch (Python handles Ctrl-C and redraws only between launches)."""
+    return max(1, min(2 * steps, int(steps * LAUNCH_SECONDS / max(seconds, 1e-6))))
 
 
 def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str = "cpu",
@@ -126,6 +141,8 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
     if backend == "cuda":
         from numba import cuda
 
+        _require_cuda()
+
         def to_dev(v):
             return cuda.to_device(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v
 
@@ -154,8 +171,7 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
         if progress is not None:
             progress.update(k1 - k0)
         if chunk_steps is None:
-            took = max(time.perf_counter() - tick, 1e-6)
-            chunk = max(1, min(2 * chunk, int(chunk * LAUNCH_SECONDS / took)))
+            chunk = next_launch_steps(chunk, time.perf_counter() - tick)
         k0 = k1
     elapsed = time.perf_counter() - start
     if backend == "cuda":
@@ -199,6 +215,8 @@ def sample(target, solver="exponential-ode", n: int | None = None, n_steps: int 
     solver = get_solver(solver, **(solver_options or {}))
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose from {BACKENDS}")
+    if backend == "cuda":
+        _require_cuda()
     oracle = as_oracle(target, dim)
     if dim is not None and dim != oracle.dim:
         raise ValueError(f"dim={dim!r} does not match the target's dimension {oracle.dim}; built-in targets "

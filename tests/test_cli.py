@@ -51,3 +51,36 @@ def test_collocation_plan_from_eps(capsys):
     assert report["solver"] == "collocation" and report["rounds"] < report["nfe"]
     assert main(["sample", "--solver", "em", "--eps", "1e-6", "--no-progress"]) == 2
     assert "--eps plans collocation runs only" in capsys.readouterr().err
+
+
+def test_cli_help_shows_defaults_without_markup_and_survives_a_closed_pipe():
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    text = subprocess.run([sys.executable, "-m", "certsample", "certify", "--help"], cwd=ROOT,
+                          capture_output=True, text=True).stdout
+    assert "(default: 0.2)" in text and "``" not in text and "`" not in text
+    proc = subprocess.run(f"{sys.executable} -m certsample solvers | head -1", shell=True, cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and "BrokenPipeError" not in proc.stderr
+
+
+def test_cuda_backend_without_a_gpu_is_one_line():
+    import os
+    import subprocess
+    import sys
+
+    from numba import cuda
+
+    from tests.conftest import ROOT
+
+    if cuda.is_available():
+        pytest.skip("this machine has a GPU: backend='cuda' runs for real")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    proc = subprocess.run([sys.executable, "-m", "certsample", "sample", "--backend", "cuda", "--n", "10",
+                           "--steps", "50", "--no-progress"], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]  # one line, no traceback
+    assert proc.stderr.startswith("certsample: error: backend 'cuda' needs an NVIDIA GPU")
