@@ -11,8 +11,8 @@ import numba
 import numpy as np
 
 from .forward import TimeGrid, make_grid
-from .noise import NoiseSource, seed_key
 from .memory import check_run_fits
+from .noise import NoiseSource, seed_key
 from .oracle import ScoreOracle, as_oracle
 from .progress import Progress
 from .solvers import get_solver
