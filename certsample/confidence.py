@@ -10,7 +10,7 @@ import math
 
 import mpmath
 
-__all__ = ["clopper_pearson_upper", "empirical_bernstein_upper"]
+__all__ = ["clopper_pearson_upper", "empirical_bernstein_upper", "check_confidence"]
 
 
 def clopper_pearson_upper(successes: int, trials: int, confidence: float) -> float:
@@ -21,7 +21,7 @@ def clopper_pearson_upper(successes: int, trials: int, confidence: float) -> flo
     found by bisection on the regularised incomplete beta function (``mpmath.betainc``), a
     continuous decreasing function of ``p``.
     """
-    _check_confidence(confidence)
+    check_confidence(confidence)
     if not (0 <= successes <= trials) or trials < 1:
         raise ValueError(f"need 0 <= successes <= trials and trials >= 1, got {successes}, {trials}")
     if successes == trials:
@@ -50,7 +50,7 @@ def empirical_bernstein_upper(values, upper_range: float, confidence: float) -> 
     ``E X <= mean + sqrt(2 V log(2/beta) / m) + 7 B log(2/beta) / (3 (m - 1))`` where ``V`` is the
     sample variance (``m - 1`` denominator) and ``B`` the range. Values outside the range raise.
     """
-    _check_confidence(confidence)
+    check_confidence(confidence)
     m = len(values)
     if m < 2:
         raise ValueError("the empirical Bernstein bound needs at least 2 values")
@@ -64,6 +64,9 @@ def empirical_bernstein_upper(values, upper_range: float, confidence: float) -> 
     return min(upper_range, mean + math.sqrt(2 * var * log_term / m) + 7 * upper_range * log_term / (3 * (m - 1)))
 
 
-def _check_confidence(confidence):
+def check_confidence(confidence):
+    """A confidence level: a number strictly between 0 and 1 (NaN and bools refused)."""
+    if isinstance(confidence, bool):
+        raise ValueError(f"confidence must be a number in (0, 1), got {confidence!r}")
     if not (isinstance(confidence, (int, float)) and 0 < confidence < 1):
         raise ValueError(f"confidence must be a number in (0, 1), got {confidence!r}")

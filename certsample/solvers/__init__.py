@@ -1,5 +1,7 @@
 """The solver registry: every sampler by name."""
 
+import inspect
+
 from .base import ODESolver, ParallelSolver, SDESolver, Solver
 from .collocation import Collocation
 from .euler_maruyama import EulerMaruyama
@@ -35,8 +37,6 @@ def get_solver(solver, **options) -> Solver:
     except (KeyError, TypeError):
         known = sorted(set(SOLVERS) | set(ALIASES))
         raise ValueError(f"unknown solver {solver!r}; choose from {known}") from None
-    import inspect
-
     accepted = [name for name in inspect.signature(cls).parameters if name not in ("self", "args", "kwargs")]
     unknown = sorted(set(options) - set(accepted))
     if unknown:
