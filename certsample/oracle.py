@@ -1,8 +1,14 @@
 """Score oracles: the one door through which every solver reaches ``grad log q_t``.
 
-An oracle counts what it is asked: ``nfe`` (score evaluations per particle, the papers' cost) and
-``rounds`` (sequential rounds: a batch of evaluations at several times in one call is one round),
-and refuses to return anything but a finite array of the right shape.
+An oracle counts what it is asked: ``nfe`` (score evaluations per particle, the papers' cost),
+``rounds`` (sequential rounds: a batch of evaluations at several times in one call is one round)
+and ``calls`` (calls of the score function itself), and refuses to return anything but a finite
+array of the right shape.
+
+A score function is always called on the whole batch, as diffusers and k-diffusion models are:
+``score(x, t)`` with ``x`` of shape ``(m, d)`` and ``t`` of shape ``(m,)`` (each sample its own
+forward time). A round that asks for several states per particle (randomized midpoints, collocation
+nodes) stacks them into one call, so a neural network sees one batch per round.
 """
 
 from __future__ import annotations
@@ -22,12 +28,13 @@ class ScoreError(ValueError):
 
 
 class ScoreOracle:
-    """Wrap ``score(x, t)`` (``x`` of shape ``(n, d)``, ``t`` a float) with counting and checks.
+    """Wrap a batched ``score(x, t)`` with counting and checks.
 
     Parameters
     ----------
     score : callable
-        Batched score function.
+        Batched score function: ``x`` of shape ``(m, d)`` and ``t`` of shape ``(m,)`` (forward OU
+        times, one per sample) in, an ``(m, d)`` array out. It is called once per round.
     dim : int
         Ambient dimension ``d``.
     target : MixtureTarget, optional
@@ -40,8 +47,6 @@ class ScoreOracle:
         self._score = score
         self.dim = check_int("dim", dim, 1)
         self.target = target
-        #: whether ``score`` accepts an ``(n,)`` array of per-particle times (built-in targets do)
-        self.time_arrays = target is not None
         self.reset()
 
     @classmethod
@@ -51,6 +56,7 @@ class ScoreOracle:
     def reset(self):
         self.nfe = 0
         self.rounds = 0
+        self.calls = 0  # calls of the score function
         self.evaluations = 0  # particle-evaluations: nfe summed over the batch
 
     def _check(self, x, out, t):
@@ -71,9 +77,12 @@ class ScoreOracle:
             raise ValueError(f"particles must have shape (n, {self.dim}), got {x.shape}")
 
     def __call__(self, x, t: float) -> np.ndarray:
+        """Scores of the batch ``x`` ``(n, d)``, all at forward time ``t``: one round."""
         x = real_array("particles", x)
         self._check_input(x)
-        out = self._check(x, self._evaluate(x, float(t)), t)
+        # built-in targets take a scalar time too (their fast path); user scores always get (n,)
+        times = float(t) if self.target is not None else np.full(x.shape[0], float(t))
+        out = self._check(x, self._evaluate(x, times), t)
         self.nfe += 1
         self.rounds += 1
         self.evaluations += x.shape[0]
@@ -85,40 +94,30 @@ class ScoreOracle:
         ts = np.asarray(ts, dtype=float)
         if xs.ndim != 3 or ts.shape != (xs.shape[0],):
             raise ValueError(f"evaluate_many needs xs (m, n, d) and ts (m,); got {xs.shape}, {ts.shape}")
-        out = np.empty_like(xs)
-        for j, t in enumerate(ts):
-            self._check_input(xs[j])
-            out[j] = self._check(xs[j], self._evaluate(xs[j], float(t)), t)
-        self.nfe += xs.shape[0]
-        self.rounds += 1
-        self.evaluations += xs.shape[0] * xs.shape[1]
-        return out
+        return self.evaluate_at(xs, np.repeat(ts[:, None], xs.shape[1], axis=1))
 
     def evaluate_at(self, xs, ts) -> np.ndarray:
         """Scores where every particle sits at its own time: ``xs`` ``(m, n, d)``, ``ts`` ``(m, n)``.
 
-        ``m`` states per particle in one parallel round: ``m`` evaluations (randomized midpoints put
-        each particle at its own time).
+        ``m`` states per particle in one parallel round: ``m`` evaluations, one call of the score on
+        the ``m n`` stacked states.
         """
         xs = np.asarray(xs, dtype=float)
         ts = np.asarray(ts, dtype=float)
         if xs.ndim != 3 or ts.shape != xs.shape[:2]:
             raise ValueError(f"evaluate_at needs xs (m, n, d) and ts (m, n); got {xs.shape}, {ts.shape}")
-        out = np.empty_like(xs)
-        for j in range(xs.shape[0]):
-            self._check_input(xs[j])
-            if self.time_arrays:
-                values = self._evaluate(xs[j], ts[j])
-            else:  # a user score takes one time per call
-                values = np.concatenate([self._evaluate(xs[j, i:i + 1], float(ts[j, i]))
-                                         for i in range(xs.shape[1])])
-            out[j] = self._check(xs[j], values, ts[j])
-        self.nfe += xs.shape[0]
+        m, n, d = xs.shape
+        flat = xs.reshape(m * n, d)
+        self._check_input(flat)
+        times = ts.reshape(m * n)
+        out = self._check(flat, self._evaluate(flat, times), times).reshape(m, n, d)
+        self.nfe += m
         self.rounds += 1
-        self.evaluations += xs.shape[0] * xs.shape[1]
+        self.evaluations += m * n
         return out
 
     def _evaluate(self, x, t):
+        self.calls += 1
         return self._score(x, t)
 
 
@@ -142,7 +141,6 @@ class PerturbedOracle(ScoreOracle):
                                 f"{type(base).__name__}")
             base = as_oracle(base, dim)
         super().__init__(base._score, base.dim, None)
-        self.time_arrays = base.time_arrays
         self.bias, self.noise, self.seed = float(bias), float(noise), seed
         u = np.ones(self.dim) if direction is None else np.asarray(direction, dtype=float)
         if u.shape != (self.dim,) or not np.linalg.norm(u) > 0:
@@ -160,7 +158,7 @@ class PerturbedOracle(ScoreOracle):
         return math.hypot(self.bias, self.noise)
 
     def _evaluate(self, x, t):
-        out = self._score(x, t) + self.bias * self.direction
+        out = super()._evaluate(x, t) + self.bias * self.direction
         if self.noise:
             # slot 2**31 + draw keeps the perturbation's stream apart from the sampler's.
             source = NoiseSource(self.seed, np.arange(x.shape[0]), self.dim)

@@ -166,3 +166,19 @@ def test_inputs_that_were_silent_or_blamed_the_wrong_cause():
 def test_degenerate_targets_and_times_are_named(build, message):
     with pytest.raises(ValueError, match=message):
         build()
+
+
+@pytest.mark.parametrize("solver", ["randomized-midpoint", "parallel-midpoint", "collocation", "exponential-ode"])
+def test_user_scores_get_the_whole_batch_with_per_sample_times_once_per_round(solver):
+    seen = []
+
+    def score(x, t):
+        seen.append((x.shape, np.shape(t)))
+        return TARGET.score(x, t)
+
+    n = 16
+    result = cs.sample(score, solver, n=n, n_steps=4, dim=2, progress=False)
+    assert len(seen) == result.rounds
+    assert all(xs[0] == ts[0] and xs[0] % n == 0 and len(ts) == 1 for xs, ts in seen)
+    reference = cs.sample(TARGET, solver, n=n, n_steps=4, progress=False)
+    assert np.allclose(result.samples, reference.samples, rtol=1e-12, atol=1e-12)
