@@ -185,7 +185,7 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
 def sample(target, solver="exponential-ode", n: int | None = None, n_steps: int = 100, *, T: float = 10.0,
            delta: float = 1e-3, grid="exponential", backend: str = "numpy", seed: int = 0,
            init: str = "standard", x_init=None, dim: int | None = None, progress="auto",
-           solver_options: dict | None = None) -> SampleResult:
+           solver_options: dict | None = None, first_particle: int = 0) -> SampleResult:
     """Draw ``n`` samples by integrating from forward time ``T`` down to ``delta``.
 
     Parameters
@@ -211,6 +211,12 @@ def sample(target, solver="exponential-ode", n: int | None = None, n_steps: int 
         Starting particles ``(n, d)`` (overrides ``init``).
     progress : bool or 'auto'
         Progress bar on stderr ('auto': only on a terminal).
+    solver_options : dict, optional
+        Keyword arguments of the solver's constructor.
+    first_particle : int
+        Global index of the first particle: these are particles ``first_particle ..
+        first_particle + n - 1`` of the run with this seed, with their starting points and noise,
+        so shards of one run (:func:`certsample.distributed.sample`) reproduce it bit for bit.
     """
     solver = get_solver(solver, **(solver_options or {}))
     if backend not in BACKENDS:
@@ -224,10 +230,11 @@ def sample(target, solver="exponential-ode", n: int | None = None, n_steps: int 
     exact_target = oracle.target  # None for score callables and perturbed oracles
     grid = make_grid(grid, T, delta, n_steps)
     d = oracle.dim
+    first_particle = check_int("first_particle", first_particle, 0)
     if x_init is None:
         n = 1000 if n is None else check_int("number of particles n", n, 1)
         check_run_fits(n, d, solver, backend)
-        x = initial_particles(n, d, seed, grid.T, exact_target, init)
+        x = initial_particles(n, d, seed, grid.T, exact_target, init, offset=first_particle)
     else:
         x = np.array(real_array("x_init", x_init))
         if x.ndim != 2 or x.shape[1] != d:
@@ -244,12 +251,13 @@ def sample(target, solver="exponential-ode", n: int | None = None, n_steps: int 
     with Progress(len(grid), f"{solver.name}/{backend}", progress) as bar:
         if backend == "numpy":
             oracle.reset()
-            noise = NoiseSource(seed, np.arange(x.shape[0]), d)
+            noise = NoiseSource(seed, np.arange(first_particle, first_particle + x.shape[0]), d)
             start = time.perf_counter()
             out = integrate_numpy(solver, oracle, x, grid, noise, bar)
             elapsed = time.perf_counter() - start
             nfe, rounds = oracle.nfe, oracle.rounds
         else:
-            out, nfe, elapsed = integrate_kernel(solver, exact_target, x, grid, seed, backend, progress=bar)
+            out, nfe, elapsed = integrate_kernel(solver, exact_target, x, grid, seed, backend,
+                                                 offset=first_particle, progress=bar)
             rounds = solver.rounds(len(grid))
     return SampleResult(out, solver.name, backend, nfe, rounds, elapsed, grid, seed)
