@@ -11,7 +11,7 @@ import numba
 import numpy as np
 
 from .forward import TimeGrid, make_grid
-from .memory import check_run_fits
+from .memory import check_run_fits, particles_per_chunk
 from .noise import NoiseSource, seed_key
 from .oracle import ScoreOracle, as_oracle
 from .progress import Progress
@@ -25,6 +25,8 @@ LAUNCH_SECONDS = 0.2  # target duration of one kernel launch (responsiveness to 
 SCRATCH_BLOCKS_PER_THREAD = 4  # CPU scratch slots per thread: load balance without per-particle memory
 INIT_STEP = 0xFFFFFFFF  # Philox step word reserved for the starting particles
 CUDA_THREADS = 128
+CUDA_MAX_THREADS = 2**18  # resident threads of a large GPU (132 SMs x 2048), the grid-stride launch's cap
+CUDA_SCRATCH_BYTES = 2**30  # device scratch of one launch: rows per resident thread, not per particle
 
 
 @dataclass
@@ -130,9 +132,12 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
     run = step_runner(solver.kernel_step, backend)
     n, d = x.shape
     x = np.ascontiguousarray(x, dtype=float)
-    slots = n if backend == "cuda" else min(n, SCRATCH_BLOCKS_PER_THREAD * numba.get_num_threads())
-    work = np.zeros((slots, max(solver.n_work, 1), d))
-    swork = np.zeros((slots, target.kernel_work_size()))
+    row_bytes = 8 * (max(solver.n_work, 1) * d + target.kernel_work_size())
+    if backend == "cuda":
+        slots = min(-(-n // CUDA_THREADS), CUDA_MAX_THREADS // CUDA_THREADS,
+                    max(1, CUDA_SCRATCH_BYTES // (row_bytes * CUDA_THREADS))) * CUDA_THREADS  # threads
+    else:
+        slots = min(n, SCRATCH_BLOCKS_PER_THREAD * numba.get_num_threads())
     nfe = np.zeros(n, dtype=np.int64)
     times = np.ascontiguousarray(grid.times)
     tp, sp = target.kernel_params(), solver.kernel_params(grid, target)
@@ -146,13 +151,16 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
         def to_dev(v):
             return cuda.to_device(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v
 
-        dx, dtimes, dwork, dswork, dnfe = (cuda.to_device(a) for a in (x, times, work, swork, nfe))
+        dx, dtimes, dnfe = (cuda.to_device(a) for a in (x, times, nfe))
+        dwork = cuda.device_array((slots, max(solver.n_work, 1), d))
+        dswork = cuda.device_array((slots, target.kernel_work_size()))
         tp, sp = tuple(to_dev(v) for v in tp), tuple(to_dev(v) for v in sp)
-        blocks = (n + CUDA_THREADS - 1) // CUDA_THREADS
-        launch = run[blocks, CUDA_THREADS]
+        launch = run[slots // CUDA_THREADS, CUDA_THREADS]
         args = (dx, dtimes)
         tail = (key0, key1, np.int64(offset), tp, sp, dwork, dswork, dnfe)
     else:
+        work = np.zeros((slots, max(solver.n_work, 1), d))
+        swork = np.zeros((slots, target.kernel_work_size()))
         launch = run
         args = (x, times)
         tail = (key0, key1, np.int64(offset), tp, sp, work, swork, nfe)
@@ -233,31 +241,42 @@ def sample(target, solver="exponential-ode", n: int | None = None, n_steps: int 
     first_particle = check_int("first_particle", first_particle, 0)
     if x_init is None:
         n = 1000 if n is None else check_int("number of particles n", n, 1)
-        check_run_fits(n, d, solver, backend)
-        x = initial_particles(n, d, seed, grid.T, exact_target, init, offset=first_particle)
     else:
-        x = np.array(real_array("x_init", x_init))
-        if x.ndim != 2 or x.shape[1] != d:
-            raise ValueError(f"x_init must have shape (n, {d}), got {x.shape}")
-        if n is not None and n != x.shape[0]:
-            raise ValueError(f"n={n!r} but x_init has {x.shape[0]} rows; give one or make them agree")
-        if not np.all(np.isfinite(x)):
-            raise ValueError(f"x_init contains NaN or inf in {int(np.sum(~np.all(np.isfinite(x), axis=1)))} "
+        x_init = np.array(real_array("x_init", x_init))
+        if x_init.ndim != 2 or x_init.shape[1] != d:
+            raise ValueError(f"x_init must have shape (n, {d}), got {x_init.shape}")
+        if n is not None and n != x_init.shape[0]:
+            raise ValueError(f"n={n!r} but x_init has {x_init.shape[0]} rows; give one or make them agree")
+        if not np.all(np.isfinite(x_init)):
+            raise ValueError(f"x_init contains NaN or inf in {int(np.sum(~np.all(np.isfinite(x_init), axis=1)))} "
                              "of its rows")
+        n = x_init.shape[0]
+    check_run_fits(n, d, solver, backend)
     if getattr(solver, "stochastic", False) and float(np.max(grid.steps)) > 1.0:
         warnings.warn(f"{solver.name}: steps up to {float(np.max(grid.steps)):.3g} in OU time; stochastic schemes "
                       "need steps well below 1 (errors grow like e^h) -- use more steps", RuntimeWarning,
                       stacklevel=2)
-    with Progress(len(grid), f"{solver.name}/{backend}", progress) as bar:
-        if backend == "numpy":
-            oracle.reset()
-            noise = NoiseSource(seed, np.arange(first_particle, first_particle + x.shape[0]), d)
-            start = time.perf_counter()
-            out = integrate_numpy(solver, oracle, x, grid, noise, bar)
-            elapsed = time.perf_counter() - start
-            nfe, rounds = oracle.nfe, oracle.rounds
-        else:
-            out, nfe, elapsed = integrate_kernel(solver, exact_target, x, grid, seed, backend,
-                                                 offset=first_particle, progress=bar)
-            rounds = solver.rounds(len(grid))
+    # chunks of particles bound the working memory; noise keyed by particle makes them bit-identical
+    chunk = particles_per_chunk(n, d, solver, backend)
+    out = np.empty((n, d))
+    elapsed = 0.0
+    with Progress(len(grid) * -(-n // chunk), f"{solver.name}/{backend}", progress) as bar:
+        for lo in range(0, n, chunk):
+            count = min(chunk, n - lo)
+            first = first_particle + lo
+            x = (initial_particles(count, d, seed, grid.T, exact_target, init, offset=first) if x_init is None
+                 else x_init[lo:lo + count])
+            if backend == "numpy":
+                oracle.reset()
+                oracle.particles = np.arange(first, first + count)
+                noise = NoiseSource(seed, oracle.particles, d)
+                start = time.perf_counter()
+                out[lo:lo + count] = integrate_numpy(solver, oracle, x, grid, noise, bar)
+                elapsed += time.perf_counter() - start
+                nfe, rounds = oracle.nfe, oracle.rounds
+            else:
+                out[lo:lo + count], nfe, seconds = integrate_kernel(solver, exact_target, x, grid, seed, backend,
+                                                                    offset=first, progress=bar)
+                elapsed += seconds
+                rounds = solver.rounds(len(grid))
     return SampleResult(out, solver.name, backend, nfe, rounds, elapsed, grid, seed)

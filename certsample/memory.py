@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["InsufficientMemoryError", "available_bytes", "estimate_run_bytes", "check_run_fits"]
+__all__ = ["InsufficientMemoryError", "available_bytes", "estimate_run_bytes", "check_run_fits",
+           "particles_per_chunk", "CHUNK_BYTES"]
 
 #: fixed interpreter, NumPy and compiled-kernel footprint, added to every estimate
 BASELINE_BYTES = 300 * 2**20
+#: working memory of one chunk of particles in flight
+CHUNK_BYTES = 256 * 2**20
 
 
 class InsufficientMemoryError(MemoryError, ValueError):
@@ -29,23 +32,35 @@ def available_bytes() -> int | None:
         return None
 
 
-def estimate_run_bytes(n: int, dim: int, solver, backend: str) -> int:
-    """Peak bytes of a run: states ``(n, d)`` alive at once, plus the solver's scratch.
+def _bytes_per_particle(dim: int, solver, backend: str) -> int:
+    """Working bytes per particle of a chunk in flight (beyond the run's output array).
 
-    The compiled CPU kernel keeps the start particles, the integrated copy and the noise draw of the
-    start (3 states) and scratch per block of particles (negligible); CUDA also keeps per-particle
-    scratch on the host; the NumPy reference holds about ``n_work + 4`` temporaries of the state's
-    size (collocation: its ``degree + 1`` nodes and their drifts).
+    The compiled CPU kernel works on a contiguous copy of the chunk (its scratch is per block of
+    particles: negligible); CUDA holds the chunk on the device and its host copy (scratch per
+    resident thread: bounded); the NumPy reference holds about ``n_work + 4`` temporaries of the
+    state's size (collocation: its ``degree + 1`` nodes and their drifts).
     """
-    state = 8 * n * dim
     work = max(int(getattr(solver, "n_work", 0)), 1)
     if backend == "cpu":
-        copies = 3
+        copies = 2
     elif backend == "cuda":
-        copies = 3 + work
+        copies = 3
     else:
         copies = 4 + work + 2 * (int(getattr(solver, "degree", 0)) + 1)
-    return BASELINE_BYTES + copies * state
+    return 8 * dim * copies
+
+
+def particles_per_chunk(n: int, dim: int, solver, backend: str, budget: int | None = None) -> int:
+    """Particles integrated at once so a chunk's working memory stays within ``budget`` (default
+    :data:`CHUNK_BYTES`); chunks reproduce a single pass bit for bit (noise is keyed by particle)."""
+    budget = CHUNK_BYTES if budget is None else int(budget)
+    return max(1, min(int(n), budget // _bytes_per_particle(dim, solver, backend)))
+
+
+def estimate_run_bytes(n: int, dim: int, solver, backend: str) -> int:
+    """Peak bytes of a run: the output ``(n, d)`` (and ``x_init`` when given), one chunk in flight."""
+    chunk = particles_per_chunk(n, dim, solver, backend)
+    return BASELINE_BYTES + 2 * 8 * n * dim + chunk * _bytes_per_particle(dim, solver, backend)
 
 
 def check_run_fits(n: int, dim: int, solver, backend: str) -> None:
@@ -53,8 +68,7 @@ def check_run_fits(n: int, dim: int, solver, backend: str) -> None:
     need = estimate_run_bytes(n, dim, solver, backend)
     have = available_bytes()
     if have is not None and need > have:
-        hint = "fewer particles per run" + (", or backend='cpu' (scratch per thread, not per particle)"
-                                            if backend == "numpy" else "")
+        hint = "fewer particles per run (or certsample.distributed.sample over several machines)"
         raise InsufficientMemoryError(
             f"a run of n={n} particles in d={dim} with {getattr(solver, 'name', solver)!r} on backend "
             f"{backend!r} needs about {need / 2**30:.1f} GiB, but {have / 2**30:.1f} GiB are available; use {hint}")

@@ -47,6 +47,8 @@ class ScoreOracle:
         self._score = score
         self.dim = check_int("dim", dim, 1)
         self.target = target
+        #: global indices of the batch's particles (set by ``sample`` per chunk), for noise keyed by particle
+        self.particles = None
         self.reset()
 
     @classmethod
@@ -160,9 +162,14 @@ class PerturbedOracle(ScoreOracle):
     def _evaluate(self, x, t):
         out = super()._evaluate(x, t) + self.bias * self.direction
         if self.noise:
-            # slot 2**31 + draw keeps the perturbation's stream apart from the sampler's.
-            source = NoiseSource(self.seed, np.arange(x.shape[0]), self.dim)
-            out = out + self.noise / math.sqrt(self.dim) * source.normal(0, 2**31 + self._draws)
+            # keyed by (particle, round, stacked state), in a step word 2**31 + round kept apart from the
+            # sampler's, so chunks and shards of a run draw the same perturbations
+            ids = self.particles
+            if ids is None or x.shape[0] % len(ids):
+                ids = np.arange(x.shape[0])
+            source = NoiseSource(self.seed, ids, self.dim)
+            xi = np.concatenate([source.normal(2**31 + self._draws, j) for j in range(x.shape[0] // len(ids))])
+            out = out + self.noise / math.sqrt(self.dim) * xi
             self._draws += 1
         return out
 

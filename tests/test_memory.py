@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 import certsample as cs
+from certsample import memory
 from certsample.memory import InsufficientMemoryError, estimate_run_bytes
+from certsample.solvers import get_solver
 from tests.conftest import ROOT
 
 
@@ -21,11 +23,50 @@ def test_a_run_that_cannot_fit_is_refused_at_once_with_both_numbers():
     assert proc.returncode == 2 and proc.stderr.startswith("certsample: error: a run of n=1000000000")
 
 
-def test_estimate_grows_with_the_state_not_with_cpu_scratch():
+def test_estimate_grows_with_the_state_not_with_scratch_or_temporaries():
     coll = cs.solvers.Collocation(degree=8, sweeps=2)
-    small, big = (estimate_run_bytes(n, 64, coll, "cpu") for n in (10**4, 10**5))
-    assert big - small == 3 * 8 * 64 * (10**5 - 10**4)  # three states, no per-particle scratch
-    assert estimate_run_bytes(10**5, 64, coll, "numpy") > big
+    for backend in ("cpu", "numpy", "cuda"):
+        chunk = memory.particles_per_chunk(10**8, 64, coll, backend)
+        small, big = (estimate_run_bytes(n, 64, coll, backend) for n in (10 * chunk, 20 * chunk))
+        # beyond one chunk, only the output and the input grow: two states, whatever the solver
+        assert big - small == 2 * 8 * 64 * 10 * chunk, backend
+    assert memory.particles_per_chunk(10**8, 64, coll, "numpy") < memory.particles_per_chunk(10**8, 64, coll, "cpu")
+
+
+@pytest.mark.parametrize("solver, backend", [("collocation", "numpy"), ("exponential-sde", "numpy"),
+                                             ("randomized-midpoint", "cpu")])
+def test_chunks_reproduce_one_pass_bit_for_bit(solver, backend, monkeypatch):
+    target = cs.gaussian_mixture([[1.0, 0.0, 0.5], [-1.0, 0.5, 0.0]], [[0.3, 0.5, 0.2], [0.6, 0.2, 0.4]])
+    kw = dict(n=23, n_steps=30, seed=7, backend=backend, progress=False)
+    whole = cs.sample(target, solver, **kw)
+    monkeypatch.setattr(memory, "CHUNK_BYTES", 5 * memory._bytes_per_particle(3, get_solver(solver), backend))
+    assert memory.particles_per_chunk(23, 3, get_solver(solver), backend) == 5
+    chunked = cs.sample(target, solver, **kw)
+    assert np.array_equal(chunked.samples, whole.samples)
+    assert (chunked.nfe, chunked.rounds) == (whole.nfe, whole.rounds)
+    # a perturbed oracle keys its noise by particle too
+    noisy = cs.PerturbedOracle(target, bias=0.01, noise=0.1, seed=3)
+    chunked_noisy = cs.sample(noisy, solver, n=23, n_steps=30, seed=7, progress=False).samples
+    monkeypatch.setattr(memory, "CHUNK_BYTES", 10**9)
+    assert np.array_equal(cs.sample(noisy, solver, n=23, n_steps=30, seed=7, progress=False).samples, chunked_noisy)
+
+
+def test_cuda_grid_stride_launch_with_fewer_threads_than_particles(cuda_simulator):
+    out = cuda_simulator("""
+        import numpy as np
+        import certsample as cs
+        from certsample import integrate
+        integrate.CUDA_THREADS = 4
+        integrate.CUDA_MAX_THREADS = 8  # 2 blocks of 4 threads walk 19 particles
+        target = cs.gaussian_mixture([[1.0, 0.0], [-1.0, 0.5]], [[0.3, 0.5], [0.6, 0.2]])
+        for name in ["randomized-midpoint", "collocation"]:
+            kw = dict(n=19, n_steps=3, T=2.0, delta=0.1, seed=4, progress=False)
+            ref = cs.sample(target, name, backend="cpu", **kw)
+            gpu = cs.sample(target, name, backend="cuda", **kw)
+            print(name, gpu.nfe == ref.nfe, np.abs(gpu.samples - ref.samples).max())
+    """)
+    rows = [line.split() for line in out.strip().splitlines()]
+    assert len(rows) == 2 and all(ok == "True" and float(diff) < 1e-12 for _, ok, diff in rows)
 
 
 @pytest.mark.parametrize("solver", ["collocation", "randomized-midpoint"])

@@ -1,8 +1,8 @@
 """Kernels that run a solver's per-particle step over particles and a range of steps.
 
-The loops are the only target-specific code: a ``prange`` over blocks of particles on the CPU
-(scratch per block, so memory does not grow with the particle count), one thread per particle on
-CUDA (scratch per particle). ``solver_step`` is a placeholder global that :func:`compile_for` rebinds to
+The loops are the only backend-specific code: a ``prange`` over blocks of particles on the CPU
+(scratch per block), a grid-stride loop on CUDA (scratch per resident thread), so memory does not
+grow with the particle count on either. ``solver_step`` is a placeholder global that :func:`compile_for` rebinds to
 the solver's own compiled step. The CUDA loop lives in :mod:`.cuda_driver` so that importing
 this module does not start numba.cuda.
 """
