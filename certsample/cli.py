@@ -29,26 +29,32 @@ def _add_run_options(p):
 
 
 def _cmd_sample(args) -> int:
-    from .evaluate import sample_errors
+    from .evaluate import pathwise_check, sample_errors
     from .integrate import sample
     from .targets import make_target
 
     target = make_target(args.target, args.dim, args.seed)
     solver, grid = args.solver, args.grid
     if args.eps is not None:
+        from .forward import make_grid
+        from .integrate import initial_particles
         from .solvers import get_solver
-        from .solvers.collocation import collocation_plan
+        from .solvers.collocation_adaptive import adapt_plan
 
         if get_solver(args.solver).name != "collocation":
             raise ValueError("--eps plans collocation runs only; other solvers take --steps "
                              "(or use `certsample certify --eps`)")
-        plan = collocation_plan(args.eps, target, T=args.T, delta=args.delta)
+        horizon = make_grid(args.grid, args.T, args.delta, 1)  # validates T and delta
+        pilot = initial_particles(min(args.n, 32), target.dim, args.seed, horizon.T)
+        plan = adapt_plan(args.eps, target.score, pilot, horizon.T, horizon.delta)
         solver, grid = plan.solver(), plan.grid
     result = sample(target, solver, n=args.n, n_steps=args.steps, T=args.T, delta=args.delta,
                     grid=grid, backend=args.backend, seed=args.seed,
                     progress=False if args.no_progress else "auto")
     errors = sample_errors(target, result.samples, result.grid.delta, seed=args.seed)
     report = {"target": repr(target), **result.summary(), "errors_vs_exact_q_delta": errors}
+    if not args.no_pathwise:
+        report["pathwise_vs_exact_flow"] = pathwise_check(target, solver, result.grid, args.seed)
     if args.save:
         np.save(args.save, result.samples)
         report["saved"] = args.save
@@ -69,6 +75,13 @@ def _cmd_sample(args) -> int:
     print("error vs the exact law q_delta (floor = same metric between two exact sample sets):")
     for key in sorted(k for k in errors if not k.endswith("_floor")):
         print(f"  {key:<20s} {errors[key]:.4g}   floor {errors[key + '_floor']:.4g}")
+    path = report.get("pathwise_vs_exact_flow", {})
+    if "pathwise_rms" in path:
+        print(f"pathwise  RMS {path['pathwise_rms']:.3g}, max {path['pathwise_max']:.3g} against the exact flow "
+              f"of {path['pathwise_particles']} exact q_T starts (reference accurate to "
+              f"{path['pathwise_reference_accuracy']:.1g})")
+    elif path:
+        print(f"pathwise  {path['pathwise']}")
     for key in ("saved", "plot"):
         if key in report:
             print(f"{key:<9s} {report[key]}")
@@ -172,7 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sample", formatter_class=SHOW_DEFAULTS, help="run a sampler on a built-in target and measure its error")
     _add_run_options(p)
     p.add_argument("--eps", type=float, default=None,
-                   help="collocation only: plan windows, degree and sweeps for this pathwise accuracy")
+                   help="collocation only: windows, degree and sweeps measured for this RMS pathwise accuracy")
+    p.add_argument("--no-pathwise", action="store_true",
+                   help="skip the pathwise error against the exact flow (ODE solvers; 32 particles)")
     p.add_argument("--save", default=None, help="write the samples to this .npy file")
     p.add_argument("--plot", default=None, help="write a PNG of samples vs the exact density (needs matplotlib)")
     p.add_argument("--json", action="store_true", help="print a JSON report")

@@ -193,7 +193,8 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
 def sample(target, solver="exponential-ode", n: int | None = None, n_steps: int = 100, *, T: float = 10.0,
            delta: float = 1e-3, grid="exponential", backend: str = "numpy", seed: int = 0,
            init: str = "standard", x_init=None, dim: int | None = None, progress="auto",
-           solver_options: dict | None = None, first_particle: int = 0) -> SampleResult:
+           solver_options: dict | None = None, first_particle: int = 0, eps: float | None = None,
+           pilot: int = 32) -> SampleResult:
     """Draw ``n`` samples by integrating from forward time ``T`` down to ``delta``.
 
     Parameters
@@ -225,6 +226,12 @@ def sample(target, solver="exponential-ode", n: int | None = None, n_steps: int 
         Global index of the first particle: these are particles ``first_particle ..
         first_particle + n - 1`` of the run with this seed, with their starting points and noise,
         so shards of one run (:func:`certsample.distributed.sample`) reproduce it bit for bit.
+    eps : float, optional
+        Collocation only: target RMS pathwise error. Windows, degree and sweeps are then measured on
+        the first ``pilot`` particles (:func:`~certsample.solvers.collocation_adaptive.adapt_plan`)
+        and ``n_steps``, ``grid`` and the solver's own degree and sweeps are ignored.
+    pilot : int
+        Pilot particles for ``eps``.
     """
     solver = get_solver(solver, **(solver_options or {}))
     if backend not in BACKENDS:
@@ -256,6 +263,10 @@ def sample(target, solver="exponential-ode", n: int | None = None, n_steps: int 
         warnings.warn(f"{solver.name}: steps up to {float(np.max(grid.steps)):.3g} in OU time; stochastic schemes "
                       "need steps well below 1 (errors grow like e^h) -- use more steps", RuntimeWarning,
                       stacklevel=2)
+    extra = {}
+    if eps is not None:
+        solver, grid, extra = _plan_from_eps(solver, oracle, eps, pilot, grid, seed, exact_target, init, x_init,
+                                             first_particle, n)
     # chunks of particles bound the working memory; noise keyed by particle makes them bit-identical
     chunk = particles_per_chunk(n, d, solver, backend)
     out = np.empty((n, d))
@@ -279,4 +290,21 @@ def sample(target, solver="exponential-ode", n: int | None = None, n_steps: int 
                                                                     offset=first, progress=bar)
                 elapsed += seconds
                 rounds = solver.rounds(len(grid))
-    return SampleResult(out, solver.name, backend, nfe, rounds, elapsed, grid, seed)
+    return SampleResult(out, solver.name, backend, nfe, rounds, elapsed, grid, seed, extra)
+
+
+def _plan_from_eps(solver, oracle, eps, pilot, grid, seed, exact_target, init, x_init, first_particle, n):
+    """Collocation's windows, degree and sweeps measured on the run's first ``pilot`` particles."""
+    from .solvers.collocation_adaptive import adapt_plan
+
+    if solver.name != "collocation":
+        raise ValueError(f"eps= chooses collocation's windows; solver {solver.name!r} takes n_steps (or use "
+                         "certsample.certify.certify for a step count proved from eps)")
+    m = min(check_int("pilot", pilot, 1), n)
+    x = (initial_particles(m, oracle.dim, seed, grid.T, exact_target, init, offset=first_particle)
+         if x_init is None else x_init[:m])
+    plan = adapt_plan(eps, oracle, x, grid.T, grid.delta)
+    pilot_cost = oracle.evaluations / m
+    return (plan.solver(), plan.grid,
+            {"eps": float(eps), "degree": plan.degree, "windows": plan.windows, "pilot": m,
+             "pilot_evaluations_per_particle": pilot_cost})

@@ -263,7 +263,7 @@ class MixtureTarget:
             return -math.inf, math.inf
         lo, hi = -1.0 / float(np.min(var)), -1.0 / float(np.max(var))
         if self.n_components > 1:
-            if np.all(self.variances == self.variances[0]):
+            if self.equal_variances:
                 diffs = self.means[:, None, :] - self.means[None, :, :]
                 diam2 = float(np.max(np.sum(diffs**2, axis=2)))
                 hi += a * a * diam2 / (4.0 * float(np.min(var[0])) ** 2)
@@ -295,6 +295,35 @@ class MixtureTarget:
         on the ball ``|x| <= radius`` when given (required for components with unequal variances)."""
         lo, hi = self._hessian_range(t, radius)
         return max(-lo, hi)
+
+    @property
+    def equal_variances(self) -> bool:
+        """Whether every component has the same (diagonal) covariance: then a global bound exists."""
+        return bool(np.all(self.variances == self.variances[0]))
+
+    def mass_radius(self, t: float, tail: float = 1e-12) -> float:
+        """A radius ``R`` with ``P(|y| > R) <= tail`` for ``y`` the plane coordinates of ``q_t``.
+
+        Proof. Given component ``c``, ``y = a mu_c + D_c^{1/2} z`` with ``z ~ N(0, I_k)``, so
+        ``|y| <= a |mu_c| + sqrt(v_max) |z|``; the norm is 1-Lipschitz, ``E|z| <= sqrt(k)``, and
+        Gaussian concentration gives ``P(|z| > sqrt(k) + u) <= e^{-u^2/2}``: ``u = sqrt(2 log(1/tail))``.
+        """
+        if not 0 < tail < 1:
+            raise ValueError(f"tail must be in (0, 1), got {tail!r}")
+        a, s2 = float(alpha(t)), float(sigma2(t))
+        v_max = float(np.max(a * a * self.variances + s2))
+        k = self.means.shape[1]
+        return (a * float(np.max(np.linalg.norm(self.means, axis=1)))
+                + math.sqrt(v_max) * (math.sqrt(k) + math.sqrt(2 * math.log(1 / tail))))
+
+    def working_score_lipschitz(self, t: float, tail: float = 1e-12) -> float:
+        """:meth:`score_lipschitz` where a global bound exists (equal variances); otherwise the bound on
+        the ball of :meth:`mass_radius`, which holds all but ``tail`` of ``q_t``'s mass -- and so all
+        but that fraction of the particles of an exact-score run. For sizing steps and windows; a
+        proof about a particular path needs the enclosures of :mod:`certsample.enclosure`."""
+        if self.n_components == 1 or self.equal_variances:
+            return self.score_lipschitz(t)
+        return self.score_lipschitz(t, radius=self.mass_radius(t, tail))
 
     def drift_one_sided_lipschitz(self, t: float, radius: float | None = None) -> float:
         """Upper bound of ``lambda_max`` of the symmetric Jacobian of the probability-flow drift

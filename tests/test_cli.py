@@ -49,6 +49,7 @@ def test_collocation_plan_from_eps(capsys):
                  "--T", "4", "--delta", "0.05", "--json", "--no-progress"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["solver"] == "collocation" and report["rounds"] < report["nfe"]
+    assert report["pathwise_vs_exact_flow"]["pathwise_rms"] <= 1e-6
     assert main(["sample", "--solver", "em", "--eps", "1e-6", "--no-progress"]) == 2
     assert "--eps plans collocation runs only" in capsys.readouterr().err
 
@@ -84,3 +85,14 @@ def test_cuda_backend_without_a_gpu_is_one_line():
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]  # one line, no traceback
     assert proc.stderr.startswith("certsample: error: backend 'cuda' needs an NVIDIA GPU")
+
+
+def test_pathwise_error_tells_solvers_apart(capsys):
+    """Sample statistics sit at their floor for both; the pathwise error differs by orders of magnitude."""
+    rms = {}
+    for argv in (["--solver", "ddim", "--steps", "40"], ["--solver", "collocation", "--eps", "1e-8"]):
+        assert main(["sample", "--n", "500", "--backend", "numpy", "--json", "--no-progress", *argv]) == 0
+        rms[argv[1]] = json.loads(capsys.readouterr().out)["pathwise_vs_exact_flow"]["pathwise_rms"]
+    assert rms["ddim"] > 1e-3 and rms["collocation"] < 1e-8
+    assert main(["sample", "--n", "300", "--steps", "40", "--no-progress"]) == 0
+    assert "not defined for exponential-sde" in capsys.readouterr().out

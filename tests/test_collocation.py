@@ -235,3 +235,99 @@ def test_bad_input_raises(gauss):
         MPCollocation(3, 3, dps=5)
     with pytest.raises(ValueError):
         Collocation(3, 3, check=True).step(np.zeros((1, 2)), 1.0, 0.1, 0, lambda x, t: x, None)
+
+
+def test_plan_runs_on_unequal_variances_and_meets_eps_against_proved_enclosures():
+    """No global Lipschitz constant exists here; the plan uses the bound on the ball holding all but
+    1e-12 of q_t, and the run's error is judged against enclosures proved in ball arithmetic."""
+    from certsample.enclosure import enclose_flow
+
+    target = cs.gaussian_mixture([[1.0, 0.0], [-1.0, 0.5], [0.0, -1.0]], [[0.3, 0.6], [0.8, 0.2], [0.5, 0.5]])
+    with pytest.raises(ValueError, match="no global Lipschitz"):
+        target.score_lipschitz(0.1)
+    assert target.working_score_lipschitz(0.1) == target.score_lipschitz(0.1, radius=target.mass_radius(0.1))
+    T, delta, eps = 3.0, 0.05, 1e-8
+    plan = collocation_plan(eps, target, T=T, delta=delta)
+    x0 = initial_particles(2, 2, 5, T, target, "exact")
+    res = cs.sample(target, plan.solver(), 2, grid=plan.grid, x_init=x0)
+    for x, start in zip(res.samples, x0):
+        ball = enclose_flow(target, start, T, delta, tol=1e-13)
+        assert ball.radius < 1e-10
+        assert np.linalg.norm(x - ball.center) + ball.radius <= eps
+
+
+def test_mass_radius_holds_the_stated_mass():
+    target = cs.gaussian_mixture([[3.0, 0.0, 0.0], [0.0, -2.0, 1.0]], [[0.3, 2.0, 0.5], [1.0, 0.2, 0.4]])
+    for t in (0.01, 1.0):
+        radius = target.mass_radius(t, tail=1e-3)
+        pts = target.sample(20000, 1, t=t)
+        assert np.mean(np.linalg.norm(pts, axis=1) > radius) <= 1e-3
+        assert radius < 3 * np.quantile(np.linalg.norm(pts, axis=1), 0.999)  # not absurdly loose
+
+
+def _dop853(target, x0, T, delta, tol=1e-13):
+    from scipy.integrate import solve_ivp
+
+    n, d = x0.shape
+
+    def rhs(s, y):
+        x = y.reshape(n, d)
+        return (x + target.score(x, T - s)).ravel()
+
+    sol = solve_ivp(rhs, (0.0, T - delta), x0.ravel(), method="DOP853", rtol=tol, atol=tol)
+    return sol.y[:, -1].reshape(n, d)
+
+
+def _rms(a, b):
+    return float(np.sqrt(np.mean(np.sum((a - b) ** 2, axis=1))))
+
+
+@pytest.mark.parametrize("name", ["ring", "cloud", "embedded"])
+def test_eps_alone_meets_eps_on_particles_outside_the_pilot(name):
+    target = {"ring": cs.ring_mixture(), "cloud": cs.make_target("cloud"),
+              "embedded": cs.embed(cs.ring_mixture(), 16)}[name]
+    T, delta = 10.0, 1e-3
+    x0 = initial_particles(40, target.dim, 3, T, target, "exact")  # the run's pilot is the first 32
+    ref = _dop853(target, x0[32:], T, delta)
+    for eps in (1e-4, 1e-8):
+        run = cs.sample(target, "collocation", x_init=x0, T=T, delta=delta, eps=eps)
+        assert _rms(run.samples[32:], ref) <= eps
+        assert run.extra["pilot"] == 32 and run.extra["windows"] == len(run.grid)
+
+
+def test_eps_1e12_against_proved_enclosures():
+    from certsample.enclosure import enclose_flow
+
+    target, T, delta, eps = cs.ring_mixture(), 10.0, 1e-3, 1e-12
+    x0 = initial_particles(34, 2, 8, T, target, "exact")
+    run = cs.sample(target, "collocation", x_init=x0, T=T, delta=delta, eps=eps)
+    errors = []
+    for x, start in zip(run.samples[32:], x0[32:]):  # two particles outside the pilot
+        ball = enclose_flow(target, start, T, delta, tol=1e-15)
+        errors.append(np.linalg.norm(x - ball.center) + ball.radius)
+    assert math.sqrt(np.mean(np.square(errors))) <= eps
+
+
+def test_adaptive_plan_and_run_agree_on_counts_and_are_flat_in_dimension():
+    from certsample.solvers.collocation_adaptive import adapt_plan
+
+    costs = []
+    for d in (4, 64):
+        target = cs.embed(cs.ring_mixture(), d)
+        x0 = initial_particles(32, d, 0, 10.0, target, "exact")
+        plan = adapt_plan(1e-8, target.score, x0, 10.0, 1e-3)
+        run = cs.sample(target, plan.solver(), x_init=x0, grid=plan.grid)
+        assert run.nfe == plan.nfe == int(np.sum(plan.degree * plan.sweeps + 1))
+        assert run.rounds == plan.rounds == int(np.sum(plan.sweeps))
+        kernel = cs.sample(target, plan.solver(), x_init=x0, grid=plan.grid, backend="cpu")
+        assert kernel.nfe == plan.nfe and kernel.rounds == plan.rounds
+        assert np.allclose(kernel.samples, run.samples, rtol=1e-12, atol=1e-12)
+        costs.append(plan.nfe)
+    assert max(costs) <= 1.25 * min(costs)
+
+
+def test_eps_is_refused_for_other_solvers_and_bad_values():
+    with pytest.raises(ValueError, match="eps= chooses collocation's windows"):
+        cs.sample(cs.ring_mixture(), "ddim", n=4, eps=1e-6)
+    with pytest.raises(ValueError, match="eps must be in"):
+        cs.sample(cs.ring_mixture(), "collocation", n=4, eps=0.0)

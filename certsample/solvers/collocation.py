@@ -140,7 +140,8 @@ def _lipschitz_fn(target=None, R=None, sigma=None, lipschitz=None):
     if target is not None:
         if not hasattr(target, "score_lipschitz"):
             raise ValueError(f"target {target!r} has no score_lipschitz(t)")
-        return target.score_lipschitz
+        # unequal variances have no global constant: the bound on the ball holding all but 1e-12 of q_t
+        return getattr(target, "working_score_lipschitz", target.score_lipschitz)
     if lipschitz is not None:
         if not callable(lipschitz):
             raise ValueError("lipschitz must be a callable t -> L")
@@ -195,8 +196,8 @@ class CollocationPlan:
 
     grid: TimeGrid
     degree: int
-    sweeps: int
-    factors: np.ndarray
+    sweeps: int  # or an int64 array, one count per window
+    factors: np.ndarray | None
     eps: float
 
     def __iter__(self):
@@ -211,12 +212,12 @@ class CollocationPlan:
 
     @property
     def nfe(self) -> int:
-        """Score evaluations per particle: ``windows * (D N + 1)`` (the start node once per window)."""
-        return self.windows * (self.degree * self.sweeps + 1)
+        """Score evaluations per particle: ``sum over windows of (D N + 1)`` (the start node once per window)."""
+        return int(np.sum(self.degree * np.broadcast_to(self.sweeps, (self.windows,)) + 1))
 
     @property
     def rounds(self) -> int:
-        return self.windows * self.sweeps
+        return int(np.sum(np.broadcast_to(self.sweeps, (self.windows,))))
 
 
 def collocation_plan(eps: float, target=None, *, R=None, sigma=None, lipschitz=None, T: float = 10.0,
@@ -308,7 +309,8 @@ def collocation_plan(eps: float, target=None, *, R=None, sigma=None, lipschitz=N
 @device_function
 def collocation_step(x, t, h, k, particle, key0, key1, target_params, solver_params, work, swork):
     """One window for one particle: rows ``0..D`` of ``work`` hold node states, ``D+1..2D+1`` node drifts."""
-    nodes, amat, growth, shift, sweeps = solver_params
+    nodes, amat, growth, shift, sweeps_per_window = solver_params
+    sweeps = sweeps_per_window[k]
     n_nodes = nodes.shape[0]
     d = x.shape[0]
     for j in range(n_nodes):
@@ -360,8 +362,9 @@ class Collocation(ODESolver, ParallelSolver):
     ----------
     degree : int
         Polynomial degree ``D >= 1`` (``D + 1`` Chebyshev-Lobatto nodes).
-    sweeps : int
-        Picard sweeps ``N >= 1`` per window.
+    sweeps : int or sequence of int
+        Picard sweeps ``N >= 1`` per window, or one count per window of the grid (what
+        :func:`certsample.solvers.collocation_adaptive.adapt_plan` chooses).
     weights : {'exponential', 'plain'}
         Integrate ``e^{h(c - r)}`` exactly and collocate the score (default), or collocate the whole
         drift ``y + s`` (Lee, Song, Vempala 2018).
@@ -378,8 +381,8 @@ class Collocation(ODESolver, ParallelSolver):
     ----------
     .. [1] Y. T. Lee, Z. Song, S. S. Vempala, "Algorithmic theory of ODEs and sampling from
        well-conditioned logconcave densities", arXiv:1812.06243, 2018.
-    .. [2] K. Gatmiry, S. Chen, A. Salim, "High-accuracy sampling for diffusion models and
-       log-concave distributions", arXiv:2601.10708, 2026.
+    .. [2] K. Gatmiry, S. Chen, A. Salim, "High-accuracy and dimension-free sampling with
+       diffusions", arXiv:2601.10708, 2026.
     .. [3] L. N. Trefethen, "Approximation Theory and Approximation Practice", SIAM, 2013
        (Chebyshev points, barycentric interpolation).
     """
@@ -390,21 +393,25 @@ class Collocation(ODESolver, ParallelSolver):
     def __init__(self, degree: int = 8, sweeps: int = 8, weights: str = "exponential", check: bool = False,
                  lipschitz=None, rho_max: float = 0.5):
         self.degree = check_int("degree", degree, 1)
-        check_int("sweeps", sweeps, 1)
+        per_window = np.ndim(sweeps) == 1
+        for count in (np.asarray(sweeps).tolist() if per_window else [sweeps]):
+            check_int("sweeps", count, 1)
         if weights not in WEIGHTS:
             raise ValueError(f"unknown weights {weights!r}; choose from {WEIGHTS}")
         if not 0 < rho_max <= 1:
             raise ValueError(f"rho_max must be in (0, 1], got {rho_max!r}")
         if lipschitz is not None and not (callable(lipschitz) or hasattr(lipschitz, "score_lipschitz")):
             raise ValueError("lipschitz must be a target with score_lipschitz(t) or a callable t -> L")
-        self.sweeps = int(sweeps)
+        #: sweeps per window: an int, or an int64 array with one count per window of the grid
+        self.sweeps = np.asarray(sweeps, dtype=np.int64) if per_window else int(sweeps)
         self.weights = weights
         self.check = bool(check)
         self.lipschitz = lipschitz
         self.rho_max = float(rho_max)
         self.nodes = chebyshev_lobatto_nodes(self.degree)
-        self.evals_per_step = self.degree * self.sweeps + 1
-        self.rounds_per_step = self.sweeps
+        if not per_window:
+            self.evals_per_step = self.degree * self.sweeps + 1
+            self.rounds_per_step = self.sweeps
         self.n_work = 2 * (self.degree + 1)
         self._cache: dict = {}
 
@@ -413,7 +420,22 @@ class Collocation(ODESolver, ParallelSolver):
         constant start, and Lobatto collocation with ``D + 1`` nodes is superconvergent of order ``2D``.
         The point of the method is the other limit: at fixed windows the error falls geometrically
         in ``D`` and ``N`` (spectral accuracy)."""
-        return float(min(self.sweeps, 2 * self.degree))
+        return float(min(int(np.min(self.sweeps)), 2 * self.degree))
+
+    def sweeps_of(self, k: int) -> int:
+        """Sweeps of window ``k``."""
+        return int(self.sweeps[k]) if np.ndim(self.sweeps) else self.sweeps
+
+    def _windows_sweeps(self, n_steps: int) -> np.ndarray:
+        if np.ndim(self.sweeps) and len(self.sweeps) != n_steps:
+            raise ValueError(f"{len(self.sweeps)} sweep counts for a grid of {n_steps} windows")
+        return self.sweeps if np.ndim(self.sweeps) else np.full(n_steps, self.sweeps, dtype=np.int64)
+
+    def nfe(self, n_steps: int) -> int:
+        return int(np.sum(self.degree * self._windows_sweeps(n_steps) + 1))
+
+    def rounds(self, n_steps: int) -> int:
+        return int(np.sum(self._windows_sweeps(n_steps)))
 
     def _window(self, h):
         key = float(h)
@@ -439,7 +461,7 @@ class Collocation(ODESolver, ParallelSolver):
         times = t - h * self.nodes
         nodes = np.repeat(x[None], self.degree + 1, axis=0)
         drift = np.empty_like(nodes)
-        for sweep in range(self.sweeps):
+        for sweep in range(self.sweeps_of(k)):
             first = 0 if sweep == 0 else 1  # the start node's state is x in every sweep
             drift[first:] = score.evaluate_many(nodes[first:], times[first:]) + shift * nodes[first:]
             nodes[1:] = growth[1:, None, None] * x + h * np.einsum("mj,mnd->jnd", amat[:, 1:], drift)
@@ -455,8 +477,10 @@ class Collocation(ODESolver, ParallelSolver):
         amat = np.ascontiguousarray(np.stack([w[0] for w in windows]))
         growth = np.ascontiguousarray(np.stack([w[1] for w in windows]))
         shift = windows[0][2]
-        return (np.ascontiguousarray(self.nodes), amat, growth, float(shift), np.int64(self.sweeps))
+        return (np.ascontiguousarray(self.nodes), amat, growth, float(shift),
+                np.ascontiguousarray(self._windows_sweeps(len(steps))))
 
     def __repr__(self) -> str:
         extra = "" if self.weights == "exponential" else f", weights={self.weights!r}"
-        return f"Collocation(degree={self.degree}, sweeps={self.sweeps}{extra})"
+        sweeps = self.sweeps if not np.ndim(self.sweeps) else f"[{len(self.sweeps)} windows]"
+        return f"Collocation(degree={self.degree}, sweeps={sweeps}{extra})"

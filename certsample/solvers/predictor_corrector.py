@@ -94,7 +94,7 @@ class PredictorCorrector(SDESolver):
         1e-3 at 0.2, :data:`~certsample.solvers.ulmc.DEFAULT_H`).
     L : float or callable, optional
         Lipschitz constant of the score at the corrector's noise level: a number, or ``L(t)``.
-        Default: the exact target's bound ``score_lipschitz(t)`` (the oracle's target on the NumPy
+        Default: the exact target's bound ``working_score_lipschitz(t)`` (the oracle's target on the NumPy
         backend, ``target=`` for the compiled kernels).
     target : MixtureTarget, optional
         Where the default ``L(t)`` comes from on the compiled backends.
@@ -173,7 +173,7 @@ class PredictorCorrector(SDESolver):
                 raise ValueError("predictor-corrector needs L= (a number or L(t)) or target= for the "
                                  "corrector's step scale u = 1/L")
             try:
-                value = float(target.score_lipschitz(t))
+                value = float(getattr(target, "working_score_lipschitz", target.score_lipschitz)(t))
             except ValueError as err:
                 raise ValueError(f"no Lipschitz bound for this target ({err}); pass L=") from None
         if not (math.isfinite(value) and value > 0):
