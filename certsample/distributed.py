@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from .integrate import SampleResult, sample as sample_one
+from .integrate import SampleResult, plan_from_eps, sample as sample_one
 from .validation import check_int
 
 __all__ = ["sample", "shard_bounds"]
@@ -74,6 +74,12 @@ def sample(client, target, solver="exponential-ode", n: int | None = None, shard
             raise ValueError(f"n={n!r} but x_init has {x_init.shape[0]} rows; give one or make them agree")
         n = x_init.shape[0]
     n = 1000 if n is None else n
+    extra = {}
+    if options.get("eps") is not None:  # one plan for all shards, measured on the run's first particles
+        keys = ("T", "delta", "seed", "init", "dim", "pilot")
+        solver, options["grid"], extra = plan_from_eps(target, solver, options.pop("eps"), x_init=x_init,
+                                                       **{k: options[k] for k in keys if k in options})
+        options.pop("pilot", None)
     if shards is None:
         shards = max(1, min(sum(client.nthreads().values()), n))
     bounds = shard_bounds(n, shards)
@@ -86,7 +92,7 @@ def sample(client, target, solver="exponential-ode", n: int | None = None, shard
     if len({(p.nfe, p.rounds) for p in parts}) != 1:
         raise RuntimeError("shards disagree on their evaluation counts")
     first = parts[0]
-    extra = dict(first.extra, shards=len(parts), shard_wall_times=[p.wall_time for p in parts])
+    extra = dict(first.extra, **extra, shards=len(parts), shard_wall_times=[p.wall_time for p in parts])
     return SampleResult(np.concatenate([p.samples for p in parts]), first.solver, first.backend, first.nfe,
                         first.rounds, elapsed, first.grid, first.seed, extra,
                         None if first.velocities is None else np.concatenate([p.velocities for p in parts]))

@@ -18,7 +18,8 @@ from .progress import Progress
 from .solvers import get_solver
 from .validation import check_int, real_array
 
-__all__ = ["SampleResult", "sample", "initial_particles", "integrate_numpy", "integrate_kernel", "BACKENDS"]
+__all__ = ["SampleResult", "sample", "initial_particles", "integrate_numpy", "integrate_kernel", "plan_from_eps",
+           "BACKENDS"]
 
 BACKENDS = ("numpy", "cpu", "cuda")
 LAUNCH_SECONDS = 0.2  # target duration of one kernel launch (responsiveness to Ctrl-C and the bar)
@@ -265,8 +266,8 @@ def sample(target, solver="exponential-ode", n: int | None = None, n_steps: int 
                       stacklevel=2)
     extra = {}
     if eps is not None:
-        solver, grid, extra = _plan_from_eps(solver, oracle, eps, pilot, grid, seed, exact_target, init, x_init,
-                                             first_particle, n)
+        solver, grid, extra = plan_from_eps(oracle, solver, eps, T=grid.T, delta=grid.delta, seed=seed, init=init,
+                                            x_init=x_init, pilot=min(pilot, n), first_particle=first_particle)
     # chunks of particles bound the working memory; noise keyed by particle makes them bit-identical
     chunk = particles_per_chunk(n, d, solver, backend)
     out = np.empty((n, d))
@@ -293,18 +294,26 @@ def sample(target, solver="exponential-ode", n: int | None = None, n_steps: int 
     return SampleResult(out, solver.name, backend, nfe, rounds, elapsed, grid, seed, extra)
 
 
-def _plan_from_eps(solver, oracle, eps, pilot, grid, seed, exact_target, init, x_init, first_particle, n):
-    """Collocation's windows, degree and sweeps measured on the run's first ``pilot`` particles."""
+def plan_from_eps(target, solver, eps: float, *, T: float = 10.0, delta: float = 1e-3, seed: int = 0,
+                  init: str = "standard", x_init=None, dim: int | None = None, pilot: int = 32,
+                  first_particle: int = 0):
+    """``(solver, grid, extra)`` of a collocation run measured for RMS pathwise accuracy ``eps`` on the
+    run's first ``pilot`` particles (what ``sample(..., eps=)`` runs; the same for every shard)."""
     from .solvers.collocation_adaptive import adapt_plan
 
+    solver = get_solver(solver)
     if solver.name != "collocation":
         raise ValueError(f"eps= chooses collocation's windows; solver {solver.name!r} takes n_steps (or use "
                          "certsample.certify.certify for a step count proved from eps)")
-    m = min(check_int("pilot", pilot, 1), n)
-    x = (initial_particles(m, oracle.dim, seed, grid.T, exact_target, init, offset=first_particle)
-         if x_init is None else x_init[:m])
-    plan = adapt_plan(eps, oracle, x, grid.T, grid.delta)
-    pilot_cost = oracle.evaluations / m
+    oracle = as_oracle(target, dim)
+    horizon = make_grid("uniform", T, delta, 1)
+    m = check_int("pilot", pilot, 1)
+    if x_init is None:
+        x = initial_particles(m, oracle.dim, seed, horizon.T, oracle.target, init, offset=first_particle)
+    else:
+        x = np.asarray(x_init, dtype=float)[:m]
+    before = oracle.evaluations
+    plan = adapt_plan(eps, oracle, x, horizon.T, horizon.delta)
     return (plan.solver(), plan.grid,
-            {"eps": float(eps), "degree": plan.degree, "windows": plan.windows, "pilot": m,
-             "pilot_evaluations_per_particle": pilot_cost})
+            {"eps": float(eps), "degree": plan.degree, "windows": plan.windows, "pilot": int(x.shape[0]),
+             "pilot_evaluations_per_particle": (oracle.evaluations - before) / x.shape[0]})

@@ -51,3 +51,11 @@ def test_bad_sharding_is_named(client):
         csd.sample(client, RING, n=4, shards=5)
     with pytest.raises(ValueError, match="first_particle= is set"):
         csd.sample(client, RING, n=4, first_particle=2)
+
+
+def test_collocation_from_eps_uses_one_plan_for_every_shard(client):
+    kw = dict(n=40, seed=2, eps=1e-6, pilot=8)
+    one = cs.sample(RING, "collocation", progress=False, **kw)
+    result = csd.sample(client, RING, "collocation", shards=3, **kw)
+    assert np.array_equal(result.samples, one.samples)
+    assert result.extra["windows"] == one.extra["windows"] and result.nfe == one.nfe
