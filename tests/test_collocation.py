@@ -331,3 +331,16 @@ def test_eps_is_refused_for_other_solvers_and_bad_values():
         cs.sample(cs.ring_mixture(), "ddim", n=4, eps=1e-6)
     with pytest.raises(ValueError, match="eps must be in"):
         cs.sample(cs.ring_mixture(), "collocation", n=4, eps=0.0)
+
+
+def test_eps_alone_on_a_64d_16_component_mixture_with_unequal_variances():
+    """No global Lipschitz constant exists; the measured plan needs none and meets eps off the pilot."""
+    rng = np.random.default_rng(0)
+    target = cs.gaussian_mixture(rng.standard_normal((16, 64)) * 2, rng.uniform(0.2, 1.0, (16, 64)))
+    with pytest.raises(ValueError, match="no global Lipschitz"):
+        target.score_lipschitz(0.5)
+    T, delta, eps = 10.0, 1e-3, 1e-4
+    x0 = initial_particles(24, 64, 1, T, target, "exact")
+    run = cs.sample(target, "collocation", x_init=x0, T=T, delta=delta, eps=eps, pilot=16, backend="cpu")
+    assert _rms(run.samples[16:], _dop853(target, x0[16:], T, delta)) <= eps
+    assert run.extra["pilot"] == 16 and run.rounds < run.nfe
