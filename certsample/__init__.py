@@ -2,6 +2,7 @@
 
 from . import forward, metrics, targets
 from .forward import TimeGrid, exponential_grid, make_grid, uniform_grid
+from .compiled_score import CompiledScore, compiled_score
 from .integrate import SampleResult, initial_particles, sample
 from .oracle import PerturbedOracle, ScoreError, ScoreOracle, as_oracle
 from .processes import VEProcess, VPProcess, score_from_model
@@ -13,4 +14,4 @@ __version__ = "0.1.0"
 __all__ = ["sample", "sample_logconcave", "SampleResult", "initial_particles", "ScoreOracle", "PerturbedOracle", "ScoreError",
            "as_oracle", "SOLVERS", "get_solver", "TimeGrid", "make_grid", "uniform_grid",
            "exponential_grid", "gaussian", "gaussian_mixture", "point_cloud", "embed", "ring_mixture",
-           "make_target", "forward", "metrics", "targets", "VPProcess", "VEProcess", "score_from_model"]
+           "make_target", "forward", "metrics", "targets", "VPProcess", "VEProcess", "score_from_model", "compiled_score", "CompiledScore"]

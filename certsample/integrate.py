@@ -74,6 +74,8 @@ def initial_particles(n: int, dim: int, seed: int = 0, T: float | None = None, t
         raise ValueError(f"unknown init {init!r}; choose 'standard' or 'exact'")
     if target is None or T is None:
         raise ValueError("init='exact' needs the target and T")
+    if not hasattr(target, "law_at"):
+        raise ValueError(f"init='exact' needs a built-in target with a known law; {target!r} has none")
     law = target.law_at(T)
     comp = np.searchsorted(np.cumsum(law.weights), source.uniform(INIT_STEP, 1) * law.weights.sum())
     comp = np.minimum(comp, law.n_components - 1)
@@ -130,7 +132,7 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
     if not hasattr(target, "kernel_params"):
         raise ValueError(f"backend {backend!r} needs a built-in target with a compiled score; "
                          "score callables and perturbed oracles run on backend='numpy'")
-    run = step_runner(solver.kernel_step, backend)
+    run = step_runner(solver.kernel_step, backend, getattr(target, "kernel_score", None))
     n, d = x.shape
     x = np.ascontiguousarray(x, dtype=float)
     row_bytes = 8 * (max(solver.n_work, 1) * d + target.kernel_work_size())
