@@ -35,7 +35,8 @@ class SampleResult:
     """Samples and what they cost.
 
     ``nfe`` counts score evaluations per particle and ``rounds`` sequential rounds of them (equal for
-    sequential solvers); ``wall_time`` is the integration time in seconds, compilation excluded.
+    sequential solvers); ``wall_time`` is the integration time in seconds, compilation excluded
+    (kernels compile once per machine: Numba's on-disk cache serves later processes).
     """
 
     samples: np.ndarray

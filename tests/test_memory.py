@@ -84,3 +84,41 @@ def test_cpu_results_do_not_depend_on_the_number_of_scratch_blocks(solver, tmp_p
         subprocess.run([sys.executable, "-c", code, str(threads), str(path)], cwd=ROOT, check=True, timeout=300)
         outs.append(np.load(path))
     np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def test_kernels_compile_once_per_machine(tmp_path):
+    """A second process loads every compiled kernel from Numba's on-disk cache (no compilation)."""
+    code = textwrap.dedent("""
+        import certsample as cs
+        from certsample.kernels import jit
+        cs.sample(cs.ring_mixture(), "randomized-midpoint", n=20, n_steps=3, backend="cpu", progress=False)
+        cached = [d for d in jit._compiled.values() if getattr(d, "_cache", None) is not None
+                  and type(d._cache).__name__ == "FunctionCache"]
+        hits = sum(sum(d.stats.cache_hits.values()) for d in cached)
+        misses = sum(sum(d.stats.cache_misses.values()) for d in cached)
+        print(len(cached), hits, misses)
+    """)
+    env = dict(__import__("os").environ, NUMBA_CACHE_DIR=str(tmp_path), PYTHONPATH=ROOT)
+    runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+            for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs), runs[0].stderr + runs[1].stderr
+    first, second = ([int(v) for v in r.stdout.split()] for r in runs)
+    assert first[2] >= 5  # the run's kernel, the noise batch and their callees compiled
+    # the second process loads the two top-level kernels (callees come inside them) and compiles nothing
+    assert second[1] >= 2 and second[2] == 0
+
+
+def test_cache_names_change_with_callees_and_user_code_is_never_cached():
+    from certsample.kernels import drivers, jit
+    from certsample.solvers import collocation, exponential_ode
+
+    step_a, step_b = exponential_ode.exponential_ode_step, collocation.collocation_step
+    lib_a, digest_a = jit._fingerprint(drivers.cpu_run_steps, {"solver_step": step_a})
+    lib_b, digest_b = jit._fingerprint(drivers.cpu_run_steps, {"solver_step": step_b})
+    assert lib_a and lib_b and digest_a != digest_b  # one driver source, two cache entries
+
+    @jit.device_function
+    def user_score(x, t, target_params, out, work):
+        out[0] = x[0]
+
+    assert not jit._fingerprint(drivers.cpu_run_steps, {"solver_step": step_a, "target_score": user_score})[0]

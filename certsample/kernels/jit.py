@@ -10,6 +10,7 @@ e.g. a user's own score in place of the built-in mixture score.
 
 from __future__ import annotations
 
+import hashlib
 import types
 
 import numba
@@ -26,11 +27,11 @@ def device_function(fn):
     return fn
 
 
-def _jit(fn, target):
+def _jit(fn, target, cache=False):
     if target == "cpu":
-        return numba.njit(fn)
+        return numba.njit(cache=cache)(fn)
     if target == "cpu-parallel":
-        return numba.njit(parallel=True)(fn)
+        return numba.njit(parallel=True, cache=cache)(fn)
     from numba import cuda  # imported lazily: CUDA start-up is not free
 
     if target == "cuda-device":
@@ -57,6 +58,37 @@ def compile_for(fn, target: str, overrides: dict | None = None):
             namespace[name] = compile_for(obj, callee_target, overrides)
     rebound = types.FunctionType(fn.__code__, namespace, fn.__name__, fn.__defaults__, fn.__closure__)
     rebound.__doc__ = fn.__doc__
-    compiled = _jit(rebound, target)
+    library, digest = _fingerprint(fn, overrides)
+    if library:
+        # Numba's on-disk cache names an entry by qualified name, file and line, and revalidates only
+        # the caller's file: a digest of every callee's code and constants and of the rebindings goes
+        # into the name, so neither two rebindings nor an edited callee can load a stale entry.
+        rebound.__qualname__ = f"{fn.__qualname__}_{digest}"
+    compiled = _jit(rebound, target, cache=library)
     _compiled[key] = compiled
     return compiled
+
+
+def _fingerprint(fn, overrides, seen=None):
+    """``(library, digest)``: whether ``fn`` and every marked callee (after ``overrides``) is
+    certsample's own code, and a hash of their bytecode, constants and the globals they read.
+
+    A user's function is never cached on disk: it may live in ``__main__`` or change unnoticed.
+    """
+    seen = {} if seen is None else seen
+    if fn in seen:
+        return seen[fn]
+    seen[fn] = (True, "")  # cycles: a function already on the stack adds nothing
+    code = fn.__code__
+    library = getattr(fn, "__module__", "").startswith("certsample.") and fn.__closure__ is None
+    h = hashlib.sha1(code.co_code + repr(code.co_consts).encode() + fn.__module__.encode())
+    for name in code.co_names:
+        obj = overrides.get(name, fn.__globals__.get(name))
+        if getattr(obj, "_certsample_device", False):
+            lib, digest = _fingerprint(obj, overrides, seen)
+            library = library and lib
+            h.update(f"{name}:{digest}".encode())
+        elif isinstance(obj, (int, float, bool, str)):
+            h.update(f"{name}={obj!r}".encode())
+    seen[fn] = (library, h.hexdigest()[:12])
+    return seen[fn]
