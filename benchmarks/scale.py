@@ -63,7 +63,7 @@ def main(argv=None):
                 print(f"{kind:<8s} {solver:<20s} {n:>9.0e} {r['wall']:>9.2f} {per:>17.1f} "
                       f"{r['rss'] / 2**20:>12.0f} {r['state'] / 2**20:>9.1f}", flush=True)
             if len(rows) >= 2:
-                (n0, _, p0), (n1, r1, p1) = rows[0], rows[-1]
+                (_, _, p0), (n1, r1, p1) = rows[0], rows[-1]
                 summary.append((kind, solver, n1, r1["rss"] / r1["state"], (r1["rss"] - rows[0][1]["rss"]) /
                                 max(r1["state"] - rows[0][1]["state"], 1), p1 / p0))
     print("\nat the largest n: peak RSS / state, (RSS growth) / (state growth), time per particle vs smallest n")

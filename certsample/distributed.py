@@ -76,10 +76,10 @@ def sample(client, target, solver="exponential-ode", n: int | None = None, shard
     n = 1000 if n is None else n
     extra = {}
     if options.get("eps") is not None:  # one plan for all shards, measured on the run's first particles
-        keys = ("T", "delta", "seed", "init", "dim", "pilot")
+        keys = ("T", "delta", "seed", "init", "dim")
         solver, options["grid"], extra = plan_from_eps(target, solver, options.pop("eps"), x_init=x_init,
+                                                       pilot=min(options.pop("pilot", 32), n),
                                                        **{k: options[k] for k in keys if k in options})
-        options.pop("pilot", None)
     if shards is None:
         shards = max(1, min(sum(client.nthreads().values()), n))
     bounds = shard_bounds(n, shards)
