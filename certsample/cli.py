@@ -35,19 +35,15 @@ def _cmd_sample(args) -> int:
 
     target = make_target(args.target, args.dim, args.seed)
     solver, grid = args.solver, args.grid
-    if args.eps is not None:
-        from .forward import make_grid
-        from .integrate import initial_particles
+    if args.eps is not None:  # the plan sample(..., eps=) would measure, kept for the pathwise check
+        from .integrate import plan_from_eps
         from .solvers import get_solver
-        from .solvers.collocation_adaptive import adapt_plan
 
         if get_solver(args.solver).name != "collocation":
             raise ValueError("--eps plans collocation runs only; other solvers take --steps "
                              "(or use `certsample certify --eps`)")
-        horizon = make_grid(args.grid, args.T, args.delta, 1)  # validates T and delta
-        pilot = initial_particles(min(args.n, 32), target.dim, args.seed, horizon.T)
-        plan = adapt_plan(args.eps, target.score, pilot, horizon.T, horizon.delta)
-        solver, grid = plan.solver(), plan.grid
+        solver, grid, _ = plan_from_eps(target, args.solver, args.eps, T=args.T, delta=args.delta, seed=args.seed,
+                                        pilot=min(args.n, 32))
     result = sample(target, solver, n=args.n, n_steps=args.steps, T=args.T, delta=args.delta,
                     grid=grid, backend=args.backend, seed=args.seed,
                     progress=False if args.no_progress else "auto")

@@ -70,7 +70,7 @@ def pathwise_check(target, solver, grid, seed: int = 0, n_check: int = 32) -> di
     ``REFERENCE_EPS``; a second reference two degrees higher gives the reference's own accuracy.
     """
     from .integrate import initial_particles, sample
-    from .solvers import get_solver
+    from .solvers import Collocation, get_solver
     from .solvers.collocation_adaptive import adapt_plan
 
     solver = get_solver(solver)
@@ -80,8 +80,6 @@ def pathwise_check(target, solver, grid, seed: int = 0, n_check: int = 32) -> di
     mine = sample(target, solver, x_init=x0, grid=grid, progress=False).samples
     plan = adapt_plan(REFERENCE_EPS, target.score, x0, grid.T, grid.delta)
     ref = sample(target, plan.solver(), x_init=x0, grid=plan.grid, progress=False).samples
-    from .solvers import Collocation
-
     check = sample(target, Collocation(plan.degree + 2, plan.sweeps + 2), x_init=x0, grid=plan.grid,
                    progress=False).samples
     err = np.sqrt(np.sum((mine - ref) ** 2, axis=1))

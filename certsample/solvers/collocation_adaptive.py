@@ -129,7 +129,7 @@ def _run_windows(score, x, T, delta, eps, degree, h_first, budget=math.inf):
             h *= 0.5
         if h < 1e-12 * max(t, 1.0):
             raise RuntimeError(f"adaptive collocation: window at t={t:g} shrank below {h:g}; the score is not "
-                               "smooth enough there for eps={eps:g}")
+                               f"smooth enough there for eps={eps:g}")
     return np.array(times), np.array(sweeps, dtype=np.int64), spent
 
 
