@@ -106,6 +106,7 @@ def _check_finite(x, where):
 def integrate_numpy(solver, oracle: ScoreOracle, x, grid: TimeGrid, noise, progress=None) -> np.ndarray:
     """The NumPy reference loop: ``solver.step`` over the grid, returning the final particles."""
     x = np.array(x, dtype=float)
+    solver.prepare(grid, getattr(oracle, "target", None))
     for k, (t, h) in enumerate(zip(grid.times[:-1], grid.steps)):
         x = solver.step(x, float(t), float(h), k, oracle, noise)
         _check_finite(x, f"at step {k} (t={t:g})")

@@ -284,6 +284,45 @@ def test_corrector_pulls_the_law_toward_the_target():
     assert errs[2] < 0.3 * errs[0]
 
 
+def test_block_schedule_runs_the_corrector_at_block_ends_only():
+    grid = cs.uniform_grid(2.0, 0.1, 10)
+    pc = PredictorCorrector(corrector_steps=3, blocks=4, L=2.0)
+    np.testing.assert_array_equal(pc.corrector_counts(grid), [0, 3, 0, 0, 3, 0, 0, 3, 0, 3])  # blocks 2, 3, 3, 2
+    x0 = start(GAUSS, n=6)
+    ref = cs.sample(GAUSS, pc, x_init=x0, grid=grid, seed=3, progress=False)
+    assert ref.nfe == pc.nfe(10) == 10 * 2 + 2 * 3 * 4 and ref.rounds == pc.rounds(10) == ref.nfe
+    kernel = cs.sample(GAUSS, pc, x_init=x0, grid=grid, seed=3, backend="cpu", progress=False)
+    assert kernel.nfe == ref.nfe and kernel.rounds == ref.rounds
+    np.testing.assert_allclose(kernel.samples, ref.samples, rtol=1e-12, atol=1e-12)
+    # one block per step is the per-step schedule, bit for bit
+    every = cs.sample(GAUSS, PredictorCorrector(corrector_steps=3, L=2.0), x_init=x0, grid=grid, seed=3,
+                      progress=False)
+    blocked = cs.sample(GAUSS, PredictorCorrector(corrector_steps=3, blocks=10, L=2.0), x_init=x0, grid=grid,
+                        seed=3, progress=False)
+    np.testing.assert_array_equal(every.samples, blocked.samples)
+
+
+def test_theorem_span_closes_a_block_after_predictor_time_one_over_L():
+    grid = cs.exponential_grid(4.0, 0.02, 40)
+    pc = PredictorCorrector(span="theorem", corrector_time=1.0, corrector_h=0.25, target=GAUSS)
+    counts = pc.corrector_counts(grid, GAUSS)
+    assert pc.corrector_steps == 4 and set(counts) <= {0, 4} and counts[-1] == 4
+    start_k = 0
+    for end in np.flatnonzero(counts)[:-1]:  # every closed block spans at least 1/L at its end
+        assert grid.steps[start_k:end + 1].sum() >= 1.0 / GAUSS.score_lipschitz(float(grid.times[end + 1]))
+        start_k = end + 1
+    assert 1 < np.count_nonzero(counts) < len(grid)
+
+
+@pytest.mark.parametrize("kwargs, match", [(dict(blocks=2, span=0.5), "not both"), (dict(blocks=0), "blocks"),
+                                           (dict(span=-1.0), "span"), (dict(corrector_time=0.0), "corrector_time")])
+def test_block_schedule_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        PredictorCorrector(**kwargs)
+    with pytest.raises(ValueError, match="exceeds the grid"):
+        PredictorCorrector(blocks=5, L=1.0).corrector_counts(cs.uniform_grid(1.0, 0.1, 3))
+
+
 # ------------------------------------------------------------------ backends
 def _solvers():
     pc_target = cs.embed(cs.ring_mixture(4, radius=2.0), 3, seed=0, lam_perp=0.5)

@@ -47,6 +47,10 @@ class Solver:
         """
         return (0.0,)
 
+    def prepare(self, grid, target=None) -> None:
+        """Called by the NumPy loop before the first step, for solvers whose schedule depends on the
+        whole grid (e.g. a corrector every few steps). Default: nothing."""
+
     def nfe(self, n_steps: int) -> int:
         return self.evals_per_step * n_steps
 
