@@ -43,7 +43,8 @@ from ..validation import check_int
 from .base import ODESolver, ParallelSolver
 
 __all__ = ["Collocation", "CollocationPlan", "collocation_plan", "check_contraction", "chebyshev_lobatto_nodes",
-           "barycentric_weights", "lagrange_basis", "collocation_matrix", "picard_norm", "collocation_step",
+           "barycentric_weights", "lagrange_basis", "collocation_matrix", "picard_norm", "picard_sweep",
+           "collocation_step",
            "mixture_lipschitz"]
 
 WEIGHTS = ("exponential", "plain")
@@ -306,6 +307,18 @@ def collocation_plan(eps: float, target=None, *, R=None, sigma=None, lipschitz=N
 
 
 # ---------------------------------------------------------------------------- the solver
+def picard_sweep(score, x, nodes, drift, times, amat, growth, shift, h, first_sweep):
+    """One Jacobi sweep of a window on a batch, in place: node drifts from the node states (one
+    round of :meth:`~certsample.oracle.ScoreOracle.evaluate_many`), then every moving node's state.
+
+    ``nodes`` and ``drift`` are ``(D + 1, n, d)``; the start node's state is ``x`` in every sweep, so
+    its drift is taken in the first sweep only.
+    """
+    first = 0 if first_sweep else 1
+    drift[first:] = score.evaluate_many(nodes[first:], times[first:]) + shift * nodes[first:]
+    nodes[1:] = growth[1:, None, None] * x + h * np.einsum("mj,mnd->jnd", amat[:, 1:], drift)
+
+
 @device_function
 def collocation_step(x, t, h, k, particle, key0, key1, target_params, solver_params, work, swork):
     """One window for one particle: rows ``0..D`` of ``work`` hold node states, ``D+1..2D+1`` node drifts."""
@@ -462,9 +475,7 @@ class Collocation(ODESolver, ParallelSolver):
         nodes = np.repeat(x[None], self.degree + 1, axis=0)
         drift = np.empty_like(nodes)
         for sweep in range(self.sweeps_of(k)):
-            first = 0 if sweep == 0 else 1  # the start node's state is x in every sweep
-            drift[first:] = score.evaluate_many(nodes[first:], times[first:]) + shift * nodes[first:]
-            nodes[1:] = growth[1:, None, None] * x + h * np.einsum("mj,mnd->jnd", amat[:, 1:], drift)
+            picard_sweep(score, x, nodes, drift, times, amat, growth, shift, h, sweep == 0)
         return nodes[-1]
 
     def kernel_params(self, grid, target=None) -> tuple:

@@ -42,7 +42,8 @@ import numpy as np
 
 from ..forward import TimeGrid
 from ..validation import check_int
-from .collocation import CollocationPlan, _window, chebyshev_lobatto_nodes
+from ..oracle import ScoreOracle
+from .collocation import CollocationPlan, _window, chebyshev_lobatto_nodes, picard_sweep
 
 __all__ = ["adapt_plan", "chebyshev_coefficients", "DEGREES"]
 
@@ -78,14 +79,6 @@ def _worst(v):
     return float(np.sqrt(np.max(np.sum(v * v, axis=-1))))
 
 
-def _scores(score, states, times):
-    """Scores of ``states`` ``(k, m, d)`` at ``times`` ``(k,)`` in one batched call."""
-    if hasattr(score, "evaluate_many"):  # a ScoreOracle: counted, checked, one call
-        return score.evaluate_many(states, times)
-    k, m, d = states.shape
-    return np.asarray(score(states.reshape(k * m, d), np.repeat(times, m)), dtype=float).reshape(k, m, d)
-
-
 def _run_windows(score, x, T, delta, eps, degree, h_first, budget=math.inf):
     """March the pilot from ``T`` to ``delta``; returns ``(times, sweeps, pilot evaluations)``, or
     ``(None, None, evaluations)`` as soon as the plan would cost more than ``budget`` per particle."""
@@ -104,12 +97,10 @@ def _run_windows(score, x, T, delta, eps, degree, h_first, budget=math.inf):
         drift = np.empty_like(states)
         change = math.inf
         for count in range(1, MAX_SWEEPS + 1):
-            first = 0 if count == 1 else 1  # the start node's state is x in every sweep
-            drift[first:] = _scores(score, states[first:], node_times[first:])
-            spent += degree + 1 - first
-            new = growth[:, None, None] * x + h * np.einsum("mj,mnd->jnd", amat, drift)
-            change = max(_worst(new[j] - states[j]) for j in range(1, degree + 1))
-            states = new
+            previous = states.copy()
+            picard_sweep(score, x, states, drift, node_times, amat, growth, 0.0, h, count == 1)
+            spent += degree + (count == 1)
+            change = max(_worst(states[j] - previous[j]) for j in range(1, degree + 1))
             if change <= SWEEP_SHARE * tol:
                 break
         coef = chebyshev_coefficients(drift)
@@ -142,7 +133,8 @@ def adapt_plan(eps: float, score, x_pilot, T: float = 10.0, delta: float = 1e-3,
     eps : float
         Target RMS pathwise error, ``0 < eps < 1``.
     score : callable
-        Batched ``score(x, t)`` (a target's, or a :class:`~certsample.oracle.ScoreOracle`).
+        Batched ``score(x, t)`` (``t`` of shape ``(m,)``: a target's, a user's, or a
+        :class:`~certsample.oracle.ScoreOracle`).
     x_pilot : array, shape (m, d)
         Pilot particles at forward time ``T`` (the run's first particles, or exact ``q_T`` draws).
     T, delta : float
@@ -163,6 +155,8 @@ def adapt_plan(eps: float, score, x_pilot, T: float = 10.0, delta: float = 1e-3,
     x = np.asarray(x_pilot, dtype=float)
     if x.ndim != 2 or x.shape[0] < 1 or not np.all(np.isfinite(x)):
         raise ValueError(f"x_pilot must be a finite (m, d) array, got shape {x.shape}")
+    # a bare callable goes through an oracle too: one batched, checked call per sweep
+    score = score if isinstance(score, ScoreOracle) else ScoreOracle(score, x.shape[1])
     candidates = [check_int("degree", degree, 2)] if degree is not None else list(degrees)
     h_first = min(1.0, 0.25 * (T - delta))
     # the cost is unimodal in D in every case measured: start in the middle, walk downhill, and stop

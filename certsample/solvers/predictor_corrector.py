@@ -233,17 +233,19 @@ class PredictorCorrector(SDESolver):
     def prepare(self, grid, target=None) -> None:
         self._counts = self.corrector_counts(grid, target)
 
+    def _corrector_evaluations(self, n_steps: int):
+        """Evaluations of all corrector runs over ``n_steps`` steps, or None before :meth:`prepare`."""
+        if self._counts is None or len(self._counts) != n_steps:
+            return None
+        return 2 * int(self._counts.sum())  # two per ULMC step, each its own round
+
     def nfe(self, n_steps: int) -> int:
-        counts = self._counts if self._counts is not None and len(self._counts) == n_steps else None
-        if counts is None:
-            return super().nfe(n_steps)
-        return self.predictor.evals_per_step * n_steps + 2 * int(counts.sum())
+        extra = self._corrector_evaluations(n_steps)
+        return super().nfe(n_steps) if extra is None else self.predictor.evals_per_step * n_steps + extra
 
     def rounds(self, n_steps: int) -> int:
-        counts = self._counts if self._counts is not None and len(self._counts) == n_steps else None
-        if counts is None:
-            return super().rounds(n_steps)
-        return self.predictor.rounds_per_step * n_steps + 2 * int(counts.sum())
+        extra = self._corrector_evaluations(n_steps)
+        return super().rounds(n_steps) if extra is None else self.predictor.rounds_per_step * n_steps + extra
 
     def kernel_params(self, grid, target=None) -> tuple:
         """``(R, K, exponential, corrector steps, u per step, corrector h, first corrector slot)``.
