@@ -72,6 +72,7 @@ SOLVER_THEOREMS = {
     "randomized-midpoint": None,
     "parallel-midpoint": None,
     "predictor-corrector": "gupta_cai_chen",
+    "parallel-predictor-corrector": "gupta_cai_chen_parallel",
     "collocation": "collocation",
 }
 UNCOVERED = {

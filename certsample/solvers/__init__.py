@@ -8,15 +8,18 @@ from .euler_maruyama import EulerMaruyama
 from .exponential_ode import ExponentialODE
 from .exponential_sde import ExponentialSDE
 from .parallel_midpoint import ParallelRandomizedMidpoint
+from .parallel_predictor_corrector import ParallelPredictorCorrector
 from .predictor_corrector import PredictorCorrector
 from .randomized_midpoint import RandomizedMidpoint
 from .ulmc import RandomizedMidpointULMC, sample_logconcave
 
 SOLVERS = {cls.name: cls for cls in (EulerMaruyama, ExponentialODE, ExponentialSDE, RandomizedMidpoint,
-                                     ParallelRandomizedMidpoint, PredictorCorrector, Collocation)}
+                                     ParallelRandomizedMidpoint, PredictorCorrector, ParallelPredictorCorrector,
+                                     Collocation)}
 ALIASES = {"em": "euler-maruyama", "ddpm": "exponential-sde", "ddim": "exponential-ode",
            "ei-ode": "exponential-ode", "ei-sde": "exponential-sde", "rm": "randomized-midpoint",
-           "prm": "parallel-midpoint", "pc": "predictor-corrector"}
+           "prm": "parallel-midpoint", "pc": "predictor-corrector",
+           "ppc": "parallel-predictor-corrector"}
 
 
 def register(cls):
@@ -46,4 +49,4 @@ def get_solver(solver, **options) -> Solver:
 
 __all__ = ["Solver", "ODESolver", "SDESolver", "ParallelSolver", "EulerMaruyama", "ExponentialODE",
            "ExponentialSDE", "RandomizedMidpoint", "ParallelRandomizedMidpoint", "PredictorCorrector",
-           "Collocation", "RandomizedMidpointULMC", "sample_logconcave", "SOLVERS", "get_solver", "register"]
+           "ParallelPredictorCorrector", "Collocation", "RandomizedMidpointULMC", "sample_logconcave", "SOLVERS", "get_solver", "register"]

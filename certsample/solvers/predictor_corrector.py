@@ -181,11 +181,19 @@ class PredictorCorrector(SDESolver):
             L = positive_finite("L", L)
         self.L = L
         self.target = target
-        per_step = self.blocks is None and self.span is None
-        # per-step schedule: a fixed cost per step; block schedules add the correctors in nfe()/rounds()
-        self.evals_per_step = predictor.evals_per_step + (2 * self.corrector_steps if per_step else 0)
-        self.rounds_per_step = predictor.rounds_per_step + (2 * self.corrector_steps if per_step else 0)
+        self._set_cost()
         self.n_work = 2 * self.R + 1 + ULMC_WORK
+
+    def _set_cost(self) -> None:
+        # per-step schedule: a fixed cost per step; block schedules add the correctors in nfe()/rounds()
+        per_step = self.blocks is None and self.span is None
+        evals, rounds = self.corrector_cost(self.corrector_steps) if per_step else (0, 0)
+        self.evals_per_step = self.predictor.evals_per_step + evals
+        self.rounds_per_step = self.predictor.rounds_per_step + rounds
+
+    def corrector_cost(self, n_corrector: int) -> tuple[int, int]:
+        """``(evaluations, rounds)`` of one corrector run of ``n_corrector`` ULMC steps: two each per step."""
+        return 2 * n_corrector, 2 * n_corrector
 
     def order(self) -> float:
         """Pathwise order of the predictor (1.5); the corrector changes the law, not the order in h."""
@@ -233,18 +241,19 @@ class PredictorCorrector(SDESolver):
     def prepare(self, grid, target=None) -> None:
         self._counts = self.corrector_counts(grid, target)
 
-    def _corrector_evaluations(self, n_steps: int):
-        """Evaluations of all corrector runs over ``n_steps`` steps, or None before :meth:`prepare`."""
+    def _corrector_total(self, n_steps: int, which: int):
+        """Evaluations (``which = 0``) or rounds (1) of all corrector runs over ``n_steps`` steps, or
+        None before :meth:`prepare`."""
         if self._counts is None or len(self._counts) != n_steps:
             return None
-        return 2 * int(self._counts.sum())  # two per ULMC step, each its own round
+        return sum(self.corrector_cost(int(m))[which] for m in self._counts if m)
 
     def nfe(self, n_steps: int) -> int:
-        extra = self._corrector_evaluations(n_steps)
+        extra = self._corrector_total(n_steps, 0)
         return super().nfe(n_steps) if extra is None else self.predictor.evals_per_step * n_steps + extra
 
     def rounds(self, n_steps: int) -> int:
-        extra = self._corrector_evaluations(n_steps)
+        extra = self._corrector_total(n_steps, 1)
         return super().rounds(n_steps) if extra is None else self.predictor.rounds_per_step * n_steps + extra
 
     def kernel_params(self, grid, target=None) -> tuple:
@@ -269,9 +278,12 @@ class PredictorCorrector(SDESolver):
         t_next = t - h
         u = 1.0 / self.lipschitz(t_next, getattr(score, "target", None))
         v = math.sqrt(u) * noise.normal(k, SLOT_VELOCITY)
+        return self.correct(x, v, n_corrector, u, t_next, k, score, noise)
+
+    def correct(self, x, v, n_corrector, u, t_next, k, score, noise):
+        """The corrector run on a NumPy batch: ``n_corrector`` ULMC steps one after the other."""
         for j in range(n_corrector):
-            slot = corrector_slot(self.R, j)
-            x, v = ulmc_step_numpy(x, v, self.corrector_h, u, t_next, k, score, noise, slot)
+            x, v = ulmc_step_numpy(x, v, self.corrector_h, u, t_next, k, score, noise, corrector_slot(self.R, j))
         return x
 
     def __repr__(self) -> str:

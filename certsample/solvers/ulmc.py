@@ -56,7 +56,8 @@ from ..validation import check_int, positive_finite
 from .base import Solver
 
 __all__ = ["ULMC_WORK", "ULMC_SLOTS", "brownian_g", "ulmc_noise_factor", "ulmc_noise_factor_numpy",
-           "ulmc_covariance", "ulmc_cholesky", "ulmc_step", "ulmc_step_numpy", "ulmc_solver_step",
+           "ulmc_covariance", "ulmc_cholesky", "ulmc_draw", "ulmc_half", "ulmc_end", "ulmc_step",
+           "ulmc_draw_numpy", "ulmc_half_numpy", "ulmc_end_numpy", "ulmc_step_numpy", "ulmc_solver_step",
            "RandomizedMidpointULMC", "sample_logconcave", "DEFAULT_H"]
 
 #: d-vectors of scratch ``ulmc_step`` needs in ``work`` (rows 0..3; longer rows are fine).
@@ -203,18 +204,12 @@ def ulmc_cholesky(alpha, h) -> np.ndarray:
 
 # ---------------------------------------------------------------------- the step
 @device_function
-def ulmc_step(x, v, h, u, t_score, k, particle, key0, key1, slot, target_params, work, swork):
-    """One randomized-midpoint ULMC step for ``f = -log q_{t_score}``, in place on ``x``, ``v`` ``(d,)``.
+def ulmc_draw(w1, w2, w3, h, k, particle, key0, key1, slot):
+    """Step ``k``'s ``alpha`` (returned) and Brownian integrals ``W1, W2, W3`` (into ``w1 .. w3``, ``(d,)``).
 
-    Draws ``alpha`` from ``uniform(.., step=k, slot)`` and the normals behind ``W1, W2, W3`` from
-    ``fill_normals(.., step=k, slot + 1 .. slot + 3)``. ``work`` holds at least :data:`ULMC_WORK`
-    rows of length ``>= d``; ``swork`` is the score's scratch. Returns 2 (score evaluations).
+    ``alpha`` comes from ``uniform(.., step=k, slot)``, the normals from ``fill_normals(.., step=k,
+    slot + 1 .. slot + 3)``, correlated by :func:`ulmc_noise_factor`.
     """
-    d = x.shape[0]
-    score = work[0, :d]
-    w1 = work[1, :d]  # W1, then x_half
-    w2 = work[2, :d]
-    w3 = work[3, :d]
     step = np.uint64(k)
     base = np.uint64(slot)  # a signed slot would promote the sums below to float
     alpha = uniform(key0, key1, particle, step, base)
@@ -222,35 +217,93 @@ def ulmc_step(x, v, h, u, t_score, k, particle, key0, key1, slot, target_params,
     fill_normals(w2, key0, key1, particle, step, base + np.uint64(2))
     fill_normals(w3, key0, key1, particle, step, base + np.uint64(3))
     l11, l21, l22, l31, l32, l33 = ulmc_noise_factor(alpha, h)
-    for i in range(d):
+    for i in range(w1.shape[0]):
         z1 = w1[i]
         z2 = w2[i]
         z3 = w3[i]
         w1[i] = l11 * z1
         w2[i] = l21 * z1 + l22 * z2
         w3[i] = l31 * z1 + l32 * z2 + l33 * z3
+    return alpha
+
+
+@device_function
+def ulmc_half(x_half, x, v, score_x, w1, alpha, h, u):
+    """``x_half = x + (1 - e^{-2a})/2 v + u/2 (a - (1 - e^{-2a})/2) score(x) + sqrt(u) W1``."""
     a = alpha * h
     e_a = -math.expm1(-2.0 * a)
+    half_v = 0.5 * e_a
+    half_s = 0.5 * u * (a - 0.5 * e_a)
+    root_u = math.sqrt(u)
+    for i in range(x.shape[0]):
+        x_half[i] = x[i] + half_v * v[i] + half_s * score_x[i] + root_u * w1[i]
+
+
+@device_function
+def ulmc_end(x, v, score_half, w2, w3, alpha, h, u):
+    """The step's end in place: ``x += (1 - e^{-2h})/2 v + u h/2 (1 - e^{-2(h-a)}) score(x_half) +
+    sqrt(u) W2`` and ``v = e^{-2h} v + u h e^{-2(h-a)} score(x_half) + 2 sqrt(u) W3``."""
     e_h = -math.expm1(-2.0 * h)
     b = (1.0 - alpha) * h
     e_b = -math.expm1(-2.0 * b)
     r = math.exp(-2.0 * b)
     decay = math.exp(-2.0 * h)
     root_u = math.sqrt(u)
-    # score = -grad f, so every "- grad f" of the update is "+ score"
-    half_v = 0.5 * e_a
-    half_s = 0.5 * u * (a - 0.5 * e_a)
-    target_score(x, t_score, target_params, score, swork)
-    for i in range(d):
-        w1[i] = x[i] + half_v * v[i] + half_s * score[i] + root_u * w1[i]
-    target_score(w1, t_score, target_params, score, swork)
     end_v = 0.5 * e_h
     end_s = 0.5 * u * h * e_b
     vel_s = u * h * r
-    for i in range(d):
-        x[i] = x[i] + end_v * v[i] + end_s * score[i] + root_u * w2[i]
-        v[i] = decay * v[i] + vel_s * score[i] + 2.0 * root_u * w3[i]
+    for i in range(x.shape[0]):
+        x[i] = x[i] + end_v * v[i] + end_s * score_half[i] + root_u * w2[i]
+        v[i] = decay * v[i] + vel_s * score_half[i] + 2.0 * root_u * w3[i]
+
+
+@device_function
+def ulmc_step(x, v, h, u, t_score, k, particle, key0, key1, slot, target_params, work, swork):
+    """One randomized-midpoint ULMC step for ``f = -log q_{t_score}``, in place on ``x``, ``v`` ``(d,)``.
+
+    :func:`ulmc_draw`, a score at ``x``, :func:`ulmc_half`, a score at ``x_half``, :func:`ulmc_end`
+    (score = -grad f, so every "- grad f" of the update is "+ score"). ``work`` holds at least
+    :data:`ULMC_WORK` rows of length ``>= d``; ``swork`` is the score's scratch. Returns 2 (score
+    evaluations).
+    """
+    d = x.shape[0]
+    score = work[0, :d]
+    w1 = work[1, :d]  # W1, then x_half
+    w2 = work[2, :d]
+    w3 = work[3, :d]
+    alpha = ulmc_draw(w1, w2, w3, h, k, particle, key0, key1, slot)
+    target_score(x, t_score, target_params, score, swork)
+    ulmc_half(w1, x, v, score, w1, alpha, h, u)
+    target_score(w1, t_score, target_params, score, swork)
+    ulmc_end(x, v, score, w2, w3, alpha, h, u)
     return 2
+
+
+def ulmc_draw_numpy(h, k, noise, slot):
+    """NumPy twin of :func:`ulmc_draw` for a batch: ``(alpha (n,), W1, W2, W3 (n, d))``."""
+    slot = int(slot)
+    alpha = noise.uniform(k, slot)
+    z1, z2, z3 = (noise.normal(k, slot + j) for j in (1, 2, 3))
+    l11, l21, l22, l31, l32, l33 = (c[:, None] for c in ulmc_noise_factor_numpy(alpha, h))
+    return alpha, l11 * z1, l21 * z1 + l22 * z2, l31 * z1 + l32 * z2 + l33 * z3
+
+
+def ulmc_half_numpy(x, v, score_x, w1, alpha, h, u):
+    """NumPy twin of :func:`ulmc_half`: returns ``x_half``."""
+    a = (alpha * h)[:, None]
+    e_a = -np.expm1(-2.0 * a)
+    return x + 0.5 * e_a * v + 0.5 * u * (a - 0.5 * e_a) * score_x + math.sqrt(u) * w1
+
+
+def ulmc_end_numpy(x, v, score_half, w2, w3, alpha, h, u):
+    """NumPy twin of :func:`ulmc_end`: returns the new ``(x, v)``."""
+    b = ((1.0 - alpha) * h)[:, None]
+    e_b = -np.expm1(-2.0 * b)
+    r = np.exp(-2.0 * b)
+    root_u = math.sqrt(u)
+    x_new = x + 0.5 * (-math.expm1(-2.0 * h)) * v + 0.5 * u * h * e_b * score_half + root_u * w2
+    v_new = math.exp(-2.0 * h) * v + u * h * r * score_half + 2.0 * root_u * w3
+    return x_new, v_new
 
 
 def ulmc_step_numpy(x, v, h, u, t_score, k, score, noise, slot):
@@ -260,28 +313,9 @@ def ulmc_step_numpy(x, v, h, u, t_score, k, score, noise, slot):
     evaluations, two rounds); ``noise`` is a :class:`~certsample.noise.NoiseSource` for the same
     particles, so the result equals the compiled step's to rounding.
     """
-    slot = int(slot)
-    alpha = noise.uniform(k, slot)
-    z1, z2, z3 = (noise.normal(k, slot + j) for j in (1, 2, 3))
-    l11, l21, l22, l31, l32, l33 = (c[:, None] for c in ulmc_noise_factor_numpy(alpha, h))
-    w1 = l11 * z1
-    w2 = l21 * z1 + l22 * z2
-    w3 = l31 * z1 + l32 * z2 + l33 * z3
-    a = alpha * h
-    e_a = (-np.expm1(-2.0 * a))[:, None]
-    e_h = -math.expm1(-2.0 * h)
-    b = (1.0 - alpha) * h
-    e_b = (-np.expm1(-2.0 * b))[:, None]
-    r = np.exp(-2.0 * b)[:, None]
-    decay = math.exp(-2.0 * h)
-    root_u = math.sqrt(u)
-    half_v = 0.5 * e_a
-    half_s = 0.5 * u * (a[:, None] - 0.5 * e_a)
-    x_half = x + half_v * v + half_s * score(x, t_score) + root_u * w1
-    s_half = score(x_half, t_score)
-    x_new = x + 0.5 * e_h * v + 0.5 * u * h * e_b * s_half + root_u * w2
-    v_new = decay * v + u * h * r * s_half + 2.0 * root_u * w3
-    return x_new, v_new
+    alpha, w1, w2, w3 = ulmc_draw_numpy(h, k, noise, slot)
+    x_half = ulmc_half_numpy(x, v, score(x, t_score), w1, alpha, h, u)
+    return ulmc_end_numpy(x, v, score(x_half, t_score), w2, w3, alpha, h, u)
 
 
 @device_function
