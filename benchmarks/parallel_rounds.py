@@ -12,6 +12,14 @@ from the exact ``q_T`` and the pathwise RMS error against the exact flow map is 
 Gupta, Cai and Chen (2024) prove ``O~(log^2(d/eps))`` rounds for the parallel method; here the
 rounds should grow much more slowly in ``d`` than the sequential count does.
 
+A second table turns the corrector on (``--corrector``, on by default): the predictor configuration
+found above, a corrector after every block of predictor time ``1/L`` (``span='theorem'``), each run of
+scaled time ``CORRECTOR_TIME`` with step ``h_c = CORRECTOR_H (4/d)^{1/3}`` (randomized-midpoint
+Langevin's ``d^{1/3}`` step count), so ``M`` grows with ``d``. The sequential predictor-corrector
+pays ``2 M`` rounds per corrector run; the parallel one (Picard corrector) the fewest sweeps ``P``
+whose samples are within ``--picard-tol`` (RMS) of the converged chain (``P = 2 M``, the sequential
+corrector's exact chain). Total rounds are fitted against ``a + b log^2 d``.
+
 Run ``python benchmarks/parallel_rounds.py`` (a few minutes on 2 cores) or with ``--quick``.
 """
 
@@ -25,10 +33,12 @@ import numpy as np
 import certsample as cs
 from certsample.exact import gaussian_flow_map
 from certsample.solvers.parallel_midpoint import ParallelRandomizedMidpoint
+from certsample.solvers.parallel_predictor_corrector import ParallelPredictorCorrector
 from certsample.solvers.randomized_midpoint import RandomizedMidpoint
 from certsample.tuning import smallest_sufficient
 
 T, DELTA = 2.0, 0.05
+CORRECTOR_TIME, CORRECTOR_H = 1.0, 0.25
 
 
 def gaussian_target(d):
@@ -57,6 +67,30 @@ def steps_for(problem, solver, eps, max_steps=4096):
     return (found.n, *found.value) if found.met else None
 
 
+def corrector_rounds(problem, R, K, steps, tol, sampling):
+    """Rounds with the corrector on: ``(M, blocks, P, parallel rounds, sequential-corrector rounds)``."""
+    d = problem.target.dim
+    h_c = CORRECTOR_H * (4.0 / d) ** (1 / 3)
+    m = max(1, int(np.ceil(CORRECTOR_TIME / h_c)))
+    kw = dict(corrector_steps=m, corrector_h=CORRECTOR_TIME / m, span="theorem", target=problem.target)
+
+    def run(sweeps):
+        solver = ParallelPredictorCorrector(R, K, corrector_sweeps=sweeps, **kw)
+        solver.predictor.sampling = sampling
+        res = cs.sample(problem.target, solver, problem.x0.shape[0], steps, T=T, delta=DELTA, grid="uniform",
+                        x_init=problem.x0, backend=problem.backend, seed=problem.seed, progress=False)
+        return res, solver
+
+    exact, solver = run(2 * m)
+    blocks = int(np.count_nonzero(solver._counts))
+    for sweeps in range(1, 2 * m + 1):
+        res, _ = run(sweeps)
+        gap = float(np.sqrt(np.mean(np.sum((res.samples - exact.samples) ** 2, axis=1))))
+        if gap <= tol:
+            break
+    return m, blocks, sweeps, res.rounds, exact.rounds
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="d in (4, 16, 64), fewer configurations")
@@ -68,6 +102,10 @@ def main(argv=None):
     parser.add_argument("--backend", default="cpu", choices=("numpy", "cpu", "cuda"))
     parser.add_argument("--sampling", default="uniform", choices=("uniform", "exponential"),
                         help="law of the random points (default: uniform, the paper's)")
+    parser.add_argument("--no-corrector", dest="corrector", action="store_false",
+                        help="skip the table with the corrector on")
+    parser.add_argument("--picard-tol", type=float, default=1e-3,
+                        help="RMS distance of the Picard corrector to its converged chain (default 1e-3)")
     args = parser.parse_args(argv)
     dims = args.dims or ((4, 16, 64) if args.quick else (4, 16, 64, 256, 1024))
     Rs = (2, 4, 8) if args.quick else (2, 4, 8, 16, 32)
@@ -103,15 +141,40 @@ def main(argv=None):
             continue
         R, K, steps, _, nfe, rounds = min(pool, key=lambda c: (c[5], c[4]))
         elapsed = time.perf_counter() - start
-        rows.append((d, seq_rounds, rounds, seq_nfe, nfe))
+        rows.append((d, seq_rounds, rounds, seq_nfe, nfe, R, K, steps, problem))
         print(f"{d:>5} | {seq_steps:>9} {seq_nfe:>14} | {R:>3} {K:>2} {steps:>5} {rounds:>6} {nfe:>6} | "
               f"{rounds / seq_rounds:>10.3f} {nfe / seq_nfe:>8.2f} | {elapsed:>6.1f}")
     if len(rows) >= 2:
-        d, seq_r, par_r, seq_n, par_n = (np.array(c, dtype=float) for c in zip(*rows))
+        d, seq_r, par_r, seq_n, par_n = (np.array(c, dtype=float) for c in list(zip(*rows))[:5])
         slope = lambda y: np.polyfit(np.log(d), np.log(y), 1)[0]  # noqa: E731
         print(f"\nfitted growth in d: sequential rounds ~ d^{slope(seq_r):.2f}, parallel rounds ~ "
               f"d^{slope(par_r):.2f}, parallel NFE ~ d^{slope(par_n):.2f}")
         print(f"parallel rounds against log d: {np.round(par_r / np.log(d), 1)} (rounds / ln d)")
+    if args.corrector and rows:
+        print(f"\nwith the corrector on (time {CORRECTOR_TIME} per run, h_c = {CORRECTOR_H} (4/d)^(1/3), after "
+              f"every predictor time 1/L; Picard sweeps: fewest within RMS {args.picard_tol:g} of the "
+              f"converged chain)")
+        header = (f"{'d':>5} | {'M':>3} {'blocks':>6} {'P':>3} | {'parallel rounds':>15} | "
+                  f"{'sequential rounds':>17} | {'ratio':>6}")
+        print(header)
+        print("-" * len(header))
+        table = []
+        for d_, seq_r_, _, _, _, R, K, steps, problem in rows:
+            m, blocks, sweeps, par, seq_pc = corrector_rounds(problem, R, K, steps, args.picard_tol, args.sampling)
+            # the sequential sampler: the sequential predictor's rounds plus 2M per corrector run
+            seq_total = seq_r_ + blocks * 2 * m
+            table.append((d_, par, seq_total))
+            print(f"{d_:>5} | {m:>3} {blocks:>6} {sweeps:>3} | {par:>15} | {seq_total:>17} | "
+                  f"{seq_total / par:>6.1f}")
+        if len(table) >= 3:
+            d, par, seq = (np.array(c, dtype=float) for c in zip(*table))
+            design = np.column_stack([np.ones_like(d), np.log(d) ** 2])
+            coef, *_ = np.linalg.lstsq(design, par, rcond=None)
+            fit = design @ coef
+            r2 = 1 - np.sum((par - fit) ** 2) / max(np.sum((par - par.mean()) ** 2), 1e-300)
+            slope = lambda y: np.polyfit(np.log(d), np.log(y), 1)[0]  # noqa: E731
+            print(f"\nparallel rounds ~ {coef[0]:.1f} + {coef[1]:.2f} log^2 d (R^2 = {r2:.3f}); "
+                  f"power fits: parallel ~ d^{slope(par):.2f}, sequential ~ d^{slope(seq):.2f}")
     return rows
 
 

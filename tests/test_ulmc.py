@@ -17,9 +17,10 @@ from certsample.integrate import integrate_kernel
 from certsample.noise import NoiseSource
 from certsample.oracle import ScoreOracle
 from certsample.solvers.ulmc import (DEFAULT_H, ULMC_WORK, RandomizedMidpointULMC, brownian_g,
-                                     sample_logconcave, ulmc_cholesky, ulmc_covariance, ulmc_noise_factor,
+                                     ulmc_cholesky, ulmc_covariance, ulmc_noise_factor,
                                      ulmc_noise_factor_numpy, ulmc_step, ulmc_step_numpy)
 from certsample.targets import gaussian, gaussian_mixture, point_cloud
+from certsample.langevin import sample_logconcave
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -252,7 +253,6 @@ def test_device_step_contract_with_a_nonzero_slot():
 CUDA_SCRIPT = """
 import json, sys
 import numpy as np
-from certsample.solvers.ulmc import sample_logconcave
 from certsample.targets import gaussian_mixture
 target = gaussian_mixture([[0.0, 1.0, -1.0], [1.0, 0.0, 0.5]], [0.5, 0.5])
 args = json.loads(sys.argv[1])

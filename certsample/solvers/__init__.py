@@ -11,7 +11,7 @@ from .parallel_midpoint import ParallelRandomizedMidpoint
 from .parallel_predictor_corrector import ParallelPredictorCorrector
 from .predictor_corrector import PredictorCorrector
 from .randomized_midpoint import RandomizedMidpoint
-from .ulmc import RandomizedMidpointULMC, sample_logconcave
+from .ulmc import RandomizedMidpointULMC
 
 SOLVERS = {cls.name: cls for cls in (EulerMaruyama, ExponentialODE, ExponentialSDE, RandomizedMidpoint,
                                      ParallelRandomizedMidpoint, PredictorCorrector, ParallelPredictorCorrector,
@@ -49,4 +49,4 @@ def get_solver(solver, **options) -> Solver:
 
 __all__ = ["Solver", "ODESolver", "SDESolver", "ParallelSolver", "EulerMaruyama", "ExponentialODE",
            "ExponentialSDE", "RandomizedMidpoint", "ParallelRandomizedMidpoint", "PredictorCorrector",
-           "ParallelPredictorCorrector", "Collocation", "RandomizedMidpointULMC", "sample_logconcave", "SOLVERS", "get_solver", "register"]
+           "ParallelPredictorCorrector", "Collocation", "RandomizedMidpointULMC", "SOLVERS", "get_solver", "register"]

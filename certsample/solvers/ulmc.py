@@ -44,11 +44,9 @@ References
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 
-from ..forward import TimeGrid
 from ..kernels.jit import compile_for, device_function
 from ..kernels.philox import fill_normals, uniform
 from ..kernels.score import target_score
@@ -58,7 +56,7 @@ from .base import Solver
 __all__ = ["ULMC_WORK", "ULMC_SLOTS", "brownian_g", "ulmc_noise_factor", "ulmc_noise_factor_numpy",
            "ulmc_covariance", "ulmc_cholesky", "ulmc_draw", "ulmc_half", "ulmc_end", "ulmc_step",
            "ulmc_draw_numpy", "ulmc_half_numpy", "ulmc_end_numpy", "ulmc_step_numpy", "ulmc_solver_step",
-           "RandomizedMidpointULMC", "sample_logconcave", "DEFAULT_H"]
+           "RandomizedMidpointULMC", "DEFAULT_H"]
 
 #: d-vectors of scratch ``ulmc_step`` needs in ``work`` (rows 0..3; longer rows are fine).
 ULMC_WORK = 4
@@ -334,7 +332,7 @@ class RandomizedMidpointULMC(Solver):
     of such rows, and :attr:`kernel_step` is the same step compiled per particle (with
     ``solver_params = (u, t_score)``). Two score evaluations per step, one after the other, so two
     sequential rounds. It is not a diffusion solver (it samples one fixed density, not a time
-    grid); run it through :func:`sample_logconcave`.
+    grid); run it through :func:`certsample.langevin.sample_logconcave`.
 
     Parameters
     ----------
@@ -389,119 +387,3 @@ class RandomizedMidpointULMC(Solver):
 
     def __repr__(self) -> str:
         return f"RandomizedMidpointULMC(L={self.L:g}, t_score={self.t_score:g})"
-
-
-def _check_density(target):
-    if not (hasattr(target, "kernel_params") and hasattr(target, "variances") and hasattr(target, "score")):
-        raise TypeError(f"sample_logconcave needs a MixtureTarget, got {type(target).__name__}")
-    if np.any(target.variances <= 0) or (target.basis is not None and target.dim > target.basis.shape[1]
-                                         and target.lam_perp <= 0):
-        raise ValueError(f"target {target.name!r} has no density (point masses or data on a subspace): "
-                         "the potential -log q_0 is undefined; give every direction a positive variance "
-                         "or use the diffusion samplers")
-
-
-def _initial_state(value, name, n, d, fallback):
-    if value is None:
-        return fallback()
-    arr = np.array(value, dtype=float)
-    if arr.shape != (n, d):
-        raise ValueError(f"{name} must have shape ({n}, {d}), got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or inf")
-    return arr
-
-
-def sample_logconcave(target, n: int = 1000, n_steps: int = 100, h: float | None = None,
-                      L: float | None = None, backend: str = "numpy", seed: int = 0, x_init=None,
-                      v_init=None, progress="auto"):
-    """Sample ``q_0`` of a :class:`~certsample.targets.MixtureTarget` by randomized-midpoint ULMC.
-
-    Parameters
-    ----------
-    target : MixtureTarget
-        Needs a density (all variances positive). Guarantees hold for log-concave targets
-        (Gaussians); mixtures run but mix slowly across modes.
-    n, n_steps : int
-        Particles and steps (each step costs two sequential score evaluations).
-    h : float, optional
-        Step size in the dynamics' time (where ``u = 1/L`` makes the stiffest mode critically
-        damped). Default :data:`DEFAULT_H` ``= 0.2``: relative stationary variance bias below 1e-3
-        on Gaussians (it scales like ``h^3``); the slowest mode relaxes in time about ``2 kappa``, so pick
-        ``n_steps >= 2 kappa log(...) / h``.
-    L : float, optional
-        Lipschitz constant of the score; default ``target.score_lipschitz(0.0)``.
-    backend : {'numpy', 'cpu', 'cuda'}
-        NumPy reference, or the compiled step run by :func:`certsample.integrate.integrate_kernel`.
-    seed : int
-        Every random number is a Philox function of ``(seed, particle, step, slot)``.
-    x_init, v_init : array (n, d), optional
-        Starting positions (default ``N(0, I)``) and velocities (default ``N(0, u I)``, their
-        stationary law).
-    progress : bool or 'auto'
-
-    Returns
-    -------
-    SampleResult
-        ``samples`` the positions; ``nfe = rounds = 2 n_steps``; ``extra`` holds ``h``, ``L``,
-        ``u``; the attribute ``velocities`` holds the final velocities (to continue a chain).
-
-    References
-    ----------
-    .. [1] R. Shen, Y. T. Lee, "The randomized midpoint method for log-concave sampling",
-       NeurIPS 2019, arXiv:1909.05503.
-    .. [2] S. Gupta, L. Cai, S. Chen, "Faster diffusion sampling with randomized midpoints:
-       sequential and parallel", arXiv:2406.00924, 2024.
-    """
-    # imported here: certsample.integrate imports the solver registry, which may import this module
-    from ..integrate import INIT_STEP, SampleResult, _check_finite, integrate_kernel
-    from ..noise import NoiseSource, seed_key
-    from ..oracle import ScoreOracle
-    from ..progress import Progress
-
-    _check_density(target)
-    if not target.is_gaussian:
-        import warnings
-
-        warnings.warn(f"{target!r} is a mixture: sample_logconcave's guarantees hold for log-concave targets "
-                      "and a mixture is not known to be one (the chain may not cross between modes)",
-                      RuntimeWarning, stacklevel=2)
-    n = check_int("number of particles n", n, 1)
-    n_steps = check_int("n_steps", n_steps, 1)
-    if backend not in ("numpy", "cpu", "cuda"):
-        raise ValueError(f"unknown backend {backend!r}; choose from ('numpy', 'cpu', 'cuda')")
-    seed_key(seed)  # validates the seed
-    if L is None:
-        try:
-            L = target.score_lipschitz(0.0)
-        except ValueError as err:
-            raise ValueError(f"no Lipschitz bound for this target ({err}); pass L=") from None
-    L = positive_finite("L", L)
-    h = positive_finite("h", DEFAULT_H if h is None else h)
-    solver = RandomizedMidpointULMC(L, 0.0)
-    d = target.dim
-    init_noise = NoiseSource(seed, np.arange(n), d)
-    x = _initial_state(x_init, "x_init", n, d, lambda: init_noise.normal(INIT_STEP, 0))
-    v = _initial_state(v_init, "v_init", n, d, lambda: math.sqrt(solver.u) * init_noise.normal(INIT_STEP, 2))
-    # times are unused by the dynamics; the grid only carries the step h (ending at h > 0)
-    grid = TimeGrid(h * np.arange(n_steps + 1, 0, -1, dtype=float))
-    with Progress(n_steps, f"{solver.name}/{backend}", progress) as bar:
-        if backend == "numpy":
-            oracle = ScoreOracle.from_target(target)
-            init_noise.uniform(INIT_STEP, 3), init_noise.normal(INIT_STEP, 3)  # compile outside the timing
-            start = time.perf_counter()
-            for k, step_h in enumerate(grid.steps):
-                x, v = ulmc_step_numpy(x, v, float(step_h), solver.u, 0.0, k, oracle, init_noise, 0)
-                _check_finite(x, f"at step {k}")
-                bar.update()
-            elapsed = time.perf_counter() - start
-            nfe, rounds = oracle.nfe, oracle.rounds
-        else:
-            state = np.concatenate([x, v], axis=1)
-            state, nfe, elapsed = integrate_kernel(solver, target, state, grid, seed, backend, progress=bar)
-            rounds = solver.rounds(n_steps)
-            x, v = state[:, :d], state[:, d:]
-    result = SampleResult(np.ascontiguousarray(x), solver.name, backend, int(nfe), int(rounds), elapsed,
-                          grid, seed, extra={"h": h, "L": L, "u": solver.u},
-                          velocities=np.ascontiguousarray(v))
-    return result
