@@ -152,6 +152,25 @@ def _cmd_certify(args) -> int:
     return 0 if cert.verdict != "FAIL" else 1
 
 
+def _cmd_reproduce(args) -> int:
+    import dataclasses
+    import json
+
+    from .reproduce import STUDIES, reproduce
+
+    if args.theorem is None:
+        for name in sorted(STUDIES):
+            print(name)
+        return 0
+    result = reproduce(args.theorem, quick=args.quick, backend=args.backend, seed=args.seed)
+    print(json.dumps(dataclasses.asdict(result), indent=2) if args.json else result.report())
+    if args.png:
+        result.plot(args.png)
+        if not args.json:
+            print(f"plot written to {args.png}")
+    return 0
+
+
 def _cmd_solvers(args) -> int:
     from .solvers import ALIASES, SOLVERS
 
@@ -175,7 +194,7 @@ SHOW_DEFAULTS = argparse.ArgumentDefaultsHelpFormatter  # every option's default
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="certsample", description="Diffusion samplers whose accuracy is "
-                                     "certified: sample, bounds, certify, solvers, targets.")
+                                     "certified: sample, bounds, certify, reproduce, solvers, targets.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("sample", formatter_class=SHOW_DEFAULTS, help="run a sampler on a built-in target and measure its error")
@@ -218,6 +237,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_certify)
+    p = sub.add_parser("reproduce", formatter_class=SHOW_DEFAULTS,
+                       help="measure a theorem's predicted exponents (with a 95%% interval) and the smallest "
+                            "covering constant (no argument: list studies)")
+    p.add_argument("theorem", nargs="?", default=None, help="theorem with a study (list: certsample reproduce)")
+    p.add_argument("--quick", action="store_true", help="fewer points (seconds instead of a minute)")
+    p.add_argument("--png", default=None, help="write a log-log plot of measured vs theory here")
+    p.add_argument("--backend", default="cpu", choices=["numpy", "cpu", "cuda"], help="where the solvers run")
+    p.add_argument("--seed", type=int, default=0, help="Philox seed")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_reproduce)
     sub.add_parser("solvers", help="list solvers").set_defaults(func=_cmd_solvers)
     sub.add_parser("targets", help="list built-in targets").set_defaults(func=_cmd_targets)
     return parser
