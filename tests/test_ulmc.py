@@ -253,6 +253,7 @@ def test_device_step_contract_with_a_nonzero_slot():
 CUDA_SCRIPT = """
 import json, sys
 import numpy as np
+from certsample.langevin import sample_logconcave
 from certsample.targets import gaussian_mixture
 target = gaussian_mixture([[0.0, 1.0, -1.0], [1.0, 0.0, 0.5]], [0.5, 0.5])
 args = json.loads(sys.argv[1])
