@@ -251,15 +251,17 @@ class MixtureTarget:
         (diam^2 / 4) I`` (a law on points of diameter ``diam``), so ``hi = -1/v_max + a^2 diam^2 / (4
         v_min^2)``, for every ``x``. The mixture term uses the plane's variances only.
 
-        *Isotropic variances, means on a circle* (``D = v I``; the means vary in two coordinates, ``U`` those axes, and lie within
-        ``dev`` of a circle, ``|mu_c - m|^2 = R^2 - e_c``, ``0 <= e_c <= dev``): completing the square,
+        *Isotropic variances, means on a circle* (``D = v I``; the means vary in two coordinates, ``U``
+        those axes, and lie within ``dev`` of a circle, ``|mu_c - m|^2 = R^2 - e_c``, ``0 <= e_c <=
+        dev``; coordinates where all means agree drop out of the posterior): completing the square,
         ``r_c ~ w_c exp(theta . p_c + a^2 e_c / (2 v))`` with ``p_c = U^T (mu_c - m) / R`` in the unit
         disc and ``theta = a R U^T (y - a m) / v``. Without the ``e_c`` term ``r`` is a tilt, whose
         ``lambda_max Cov(p) <= S`` by :func:`~certsample.tilted_covariance.tilted_covariance_sup`; the
         term multiplies every weight by a factor in ``[1, e^b]``, ``b = a^2 dev / (2 v)``, so ``r'_c <=
         e^b r_c`` and ``Var_{r'}(X) <= E_{r'}(X - E_r X)^2 <= e^b Var_r(X)``. Hence ``hi = -1/v + a^2
         R^2 S e^b / v^2`` (the smaller of the two bounds is used). On the 8-mode ring ``S = 0.51``
-        against Popoviciu's 1.
+        against Popoviciu's 1. ``m``, ``R`` and ``p_c`` are computed in floating point: ``e_c`` and
+        ``|p_c| - 1`` are then off by rounding only, which the ``1e-12`` allowance of ``S`` covers.
 
         *Unequal variances*: no global bound exists in general. Where two components differ in
         variance along ``e_i`` and in mean along another axis, the surface ``r_c = r_c'`` is unbounded

@@ -50,7 +50,7 @@ import numpy as np
 from ..kernels.jit import compile_for, device_function
 from ..kernels.philox import fill_normals, uniform
 from ..kernels.score import target_score
-from ..validation import check_int, positive_finite
+from ..validation import positive_finite
 from .base import Solver
 
 __all__ = ["ULMC_WORK", "ULMC_SLOTS", "brownian_g", "ulmc_noise_factor", "ulmc_noise_factor_numpy",
