@@ -27,7 +27,7 @@ import warnings
 import numpy as np
 
 from .forward import TimeGrid
-from .integrate import INIT_STEP, SampleResult, _check_finite, integrate_kernel, sample
+from .integrate import BACKENDS, INIT_STEP, SampleResult, _check_finite, integrate_kernel, sample
 from .noise import NoiseSource, seed_key
 from .oracle import ScoreOracle, as_oracle
 from .progress import Progress
@@ -41,7 +41,6 @@ __all__ = ["sample_logconcave", "sample_logconcave_tv", "tv_postprocess", "sampl
 CORRECTOR_TIME = 1.0
 #: Default corrector step: half the chain's default step.
 CORRECTOR_H = DEFAULT_H / 2
-_BACKENDS = ("numpy", "cpu", "cuda")
 
 
 def derived_seed(seed: int, purpose: int) -> int:
@@ -79,13 +78,18 @@ def _lipschitz(target, L, t):
     return positive_finite("L", L)
 
 
+def _chain_grid(h, n_steps):
+    """The grid a chain of ``n_steps`` steps of ``h`` runs on (the dynamics read only the step)."""
+    return TimeGrid(h * np.arange(n_steps + 1, 0, -1, dtype=float))
+
+
 def _run_chain(score, x, v, L, t_score, n_steps, h, backend, seed, label, progress):
     """``n_steps`` ULMC steps of length ``h`` for ``-log q_{t_score}``: ``(x, v, nfe, rounds, seconds)``.
 
     ``score`` is a built-in target (any backend) or a :class:`~certsample.oracle.ScoreOracle` (NumPy).
     """
     solver = RandomizedMidpointULMC(L, t_score)
-    grid = TimeGrid(h * np.arange(n_steps + 1, 0, -1, dtype=float))  # only the step h is used
+    grid = _chain_grid(h, n_steps)
     with Progress(n_steps, f"{label}/{backend}", progress) as bar:
         if backend == "numpy":
             oracle = score if isinstance(score, ScoreOracle) else ScoreOracle.from_target(score)
@@ -108,12 +112,10 @@ def _run_chain(score, x, v, L, t_score, n_steps, h, backend, seed, label, progre
         return state[:, :d], state[:, d:], int(nfe), solver.rounds(n_steps), seconds
 
 
-def _common(target, n, backend, seed):
-    n = check_int("number of particles n", n, 1)
-    if backend not in _BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; choose from {_BACKENDS}")
+def _check_backend_and_seed(backend, seed):
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose from {BACKENDS}")
     seed_key(seed)  # validates the seed
-    return n
 
 
 def sample_logconcave(target, n: int = 1000, n_steps: int = 100, h: float | None = None,
@@ -162,7 +164,8 @@ def sample_logconcave(target, n: int = 1000, n_steps: int = 100, h: float | None
         warnings.warn(f"{target!r} is a mixture: sample_logconcave's guarantees hold for log-concave targets "
                       "and a mixture is not known to be one (the chain may not cross between modes)",
                       RuntimeWarning, stacklevel=2)
-    n = _common(target, n, backend, seed)
+    n = check_int("number of particles n", n, 1)
+    _check_backend_and_seed(backend, seed)
     n_steps = check_int("n_steps", n_steps, 1)
     L = _lipschitz(target, L, 0.0)
     h = positive_finite("h", DEFAULT_H if h is None else h)
@@ -174,20 +177,24 @@ def sample_logconcave(target, n: int = 1000, n_steps: int = 100, h: float | None
     x, v, nfe, rounds, elapsed = _run_chain(target, x, v, L, 0.0, n_steps, h, backend, seed,
                                             RandomizedMidpointULMC.name, progress)
     return SampleResult(np.ascontiguousarray(x), RandomizedMidpointULMC.name, backend, int(nfe), int(rounds),
-                        elapsed, TimeGrid(h * np.arange(n_steps + 1, 0, -1, dtype=float)), seed,
+                        elapsed, _chain_grid(h, n_steps), seed,
                         extra={"h": h, "L": L, "u": u}, velocities=np.ascontiguousarray(v))
 
 
-def _corrector(score, x, L, t_score, corrector_time, corrector_h, backend, seed, progress):
-    """The corrector: fresh velocities ``N(0, u I)`` and a run of ``ceil(time / h)`` steps of ``h``."""
+def _corrector_steps(corrector_time, corrector_h):
+    """``(h, steps)`` of a corrector run, checked before any sampling is spent."""
     corrector_time = positive_finite("corrector_time", corrector_time)
     corrector_h = positive_finite("corrector_h", corrector_h)
-    steps = math.ceil(corrector_time / corrector_h - 1e-12)
+    return corrector_h, math.ceil(corrector_time / corrector_h - 1e-12)
+
+
+def _corrector(score, x, L, t_score, corrector_h, steps, backend, seed, progress):
+    """The corrector: fresh velocities ``N(0, u I)`` and ``steps`` steps of ``corrector_h``."""
     phase_seed = derived_seed(seed, 1)
     v = math.sqrt(1.0 / L) * NoiseSource(phase_seed, np.arange(x.shape[0]), x.shape[1]).normal(INIT_STEP, 2)
     x, _, nfe, rounds, seconds = _run_chain(score, x, v, L, t_score, steps, corrector_h, backend, phase_seed,
                                             "corrector", progress)
-    return x, steps, nfe, rounds, seconds
+    return x, nfe, rounds, seconds
 
 
 def sample_logconcave_tv(target, n: int = 1000, n_steps: int = 100, h: float | None = None,
@@ -218,10 +225,10 @@ def sample_logconcave_tv(target, n: int = 1000, n_steps: int = 100, h: float | N
     .. [2] S. Chen, S. Chewi, H. Lee, Y. Li, J. Lu, A. Salim, "The probability flow ODE is provably
        fast", NeurIPS 2023, arXiv:2305.11798 (the underdamped corrector).
     """
+    corrector_h, steps = _corrector_steps(corrector_time, corrector_h)
     chain = sample_logconcave(target, n, n_steps, h, L, backend, seed, x_init, None, progress)
-    L = chain.extra["L"]
-    x, steps, nfe, rounds, seconds = _corrector(target, chain.samples, L, 0.0, corrector_time, corrector_h,
-                                                backend, seed, progress)
+    x, nfe, rounds, seconds = _corrector(target, chain.samples, chain.extra["L"], 0.0, corrector_h, steps,
+                                         backend, seed, progress)
     return SampleResult(np.ascontiguousarray(x), "logconcave-tv", backend, chain.nfe + nfe, chain.rounds + rounds,
                         chain.wall_time + seconds, chain.grid, seed,
                         extra={**chain.extra, "corrector_h": float(corrector_h), "corrector_steps": steps})
@@ -259,7 +266,8 @@ def tv_postprocess(result: SampleResult, target, corrector_time: float = CORRECT
     if not isinstance(result, SampleResult):
         raise TypeError(f"tv_postprocess needs the SampleResult of a diffusion run, got {type(result).__name__}")
     backend = result.backend if backend is None else backend
-    _common(target, 1, backend, result.seed)
+    _check_backend_and_seed(backend, result.seed)
+    corrector_h, steps = _corrector_steps(corrector_time, corrector_h)
     delta = float(result.grid.delta)
     score = target if hasattr(target, "kernel_params") else as_oracle(target, dim)
     exact = getattr(score, "target", score)
@@ -268,8 +276,8 @@ def tv_postprocess(result: SampleResult, target, corrector_time: float = CORRECT
             raise ValueError("tv_postprocess needs L= (the score's Lipschitz constant at delta) for a score callable")
         L = exact.working_score_lipschitz(delta)
     L = positive_finite("L", L)
-    x, steps, nfe, rounds, seconds = _corrector(score, result.samples, L, delta, corrector_time, corrector_h,
-                                                backend, result.seed, progress)
+    x, nfe, rounds, seconds = _corrector(score, result.samples, L, delta, corrector_h, steps, backend,
+                                         result.seed, progress)
     return SampleResult(np.ascontiguousarray(x), result.solver + "+tv", backend, result.nfe + nfe,
                         result.rounds + rounds, result.wall_time + seconds, result.grid, result.seed,
                         extra={**result.extra, "corrector_h": float(corrector_h), "corrector_steps": steps,
