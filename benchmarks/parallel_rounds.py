@@ -31,40 +31,12 @@ import time
 import numpy as np
 
 import certsample as cs
-from certsample.exact import gaussian_flow_map
 from certsample.solvers.parallel_midpoint import ParallelRandomizedMidpoint
 from certsample.solvers.parallel_predictor_corrector import ParallelPredictorCorrector
 from certsample.solvers.randomized_midpoint import RandomizedMidpoint
-from certsample.tuning import smallest_sufficient
+from certsample.reproduce import DELTA, T, PathwiseProblem, gaussian_target
 
-T, DELTA = 2.0, 0.05
 CORRECTOR_TIME, CORRECTOR_H = 1.0, 0.25
-
-
-def gaussian_target(d):
-    return cs.gaussian(np.linspace(-1.0, 1.0, d), np.linspace(0.25, 2.0, d))
-
-
-class Problem:
-    """A target, starting particles from the exact ``q_T`` and their exact endpoints."""
-
-    def __init__(self, d, n, backend, seed=0):
-        self.target = gaussian_target(d)
-        self.x0 = cs.initial_particles(n, d, seed, T, self.target, "exact")
-        self.exact = gaussian_flow_map(self.target, self.x0, T, DELTA)
-        self.backend, self.seed = backend, seed
-
-    def error(self, solver, n_steps):
-        res = cs.sample(self.target, solver, self.x0.shape[0], n_steps, T=T, delta=DELTA, grid="uniform",
-                        x_init=self.x0, backend=self.backend, seed=self.seed, progress=False)
-        err = float(np.sqrt(np.mean(np.sum((res.samples - self.exact) ** 2, axis=1))))
-        return err, res.nfe, res.rounds
-
-
-def steps_for(problem, solver, eps, max_steps=4096):
-    """Smallest step count with pathwise RMS error <= eps: ``(steps, err, nfe, rounds)``; None if over max."""
-    found = smallest_sufficient(lambda n: problem.error(solver, n), eps, max_n=max_steps)
-    return (found.n, *found.value) if found.met else None
 
 
 def corrector_rounds(problem, R, K, steps, tol, sampling):
@@ -121,8 +93,8 @@ def main(argv=None):
     rows = []
     for d in dims:
         start = time.perf_counter()
-        problem = Problem(d, args.n, args.backend)
-        seq = steps_for(problem, RandomizedMidpoint(args.sampling), args.eps)
+        problem = PathwiseProblem(gaussian_target(d), args.n, args.backend)
+        seq = problem.steps_for(RandomizedMidpoint(args.sampling), args.eps)
         if seq is None:
             print(f"{d:>5} | sequential method needs more than 4096 steps; skipped")
             continue
@@ -131,7 +103,7 @@ def main(argv=None):
         for R in Rs:
             for K in Ks:
                 solver = ParallelRandomizedMidpoint(R, K, args.sampling)
-                found = steps_for(problem, solver, args.eps, max_steps=seq_steps)
+                found = problem.steps_for(solver, args.eps, max_steps=seq_steps)
                 if found is not None:
                     candidates.append((R, K) + found)
         within = [c for c in candidates if c[4] <= args.nfe_cap * seq_nfe]

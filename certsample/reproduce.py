@@ -36,7 +36,7 @@ from .solvers import ParallelRandomizedMidpoint, RandomizedMidpoint
 from .targets import embed, gaussian, ring_mixture
 from .tuning import smallest_sufficient
 
-__all__ = ["Reproduction", "reproduce", "STUDIES", "fit_power"]
+__all__ = ["Reproduction", "reproduce", "STUDIES", "fit_power", "PathwiseProblem", "gaussian_target"]
 
 T, DELTA = 2.0, 0.05  # Gaussian studies (as benchmarks/parallel_rounds.py)
 PATH_EPS = 0.05
@@ -101,23 +101,33 @@ class Reproduction:
         plt.close(fig)
 
 
-def _gaussian(d):
+def gaussian_target(d):
+    """The Gaussian of the dimension studies: means in ``[-1, 1]``, variances ``0.25 .. 2``."""
     return gaussian(np.linspace(-1.0, 1.0, d), np.linspace(0.25, 2.0, d))
 
 
-def _steps_for_error(target, solver, n, backend, seed, max_steps=4096):
-    x0 = initial_particles(n, target.dim, seed, T, target, "exact")
-    exact = gaussian_flow_map(target, x0, T, DELTA)
+class PathwiseProblem:
+    """A Gaussian target, exact ``q_T`` starts and their exact images under the flow (``T -> DELTA``).
 
-    def error(steps):
-        res = sample(target, solver, n, steps, T=T, delta=DELTA, grid="uniform", x_init=x0, backend=backend,
-                     seed=seed, progress=False)
-        return float(np.sqrt(np.mean(np.sum((res.samples - exact) ** 2, axis=1)))), res.nfe, res.rounds
+    Built once per target, so every solver tried on it shares the starts and the closed-form endpoints.
+    """
 
-    found = smallest_sufficient(error, PATH_EPS, max_n=max_steps)
-    if not found.met:
-        raise RuntimeError(f"{solver.name} did not reach error {PATH_EPS} within {max_steps} steps at d={target.dim}")
-    return found.value
+    def __init__(self, target, n, backend="cpu", seed=0):
+        self.target = target
+        self.x0 = initial_particles(n, target.dim, seed, T, target, "exact")
+        self.exact = gaussian_flow_map(target, self.x0, T, DELTA)
+        self.backend, self.seed = backend, seed
+
+    def error(self, solver, n_steps):
+        """``(pathwise RMS error, nfe, rounds)`` of ``solver`` with ``n_steps`` uniform steps."""
+        res = sample(self.target, solver, self.x0.shape[0], n_steps, T=T, delta=DELTA, grid="uniform",
+                     x_init=self.x0, backend=self.backend, seed=self.seed, progress=False)
+        return float(np.sqrt(np.mean(np.sum((res.samples - self.exact) ** 2, axis=1)))), res.nfe, res.rounds
+
+    def steps_for(self, solver, eps, max_steps=4096):
+        """Smallest step count with error <= ``eps``: ``(steps, err, nfe, rounds)``, or None past ``max_steps``."""
+        found = smallest_sufficient(lambda n: self.error(solver, n), eps, max_n=max_steps)
+        return (found.n, *found.value) if found.met else None
 
 
 def _sequential(quick, backend, seed):
@@ -125,7 +135,12 @@ def _sequential(quick, backend, seed):
 
     thm = get("gupta_cai_chen")
     dims = (4, 16, 64) if quick else (4, 16, 64, 256, 1024)
-    nfe = [_steps_for_error(_gaussian(d), RandomizedMidpoint(), 32, backend, seed)[1] for d in dims]
+    nfe = []
+    for d in dims:
+        found = PathwiseProblem(gaussian_target(d), 32, backend, seed).steps_for(RandomizedMidpoint(), PATH_EPS)
+        if found is None:
+            raise RuntimeError(f"randomized midpoint did not reach error {PATH_EPS} within 4096 steps at d={d}")
+        nfe.append(found[2])
     L = 4.0  # the Gaussians' score Lipschitz constant at t = 0 (smallest variance 0.25)
     theory = [float(thm.evaluate(thm.steps_expr, L=L, d=d, eps=PATH_EPS).b) for d in dims]
     slope, half = fit_power(dims, nfe)
@@ -143,16 +158,10 @@ def _parallel(quick, backend, seed):
     rounds = []
     for d in dims:
         # the fewest rounds over the midpoint counts and sweeps the theorem's schedule ranges over
-        best = None
-        for R in (2, 4, 8, 16, 32):
-            for K in (1, 2, 3):
-                try:
-                    found = _steps_for_error(_gaussian(d), ParallelRandomizedMidpoint(R, K), 32, backend, seed,
-                                             max_steps=256)
-                except RuntimeError:
-                    continue
-                best = found[2] if best is None else min(best, found[2])
-        rounds.append(best)
+        problem = PathwiseProblem(gaussian_target(d), 32, backend, seed)
+        found = [problem.steps_for(ParallelRandomizedMidpoint(R, K), PATH_EPS, max_steps=256)
+                 for R in (2, 4, 8, 16, 32) for K in (1, 2, 3)]
+        rounds.append(min(f[3] for f in found if f is not None))
     L = 4.0
     logs = [math.log(math.e + d / PATH_EPS) for d in dims]
     theory = [float(thm.evaluate(thm.rounds_expr, L=L, d=d, eps=PATH_EPS).b) for d in dims]
