@@ -10,16 +10,14 @@ whatever ``M`` is.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
 from ..kernels.jit import device_function
-from ..kernels.philox import fill_normals
 from ..validation import check_int
 from .parallel_midpoint import ParallelRandomizedMidpoint, parallel_midpoint_step
 from .picard_ulmc import picard_cost, picard_ulmc_window, picard_ulmc_window_numpy, picard_work_rows
-from .predictor_corrector import SLOT_VELOCITY, PredictorCorrector, corrector_slot
+from .predictor_corrector import PredictorCorrector, corrector_slot, fresh_velocity
 
 __all__ = ["ParallelPredictorCorrector", "parallel_predictor_corrector_step"]
 
@@ -36,10 +34,7 @@ def parallel_predictor_corrector_step(x, t, h, k, particle, key0, key1, target_p
         return nfe
     u = solver_params[4][k]
     v = work[2 * n_sub]
-    fill_normals(v, key0, key1, particle, np.uint64(k), np.uint64(SLOT_VELOCITY))
-    root_u = math.sqrt(u)
-    for i in range(x.shape[0]):
-        v[i] = root_u * v[i]
+    fresh_velocity(v, u, k, particle, key0, key1)
     nfe += picard_ulmc_window(x, v, solver_params[5], u, t - h, n_corrector, solver_params[7], k, particle,
                               key0, key1, solver_params[6], target_params, work[2 * n_sub + 1:], swork)
     return nfe

@@ -22,7 +22,8 @@ from .parallel_midpoint import ParallelRandomizedMidpoint, parallel_midpoint_ste
 from .randomized_midpoint import RandomizedMidpoint
 from .ulmc import ULMC_SLOTS, ULMC_WORK, ulmc_step, ulmc_step_numpy
 
-__all__ = ["PredictorCorrector", "predictor_corrector_step", "SLOT_VELOCITY", "corrector_slot"]
+__all__ = ["PredictorCorrector", "predictor_corrector_step", "fresh_velocity", "SLOT_VELOCITY",
+           "corrector_slot"]
 
 #: normal slot of the corrector's fresh velocity (the ODE predictor never draws Brownian noise)
 SLOT_VELOCITY = int(SLOT_BROWNIAN)
@@ -38,6 +39,16 @@ def corrector_slot(R: int, j: int) -> int:
 
 
 @device_function
+def fresh_velocity(v, u, k, particle, key0, key1):
+    """Draw step ``k``'s corrector velocity into ``v``: ``N(0, u I)``, the stationary velocity law of the
+    scaled dynamics, from normal slot :data:`SLOT_VELOCITY`."""
+    fill_normals(v, key0, key1, particle, np.uint64(k), np.uint64(SLOT_VELOCITY))
+    root_u = math.sqrt(u)
+    for i in range(v.shape[0]):
+        v[i] = root_u * v[i]
+
+
+@device_function
 def predictor_corrector_step(x, t, h, k, particle, key0, key1, target_params, solver_params, work, swork):
     # solver_params = (R, K, exponential, corrector steps per step, u per step, corrector h, first slot)
     n_sub = solver_params[0]
@@ -50,10 +61,7 @@ def predictor_corrector_step(x, t, h, k, particle, key0, key1, target_params, so
         return nfe
     u = u_steps[k]
     v = work[2 * n_sub]
-    fill_normals(v, key0, key1, particle, np.uint64(k), np.uint64(SLOT_VELOCITY))
-    root_u = math.sqrt(u)
-    for i in range(x.shape[0]):
-        v[i] = root_u * v[i]  # the stationary velocity law N(0, u I) of the scaled dynamics
+    fresh_velocity(v, u, k, particle, key0, key1)
     t_next = t - h
     for j in range(n_corrector):
         nfe += ulmc_step(x, v, h_corr, u, t_next, k, particle, key0, key1, base + ULMC_SLOTS * j,
