@@ -15,12 +15,13 @@ and the forward process keeps it: at time ``t`` means scale by ``a = e^{-t}`` an
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
 from .forward import alpha, sigma2
-from .tilted_covariance import tilted_covariance_sup
+from .tilted_covariance import PosteriorCovarianceBound, tilted_covariance_sup
 from .validation import check_int, real_array
 
 __all__ = [
@@ -35,6 +36,17 @@ __all__ = [
 ]
 
 _CHUNK = 1 << 22  # elements per temporary (n, K, k) block in the batched score
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_posterior_bound(points: bytes, shape: tuple, weights: bytes) -> PosteriorCovarianceBound:
+    return PosteriorCovarianceBound(np.frombuffer(points).reshape(shape), np.frombuffer(weights))
+
+
+def _posterior_bound(points, weights) -> PosteriorCovarianceBound:
+    """One bound per point set and process: targets rebuilt from the same means share its octaves."""
+    points, weights = np.ascontiguousarray(points, dtype=float), np.ascontiguousarray(weights, dtype=float)
+    return _cached_posterior_bound(points.tobytes(), points.shape, weights.tobytes())
 
 
 def _as_rng(seed):
@@ -263,6 +275,14 @@ class MixtureTarget:
         against Popoviciu's 1. ``m``, ``R`` and ``p_c`` are computed in floating point: ``e_c`` and
         ``|p_c| - 1`` are then off by rounding only, which the ``1e-12`` allowance of ``S`` covers.
 
+        *Isotropic variances, means in a plane* (the means vary in one or two coordinates, not all on a
+        circle): ``r_c ~ w_c exp(-|y - a mu_c|^2 / (2 v)) ~ w_c exp(-lam |p_c - z|^2)`` with ``p_c = U^T
+        (mu_c - m) / R`` in the unit disc, ``z = U^T (y / a - m) / R`` and ``lam = a^2 R^2 / (2 v)`` (the
+        constant coordinates drop out), so ``Cov_r(mu) = R^2 Cov_r(p) <= R^2 S(lam)`` with ``S`` the
+        :class:`~certsample.tilted_covariance.PosteriorCovarianceBound` of the ``p_c``: per temperature,
+        where the tilt bound above is one bound for all ``t``. On the built-in 64-point cloud ``S R^2``
+        falls from Popoviciu's 8.3 to 1.4-2.8 (the longest Delaunay edge gives 1.38 as ``t -> 0``).
+
         *Unequal variances*: no global bound exists in general. Where two components differ in
         variance along ``e_i`` and in mean along another axis, the surface ``r_c = r_c'`` is unbounded
         and along it ``(g_c - g_c')_i = (1/v_ci - 1/v_c'i) y_i`` grows without limit, and with it
@@ -280,9 +300,12 @@ class MixtureTarget:
                 diffs = self.means[:, None, :] - self.means[None, :, :]
                 spread = float(np.max(np.sum(diffs**2, axis=2))) / 4.0
                 circle = self._circle_tilt_bound()
-                if circle is not None and np.all(var[0] == var[0, 0]):
+                if np.all(var[0] == var[0, 0]) and circle is not None:
                     radius2, tilt_sup, dev = circle
                     spread = min(spread, radius2 * tilt_sup * math.exp(a * a * dev / (2 * float(var[0, 0]))))
+                elif np.all(var[0] == var[0, 0]) and self._planar_posterior_bound() is not None:
+                    radius2, posterior_sup = self._planar_posterior_bound()
+                    spread = min(spread, radius2 * posterior_sup(a * a * radius2 / (2 * float(var[0, 0]))))
                 hi += a * a * spread / float(np.min(var[0])) ** 2
             elif radius is None:
                 raise ValueError("the score of a mixture whose components have unequal variances has no global "
@@ -327,6 +350,22 @@ class MixtureTarget:
                     unit = (plane - centre) / math.sqrt(radius2)
                     self._circle_tilt_cache = (radius2, tilted_covariance_sup(unit, self.weights), dev)
         return self._circle_tilt_cache
+
+    def _planar_posterior_bound(self):
+        """``(R^2, S)`` when the means vary in at most two coordinates (and not all on a circle, which
+        :meth:`_circle_tilt_bound` covers for every ``t`` at once): ``R`` the largest distance of a mean
+        from the centre of their bounding box, ``S`` the :class:`PosteriorCovarianceBound` of the unit
+        points. Else ``None``. Built once per point set."""
+        if not hasattr(self, "_planar_cache"):
+            self._planar_cache = None
+            varying = np.ptp(self.means, axis=0) > 0
+            if 1 <= np.count_nonzero(varying) <= 2:
+                plane = self.means[:, varying]
+                centre = 0.5 * (plane.max(axis=0) + plane.min(axis=0))
+                radius = float(np.max(np.linalg.norm(plane - centre, axis=1)))
+                unit = (plane - centre) / radius
+                self._planar_cache = (radius * radius, _posterior_bound(unit, self.weights))
+        return self._planar_cache
 
     def score_lipschitz(self, t: float, radius: float | None = None) -> float:
         """An upper bound on the Lipschitz constant of ``x -> grad log q_t(x)`` (see ``_hessian_range``);
