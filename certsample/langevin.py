@@ -150,7 +150,11 @@ def sample_logconcave(target, n: int = 1000, n_steps: int = 100, h: float | None
     -------
     SampleResult
         ``samples`` the positions; ``nfe = rounds = 2 n_steps``; ``extra`` holds ``h``, ``L``,
-        ``u``; the attribute ``velocities`` holds the final velocities (to continue a chain).
+        ``u``; the attribute ``velocities`` holds the final velocities (to continue a chain). For a
+        Gaussian target started at the default ``x_0 ~ N(0, I)``, ``v_0 ~ N(0, u I)``, ``extra`` also
+        holds ``w2_bound``, a proved upper bound on ``W2(law(x_N), q_0)`` for this ``h``, ``L`` and
+        ``n_steps`` with explicit constants (:func:`proofs.ulmc_gaussian.ulmc_gaussian_w2_bound`, proof
+        in its docstring), and ``w2_bound_certified`` (True for ``h <= 1``).
 
     References
     ----------
@@ -176,9 +180,14 @@ def sample_logconcave(target, n: int = 1000, n_steps: int = 100, h: float | None
     v = _initial_state(v_init, "v_init", n, d, lambda: math.sqrt(u) * init_noise.normal(INIT_STEP, 2))
     x, v, nfe, rounds, elapsed = _run_chain(target, x, v, L, 0.0, n_steps, h, backend, seed,
                                             RandomizedMidpointULMC.name, progress)
+    extra = {"h": h, "L": L, "u": u}
+    if target.is_gaussian and x_init is None and v_init is None:
+        from proofs.ulmc_gaussian import ulmc_gaussian_w2_bound
+
+        bound = ulmc_gaussian_w2_bound(target.mean(), target.covariance(), h, L, n_steps)
+        extra.update(w2_bound=bound.value, w2_bound_certified=bound.certified, w2_bound_reason=bound.reason)
     return SampleResult(np.ascontiguousarray(x), RandomizedMidpointULMC.name, backend, int(nfe), int(rounds),
-                        elapsed, _chain_grid(h, n_steps), seed,
-                        extra={"h": h, "L": L, "u": u}, velocities=np.ascontiguousarray(v))
+                        elapsed, _chain_grid(h, n_steps), seed, extra=extra, velocities=np.ascontiguousarray(v))
 
 
 def _corrector_steps(corrector_time, corrector_h):

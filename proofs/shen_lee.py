@@ -11,7 +11,8 @@ randomized-midpoint discretization of underdamped Langevin reaches
 
 gradient evaluations.  The log factor (contraction of the initial distance
 over time ``~ kappa log(1/eps)``) and ``C_SL`` are the paper's hidden ``O~``
-content, made explicit with uncertified placeholders.
+content, made explicit with uncertified placeholders. For Gaussian targets
+:mod:`proofs.ulmc_gaussian` proves an explicit bound for the run itself.
 
 References
 ----------

@@ -1,0 +1,89 @@
+"""The proved W2 bound of randomized-midpoint ULMC on Gaussians (proofs.ulmc_gaussian)."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy.linalg import expm
+
+import certsample as cs
+from certsample.langevin import sample_logconcave
+from certsample.metrics import gaussian_w2
+from proofs.ulmc_gaussian import (_gauss_legendre, _noise_kernels, _scheme_matrix, exp_generator,
+                                  ulmc_gaussian_w2_bound)
+
+MEAN = np.array([0.3, -0.2])
+COV = np.array([[1.0, 0.4], [0.4, 0.6]])
+
+
+@pytest.mark.parametrize("c", [0.3, 1.0, 3.0])
+def test_exact_transition_matches_expm_and_keeps_the_stationary_law(c):
+    gen = np.array([[0.0, 1.0], [-c, -2.0]])
+    assert np.abs(exp_generator(c, 0.7) - expm(0.7 * gen)).max() < 1e-14
+    u, h = 0.5, 0.3
+    stationary = np.diag([u / c, u])  # y ~ N(0, 1/lam), v ~ N(0, u)
+    r, w = _gauss_legendre(0.0, h)
+    _, exact = _noise_kernels(c, h, 0.4 * h, r, u)
+    phi = exp_generator(c, h)
+    assert np.abs(phi @ stationary @ phi.T + np.einsum("r,ri,rj->ij", w, exact, exact) - stationary).max() < 1e-14
+
+
+def test_scheme_recursion_matches_the_sampler():
+    """The recursion's scheme part, A(alpha) and K_s, against the sampler's own chain (200 000 particles)."""
+    var, h, n_steps = 2.0, 0.5, 30
+    L = 1 / var
+    u, c = 1 / L, 1.0
+    res = sample_logconcave(cs.gaussian([0.5], [[var]]), n=200_000, n_steps=n_steps, h=h, L=L, seed=1,
+                            progress=False)
+    alphas, weights = _gauss_legendre(0.0, 1.0)
+    lin, q = np.zeros((2, 2, 2, 2)), np.zeros((2, 2))
+    for alpha, weight in zip(alphas, weights):
+        a = alpha * h
+        A = _scheme_matrix(c, h, a)
+        lin += weight * np.einsum("ik,jl->ijkl", A, A)
+        for lo, hi in ((0.0, a), (a, h)):
+            r, wr = _gauss_legendre(lo, hi)
+            scheme, _ = _noise_kernels(c, h, a, r, u)
+            q += weight * np.einsum("r,ri,rj->ij", wr, scheme, scheme)
+    m = np.array([[1.0 + 0.25, 0.0], [0.0, u]])  # y_0 = x_0 - 0.5, x_0 ~ N(0, 1)
+    for _ in range(n_steps):
+        m = np.einsum("ijkl,kl->ij", lin, m) + q
+    y2 = (res.samples[:, 0] - 0.5) ** 2
+    assert abs(m[0, 0] - y2.mean()) < 5 * y2.std() / math.sqrt(len(y2))
+
+
+@pytest.mark.parametrize("h, n_steps", [(0.2, 3), (0.8, 30)])
+def test_bound_covers_the_sampler_and_is_tight_early(h, n_steps):
+    target = cs.gaussian(MEAN, COV)
+    res = sample_logconcave(target, n=100_000, n_steps=n_steps, h=h, seed=0, progress=False)
+    assert res.extra["w2_bound_certified"]
+    bound = res.extra["w2_bound"]
+    # Gelbrich: W2 between the laws is at least W2 between Gaussians with their means and covariances
+    lower = gaussian_w2(res.samples.mean(axis=0), np.cov(res.samples.T), MEAN, COV)
+    assert lower <= bound + 0.01  # 0.01 covers the moments' sampling error at this n
+    if n_steps == 3:
+        assert bound <= 1.1 * lower  # measured 0.494 against 0.473: the start's offset dominates
+
+
+def test_bound_floor_falls_like_h_to_the_three_halves():
+    L = cs.gaussian(MEAN, COV).score_lipschitz(0.0)
+    floors = [ulmc_gaussian_w2_bound(MEAN, COV, h, L, int(60 / h)).value for h in (0.4, 0.2, 0.1)]
+    ratios = [floors[0] / floors[1], floors[1] / floors[2]]
+    assert all(2.4 < r < 3.2 for r in ratios)  # measured 2.77, 2.79 (2^1.5 = 2.83)
+    # more steps never hurt once the start is forgotten, and the start dominates early
+    assert ulmc_gaussian_w2_bound(MEAN, COV, 0.2, L, 3).value > 10 * floors[1]
+
+
+def test_bound_is_only_attached_where_it_is_proved():
+    mixture = cs.gaussian_mixture([[-1.0, 0.0], [1.0, 0.0]], [[1.0, 1.0], [1.0, 1.0]])
+    with pytest.warns(RuntimeWarning, match="mixture"):
+        res = sample_logconcave(mixture, n=10, n_steps=2, progress=False)
+    assert "w2_bound" not in res.extra
+    target = cs.gaussian(MEAN, COV)
+    res = sample_logconcave(target, n=10, n_steps=2, x_init=np.zeros((10, 2)), progress=False)
+    assert "w2_bound" not in res.extra  # a start other than the default is not the proof's coupling
+    assert not ulmc_gaussian_w2_bound(MEAN, COV, 1.5, 1.0, 10).certified
+    with pytest.raises(ValueError, match="positive definite"):
+        ulmc_gaussian_w2_bound([0.0, 0.0], [[1.0, 0.0], [0.0, 0.0]], 0.2, 1.0, 10)
+    with pytest.raises(ValueError, match="h and L"):
+        ulmc_gaussian_w2_bound(MEAN, COV, -0.1, 1.0, 10)
