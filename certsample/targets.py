@@ -281,7 +281,8 @@ class MixtureTarget:
         constant coordinates drop out), so ``Cov_r(mu) = R^2 Cov_r(p) <= R^2 S(lam)`` with ``S`` the
         :class:`~certsample.tilted_covariance.PosteriorCovarianceBound` of the ``p_c``: per temperature,
         where the tilt bound above is one bound for all ``t``. On the built-in 64-point cloud ``S R^2``
-        falls from Popoviciu's 8.3 to 1.4-2.8 (the longest Delaunay edge gives 1.38 as ``t -> 0``).
+        falls from Popoviciu's 8.3 to 1.4-2.8 wherever ``lam >= 1/4`` (the longest Delaunay edge gives 1.38
+        as ``t -> 0``); below, Popoviciu's term adds at most ``1/(2v)`` to the bound.
 
         *Unequal variances*: no global bound exists in general. Where two components differ in
         variance along ``e_i`` and in mean along another axis, the surface ``r_c = r_c'`` is unbounded

@@ -286,8 +286,9 @@ def tempered_covariance_sup(points, weights, lam_lo: float, lam_hi: float, rtol:
     largest ``l_c(z0)`` and ``v_c = p_c - p_c*``: ``|p_c - z|^2 = |p_c - z0|^2 - 2 (z - z0) . v_c +
     [|z - z0|^2 - 2 (z - z0) . (p_c* - z0)]``, the bracket common to all ``c``; subtracting the constant
     ``|p_c* - z0|^2`` too leaves ``x_c = |p_c - z0|^2 - |p_c* - z0|^2 - 2 (z . v_c - z0 . v_c)``. ``z .
-    v_c = rho |v_c| cos(phi - psi_c)`` lies in the product of ``[rho1, rho2]`` with ``|v_c|`` times
-    the exact range of ``cos`` over ``[phi1 - psi_c, phi2 - psi_c]``, which bounds ``x_c`` in ``[x_lo,
+    v_c = rho (u . v_c)``, ``u = (cos phi, sin phi)``, lies in the product of ``[rho1, rho2]`` with
+    the exact range of ``u . v_c`` over the arc (:func:`_arc_range`: an endpoint, or ``+-|v_c|`` when
+    ``+-v_c`` points into the arc), which bounds ``x_c`` in ``[x_lo,
     x_hi]`` and ``lam x_c`` by the products with ``[lam1, lam2]``; ``hi_c = log w_c - min lam x_lo``,
     ``lo_c = log w_c - max lam x_hi``. Subtracting the components' shared part keeps the bound tight
     along the ridges where two components tie.
