@@ -64,6 +64,20 @@ def _far_field_spread(points, delta, diameter=False):
     return worst
 
 
+def _unit_points(points, weights, name):
+    """Validated ``(points, normalised weights, Popoviciu's diam^2 / 4)``; zero-weight points dropped."""
+    points = np.atleast_2d(np.asarray(points, dtype=float))
+    weights = np.asarray(weights, dtype=float)
+    keep = weights > 0
+    points, weights = points[keep], weights[keep] / weights[keep].sum()
+    if points.shape[1] not in (1, 2):
+        raise ValueError(f"{name} handles points in 1 or 2 dimensions, got {points.shape[1]}")
+    if np.max(np.sum(points**2, axis=1)) > 1 + 1e-12:
+        raise ValueError("points must lie in the closed unit disc")
+    diffs = points[:, None, :] - points[None, :, :]
+    return points, weights, float(np.max(np.sum(diffs**2, axis=2))) / 4
+
+
 def tilted_covariance_sup(points, weights, tol: float = 0.01) -> float:
     """An upper bound on ``sup_theta lambda_max Cov_theta(p)``, ``r_c ~ w_c exp(theta . p_c)``.
 
@@ -108,19 +122,10 @@ def tilted_covariance_sup(points, weights, tol: float = 0.01) -> float:
 
     The bound is ``max`` of both parts plus a rounding allowance, capped by ``diam^2 / 4``.
     """
-    points = np.atleast_2d(np.asarray(points, dtype=float))
-    weights = np.asarray(weights, dtype=float)
-    keep = weights > 0
-    points, weights = points[keep], weights[keep] / weights[keep].sum()
+    points, weights, popoviciu = _unit_points(points, weights, "tilted_covariance_sup")
     h = points.shape[1]
-    if h not in (1, 2):
-        raise ValueError(f"tilted_covariance_sup handles points in 1 or 2 dimensions, got {h}")
-    if np.max(np.sum(points**2, axis=1)) > 1 + 1e-12:
-        raise ValueError("points must lie in the closed unit disc")
     if not tol > 0:
         raise ValueError(f"tol must be > 0, got {tol!r}")
-    diffs = points[:, None, :] - points[None, :, :]
-    popoviciu = float(np.max(np.sum(diffs**2, axis=2))) / 4
     if len(points) == 1:
         return 0.0
     log_w = np.log(weights)
@@ -306,20 +311,11 @@ def tempered_covariance_sup(points, weights, lam_lo: float, lam_hi: float, rtol:
     The result is the largest of both parts plus the rounding allowance, capped by Popoviciu's
     ``diam^2 / 4``; if the search needs more than a few million cells it returns that cap.
     """
-    points = np.atleast_2d(np.asarray(points, dtype=float))
-    weights = np.asarray(weights, dtype=float)
-    keep = weights > 0
-    points, weights = points[keep], weights[keep] / weights[keep].sum()
+    points, weights, popoviciu = _unit_points(points, weights, "tempered_covariance_sup")
     if points.shape[1] == 1:
         points = np.column_stack([points, np.zeros(len(points))])  # z's second coordinate is common
-    if points.shape[1] != 2:
-        raise ValueError(f"tempered_covariance_sup handles points in 1 or 2 dimensions, got {points.shape[1]}")
-    if np.max(np.sum(points**2, axis=1)) > 1 + 1e-12:
-        raise ValueError("points must lie in the closed unit disc")
     if not (0 < lam_lo <= lam_hi and math.isfinite(lam_hi)):
         raise ValueError(f"need 0 < lam_lo <= lam_hi < inf, got {lam_lo!r}, {lam_hi!r}")
-    diffs = points[:, None, :] - points[None, :, :]
-    popoviciu = float(np.max(np.sum(diffs**2, axis=2))) / 4
     if len(points) == 1:
         return 0.0
     log_w = np.log(weights)
@@ -437,13 +433,8 @@ class PosteriorCovarianceBound:
     GAPS = tuple(0.8 / 2**k for k in range(7))
 
     def __init__(self, points, weights, rtol: float = 0.2):
-        points = np.atleast_2d(np.asarray(points, dtype=float))
-        weights = np.asarray(weights, dtype=float)
-        keep = weights > 0
-        self.points, self.weights = points[keep], weights[keep] / weights[keep].sum()
+        self.points, self.weights, self.popoviciu = _unit_points(points, weights, "PosteriorCovarianceBound")
         self.rtol = rtol
-        diffs = self.points[:, None, :] - self.points[None, :, :]
-        self.popoviciu = float(np.max(np.sum(diffs**2, axis=2))) / 4
         self.near = {g: near_set_diameter_sup(self.points, g) for g in self.GAPS}
         self.octaves = {}
 
