@@ -287,9 +287,10 @@ class MixtureTarget:
         *Unequal variances*: no global bound exists in general. Where two components differ in
         variance along ``e_i`` and in mean along another axis, the surface ``r_c = r_c'`` is unbounded
         and along it ``(g_c - g_c')_i = (1/v_ci - 1/v_c'i) y_i`` grows without limit, and with it
-        ``Cov_r(g)``. On the ball ``|y| <= radius``: ``lambda_max Cov_r(g) <= tr Cov_r(g) = (1/2)
-        sum_{c,c'} r_c r_c' |g_c - g_c'|^2 <= (1/2) max_{c,c'} (|1/v_c - 1/v_c'|_inf radius + a |mu_c /
-        v_c - mu_c' / v_c'|)^2`` (``sum r_c r_c' <= 1``), so ``hi = -1/v_max + that``.
+        ``Cov_r(g)``. On the ball ``|y| <= radius``: ``r`` is a law on the points ``g_c(y)``, so
+        ``lambda_max Cov_r(g) <= diam({g_c})^2 / 4`` (Popoviciu on every projection) ``<= (1/4)
+        max_{c,c'} (|1/v_c - 1/v_c'|_inf radius + a |mu_c / v_c - mu_c' / v_c'|)^2``, and ``hi =
+        -1/v_max + that``.
         """
         a, s2 = float(alpha(t)), float(sigma2(t))
         var = a * a * self.variances + s2  # (K, k)
@@ -323,7 +324,7 @@ class MixtureTarget:
                     slope = np.max(np.abs(inv[c] - inv), axis=1)  # (K,)
                     shift = np.linalg.norm(scaled[c] - scaled, axis=1)
                     worst = max(worst, float(np.max(slope * radius + shift)))
-                hi += 0.5 * worst * worst * (1 + 1e-12)
+                hi += 0.25 * worst * worst * (1 + 1e-12)
         if self.basis is not None and self.dim > self.basis.shape[1]:
             v_perp = a * a * self.lam_perp + s2
             if v_perp <= 0:

@@ -202,4 +202,5 @@ def test_unequal_variances_have_no_global_bound_but_a_local_one():
     rng = np.random.default_rng(1)
     pts = rng.standard_normal((4000, 2))
     pts *= radius * rng.uniform(0, 1, (4000, 1)) ** 0.5 / np.linalg.norm(pts, axis=1, keepdims=True)
-    assert max(np.linalg.norm(_hessian(target, p, t), 2) for p in pts) <= bound
+    found = max(np.linalg.norm(_hessian(target, p, t), 2) for p in pts)
+    assert found <= bound <= 1.1 * found  # measured 1.0003 (Popoviciu on the g_c; was 2.54 with tr Cov)
