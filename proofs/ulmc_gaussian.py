@@ -51,17 +51,21 @@ def exp_generator(c, s):
 
 
 def _scheme_matrix(c, h, a):
-    """The randomized-midpoint step's linear map on ``(y, v)`` for ``u grad f(y) = c y``."""
-    e_a, e_h = -math.expm1(-2 * a), -math.expm1(-2 * h)
-    half = np.array([1 - 0.5 * c * (a - 0.5 * e_a), 0.5 * e_a])  # x_half's row
-    late = math.exp(-2 * (h - a))
-    return np.array([np.array([1.0, 0.5 * e_h]) - 0.5 * c * h * (1 - late) * half,
-                     np.array([0.0, math.exp(-2 * h)]) - c * h * late * half])
+    """The randomized-midpoint step's linear map on ``(y, v)`` for ``u grad f(y) = c y``; batched over
+    midpoint times ``a`` (shape ``a.shape + (2, 2)``)."""
+    a = np.asarray(a, dtype=float)
+    e_a, e_h = -np.expm1(-2 * a), -math.expm1(-2 * h)
+    half_y, half_v = 1 - 0.5 * c * (a - 0.5 * e_a), 0.5 * e_a  # x_half's row
+    late = np.exp(-2 * (h - a))
+    y_gain, v_gain = 0.5 * c * h * (1 - late), c * h * late
+    return np.stack([np.stack([1 - y_gain * half_y, 0.5 * e_h - y_gain * half_v], axis=-1),
+                     np.stack([-v_gain * half_y, math.exp(-2 * h) - v_gain * half_v], axis=-1)], axis=-2)
 
 
 def _noise_kernels(c, h, a, r, u):
-    """Kernels ``(k_scheme(r), k_exact(r))`` (each ``r.shape + (2,)``) of the step's noises against ``dB_r``."""
-    late = math.exp(-2 * (h - a))
+    """Kernels ``(k_scheme(r), k_exact(r))`` (each ``r.shape + (2,)``) of the step's noises against
+    ``dB_r``; ``a`` broadcasts against ``r``."""
+    late = np.exp(-2 * (h - np.asarray(a, dtype=float)))
     before = (r < a) * -np.expm1(-2 * np.clip(a - r, 0, None))  # (1 - e^{-2(a - r)}) on [0, a)
     scheme = math.sqrt(u) * np.stack([-np.expm1(-2 * (h - r)) - 0.5 * c * h * (1 - late) * before,
                                       2 * np.exp(-2 * (h - r)) - c * h * late * before], axis=-1)
@@ -70,26 +74,28 @@ def _noise_kernels(c, h, a, r, u):
 
 
 def _gauss_legendre(lo, hi, n=_NODES):
+    """Nodes and weights on ``[lo, hi]``; array ends give one rule per row (shape ``lo.shape + (n,)``)."""
     x, w = np.polynomial.legendre.leggauss(n)
+    lo, hi = np.asarray(lo, dtype=float)[..., None], np.asarray(hi, dtype=float)[..., None]
     return 0.5 * (hi - lo) * x + 0.5 * (hi + lo), 0.5 * (hi - lo) * w
 
 
 def _step_operators(c, h, u):
-    """``(E_alpha[T (.) T^T], E_alpha[Q])`` of the joint recursion for one eigen-direction."""
+    """``(E_alpha[T (.) T^T], E_alpha[Q])`` of the joint recursion for one eigen-direction, all
+    quadrature nodes at once."""
     phi = exp_generator(c, h)
     alphas, weights = _gauss_legendre(0.0, 1.0)
-    lin = np.zeros((4, 4, 4, 4))  # M -> sum_w T M T^T as a 4-index tensor
+    a = alphas * h
+    A = _scheme_matrix(c, h, a)  # (J, 2, 2)
+    T = np.zeros((len(a), 4, 4))
+    T[:, :2, :2], T[:, :2, 2:], T[:, 2:, 2:] = A, A - phi, phi
+    lin = np.einsum("a,aik,ajl->ijkl", weights, T, T)  # M -> sum_w T M T^T as a 4-index tensor
     q = np.zeros((4, 4))
-    for alpha, weight in zip(alphas, weights):
-        a = alpha * h
-        A = _scheme_matrix(c, h, a)
-        T = np.block([[A, A - phi], [np.zeros((2, 2)), phi]])
-        lin += weight * np.einsum("ik,jl->ijkl", T, T)
-        for lo, hi in ((0.0, a), (a, h)):  # the scheme's kernel has a kink at r = a
-            r, wr = _gauss_legendre(lo, hi)
-            scheme, exact = _noise_kernels(c, h, a, r, u)
-            n = np.concatenate([scheme - exact, exact], axis=-1)  # (nodes, 4)
-            q += weight * np.einsum("r,ri,rj->ij", wr, n, n)
+    for lo, hi in ((np.zeros_like(a), a), (a, np.full_like(a, h))):  # the scheme's kernel kinks at r = a
+        r, wr = _gauss_legendre(lo, hi)  # (J, n)
+        scheme, exact = _noise_kernels(c, h, a[:, None], r, u)
+        n = np.concatenate([scheme - exact, exact], axis=-1)  # (J, n, 4)
+        q += np.einsum("a,ar,ari,arj->ij", weights, wr, n, n)
     return lin, q
 
 
