@@ -301,13 +301,14 @@ class MixtureTarget:
             if self.equal_variances:
                 diffs = self.means[:, None, :] - self.means[None, :, :]
                 spread = float(np.max(np.sum(diffs**2, axis=2))) / 4.0
-                circle = self._circle_tilt_bound()
-                if np.all(var[0] == var[0, 0]) and circle is not None:
-                    radius2, tilt_sup, dev = circle
-                    spread = min(spread, radius2 * tilt_sup * math.exp(a * a * dev / (2 * float(var[0, 0]))))
-                elif np.all(var[0] == var[0, 0]) and self._planar_posterior_bound() is not None:
-                    radius2, posterior_sup = self._planar_posterior_bound()
-                    spread = min(spread, radius2 * posterior_sup(a * a * radius2 / (2 * float(var[0, 0]))))
+                if np.all(var[0] == var[0, 0]):  # isotropic: the posterior is a tilt, or tempered
+                    v = float(var[0, 0])
+                    if (circle := self._circle_tilt_bound()) is not None:
+                        radius2, tilt_sup, dev = circle
+                        spread = min(spread, radius2 * tilt_sup * math.exp(a * a * dev / (2 * v)))
+                    elif (planar := self._planar_posterior_bound()) is not None:
+                        radius2, posterior_sup = planar
+                        spread = min(spread, radius2 * posterior_sup(a * a * radius2 / (2 * v)))
                 hi += a * a * spread / float(np.min(var[0])) ** 2
             elif radius is None:
                 raise ValueError("the score of a mixture whose components have unequal variances has no global "
@@ -332,6 +333,10 @@ class MixtureTarget:
             lo, hi = min(lo, -1.0 / v_perp), max(hi, -1.0 / v_perp)
         return lo, hi
 
+    def _varying_coordinates(self):
+        """The means' coordinates in which they differ; the others drop out of the posterior exactly."""
+        return self.means[:, np.ptp(self.means, axis=0) > 0]
+
     def _circle_tilt_bound(self):
         """``(R^2, S, dev)`` when the means vary in exactly two coordinates and lie within ``dev`` of a
         circle of radius ``R`` there (``S`` the tilted-covariance bound of the unit points); else
@@ -339,9 +344,8 @@ class MixtureTarget:
         rotation to a fitted plane would not promise. Computed once per target (a fraction of a second)."""
         if not hasattr(self, "_circle_tilt_cache"):
             self._circle_tilt_cache = None
-            varying = np.ptp(self.means, axis=0) > 0
-            if np.count_nonzero(varying) == 2:
-                plane = self.means[:, varying]
+            plane = self._varying_coordinates()
+            if plane.shape[1] == 2:
                 # circumcentre: |p|^2 = 2 p . m + (R^2 - |m|^2), least squares in (m, R^2 - |m|^2)
                 lhs = np.column_stack([2 * plane, np.ones(len(plane))])
                 centre = np.linalg.lstsq(lhs, np.sum(plane**2, axis=1), rcond=None)[0][:2]
@@ -360,9 +364,8 @@ class MixtureTarget:
         points. Else ``None``. Built once per point set."""
         if not hasattr(self, "_planar_cache"):
             self._planar_cache = None
-            varying = np.ptp(self.means, axis=0) > 0
-            if 1 <= np.count_nonzero(varying) <= 2:
-                plane = self.means[:, varying]
+            plane = self._varying_coordinates()
+            if 1 <= plane.shape[1] <= 2:
                 centre = 0.5 * (plane.max(axis=0) + plane.min(axis=0))
                 radius = float(np.max(np.linalg.norm(plane - centre, axis=1)))
                 unit = (plane - centre) / radius
