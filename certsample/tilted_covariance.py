@@ -14,6 +14,7 @@ bound numerically, once per point set: :func:`tilted_covariance_sup`.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numba
@@ -247,6 +248,14 @@ def _tempered_cells(points, log_w, cells, bound, value, axis):
         axis[i] = 0 if radial >= max(angular, temper) else (1 if angular >= temper else 2)
 
 
+@functools.lru_cache(maxsize=16)
+def _far_field_table(points: bytes, count: int) -> dict:
+    """``{delta: _far_field_spread(points, delta)}`` for ``delta = 1/2 .. 1/1024``; it does not depend on
+    the temperature, so every octave of one point set shares it."""
+    points = np.frombuffer(points).reshape(count, 2)
+    return {2.0**-k: _far_field_spread(points, 2.0**-k) for k in range(1, 11)}
+
+
 def _split(cells, axis):
     rho1, rho2, phi1, phi2, lam1, lam2 = cells.T
     left, right = cells.copy(), cells.copy()
@@ -331,7 +340,7 @@ def tempered_covariance_sup(points, weights, lam_lo: float, lam_hi: float, rtol:
         best = max(best, max(_top_moment(points, row)[0] / row.sum() for row in r))
     # the far field costs nothing while it stays below the result (1 + rtol) best: take the widest
     # top set that does, which keeps the searched disc small
-    spreads = {2.0**-k: _far_field_spread(points, 2.0**-k) for k in range(1, 11)}
+    spreads = _far_field_table(points.tobytes(), len(points))
     fits = [d for d, spread in spreads.items() if spread + tol <= best * (1 + rtol)]
     delta = max(fits) if fits else min(spreads, key=spreads.get)
     far = spreads[delta] + tol
