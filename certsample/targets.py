@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from .forward import alpha, sigma2
+from .mixture_hessian import diagonal_mixture_hessian_sup
 from .tilted_covariance import PosteriorCovarianceBound, tilted_covariance_sup
 from .validation import check_int, real_array
 
@@ -36,6 +37,9 @@ __all__ = [
 ]
 
 _CHUNK = 1 << 22  # elements per temporary (n, K, k) block in the batched score
+# unequal variances: the box search runs where the components differ in at most this many coordinates
+_SEARCH_DIMS = 3
+_SEARCH_COMPONENTS = 64
 
 
 @functools.lru_cache(maxsize=16)
@@ -290,7 +294,10 @@ class MixtureTarget:
         ``Cov_r(g)``. On the ball ``|y| <= radius``: ``r`` is a law on the points ``g_c(y)``, so
         ``lambda_max Cov_r(g) <= diam({g_c})^2 / 4`` (Popoviciu on every projection) ``<= (1/4)
         max_{c,c'} (|1/v_c - 1/v_c'|_inf radius + a |mu_c / v_c - mu_c' / v_c'|)^2``, and ``hi =
-        -1/v_max + that``.
+        -1/v_max + that``. That counts the largest ``|g_c - g_c'|`` anywhere in the ball, although the
+        covariance is large only where ``r`` splits; where the components differ in at most three
+        coordinates the box search of :func:`~certsample.mixture_hessian.diagonal_mixture_hessian_sup`
+        follows the ties (see :meth:`_unequal_variance_top`) and the smaller bound is used.
         """
         a, s2 = float(alpha(t)), float(sigma2(t))
         var = a * a * self.variances + s2  # (K, k)
@@ -318,20 +325,43 @@ class MixtureTarget:
                 radius = float(radius)
                 if not (math.isfinite(radius) and radius >= 0):
                     raise ValueError(f"radius must be a finite number >= 0, got {radius!r}")
-                inv = 1.0 / var
-                scaled = a * self.means * inv
-                worst = 0.0
-                for c in range(self.n_components):
-                    slope = np.max(np.abs(inv[c] - inv), axis=1)  # (K,)
-                    shift = np.linalg.norm(scaled[c] - scaled, axis=1)
-                    worst = max(worst, float(np.max(slope * radius + shift)))
-                hi += 0.25 * worst * worst * (1 + 1e-12)
+                hi = self._unequal_variance_top(a, var, radius)
         if self.basis is not None and self.dim > self.basis.shape[1]:
             v_perp = a * a * self.lam_perp + s2
             if v_perp <= 0:
                 return -math.inf, math.inf
             lo, hi = min(lo, -1.0 / v_perp), max(hi, -1.0 / v_perp)
         return lo, hi
+
+    def _unequal_variance_top(self, a, var, radius):
+        """``hi`` of :meth:`_hessian_range` on the plane ball ``|y| <= radius`` for unequal variances
+        ``var`` (the components' variances at scale ``a``): the least of Popoviciu's ball bound and,
+        where the components differ in at most ``_SEARCH_DIMS`` coordinates, the branch and bound of
+        :func:`~certsample.mixture_hessian.diagonal_mixture_hessian_sup` over those coordinates (the
+        others, where every mean and variance agree, add ``-1/v_i`` on the diagonal and nothing else).
+        Memoised per ``(a, radius)``: a plan asks for the same time several times."""
+        key = (a, radius)
+        memo = self.__dict__.setdefault("_unequal_top_memo", {})
+        if key in memo:
+            return memo[key]
+        inv = 1.0 / var
+        scaled = a * self.means * inv
+        worst = 0.0
+        for c in range(self.n_components):
+            slope = np.max(np.abs(inv[c] - inv), axis=1)  # (K,)
+            shift = np.linalg.norm(scaled[c] - scaled, axis=1)
+            worst = max(worst, float(np.max(slope * radius + shift)))
+        hi = -1.0 / float(np.max(var)) + 0.25 * worst * worst * (1 + 1e-12)
+        differ = (np.ptp(self.means, axis=0) > 0) | (np.ptp(self.variances, axis=0) > 0)
+        if 1 <= int(differ.sum()) <= _SEARCH_DIMS and self.n_components <= _SEARCH_COMPONENTS:
+            searched = diagonal_mixture_hessian_sup(a * self.means[:, differ], var[:, differ], self.weights,
+                                                    radius, rtol=0.1)
+            common = -1.0 / var[0, ~differ]
+            hi = min(hi, max(searched, float(common.max()) if common.size else -math.inf))
+        if len(memo) > 4096:
+            memo.clear()
+        memo[key] = hi
+        return hi
 
     def _varying_coordinates(self):
         """The means' coordinates in which they differ; the others drop out of the posterior exactly."""
