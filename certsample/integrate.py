@@ -158,7 +158,7 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
 
         dx, dtimes, dnfe = (cuda.to_device(a) for a in (x, times, nfe))
         dwork = cuda.device_array((slots, max(solver.n_work, 1), d))
-        dswork = cuda.device_array((slots, target.kernel_work_size()))
+        dswork = cuda.to_device(np.zeros((slots, target.kernel_work_size())))  # zeroed: empty time caches
         tp, sp = tuple(to_dev(v) for v in tp), tuple(to_dev(v) for v in sp)
         launch = run[slots // CUDA_THREADS, CUDA_THREADS]
         args = (dx, dtimes)

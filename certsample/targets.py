@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from .forward import alpha, sigma2
+from .kernels.score import time_constants_size
 from .mixture_hessian import diagonal_mixture_hessian_sup
 from .tilted_covariance import PosteriorCovarianceBound, tilted_covariance_sup
 from .validation import check_int, real_array
@@ -448,11 +449,15 @@ class MixtureTarget:
         basis = np.zeros((0, 0)) if self.basis is None else np.ascontiguousarray(self.basis)
         with np.errstate(divide="ignore"):
             log_w = np.log(self.weights)
-        return (np.ascontiguousarray(self.means), np.ascontiguousarray(self.variances),
+        # one row of variances when every component shares them: the kernel then skips the
+        # per-component variances and determinants (they cancel in the softmax)
+        variances = self.variances[:1] if self.equal_variances else self.variances
+        return (np.ascontiguousarray(self.means), np.ascontiguousarray(variances),
                 log_w, basis, self.lam_perp)
 
     def kernel_work_size(self) -> int:
-        return 2 * self.means.shape[1] + self.n_components
+        rows = 1 if self.equal_variances else self.n_components
+        return 2 * self.means.shape[1] + self.n_components + time_constants_size(rows, self.means.shape[1])
 
     def __repr__(self) -> str:
         return (f"MixtureTarget(name={self.name!r}, d={self.dim}, components={self.n_components}, "
