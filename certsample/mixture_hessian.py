@@ -83,9 +83,9 @@ def _box_bounds(lo, hi, inv, centres, log_c, upper, value):
             s_min, s_max = 1.0, 1.0
             for e in range(n_comp):
                 if e != c:
-                    s_min += math.exp(min(gap_lo[c, e], 700.0))
-                    s_max += math.exp(min(gap_hi[c, e], 700.0))
-            r_hi[c] = 1.0 / s_min
+                    s_min += math.exp(gap_lo[c, e])  # may overflow to inf: r_hi is then the tiny term
+                    s_max += math.exp(gap_hi[c, e])
+            r_hi[c] = 1.0 / s_min + 1e-300  # covers the rounding of 1/s_min below e^-709
             r_lo[c] = 1.0 / s_max
         # Var term: the top-j components by r_hi as the active set S, the rest of mass eps <= sum r_hi
         order[:] = np.argsort(-r_hi)
