@@ -51,9 +51,14 @@ def _box_bounds(lo, hi, inv, centres, log_c, upper, value):
     point nearest the origin (proof in :func:`diagonal_mixture_hessian_sup`)."""
     n_box, k = lo.shape
     n_comp = inv.shape[0]
+    inv_by_axis = np.ascontiguousarray(inv.T)
     gap_lo = np.empty((n_comp, n_comp))
     gap_hi = np.empty((n_comp, n_comp))
     diam2 = np.zeros((n_comp, n_comp))
+    diff_lo = np.empty((n_comp, n_comp, k))  # enclosure of g_c - g_e on the box, per axis
+    diff_hi = np.empty((n_comp, n_comp, k))
+    damp_min = np.empty(k)  # range of sum_c r_c / v_ci over the responsibility box, per axis
+    damp_max = np.empty(k)
     r_lo = np.empty(n_comp)
     r_hi = np.empty(n_comp)
     order = np.empty(n_comp, np.int64)
@@ -76,7 +81,9 @@ def _box_bounds(lo, hi, inv, centres, log_c, upper, value):
                     s_hi += q_hi
                     slope = inv[c, i] - inv[e, i]
                     shift = inv[c, i] * centres[c, i] - inv[e, i] * centres[e, i]
-                    d2 += max((slope * lo[b, i] - shift) ** 2, (slope * hi[b, i] - shift) ** 2)
+                    end_lo, end_hi = slope * lo[b, i] - shift, slope * hi[b, i] - shift
+                    diff_lo[c, e, i], diff_hi[c, e, i] = min(end_lo, end_hi), max(end_lo, end_hi)
+                    d2 += max(end_lo * end_lo, end_hi * end_hi)
                 gap_lo[c, e], gap_hi[c, e] = s_lo, s_hi
                 diam2[c, e] = d2
         for c in range(n_comp):
@@ -111,11 +118,11 @@ def _box_bounds(lo, hi, inv, centres, log_c, upper, value):
                                 _split_mass(r_lo[e], r_hi[e])) * diam2[c, e]
         var_bound = min(var_bound, pair_sum)
         # -lambda_min(sum r_c D_c^{-1}) <= -min_i min_{r in box, sum r = 1} sum_c r_c inv_ci (greedy)
-        damp = math.inf
         for i in range(k):
-            damp = min(damp, _greedy_mix(np.ascontiguousarray(inv[:, i]), r_lo, r_hi, order, True))
-        upper[b] = min(var_bound - damp,
-                       _interval_matrix_top(lo[b], hi[b], inv, centres, r_lo, r_hi, order, mat_lo, mat_hi))
+            damp_min[i] = _greedy_mix(inv_by_axis[i], r_lo, r_hi, order, True)
+            damp_max[i] = _greedy_mix(inv_by_axis[i], r_lo, r_hi, order, False)
+        upper[b] = min(var_bound - damp_min.min(),
+                       _interval_matrix_top(diff_lo, diff_hi, damp_min, damp_max, r_lo, r_hi, mat_lo, mat_hi))
         # a lower bound: the exact Hessian at the box's point nearest the origin (inside the ball)
         for i in range(k):
             y[i] = min(max(0.0, lo[b, i]), hi[b, i])
@@ -146,23 +153,18 @@ def _greedy_mix(values, r_lo, r_hi, order, lowest):
 
 
 @numba.njit(cache=True)
-def _interval_matrix_top(lo, hi, inv, centres, r_lo, r_hi, order, mat_lo, mat_hi):
+def _interval_matrix_top(diff_lo, diff_hi, damp_min, damp_max, r_lo, r_hi, mat_lo, mat_hi):
     """``lambda_max`` bound of ``H = sum_{c<e} r_c r_e D_ce D_ce^T - sum_c r_c D_c^{-1}`` over a box
-    from entrywise enclosures: ``lambda_max(mid) + ||rad||_2``."""
-    n_comp, k = inv.shape
+    from entrywise enclosures (``D_ce = g_c - g_e`` in ``[diff_lo, diff_hi]``, the diagonal damping
+    in ``[damp_min, damp_max]``): ``lambda_max(mid) + ||rad||_2``."""
+    n_comp, k = diff_lo.shape[0], diff_lo.shape[2]
     mat_lo[:, :] = 0.0
     mat_hi[:, :] = 0.0
-    d_lo = np.empty(k)
-    d_hi = np.empty(k)
     for c in range(n_comp):
         for e in range(c + 1, n_comp):
             w_hi = min(r_hi[c] * r_hi[e], _split_mass(r_lo[c], r_hi[c]), _split_mass(r_lo[e], r_hi[e]))
             w_lo = r_lo[c] * r_lo[e]
-            for i in range(k):
-                slope = inv[c, i] - inv[e, i]
-                shift = inv[c, i] * centres[c, i] - inv[e, i] * centres[e, i]
-                end_lo, end_hi = slope * lo[i] - shift, slope * hi[i] - shift
-                d_lo[i], d_hi[i] = min(end_lo, end_hi), max(end_lo, end_hi)
+            d_lo, d_hi = diff_lo[c, e], diff_hi[c, e]
             for i in range(k):
                 for j in range(i, k):
                     if i == j:
@@ -174,9 +176,8 @@ def _interval_matrix_top(lo, hi, inv, centres, r_lo, r_hi, order, mat_lo, mat_hi
                     mat_lo[i, j] += t_lo
                     mat_hi[i, j] += t_hi
     for i in range(k):
-        column = np.ascontiguousarray(inv[:, i])
-        mat_lo[i, i] -= _greedy_mix(column, r_lo, r_hi, order, False)
-        mat_hi[i, i] -= _greedy_mix(column, r_lo, r_hi, order, True)
+        mat_lo[i, i] -= damp_max[i]
+        mat_hi[i, i] -= damp_min[i]
         for j in range(i + 1, k):
             mat_lo[j, i], mat_hi[j, i] = mat_lo[i, j], mat_hi[i, j]
     centre = 0.5 * (mat_lo + mat_hi)
