@@ -17,9 +17,15 @@ import math
 from .jit import device_function
 
 
+@device_function
+def _slot_size(rows, k):
+    """Entries of one :func:`time_constants` slot."""
+    return 5 + rows * (k + 1)
+
+
 def time_constants_size(rows, k):
     """Scratch entries of :func:`time_constants`: a pointer and two slots."""
-    return 1 + 2 * (5 + rows * (k + 1))
+    return 1 + 2 * _slot_size(rows, k)
 
 
 @device_function
@@ -35,7 +41,7 @@ def time_constants(t, variances, work, start):
     (measured 3% on the ring).
     """
     rows, k = variances.shape
-    size = 5 + rows * (k + 1)
+    size = _slot_size(rows, k)
     for which in range(2):
         at = start + 1 + which * size
         if work[at] == 1.0 and work[at + 1] == t:
