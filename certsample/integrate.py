@@ -136,7 +136,9 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
                          "score callables and perturbed oracles run on backend='numpy'")
     run = step_runner(solver.kernel_step, backend, getattr(target, "kernel_score", None))
     n, d = x.shape
-    x = np.ascontiguousarray(x, dtype=float)
+    carry = int(getattr(solver, "n_carry", 0))
+    # a solver's carry rides after the state in each particle's row, zero before the first step
+    x = np.ascontiguousarray(np.concatenate([x, np.zeros((n, carry * d))], axis=1) if carry else x, dtype=float)
     row_bytes = 8 * (max(solver.n_work, 1) * d + target.kernel_work_size())
     if backend == "cuda":
         slots = min(-(-n // CUDA_THREADS), CUDA_MAX_THREADS // CUDA_THREADS,
@@ -189,6 +191,7 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
     elapsed = time.perf_counter() - start
     if backend == "cuda":
         x, nfe = dx.copy_to_host(), dnfe.copy_to_host()
+    x = x[:, :d]
     _check_finite(x, f"after {n_steps} steps on backend {backend!r}")
     if np.any(nfe != nfe[0]):
         raise RuntimeError("particles disagree on their score-evaluation count")

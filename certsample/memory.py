@@ -38,15 +38,17 @@ def _bytes_per_particle(dim: int, solver, backend: str) -> int:
     The compiled CPU kernel works on a contiguous copy of the chunk (its scratch is per block of
     particles: negligible); CUDA holds the chunk on the device and its host copy (scratch per
     resident thread: bounded); the NumPy reference holds about ``n_work + 4`` temporaries of the
-    state's size (collocation: its ``degree + 1`` nodes and their drifts).
+    state's size (collocation: its ``degree + 1`` nodes and their drifts). A solver's per-particle
+    carry (:attr:`~certsample.solvers.base.Solver.n_carry` vectors) widens every copy of the chunk.
     """
     work = max(int(getattr(solver, "n_work", 0)), 1)
+    carry = int(getattr(solver, "n_carry", 0))
     if backend == "cpu":
-        copies = 2
+        copies = 2 + carry
     elif backend == "cuda":
-        copies = 3
+        copies = 3 + 2 * carry
     else:
-        copies = 4 + work + 2 * (int(getattr(solver, "degree", 0)) + 1)
+        copies = 4 + work + 2 * (int(getattr(solver, "degree", 0)) + 1) + carry
     return 8 * dim * copies
 
 

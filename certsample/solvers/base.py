@@ -28,6 +28,9 @@ class Solver:
     rounds_per_step: int = 1
     #: work vectors of length ``d`` the kernel step needs per particle
     n_work: int = 0
+    #: vectors of length ``d`` a particle carries from one step to the next (e.g. a warm start);
+    #: the kernel step's state row ``x`` is then ``(1 + n_carry) d`` long: the particle, then its carry
+    n_carry: int = 0
     #: per-particle device function, or None for a NumPy-only solver
     kernel_step = None
 

@@ -44,10 +44,12 @@ from .base import ODESolver, ParallelSolver
 
 __all__ = ["Collocation", "CollocationPlan", "collocation_plan", "check_contraction", "chebyshev_lobatto_nodes",
            "barycentric_weights", "lagrange_basis", "collocation_matrix", "picard_norm", "picard_sweep",
-           "collocation_step",
+           "collocation_step", "chebyshev_coefficients", "warm_start_matrix",
            "mixture_lipschitz"]
 
 WEIGHTS = ("exponential", "plain")
+#: largest factor by which a warm start's extrapolation may multiply rounding in the drifts
+WARM_START_GAIN = 1e4
 
 
 # ---------------------------------------------------------------------------- nodes and weights
@@ -103,6 +105,56 @@ def collocation_matrix(degree: int, h: float = 0.0, weights: str = "exponential"
         kernel = 0.5 * c[j] * wq * np.exp(rate * (c[j] - r))
         out[:, j] = kernel @ lagrange_basis(c, r)
     return out
+
+
+def chebyshev_coefficients(values) -> np.ndarray:
+    """Chebyshev coefficients ``a_0 .. a_D`` of the interpolant through values at the Lobatto points.
+
+    ``values`` has the node axis first (``c_j = (1 - cos(pi j / D)) / 2``, i.e. ``x_j = -cos(pi j / D)``
+    on ``[-1, 1]``); the transform is the DCT-I written out (``D`` is small).
+    """
+    values = np.asarray(values, dtype=float)
+    degree = values.shape[0] - 1
+    j = np.arange(degree + 1)
+    # T_m(x_j) = T_m(-cos(pi j / D)) = (-1)^m cos(pi m j / D)
+    basis = np.cos(np.pi * np.outer(j, j) / degree) * ((-1.0) ** j)[:, None]
+    weight = np.ones(degree + 1)
+    weight[0] = weight[-1] = 0.5
+    coef = (2.0 / degree) * np.tensordot(basis * weight[None, :], values, axes=(1, 0))
+    coef[0] *= 0.5
+    coef[-1] *= 0.5
+    return coef
+
+
+def warm_start_matrix(amat, h_previous: float, h: float, max_gain: float | None = None) -> np.ndarray:
+    """``W[i, j]``: node state ``j`` of a window from the previous window's node drifts ``i``.
+
+    The previous window's drift interpolant is extrapolated to this window's node times (position
+    ``1 + c_m h / h_previous`` in the previous window's coordinate) and integrated with this window's
+    matrix ``A``: ``X_j = e^{h c_j} y_0 + h sum_i W[i, j] g_i`` with ``W = E^T A``,
+    ``E[m, i] = l_i(1 + c_m h / h_previous)``. ``E`` is built in the Chebyshev basis (values to
+    coefficients by :func:`chebyshev_coefficients`, then ``T_m`` outside ``[-1, 1]``), because the
+    barycentric formula loses digits to cancellation off the interval.
+
+    Extrapolation multiplies rounding in the drifts by the gain ``max_m sum_i |E[m, i]|``, which
+    grows like ``T_D(1 + 4 h / h_previous)``: 7e5 for ``D = 8`` and equal windows. So the interpolant
+    is truncated to the highest Chebyshev degree whose gain is at most ``max_gain`` (default
+    :data:`WARM_START_GAIN`); the start then carries at most ``1e4`` ulps of noise, which keeps the
+    NumPy and compiled runs within about 1e-12 of each other.
+    """
+    amat = np.asarray(amat, dtype=float)
+    degree = amat.shape[0] - 1
+    if not (math.isfinite(h_previous) and h_previous > 0 and math.isfinite(h) and h > 0):
+        raise ValueError(f"window lengths must be positive, got {h_previous!r} and {h!r}")
+    max_gain = WARM_START_GAIN if max_gain is None else float(max_gain)
+    to_coef = chebyshev_coefficients(np.eye(degree + 1))  # (m, i): coefficient m of basis function l_i
+    where = 2.0 * (1.0 + chebyshev_lobatto_nodes(degree) * (h / h_previous)) - 1.0
+    vander = np.polynomial.chebyshev.chebvander(where, degree)
+    for kept in range(degree, -1, -1):  # degree 0 (the last drift held constant) has gain 1
+        extrapolate = vander[:, :kept + 1] @ to_coef[:kept + 1]
+        if np.max(np.sum(np.abs(extrapolate), axis=1)) <= max_gain:
+            break
+    return extrapolate.T @ amat
 
 
 def picard_norm(amat) -> float:
@@ -200,6 +252,7 @@ class CollocationPlan:
     sweeps: int  # or an int64 array, one count per window
     factors: np.ndarray | None
     eps: float
+    warm_start: bool = False
 
     def __iter__(self):
         return iter((self.grid, self.degree, self.sweeps))
@@ -209,6 +262,7 @@ class CollocationPlan:
         return len(self.grid)
 
     def solver(self, **options) -> "Collocation":
+        options.setdefault("warm_start", self.warm_start)
         return Collocation(self.degree, self.sweeps, **options)
 
     @property
@@ -321,14 +375,25 @@ def picard_sweep(score, x, nodes, drift, times, amat, growth, shift, h, first_sw
 
 @device_function
 def collocation_step(x, t, h, k, particle, key0, key1, target_params, solver_params, work, swork):
-    """One window for one particle: rows ``0..D`` of ``work`` hold node states, ``D+1..2D+1`` node drifts."""
-    nodes, amat, growth, shift, sweeps_per_window = solver_params
+    """One window for one particle: rows ``0..D`` of ``work`` hold node states, ``D+1..2D+1`` node drifts.
+
+    With a warm start the particle's row ``x`` is ``(D + 2) d`` long: the state, then the node
+    drifts of its previous window (the solver's carry), from which the first window after it starts.
+    """
+    nodes, amat, growth, shift, sweeps_per_window, warm, warm_start = solver_params
     sweeps = sweeps_per_window[k]
     n_nodes = nodes.shape[0]
-    d = x.shape[0]
+    d = work.shape[1]
+    extrapolate = warm_start and k > 0
     for j in range(n_nodes):
         for i in range(d):
-            work[j, i] = x[i]
+            if extrapolate and j > 0:
+                acc = 0.0
+                for m in range(n_nodes):
+                    acc += warm[k, m, j] * x[(m + 1) * d + i]
+                work[j, i] = growth[k, j] * x[i] + h * acc
+            else:
+                work[j, i] = x[i]
     nfe = 0
     for sweep in range(sweeps):
         # the start node never moves: its score is taken once, in the first sweep
@@ -348,6 +413,10 @@ def collocation_step(x, t, h, k, particle, key0, key1, target_params, solver_par
                 work[j, i] = growth[k, j] * x[i] + h * acc
     for i in range(d):
         x[i] = work[n_nodes - 1, i]
+    if warm_start:
+        for m in range(n_nodes):
+            for i in range(d):
+                x[(m + 1) * d + i] = work[n_nodes + m, i]
     return nfe
 
 
@@ -358,7 +427,12 @@ class Collocation(ODESolver, ParallelSolver):
 
         X_j <- e^{h c_j} y_0 + h sum_i s(X_i, t - h c_i) A[i, j]      (N sweeps, all nodes at once)
 
-    starting from ``X_j = y_0``; the window's output is ``X_D`` (``c_D = 1``).
+    starting from ``X_j = y_0``; the window's output is ``X_D`` (``c_D = 1``). With
+    ``warm_start=True`` every window after the first starts instead from the previous window's drift
+    interpolant, extrapolated and integrated (:func:`warm_start_matrix`): the start is then off by
+    the extrapolation error rather than by the window's whole motion, and fewer sweeps reach a given
+    accuracy (measured on the ring at ``h = 0.45 t``: 6.6 to 3.9 sweeps per window at eps 1e-6).
+    The price is memory: each particle carries its ``D + 1`` node drifts from window to window.
 
     Cost per window and particle: ``D N + 1`` score evaluations (the ``D`` moving nodes in each of
     the ``N`` sweeps, plus the start node once: its state is ``y_0`` in every sweep) in ``N``
@@ -389,6 +463,10 @@ class Collocation(ODESolver, ParallelSolver):
         Source of the score Lipschitz bound for ``check``.
     rho_max : float
         Largest contraction factor ``check`` accepts.
+    warm_start : bool
+        Start each window after the first from the previous window's extrapolated drifts instead of
+        the constant ``y_0``. Off by default: the contraction analysis behind
+        :func:`collocation_plan` bounds the error of ``N`` sweeps from a constant start.
 
     References
     ----------
@@ -404,7 +482,7 @@ class Collocation(ODESolver, ParallelSolver):
     kernel_step = staticmethod(collocation_step)
 
     def __init__(self, degree: int = 8, sweeps: int = 8, weights: str = "exponential", check: bool = False,
-                 lipschitz=None, rho_max: float = 0.5):
+                 lipschitz=None, rho_max: float = 0.5, warm_start: bool = False):
         self.degree = check_int("degree", degree, 1)
         per_window = np.ndim(sweeps) == 1
         for count in (np.asarray(sweeps).tolist() if per_window else [sweeps]):
@@ -426,7 +504,11 @@ class Collocation(ODESolver, ParallelSolver):
             self.evals_per_step = self.degree * self.sweeps + 1
             self.rounds_per_step = self.sweeps
         self.n_work = 2 * (self.degree + 1)
+        self.warm_start = bool(warm_start)
+        #: node drifts a particle carries from one window to the next (the warm start's memory)
+        self.n_carry = self.degree + 1 if self.warm_start else 0
         self._cache: dict = {}
+        self._carry = None  # NumPy path: (h, node drifts) of the last window
 
     def order(self) -> float:
         """``min(N, 2D)`` as ``h -> 0`` at fixed ``D, N``: each sweep gains one power of ``h`` from a
@@ -458,6 +540,12 @@ class Collocation(ODESolver, ParallelSolver):
             self._cache[key] = _window(self.degree, key, self.weights)
         return self._cache[key]
 
+    def _warm(self, h_previous, h):
+        key = ("warm", float(h_previous), float(h))
+        if key not in self._cache:
+            self._cache[key] = warm_start_matrix(self._window(h)[0], float(h_previous), float(h))
+        return self._cache[key]
+
     def _check_window(self, t, h, target=None):
         source = self.lipschitz if self.lipschitz is not None else target
         if source is None:
@@ -473,13 +561,20 @@ class Collocation(ODESolver, ParallelSolver):
         amat, growth, shift = self._window(h)
         times = t - h * self.nodes
         nodes = np.repeat(x[None], self.degree + 1, axis=0)
+        carry = self._carry if self.warm_start and k > 0 else None
+        if carry is not None and carry[1].shape[1:] == x.shape:
+            h_previous, drift_previous = carry
+            nodes[1:] = growth[1:, None, None] * x + h * np.einsum(
+                "ij,ind->jnd", self._warm(h_previous, h)[:, 1:], drift_previous)
         drift = np.empty_like(nodes)
         for sweep in range(self.sweeps_of(k)):
             picard_sweep(score, x, nodes, drift, times, amat, growth, shift, h, sweep == 0)
+        self._carry = (h, drift) if self.warm_start else None
         return nodes[-1]
 
     def kernel_params(self, grid, target=None) -> tuple:
-        """``(nodes, A per window (n, D+1, D+1), e^{h c_j} per window (n, D+1), drift shift, sweeps)``."""
+        """``(nodes, A per window (n, D+1, D+1), e^{h c_j} per window (n, D+1), drift shift, sweeps,
+        warm-start matrices (n, D+1, D+1; window 0 unused) or a (1, 1, 1) placeholder, warm_start)``."""
         steps = np.asarray(grid.steps, dtype=float)
         if self.check:
             for t, h in zip(grid.times[:-1], steps):
@@ -488,10 +583,15 @@ class Collocation(ODESolver, ParallelSolver):
         amat = np.ascontiguousarray(np.stack([w[0] for w in windows]))
         growth = np.ascontiguousarray(np.stack([w[1] for w in windows]))
         shift = windows[0][2]
+        warm = np.zeros((len(steps), self.degree + 1, self.degree + 1)) if self.warm_start else np.zeros((1, 1, 1))
+        if self.warm_start:
+            for k in range(1, len(steps)):
+                warm[k] = self._warm(steps[k - 1], steps[k])
         return (np.ascontiguousarray(self.nodes), amat, growth, float(shift),
-                np.ascontiguousarray(self._windows_sweeps(len(steps))))
+                np.ascontiguousarray(self._windows_sweeps(len(steps))), warm, self.warm_start)
 
     def __repr__(self) -> str:
         extra = "" if self.weights == "exponential" else f", weights={self.weights!r}"
         sweeps = self.sweeps if not np.ndim(self.sweeps) else f"[{len(self.sweeps)} windows]"
+        extra += ", warm_start=True" if self.warm_start else ""
         return f"Collocation(degree={self.degree}, sweeps={sweeps}{extra})"
