@@ -29,7 +29,8 @@ The tolerance is spread over the run in proportion to ``log(t / (t - h))``, the 
 the log-time ``log(T / delta)`` (the drift varies on the time scale ``t`` itself, so windows are
 roughly geometric), times :data:`SAFETY`. The windows and per-window sweeps are then shared by the
 whole batch on any backend, so ``nfe`` and ``rounds`` of the run equal the plan's; what the pilot
-spends (about ``3x`` the plan per pilot particle, for the references) is reported apart. The
+spends is reported apart (about 9x a plan's evaluations per pilot particle and degree tried,
+mostly the references: 4882 for a 552-evaluation plan on the ring at eps 1e-6). The
 exponential part of the flow stays exact.
 
 ``eps`` is a target for the RMS pathwise error over the batch; estimates are not proofs (for a
@@ -62,7 +63,7 @@ __all__ = ["adapt_plan", "DEGREES"]
 #: degrees tried on the pilot (even: the Lobatto nodes then include the window's midpoint)
 DEGREES = (4, 6, 8, 10, 12, 16)
 MAX_SWEEPS = 40
-SAFETY = 1.0  # fraction of eps the windows may spend (the rest covers error growth across windows)
+SAFETY = 1.0  # fraction of eps the windows' tolerances add up to (errors measured 50-100x below eps)
 MAX_FRACTION = 0.6  # longest window as a fraction of the time left, t
 EVALUATION_SLACK = 1.25  # a degree may cost this many times the cheapest one's evaluations for fewer rounds
 MAX_CONTRACTION = 0.5  # Picard factor (second change over first) a window may grow into
