@@ -44,7 +44,7 @@ from .base import ODESolver, ParallelSolver
 
 __all__ = ["Collocation", "CollocationPlan", "collocation_plan", "check_contraction", "chebyshev_lobatto_nodes",
            "barycentric_weights", "lagrange_basis", "collocation_matrix", "picard_norm", "picard_sweep",
-           "collocation_step", "chebyshev_coefficients", "warm_start_matrix",
+           "collocation_step", "chebyshev_coefficients", "warm_start_matrix", "warm_start_nodes",
            "mixture_lipschitz"]
 
 WEIGHTS = ("exponential", "plain")
@@ -373,6 +373,12 @@ def picard_sweep(score, x, nodes, drift, times, amat, growth, shift, h, first_sw
     nodes[1:] = growth[1:, None, None] * x + h * np.einsum("mj,mnd->jnd", amat[:, 1:], drift)
 
 
+def warm_start_nodes(x, nodes, drift_previous, warm, growth, h):
+    """Start a window's moving nodes from the previous window's node drifts, in place:
+    ``X_j = e^{h c_j} y_0 + h sum_i W[i, j] g_i`` with ``W`` from :func:`warm_start_matrix`."""
+    nodes[1:] = growth[1:, None, None] * x + h * np.einsum("ij,ind->jnd", warm[:, 1:], drift_previous)
+
+
 @device_function
 def collocation_step(x, t, h, k, particle, key0, key1, target_params, solver_params, work, swork):
     """One window for one particle: rows ``0..D`` of ``work`` hold node states, ``D+1..2D+1`` node drifts.
@@ -564,8 +570,7 @@ class Collocation(ODESolver, ParallelSolver):
         carry = self._carry if self.warm_start and k > 0 else None
         if carry is not None and carry[1].shape[1:] == x.shape:
             h_previous, drift_previous = carry
-            nodes[1:] = growth[1:, None, None] * x + h * np.einsum(
-                "ij,ind->jnd", self._warm(h_previous, h)[:, 1:], drift_previous)
+            warm_start_nodes(x, nodes, drift_previous, self._warm(h_previous, h), growth, h)
         drift = np.empty_like(nodes)
         for sweep in range(self.sweeps_of(k)):
             picard_sweep(score, x, nodes, drift, times, amat, growth, shift, h, sweep == 0)
