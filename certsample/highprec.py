@@ -1,17 +1,18 @@
 """Arbitrary-precision references: the collocation solver and exact scores in mpmath.
 
 Float64 stops any solver near ``1e-15``. To show the collocation solver's ``polylog(1/eps)`` cost
-down to ``1e-30`` this module runs the same algorithm (:mod:`certsample.solvers.collocation`) on one
+down to ``1e-30`` this module runs the solver itself -- :class:`~certsample.solvers.Collocation`
+built with an :class:`~certsample.precision.MPContext`, the same ``step`` as in float64 -- on one
 or a few trajectories in mpmath:
 
 * :class:`MPTarget` -- the exact score of any :class:`~certsample.targets.MixtureTarget` (means,
   variances, weights, basis, ``lam_perp``), its float64 parameters taken as exact binary numbers;
-* :func:`mp_collocation_matrix` -- nodes and ``A`` at the working precision;
-* :class:`MPCollocation` -- the Picard-collocation windows on mpmath vectors, counting evaluations;
+* :func:`solve_trajectory` -- one trajectory through a solver's step in its context;
 * :func:`mp_gaussian_flow_map` -- the closed-form flow of a Gaussian target (the logic of
   :func:`certsample.exact.gaussian_flow_map`);
 * :func:`reference_solution` -- the closed form for Gaussians, otherwise the collocation solver at
-  higher precision with a larger degree, checked against a second, finer run.
+  higher precision with a larger degree, checked against a second, finer run;
+* :func:`convergence_table` -- planned runs from ``eps = 1e-5`` to ``1e-30`` (``examples/high_precision.py``).
 
 Every function takes ``dps`` (decimal digits) and works inside ``mp.workdps(dps)``, so the global
 mpmath precision is left as it was.
@@ -19,18 +20,17 @@ mpmath precision is left as it was.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
 from mpmath import mp
 
 from .forward import TimeGrid
-from .solvers.collocation import collocation_plan
-from .validation import check_int
+from .precision import MPContext
+from .solvers.collocation import Collocation, collocation_plan
 
-__all__ = ["MPTarget", "mp_collocation_nodes", "mp_collocation_matrix", "MPCollocation", "mp_gaussian_flow_map",
-           "reference_solution", "max_abs_diff", "convergence_table"]
+__all__ = ["MPTarget", "solve_trajectory", "mp_gaussian_flow_map", "reference_solution", "max_abs_diff",
+           "convergence_table"]
 
 
 def _mpf_vec(x):
@@ -58,7 +58,21 @@ class MPTarget:
             self.basis = None if target.basis is None else [_mpf_vec(row) for row in target.basis]
             self.lam_perp = mp.mpf(float(target.lam_perp))
         self.nfe = 0
+        self.rounds = 0
         self._cache: dict = {}
+
+    def evaluate_many(self, xs, ts):
+        """Scores at ``m`` times in one round, as :meth:`~certsample.oracle.ScoreOracle.evaluate_many`:
+        ``xs`` ``(m, n, d)`` and ``ts`` ``(m,)`` of mpf, returned as an ``(m, n, d)`` object array."""
+        xs = np.asarray(xs, dtype=object)
+        if xs.ndim != 3 or len(ts) != xs.shape[0]:
+            raise ValueError(f"evaluate_many needs xs (m, n, d) and ts (m,); got {xs.shape}, {len(ts)} times")
+        out = np.empty(xs.shape, dtype=object)
+        for i, t in enumerate(ts):
+            for j in range(xs.shape[1]):
+                out[i, j] = self.score(list(xs[i, j]), t)
+        self.rounds += 1
+        return out
 
     def _time_terms(self, t):
         """Everything in the score that depends on ``t`` only; Picard sweeps revisit the same node times."""
@@ -109,150 +123,27 @@ class MPTarget:
         return out
 
 
-def mp_collocation_nodes(degree: int, dps: int = 50):
-    """Chebyshev-Lobatto nodes ``sin^2(pi j / (2D))`` at ``dps`` digits."""
-    degree = check_int("degree", degree, 1)
-    with mp.workdps(dps):
-        return [mp.sin(mp.pi * j / (2 * degree)) ** 2 for j in range(degree + 1)]
+def solve_trajectory(solver, target, x0, grid):
+    """Run one trajectory ``x0`` (length ``d``) over ``grid`` with ``solver.step`` in the solver's context.
 
-
-def _exp_moments(degree, c, h, tol):
-    """``I_p = int_0^c e^{h (c - r)} r^p dr`` for ``p = 0..D``.
-
-    ``I_D`` from the series ``sum_k h^k c^{D+k+1} D! / (D+k+1)!`` (positive terms, no cancellation),
-    then the backward recurrence ``I_{p-1} = (h I_p + c^p) / p`` (integration by parts), which damps
-    errors by ``h / p`` per step and so is stable where the forward one is not.
+    ``solver`` is a NumPy-path solver built with an :class:`~certsample.precision.MPContext` (e.g.
+    ``Collocation(D, N, context=MPContext(40))``): the very step the float64 runs use, on mpmath
+    numbers. ``target`` is a :class:`MPTarget` (its ``nfe`` and ``rounds`` count this run's score
+    calls) or a MixtureTarget, wrapped at the solver's precision. Returns the final point as a list
+    of mpf.
     """
-    term = c ** (degree + 1) / (degree + 1)
-    total = term
-    k = 0
-    while term > tol * total and k < 100000:
-        term = term * h * c / (degree + k + 2)
-        total += term
-        k += 1
-    out = [mp.mpf(0)] * (degree + 1)
-    out[degree] = total
-    for p in range(degree, 0, -1):
-        out[p - 1] = (h * out[p] + c ** p) / p
-    return out
-
-
-@functools.lru_cache(maxsize=32)
-def _lagrange_monomials(degree, dps):
-    """Monomial coefficients (lowest power first) of every Lagrange polynomial of the nodes."""
-    with mp.workdps(dps):
-        c = mp_collocation_nodes(degree, dps)
-        out = []
-        for i in range(degree + 1):
-            coef = [mp.mpf(1)]  # prod_{m != i} (r - c_m) / (c_i - c_m)
-            for m in range(degree + 1):
-                if m == i:
-                    continue
-                inv = 1 / (c[i] - c[m])
-                shifted = -c[m] * inv
-                new = [mp.mpf(0)] * (len(coef) + 1)
-                for p, cp in enumerate(coef):
-                    new[p] += cp * shifted
-                    new[p + 1] += cp * inv
-                coef = new
-            out.append(tuple(coef))
-        return tuple(out)
-
-
-def mp_collocation_matrix(degree: int, h=0, dps: int = 50, weights: str = "exponential"):
-    """``A[i][j] = int_0^{c_j} e^{h (c_j - r)} l_i(r) dr`` as nested lists of mpf at ``dps`` digits.
-
-    The Lagrange polynomials are expanded in monomials and integrated term by term against the
-    exponential moments. The monomial form loses about ``0.8 D`` digits to cancellation, so the
-    work is done at ``dps + D + 10`` digits and rounded.
-    """
-    degree = check_int("degree", degree, 1)
-    if weights not in ("exponential", "plain"):
-        raise ValueError(f"unknown weights {weights!r}")
-    with mp.workdps(dps + degree + 10):
-        c = mp_collocation_nodes(degree, dps + degree + 10)
-        rate = mp.mpf(h) if weights == "exponential" else mp.mpf(0)
-        if rate < 0:
-            raise ValueError(f"window length h must be >= 0, got {h!r}")
-        tol = mp.mpf(10) ** (-(dps + degree + 10))
-        moments = [_exp_moments(degree, cj, rate, tol) if cj > 0 else [mp.mpf(0)] * (degree + 1) for cj in c]
-        coefs = _lagrange_monomials(degree, dps + degree + 10)
-        amat = [[mp.mpf(0)] * (degree + 1) for _ in range(degree + 1)]
-        for i in range(degree + 1):
-            for j in range(1, degree + 1):
-                amat[i][j] = mp.fdot(coefs[i], moments[j])
-    with mp.workdps(dps):
-        return [[+v for v in row] for row in amat]
-
-
-class MPCollocation:
-    """The collocation solver of :class:`certsample.solvers.collocation.Collocation` in mpmath.
-
-    Same nodes, weights, start (``X_j = y_0``) and Jacobi sweeps, so its counts are the same:
-    ``D N + 1`` evaluations and ``N`` rounds per window.
-
-    Parameters
-    ----------
-    degree, sweeps : int
-    dps : int
-        Working precision in decimal digits.
-    weights : {'exponential', 'plain'}
-    """
-
-    def __init__(self, degree: int, sweeps: int, dps: int = 50, weights: str = "exponential"):
-        self.degree = check_int("degree", degree, 1)
-        check_int("sweeps", sweeps, 1)
-        if not (isinstance(dps, (int, np.integer)) and dps >= 15):
-            raise ValueError(f"dps must be an integer >= 15, got {dps!r}")
-        self.sweeps, self.dps, self.weights = int(sweeps), int(dps), weights
-        self.nodes = mp_collocation_nodes(self.degree, self.dps)
-        self._cache: dict = {}
-        self.nfe = 0
-        self.rounds = 0
-
-    def _window(self, h):
-        key = mp.nstr(h, self.dps)
-        if key not in self._cache:
-            self._cache[key] = mp_collocation_matrix(self.degree, h, self.dps, self.weights)
-        return self._cache[key]
-
-    def step(self, score, y0, t, h):
-        """One window from forward time ``t`` to ``t - h`` for one point ``y0`` (list of mpf)."""
-        with mp.workdps(self.dps):
-            t, h = mp.mpf(t), mp.mpf(h)
-            amat = self._window(h)
-            n_nodes, d = self.degree + 1, len(y0)
-            exponential = self.weights == "exponential"
-            growth = [mp.exp(h * c) if exponential else mp.mpf(1) for c in self.nodes]
-            times = [t - h * c for c in self.nodes]
-            states = [list(y0) for _ in range(n_nodes)]
-            drifts = [None] * n_nodes
-            for sweep in range(self.sweeps):
-                for j in range(0 if sweep == 0 else 1, n_nodes):
-                    s = score(states[j], times[j])
-                    drifts[j] = s if exponential else [si + xi for si, xi in zip(s, states[j])]
-                    self.nfe += 1
-                self.rounds += 1
-                cols = [[drifts[m][i] for m in range(n_nodes)] for i in range(d)]
-                for j in range(1, n_nodes):
-                    weights_j = [amat[m][j] for m in range(n_nodes)]
-                    states[j] = [growth[j] * y0[i] + h * mp.fdot(weights_j, cols[i]) for i in range(d)]
-            return states[-1]
-
-    def solve(self, target, x0, grid):
-        """Run one trajectory ``x0`` (length ``d``) over ``grid`` (a TimeGrid or decreasing times).
-
-        ``target`` is a :class:`MPTarget` or a MixtureTarget (wrapped at this precision). Returns the
-        final point as a list of mpf.
-        """
-        mpt = target if isinstance(target, MPTarget) else MPTarget(target, self.dps)
-        grid = grid if isinstance(grid, TimeGrid) else TimeGrid(grid)
-        with mp.workdps(self.dps):
-            y = [mp.mpf(v) if isinstance(v, mp.mpf) else mp.mpf(float(v)) for v in x0]
-            times = [mp.mpf(float(t)) for t in grid.times]
-            for t0, t1 in zip(times[:-1], times[1:]):
-                y = self.step(mpt.score, y, t0, t0 - t1)
-        return y
+    ctx = solver.context
+    mpt = target if isinstance(target, MPTarget) else MPTarget(target, ctx.dps)
+    grid = grid if isinstance(grid, TimeGrid) else TimeGrid(grid)
+    solver.prepare(grid, getattr(mpt, "target", None))
+    with ctx.working():
+        y = ctx.asarray(np.asarray(x0, dtype=object).reshape(1, -1))
+        if y.shape[1] != mpt.dim:
+            raise ValueError(f"start point must have {mpt.dim} coordinates, got {y.shape[1]}")
+        times = ctx.asarray(np.asarray(grid.times, dtype=float))
+        for k, (t0, t1) in enumerate(zip(times[:-1], times[1:])):
+            y = solver.step(y, t0, t0 - t1, k, mpt, None)
+        return list(y[0])
 
 
 def mp_gaussian_flow_map(target, x, t_from, t_to, dps: int = 50):
@@ -323,21 +214,21 @@ def reference_solution(target, x0, T: float, delta: float, dps: int = 50, tol: f
     tol = float(10.0 ** (-(dps - 10))) if tol is None else float(tol)
     plan = collocation_plan(max(tol, 1e-300), target, T=T, delta=delta)
     base = plan.grid if grid is None else (grid if isinstance(grid, TimeGrid) else TimeGrid(grid))
+    context = MPContext(dps + 10)
     mpt = MPTarget(target, dps + 10)
-    coarse = MPCollocation(plan.degree, plan.sweeps, dps + 10)
-    y1 = coarse.solve(mpt, x0, base)
+    y1 = solve_trajectory(Collocation(plan.degree, plan.sweeps, context=context), mpt, x0, base)
     if split:
         # every window halved: a check on the window schedule as well as on D and N
         base = TimeGrid(np.concatenate([np.column_stack([base.times[:-1], 0.5 * (base.times[:-1] + base.times[1:])])
                                         .ravel(), base.times[-1:]]))
-    fine = MPCollocation(plan.degree + math.ceil(plan.degree / 3), plan.sweeps + math.ceil(plan.sweeps / 3),
-                         dps + 10)
-    y2 = fine.solve(mpt, x0, base)
+    fine = Collocation(plan.degree + math.ceil(plan.degree / 3), plan.sweeps + math.ceil(plan.sweeps / 3),
+                       context=context)
+    y2 = solve_trajectory(fine, mpt, x0, base)
     estimate = max_abs_diff(y1, y2)
     if not estimate <= tol:
         raise RuntimeError(f"high-precision reference did not converge: two runs differ by {estimate:.3g} > {tol:.3g}")
     with mp.workdps(dps):
-        return [+v for v in y2], {"method": "collocation", "estimate": estimate, "nfe": coarse.nfe + fine.nfe}
+        return [+v for v in y2], {"method": "collocation", "estimate": estimate, "nfe": mpt.nfe}
 
 
 def convergence_table(target, x0, T: float, delta: float, eps_list=(1e-5, 1e-10, 1e-15, 1e-20, 1e-25, 1e-30),
@@ -353,8 +244,8 @@ def convergence_table(target, x0, T: float, delta: float, eps_list=(1e-5, 1e-10,
     rows = []
     for eps in eps_list:
         plan = collocation_plan(eps, target, T=T, delta=delta)
-        solver = MPCollocation(plan.degree, plan.sweeps, dps)
-        y = solver.solve(target, x0, plan.grid)
+        mpt = MPTarget(target, dps)
+        y = solve_trajectory(plan.solver(context=MPContext(dps)), mpt, x0, plan.grid)
         rows.append({"eps": eps, "windows": plan.windows, "degree": plan.degree, "sweeps": plan.sweeps,
-                     "nfe": solver.nfe, "rounds": solver.rounds, "error": max_abs_diff(y, ref)})
+                     "nfe": mpt.nfe, "rounds": mpt.rounds, "error": max_abs_diff(y, ref)})
     return rows

@@ -9,8 +9,8 @@ from mpmath import mp
 import certsample as cs
 from certsample.exact import gaussian_flow_map
 from certsample.forward import TimeGrid
-from certsample.highprec import (MPCollocation, max_abs_diff, mp_collocation_matrix, mp_gaussian_flow_map,
-                                 reference_solution)
+from certsample.highprec import MPTarget, max_abs_diff, mp_gaussian_flow_map, reference_solution, solve_trajectory
+from certsample.precision import MPContext
 from certsample.integrate import initial_particles
 from certsample.solvers.collocation import (Collocation, chebyshev_lobatto_nodes, check_contraction,
                                             collocation_matrix, collocation_plan, lagrange_basis, picard_norm,
@@ -51,8 +51,8 @@ def test_matrix_integrates_polynomials_exactly(degree):
 @pytest.mark.parametrize("degree,h", [(4, 0.3), (12, 1.0), (20, 0.05)])
 def test_exponential_weights_match_mpmath(degree, h):
     amat = collocation_matrix(degree, h)
+    ref = collocation_matrix(degree, h, context=MPContext(30))  # the same quadrature at 30 digits
     with mp.workdps(30):
-        ref = mp_collocation_matrix(degree, h, dps=30)
         # independent check of one column by adaptive quadrature: sum_i p(c_i) A[i, j] for p(r) = r^D
         c = chebyshev_lobatto_nodes(degree)
         j = degree // 2 + 1
@@ -160,6 +160,25 @@ def test_warm_start_is_more_accurate_at_the_same_cost_and_agrees_across_backends
     assert np.array_equal(again.samples, warm.samples)
 
 
+@pytest.mark.parametrize("warm_start", [False, True])
+def test_one_step_runs_in_float64_and_in_mpmath(warm_start):
+    """The mpmath run is the float64 solver's own step on mpf arrays: they agree to float64 rounding,
+    and counts match the plan."""
+    target = cs.point_cloud([[0.5, 0.2], [-0.4, 0.3], [0.1, -0.6]])
+    grid = TimeGrid(np.array([2.0, 1.2, 0.7, 0.4, 0.2]))
+    x0 = initial_particles(1, 2, 3, 2.0, target, "exact")
+    solver = Collocation(6, 5, warm_start=warm_start)
+    in_float64 = cs.sample(target, solver, 1, grid=grid, x_init=x0).samples[0]
+    mpt = MPTarget(target, dps=30)
+    in_mpmath = solve_trajectory(Collocation(6, 5, warm_start=warm_start, context=MPContext(30)), mpt, x0[0], grid)
+    assert all(isinstance(v, mp.mpf) for v in in_mpmath)
+    assert max_abs_diff(in_mpmath, in_float64) < 1e-13
+    assert mpt.nfe == solver.nfe(len(grid)) and mpt.rounds == solver.rounds(len(grid))
+    # and at 30 digits it is the same discretisation, not a better one: a finer solver moves it
+    finer = solve_trajectory(Collocation(10, 12, context=MPContext(30)), target, x0[0], grid)
+    assert max_abs_diff(finer, in_mpmath) > 1e-10
+
+
 def test_warm_start_widens_the_memory_estimate():
     from certsample.memory import estimate_run_bytes
 
@@ -210,10 +229,10 @@ def test_mpmath_reaches_1e25_with_polylog_work(gauss):
     nfe, errors = [], []
     for eps in eps_list:
         plan = collocation_plan(eps, gauss, T=T, delta=delta)
-        solver = MPCollocation(plan.degree, plan.sweeps, dps=40)
-        y = solver.solve(gauss, x0, plan.grid)
-        assert solver.nfe == plan.nfe and solver.rounds == plan.rounds
-        nfe.append(solver.nfe)
+        mpt = MPTarget(gauss, dps=40)
+        y = solve_trajectory(plan.solver(context=MPContext(40)), mpt, x0, plan.grid)
+        assert mpt.nfe == plan.nfe and mpt.rounds == plan.rounds
+        nfe.append(mpt.nfe)
         errors.append(max_abs_diff(y, ref))
     assert all(e < eps for e, eps in zip(errors, eps_list)), errors
     assert errors[-1] < 1e-25
@@ -285,7 +304,11 @@ def test_bad_input_raises(gauss):
     with pytest.raises(ValueError):
         collocation_plan(1e-6, R=1.0, T=0.1, delta=1.0)
     with pytest.raises(ValueError):
-        MPCollocation(3, 3, dps=5)
+        MPContext(dps=5)
+    with pytest.raises(ValueError, match="float64"):
+        Collocation(3, 3, context=MPContext(20)).kernel_params(TimeGrid([1.0, 0.5]))
+    with pytest.raises(ValueError, match="context"):
+        Collocation(3, 3, context="quad")
     with pytest.raises(ValueError):
         Collocation(3, 3, check=True).step(np.zeros((1, 2)), 1.0, 0.1, 0, lambda x, t: x, None)
 

@@ -39,6 +39,7 @@ import numpy as np
 from ..forward import TimeGrid, alpha, sigma2
 from ..kernels.jit import device_function
 from ..kernels.score import target_score
+from ..precision import as_context
 from ..validation import check_int
 from .base import ODESolver, ParallelSolver
 
@@ -53,11 +54,13 @@ WARM_START_GAIN = 1e4
 
 
 # ---------------------------------------------------------------------------- nodes and weights
-def chebyshev_lobatto_nodes(degree: int) -> np.ndarray:
-    """``c_j = (1 - cos(pi j / D)) / 2``, ``j = 0..D``: increasing from 0 to 1."""
+def chebyshev_lobatto_nodes(degree: int, context=None) -> np.ndarray:
+    """``c_j = (1 - cos(pi j / D)) / 2``, ``j = 0..D``: increasing from 0 to 1, in ``context``'s precision."""
     degree = check_int("degree", degree, 1)
-    # sin form: 1 - cos(x) = 2 sin^2(x / 2) keeps the nodes near 0 accurate to full relative precision
-    return np.sin(0.5 * np.pi * np.arange(degree + 1) / degree) ** 2
+    ctx = as_context(context)
+    with ctx.working():
+        # sin form: 1 - cos(x) = 2 sin^2(x / 2) keeps the nodes near 0 accurate to full relative precision
+        return ctx.sin(ctx.pi * np.arange(degree + 1) / (2 * degree)) ** 2
 
 
 def barycentric_weights(degree: int) -> np.ndarray:
@@ -68,43 +71,51 @@ def barycentric_weights(degree: int) -> np.ndarray:
     return w
 
 
-def lagrange_basis(nodes, r) -> np.ndarray:
+def lagrange_basis(nodes, r, context=None) -> np.ndarray:
     """``l_i(r)`` for all nodes, shape ``(len(r), D + 1)``, by the second barycentric formula."""
-    nodes = np.asarray(nodes, dtype=float)
-    r = np.atleast_1d(np.asarray(r, dtype=float))
-    w = barycentric_weights(nodes.size - 1)
-    diff = r[:, None] - nodes[None, :]
-    hit = diff == 0.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        q = w / diff
+    ctx = as_context(context)
+    with ctx.working():
+        nodes = ctx.asarray(nodes)
+        r = np.atleast_1d(ctx.asarray(r))
+        w = ctx.asarray(barycentric_weights(nodes.size - 1))  # +-1 and +-1/2: exact in any precision
+        diff = r[:, None] - nodes[None, :]
+        hit = np.asarray(diff == 0, dtype=bool)
+        rows = hit.any(axis=1)
+        # r on a node: the basis is a unit vector there; those rows are set apart from the division
+        q = w / np.where(rows[:, None], w, diff)  # ones in those rows: their sum is not zero
         out = q / q.sum(axis=1, keepdims=True)
-    rows = hit.any(axis=1)
-    out[rows] = hit[rows].astype(float)  # r on a node: the basis is a unit vector there
-    return out
+        out[rows] = ctx.asarray(hit[rows].astype(float))
+        return out
 
 
 def collocation_matrix(degree: int, h: float = 0.0, weights: str = "exponential",
-                       quad_points: int | None = None) -> np.ndarray:
+                       quad_points: int | None = None, context=None) -> np.ndarray:
     """``A[i, j] = int_0^{c_j} e^{h (c_j - r)} l_i(r) dr`` (``weights='plain'`` or ``h = 0``: no exponential).
 
     Row ``i`` is the node whose score is used, column ``j`` the node whose state is produced; column 0
     is zero (the start is not moved). ``sum_i p(c_i) A[i, j]`` is exact for polynomials ``p`` of
     degree ``<= D``.
+
+    In an mpmath ``context`` the same quadrature runs at that precision: ``D + 40`` Gauss points
+    integrate ``e^{h(c - r)} l_i(r)`` to within about ``(h/2)^{2D+80} / (D+80)!`` (below ``1e-140``
+    for ``h <= 1``), so the rule is exact to the working precision up to about 140 digits.
     """
     degree = check_int("degree", degree, 1)
     if weights not in WEIGHTS:
         raise ValueError(f"unknown weights {weights!r}; choose from {WEIGHTS}")
     if not (math.isfinite(h) and h >= 0):
         raise ValueError(f"window length h must be finite and >= 0, got {h!r}")
-    rate = h if weights == "exponential" else 0.0
-    c = chebyshev_lobatto_nodes(degree)
-    z, wq = np.polynomial.legendre.leggauss(quad_points or degree + 40)
-    out = np.zeros((degree + 1, degree + 1))
-    for j in range(1, degree + 1):
-        r = 0.5 * c[j] * (1.0 + z)
-        kernel = 0.5 * c[j] * wq * np.exp(rate * (c[j] - r))
-        out[:, j] = kernel @ lagrange_basis(c, r)
-    return out
+    ctx = as_context(context)
+    with ctx.working():
+        rate = ctx.asarray(h if weights == "exponential" else 0.0)[()]
+        c = chebyshev_lobatto_nodes(degree, ctx)
+        z, wq = ctx.leggauss(quad_points or degree + 40)
+        out = ctx.asarray(np.zeros((degree + 1, degree + 1)))
+        for j in range(1, degree + 1):
+            r = c[j] * (1 + z) / 2
+            kernel = c[j] * wq * ctx.exp(rate * (c[j] - r)) / 2
+            out[:, j] = kernel @ lagrange_basis(c, r, ctx)
+        return out
 
 
 def chebyshev_coefficients(values) -> np.ndarray:
@@ -162,13 +173,15 @@ def picard_norm(amat) -> float:
     return float(np.max(np.sum(np.abs(amat), axis=0)))
 
 
-def _window(degree, h, weights):
+def _window(degree, h, weights, context=None):
     """``(A, growth, shift)`` of one window: growth ``e^{h c_j}`` and drift shift (plain: ``g = y + s``)."""
-    c = chebyshev_lobatto_nodes(degree)
-    amat = collocation_matrix(degree, h, weights)
-    if weights == "exponential":
-        return amat, np.exp(h * c), 0.0
-    return amat, np.ones_like(c), 1.0
+    ctx = as_context(context)
+    with ctx.working():
+        c = chebyshev_lobatto_nodes(degree, ctx)
+        amat = collocation_matrix(degree, h, weights, context=ctx)
+        if weights == "exponential":
+            return amat, ctx.exp(ctx.asarray(h)[()] * c), 0
+        return amat, ctx.asarray(np.ones(c.shape)), 1
 
 
 # ---------------------------------------------------------------------------- Lipschitz bounds
@@ -473,6 +486,12 @@ class Collocation(ODESolver, ParallelSolver):
         Start each window after the first from the previous window's extrapolated drifts instead of
         the constant ``y_0``. Off by default: the contraction analysis behind
         :func:`collocation_plan` bounds the error of ``N`` sweeps from a constant start.
+    context : FLOAT64 or MPContext, optional
+        Working precision of :meth:`step` (:mod:`certsample.precision`). The same step runs on
+        float64 arrays or on object arrays of mpmath numbers, with nodes and ``A`` built at that
+        precision: :mod:`certsample.highprec` drives it to errors of ``1e-30``. The compiled backends
+        run float64 only. A warm start's extrapolation matrix is built in float64 in every context:
+        it only moves the sweeps' starting point, not the collocation fixed point they converge to.
 
     References
     ----------
@@ -488,8 +507,9 @@ class Collocation(ODESolver, ParallelSolver):
     kernel_step = staticmethod(collocation_step)
 
     def __init__(self, degree: int = 8, sweeps: int = 8, weights: str = "exponential", check: bool = False,
-                 lipschitz=None, rho_max: float = 0.5, warm_start: bool = False):
+                 lipschitz=None, rho_max: float = 0.5, warm_start: bool = False, context=None):
         self.degree = check_int("degree", degree, 1)
+        self.context = as_context(context)
         per_window = np.ndim(sweeps) == 1
         for count in (np.asarray(sweeps).tolist() if per_window else [sweeps]):
             check_int("sweeps", count, 1)
@@ -505,7 +525,7 @@ class Collocation(ODESolver, ParallelSolver):
         self.check = bool(check)
         self.lipschitz = lipschitz
         self.rho_max = float(rho_max)
-        self.nodes = chebyshev_lobatto_nodes(self.degree)
+        self.nodes = chebyshev_lobatto_nodes(self.degree, self.context)
         if not per_window:
             self.evals_per_step = self.degree * self.sweeps + 1
             self.rounds_per_step = self.sweeps
@@ -539,17 +559,18 @@ class Collocation(ODESolver, ParallelSolver):
         return int(np.sum(self._windows_sweeps(n_steps)))
 
     def _window(self, h):
-        key = float(h)
+        key = self.context.key(h)
         if key not in self._cache:
             if len(self._cache) > 4096:
                 self._cache.clear()
-            self._cache[key] = _window(self.degree, key, self.weights)
+            self._cache[key] = _window(self.degree, h, self.weights, self.context)
         return self._cache[key]
 
     def _warm(self, h_previous, h):
-        key = ("warm", float(h_previous), float(h))
+        key = ("warm", self.context.key(h_previous), self.context.key(h))
         if key not in self._cache:
-            self._cache[key] = warm_start_matrix(self._window(h)[0], float(h_previous), float(h))
+            warm = warm_start_matrix(self._window(h)[0], float(h_previous), float(h))
+            self._cache[key] = self.context.asarray(warm)
         return self._cache[key]
 
     def _check_window(self, t, h, target=None):
@@ -561,25 +582,30 @@ class Collocation(ODESolver, ParallelSolver):
                                  rho_max=self.rho_max, **kw)
 
     def step(self, x, t, h, k, score, noise):
-        x = np.asarray(x, dtype=float)
+        ctx = self.context
         if self.check:
-            self._check_window(t, h, getattr(score, "target", None))
-        amat, growth, shift = self._window(h)
-        times = t - h * self.nodes
-        nodes = np.repeat(x[None], self.degree + 1, axis=0)
-        carry = self._carry if self.warm_start and k > 0 else None
-        if carry is not None and carry[1].shape[1:] == x.shape:
-            h_previous, drift_previous = carry
-            warm_start_nodes(x, nodes, drift_previous, self._warm(h_previous, h), growth, h)
-        drift = np.empty_like(nodes)
-        for sweep in range(self.sweeps_of(k)):
-            picard_sweep(score, x, nodes, drift, times, amat, growth, shift, h, sweep == 0)
-        self._carry = (h, drift) if self.warm_start else None
-        return nodes[-1]
+            self._check_window(float(t), float(h), getattr(score, "target", None))
+        with ctx.working():
+            x, t, h = ctx.asarray(x), ctx.asarray(t)[()], ctx.asarray(h)[()]
+            amat, growth, shift = self._window(h)
+            times = t - h * self.nodes
+            nodes = np.repeat(x[None], self.degree + 1, axis=0)
+            carry = self._carry if self.warm_start and k > 0 else None
+            if carry is not None and carry[1].shape[1:] == x.shape:
+                h_previous, drift_previous = carry
+                warm_start_nodes(x, nodes, drift_previous, self._warm(h_previous, h), growth, h)
+            drift = np.empty_like(nodes)
+            for sweep in range(self.sweeps_of(k)):
+                picard_sweep(score, x, nodes, drift, times, amat, growth, shift, h, sweep == 0)
+            self._carry = (h, drift) if self.warm_start else None
+            return nodes[-1]
 
     def kernel_params(self, grid, target=None) -> tuple:
         """``(nodes, A per window (n, D+1, D+1), e^{h c_j} per window (n, D+1), drift shift, sweeps,
         warm-start matrices (n, D+1, D+1; window 0 unused) or a (1, 1, 1) placeholder, warm_start)``."""
+        if not self.context.is_float64:
+            raise ValueError(f"the compiled backends run in float64; a solver in {self.context!r} runs with "
+                             "backend='numpy' or through certsample.highprec")
         steps = np.asarray(grid.steps, dtype=float)
         if self.check:
             for t, h in zip(grid.times[:-1], steps):
@@ -599,4 +625,5 @@ class Collocation(ODESolver, ParallelSolver):
         extra = "" if self.weights == "exponential" else f", weights={self.weights!r}"
         sweeps = self.sweeps if not np.ndim(self.sweeps) else f"[{len(self.sweeps)} windows]"
         extra += ", warm_start=True" if self.warm_start else ""
+        extra += "" if self.context.is_float64 else f", context={self.context!r}"
         return f"Collocation(degree={self.degree}, sweeps={sweeps}{extra})"
