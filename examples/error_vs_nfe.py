@@ -11,7 +11,7 @@ chosen by the solver (its NFE counts the run; the planner's pilot evaluations ar
 in ``result.extra["pilot_evaluations_per_particle"]``). In the rounds row the step methods and DOP853
 sit where they sit in the NFE row (every evaluation waits for the previous one); collocation moves
 left by its parallel nodes. With ``--quick`` (about 6 s) the from-eps curve met DOP853's NFE and took
-7-10x fewer rounds: 347 NFE / 56 rounds at error 2.8e-12 on the Gaussian, where DOP853 needed 422.
+7-10x fewer rounds: 347 NFE / 56 rounds at error 7.5e-12 on the Gaussian, where DOP853 needed 422.
 
     python examples/error_vs_nfe.py [--quick] [--out examples/error_vs_nfe.png]
 """

@@ -66,7 +66,7 @@ __all__ = ["adapt_plan", "DEGREES"]
 #: degrees tried on the pilot (even: the Lobatto nodes then include the window's midpoint)
 DEGREES = (4, 6, 8, 10, 12, 16)
 MAX_SWEEPS = 40
-SAFETY = 1.0  # fraction of eps the windows' tolerances add up to (errors measured 50-100x below eps)
+SAFETY = 1.0  # fraction of eps the windows' tolerances add up to (run errors measured 0.007-0.23 eps)
 EVALUATION_SLACK = 1.1  # a degree may cost this many times the cheapest one's evaluations for fewer rounds
 MAX_CONTRACTION = 0.5  # Picard factor (second change over first) a window may grow into
 STALLED = 1e-3  # sweeps stop trying once they change the states by less than this times the error
