@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -121,6 +124,27 @@ def next_launch_steps(steps: int, seconds: float) -> int:
     return max(1, min(2 * steps, int(steps * LAUNCH_SECONDS / max(seconds, 1e-6))))
 
 
+@contextlib.contextmanager
+def _interrupts_deferred():
+    """Hold Ctrl-C until the block ends, then raise it.
+
+    Numba compiles through llvmlite's ctypes callbacks, and ctypes prints and drops an exception
+    raised inside a callback: a Ctrl-C that lands during compilation was lost and the run went on
+    for minutes. Off the main thread (where Python delivers no signals) the block runs as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:  # None: a handler installed outside Python, which cannot be put back from here
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str = "cpu",
                      offset: int = 0, progress=None, chunk_steps: int | None = None):
     """Run the compiled kernel of ``solver``; returns ``(particles, evaluations per particle, seconds)``.
@@ -171,7 +195,8 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
         launch = run
         args = (x, times)
         tail = (key0, key1, np.int64(offset), tp, sp, work, swork, nfe)
-    launch(*args, np.int64(0), np.int64(0), *tail)  # compiles; zero steps change nothing
+    with _interrupts_deferred():
+        launch(*args, np.int64(0), np.int64(0), *tail)  # compiles; zero steps change nothing
     if progress is not None:
         progress.start_clock()
     start = time.perf_counter()
