@@ -163,7 +163,8 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
     carry = int(getattr(solver, "n_carry", 0))
     # a solver's carry rides after the state in each particle's row, zero before the first step
     x = np.ascontiguousarray(np.concatenate([x, np.zeros((n, carry * d))], axis=1) if carry else x, dtype=float)
-    row_bytes = 8 * (max(solver.n_work, 1) * d + target.kernel_work_size())
+    score_work = target.kernel_work_size(solver.time_slots)
+    row_bytes = 8 * (max(solver.n_work, 1) * d + score_work)
     if backend == "cuda":
         slots = min(-(-n // CUDA_THREADS), CUDA_MAX_THREADS // CUDA_THREADS,
                     max(1, CUDA_SCRATCH_BYTES // (row_bytes * CUDA_THREADS))) * CUDA_THREADS  # threads
@@ -184,14 +185,14 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
 
         dx, dtimes, dnfe = (cuda.to_device(a) for a in (x, times, nfe))
         dwork = cuda.device_array((slots, max(solver.n_work, 1), d))
-        dswork = cuda.to_device(np.zeros((slots, target.kernel_work_size())))  # zeroed: empty time caches
+        dswork = cuda.to_device(np.zeros((slots, score_work)))  # zeroed: empty time caches
         tp, sp = tuple(to_dev(v) for v in tp), tuple(to_dev(v) for v in sp)
         launch = run[slots // CUDA_THREADS, CUDA_THREADS]
         args = (dx, dtimes)
         tail = (key0, key1, np.int64(offset), tp, sp, dwork, dswork, dnfe)
     else:
         work = np.zeros((slots, max(solver.n_work, 1), d))
-        swork = np.zeros((slots, target.kernel_work_size()))
+        swork = np.zeros((slots, score_work))
         launch = run
         args = (x, times)
         tail = (key0, key1, np.int64(offset), tp, sp, work, swork, nfe)

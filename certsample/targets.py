@@ -455,9 +455,11 @@ class MixtureTarget:
         return (np.ascontiguousarray(self.means), np.ascontiguousarray(variances),
                 log_w, basis, self.lam_perp)
 
-    def kernel_work_size(self) -> int:
+    def kernel_work_size(self, time_slots: int = 2) -> int:
+        """Scratch entries of the compiled score, caching the constants of ``time_slots`` times."""
         rows = 1 if self.equal_variances else self.n_components
-        return 2 * self.means.shape[1] + self.n_components + time_constants_size(rows, self.means.shape[1])
+        return (2 * self.means.shape[1] + self.n_components
+                + time_constants_size(rows, self.means.shape[1], time_slots))
 
     def __repr__(self) -> str:
         return (f"MixtureTarget(name={self.name!r}, d={self.dim}, components={self.n_components}, "

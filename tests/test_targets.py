@@ -163,3 +163,28 @@ def test_per_particle_times_match_scalar_times(name):
     np.testing.assert_allclose(target.log_density(x, times), dens, rtol=1e-13)
     with pytest.raises(ValueError, match=r"shape \(5,\)"):
         target.score(x, times[:3])
+
+
+@pytest.mark.parametrize("slots", [1, 2, 5])
+@pytest.mark.parametrize("variances", ["shared", "per-component"])
+def test_compiled_score_is_exact_whatever_its_time_cache_holds(slots, variances):
+    """Times revisited in any order through a cache of 1, 2 or 5 slots give the NumPy score, and a time
+    asked for between per-particle times (a grid time among midpoints) stays cached. d = 7: the
+    per-component path's four partial sums and its remainder both run."""
+    rng = np.random.default_rng(5)
+    spread = rng.uniform(0.2, 1.0, (4, 7)) if variances == "per-component" else 0.5
+    target = cs.gaussian_mixture(rng.standard_normal((4, 7)) * 2, spread)
+    kernel = compile_for(target_score, "cpu")
+    work = np.zeros(target.kernel_work_size(slots))
+    out = np.zeros(7)
+    grid_time = 0.3
+    times = [grid_time, 0.11, grid_time, 0.7, grid_time, 0.05, 2.0, 0.11, grid_time, 0.7, 0.7, 3.5]
+    for t in times:
+        x = target.sample(1, int(1e3 * t), t=t)[0]
+        kernel(x, t, target.kernel_params(), out, work)
+        np.testing.assert_allclose(out, target.score(x[None], t)[0], rtol=1e-12, atol=1e-12)
+    if slots >= 2:
+        for t in (grid_time, 0.21, grid_time, 0.22, grid_time, 0.23):
+            kernel(x, t, target.kernel_params(), out, work)
+        held = work[2 * 7 + 4 + 1:].reshape(slots, -1)[:, 1]  # each slot's time (after the clock)
+        assert grid_time in held and 0.23 in held

@@ -9,7 +9,7 @@ that form: at time ``t`` the means scale by ``a = e^{-t}`` and every variance ``
 ``target_params`` is the tuple ``(means (K, k), variances (K, k) or (1, k), log_weights (K,), basis,
 lam_perp)`` where ``basis`` has shape ``(d, k)``, or ``(0, 0)`` to mean the identity (``k == d``); one
 row of variances means every component shares them. ``work`` needs ``2 k + K +
-time_constants_size(rows, k)`` entries (``rows`` the variances' rows), zeroed before first use.
+time_constants_size(rows, k, slots)`` entries (``rows`` the variances' rows), zeroed before first use.
 """
 
 import math
@@ -19,36 +19,41 @@ from .jit import device_function
 
 @device_function
 def _slot_size(rows, k):
-    """Entries of one :func:`time_constants` slot."""
-    return 5 + rows * (k + 1)
+    """Entries of one :func:`time_constants` slot (``a mu`` is kept only for per-component variances)."""
+    return 5 + rows * (k + 1) + (rows * k if rows > 1 else 0)
 
 
-def time_constants_size(rows, k):
-    """Scratch entries of :func:`time_constants`: a pointer and two slots."""
-    return 1 + 2 * _slot_size(rows, k)
+def time_constants_size(rows, k, slots=2):
+    """Scratch entries of :func:`time_constants`: a clock and ``slots`` slots."""
+    return 1 + slots * _slot_size(rows, k)
 
 
 @device_function
-def time_constants(t, variances, work, start):
-    """Offset in ``work`` of the slot holding ``(filled, t, a, a^2, sigma^2, 1/v (rows x k), log det (rows))``.
+def time_constants(t, means, variances, work, start):
+    """Offset in ``work`` of the slot holding ``(last use, t, a, a^2, sigma^2, 1/v (rows x k), log det (rows))``
+    and, when every component has its own variances (``rows == K``), the scaled means ``a mu`` (``K x k``).
 
-    The cache occupies ``work[start:start + time_constants_size(rows, k)]``. Every particle of a step
-    asks for the same ``t``, so these are computed once per step and scratch block, not per particle
-    (the CPU driver runs a block step by step). Two slots, so a solver alternating between grid
-    times and per-particle midpoint times keeps the grid time's; ``work[start]`` names the slot
-    written last, and a miss overwrites the other. Scratch starts zeroed, which marks both slots
-    empty. A cache belongs to one target's parameters. Offsets into ``work`` rather than array views
-    (measured 3% on the ring).
+    The cache occupies ``work[start:]``, a clock and as many slots as fit (the kernel driver sizes the
+    scratch for the distinct times one step visits: two for most solvers, ``D + 1`` for collocation's
+    nodes). Every particle of a step asks for the same times, so these are computed once per step and
+    scratch block, not per particle (the CPU driver runs a block step by step). A miss overwrites the
+    least recently used slot, so a solver alternating between grid times and per-particle midpoint
+    times keeps the grid time's. Each slot's first entry is the clock value of its last use, 0 while
+    empty: scratch starts zeroed. A cache belongs to one target's parameters. Offsets into ``work``
+    rather than array views (measured 3% on the ring).
     """
     rows, k = variances.shape
     size = _slot_size(rows, k)
-    for which in range(2):
-        at = start + 1 + which * size
-        if work[at] == 1.0 and work[at + 1] == t:
-            return at
-    which = 1 if work[start] == 0.0 else 0
-    work[start] = which
-    at = start + 1 + which * size
+    clock = work[start] + 1.0
+    work[start] = clock
+    oldest, at = math.inf, start + 1
+    for which in range((work.shape[0] - start - 1) // size):
+        slot = start + 1 + which * size
+        if work[slot] > 0.0 and work[slot + 1] == t:
+            work[slot] = clock
+            return slot
+        if work[slot] < oldest:
+            oldest, at = work[slot], slot
     a = math.exp(-t)
     a2 = a * a
     s2 = -math.expm1(-2.0 * t)
@@ -65,7 +70,12 @@ def time_constants(t, variances, work, start):
                 det = 1.0
         # a determinant shared by every component cancels in the softmax
         work[at + 5 + rows * k + row] = 0.0 if rows == 1 else acc + math.log(det)
-    work[at] = 1.0
+    if rows > 1:
+        scaled = at + 5 + rows * (k + 1)
+        for c in range(rows):
+            for i in range(k):
+                work[scaled + c * k + i] = a * means[c, i]
+    work[at] = clock
     return at
 
 
@@ -82,7 +92,7 @@ def target_score(x, t, target_params, out, work):
     d = x.shape[0]
     rows = variances.shape[0]  # 1: every component shares the variances
     sy, rs = k, 2 * k  # offsets of the plane score and of the responsibilities
-    at = time_constants(t, variances, work, 2 * k + n_comp)
+    at = time_constants(t, means, variances, work, 2 * k + n_comp)
     a, a2, s2 = work[at + 2], work[at + 3], work[at + 4]
     iv, ld = at + 5, at + 5 + rows * k  # offsets of 1/v (row-major) and of the log-determinants
     identity = basis.shape[0] == 0
@@ -97,16 +107,46 @@ def target_score(x, t, target_params, out, work):
             work[i] = acc
     # log responsibilities, then a max-shifted softmax
     top = -math.inf
-    for c in range(n_comp):
-        row = 0 if rows == 1 else c
-        quad = 0.0
-        for i in range(k):
-            diff = work[i] - a * means[c, i]
-            quad += diff * diff * work[iv + row * k + i]
-        acc = log_weights[c] - 0.5 * (quad + work[ld + row])
-        work[rs + c] = acc
-        if acc > top:
-            top = acc
+    if rows == 1:
+        for c in range(n_comp):
+            quad = 0.0
+            for i in range(k):
+                diff = work[i] - a * means[c, i]
+                quad += diff * diff * work[iv + i]
+            acc = log_weights[c] - 0.5 * (quad + work[ld])
+            work[rs + c] = acc
+            if acc > top:
+                top = acc
+    else:
+        # Per-component variances (the heavy case, K k terms): 2-D views of the cache, so the loops
+        # index without offset arithmetic, and four partial sums, so the quadratic form is not one
+        # chain of dependent additions. Measured on a 64-d, 16-component mixture: 1.6x.
+        inverse = work[iv:iv + rows * k].reshape((rows, k))
+        scaled = work[ld + rows:ld + rows + rows * k].reshape((rows, k))
+        for c in range(n_comp):
+            q0 = 0.0
+            q1 = 0.0
+            q2 = 0.0
+            q3 = 0.0
+            i = 0
+            while i + 4 <= k:
+                d0 = work[i] - scaled[c, i]
+                d1 = work[i + 1] - scaled[c, i + 1]
+                d2 = work[i + 2] - scaled[c, i + 2]
+                d3 = work[i + 3] - scaled[c, i + 3]
+                q0 += d0 * d0 * inverse[c, i]
+                q1 += d1 * d1 * inverse[c, i + 1]
+                q2 += d2 * d2 * inverse[c, i + 2]
+                q3 += d3 * d3 * inverse[c, i + 3]
+                i += 4
+            while i < k:
+                d0 = work[i] - scaled[c, i]
+                q0 += d0 * d0 * inverse[c, i]
+                i += 1
+            acc = log_weights[c] - 0.5 * ((q0 + q1) + (q2 + q3) + work[ld + c])
+            work[rs + c] = acc
+            if acc > top:
+                top = acc
     total = 0.0
     for c in range(n_comp):
         e = math.exp(work[rs + c] - top)
@@ -127,7 +167,7 @@ def target_score(x, t, target_params, out, work):
         for c in range(n_comp):
             r = work[rs + c] * inv_total
             for i in range(k):
-                work[sy + i] -= r * (work[i] - a * means[c, i]) * work[iv + c * k + i]
+                work[sy + i] -= r * (work[i] - scaled[c, i]) * inverse[c, i]
     if identity:
         for i in range(k):
             out[i] = work[sy + i]

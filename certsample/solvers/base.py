@@ -31,6 +31,9 @@ class Solver:
     #: vectors of length ``d`` a particle carries from one step to the next (e.g. a warm start);
     #: the kernel step's state row ``x`` is then ``(1 + n_carry) d`` long: the particle, then its carry
     n_carry: int = 0
+    #: distinct score times one step visits that all particles share (plus one for a per-particle time):
+    #: the compiled score caches the constants of this many times per scratch block
+    time_slots: int = 2
     #: per-particle device function, or None for a NumPy-only solver
     kernel_step = None
 

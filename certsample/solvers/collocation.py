@@ -424,13 +424,18 @@ def collocation_step(x, t, h, k, particle, key0, key1, target_params, solver_par
             for i in range(d):
                 drift[i] += shift * work[j, i]
             nfe += 1
-        # Jacobi update: all node states from the drifts of the previous sweep (one parallel round)
+        # Jacobi update: all node states from the drifts of the previous sweep (one parallel round).
+        # Summed in place over m with i innermost: the same sums in the same order as a dot product
+        # per (j, i), but the additions for different i are independent and vectorise.
         for j in range(1, n_nodes):
             for i in range(d):
-                acc = 0.0
-                for m in range(n_nodes):
-                    acc += amat[k, m, j] * work[n_nodes + m, i]
-                work[j, i] = growth[k, j] * x[i] + h * acc
+                work[j, i] = 0.0
+            for m in range(n_nodes):
+                weight = amat[k, m, j]
+                for i in range(d):
+                    work[j, i] += weight * work[n_nodes + m, i]
+            for i in range(d):
+                work[j, i] = growth[k, j] * x[i] + h * work[j, i]
     for i in range(d):
         x[i] = work[n_nodes - 1, i]
     if warm_start:
@@ -531,6 +536,7 @@ class Collocation(ODESolver, ParallelSolver):
             self.evals_per_step = self.degree * self.sweeps + 1
             self.rounds_per_step = self.sweeps
         self.n_work = 2 * (self.degree + 1)
+        self.time_slots = self.degree + 1  # the nodes' times: the score's constants once per window
         self.warm_start = bool(warm_start)
         #: node drifts a particle carries from one window to the next (the warm start's memory)
         self.n_carry = self.degree + 1 if self.warm_start else 0
