@@ -27,10 +27,11 @@ path by path (max |diff|). Euler-Maruyama's peers draw their own normals, so the
 sample means (the largest z-score over coordinates).
 
 Each contender runs in its own process with ``--threads`` threads for every library (Numba, BLAS,
-XLA, torch), best of ``--repeats`` runs after a warm-up (the reference, certsample-numpy, runs once). Printed: seconds, millions of particle score
-evaluations per second, the ratio to certsample-cpu, and the achieved GFLOP/s as a fraction of the
-machine's measured dgemm rate (the score is compute-bound: its state is a few vectors per particle,
-its work ``~6 K d`` flops and ``K`` exps per evaluation).
+XLA, torch), best of ``--repeats`` runs after a warm-up (the reference, certsample-numpy, runs
+once). Printed: seconds, millions of particle score evaluations per second, the ratio to
+certsample-cpu, and the achieved GFLOP/s as a fraction of the machine's measured dgemm rate (the
+score is compute-bound: its state is a few vectors per particle, its work ``~6 K d`` flops and
+``K`` exps per evaluation).
 
 Targets: the 2-D ring (8 components, ``n = 1e5``) and a 64-d, 16-component diagonal mixture with
 unequal variances (``n = 1e4``), ``T = 10``, ``delta = 1e-3``.
