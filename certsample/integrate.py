@@ -163,7 +163,9 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
     carry = int(getattr(solver, "n_carry", 0))
     # a solver's carry rides after the state in each particle's row, zero before the first step
     x = np.ascontiguousarray(np.concatenate([x, np.zeros((n, carry * d))], axis=1) if carry else x, dtype=float)
-    score_work = target.kernel_work_size(solver.time_slots)
+    # a time slot per node on the CPU (a block of particles shares it); CUDA keeps two, as its scratch is
+    # per resident thread and more would cut the resident threads (not measured on a GPU)
+    score_work = target.kernel_work_size(solver.time_slots if backend == "cpu" else 2)
     row_bytes = 8 * (max(solver.n_work, 1) * d + score_work)
     if backend == "cuda":
         slots = min(-(-n // CUDA_THREADS), CUDA_MAX_THREADS // CUDA_THREADS,

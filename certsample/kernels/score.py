@@ -33,14 +33,15 @@ def time_constants(t, means, variances, work, start):
     """Offset in ``work`` of the slot holding ``(last use, t, a, a^2, sigma^2, 1/v (rows x k), log det (rows))``
     and, when every component has its own variances (``rows == K``), the scaled means ``a mu`` (``K x k``).
 
-    The cache occupies ``work[start:]``, a clock and as many slots as fit (the kernel driver sizes the
-    scratch for the distinct times one step visits: two for most solvers, ``D + 1`` for collocation's
-    nodes). Every particle of a step asks for the same times, so these are computed once per step and
+    The cache occupies ``work[start:]``, a clock and as many slots as fit (on the CPU the kernel
+    driver sizes the scratch for the distinct times one step visits: two for most solvers, ``D + 1``
+    for collocation's nodes; CUDA keeps two). Every particle of a step asks for the same times, so these are computed once per step and
     scratch block, not per particle (the CPU driver runs a block step by step). A miss overwrites the
     least recently used slot, so a solver alternating between grid times and per-particle midpoint
     times keeps the grid time's. Each slot's first entry is the clock value of its last use, 0 while
     empty: scratch starts zeroed. A cache belongs to one target's parameters. Offsets into ``work``
-    rather than array views (measured 3% on the ring).
+    rather than array views here (measured 3% on the ring); the per-component path of
+    :func:`target_score` reads the slot through 2-D views, which pay there.
     """
     rows, k = variances.shape
     size = _slot_size(rows, k)
