@@ -45,7 +45,7 @@ from .base import ODESolver, ParallelSolver
 
 __all__ = ["Collocation", "CollocationPlan", "collocation_plan", "check_contraction", "chebyshev_lobatto_nodes",
            "barycentric_weights", "lagrange_basis", "collocation_matrix", "picard_norm", "picard_sweep",
-           "collocation_step", "chebyshev_coefficients", "warm_start_matrix", "warm_start_nodes",
+           "collocation_step", "chebyshev_coefficients", "warm_start_matrix", "node_states",
            "mixture_lipschitz"]
 
 WEIGHTS = ("exponential", "plain")
@@ -384,13 +384,36 @@ def picard_sweep(score, x, nodes, drift, times, amat, growth, shift, h, first_sw
     """
     first = 0 if first_sweep else 1
     drift[first:] = score.evaluate_many(nodes[first:], times[first:]) + shift * nodes[first:]
-    nodes[1:] = growth[1:, None, None] * x + h * np.einsum("mj,mnd->jnd", amat[:, 1:], drift)
+    node_states(x, nodes, drift, amat, growth, h)
 
 
-def warm_start_nodes(x, nodes, drift_previous, warm, growth, h):
-    """Start a window's moving nodes from the previous window's node drifts, in place:
-    ``X_j = e^{h c_j} y_0 + h sum_i W[i, j] g_i`` with ``W`` from :func:`warm_start_matrix`."""
-    nodes[1:] = growth[1:, None, None] * x + h * np.einsum("ij,ind->jnd", warm[:, 1:], drift_previous)
+def node_states(x, nodes, drift, matrix, growth, h):
+    """The moving nodes' states from node drifts, in place: ``X_j = e^{h c_j} y_0 + h sum_i M[i, j] g_i``.
+
+    With ``M = A`` and this window's drifts it is a Picard sweep's update; with ``M = W`` from
+    :func:`warm_start_matrix` and the previous window's drifts, a warm start.
+    """
+    nodes[1:] = growth[1:, None, None] * x + h * np.einsum("ij,ind->jnd", matrix[:, 1:], drift)
+
+
+@device_function
+def update_node_states(x, work, matrix, growth, h):
+    """:func:`node_states` for one particle: rows ``1..D`` of ``work`` from the drifts in rows
+    ``D+1..2D+1``. Summed in place over ``i`` with the coordinate innermost: the same sums in the same
+    order as a dot product per node and coordinate, but the additions across coordinates are
+    independent and vectorise (3x for collocation on the 64-d mixture, with the time cache).
+    """
+    n_nodes = matrix.shape[0]
+    d = work.shape[1]
+    for j in range(1, n_nodes):
+        for c in range(d):
+            work[j, c] = 0.0
+        for i in range(n_nodes):
+            weight = matrix[i, j]
+            for c in range(d):
+                work[j, c] += weight * work[n_nodes + i, c]
+        for c in range(d):
+            work[j, c] = growth[j] * x[c] + h * work[j, c]
 
 
 @device_function
@@ -404,16 +427,15 @@ def collocation_step(x, t, h, k, particle, key0, key1, target_params, solver_par
     sweeps = sweeps_per_window[k]
     n_nodes = nodes.shape[0]
     d = work.shape[1]
-    extrapolate = warm_start and k > 0
     for j in range(n_nodes):
         for i in range(d):
-            if extrapolate and j > 0:
-                acc = 0.0
-                for m in range(n_nodes):
-                    acc += warm[k, m, j] * x[(m + 1) * d + i]
-                work[j, i] = growth[k, j] * x[i] + h * acc
-            else:
-                work[j, i] = x[i]
+            work[j, i] = x[i]
+    if warm_start and k > 0:
+        # the carried drifts go where the first sweep writes its own, then into the node states
+        for m in range(n_nodes):
+            for i in range(d):
+                work[n_nodes + m, i] = x[(m + 1) * d + i]
+        update_node_states(x, work, warm[k], growth[k], h)
     nfe = 0
     for sweep in range(sweeps):
         # the start node never moves: its score is taken once, in the first sweep
@@ -424,18 +446,8 @@ def collocation_step(x, t, h, k, particle, key0, key1, target_params, solver_par
             for i in range(d):
                 drift[i] += shift * work[j, i]
             nfe += 1
-        # Jacobi update: all node states from the drifts of the previous sweep (one parallel round).
-        # Summed in place over m with i innermost: the same sums in the same order as a dot product
-        # per (j, i), but the additions for different i are independent and vectorise.
-        for j in range(1, n_nodes):
-            for i in range(d):
-                work[j, i] = 0.0
-            for m in range(n_nodes):
-                weight = amat[k, m, j]
-                for i in range(d):
-                    work[j, i] += weight * work[n_nodes + m, i]
-            for i in range(d):
-                work[j, i] = growth[k, j] * x[i] + h * work[j, i]
+        # Jacobi update: all node states from the drifts of the previous sweep (one parallel round)
+        update_node_states(x, work, amat[k], growth[k], h)
     for i in range(d):
         x[i] = work[n_nodes - 1, i]
     if warm_start:
@@ -600,7 +612,7 @@ class Collocation(ODESolver, ParallelSolver):
             carry = self._carry if self.warm_start and k > 0 else None
             if carry is not None and carry[1].shape[1:] == x.shape:
                 h_previous, drift_previous = carry
-                warm_start_nodes(x, nodes, drift_previous, self._warm(h_previous, h), growth, h)
+                node_states(x, nodes, drift_previous, self._warm(h_previous, h), growth, h)
             drift = np.empty_like(nodes)
             for sweep in range(self.sweeps_of(k)):
                 picard_sweep(score, x, nodes, drift, times, amat, growth, shift, h, sweep == 0)

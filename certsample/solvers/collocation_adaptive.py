@@ -58,8 +58,8 @@ import numpy as np
 from ..forward import TimeGrid
 from ..validation import check_int
 from ..oracle import ScoreOracle
-from .collocation import (CollocationPlan, _window, chebyshev_lobatto_nodes, picard_sweep, warm_start_matrix,
-                          warm_start_nodes)
+from .collocation import (CollocationPlan, _window, chebyshev_lobatto_nodes, node_states, picard_sweep,
+                          warm_start_matrix)
 
 __all__ = ["adapt_plan", "DEGREES"]
 
@@ -129,7 +129,7 @@ def _run_windows(score, x, T, delta, eps, degree, h_first, budget=math.inf):
         amat, growth, _ = _window(degree, h, "exponential")
         states = np.repeat(x[None], degree + 1, axis=0)
         if carry is not None:
-            warm_start_nodes(x, states, carry[1], warm_start_matrix(amat, carry[0], h), growth, h)
+            node_states(x, states, carry[1], warm_start_matrix(amat, carry[0], h), growth, h)
         drift = np.empty_like(states)
         accepted, error, changes = None, math.inf, []
         for count in range(1, MAX_SWEEPS + 1):
