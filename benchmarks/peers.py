@@ -54,7 +54,6 @@ SOLVERS = ("exponential-ode", "euler-maruyama", "randomized-midpoint", "collocat
 CONTENDERS = ("certsample-cpu", "certsample-numpy", "numpy", "jax-jit", "torch")
 T, DELTA, STEPS = 10.0, 1e-3, 100
 COLLOCATION = dict(degree=8, sweeps=3, windows=10)
-SLOT_MIDPOINT = 1  # certsample's Philox slot of the midpoint's uniform
 
 
 def make_target(name):
@@ -78,6 +77,7 @@ def problem(target_name, solver_name, n):
     """``(target, solver, grid, x0, alphas)``; ``alphas`` ``(steps, n)`` only for the midpoint."""
     import certsample as cs
     from certsample.noise import NoiseSource
+    from certsample.solvers.randomized_midpoint import SLOT_MIDPOINT
 
     target, solver = make_target(target_name), make_solver(solver_name)
     steps = COLLOCATION["windows"] if solver_name == "collocation" else STEPS
