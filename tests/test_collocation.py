@@ -160,23 +160,64 @@ def test_warm_start_is_more_accurate_at_the_same_cost_and_agrees_across_backends
     assert np.array_equal(again.samples, warm.samples)
 
 
-@pytest.mark.parametrize("warm_start", [False, True])
-def test_one_step_runs_in_float64_and_in_mpmath(warm_start):
+@pytest.mark.parametrize("warm_start, pipeline", [(False, False), (True, False), (True, True)])
+def test_one_step_runs_in_float64_and_in_mpmath(warm_start, pipeline):
     """The mpmath run is the float64 solver's own step on mpf arrays: they agree to float64 rounding,
     and counts match the plan."""
     target = cs.point_cloud([[0.5, 0.2], [-0.4, 0.3], [0.1, -0.6]])
     grid = TimeGrid(np.array([2.0, 1.2, 0.7, 0.4, 0.2]))
     x0 = initial_particles(1, 2, 3, 2.0, target, "exact")
-    solver = Collocation(6, 5, warm_start=warm_start)
+    solver = Collocation(6, 5, warm_start=warm_start, pipeline=pipeline)
     in_float64 = cs.sample(target, solver, 1, grid=grid, x_init=x0).samples[0]
     mpt = MPTarget(target, dps=30)
-    in_mpmath = solve_trajectory(Collocation(6, 5, warm_start=warm_start, context=MPContext(30)), mpt, x0[0], grid)
+    in_mpmath = solve_trajectory(Collocation(6, 5, warm_start=warm_start, pipeline=pipeline, context=MPContext(30)),
+                                 mpt, x0[0], grid)
     assert all(isinstance(v, mp.mpf) for v in in_mpmath)
     assert max_abs_diff(in_mpmath, in_float64) < 1e-13
     assert mpt.nfe == solver.nfe(len(grid)) and mpt.rounds == solver.rounds(len(grid))
     # and at 30 digits it is the same discretisation, not a better one: a finer solver moves it
     finer = solve_trajectory(Collocation(10, 12, context=MPContext(30)), target, x0[0], grid)
     assert max_abs_diff(finer, in_mpmath) > 1e-10
+
+
+def test_pipeline_reaches_the_same_fixed_point_one_round_per_window_sooner():
+    """A pipelined window takes its first sweep from its predecessor's states before the last sweep,
+    in the same round: converged sweeps land on the same collocation solution, the counts follow
+    :func:`schedule_cost`, a batched user score is called once per round, and the backends agree."""
+    from certsample.solvers.collocation import overlapped_windows, schedule_cost
+
+    target = cs.ring_mixture()
+    x0 = initial_particles(20, 2, 0, 10.0, target, "exact")
+    sweeps = np.array([6, 1, 4, 1, 1, 3, 2, 2, 3, 3])  # one-sweep windows: after them nothing overlaps
+    assert overlapped_windows(sweeps, True).tolist() == [False, True, False, True, False, False,
+                                                         True, True, True, True]
+    # evaluations: 8 N + 1 per window, less the start node of the overlapped one-sweep windows (1 and 3)
+    assert schedule_cost(8, sweeps, True) == (8 * 26 + 10 - 2, 26 - 6)
+    assert schedule_cost(8, sweeps, False) == (8 * 26 + 10, 26)
+    calls = []
+
+    def user_score(x, t):
+        calls.append(x.shape[0])
+        return target.score(x, t)
+
+    piped = cs.sample(user_score, Collocation(8, sweeps, warm_start=True, pipeline=True), x_init=x0,
+                      grid=WARM_GRID, dim=2)
+    assert (piped.nfe, piped.rounds) == schedule_cost(8, sweeps, True) and len(calls) == piped.rounds
+    # a round carries this window's moving nodes and the next one's, and the start node in a
+    # two-sweep overlapped window (its first sweep from the final start is its last): 2 D + 1 states
+    assert max(calls) == 17 * 20
+    cpu = cs.sample(target, Collocation(8, sweeps, warm_start=True, pipeline=True), x_init=x0, grid=WARM_GRID,
+                    backend="cpu")
+    # one-sweep windows chain extrapolations (rounding gain up to WARM_START_GAIN each) and barely damp
+    # them: 2.6e-9 measured, 1.5e-9 for the same sweeps unpipelined; adaptive plans agree to 1e-12 (tested below)
+    assert (cpu.nfe, cpu.rounds) == (piped.nfe, piped.rounds) and _err(cpu.samples, piped.samples) < 1e-8
+    with pytest.raises(ValueError, match="needs warm_start=True"):
+        Collocation(8, 3, pipeline=True)
+    # converged: the same fixed point as the sequential schedule, whatever the first sweep started from
+    converged = [cs.sample(target, Collocation(8, 25, warm_start=True, pipeline=p), x_init=x0, grid=WARM_GRID)
+                 for p in (False, True)]
+    assert converged[1].rounds == converged[0].rounds - (len(WARM_GRID) - 1)
+    assert _err(converged[0].samples, converged[1].samples) < 1e-12
 
 
 def test_warm_start_widens_the_memory_estimate():
@@ -203,7 +244,12 @@ def test_cuda_simulator_agrees_with_numpy(cuda_simulator):
         warm = plan.solver(warm_start=True)
         c = cs.sample(target, warm, 3, grid=plan.grid, x_init=x0)
         e = cs.sample(target, warm, 3, grid=plan.grid, x_init=x0, backend="cuda")
-        print("MAXDIFF", float(np.max(np.abs(a.samples - b.samples))), float(np.max(np.abs(c.samples - e.samples))))
+        piped = plan.solver(warm_start=True, pipeline=True)
+        f = cs.sample(target, piped, 3, grid=plan.grid, x_init=x0)
+        g = cs.sample(target, piped, 3, grid=plan.grid, x_init=x0, backend="cuda")
+        assert f.nfe == g.nfe == plan.nfe and f.rounds == g.rounds == plan.rounds - (plan.windows - 1)
+        print("MAXDIFF", float(np.max(np.abs(a.samples - b.samples))), float(np.max(np.abs(c.samples - e.samples))),
+              float(np.max(np.abs(f.samples - g.samples))))
     """, timeout=300)
     diffs = [float(v) for v in out.split("MAXDIFF")[1].split()]
     assert max(diffs) < 1e-10
@@ -393,8 +439,12 @@ def test_adaptive_plan_and_run_agree_on_counts_and_are_flat_in_dimension():
         x0 = initial_particles(32, d, 0, 10.0, target, "exact")
         plan = adapt_plan(1e-8, target.score, x0, 10.0, 1e-3)
         run = cs.sample(target, plan.solver(), x_init=x0, grid=plan.grid)
-        assert run.nfe == plan.nfe == int(np.sum(plan.degree * plan.sweeps + 1))
-        assert run.rounds == plan.rounds == int(np.sum(plan.sweeps))
+        # a window after one of two sweeps or more takes its first sweep in that window's last round
+        overlapped = np.concatenate([[False], plan.sweeps[:-1] >= 2])
+        assert plan.pipeline and overlapped.sum() > 0
+        assert run.nfe == plan.nfe == int(np.sum(plan.degree * plan.sweeps + 1 - (overlapped & (plan.sweeps == 1))))
+        # the oracle counts its batched calls: one per round
+        assert run.rounds == plan.rounds == int(np.sum(plan.sweeps) - overlapped.sum())
         kernel = cs.sample(target, plan.solver(), x_init=x0, grid=plan.grid, backend="cpu")
         assert kernel.nfe == plan.nfe and kernel.rounds == plan.rounds
         assert np.allclose(kernel.samples, run.samples, rtol=1e-12, atol=1e-12)

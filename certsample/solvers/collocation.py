@@ -46,7 +46,7 @@ from .base import ODESolver, ParallelSolver
 __all__ = ["Collocation", "CollocationPlan", "collocation_plan", "check_contraction", "chebyshev_lobatto_nodes",
            "barycentric_weights", "lagrange_basis", "collocation_matrix", "picard_norm", "picard_sweep",
            "collocation_step", "chebyshev_coefficients", "warm_start_matrix", "node_states",
-           "mixture_lipschitz"]
+           "mixture_lipschitz", "overlapped_windows", "schedule_cost"]
 
 WEIGHTS = ("exponential", "plain")
 #: largest factor by which a warm start's extrapolation may multiply rounding in the drifts
@@ -174,6 +174,35 @@ def picard_norm(amat) -> float:
     return float(np.max(np.sum(np.abs(amat), axis=0)))
 
 
+def overlapped_windows(sweeps, pipeline: bool = False) -> np.ndarray:
+    """Which windows take their first sweep in their predecessor's last round.
+
+    With a pipeline, window ``k + 1`` starts from window ``k``'s states *before* its last sweep,
+    which are known one round early; that needs a last sweep with a sweep before it, so a window
+    overlaps its predecessor exactly when the predecessor has two sweeps or more.
+    """
+    sweeps = np.asarray(sweeps)
+    out = np.zeros(sweeps.shape, dtype=bool)
+    if pipeline:
+        out[1:] = sweeps[:-1] >= 2
+    return out
+
+
+def schedule_cost(degree: int, sweeps, pipeline: bool = False) -> tuple[int, int]:
+    """``(evaluations, rounds)`` per particle of windows with ``sweeps[k]`` sweeps of degree ``D``.
+
+    A window costs ``D N + 1`` evaluations (the moving nodes in every sweep, the start node once)
+    in ``N`` rounds. An overlapped window (:func:`overlapped_windows`) takes its first sweep in its
+    predecessor's last round, so it adds ``N - 1`` rounds; its start node's drift in that sweep is
+    its predecessor's end-node drift, so it still evaluates the start once -- in its second sweep,
+    which a one-sweep window does not have (``D`` evaluations then).
+    """
+    sweeps = np.asarray(sweeps, dtype=np.int64)
+    overlapped = overlapped_windows(sweeps, pipeline)
+    nfe = degree * sweeps + 1 - (overlapped & (sweeps == 1))
+    return int(np.sum(nfe)), int(np.sum(sweeps - overlapped))
+
+
 def _window(degree, h, weights, context=None):
     """``(A, growth, shift)`` of one window: growth ``e^{h c_j}`` and drift shift (plain: ``g = y + s``)."""
     ctx = as_context(context)
@@ -267,6 +296,7 @@ class CollocationPlan:
     factors: np.ndarray | None
     eps: float
     warm_start: bool = False
+    pipeline: bool = False
 
     def __iter__(self):
         return iter((self.grid, self.degree, self.sweeps))
@@ -277,16 +307,18 @@ class CollocationPlan:
 
     def solver(self, **options) -> "Collocation":
         options.setdefault("warm_start", self.warm_start)
+        options.setdefault("pipeline", self.pipeline)
         return Collocation(self.degree, self.sweeps, **options)
 
     @property
     def nfe(self) -> int:
-        """Score evaluations per particle: ``sum over windows of (D N + 1)`` (the start node once per window)."""
-        return int(np.sum(self.degree * np.broadcast_to(self.sweeps, (self.windows,)) + 1))
+        """Score evaluations per particle (:func:`schedule_cost`)."""
+        return schedule_cost(self.degree, np.broadcast_to(self.sweeps, (self.windows,)), self.pipeline)[0]
 
     @property
     def rounds(self) -> int:
-        return int(np.sum(np.broadcast_to(self.sweeps, (self.windows,))))
+        """Sequential rounds of score evaluations (:func:`schedule_cost`)."""
+        return schedule_cost(self.degree, np.broadcast_to(self.sweeps, (self.windows,)), self.pipeline)[1]
 
 
 def collocation_plan(eps: float, target=None, *, R=None, sigma=None, lipschitz=None, T: float = 10.0,
@@ -397,63 +429,91 @@ def node_states(x, nodes, drift, matrix, growth, h):
 
 
 @device_function
-def update_node_states(x, work, matrix, growth, h):
-    """:func:`node_states` for one particle: rows ``1..D`` of ``work`` from the drifts in rows
-    ``D+1..2D+1``. Summed in place over ``i`` with the coordinate innermost: the same sums in the same
-    order as a dot product per node and coordinate, but the additions across coordinates are
-    independent and vectorise (3x for collocation on the 64-d mixture, with the time cache).
+def update_node_states(x, work, states, drifts, matrix, growth, h):
+    """:func:`node_states` for one particle: rows ``states + 1 .. states + D`` of ``work`` from the
+    drifts in rows ``drifts .. drifts + D``, starting from ``x``. Summed in place over ``i`` with the
+    coordinate innermost: the same sums in the same order as a dot product per node and coordinate,
+    but the additions across coordinates are independent and vectorise (3x for collocation on the
+    64-d mixture, with the time cache).
     """
     n_nodes = matrix.shape[0]
     d = work.shape[1]
     for j in range(1, n_nodes):
+        row = states + j
         for c in range(d):
-            work[j, c] = 0.0
+            work[row, c] = 0.0
         for i in range(n_nodes):
             weight = matrix[i, j]
             for c in range(d):
-                work[j, c] += weight * work[n_nodes + i, c]
+                work[row, c] += weight * work[drifts + i, c]
         for c in range(d):
-            work[j, c] = growth[j] * x[c] + h * work[j, c]
+            work[row, c] = growth[j] * x[c] + h * work[row, c]
 
 
 @device_function
 def collocation_step(x, t, h, k, particle, key0, key1, target_params, solver_params, work, swork):
-    """One window for one particle: rows ``0..D`` of ``work`` hold node states, ``D+1..2D+1`` node drifts.
+    """One window for one particle: rows ``0..D`` of ``work`` hold node states, ``D+1..2D+1`` node
+    drifts, and with a pipeline ``2D+2..3D+2`` the next window's first node states.
 
-    With a warm start the particle's row ``x`` is ``(D + 2) d`` long: the state, then the node
-    drifts of its previous window (the solver's carry), from which the first window after it starts.
+    With a warm start the particle's row ``x`` is ``(D + 2) d`` long: the state, then ``D + 1`` node
+    drifts carried to the next window -- this window's last drifts, from which the next one starts,
+    or, when the next window overlaps this one, the next window's own first-sweep drifts.
     """
-    nodes, amat, growth, shift, sweeps_per_window, warm, warm_start = solver_params
+    nodes, amat, growth, shift, sweeps_per_window, warm, warm_start, times, pipeline = solver_params
     sweeps = sweeps_per_window[k]
     n_nodes = nodes.shape[0]
     d = work.shape[1]
+    drifts, ahead = n_nodes, 2 * n_nodes
     for j in range(n_nodes):
         for i in range(d):
             work[j, i] = x[i]
+    done = 0
     if warm_start and k > 0:
         # the carried drifts go where the first sweep writes its own, then into the node states
         for m in range(n_nodes):
             for i in range(d):
-                work[n_nodes + m, i] = x[(m + 1) * d + i]
-        update_node_states(x, work, warm[k], growth[k], h)
+                work[drifts + m, i] = x[(m + 1) * d + i]
+        if pipeline and sweeps_per_window[k - 1] >= 2:
+            update_node_states(x, work, 0, drifts, amat[k], growth[k], h)  # they were this window's first sweep
+            done = 1
+        else:
+            update_node_states(x, work, 0, drifts, warm[k], growth[k], h)
+    # the next window overlaps this one: its first sweep goes with this window's last
+    overlap = pipeline and sweeps >= 2 and k + 2 < times.shape[0]
     nfe = 0
-    for sweep in range(sweeps):
-        # the start node never moves: its score is taken once, in the first sweep
-        first = 0 if sweep == 0 else 1
+    for sweep in range(done, sweeps):
+        if overlap and sweep == sweeps - 1:
+            t_next = times[k + 1]
+            h_next = t_next - times[k + 2]
+            # from this window's end state and drifts before its last sweep (x's carry is free:
+            # loaded above), so that the drifts land in the carry
+            update_node_states(work[n_nodes - 1], work, ahead, drifts, warm[k + 1], growth[k + 1], h_next)
+            for j in range(1, n_nodes):
+                drift = x[(j + 1) * d:(j + 2) * d]
+                target_score(work[ahead + j], t_next - h_next * nodes[j], target_params, drift, swork)
+                for i in range(d):
+                    drift[i] += shift * work[ahead + j, i]
+                nfe += 1
+        # the start node never moves: its score is taken once, in the first sweep from the final start
+        first = 0 if sweep == done else 1
         for j in range(first, n_nodes):
-            drift = work[n_nodes + j]
+            drift = work[drifts + j]
             target_score(work[j], t - h * nodes[j], target_params, drift, swork)
             for i in range(d):
                 drift[i] += shift * work[j, i]
             nfe += 1
         # Jacobi update: all node states from the drifts of the previous sweep (one parallel round)
-        update_node_states(x, work, amat[k], growth[k], h)
+        update_node_states(x, work, 0, drifts, amat[k], growth[k], h)
     for i in range(d):
         x[i] = work[n_nodes - 1, i]
-    if warm_start:
+    if overlap:
+        # the next window's start is this window's end before its last sweep: that drift was just taken
+        for i in range(d):
+            x[d + i] = work[drifts + n_nodes - 1, i]
+    elif warm_start:
         for m in range(n_nodes):
             for i in range(d):
-                x[(m + 1) * d + i] = work[n_nodes + m, i]
+                x[(m + 1) * d + i] = work[drifts + m, i]
     return nfe
 
 
@@ -475,6 +535,18 @@ class Collocation(ODESolver, ParallelSolver):
     the ``N`` sweeps, plus the start node once: its state is ``y_0`` in every sweep) in ``N``
     sequential rounds. So a run over ``n`` windows costs ``n (D N + 1)`` evaluations and
     ``n N`` rounds, which is what :class:`~certsample.integrate.SampleResult` reports.
+
+    With ``pipeline=True`` a window's first sweep runs in its predecessor's last round: the
+    predecessor's states and drifts before that sweep are known one round early, so the next window
+    is warm-started from them (its start node's drift in that sweep is the predecessor's end-node
+    drift, taken at the same state), and its node states are then updated from the true start once
+    the last sweep is done. Its later sweeps are ordinary Picard sweeps, so with enough sweeps it
+    converges to the same collocation solution (tested to 1e-12); only the first iterate starts off
+    by the predecessor's last correction. Each window after one of two sweeps or more saves a
+    round and costs the same evaluations (:func:`schedule_cost`); on the NumPy path the two
+    windows' nodes go to the score in one batched call. This is pipelined (wavefront) Picard
+    iteration in its shallowest form, a lag of one sweep, as in the sliding-window Picard
+    iteration of Shih et al. [4]_.
 
     Accuracy: with ``h L ||A|| <= rho < 1`` each sweep contracts the node error by ``rho``, and the
     collocation solution (the sweeps' fixed point) is within the Chebyshev interpolation error of the
@@ -504,6 +576,10 @@ class Collocation(ODESolver, ParallelSolver):
         Start each window after the first from the previous window's extrapolated drifts instead of
         the constant ``y_0``. Off by default: the contraction analysis behind
         :func:`collocation_plan` bounds the error of ``N`` sweeps from a constant start.
+    pipeline : bool
+        Take each window's first sweep in the previous window's last round (needs ``warm_start``;
+        see above). The sweeps a window needs are then measured with the pipeline, as
+        :func:`~certsample.solvers.collocation_adaptive.adapt_plan` does.
     context : FLOAT64 or MPContext, optional
         Working precision of :meth:`step` (:mod:`certsample.precision`). The same step runs on
         float64 arrays or on object arrays of mpmath numbers, with nodes and ``A`` built at that
@@ -519,13 +595,16 @@ class Collocation(ODESolver, ParallelSolver):
        diffusions", arXiv:2601.10708, 2026.
     .. [3] L. N. Trefethen, "Approximation Theory and Approximation Practice", SIAM, 2013
        (Chebyshev points, barycentric interpolation).
+    .. [4] A. Shih, S. Belkhale, S. Ermon, D. Sadigh, N. Anari, "Parallel sampling of diffusion
+       models", NeurIPS 2023 (Picard iterations over a sliding window of time steps).
     """
 
     name = "collocation"
     kernel_step = staticmethod(collocation_step)
 
     def __init__(self, degree: int = 8, sweeps: int = 8, weights: str = "exponential", check: bool = False,
-                 lipschitz=None, rho_max: float = 0.5, warm_start: bool = False, context=None):
+                 lipschitz=None, rho_max: float = 0.5, warm_start: bool = False, pipeline: bool = False,
+                 context=None):
         self.degree = check_int("degree", degree, 1)
         self.context = as_context(context)
         per_window = np.ndim(sweeps) == 1
@@ -547,13 +626,22 @@ class Collocation(ODESolver, ParallelSolver):
         if not per_window:
             self.evals_per_step = self.degree * self.sweeps + 1
             self.rounds_per_step = self.sweeps
-        self.n_work = 2 * (self.degree + 1)
-        self.time_slots = self.degree + 1  # the nodes' times: the score's constants once per window
         self.warm_start = bool(warm_start)
+        self.pipeline = bool(pipeline)
+        if self.pipeline and not self.warm_start:
+            raise ValueError("pipeline=True starts each window from the previous one's extrapolated drifts: "
+                             "it needs warm_start=True")
+        if self.pipeline:
+            self.rounds_per_step = None  # the rounds depend on the sweeps of neighbouring windows
+        # node states and drifts, and with a pipeline the next window's first node states
+        self.n_work = (3 if self.pipeline else 2) * (self.degree + 1)
+        # the nodes' times (the score's constants once per window), with a pipeline the next window's too
+        self.time_slots = (2 if self.pipeline else 1) * (self.degree + 1)
         #: node drifts a particle carries from one window to the next (the warm start's memory)
         self.n_carry = self.degree + 1 if self.warm_start else 0
         self._cache: dict = {}
-        self._carry = None  # NumPy path: (h, node drifts) of the last window
+        self._carry = None  # NumPy path: (h, node drifts) of the last window, h None for first-sweep drifts
+        self._times = None  # NumPy path: the grid's times (a pipeline looks one window ahead)
 
     def order(self) -> float:
         """``min(N, 2D)`` as ``h -> 0`` at fixed ``D, N``: each sweep gains one power of ``h`` from a
@@ -572,10 +660,14 @@ class Collocation(ODESolver, ParallelSolver):
         return self.sweeps if np.ndim(self.sweeps) else np.full(n_steps, self.sweeps, dtype=np.int64)
 
     def nfe(self, n_steps: int) -> int:
-        return int(np.sum(self.degree * self._windows_sweeps(n_steps) + 1))
+        return schedule_cost(self.degree, self._windows_sweeps(n_steps), self.pipeline)[0]
 
     def rounds(self, n_steps: int) -> int:
-        return int(np.sum(self._windows_sweeps(n_steps)))
+        return schedule_cost(self.degree, self._windows_sweeps(n_steps), self.pipeline)[1]
+
+    def prepare(self, grid, target=None) -> None:
+        self._carry = None
+        self._times = np.asarray(grid.times, dtype=float)
 
     def _window(self, h):
         key = self.context.key(h)
@@ -604,24 +696,67 @@ class Collocation(ODESolver, ParallelSolver):
         ctx = self.context
         if self.check:
             self._check_window(float(t), float(h), getattr(score, "target", None))
+        sweeps = self.sweeps_of(k)
+        ahead = None
+        if self.pipeline:
+            if self._times is None:
+                raise RuntimeError("a pipelined Collocation looks one window ahead: call prepare(grid) first")
+            if sweeps >= 2 and k + 2 < self._times.size:
+                ahead = (self._times[k + 1], self._times[k + 1] - self._times[k + 2])
         with ctx.working():
             x, t, h = ctx.asarray(x), ctx.asarray(t)[()], ctx.asarray(h)[()]
             amat, growth, shift = self._window(h)
             times = t - h * self.nodes
             nodes = np.repeat(x[None], self.degree + 1, axis=0)
+            drift = np.empty_like(nodes)
             carry = self._carry if self.warm_start and k > 0 else None
+            done = 0
             if carry is not None and carry[1].shape[1:] == x.shape:
                 h_previous, drift_previous = carry
-                node_states(x, nodes, drift_previous, self._warm(h_previous, h), growth, h)
-            drift = np.empty_like(nodes)
-            for sweep in range(self.sweeps_of(k)):
-                picard_sweep(score, x, nodes, drift, times, amat, growth, shift, h, sweep == 0)
-            self._carry = (h, drift) if self.warm_start else None
+                if h_previous is None:  # this window's first sweep, taken in the previous window's last round
+                    drift[...] = drift_previous
+                    node_states(x, nodes, drift, amat, growth, h)
+                    done = 1
+                else:
+                    node_states(x, nodes, drift_previous, self._warm(h_previous, h), growth, h)
+            self._carry = None
+            for sweep in range(done, sweeps):
+                if ahead is not None and sweep == sweeps - 1:
+                    self._carry = (None, self._sweep_with_next(score, x, nodes, drift, times, h, ahead,
+                                                               sweep == done))
+                else:
+                    picard_sweep(score, x, nodes, drift, times, amat, growth, shift, h, sweep == done)
+            if self.warm_start and self._carry is None:
+                self._carry = (h, drift)
             return nodes[-1]
+
+    def _sweep_with_next(self, score, x, nodes, drift, times, h, ahead, first_sweep):
+        """This window's last sweep and the next window's first in one round; returns the latter's drifts.
+
+        The next window starts from this one's end state and drifts before the sweep (warm start);
+        its start node's drift is this window's end-node drift, taken at that same state.
+        """
+        ctx = self.context
+        t_next, h_next = ctx.asarray(ahead[0])[()], ctx.asarray(ahead[1])[()]
+        amat, growth, shift = self._window(h)
+        next_growth = self._window(h_next)[1]
+        next_nodes = np.repeat(nodes[-1][None], self.degree + 1, axis=0)
+        node_states(nodes[-1], next_nodes, drift, self._warm(h, h_next), next_growth, h_next)
+        first = 0 if first_sweep else 1
+        here = self.degree + 1 - first
+        both = score.evaluate_many(np.concatenate([nodes[first:], next_nodes[1:]]),
+                                   np.concatenate([times[first:], t_next - h_next * self.nodes[1:]]))
+        drift[first:] = both[:here] + shift * nodes[first:]
+        next_drift = np.empty_like(drift)
+        next_drift[1:] = both[here:] + shift * next_nodes[1:]
+        next_drift[0] = drift[-1]
+        node_states(x, nodes, drift, amat, growth, h)
+        return next_drift
 
     def kernel_params(self, grid, target=None) -> tuple:
         """``(nodes, A per window (n, D+1, D+1), e^{h c_j} per window (n, D+1), drift shift, sweeps,
-        warm-start matrices (n, D+1, D+1; window 0 unused) or a (1, 1, 1) placeholder, warm_start)``."""
+        warm-start matrices (n, D+1, D+1; window 0 unused) or a (1, 1, 1) placeholder, warm_start,
+        the grid's times, pipeline)``."""
         if not self.context.is_float64:
             raise ValueError(f"the compiled backends run in float64; a solver in {self.context!r} runs with "
                              "backend='numpy' or through certsample.highprec")
@@ -638,11 +773,13 @@ class Collocation(ODESolver, ParallelSolver):
             for k in range(1, len(steps)):
                 warm[k] = self._warm(steps[k - 1], steps[k])
         return (np.ascontiguousarray(self.nodes), amat, growth, float(shift),
-                np.ascontiguousarray(self._windows_sweeps(len(steps))), warm, self.warm_start)
+                np.ascontiguousarray(self._windows_sweeps(len(steps))), warm, self.warm_start,
+                np.ascontiguousarray(grid.times, dtype=float), self.pipeline)
 
     def __repr__(self) -> str:
         extra = "" if self.weights == "exponential" else f", weights={self.weights!r}"
         sweeps = self.sweeps if not np.ndim(self.sweeps) else f"[{len(self.sweeps)} windows]"
         extra += ", warm_start=True" if self.warm_start else ""
+        extra += ", pipeline=True" if self.pipeline else ""
         extra += "" if self.context.is_float64 else f", context={self.context!r}"
         return f"Collocation(degree={self.degree}, sweeps={sweeps}{extra})"

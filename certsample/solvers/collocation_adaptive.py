@@ -14,7 +14,9 @@ window by window and measures the error of what the batch will run:
   of the node drifts (the interpolation error) overestimates the end-point error 1e4-1e5 times on the
   ring, and its square extrapolation underestimates it up to 1e3 times.
 * **Sweeps**: the batch starts every window after the first from the previous window's extrapolated
-  drift interpolant (``warm_start``), and the pilot does the same. After each sweep the pilot's end
+  drift interpolant (``warm_start``), and after a window of two sweeps or more it takes the next
+  window's first sweep in that window's last round (``pipeline``: a round saved per window at the
+  same evaluations); the pilot does the same. After each sweep the pilot's end
   states are compared with the reference; the window's sweep count is the first whose error (max
   over the pilot) is within the window's tolerance. It counts the Picard remainder and the
   collocation error together, so no contraction factor has to be guessed.
@@ -59,7 +61,7 @@ from ..forward import TimeGrid
 from ..validation import check_int
 from ..oracle import ScoreOracle
 from .collocation import (CollocationPlan, _window, chebyshev_lobatto_nodes, node_states, picard_sweep,
-                          warm_start_matrix)
+                          schedule_cost, warm_start_matrix)
 
 __all__ = ["adapt_plan", "DEGREES"]
 
@@ -104,15 +106,20 @@ def _reference_end(score, x, t, h, degree, floor):
     return None, spent
 
 
-def _run_windows(score, x, T, delta, eps, degree, h_first, budget=math.inf):
+def _run_windows(score, x, T, delta, eps, degree, h_first, budget=math.inf, pipeline=True):
     """March the pilot from ``T`` to ``delta``; returns ``(times, sweeps, pilot evaluations)``, or
-    ``(None, None, evaluations)`` as soon as the plan would cost more than ``budget`` per particle."""
+    ``(None, None, evaluations)`` as soon as the plan would cost more than ``budget`` per particle.
+
+    With ``pipeline`` the pilot runs each window as the pipelined batch will: after a window of two
+    sweeps or more, the next one's first sweep starts from that window's states before its last sweep
+    (:class:`~certsample.solvers.collocation.Collocation` with ``pipeline=True``)."""
     nodes = chebyshev_lobatto_nodes(degree)
     log_span = math.log(T / delta)
     floor = ROUNDING * (1.0 + float(np.max(np.abs(x))))
     t, h = T, h_first
     times, sweeps, spent, cost = [T], [], 0, 0
     carry = None  # (h, node drifts) of the last accepted window: the next one's warm start
+    ahead = None  # with a pipeline: (end state, node drifts) before its last sweep, and its end-node drift
     while t > delta:
         h = min(h, t - delta)
         if t - h - delta < 1e-9 * delta:
@@ -128,29 +135,43 @@ def _run_windows(score, x, T, delta, eps, degree, h_first, budget=math.inf):
             continue
         amat, growth, _ = _window(degree, h, "exponential")
         states = np.repeat(x[None], degree + 1, axis=0)
-        if carry is not None:
-            node_states(x, states, carry[1], warm_start_matrix(amat, carry[0], h), growth, h)
         drift = np.empty_like(states)
+        overlapped = ahead is not None
+        if overlapped:
+            # the first sweep as the batch takes it, in the previous window's last round
+            start, start_drift, end_drift = ahead
+            states[:] = start
+            node_states(start, states, start_drift, warm_start_matrix(amat, carry[0], h), growth, h)
+            drift[0] = end_drift
+            drift[1:] = score.evaluate_many(states[1:], t - h * nodes[1:])
+            spent += degree
+        elif carry is not None:
+            node_states(x, states, carry[1], warm_start_matrix(amat, carry[0], h), growth, h)
         accepted, error, changes = None, math.inf, []
         for count in range(1, MAX_SWEEPS + 1):
-            previous = states.copy()
-            picard_sweep(score, x, states, drift, t - h * nodes, amat, growth, 0.0, h, count == 1)
-            spent += degree + (count == 1)
+            previous, previous_drift = states.copy(), drift.copy()
+            if overlapped and count == 1:
+                states[0] = x
+                node_states(x, states, drift, amat, growth, h)
+            else:
+                picard_sweep(score, x, states, drift, t - h * nodes, amat, growth, 0.0, h, count == 1 + overlapped)
+                spent += degree + (count == 1 + overlapped)
             error = _worst(states[-1] - ref)
             if accepted is None and error <= tol:
-                accepted = (count, states[-1].copy(), drift.copy())
+                accepted = (count, states[-1].copy(), drift.copy(),
+                            (previous[-1], previous_drift, drift[-1].copy()) if count >= 2 and pipeline else None)
             change = _change(states, previous)
             changes.append(change)
             # go on past acceptance until converged: the converged error sizes the next window
             if change <= STALLED * max(error, floor) or (accepted is not None and change <= 0.01 * tol):
                 break
         if accepted is not None:
-            count, x, last_drift = accepted
+            count, x, last_drift, ahead = accepted
             carry = (h, last_drift)
             t = delta if h >= t - delta else t - h
             times.append(t)
             sweeps.append(count)
-            cost += degree * count + 1
+            cost += degree * count + (0 if overlapped and count == 1 else 1)
             if cost >= budget:
                 return None, None, spent
             grow = min(2.0, max(1.0, 0.9 * (tol / max(error, 1e-300)) ** (1.0 / (degree + 1))))
@@ -164,7 +185,7 @@ def _run_windows(score, x, T, delta, eps, degree, h_first, budget=math.inf):
 
 
 def adapt_plan(eps: float, score, x_pilot, T: float = 10.0, delta: float = 1e-3, degree: int | None = None,
-               degrees=DEGREES) -> CollocationPlan:
+               degrees=DEGREES, pipeline: bool = True) -> CollocationPlan:
     """Windows and per-window sweeps measured on a pilot batch for RMS pathwise accuracy ``eps``.
 
     Parameters
@@ -211,16 +232,16 @@ def adapt_plan(eps: float, score, x_pilot, T: float = 10.0, delta: float = 1e-3,
         for D in direction:
             cheapest = min((p[0] for p in plans.values()), default=math.inf)
             times, sweeps, spent = _run_windows(score, x, T, delta, float(eps), D, h_first,
-                                                EVALUATION_SLACK * cheapest)
+                                                EVALUATION_SLACK * cheapest, pipeline)
             spent_total += spent
             if times is None:
                 break
-            plans[D] = (int(np.sum(D * sweeps + 1)), int(np.sum(sweeps)), times, sweeps)
+            plans[D] = (*schedule_cost(D, sweeps, pipeline), times, sweeps)
     if not plans:
         raise RuntimeError("adaptive collocation found no plan")
     limit = EVALUATION_SLACK * min(p[0] for p in plans.values())
     D = min((D for D in plans if plans[D][0] <= limit), key=lambda D: (plans[D][1], plans[D][0]))  # rounds, then evaluations
     _, _, times, sweeps = plans[D]
-    plan = CollocationPlan(TimeGrid(times), D, sweeps, None, float(eps), warm_start=True)
+    plan = CollocationPlan(TimeGrid(times), D, sweeps, None, float(eps), warm_start=True, pipeline=pipeline)
     plan.pilot_evaluations = spent_total
     return plan
