@@ -20,7 +20,9 @@ Run ``python benchmarks/high_accuracy.py`` (``--quick`` for a short run).
 The first table (``--from-eps``, run by default) is the user's view: collocation given only ``eps``
 (``sample(..., eps=)``, windows measured on a 32-particle pilot) against scipy's DOP853, RK45 and
 Radau, and diffrax's Dopri8 and Tsit5 when diffrax is installed (``pip install -e ".[diffrax]"``),
-at the loosest tolerance that meets ``eps``, on the 2-D ring and a 64-d 16-component mixture
+at the loosest tolerance that meets ``eps``, and diffusers' third-order UniPC and DPM-Solver++
+schedulers when diffusers is (``pip install -e ".[diffusers]"``) at the fewest steps that meet it
+(or the best error they reach in 4096), on the 2-D ring and a 64-d 16-component mixture
 with unequal variances (T=10, delta=1e-3, 64 exact q_T starts, RMS pathwise error against DOP853 at
 1e-14); ratios are collocation's NFE and rounds over DOP853's NFE (all of DOP853's are sequential).
 """
@@ -91,18 +93,70 @@ def _diffrax(target, x0, T, delta, tol, name):
     return np.asarray(sol.ys[-1]).reshape(n, d), calls[0]
 
 
+#: diffusers schedulers compared, with their options (third order, as users run them for few steps)
+DIFFUSERS = {"UniPC-3": ("UniPCMultistepScheduler", {"solver_order": 3}),
+             "DPM++3M": ("DPMSolverMultistepScheduler", {"solver_order": 3, "algorithm_type": "dpmsolver++"})}
+DIFFUSERS_MAX_STEPS = 4096
+
+
+def _diffusers(target, x0, T, delta, n_steps, name):
+    """End points of diffusers' ``name`` scheduler in ``n_steps`` steps on this problem's flow.
+
+    The OU process is a VP process with ``alphas_cumprod = e^{-2t}``: the scheduler is built on a
+    training grid geometric in ``t`` from ``delta`` to ``T``, 64 grid points per step (the
+    timesteps are rounded to grid points; a scheduler refuses more steps than points), with
+    ``trained_betas`` chosen so
+    that ``alphas_cumprod[i] = e^{-2 t_i}``, ``final_sigmas_type='sigma_min'`` ending at ``delta``),
+    so its default ``linspace`` timesteps are geometric in time, as certsample's default grid. The
+    model is the exact score as an epsilon prediction, ``-sigma_t s(x, t)``, at the time of the
+    scheduler's own (float32) sigma of the step: what a perfect denoiser would return. One call per
+    step.
+    """
+    import diffusers
+    import torch
+
+    cls_name, options = DIFFUSERS[name]
+    size = max(1000, 64 * n_steps)
+    t_train = np.geomspace(delta, T, size)
+    abar = np.exp(-2.0 * t_train)
+    betas = 1.0 - abar / np.concatenate([[1.0], abar[:-1]])
+    scheduler = getattr(diffusers, cls_name)(num_train_timesteps=size, trained_betas=betas,
+                                             final_sigmas_type="sigma_min", **options)
+    scheduler.set_timesteps(n_steps)
+    x = torch.from_numpy(np.array(x0, dtype=float))
+    for i, timestep in enumerate(scheduler.timesteps):
+        sigma = float(scheduler.sigmas[i])  # the VE sigma sqrt((1 - abar) / abar) of the step
+        t = 0.5 * math.log1p(sigma * sigma)
+        eps = -math.sqrt(-math.expm1(-2.0 * t)) * target.score(x.numpy(), t)
+        x = scheduler.step(torch.from_numpy(eps), timestep, x).prev_sample
+    return x.numpy()
+
+
+def _fewest_steps(target, x0, T, delta, ref, eps, name):
+    """``(NFE, error)``: the fewest steps of a diffusers scheduler meeting ``eps`` (doubling from 8, then
+    bisection to about 6%), or ``(nan, best error)`` if ``DIFFUSERS_MAX_STEPS`` do not."""
+    errors = {}
+
+    def error_of(n):
+        errors[n] = _rms(_diffusers(target, x0, T, delta, n, name), ref)
+        return errors[n]
+
+    found = smallest_sufficient(error_of, eps, start=8, max_n=DIFFUSERS_MAX_STEPS, rel_tol=1 / 16)
+    return (found.n, found.value) if found.met else (math.nan, min(errors.values()))
+
+
+def _have(module):
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
 def _solve(target, x0, T, delta, tol, method):
     if method.startswith("diffrax."):
         return _diffrax(target, x0, T, delta, tol, method.split(".", 1)[1])
     return _ivp(target, x0, T, delta, tol, method)
-
-
-def _have_diffrax():
-    try:
-        import diffrax  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _rms(a, b):
@@ -131,8 +185,10 @@ def eps_table(quick=False):
         targets.append(("64-d, 16 comp.", cs.gaussian_mixture(rng.standard_normal((16, 64)) * 2,
                                                              rng.uniform(0.2, 1.0, (16, 64)))))
     T, delta = 10.0, 1e-3
-    # diffrax (optional extra): its 8th- and 5th-order adaptive Runge-Kutta, the peers of DOP853 and RK45
-    peer_names = ("DOP853", "RK45", "Radau") + (("diffrax.Dopri8", "diffrax.Tsit5") if _have_diffrax() else ())
+    # optional extras: diffrax's 8th- and 5th-order adaptive Runge-Kutta (the peers of DOP853 and RK45)
+    # and diffusers' third-order multistep schedulers
+    peer_names = (("DOP853", "RK45", "Radau") + (("diffrax.Dopri8", "diffrax.Tsit5") if _have("diffrax") else ())
+                  + (tuple(DIFFUSERS) if _have("diffusers") else ()))
     print(f"{'target':<16}{'eps':<7}{'colloc NFE':>11}{'rounds':>8}{'error':>10}{'D':>4}{'windows':>8}"
           + "".join(f"{m.replace('diffrax.', ''):>9}" for m in peer_names) + f"{'NFE/DOP':>9}{'rounds/DOP':>11}")
     rows = []
@@ -143,17 +199,26 @@ def eps_table(quick=False):
             run = cs.sample(target, "collocation", x_init=x0, T=T, delta=delta, eps=eps, progress=False)
             err = _rms(run.samples, ref)
             # Radau on the 64-d mixture: a dense 4096 x 4096 Jacobian per factorisation, skipped
-            peers = {m: (_loosest(target, x0, T, delta, ref, eps, m)[0] if m != "Radau" or target.dim <= 2
-                         else math.nan) for m in peer_names}
+            peers, floors = {}, {}
+            for m in peer_names:
+                if m in DIFFUSERS:
+                    peers[m], floors[m] = _fewest_steps(target, x0, T, delta, ref, eps, m)
+                else:
+                    peers[m] = (_loosest(target, x0, T, delta, ref, eps, m)[0] if m != "Radau" or target.dim <= 2
+                                else math.nan)
             row = (name, eps, run.nfe, run.rounds, err, run.extra["degree"], run.extra["windows"], peers)
             rows.append(row)
             print(f"{name:<16}{eps:<7.0e}{run.nfe:>11}{run.rounds:>8}{err:>10.1e}{row[5]:>4}{row[6]:>8}"
                   + "".join(f"{peers[m]:>9.0f}" if np.isfinite(peers[m]) else f"{'-':>9}"
                             for m in peer_names)
-                  + f"{run.nfe / peers['DOP853']:>9.2f}{run.rounds / peers['DOP853']:>11.2f}", flush=True)
+                  + f"{run.nfe / peers['DOP853']:>9.2f}{run.rounds / peers['DOP853']:>11.2f}"
+                  + "".join(f"  ({m}: best error {floors[m]:.1e} in <= {DIFFUSERS_MAX_STEPS} steps)"
+                            for m in floors if not np.isfinite(peers[m])), flush=True)
     print("targets of the issue: NFE/DOP <= 2 and rounds/DOP <= 0.25 with error <= eps; Radau's NFE includes "
           "its finite-difference Jacobians (d n evaluations each); '-': not run (64-d: 4096-dim dense Jacobian)"
-          + ("" if _have_diffrax() else "; diffrax not installed (pip install certsample[diffrax]): its columns skipped"))
+          + ("" if _have("diffrax") else "; diffrax not installed (pip install certsample[diffrax]): its columns skipped")
+          + ("" if _have("diffusers") else "; diffusers not installed (pip install certsample[diffusers]): its columns "
+             "skipped"))
     return rows
 
 
