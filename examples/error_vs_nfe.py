@@ -10,8 +10,9 @@ call ``cs.sample(target, "collocation", eps=eps)`` for eps = 1e-3 .. 1e-12: wind
 chosen by the solver (its NFE counts the run; the planner's pilot evaluations are reported apart,
 in ``result.extra["pilot_evaluations_per_particle"]``). In the rounds row the step methods and DOP853
 sit where they sit in the NFE row (every evaluation waits for the previous one); collocation moves
-left by its parallel nodes. With ``--quick`` (about 6 s) the from-eps curve met DOP853's NFE and took
-7-10x fewer rounds: 347 NFE / 56 rounds at error 7.5e-12 on the Gaussian, where DOP853 needed 422.
+left by its parallel nodes and its pipelined windows. With ``--quick`` (about 6 s) the from-eps curve
+met DOP853's NFE and took 9-12x fewer rounds: 347 NFE / 46 rounds at error 7.7e-12 on the Gaussian,
+where DOP853 needed 422 (56 rounds before the windows were pipelined).
 
     python examples/error_vs_nfe.py [--quick] [--out examples/error_vs_nfe.png]
 """
