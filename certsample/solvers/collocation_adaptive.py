@@ -202,9 +202,14 @@ def adapt_plan(eps: float, score, x_pilot, T: float = 10.0, delta: float = 1e-3,
     degree : int, optional
         Fix ``D``. By default, of ``degrees``, the one with the fewest rounds among those whose
         evaluations per particle are within :data:`EVALUATION_SLACK` of the fewest (depth is what
-        collocation buys, but evaluations are what a batch pays; at 1.25 instead of 1.1 the plans
-        on the ring and the 64-d mixture went 2.11-2.15x DOP853's evaluations at 0.17-0.26 of its
-        rounds, at 1.1 they are 1.46-1.91x at 0.19-0.29).
+        collocation buys, but evaluations are what a batch pays; before the pipeline, at 1.25
+        instead of 1.1 the plans on the ring and the 64-d mixture went 2.11-2.15x DOP853's
+        evaluations at 0.17-0.26 of its rounds, at 1.1 1.46-1.91x at 0.19-0.29; pipelined, at 1.1,
+        1.44-1.95x at 0.17-0.24).
+    pipeline : bool
+        Plan pipelined windows (the default; see
+        :class:`~certsample.solvers.collocation.Collocation`), or the sequential schedule, in which
+        every window waits for its predecessor's last sweep.
 
     Returns
     -------
