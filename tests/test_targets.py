@@ -188,3 +188,28 @@ def test_compiled_score_is_exact_whatever_its_time_cache_holds(slots, variances)
             kernel(x, t, target.kernel_params(), out, work)
         held = work[2 * 7 + 4 + 1:].reshape(slots, -1)[:, 1]  # each slot's time (after the clock)
         assert grid_time in held and 0.23 in held
+
+
+@pytest.mark.parametrize("variances", ["shared", "per-component"])
+def test_compiled_score_skips_only_components_that_cannot_change_it(variances):
+    """Far-apart components at small t: all but the nearest fall below ``NEGLIGIBLE`` and are skipped,
+    and the score is still the NumPy one; between two modes and at t = 1 none is skipped."""
+    from certsample.kernels.score import NEGLIGIBLE
+
+    rng = np.random.default_rng(2)
+    means = rng.standard_normal((6, 5)) * 6
+    target = cs.gaussian_mixture(means, rng.uniform(0.2, 1.0, (6, 5)) if variances == "per-component" else 0.3)
+    kernel = compile_for(target_score, "cpu")
+    work = np.zeros(target.kernel_work_size(2))
+    out = np.zeros(5)
+    between = 0.5 * (means[:1] + means[1:2]) * np.exp(-0.01)
+    skipped = 0
+    for t, x in ((0.01, target.sample(4, 0, t=0.01)), (0.01, between), (1.0, target.sample(4, 1, t=1.0))):
+        law = target.law_at(t)
+        var = np.broadcast_to(law.variances, law.means.shape)
+        logp = -0.5 * np.sum((x[:, None] - law.means) ** 2 / var + np.log(var), axis=2)
+        skipped += int(np.sum(logp - logp.max(axis=1, keepdims=True) < NEGLIGIBLE))
+        for row in x:
+            kernel(row, t, target.kernel_params(), out, work)
+            np.testing.assert_allclose(out, target.score(row[None], t)[0], rtol=1e-12, atol=1e-12)
+    assert skipped >= 10  # the skip ran (equal weights: the log-weights cancel)

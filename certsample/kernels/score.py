@@ -16,6 +16,11 @@ import math
 
 from .jit import device_function
 
+#: log-responsibility (relative to the largest) below which a component is skipped: its weight
+#: ``e^{-37} < 2^{-53}`` is under half an ulp of the total (at least 1, the largest term's), so the total
+#: is unchanged to the bit and its share of the weighted sums is below ``1.2e-16`` of the largest
+NEGLIGIBLE = -37.0
+
 
 @device_function
 def _slot_size(rows, k):
@@ -148,27 +153,36 @@ def target_score(x, t, target_params, out, work):
             work[rs + c] = acc
             if acc > top:
                 top = acc
-    total = 0.0
-    for c in range(n_comp):
-        e = math.exp(work[rs + c] - top)
-        work[rs + c] = e
-        total += e
-    inv_total = 1.0 / total
+    # the unnormalised responsibilities weight the sums as they are taken (one pass over the
+    # components), and the sum is divided by their total once
     for i in range(k):
         work[sy + i] = 0.0
+    total = 0.0
     if rows == 1:
         # shared variances: score = -(y - a sum_c r_c mu_c) / v
         for c in range(n_comp):
-            r = work[rs + c] * inv_total
+            shifted = work[rs + c] - top
+            if shifted < NEGLIGIBLE:
+                continue
+            e = math.exp(shifted)
+            total += e
             for i in range(k):
-                work[sy + i] += r * means[c, i]
+                work[sy + i] += e * means[c, i]
+        scale = a / total
         for i in range(k):
-            work[sy + i] = -(work[i] - a * work[sy + i]) * work[iv + i]
+            work[sy + i] = -(work[i] - scale * work[sy + i]) * work[iv + i]
     else:
         for c in range(n_comp):
-            r = work[rs + c] * inv_total
+            shifted = work[rs + c] - top
+            if shifted < NEGLIGIBLE:
+                continue
+            e = math.exp(shifted)
+            total += e
             for i in range(k):
-                work[sy + i] -= r * (work[i] - scaled[c, i]) * inverse[c, i]
+                work[sy + i] -= e * (work[i] - scaled[c, i]) * inverse[c, i]
+        inv_total = 1.0 / total
+        for i in range(k):
+            work[sy + i] *= inv_total
     if identity:
         for i in range(k):
             out[i] = work[sy + i]
