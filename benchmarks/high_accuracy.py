@@ -103,11 +103,11 @@ def _diffusers(target, x0, T, delta, n_steps, name):
     """End points of diffusers' ``name`` scheduler in ``n_steps`` steps on this problem's flow.
 
     The OU process is a VP process with ``alphas_cumprod = e^{-2t}``: the scheduler is built on a
-    training grid geometric in ``t`` from ``delta`` to ``T``, 64 grid points per step (the
-    timesteps are rounded to grid points; a scheduler refuses more steps than points), with
-    ``trained_betas`` chosen so
-    that ``alphas_cumprod[i] = e^{-2 t_i}``, ``final_sigmas_type='sigma_min'`` ending at ``delta``),
-    so its default ``linspace`` timesteps are geometric in time, as certsample's default grid. The
+    training grid geometric in ``t`` from ``delta`` to ``T`` (``trained_betas`` chosen so that
+    ``alphas_cumprod[i] = e^{-2 t_i}``; ``final_sigmas_type='sigma_min'`` ends at ``delta``), with
+    64 grid points per step, as the timesteps are rounded to grid points and a scheduler refuses
+    more steps than points. Its default ``linspace`` timesteps are then geometric in time, as
+    certsample's default grid is. The
     model is the exact score as an epsilon prediction, ``-sigma_t s(x, t)``, at the time of the
     scheduler's own (float32) sigma of the step: what a perfect denoiser would return. One call per
     step.
@@ -215,7 +215,8 @@ def eps_table(quick=False):
                   + "".join(f"  ({m}: best error {floors[m]:.1e} in <= {DIFFUSERS_MAX_STEPS} steps)"
                             for m in floors if not np.isfinite(peers[m])), flush=True)
     print("targets of the issue: NFE/DOP <= 2 and rounds/DOP <= 0.25 with error <= eps; Radau's NFE includes "
-          "its finite-difference Jacobians (d n evaluations each); '-': not run (64-d: 4096-dim dense Jacobian)"
+          "its finite-difference Jacobians (d n evaluations each); '-': not run (64-d: 4096-dim dense Jacobian) "
+          "or, for diffusers, eps not reached (best error printed)"
           + ("" if _have("diffrax") else "; diffrax not installed (pip install certsample[diffrax]): its columns skipped")
           + ("" if _have("diffusers") else "; diffusers not installed (pip install certsample[diffusers]): its columns "
              "skipped"))
