@@ -40,8 +40,9 @@ def time_constants(t, means, variances, work, start):
 
     The cache occupies ``work[start:]``, a clock and as many slots as fit (on the CPU the kernel
     driver sizes the scratch for the distinct times one step visits: two for most solvers, ``D + 1``
-    for collocation's nodes; CUDA keeps two). Every particle of a step asks for the same times, so these are computed once per step and
-    scratch block, not per particle (the CPU driver runs a block step by step). A miss overwrites the
+    for collocation's nodes, ``2 (D + 1)`` when it is pipelined and also visits the next window's;
+    CUDA keeps two). Every particle of a step asks for the same times, so these are computed once
+    per step and scratch block, not per particle (the CPU driver runs a block step by step). A miss overwrites the
     least recently used slot, so a solver alternating between grid times and per-particle midpoint
     times keeps the grid time's. Each slot's first entry is the clock value of its last use, 0 while
     empty: scratch starts zeroed. A cache belongs to one target's parameters. Offsets into ``work``
