@@ -459,7 +459,7 @@ def collocation_step(x, t, h, k, particle, key0, key1, target_params, solver_par
     drifts carried to the next window -- this window's last drifts, from which the next one starts,
     or, when the next window overlaps this one, the next window's own first-sweep drifts.
     """
-    nodes, amat, growth, shift, sweeps_per_window, warm, warm_start, times, pipeline = solver_params
+    nodes, amat, growth, shift, sweeps_per_window, warm, warm_start, times, overlapped = solver_params
     sweeps = sweeps_per_window[k]
     n_nodes = nodes.shape[0]
     d = work.shape[1]
@@ -473,13 +473,13 @@ def collocation_step(x, t, h, k, particle, key0, key1, target_params, solver_par
         for m in range(n_nodes):
             for i in range(d):
                 work[drifts + m, i] = x[(m + 1) * d + i]
-        if pipeline and sweeps_per_window[k - 1] >= 2:
+        if overlapped[k]:
             update_node_states(x, work, 0, drifts, amat[k], growth[k], h)  # they were this window's first sweep
             done = 1
         else:
             update_node_states(x, work, 0, drifts, warm[k], growth[k], h)
     # the next window overlaps this one: its first sweep goes with this window's last
-    overlap = pipeline and sweeps >= 2 and k + 2 < times.shape[0]
+    overlap = k + 1 < overlapped.shape[0] and overlapped[k + 1]
     nfe = 0
     for sweep in range(done, sweeps):
         if overlap and sweep == sweeps - 1:
@@ -642,6 +642,7 @@ class Collocation(ODESolver, ParallelSolver):
         self._cache: dict = {}
         self._carry = None  # NumPy path: (h, node drifts) of the last window, h None for first-sweep drifts
         self._times = None  # NumPy path: the grid's times (a pipeline looks one window ahead)
+        self._overlapped = None  # NumPy path with a pipeline: overlapped_windows of the grid's sweeps
 
     def order(self) -> float:
         """``min(N, 2D)`` as ``h -> 0`` at fixed ``D, N``: each sweep gains one power of ``h`` from a
@@ -668,6 +669,8 @@ class Collocation(ODESolver, ParallelSolver):
     def prepare(self, grid, target=None) -> None:
         self._carry = None
         self._times = np.asarray(grid.times, dtype=float)
+        if self.pipeline:
+            self._overlapped = overlapped_windows(self._windows_sweeps(len(grid)), True)
 
     def _window(self, h):
         key = self.context.key(h)
@@ -699,9 +702,9 @@ class Collocation(ODESolver, ParallelSolver):
         sweeps = self.sweeps_of(k)
         ahead = None
         if self.pipeline:
-            if self._times is None:
+            if self._overlapped is None:
                 raise RuntimeError("a pipelined Collocation looks one window ahead: call prepare(grid) first")
-            if sweeps >= 2 and k + 2 < self._times.size:
+            if k + 1 < self._overlapped.size and self._overlapped[k + 1]:
                 ahead = (self._times[k + 1], self._times[k + 1] - self._times[k + 2])
         with ctx.working():
             x, t, h = ctx.asarray(x), ctx.asarray(t)[()], ctx.asarray(h)[()]
@@ -756,7 +759,7 @@ class Collocation(ODESolver, ParallelSolver):
     def kernel_params(self, grid, target=None) -> tuple:
         """``(nodes, A per window (n, D+1, D+1), e^{h c_j} per window (n, D+1), drift shift, sweeps,
         warm-start matrices (n, D+1, D+1; window 0 unused) or a (1, 1, 1) placeholder, warm_start,
-        the grid's times, pipeline)``."""
+        the grid's times, overlapped_windows (n,))``."""
         if not self.context.is_float64:
             raise ValueError(f"the compiled backends run in float64; a solver in {self.context!r} runs with "
                              "backend='numpy' or through certsample.highprec")
@@ -772,9 +775,10 @@ class Collocation(ODESolver, ParallelSolver):
         if self.warm_start:
             for k in range(1, len(steps)):
                 warm[k] = self._warm(steps[k - 1], steps[k])
-        return (np.ascontiguousarray(self.nodes), amat, growth, float(shift),
-                np.ascontiguousarray(self._windows_sweeps(len(steps))), warm, self.warm_start,
-                np.ascontiguousarray(grid.times, dtype=float), self.pipeline)
+        sweeps = np.ascontiguousarray(self._windows_sweeps(len(steps)))
+        return (np.ascontiguousarray(self.nodes), amat, growth, float(shift), sweeps, warm, self.warm_start,
+                np.ascontiguousarray(grid.times, dtype=float),
+                np.ascontiguousarray(overlapped_windows(sweeps, self.pipeline)))
 
     def __repr__(self) -> str:
         extra = "" if self.weights == "exponential" else f", weights={self.weights!r}"
