@@ -193,7 +193,7 @@ def test_compiled_score_is_exact_whatever_its_time_cache_holds(slots, variances)
 @pytest.mark.parametrize("variances", ["shared", "per-component"])
 def test_compiled_score_skips_only_components_that_cannot_change_it(variances):
     """Far-apart components at small t: all but the nearest fall below ``NEGLIGIBLE`` and are skipped,
-    and the score is still the NumPy one; between two modes and at t = 1 none is skipped."""
+    and the score is still the NumPy one, as it is between two modes and at t = 1."""
     from certsample.kernels.score import NEGLIGIBLE
 
     rng = np.random.default_rng(2)
