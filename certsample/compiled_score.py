@@ -1,6 +1,7 @@
 """A user's per-particle score, compiled by certsample for the CPU and CUDA kernels.
 
-The built-in targets reach the kernels through ``target_score(x, t, target_params, out, work)``
+The built-in targets reach the kernels through ``target_score(x, t, target_params, out, lanes, work)``
+on a block of particles and ``particle_score(x, t, target_params, out, work)`` on one
 (:mod:`certsample.kernels.score`). A user writes the same kind of function, plain Python on scalars
 and 1-D arrays::
 
@@ -8,8 +9,8 @@ and 1-D arrays::
         for i in range(x.shape[0]):
             out[i] = -x[i] / (params[0] * math.exp(-2 * t) + 1 - math.exp(-2 * t))
 
-and :func:`compiled_score` marks it as device math and puts it in ``target_score``'s place
-(``compile_for``'s override), so every solver's kernel calls it on ``backend='cpu'`` and
+and :func:`compiled_score` marks it as device math and puts it in their place (``compile_for``'s
+overrides; on a block it is called column by column), so every solver's kernel calls it on ``backend='cpu'`` and
 ``backend='cuda'`` from the one source, and a batched NumPy-facing ``score(x, t)`` (the same
 compiled function in a ``prange`` over particles) serves ``backend='numpy'``.
 """
@@ -32,8 +33,13 @@ def user_score(x, t, params, out):
     raise NotImplementedError("user_score is rebound to the user's function at compile time")
 
 
-def _adapter(x, t, target_params, out, work):
+def _particle_adapter(x, t, target_params, out, work):
     user_score(x, t, target_params, out)
+
+
+def _block_adapter(x, t, target_params, out, lanes, work):
+    for p in range(x.shape[1]):  # a block of particles, one per column
+        user_score(x[:, p], t, target_params, out[:, p])
 
 
 def _score_batch(x, t, params, out):
@@ -50,7 +56,8 @@ class CompiledScore:
     """A compiled per-particle score with the interface of a built-in target's score.
 
     Attributes ``dim``, :meth:`score` (batched, NumPy), :meth:`kernel_params`,
-    :meth:`kernel_work_size` and ``kernel_score`` (the device function the kernels call).
+    :meth:`kernel_work_size`, :meth:`kernel_lane_rows` and ``kernel_scores``
+    (the device functions the kernels call in place of the mixture score's, by name).
     """
 
     def __init__(self, fn, dim: int, params=()):
@@ -62,7 +69,8 @@ class CompiledScore:
         self.fn = device_function(fn)
         # fresh copies of the adapters with user_score bound to fn: compile_for compiles fn in its
         # place, and its cache (keyed by function object) tells two users' scores apart
-        self.kernel_score = device_function(_bind(_adapter, self.fn))
+        self.kernel_scores = {"particle_score": device_function(_bind(_particle_adapter, self.fn)),
+                              "target_score": device_function(_bind(_block_adapter, self.fn))}
         self._batch_source = _bind(_score_batch, self.fn)
         self._batch = None
 
@@ -71,6 +79,9 @@ class CompiledScore:
 
     def kernel_work_size(self, time_slots: int = 2) -> int:
         return 1  # a user's score keeps no scratch
+
+    def kernel_lane_rows(self) -> int:
+        return 1
 
     def score(self, x, t) -> np.ndarray:
         """``score(x, t)`` on a batch ``x`` ``(m, d)`` with ``t`` a float or ``(m,)``."""

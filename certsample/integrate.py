@@ -118,6 +118,24 @@ def integrate_numpy(solver, oracle: ScoreOracle, x, grid: TimeGrid, noise, progr
     return x
 
 
+def to_blocks(x, width: int) -> np.ndarray:
+    """Particles ``(n, columns)`` as blocks ``(ceil(n / width), columns, width)``, one particle per
+    column; the last block is padded with copies of the last particle (finite, and discarded)."""
+    n, columns = x.shape
+    full = n // width
+    blocks = np.empty((-(-n // width), columns, width))
+    blocks[:full] = x[:full * width].reshape(full, width, columns).transpose(0, 2, 1)
+    if full < blocks.shape[0]:
+        blocks[full] = x[-1][:, None]
+        blocks[full, :, :n - full * width] = x[full * width:].T
+    return blocks
+
+
+def from_blocks(blocks, n: int) -> np.ndarray:
+    """The first ``n`` particles of :func:`to_blocks`'s layout, as ``(n, columns)``."""
+    return blocks.transpose(0, 2, 1).reshape(-1, blocks.shape[1])[:n]
+
+
 def next_launch_steps(steps: int, seconds: float) -> int:
     """Steps for the next kernel launch after ``steps`` took ``seconds``: aim at :data:`LAUNCH_SECONDS`,
     growing at most twofold per launch (Python handles Ctrl-C and redraws only between launches)."""
@@ -151,32 +169,47 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
 
     Every particle takes the same steps, so all must report the same evaluation count.
     """
-    from .kernels.drivers import step_runner
+    from .kernels.drivers import CPU_LANES, CUDA_LANES, step_runner
 
     if solver.kernel_step is None:
         raise ValueError(f"solver {solver.name!r} has no compiled kernel; use backend='numpy'")
     if not hasattr(target, "kernel_params"):
         raise ValueError(f"backend {backend!r} needs a built-in target with a compiled score; "
                          "score callables and perturbed oracles run on backend='numpy'")
-    run = step_runner(solver.kernel_step, backend, getattr(target, "kernel_score", None))
+    layout = getattr(solver, "kernel_layout", "particle")
+    run = step_runner(solver.kernel_step, backend, getattr(target, "kernel_scores", None), layout)
     n, d = x.shape
     carry = int(getattr(solver, "n_carry", 0))
     # a solver's carry rides after the state in each particle's row, zero before the first step
     x = np.ascontiguousarray(np.concatenate([x, np.zeros((n, carry * d))], axis=1) if carry else x, dtype=float)
     # a time slot per node on the CPU (a block of particles shares it); CUDA keeps two, as its scratch is
     # per resident thread and more would cut the resident threads (not measured on a GPU)
-    score_work = target.kernel_work_size(solver.time_slots if backend == "cpu" else 2)
-    row_bytes = 8 * (max(solver.n_work, 1) * d + score_work)
+    slots_in_cache = solver.time_slots if backend == "cpu" else 2
+    n_work = max(solver.n_work, 1)
+    score_work = target.kernel_work_size(slots_in_cache)
+    row_bytes = 8 * (n_work * d + score_work)
+    if layout == "block":
+        # on CUDA a thread keeps its column over the grid stride, a multiple of the threads per block
+        width = math.gcd(CUDA_LANES, CUDA_THREADS) if backend == "cuda" else CPU_LANES
+        x = to_blocks(x, width)
+        lane_rows = target.kernel_lane_rows()
+        row_bytes += 8 * lane_rows
     if backend == "cuda":
         slots = min(-(-n // CUDA_THREADS), CUDA_MAX_THREADS // CUDA_THREADS,
                     max(1, CUDA_SCRATCH_BYTES // (row_bytes * CUDA_THREADS))) * CUDA_THREADS  # threads
     else:
-        slots = min(n, SCRATCH_BLOCKS_PER_THREAD * numba.get_num_threads())
-    nfe = np.zeros(n, dtype=np.int64)
+        slots = min(x.shape[0], SCRATCH_BLOCKS_PER_THREAD * numba.get_num_threads())
+    nfe = np.zeros(x.shape[0], dtype=np.int64)  # per particle, or per block of particles
     times = np.ascontiguousarray(grid.times)
     tp, sp = target.kernel_params(), solver.kernel_params(grid, target)
     key0, key1 = seed_key(seed)
     n_steps = len(grid)
+    if layout == "block":
+        blocks = slots // width if backend == "cuda" else slots
+        scratch = (np.zeros((blocks, n_work, d, width)), np.zeros((blocks, lane_rows, width)),
+                   np.zeros((slots, score_work)))  # zeroed: empty time caches
+    else:
+        scratch = (np.zeros((slots, n_work, d)), np.zeros((slots, score_work)))
     if backend == "cuda":
         from numba import cuda
 
@@ -186,18 +219,14 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
             return cuda.to_device(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v
 
         dx, dtimes, dnfe = (cuda.to_device(a) for a in (x, times, nfe))
-        dwork = cuda.device_array((slots, max(solver.n_work, 1), d))
-        dswork = cuda.to_device(np.zeros((slots, score_work)))  # zeroed: empty time caches
         tp, sp = tuple(to_dev(v) for v in tp), tuple(to_dev(v) for v in sp)
         launch = run[slots // CUDA_THREADS, CUDA_THREADS]
         args = (dx, dtimes)
-        tail = (key0, key1, np.int64(offset), tp, sp, dwork, dswork, dnfe)
+        tail = (key0, key1, np.int64(offset), tp, sp, *(cuda.to_device(a) for a in scratch), dnfe)
     else:
-        work = np.zeros((slots, max(solver.n_work, 1), d))
-        swork = np.zeros((slots, score_work))
         launch = run
         args = (x, times)
-        tail = (key0, key1, np.int64(offset), tp, sp, work, swork, nfe)
+        tail = (key0, key1, np.int64(offset), tp, sp, *scratch, nfe)
     with _interrupts_deferred():
         launch(*args, np.int64(0), np.int64(0), *tail)  # compiles; zero steps change nothing
     if progress is not None:
@@ -219,7 +248,7 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
     elapsed = time.perf_counter() - start
     if backend == "cuda":
         x, nfe = dx.copy_to_host(), dnfe.copy_to_host()
-    x = x[:, :d]
+    x = from_blocks(x, n)[:, :d] if layout == "block" else x[:, :d]
     _check_finite(x, f"after {n_steps} steps on backend {backend!r}")
     if np.any(nfe != nfe[0]):
         raise RuntimeError("particles disagree on their score-evaluation count")

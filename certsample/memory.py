@@ -43,10 +43,12 @@ def _bytes_per_particle(dim: int, solver, backend: str) -> int:
     """
     work = max(int(getattr(solver, "n_work", 0)), 1)
     carry = int(getattr(solver, "n_carry", 0))
+    # a block-layout kernel also holds the chunk as blocks of particles (and its carry)
+    blocked = 1 + carry if getattr(solver, "kernel_layout", "particle") == "block" else 0
     if backend == "cpu":
-        copies = 2 + carry
+        copies = 2 + carry + blocked
     elif backend == "cuda":
-        copies = 3 + 2 * carry
+        copies = 3 + 2 * carry + blocked
     else:
         copies = 4 + work + 2 * (int(getattr(solver, "degree", 0)) + 1) + carry
     return 8 * dim * copies

@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from .forward import alpha, sigma2
-from .kernels.score import time_constants_size
+from .kernels.score import score_lane_rows, time_constants_size
 from .mixture_hessian import diagonal_mixture_hessian_sup
 from .tilted_covariance import PosteriorCovarianceBound, tilted_covariance_sup
 from .validation import check_int, real_array
@@ -455,11 +455,15 @@ class MixtureTarget:
         return (np.ascontiguousarray(self.means), np.ascontiguousarray(variances),
                 log_w, basis, self.lam_perp)
 
+    def kernel_lane_rows(self) -> int:
+        """Rows of the compiled score's per-particle scratch (one column per particle of a block)."""
+        return score_lane_rows(self.n_components, self.means.shape[1])
+
     def kernel_work_size(self, time_slots: int = 2) -> int:
-        """Scratch entries of the compiled score, caching the constants of ``time_slots`` times."""
+        """Scratch entries of the compiled score (per particle, or per block of particles beside the
+        block's ``lanes``), caching the constants of ``time_slots`` times."""
         rows = 1 if self.equal_variances else self.n_components
-        return (2 * self.means.shape[1] + self.n_components
-                + time_constants_size(rows, self.means.shape[1], time_slots))
+        return self.kernel_lane_rows() + time_constants_size(rows, self.means.shape[1], time_slots)
 
     def __repr__(self) -> str:
         return (f"MixtureTarget(name={self.name!r}, d={self.dim}, components={self.n_components}, "

@@ -3,7 +3,7 @@ import pytest
 
 import certsample as cs
 from certsample.kernels.jit import compile_for
-from certsample.kernels.score import target_score
+from certsample.kernels.score import particle_score
 
 RNG = np.random.default_rng(0)
 FULL_COV = np.array([[1.0, 0.4, 0.0], [0.4, 0.7, 0.2], [0.0, 0.2, 1.5]])
@@ -41,7 +41,7 @@ def test_score_is_gradient_of_log_density(name, t):
 @pytest.mark.parametrize("name", sorted(TARGETS))
 def test_compiled_score_matches_numpy(name):
     target = TARGETS[name]()
-    kernel = compile_for(target_score, "cpu")
+    kernel = compile_for(particle_score, "cpu")
     x = target.sample(5, 2, t=0.2)
     ref = target.score(x, 0.2)
     out = np.zeros(target.dim)
@@ -130,7 +130,7 @@ def test_score_rejects_wrong_shapes_and_point_mass_at_zero():
 def test_compiled_score_in_high_dimension_with_tiny_variances():
     """The log-determinant's running product is rescaled: no under/overflow at d=400, v~1e-3."""
     target = cs.gaussian_mixture(np.random.default_rng(0).standard_normal((3, 400)), [1e-3, 2e-3, 5e-4])
-    kernel = compile_for(target_score, "cpu")
+    kernel = compile_for(particle_score, "cpu")
     x = target.sample(3, 1, t=0.01)
     ref = target.score(x, 0.01)
     out = np.zeros(400)
@@ -146,7 +146,7 @@ def test_full_covariance_gaussian_has_a_score_at_time_zero():
     x = target.sample(4, 0)
     expected = -(x - target.mean()) @ np.linalg.inv(FULL_COV)
     np.testing.assert_allclose(target.score(x, 0.0), expected, atol=1e-12)
-    kernel = compile_for(target_score, "cpu")
+    kernel = compile_for(particle_score, "cpu")
     out, work = np.zeros(3), np.zeros(target.kernel_work_size())
     kernel(x[0], 0.0, target.kernel_params(), out, work)
     np.testing.assert_allclose(out, expected[0], atol=1e-12)
@@ -169,12 +169,11 @@ def test_per_particle_times_match_scalar_times(name):
 @pytest.mark.parametrize("variances", ["shared", "per-component"])
 def test_compiled_score_is_exact_whatever_its_time_cache_holds(slots, variances):
     """Times revisited in any order through a cache of 1, 2 or 5 slots give the NumPy score, and a time
-    asked for between per-particle times (a grid time among midpoints) stays cached. d = 7: the
-    per-component path's four partial sums and its remainder both run."""
+    asked for between per-particle times (a grid time among midpoints) stays cached."""
     rng = np.random.default_rng(5)
     spread = rng.uniform(0.2, 1.0, (4, 7)) if variances == "per-component" else 0.5
     target = cs.gaussian_mixture(rng.standard_normal((4, 7)) * 2, spread)
-    kernel = compile_for(target_score, "cpu")
+    kernel = compile_for(particle_score, "cpu")
     work = np.zeros(target.kernel_work_size(slots))
     out = np.zeros(7)
     grid_time = 0.3
@@ -186,7 +185,7 @@ def test_compiled_score_is_exact_whatever_its_time_cache_holds(slots, variances)
     if slots >= 2:
         for t in (grid_time, 0.21, grid_time, 0.22, grid_time, 0.23):
             kernel(x, t, target.kernel_params(), out, work)
-        held = work[2 * 7 + 4 + 1:].reshape(slots, -1)[:, 1]  # each slot's time (after the clock)
+        held = work[target.kernel_lane_rows() + 1:].reshape(slots, -1)[:, 1]  # each slot's time (after the clock)
         assert grid_time in held and 0.23 in held
 
 
@@ -199,7 +198,7 @@ def test_compiled_score_skips_only_components_that_cannot_change_it(variances):
     rng = np.random.default_rng(2)
     means = rng.standard_normal((6, 5)) * 6
     target = cs.gaussian_mixture(means, rng.uniform(0.2, 1.0, (6, 5)) if variances == "per-component" else 0.3)
-    kernel = compile_for(target_score, "cpu")
+    kernel = compile_for(particle_score, "cpu")
     work = np.zeros(target.kernel_work_size(2))
     out = np.zeros(5)
     between = 0.5 * (means[:1] + means[1:2]) * np.exp(-0.01)

@@ -71,5 +71,12 @@ def fill_normals(out, key0, key1, particle, step, slot):
         if j + 1 < d:
             out[j + 1] = radius * math.sin(angle)
 
+@device_function
+def fill_block_normals(out, key0, key1, first, step, slot):
+    """:func:`fill_normals` for a block ``out`` ``(d, L)`` of particles ``first, first + 1, ...``, one per column."""
+    for p in range(out.shape[1]):
+        fill_normals(out[:, p], key0, key1, first + np.uint64(p), step, slot)
+
+
 # Slots keep the independent streams of one step apart; solvers with more draws take 1, 2, ...
 SLOT_BROWNIAN = np.uint64(0)

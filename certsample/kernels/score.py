@@ -1,4 +1,4 @@
-"""Exact score of a Gaussian mixture pushed through the forward process, per particle.
+"""Exact score of a Gaussian mixture pushed through the forward process, on a block of particles.
 
 Every built-in target is a mixture ``sum_c w_c N(mu_c, Q diag(lam_c) Q^T + lam_perp (I - Q Q^T))``
 with an orthonormal ``Q`` of shape ``(d, k)``: Gaussians, diagonal mixtures, point clouds
@@ -8,8 +8,8 @@ that form: at time ``t`` the means scale by ``a = e^{-t}`` and every variance ``
 
 ``target_params`` is the tuple ``(means (K, k), variances (K, k) or (1, k), log_weights (K,), basis,
 lam_perp)`` where ``basis`` has shape ``(d, k)``, or ``(0, 0)`` to mean the identity (``k == d``); one
-row of variances means every component shares them. ``work`` needs ``2 k + K +
-time_constants_size(rows, k, slots)`` entries (``rows`` the variances' rows), zeroed before first use.
+row of variances means every component shares them. :func:`target_score` takes a block of
+particles (particle-minor); :func:`particle_score` one particle.
 """
 
 import math
@@ -20,6 +20,9 @@ from .jit import device_function
 #: ``e^{-37} < 2^{-53}`` is under half an ulp of the total (at least 1, the largest term's), so the total
 #: is unchanged to the bit and its share of the weighted sums is below ``1.2e-16`` of the largest
 NEGLIGIBLE = -37.0
+LOG2E = 1.4426950408889634
+LN2_HI = 6.93147180369123816490e-01  # fdlibm's split of ln 2: the high part has 32 trailing zero bits
+LN2_LO = 1.90821492927058770002e-10
 
 
 @device_function
@@ -87,11 +90,185 @@ def time_constants(t, means, variances, work, start):
 
 
 @device_function
-def target_score(x, t, target_params, out, work):
-    """Write ``grad log q_t(x)`` into ``out`` for one particle ``x`` of shape ``(d,)``.
+def exp_nonpositive(x):
+    """``e^x`` for ``-88 <= x <= 0`` in straight-line arithmetic, so a loop of them vectorises.
 
-    ``work`` layout: ``y`` (``k``), the plane score (``k``), responsibilities (``K``), then the
-    time-constant cache of :func:`time_constants`.
+    ``math.exp`` is a library call that stops a loop over particles from vectorising (pip's Numba
+    has no vector math library). Cody-Waite reduction ``x = -m ln 2 + r`` with ``|r| <= ln 2 / 2``
+    (``m ln2_hi`` is exact: ``ln2_hi`` has 32 trailing zero bits and ``m < 2^7``), the degree-13
+    Taylor polynomial of ``e^r`` (truncation ``|r|^14 / 14! < 5e-18``), then ``2^-m`` as a product of
+    exact powers of two chosen by the bits of ``m`` (selects, no table or bit casts: it also runs
+    on CUDA). Measured against ``math.exp`` on 200 001 points of ``[-37, 0]``: relative error at
+    most ``2.3e-16``.
+    """
+    m = math.floor(0.5 - x * LOG2E)
+    r = (x + m * LN2_HI) + m * LN2_LO
+    p = 1.0 / 6227020800.0
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    p = p * r + 1.0
+    if m >= 64.0:
+        p *= 5.421010862427522e-20  # 2^-64
+        m -= 64.0
+    if m >= 32.0:
+        p *= 2.3283064365386963e-10  # 2^-32
+        m -= 32.0
+    if m >= 16.0:
+        p *= 1.52587890625e-05
+        m -= 16.0
+    if m >= 8.0:
+        p *= 0.00390625
+        m -= 8.0
+    if m >= 4.0:
+        p *= 0.0625
+        m -= 4.0
+    if m >= 2.0:
+        p *= 0.25
+        m -= 2.0
+    if m >= 1.0:
+        p *= 0.5
+    return p
+
+
+@device_function
+def score_lane_rows(n_components, k):
+    """Rows of :func:`target_score`'s per-lane scratch: ``y`` and the plane score (``k`` each), the
+    log-responsibilities (``K``), their maximum and their total."""
+    return 2 * k + n_components + 2
+
+
+@device_function
+def target_score(x, t, target_params, out, lanes, work):
+    """Write ``grad log q_t`` into ``out`` for a block of particles ``x`` of shape ``(d, L)``, one per column.
+
+    The particles are the minor (contiguous) axis, and every loop over them is innermost and
+    straight-line arithmetic: on the CPU a block of ``L`` particles runs in vector registers
+    (:func:`exp_nonpositive` in place of ``math.exp``); on CUDA each thread passes its own column
+    (``L = 1``) of a block whose neighbouring columns belong to its neighbouring threads, so their
+    loads coalesce. All particles share ``t``. ``lanes`` is ``(score_lane_rows(K, k), L)`` scratch;
+    ``work`` is :func:`particle_score`'s scratch, whose time cache (:func:`time_constants`, after
+    ``score_lane_rows(K, k)`` entries, zeroed before first use) both share.
+    """
+    means, variances, log_weights, basis, lam_perp = target_params
+    n_comp = means.shape[0]
+    k = means.shape[1]
+    d = x.shape[0]
+    n_lanes = x.shape[1]
+    rows = variances.shape[0]  # 1: every component shares the variances
+    at = time_constants(t, means, variances, work, score_lane_rows(n_comp, k))
+    a, a2, s2 = work[at + 2], work[at + 3], work[at + 4]
+    iv, ld = at + 5, at + 5 + rows * k  # offsets of 1/v (row-major) and of the log-determinants
+    y = lanes[:k]
+    plane = lanes[k:2 * k]
+    logits = lanes[2 * k:2 * k + n_comp]
+    top = lanes[2 * k + n_comp]
+    total = lanes[2 * k + n_comp + 1]
+    identity = basis.shape[0] == 0
+    for i in range(k):
+        for p in range(n_lanes):
+            y[i, p] = x[i, p] if identity else 0.0
+    if not identity:
+        for j in range(d):
+            for i in range(k):
+                q = basis[j, i]
+                for p in range(n_lanes):
+                    y[i, p] += q * x[j, p]
+    # log responsibilities, then a max-shifted softmax
+    for p in range(n_lanes):
+        top[p] = -math.inf
+    for c in range(n_comp):
+        row = 0 if rows == 1 else c
+        for p in range(n_lanes):
+            logits[c, p] = 0.0
+        for i in range(k):
+            centre = a * means[c, i] if rows == 1 else work[ld + rows + c * k + i]
+            inverse = work[iv + row * k + i]
+            for p in range(n_lanes):
+                diff = y[i, p] - centre
+                logits[c, p] += diff * diff * inverse
+        weight, log_det = log_weights[c], work[ld + row]
+        for p in range(n_lanes):
+            acc = weight - 0.5 * (logits[c, p] + log_det)
+            logits[c, p] = acc
+            top[p] = max(top[p], acc)
+    # the unnormalised responsibilities weight the sums as they are taken, and the sum is divided by
+    # their total once
+    for i in range(k):
+        for p in range(n_lanes):
+            plane[i, p] = 0.0
+    for p in range(n_lanes):
+        total[p] = 0.0
+    for c in range(n_comp):
+        for p in range(n_lanes):
+            shifted = logits[c, p] - top[p]
+            e = exp_nonpositive(max(shifted, NEGLIGIBLE))
+            e = 0.0 if shifted < NEGLIGIBLE else e
+            logits[c, p] = e
+            total[p] += e
+        if rows == 1:
+            # shared variances: score = -(y - a sum_c r_c mu_c) / v
+            for i in range(k):
+                mu = means[c, i]
+                for p in range(n_lanes):
+                    plane[i, p] += logits[c, p] * mu
+        else:
+            for i in range(k):
+                centre = work[ld + rows + c * k + i]
+                inverse = work[iv + c * k + i]
+                for p in range(n_lanes):
+                    plane[i, p] -= logits[c, p] * (y[i, p] - centre) * inverse
+    for p in range(n_lanes):
+        # shared variances: score = -(y - a sum_c r_c mu_c) / v; otherwise the sums' mean
+        total[p] = a / total[p] if rows == 1 else 1.0 / total[p]
+    for i in range(k):
+        inverse = work[iv + i]
+        for p in range(n_lanes):
+            if rows == 1:
+                plane[i, p] = -(y[i, p] - total[p] * plane[i, p]) * inverse
+            else:
+                plane[i, p] *= total[p]
+    if identity:
+        for i in range(k):
+            for p in range(n_lanes):
+                out[i, p] = plane[i, p]
+        return
+    v_perp = a2 * lam_perp + s2
+    has_complement = d > k  # a square basis spans R^d: no off-basis term (and v_perp may be 0)
+    projected = top  # free once the responsibilities are taken
+    for j in range(d):
+        for p in range(n_lanes):
+            out[j, p] = 0.0
+            projected[p] = 0.0
+        for i in range(k):
+            q = basis[j, i]
+            for p in range(n_lanes):
+                out[j, p] += q * plane[i, p]
+                projected[p] += q * y[i, p]
+        if has_complement:
+            for p in range(n_lanes):
+                out[j, p] -= (x[j, p] - projected[p]) / v_perp
+
+
+@device_function
+def particle_score(x, t, target_params, out, work):
+    """:func:`target_score` for one particle ``x`` of shape ``(d,)`` (any stride), in scalar loops.
+
+    The same arithmetic as one column of :func:`target_score` (``math.exp`` for
+    :func:`exp_nonpositive`; both are tested against NumPy at 1e-12), for the steps that take one
+    particle at a time: a block of one column pays a loop set-up per component and coordinate,
+    measured at 351 ns against this function's 160 ns on the ring. ``work`` layout: ``y`` (``k``),
+    the plane score (``k``), responsibilities (``K``), two unused entries (the block score's rows),
+    then the time-constant cache of :func:`time_constants`.
     """
     means, variances, log_weights, basis, lam_perp = target_params
     n_comp = means.shape[0]
@@ -99,7 +276,7 @@ def target_score(x, t, target_params, out, work):
     d = x.shape[0]
     rows = variances.shape[0]  # 1: every component shares the variances
     sy, rs = k, 2 * k  # offsets of the plane score and of the responsibilities
-    at = time_constants(t, means, variances, work, 2 * k + n_comp)
+    at = time_constants(t, means, variances, work, score_lane_rows(n_comp, k))
     a, a2, s2 = work[at + 2], work[at + 3], work[at + 4]
     iv, ld = at + 5, at + 5 + rows * k  # offsets of 1/v (row-major) and of the log-determinants
     identity = basis.shape[0] == 0

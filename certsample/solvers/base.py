@@ -5,9 +5,13 @@ It provides the same step twice:
 
 * :meth:`Solver.step` -- the NumPy reference on a batch, through a counting
   :class:`~certsample.oracle.ScoreOracle` and a noise source;
-* :attr:`Solver.kernel_step` -- per-particle device math (see :mod:`certsample.kernels.jit`) with
-  signature ``(x, t, h, k, particle, key0, key1, target_params, solver_params, work, swork) -> nfe``,
-  compiled for the CPU (prange over particles) and CUDA (one thread per particle).
+* :attr:`Solver.kernel_step` -- device math (see :mod:`certsample.kernels.jit`) compiled for the CPU
+  (prange over particles) and CUDA (one thread per particle), in one of two layouts
+  (:attr:`Solver.kernel_layout`, :mod:`certsample.kernels.drivers`): ``'block'``, signature
+  ``(x, t, h, k, first, key0, key1, target_params, solver_params, work, lanes, cache) -> nfe`` with
+  ``x`` a block ``(columns, L)`` of particles ``first, first + 1, ...`` one per column and ``work``
+  ``(n_work, d, L)``; or ``'particle'``, signature ``(x, t, h, k, particle, key0, key1,
+  target_params, solver_params, work, swork) -> nfe`` with ``x`` one particle's row.
 """
 
 from __future__ import annotations
@@ -34,8 +38,10 @@ class Solver:
     #: distinct score times one step visits that all particles share (plus one for a per-particle time):
     #: the compiled score caches the constants of this many times per scratch block
     time_slots: int = 2
-    #: per-particle device function, or None for a NumPy-only solver
+    #: device function, or None for a NumPy-only solver
     kernel_step = None
+    #: the kernel step's layout: ``'block'`` (particle-minor blocks) or ``'particle'`` (one row)
+    kernel_layout = "particle"
 
     def order(self) -> float:
         """Global order of the discretisation error in the step size (for convergence tests)."""

@@ -430,32 +430,44 @@ def node_states(x, nodes, drift, matrix, growth, h):
 
 @device_function
 def update_node_states(x, work, states, drifts, matrix, growth, h):
-    """:func:`node_states` for one particle: rows ``states + 1 .. states + D`` of ``work`` from the
-    drifts in rows ``drifts .. drifts + D``, starting from ``x``. Summed in place over ``i`` with the
-    coordinate innermost: the same sums in the same order as a dot product per node and coordinate,
-    but the additions across coordinates are independent and vectorise (3x for collocation on the
-    64-d mixture, with the time cache).
+    """:func:`node_states` for a block of particles: rows ``states + 1 .. states + D`` of ``work``
+    (each ``(d, L)``) from the drifts in rows ``drifts .. drifts + D``, starting from ``x`` ``(d, L)``.
+    Summed in place over ``i`` with the particles innermost: the same sums in the same order as a
+    dot product per node, coordinate and particle, with independent additions that vectorise.
     """
     n_nodes = matrix.shape[0]
     d = work.shape[1]
+    n_lanes = work.shape[2]
     for j in range(1, n_nodes):
         row = states + j
         for c in range(d):
-            work[row, c] = 0.0
+            for p in range(n_lanes):
+                work[row, c, p] = 0.0
         for i in range(n_nodes):
             weight = matrix[i, j]
             for c in range(d):
-                work[row, c] += weight * work[drifts + i, c]
+                for p in range(n_lanes):
+                    work[row, c, p] += weight * work[drifts + i, c, p]
         for c in range(d):
-            work[row, c] = growth[j] * x[c] + h * work[row, c]
+            for p in range(n_lanes):
+                work[row, c, p] = growth[j] * x[c, p] + h * work[row, c, p]
 
 
 @device_function
-def collocation_step(x, t, h, k, particle, key0, key1, target_params, solver_params, work, swork):
-    """One window for one particle: rows ``0..D`` of ``work`` hold node states, ``D+1..2D+1`` node
-    drifts, and with a pipeline ``2D+2..3D+2`` the next window's first node states.
+def node_drifts(states, t, target_params, drifts, shift, lanes, swork):
+    """The probability-flow drift ``s(X, t) + shift X`` of a block of node states ``(d, L)``, into ``drifts``."""
+    target_score(states, t, target_params, drifts, lanes, swork)
+    for i in range(states.shape[0]):
+        for p in range(states.shape[1]):
+            drifts[i, p] += shift * states[i, p]
 
-    With a warm start the particle's row ``x`` is ``(D + 2) d`` long: the state, then ``D + 1`` node
+
+@device_function
+def collocation_step(x, t, h, k, first, key0, key1, target_params, solver_params, work, lanes, swork):
+    """One window for a block of particles: rows ``0..D`` of ``work`` hold node states, ``D+1..2D+1``
+    node drifts, and with a pipeline ``2D+2..3D+2`` the next window's first node states.
+
+    With a warm start the block's state ``x`` has ``(D + 2) d`` rows: the state, then ``D + 1`` node
     drifts carried to the next window -- this window's last drifts, from which the next one starts,
     or, when the next window overlaps this one, the next window's own first-sweep drifts.
     """
@@ -463,21 +475,25 @@ def collocation_step(x, t, h, k, particle, key0, key1, target_params, solver_par
     sweeps = sweeps_per_window[k]
     n_nodes = nodes.shape[0]
     d = work.shape[1]
+    n_lanes = work.shape[2]
     drifts, ahead = n_nodes, 2 * n_nodes
+    state = x[:d]
     for j in range(n_nodes):
         for i in range(d):
-            work[j, i] = x[i]
+            for p in range(n_lanes):
+                work[j, i, p] = x[i, p]
     done = 0
     if warm_start and k > 0:
         # the carried drifts go where the first sweep writes its own, then into the node states
         for m in range(n_nodes):
             for i in range(d):
-                work[drifts + m, i] = x[(m + 1) * d + i]
+                for p in range(n_lanes):
+                    work[drifts + m, i, p] = x[(m + 1) * d + i, p]
         if overlapped[k]:
-            update_node_states(x, work, 0, drifts, amat[k], growth[k], h)  # they were this window's first sweep
+            update_node_states(state, work, 0, drifts, amat[k], growth[k], h)  # they were this window's first sweep
             done = 1
         else:
-            update_node_states(x, work, 0, drifts, warm[k], growth[k], h)
+            update_node_states(state, work, 0, drifts, warm[k], growth[k], h)
     # the next window overlaps this one: its first sweep goes with this window's last
     overlap = k + 1 < overlapped.shape[0] and overlapped[k + 1]
     nfe = 0
@@ -489,31 +505,29 @@ def collocation_step(x, t, h, k, particle, key0, key1, target_params, solver_par
             # loaded above), so that the drifts land in the carry
             update_node_states(work[n_nodes - 1], work, ahead, drifts, warm[k + 1], growth[k + 1], h_next)
             for j in range(1, n_nodes):
-                drift = x[(j + 1) * d:(j + 2) * d]
-                target_score(work[ahead + j], t_next - h_next * nodes[j], target_params, drift, swork)
-                for i in range(d):
-                    drift[i] += shift * work[ahead + j, i]
+                node_drifts(work[ahead + j], t_next - h_next * nodes[j], target_params,
+                            x[(j + 1) * d:(j + 2) * d], shift, lanes, swork)
                 nfe += 1
         # the start node never moves: its score is taken once, in the first sweep from the final start
-        first = 0 if sweep == done else 1
-        for j in range(first, n_nodes):
-            drift = work[drifts + j]
-            target_score(work[j], t - h * nodes[j], target_params, drift, swork)
-            for i in range(d):
-                drift[i] += shift * work[j, i]
+        first_node = 0 if sweep == done else 1
+        for j in range(first_node, n_nodes):
+            node_drifts(work[j], t - h * nodes[j], target_params, work[drifts + j], shift, lanes, swork)
             nfe += 1
         # Jacobi update: all node states from the drifts of the previous sweep (one parallel round)
-        update_node_states(x, work, 0, drifts, amat[k], growth[k], h)
+        update_node_states(state, work, 0, drifts, amat[k], growth[k], h)
     for i in range(d):
-        x[i] = work[n_nodes - 1, i]
+        for p in range(n_lanes):
+            x[i, p] = work[n_nodes - 1, i, p]
     if overlap:
         # the next window's start is this window's end before its last sweep: that drift was just taken
         for i in range(d):
-            x[d + i] = work[drifts + n_nodes - 1, i]
+            for p in range(n_lanes):
+                x[d + i, p] = work[drifts + n_nodes - 1, i, p]
     elif warm_start:
         for m in range(n_nodes):
             for i in range(d):
-                x[(m + 1) * d + i] = work[drifts + m, i]
+                for p in range(n_lanes):
+                    x[(m + 1) * d + i, p] = work[drifts + m, i, p]
     return nfe
 
 
@@ -600,6 +614,7 @@ class Collocation(ODESolver, ParallelSolver):
     """
 
     name = "collocation"
+    kernel_layout = "block"
     kernel_step = staticmethod(collocation_step)
 
     def __init__(self, degree: int = 8, sweeps: int = 8, weights: str = "exponential", check: bool = False,

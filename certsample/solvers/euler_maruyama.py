@@ -5,20 +5,21 @@ import math
 import numpy as np
 
 from ..kernels.jit import device_function
-from ..kernels.philox import SLOT_BROWNIAN, fill_normals
+from ..kernels.philox import SLOT_BROWNIAN, fill_block_normals
 from ..kernels.score import target_score
 from .base import SDESolver
 
 
 @device_function
-def euler_maruyama_step(x, t, h, k, particle, key0, key1, target_params, solver_params, work, swork):
+def euler_maruyama_step(x, t, h, k, first, key0, key1, target_params, solver_params, work, lanes, swork):
     score = work[0]
     xi = work[1]
-    target_score(x, t, target_params, score, swork)
-    fill_normals(xi, key0, key1, particle, np.uint64(k), SLOT_BROWNIAN)
+    target_score(x, t, target_params, score, lanes, swork)
+    fill_block_normals(xi, key0, key1, first, np.uint64(k), SLOT_BROWNIAN)
     diffusion = math.sqrt(2.0 * h)
     for i in range(x.shape[0]):
-        x[i] = x[i] + h * (x[i] + 2.0 * score[i]) + diffusion * xi[i]
+        for p in range(x.shape[1]):
+            x[i, p] = x[i, p] + h * (x[i, p] + 2.0 * score[i, p]) + diffusion * xi[i, p]
     return 1
 
 
@@ -34,6 +35,7 @@ class EulerMaruyama(SDESolver):
 
     name = "euler-maruyama"
     n_work = 2
+    kernel_layout = "block"
     kernel_step = staticmethod(euler_maruyama_step)
 
     def order(self) -> float:

@@ -8,13 +8,14 @@ from .base import ODESolver
 
 
 @device_function
-def exponential_ode_step(x, t, h, k, particle, key0, key1, target_params, solver_params, work, swork):
+def exponential_ode_step(x, t, h, k, first, key0, key1, target_params, solver_params, work, lanes, swork):
     score = work[0]
-    target_score(x, t, target_params, score, swork)
+    target_score(x, t, target_params, score, lanes, swork)
     growth = math.exp(h)
     gain = math.expm1(h)
     for i in range(x.shape[0]):
-        x[i] = growth * x[i] + gain * score[i]
+        for p in range(x.shape[1]):
+            x[i, p] = growth * x[i, p] + gain * score[i, p]
     return 1
 
 
@@ -33,6 +34,7 @@ class ExponentialODE(ODESolver):
 
     name = "exponential-ode"
     n_work = 1
+    kernel_layout = "block"
     kernel_step = staticmethod(exponential_ode_step)
 
     def order(self) -> float:

@@ -5,22 +5,23 @@ import math
 import numpy as np
 
 from ..kernels.jit import device_function
-from ..kernels.philox import SLOT_BROWNIAN, fill_normals
+from ..kernels.philox import SLOT_BROWNIAN, fill_block_normals
 from ..kernels.score import target_score
 from .base import SDESolver
 
 
 @device_function
-def exponential_sde_step(x, t, h, k, particle, key0, key1, target_params, solver_params, work, swork):
+def exponential_sde_step(x, t, h, k, first, key0, key1, target_params, solver_params, work, lanes, swork):
     score = work[0]
     xi = work[1]
-    target_score(x, t, target_params, score, swork)
-    fill_normals(xi, key0, key1, particle, np.uint64(k), SLOT_BROWNIAN)
+    target_score(x, t, target_params, score, lanes, swork)
+    fill_block_normals(xi, key0, key1, first, np.uint64(k), SLOT_BROWNIAN)
     growth = math.exp(h)
     gain = 2.0 * math.expm1(h)
     diffusion = math.sqrt(math.expm1(2.0 * h))
     for i in range(x.shape[0]):
-        x[i] = growth * x[i] + gain * score[i] + diffusion * xi[i]
+        for p in range(x.shape[1]):
+            x[i, p] = growth * x[i, p] + gain * score[i, p] + diffusion * xi[i, p]
     return 1
 
 
@@ -40,6 +41,7 @@ class ExponentialSDE(SDESolver):
 
     name = "exponential-sde"
     n_work = 2
+    kernel_layout = "block"
     kernel_step = staticmethod(exponential_sde_step)
 
     def order(self) -> float:

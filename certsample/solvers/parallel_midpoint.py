@@ -15,7 +15,7 @@ import numpy as np
 
 from ..kernels.jit import device_function
 from ..kernels.philox import uniform
-from ..kernels.score import target_score
+from ..kernels.score import particle_score
 from ..validation import check_int
 from .base import ParallelSolver
 from .randomized_midpoint import (SLOT_MIDPOINT, _midpoint_offset_numpy, _midpoint_weight_numpy,
@@ -41,7 +41,7 @@ def parallel_midpoint_step(x, t, h, k, particle, key0, key1, target_params, solv
     hr = h / n_sub
     step = np.uint64(k)
     first = work[n_sub]
-    target_score(x, t, target_params, first, swork)
+    particle_score(x, t, target_params, first, swork)
     for i in range(n_sub):
         tau = piece_offset(key0, key1, particle, step, i, hr, exponential)
         growth = math.exp(tau)
@@ -53,7 +53,7 @@ def parallel_midpoint_step(x, t, h, k, particle, key0, key1, target_params, solv
         # one parallel round: all R scores from the current midpoint states
         for i in range(n_sub):
             tau = piece_offset(key0, key1, particle, step, i, hr, exponential)
-            target_score(work[i], t - tau, target_params, work[n_sub + i], swork)
+            particle_score(work[i], t - tau, target_params, work[n_sub + i], swork)
         if sweep == n_sweeps:
             break
         # Picard update of every midpoint from the previous sweep's scores

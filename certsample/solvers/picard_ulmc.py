@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels.jit import device_function
-from ..kernels.score import target_score
+from ..kernels.score import particle_score
 from .ulmc import ULMC_SLOTS, ulmc_draw, ulmc_draw_numpy, ulmc_end, ulmc_end_numpy, ulmc_half, ulmc_half_numpy
 
 __all__ = ["picard_work_rows", "picard_cost", "picard_ulmc_window", "picard_ulmc_window_numpy"]
@@ -88,14 +88,14 @@ def picard_ulmc_window(x, v, h, u, t_score, n_steps, n_sweeps, k, particle, key0
     for sweep in range(sweeps):
         # one parallel round: the scores of every position of the previous sweep's path
         if sweep == 0:
-            target_score(x0, t_score, target_params, work[m2], swork)
+            particle_score(x0, t_score, target_params, work[m2], swork)
             for i in range(1, m2):
                 for c in range(d):
                     work[m2 + i, c] = work[m2, c]
             nfe += 1
         else:
             for i in range(1, m2):
-                target_score(work[i], t_score, target_params, work[m2 + i], swork)
+                particle_score(work[i], t_score, target_params, work[m2 + i], swork)
             nfe += m2 - 1
         # the recursion from the start with those scores
         for c in range(d):

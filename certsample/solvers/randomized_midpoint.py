@@ -19,7 +19,7 @@ import numpy as np
 
 from ..kernels.jit import device_function
 from ..kernels.philox import uniform
-from ..kernels.score import target_score
+from ..kernels.score import particle_score, target_score
 from .base import ODESolver
 
 __all__ = ["RandomizedMidpoint", "randomized_midpoint_step", "midpoint_offset",
@@ -69,22 +69,24 @@ def _midpoint_weight_numpy(tau, j, h, hr, exponential):
 
 
 @device_function
-def randomized_midpoint_step(x, t, h, k, particle, key0, key1, target_params, solver_params, work, swork):
+def randomized_midpoint_step(x, t, h, k, first, key0, key1, target_params, solver_params, work, lanes, swork):
     score = work[0]
     mid = work[1]
     exponential = solver_params[0]
-    alpha = uniform(key0, key1, particle, np.uint64(k), np.uint64(SLOT_MIDPOINT))
-    tau = midpoint_offset(alpha, 0, h, exponential)
-    target_score(x, t, target_params, score, swork)
-    growth = math.exp(tau)
-    gain = math.expm1(tau)
-    for i in range(x.shape[0]):
-        mid[i] = growth * x[i] + gain * score[i]
-    target_score(mid, t - tau, target_params, score, swork)
+    target_score(x, t, target_params, score, lanes, swork)
     growth = math.exp(h)
-    weight = midpoint_weight(tau, 0, h, h, exponential)
-    for i in range(x.shape[0]):
-        x[i] = growth * x[i] + weight * score[i]
+    for p in range(x.shape[1]):
+        # each particle's midpoint has its own time: its score is taken particle by particle
+        alpha = uniform(key0, key1, first + np.uint64(p), np.uint64(k), np.uint64(SLOT_MIDPOINT))
+        tau = midpoint_offset(alpha, 0, h, exponential)
+        mid_growth = math.exp(tau)
+        mid_gain = math.expm1(tau)
+        for i in range(x.shape[0]):
+            mid[i, p] = mid_growth * x[i, p] + mid_gain * score[i, p]
+        particle_score(mid[:, p], t - tau, target_params, score[:, p], swork)
+        weight = midpoint_weight(tau, 0, h, h, exponential)
+        for i in range(x.shape[0]):
+            x[i, p] = growth * x[i, p] + weight * score[i, p]
     return 2
 
 
@@ -147,6 +149,7 @@ class RandomizedMidpoint(ODESolver):
     evals_per_step = 2
     rounds_per_step = 2
     n_work = 2
+    kernel_layout = "block"
     kernel_step = staticmethod(randomized_midpoint_step)
 
     def __init__(self, sampling: str = "uniform"):

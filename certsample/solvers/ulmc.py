@@ -49,7 +49,7 @@ import numpy as np
 
 from ..kernels.jit import compile_for, device_function
 from ..kernels.philox import fill_normals, uniform
-from ..kernels.score import target_score
+from ..kernels.score import particle_score
 from ..validation import positive_finite
 from .base import Solver
 
@@ -270,9 +270,9 @@ def ulmc_step(x, v, h, u, t_score, k, particle, key0, key1, slot, target_params,
     w2 = work[2, :d]
     w3 = work[3, :d]
     alpha = ulmc_draw(w1, w2, w3, h, k, particle, key0, key1, slot)
-    target_score(x, t_score, target_params, score, swork)
+    particle_score(x, t_score, target_params, score, swork)
     ulmc_half(w1, x, v, score, w1, alpha, h, u)
-    target_score(w1, t_score, target_params, score, swork)
+    particle_score(w1, t_score, target_params, score, swork)
     ulmc_end(x, v, score, w2, w3, alpha, h, u)
     return 2
 

@@ -1,0 +1,80 @@
+"""The particle-minor block layout: the block score, its vectorisable exp, and the block drivers."""
+
+import math
+
+import numpy as np
+import pytest
+
+import certsample as cs
+from certsample.integrate import from_blocks, to_blocks
+from certsample.kernels import drivers
+from certsample.kernels.jit import compile_for
+from certsample.kernels.score import NEGLIGIBLE, exp_nonpositive, target_score
+from tests.test_targets import TARGETS
+
+
+def test_exp_nonpositive_is_exp_to_two_ulps():
+    """Against math.exp on a dense grid of [-88, 0], on the powers-of-two boundaries of the reduction and at 0."""
+    kernel = compile_for(exp_nonpositive, "cpu")
+    points = np.concatenate([np.linspace(-88.0, 0.0, 100001), -np.log(2.0) * (np.arange(128) + 0.5),
+                             [0.0, -0.0, -1e-300, NEGLIGIBLE, -5e-17]])
+    worst = max(abs(kernel(v) / math.exp(v) - 1.0) for v in points)
+    assert worst <= 4.5e-16, worst
+    assert kernel(0.0) == 1.0
+
+
+@pytest.mark.parametrize("name", sorted(TARGETS))
+@pytest.mark.parametrize("width", [1, 7, 64])
+def test_block_score_matches_numpy(name, width):
+    """A block of ``width`` particles, one per column, gives the NumPy score column by column."""
+    target = TARGETS[name]()
+    kernel = compile_for(target_score, "cpu")
+    x = target.sample(width, 6, t=0.2)
+    out = np.zeros((target.dim, width))
+    lanes = np.zeros((target.kernel_lane_rows(), width))
+    work = np.zeros(target.kernel_work_size())
+    for t in (0.2, 0.01, 3.0):
+        kernel(np.ascontiguousarray(x.T), t, target.kernel_params(), out, lanes, work)
+        np.testing.assert_allclose(out.T, target.score(x, t), rtol=1e-12, atol=1e-12)
+
+
+def test_block_score_on_strided_columns_and_far_apart_components():
+    """A column view of a wider block (CUDA's per-thread view), with components skipped as negligible."""
+    rng = np.random.default_rng(2)
+    means = rng.standard_normal((6, 5)) * 6
+    target = cs.gaussian_mixture(means, rng.uniform(0.2, 1.0, (6, 5)))
+    kernel = compile_for(target_score, "cpu")
+    x = np.ascontiguousarray(target.sample(8, 0, t=0.01).T)
+    out = np.zeros((5, 8))
+    lanes = np.zeros((target.kernel_lane_rows(), 8))
+    work = np.zeros(target.kernel_work_size())
+    for p in range(8):
+        kernel(x[:, p:p + 1], 0.01, target.kernel_params(), out[:, p:p + 1], lanes[:, p:p + 1], work)
+    np.testing.assert_allclose(out.T, target.score(x.T, 0.01), rtol=1e-12, atol=1e-12)
+
+
+def test_blocks_round_trip_with_padding():
+    x = np.arange(23 * 3, dtype=float).reshape(23, 3)
+    blocks = to_blocks(x, 8)
+    assert blocks.shape == (3, 3, 8) and blocks.flags.c_contiguous
+    np.testing.assert_array_equal(blocks[1, :, 2], x[10])
+    np.testing.assert_array_equal(blocks[2, :, 7], x[22])  # padding repeats the last particle
+    np.testing.assert_array_equal(from_blocks(blocks, 23), x)
+
+
+@pytest.mark.parametrize("solver", ["euler-maruyama", "randomized-midpoint", "collocation"])
+def test_results_do_not_depend_on_the_block_width(solver, monkeypatch):
+    """Each particle's arithmetic is its own column's, whatever the block: widths 64 and 5 (padded) agree
+    bit for bit, noise included."""
+    target = cs.gaussian_mixture([[1.0, 0.0, 0.5], [-1.0, 0.5, 0.0]], [[0.3, 0.5, 0.2], [0.6, 0.2, 0.4]])
+    kw = dict(n=37, n_steps=5, T=2.0, delta=0.1, backend="cpu", seed=3, progress=False)
+    wide = cs.sample(target, solver, **kw)
+    monkeypatch.setattr(drivers, "CPU_LANES", 5)
+    narrow = cs.sample(target, solver, **kw)
+    np.testing.assert_array_equal(wide.samples, narrow.samples)
+    assert wide.nfe == narrow.nfe
+
+
+def test_a_block_step_rejects_an_unknown_layout():
+    with pytest.raises(ValueError, match="unknown kernel layout 'rows'"):
+        drivers.step_runner(drivers.solver_step, "cpu", layout="rows")
