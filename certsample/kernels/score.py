@@ -21,7 +21,7 @@ from .jit import device_function
 #: is unchanged to the bit and its share of the weighted sums is below ``1.2e-16`` of the largest
 NEGLIGIBLE = -37.0
 LOG2E = 1.4426950408889634
-LN2_HI = 6.93147180369123816490e-01  # fdlibm's split of ln 2: the high part has 32 trailing zero bits
+LN2_HI = 6.93147180369123816490e-01  # fdlibm's split of ln 2: the high part has 21 trailing zero bits
 LN2_LO = 1.90821492927058770002e-10
 
 
@@ -95,7 +95,7 @@ def exp_nonpositive(x):
 
     ``math.exp`` is a library call that stops a loop over particles from vectorising (pip's Numba
     has no vector math library). Cody-Waite reduction ``x = -m ln 2 + r`` with ``|r| <= ln 2 / 2``
-    (``m ln2_hi`` is exact: ``ln2_hi`` has 32 trailing zero bits and ``m < 2^7``), the degree-13
+    (``m ln2_hi`` is exact: ``ln2_hi`` has 21 trailing zero bits and ``m < 2^7``), the degree-13
     Taylor polynomial of ``e^r`` (truncation ``|r|^14 / 14! < 5e-18``), then ``2^-m`` as a product of
     exact powers of two chosen by the bits of ``m`` (selects, no table or bit casts: it also runs
     on CUDA). Measured against ``math.exp`` on 200 001 points of ``[-37, 0]``: relative error at

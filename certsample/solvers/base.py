@@ -8,10 +8,11 @@ It provides the same step twice:
 * :attr:`Solver.kernel_step` -- device math (see :mod:`certsample.kernels.jit`) compiled for the CPU
   (prange over particles) and CUDA (one thread per particle), in one of two layouts
   (:attr:`Solver.kernel_layout`, :mod:`certsample.kernels.drivers`): ``'block'``, signature
-  ``(x, t, h, k, first, key0, key1, target_params, solver_params, work, lanes, cache) -> nfe`` with
-  ``x`` a block ``(columns, L)`` of particles ``first, first + 1, ...`` one per column and ``work``
-  ``(n_work, d, L)``; or ``'particle'``, signature ``(x, t, h, k, particle, key0, key1,
-  target_params, solver_params, work, swork) -> nfe`` with ``x`` one particle's row.
+  ``(x, t, h, k, first, key0, key1, target_params, solver_params, work, lanes, swork) -> nfe`` with
+  ``x`` a block ``(columns, L)`` of particles ``first, first + 1, ...`` one per column, ``work``
+  ``(n_work, d, L)`` and ``lanes`` the block score's per-particle rows; or ``'particle'``, signature
+  ``(x, t, h, k, particle, key0, key1, target_params, solver_params, work, swork) -> nfe`` with ``x``
+  one particle's row. ``swork`` is the score's scratch and time cache in both.
 """
 
 from __future__ import annotations
