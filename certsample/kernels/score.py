@@ -117,26 +117,13 @@ def exp_nonpositive(x):
     p = p * r + 0.5
     p = p * r + 1.0
     p = p * r + 1.0
-    if m >= 64.0:
-        p *= 5.421010862427522e-20  # 2^-64
-        m -= 64.0
-    if m >= 32.0:
-        p *= 2.3283064365386963e-10  # 2^-32
-        m -= 32.0
-    if m >= 16.0:
-        p *= 1.52587890625e-05
-        m -= 16.0
-    if m >= 8.0:
-        p *= 0.00390625
-        m -= 8.0
-    if m >= 4.0:
-        p *= 0.0625
-        m -= 4.0
-    if m >= 2.0:
-        p *= 0.25
-        m -= 2.0
-    if m >= 1.0:
-        p *= 0.5
+    scale, bit = 5.421010862427522e-20, 64.0  # 2^-64: the bits of m from the highest, m < 2^7
+    for _ in range(7):
+        if m >= bit:
+            p *= scale
+            m -= bit
+        bit *= 0.5
+        scale = math.sqrt(scale)  # 2^-2j -> 2^-j, exact
     return p
 
 
