@@ -1,9 +1,9 @@
 """A user's per-particle score, compiled by certsample for the CPU and CUDA kernels.
 
 The built-in targets reach the kernels through ``target_score(x, t, target_params, out, lanes, work)``
-on a block of particles and ``particle_score(x, t, target_params, out, work)`` on one
-(:mod:`certsample.kernels.score`). A user writes the same kind of function, plain Python on scalars
-and 1-D arrays::
+on a block of particles (``target_score_at`` when each has its own time) and
+``particle_score(x, t, target_params, out, work)`` on one (:mod:`certsample.kernels.score`). A
+user writes the same kind of function, plain Python on scalars and 1-D arrays::
 
     def my_score(x, t, params, out):        # x (d,), t float, params: a tuple of arrays/scalars
         for i in range(x.shape[0]):
@@ -42,6 +42,11 @@ def _block_adapter(x, t, target_params, out, lanes, work):
         user_score(x[:, p], t, target_params, out[:, p])
 
 
+def _block_adapter_at(x, times, target_params, out, lanes, work):
+    for p in range(x.shape[1]):  # a block of particles, each at its own time
+        user_score(x[:, p], times[p], target_params, out[:, p])
+
+
 def _score_batch(x, t, params, out):
     for p in prange(x.shape[0]):
         user_score(x[p], t[p], params, out[p])
@@ -70,7 +75,8 @@ class CompiledScore:
         # fresh copies of the adapters with user_score bound to fn: compile_for compiles fn in its
         # place, and its cache (keyed by function object) tells two users' scores apart
         self.kernel_scores = {"particle_score": device_function(_bind(_particle_adapter, self.fn)),
-                              "target_score": device_function(_bind(_block_adapter, self.fn))}
+                              "target_score": device_function(_bind(_block_adapter, self.fn)),
+                              "target_score_at": device_function(_bind(_block_adapter_at, self.fn))}
         self._batch_source = _bind(_score_batch, self.fn)
         self._batch = None
 

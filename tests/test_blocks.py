@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 import certsample as cs
-from certsample.integrate import from_blocks, to_blocks
+from certsample.integrate import ALIGNMENT, aligned_zeros, from_blocks, to_blocks
 from certsample.kernels import drivers
 from certsample.kernels.jit import compile_for
-from certsample.kernels.score import NEGLIGIBLE, exp_nonpositive, target_score
+from certsample.kernels.score import (NEGLIGIBLE, exp_nonpositive, expm1_nonpositive, target_score,
+                                     target_score_at)
 from tests.test_targets import TARGETS
 
 
@@ -21,6 +22,31 @@ def test_exp_nonpositive_is_exp_to_two_ulps():
     worst = max(abs(kernel(v) / math.exp(v) - 1.0) for v in points)
     assert worst <= 4.5e-16, worst
     assert kernel(0.0) == 1.0
+
+
+def test_expm1_nonpositive_keeps_relative_accuracy_near_zero():
+    """Against math.expm1 from -1000 to -1e-300, densely around the switch at -1/2."""
+    kernel = compile_for(expm1_nonpositive, "cpu")
+    points = np.concatenate([-np.logspace(-300, 3, 20001), np.linspace(-0.6, -0.4, 20001), [-0.5, -88.0, -89.0]])
+    worst = max(abs(kernel(v) / math.expm1(v) - 1.0) for v in points)
+    assert worst <= 6e-16, worst
+    assert kernel(-0.0) == 0.0 and kernel(-1000.0) == -1.0
+
+
+@pytest.mark.parametrize("name", sorted(TARGETS))
+@pytest.mark.parametrize("width", [1, 7, 64])
+def test_block_score_at_per_lane_times_matches_numpy(name, width):
+    """Each column at its own time, from near 0 to past 88 (where the lane's ``a`` is ``e^{-88}``)."""
+    target = TARGETS[name]()
+    kernel = compile_for(target_score_at, "cpu")
+    times = np.resize([0.2, 1e-3, 3.0, 0.7, 95.0, 0.05, 12.0], width)
+    x = target.sample(width, 4, t=0.2)
+    out = np.zeros((target.dim, width))
+    lanes = np.zeros((target.kernel_lane_rows(), width))
+    work = np.zeros(target.kernel_work_size())
+    kernel(np.ascontiguousarray(x.T), times, target.kernel_params(), out, lanes, work)
+    expected = np.array([target.score(x[p:p + 1], times[p])[0] for p in range(width)])
+    np.testing.assert_allclose(out.T, expected, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS))
@@ -53,6 +79,14 @@ def test_block_score_on_strided_columns_and_far_apart_components():
     np.testing.assert_allclose(out.T, target.score(x.T, 0.01), rtol=1e-12, atol=1e-12)
 
 
+def test_aligned_zeros_start_on_a_cache_line():
+    for shape in [(3, 2, 64), (1,), (5, 7)]:
+        a = aligned_zeros(shape)
+        assert a.shape == shape and a.dtype == np.float64 and a.flags.c_contiguous and a.flags.writeable
+        assert a.ctypes.data % ALIGNMENT == 0 and not a.any()
+    assert to_blocks(np.ones((70, 2)), 64).ctypes.data % ALIGNMENT == 0
+
+
 def test_blocks_round_trip_with_padding():
     x = np.arange(23 * 3, dtype=float).reshape(23, 3)
     blocks = to_blocks(x, 8)
@@ -63,10 +97,12 @@ def test_blocks_round_trip_with_padding():
 
 
 @pytest.mark.parametrize("solver", ["euler-maruyama", "randomized-midpoint", "collocation"])
-def test_results_do_not_depend_on_the_block_width(solver, monkeypatch):
+@pytest.mark.parametrize("shared", [False, True], ids=["own-variances", "shared-variances"])
+def test_results_do_not_depend_on_the_block_width(solver, shared, monkeypatch):
     """Each particle's arithmetic is its own column's, whatever the block: widths 64 and 5 (padded) agree
-    bit for bit, noise included."""
-    target = cs.gaussian_mixture([[1.0, 0.0, 0.5], [-1.0, 0.5, 0.0]], [[0.3, 0.5, 0.2], [0.6, 0.2, 0.4]])
+    bit for bit, noise included (shared variances: the randomized midpoint's per-lane-time block)."""
+    variances = [[0.3, 0.5, 0.2]] * 2 if shared else [[0.3, 0.5, 0.2], [0.6, 0.2, 0.4]]
+    target = cs.gaussian_mixture([[1.0, 0.0, 0.5], [-1.0, 0.5, 0.0]], variances)
     kw = dict(n=37, n_steps=5, T=2.0, delta=0.1, backend="cpu", seed=3, progress=False)
     wide = cs.sample(target, solver, **kw)
     monkeypatch.setattr(drivers, "CPU_LANES", 5)

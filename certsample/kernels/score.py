@@ -128,62 +128,94 @@ def exp_nonpositive(x):
 
 
 @device_function
-def score_lane_rows(n_components, k):
-    """Rows of :func:`target_score`'s per-lane scratch: ``y`` and the plane score (``k`` each), the
-    log-responsibilities (``K``), their maximum and their total."""
-    return 2 * k + n_components + 2
+def expm1_nonpositive(x):
+    """``e^x - 1`` for ``x <= 0`` in straight-line arithmetic (see :func:`exp_nonpositive`).
+
+    On ``[-1/2, 0]`` the degree-15 Taylor polynomial in Horner form, ``x (1 + x (1/2! + ...))``,
+    which keeps the relative accuracy of small ``x`` (truncation ``|x|^16 / 16! < 3e-18`` of the
+    result's ``|x| e^{-1/2}``); below, ``e^x - 1`` with ``|e^x - 1| >= 0.39``, so the subtraction
+    loses at most two bits. Below ``-88`` the result is ``-1`` to the last bit.
+    """
+    p = 1.0 / 20922789888000.0
+    p = p * x + 1.0 / 1307674368000.0
+    p = p * x + 1.0 / 87178291200.0
+    p = p * x + 1.0 / 6227020800.0
+    p = p * x + 1.0 / 479001600.0
+    p = p * x + 1.0 / 39916800.0
+    p = p * x + 1.0 / 3628800.0
+    p = p * x + 1.0 / 362880.0
+    p = p * x + 1.0 / 40320.0
+    p = p * x + 1.0 / 5040.0
+    p = p * x + 1.0 / 720.0
+    p = p * x + 1.0 / 120.0
+    p = p * x + 1.0 / 24.0
+    p = p * x + 1.0 / 6.0
+    p = p * x + 0.5
+    p = p * x + 1.0
+    far = exp_nonpositive(max(x, -88.0)) - 1.0
+    return x * p if x >= -0.5 else far
 
 
 @device_function
-def target_score(x, t, target_params, out, lanes, work):
-    """Write ``grad log q_t`` into ``out`` for a block of particles ``x`` of shape ``(d, L)``, one per column.
+def score_lane_rows(n_components, k):
+    """Rows of the block scores' per-lane scratch: ``y``, the plane score and ``1/v`` (``k`` each),
+    the log-responsibilities (``K``), their maximum and total, ``a`` and the off-plane variance."""
+    return 3 * k + n_components + 4
 
-    The particles are the minor (contiguous) axis, and every loop over them is innermost and
-    straight-line arithmetic: on the CPU a block of ``L`` particles runs in vector registers
-    (:func:`exp_nonpositive` in place of ``math.exp``); on CUDA each thread passes its own column
-    (``L = 1``) of a block whose neighbouring columns belong to its neighbouring threads, so their
-    loads coalesce. All particles share ``t``. ``lanes`` is ``(score_lane_rows(K, k), L)`` scratch;
-    ``work`` is :func:`particle_score`'s scratch, whose time cache (:func:`time_constants`, after
-    ``score_lane_rows(K, k)`` entries, zeroed before first use) both share.
-    """
-    means, variances, log_weights, basis, lam_perp = target_params
-    n_comp = means.shape[0]
-    k = means.shape[1]
-    d = x.shape[0]
-    n_lanes = x.shape[1]
-    rows = variances.shape[0]  # 1: every component shares the variances
-    at = time_constants(t, means, variances, work, score_lane_rows(n_comp, k))
-    a, a2, s2 = work[at + 2], work[at + 3], work[at + 4]
-    iv, ld = at + 5, at + 5 + rows * k  # offsets of 1/v (row-major) and of the log-determinants
-    y = lanes[:k]
-    plane = lanes[k:2 * k]
-    logits = lanes[2 * k:2 * k + n_comp]
-    top = lanes[2 * k + n_comp]
-    total = lanes[2 * k + n_comp + 1]
+
+@device_function
+def _project(x, basis, y):
+    """``y = Q^T x`` per column; the first ``k`` rows of ``x`` for the identity basis (``basis`` ``(0, 0)``)."""
+    k, n_lanes = y.shape
     identity = basis.shape[0] == 0
     for i in range(k):
         for p in range(n_lanes):
             y[i, p] = x[i, p] if identity else 0.0
     if not identity:
-        for j in range(d):
+        for j in range(x.shape[0]):
             for i in range(k):
                 q = basis[j, i]
                 for p in range(n_lanes):
                     y[i, p] += q * x[j, p]
+
+
+@device_function
+def _plane_score(y, target_params, work, iv, ld, scale, inverse, logits, top, total, plane):
+    """Plane score ``grad log`` of the k-dimensional mixture at ``y`` ``(k, L)``, into ``plane``.
+
+    Shared variances (one row): per lane, ``scale`` is ``a = e^{-t}`` and ``inverse`` ``(k, L)``
+    holds ``1/v``; the score is ``-(y - a sum_c r_c mu_c) / v`` and the shared log-determinant
+    cancels in the softmax. Per-component variances: ``1/v_c``, the log-determinants and ``a mu_c``
+    are read from the time cache slot in ``work`` (offsets ``iv`` and ``ld``, see
+    :func:`time_constants`), shared by the block. ``logits`` ``(K, L)``, ``top`` and ``total`` are
+    scratch rows.
+    """
+    means, variances, log_weights = target_params[0], target_params[1], target_params[2]
+    n_comp, k = means.shape
+    n_lanes = y.shape[1]
+    rows = variances.shape[0]
     # log responsibilities, then a max-shifted softmax
     for p in range(n_lanes):
         top[p] = -math.inf
     for c in range(n_comp):
-        row = 0 if rows == 1 else c
         for p in range(n_lanes):
             logits[c, p] = 0.0
-        for i in range(k):
-            centre = a * means[c, i] if rows == 1 else work[ld + rows + c * k + i]
-            inverse = work[iv + row * k + i]
-            for p in range(n_lanes):
-                diff = y[i, p] - centre
-                logits[c, p] += diff * diff * inverse
-        weight, log_det = log_weights[c], work[ld + row]
+        if rows == 1:
+            for i in range(k):
+                mu = means[c, i]
+                for p in range(n_lanes):
+                    diff = y[i, p] - scale[p] * mu
+                    logits[c, p] += diff * diff * inverse[i, p]
+            log_det = 0.0
+        else:
+            for i in range(k):
+                centre = work[ld + rows + c * k + i]
+                inv = work[iv + c * k + i]
+                for p in range(n_lanes):
+                    diff = y[i, p] - centre
+                    logits[c, p] += diff * diff * inv
+            log_det = work[ld + c]
+        weight = log_weights[c]
         for p in range(n_lanes):
             acc = weight - 0.5 * (logits[c, p] + log_det)
             logits[c, p] = acc
@@ -199,11 +231,10 @@ def target_score(x, t, target_params, out, lanes, work):
         for p in range(n_lanes):
             shifted = logits[c, p] - top[p]
             e = exp_nonpositive(max(shifted, NEGLIGIBLE))
-            e = 0.0 if shifted < NEGLIGIBLE else e
+            e = 0.0 if shifted < NEGLIGIBLE else e  # a select: the loop stays straight-line
             logits[c, p] = e
             total[p] += e
         if rows == 1:
-            # shared variances: score = -(y - a sum_c r_c mu_c) / v
             for i in range(k):
                 mu = means[c, i]
                 for p in range(n_lanes):
@@ -211,28 +242,32 @@ def target_score(x, t, target_params, out, lanes, work):
         else:
             for i in range(k):
                 centre = work[ld + rows + c * k + i]
-                inverse = work[iv + c * k + i]
+                inv = work[iv + c * k + i]
                 for p in range(n_lanes):
-                    plane[i, p] -= logits[c, p] * (y[i, p] - centre) * inverse
+                    plane[i, p] -= logits[c, p] * (y[i, p] - centre) * inv
     for p in range(n_lanes):
         # shared variances: score = -(y - a sum_c r_c mu_c) / v; otherwise the sums' mean
-        total[p] = a / total[p] if rows == 1 else 1.0 / total[p]
+        total[p] = scale[p] / total[p] if rows == 1 else 1.0 / total[p]
     for i in range(k):
-        inverse = work[iv + i]
         for p in range(n_lanes):
             if rows == 1:
-                plane[i, p] = -(y[i, p] - total[p] * plane[i, p]) * inverse
+                plane[i, p] = -(y[i, p] - total[p] * plane[i, p]) * inverse[i, p]
             else:
                 plane[i, p] *= total[p]
-    if identity:
+
+
+@device_function
+def _lift(x, basis, y, plane, v_perp, projected, out):
+    """``out = Q plane - (x - Q y) / v_perp`` per column: the plane score lifted to ``R^d`` plus the
+    off-plane Gaussian's; ``out = plane`` for the identity basis. ``projected`` is one free row."""
+    k, n_lanes = y.shape
+    if basis.shape[0] == 0:
         for i in range(k):
             for p in range(n_lanes):
                 out[i, p] = plane[i, p]
         return
-    v_perp = a2 * lam_perp + s2
-    has_complement = d > k  # a square basis spans R^d: no off-basis term (and v_perp may be 0)
-    projected = top  # free once the responsibilities are taken
-    for j in range(d):
+    has_complement = x.shape[0] > k  # a square basis spans R^d: no off-basis term (and v_perp may be 0)
+    for j in range(x.shape[0]):
         for p in range(n_lanes):
             out[j, p] = 0.0
             projected[p] = 0.0
@@ -243,7 +278,84 @@ def target_score(x, t, target_params, out, lanes, work):
                 projected[p] += q * y[i, p]
         if has_complement:
             for p in range(n_lanes):
-                out[j, p] -= (x[j, p] - projected[p]) / v_perp
+                out[j, p] -= (x[j, p] - projected[p]) / v_perp[p]
+
+
+@device_function
+def target_score(x, t, target_params, out, lanes, work):
+    """Write ``grad log q_t`` into ``out`` for a block of particles ``x`` of shape ``(d, L)``, one per column.
+
+    The particles are the minor (contiguous) axis, and every loop over them is innermost and
+    straight-line arithmetic: on the CPU a block of ``L`` particles runs in vector registers
+    (:func:`exp_nonpositive` in place of ``math.exp``); on CUDA each thread passes its own column
+    (``L = 1``) of a block whose neighbouring columns belong to its neighbouring threads, so their
+    loads coalesce. All particles share ``t`` (:func:`target_score_at` gives each its own).
+    ``lanes`` is ``(score_lane_rows(K, k), L)`` scratch; ``work`` is :func:`particle_score`'s
+    scratch, whose time cache (:func:`time_constants`, after ``score_lane_rows(K, k)`` entries,
+    zeroed before first use) both share.
+    """
+    means, variances, log_weights, basis, lam_perp = target_params
+    n_comp = means.shape[0]
+    k = means.shape[1]
+    n_lanes = x.shape[1]
+    rows = variances.shape[0]  # 1: every component shares the variances
+    at = time_constants(t, means, variances, work, score_lane_rows(n_comp, k))
+    a, a2, s2 = work[at + 2], work[at + 3], work[at + 4]
+    iv, ld = at + 5, at + 5 + rows * k  # offsets of 1/v (row-major) and of the log-determinants
+    y, plane, inverse = lanes[:k], lanes[k:2 * k], lanes[2 * k:3 * k]
+    logits = lanes[3 * k:3 * k + n_comp]
+    top, total = lanes[3 * k + n_comp], lanes[3 * k + n_comp + 1]
+    scale, v_perp = lanes[3 * k + n_comp + 2], lanes[3 * k + n_comp + 3]
+    for p in range(n_lanes):
+        scale[p] = a
+        v_perp[p] = a2 * lam_perp + s2
+    _project(x, basis, y)
+    if rows == 1:
+        for i in range(k):
+            inv = work[iv + i]
+            for p in range(n_lanes):
+                inverse[i, p] = inv
+    _plane_score(y, target_params, work, iv, ld, scale, inverse, logits, top, total, plane)
+    _lift(x, basis, y, plane, v_perp, top, out)  # top is free once the responsibilities are taken
+
+
+@device_function
+def target_score_at(x, times, target_params, out, lanes, work):
+    """:func:`target_score` for a block whose particles each have their own time ``times[p]``.
+
+    When the components share their variances (the ring, Gaussians, point clouds) the block runs
+    as in :func:`target_score` with the time constants ``a = e^{-t}``, ``sigma^2 = 1 - e^{-2t}``
+    and ``1/v`` per lane, from :func:`exp_nonpositive` and :func:`expm1_nonpositive`, so the block
+    still vectorises. For ``t > 88`` the lane takes ``a = e^{-88}`` (``< 7e-39``) in place of
+    ``e^{-t}``: ``a`` only scales the means, so the score moves by less than ``7e-39 |mu| / v``.
+    With per-component variances (``K k`` constants, each row its log-determinant) the block goes
+    column by column through :func:`particle_score`.
+    """
+    means, variances, log_weights, basis, lam_perp = target_params
+    n_comp = means.shape[0]
+    k = means.shape[1]
+    n_lanes = x.shape[1]
+    if variances.shape[0] > 1:
+        for p in range(n_lanes):
+            particle_score(x[:, p], times[p], target_params, out[:, p], work)
+        return
+    y, plane, inverse = lanes[:k], lanes[k:2 * k], lanes[2 * k:3 * k]
+    logits = lanes[3 * k:3 * k + n_comp]
+    top, total = lanes[3 * k + n_comp], lanes[3 * k + n_comp + 1]
+    scale, v_perp = lanes[3 * k + n_comp + 2], lanes[3 * k + n_comp + 3]
+    s2 = total  # sigma^2 per lane, until the responsibilities are taken
+    for p in range(n_lanes):
+        a = exp_nonpositive(max(-times[p], -88.0))
+        scale[p] = a
+        s2[p] = -expm1_nonpositive(-2.0 * times[p])
+        v_perp[p] = a * a * lam_perp + s2[p]
+    for i in range(k):
+        v = variances[0, i]
+        for p in range(n_lanes):
+            inverse[i, p] = 1.0 / (scale[p] * scale[p] * v + s2[p])
+    _project(x, basis, y)
+    _plane_score(y, target_params, work, 0, 0, scale, inverse, logits, top, total, plane)
+    _lift(x, basis, y, plane, v_perp, top, out)
 
 
 @device_function

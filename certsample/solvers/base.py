@@ -10,9 +10,9 @@ It provides the same step twice:
   (:attr:`Solver.kernel_layout`, :mod:`certsample.kernels.drivers`): ``'block'``, signature
   ``(x, t, h, k, first, key0, key1, target_params, solver_params, work, lanes, swork) -> nfe`` with
   ``x`` a block ``(columns, L)`` of particles ``first, first + 1, ...`` one per column, ``work``
-  ``(n_work, d, L)`` and ``lanes`` the block score's per-particle rows; or ``'particle'``, signature
-  ``(x, t, h, k, particle, key0, key1, target_params, solver_params, work, swork) -> nfe`` with ``x``
-  one particle's row. ``swork`` is the score's scratch and time cache in both.
+  ``(n_work, d, L)`` and ``lanes`` per-particle rows (the step's ``n_lane_work``, then the block
+  score's); or ``'particle'``, signature ``(x, t, h, k, particle, key0, key1, target_params,
+  solver_params, work, swork) -> nfe`` with ``x`` one particle's row. ``swork`` is the score's scratch and time cache in both.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ class Solver:
     rounds_per_step: int = 1
     #: work vectors of length ``d`` the kernel step needs per particle
     n_work: int = 0
+    #: per-particle scalars a block step keeps (rows of ``lanes`` before the score's own)
+    n_lane_work: int = 0
     #: vectors of length ``d`` a particle carries from one step to the next (e.g. a warm start);
     #: the kernel step's state row ``x`` is then ``(1 + n_carry) d`` long: the particle, then its carry
     n_carry: int = 0

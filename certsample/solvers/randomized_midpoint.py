@@ -19,7 +19,7 @@ import numpy as np
 
 from ..kernels.jit import device_function
 from ..kernels.philox import uniform
-from ..kernels.score import particle_score, target_score
+from ..kernels.score import target_score, target_score_at
 from .base import ODESolver
 
 __all__ = ["RandomizedMidpoint", "randomized_midpoint_step", "midpoint_offset",
@@ -70,23 +70,28 @@ def _midpoint_weight_numpy(tau, j, h, hr, exponential):
 
 @device_function
 def randomized_midpoint_step(x, t, h, k, first, key0, key1, target_params, solver_params, work, lanes, swork):
-    score = work[0]
-    mid = work[1]
+    score, mid = work[0], work[1]
+    # per particle: the midpoint's time, its weight, and the midpoint's e^tau and e^tau - 1
+    times, weights, mid_growth, mid_gain = lanes[0], lanes[1], lanes[2], lanes[3]
+    score_lanes = lanes[4:]
     exponential = solver_params[0]
-    target_score(x, t, target_params, score, lanes, swork)
-    growth = math.exp(h)
-    for p in range(x.shape[1]):
-        # each particle's midpoint has its own time: its score is taken particle by particle
+    d, n_lanes = x.shape
+    target_score(x, t, target_params, score, score_lanes, swork)
+    for p in range(n_lanes):
         alpha = uniform(key0, key1, first + np.uint64(p), np.uint64(k), np.uint64(SLOT_MIDPOINT))
         tau = midpoint_offset(alpha, 0, h, exponential)
-        mid_growth = math.exp(tau)
-        mid_gain = math.expm1(tau)
-        for i in range(x.shape[0]):
-            mid[i, p] = mid_growth * x[i, p] + mid_gain * score[i, p]
-        particle_score(mid[:, p], t - tau, target_params, score[:, p], swork)
-        weight = midpoint_weight(tau, 0, h, h, exponential)
-        for i in range(x.shape[0]):
-            x[i, p] = growth * x[i, p] + weight * score[i, p]
+        times[p] = t - tau
+        weights[p] = midpoint_weight(tau, 0, h, h, exponential)
+        mid_growth[p] = math.exp(tau)
+        mid_gain[p] = math.expm1(tau)
+    for i in range(d):
+        for p in range(n_lanes):
+            mid[i, p] = mid_growth[p] * x[i, p] + mid_gain[p] * score[i, p]
+    target_score_at(mid, times, target_params, score, score_lanes, swork)
+    growth = math.exp(h)
+    for i in range(d):
+        for p in range(n_lanes):
+            x[i, p] = growth * x[i, p] + weights[p] * score[i, p]
     return 2
 
 
@@ -149,6 +154,7 @@ class RandomizedMidpoint(ODESolver):
     evals_per_step = 2
     rounds_per_step = 2
     n_work = 2
+    n_lane_work = 4
     kernel_layout = "block"
     kernel_step = staticmethod(randomized_midpoint_step)
 
