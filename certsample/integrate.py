@@ -181,6 +181,15 @@ def _interrupts_deferred():
         raise KeyboardInterrupt
 
 
+def cuda_node_threads(solver, n: int) -> int:
+    """Threads per particle on CUDA: the solver's ``kernel_node_threads`` (collocation: one per node)
+    when ``n`` particles with that many threads each fit in :data:`CUDA_MAX_THREADS`, so that a
+    sweep's node evaluations run at once; otherwise 0, one thread per particle, which already fills
+    the device (the threshold is reasoned, not measured on a GPU)."""
+    group = int(getattr(solver, "kernel_node_threads", 0))
+    return group if group > 1 and n * group <= CUDA_MAX_THREADS else 0
+
+
 def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str = "cpu",
                      offset: int = 0, progress=None, chunk_steps: int | None = None):
     """Run the compiled kernel of ``solver``; returns ``(particles, evaluations per particle, seconds)``.
@@ -194,9 +203,11 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
     if not hasattr(target, "kernel_params"):
         raise ValueError(f"backend {backend!r} needs a built-in target with a compiled score; "
                          "score callables and perturbed oracles run on backend='numpy'")
-    layout = getattr(solver, "kernel_layout", "particle")
-    run = step_runner(solver.kernel_step, backend, getattr(target, "kernel_scores", None), layout)
     n, d = x.shape
+    group = cuda_node_threads(solver, n) if backend == "cuda" else 0
+    layout = "nodes" if group else getattr(solver, "kernel_layout", "particle")
+    step = solver.kernel_node_step if group else solver.kernel_step
+    run = step_runner(step, backend, getattr(target, "kernel_scores", None), layout)
     carry = int(getattr(solver, "n_carry", 0))
     # a solver's carry rides after the state in each particle's row, zero before the first step
     x = np.ascontiguousarray(np.concatenate([x, np.zeros((n, carry * d))], axis=1) if carry else x, dtype=float)
@@ -206,13 +217,22 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
     n_work = max(solver.n_work, 1)
     score_work = target.kernel_work_size(slots_in_cache)
     row_bytes = 8 * (n_work * d + score_work)
-    if layout == "block":
-        # on CUDA a thread keeps its column over the grid stride, a multiple of the threads per block
-        width = math.gcd(CUDA_LANES, CUDA_THREADS) if backend == "cuda" else CPU_LANES
+    if layout != "particle":
+        # on CUDA a thread keeps its column over the grid stride, a multiple of the threads per block;
+        # with threads sharing a particle, each particle is a block of one column
+        width = 1 if group else math.gcd(CUDA_LANES, CUDA_THREADS) if backend == "cuda" else CPU_LANES
         x = to_blocks(x, width)
         lane_rows = solver.n_lane_work + target.kernel_lane_rows()
         row_bytes += 8 * lane_rows
-    if backend == "cuda":
+    if group:
+        # thread blocks of whole groups; work per particle slot, lanes and score scratch per thread
+        block_threads = group * max(1, CUDA_THREADS // group)
+        per_block = block_threads // group
+        block_bytes = 8 * (per_block * n_work * d + block_threads * (lane_rows + score_work))
+        grid_blocks = min(-(-n // per_block), max(1, CUDA_MAX_THREADS // block_threads),
+                          max(1, CUDA_SCRATCH_BYTES // block_bytes))
+        slots = grid_blocks * block_threads  # threads
+    elif backend == "cuda":
         slots = min(-(-n // CUDA_THREADS), CUDA_MAX_THREADS // CUDA_THREADS,
                     max(1, CUDA_SCRATCH_BYTES // (row_bytes * CUDA_THREADS))) * CUDA_THREADS  # threads
     else:
@@ -222,7 +242,10 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
     tp, sp = target.kernel_params(), solver.kernel_params(grid, target)
     key0, key1 = seed_key(seed)
     n_steps = len(grid)
-    if layout == "block":
+    if group:
+        scratch = (aligned_zeros((grid_blocks * per_block, n_work, d, 1)), aligned_zeros((slots, lane_rows, 1)),
+                   np.zeros((slots, score_work)))
+    elif layout == "block":
         blocks = slots // width if backend == "cuda" else slots
         scratch = (aligned_zeros((blocks, n_work, d, width)), aligned_zeros((blocks, lane_rows, width)),
                    np.zeros((slots, score_work)))  # zeroed: empty time caches
@@ -238,7 +261,7 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
 
         dx, dtimes, dnfe = (cuda.to_device(a) for a in (x, times, nfe))
         tp, sp = tuple(to_dev(v) for v in tp), tuple(to_dev(v) for v in sp)
-        launch = run[slots // CUDA_THREADS, CUDA_THREADS]
+        launch = run[grid_blocks, block_threads] if group else run[slots // CUDA_THREADS, CUDA_THREADS]
         args = (dx, dtimes)
         tail = (key0, key1, np.int64(offset), tp, sp, *(cuda.to_device(a) for a in scratch), dnfe)
     else:
@@ -266,7 +289,7 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
     elapsed = time.perf_counter() - start
     if backend == "cuda":
         x, nfe = dx.copy_to_host(), dnfe.copy_to_host()
-    x = from_blocks(x, n)[:, :d] if layout == "block" else x[:, :d]
+    x = from_blocks(x, n)[:, :d] if layout != "particle" else x[:, :d]
     _check_finite(x, f"after {n_steps} steps on backend {backend!r}")
     if np.any(nfe != nfe[0]):
         raise RuntimeError("particles disagree on their score-evaluation count")

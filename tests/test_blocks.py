@@ -114,3 +114,5 @@ def test_results_do_not_depend_on_the_block_width(solver, shared, monkeypatch):
 def test_a_block_step_rejects_an_unknown_layout():
     with pytest.raises(ValueError, match="unknown kernel layout 'rows'"):
         drivers.step_runner(drivers.solver_step, "cpu", layout="rows")
+    with pytest.raises(ValueError, match="runs on backend 'cuda' only"):
+        drivers.step_runner(drivers.solver_node_step, "cpu", layout="nodes")

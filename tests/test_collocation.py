@@ -255,6 +255,35 @@ def test_cuda_simulator_agrees_with_numpy(cuda_simulator):
     assert max(diffs) < 1e-10
 
 
+def test_cuda_threads_per_node_agree_with_one_thread_per_particle(cuda_simulator):
+    """A sweep's nodes shared among the threads of a group (4 per particle at degree 3), over three
+    thread blocks of two particles each and a second round of particles with five groups idle, against
+    the CPU kernel and CUDA's one thread per particle: plain, warm-started and pipelined."""
+    out = cuda_simulator("""
+        import numpy as np
+        import certsample as cs
+        from certsample import integrate
+        from certsample.solvers.collocation import Collocation
+        target = cs.gaussian_mixture([[1.0, 0.0], [-1.0, 0.5]], [[0.3, 0.5], [0.6, 0.2]])
+        kw = dict(n=7, n_steps=4, T=2.0, delta=0.1, seed=4, progress=False)
+        for options in [{}, {"warm_start": True}, {"warm_start": True, "pipeline": True}]:
+            solver = Collocation(3, 3, **options)
+            integrate.CUDA_THREADS, integrate.CUDA_MAX_THREADS = 10, 28  # 3 blocks of 8 threads
+            assert integrate.cuda_node_threads(solver, 7) == 4
+            ref = cs.sample(target, solver, backend="cpu", **kw)
+            nodes = cs.sample(target, solver, backend="cuda", **kw)
+            integrate.CUDA_MAX_THREADS = 27  # 7 particles x 4 threads do not fit: one thread per particle
+            assert integrate.cuda_node_threads(solver, 7) == 0
+            single = cs.sample(target, solver, backend="cuda", **kw)
+            print(nodes.nfe == ref.nfe == single.nfe, np.abs(nodes.samples - ref.samples).max(),
+                  np.abs(single.samples - ref.samples).max())
+    """)
+    rows = [line.split() for line in out.strip().splitlines()]
+    assert len(rows) == 3
+    for same_nfe, node_diff, single_diff in rows:
+        assert same_nfe == "True" and float(node_diff) < 1e-12 and float(single_diff) < 1e-12
+
+
 def test_mixture_against_high_precision_reference(cloud):
     T, delta = 1.5, 0.2
     x0 = initial_particles(1, 2, 4, T, cloud, "exact")

@@ -3,7 +3,8 @@
 import numpy as np
 from numba import cuda
 
-from .drivers import advance_block, advance_particle
+from .drivers import advance_block, advance_nodes, advance_particle
+from .jit import device_function
 
 
 def cuda_run_steps(x, times, k0, k1, key0, key1, offset, target_params, solver_params, work, swork, nfe):
@@ -31,3 +32,30 @@ def cuda_run_blocks(x, times, k0, k1, key0, key1, offset, target_params, solver_
                               lanes[slot, :, lane:lane + 1], swork[thread])
         if lane == 0:
             nfe[b] += spent
+
+
+@device_function
+def cuda_sweep_barrier():
+    cuda.syncthreads()
+
+
+def cuda_run_nodes(x, times, k0, k1, key0, key1, offset, target_params, solver_params, work, lanes, swork, nfe):
+    # x is (n, columns, 1). A thread block of g * m threads holds m particles at a time, g threads
+    # each (g = lanes.shape[0] // work.shape[0], the threads per particle): thread r of particle i
+    # does nodes r, r + g, ... and the group meets at cuda.syncthreads(). Every thread of a block
+    # walks the same particle rounds and steps, so all reach the same barriers; a thread without a
+    # particle (the last round, or a block size not a multiple of g) takes no node (node = g).
+    # Scratch: work per particle slot (shared by its group), lanes and swork per thread.
+    group = lanes.shape[0] // work.shape[0]
+    per_block = cuda.blockDim.x // group
+    local, node = cuda.threadIdx.x // group, cuda.threadIdx.x % group
+    slot = cuda.blockIdx.x * per_block + min(local, per_block - 1)
+    thread = cuda.grid(1)
+    n = x.shape[0]
+    for base in range(cuda.blockIdx.x * per_block, n, cuda.gridDim.x * per_block):
+        p = base + local
+        active = local < per_block and p < n
+        spent = advance_nodes(x[min(p, n - 1)], times, k0, k1, key0, key1, target_params, solver_params,
+                              work[slot], lanes[thread], swork[thread], node if active else group, group)
+        if active:
+            cuda.atomic.add(nfe, p, spent)

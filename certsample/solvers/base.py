@@ -45,6 +45,10 @@ class Solver:
     kernel_step = None
     #: the kernel step's layout: ``'block'`` (particle-minor blocks) or ``'particle'`` (one row)
     kernel_layout = "particle"
+    #: device function: the block step with two more arguments ``node, stride``, doing a share of a
+    #: sweep's node evaluations, so that ``kernel_node_threads`` CUDA threads can share a particle
+    kernel_node_step = None
+    kernel_node_threads: int = 0
 
     def order(self) -> float:
         """Global order of the discretisation error in the step size (for convergence tests)."""

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..forward import TimeGrid, alpha, sigma2
+from ..kernels.drivers import sweep_barrier
 from ..kernels.jit import device_function
 from ..kernels.score import target_score
 from ..precision import as_context
@@ -429,16 +430,19 @@ def node_states(x, nodes, drift, matrix, growth, h):
 
 
 @device_function
-def update_node_states(x, work, states, drifts, matrix, growth, h):
-    """:func:`node_states` for a block of particles: rows ``states + 1 .. states + D`` of ``work``
-    (each ``(d, L)``) from the drifts in rows ``drifts .. drifts + D``, starting from ``x`` ``(d, L)``.
+def update_node_states(x, work, states, drifts, matrix, growth, h, node, stride):
+    """:func:`node_states` for a block of particles: rows ``states + j`` of ``work`` (each ``(d, L)``),
+    for the moving nodes ``j = node, node + stride, ...`` (all of them: ``node = 0``, ``stride = 1``),
+    from the drifts in rows ``drifts .. drifts + D``, starting from ``x`` ``(d, L)``.
     Summed in place over ``i`` with the particles innermost: the same sums in the same order as a
     dot product per node, coordinate and particle, with independent additions that vectorise.
     """
     n_nodes = matrix.shape[0]
     d = work.shape[1]
     n_lanes = work.shape[2]
-    for j in range(1, n_nodes):
+    for j in range(node, n_nodes, stride):
+        if j == 0:
+            continue  # the start node does not move
         row = states + j
         for c in range(d):
             for p in range(n_lanes):
@@ -464,8 +468,23 @@ def node_drifts(states, t, target_params, drifts, shift, lanes, swork):
 
 @device_function
 def collocation_step(x, t, h, k, first, key0, key1, target_params, solver_params, work, lanes, swork):
-    """One window for a block of particles: rows ``0..D`` of ``work`` hold node states, ``D+1..2D+1``
-    node drifts, and with a pipeline ``2D+2..3D+2`` the next window's first node states.
+    """One window for a block of particles (:func:`collocation_node_step` with every node)."""
+    return collocation_node_step(x, t, h, k, first, key0, key1, target_params, solver_params, work, lanes,
+                                 swork, 0, 1)
+
+
+@device_function
+def collocation_node_step(x, t, h, k, first, key0, key1, target_params, solver_params, work, lanes, swork,
+                          node, stride):
+    """One window for a block of particles, doing the work of nodes ``node, node + stride, ...``.
+
+    Rows ``0..D`` of ``work`` hold node states, ``D+1..2D+1`` node drifts, and with a pipeline
+    ``2D+2..3D+2`` the next window's first node states. With ``stride = 1`` one thread does every
+    node (the CPU, and CUDA one thread per particle). On CUDA ``stride`` threads may share a
+    particle (:func:`certsample.kernels.cuda_driver.cuda_run_nodes`): each evaluates and updates
+    its own nodes, so a sweep's ``D + 1`` evaluations run at once, and :func:`sweep_barrier` (a
+    no-op on one thread) separates the phases that read other nodes' rows. Returns the
+    evaluations this thread made.
 
     With a warm start the block's state ``x`` has ``(D + 2) d`` rows: the state, then ``D + 1`` node
     drifts carried to the next window -- this window's last drifts, from which the next one starts,
@@ -477,23 +496,27 @@ def collocation_step(x, t, h, k, first, key0, key1, target_params, solver_params
     d = work.shape[1]
     n_lanes = work.shape[2]
     drifts, ahead = n_nodes, 2 * n_nodes
+    last = (n_nodes - 1) % stride == node  # this thread owns the end node and writes the state back
     state = x[:d]
-    for j in range(n_nodes):
+    for j in range(node, n_nodes, stride):
         for i in range(d):
             for p in range(n_lanes):
                 work[j, i, p] = x[i, p]
     done = 0
     if warm_start and k > 0:
         # the carried drifts go where the first sweep writes its own, then into the node states
-        for m in range(n_nodes):
+        for m in range(node, n_nodes, stride):
             for i in range(d):
                 for p in range(n_lanes):
                     work[drifts + m, i, p] = x[(m + 1) * d + i, p]
+        sweep_barrier()
         if overlapped[k]:
-            update_node_states(state, work, 0, drifts, amat[k], growth[k], h)  # they were this window's first sweep
+            # they were this window's first sweep
+            update_node_states(state, work, 0, drifts, amat[k], growth[k], h, node, stride)
             done = 1
         else:
-            update_node_states(state, work, 0, drifts, warm[k], growth[k], h)
+            update_node_states(state, work, 0, drifts, warm[k], growth[k], h, node, stride)
+    sweep_barrier()
     # the next window overlaps this one: its first sweep goes with this window's last
     overlap = k + 1 < overlapped.shape[0] and overlapped[k + 1]
     nfe = 0
@@ -503,31 +526,42 @@ def collocation_step(x, t, h, k, first, key0, key1, target_params, solver_params
             h_next = t_next - times[k + 2]
             # from this window's end state and drifts before its last sweep (x's carry is free:
             # loaded above), so that the drifts land in the carry
-            update_node_states(work[n_nodes - 1], work, ahead, drifts, warm[k + 1], growth[k + 1], h_next)
-            for j in range(1, n_nodes):
+            update_node_states(work[n_nodes - 1], work, ahead, drifts, warm[k + 1], growth[k + 1], h_next,
+                               node, stride)
+            for j in range(node, n_nodes, stride):
+                if j == 0:
+                    continue
                 node_drifts(work[ahead + j], t_next - h_next * nodes[j], target_params,
                             x[(j + 1) * d:(j + 2) * d], shift, lanes, swork)
                 nfe += 1
+            sweep_barrier()  # that update read the drifts this sweep overwrites
         # the start node never moves: its score is taken once, in the first sweep from the final start
         first_node = 0 if sweep == done else 1
-        for j in range(first_node, n_nodes):
+        for j in range(node, n_nodes, stride):
+            if j < first_node:
+                continue
             node_drifts(work[j], t - h * nodes[j], target_params, work[drifts + j], shift, lanes, swork)
             nfe += 1
+        sweep_barrier()
         # Jacobi update: all node states from the drifts of the previous sweep (one parallel round)
-        update_node_states(state, work, 0, drifts, amat[k], growth[k], h)
-    for i in range(d):
-        for p in range(n_lanes):
-            x[i, p] = work[n_nodes - 1, i, p]
-    if overlap:
-        # the next window's start is this window's end before its last sweep: that drift was just taken
+        update_node_states(state, work, 0, drifts, amat[k], growth[k], h, node, stride)
+        sweep_barrier()
+    if last:
         for i in range(d):
             for p in range(n_lanes):
-                x[d + i, p] = work[drifts + n_nodes - 1, i, p]
+                x[i, p] = work[n_nodes - 1, i, p]
+    if overlap:
+        if last:
+            # the next window's start is this window's end before its last sweep: that drift was just taken
+            for i in range(d):
+                for p in range(n_lanes):
+                    x[d + i, p] = work[drifts + n_nodes - 1, i, p]
     elif warm_start:
-        for m in range(n_nodes):
+        for m in range(node, n_nodes, stride):
             for i in range(d):
                 for p in range(n_lanes):
                     x[(m + 1) * d + i, p] = work[drifts + m, i, p]
+    sweep_barrier()  # the next window reads x
     return nfe
 
 
@@ -616,6 +650,7 @@ class Collocation(ODESolver, ParallelSolver):
     name = "collocation"
     kernel_layout = "block"
     kernel_step = staticmethod(collocation_step)
+    kernel_node_step = staticmethod(collocation_node_step)
 
     def __init__(self, degree: int = 8, sweeps: int = 8, weights: str = "exponential", check: bool = False,
                  lipschitz=None, rho_max: float = 0.5, warm_start: bool = False, pipeline: bool = False,
@@ -643,6 +678,7 @@ class Collocation(ODESolver, ParallelSolver):
             self.rounds_per_step = self.sweeps
         self.warm_start = bool(warm_start)
         self.pipeline = bool(pipeline)
+        self.kernel_node_threads = self.degree + 1  # on CUDA: a thread per node when the particles are few
         if self.pipeline and not self.warm_start:
             raise ValueError("pipeline=True starts each window from the previous one's extrapolated drifts: "
                              "it needs warm_start=True")
