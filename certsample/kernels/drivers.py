@@ -111,7 +111,8 @@ def step_runner(step_fn, backend: str, scores=None, layout: str = "particle"):
     """The compiled ``run_steps`` kernel for ``step_fn`` on ``backend`` ('cpu' or 'cuda').
 
     ``scores`` maps score names (``target_score``, ``particle_score``) to a user's replacements;
-    ``layout`` is the step's, ``'particle'`` or ``'block'``.
+    ``layout`` is the step's, ``'particle'`` or ``'block'``, or ``'nodes'`` (CUDA) for a solver's
+    ``kernel_node_step``.
     """
     if layout not in ("particle", "block", "nodes"):
         raise ValueError(f"unknown kernel layout {layout!r}; choose 'particle', 'block' or 'nodes'")

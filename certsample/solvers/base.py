@@ -12,7 +12,8 @@ It provides the same step twice:
   ``x`` a block ``(columns, L)`` of particles ``first, first + 1, ...`` one per column, ``work``
   ``(n_work, d, L)`` and ``lanes`` per-particle rows (the step's ``n_lane_work``, then the block
   score's); or ``'particle'``, signature ``(x, t, h, k, particle, key0, key1, target_params,
-  solver_params, work, swork) -> nfe`` with ``x`` one particle's row. ``swork`` is the score's scratch and time cache in both.
+  solver_params, work, swork) -> nfe`` with ``x`` one particle's row. ``swork`` is the score's
+  scratch and time cache in both.
 """
 
 from __future__ import annotations
