@@ -182,8 +182,8 @@ def _interrupts_deferred():
 
 
 def cuda_node_threads(solver, n: int) -> int:
-    """Threads per particle on CUDA: the solver's ``kernel_node_threads`` (collocation: one per node)
-    when ``n`` particles with that many threads each fit in :data:`CUDA_MAX_THREADS`, so that a
+    """Threads per particle on CUDA: the solver's ``kernel_node_threads`` (collocation: one per node,
+    the parallel midpoint: one per midpoint) when ``n`` particles with that many threads each fit in :data:`CUDA_MAX_THREADS`, so that a
     sweep's node evaluations run at once; otherwise 0, one thread per particle, which already fills
     the device (the threshold is reasoned, not measured on a GPU)."""
     group = int(getattr(solver, "kernel_node_threads", 0))
@@ -205,7 +205,8 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
                          "score callables and perturbed oracles run on backend='numpy'")
     n, d = x.shape
     group = cuda_node_threads(solver, n) if backend == "cuda" else 0
-    layout = "nodes" if group else getattr(solver, "kernel_layout", "particle")
+    blocked = getattr(solver, "kernel_layout", "particle") == "block"
+    layout = "nodes" if group else "block" if blocked else "particle"
     step = solver.kernel_node_step if group else solver.kernel_step
     run = step_runner(step, backend, getattr(target, "kernel_scores", None), layout)
     carry = int(getattr(solver, "n_carry", 0))
@@ -217,7 +218,8 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
     n_work = max(solver.n_work, 1)
     score_work = target.kernel_work_size(slots_in_cache)
     row_bytes = 8 * (n_work * d + score_work)
-    if layout != "particle":
+    lane_rows = 1  # a particle-layout step has no lane rows (the node drivers pass one unused row)
+    if blocked:
         # on CUDA a thread keeps its column over the grid stride, a multiple of the threads per block;
         # with threads sharing a particle, each particle is a block of one column
         width = 1 if group else math.gcd(CUDA_LANES, CUDA_THREADS) if backend == "cuda" else CPU_LANES
@@ -243,8 +245,9 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
     key0, key1 = seed_key(seed)
     n_steps = len(grid)
     if group:
-        scratch = (aligned_zeros((grid_blocks * per_block, n_work, d, 1)), aligned_zeros((slots, lane_rows, 1)),
-                   np.zeros((slots, score_work)))
+        columns = (1,) if blocked else ()
+        scratch = (aligned_zeros((grid_blocks * per_block, n_work, d) + columns),
+                   aligned_zeros((slots, lane_rows) + columns), np.zeros((slots, score_work)))
     elif layout == "block":
         blocks = slots // width if backend == "cuda" else slots
         scratch = (aligned_zeros((blocks, n_work, d, width)), aligned_zeros((blocks, lane_rows, width)),
@@ -289,7 +292,7 @@ def integrate_kernel(solver, target, x, grid: TimeGrid, seed: int, backend: str 
     elapsed = time.perf_counter() - start
     if backend == "cuda":
         x, nfe = dx.copy_to_host(), dnfe.copy_to_host()
-    x = from_blocks(x, n)[:, :d] if layout != "particle" else x[:, :d]
+    x = from_blocks(x, n)[:, :d] if blocked else x[:, :d]
     _check_finite(x, f"after {n_steps} steps on backend {backend!r}")
     if np.any(nfe != nfe[0]):
         raise RuntimeError("particles disagree on their score-evaluation count")

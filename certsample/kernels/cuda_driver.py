@@ -40,7 +40,7 @@ def cuda_sweep_barrier():
 
 
 def cuda_run_nodes(x, times, k0, k1, key0, key1, offset, target_params, solver_params, work, lanes, swork, nfe):
-    # x is (n, columns, 1). A thread block of g * m threads holds m particles at a time, g threads
+    # x is (n, columns, 1) for a block step, (n, columns) for a particle step. A thread block of g * m threads holds m particles at a time, g threads
     # each (g = lanes.shape[0] // work.shape[0], the threads per particle): thread r of particle i
     # does nodes r, r + g, ... and the group meets at cuda.syncthreads(). Every thread of a block
     # walks the same particle rounds and steps, so all reach the same barriers; a thread without a
@@ -55,7 +55,8 @@ def cuda_run_nodes(x, times, k0, k1, key0, key1, offset, target_params, solver_p
     for base in range(cuda.blockIdx.x * per_block, n, cuda.gridDim.x * per_block):
         p = base + local
         active = local < per_block and p < n
-        spent = advance_nodes(x[min(p, n - 1)], times, k0, k1, key0, key1, target_params, solver_params,
-                              work[slot], lanes[thread], swork[thread], node if active else group, group)
+        spent = advance_nodes(x[min(p, n - 1)], times, k0, k1, key0, key1, np.uint64(offset + p), target_params,
+                              solver_params, work[slot], lanes[thread], swork[thread], node if active else group,
+                              group)
         if active:
             cuda.atomic.add(nfe, p, spent)

@@ -90,12 +90,13 @@ def cpu_run_blocks(x, times, k0, k1, key0, key1, offset, target_params, solver_p
 
 
 @device_function
-def advance_nodes(x, times, k0, k1, key0, key1, target_params, solver_params, work, lanes, swork, node, stride):
-    """Steps ``k0 .. k1-1`` of one particle ``x`` ``(columns, 1)``, this thread's share of its nodes;
-    returns the evaluations this thread made."""
+def advance_nodes(x, times, k0, k1, key0, key1, particle, target_params, solver_params, work, lanes, swork,
+                  node, stride):
+    """Steps ``k0 .. k1-1`` of one particle ``x`` (a one-column block or a row), this thread's share
+    of its nodes; returns the evaluations this thread made."""
     spent = 0
     for k in range(k0, k1):
-        spent += solver_node_step(x, times[k], times[k] - times[k + 1], k, np.uint64(0), key0, key1,
+        spent += solver_node_step(x, times[k], times[k] - times[k + 1], k, particle, key0, key1,
                                   target_params, solver_params, work, lanes, swork, node, stride)
     return spent
 

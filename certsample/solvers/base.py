@@ -46,8 +46,9 @@ class Solver:
     kernel_step = None
     #: the kernel step's layout: ``'block'`` (particle-minor blocks) or ``'particle'`` (one row)
     kernel_layout = "particle"
-    #: device function: the block step with two more arguments ``node, stride``, doing a share of a
-    #: sweep's node evaluations, so that ``kernel_node_threads`` CUDA threads can share a particle
+    #: device function: the kernel step with two more arguments ``node, stride`` (and ``lanes``
+    #: before ``swork`` in the particle layout too, unused there), doing a share of a sweep's
+    #: evaluations, so that ``kernel_node_threads`` CUDA threads can share a particle
     kernel_node_step = None
     kernel_node_threads: int = 0
 

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from ..kernels.drivers import sweep_barrier
 from ..kernels.jit import device_function
 from ..kernels.philox import uniform
 from ..kernels.score import particle_score
@@ -21,7 +22,7 @@ from .base import ParallelSolver
 from .randomized_midpoint import (SLOT_MIDPOINT, _midpoint_offset_numpy, _midpoint_weight_numpy,
                                   check_sampling, midpoint_offset, midpoint_weight)
 
-__all__ = ["ParallelRandomizedMidpoint", "parallel_midpoint_step", "piece_offset"]
+__all__ = ["ParallelRandomizedMidpoint", "parallel_midpoint_step", "parallel_midpoint_node_step", "piece_offset"]
 
 
 @device_function
@@ -33,7 +34,24 @@ def piece_offset(key0, key1, particle, step, j, hr, exponential):
 
 @device_function
 def parallel_midpoint_step(x, t, h, k, particle, key0, key1, target_params, solver_params, work, swork):
-    # work[0:R]: the midpoint states, work[R:2R]: their scores; solver_params = (R, K, exponential, ...)
+    """One step of one particle (:func:`parallel_midpoint_node_step` with every midpoint)."""
+    return parallel_midpoint_node_step(x, t, h, k, particle, key0, key1, target_params, solver_params, work,
+                                       swork, swork, 0, 1)
+
+
+@device_function
+def parallel_midpoint_node_step(x, t, h, k, particle, key0, key1, target_params, solver_params, work, lanes,
+                                swork, node, stride):
+    """One step of one particle, doing the work of midpoints ``node, node + stride, ...``.
+
+    ``work[0:R]`` holds the midpoint states, ``work[R:2R]`` their scores; ``solver_params = (R, K,
+    exponential, ...)``. With ``stride = 1`` one thread does every midpoint. On CUDA ``stride``
+    threads may share the particle (:func:`certsample.kernels.cuda_driver.cuda_run_nodes`): each
+    evaluates and updates its own midpoints, so a sweep's ``R`` evaluations run at once, with
+    :func:`sweep_barrier` between the phases that read other midpoints' rows; the thread of
+    midpoint 0 also takes the first evaluation and the endpoint. ``lanes`` is unused (the node
+    drivers' common signature). Returns the evaluations this thread made.
+    """
     n_sub = solver_params[0]
     n_sweeps = solver_params[1]
     exponential = solver_params[2]
@@ -41,23 +59,30 @@ def parallel_midpoint_step(x, t, h, k, particle, key0, key1, target_params, solv
     hr = h / n_sub
     step = np.uint64(k)
     first = work[n_sub]
-    particle_score(x, t, target_params, first, swork)
-    for i in range(n_sub):
+    nfe = 0
+    if node == 0:
+        particle_score(x, t, target_params, first, swork)
+        nfe += 1
+    sweep_barrier()
+    for i in range(node, n_sub, stride):
         tau = piece_offset(key0, key1, particle, step, i, hr, exponential)
         growth = math.exp(tau)
         gain = math.expm1(tau)
         mid = work[i]
         for c in range(d):
             mid[c] = growth * x[c] + gain * first[c]
+    sweep_barrier()  # the first score's row is midpoint 0's score from here on
     for sweep in range(n_sweeps + 1):
         # one parallel round: all R scores from the current midpoint states
-        for i in range(n_sub):
+        for i in range(node, n_sub, stride):
             tau = piece_offset(key0, key1, particle, step, i, hr, exponential)
             particle_score(work[i], t - tau, target_params, work[n_sub + i], swork)
+            nfe += 1
+        sweep_barrier()
         if sweep == n_sweeps:
             break
         # Picard update of every midpoint from the previous sweep's scores
-        for i in range(n_sub):
+        for i in range(node, n_sub, stride):
             tau = piece_offset(key0, key1, particle, step, i, hr, exponential)
             mid = work[i]
             growth = math.exp(tau)
@@ -72,16 +97,19 @@ def parallel_midpoint_step(x, t, h, k, particle, key0, key1, target_params, solv
             s = work[n_sub + i]
             for c in range(d):
                 mid[c] += weight * s[c]
-    growth = math.exp(h)
-    for c in range(d):
-        x[c] = growth * x[c]
-    for j in range(n_sub):
-        tau = piece_offset(key0, key1, particle, step, j, hr, exponential)
-        weight = midpoint_weight(tau, j, h, hr, exponential)
-        s = work[n_sub + j]
+        sweep_barrier()
+    if node == 0:
+        growth = math.exp(h)
         for c in range(d):
-            x[c] += weight * s[c]
-    return 1 + n_sub * (n_sweeps + 1)
+            x[c] = growth * x[c]
+        for j in range(n_sub):
+            tau = piece_offset(key0, key1, particle, step, j, hr, exponential)
+            weight = midpoint_weight(tau, j, h, hr, exponential)
+            s = work[n_sub + j]
+            for c in range(d):
+                x[c] += weight * s[c]
+    sweep_barrier()  # the next step reads x
+    return nfe
 
 
 class ParallelRandomizedMidpoint(ParallelSolver):
@@ -163,6 +191,7 @@ class ParallelRandomizedMidpoint(ParallelSolver):
     name = "parallel-midpoint"
     stochastic = False
     kernel_step = staticmethod(parallel_midpoint_step)
+    kernel_node_step = staticmethod(parallel_midpoint_node_step)
 
     def __init__(self, R: int = 4, K: int = 2, sampling: str = "uniform"):
         self.R = check_int("R (sub-intervals per step)", R, 1)
@@ -172,6 +201,7 @@ class ParallelRandomizedMidpoint(ParallelSolver):
         self.evals_per_step = 1 + self.R * (self.K + 1)
         self.rounds_per_step = self.K + 2
         self.n_work = 2 * self.R
+        self.kernel_node_threads = self.R  # on CUDA: a thread per midpoint when the particles are few
 
     def order(self) -> float:
         """Mean-square order 1.5 in the step size, as the sequential method (constants fall with R)."""
