@@ -131,9 +131,9 @@ def exp_nonpositive(x):
 def expm1_nonpositive(x):
     """``e^x - 1`` for ``x <= 0`` in straight-line arithmetic (see :func:`exp_nonpositive`).
 
-    On ``[-1/2, 0]`` the degree-15 Taylor polynomial in Horner form, ``x (1 + x (1/2! + ...))``,
-    which keeps the relative accuracy of small ``x`` (truncation ``|x|^16 / 16! < 3e-18`` of the
-    result's ``|x| e^{-1/2}``); below, ``e^x - 1`` with ``|e^x - 1| >= 0.39``, so the subtraction
+    On ``[-1/2, 0]`` the degree-16 Taylor polynomial ``x (1 + x / 2! + ... + x^15 / 16!)`` in
+    Horner form, which keeps the relative accuracy of small ``x`` (truncation ``|x|^17 / 17!``,
+    under ``1e-19`` of the result, at least ``|x| e^{-1/2}``); below, ``e^x - 1`` with ``|e^x - 1| >= 0.39``, so the subtraction
     loses at most two bits. Below ``-88`` the result is ``-1`` to the last bit.
     """
     p = 1.0 / 20922789888000.0
@@ -366,8 +366,9 @@ def particle_score(x, t, target_params, out, work):
     :func:`exp_nonpositive`; both are tested against NumPy at 1e-12), for the steps that take one
     particle at a time: a block of one column pays a loop set-up per component and coordinate,
     measured at 351 ns against this function's 160 ns on the ring. ``work`` layout: ``y`` (``k``),
-    the plane score (``k``), responsibilities (``K``), two unused entries (the block score's rows),
-    then the time-constant cache of :func:`time_constants`.
+    the plane score (``k``), responsibilities (``K``), unused entries up to
+    ``score_lane_rows(K, k)`` (the block scores' row count), then the time-constant cache of
+    :func:`time_constants`.
     """
     means, variances, log_weights, basis, lam_perp = target_params
     n_comp = means.shape[0]
