@@ -136,6 +136,8 @@ def expm1_nonpositive(x):
     under ``1e-19`` of the result, at least ``|x| e^{-1/2}``); below, ``e^x - 1`` with ``|e^x - 1| >= 0.39``, so the subtraction
     loses at most two bits. Below ``-88`` the result is ``-1`` to the last bit.
     """
+    # its own Horner chain: the series shared with exp_nonpositive through a helper (a tuple of
+    # coefficients, or one polynomial for both) made the ring's block score 9 to 25% slower
     p = 1.0 / 20922789888000.0
     p = p * x + 1.0 / 1307674368000.0
     p = p * x + 1.0 / 87178291200.0
