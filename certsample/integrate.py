@@ -183,9 +183,9 @@ def _interrupts_deferred():
 
 def cuda_node_threads(solver, n: int) -> int:
     """Threads per particle on CUDA: the solver's ``kernel_node_threads`` (collocation: one per node,
-    the parallel midpoint: one per midpoint) when ``n`` particles with that many threads each fit in :data:`CUDA_MAX_THREADS`, so that a
-    sweep's node evaluations run at once; otherwise 0, one thread per particle, which already fills
-    the device (the threshold is reasoned, not measured on a GPU)."""
+    the parallel midpoint: one per midpoint) when ``n`` particles with that many threads each fit in
+    :data:`CUDA_MAX_THREADS`, so that a sweep's evaluations run at once; otherwise 0, one thread per
+    particle, which already fills the device (the threshold is reasoned, not measured on a GPU)."""
     group = int(getattr(solver, "kernel_node_threads", 0))
     return group if group > 1 and n * group <= CUDA_MAX_THREADS else 0
 

@@ -40,8 +40,9 @@ def cuda_sweep_barrier():
 
 
 def cuda_run_nodes(x, times, k0, k1, key0, key1, offset, target_params, solver_params, work, lanes, swork, nfe):
-    # x is (n, columns, 1) for a block step, (n, columns) for a particle step. A thread block of g * m threads holds m particles at a time, g threads
-    # each (g = lanes.shape[0] // work.shape[0], the threads per particle): thread r of particle i
+    # x is (n, columns, 1) for a block step, (n, columns) for a particle step. A thread block of
+    # g * m threads holds m particles at a time, g threads each (g = lanes.shape[0] //
+    # work.shape[0], the threads per particle): thread r of particle i
     # does nodes r, r + g, ... and the group meets at cuda.syncthreads(). Every thread of a block
     # walks the same particle rounds and steps, so all reach the same barriers; a thread without a
     # particle (the last round, or a block size not a multiple of g) takes no node (node = g).

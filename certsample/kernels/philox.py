@@ -71,6 +71,7 @@ def fill_normals(out, key0, key1, particle, step, slot):
         if j + 1 < d:
             out[j + 1] = radius * math.sin(angle)
 
+
 @device_function
 def fill_block_normals(out, key0, key1, first, step, slot):
     """:func:`fill_normals` for a block ``out`` ``(d, L)`` of particles ``first, first + 1, ...``, one per column."""

@@ -133,8 +133,9 @@ def expm1_nonpositive(x):
 
     On ``[-1/2, 0]`` the degree-16 Taylor polynomial ``x (1 + x / 2! + ... + x^15 / 16!)`` in
     Horner form, which keeps the relative accuracy of small ``x`` (truncation ``|x|^17 / 17!``,
-    under ``1e-19`` of the result, at least ``|x| e^{-1/2}``); below, ``e^x - 1`` with ``|e^x - 1| >= 0.39``, so the subtraction
-    loses at most two bits. Below ``-88`` the result is ``-1`` to the last bit.
+    under ``1e-19`` of the result, at least ``|x| e^{-1/2}``); below, ``e^x - 1`` with
+    ``|e^x - 1| >= 0.39``, so the subtraction loses at most two bits. Below ``-88`` the result is
+    ``-1`` to the last bit.
     """
     # its own Horner chain: the series shared with exp_nonpositive through a helper (a tuple of
     # coefficients, or one polynomial for both) made the ring's block score 9 to 25% slower
