@@ -37,11 +37,11 @@ def _cmd_sample(args) -> int:
     solver, grid = args.solver, args.grid
     if args.eps is not None:  # the plan sample(..., eps=) would measure, kept for the pathwise check
         from .integrate import plan_from_eps
-        from .solvers import get_solver
+        from .solvers import PlannedSolver, get_solver
 
-        if get_solver(args.solver).name != "collocation":
-            raise ValueError("--eps plans collocation runs only; other solvers take --steps "
-                             "(or use `certsample certify --eps`)")
+        if not isinstance(get_solver(args.solver), PlannedSolver):
+            raise ValueError(f"--eps plans the runs of solvers that choose their own grid (collocation); "
+                             f"{args.solver!r} takes --steps (or use `certsample certify --eps`)")
         solver, grid, _ = plan_from_eps(target, args.solver, args.eps, T=args.T, delta=args.delta, seed=args.seed,
                                         pilot=min(args.n, 32))
     result = sample(target, solver, n=args.n, n_steps=args.steps, T=args.T, delta=args.delta,
@@ -135,7 +135,7 @@ def _cmd_bounds(args) -> int:
 
 
 def _cmd_certify(args) -> int:
-    from .certify import certify
+    from .verify import certify
     from .targets import make_target
 
     target = make_target(args.target, args.dim, args.seed)

@@ -1,6 +1,6 @@
 """Distribution-free confidence bounds for statements about a population from a finite sample.
 
-Used by :mod:`certsample.certify` to lift proved per-particle errors to statements about the
+Used by :mod:`certsample.verify` to lift proved per-particle errors to statements about the
 sampler's law, with the confidence level said out loud.
 """
 

@@ -70,11 +70,11 @@ def pathwise_check(target, solver, grid, seed: int = 0, n_check: int = 32) -> di
     ``REFERENCE_EPS``; a second reference two degrees higher gives the reference's own accuracy.
     """
     from .integrate import initial_particles, sample
-    from .solvers import Collocation, get_solver
+    from .solvers import Collocation, ODESolver, get_solver
     from .solvers.collocation_adaptive import adapt_plan
 
     solver = get_solver(solver)
-    if getattr(solver, "stochastic", True):
+    if not isinstance(solver, ODESolver):
         return {"pathwise": f"not defined for {solver.name} (stochastic: its paths follow its own noise)"}
     x0 = initial_particles(n_check, target.dim, seed, grid.T, target, "exact")
     mine = sample(target, solver, x_init=x0, grid=grid, progress=False).samples

@@ -70,14 +70,17 @@ def linear_scheme_law(solver, target, grid, init: str = "standard"):
         mean, var = law.means[0].copy(), law.variances[0].copy()
     else:
         raise ValueError(f"unknown init {init!r}; choose 'standard' or 'exact'")
+    if not solver.linear_in_noise:
+        raise ValueError(f"solver {solver.name!r} is not linear in its state and noise; it has no exact Gaussian law")
     oracle = ScoreOracle.from_target(target)
+    state = solver.init(grid, target)
     for k, (t, h) in enumerate(zip(grid.times[:-1], grid.steps)):
         discover = ImpulseNoise(d)
-        solver.step(np.zeros((discover.n_particles, d)), float(t), float(h), k, oracle, discover)
+        solver.step(np.zeros((discover.n_particles, d)), float(t), float(h), k, oracle, discover, state)
         noise = ImpulseNoise(d, discover.draws)
         probes = np.zeros((noise.n_particles, d))
         probes[1] = 1.0
-        out = solver.step(probes, float(t), float(h), k, oracle, noise)
+        out, state = solver.step(probes, float(t), float(h), k, oracle, noise, state)
         if len(noise.draws) != len(discover.draws):
             raise ValueError(f"solver {solver.name!r} draws its noise in a state-dependent way; no exact law")
         c, gain = out[0], out[1] - out[0]

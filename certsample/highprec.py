@@ -135,14 +135,14 @@ def solve_trajectory(solver, target, x0, grid):
     ctx = solver.context
     mpt = target if isinstance(target, MPTarget) else MPTarget(target, ctx.dps)
     grid = grid if isinstance(grid, TimeGrid) else TimeGrid(grid)
-    solver.prepare(grid, getattr(mpt, "target", None))
+    state = solver.init(grid, getattr(mpt, "target", None))
     with ctx.working():
         y = ctx.asarray(np.asarray(x0, dtype=object).reshape(1, -1))
         if y.shape[1] != mpt.dim:
             raise ValueError(f"start point must have {mpt.dim} coordinates, got {y.shape[1]}")
         times = ctx.asarray(np.asarray(grid.times, dtype=float))
         for k, (t0, t1) in enumerate(zip(times[:-1], times[1:])):
-            y = solver.step(y, t0, t0 - t1, k, mpt, None)
+            y, state = solver.step(y, t0, t0 - t1, k, mpt, None, state)
         return list(y[0])
 
 

@@ -18,7 +18,7 @@ from .memory import check_run_fits, particles_per_chunk
 from .noise import NoiseSource, seed_key
 from .oracle import ScoreOracle, as_oracle
 from .progress import Progress
-from .solvers import get_solver
+from .solvers import PlannedSolver, SDESolver, get_solver
 from .validation import check_int, real_array
 
 __all__ = ["SampleResult", "sample", "initial_particles", "integrate_numpy", "integrate_kernel", "plan_from_eps",
@@ -109,9 +109,9 @@ def _check_finite(x, where):
 def integrate_numpy(solver, oracle: ScoreOracle, x, grid: TimeGrid, noise, progress=None) -> np.ndarray:
     """The NumPy reference loop: ``solver.step`` over the grid, returning the final particles."""
     x = np.array(x, dtype=float)
-    solver.prepare(grid, getattr(oracle, "target", None))
+    state = solver.init(grid, getattr(oracle, "target", None))
     for k, (t, h) in enumerate(zip(grid.times[:-1], grid.steps)):
-        x = solver.step(x, float(t), float(h), k, oracle, noise)
+        x, state = solver.step(x, float(t), float(h), k, oracle, noise, state)
         _check_finite(x, f"at step {k} (t={t:g})")
         if progress is not None:
             progress.update()
@@ -336,9 +336,10 @@ def sample(target, solver="exponential-ode", n: int | None = None, n_steps: int 
         first_particle + n - 1`` of the run with this seed, with their starting points and noise,
         so shards of one run (:func:`certsample.distributed.sample`) reproduce it bit for bit.
     eps : float, optional
-        Collocation only: target RMS pathwise error. Windows, degree and sweeps are then measured on
-        the first ``pilot`` particles (:func:`~certsample.solvers.collocation_adaptive.adapt_plan`)
-        and ``n_steps``, ``grid`` and the solver's own degree and sweeps are ignored.
+        Solvers that plan their own grid (:class:`~certsample.solvers.PlannedSolver`, e.g. collocation):
+        target RMS pathwise error. The grid and parameters are then measured on the first ``pilot``
+        particles (:meth:`~certsample.solvers.PlannedSolver.measured_plan`) and ``n_steps``, ``grid``
+        and the solver's own parameters are ignored.
     pilot : int
         Pilot particles for ``eps``.
     """
@@ -368,7 +369,7 @@ def sample(target, solver="exponential-ode", n: int | None = None, n_steps: int 
                              "of its rows")
         n = x_init.shape[0]
     check_run_fits(n, d, solver, backend)
-    if getattr(solver, "stochastic", False) and float(np.max(grid.steps)) > 1.0:
+    if isinstance(solver, SDESolver) and float(np.max(grid.steps)) > 1.0:
         warnings.warn(f"{solver.name}: steps up to {float(np.max(grid.steps)):.3g} in OU time; stochastic schemes "
                       "need steps well below 1 (errors grow like e^h) -- use more steps", RuntimeWarning,
                       stacklevel=2)
@@ -398,21 +399,21 @@ def sample(target, solver="exponential-ode", n: int | None = None, n_steps: int 
                 out[lo:lo + count], nfe, seconds = integrate_kernel(solver, exact_target, x, grid, seed, backend,
                                                                     offset=first, progress=bar)
                 elapsed += seconds
-                rounds = solver.rounds(len(grid))
+                rounds = solver.rounds(grid, exact_target)
     return SampleResult(out, solver.name, backend, nfe, rounds, elapsed, grid, seed, extra)
 
 
 def plan_from_eps(target, solver, eps: float, *, T: float = 10.0, delta: float = 1e-3, seed: int = 0,
                   init: str = "standard", x_init=None, dim: int | None = None, pilot: int = 32,
                   first_particle: int = 0):
-    """``(solver, grid, extra)`` of a collocation run measured for RMS pathwise accuracy ``eps`` on the
-    run's first ``pilot`` particles (what ``sample(..., eps=)`` runs; the same for every shard)."""
-    from .solvers.collocation_adaptive import adapt_plan
-
+    """``(solver, grid, extra)`` of a run measured for RMS pathwise accuracy ``eps`` on the run's first
+    ``pilot`` particles by the solver's :meth:`~certsample.solvers.PlannedSolver.measured_plan` (what
+    ``sample(..., eps=)`` runs; the same for every shard)."""
     solver = get_solver(solver)
-    if solver.name != "collocation":
-        raise ValueError(f"eps= chooses collocation's windows; solver {solver.name!r} takes n_steps (or use "
-                         "certsample.certify.certify for a step count proved from eps)")
+    if not isinstance(solver, PlannedSolver):
+        raise ValueError(f"eps= needs a solver that plans its own grid (a PlannedSolver, e.g. collocation); "
+                         f"{solver.name!r} takes n_steps (or use certsample.verify.certify for a step count "
+                         "proved from eps)")
     oracle = as_oracle(target, dim)
     horizon = make_grid("uniform", T, delta, 1)
     m = check_int("pilot", pilot, 1)
@@ -420,8 +421,5 @@ def plan_from_eps(target, solver, eps: float, *, T: float = 10.0, delta: float =
         x = initial_particles(m, oracle.dim, seed, horizon.T, oracle.target, init, offset=first_particle)
     else:
         x = np.asarray(x_init, dtype=float)[:m]
-    before = oracle.evaluations
-    plan = adapt_plan(eps, oracle, x, horizon.T, horizon.delta)
-    return (plan.solver(), plan.grid,
-            {"eps": float(eps), "degree": plan.degree, "windows": plan.windows, "pilot": int(x.shape[0]),
-             "pilot_evaluations_per_particle": (oracle.evaluations - before) / x.shape[0]})
+    plan = solver.measured_plan(eps, oracle, x, horizon.T, horizon.delta)
+    return plan.solver, plan.grid, plan.info

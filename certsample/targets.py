@@ -433,7 +433,7 @@ class MixtureTarget:
         """:meth:`score_lipschitz` where a global bound exists (equal variances); otherwise the bound on
         the ball of :meth:`mass_radius`, which holds all but ``tail`` of ``q_t``'s mass -- and so all
         but that fraction of the particles of an exact-score run. For sizing steps and windows; a
-        proof about a particular path needs the enclosures of :mod:`certsample.enclosure`."""
+        proof about a particular path needs the enclosures of :mod:`certsample.verify.enclosure`."""
         if self.n_components == 1 or self.equal_variances:
             return self.score_lipschitz(t)
         return self.score_lipschitz(t, radius=self.mass_radius(t, tail))

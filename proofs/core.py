@@ -36,6 +36,7 @@ from mpmath import iv, libmp
 
 __all__ = [
     "Theorem",
+    "OutsideTheoremRange",
     "to_interval",
     "upper",
     "lower",
@@ -89,9 +90,14 @@ def _iv_min(args):
     return _from_ends(min(lower(a) for a in args), min(upper(a) for a in args))
 
 
+class OutsideTheoremRange(ValueError):
+    """Parameter values for which a theorem's expression or side condition says nothing (a log of a
+    non-positive number, a violated condition): a statement about the inputs, never a bug."""
+
+
 def _positive(x, what):
     if lower(x) <= 0:
-        raise ValueError(
+        raise OutsideTheoremRange(
             f"{what} needs a strictly positive argument, got the interval {x}; "
             "the parameters are outside the theorem's range"
         )
@@ -159,11 +165,11 @@ def _translate(expr, env: Mapping[str, object]):
             if n >= 0:
                 return b**n
             if lower(b) <= 0 <= upper(b):
-                raise ValueError(f"division by an interval containing 0 in {expr}")
+                raise OutsideTheoremRange(f"division by an interval containing 0 in {expr}")
             return 1 / b**(-n)
         if ex == sp.Rational(1, 2):
             if lower(b) < 0:
-                raise ValueError(f"sqrt of a possibly negative interval in {expr}")
+                raise OutsideTheoremRange(f"sqrt of a possibly negative interval in {expr}")
             return iv.sqrt(b)
         if ex == sp.Rational(-1, 2):
             return 1 / iv.sqrt(_positive(b, f"sqrt in {expr}"))
@@ -381,7 +387,7 @@ class Theorem:
             val = self.evaluate(cond, **{k: v for k, v in values.items()
                                          if k in {s.name for s in cond.free_symbols}})
             if lower(val) < 0:
-                raise ValueError(f"{self.name}: condition violated: {text}")
+                raise OutsideTheoremRange(f"{self.name}: condition violated: {text}")
 
     # -- evaluation -----------------------------------------------------------
     def evaluate(self, expr: sp.Expr, **values) -> "iv.mpf":
@@ -438,7 +444,7 @@ class Theorem:
         self._check(conditions, values)
         val = self.evaluate(expr, **values)
         if not mpmath.isfinite(upper(val)) or lower(val) <= 0:
-            raise ValueError(f"{self.name}: step count is not finite and positive ({val})")
+            raise OutsideTheoremRange(f"{self.name}: step count is not finite and positive ({val})")
         return max(1, _ceil_upper(val))
 
     def error_bound(self, N=None, **values) -> float:

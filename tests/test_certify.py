@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import certsample as cs
-from certsample.certify import SOLVER_THEOREMS, _measure_samples, certify, theorem_parameters
+from certsample.solvers import SOLVERS
+from certsample.verify import HypothesisNotMet, SampleStatistics, certify, theorem_parameters
 from certsample.cli import main
 from certsample.forward import uniform_grid
 from certsample.oracle import PerturbedOracle, ScoreOracle
@@ -58,12 +59,12 @@ def test_biased_score_gets_a_proved_fail():
 class StartTimeCollocation(Collocation):
     """A wrong variant: every score of a window is evaluated at the window's start time."""
 
-    def step(self, x, t, h, k, score, noise):
+    def step(self, x, t, h, k, score, noise, state):
         class Frozen:
             def evaluate_many(self, xs, ts):
                 return score.evaluate_many(xs, np.full_like(ts, t))
 
-        return super().step(x, t, h, k, Frozen(), noise)
+        return super().step(x, t, h, k, Frozen(), noise, state)
 
 
 def test_collocation_is_judged_against_an_independent_reference():
@@ -106,7 +107,8 @@ def test_false_fail_rate_of_the_statistical_refutation():
     for seed in seeds:
         x = law.sample(1000, np.random.default_rng([seed, 12345]))
         for metric in fails:
-            m = _measure_samples(x, target, grid, seed, metric, alpha, replicates=60)
+            m = SampleStatistics(target, seed, metric, alpha, replicates=60).measure(cs.SampleResult(
+                x, "exact", "numpy", 0, 0, 0.0, grid, seed))
             fails[metric] += m.value > 0.02 + m.null_quantile
     assert fails == {"W2": 0, "TV": 0}
 
@@ -124,7 +126,7 @@ def test_every_built_in_target_is_accepted_or_refused_by_name():
     sub = cs.make_target("subspace", dim=8)
     cert = certify(sub, "exponential-ode", eps=0.5, n=4, n_verify=2, n_steps=30, T=2.0, delta=0.1, **QUIET)
     assert cert.measurement_kind == "verified" and np.isfinite(cert.measured)
-    with pytest.raises(ValueError, match="strongly log-concave"):
+    with pytest.raises(HypothesisNotMet, match="strongly log-concave"):
         certify(SMALL_RING, "euler-maruyama", eps=0.1, **QUIET)
     # a user score without a declared error: the accuracy is still proved, the theorem is not applied
     cert = certify(GAUSS, "exponential-ode", eps=0.3, score=lambda x, t: GAUSS.score(x, t), n=8, n_verify=4,
@@ -139,11 +141,12 @@ def test_unknown_solver_and_step_budget_are_named():
         certify(GAUSS, "exponential-sde", eps=0.3, max_steps=10, **QUIET)
 
 
-def test_solver_theorem_map_says_plainly_what_is_not_covered():
+def test_solvers_say_plainly_which_theorem_covers_them():
     import proofs
 
-    assert SOLVER_THEOREMS["randomized-midpoint"] is None
-    assert {v for v in SOLVER_THEOREMS.values() if v} <= set(proofs.THEOREMS)
+    assert SOLVERS["randomized-midpoint"].theorem is None
+    assert "predictor alone" in SOLVERS["randomized-midpoint"].theorem_gap
+    assert {cls.theorem for cls in SOLVERS.values() if cls.theorem} <= set(proofs.THEOREMS)
     assert proofs.get("lee_song_vempala").certified is False
 
 

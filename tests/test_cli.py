@@ -51,7 +51,7 @@ def test_collocation_plan_from_eps(capsys):
     assert report["solver"] == "collocation" and report["rounds"] < report["nfe"]
     assert report["pathwise_vs_exact_flow"]["pathwise_rms"] <= 1e-6
     assert main(["sample", "--solver", "em", "--eps", "1e-6", "--no-progress"]) == 2
-    assert "--eps plans collocation runs only" in capsys.readouterr().err
+    assert "--eps plans the runs of solvers that choose their own grid" in capsys.readouterr().err
 
 
 def test_cli_help_shows_defaults_without_markup_and_survives_a_closed_pipe():

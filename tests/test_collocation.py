@@ -385,13 +385,14 @@ def test_bad_input_raises(gauss):
     with pytest.raises(ValueError, match="context"):
         Collocation(3, 3, context="quad")
     with pytest.raises(ValueError):
-        Collocation(3, 3, check=True).step(np.zeros((1, 2)), 1.0, 0.1, 0, lambda x, t: x, None)
+        solver = Collocation(3, 3, check=True)
+        solver.step(np.zeros((1, 2)), 1.0, 0.1, 0, lambda x, t: x, None, solver.init(TimeGrid([1.0, 0.9])))
 
 
 def test_plan_runs_on_unequal_variances_and_meets_eps_against_proved_enclosures():
     """No global Lipschitz constant exists here; the plan uses the bound on the ball holding all but
     1e-12 of q_t, and the run's error is judged against enclosures proved in ball arithmetic."""
-    from certsample.enclosure import enclose_flow
+    from certsample.verify import enclose_flow
 
     target = cs.gaussian_mixture([[1.0, 0.0], [-1.0, 0.5], [0.0, -1.0]], [[0.3, 0.6], [0.8, 0.2], [0.5, 0.5]])
     with pytest.raises(ValueError, match="no global Lipschitz"):
@@ -447,7 +448,7 @@ def test_eps_alone_meets_eps_on_particles_outside_the_pilot(name):
 
 
 def test_eps_1e12_against_proved_enclosures():
-    from certsample.enclosure import enclose_flow
+    from certsample.verify import enclose_flow
 
     target, T, delta, eps = cs.ring_mixture(), 10.0, 1e-3, 1e-12
     x0 = initial_particles(34, 2, 8, T, target, "exact")
@@ -482,7 +483,7 @@ def test_adaptive_plan_and_run_agree_on_counts_and_are_flat_in_dimension():
 
 
 def test_eps_is_refused_for_other_solvers_and_bad_values():
-    with pytest.raises(ValueError, match="eps= chooses collocation's windows"):
+    with pytest.raises(ValueError, match="eps= needs a solver that plans its own grid"):
         cs.sample(cs.ring_mixture(), "ddim", n=4, eps=1e-6)
     with pytest.raises(ValueError, match="eps must be in"):
         cs.sample(cs.ring_mixture(), "collocation", n=4, eps=0.0)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import certsample as cs
-from certsample.enclosure import enclose_flow
+from certsample.verify import enclose_flow
 from certsample.exact import gaussian_flow_map
 
 

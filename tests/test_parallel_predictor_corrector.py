@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 import certsample as cs
-from certsample.certify import SOLVER_THEOREMS
 from certsample.solvers import ParallelPredictorCorrector, PredictorCorrector, get_solver
 from certsample.solvers.picard_ulmc import picard_cost
 
@@ -79,7 +78,7 @@ def test_cuda_kernel_agrees_with_numpy_under_simulator(cuda_simulator):
 
 def test_registry_theorem_and_bad_input():
     assert isinstance(get_solver("ppc", corrector_sweeps=2), ParallelPredictorCorrector)
-    assert SOLVER_THEOREMS["parallel-predictor-corrector"] == "gupta_cai_chen_parallel"
+    assert ParallelPredictorCorrector.theorem == "gupta_cai_chen_parallel"
     with pytest.raises(ValueError, match="corrector_sweeps"):
         ParallelPredictorCorrector(corrector_sweeps=0)
     with pytest.raises(ValueError, match="R"):

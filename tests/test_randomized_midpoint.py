@@ -68,7 +68,7 @@ def averaged_step(solver, x, t, h, k, oracle, n_nodes=16):
     nodes, weights = 0.5 * (nodes + 1.0), 0.5 * weights
     n = x.shape[0]
     xs = np.repeat(x, n_nodes, axis=0)
-    out = solver.step(xs, t, h, k, oracle, FixedAlpha(np.tile(nodes, n)))
+    out, _ = solver.step(xs, t, h, k, oracle, FixedAlpha(np.tile(nodes, n)), None)
     return np.einsum("pqd,q->pd", out.reshape(n, n_nodes, -1), weights), out.reshape(n, n_nodes, -1)
 
 

@@ -226,7 +226,7 @@ def test_solver_at_positive_noise_level_numpy_equals_kernel():
     oracle, noise = ScoreOracle.from_target(target), NoiseSource(7, np.arange(5), 2)
     ref = state.copy()
     for k, h in enumerate(grid.steps):
-        ref = solver.step(ref, 0.0, float(h), k, oracle, noise)
+        ref, _ = solver.step(ref, 0.0, float(h), k, oracle, noise, None)
     out, nfe, _ = integrate_kernel(solver, target, state.copy(), grid, 7, "cpu")
     assert np.max(np.abs(out - ref)) < 1e-12 and np.all(nfe == 12) and oracle.nfe == 12
 

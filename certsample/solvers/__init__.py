@@ -2,7 +2,7 @@
 
 import inspect
 
-from .base import ODESolver, ParallelSolver, SDESolver, Solver
+from .base import ODESolver, ParallelSolver, Plan, PlannedSolver, SDESolver, Solver
 from .collocation import Collocation
 from .euler_maruyama import EulerMaruyama
 from .exponential_ode import ExponentialODE
@@ -23,7 +23,13 @@ ALIASES = {"em": "euler-maruyama", "ddpm": "exponential-sde", "ddim": "exponenti
 
 
 def register(cls):
-    """Add a solver class to the registry under ``cls.name`` (usable as a decorator)."""
+    """Add a solver class to the registry under ``cls.name`` (usable as a decorator).
+
+    The class must be a :class:`Solver` with a name; everything the drivers and certify need is on the
+    class (:mod:`.base`), so registering is all a new solver takes.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Solver) and cls.name):
+        raise ValueError(f"register takes a Solver subclass with a name, got {cls!r}")
     SOLVERS[cls.name] = cls
     return cls
 
@@ -47,6 +53,6 @@ def get_solver(solver, **options) -> Solver:
     return cls(**options)
 
 
-__all__ = ["Solver", "ODESolver", "SDESolver", "ParallelSolver", "EulerMaruyama", "ExponentialODE",
+__all__ = ["Solver", "ODESolver", "SDESolver", "ParallelSolver", "PlannedSolver", "Plan", "EulerMaruyama", "ExponentialODE",
            "ExponentialSDE", "RandomizedMidpoint", "ParallelRandomizedMidpoint", "PredictorCorrector",
            "ParallelPredictorCorrector", "Collocation", "RandomizedMidpointULMC", "SOLVERS", "get_solver", "register"]

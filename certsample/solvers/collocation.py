@@ -32,7 +32,7 @@ exponential with ``h`` of order one. The tests check it against an mpmath evalua
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -42,9 +42,9 @@ from ..kernels.jit import device_function
 from ..kernels.score import target_score
 from ..precision import as_context
 from ..validation import check_int
-from .base import ODESolver, ParallelSolver
+from .base import ODESolver, ParallelSolver, Plan, PlannedSolver, grid_steps
 
-__all__ = ["Collocation", "CollocationPlan", "collocation_plan", "check_contraction", "chebyshev_lobatto_nodes",
+__all__ = ["Collocation", "CollocationState", "CollocationPlan", "collocation_plan", "check_contraction", "chebyshev_lobatto_nodes",
            "barycentric_weights", "lagrange_basis", "collocation_matrix", "picard_norm", "picard_sweep",
            "collocation_step", "chebyshev_coefficients", "warm_start_matrix", "node_states",
            "mixture_lipschitz", "overlapped_windows", "schedule_cost"]
@@ -565,7 +565,20 @@ def collocation_node_step(x, t, h, k, first, key0, key1, target_params, solver_p
     return nfe
 
 
-class Collocation(ODESolver, ParallelSolver):
+@dataclass(frozen=True)
+class CollocationState:
+    """Per-run state of :meth:`Collocation.step` (from :meth:`Collocation.init`)."""
+
+    #: the grid's times: a pipelined window looks one window ahead
+    times: np.ndarray
+    #: :func:`overlapped_windows` of the grid's sweeps
+    overlapped: np.ndarray
+    #: ``(h, node drifts)`` of the last window for a warm start; ``h`` None when they are the next
+    #: window's own first-sweep drifts (pipeline)
+    carry: tuple | None = None
+
+
+class Collocation(ODESolver, ParallelSolver, PlannedSolver):
     """Picard-iterated Chebyshev collocation on each window of the probability-flow ODE.
 
     Per window of length ``h`` (see the module docstring for the derivation)::
@@ -648,6 +661,7 @@ class Collocation(ODESolver, ParallelSolver):
     """
 
     name = "collocation"
+    theorem = "collocation"
     kernel_layout = "block"
     kernel_step = staticmethod(collocation_step)
     kernel_node_step = staticmethod(collocation_node_step)
@@ -673,27 +687,22 @@ class Collocation(ODESolver, ParallelSolver):
         self.lipschitz = lipschitz
         self.rho_max = float(rho_max)
         self.nodes = chebyshev_lobatto_nodes(self.degree, self.context)
-        if not per_window:
-            self.evals_per_step = self.degree * self.sweeps + 1
-            self.rounds_per_step = self.sweeps
+        # the most a window costs (exact counts: cost(), with the pipeline's overlaps)
+        self.evals_per_step = self.degree * int(np.max(self.sweeps)) + 1
+        self.rounds_per_step = int(np.max(self.sweeps))
         self.warm_start = bool(warm_start)
         self.pipeline = bool(pipeline)
         self.kernel_node_threads = self.degree + 1  # on CUDA: a thread per node when the particles are few
         if self.pipeline and not self.warm_start:
             raise ValueError("pipeline=True starts each window from the previous one's extrapolated drifts: "
                              "it needs warm_start=True")
-        if self.pipeline:
-            self.rounds_per_step = None  # the rounds depend on the sweeps of neighbouring windows
         # node states and drifts, and with a pipeline the next window's first node states
         self.n_work = (3 if self.pipeline else 2) * (self.degree + 1)
         # the nodes' times (the score's constants once per window), with a pipeline the next window's too
         self.time_slots = (2 if self.pipeline else 1) * (self.degree + 1)
         #: node drifts a particle carries from one window to the next (the warm start's memory)
         self.n_carry = self.degree + 1 if self.warm_start else 0
-        self._cache: dict = {}
-        self._carry = None  # NumPy path: (h, node drifts) of the last window, h None for first-sweep drifts
-        self._times = None  # NumPy path: the grid's times (a pipeline looks one window ahead)
-        self._overlapped = None  # NumPy path with a pipeline: overlapped_windows of the grid's sweeps
+        self._cache: dict = {}  # window matrices by length: a cache of pure functions, not run state
 
     def order(self) -> float:
         """``min(N, 2D)`` as ``h -> 0`` at fixed ``D, N``: each sweep gains one power of ``h`` from a
@@ -711,17 +720,31 @@ class Collocation(ODESolver, ParallelSolver):
             raise ValueError(f"{len(self.sweeps)} sweep counts for a grid of {n_steps} windows")
         return self.sweeps if np.ndim(self.sweeps) else np.full(n_steps, self.sweeps, dtype=np.int64)
 
-    def nfe(self, n_steps: int) -> int:
-        return schedule_cost(self.degree, self._windows_sweeps(n_steps), self.pipeline)[0]
+    def cost(self, grid, target=None) -> tuple[int, int]:
+        """:func:`schedule_cost` of the grid's windows with their sweeps."""
+        return schedule_cost(self.degree, self._windows_sweeps(grid_steps(grid)), self.pipeline)
 
-    def rounds(self, n_steps: int) -> int:
-        return schedule_cost(self.degree, self._windows_sweeps(n_steps), self.pipeline)[1]
+    def init(self, grid, target=None) -> "CollocationState":
+        """The run's state: the grid's times and overlapped windows (a pipeline looks one window ahead),
+        and no carried drifts yet."""
+        times = np.asarray(grid.times, dtype=float)
+        return CollocationState(times, overlapped_windows(self._windows_sweeps(len(times) - 1), self.pipeline))
 
-    def prepare(self, grid, target=None) -> None:
-        self._carry = None
-        self._times = np.asarray(grid.times, dtype=float)
-        if self.pipeline:
-            self._overlapped = overlapped_windows(self._windows_sweeps(len(grid)), True)
+    def plan(self, eps: float, target, T: float, delta: float) -> Plan:
+        """:func:`collocation_plan` for ``eps`` on ``target``, run by this solver's weights and context."""
+        plan = collocation_plan(eps, target, T=T, delta=delta)
+        solver = plan.solver(weights=self.weights, context=self.context)
+        return Plan(solver, plan.grid, {"windows": plan.windows, "degree": plan.degree, "sweeps": plan.sweeps})
+
+    def measured_plan(self, eps: float, score, x_pilot, T: float, delta: float) -> Plan:
+        """:func:`~certsample.solvers.collocation_adaptive.adapt_plan` on the pilot particles ``x_pilot``."""
+        from .collocation_adaptive import adapt_plan
+
+        before = score.evaluations
+        plan = adapt_plan(eps, score, x_pilot, T, delta)
+        info = {"eps": float(eps), "degree": plan.degree, "windows": plan.windows, "pilot": int(x_pilot.shape[0]),
+                "pilot_evaluations_per_particle": (score.evaluations - before) / x_pilot.shape[0]}
+        return Plan(plan.solver(), plan.grid, info)
 
     def _window(self, h):
         key = self.context.key(h)
@@ -746,24 +769,22 @@ class Collocation(ODESolver, ParallelSolver):
         return check_contraction(TimeGrid([t, t - h]), self.degree, weights=self.weights,
                                  rho_max=self.rho_max, **kw)
 
-    def step(self, x, t, h, k, score, noise):
+    def step(self, x, t, h, k, score, noise, state):
+        """One window; ``state`` from :meth:`init` carries the warm start's drifts between windows."""
         ctx = self.context
         if self.check:
             self._check_window(float(t), float(h), getattr(score, "target", None))
         sweeps = self.sweeps_of(k)
         ahead = None
-        if self.pipeline:
-            if self._overlapped is None:
-                raise RuntimeError("a pipelined Collocation looks one window ahead: call prepare(grid) first")
-            if k + 1 < self._overlapped.size and self._overlapped[k + 1]:
-                ahead = (self._times[k + 1], self._times[k + 1] - self._times[k + 2])
+        if k + 1 < state.overlapped.size and state.overlapped[k + 1]:
+            ahead = (state.times[k + 1], state.times[k + 1] - state.times[k + 2])
         with ctx.working():
             x, t, h = ctx.asarray(x), ctx.asarray(t)[()], ctx.asarray(h)[()]
             amat, growth, shift = self._window(h)
             times = t - h * self.nodes
             nodes = np.repeat(x[None], self.degree + 1, axis=0)
             drift = np.empty_like(nodes)
-            carry = self._carry if self.warm_start and k > 0 else None
+            carry = state.carry if self.warm_start and k > 0 else None
             done = 0
             if carry is not None and carry[1].shape[1:] == x.shape:
                 h_previous, drift_previous = carry
@@ -773,16 +794,15 @@ class Collocation(ODESolver, ParallelSolver):
                     done = 1
                 else:
                     node_states(x, nodes, drift_previous, self._warm(h_previous, h), growth, h)
-            self._carry = None
+            carry = None
             for sweep in range(done, sweeps):
                 if ahead is not None and sweep == sweeps - 1:
-                    self._carry = (None, self._sweep_with_next(score, x, nodes, drift, times, h, ahead,
-                                                               sweep == done))
+                    carry = (None, self._sweep_with_next(score, x, nodes, drift, times, h, ahead, sweep == done))
                 else:
                     picard_sweep(score, x, nodes, drift, times, amat, growth, shift, h, sweep == done)
-            if self.warm_start and self._carry is None:
-                self._carry = (h, drift)
-            return nodes[-1]
+            if self.warm_start and carry is None:
+                carry = (h, drift)
+            return nodes[-1], replace(state, carry=carry)
 
     def _sweep_with_next(self, score, x, nodes, drift, times, h, ahead, first_sweep):
         """This window's last sweep and the next window's first in one round; returns the latter's drifts.

@@ -38,7 +38,7 @@ mostly the references: 4882 for a 552-evaluation plan on the ring at eps 1e-6). 
 exponential part of the flow stays exact.
 
 ``eps`` is a target for the RMS pathwise error over the batch; estimates are not proofs (for a
-proof use :func:`certsample.certify.certify`, whose enclosures are). The degree is chosen among a
+proof use :func:`certsample.verify.certify`, whose enclosures are). The degree is chosen among a
 few candidates on the pilot: the fewest rounds at nearly the fewest evaluations.
 
 References

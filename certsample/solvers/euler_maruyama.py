@@ -34,6 +34,8 @@ class EulerMaruyama(SDESolver):
     """
 
     name = "euler-maruyama"
+    theorem = "sde_em_w2"
+    linear_in_noise = True
     n_work = 2
     kernel_layout = "block"
     kernel_step = staticmethod(euler_maruyama_step)
@@ -41,6 +43,6 @@ class EulerMaruyama(SDESolver):
     def order(self) -> float:
         return 1.0
 
-    def step(self, x, t, h, k, score, noise):
+    def step(self, x, t, h, k, score, noise, state=None):
         s = score(x, t)
-        return x + h * (x + 2.0 * s) + math.sqrt(2.0 * h) * noise.normal(k, int(SLOT_BROWNIAN))
+        return x + h * (x + 2.0 * s) + math.sqrt(2.0 * h) * noise.normal(k, int(SLOT_BROWNIAN)), state

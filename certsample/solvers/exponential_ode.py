@@ -33,6 +33,8 @@ class ExponentialODE(ODESolver):
     """
 
     name = "exponential-ode"
+    theorem = "pf_ode_ei_w2"
+    linear_in_noise = True
     n_work = 1
     kernel_layout = "block"
     kernel_step = staticmethod(exponential_ode_step)
@@ -40,5 +42,5 @@ class ExponentialODE(ODESolver):
     def order(self) -> float:
         return 1.0
 
-    def step(self, x, t, h, k, score, noise):
-        return math.exp(h) * x + math.expm1(h) * score(x, t)
+    def step(self, x, t, h, k, score, noise, state=None):
+        return math.exp(h) * x + math.expm1(h) * score(x, t), state

@@ -40,6 +40,8 @@ class ExponentialSDE(SDESolver):
     """
 
     name = "exponential-sde"
+    theorem = "sde_ei_w2"
+    linear_in_noise = True
     n_work = 2
     kernel_layout = "block"
     kernel_step = staticmethod(exponential_sde_step)
@@ -47,7 +49,7 @@ class ExponentialSDE(SDESolver):
     def order(self) -> float:
         return 1.0
 
-    def step(self, x, t, h, k, score, noise):
+    def step(self, x, t, h, k, score, noise, state=None):
         s = score(x, t)
         xi = noise.normal(k, int(SLOT_BROWNIAN))
-        return math.exp(h) * x + 2.0 * math.expm1(h) * s + math.sqrt(math.expm1(2.0 * h)) * xi
+        return math.exp(h) * x + 2.0 * math.expm1(h) * s + math.sqrt(math.expm1(2.0 * h)) * xi, state

@@ -18,7 +18,7 @@ from ..kernels.jit import device_function
 from ..kernels.philox import uniform
 from ..kernels.score import particle_score
 from ..validation import check_int
-from .base import ParallelSolver
+from .base import ODESolver, ParallelSolver
 from .randomized_midpoint import (SLOT_MIDPOINT, _midpoint_offset_numpy, _midpoint_weight_numpy,
                                   check_sampling, midpoint_offset, midpoint_weight)
 
@@ -112,12 +112,12 @@ def parallel_midpoint_node_step(x, t, h, k, particle, key0, key1, target_params,
     return nfe
 
 
-class ParallelRandomizedMidpoint(ParallelSolver):
+class ParallelRandomizedMidpoint(ODESolver, ParallelSolver):
     """Randomized midpoint with ``R`` random points per step, found by ``K`` Picard sweeps.
 
     It integrates the probability-flow ODE: its only randomness is the midpoints' times, drawn
     independently of the start, so each particle's path can be checked against the exact flow
-    (``stochastic = False``).
+    (an :class:`~.base.ODESolver`).
 
     Parameters
     ----------
@@ -189,7 +189,8 @@ class ParallelRandomizedMidpoint(ParallelSolver):
     """
 
     name = "parallel-midpoint"
-    stochastic = False
+    theorem_gap = ("Gupta-Cai-Chen's parallel bound needs the parallel corrector; no theorem here covers the "
+                   "predictor alone")
     kernel_step = staticmethod(parallel_midpoint_step)
     kernel_node_step = staticmethod(parallel_midpoint_node_step)
 
@@ -216,7 +217,7 @@ class ParallelRandomizedMidpoint(ParallelSolver):
         pieces = np.arange(self.R)[:, None]
         return _midpoint_offset_numpy(alpha, pieces, h / self.R, self.sampling == "exponential")
 
-    def step(self, x, t, h, k, score, noise):
+    def step(self, x, t, h, k, score, noise, state=None):
         R = self.R
         hr = h / R
         tau = self.midpoint_times(h, k, noise)
@@ -236,7 +237,7 @@ class ParallelRandomizedMidpoint(ParallelSolver):
             mids = growth * x + np.einsum("ijp,jpd->ipd", weights, s)
         s = score.evaluate_at(mids, times)
         end = _midpoint_weight_numpy(tau, diag[:, None], h, hr, self.sampling == "exponential")
-        return math.exp(h) * x + np.einsum("jp,jpd->pd", end, s)
+        return math.exp(h) * x + np.einsum("jp,jpd->pd", end, s), state
 
     def __repr__(self) -> str:
         extra = "" if self.sampling == "uniform" else f", sampling={self.sampling!r}"

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..kernels.jit import device_function
 from ..validation import check_int
+from .base import ParallelSolver
 from .parallel_midpoint import ParallelRandomizedMidpoint, parallel_midpoint_step
 from .picard_ulmc import picard_cost, picard_ulmc_window, picard_ulmc_window_numpy, picard_work_rows
 from .predictor_corrector import PredictorCorrector, corrector_slot, fresh_velocity
@@ -40,7 +41,7 @@ def parallel_predictor_corrector_step(x, t, h, k, particle, key0, key1, target_p
     return nfe
 
 
-class ParallelPredictorCorrector(PredictorCorrector):
+class ParallelPredictorCorrector(PredictorCorrector, ParallelSolver):
     """Parallel randomized-midpoint predictor, then a Picard-parallel randomized-midpoint ULMC corrector.
 
     Every corrector run of ``M = corrector_steps`` Langevin steps is found by ``P = corrector_sweeps``
@@ -83,6 +84,7 @@ class ParallelPredictorCorrector(PredictorCorrector):
     """
 
     name = "parallel-predictor-corrector"
+    theorem = "gupta_cai_chen_parallel"
     kernel_step = staticmethod(parallel_predictor_corrector_step)
 
     def __init__(self, R: int = 4, K: int = 2, corrector_steps: int = 2, corrector_sweeps: int = 4,

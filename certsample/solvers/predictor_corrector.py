@@ -16,7 +16,7 @@ import numpy as np
 
 from ..kernels.jit import device_function
 from ..kernels.philox import SLOT_BROWNIAN, fill_normals
-from .base import SDESolver
+from .base import SDESolver, grid_steps
 from ..validation import check_int, positive_finite
 from .parallel_midpoint import ParallelRandomizedMidpoint, parallel_midpoint_step
 from .randomized_midpoint import RandomizedMidpoint
@@ -156,6 +156,7 @@ class PredictorCorrector(SDESolver):
     """
 
     name = "predictor-corrector"
+    theorem = "gupta_cai_chen"
     kernel_step = staticmethod(predictor_corrector_step)
 
     def __init__(self, predictor="sequential", R: int | None = None, K: int | None = None,
@@ -184,7 +185,6 @@ class PredictorCorrector(SDESolver):
         if span is not None and span != "theorem":
             span = positive_finite("span", span)
         self.span = span
-        self._counts = None
         if L is not None and not callable(L):
             L = positive_finite("L", L)
         self.L = L
@@ -193,7 +193,7 @@ class PredictorCorrector(SDESolver):
         self.n_work = 2 * self.R + 1 + ULMC_WORK
 
     def _set_cost(self) -> None:
-        # per-step schedule: a fixed cost per step; block schedules add the correctors in nfe()/rounds()
+        # per-step schedule: a fixed cost per step; block schedules add the correctors in cost()
         per_step = self.blocks is None and self.span is None
         evals, rounds = self.corrector_cost(self.corrector_steps) if per_step else (0, 0)
         self.evals_per_step = self.predictor.evals_per_step + evals
@@ -225,8 +225,10 @@ class PredictorCorrector(SDESolver):
         return value
 
     def corrector_counts(self, grid, target=None) -> np.ndarray:
-        """ULMC steps run after each grid step: ``corrector_steps`` at every step, or at block ends."""
-        n = len(grid)
+        """ULMC steps run after each grid step: ``corrector_steps`` at every step, or at block ends.
+
+        ``grid`` is a :class:`~certsample.forward.TimeGrid` (or a step count, except with ``span``)."""
+        n = grid_steps(grid)
         counts = np.zeros(n, dtype=np.int64)
         if self.blocks is None and self.span is None:
             counts[:] = self.corrector_steps
@@ -236,6 +238,8 @@ class PredictorCorrector(SDESolver):
                 raise ValueError(f"blocks={self.blocks} exceeds the grid's {n} steps")
             ends = np.linspace(0, n, self.blocks + 1).round().astype(int)[1:] - 1
         else:
+            if not hasattr(grid, "times"):
+                raise ValueError("a span= schedule depends on the grid's times: pass the TimeGrid, not a step count")
             ends, elapsed = [], 0.0
             for k, (t, h) in enumerate(zip(grid.times[:-1], grid.steps)):
                 elapsed += h
@@ -246,23 +250,18 @@ class PredictorCorrector(SDESolver):
         counts[np.asarray(ends)] = self.corrector_steps
         return counts
 
-    def prepare(self, grid, target=None) -> None:
-        self._counts = self.corrector_counts(grid, target)
+    def init(self, grid, target=None) -> np.ndarray:
+        """The run's state: the corrector steps after each grid step (:meth:`corrector_counts`)."""
+        return self.corrector_counts(grid, target)
 
-    def _corrector_total(self, n_steps: int, which: int):
-        """Evaluations (``which = 0``) or rounds (1) of all corrector runs over ``n_steps`` steps, or
-        None before :meth:`prepare`."""
-        if self._counts is None or len(self._counts) != n_steps:
-            return None
-        return sum(self.corrector_cost(int(m))[which] for m in self._counts if m)
-
-    def nfe(self, n_steps: int) -> int:
-        extra = self._corrector_total(n_steps, 0)
-        return super().nfe(n_steps) if extra is None else self.predictor.evals_per_step * n_steps + extra
-
-    def rounds(self, n_steps: int) -> int:
-        extra = self._corrector_total(n_steps, 1)
-        return super().rounds(n_steps) if extra is None else self.predictor.rounds_per_step * n_steps + extra
+    def cost(self, grid, target=None) -> tuple[int, int]:
+        """The predictor's cost on every step plus every corrector run's (:meth:`corrector_cost`)."""
+        nfe, rounds = self.predictor.cost(grid)
+        for m in self.corrector_counts(grid, target):
+            if m:
+                evals, depth = self.corrector_cost(int(m))
+                nfe, rounds = nfe + evals, rounds + depth
+        return nfe, rounds
 
     def kernel_params(self, grid, target=None) -> tuple:
         """``(R, K, exponential, corrector steps, u per step, corrector h, first corrector slot)``.
@@ -270,23 +269,24 @@ class PredictorCorrector(SDESolver):
         ``target`` (optional) supplies ``L(t)`` when neither ``L=`` nor ``target=`` was given.
         """
         t_next = grid.times[:-1] - grid.steps  # the same t - h the kernel step computes
-        self.prepare(grid, target)
+        counts = self.corrector_counts(grid, target)
         u = np.ones(len(grid))
-        for k in np.flatnonzero(self._counts):
+        for k in np.flatnonzero(counts):
             u[k] = 1.0 / self.lipschitz(float(t_next[k]), target)
         exponential = np.int64(self.predictor.sampling == "exponential")
-        return (np.int64(self.R), np.int64(self.K), exponential, self._counts, u,
+        return (np.int64(self.R), np.int64(self.K), exponential, counts, u,
                 self.corrector_h, np.int64(corrector_slot(self.R, 0)))
 
-    def step(self, x, t, h, k, score, noise):
-        x = self.predictor.step(x, t, h, k, score, noise)
-        n_corrector = self.corrector_steps if self._counts is None else int(self._counts[k])
+    def step(self, x, t, h, k, score, noise, state):
+        """The predictor's step, then ``state[k]`` corrector steps (``state`` from :meth:`init`)."""
+        x, _ = self.predictor.step(x, t, h, k, score, noise, None)
+        n_corrector = int(state[k])
         if n_corrector == 0:
-            return x
+            return x, state
         t_next = t - h
         u = 1.0 / self.lipschitz(t_next, getattr(score, "target", None))
         v = math.sqrt(u) * noise.normal(k, SLOT_VELOCITY)
-        return self.correct(x, v, n_corrector, u, t_next, k, score, noise)
+        return self.correct(x, v, n_corrector, u, t_next, k, score, noise), state
 
     def correct(self, x, v, n_corrector, u, t_next, k, score, noise):
         """The corrector run on a NumPy batch: ``n_corrector`` ULMC steps one after the other."""

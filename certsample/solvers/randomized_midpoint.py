@@ -151,6 +151,8 @@ class RandomizedMidpoint(ODESolver):
     """
 
     name = "randomized-midpoint"
+    theorem_gap = ("Gupta-Cai-Chen's bounds are for the predictor followed by a corrector; no theorem here "
+                   "covers the predictor alone")
     evals_per_step = 2
     rounds_per_step = 2
     n_work = 2
@@ -168,13 +170,13 @@ class RandomizedMidpoint(ODESolver):
     def kernel_params(self, grid, target=None) -> tuple:
         return (np.int64(self.sampling == "exponential"),)
 
-    def step(self, x, t, h, k, score, noise):
+    def step(self, x, t, h, k, score, noise, state=None):
         exponential = self.sampling == "exponential"
         tau = _midpoint_offset_numpy(noise.uniform(k, SLOT_MIDPOINT), 0, h, exponential)
         growth = np.exp(tau)[:, None]
         mid = growth * x + np.expm1(tau)[:, None] * score(x, t)
         s_mid = score.evaluate_at(mid[None], (t - tau)[None])[0]
-        return math.exp(h) * x + _midpoint_weight_numpy(tau, 0, h, h, exponential)[:, None] * s_mid
+        return math.exp(h) * x + _midpoint_weight_numpy(tau, 0, h, h, exponential)[:, None] * s_mid, state
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(sampling={self.sampling!r})"

@@ -51,7 +51,7 @@ from ..kernels.jit import compile_for, device_function
 from ..kernels.philox import fill_normals, uniform
 from ..kernels.score import particle_score
 from ..validation import positive_finite
-from .base import Solver
+from .base import SDESolver
 
 __all__ = ["ULMC_WORK", "ULMC_SLOTS", "brownian_g", "ulmc_noise_factor", "ulmc_noise_factor_numpy",
            "ulmc_covariance", "ulmc_cholesky", "ulmc_draw", "ulmc_half", "ulmc_end", "ulmc_step",
@@ -325,7 +325,7 @@ def ulmc_solver_step(x, t, h, k, particle, key0, key1, target_params, solver_par
 
 
 # ---------------------------------------------------------------------- the sampler
-class RandomizedMidpointULMC(Solver):
+class RandomizedMidpointULMC(SDESolver):
     """Randomized-midpoint underdamped Langevin for ``q ~ e^{-f}``, ``f = -log q_{t_score}``.
 
     The state of a particle is the row ``(x, v)`` of length ``2 d``; :meth:`step` advances a batch
@@ -362,7 +362,6 @@ class RandomizedMidpointULMC(Solver):
     evals_per_step = 2
     rounds_per_step = 2
     n_work = ULMC_WORK
-    stochastic = True
     kernel_step = staticmethod(ulmc_solver_step)
 
     def __init__(self, L: float, t_score: float = 0.0):
@@ -376,11 +375,11 @@ class RandomizedMidpointULMC(Solver):
         """Order in ``h`` of the stationary covariance bias on Gaussian targets (exact chain law): 3."""
         return 3.0
 
-    def step(self, state, t, h, k, score, noise):
+    def step(self, x, t, h, k, score, noise, state=None):
         """Advance rows ``(x, v)`` ``(n, 2 d)``; ``t`` is unused, ``noise`` has dimension ``d``."""
-        d = state.shape[1] // 2
-        x, v = ulmc_step_numpy(state[:, :d], state[:, d:], h, self.u, self.t_score, k, score, noise, 0)
-        return np.concatenate([x, v], axis=1)
+        d = x.shape[1] // 2
+        position, velocity = ulmc_step_numpy(x[:, :d], x[:, d:], h, self.u, self.t_score, k, score, noise, 0)
+        return np.concatenate([position, velocity], axis=1), state
 
     def kernel_params(self, grid, target=None) -> tuple:
         return (self.u, self.t_score)

@@ -105,7 +105,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Enclosure", "enclose_flow", "FlowModel"]
+from .errors import EnclosureFailed
+
+__all__ = ["Enclosure", "enclose_flow", "FlowModel", "a_priori_enclosure", "taylor_remainder_step",
+           "log_norm_growth"]
 
 
 def _flint():
@@ -470,8 +473,62 @@ def _validate(model: FlowModel, w0, t0, rho, star, comps=None):
     return None
 
 
+def a_priori_enclosure(model: FlowModel, w_start, t0, rho: float, star: int, step: int):
+    """Step 1 of the proof: ``(Y, rho)``, a complex box ``Y`` validated on the square ``S_rho`` by
+    :func:`_validate`, halving ``rho`` (at most 60 times) until one is found.
+
+    Raises
+    ------
+    EnclosureFailed
+        With the time, the start box and the step, when no ``rho`` validates.
+    """
+    for _ in range(60):
+        Y = _validate(model, w_start, t0, rho, star)
+        if Y is not None:
+            return Y, rho
+        rho /= 2
+    raise EnclosureFailed("could not validate an a-priori enclosure", float(t0.mid()),
+                          [str(w) for w in w_start], step)
+
+
+def taylor_remainder_step(model: FlowModel, w_point, Y_point, t0, t1, h, h_float: float, rho: float, star: int,
+                          comps, local_tol: float):
+    """Step 2 of the proof: the point trajectory's Taylor polynomial at ``h`` plus its Cauchy remainder.
+
+    ``Y_point`` is the a-priori box of the point ``w_point`` on ``S_rho``, so ``R_i = sup |Y_i - w_i|``
+    bounds every Taylor coefficient by ``R_i / rho^n`` and the tail after order ``m`` by ``R_i q^{m+1} /
+    (1 - q)``, ``q = h / rho``. The order is the least that brings the tail below ``local_tol``.
+    Returns ``(new center, local errors)``: the midpoints of the balls ``y(t1)`` and their radii.
+    """
+    arb = _flint().arb
+    q = h_float * (1 + 1e-12) / rho
+    R = [_upper(abs(yi - wi)) for yi, wi in zip(Y_point, w_point)]
+    order = int(min(MAX_ORDER, max(6, math.ceil(math.log(max(max(R), 1e-300) / local_tol) / math.log(1 / q)))))
+    coeffs = _taylor_coefficients(model, w_point, t0, order, star, comps)
+    a1 = (-t1).exp()
+    m1, g1, _ = model.scales(star, a1, a1 * a1)
+    center, local = [], []
+    for i in range(model.k):
+        acc = arb(0)
+        for zn in reversed(coeffs[i]):
+            acc = acc * h + zn
+        tail = arb(R[i]) * arb(q) ** (order + 1) / (1 - arb(q))
+        y_ball = m1[i] + g1[i] * (acc + arb(0, _upper(tail)))
+        mid = arb(y_ball.mid())
+        local.append(_upper(abs(y_ball - mid)))
+        center.append(mid)
+    return center, local
+
+
+def log_norm_growth(model: FlowModel, box, a_int, star: int, h):
+    """Step 3 of the proof: ``(mu, e^{mu h})`` with ``mu`` the one-sided Lipschitz bound of the drift over
+    the real ``box`` (holding every solution of the step) and ``t`` in the step's time interval ``a_int``."""
+    mu = model.log_norm(box, a_int, a_int * a_int, star)
+    return mu, (_flint().arb(mu) * h).exp()
+
+
 def _mixture_flow(model: FlowModel, y0, T: float, delta: float, tol: float, max_steps: int):
-    """Steps 1-3 of the proof from ``y0`` (list of balls) at ``T`` down to ``delta``."""
+    """Steps 1-4 of the proof from ``y0`` (list of balls) at ``T`` down to ``delta``."""
     arb = _flint().arb
     c = [arb(yi.mid()) for yi in y0]
     E = _upper(_norm_upper([_upper(yi.rad()) for yi in y0]))  # the start point's own rounding
@@ -484,23 +541,16 @@ def _mixture_flow(model: FlowModel, y0, T: float, delta: float, tol: float, max_
     local_tol = tol * 1e-3
     while True:
         if steps >= max_steps:
-            raise RuntimeError(f"enclosure needs more than max_steps={max_steps} steps")
+            raise EnclosureFailed(f"more than max_steps={max_steps} steps needed", float(t0.mid()),
+                                  [str(ci) for ci in c], steps)
         remaining = float((t0 - delta_b).mid())
-        t_now = float(t0.mid())
-        rho = min(rho, 0.9 * t_now)
+        rho = min(rho, 0.9 * float(t0.mid()))
         a0 = (-t0).exp()
-        star = model.reference_component(c, t_now)
+        star = model.reference_component(c, float(t0.mid()))
         m0, g0, _ = model.scales(star, a0, a0 * a0)
         w_start = [(ci + arb(0, E) - mi) / gi for ci, mi, gi in zip(c, m0, g0)]
         w_point = [(ci - mi) / gi for ci, mi, gi in zip(c, m0, g0)]
-        Y = None
-        for _ in range(60):
-            Y = _validate(model, w_start, t0, rho, star)
-            if Y is not None:
-                break
-            rho /= 2
-        if Y is None:
-            raise RuntimeError(f"could not validate an a-priori enclosure at t={t_now:g}")
+        Y, rho = a_priori_enclosure(model, w_start, t0, rho, star, steps)
         last = rho / ratio >= remaining
         h_float = remaining if last else rho / ratio
         h = (t0 - delta_b) if last else arb(h_float)
@@ -524,27 +574,9 @@ def _mixture_flow(model: FlowModel, y0, T: float, delta: float, tol: float, max_
                 pruning = model.pruning_bound(y_box(Y_point), a_int, a_int * a_int, star, comps)
         else:
             comps = None
-        q = h_float * (1 + 1e-12) / rho
-        R = [_upper(abs(yi - wi)) for yi, wi in zip(Y_point, w_point)]
-        order = int(min(MAX_ORDER, max(6, math.ceil(math.log(max(max(R), 1e-300) / local_tol) / math.log(1 / q)))))
-        coeffs = _taylor_coefficients(model, w_point, t0, order, star, comps)
-        a1 = (-t1).exp()
-        m1, g1, _ = model.scales(star, a1, a1 * a1)
-        new = []
-        local = []
-        for i in range(model.k):
-            acc = arb(0)
-            for zn in reversed(coeffs[i]):
-                acc = acc * h + zn
-            tail = arb(R[i]) * arb(q) ** (order + 1) / (1 - arb(q))
-            y_ball = m1[i] + g1[i] * (acc + arb(0, _upper(tail)))
-            mid = arb(y_ball.mid())
-            local.append(_upper(abs(y_ball - mid)))
-            new.append(mid)
-        # step 3: the one-sided Lipschitz bound over a real box holding both solutions, t in [t1, t0]
+        new, local = taylor_remainder_step(model, w_point, Y_point, t0, t1, h, h_float, rho, star, comps, local_tol)
         box = full_box if Y_point is Y else [yf.union(yp) for yf, yp in zip(full_box, y_box(Y_point))]
-        mu = model.log_norm(box, a_int, a_int * a_int, star)
-        growth = (arb(mu) * h).exp()
+        mu, growth = log_norm_growth(model, box, a_int, star, h)
         E = _upper(growth * arb(E) + _norm_upper(local) + arb(pruning) * h * (growth + 1))
         log_growth += max(mu * h_float, -700.0)
         c = new
@@ -578,7 +610,7 @@ def enclose_flow(target, x0, T: float, delta: float, *, tol: float = 1e-15, prec
     -------
     Enclosure
     """
-    from .targets import MixtureTarget
+    from ..targets import MixtureTarget
 
     if not isinstance(target, MixtureTarget):
         raise TypeError("enclose_flow needs a built-in MixtureTarget (a score callable has no proved flow)")

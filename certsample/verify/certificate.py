@@ -1,0 +1,89 @@
+"""The certificate of a run: its two verdicts and everything a reader needs to check them."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+
+__all__ = ["Certificate", "VERDICTS"]
+
+VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE")
+
+
+@dataclass
+class Certificate:
+    """Everything a reader needs to check a certified run; JSON-serialisable via :meth:`to_json`."""
+
+    accuracy_verdict: str
+    theorem_verdict: str
+    eps: float
+    measured: float
+    measured_lower: float
+    uncertainty: float
+    floor: float
+    measurement: str
+    measurement_kind: str
+    reference: str
+    particles_checked: int
+    population: dict
+    theorem: str | None
+    theorem_reference: str
+    metric: str
+    certified_constants: bool
+    assumptions: list
+    inputs: dict
+    parameters: dict
+    nfe_required: int | None
+    bound: float | None
+    nfe: int
+    rounds: int
+    wall_time_s: float
+    notes: list = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        """The accuracy verdict (what the exit code of ``certsample certify`` reports)."""
+        return self.accuracy_verdict
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_json(self, indent: int = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def save(self, path: str) -> str:
+        with open(path, "w") as fh:
+            fh.write(self.to_json() + "\n")
+        return path
+
+    def __str__(self) -> str:
+        inp = self.inputs
+        lines = [
+            f"accuracy  {self.accuracy_verdict} ({self.measurement_kind}): error "
+            f"{_fmt_range(self.measured_lower, self.measured)} against eps={self.eps:g}",
+            f"          {self.measurement}",
+            f"          reference: {self.reference}",
+        ]
+        for key, value in self.population.items():
+            lines.append(f"          {key}: {value}")
+        if self.theorem is None:
+            lines.append(f"theorem   {self.theorem_verdict}")
+        else:
+            lines.append(f"theorem   {self.theorem_verdict}: {self.theorem} ({self.metric}; constants "
+                         f"{'proved' if self.certified_constants else 'placeholders, not proved'}), bound "
+                         + (f"{self.bound:.6g} at NFE {self.nfe}" if self.bound is not None else "n/a"))
+            lines.append(f"          {self.theorem_reference}")
+        lines.append(f"run       {inp['solver']} on {inp['target']}, steps={inp['n_steps']}"
+                     + (f" (theorem asks NFE {self.nfe_required})" if self.nfe_required else "")
+                     + f", NFE={self.nfe}, rounds={self.rounds}, {self.wall_time_s:.3f} s")
+        lines += [f"note      {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+def _fmt_range(lo, hi):
+    if not math.isfinite(hi):
+        return "not measured"
+    if lo == hi or not math.isfinite(lo):
+        return f"{hi:.6g}"
+    return f"in [{lo:.3g}, {hi:.6g}] (proved)"

@@ -1,0 +1,363 @@
+"""Certified sampling runs: how accurate was this run, proved where it can be, and what the theorem said.
+
+:func:`certify` takes a target, a solver and an accuracy ``eps`` and returns a
+:class:`~.certificate.Certificate` with two verdicts.
+
+``accuracy_verdict`` -- is this run's error below ``eps``? (:mod:`.measurement`)
+    *ODE solvers* start from exact ``q_T`` samples; for each checked particle the exact
+    probability-flow image of its start point is enclosed in a ball proved with Arb ball arithmetic
+    (:mod:`.enclosure`), so its pathwise error ``|x_solver - x_exact|`` lies in ``[|x - c| - r, |x - c| +
+    r]`` -- a proof, and a reference independent of every solver here (it shares no code with them). The
+    accuracy metric is the RMS pathwise error of a coupling (an upper bound of ``W2``). ``PASS``
+    (verified): its proved upper bound over the checked particles is at most ``eps``; ``FAIL``
+    (verified): its proved lower bound exceeds ``eps``. For the sampler's law the certificate adds
+    distribution-free statements at level ``confidence``: an exact (Clopper-Pearson) upper bound of the
+    fraction of trajectories whose error exceeds ``eps``, and an empirical-Bernstein upper bound of ``E
+    min(e^2, (4 eps)^2)`` (a bound of an unbounded mean cannot be distribution-free).
+
+    *Gaussian targets with a linear scheme* are judged on the exact Gaussian output law (``exact``).
+    *Everything else* (SDE solvers on mixtures) is judged on sample statistics that are lower bounds of
+    the metric (moment-matched Gaussians, sliced W2, binned TV): they can refute but never confirm, so
+    the verdict is ``FAIL`` or ``INCONCLUSIVE``. A refutation is a test: ``FAIL`` when the statistic
+    exceeds the threshold by more than the ``(1 - alpha)`` quantile of the same statistic on exact
+    samples (Monte-Carlo replicates of the floor), ``alpha = Phi(-z)``; by the triangle inequality that
+    quantile dominates the statistic's excess under the null, up to the gap between the run's law and
+    its coupled exact twin, so the false-FAIL rate is about ``alpha`` (checked over many seeds in the
+    tests).
+
+``theorem_verdict`` -- the run against the error bound of the theorem covering the solver
+    (:attr:`~certsample.solvers.Solver.theorem`), at the NFE actually used (``PASS``/``FAIL``/
+    ``INCONCLUSIVE``, or ``NOT APPLICABLE`` naming the hypothesis the target or solver fails). Bounds
+    whose constants the paper hides are flagged ``certified_constants = False``.
+
+Step counts. When a theorem applies, ``nfe_required`` is the smallest evaluation count at which its
+rigorous error bound is at most ``eps`` (so the bound at the count used never exceeds ``eps``). A
+:class:`~certsample.solvers.PlannedSolver` plans its own grid from ``eps``. Otherwise an ODE solver's
+step count is tuned on the proved errors of the first ``pilot`` checked particles (doubling until they
+are below ``eps / 2``); an SDE solver needs ``n_steps``.
+
+Only named failures (:mod:`.errors`) become verdicts or refusals; any other exception is a bug and
+propagates.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..confidence import check_confidence
+from ..forward import TimeGrid, make_grid
+from ..integrate import initial_particles, sample
+from ..oracle import PerturbedOracle, ScoreOracle
+from ..solvers import PlannedSolver, get_solver
+from ..validation import check_int
+from .certificate import Certificate
+from .errors import HypothesisNotMet, StepBudgetExceeded
+from .measurement import SampleStatistics, VerifiedEnclosures, choose_measurement
+from .parameters import default_horizon, nfe_for_accuracy, theorem_for
+from .verifier import Verifier
+
+__all__ = ["certify"]
+
+
+def certify(target, solver="exponential-ode", eps: float = 0.05, *, score=None, score_error=None,
+            n: int = 2000, n_verify: int = 32, n_steps: int | None = None, T: float | None = None,
+            delta: float = 1e-2, backend: str = "numpy", seed: int = 0, max_steps: int = 200_000,
+            z: float = 3.0, confidence: float = 0.95, replicates: int = 200, pilot: int = 8,
+            workers: int = 2, verify_seconds: float | None = 40.0, log=True, progress=False) -> Certificate:
+    """Run ``solver`` on ``target``, prove (or test) its accuracy against ``eps``, and check its theorem.
+
+    Parameters
+    ----------
+    target : MixtureTarget
+        The exact target: the reference every error is measured against.
+    solver : str or Solver
+    eps : float
+        Requested accuracy (> 0): pathwise RMS error for ODE solvers, the theorem's metric otherwise.
+    score : ScoreOracle or callable, optional
+        The score the sampler uses (default: the target's exact score). The accuracy verdict holds
+        for any score; the theorem verdict needs its L2 error (``score_error``, or a
+        :class:`~certsample.oracle.PerturbedOracle`'s ``error_l2``).
+    n : int
+        Particles in the run (sample-based measurements use them all).
+    n_verify : int
+        ODE solvers: particles whose exact flow is enclosed and whose error is proved.
+    n_steps : int, optional
+        Steps to run (default: from the theorem, the solver's plan, or tuned on proved errors).
+    T, delta : float
+        Horizon (default: ``e^{-T} W2(q_0, N(0, I)) <= eps / 4`` when the theorem has ``W0``, else
+        10) and early-stopping time.
+    max_steps : int
+        Refuse to run when more steps than this would be needed.
+    z : float
+        Statistical refutations use ``alpha = Phi(-z)`` (default 3: about 0.13%).
+    confidence : float
+        Level of the population statements, in (0, 1).
+    replicates : int
+        Monte-Carlo replicates of the null distribution of sample statistics.
+    pilot : int
+        ODE solvers without a theorem: particles whose proved errors tune the step count.
+    workers : int
+        Processes that compute enclosures.
+    verify_seconds : float or None
+        Time budget for the enclosures: fewer than ``n_verify`` particles (at least ``pilot``) are
+        checked when the first ones show the budget cannot cover them all. The number is fixed from
+        timings before any error is looked at. None: no budget.
+    log : bool or callable
+        Cost estimate and progress lines (default: to stderr, terminal or not).
+
+    Returns
+    -------
+    Certificate
+    """
+    job = _Job.checked(target, eps, score, score_error, n, n_verify, n_steps, delta, backend, seed, max_steps, z,
+                       confidence, replicates, pilot, workers, verify_seconds, log, progress)
+    solver_obj = get_solver(solver)
+    job.T = default_horizon(solver_obj, target, eps, delta, job.score_error) if T is None else T
+    check = theorem_for(solver_obj, target, job.T, delta, job.score_error)
+    strategy = choose_measurement(solver_obj, target, score is None)
+    notes = list(check.notes)
+    if strategy is VerifiedEnclosures and "W0" in check.parameters:
+        check.parameters["W0"] = 0.0
+        notes.append("started from the exact q_T, so the initialisation term W0 is 0")
+    job.init = strategy.init
+    job.x0 = initial_particles(n, target.dim, seed, job.T, target, job.init)
+    verifier = None
+    if strategy is VerifiedEnclosures:
+        tol = min(1e-6, eps * 1e-3)
+        verifier = Verifier(target, job.x0, job.T, delta, tol, job.workers, job.say)
+    solver_obj, grid, nfe_required = _choose_grid(job, solver, solver_obj, check, verifier, notes)
+    checked = min(n, n_verify) if verifier is None else _affordable(job, verifier, notes)
+    if strategy is VerifiedEnclosures:
+        measurement = VerifiedEnclosures(verifier, checked, eps, job.confidence)
+    elif strategy is SampleStatistics:
+        metric = check.theorem.metric if check.theorem is not None else "W2"
+        measurement = SampleStatistics(target, seed, metric, job.alpha, job.replicates)
+    else:
+        measurement = strategy(solver_obj, target)
+    job.say(f"certify: {solver_obj.name} on {target!r}: {len(grid)} steps, NFE {solver_obj.nfe(grid, target)} per "
+            f"particle, {n} particles, " + _expected_seconds(job, solver_obj, grid, verifier, checked))
+    result = job.run(solver_obj, grid)
+    job.say(f"certify: sampling took {result.wall_time:.2f} s")
+    measured = measurement.measure(result)
+    accuracy = measured.verdict(eps)
+    theorem_verdict, bound = _theorem_verdict(check, measured, result, notes)
+    notes += _closing_notes(job, measured, accuracy, verifier)
+    job.say(f"certify: accuracy {accuracy}" + (f"; verification took {verifier.seconds:.1f} s" if verifier else ""))
+    return _certificate(job, solver_obj, check, measured, accuracy, theorem_verdict, bound, nfe_required, result,
+                        notes)
+
+
+@dataclass
+class _Job:
+    """The validated inputs of one certify call, and how it runs and logs."""
+
+    target: object
+    eps: float
+    score: object
+    score_error: float | None
+    n: int
+    n_verify: int
+    n_steps: int | None
+    delta: float
+    backend: str
+    seed: int
+    max_steps: int
+    z: float
+    confidence: float
+    replicates: int
+    pilot: int
+    workers: int
+    verify_seconds: float | None
+    say: object
+    progress: object
+    T: float = 10.0
+    init: str = "standard"
+    x0: np.ndarray | None = None
+
+    @classmethod
+    def checked(cls, target, eps, score, score_error, n, n_verify, n_steps, delta, backend, seed, max_steps, z,
+                confidence, replicates, pilot, workers, verify_seconds, log, progress):
+        _positive("eps", eps)
+        _positive("z", z)
+        check_confidence(confidence)
+        if verify_seconds is not None:
+            _positive("verify_seconds", verify_seconds)
+        if score is not None and not (callable(score) or isinstance(score, ScoreOracle)):
+            raise TypeError(f"score must be a ScoreOracle or a callable, got {type(score).__name__}")
+        say = _stderr_log if log is True else (log or (lambda message: None))
+        return cls(target, float(eps), score, _score_error(score, score_error), check_int("n", n, 1),
+                   check_int("n_verify", n_verify, 1), None if n_steps is None else check_int("n_steps", n_steps, 1),
+                   delta, backend, seed, max_steps, z, confidence, check_int("replicates", replicates, 20),
+                   check_int("pilot", pilot, 1), check_int("workers", workers, 1), verify_seconds, say, progress)
+
+    @property
+    def alpha(self) -> float:
+        """The false-FAIL rate of statistical refutations, ``Phi(-z)``."""
+        return 0.5 * math.erfc(self.z / math.sqrt(2))
+
+    @property
+    def backend_used(self) -> str:
+        """A score of the user's runs on the NumPy backend; the exact score runs anywhere."""
+        return self.backend if self.score is None else "numpy"
+
+    def run(self, solver, grid, x0=None, progress=None):
+        return sample(self.target if self.score is None else self.score, solver, grid=grid,
+                      x_init=self.x0 if x0 is None else x0, backend=self.backend_used, seed=self.seed,
+                      progress=self.progress if progress is None else progress, dim=self.target.dim)
+
+
+def _choose_grid(job, solver_arg, solver, check, verifier, notes):
+    """``(solver, grid, nfe_required)``: the steps given, the theorem's count, the solver's plan, or tuned."""
+    theorem = check.theorem
+    nfe_required = None
+    if job.n_steps is None and theorem is not None:
+        nfe_required = nfe_for_accuracy(theorem, check.parameters, job.eps, job.max_steps * solver.evals_per_step)
+    # a theorem's count is for its uniform grid; a tuned count uses the library's default grid
+    grid_kind = "uniform" if theorem is not None else "exponential"
+    n_steps = job.n_steps
+    if n_steps is None and isinstance(solver, PlannedSolver):
+        plan = solver.plan(job.eps, job.target, job.T, job.delta)
+        if isinstance(solver_arg, str):  # a solver instance passed in is judged as it is
+            solver = plan.solver
+        notes.append("plan from eps: " + ", ".join(f"{k} {v}" for k, v in plan.info.items()))
+        return solver, plan.grid, nfe_required
+    if n_steps is None and theorem is not None:
+        n_steps = max(1, math.ceil(nfe_required / solver.evals_per_step))
+    elif n_steps is None and verifier is not None:
+        pilot = min(job.pilot, job.n, job.n_verify)
+        n_steps = _tune_steps(job, solver, grid_kind, verifier, pilot)
+        notes.append(f"no theorem sets the step count ({check.reason}); {n_steps} steps were tuned on the proved "
+                     f"errors of {pilot} pilot particles, which are among the checked ones")
+    elif n_steps is None:
+        raise HypothesisNotMet(None, f"cannot choose a step count for {solver.name!r} on {job.target!r}: "
+                                     f"{check.reason}; pass n_steps= to certify a run of your choice")
+    if n_steps > job.max_steps:
+        raise StepBudgetExceeded(n_steps, job.max_steps, job.eps)
+    return solver, make_grid(grid_kind, job.T, job.delta, n_steps), nfe_required
+
+
+def _affordable(job, verifier, notes) -> int:
+    """Particles to check: ``n_verify``, fewer when the first enclosures' times show the budget cannot
+    cover them all (decided from timings only, never from errors)."""
+    m_verify = min(job.n, job.n_verify)
+    if job.verify_seconds is None:
+        return m_verify
+    verifier.ensure(min(job.pilot, m_verify))
+    per = verifier.seconds_per_enclosure()
+    affordable = max(len(verifier.enclosures), int(job.verify_seconds / max(per, 1e-9)))
+    if affordable < m_verify:
+        notes.append(f"{affordable} of n_verify={m_verify} particles checked: enclosures took {per:.1f} s each and "
+                     f"verify_seconds={job.verify_seconds:g} (raise it to check more)")
+        return affordable
+    return m_verify
+
+
+def _tune_steps(job, solver, grid_kind, verifier, pilot):
+    """Grow the step count until the pilot particles' proved errors are below ``eps / 2``."""
+    steps = 8
+    order = max(0.5, float(solver.order()))
+    while True:
+        result = job.run(solver, make_grid(grid_kind, job.T, job.delta, steps))
+        _, upper = verifier.errors(result.samples, pilot)
+        worst = float(np.max(upper))
+        job.say(f"certify: pilot run with {steps} steps: largest proved error {worst:.3g} (target {job.eps / 2:.3g})")
+        if worst <= job.eps / 2:
+            return steps
+        factor = min(16.0, max(1.5, (worst / (job.eps / 2)) ** (1 / order) * 1.2))
+        steps = math.ceil(steps * factor)
+        if steps > job.max_steps:
+            raise StepBudgetExceeded(steps, job.max_steps, job.eps, "tuned on the pilot particles' proved errors")
+
+
+def _theorem_verdict(check, measured, result, notes):
+    """``(verdict, bound)`` of the run against its theorem at the NFE used."""
+    theorem = check.theorem
+    if theorem is None:
+        return f"NOT APPLICABLE: {check.reason}", None
+    bound = theorem.error_bound(N=int(result.nfe), **check.parameters)
+    if measured.kind == "verified" and theorem.metric != "W2":
+        verdict = (f"INCONCLUSIVE: a pathwise (W2) measurement neither confirms nor refutes a {theorem.metric} "
+                   "bound")
+    else:
+        verdict = measured.verdict(bound)
+    if not theorem.certified:
+        verdict += " (placeholder constants: not a proof about the paper's theorem)"
+        notes.append("the paper hides this bound's constants: the bound uses stated placeholders")
+    return verdict, bound
+
+
+def _closing_notes(job, measured, accuracy, verifier) -> list:
+    notes = []
+    if measured.kind == "lower" and accuracy == "INCONCLUSIVE":
+        notes.append("a lower-bound statistic below the threshold cannot confirm it, only fail to refute it")
+    if verifier is not None:
+        target = job.target
+        w0 = math.exp(-job.T) * (math.sqrt(float(np.trace(target.covariance()) + target.mean() @ target.mean()))
+                                 + math.sqrt(target.dim))
+        notes.append(f"a run started from N(0, I) instead of q_T adds the initialisation error: "
+                     f"W2(q_T, N(0, I)) <= e^-T W2(q_0, N(0, I)) <= {w0:.2g}, carried by the flow")
+    return notes
+
+
+def _certificate(job, solver, check, measured, accuracy, theorem_verdict, bound, nfe_required, result, notes):
+    theorem = check.theorem
+    return Certificate(
+        accuracy_verdict=accuracy, theorem_verdict=theorem_verdict, eps=job.eps,
+        measured=float(measured.value), measured_lower=float(measured.lower),
+        uncertainty=float(measured.uncertainty), floor=float(measured.floor), measurement=measured.how,
+        measurement_kind=measured.kind, reference=measured.reference, particles_checked=measured.checked,
+        population=measured.population,
+        theorem=None if theorem is None else theorem.name,
+        theorem_reference="" if theorem is None else theorem.reference,
+        metric="" if theorem is None else theorem.metric,
+        certified_constants=bool(theorem is not None and theorem.certified),
+        assumptions=[] if theorem is None else list(theorem.assumptions),
+        inputs={"target": repr(job.target), "solver": solver.name, "eps": job.eps, "n": job.n, "seed": job.seed,
+                "backend": job.backend_used, "T": job.T, "delta": job.delta, "n_steps": len(result.grid),
+                "score_error": job.score_error, "init": job.init,
+                "z": job.z, "confidence": job.confidence},
+        parameters={k: float(v) for k, v in check.parameters.items()}, nfe_required=nfe_required,
+        bound=None if bound is None else float(bound), nfe=int(result.nfe), rounds=int(result.rounds),
+        wall_time_s=float(result.wall_time), notes=notes)
+
+
+def _expected_seconds(job, solver, grid, verifier, checked):
+    """The cost estimate printed before the run: a few steps of a few particles, scaled up."""
+    steps = min(len(grid), 4)
+    few = min(len(job.x0), 256)
+    probe = job.run(solver, TimeGrid(grid.times[:steps + 1]), x0=job.x0[:few], progress=False)
+    sampling = probe.wall_time / (few * steps) * len(job.x0) * len(grid)
+    text = f"expected about {sampling:.1f} s of sampling"
+    if verifier is not None:
+        done = len(verifier.enclosures)
+        if done:
+            text += f" and {verifier.seconds_per_enclosure() * (checked - done):.0f} s of enclosures"
+        else:
+            text += f"; {checked} enclosures ({job.workers} processes) timed as they finish"
+    return text
+
+
+def _score_error(score, declared):
+    if declared is not None:
+        if not (isinstance(declared, (int, float)) and math.isfinite(declared) and declared >= 0):
+            raise ValueError(f"score_error must be a finite number >= 0, got {declared!r}")
+        return float(declared)
+    if score is None:
+        return 0.0
+    if isinstance(score, PerturbedOracle):
+        return score.error_l2
+    return None
+
+
+def _stderr_log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def _positive(name, value):
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    if not ok:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")

@@ -1,0 +1,160 @@
+"""Which theorem covers a run, and the values of its parameters for the run's target and horizon."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..forward import alpha as fwd_alpha
+from ..forward import sigma2 as fwd_sigma2
+from ..metrics import gaussian_w2
+from .errors import BoundUnreachable, HypothesisNotMet, OutsideTheoremRange
+
+__all__ = ["TheoremCheck", "theorem_for", "theorem_parameters", "nfe_for_accuracy", "default_horizon"]
+
+_ROUND_UP = 1 + 1e-12  # parameters computed in floating point are nudged up before use in a bound
+
+
+@dataclass
+class TheoremCheck:
+    """The theorem covering a run with its parameter values, or None with the reason none applies."""
+
+    theorem: object | None  # proofs.core.Theorem
+    parameters: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+    reason: str = ""
+
+
+def _lipschitz_sup(target, t_lo: float, t_hi: float) -> tuple[float, str]:
+    """``sup_{t in [t_lo, t_hi]}`` of the target's score Lipschitz bound, and how it was obtained."""
+    if target.is_gaussian:
+        # each eigen-variance a^2 lam + sigma^2 moves monotonically in t: the sup is at an end
+        return max(target.score_lipschitz(t_lo), target.score_lipschitz(t_hi)), "exact (endpoints)"
+    times = np.concatenate([np.geomspace(t_lo, t_hi, 400), [t_lo, t_hi]])
+    return max(target.score_lipschitz(float(t)) for t in times), "maximum over 402 times (not rigorous)"
+
+
+def _strong_log_concavity(target):
+    """``alpha`` with ``-Hess log q_0 >= alpha I``, or None when there is none (not a positive Gaussian)."""
+    if not target.is_gaussian:
+        return None
+    lam = target.variances[0]
+    if target.basis is not None and target.dim > target.basis.shape[1]:
+        lam = np.append(lam, target.lam_perp)
+    return 1.0 / float(np.max(lam)) if np.min(lam) > 0 else None
+
+
+def _isotropic_noise_level(target):
+    """``v`` when every component is ``N(mu_c, v I)`` (v = 0: point cloud), else None."""
+    v = target.variances
+    if not np.allclose(v, v.flat[0]):
+        return None
+    if target.basis is not None and target.dim > target.basis.shape[1] and not np.isclose(target.lam_perp, v.flat[0]):
+        return None
+    return float(v.flat[0])
+
+
+def theorem_parameters(theorem, target, T: float, delta: float, score_error: float) -> tuple[dict, list]:
+    """Values of ``theorem``'s parameters (all but ``N`` and ``eps``) for this target and horizon.
+
+    Returns the values and a list of notes on how they were obtained.
+
+    Raises
+    ------
+    HypothesisNotMet
+        Naming the hypothesis the target does not meet.
+    """
+    wanted = set(theorem.symbols) - {"N", "eps"}
+    notes = []
+    mean, cov = target.mean(), target.covariance()
+    m2 = float(np.trace(cov) + mean @ mean)
+    values = {"d": target.dim, "T": T, "delta": delta, "eps_s": score_error, "m2": m2 * _ROUND_UP}
+    if "L" in wanted:
+        lip, how = _lipschitz_sup(target, delta, T)
+        values["L"] = lip * _ROUND_UP
+        notes.append(f"L = sup of the score's Lipschitz bound over [delta, T]: {how}")
+    if wanted & {"alpha", "M", "W0"}:
+        alpha = _strong_log_concavity(target)
+        if alpha is None:
+            raise HypothesisNotMet(theorem.name, f"theorem {theorem.name!r} assumes strongly log-concave data (a "
+                                   f"Gaussian with positive variances); {target!r} is not")
+        values["alpha"] = alpha / _ROUND_UP
+        values["M"] = 0.0  # the Hessian of log q_t is constant for Gaussians
+        values["W0"] = gaussian_w2(mean, cov, np.zeros(target.dim), np.eye(target.dim)) * _ROUND_UP
+    if wanted & {"R", "sigma"}:
+        v = _isotropic_noise_level(target)
+        if v is None or not np.isfinite(target.means).all():
+            raise HypothesisNotMet(theorem.name, f"theorem {theorem.name!r} needs data mu * N(0, v I) (a point "
+                                   f"cloud or a mixture with equal isotropic variances); {target!r} is not")
+        a, s2 = float(fwd_alpha(delta)), float(fwd_sigma2(delta))
+        # the sampler's law at delta is (a mu) * N(0, a^2 v + s^2): that is the theorem's q
+        values["R"] = a * float(np.max(np.linalg.norm(target.means, axis=1))) * _ROUND_UP
+        values["sigma"] = math.sqrt(a * a * v + s2) / _ROUND_UP
+        notes.append("R, sigma describe q_delta = (a mu) * N(0, a^2 v + sigma_delta^2)")
+        if values["R"] == 0:
+            values["R"] = np.nextafter(0.0, 1.0)
+    missing = wanted - set(values)
+    if missing:
+        raise HypothesisNotMet(theorem.name, f"theorem {theorem.name!r} needs parameters {sorted(missing)} that "
+                               "certify cannot derive from this target")
+    return {k: values[k] for k in sorted(wanted)}, notes
+
+
+def theorem_for(solver, target, T: float, delta: float, score_error: float | None) -> TheoremCheck:
+    """The theorem the solver names (:attr:`~certsample.solvers.Solver.theorem`) with its parameters for
+    this run, or a :class:`TheoremCheck` whose ``reason`` says why none applies."""
+    import proofs
+
+    if solver.theorem is None:
+        return TheoremCheck(None, reason=solver.theorem_gap)
+    theorem = proofs.get(solver.theorem)
+    if score_error is None:
+        return TheoremCheck(None, reason=f"theorem {theorem.name!r} needs the score's L2 error; a user score "
+                                         "without score_error= is not covered")
+    try:
+        params, notes = theorem_parameters(theorem, target, T, delta, score_error)
+    except HypothesisNotMet as failed:
+        return TheoremCheck(None, reason=failed.hypothesis)
+    return TheoremCheck(theorem, params, notes)
+
+
+def nfe_for_accuracy(theorem, params: dict, eps: float, max_nfe: int) -> int:
+    """Smallest ``N`` with ``theorem.error_bound(N) <= eps`` (rigorous bound; doubling then bisection).
+
+    Raises
+    ------
+    BoundUnreachable
+        When the bound exceeds ``eps`` even at ``4 max_nfe`` evaluations.
+    """
+    def ok(n):
+        try:
+            return theorem.error_bound(N=n, **params) <= eps
+        except OutsideTheoremRange:  # e.g. N below the cost of the theorem's first unit of accuracy
+            return False
+
+    hi = 1
+    while not ok(hi):
+        hi *= 2
+        if hi > 4 * max_nfe:
+            raise BoundUnreachable(theorem.name, eps, theorem.error_bound(N=4 * max_nfe, **params), 4 * max_nfe)
+    lo = hi // 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if ok(mid) else (mid, hi)
+    return hi
+
+
+def default_horizon(solver, target, eps: float, delta: float, score_error) -> float:
+    """``T``: 10, or for theorems with an initialisation term ``W0``, the ``T`` with ``e^{-T} W2(q_0, N(0, I))
+    <= eps / 4`` (at least 2)."""
+    probe = theorem_for(solver, target, 10.0, delta, score_error).theorem
+    if probe is None or "W0" not in probe.symbols:
+        return 10.0
+    mean, cov = target.mean(), target.covariance()
+    # W2(q_0, N(0, I)) <= sqrt(E|X|^2) + sqrt(d), exact for Gaussians with positive variances
+    w0 = math.sqrt(float(np.trace(cov) + mean @ mean)) + math.sqrt(target.dim)
+    if target.is_gaussian and np.min(target.variances) > 0:
+        w0 = gaussian_w2(mean, cov, np.zeros(target.dim), np.eye(target.dim))
+    return max(2.0, math.log(4 * max(w0, 1.0) / eps))
