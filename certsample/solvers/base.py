@@ -7,7 +7,7 @@ It provides the same step twice:
   :class:`~certsample.oracle.ScoreOracle` and a noise source;
 * :attr:`Solver.kernel_step` -- device math (see :mod:`certsample.kernels.jit`) compiled for the CPU
   (prange over particles) and CUDA (one thread per particle), in one of two layouts
-  (:attr:`Solver.kernel_layout`, :mod:`certsample.kernels.drivers`): ``'block'``, signature
+  (:attr:`Solver.kernel_layout`, :mod:`certsample.kernels.loops`): ``'block'``, signature
   ``(x, t, h, k, first, key0, key1, target_params, solver_params, work, lanes, swork) -> nfe`` with
   ``x`` a block ``(columns, L)`` of particles ``first, first + 1, ...`` one per column, ``work``
   ``(n_work, d, L)`` and ``lanes`` per-particle rows (the step's ``n_lane_work``, then the block
