@@ -145,22 +145,10 @@ def sample(target, solver="exponential-ode", n: int | None = None, n_steps: int 
     if dim is not None and dim != oracle.dim:
         raise ValueError(f"dim={dim!r} does not match the target's dimension {oracle.dim}; built-in targets "
                          "carry their own (make_target(name, dim=...) builds one of another dimension)")
-    exact_target = oracle.target  # None for score callables and perturbed oracles
     grid = make_grid(grid, T, delta, n_steps)
     d = oracle.dim
     first_particle = check_int("first_particle", first_particle, 0)
-    if x_init is None:
-        n = 1000 if n is None else check_int("number of particles n", n, 1)
-    else:
-        x_init = np.array(real_array("x_init", x_init))
-        if x_init.ndim != 2 or x_init.shape[1] != d:
-            raise ValueError(f"x_init must have shape (n, {d}), got {x_init.shape}")
-        if n is not None and n != x_init.shape[0]:
-            raise ValueError(f"n={n!r} but x_init has {x_init.shape[0]} rows; give one or make them agree")
-        if not np.all(np.isfinite(x_init)):
-            raise ValueError(f"x_init contains NaN or inf in {int(np.sum(~np.all(np.isfinite(x_init), axis=1)))} "
-                             "of its rows")
-        n = x_init.shape[0]
+    n, x_init = _particle_count(n, x_init, d)
     check_run_fits(n, d, solver, backend)
     if getattr(solver, "stochastic", False) and float(np.max(grid.steps)) > 1.0:
         warnings.warn(f"{solver.name}: steps up to {float(np.max(grid.steps)):.3g} in OU time; stochastic schemes "
@@ -170,7 +158,34 @@ def sample(target, solver="exponential-ode", n: int | None = None, n_steps: int 
     if eps is not None:
         solver, grid, extra = plan_from_eps(oracle, solver, eps, T=grid.T, delta=grid.delta, seed=seed, init=init,
                                             x_init=x_init, pilot=min(pilot, n), first_particle=first_particle)
-    # chunks of particles bound the working memory; noise keyed by particle makes them bit-identical
+    out, nfe, rounds, elapsed = _integrate_chunks(oracle, solver, grid, backend, seed, n, init, x_init,
+                                                  first_particle, progress)
+    return SampleResult(out, solver.name, backend, nfe, rounds, elapsed, grid, seed, extra)
+
+
+def _particle_count(n, x_init, d: int):
+    """``(n, x_init)``: the number of particles and the checked starting rows (None: drawn by ``init``)."""
+    if x_init is None:
+        return (1000 if n is None else check_int("number of particles n", n, 1)), None
+    x_init = np.array(real_array("x_init", x_init))
+    if x_init.ndim != 2 or x_init.shape[1] != d:
+        raise ValueError(f"x_init must have shape (n, {d}), got {x_init.shape}")
+    if n is not None and n != x_init.shape[0]:
+        raise ValueError(f"n={n!r} but x_init has {x_init.shape[0]} rows; give one or make them agree")
+    if not np.all(np.isfinite(x_init)):
+        raise ValueError(f"x_init contains NaN or inf in {int(np.sum(~np.all(np.isfinite(x_init), axis=1)))} "
+                         "of its rows")
+    return x_init.shape[0], x_init
+
+
+def _integrate_chunks(oracle, solver, grid, backend, seed, n, init, x_init, first_particle, progress):
+    """``(samples, nfe, rounds, seconds)`` of particles ``first_particle .. first_particle + n - 1``.
+
+    Chunks of particles bound the working memory; noise keyed by particle makes them bit-identical to
+    one pass. Each chunk draws its own starting points (or takes its rows of ``x_init``).
+    """
+    exact_target = oracle.target  # None for score callables and perturbed oracles
+    d = oracle.dim
     chunk = particles_per_chunk(n, d, solver, backend)
     out = np.empty((n, d))
     elapsed = 0.0
@@ -193,7 +208,7 @@ def sample(target, solver="exponential-ode", n: int | None = None, n_steps: int 
                                                                      offset=first, progress=bar)
                 elapsed += seconds
                 rounds = solver.rounds(len(grid))
-    return SampleResult(out, solver.name, backend, nfe, rounds, elapsed, grid, seed, extra)
+    return out, nfe, rounds, elapsed
 
 
 def plan_from_eps(target, solver, eps: float, *, T: float = 10.0, delta: float = 1e-3, seed: int = 0,
