@@ -123,11 +123,6 @@ class Launch:
     scratch_shapes: tuple
     scratch_aligned: tuple
 
-    @property
-    def rows(self) -> int:
-        """Length of the kernel's particle array: blocks, or particles."""
-        return -(-self.n // self.width) if self.blocked else self.n
-
     def pack(self, x) -> np.ndarray:
         """Particles ``(n, dim)`` in the kernel's layout: a zero carry after the state, then blocks."""
         n, d = x.shape
