@@ -2,7 +2,7 @@
 
 All three run the randomized-midpoint underdamped Langevin chain of
 :class:`~certsample.solvers.ulmc.RandomizedMidpointULMC` (NumPy reference, or its compiled kernel on
-the CPU or CUDA through :func:`~certsample.integrate.integrate_kernel`):
+the CPU or CUDA through :func:`~certsample.kernels.runner.run_kernel`):
 
 * :func:`sample_logconcave` -- the chain alone (W2 guarantees of Shen and Lee);
 * :func:`sample_logconcave_tv` -- the chain, then a *corrector*: a fresh velocity and a short run
@@ -27,12 +27,13 @@ import warnings
 import numpy as np
 
 from .forward import TimeGrid
-from .integrate import BACKENDS, INIT_STEP, SampleResult, _check_finite, integrate_kernel, sample
+from .integrate import BACKENDS, INIT_STEP, SampleResult, sample
+from .kernels.runner import run_kernel
 from .noise import NoiseSource, seed_key
 from .oracle import ScoreOracle, as_oracle
 from .progress import Progress
 from .solvers.ulmc import DEFAULT_H, RandomizedMidpointULMC, ulmc_step_numpy
-from .validation import check_int, positive_finite
+from .validation import check_int, check_particles_finite, positive_finite
 
 __all__ = ["sample_logconcave", "sample_logconcave_tv", "tv_postprocess", "sample_tv", "CORRECTOR_TIME",
            "CORRECTOR_H"]
@@ -99,15 +100,15 @@ def _run_chain(score, x, v, L, t_score, n_steps, h, backend, seed, label, progre
             start = time.perf_counter()
             for k in range(n_steps):
                 x, v = ulmc_step_numpy(x, v, h, solver.u, t_score, k, oracle, noise, 0)
-                _check_finite(x, f"at Langevin step {k}")
+                check_particles_finite(x, f"at Langevin step {k}")
                 bar.update()
             return x, v, oracle.nfe, oracle.rounds, time.perf_counter() - start
         target = getattr(score, "target", score)
         if target is None or not hasattr(target, "kernel_params"):
             raise ValueError(f"backend {backend!r} needs a built-in target with a compiled score; "
                              "score callables run on backend='numpy'")
-        state, nfe, seconds = integrate_kernel(solver, target, np.concatenate([x, v], axis=1), grid, seed,
-                                               backend, progress=bar)
+        state, nfe, seconds = run_kernel(solver, target, np.concatenate([x, v], axis=1), grid, seed, backend,
+                                         progress=bar)
         d = x.shape[1]
         return state[:, :d], state[:, d:], int(nfe), solver.rounds(n_steps), seconds
 
@@ -138,7 +139,7 @@ def sample_logconcave(target, n: int = 1000, n_steps: int = 100, h: float | None
     L : float, optional
         Lipschitz constant of the score; default ``target.score_lipschitz(0.0)``.
     backend : {'numpy', 'cpu', 'cuda'}
-        NumPy reference, or the compiled step run by :func:`certsample.integrate.integrate_kernel`.
+        NumPy reference, or the compiled step run by :func:`certsample.kernels.runner.run_kernel`.
     seed : int
         Every random number is a Philox function of ``(seed, particle, step, slot)``.
     x_init, v_init : array (n, d), optional

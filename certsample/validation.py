@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-__all__ = ["check_int", "positive_finite", "real_array"]
+__all__ = ["check_int", "positive_finite", "real_array", "check_particles_finite"]
 
 
 def check_int(label: str, value, lowest: int) -> int:
@@ -37,3 +37,11 @@ def real_array(label: str, value) -> np.ndarray:
         return np.asarray(arr, dtype=float)
     except (TypeError, ValueError):
         raise ValueError(f"{label} must be an array of real numbers") from None
+
+
+def check_particles_finite(x, where: str) -> None:
+    """FloatingPointError counting the rows of ``x`` (particles) holding NaN or inf, ``where`` saying when."""
+    if not np.all(np.isfinite(x)):
+        bad = int(np.sum(~np.all(np.isfinite(x), axis=1)))
+        raise FloatingPointError(f"{bad} of {x.shape[0]} particles became NaN/inf {where}; "
+                                 "the step is too large for this target or the score is wrong")

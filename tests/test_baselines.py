@@ -5,7 +5,8 @@ import pytest
 
 import certsample as cs
 from certsample.exact import gaussian_flow_map, linear_scheme_law
-from certsample.integrate import integrate_kernel, integrate_numpy
+from certsample.integrate import integrate_numpy
+from certsample.kernels.runner import run_kernel
 from certsample.metrics import gaussian_w2
 from certsample.noise import NoiseSource
 from certsample.oracle import ScoreOracle
@@ -95,7 +96,7 @@ def test_results_do_not_depend_on_how_particles_are_split():
     grid = cs.uniform_grid(4.0, 0.01, 30)
     x0 = cs.initial_particles(10, 2, seed=4)
     whole = integrate_numpy(solver, ScoreOracle.from_target(target), x0, grid, NoiseSource(4, np.arange(10), 2))
-    tail, _, _ = integrate_kernel(solver, target, x0[6:], grid, seed=4, offset=6)
+    tail, _, _ = run_kernel(solver, target, x0[6:], grid, seed=4, offset=6)
     np.testing.assert_allclose(tail, whole[6:], atol=1e-12)
     head = integrate_numpy(solver, ScoreOracle.from_target(target), x0[:6], grid,
                            NoiseSource(4, np.arange(6), 2))

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 import certsample as cs
-from certsample.integrate import ALIGNMENT, aligned_zeros, from_blocks, to_blocks
-from certsample.kernels import drivers
+from certsample.kernels import launch
 from certsample.kernels.jit import compile_for
+from certsample.kernels.launch import ALIGNMENT, aligned_zeros, from_blocks, to_blocks
+from certsample.kernels.loops import solver_node_step, solver_step
+from certsample.kernels.runner import step_runner
 from certsample.kernels.score import (NEGLIGIBLE, exp_nonpositive, expm1_nonpositive, target_score,
                                      target_score_at)
 from tests.test_targets import TARGETS
@@ -105,7 +107,7 @@ def test_results_do_not_depend_on_the_block_width(solver, shared, monkeypatch):
     target = cs.gaussian_mixture([[1.0, 0.0, 0.5], [-1.0, 0.5, 0.0]], variances)
     kw = dict(n=37, n_steps=5, T=2.0, delta=0.1, backend="cpu", seed=3, progress=False)
     wide = cs.sample(target, solver, **kw)
-    monkeypatch.setattr(drivers, "CPU_LANES", 5)
+    monkeypatch.setattr(launch, "CPU_LANES", 5)
     narrow = cs.sample(target, solver, **kw)
     np.testing.assert_array_equal(wide.samples, narrow.samples)
     assert wide.nfe == narrow.nfe
@@ -113,6 +115,6 @@ def test_results_do_not_depend_on_the_block_width(solver, shared, monkeypatch):
 
 def test_a_block_step_rejects_an_unknown_layout():
     with pytest.raises(ValueError, match="unknown kernel layout 'rows'"):
-        drivers.step_runner(drivers.solver_step, "cpu", layout="rows")
+        step_runner(solver_step, "cpu", layout="rows")
     with pytest.raises(ValueError, match="runs on backend 'cuda' only"):
-        drivers.step_runner(drivers.solver_node_step, "cpu", layout="nodes")
+        step_runner(solver_node_step, "cpu", layout="nodes")

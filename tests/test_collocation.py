@@ -262,18 +262,18 @@ def test_cuda_threads_per_node_agree_with_one_thread_per_particle(cuda_simulator
     out = cuda_simulator("""
         import numpy as np
         import certsample as cs
-        from certsample import integrate
+        from certsample.kernels import launch
         from certsample.solvers.collocation import Collocation
         target = cs.gaussian_mixture([[1.0, 0.0], [-1.0, 0.5]], [[0.3, 0.5], [0.6, 0.2]])
         kw = dict(n=7, n_steps=4, T=2.0, delta=0.1, seed=4, progress=False)
         for options in [{}, {"warm_start": True}, {"warm_start": True, "pipeline": True}]:
             solver = Collocation(3, 3, **options)
-            integrate.CUDA_THREADS, integrate.CUDA_MAX_THREADS = 10, 28  # 3 blocks of 8 threads
-            assert integrate.cuda_node_threads(solver, 7) == 4
+            launch.CUDA_THREADS, launch.CUDA_MAX_THREADS = 10, 28  # 3 blocks of 8 threads
+            assert launch.cuda_node_threads(solver, 7) == 4
             ref = cs.sample(target, solver, backend="cpu", **kw)
             nodes = cs.sample(target, solver, backend="cuda", **kw)
-            integrate.CUDA_MAX_THREADS = 27  # 7 particles x 4 threads do not fit: one thread per particle
-            assert integrate.cuda_node_threads(solver, 7) == 0
+            launch.CUDA_MAX_THREADS = 27  # 7 particles x 4 threads do not fit: one thread per particle
+            assert launch.cuda_node_threads(solver, 7) == 0
             single = cs.sample(target, solver, backend="cuda", **kw)
             print(nodes.nfe == ref.nfe == single.nfe, np.abs(nodes.samples - ref.samples).max(),
                   np.abs(single.samples - ref.samples).max())

@@ -15,8 +15,7 @@ from numba import cuda
 from numba.cuda import dispatcher as cuda_dispatcher
 
 import certsample as cs
-from certsample import integrate
-from certsample.kernels import drivers
+from certsample.kernels import launch, runner
 from certsample.solvers.collocation import Collocation
 from certsample.solvers.parallel_midpoint import ParallelRandomizedMidpoint
 
@@ -76,11 +75,11 @@ def test_cuda_kernel_compiles_to_ptx(name, shared, nodes, monkeypatch):
     target = cs.gaussian_mixture([[1.0, 0.0], [-1.0, 0.5]], variances)
     # device functions are compiled for the current device's compute capability: say 9.0 (an H100)
     monkeypatch.setattr(cuda_dispatcher, "get_current_device", lambda: types.SimpleNamespace(compute_capability=(9, 0)))
-    monkeypatch.setattr(integrate, "_require_cuda", lambda: None)
+    monkeypatch.setattr(runner, "require_cuda", lambda: None)
     monkeypatch.setattr(cuda, "to_device", lambda a: a)
-    monkeypatch.setattr(integrate, "CUDA_MAX_THREADS", 2**18 if nodes else 8)
-    real_runner = drivers.step_runner
-    monkeypatch.setattr(drivers, "step_runner", lambda *args, **kw: _Launcher(real_runner(*args, **kw)))
+    monkeypatch.setattr(launch, "CUDA_MAX_THREADS", 2**18 if nodes else 8)
+    real_runner = runner.step_runner
+    monkeypatch.setattr(runner, "step_runner", lambda *args, **kw: _Launcher(real_runner(*args, **kw)))
     with pytest.raises(_Compiled) as compiled:
         cs.sample(target, solver, n=16, n_steps=2, T=1.0, delta=0.1, backend="cuda", progress=False)
     kernel, ptx = compiled.value.args

@@ -55,9 +55,9 @@ def test_cuda_grid_stride_launch_with_fewer_threads_than_particles(cuda_simulato
     out = cuda_simulator("""
         import numpy as np
         import certsample as cs
-        from certsample import integrate
-        integrate.CUDA_THREADS = 4
-        integrate.CUDA_MAX_THREADS = 8  # 2 blocks of 4 threads walk 19 particles
+        from certsample.kernels import launch
+        launch.CUDA_THREADS = 4
+        launch.CUDA_MAX_THREADS = 8  # 2 blocks of 4 threads walk 19 particles
         target = cs.gaussian_mixture([[1.0, 0.0], [-1.0, 0.5]], [[0.3, 0.5], [0.6, 0.2]])
         for name in ["randomized-midpoint", "collocation"]:
             kw = dict(n=19, n_steps=3, T=2.0, delta=0.1, seed=4, progress=False)
@@ -109,16 +109,16 @@ def test_kernels_compile_once_per_machine(tmp_path):
 
 
 def test_cache_names_change_with_callees_and_user_code_is_never_cached():
-    from certsample.kernels import drivers, jit
+    from certsample.kernels import cpu_driver, jit
     from certsample.solvers import collocation, exponential_ode
 
     step_a, step_b = exponential_ode.exponential_ode_step, collocation.collocation_step
-    lib_a, digest_a = jit._fingerprint(drivers.cpu_run_steps, {"solver_step": step_a})
-    lib_b, digest_b = jit._fingerprint(drivers.cpu_run_steps, {"solver_step": step_b})
+    lib_a, digest_a = jit._fingerprint(cpu_driver.cpu_run_steps, {"solver_step": step_a})
+    lib_b, digest_b = jit._fingerprint(cpu_driver.cpu_run_steps, {"solver_step": step_b})
     assert lib_a and lib_b and digest_a != digest_b  # one driver source, two cache entries
 
     @jit.device_function
     def user_score(x, t, target_params, out, work):
         out[0] = x[0]
 
-    assert not jit._fingerprint(drivers.cpu_run_steps, {"solver_step": step_a, "target_score": user_score})[0]
+    assert not jit._fingerprint(cpu_driver.cpu_run_steps, {"solver_step": step_a, "target_score": user_score})[0]

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from certsample.integrate import LAUNCH_SECONDS, _interrupts_deferred, next_launch_steps
+from certsample.kernels.runner import LAUNCH_SECONDS, _interrupts_deferred, next_launch_steps
 from certsample.progress import Progress
 from tests.conftest import ROOT
 

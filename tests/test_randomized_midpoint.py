@@ -379,18 +379,18 @@ def test_cuda_threads_per_midpoint_agree_with_one_thread_per_particle(cuda_simul
     out = cuda_simulator("""
         import numpy as np
         import certsample as cs
-        from certsample import integrate
+        from certsample.kernels import launch
         from certsample.solvers.parallel_midpoint import ParallelRandomizedMidpoint
         target = cs.embed(cs.ring_mixture(4, radius=2.0), 3, seed=0, lam_perp=0.5)
         kw = dict(n=8, n_steps=3, T=3.0, delta=0.05, seed=2, progress=False)
         for sampling in ["uniform", "exponential"]:
             solver = ParallelRandomizedMidpoint(R=3, K=2, sampling=sampling)
-            integrate.CUDA_THREADS, integrate.CUDA_MAX_THREADS = 10, 24  # 2 blocks of 3 x 3 threads
-            assert integrate.cuda_node_threads(solver, 8) == 3
+            launch.CUDA_THREADS, launch.CUDA_MAX_THREADS = 10, 24  # 2 blocks of 3 x 3 threads
+            assert launch.cuda_node_threads(solver, 8) == 3
             ref = cs.sample(target, solver, backend="cpu", **kw)
             nodes = cs.sample(target, solver, backend="cuda", **kw)
-            integrate.CUDA_MAX_THREADS = 23
-            assert integrate.cuda_node_threads(solver, 8) == 0
+            launch.CUDA_MAX_THREADS = 23
+            assert launch.cuda_node_threads(solver, 8) == 0
             single = cs.sample(target, solver, backend="cuda", **kw)
             print(nodes.nfe == ref.nfe == single.nfe == solver.nfe(3), np.abs(nodes.samples - ref.samples).max(),
                   np.abs(single.samples - ref.samples).max())

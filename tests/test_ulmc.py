@@ -13,7 +13,7 @@ import pytest
 from scipy.integrate import quad
 
 from certsample.forward import TimeGrid
-from certsample.integrate import integrate_kernel
+from certsample.kernels.runner import run_kernel
 from certsample.noise import NoiseSource
 from certsample.oracle import ScoreOracle
 from certsample.solvers.ulmc import (DEFAULT_H, ULMC_WORK, RandomizedMidpointULMC, brownian_g,
@@ -227,7 +227,7 @@ def test_solver_at_positive_noise_level_numpy_equals_kernel():
     ref = state.copy()
     for k, h in enumerate(grid.steps):
         ref, _ = solver.step(ref, 0.0, float(h), k, oracle, noise, None)
-    out, nfe, _ = integrate_kernel(solver, target, state.copy(), grid, 7, "cpu")
+    out, nfe, _ = run_kernel(solver, target, state.copy(), grid, 7, "cpu")
     assert np.max(np.abs(out - ref)) < 1e-12 and np.all(nfe == 12) and oracle.nfe == 12
 
 

@@ -1,10 +1,16 @@
-"""The CUDA loops of :mod:`.drivers`: grid-stride loops, scratch per resident thread."""
+"""The CUDA drivers: grid-stride loops over :mod:`.loops`, scratch per resident thread.
+
+Imported only when a CUDA kernel is asked for (:func:`~.runner.step_runner`): importing numba.cuda
+is not free, and certsample itself must not.
+"""
 
 import numpy as np
 from numba import cuda
 
-from .drivers import advance_block, advance_nodes, advance_particle
 from .jit import device_function
+from .loops import advance_block, advance_nodes, advance_particle
+
+__all__ = ["cuda_run_steps", "cuda_run_blocks", "cuda_run_nodes", "cuda_sweep_barrier"]
 
 
 def cuda_run_steps(x, times, k0, k1, key0, key1, offset, target_params, solver_params, work, swork, nfe):

@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..forward import TimeGrid, alpha, sigma2
-from ..kernels.drivers import sweep_barrier
+from ..kernels.loops import sweep_barrier
 from ..kernels.jit import device_function
 from ..kernels.score import target_score
 from ..precision import as_context

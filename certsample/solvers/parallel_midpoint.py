@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ..kernels.drivers import sweep_barrier
+from ..kernels.loops import sweep_barrier
 from ..kernels.jit import device_function
 from ..kernels.philox import uniform
 from ..kernels.score import particle_score
