@@ -6,8 +6,9 @@ elementwise ``exp`` and ``sin``, ``pi``, Gauss-Legendre rules, conversion of arr
 sets the working precision, and an exact cache key for a step length. So one source of a solver's
 arithmetic runs in both, as mpmath's own functions run in its ``mp`` and ``fp`` contexts:
 
->>> from certsample.solvers import Collocation                     # doctest: +SKIP
->>> Collocation(8, 6, context=MPContext(dps=40))                    # doctest: +SKIP
+>>> from certsample.solvers import Collocation
+>>> Collocation(8, 6, context=MPContext(dps=40))
+Collocation(degree=8, sweeps=6, context=MPContext(dps=40))
 
 Floats enter an mpmath context as the exact binary numbers they are (no decimal rounding).
 """

@@ -11,6 +11,7 @@ e.g. a user's own score in place of the built-in mixture score.
 from __future__ import annotations
 
 import hashlib
+import os
 import types
 
 import numba
@@ -19,6 +20,7 @@ __all__ = ["device_function", "compile_for", "TARGETS"]
 
 TARGETS = ("cpu", "cpu-parallel", "cuda-device", "cuda-kernel")
 _compiled: dict = {}
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 def device_function(fn):
@@ -73,14 +75,17 @@ def _fingerprint(fn, overrides, seen=None):
     """``(library, digest)``: whether ``fn`` and every marked callee (after ``overrides``) is
     certsample's own code, and a hash of their bytecode, constants and the globals they read.
 
-    A user's function is never cached on disk: it may live in ``__main__`` or change unnoticed.
+    A user's function is never cached on disk: it may live in ``__main__`` or change unnoticed. Nor is
+    one defined in a doctest of a certsample module: its ``__module__`` is the module's, but its code
+    lives in no file Numba's cache can locate.
     """
     seen = {} if seen is None else seen
     if fn in seen:
         return seen[fn]
     seen[fn] = (True, "")  # cycles: a function already on the stack adds nothing
     code = fn.__code__
-    library = getattr(fn, "__module__", "").startswith("certsample.") and fn.__closure__ is None
+    library = (getattr(fn, "__module__", "").startswith("certsample.") and fn.__closure__ is None
+               and os.path.abspath(code.co_filename).startswith(_PACKAGE_DIR))
     h = hashlib.sha1(code.co_code + repr(code.co_consts).encode() + fn.__module__.encode())
     for name in code.co_names:
         obj = overrides.get(name, fn.__globals__.get(name))

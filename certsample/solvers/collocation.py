@@ -362,9 +362,11 @@ def collocation_plan(eps: float, target=None, *, R=None, sigma=None, lipschitz=N
 
     Examples
     --------
-    >>> plan = collocation_plan(1e-8, target, T=5.0, delta=0.05)          # doctest: +SKIP
-    >>> res = certsample.sample(target, plan.solver(), 100, grid=plan.grid)  # doctest: +SKIP
-    >>> res.nfe == plan.nfe and res.rounds == plan.rounds                  # doctest: +SKIP
+    >>> import certsample
+    >>> target = certsample.ring_mixture()
+    >>> plan = collocation_plan(1e-8, target, T=5.0, delta=0.05)
+    >>> res = certsample.sample(target, plan.solver(), 100, grid=plan.grid, progress=False)
+    >>> res.nfe == plan.nfe and res.rounds == plan.rounds
     True
     """
     if not (isinstance(eps, (float, int)) and 0 < eps < 1):
