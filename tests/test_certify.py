@@ -193,3 +193,15 @@ def test_perturbed_oracle_is_reproducible_across_runs():
     runs = [cs.sample(oracle, "randomized-midpoint", n=50, n_steps=10, seed=1, progress=False).samples
             for _ in range(2)]
     np.testing.assert_array_equal(runs[0], runs[1])
+
+
+@pytest.mark.parametrize("eps", [1e-3, 1e-6])
+def test_a_score_that_cannot_reach_eps_gets_a_proved_fail_naming_the_floor(eps):
+    """The step tuner used to read the score-error floor as a step-count problem and raise max_steps."""
+    ring = cs.ring_mixture()
+    cert = certify(ring, "exponential-ode", eps=eps, score=cs.PerturbedOracle(ring, bias=0.5), n=8, n_verify=4,
+                   T=4.0, **QUIET)
+    assert cert.accuracy_verdict == "FAIL" and cert.measurement_kind == "verified"
+    assert cert.measured_lower > 100 * eps  # proved: far above eps, and not falling with more steps
+    floor = [note for note in cert.notes if "stops falling" in note]
+    assert floor and "the score, not the step count, limits this run" in floor[0]

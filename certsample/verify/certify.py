@@ -55,7 +55,7 @@ from ..oracle import PerturbedOracle, ScoreOracle
 from ..solvers import PlannedSolver, get_solver
 from ..validation import check_int
 from .certificate import Certificate
-from .errors import HypothesisNotMet, StepBudgetExceeded
+from .errors import BoundUnreachable, HypothesisNotMet, StepBudgetExceeded
 from .measurement import SampleStatistics, VerifiedEnclosures, choose_measurement
 from .parameters import default_horizon, nfe_for_accuracy, theorem_for
 from .verifier import Verifier
@@ -215,7 +215,14 @@ def _choose_grid(job, solver_arg, solver, check, verifier, notes):
     theorem = check.theorem
     nfe_required = None
     if job.n_steps is None and theorem is not None:
-        nfe_required = nfe_for_accuracy(theorem, check.parameters, job.eps, job.max_steps * solver.evals_per_step)
+        try:
+            nfe_required = nfe_for_accuracy(theorem, check.parameters, job.eps, job.max_steps * solver.evals_per_step)
+        except BoundUnreachable as unreachable:
+            if verifier is None:
+                raise
+            # the theorem cannot promise eps (a score error, say): the proved errors of a run decide instead
+            notes.append(f"{unreachable}; the step count is tuned on proved errors instead")
+            theorem = None
     # a theorem's count is for its uniform grid; a tuned count uses the library's default grid
     grid_kind = "uniform" if theorem is not None else "exponential"
     n_steps = job.n_steps
@@ -229,9 +236,12 @@ def _choose_grid(job, solver_arg, solver, check, verifier, notes):
         n_steps = max(1, math.ceil(nfe_required / solver.evals_per_step))
     elif n_steps is None and verifier is not None:
         pilot = min(job.pilot, job.n, job.n_verify)
-        n_steps = _tune_steps(job, solver, grid_kind, verifier, pilot)
-        notes.append(f"no theorem sets the step count ({check.reason}); {n_steps} steps were tuned on the proved "
+        n_steps, stalled = _tune_steps(job, solver, grid_kind, verifier, pilot)
+        reason = check.reason or "the theorem's bound cannot reach eps"
+        notes.append(f"no theorem sets the step count ({reason}); {n_steps} steps were tuned on the proved "
                      f"errors of {pilot} pilot particles, which are among the checked ones")
+        if stalled:
+            notes.append(stalled)
     elif n_steps is None:
         raise HypothesisNotMet(None, f"cannot choose a step count for {solver.name!r} on {job.target!r}: "
                                      f"{check.reason}; pass n_steps= to certify a run of your choice")
@@ -256,17 +266,33 @@ def _affordable(job, verifier, notes) -> int:
     return m_verify
 
 
+#: the proved pilot error "stops falling" when a step count at least this many times larger keeps at least
+#: this fraction of it (a discretisation error of order >= 1/2 would fall by a factor 1.4 or more)
+STALL_GROWTH, STALL_KEPT = 2.0, 0.8
+
+
 def _tune_steps(job, solver, grid_kind, verifier, pilot):
-    """Grow the step count until the pilot particles' proved errors are below ``eps / 2``."""
-    steps = 8
+    """``(steps, stalled)``: grow the step count until the pilot particles' proved errors are below ``eps / 2``.
+
+    When the proved lower bound of the pilot's RMS error exceeds ``eps`` and stops falling as the steps grow
+    (:data:`STALL_GROWTH`, :data:`STALL_KEPT`), no step count reaches ``eps``: the tuning stops there and
+    ``stalled`` says so, and the run at that count is measured (its verified FAIL is a proof).
+    """
+    steps, previous = 8, None
     order = max(0.5, float(solver.order()))
     while True:
         result = job.run(solver, make_grid(grid_kind, job.T, job.delta, steps))
-        _, upper = verifier.errors(result.samples, pilot)
+        lower, upper = verifier.errors(result.samples, pilot)
         worst = float(np.max(upper))
+        floor = float(np.sqrt(np.mean(lower ** 2))) * (1 - 1e-12)  # proved lower bound of the pilot's RMS
         job.say(f"certify: pilot run with {steps} steps: largest proved error {worst:.3g} (target {job.eps / 2:.3g})")
         if worst <= job.eps / 2:
-            return steps
+            return steps, ""
+        if previous and floor > job.eps and steps >= STALL_GROWTH * previous[0] and floor >= STALL_KEPT * previous[1]:
+            return steps, (f"the proved error stops falling near {floor:.3g} (pilot RMS at least {previous[1]:.3g} "
+                           f"with {previous[0]} steps, {floor:.3g} with {steps}): the score, not the step count, "
+                           f"limits this run")
+        previous = (steps, floor)
         factor = min(16.0, max(1.5, (worst / (job.eps / 2)) ** (1 / order) * 1.2))
         steps = math.ceil(steps * factor)
         if steps > job.max_steps:
