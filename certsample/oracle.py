@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 
+from .arrays import is_numpy, namespace, to_numpy
 from .noise import NoiseSource
 from .validation import check_int, real_array
 
@@ -63,24 +64,29 @@ class ScoreOracle:
 
     def _check(self, x, out, t):
         when = f"t={t:g}" if np.ndim(t) == 0 else f"t in [{np.min(t):g}, {np.max(t):g}]"
-        if np.iscomplexobj(out):
-            raise ScoreError(f"score returned complex values at {when}; a score must be real")
-        out = np.asarray(out, dtype=float)
-        if out.shape != x.shape:
-            raise ScoreError(f"score returned shape {out.shape} for input of shape {x.shape} at {when}")
-        if not np.all(np.isfinite(out)):
-            bad = int(np.sum(~np.all(np.isfinite(out), axis=1)))
+        if is_numpy(x):
+            if np.iscomplexobj(out):
+                raise ScoreError(f"score returned complex values at {when}; a score must be real")
+            out = np.asarray(out, dtype=float)
+        elif namespace(out) is not namespace(x):
+            raise ScoreError(f"score returned a {type(out).__name__} for a {type(x).__name__} batch at {when}")
+        if tuple(out.shape) != tuple(x.shape):
+            raise ScoreError(f"score returned shape {tuple(out.shape)} for input of shape {tuple(x.shape)} at {when}")
+        xp = namespace(out)
+        if not bool(xp.all(xp.isfinite(out))):
+            bad = int(np.sum(~np.all(np.isfinite(to_numpy(out)), axis=1)))
             raise ScoreError(f"score returned NaN/inf for {bad} of {x.shape[0]} particles at {when} "
                              f"(evaluation {self.nfe})")
         return out
 
     def _check_input(self, x):
         if x.ndim != 2 or x.shape[1] != self.dim:
-            raise ValueError(f"particles must have shape (n, {self.dim}), got {x.shape}")
+            raise ValueError(f"particles must have shape (n, {self.dim}), got {tuple(x.shape)}")
 
     def __call__(self, x, t: float) -> np.ndarray:
-        """Scores of the batch ``x`` ``(n, d)``, all at forward time ``t``: one round."""
-        x = real_array("particles", x)
+        """Scores of the batch ``x`` ``(n, d)``, all at forward time ``t``: one round. ``x`` is a NumPy
+        array or an array of another Array API namespace (a torch tensor), which the score gets as it is."""
+        x = real_array("particles", x) if is_numpy(x) else x
         self._check_input(x)
         # built-in targets take a scalar time too (their fast path); user scores always get (n,)
         times = float(t) if self.target is not None else np.full(x.shape[0], float(t))
@@ -92,10 +98,10 @@ class ScoreOracle:
 
     def evaluate_many(self, xs, ts) -> np.ndarray:
         """Scores at several times in one parallel round: ``xs`` ``(m, n, d)``, ``ts`` ``(m,)``."""
-        xs = np.asarray(xs, dtype=float)
+        xs = np.asarray(xs, dtype=float) if is_numpy(xs) else xs
         ts = np.asarray(ts, dtype=float)
         if xs.ndim != 3 or ts.shape != (xs.shape[0],):
-            raise ValueError(f"evaluate_many needs xs (m, n, d) and ts (m,); got {xs.shape}, {ts.shape}")
+            raise ValueError(f"evaluate_many needs xs (m, n, d) and ts (m,); got {tuple(xs.shape)}, {ts.shape}")
         return self.evaluate_at(xs, np.repeat(ts[:, None], xs.shape[1], axis=1))
 
     def evaluate_at(self, xs, ts) -> np.ndarray:
@@ -104,15 +110,16 @@ class ScoreOracle:
         ``m`` states per particle in one parallel round: ``m`` evaluations, one call of the score on
         the ``m n`` stacked states.
         """
-        xs = np.asarray(xs, dtype=float)
+        xs = np.asarray(xs, dtype=float) if is_numpy(xs) else xs
         ts = np.asarray(ts, dtype=float)
-        if xs.ndim != 3 or ts.shape != xs.shape[:2]:
-            raise ValueError(f"evaluate_at needs xs (m, n, d) and ts (m, n); got {xs.shape}, {ts.shape}")
+        if xs.ndim != 3 or ts.shape != tuple(xs.shape[:2]):
+            raise ValueError(f"evaluate_at needs xs (m, n, d) and ts (m, n); got {tuple(xs.shape)}, {ts.shape}")
         m, n, d = xs.shape
-        flat = xs.reshape(m * n, d)
+        xp = namespace(xs)
+        flat = xp.reshape(xs, (m * n, d))
         self._check_input(flat)
         times = ts.reshape(m * n)
-        out = self._check(flat, self._evaluate(flat, times), times).reshape(m, n, d)
+        out = xp.reshape(self._check(flat, self._evaluate(flat, times), times), (m, n, d))
         self.nfe += m
         self.rounds += 1
         self.evaluations += m * n

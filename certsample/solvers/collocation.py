@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..arrays import einsum, is_numpy, like, namespace
 from ..forward import TimeGrid, alpha, sigma2
 from ..kernels.loops import sweep_barrier
 from ..kernels.jit import device_function
@@ -410,6 +411,13 @@ def collocation_plan(eps: float, target=None, *, R=None, sigma=None, lipschitz=N
 
 
 # ---------------------------------------------------------------------------- the solver
+def _copies(x, count):
+    """``count`` copies of the batch ``x`` stacked on a new first axis, in ``x``'s namespace."""
+    if is_numpy(x):
+        return np.repeat(x[None], count, axis=0)
+    return namespace(x).stack([x] * count)
+
+
 def picard_sweep(score, x, nodes, drift, times, amat, growth, shift, h, first_sweep):
     """One Jacobi sweep of a window on a batch, in place: node drifts from the node states (one
     round of :meth:`~certsample.oracle.ScoreOracle.evaluate_many`), then every moving node's state.
@@ -418,7 +426,7 @@ def picard_sweep(score, x, nodes, drift, times, amat, growth, shift, h, first_sw
     its drift is taken in the first sweep only.
     """
     first = 0 if first_sweep else 1
-    drift[first:] = score.evaluate_many(nodes[first:], times[first:]) + shift * nodes[first:]
+    drift[first:, ...] = score.evaluate_many(nodes[first:, ...], times[first:]) + shift * nodes[first:, ...]
     node_states(x, nodes, drift, amat, growth, h)
 
 
@@ -428,7 +436,7 @@ def node_states(x, nodes, drift, matrix, growth, h):
     With ``M = A`` and this window's drifts it is a Picard sweep's update; with ``M = W`` from
     :func:`warm_start_matrix` and the previous window's drifts, a warm start.
     """
-    nodes[1:] = growth[1:, None, None] * x + h * np.einsum("ij,ind->jnd", matrix[:, 1:], drift)
+    nodes[1:, ...] = growth[1:, None, None] * x + h * einsum("ij,ind->jnd", matrix[:, 1:], drift)
 
 
 @device_function
@@ -781,11 +789,11 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
         if k + 1 < state.overlapped.size and state.overlapped[k + 1]:
             ahead = (state.times[k + 1], state.times[k + 1] - state.times[k + 2])
         with ctx.working():
-            x, t, h = ctx.asarray(x), ctx.asarray(t)[()], ctx.asarray(h)[()]
-            amat, growth, shift = self._window(h)
+            x, t, h = self._operands(x, t, h)
+            amat, growth, shift = (like(m, x) for m in self._window(h))
             times = t - h * self.nodes
-            nodes = np.repeat(x[None], self.degree + 1, axis=0)
-            drift = np.empty_like(nodes)
+            nodes = _copies(x, self.degree + 1)
+            drift = namespace(x).empty_like(nodes)
             carry = state.carry if self.warm_start and k > 0 else None
             done = 0
             if carry is not None and carry[1].shape[1:] == x.shape:
@@ -795,7 +803,7 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
                     node_states(x, nodes, drift, amat, growth, h)
                     done = 1
                 else:
-                    node_states(x, nodes, drift_previous, self._warm(h_previous, h), growth, h)
+                    node_states(x, nodes, drift_previous, like(self._warm(h_previous, h), x), growth, h)
             carry = None
             for sweep in range(done, sweeps):
                 if ahead is not None and sweep == sweeps - 1:
@@ -804,7 +812,7 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
                     picard_sweep(score, x, nodes, drift, times, amat, growth, shift, h, sweep == done)
             if self.warm_start and carry is None:
                 carry = (h, drift)
-            return nodes[-1], replace(state, carry=carry)
+            return nodes[-1, ...], replace(state, carry=carry)
 
     def _sweep_with_next(self, score, x, nodes, drift, times, h, ahead, first_sweep):
         """This window's last sweep and the next window's first in one round; returns the latter's drifts.
@@ -812,22 +820,32 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
         The next window starts from this one's end state and drifts before the sweep (warm start);
         its start node's drift is this window's end-node drift, taken at that same state.
         """
-        ctx = self.context
-        t_next, h_next = ctx.asarray(ahead[0])[()], ctx.asarray(ahead[1])[()]
-        amat, growth, shift = self._window(h)
-        next_growth = self._window(h_next)[1]
-        next_nodes = np.repeat(nodes[-1][None], self.degree + 1, axis=0)
-        node_states(nodes[-1], next_nodes, drift, self._warm(h, h_next), next_growth, h_next)
+        _, t_next, h_next = self._operands(x, ahead[0], ahead[1])
+        amat, growth, shift = (like(m, x) for m in self._window(h))
+        next_growth = like(self._window(h_next)[1], x)
+        next_nodes = _copies(nodes[-1, ...], self.degree + 1)
+        node_states(nodes[-1, ...], next_nodes, drift, like(self._warm(h, h_next), x), next_growth, h_next)
         first = 0 if first_sweep else 1
         here = self.degree + 1 - first
-        both = score.evaluate_many(np.concatenate([nodes[first:], next_nodes[1:]]),
+        xp = namespace(x)
+        both = score.evaluate_many((np.concatenate if xp is np else xp.concat)([nodes[first:, ...], next_nodes[1:, ...]]),
                                    np.concatenate([times[first:], t_next - h_next * self.nodes[1:]]))
-        drift[first:] = both[:here] + shift * nodes[first:]
-        next_drift = np.empty_like(drift)
-        next_drift[1:] = both[here:] + shift * next_nodes[1:]
-        next_drift[0] = drift[-1]
+        drift[first:, ...] = both[:here, ...] + shift * nodes[first:, ...]
+        next_drift = xp.empty_like(drift)
+        next_drift[1:, ...] = both[here:, ...] + shift * next_nodes[1:, ...]
+        next_drift[0, ...] = drift[-1, ...]
         node_states(x, nodes, drift, amat, growth, h)
         return next_drift
+
+    def _operands(self, x, t, h):
+        """``x, t, h`` in the step's precision: the context's on NumPy (float64 or mpmath object arrays);
+        a batch of another namespace (a torch tensor) stays as it is, with ``t, h`` Python floats."""
+        if is_numpy(x):
+            ctx = self.context
+            return ctx.asarray(x), ctx.asarray(t)[()], ctx.asarray(h)[()]
+        if not self.context.is_float64:
+            raise ValueError(f"a solver in {self.context!r} runs on NumPy object arrays, not on a {type(x).__name__}")
+        return x, float(t), float(h)
 
     def kernel_params(self, grid, target=None) -> tuple:
         """``(nodes, A per window (n, D+1, D+1), e^{h c_j} per window (n, D+1), drift shift, sweeps,

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from ..arrays import einsum, like
 from ..kernels.loops import sweep_barrier
 from ..kernels.jit import device_function
 from ..kernels.philox import uniform
@@ -218,13 +219,15 @@ class ParallelRandomizedMidpoint(ODESolver, ParallelSolver):
         return _midpoint_offset_numpy(alpha, pieces, h / self.R, self.sampling == "exponential")
 
     def step(self, x, t, h, k, score, noise, state=None):
+        """One step on a batch of any array namespace (:mod:`certsample.arrays`); the weights come from the
+        host's Philox noise and go to the state's device."""
         R = self.R
         hr = h / R
         tau = self.midpoint_times(h, k, noise)
         times = t - tau
         first = score(x, t)
-        growth = np.exp(tau)[..., None]
-        mids = growth * x + np.expm1(tau)[..., None] * first
+        growth = like(np.exp(tau)[..., None], x)
+        mids = growth * x + like(np.expm1(tau)[..., None], x) * first
         # weights[i, j, p]: exact integral of e^{tau_i - u} over piece j (up to tau_i when j == i)
         j_end = (np.arange(R)[None, :, None] + 1) * hr
         weights = np.exp(tau[:, None, :] - j_end) * math.expm1(hr)
@@ -232,12 +235,13 @@ class ParallelRandomizedMidpoint(ODESolver, ParallelSolver):
         weights = np.where(lower, weights, 0.0)
         diag = np.arange(R)
         weights[diag, diag] = np.expm1(tau - diag[:, None] * hr)
+        weights = like(weights, x)
         for _ in range(self.K):
             s = score.evaluate_at(mids, times)
-            mids = growth * x + np.einsum("ijp,jpd->ipd", weights, s)
+            mids = growth * x + einsum("ijp,jpd->ipd", weights, s)
         s = score.evaluate_at(mids, times)
-        end = _midpoint_weight_numpy(tau, diag[:, None], h, hr, self.sampling == "exponential")
-        return math.exp(h) * x + np.einsum("jp,jpd->pd", end, s), state
+        end = like(_midpoint_weight_numpy(tau, diag[:, None], h, hr, self.sampling == "exponential"), x)
+        return math.exp(h) * x + einsum("jp,jpd->pd", end, s), state
 
     def __repr__(self) -> str:
         extra = "" if self.sampling == "uniform" else f", sampling={self.sampling!r}"

@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 
+from ..arrays import like
 from ..kernels.jit import device_function
 from ..kernels.philox import uniform
 from ..kernels.score import target_score, target_score_at
@@ -171,12 +172,15 @@ class RandomizedMidpoint(ODESolver):
         return (np.int64(self.sampling == "exponential"),)
 
     def step(self, x, t, h, k, score, noise, state=None):
+        """One step on a batch of any array namespace (:mod:`certsample.arrays`); the midpoint times come
+        from the host's Philox noise, their coefficients go to the state's device."""
         exponential = self.sampling == "exponential"
         tau = _midpoint_offset_numpy(noise.uniform(k, SLOT_MIDPOINT), 0, h, exponential)
-        growth = np.exp(tau)[:, None]
-        mid = growth * x + np.expm1(tau)[:, None] * score(x, t)
-        s_mid = score.evaluate_at(mid[None], (t - tau)[None])[0]
-        return math.exp(h) * x + _midpoint_weight_numpy(tau, 0, h, h, exponential)[:, None] * s_mid, state
+        growth = like(np.exp(tau)[:, None], x)
+        mid = growth * x + like(np.expm1(tau)[:, None], x) * score(x, t)
+        s_mid = score.evaluate_at(mid[None, ...], (t - tau)[None])[0, ...]
+        weight = like(_midpoint_weight_numpy(tau, 0, h, h, exponential)[:, None], x)
+        return math.exp(h) * x + weight * s_mid, state
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(sampling={self.sampling!r})"
