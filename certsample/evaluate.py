@@ -81,7 +81,7 @@ def pathwise_check(target, solver, grid, seed: int = 0, n_check: int = 32) -> di
     plan = adapt_plan(REFERENCE_EPS, target.score, x0, grid.T, grid.delta)
     ref = sample(target, plan.solver(), x_init=x0, grid=plan.grid, progress=False).samples
     # warm-started as the reference is: from a constant start the extra sweeps fall short and the
-    # check, not the reference, sets the figure (6e-9 on the ring, where the reference is within 2e-13)
+    # check, not the reference, sets the reported accuracy (the ring's figures: docs/performance.md)
     higher = Collocation(plan.degree + 2, plan.sweeps + 2, warm_start=True)
     check = sample(target, higher, x_init=x0, grid=plan.grid, progress=False).samples
     err = np.sqrt(np.sum((mine - ref) ** 2, axis=1))

@@ -237,7 +237,7 @@ def convergence_table(target, x0, T: float, delta: float, eps_list=(1e-5, 1e-10,
     a cost that grows like ``log^2(1/eps)``.
 
     Returns a list of dicts ``{eps, windows, degree, sweeps, nfe, rounds, error}``; the error is
-    measured against :func:`reference_solution` at ``dps + 15`` digits.
+    taken against :func:`reference_solution` at ``dps + 15`` digits.
     """
     ref, _ = reference_solution(target, x0, T, delta, dps=dps + 15,
                                 tol=None if target.is_gaussian else 10.0 ** -(dps - 5))

@@ -133,9 +133,9 @@ def sample_logconcave(target, n: int = 1000, n_steps: int = 100, h: float | None
         Particles and steps (each step costs two sequential score evaluations).
     h : float, optional
         Step size in the dynamics' time (where ``u = 1/L`` makes the stiffest mode critically
-        damped). Default :data:`~certsample.solvers.ulmc.DEFAULT_H` ``= 0.2``: relative stationary
-        variance bias below 1e-3 on Gaussians (it scales like ``h^3``); the slowest mode relaxes in
-        time about ``2 kappa``, so pick ``n_steps >= 2 kappa log(...) / h``.
+        damped). Default :data:`~certsample.solvers.ulmc.DEFAULT_H` ``= 0.2``: a small relative
+        stationary variance bias on Gaussians (it scales like ``h^3``; its size: docs/performance.md);
+        the slowest mode relaxes in time about ``2 kappa``, so pick ``n_steps >= 2 kappa log(...) / h``.
     L : float, optional
         Lipschitz constant of the score; default ``target.score_lipschitz(0.0)``.
     backend : {'numpy', 'cpu', 'cuda'}

@@ -49,8 +49,8 @@ def time_constants(t, means, variances, work, start):
     least recently used slot, so a solver alternating between grid times and per-particle midpoint
     times keeps the grid time's. Each slot's first entry is the clock value of its last use, 0 while
     empty: scratch starts zeroed. A cache belongs to one target's parameters. Offsets into ``work``
-    rather than array views here (measured 3% on the ring); the per-component path of
-    :func:`target_score` reads the slot through 2-D views, which pay there.
+    rather than array views here (views were slower on the ring; docs/performance.md); the
+    per-component path of :func:`target_score` reads the slot through 2-D views, which pay there.
     """
     rows, k = variances.shape
     size = _slot_size(rows, k)
@@ -98,8 +98,8 @@ def exp_nonpositive(x):
     (``m ln2_hi`` is exact: ``ln2_hi`` has 21 trailing zero bits and ``m < 2^7``), the degree-13
     Taylor polynomial of ``e^r`` (truncation ``|r|^14 / 14! < 5e-18``), then ``2^-m`` as a product of
     exact powers of two chosen by the bits of ``m`` (selects, no table or bit casts: it also runs
-    on CUDA). Measured against ``math.exp`` on 200 001 points of ``[-37, 0]``: relative error at
-    most ``2.3e-16``.
+    on CUDA). Tested against ``math.exp`` on ``[-88, 0]`` to two ulps (``tests/test_blocks.py``; the
+    measured error is in docs/performance.md).
     """
     m = math.floor(0.5 - x * LOG2E)
     r = (x + m * LN2_HI) + m * LN2_LO
@@ -138,7 +138,7 @@ def expm1_nonpositive(x):
     ``-1`` to the last bit.
     """
     # its own Horner chain: the series shared with exp_nonpositive through a helper (a tuple of
-    # coefficients, or one polynomial for both) made the ring's block score 9 to 25% slower
+    # coefficients, or one polynomial for both) made the ring's block score slower (docs/performance.md)
     p = 1.0 / 20922789888000.0
     p = p * x + 1.0 / 1307674368000.0
     p = p * x + 1.0 / 87178291200.0
@@ -367,8 +367,8 @@ def particle_score(x, t, target_params, out, work):
 
     The same arithmetic as one column of :func:`target_score` (``math.exp`` for
     :func:`exp_nonpositive`; both are tested against NumPy at 1e-12), for the steps that take one
-    particle at a time: a block of one column pays a loop set-up per component and coordinate,
-    measured at 351 ns against this function's 160 ns on the ring. ``work`` layout: ``y`` (``k``),
+    particle at a time: a block of one column pays a loop set-up per component and coordinate and
+    is about twice as slow on the ring (docs/performance.md). ``work`` layout: ``y`` (``k``),
     the plane score (``k``), responsibilities (``K``), unused entries up to
     ``score_lane_rows(K, k)`` (the block scores' row count), then the time-constant cache of
     :func:`time_constants`.
@@ -407,7 +407,7 @@ def particle_score(x, t, target_params, out, work):
     else:
         # Per-component variances (the heavy case, K k terms): 2-D views of the cache, so the loops
         # index without offset arithmetic, and four partial sums, so the quadratic form is not one
-        # chain of dependent additions. Measured on a 64-d, 16-component mixture: 1.6x.
+        # chain of dependent additions (the speed-up on the 64-d mixture: docs/performance.md).
         inverse = work[iv:iv + rows * k].reshape((rows, k))
         scaled = work[ld + rows:ld + rows + rows * k].reshape((rows, k))
         for c in range(n_comp):

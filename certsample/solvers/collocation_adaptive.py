@@ -1,18 +1,19 @@
 """Collocation windows, degree and sweeps chosen a posteriori from a pilot batch.
 
 :func:`certsample.solvers.collocation.collocation_plan` sizes windows from a worst-case Lipschitz
-bound and fixes ``D`` and ``N`` from ``log(windows / eps)``: safe, but 10-30x the cost of a hand-tuned
-choice. :func:`adapt_plan` instead integrates a small pilot batch (the first particles of the run)
-window by window and measures the error of what the batch will run:
+bound and fixes ``D`` and ``N`` from ``log(windows / eps)``: safe, but many times the cost of a
+hand-tuned choice (docs/performance.md). :func:`adapt_plan` instead integrates a small pilot batch
+(the first particles of the run) window by window and measures the error of what the batch will run:
 
 * **Reference**: each trial window is also solved by collocation of degree ``2 D`` on the same
   nodes' window, iterated to convergence. Lobatto collocation is superconvergent at the window's
   end (order ``2 D`` in ``h``; for a drift analytic across the window its error falls like
   ``rho^{-2D}`` for the Bernstein-ellipse parameter ``rho``), so the reference's error is about the
   square of the degree-``D`` solution's, and ``|X_D - X_ref|`` estimates the latter. Cheaper
-  estimates were measured and dropped: the tail ``|a_{D-1}| + |a_D|`` of the Chebyshev coefficients
-  of the node drifts (the interpolation error) overestimates the end-point error 1e4-1e5 times on the
-  ring, and its square extrapolation underestimates it up to 1e3 times.
+  estimates were tried and dropped: the tail ``|a_{D-1}| + |a_D|`` of the Chebyshev coefficients
+  of the node drifts (the interpolation error) overestimates the end-point error by orders of
+  magnitude on the ring, and its square extrapolation underestimates it by orders of magnitude
+  (docs/performance.md, "Collocation from eps alone").
 * **Sweeps**: the batch starts every window after the first from the previous window's extrapolated
   drift interpolant (``warm_start``), and after a window of two sweeps or more it takes the next
   window's first sweep in that window's last round (``pipeline``: a round saved per window at the
@@ -27,15 +28,15 @@ window by window and measures the error of what the batch will run:
   most twice as long, and no longer than keeps the Picard factor (second change over the first)
   within :data:`MAX_CONTRACTION`. Nothing else bounds it: a cap of ``0.6 t`` (the time left) cost
   rounds, because near ``delta`` the warm start meets the tolerance in one sweep and the cap only
-  multiplied those windows (ring, eps 1e-6: 74 -> 68 rounds without it; 64-d mixture 113 -> 108).
+  multiplied those windows (docs/performance.md).
 
 The tolerance is spread over the run in proportion to ``log(t / (t - h))``, the window's share of
 the log-time ``log(T / delta)`` (the drift varies on the time scale ``t`` itself, so windows are
 roughly geometric), times :data:`SAFETY`. The windows and per-window sweeps are then shared by the
 whole batch on any backend, so ``nfe`` and ``rounds`` of the run equal the plan's; what the pilot
-spends is reported apart (about 9x a plan's evaluations per pilot particle and degree tried,
-mostly the references: 4882 for a 552-evaluation plan on the ring at eps 1e-6). The
-exponential part of the flow stays exact.
+spends is reported apart (``plan.pilot_evaluations``: several times a plan's evaluations per pilot
+particle and degree tried, mostly the references; docs/performance.md). The exponential part of the
+flow stays exact.
 
 ``eps`` is a target for the RMS pathwise error over the batch; estimates are not proofs (for a
 proof use :func:`certsample.verify.certify`, whose enclosures are). The degree is chosen among a
@@ -68,7 +69,7 @@ __all__ = ["adapt_plan", "DEGREES"]
 #: degrees tried on the pilot (even: the Lobatto nodes then include the window's midpoint)
 DEGREES = (4, 6, 8, 10, 12, 16)
 MAX_SWEEPS = 40
-SAFETY = 1.0  # fraction of eps the windows' tolerances add up to (run errors measured 0.007-0.23 eps)
+SAFETY = 1.0  # fraction of eps the windows' tolerances add up to (run errors sit well below: docs/performance.md)
 EVALUATION_SLACK = 1.1  # a degree may cost this many times the cheapest one's evaluations for fewer rounds
 MAX_CONTRACTION = 0.5  # Picard factor (second change over first) a window may grow into
 STALLED = 1e-3  # sweeps stop trying once they change the states by less than this times the error
@@ -202,10 +203,8 @@ def adapt_plan(eps: float, score, x_pilot, T: float = 10.0, delta: float = 1e-3,
     degree : int, optional
         Fix ``D``. By default, of ``degrees``, the one with the fewest rounds among those whose
         evaluations per particle are within :data:`EVALUATION_SLACK` of the fewest (depth is what
-        collocation buys, but evaluations are what a batch pays; before the pipeline, at 1.25
-        instead of 1.1 the plans on the ring and the 64-d mixture went 2.11-2.15x DOP853's
-        evaluations at 0.17-0.26 of its rounds, at 1.1 1.46-1.91x at 0.19-0.29; pipelined, at 1.1,
-        1.44-1.95x at 0.17-0.24).
+        collocation buys, but evaluations are what a batch pays; the plans this slack gives against
+        DOP853, and a larger slack's, are in docs/performance.md).
     pipeline : bool
         Plan pipelined windows (the default; see
         :class:`~certsample.solvers.collocation.Collocation`), or the sequential schedule, in which

@@ -151,7 +151,7 @@ class ParallelRandomizedMidpoint(ODESolver, ParallelSolver):
     ``x_i^{(0)} = e^{tau_i} x + (e^{tau_i} - 1) s(x, t)``: each sweep evaluates all ``s_j`` at the
     current states (one parallel round) and recomputes every ``x_i`` from them. Each sweep shrinks
     the distance to the fixed point by a factor of order ``L h`` or less (``L`` the score's Lipschitz
-    constant; measured about 0.09 per sweep at ``L h ~ 0.5``). The endpoint is the
+    constant; the measured factor is in docs/performance.md). The endpoint is the
     randomized-midpoint estimate of the whole integral, piece by piece,
 
     .. math:: x_{next} = e^{h} x + \\frac{h}{R} \\sum_j e^{h - \\tau_j} s(x_j, t - \\tau_j),
@@ -167,14 +167,13 @@ class ParallelRandomizedMidpoint(ODESolver, ParallelSolver):
     ``~ h^2 / R^{3/2}`` per step and the converged midpoints are off by ``O(h^2 / R)``, so the
     pathwise error is ``O(h^{3/2} R^{-3/2} + h^2 / R)``: order 1.5 in ``h`` for fixed ``R``, falling
     with ``R``. With ``K = 0`` the midpoints keep the ``O(h^2)`` error of the exponential guess, so
-    ``K >= 1`` is needed for ``R`` to pay off. Measured on a 4-d Gaussian (16 steps, ``K = 2``):
-    RMS error 0.032, 0.013, 0.0048, 0.0015 for ``R = 1, 2, 4, 8`` (about ``R^{-3/2}``), and slope
-    1.72 in the step count for ``R = 4`` on 8 to 64 steps (the ``h^2 / R`` term still shows).
+    ``K >= 1`` is needed for ``R`` to pay off. On Gaussians the error falls about like ``R^{-3/2}``
+    and the ``h^2 / R`` term still shows in the slope against the step count (docs/performance.md).
 
     **Depth.** [1]_ keeps ``h`` of order ``1/L`` and lets ``R`` grow with ``d / eps``, so the rounds
-    grow only polylogarithmically. ``benchmarks/parallel_rounds.py`` measures, for pathwise RMS error
-    0.05 on Gaussians from ``d = 4`` to ``1024``: 9 to 15 rounds (about ``d^{0.10}``) against 26 to
-    166 for the sequential method (about ``d^{0.33}``), at 2 to 2.5 times its evaluations.
+    grow only polylogarithmically. ``benchmarks/parallel_rounds.py`` measures the rounds against
+    ``d`` at fixed pathwise error, against the sequential method's (docs/performance.md, "Parallel
+    depth against dimension").
 
     The Picard update and the piecewise-constant quadrature of the midpoints are this package's
     reading of [1]_ (its full text was not available); the endpoint formula is the paper's.

@@ -114,8 +114,8 @@ class PredictorCorrector(SDESolver):
     corrector_h : float, default 0.5
         ULMC step in the time of the scaled dynamics (where ``u = 1/L`` critically damps the
         stiffest mode). The default corrector runs for time 1 there, the ``1/sqrt(L)`` of [3]_
-        in unscaled time; its stationary bias is ``O(corrector_h^2)`` (relative variance bias about
-        1e-3 at 0.2, :data:`~certsample.solvers.ulmc.DEFAULT_H`).
+        in unscaled time; its stationary bias is ``O(corrector_h^2)`` (at
+        :data:`~certsample.solvers.ulmc.DEFAULT_H`: docs/performance.md).
     L : float or callable, optional
         Lipschitz constant of the score at the corrector's noise level: a number, or ``L(t)``.
         Default: the exact target's bound ``working_score_lipschitz(t)`` (the oracle's target on the NumPy
@@ -139,11 +139,9 @@ class PredictorCorrector(SDESolver):
     **Early stopping.** The schedule is the grid's: it ends at ``delta``, and the last corrector
     runs at ``delta``.
 
-    **Measured** (2-d Gaussian with variances 0.1 and 1, ``T = 4``, ``delta = 0.02``, exponential
-    grid of 8 steps, 20000 particles): W2 of the output to ``q_delta`` 0.41 for the predictor alone
-    (16 evaluations), 0.22 / 0.071 / 0.014 with 1 / 2 / 4 corrector steps of 0.5 (32 / 48 / 80
-    evaluations); 0.36 / 0.27 / 0.11 with steps of 0.2. With 16 predictor steps the predictor alone
-    is already at the Monte-Carlo floor (about 0.01) and the corrector has nothing to correct.
+    **Where it pays.** On a coarse predictor grid the corrector lowers the output's W2 to ``q_delta``
+    at each added step, more with the default step than with a finer one; once the predictor alone
+    reaches the Monte-Carlo floor it has nothing to correct (docs/performance.md).
 
     References
     ----------

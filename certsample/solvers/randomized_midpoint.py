@@ -132,16 +132,11 @@ class RandomizedMidpoint(ODESolver):
     smooth drifts. This is the mechanism behind the ``O~(d^{5/12})`` complexity of [1]_: the
     random, unbiased part of the error is cheaper in KL/TV than a bias of the same size.
 
-    Measured (``tests/test_randomized_midpoint.py``: 4-d anisotropic Gaussian, ``T = 2``,
-    ``delta = 0.05``, uniform grids of 8 to 64 steps, 32 particles): RMS pathwise slope 1.62
-    (1.43-1.62 over three seeds; 1.31-1.55 on 16 to 128 steps) against 1.00 for the exponential
-    integrator; the exact mean over ``alpha`` (Gauss-Legendre quadrature) is off by ``O(h^{3.1})``
-    after one step and by ``O(h^{1.97})`` at the end, while single draws are off by ``O(h^{2.06})``
-    per step. At equal cost (128 evaluations) the pathwise error is 0.0040 against 0.0055 for the
-    exponential integrator; below about 32 evaluations the exponential integrator is ahead.
-    ``sampling='exponential'`` is 2 to 3 times more accurate there (0.045, 0.018, 0.0056, 0.0013 on
-    8 to 64 steps, slope 1.71; one-step bias ``O(h^{3.1})`` as well) and level with or ahead of the
-    exponential integrator at equal cost from 16 evaluations up.
+    ``tests/test_randomized_midpoint.py`` checks these orders on an anisotropic Gaussian. At equal
+    cost the randomized midpoint beats the exponential integrator on fine grids and trails it on
+    coarse ones; ``sampling='exponential'`` is 2 to 3 times more accurate than ``'uniform'`` on that
+    test's grids and, from small budgets up, at least level with the exponential integrator at equal
+    cost (measured slopes, errors and crossover: docs/performance.md).
 
     References
     ----------

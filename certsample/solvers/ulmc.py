@@ -345,9 +345,8 @@ class RandomizedMidpointULMC(SDESolver):
     -----
     For ``m``-strongly convex ``f`` with condition number ``kappa = L/m`` the chain reaches
     ``W2`` error ``eps sqrt(d/m)`` in ``O~(kappa^{7/6} / eps^{1/3} + kappa / eps^{2/3})`` steps [1]_;
-    the stationary covariance bias on Gaussians decays like ``h^3`` (exact chain law, measured in
-    ``tests/test_ulmc.py``: relative bias 1.7e-4 in ``x`` and 7.7e-4 in ``v`` at ``h = 0.2`` in the
-    stiffest mode).
+    the stationary covariance bias on Gaussians decays like ``h^3`` (exact chain law, checked in
+    ``tests/test_ulmc.py``; its size at the default step is in docs/performance.md).
     The relaxation time of the slowest mode is about ``2 kappa``, so run ``n_steps h >> 2 kappa``.
 
     References

@@ -83,11 +83,12 @@ the change of frame is exact, so the proof is unchanged.
 
 Cost
 ----
-The mixture part costs ``O(K k)`` ball operations per drift evaluation, ``m`` (the Taylor order, 20 to
-50) evaluations per step for the coefficients plus a few for the validation and the log-norm; steps number about 100-300 for ``T = 10`` (set by the radius of analyticity, which
-shrinks like ``t`` near ``delta``). The orthogonal part and Gaussian targets cost ``O(d k)``. So
-the cost grows linearly in the intrinsic dimension ``k`` and not with the ambient ``d``: see
-``docs/performance.md`` for measured seconds per trajectory.
+The mixture part costs ``O(K k)`` ball operations per drift evaluation, ``m`` (the Taylor order)
+evaluations per step for the coefficients plus a few for the validation and the log-norm; the number
+of steps is set by the radius of analyticity, which shrinks like ``t`` near ``delta``. The orthogonal
+part and Gaussian targets cost ``O(d k)``. So the cost grows linearly in the intrinsic dimension ``k``
+and not with the ambient ``d``: see ``docs/performance.md`` for measured Taylor orders, steps and
+seconds per trajectory.
 
 References
 ----------
