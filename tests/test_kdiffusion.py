@@ -1,0 +1,110 @@
+"""k-diffusion's call style against closed forms, across array namespaces (NumPy, array-api-strict, torch)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from certsample.arrays import namespace, to_numpy
+from certsample.kdiffusion import (karras_sigmas, sample_collocation, sample_exponential, sample_parallel_midpoint,
+                                   sample_randomized_midpoint)
+from certsample.oracle import ScoreError
+
+MU, S0 = 0.7, 0.5  # data N(MU, S0^2 I): the VE marginal is N(MU, (S0^2 + sigma^2) I)
+SAMPLERS = [(sample_exponential, {}), (sample_randomized_midpoint, {}), (sample_parallel_midpoint, {"R": 3}),
+            (sample_collocation, {"degree": 6, "sweeps": 6})]
+
+
+def denoiser(x, sigma, **extra_args):
+    """The exact denoiser of Gaussian data, in the batch's own namespace: ``MU + S0^2 / (S0^2 + sigma^2) (x - MU)``."""
+    xp = namespace(x)
+    s = xp.reshape(sigma, (-1,) + (1,) * (x.ndim - 1))
+    return MU + S0**2 / (S0**2 + s**2) * (x - MU)
+
+
+def exact_flow(x0, sigma_from, sigma_to):
+    return MU + np.sqrt((S0**2 + sigma_to**2) / (S0**2 + sigma_from**2)) * (x0 - MU)
+
+
+@pytest.fixture(scope="module")
+def start():
+    return 80.0 * np.random.default_rng(0).standard_normal((5, 2, 3))  # a batch of 2x3 "images"
+
+
+def test_collocation_reproduces_the_exact_flow_on_a_karras_schedule(start):
+    sigmas = karras_sigmas(12, 0.002, 80.0)
+    stats = {}
+    before_zero = sample_collocation(denoiser, start, sigmas[:-1], degree=10, sweeps=10, disable=True, stats=stats)
+    assert np.max(np.abs(before_zero - exact_flow(start, 80.0, 0.002))) < 1e-8
+    assert stats["nfe"] == 11 * (10 * 10 + 1) and stats["rounds"] == 11 * 10
+    # the schedule's last interval to sigma = 0 is the denoising step k-diffusion's samplers take
+    at_zero = sample_collocation(denoiser, start, sigmas, degree=10, sweeps=10, disable=True)
+    np.testing.assert_allclose(at_zero, denoiser(before_zero, np.full(5, 0.002)), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("sampler, options", SAMPLERS)
+def test_array_api_strict_runs_the_same_arithmetic(sampler, options, start):
+    xps = pytest.importorskip("array_api_strict")
+    sigmas = karras_sigmas(6, 0.01, 80.0)
+    ref = sampler(denoiser, start, sigmas, disable=True, **options)
+    out = sampler(denoiser, xps.asarray(start), xps.asarray(sigmas), disable=True, **options)
+    assert namespace(out) is not np
+    np.testing.assert_allclose(np.asarray(out), ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("sampler, options", SAMPLERS)
+def test_torch_tensors_stay_torch_and_agree_with_numpy(sampler, options, start):
+    torch = pytest.importorskip("torch")
+    sigmas = karras_sigmas(6, 0.01, 80.0)
+    seen = []
+
+    def model(x, sigma):
+        seen.append((type(x), type(sigma), x.dtype))
+        return denoiser(x, sigma)
+
+    ref = sampler(denoiser, start, sigmas, disable=True, **options)
+    out = sampler(model, torch.asarray(start), torch.asarray(sigmas), disable=True, **options)
+    assert isinstance(out, torch.Tensor) and out.shape == start.shape
+    assert all(kind == (torch.Tensor, torch.Tensor, torch.float64) for kind in seen)
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-12, atol=1e-12)
+
+
+def test_stacked_rounds_repeat_extra_args_and_callbacks_see_each_step(start):
+    n = start.shape[0]
+    labels = np.arange(n, dtype=float)
+    batches, steps = [], []
+
+    def conditioned(x, sigma, cond):
+        assert cond.shape[0] == x.shape[0] and x.shape[0] % n == 0
+        np.testing.assert_array_equal(cond, np.tile(labels, x.shape[0] // n))  # repeated per stacked state
+        batches.append(x.shape[0])
+        return denoiser(x, sigma)
+
+    sigmas = karras_sigmas(4, 0.05, 10.0)
+    sample_parallel_midpoint(conditioned, start, sigmas, extra_args={"cond": labels}, R=3, K=1, disable=True,
+                             callback=steps.append)
+    assert 3 * n in batches and n in batches
+    assert [s["i"] for s in steps] == [0, 1, 2, 3] and all(s["x"].shape == start.shape for s in steps)
+
+
+def test_karras_sigmas_match_k_diffusion():
+    sigmas = karras_sigmas(10, 0.002, 80.0)
+    assert sigmas[0] == pytest.approx(80.0) and sigmas[-2] == pytest.approx(0.002) and sigmas[-1] == 0
+    try:
+        from k_diffusion.sampling import get_sigmas_karras
+    except Exception:  # k-diffusion (an optional peer) or one of its many dependencies is missing
+        pytest.skip("k-diffusion is not installed")
+    np.testing.assert_allclose(to_numpy(get_sigmas_karras(10, 0.002, 80.0)), sigmas, rtol=1e-6)
+
+
+def test_bad_input_is_named(start):
+    with pytest.raises(ValueError, match="decrease"):
+        sample_exponential(denoiser, start, np.array([1.0, 2.0, 0.0]), disable=True)
+    with pytest.raises(ValueError, match="at least two"):
+        sample_exponential(denoiser, start, np.array([1.0]), disable=True)
+    with pytest.raises(TypeError, match="model must be callable"):
+        sample_exponential("unet", start, karras_sigmas(4, 0.1, 10.0), disable=True)
+    with pytest.raises(ScoreError, match="NaN"):
+        sample_exponential(lambda x, s: x * np.nan, start, karras_sigmas(4, 0.1, 10.0), disable=True)
+    with pytest.raises(ValueError, match="sigma_min < sigma_max"):
+        karras_sigmas(5, 1.0, 0.5)
