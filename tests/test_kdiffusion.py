@@ -6,8 +6,13 @@ import numpy as np
 import pytest
 
 from certsample.arrays import namespace, to_numpy
-from certsample.kdiffusion import (karras_sigmas, sample_collocation, sample_exponential, sample_parallel_midpoint,
-                                   sample_randomized_midpoint)
+from certsample.kdiffusion import (
+    karras_sigmas,
+    sample_collocation,
+    sample_exponential,
+    sample_parallel_midpoint,
+    sample_randomized_midpoint,
+)
 from certsample.oracle import ScoreError
 
 MU, S0 = 0.7, 0.5  # data N(MU, S0^2 I): the VE marginal is N(MU, (S0^2 + sigma^2) I)
