@@ -221,12 +221,11 @@ def _window(degree, h, weights, context=None):
 @dataclass(frozen=True)
 class _LipschitzSource:
     """The Lipschitz bound a plan or a check reads: ``at(t)`` at one time (a first guess of a window's
-    length) and ``over(t_lo, t_hi, enough)`` over a window, proved (``proved``) or only probed; a proved
-    bound may stop refining once it is known to be at most ``enough`` or above it."""
+    length) and ``over(t_lo, t_hi, enough)`` over a window (proved, or probed for a caller's callable),
+    which may stop refining once it is known to be at most ``enough`` or above it."""
 
     at: object
     over: object
-    proved: bool
 
 
 def _probed_max(at, t_lo, t_hi, probes=9):
@@ -243,17 +242,16 @@ def _lipschitz_source(target=None, R=None, sigma=None, lipschitz=None) -> _Lipsc
         # unequal variances have no global constant: the bound on the ball holding all but 1e-12 of q_t
         return _LipschitzSource(lambda t: bounds.working_score_lipschitz(target, t),
                                 lambda t_lo, t_hi, enough=None: bounds.working_sup_on(target, t_lo, t_hi,
-                                                                                      enough=enough), True)
+                                                                                      enough=enough))
     if target is not None:
         if not hasattr(target, "score_lipschitz"):
             raise ValueError(f"target {target!r} has no score_lipschitz(t)")
         at = getattr(target, "working_score_lipschitz", target.score_lipschitz)
-        return _LipschitzSource(at, lambda t_lo, t_hi, enough=None: _probed_max(at, t_lo, t_hi), False)
+        return _LipschitzSource(at, lambda t_lo, t_hi, enough=None: _probed_max(at, t_lo, t_hi))
     if lipschitz is not None:
         if not callable(lipschitz):
             raise ValueError("lipschitz must be a callable t -> L")
-        return _LipschitzSource(lipschitz, lambda t_lo, t_hi, enough=None: _probed_max(lipschitz, t_lo, t_hi),
-                                False)
+        return _LipschitzSource(lipschitz, lambda t_lo, t_hi, enough=None: _probed_max(lipschitz, t_lo, t_hi))
     if not (math.isfinite(R) and R >= 0):
         raise ValueError(f"R must be a finite number >= 0, got {R!r}")
     sigma = 0.0 if sigma is None else float(sigma)
@@ -261,7 +259,7 @@ def _lipschitz_source(target=None, R=None, sigma=None, lipschitz=None) -> _Lipsc
         raise ValueError(f"sigma must be a finite number >= 0, got {sigma!r}")
     return _LipschitzSource(lambda t: bounds.ball_lipschitz(t, R, sigma),
                             lambda t_lo, t_hi, enough=None: bounds.ball_sup_on(t_lo, t_hi, R, sigma,
-                                                                               enough=enough), True)
+                                                                               enough=enough))
 
 
 def check_contraction(grid, degree: int, target=None, *, R=None, sigma=None, lipschitz=None,
@@ -347,14 +345,13 @@ def collocation_plan(eps: float, target=None, *, R=None, sigma=None, lipschitz=N
     with ``h L ||A|| <= rho``, ``L`` a bound of the score's Lipschitz constant over the window (the
     proved supremum of :func:`certsample.lipschitz.working_sup_on` for a target, of
     :func:`certsample.lipschitz.ball_sup_on` for the radius ``R`` and smoothing ``sigma`` of
-    ``q = mu * N(0, sigma^2 I)``; a callable is only probed, see :func:`check_contraction`).
-    That makes the count ``O((R/sigma)^2)``-like and
-    free of the dimension. Then ``D`` and ``N`` grow like ``log(windows / eps)``: each sweep divides
-    the error by at least ``1/rho = 4`` (about ``e^{3.4}`` measured) and each degree by the
-    Chebyshev rate of the window (about ``e^{3.7}`` measured on Gaussian, point-cloud and ring
-    targets); ``D ~ N - 1 ~ log(windows/eps) / 3 + 1`` is conservative (measured errors 1e-4 to 1e-6
-    times ``eps``; ``benchmarks/high_accuracy.py`` finds the smallest working ``D, N``). The tests
-    check that the measured error is below ``eps``. Total cost
+    ``q = mu * N(0, sigma^2 I)``; a callable is only probed, see :func:`check_contraction`). That
+    makes the count ``O((R/sigma)^2)``-like and free of the dimension. Then ``D`` and ``N`` grow like
+    ``log(windows / eps)``: each sweep divides the error by at least ``1/rho = 4`` (about ``e^{3.4}``
+    measured) and each degree by the Chebyshev rate of the window (about ``e^{3.7}`` measured on
+    Gaussian, point-cloud and ring targets); ``D ~ N - 1 ~ log(windows/eps) / 3 + 1`` is conservative
+    (measured errors 1e-4 to 1e-6 times ``eps``; ``benchmarks/high_accuracy.py`` finds the smallest
+    working ``D, N``). The tests check that the measured error is below ``eps``. Total cost
     ``windows * (D N + 1) = O~((R/sigma)^2 log^2(1/eps))``.
 
     Parameters
