@@ -26,6 +26,7 @@ import warnings
 
 import numpy as np
 
+from . import lipschitz
 from .forward import TimeGrid
 from .integrate import BACKENDS, INIT_STEP, SampleResult, sample
 from .kernels.runner import run_kernel
@@ -33,6 +34,7 @@ from .noise import NoiseSource, seed_key
 from .oracle import ScoreOracle, as_oracle
 from .progress import Progress
 from .solvers.ulmc import DEFAULT_H, RandomizedMidpointULMC, ulmc_step_numpy
+from .targets import MixtureTarget
 from .validation import check_int, check_particles_finite, positive_finite
 
 __all__ = ["sample_logconcave", "sample_logconcave_tv", "tv_postprocess", "sample_tv", "CORRECTOR_TIME",
@@ -71,9 +73,10 @@ def _initial_state(value, name, n, d, fallback):
 
 
 def _lipschitz(target, L, t):
+    """``L``, or the target's score Lipschitz bound at the fixed time ``t`` (:mod:`certsample.lipschitz`)."""
     if L is None:
         try:
-            L = target.score_lipschitz(t)
+            L = lipschitz.score_lipschitz(target, t)
         except (ValueError, AttributeError) as err:
             raise ValueError(f"no Lipschitz bound for this target ({err}); pass L=") from None
     return positive_finite("L", L)
@@ -282,9 +285,9 @@ def tv_postprocess(result: SampleResult, target, corrector_time: float = CORRECT
     score = target if hasattr(target, "kernel_params") else as_oracle(target, dim)
     exact = getattr(score, "target", score)
     if L is None:
-        if exact is None or not hasattr(exact, "working_score_lipschitz"):
+        if not isinstance(exact, MixtureTarget):
             raise ValueError("tv_postprocess needs L= (the score's Lipschitz constant at delta) for a score callable")
-        L = exact.working_score_lipschitz(delta)
+        L = lipschitz.working_score_lipschitz(exact, delta)
     L = positive_finite("L", L)
     x, nfe, rounds, seconds = _corrector(score, result.samples, L, delta, corrector_h, steps, backend,
                                          result.seed, progress)

@@ -15,15 +15,13 @@ and the forward process keeps it: at time ``t`` means scale by ``a = e^{-t}`` an
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
 
+from . import lipschitz
 from .forward import alpha, sigma2
 from .kernels.score import score_lane_rows, time_constants_size
-from .mixture_hessian import diagonal_mixture_hessian_sup
-from .tilted_covariance import PosteriorCovarianceBound, tilted_covariance_sup
 from .validation import check_int, real_array
 
 __all__ = [
@@ -38,20 +36,6 @@ __all__ = [
 ]
 
 _CHUNK = 1 << 22  # elements per temporary (n, K, k) block in the batched score
-# unequal variances: the box search runs where the components differ in at most this many coordinates
-_SEARCH_DIMS = 3
-_SEARCH_COMPONENTS = 64
-
-
-@functools.lru_cache(maxsize=16)
-def _cached_posterior_bound(points: bytes, shape: tuple, weights: bytes) -> PosteriorCovarianceBound:
-    return PosteriorCovarianceBound(np.frombuffer(points).reshape(shape), np.frombuffer(weights))
-
-
-def _posterior_bound(points, weights) -> PosteriorCovarianceBound:
-    """One bound per point set and process: targets rebuilt from the same means share its octaves."""
-    points, weights = np.ascontiguousarray(points, dtype=float), np.ascontiguousarray(weights, dtype=float)
-    return _cached_posterior_bound(points.tobytes(), points.shape, weights.tobytes())
 
 
 def _as_rng(seed):
@@ -256,158 +240,11 @@ class MixtureTarget:
             out += -0.5 * np.sum(residual**2, axis=1) / np.ravel(v_perp) - 0.5 * m * np.log(2 * np.pi * np.ravel(v_perp))
         return out
 
-    def _hessian_range(self, t: float, radius: float | None = None):
-        """``(lo, hi)`` with ``lo I <= Hess log q_t(x) <= hi I`` for every ``x`` (or every ``|x| <= radius``).
-
-        Proof. In the basis ``(Q, Q_perp)`` the Hessian is block diagonal: ``-I / v_perp`` on the
-        orthogonal complement (a Gaussian factor, ``v_perp = a^2 lam_perp + sigma^2``), and in the
-        plane ``-sum_c r_c D_c^{-1} + Cov_r(g_c)`` with ``D_c = diag(v_c)``, ``g_c = D_c^{-1} (y - a
-        mu_c)`` and ``r`` the posterior on components; ``Cov_r >= 0`` gives ``lo = -1/v_min``.
-
-        *Equal variances* (``D_c = D``): ``Cov_r(g) = a^2 D^{-1} Cov_r(mu) D^{-1}`` and ``Cov_r(mu) <=
-        (diam^2 / 4) I`` (a law on points of diameter ``diam``), so ``hi = -1/v_max + a^2 diam^2 / (4
-        v_min^2)``, for every ``x``. The mixture term uses the plane's variances only.
-
-        *Isotropic variances, means on a circle* (``D = v I``; the means vary in two coordinates, ``U``
-        those axes, and lie within ``dev`` of a circle, ``|mu_c - m|^2 = R^2 - e_c``, ``0 <= e_c <=
-        dev``; coordinates where all means agree drop out of the posterior): completing the square,
-        ``r_c ~ w_c exp(theta . p_c + a^2 e_c / (2 v))`` with ``p_c = U^T (mu_c - m) / R`` in the unit
-        disc and ``theta = a R U^T (y - a m) / v``. Without the ``e_c`` term ``r`` is a tilt, whose
-        ``lambda_max Cov(p) <= S`` by :func:`~certsample.tilted_covariance.tilted_covariance_sup`; the
-        term multiplies every weight by a factor in ``[1, e^b]``, ``b = a^2 dev / (2 v)``, so ``r'_c <=
-        e^b r_c`` and ``Var_{r'}(X) <= E_{r'}(X - E_r X)^2 <= e^b Var_r(X)``. Hence ``hi = -1/v + a^2
-        R^2 S e^b / v^2`` (the smaller of the two bounds is used). On the 8-mode ring ``S = 0.51``
-        against Popoviciu's 1. ``m``, ``R`` and ``p_c`` are computed in floating point: ``e_c`` and
-        ``|p_c| - 1`` are then off by rounding only, which the ``1e-12`` allowance of ``S`` covers.
-
-        *Isotropic variances, means in a plane* (the means vary in one or two coordinates, not all on a
-        circle): ``r_c ~ w_c exp(-|y - a mu_c|^2 / (2 v)) ~ w_c exp(-lam |p_c - z|^2)`` with ``p_c = U^T
-        (mu_c - m) / R`` in the unit disc, ``z = U^T (y / a - m) / R`` and ``lam = a^2 R^2 / (2 v)`` (the
-        constant coordinates drop out), so ``Cov_r(mu) = R^2 Cov_r(p) <= R^2 S(lam)`` with ``S`` the
-        :class:`~certsample.tilted_covariance.PosteriorCovarianceBound` of the ``p_c``: per temperature,
-        where the tilt bound above is one bound for all ``t``. On the built-in 64-point cloud ``S R^2``
-        falls from Popoviciu's 8.3 to 1.4-2.8 wherever ``lam >= 1/4`` (the longest Delaunay edge gives 1.38
-        as ``t -> 0``); below, Popoviciu's term adds at most ``1/(2v)`` to the bound.
-
-        *Unequal variances*: no global bound exists in general. Where two components differ in
-        variance along ``e_i`` and in mean along another axis, the surface ``r_c = r_c'`` is unbounded
-        and along it ``(g_c - g_c')_i = (1/v_ci - 1/v_c'i) y_i`` grows without limit, and with it
-        ``Cov_r(g)``. On the ball ``|y| <= radius``: ``r`` is a law on the points ``g_c(y)``, so
-        ``lambda_max Cov_r(g) <= diam({g_c})^2 / 4`` (Popoviciu on every projection) ``<= (1/4)
-        max_{c,c'} (|1/v_c - 1/v_c'|_inf radius + a |mu_c / v_c - mu_c' / v_c'|)^2``, and ``hi =
-        -1/v_max + that``. That counts the largest ``|g_c - g_c'|`` anywhere in the ball, although the
-        covariance is large only where ``r`` splits; where the components differ in at most three
-        coordinates the box search of :func:`~certsample.mixture_hessian.diagonal_mixture_hessian_sup`
-        follows the ties (see :meth:`_unequal_variance_top`) and the smaller bound is used.
-        """
-        a, s2 = float(alpha(t)), float(sigma2(t))
-        var = a * a * self.variances + s2  # (K, k)
-        if np.min(var) <= 0:
-            return -math.inf, math.inf
-        lo, hi = -1.0 / float(np.min(var)), -1.0 / float(np.max(var))
-        if self.n_components > 1:
-            if self.equal_variances:
-                diffs = self.means[:, None, :] - self.means[None, :, :]
-                spread = float(np.max(np.sum(diffs**2, axis=2))) / 4.0
-                if np.all(var[0] == var[0, 0]):  # isotropic: the posterior is a tilt, or tempered
-                    v = float(var[0, 0])
-                    if (circle := self._circle_tilt_bound()) is not None:
-                        radius2, tilt_sup, dev = circle
-                        spread = min(spread, radius2 * tilt_sup * math.exp(a * a * dev / (2 * v)))
-                    elif (planar := self._planar_posterior_bound()) is not None:
-                        radius2, posterior_sup = planar
-                        spread = min(spread, radius2 * posterior_sup(a * a * radius2 / (2 * v)))
-                hi += a * a * spread / float(np.min(var[0])) ** 2
-            elif radius is None:
-                raise ValueError("the score of a mixture whose components have unequal variances has no global "
-                                 "Lipschitz constant (its Hessian grows along the surfaces of equal "
-                                 "responsibility); pass radius= for a bound on the ball |x| <= radius")
-            else:
-                radius = float(radius)
-                if not (math.isfinite(radius) and radius >= 0):
-                    raise ValueError(f"radius must be a finite number >= 0, got {radius!r}")
-                hi = self._unequal_variance_top(a, var, radius)
-        if self.basis is not None and self.dim > self.basis.shape[1]:
-            v_perp = a * a * self.lam_perp + s2
-            if v_perp <= 0:
-                return -math.inf, math.inf
-            lo, hi = min(lo, -1.0 / v_perp), max(hi, -1.0 / v_perp)
-        return lo, hi
-
-    def _unequal_variance_top(self, a, var, radius):
-        """``hi`` of :meth:`_hessian_range` on the plane ball ``|y| <= radius`` for unequal variances
-        ``var`` (the components' variances at scale ``a``): the least of Popoviciu's ball bound and,
-        where the components differ in at most ``_SEARCH_DIMS`` coordinates, the branch and bound of
-        :func:`~certsample.mixture_hessian.diagonal_mixture_hessian_sup` over those coordinates (the
-        others, where every mean and variance agree, add ``-1/v_i`` on the diagonal and nothing else).
-        Memoised per ``(a, radius)``: a plan asks for the same time several times."""
-        key = (a, radius)
-        memo = self.__dict__.setdefault("_unequal_top_memo", {})
-        if key in memo:
-            return memo[key]
-        inv = 1.0 / var
-        scaled = a * self.means * inv
-        worst = 0.0
-        for c in range(self.n_components):
-            slope = np.max(np.abs(inv[c] - inv), axis=1)  # (K,)
-            shift = np.linalg.norm(scaled[c] - scaled, axis=1)
-            worst = max(worst, float(np.max(slope * radius + shift)))
-        hi = -1.0 / float(np.max(var)) + 0.25 * worst * worst * (1 + 1e-12)
-        differ = (np.ptp(self.means, axis=0) > 0) | (np.ptp(self.variances, axis=0) > 0)
-        if 1 <= int(differ.sum()) <= _SEARCH_DIMS and self.n_components <= _SEARCH_COMPONENTS:
-            searched = diagonal_mixture_hessian_sup(a * self.means[:, differ], var[:, differ], self.weights,
-                                                    radius, rtol=0.1)
-            common = -1.0 / var[0, ~differ]
-            hi = min(hi, max(searched, float(common.max()) if common.size else -math.inf))
-        if len(memo) > 4096:
-            memo.clear()
-        memo[key] = hi
-        return hi
-
-    def _varying_coordinates(self):
-        """The means' coordinates in which they differ; the others drop out of the posterior exactly."""
-        return self.means[:, np.ptp(self.means, axis=0) > 0]
-
-    def _circle_tilt_bound(self):
-        """``(R^2, S, dev)`` when the means vary in exactly two coordinates and lie within ``dev`` of a
-        circle of radius ``R`` there (``S`` the tilted-covariance bound of the unit points); else
-        ``None``. Constant coordinates drop out of ``Cov_r(mu)`` and of the tilt exactly, which a
-        rotation to a fitted plane would not promise. Computed once per target (a fraction of a second)."""
-        if not hasattr(self, "_circle_tilt_cache"):
-            self._circle_tilt_cache = None
-            plane = self._varying_coordinates()
-            if plane.shape[1] == 2:
-                # circumcentre: |p|^2 = 2 p . m + (R^2 - |m|^2), least squares in (m, R^2 - |m|^2)
-                lhs = np.column_stack([2 * plane, np.ones(len(plane))])
-                centre = np.linalg.lstsq(lhs, np.sum(plane**2, axis=1), rcond=None)[0][:2]
-                dist2 = np.sum((plane - centre) ** 2, axis=1)
-                radius2 = float(dist2.max())
-                dev = radius2 - float(dist2.min())
-                if dev <= 1e-6 * radius2:
-                    unit = (plane - centre) / math.sqrt(radius2)
-                    self._circle_tilt_cache = (radius2, tilted_covariance_sup(unit, self.weights), dev)
-        return self._circle_tilt_cache
-
-    def _planar_posterior_bound(self):
-        """``(R^2, S)`` when the means vary in at most two coordinates (and not all on a circle, which
-        :meth:`_circle_tilt_bound` covers for every ``t`` at once): ``R`` the largest distance of a mean
-        from the centre of their bounding box, ``S`` the :class:`PosteriorCovarianceBound` of the unit
-        points. Else ``None``. Built once per point set."""
-        if not hasattr(self, "_planar_cache"):
-            self._planar_cache = None
-            plane = self._varying_coordinates()
-            if 1 <= plane.shape[1] <= 2:
-                centre = 0.5 * (plane.max(axis=0) + plane.min(axis=0))
-                radius = float(np.max(np.linalg.norm(plane - centre, axis=1)))
-                unit = (plane - centre) / radius
-                self._planar_cache = (radius * radius, _posterior_bound(unit, self.weights))
-        return self._planar_cache
-
+    # ------------------------------------------------------------------ Lipschitz bounds (certsample.lipschitz)
     def score_lipschitz(self, t: float, radius: float | None = None) -> float:
-        """An upper bound on the Lipschitz constant of ``x -> grad log q_t(x)`` (see ``_hessian_range``);
-        on the ball ``|x| <= radius`` when given (required for components with unequal variances)."""
-        lo, hi = self._hessian_range(t, radius)
-        return max(-lo, hi)
+        """:func:`certsample.lipschitz.score_lipschitz`: an upper bound on the Lipschitz constant of ``x ->
+        grad log q_t(x)``, on the ball ``|x| <= radius`` when given (required for unequal variances)."""
+        return lipschitz.score_lipschitz(self, t, radius)
 
     @property
     def equal_variances(self) -> bool:
@@ -415,33 +252,19 @@ class MixtureTarget:
         return bool(np.all(self.variances == self.variances[0]))
 
     def mass_radius(self, t: float, tail: float = 1e-12) -> float:
-        """A radius ``R`` with ``P(|y| > R) <= tail`` for ``y`` the plane coordinates of ``q_t``.
-
-        Proof. Given component ``c``, ``y = a mu_c + D_c^{1/2} z`` with ``z ~ N(0, I_k)``, so
-        ``|y| <= a |mu_c| + sqrt(v_max) |z|``; the norm is 1-Lipschitz, ``E|z| <= sqrt(k)``, and
-        Gaussian concentration gives ``P(|z| > sqrt(k) + u) <= e^{-u^2/2}``: ``u = sqrt(2 log(1/tail))``.
-        """
-        if not 0 < tail < 1:
-            raise ValueError(f"tail must be in (0, 1), got {tail!r}")
-        a, s2 = float(alpha(t)), float(sigma2(t))
-        v_max = float(np.max(a * a * self.variances + s2))
-        k = self.means.shape[1]
-        return (a * float(np.max(np.linalg.norm(self.means, axis=1)))
-                + math.sqrt(v_max) * (math.sqrt(k) + math.sqrt(2 * math.log(1 / tail))))
+        """:func:`certsample.lipschitz.mass_radius`: a radius ``R`` with ``P(|y| > R) <= tail`` for ``y``
+        the plane coordinates of ``q_t``."""
+        return lipschitz.mass_radius(self, t, tail)
 
     def working_score_lipschitz(self, t: float, tail: float = 1e-12) -> float:
-        """:meth:`score_lipschitz` where a global bound exists (equal variances); otherwise the bound on
-        the ball of :meth:`mass_radius`, which holds all but ``tail`` of ``q_t``'s mass -- and so all
-        but that fraction of the particles of an exact-score run. For sizing steps and windows; a
-        proof about a particular path needs the enclosures of :mod:`certsample.verify.enclosure`."""
-        if self.n_components == 1 or self.equal_variances:
-            return self.score_lipschitz(t)
-        return self.score_lipschitz(t, radius=self.mass_radius(t, tail))
+        """:func:`certsample.lipschitz.working_score_lipschitz`: :meth:`score_lipschitz` where a global
+        bound exists, else the bound on the ball of :meth:`mass_radius`."""
+        return lipschitz.working_score_lipschitz(self, t, tail)
 
     def drift_one_sided_lipschitz(self, t: float, radius: float | None = None) -> float:
-        """Upper bound of ``lambda_max`` of the symmetric Jacobian of the probability-flow drift
-        ``x + grad log q_t(x)`` (reverse time): ``1 + hi`` of :meth:`_hessian_range`."""
-        return 1.0 + self._hessian_range(t, radius)[1]
+        """:func:`certsample.lipschitz.drift_one_sided_lipschitz`: an upper bound of ``lambda_max`` of the
+        symmetric Jacobian of the probability-flow drift ``x + grad log q_t(x)``."""
+        return lipschitz.drift_one_sided_lipschitz(self, t, radius)
 
     # ------------------------------------------------------------------ compiled kernels
     def kernel_params(self) -> tuple:

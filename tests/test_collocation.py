@@ -355,6 +355,28 @@ def test_contraction_check_raises_on_long_window(gauss, cloud):
         Collocation(4, 4, check=True).kernel_params(long_window, gauss)  # the run's target
 
 
+def test_window_bounds_are_the_proved_suprema():
+    """check_contraction and collocation_plan read certsample.lipschitz's suprema over each window (not
+    probes): each window's L is working_sup_on (or ball_sup_on) there, and no pointwise bound inside
+    the window exceeds it -- on a ring of wide components, whose bound peaks inside (0, T)."""
+    from certsample import lipschitz
+
+    wide = cs.ring_mixture(8, radius=4.0, std=2.0)
+    plan = collocation_plan(1e-6, wide, T=2.0, delta=0.05)
+    times, steps = plan.grid.times, plan.grid.steps
+    norms = np.array([picard_norm(collocation_matrix(plan.degree, float(h))) for h in steps])
+    window_l = plan.factors / (steps * norms)
+    for k in range(len(steps)):
+        sup = lipschitz.working_sup_on(wide, float(times[k + 1]), float(times[k]))
+        assert window_l[k] == pytest.approx(sup, rel=1e-12)
+        inside = np.linspace(times[k + 1], times[k], 40)
+        assert max(lipschitz.score_lipschitz(wide, float(t)) for t in inside) <= sup
+    window = TimeGrid([0.5, 0.45])
+    h = float(window.steps[0])
+    by_radius = check_contraction(window, 4, R=2.0, sigma=0.5)[0] / (h * picard_norm(collocation_matrix(4, h)))
+    assert by_radius == pytest.approx(lipschitz.ball_sup_on(0.45, 0.5, 2.0, 0.5), rel=1e-12)
+
+
 def test_bad_input_raises(gauss):
     for bad in (0, -1, 2.5, True):
         with pytest.raises(ValueError):

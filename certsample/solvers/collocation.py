@@ -36,19 +36,21 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .. import lipschitz as bounds
 from ..arrays import einsum, is_numpy, like, namespace
-from ..forward import TimeGrid, alpha, sigma2
+from ..forward import TimeGrid
 from ..kernels.loops import sweep_barrier
 from ..kernels.jit import device_function
 from ..kernels.score import target_score
 from ..precision import as_context
+from ..targets import MixtureTarget
 from ..validation import check_int
 from .base import ODESolver, ParallelSolver, Plan, PlannedSolver, grid_steps
 
 __all__ = ["Collocation", "CollocationState", "CollocationPlan", "collocation_plan", "check_contraction", "chebyshev_lobatto_nodes",
            "barycentric_weights", "lagrange_basis", "collocation_matrix", "picard_norm", "picard_sweep",
            "collocation_step", "chebyshev_coefficients", "warm_start_matrix", "node_states",
-           "mixture_lipschitz", "overlapped_windows", "schedule_cost"]
+           "overlapped_windows", "schedule_cost"]
 
 WEIGHTS = ("exponential", "plain")
 #: largest factor by which a warm start's extrapolation may multiply rounding in the drifts
@@ -218,44 +220,48 @@ def _window(degree, h, weights, context=None):
 
 
 # ---------------------------------------------------------------------------- Lipschitz bounds
-def mixture_lipschitz(t, R: float, sigma: float = 0.0) -> float:
-    """Score Lipschitz bound of ``q = mu * N(0, sigma^2 I)`` with ``mu`` in a ball of radius ``R``.
+@dataclass(frozen=True)
+class _LipschitzSource:
+    """The Lipschitz bound a plan or a check reads: ``at(t)`` at one time (a first guess of a window's
+    length) and ``over(t_lo, t_hi, enough)`` over a window (proved, or probed for a caller's callable),
+    which may stop refining once it is known to be at most ``enough`` or above it."""
 
-    At forward time ``t`` the law is ``(a mu) * N(0, v)`` with ``v = a^2 sigma^2 + 1 - a^2``; its score
-    Hessian is ``-I/v + a^2 Cov_post(mu) / v^2`` and a law on a ball of radius ``R`` has covariance
-    at most ``R^2``: ``L <= max(1/v, a^2 R^2 / v^2)``.
-    """
-    a, s2 = float(alpha(t)), float(sigma2(t))
-    v = a * a * sigma * sigma + s2
-    if v <= 0:
-        return math.inf
-    return max(1.0 / v, a * a * R * R / (v * v))
+    at: object
+    over: object
 
 
-def _lipschitz_fn(target=None, R=None, sigma=None, lipschitz=None):
+def _probed_max(at, t_lo, t_hi, probes=9):
+    """Largest of ``at(t)`` at ``probes`` times of the window, both ends included. Not a proof: only
+    for a caller's own ``t -> L``, whose behaviour between the probes this package cannot know."""
+    return max(float(at(t)) for t in np.linspace(t_lo, t_hi, probes))
+
+
+def _lipschitz_source(target=None, R=None, sigma=None, lipschitz=None) -> _LipschitzSource:
     given = [target is not None, R is not None, lipschitz is not None]
     if sum(given) != 1:
         raise ValueError("give exactly one of target=, R= (with sigma=), or lipschitz= (a callable t -> L)")
+    if isinstance(target, MixtureTarget):
+        # unequal variances have no global constant: the bound on the ball holding all but 1e-12 of q_t
+        return _LipschitzSource(lambda t: bounds.working_score_lipschitz(target, t),
+                                lambda t_lo, t_hi, enough=None: bounds.working_sup_on(target, t_lo, t_hi,
+                                                                                      enough=enough))
     if target is not None:
         if not hasattr(target, "score_lipschitz"):
             raise ValueError(f"target {target!r} has no score_lipschitz(t)")
-        # unequal variances have no global constant: the bound on the ball holding all but 1e-12 of q_t
-        return getattr(target, "working_score_lipschitz", target.score_lipschitz)
+        at = getattr(target, "working_score_lipschitz", target.score_lipschitz)
+        return _LipschitzSource(at, lambda t_lo, t_hi, enough=None: _probed_max(at, t_lo, t_hi))
     if lipschitz is not None:
         if not callable(lipschitz):
             raise ValueError("lipschitz must be a callable t -> L")
-        return lipschitz
+        return _LipschitzSource(lipschitz, lambda t_lo, t_hi, enough=None: _probed_max(lipschitz, t_lo, t_hi))
     if not (math.isfinite(R) and R >= 0):
         raise ValueError(f"R must be a finite number >= 0, got {R!r}")
     sigma = 0.0 if sigma is None else float(sigma)
     if not (math.isfinite(sigma) and sigma >= 0):
         raise ValueError(f"sigma must be a finite number >= 0, got {sigma!r}")
-    return lambda t: mixture_lipschitz(t, R, sigma)
-
-
-def _window_lipschitz(lip, t_hi, t_lo, probes=9):
-    """Max of ``L(t)`` over the window, sampled at ``probes`` points including both ends."""
-    return max(float(lip(t)) for t in np.linspace(t_lo, t_hi, probes))
+    return _LipschitzSource(lambda t: bounds.ball_lipschitz(t, R, sigma),
+                            lambda t_lo, t_hi, enough=None: bounds.ball_sup_on(t_lo, t_hi, R, sigma,
+                                                                               enough=enough))
 
 
 def check_contraction(grid, degree: int, target=None, *, R=None, sigma=None, lipschitz=None,
@@ -267,21 +273,29 @@ def check_contraction(grid, degree: int, target=None, *, R=None, sigma=None, lip
     errors ``e`` to at most ``q_k e`` (max over nodes), so ``q_k < 1`` makes the sweeps converge
     geometrically; ``rho_max = 1/2`` is the margin the error analysis uses.
 
+    The score's bound over the window is proved for a :class:`~certsample.targets.MixtureTarget`
+    (:func:`certsample.lipschitz.working_sup_on`) and for ``R``, ``sigma``
+    (:func:`certsample.lipschitz.ball_sup_on`); a callable ``lipschitz`` (or a target of another
+    class) is read at 9 times of the window, which proves nothing about the times between.
+
     Raises
     ------
     ValueError
         Naming the first window that does not contract, with its factor and a shorter length.
     """
     grid = grid if isinstance(grid, TimeGrid) else TimeGrid(grid)
-    lip = _lipschitz_fn(target, R, sigma, lipschitz)
+    return _contraction_factors(grid, degree, _lipschitz_source(target, R, sigma, lipschitz), weights, rho_max)
+
+
+def _contraction_factors(grid, degree, source, weights, rho_max):
     extra = 1.0 if weights == "plain" else 0.0
     factors = np.empty(len(grid))
-    for k, (t, h) in enumerate(zip(grid.times[:-1], grid.steps)):
-        lk = _window_lipschitz(lip, t, t - h) + extra
+    for k, (t, t_next, h) in enumerate(zip(grid.times[:-1], grid.times[1:], grid.steps)):
+        lk = source.over(float(t_next), float(t)) + extra
         factors[k] = h * lk * picard_norm(collocation_matrix(degree, float(h), weights))
         if not factors[k] < rho_max:
             raise ValueError(
-                f"Picard map of window {k} (t={t:g} -> {t - h:g}, h={h:g}) does not contract: "
+                f"Picard map of window {k} (t={t:g} -> {t_next:g}, h={h:g}) does not contract: "
                 f"h*L*||A|| = {factors[k]:.3g} >= {rho_max} with L={lk:.3g}; use windows shorter than "
                 f"{rho_max / (lk * picard_norm(collocation_matrix(degree, 0.0, weights))):.3g} "
                 "(collocation_plan builds such a grid)")
@@ -330,16 +344,16 @@ def collocation_plan(eps: float, target=None, *, R=None, sigma=None, lipschitz=N
     """Windows, degree ``D`` and sweeps ``N`` for pathwise accuracy ``eps``.
 
     Windows are marched down from ``T`` to ``delta``, each as long as possible (at most ``h_max``)
-    with ``h L ||A|| <= rho``, ``L`` the score's Lipschitz bound maxed over the window (from
-    ``target.score_lipschitz``, from the radius ``R`` and smoothing ``sigma`` of
-    ``q = mu * N(0, sigma^2 I)``, or a callable). That makes the count ``O((R/sigma)^2)``-like and
-    free of the dimension. Then ``D`` and ``N`` grow like ``log(windows / eps)``: each sweep divides
-    the error by at least ``1/rho = 4`` (about ``e^{3.4}`` measured) and each degree by the
-    Chebyshev rate of the window (about ``e^{3.7}`` measured on Gaussian, point-cloud and ring
-    targets); ``D ~ N - 1 ~ log(windows/eps) / 3 + 1`` is conservative (measured errors 1e-4 to 1e-6
-    times ``eps``; ``benchmarks/high_accuracy.py`` finds the smallest working ``D, N``). The tests
-    check that the measured error is below ``eps``. Total cost
-    ``windows * (D N + 1) = O~((R/sigma)^2 log^2(1/eps))``.
+    with ``h L ||A|| <= rho``, ``L`` a bound of the score's Lipschitz constant over the window (the
+    proved supremum of :func:`certsample.lipschitz.working_sup_on` for a target, of
+    :func:`certsample.lipschitz.ball_sup_on` for the radius ``R`` and smoothing ``sigma`` of
+    ``q = mu * N(0, sigma^2 I)``; a callable is only probed, see :func:`check_contraction`). That
+    makes the count ``O((R/sigma)^2)``-like and free of the dimension. Then ``D`` and ``N`` grow like
+    ``log(windows / eps)``: each sweep divides the error by at least ``1/rho = 4`` and each degree by
+    the Chebyshev rate of the window; ``D ~ N - 1 ~ log(windows/eps) / 3 + 1`` asks ``e^{-3}`` of both,
+    a rate chosen from the decay observed on the built-in targets (docs/performance.md), not proved:
+    the tests check that the error is below ``eps``. Total cost ``windows * (D N + 1) = O~((R/sigma)^2
+    log^2(1/eps))``.
 
     Parameters
     ----------
@@ -379,35 +393,35 @@ def collocation_plan(eps: float, target=None, *, R=None, sigma=None, lipschitz=N
         raise ValueError(f"h_max must be a positive number, got {h_max!r}")
     if not (math.isfinite(delta) and delta > 0 and math.isfinite(T) and T > delta):
         raise ValueError(f"need T > delta > 0, got T={T!r}, delta={delta!r}")
-    lip = _lipschitz_fn(target, R, sigma, lipschitz)
+    source = _lipschitz_source(target, R, sigma, lipschitz)
     # ||A|| <= (e^h - 1)/h * ||A0|| and ||A0|| = 1 for the Lobatto nodes: size windows with it,
     # the exact factors are checked below with the final degree.
-    def factor(t, h):
-        return h * _window_lipschitz(lip, t, t - h) * math.expm1(h) / h * 1.0001
+    def fits(t, t_next):
+        h = t - t_next
+        growth = h * math.expm1(h) / h * 1.0001
+        return growth * source.over(t_next, t, enough=rho / growth) <= rho
 
     times = [float(T)]
     t = float(T)
     while t > delta:
-        h = min(h_max, t - delta, rho / max(float(lip(t)), 1e-300))
-        while factor(t, h) > rho:
-            h *= 0.8
+        h = min(h_max, t - delta, rho / max(float(source.at(t)), 1e-300))
         if t - h - delta < 1e-9 * delta:
             h = t - delta
-        t = delta if h >= t - delta else t - h
+        while not fits(t, max(t - h, delta)):
+            h *= 0.8
+        t = max(t - h, delta)
         times.append(t)
     grid = TimeGrid(np.array(times))
     log_term = math.log(len(grid) / eps)
     if degree is None:
-        # Measured on Gaussian, point-cloud and ring targets with h L <= 1/4 (tests, benchmarks): the
-        # global error falls by about e^{-3.7} per degree (unevenly: even D, whose nodes include the
-        # midpoint, gain more) and e^{-3.4} per sweep from a constant start. Asking e^{-3} of both
-        # against log(windows / eps), the per-window share of eps, plus one degree and two sweeps,
-        # lands 1e-4 to 1e-6 below eps on those targets; D is rounded up to even.
+        # e^{-3} per degree and per sweep against log(windows / eps), the per-window share of eps, plus
+        # one degree and two sweeps (the observed rates: docs/performance.md); D is rounded up to even,
+        # as even D, whose nodes include the midpoint, gain more.
         degree = max(2, math.ceil(log_term / 3.0) + 1)
         degree += degree % 2
     if sweeps is None:
         sweeps = max(2, math.ceil(log_term / 3.0) + 2)
-    factors = check_contraction(grid, degree, lipschitz=lip, rho_max=0.5)
+    factors = _contraction_factors(grid, degree, source, "exponential", 0.5)
     return CollocationPlan(grid, check_int("degree", degree, 1), int(sweeps), factors, float(eps))
 
 

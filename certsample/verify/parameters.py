@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import lipschitz
 from ..forward import alpha as fwd_alpha
 from ..forward import sigma2 as fwd_sigma2
 from ..metrics import gaussian_w2
@@ -25,15 +26,6 @@ class TheoremCheck:
     parameters: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
     reason: str = ""
-
-
-def _lipschitz_sup(target, t_lo: float, t_hi: float) -> tuple[float, str]:
-    """``sup_{t in [t_lo, t_hi]}`` of the target's score Lipschitz bound, and how it was obtained."""
-    if target.is_gaussian:
-        # each eigen-variance a^2 lam + sigma^2 moves monotonically in t: the sup is at an end
-        return max(target.score_lipschitz(t_lo), target.score_lipschitz(t_hi)), "exact (endpoints)"
-    times = np.concatenate([np.geomspace(t_lo, t_hi, 400), [t_lo, t_hi]])
-    return max(target.score_lipschitz(float(t)) for t in times), "maximum over 402 times (not rigorous)"
 
 
 def _strong_log_concavity(target):
@@ -72,9 +64,11 @@ def theorem_parameters(theorem, target, T: float, delta: float, score_error: flo
     m2 = float(np.trace(cov) + mean @ mean)
     values = {"d": target.dim, "T": T, "delta": delta, "eps_s": score_error, "m2": m2 * _ROUND_UP}
     if "L" in wanted:
-        lip, how = _lipschitz_sup(target, delta, T)
-        values["L"] = lip * _ROUND_UP
-        notes.append(f"L = sup of the score's Lipschitz bound over [delta, T]: {how}")
+        if lipschitz.needs_radius(target):
+            raise HypothesisNotMet(theorem.name, f"theorem {theorem.name!r} assumes a globally Lipschitz score; "
+                                   f"{target!r} (unequal variances) has a bound only on balls")
+        values["L"] = lipschitz.sup_on(target, delta, T)
+        notes.append("L = sup of the score's Lipschitz bound over [delta, T], proved (certsample.lipschitz.sup_on)")
     if wanted & {"alpha", "M", "W0"}:
         alpha = _strong_log_concavity(target)
         if alpha is None:

@@ -203,7 +203,8 @@ def _tempered_cells(points, log_w, cells, bound, value, axis):
     lo = np.empty(n_points)
     mass = np.empty(n_points)
     for i in range(cells.shape[0]):
-        rho1, rho2, phi1, phi2, lam1, lam2 = cells[i, 0], cells[i, 1], cells[i, 2], cells[i, 3], cells[i, 4], cells[i, 5]
+        rho1, rho2, phi1, phi2 = cells[i, 0], cells[i, 1], cells[i, 2], cells[i, 3]
+        lam1, lam2 = cells[i, 4], cells[i, 5]
         rho_m, phi_m, lam_m = 0.5 * (rho1 + rho2), 0.5 * (phi1 + phi2), math.sqrt(lam1 * lam2)
         ux, uy = math.cos(phi_m), math.sin(phi_m)
         u1x, u1y, u2x, u2y = math.cos(phi1), math.sin(phi1), math.cos(phi2), math.sin(phi2)
@@ -244,7 +245,9 @@ def _tempered_cells(points, log_w, cells, bound, value, axis):
                 spread_u = max(spread_u, abs(ux * vx + uy * vy))
                 spread_v = max(spread_v, math.hypot(vx, vy))
                 spread_e = max(spread_e, abs(dist2[c] - dist2[ref]))
-        radial, angular, temper = lam2 * (rho2 - rho1) * spread_u, lam2 * rho2 * (phi2 - phi1) * spread_v, (lam2 - lam1) * spread_e
+        radial = lam2 * (rho2 - rho1) * spread_u
+        angular = lam2 * rho2 * (phi2 - phi1) * spread_v
+        temper = (lam2 - lam1) * spread_e
         axis[i] = 0 if radial >= max(angular, temper) else (1 if angular >= temper else 2)
 
 
@@ -420,7 +423,7 @@ class PosteriorCovarianceBound:
     """``S(lam) >= sup_z lambda_max Cov_r(p)``, ``r_c ~ w_c exp(-lam |p_c - z|^2)``, for every ``lam >= 0``.
 
     The component posterior of an isotropic equal-variance mixture at any point is such an ``r``
-    (:meth:`certsample.targets.MixtureTarget._hessian_range`). ``S`` is the least of three proved
+    (:func:`certsample.lipschitz.mixture.hessian_range_on`). ``S`` is the least of three proved
     bounds: Popoviciu's ``diam^2 / 4`` (all laws); for ``lam >= TEMPER_MIN`` the branch and bound of
     :func:`tempered_covariance_sup` on the octave ``[TEMPER_MIN 2^k, TEMPER_MIN 2^(k+1)]`` holding
     ``lam`` (computed on first use, then cached); and the zero-temperature bound ``min_g
@@ -451,6 +454,17 @@ class PosteriorCovarianceBound:
         w_min = float(self.weights.min())
         return min(value + 4 * math.exp(-lam * g) / w_min for g, value in self.near.items())
 
+    def _octave(self, k: int) -> float:
+        """The branch and bound on ``[TEMPER_MIN 2^k, TEMPER_MIN 2^(k+1)]``, computed on first use."""
+        if k not in self.octaves:
+            lo = TEMPER_MIN * 2.0**k
+            self.octaves[k] = tempered_covariance_sup(self.points, self.weights, lo, 2 * lo, self.rtol)
+        return self.octaves[k]
+
+    @staticmethod
+    def _octave_of(lam: float) -> int:
+        return math.floor(math.log2(lam / TEMPER_MIN))
+
     def __call__(self, lam: float) -> float:
         lam = float(lam)
         if not lam >= 0:
@@ -460,8 +474,40 @@ class PosteriorCovarianceBound:
         bound = min(self.popoviciu, self.zero_temperature(lam))
         if lam < TEMPER_MIN or bound <= (1 + self.rtol) * min(self.near.values()):
             return bound
-        k = math.floor(math.log2(lam / TEMPER_MIN))
-        if k not in self.octaves:
-            lo = TEMPER_MIN * 2.0**k
-            self.octaves[k] = tempered_covariance_sup(self.points, self.weights, lo, 2 * lo, self.rtol)
-        return min(bound, self.octaves[k])
+        return min(bound, self._octave(self._octave_of(lam)))
+
+    def sup_on(self, lam_lo: float, lam_hi: float) -> float:
+        """An upper bound of ``S(lam)`` (this object's value) for every ``lam`` in ``[lam_lo, lam_hi]``.
+
+        Proof. ``Z(lam) = min_g (near_g + 4 e^{-lam g} / w_min)``, the zero-temperature bound, is
+        decreasing in ``lam`` (each term is), so on a range starting at ``l`` it is at most ``Z(l)``.
+        ``S(lam)`` is ``min(diam^2/4, Z(lam))`` where ``lam < TEMPER_MIN`` or where that is at most
+        ``(1 + rtol) min_g near_g`` (the octave search is skipped), and otherwise also at most the bound
+        ``O_k`` of the octave ``k = floor(log2(lam / TEMPER_MIN))``, which holds on the whole closed
+        octave. Split the range at the octave ends (``k`` is monotone in ``lam``, and exact at powers of
+        two, so every ``lam`` of the range has its ``k`` among the pieces'). On the piece of octave
+        ``k`` starting at ``l``, let ``B = min(diam^2/4, Z(l))``: if ``B`` is at most the skip
+        threshold every ``lam`` of it is skipped (``Z`` decreases) and ``S <= B``; otherwise the
+        ``lam`` not skipped have ``S <= min(B, O_k)``, and the skipped ones (if the piece's top end is
+        skipped, the only case with any) have ``S`` at most the threshold. The bound is the largest
+        over the pieces; for ``lam_lo == lam_hi`` it is ``S(lam_lo)`` itself.
+        """
+        lam_lo, lam_hi = float(lam_lo), float(lam_hi)
+        if not (0 <= lam_lo <= lam_hi and math.isfinite(lam_hi)):
+            raise ValueError(f"need 0 <= lam_lo <= lam_hi < inf, got {lam_lo!r}, {lam_hi!r}")
+        if lam_lo == lam_hi:
+            return self(lam_lo)
+        if len(self.points) == 1:
+            return 0.0
+        threshold = (1 + self.rtol) * min(self.near.values())
+        worst = min(self.popoviciu, self.zero_temperature(lam_lo)) if lam_lo < TEMPER_MIN else 0.0
+        if lam_hi < TEMPER_MIN:
+            return worst
+        for k in range(self._octave_of(max(lam_lo, TEMPER_MIN)), self._octave_of(lam_hi) + 1):
+            start, end = max(lam_lo, TEMPER_MIN * 2.0**k), min(lam_hi, TEMPER_MIN * 2.0 ** (k + 1))
+            bound = min(self.popoviciu, self.zero_temperature(start))
+            if bound > threshold:
+                skipped_end = min(self.popoviciu, self.zero_temperature(end)) <= threshold
+                bound = max(min(bound, self._octave(k)), threshold if skipped_end else 0.0)
+            worst = max(worst, bound)
+        return worst

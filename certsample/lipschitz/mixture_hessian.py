@@ -6,7 +6,8 @@ on components. With unequal variances no global bound exists (along the surface 
 tie, ``g_c - g_c'`` grows linearly in ``y``), so the bound is over a ball ``|y| <= radius``. Popoviciu
 over the whole ball counts the largest ``|g_c - g_c'|`` anywhere in it, although ``Cov_r(g)`` is large
 only where ``r`` splits; :func:`diagonal_mixture_hessian_sup` is a branch and bound over boxes of ``y``
-that follows the ties.
+that follows the ties. It also takes boxes of centres and variances (a range of diffusion times, see
+:func:`certsample.lipschitz.sup_on`) and bounds the Hessian over every mixture in them.
 """
 
 from __future__ import annotations
@@ -46,12 +47,17 @@ def _split_mass(p_lo, p_hi):
 
 
 @numba.njit(cache=True)
-def _box_bounds(lo, hi, inv, centres, log_c, upper, value):
-    """Upper bounds of ``lambda_max H`` over each box ``[lo_b, hi_b]`` and the exact value at its
-    point nearest the origin (proof in :func:`diagonal_mixture_hessian_sup`)."""
+def _box_bounds(lo, hi, inv, centres, log_c, inv_rad, centre_rad, log_rad, upper, value):
+    """Upper bounds of ``lambda_max H`` over each box ``[lo_b, hi_b]`` and every mixture whose
+    parameters lie within ``inv_rad``, ``centre_rad``, ``log_rad`` of ``inv``, ``centres``, ``log_c``;
+    and the exact value of the mixture ``inv, centres, log_c`` at the box's point nearest the origin
+    (proof in :func:`diagonal_mixture_hessian_sup`)."""
     n_box, k = lo.shape
     n_comp = inv.shape[0]
-    inv_by_axis = np.ascontiguousarray(inv.T)
+    inv_lo_by_axis = np.ascontiguousarray((inv - inv_rad).T)
+    inv_hi_by_axis = np.ascontiguousarray((inv + inv_rad).T)
+    quad_dev = np.empty((n_comp, k))  # parameter deviations of (1/2) inv_ci (y_i - m_ci)^2 on the box
+    grad_dev = np.empty((n_comp, k))  # and of g_ci = inv_ci (y_i - m_ci)
     gap_lo = np.empty((n_comp, n_comp))
     gap_hi = np.empty((n_comp, n_comp))
     diam2 = np.zeros((n_comp, n_comp))
@@ -66,23 +72,32 @@ def _box_bounds(lo, hi, inv, centres, log_c, upper, value):
     mat_lo = np.empty((k, k))
     mat_hi = np.empty((k, k))
     for b in range(n_box):
+        for c in range(n_comp):
+            for i in range(k):
+                far = max(abs(lo[b, i] - centres[c, i]), abs(hi[b, i] - centres[c, i]))
+                reach = far + centre_rad[c, i]
+                quad_dev[c, i] = 0.5 * (inv_rad[c, i] * reach * reach
+                                        + inv[c, i] * centre_rad[c, i] * (2.0 * far + centre_rad[c, i]))
+                grad_dev[c, i] = inv_rad[c, i] * reach + inv[c, i] * centre_rad[c, i]
         # ranges of l_c' - l_c (separable quadratics, exact per coordinate) and of |g_c - g_c'|^2
         for c in range(n_comp):
             for e in range(n_comp):
-                s_lo = log_c[e] - log_c[c]
-                s_hi = s_lo
+                s_lo = log_c[e] - log_c[c] - (log_rad[e] + log_rad[c])
+                s_hi = log_c[e] - log_c[c] + (log_rad[e] + log_rad[c])
                 d2 = 0.0
                 for i in range(k):
                     qa = 0.5 * (inv[c, i] - inv[e, i])
                     qb = inv[e, i] * centres[e, i] - inv[c, i] * centres[c, i]
                     qc = 0.5 * (inv[c, i] * centres[c, i] ** 2 - inv[e, i] * centres[e, i] ** 2)
                     q_lo, q_hi = _quadratic_range(qa, qb, qc, lo[b, i], hi[b, i])
-                    s_lo += q_lo
-                    s_hi += q_hi
+                    s_lo += q_lo - (quad_dev[c, i] + quad_dev[e, i])
+                    s_hi += q_hi + (quad_dev[c, i] + quad_dev[e, i])
                     slope = inv[c, i] - inv[e, i]
                     shift = inv[c, i] * centres[c, i] - inv[e, i] * centres[e, i]
                     end_lo, end_hi = slope * lo[b, i] - shift, slope * hi[b, i] - shift
-                    diff_lo[c, e, i], diff_hi[c, e, i] = min(end_lo, end_hi), max(end_lo, end_hi)
+                    widen = grad_dev[c, i] + grad_dev[e, i]
+                    end_lo, end_hi = min(end_lo, end_hi) - widen, max(end_lo, end_hi) + widen
+                    diff_lo[c, e, i], diff_hi[c, e, i] = end_lo, end_hi
                     d2 += max(end_lo * end_lo, end_hi * end_hi)
                 gap_lo[c, e], gap_hi[c, e] = s_lo, s_hi
                 diam2[c, e] = d2
@@ -119,8 +134,8 @@ def _box_bounds(lo, hi, inv, centres, log_c, upper, value):
         var_bound = min(var_bound, pair_sum)
         # -lambda_min(sum r_c D_c^{-1}) <= -min_i min_{r in box, sum r = 1} sum_c r_c inv_ci (greedy)
         for i in range(k):
-            damp_min[i] = _greedy_mix(inv_by_axis[i], r_lo, r_hi, order, True)
-            damp_max[i] = _greedy_mix(inv_by_axis[i], r_lo, r_hi, order, False)
+            damp_min[i] = _greedy_mix(inv_lo_by_axis[i], r_lo, r_hi, order, True)
+            damp_max[i] = _greedy_mix(inv_hi_by_axis[i], r_lo, r_hi, order, False)
         upper[b] = min(var_bound - damp_min.min(),
                        _interval_matrix_top(diff_lo, diff_hi, damp_min, damp_max, r_lo, r_hi, mat_lo, mat_hi))
         # a lower bound: the exact Hessian at the box's point nearest the origin (inside the ball)
@@ -213,12 +228,21 @@ def _exact_top(y, inv, centres, log_c):
     return np.linalg.eigvalsh(hess)[-1]
 
 
-def diagonal_mixture_hessian_sup(centres, variances, weights, radius: float, rtol: float = 0.1) -> float:
+def diagonal_mixture_hessian_sup(centres, variances, weights, radius: float, rtol: float = 0.1, *,
+                                 centres_hi=None, variances_hi=None, max_boxes: int = _MAX_BOXES,
+                                 floor: float = -math.inf) -> float:
     """An upper bound of ``lambda_max Hess log q(y)`` over the ball ``|y| <= radius``.
 
-    ``q = sum_c w_c N(centres_c, diag(variances_c))``; centres and variances of shape ``(K, k)``. The
-    bound is within a factor ``1 + rtol`` (absolutely: ``rtol max(|value|, 1/v_max)``) of the largest
-    value found, unless the search needs more than ``_MAX_BOXES`` boxes, when it is looser (still valid).
+    ``q = sum_c w_c N(centres_c, diag(variances_c))``; centres and variances of shape ``(K, k)``. With
+    ``centres_hi`` or ``variances_hi`` (same shape, entrywise at least ``centres``, ``variances``) the
+    bound holds for every such ``q`` whose centres and variances lie entrywise in ``[centres,
+    centres_hi]`` and ``[variances, variances_hi]`` (weights fixed): one bound over a range of diffusion
+    times. The bound is within a factor ``1 + rtol`` (absolutely: ``rtol max(|value|, 1/v_max)``) of the
+    largest value found (at the middle of the parameter box), unless the search needs more than
+    ``max_boxes`` boxes, when it is looser (still valid): the parameter boxes' widths do not shrink
+    with the boxes of ``y``, so a wide parameter box may never meet the tolerance. ``floor`` is a
+    value the caller accepts as the bound (a bound it already has elsewhere): the search starts from
+    it as its best value, so it closes the boxes whose bound is within the tolerance of it.
 
     Proof. Cover the ball by boxes; on a box ``B`` and for any unit ``u``, ``u^T H u = Var_r(u . g) -
     sum_c r_c u^T D_c^{-1} u``, bounded in two parts.
@@ -240,43 +264,56 @@ def diagonal_mixture_hessian_sup(centres, variances, weights, radius: float, rto
       ``r_hi_c r_hi_e`` and at most ``r_c (1 - r_c)`` (as ``r_e <= 1 - r_c``), itself at most ``max p
       (1 - p)`` over ``[r_lo_c, r_hi_c]``; the smaller of the two bounds is used. Where two components
       tie the pairwise one follows ``r`` (``p (1 - p) d`` rather than ``d / 4``).
-    * *Damping.* ``lambda_max(-sum_c r_c D_c^{-1}) = -min_i sum_c r_c / v_ci``, and the ``min`` of a linear function of ``r`` over the box ``[r_lo, r_hi]`` cut by
-      ``sum r = 1`` is found greedily (the lower ends, then the rest to the cheapest components).
+    * *Damping.* ``lambda_max(-sum_c r_c D_c^{-1}) = -min_i sum_c r_c / v_ci``, and the ``min`` of a
+      linear function of ``r`` over the box ``[r_lo, r_hi]`` cut by ``sum r = 1`` is found greedily
+      (the lower ends, then the rest to the cheapest components).
+    * *Parameter boxes.* Write ``i_ci = 1/v_ci`` and let the parameters of the search be the middles
+      ``i``, ``m``, ``log c`` of their ranges, the true ones ``i' = i + di``, ``m' = m + dm``, ``log c' =
+      log c + dl`` with ``|di| <= rho_i``, ``|dm| <= rho_m``, ``|dl| <= rho_l`` (``i`` ranges over
+      ``[1/v_hi, 1/v_lo]``, ``log c_c = log w_c - (1/2) sum_i log v_ci`` over the ends' values; both are
+      monotone in ``v``). On a box with ``|y_i - m_ci| <= f`` (``f`` the larger distance of the box's
+      ends from ``m_ci``): ``i' (y - m')^2 - i (y - m)^2 = di (y - m')^2 + i (m - m') (2 y - m - m')``, so
+      the term ``(1/2) i (y - m)^2`` of ``l_c`` moves by at most ``(1/2) (rho_i (f + rho_m)^2 + i rho_m (2 f
+      + rho_m))``, and ``g_ci = i (y - m)`` by at most ``rho_i (f + rho_m) + i rho_m``. The ranges of ``l_e
+      - l_c`` are widened by both components' moves (and ``rho_l`` each), those of ``g_c - g_e`` likewise,
+      and the damping takes ``i - rho_i`` (its ``min``) and ``i + rho_i`` (its ``max``). Every step above
+      then holds for every mixture in the parameter box. With no ranges given every move is zero and
+      the search is the one above, bit for bit.
 
     ``lambda_max(A + B) <= lambda_max A + lambda_max B`` adds the two. A box whose bound is within the
     tolerance of the best exact value found (at boxes' points nearest the origin, which lie in the
-    ball) is closed; the result is the largest bound of the closed and the remaining boxes, times ``1 +
-    _ROUNDING`` plus an absolute rounding margin. Boxes are halved along their longest edge.
+    ball, for the middle parameters, which lie in the parameter box), or of ``floor``, is closed;
+    which boxes are closed decides only how tight the result is, not its validity: the result is the
+    largest bound of the closed and the remaining boxes, times ``1 + _ROUNDING`` plus an absolute
+    rounding margin. Boxes are halved along their longest edge.
     """
-    centres = np.ascontiguousarray(centres, dtype=float)
-    variances = np.ascontiguousarray(variances, dtype=float)
-    weights = np.asarray(weights, dtype=float)
-    if centres.ndim != 2 or variances.shape != centres.shape or weights.shape != (centres.shape[0],):
-        raise ValueError(f"centres and variances must be (K, k) and weights (K,); got {centres.shape}, "
-                         f"{variances.shape}, {weights.shape}")
-    if not (np.all(np.isfinite(centres)) and np.all(variances > 0) and np.all(np.isfinite(variances))
-            and np.all(weights > 0)):
-        raise ValueError("centres must be finite, variances and weights positive and finite")
-    radius = float(radius)
-    if not (math.isfinite(radius) and radius >= 0):
-        raise ValueError(f"radius must be a finite number >= 0, got {radius!r}")
-    if not rtol > 0:
-        raise ValueError(f"rtol must be positive, got {rtol!r}")
-    inv = 1.0 / variances
-    log_c = np.log(weights / weights.sum()) - 0.5 * np.sum(np.log(variances), axis=1)
+    centres, variances, weights, centres_hi, variances_hi, radius = _checked_search_inputs(
+        centres, variances, weights, centres_hi, variances_hi, radius, rtol)
+    log_w = np.log(weights / weights.sum())
+    if centres_hi is centres and variances_hi is variances:
+        inv = 1.0 / variances
+        log_c = log_w - 0.5 * np.sum(np.log(variances), axis=1)
+        inv_rad, centre_rad, log_rad = np.zeros_like(inv), np.zeros_like(inv), np.zeros_like(log_c)
+        inv_top = inv
+    else:
+        inv, inv_rad = _middle_radius(1.0 / variances_hi, 1.0 / variances)
+        centres, centre_rad = _middle_radius(centres, centres_hi)
+        log_c, log_rad = _middle_radius(log_w - 0.5 * np.sum(np.log(variances_hi), axis=1),
+                                        log_w - 0.5 * np.sum(np.log(variances), axis=1))
+        inv_top = 1.0 / variances
     k = centres.shape[1]
-    scale = float(np.min(inv))  # 1 / v_max: the scale of the absolute tolerance
+    scale = float(np.min(inv))  # about 1 / v_max: the scale of the absolute tolerance
     ticket = itertools.count()  # breaks ties between equal bounds without comparing arrays
     heap = [(-math.inf, next(ticket), np.full(k, -radius), np.full(k, radius))]
-    best, closed, seen = -math.inf, -math.inf, 0
-    while heap and seen < _MAX_BOXES:
+    best, closed, seen = float(floor), -math.inf, 0
+    while heap and seen < max_boxes:
         batch = [heapq.heappop(heap) for _ in range(min(_BATCH, len(heap)))]
         lo = np.array([item[2] for item in batch])
         hi = np.array([item[3] for item in batch])
         keep = np.sum(np.maximum(np.maximum(lo, -hi), 0.0) ** 2, axis=1) <= radius * radius
         lo, hi = lo[keep], hi[keep]
         upper, value = np.empty(len(lo)), np.empty(len(lo))
-        _box_bounds(lo, hi, inv, centres, log_c, upper, value)
+        _box_bounds(lo, hi, inv, centres, log_c, inv_rad, centre_rad, log_rad, upper, value)
         seen += len(lo)
         if len(value):
             best = max(best, float(value.max()))
@@ -293,4 +330,37 @@ def diagonal_mixture_hessian_sup(centres, variances, weights, radius: float, rto
             heapq.heappush(heap, (-float(upper[j]), next(ticket), right_lo, hi[j]))
     # an open box carries its parent's bound, which covers it
     result = max(closed, max((-item[0] for item in heap), default=-math.inf))
-    return result + _ROUNDING * (abs(result) + float(np.max(inv)))
+    return result + _ROUNDING * (abs(result) + float(np.max(inv_top)))
+
+
+def _checked_search_inputs(centres, variances, weights, centres_hi, variances_hi, radius, rtol):
+    """The arguments of :func:`diagonal_mixture_hessian_sup` as arrays, or a ValueError naming the bad one."""
+    centres = np.ascontiguousarray(centres, dtype=float)
+    variances = np.ascontiguousarray(variances, dtype=float)
+    weights = np.asarray(weights, dtype=float)
+    if centres.ndim != 2 or variances.shape != centres.shape or weights.shape != (centres.shape[0],):
+        raise ValueError(f"centres and variances must be (K, k) and weights (K,); got {centres.shape}, "
+                         f"{variances.shape}, {weights.shape}")
+    if not (np.all(np.isfinite(centres)) and np.all(variances > 0) and np.all(np.isfinite(variances))
+            and np.all(weights > 0)):
+        raise ValueError("centres must be finite, variances and weights positive and finite")
+    centres_hi = centres if centres_hi is None else np.ascontiguousarray(centres_hi, dtype=float)
+    variances_hi = variances if variances_hi is None else np.ascontiguousarray(variances_hi, dtype=float)
+    if centres_hi.shape != centres.shape or variances_hi.shape != variances.shape:
+        raise ValueError(f"centres_hi and variances_hi must have shape {centres.shape}")
+    if not (np.all(centres_hi >= centres) and np.all(variances_hi >= variances)
+            and np.all(np.isfinite(centres_hi)) and np.all(np.isfinite(variances_hi))):
+        raise ValueError("centres_hi and variances_hi must be finite and at least centres and variances")
+    radius = float(radius)
+    if not (math.isfinite(radius) and radius >= 0):
+        raise ValueError(f"radius must be a finite number >= 0, got {radius!r}")
+    if not rtol > 0:
+        raise ValueError(f"rtol must be positive, got {rtol!r}")
+    return centres, variances, weights, centres_hi, variances_hi, radius
+
+
+def _middle_radius(lo, hi):
+    """``(m, r)`` with ``[lo, hi]`` inside ``[m - r, m + r]`` entrywise (``r`` taken from both ends, so the
+    rounding of ``m`` is covered up to the rounding of one subtraction, which ``_ROUNDING`` covers)."""
+    mid = 0.5 * (lo + hi)
+    return mid, np.maximum(hi - mid, mid - lo)
