@@ -472,9 +472,6 @@ def time_scales(lam, t_lo, t_hi):
 def posterior_covariance_sup(dec: Decomposition, t_lo, t_hi):
     """``C`` (an exact ball) with ``lambda_max Cov_r(nu) <= C`` at every point and forward time in
     ``[t_lo, t_hi]`` (module docstring)."""
-    key = ("cov", float(t_lo), float(t_hi))
-    if key in dec._cache:
-        return dec._cache[key]
     best = _popoviciu(dec)
     target = dec.target
     if len(dec.block_means) > 1 and len(dec.block_axes) <= 2:
@@ -492,9 +489,7 @@ def posterior_covariance_sup(dec: Decomposition, t_lo, t_hi):
                 temps = a * a * arb(radius2) / (2 * v)
                 lam_lo, lam_hi = lower_float(temps), upper_float(temps)
                 best = best.min(arb(radius2) * (1 + _GUARD) * arb(_tempered_sup(posterior, lam_lo, lam_hi)))
-    best = best.upper()
-    dec._cache[key] = best
-    return best
+    return best.upper()
 
 
 def _popoviciu(dec: Decomposition):
