@@ -1,18 +1,34 @@
-r"""Proved mean-square bounds for the randomized-midpoint and parallel-midpoint predictors.
+r"""Proved mean-square (pathwise RMS) bounds for the randomized-midpoint and parallel-midpoint predictors.
 
-Statement (in progress: the linear coordinates). For a built-in target decomposed as in
-:mod:`proofs.midpoint_bounds`, a time grid ``T = t_0 > ... > t_N = delta`` and the scheme of
-:class:`~certsample.solvers.parallel_midpoint.ParallelRandomizedMidpoint` (``R`` pieces, ``K`` Picard
-sweeps; ``R = 1, K = 0`` is :class:`~certsample.solvers.randomized_midpoint.RandomizedMidpoint`) run in
-exact arithmetic with the exact score, the error on a linear coordinate of data variance ``lam`` started
-at ``z_0`` obeys ``E|z_N - z(delta)|^2 = F(lam) z_0^2`` with ``F`` enclosed by
-:func:`linear_mean_square_factor`.
+Theorem
+-------
+Let ``q_0`` be a built-in target (:mod:`proofs.midpoint_bounds`: its block ``J``, where the components
+differ, has one isotropic variance ``lam_J`` shared by every component, or is empty), ``T = t_0 > t_1 >
+... > t_N = delta > 0`` a time grid, and run the scheme of
+:class:`~certsample.solvers.parallel_midpoint.ParallelRandomizedMidpoint` with ``R`` pieces and ``K``
+Picard sweeps (``R = 1, K = 0``: :class:`~certsample.solvers.randomized_midpoint.RandomizedMidpoint`),
+either law of the random points, **in exact arithmetic with the exact score**, from a start point ``x_0``
+at time ``T``. Let ``y`` be the exact probability-flow solution from ``x_0``. Then, the expectation being
+over the random points only,
 
-Proof. On a linear coordinate the score is ``-c(t) z``, ``c = 1/v``, ``v(t) = 1 + (lam - 1) e^{-2t}``, and
+.. math:: \sqrt{E|x_N - y(\delta)|^2} \le \sqrt{a_N^2 + r_{lin}^2 \max_\lambda F(\lambda)}
+
+for every ``x_0`` in ``StartSet(target, T, eta)`` (``q_T`` mass ``>= 1 - eta``), where ``F(lam)`` is the
+exact mean-square factor of a linear coordinate of data variance ``lam`` (step L) and ``a_N`` the
+block recursion (step B) started from ``P_0 = r_J``. For one start point the same holds with ``r_J =
+|z_J(x_0)|`` and ``sum_i w_i^2 F(lam_i)`` in place of the second term (``rms_bound(..., x0=)``). No
+constant is hidden; every one is computed in Arb (192 bits) and rounded up. The dimension enters only
+through ``r_lin``. Not covered: mixtures whose components differ in variance, or have anisotropic
+variances, in the block; the float64 rounding of a real run (certify's enclosures cover that a
+posteriori).
+
+Step L (linear coordinates: exact)
+----------------------------------
+On a linear coordinate the score is ``-c(t) z``, ``c = 1/v``, ``v(t) = 1 + (lam - 1) e^{-2t}``, and
 the exact flow is ``z(t_{k+1}) = E_k z(t_k)``, ``E_k = sqrt(v(t_{k+1}) / v(t_k))`` (``x = c sqrt(v)``
-solves ``dx/dr = x (1 - 1/v)`` because ``dv/dr = 2 (v - 1)``). One step of the scheme from ``z`` with
-random points ``tau_j`` in the pieces ``[b_j, b_{j+1}]`` (``b_j = j h / R``) is linear in ``z``: the
-midpoint states are ``p_i^{(n)} z`` with
+solves ``dx/dr = x (1 - 1/v)`` because ``dv/dr = 2 (v - 1)``). One step with random points ``tau_j`` in
+the pieces ``[b_j, b_{j+1}]`` (``b_j = j h / R``) is linear in ``z``: the midpoint states are ``p_i^{(n)}
+z`` with
 
 * ``p_i^{(0)} = e^{tau_i} - (e^{tau_i} - 1) c(t)`` (the exponential-integrator guess),
 * ``p_i^{(n+1)} = e^{tau_i} (1 - S^{(n)}_i) - D_i c_i p_i^{(n)}``, ``S^{(n)}_i = sum_{j<i} g_j c_j p_j^{(n)}``,
@@ -22,21 +38,119 @@ midpoint states are ``p_i^{(n)} z`` with
 and the endpoint is ``M z``, ``M = e^h - S_end``, ``S_end = sum_j w_j c_j p_j^{(K)}``. Processing the pieces
 in order, the state ``Z = (1, S^{(0)}, ..., S^{(K-1)}, S_end)`` of the pieces already processed is updated
 by ``Z <- A(tau_i) Z`` with ``A = I + U``: row ``1 + n`` of ``U`` is ``g_i c_i pi^{(n)}`` and row ``K + 1`` is
-``w_i c_i pi^{(K)}``, where ``pi^{(n)}`` is the row with ``p_i^{(n)} = pi^{(n)} . Z`` (``pi^{(0)} = p_i^{(0)}
-e_0``, ``pi^{(n+1)} = e^{tau_i} (e_0 - e_{1+n}) - D_i c_i pi^{(n)}``). ``tau_i`` is independent of ``Z``
-(which depends on ``tau_j``, ``j < i``), so ``E Z`` and ``E Z Z^T`` obey ``E Z' = E_tau[A] E Z`` and ``E Z'
-Z'^T = E_tau[A (E Z Z^T) A^T]`` exactly: one-dimensional integrals over each piece against the law of
-its point (uniform, or density ``e^{-(u - b_j)} / (1 - e^{-h/R})``), enclosed by
-:func:`~proofs.midpoint_bounds.expectation`. That gives ``m_k = E M / E_k - 1`` and ``var_k = Var M /
-E_k^2``. Steps use independent points, so with ``eps_k = M_k / E_k - 1``,
+``w_i c_i pi^{(K)}``, where ``p_i^{(n)} = pi^{(n)} . Z`` (``pi^{(0)} = p_i^{(0)} e_0``, ``pi^{(n+1)} =
+e^{tau_i} (e_0 - e_{1+n}) - D_i c_i pi^{(n)}``). ``tau_i`` is independent of ``Z`` (a function of the
+``tau_j``, ``j < i``), so ``E Z' = E_tau[A] E Z`` and ``E Z' Z'^T = E_tau[A (E Z Z^T) A^T]`` exactly: one-
+dimensional integrals over each piece against the law of its point (uniform, or density ``e^{-(u -
+b_j)} / (1 - e^{-h/R})``), enclosed by :func:`~proofs.midpoint_bounds.expectation`. That gives ``m_k = E
+M / E_k - 1`` and ``var_k = Var M / E_k^2``. Steps use independent points, so with ``eps_k = M_k / E_k -
+1``,
 
-.. math:: \frac{E|z_N - z(\delta)|^2}{z_0^2} = \Big(\prod_k E_k\Big)^2 E\Big(\prod_k (1 + \varepsilon_k) - 1\Big)^2
+.. math:: F(\lambda) = \frac{E|z_N - z(\delta)|^2}{z_0^2}
+          = \Big(\prod_k E_k\Big)^2 E\Big(\prod_k (1 + \varepsilon_k) - 1\Big)^2
           = \frac{v(\delta)}{v(T)} \Big[Q^2 \Big(\prod_k \big(1 + \tfrac{var_k}{(1 + m_k)^2}\big) - 1\Big)
           + (Q - 1)^2\Big],
 
-``Q = prod_k (1 + m_k)`` (expand ``E prod (1 + eps_k)^2 = prod ((1 + m_k)^2 + var_k)``). The products are
-evaluated as ``exp``/``expm1`` of sums of ``log1p``, in Arb at 192 bits, so the small result is not lost
-to cancellation. Nothing is bounded: the result is an enclosure of the exact value.
+``Q = prod_k (1 + m_k)`` (expand ``E prod (1 + eps_k)^2 = prod ((1 + m_k)^2 + var_k)``), evaluated as
+``exp``/``expm1`` of sums of ``log1p``. Nothing is bounded here: the result encloses the exact value, and
+``sup_{|w| <= r_lin} sum_i w_i^2 F(lam_i) = r_lin^2 max F`` (each orthogonal direction has ``lam_perp``).
+
+Step A (where the scheme's block iterates can be, for every draw)
+-----------------------------------------------------------------
+On the block, with ``z = u_J - a m0`` at each state's own time, ``s_J = (a nu_bar - z) / v`` with ``|nu_bar|
+<= R`` (module :mod:`proofs.midpoint_bounds`). Every state the scheme forms is ``e^{tau}``-scaled states
+plus weighted scores, so the midpoint states are ``z_i = p_i z + xi_i`` with ``p_i`` the linear
+coefficients of step L (for ``lam = lam_J``) and ``|xi_i| <= q_i``: ``q_i^{(0)} = (e^{tau_i} - 1) c(t) a(t)
+R``, ``q_i^{(n+1)} = e^{tau_i} sum_{j<i} g_j c_j (q_j + a_j R) + D_i c_i (q_i + a_i R)``, and ``|z_next| <=
+|p_end| |z| + q_end``, ``q_end = sum_j w_j c_j (q_j + a_j R)``. Evaluating ``p_end``, ``q_end`` in interval
+arithmetic with each ``tau_j`` ranging over its piece (for ``R = 1``: over four cells of ``[0, h]``)
+gives ``P_{k+1} = gain_k P_k + shift_k`` with ``|z_k| <= P_k`` for every draw (:func:`region_coefficients`).
+
+Step B (the block's mean-square recursion)
+------------------------------------------
+Fix step ``k`` (``t = t_k``, ``h = t_k - t_{k+1}``), the scheme's iterate ``x = x_k`` and the exact path
+``y(r)`` from ``x`` (reverse time ``r in [0, h]``), ``G(r) = s_J(y(r), t - r)``, so ``y(h) = e^h x + int_0^h
+e^{h-u} G(u) du``.
+
+*B0, the path.* ``dz/dr = (1 - 1/v) z + a nu_bar / v``, so ``|z(r)| <= Z := e^{kappa h} (P_k + h sup(a R /
+v))``, ``kappa = max(0, sup(1 - 1/v))`` (Gronwall), and ``|G| <= G0 := sup(1/v) Z + sup(a R / v)``.
+
+*B1, the drift's derivative along the path.* With ``r_c ~ w_c e^{theta_c}``, ``theta_c = (a z . nu_c - a^2
+|nu_c|^2 / 2) / v`` and ``da/dr = a``, ``dv/dr = 2 (v - 1)``, one finds ``d(a z / v)/dr = a (z + a nu_bar) /
+v^2``, ``d(a^2 / (2v))/dr = a^2 / v^2``, hence ``theta_c' = (a / v^2) ((z + a nu_bar) . nu_c - a |nu_c|^2)``,
+``nu_bar' = Cov_r(nu, theta')`` and
+
+.. math:: G' = -(1 - 1/v)\, G + (a / v)\, \bar\nu'.
+
+Two bounds of ``|nu_bar'|`` hold (``C >= lambda_max Cov_r(nu)``, ``D = diam`` of the means): (i) ``(a /
+v^2) (C (Z + a R) + a sqrt(C) R^2 / 2)``, from ``|Cov_r(nu) w| <= C |w|`` and ``|Cov_r(nu, |nu|^2)| <= sqrt(C)
+R^2 / 2`` (Cauchy-Schwarz, Popoviciu on ``[0, R^2]``); (ii) writing ``theta_c' = theta_c / v + (a^2 / v^2)
+(nu_bar . nu_c - |nu_c|^2 / 2)``, ``|Cov_r(nu, theta)| = |E_r[(nu - nu_bar)(theta - max theta)]| <= D
+Lambda``, ``(1/v) D Lambda + (a^2 / v^2) (C R + sqrt(C) R^2 / 4)``, where ``Lambda >= E_r[max theta -
+theta]`` for every softmax: ``r_c (theta* - theta_c) <= (w_c / w_*) x e^{-x} <= w_c / (e w_*)`` gives
+``(1 - w_min) / (e w_min)``, and ``theta* - E_r theta = theta* - log Z + H(r) + E_r log w`` gives ``log(K
+w_max / w_min)``. So ``|G'| <= G1 := sup|1 - 1/v| G0 + sup (a / v) min((i), (ii))`` (:class:`BlockStep`).
+
+*B2, the midpoints.* ``x_i^{(0)} - y(tau_i) = int_0^{tau_i} e^{tau_i - u} (G(0) - G(u)) du``, so its norm is at
+most ``G1 (e^{tau_i} - 1 - tau_i)``. A sweep gives ``x_i^{(n+1)} - y(tau_i) = sum_{j <= i} W_ij (s(x_j^{(n)}) -
+G(tau_j)) + sum_{j <= i} int_{piece j, u <= tau_i} e^{tau_i - u} (G(tau_j) - G(u)) du``; ``|G(tau_j) - G(u)|
+<= G1 h/R`` on a whole piece and ``<= G1 (tau_i - u)`` on piece ``i``, so with ``L_j`` the Lipschitz bound
+of the score on piece ``j``'s times (global in space, :func:`~proofs.midpoint_bounds.block_lipschitz_sup`)
+
+.. math:: e_i^{(n+1)}(\tau_i) \le e^{\tau_i} \sum_{j<i} g_j L_j \bar e_j^{(n)} + D_i L_i e_i^{(n)}(\tau_i)
+          + G_1\big[\tfrac hR (e^{\tau_i} - e^{\tau_i - b_i}) + \psi(\tau_i - b_i)\big],
+          \quad \psi(d) = e^d (d - 1) + 1,
+
+where ``bar e_j^{(n)} = e_j^{(n)}(b_{j+1})`` is its sup over piece ``j`` (every term increases in
+``tau``). All are ``G1`` times functions of ``tau_i`` (:func:`midpoint_error_integrals`).
+
+*B3, the local error.* ``delta := x_{k+1} - Phi_k(x) = Q1 + Q2`` with ``Q1 = sum_j (w_j G(tau_j) - int_{piece
+j} e^{h-u} G du)`` and ``Q2 = sum_j w_j (s(x_j^{(K)}, t - tau_j) - G(tau_j))``. Both laws make ``E w_j
+f(tau_j) = int_{piece j} e^{h-u} f``, so ``E Q1 = 0``; the pieces are independent, so ``E|Q1|^2 = sum_j
+E|Q1_j|^2``, and writing ``Q1_j = G(c)(w_j - E w_j) + [w_j (G(tau_j) - G(c)) - E(...)]`` with ``c =
+E[w_j^2 tau_j] / E w_j^2`` in the piece, ``||Q1_j|| <= G0 alpha_j + G1 beta_j``, ``alpha_j = sd(w_j)``,
+``beta_j^2 = min_c E[w_j^2 (tau_j - c)^2]`` (closed forms, :func:`weight_spread`). ``|Q2| <= sum_j w_j L_j
+e_j^{(K)}(tau_j)``, so ``|E Q2| <= B := G1 sum_j L_j E[w_j e_j / G1]`` and ``||Q2|| <= G1 sum_j L_j
+sqrt(E[w_j^2 (e_j / G1)^2])`` (Minkowski), each expectation a proved quadrature. ``Var(delta) <= V :=
+(||Q1|| + ||Q2||)^2``.
+
+*B4, across steps.* With ``e_k = x_k - y(t_k)`` (``y`` from ``x_0``), ``e_{k+1} = [Phi_k(x_k) - Phi_k(y_k)] +
+delta_k``; the bracket is ``F_k``-measurable (``F_k``: the first ``k`` steps' points) with norm ``<= ell_k
+|e_k|``, ``ell_k = exp(int mu)`` (``mu`` the one-sided Lipschitz bound of ``y + s`` on the step, over two
+cells or the pieces); ``E[delta_k | F_k] =: b_k``, ``|b_k| <= B_k``, and ``delta_k - b_k`` has conditional
+mean 0 and second moment ``<= V_k`` (the draw of step ``k`` is independent of ``F_k``, and B0-B3 hold for
+every ``x_k`` with ``|z_k| <= P_k``). Orthogonality and Minkowski give ``a_{k+1}^2 <= (ell_k a_k + B_k)^2 +
+V_k``, ``a_0 = 0``, for ``a_k = ||e_k||_{L^2}`` on the block (:func:`block_recursion`).
+
+Step C (closed forms: the registered ``error_expr``)
+----------------------------------------------------
+For constant sups ``L``, ``mu >= 0``, ``G0``, ``G1`` over a run of ``n`` uniform steps, induction on B4
+(``sqrt((u + v)^2 + m^2) <= u + sqrt(v^2 + m^2)`` and ``P_k = prod_{j<k} max(1, ell_j) >= 1``) gives ``a_n
+<= e^{mu (T - delta)} (sum_k B_k + sqrt(sum_k V_k))``. With the uniform law, ``int_0^h e^{h-u} (e^u - 1 - u)
+du = h (e^h + 1) - 2 (e^h - 1)``, ``alpha_j, beta_j <= (h/R)^2 e^h / sqrt(12)`` (``sd`` of a Lipschitz
+function of a uniform point), ``w_j <= (h/R) e^h`` and, for the sweeps, ``max_i bar e_i^{(n+1)} <= theta
+max_i bar e_i^{(n)} + G1 (h/R (e^h - 1) + psi(h/R))`` with ``theta = (e^h - 1) L`` (``sum_{j <= i} W_ij =
+e^{tau_i} - 1``) and ``sum_{n<K} theta^n <= K max(1, theta)^K``; this yields the classes' ``error_expr``.
+Their ``steps_expr`` use ``h <= 1`` (and ``theta <= 1/2``): ``e^h - 1 - h <= (e - 2) h^2``, ``psi(d) <=
+d^2``, ``h (e^h + 1) - 2 (e^h - 1) <= (3 - e) h^3``, so the bound is ``<= P (c_a h^2 + c_b h^{3/2})`` and
+each term is held to ``eps / 2``.
+
+Step D (the inverse)
+--------------------
+:func:`nfe_required` brackets the least step count whose evaluated bound is ``<= eps`` (doubling, then
+interpolation safeguarded by bisection) and returns it with ``NFE = N (1 + R (K + 1))`` and ``N (K + 2)``
+rounds.
+
+References
+----------
+.. [1] S. Gupta, L. Cai, S. Chen, "Faster diffusion sampling with randomized midpoints: sequential and
+   parallel", ICLR 2025, arXiv:2406.00924 (the schemes).
+.. [2] R. Shen, Y. T. Lee, "The randomized midpoint method for log-concave sampling", NeurIPS 2019,
+   arXiv:1909.05503 (unbiased one-point quadrature).
+.. [3] G. N. Milstein, M. V. Tretyakov, *Stochastic Numerics for Mathematical Physics*, Springer, 2004
+   (mean-square analysis with orthogonal martingale increments).
+.. [4] E. Hairer, S. P. Norsett, G. Wanner, *Solving Ordinary Differential Equations I*, Springer, 1993
+   (one-sided Lipschitz bounds, Lady Windermere's fan).
 """
 
 from __future__ import annotations
@@ -682,8 +796,8 @@ _EVALS = 1 + R_ * (K_ + 1)
 # integers, so the interval evaluation of the floor is exact (floor(N / E) would straddle an integer)
 _N_PAR = sp.floor((N_ + sp.Rational(1, 2)) / _EVALS)
 _H_PAR = (T_ - delta_) / _N_PAR
-# h <= min(1, 1/(2 (e - 1) L)): theta <= 1/2, midpoint error <= G1 h^2 E_K
-_EK = (_E - 2) * 2 ** (-K_) + 2 * ((_E - 1) / R_ + 1 / R_**2)
+# h <= min(1, 1/(2 (e - 1) L)): theta <= 1/2, so m_K <= G1 h^2 E_K with the same sum bound as error_expr
+_EK = (_E - 2) * 2 ** (-K_) + K_ * ((_E - 1) / R_ + 1 / R_**2)
 _CA_PAR = ((T_ - delta_) * (_E - 1) + sp.sqrt(T_ - delta_) * _E) * L_ * G1_ * _EK
 _CB_PAR = sp.sqrt(T_ - delta_) * _E * (G0_ + G1_) / (R_ ** sp.Rational(3, 2) * _SQRT12)
 _STEPS_PAR = sp.ceiling((T_ - delta_) * smax(1, 2 * (_E - 1) * L_, (2 * _P * _CA_PAR / eps_) ** sp.Rational(1, 2),

@@ -89,3 +89,190 @@ def test_linear_factor_matches_monte_carlo(lam, scheme, n_steps):
     exact = float(factor.mid()) * z0**2
     se = errors.std(ddof=1) / math.sqrt(errors.size)
     assert abs(errors.mean() - exact) < 4 * se
+
+
+# ------------------------------------------------------------------ the whole bound against measured errors
+import proofs  # noqa: E402
+from certsample.enclosure import enclose_flow  # noqa: E402
+from certsample.solvers.randomized_midpoint import SLOT_MIDPOINT  # noqa: E402
+from proofs.midpoint_bounds import NotCovered  # noqa: E402
+
+SEQ = proofs.get("randomized_midpoint_ms")
+PAR = proofs.get("parallel_midpoint_ms")
+
+
+def theorem_for(scheme):
+    return SEQ if (scheme.R, scheme.K) == (1, 0) else PAR
+
+
+def bound_of(target, grid, scheme, x0=None, eta=1e-6):
+    return theorem_for(scheme).rms_bound(target, grid, R=scheme.R, K=scheme.K, sampling=scheme.sampling,
+                                         eta=eta, x0=x0)
+
+
+def start_points(target, T, n_sampled, n_boundary, seed, eta=1e-6):
+    s = StartSet(target, T, eta)
+    points = [s.sample(n_sampled, seed)] if n_sampled else []
+    if n_boundary:
+        points.append(s.boundary_points(n_boundary, seed + 1))
+    return s, np.concatenate(points)
+
+
+_ENCLOSURES = {}
+
+
+def enclosure(target, x0, t0, delta):
+    """``(centre, radius)`` of the proved enclosure of the exact flow (cached: the same start point serves
+    several schemes and step counts)."""
+    key = (target.means.tobytes(), None if target.basis is None else target.basis.tobytes(), x0.tobytes(),
+           t0, delta)
+    if key not in _ENCLOSURES:
+        enc = enclose_flow(target, x0, t0, delta, tol=1e-8)
+        _ENCLOSURES[key] = (enc.center, enc.radius)
+    return _ENCLOSURES[key]
+
+
+def measured_errors(target, scheme, x0, grid, particles, seed=0):
+    """Squared errors of ``particles`` runs from ``x0`` against the exact flow: upper ``(|x - c| + rad)^2``
+    and lower ``max(0, |x - c| - rad)^2`` with ``(c, rad)`` the proved enclosure (closed form for Gaussians)."""
+    xs = np.repeat(np.asarray(x0, dtype=float)[None], particles, axis=0)
+    out = cs.sample(target, solver_for(scheme), particles, len(grid), grid=grid, x_init=xs, progress=False,
+                    seed=seed).samples
+    if target.is_gaussian:
+        centre, radius = gaussian_flow_map(target, xs[:1], grid.T, grid.delta)[0], 0.0
+    else:
+        centre, radius = enclosure(target, xs[0], grid.T, grid.delta)
+    gap = np.linalg.norm(out - centre, axis=1)
+    return (gap + radius) ** 2, np.maximum(gap - radius, 0.0) ** 2
+
+
+@pytest.mark.parametrize("scheme, n_steps", [(Scheme(), 8), (Scheme(), 64), (Scheme(sampling="exponential"), 16),
+                                             (Scheme(4, 2), 8)])
+def test_gaussian_bound_is_exact_and_holds(scheme, n_steps):
+    """8-d anisotropic Gaussian: every coordinate is linear, so the pointwise bound is the exact RMS error
+    (Monte Carlo agrees within 4 SE), and the start-set bound dominates it at every point of the set."""
+    target = cs.make_target("gaussian", dim=8)
+    grid = cs.uniform_grid(T, DELTA, n_steps)
+    s, points = start_points(target, T, 2, 1, seed=n_steps)
+    whole = bound_of(target, grid, scheme)
+    assert whole.start_set.block_radius == s.block_radius and whole.eta == 1e-6 and whole.block == 0.0
+    for x0 in points:
+        point = bound_of(target, grid, scheme, x0=x0)
+        assert point.value <= whole.value
+        upper, lower = measured_errors(target, scheme, x0, grid, 4000, seed=7)
+        se = upper.std(ddof=1) / math.sqrt(upper.size)
+        assert abs(upper.mean() - point.value**2) < 4 * se  # exact, not only a bound
+        assert not refuted(whole.value**2, upper)
+
+
+MIXTURES = {
+    "ring": lambda: cs.make_target("ring"),
+    "cloud": lambda: cs.make_target("cloud"),
+    "ring in R^8": lambda: cs.embed(cs.ring_mixture(), 8, seed=1),
+    "ring in R^64": lambda: cs.embed(cs.ring_mixture(), 64, seed=2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MIXTURES))
+@pytest.mark.parametrize("scheme, n_steps", [(Scheme(), 16), (Scheme(), 128), (Scheme(2, 1, "exponential"), 32)])
+def test_mixture_bound_holds(name, scheme, n_steps):
+    """The start-set bound and the pointwise bound lie above the measured RMS error (upper estimate from a
+    proved enclosure of the exact flow) from a random and a boundary point of the start set."""
+    target = MIXTURES[name]()
+    t0, delta = 3.0, 0.5
+    grid = cs.uniform_grid(t0, delta, n_steps)
+    whole = bound_of(target, grid, scheme)
+    assert math.isfinite(whole.value) and whole.per_step is not None
+    _, points = start_points(target, t0, 1, 1, seed=0)
+    for x0 in points:
+        point = bound_of(target, grid, scheme, x0=x0)
+        assert point.value <= whole.value
+        upper, _ = measured_errors(target, scheme, x0, grid, 64, seed=3)
+        assert math.sqrt(upper.mean()) <= point.value
+        assert not refuted(point.value**2, upper)
+
+
+def test_bound_has_no_explicit_dimension():
+    """The same ring embedded in R^8 and R^64 (data on the plane): identical block bounds; only the linear
+    part, through the start set's radius, sees d."""
+    grid = cs.uniform_grid(3.0, 0.5, 32)
+    small = bound_of(cs.embed(cs.ring_mixture(), 8, seed=1), grid, Scheme())
+    large = bound_of(cs.embed(cs.ring_mixture(), 64, seed=2), grid, Scheme())
+    assert small.block == large.block
+    assert small.start_set.block_radius == large.start_set.block_radius
+    assert small.start_set.linear_radius < large.start_set.linear_radius
+    assert small.linear_factors == large.linear_factors  # the same lam_perp = 0 factor
+    assert large.value > small.value
+
+
+class FrozenMidpoint(RandomizedMidpoint):
+    """Wrong: the random point never moves (tau = 0), with the weight h e^h of that point."""
+
+    def step(self, x, t, h, k, score, noise):
+        return math.exp(h) * x + h * math.exp(h) * score(x, t)
+
+
+class UnweightedMidpoint(RandomizedMidpoint):
+    """Wrong: a random point, but the endpoint weight h e^h instead of h e^{h - tau} (biased)."""
+
+    def step(self, x, t, h, k, score, noise):
+        tau = h * noise.uniform(k, SLOT_MIDPOINT)
+        mid = np.exp(tau)[:, None] * x + np.expm1(tau)[:, None] * score(x, t)
+        return math.exp(h) * x + h * math.exp(h) * score.evaluate_at(mid[None], (t - tau)[None])[0]
+
+
+@pytest.mark.parametrize("wrong", [FrozenMidpoint, UnweightedMidpoint])
+def test_wrong_solvers_are_not_covered(wrong):
+    """On the Gaussian the bound is the exact RMS of the right scheme; a wrong scheme exceeds it (at 4 SE)."""
+    target = cs.make_target("gaussian", dim=4)
+    grid = cs.uniform_grid(T, DELTA, 64)
+    x0 = StartSet(target, T).boundary_points(1, 0)[0]
+    bound = SEQ.rms_bound(target, grid, x0=x0).value
+    xs = np.repeat(x0[None], 2000, axis=0)
+    exact = gaussian_flow_map(target, xs[:1], T, DELTA)
+    right = cs.sample(target, RandomizedMidpoint(), 2000, 64, grid=grid, x_init=xs, progress=False).samples
+    bad = cs.sample(target, wrong(), 2000, 64, grid=grid, x_init=xs, progress=False).samples
+    assert not refuted(bound**2, np.sum((right - exact) ** 2, axis=1))
+    assert refuted(bound**2, np.sum((bad - exact) ** 2, axis=1))
+
+
+@pytest.mark.parametrize("name, t0, delta, eps, grid_kind", [("gaussian", 2.0, 0.05, 1e-2, "uniform"),
+                                                             ("ring", 3.0, 0.5, 5e-2, "exponential")])
+def test_nfe_required_run_meets_eps(name, t0, delta, eps, grid_kind):
+    target = cs.make_target(name, dim=4) if name == "gaussian" else cs.make_target(name)
+    need = SEQ.nfe_required(eps, target, t0, delta, grid_kind=grid_kind)
+    assert need.bound.value <= eps and need.nfe == 2 * need.n_steps and need.rounds == 2 * need.n_steps
+    fewer = SEQ.rms_bound(target, cs.make_grid(grid_kind, t0, delta, need.n_steps - 1))
+    assert fewer.value > eps  # the least step count of the bracket
+    _, points = start_points(target, t0, 1, 1, seed=5)
+    for x0 in points:
+        upper, _ = measured_errors(target, Scheme(), x0, need.grid, 400, seed=11)
+        assert not refuted(eps**2, upper)
+
+
+def test_closed_forms_dominate_the_recursion():
+    """The registered error_expr with the run's largest per-step constants is above the evaluated bound
+    (step C of the proof is a relaxation of step B)."""
+    target = cs.make_target("ring")
+    grid = cs.uniform_grid(3.0, 0.5, 64)
+    for theorem, scheme, extra in ((SEQ, Scheme(), {}), (PAR, Scheme(2, 1), {"R": 2, "K": 1})):
+        steps = theorem.rms_bound(target, grid, R=scheme.R, K=scheme.K).per_step
+        constants = dict(L=steps.lipschitz.max(), mu=max(0.0, steps.one_sided.max()), G0=steps.g0.max(),
+                         G1=steps.g1.max(), T=3.0, delta=0.5, **extra)
+        closed = theorem.error_bound(N=64 * scheme.evals_per_step, **constants)
+        assert closed >= steps.rms[-1]
+
+
+def test_theorem_declarations_and_coverage():
+    for theorem in (SEQ, PAR):
+        assert theorem.certified and theorem.metric == "pathwise RMS over the midpoints"
+    for name in ("gupta_cai_chen", "gupta_cai_chen_parallel", "shen_lee"):
+        t = proofs.get(name)
+        assert not t.certified and isinstance(t.placeholder_reason, str) and t.placeholder_reason
+    grid = cs.uniform_grid(T, DELTA, 8)
+    with pytest.raises(NotCovered, match="variance"):
+        SEQ.rms_bound(cs.gaussian_mixture([[-2.0, 0.0], [2.0, 1.0]], [0.5, 0.3]), grid)
+    with pytest.raises(ValueError, match="sequential"):
+        SEQ.rms_bound(cs.make_target("ring"), grid, R=2)
+    with pytest.raises(TypeError):
+        SEQ.rms_bound(cs.make_target("ring"), [2.0, 1.0])
