@@ -288,12 +288,24 @@ def linear_step_moments(lam, t, t_next, scheme: Scheme):
     return m, var
 
 
+_FACTORS = {}  # (lam, grid times, scheme) -> factor: a start set and its points share them
+
+
 def linear_mean_square_factor(lam, grid, scheme: Scheme):
     """Enclosure of ``E|z_N - z(delta)|^2 / z_0^2`` on a linear coordinate of data variance ``lam``.
 
     ``= (v(delta)/v(T)) [Q^2 (prod_k (1 + var_k / (1 + m_k)^2) - 1) + (Q - 1)^2]``, ``Q = prod_k (1 + m_k)``
     (independent steps; module docstring), evaluated without cancellation through ``log1p``/``expm1``.
     """
+    key = (float(lam), np.asarray(grid.times, dtype=float).tobytes(), scheme)
+    if key not in _FACTORS:
+        if len(_FACTORS) > 256:
+            _FACTORS.clear()
+        _FACTORS[key] = _linear_mean_square_factor(float(lam), grid, scheme)
+    return _FACTORS[key]
+
+
+def _linear_mean_square_factor(lam, grid, scheme: Scheme):
     times = grid.times
     log_q, log_spread = arb(0), arb(0)
     for k in range(len(times) - 1):
@@ -597,9 +609,15 @@ def rms_bound(target, grid, scheme: Scheme, eta: float = 1e-6, x0=None) -> Midpo
             lin_sq = arb(linear_radius) ** 2 * max((f.upper() for f in factors.values()), key=upper_float,
                                                     default=arb(0))
         else:
+            # the coordinates are computed in float64 (a rotation, a shift): an absolute allowance of
+            # 1e-12 (1 + |x0|) per coordinate covers their rounding
             z, w, lams = dec.coordinates(x0[None], grid.T)
-            block_radius = upper_float(sum((arb(float(c)) ** 2 for c in z[0]), arb(0)).sqrt()) if dec.has_block else 0
-            lin_sq = sum((arb(float(c)) ** 2 * factors[float(lam)].upper() for c, lam in zip(w[0], lams)), arb(0))
+            slack = arb(1e-12) * (1 + arb(float(np.linalg.norm(x0))))
+            block_radius = 0.0
+            if dec.has_block:
+                block_radius = upper_float(sum(((abs(arb(float(c))) + slack) ** 2 for c in z[0]), arb(0)).sqrt())
+            lin_sq = sum(((abs(arb(float(c))) + slack) ** 2 * factors[float(lam)].upper()
+                          for c, lam in zip(w[0], lams)), arb(0))
         per_step = block_recursion(dec, grid, scheme, block_radius) if dec.has_block else None
         block = arb(per_step.value) if per_step is not None else arb(0)
         value = upper_float((block * block + lin_sq).sqrt())

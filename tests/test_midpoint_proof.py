@@ -91,6 +91,33 @@ def test_linear_factor_matches_monte_carlo(lam, scheme, n_steps):
     assert abs(errors.mean() - exact) < 4 * se
 
 
+@pytest.mark.parametrize("scheme", [Scheme(3, 0), Scheme(3, 0, "exponential")])
+def test_weight_spreads_against_quadrature(scheme):
+    """alpha_j = sd(w_j) and beta_j^2 = min_c E[w_j^2 (tau_j - c)^2] (closed forms) against scipy's quad."""
+    from scipy.integrate import quad
+
+    from proofs.midpoint_bounds import arb as ball
+    from proofs.midpoint_ms import weight_spread
+
+    h = 0.7
+    hr = h / scheme.R
+    for j in range(scheme.R):
+        lo, hi = j * hr, (j + 1) * hr
+        if scheme.sampling == "uniform":
+            density, weight = (lambda u: 1 / hr), (lambda u: hr * math.exp(h - u))
+        else:
+            density = lambda u: math.exp(-(u - lo)) / (1 - math.exp(-hr))  # noqa: E731
+            weight = lambda u: math.exp(h - hi) * math.expm1(hr)  # noqa: E731
+        moment = [quad(lambda u, n=n: density(u) * weight(u) ** (1 + (n > 0)) * u ** max(n - 1, 0), lo, hi)[0]
+                  for n in range(4)]  # E w, E w^2, E w^2 tau, E w^2 tau^2
+        alpha_ref = math.sqrt(max(moment[1] - moment[0] ** 2, 0.0))
+        beta_ref = math.sqrt(moment[3] - moment[2] ** 2 / moment[1])
+        with arb_precision():
+            alpha, beta = weight_spread(ball(h), scheme, j)
+        assert float(alpha.mid()) == pytest.approx(alpha_ref, rel=1e-7, abs=1e-7 * moment[0])  # float cancellation
+        assert float(beta.mid()) == pytest.approx(beta_ref, rel=1e-7)
+
+
 # ------------------------------------------------------------------ the whole bound against measured errors
 import proofs  # noqa: E402
 from certsample.enclosure import enclose_flow  # noqa: E402
@@ -276,3 +303,26 @@ def test_theorem_declarations_and_coverage():
         SEQ.rms_bound(cs.make_target("ring"), grid, R=2)
     with pytest.raises(TypeError):
         SEQ.rms_bound(cs.make_target("ring"), [2.0, 1.0])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, t0, delta, scheme, n_steps", [
+    ("gaussian", 1.0, 0.2, Scheme(), 4096),  # measured errors down to about 1e-6
+    ("gaussian", 1.0, 0.2, Scheme(sampling="exponential"), 1024),
+    ("ring", 3.0, 0.5, Scheme(), 4096),
+    ("ring", 3.0, 0.5, Scheme(4, 2), 64),
+    ("ring", 10.0, 0.01, Scheme(), 256),
+    ("cloud", 5.0, 0.1, Scheme(), 256),
+    ("subspace", 5.0, 0.1, Scheme(2, 1), 128),
+])
+def test_sweep_to_small_errors(name, t0, delta, scheme, n_steps):
+    """Longer horizons, smaller delta and finer grids (exponential grids): the bound stays above the
+    measured error of every start point (two sampled, one on the boundary)."""
+    target = cs.make_target(name, dim=2 if name == "gaussian" else (64 if name == "subspace" else None))
+    grid = cs.exponential_grid(t0, delta, n_steps)
+    whole = bound_of(target, grid, scheme)
+    _, points = start_points(target, t0, 2, 1, seed=1)
+    for x0 in points:
+        upper, _ = measured_errors(target, scheme, x0, grid, 200, seed=5)
+        assert not refuted(whole.value**2, upper)
+        assert not refuted(bound_of(target, grid, scheme, x0=x0).value ** 2, upper)
