@@ -72,6 +72,7 @@ def test_start_set_holds_its_mass(name):
     (0.25, Scheme(), 16),
     (2.0, Scheme(sampling="exponential"), 16),
     (0.0, Scheme(), 32),  # a point mass: v = sigma^2 -> 0 at delta
+    (0.0, Scheme(), 2),  # steps so coarse that the scheme's factor changes sign
     (0.25, Scheme(4, 2), 8),
     (2.0, Scheme(2, 1, "exponential"), 8),
     (0.5, Scheme(1, 2), 8),
@@ -185,7 +186,7 @@ def test_gaussian_bound_is_exact_and_holds(scheme, n_steps):
     assert whole.start_set.block_radius == s.block_radius and whole.eta == 1e-6 and whole.block == 0.0
     for x0 in points:
         point = bound_of(target, grid, scheme, x0=x0)
-        assert point.value <= whole.value
+        assert point.value <= whole.value * (1 + 1e-9)  # the point's bound adds a rounding allowance
         upper, lower = measured_errors(target, scheme, x0, grid, 4000, seed=7)
         se = upper.std(ddof=1) / math.sqrt(upper.size)
         assert abs(upper.mean() - point.value**2) < 4 * se  # exact, not only a bound
@@ -213,7 +214,7 @@ def test_mixture_bound_holds(name, scheme, n_steps):
     _, points = start_points(target, t0, 1, 1, seed=0)
     for x0 in points:
         point = bound_of(target, grid, scheme, x0=x0)
-        assert point.value <= whole.value
+        assert point.value <= whole.value * (1 + 1e-9)  # the point's bound adds a rounding allowance
         upper, _ = measured_errors(target, scheme, x0, grid, 64, seed=3)
         assert math.sqrt(upper.mean()) <= point.value
         assert not refuted(point.value**2, upper)
