@@ -22,6 +22,7 @@ from .baselines import (
 from .collocation import GatmiryChenSalim2026
 from .core import Theorem
 from .lee_song_vempala import LeeSongVempalaCollocation, lagrange_inf_norm
+from .midpoint_ms import ParallelMidpointMS, RandomizedMidpointMS
 from .randomized_midpoint import GuptaCaiChenParallel, GuptaCaiChenSequential
 from .shen_lee import ShenLee2019
 
@@ -32,6 +33,8 @@ THEOREMS: dict[str, Theorem] = {
     for th in (
         GuptaCaiChenSequential(),
         GuptaCaiChenParallel(),
+        RandomizedMidpointMS(),
+        ParallelMidpointMS(),
         ShenLee2019(),
         GatmiryChenSalim2026(),
         LeeSongVempalaCollocation(),

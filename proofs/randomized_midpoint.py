@@ -12,6 +12,9 @@ constant.  We make them explicit with stated, *uncertified* placeholders
 the expressions -- are the exponents: ``5/3`` in ``L``, ``5/12`` in ``d``,
 ``1`` in ``1/eps``, and ``log^2`` growth of the parallel depth.
 
+The predictors without the corrector have proved, explicit-constant pathwise bounds in
+:mod:`proofs.midpoint_ms` (``randomized_midpoint_ms``, ``parallel_midpoint_ms``).
+
 References
 ----------
 .. [1] S. Gupta, L. Cai, S. Chen, "Faster diffusion sampling with randomized
@@ -65,6 +68,8 @@ class GuptaCaiChenSequential(Theorem):
     """
 
     name = "gupta_cai_chen"
+    placeholder_reason = ("the paper's absolute constant and polylog power are not stated in a form we could "
+                          "check (its full text was not available), so C_seq = 1 and log power 2 are not proved")
     reference = "S. Gupta, L. Cai, S. Chen, ICLR 2025, arXiv:2406.00924 (sequential)"
     metric = "TV"
     assumptions = _ASSUMPTIONS
@@ -107,6 +112,8 @@ class GuptaCaiChenParallel(Theorem):
     """
 
     name = "gupta_cai_chen_parallel"
+    placeholder_reason = ("the depth and per-round batch constants (C_par, C_batch) and the total-work exponent "
+                          "were not read from the paper, so they are placeholders, not proved")
     reference = "S. Gupta, L. Cai, S. Chen, ICLR 2025, arXiv:2406.00924 (parallel)"
     metric = "TV"
     assumptions = _ASSUMPTIONS + (

@@ -55,6 +55,8 @@ class ShenLee2019(Theorem):
     """
 
     name = "shen_lee"
+    placeholder_reason = ("Shen-Lee hide the absolute constant C_SL and the log factor in O~; they are placeholders "
+                          "(proofs.ulmc_gaussian proves an explicit bound for Gaussian targets instead)")
     reference = "R. Shen, Y. T. Lee, NeurIPS 2019, arXiv:1909.05503, Theorem 3"
     metric = "W2"
     assumptions = (

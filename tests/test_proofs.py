@@ -166,6 +166,8 @@ POINTS = {
     "pf_ode_ei_w2": dict(d=3.0, L=1.7, T=5.0, delta=0.01, alpha=0.6, W0=0.4, M=0.2, eps_s=1e-4, eps=0.05),
     "sde_ei_w2": dict(d=3.0, L=1.7, T=5.0, delta=0.01, alpha=0.6, W0=0.4, eps_s=1e-4, eps=0.05),
     "sde_em_w2": dict(d=3.0, L=1.7, T=5.0, delta=0.01, alpha=0.6, W0=0.4, m2=4.0, eps_s=1e-4, eps=0.05),
+    "randomized_midpoint_ms": dict(T=2.0, delta=0.05, L=4.0, mu=0.3, G0=3.0, G1=5.0, eps=1e-3),
+    "parallel_midpoint_ms": dict(T=2.0, delta=0.05, L=4.0, mu=0.3, G0=3.0, G1=5.0, R=4, K=2, eps=1e-3),
 }
 
 
@@ -219,7 +221,8 @@ def test_error_bound_is_upper_endpoint_and_inverts_steps(name):
 
 
 @pytest.mark.parametrize("name", ["collocation", "pf_ode_ei_w2", "sde_ei_w2", "sde_em_w2",
-                                  "chen_et_al_2023", "lee_song_vempala"])
+                                  "chen_et_al_2023", "lee_song_vempala", "randomized_midpoint_ms",
+                                  "parallel_midpoint_ms"])
 def test_step_count_achieves_requested_accuracy(name):
     t = th(name)
     vals = POINTS[name]

@@ -1,0 +1,845 @@
+r"""Proved mean-square (pathwise RMS) bounds for the randomized-midpoint and parallel-midpoint predictors.
+
+Theorem
+-------
+Let ``q_0`` be a built-in target (:mod:`proofs.midpoint_bounds`: its block ``J``, where the components
+differ, has one isotropic variance ``lam_J`` shared by every component, or is empty), ``T = t_0 > t_1 >
+... > t_N = delta > 0`` a time grid, and run the scheme of
+:class:`~certsample.solvers.parallel_midpoint.ParallelRandomizedMidpoint` with ``R`` pieces and ``K``
+Picard sweeps (``R = 1, K = 0``: :class:`~certsample.solvers.randomized_midpoint.RandomizedMidpoint`),
+either law of the random points, **in exact arithmetic with the exact score**, from a start point ``x_0``
+at time ``T``. Let ``y`` be the exact probability-flow solution from ``x_0``. Then, the expectation being
+over the random points only,
+
+.. math:: \sqrt{E|x_N - y(\delta)|^2} \le \sqrt{a_N^2 + r_{lin}^2 \max_\lambda F(\lambda)}
+
+for every ``x_0`` in ``StartSet(target, T, eta)`` (``q_T`` mass ``>= 1 - eta``), where ``F(lam)`` is the
+exact mean-square factor of a linear coordinate of data variance ``lam`` (step L) and ``a_N`` the
+block recursion (step B) started from ``P_0 = r_J``. For one start point the same holds with ``r_J =
+|z_J(x_0)|`` and ``sum_i w_i^2 F(lam_i)`` in place of the second term (``rms_bound(..., x0=)``). No
+constant is hidden; every one is computed in Arb (192 bits) and rounded up. The dimension enters only
+through ``r_lin``. Not covered: mixtures whose components differ in variance, or have anisotropic
+variances, in the block; the float64 rounding of a real run (certify's enclosures cover that a
+posteriori).
+
+Step L (linear coordinates: exact)
+----------------------------------
+On a linear coordinate the score is ``-c(t) z``, ``c = 1/v``, ``v(t) = 1 + (lam - 1) e^{-2t}``, and
+the exact flow is ``z(t_{k+1}) = E_k z(t_k)``, ``E_k = sqrt(v(t_{k+1}) / v(t_k))`` (``x = c sqrt(v)``
+solves ``dx/dr = x (1 - 1/v)`` because ``dv/dr = 2 (v - 1)``). One step with random points ``tau_j`` in
+the pieces ``[b_j, b_{j+1}]`` (``b_j = j h / R``) is linear in ``z``: the midpoint states are ``p_i^{(n)}
+z`` with
+
+* ``p_i^{(0)} = e^{tau_i} - (e^{tau_i} - 1) c(t)`` (the exponential-integrator guess),
+* ``p_i^{(n+1)} = e^{tau_i} (1 - S^{(n)}_i) - D_i c_i p_i^{(n)}``, ``S^{(n)}_i = sum_{j<i} g_j c_j p_j^{(n)}``,
+  ``g_j = e^{-b_{j+1}} (e^{h/R} - 1)``, ``D_i = e^{tau_i - b_i} - 1``, ``c_j = c(t - tau_j)`` (the Picard
+  sweep: ``W_ij = e^{tau_i} g_j`` for ``j < i`` and ``W_ii = D_i``),
+
+and the endpoint is ``M z``, ``M = e^h - S_end``, ``S_end = sum_j w_j c_j p_j^{(K)}``. Processing the pieces
+in order, the state ``Z = (1, S^{(0)}, ..., S^{(K-1)}, S_end)`` of the pieces already processed is updated
+by ``Z <- A(tau_i) Z`` with ``A = I + U``: row ``1 + n`` of ``U`` is ``g_i c_i pi^{(n)}`` and row ``K + 1`` is
+``w_i c_i pi^{(K)}``, where ``p_i^{(n)} = pi^{(n)} . Z`` (``pi^{(0)} = p_i^{(0)} e_0``, ``pi^{(n+1)} =
+e^{tau_i} (e_0 - e_{1+n}) - D_i c_i pi^{(n)}``). ``tau_i`` is independent of ``Z`` (a function of the
+``tau_j``, ``j < i``), so ``E Z' = E_tau[A] E Z`` and ``E Z' Z'^T = E_tau[A (E Z Z^T) A^T]`` exactly: one-
+dimensional integrals over each piece against the law of its point (uniform, or density ``e^{-(u -
+b_j)} / (1 - e^{-h/R})``), enclosed by :func:`~proofs.midpoint_bounds.expectation`. That gives ``m_k = E
+M / E_k - 1`` and ``var_k = Var M / E_k^2``. Steps use independent points, so with ``eps_k = M_k / E_k -
+1``,
+
+.. math:: F(\lambda) = \frac{E|z_N - z(\delta)|^2}{z_0^2}
+          = \Big(\prod_k E_k\Big)^2 E\Big(\prod_k (1 + \varepsilon_k) - 1\Big)^2
+          = \frac{v(\delta)}{v(T)} \Big[Q^2 \Big(\prod_k \big(1 + \tfrac{var_k}{(1 + m_k)^2}\big) - 1\Big)
+          + (Q - 1)^2\Big],
+
+``Q = prod_k (1 + m_k)`` (expand ``E prod (1 + eps_k)^2 = prod ((1 + m_k)^2 + var_k)``), evaluated as
+``prod((1 + m_k)^2 + var_k) - 2 Q + 1`` in 192-bit balls (valid also when a coarse step makes ``1 + m_k <=
+0``). Nothing is bounded here: the result encloses the exact value, and
+``sup_{|w| <= r_lin} sum_i w_i^2 F(lam_i) = r_lin^2 max F`` (each orthogonal direction has ``lam_perp``).
+
+Step A (where the scheme's block iterates can be, for every draw)
+-----------------------------------------------------------------
+On the block, with ``z = u_J - a m0`` at each state's own time, ``s_J = (a nu_bar - z) / v`` with ``|nu_bar|
+<= R`` (module :mod:`proofs.midpoint_bounds`). Every state the scheme forms is ``e^{tau}``-scaled states
+plus weighted scores, so the midpoint states are ``z_i = p_i z + xi_i`` with ``p_i`` the linear
+coefficients of step L (for ``lam = lam_J``) and ``|xi_i| <= q_i``: ``q_i^{(0)} = (e^{tau_i} - 1) c(t) a(t)
+R``, ``q_i^{(n+1)} = e^{tau_i} sum_{j<i} g_j c_j (q_j + a_j R) + D_i c_i (q_i + a_i R)``, and ``|z_next| <=
+|p_end| |z| + q_end``, ``q_end = sum_j w_j c_j (q_j + a_j R)``. Evaluating ``p_end``, ``q_end`` in interval
+arithmetic with each ``tau_j`` ranging over its piece (for ``R = 1``: over four cells of ``[0, h]``)
+gives ``P_{k+1} = gain_k P_k + shift_k`` with ``|z_k| <= P_k`` for every draw (:func:`region_coefficients`).
+
+Step B (the block's mean-square recursion)
+------------------------------------------
+Fix step ``k`` (``t = t_k``, ``h = t_k - t_{k+1}``), the scheme's iterate ``x = x_k`` and the exact path
+``y(r)`` from ``x`` (reverse time ``r in [0, h]``), ``G(r) = s_J(y(r), t - r)``, so ``y(h) = e^h x + int_0^h
+e^{h-u} G(u) du``.
+
+*B0, the path.* ``dz/dr = (1 - 1/v) z + a nu_bar / v``, so ``|z(r)| <= Z := e^{kappa h} (P_k + h sup(a R /
+v))``, ``kappa = max(0, sup(1 - 1/v))`` (Gronwall), and ``|G| <= G0 := sup(1/v) Z + sup(a R / v)``.
+
+*B1, the drift's derivative along the path.* With ``r_c ~ w_c e^{theta_c}``, ``theta_c = (a z . nu_c - a^2
+|nu_c|^2 / 2) / v`` and ``da/dr = a``, ``dv/dr = 2 (v - 1)``, one finds ``d(a z / v)/dr = a (z + a nu_bar) /
+v^2``, ``d(a^2 / (2v))/dr = a^2 / v^2``, hence ``theta_c' = (a / v^2) ((z + a nu_bar) . nu_c - a |nu_c|^2)``,
+``nu_bar' = Cov_r(nu, theta')`` and
+
+.. math:: G' = -(1 - 1/v)\, G + (a / v)\, \bar\nu'.
+
+Two bounds of ``|nu_bar'|`` hold (``C >= lambda_max Cov_r(nu)``, ``D = diam`` of the means): (i) ``(a /
+v^2) (C (Z + a R) + a sqrt(C) R^2 / 2)``, from ``|Cov_r(nu) w| <= C |w|`` and ``|Cov_r(nu, |nu|^2)| <= sqrt(C)
+R^2 / 2`` (Cauchy-Schwarz, Popoviciu on ``[0, R^2]``); (ii) writing ``theta_c' = theta_c / v + (a^2 / v^2)
+(nu_bar . nu_c - |nu_c|^2 / 2)``, ``|Cov_r(nu, theta)| = |E_r[(nu - nu_bar)(theta - max theta)]| <= D
+Lambda``, ``(1/v) D Lambda + (a^2 / v^2) (C R + sqrt(C) R^2 / 4)``, where ``Lambda >= E_r[max theta -
+theta]`` for every softmax: ``r_c (theta* - theta_c) <= (w_c / w_*) x e^{-x} <= w_c / (e w_*)`` gives
+``(1 - w_min) / (e w_min)``, and ``theta* - E_r theta = theta* - log Z + H(r) + E_r log w`` gives ``log(K
+w_max / w_min)``. So ``|G'| <= G1 := sup|1 - 1/v| G0 + sup (a / v) min((i), (ii))`` (:class:`BlockStep`).
+
+*B2, the midpoints.* ``x_i^{(0)} - y(tau_i) = int_0^{tau_i} e^{tau_i - u} (G(0) - G(u)) du``, so its norm is at
+most ``G1 (e^{tau_i} - 1 - tau_i)``. A sweep gives ``x_i^{(n+1)} - y(tau_i) = sum_{j <= i} W_ij (s(x_j^{(n)}) -
+G(tau_j)) + sum_{j <= i} int_{piece j, u <= tau_i} e^{tau_i - u} (G(tau_j) - G(u)) du``; ``|G(tau_j) - G(u)|
+<= G1 h/R`` on a whole piece and ``<= G1 (tau_i - u)`` on piece ``i``, so with ``L_j`` the Lipschitz bound
+of the score on piece ``j``'s times (global in space, :func:`~proofs.midpoint_bounds.block_lipschitz_sup`)
+
+.. math:: e_i^{(n+1)}(\tau_i) \le e^{\tau_i} \sum_{j<i} g_j L_j \bar e_j^{(n)} + D_i L_i e_i^{(n)}(\tau_i)
+          + G_1\big[\tfrac hR (e^{\tau_i} - e^{\tau_i - b_i}) + \psi(\tau_i - b_i)\big],
+          \quad \psi(d) = e^d (d - 1) + 1,
+
+where ``bar e_j^{(n)} = e_j^{(n)}(b_{j+1})`` is its sup over piece ``j`` (every term increases in
+``tau``). All are ``G1`` times functions of ``tau_i`` (:func:`midpoint_error_integrals`).
+
+*B3, the local error.* ``delta := x_{k+1} - Phi_k(x) = Q1 + Q2`` with ``Q1 = sum_j (w_j G(tau_j) - int_{piece
+j} e^{h-u} G du)`` and ``Q2 = sum_j w_j (s(x_j^{(K)}, t - tau_j) - G(tau_j))``. Both laws make ``E w_j
+f(tau_j) = int_{piece j} e^{h-u} f``, so ``E Q1 = 0``; the pieces are independent, so ``E|Q1|^2 = sum_j
+E|Q1_j|^2``, and writing ``Q1_j = G(c)(w_j - E w_j) + [w_j (G(tau_j) - G(c)) - E(...)]`` with ``c =
+E[w_j^2 tau_j] / E w_j^2`` in the piece, ``||Q1_j|| <= G0 alpha_j + G1 beta_j``, ``alpha_j = sd(w_j)``,
+``beta_j^2 = min_c E[w_j^2 (tau_j - c)^2]`` (closed forms, :func:`weight_spread`). ``|Q2| <= sum_j w_j L_j
+e_j^{(K)}(tau_j)``, so ``|E Q2| <= B := G1 sum_j L_j E[w_j e_j / G1]`` and ``||Q2|| <= G1 sum_j L_j
+sqrt(E[w_j^2 (e_j / G1)^2])`` (Minkowski), each expectation a proved quadrature. ``Var(delta) <= V :=
+(||Q1|| + ||Q2||)^2``.
+
+*B4, across steps.* With ``e_k = x_k - y(t_k)`` (``y`` from ``x_0``), ``e_{k+1} = [Phi_k(x_k) - Phi_k(y_k)] +
+delta_k``; the bracket is ``F_k``-measurable (``F_k``: the first ``k`` steps' points) with norm ``<= ell_k
+|e_k|``, ``ell_k = exp(int mu)`` (``mu`` the one-sided Lipschitz bound of ``y + s`` on the step, over two
+cells or the pieces); ``E[delta_k | F_k] =: b_k``, ``|b_k| <= B_k``, and ``delta_k - b_k`` has conditional
+mean 0 and second moment ``<= V_k`` (the draw of step ``k`` is independent of ``F_k``, and B0-B3 hold for
+every ``x_k`` with ``|z_k| <= P_k``). Orthogonality and Minkowski give ``a_{k+1}^2 <= (ell_k a_k + B_k)^2 +
+V_k``, ``a_0 = 0``, for ``a_k = ||e_k||_{L^2}`` on the block (:func:`block_recursion`).
+
+Step C (closed forms: the registered ``error_expr``)
+----------------------------------------------------
+For constant sups ``L``, ``mu >= 0``, ``G0``, ``G1`` over a run of ``n`` uniform steps, induction on B4
+(``sqrt((u + v)^2 + m^2) <= u + sqrt(v^2 + m^2)`` and ``P_k = prod_{j<k} max(1, ell_j) >= 1``) gives ``a_n
+<= e^{mu (T - delta)} (sum_k B_k + sqrt(sum_k V_k))``. With the uniform law, ``int_0^h e^{h-u} (e^u - 1 - u)
+du = h (e^h + 1) - 2 (e^h - 1)``, ``alpha_j, beta_j <= (h/R)^2 e^h / sqrt(12)`` (``sd`` of a Lipschitz
+function of a uniform point), ``w_j <= (h/R) e^h`` and, for the sweeps, ``max_i bar e_i^{(n+1)} <= theta
+max_i bar e_i^{(n)} + G1 (h/R (e^h - 1) + psi(h/R))`` with ``theta = (e^h - 1) L`` (``sum_{j <= i} W_ij =
+e^{tau_i} - 1``) and ``sum_{n<K} theta^n <= K max(1, theta)^K``; this yields the classes' ``error_expr``.
+Their ``steps_expr`` use ``h <= 1`` (and ``theta <= 1/2``): ``e^h - 1 - h <= (e - 2) h^2``, ``psi(d) <=
+d^2``, ``h (e^h + 1) - 2 (e^h - 1) <= (3 - e) h^3``, so the bound is ``<= P (c_a h^2 + c_b h^{3/2})`` and
+each term is held to ``eps / 2``.
+
+Step D (the inverse)
+--------------------
+:func:`nfe_required` brackets the least step count whose evaluated bound is ``<= eps`` (doubling, then
+interpolation safeguarded by bisection) and returns it with ``NFE = N (1 + R (K + 1))`` and ``N (K + 2)``
+rounds.
+
+References
+----------
+.. [1] S. Gupta, L. Cai, S. Chen, "Faster diffusion sampling with randomized midpoints: sequential and
+   parallel", ICLR 2025, arXiv:2406.00924 (the schemes).
+.. [2] R. Shen, Y. T. Lee, "The randomized midpoint method for log-concave sampling", NeurIPS 2019,
+   arXiv:1909.05503 (unbiased one-point quadrature).
+.. [3] G. N. Milstein, M. V. Tretyakov, *Stochastic Numerics for Mathematical Physics*, Springer, 2004
+   (mean-square analysis with orthogonal martingale increments).
+.. [4] E. Hairer, S. P. Norsett, G. Wanner, *Solving Ordinary Differential Equations I*, Springer, 1993
+   (one-sided Lipschitz bounds, Lady Windermere's fan).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+
+from .core import Theorem, smax
+from .midpoint_bounds import (NotCovered, StartSet, _popoviciu, arb, arb_precision, block_lipschitz_sup,
+                              block_one_sided_sup, decompose, expectation, interval, posterior_covariance_sup,
+                              time_scales, upper_float)
+
+SAMPLINGS = ("uniform", "exponential")
+_LINEAR_TOL = 1e-45  # absolute quadrature target of the linear moments (values of order 1)
+_BLOCK_TOL = 1e-30  # the block's expectations (only upper bounds are used)
+_REGION_CELLS = 4  # cells of [0, h] for the a.s. region of the sequential method
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """``R`` pieces, ``K`` Picard sweeps, the law of the random points (``R = 1, K = 0``: sequential)."""
+
+    R: int = 1
+    K: int = 0
+    sampling: str = "uniform"
+
+    def __post_init__(self):
+        if int(self.R) != self.R or self.R < 1:
+            raise ValueError(f"R must be an integer >= 1, got {self.R!r}")
+        if int(self.K) != self.K or self.K < 0:
+            raise ValueError(f"K must be an integer >= 0, got {self.K!r}")
+        if self.sampling not in SAMPLINGS:
+            raise ValueError(f"sampling must be one of {SAMPLINGS}, got {self.sampling!r}")
+
+    @property
+    def evals_per_step(self) -> int:
+        return 1 + self.R * (self.K + 1)
+
+    @property
+    def rounds_per_step(self) -> int:
+        return self.K + 2
+
+
+class _Piece:
+    """Piece ``j`` of a step of length ``h`` (reverse time ``[b_lo, b_hi]``): the law of its random point
+    (density ``p``) and the endpoint weight ``w``, as functions of ``u`` (real or complex balls)."""
+
+    def __init__(self, h, scheme: Scheme, j: int):
+        self.h, self.j = h, j
+        self.hr = h / scheme.R
+        self.b_lo, self.b_hi = j * self.hr, (j + 1) * self.hr
+        self.exponential = scheme.sampling == "exponential"
+        self.exp_h = h.exp()
+        self.exp_neg_lo = (-self.b_lo).exp()
+        # exponential law: density e^{-(u - b_lo)} / (1 - e^{-hr}), weight e^{h - b_hi} (e^{hr} - 1)
+        self.norm = 1 / (-(-self.hr).expm1())
+        self.w_const = (h - self.b_hi).exp() * self.hr.expm1()
+        # whole pieces j < i enter midpoint i with weight e^{tau_i} g_j
+        self.g = (-self.b_hi).exp() * self.hr.expm1()
+
+    def density(self, E):
+        """``p(u)`` given ``E = e^u``."""
+        if self.exponential:
+            return self.norm / (E * self.exp_neg_lo)
+        return 1 / self.hr
+
+    def weight(self, E):
+        """``w(u)`` given ``E = e^u``."""
+        if self.exponential:
+            return self.w_const
+        return self.hr * self.exp_h / E
+
+
+# ---------------------------------------------------------------------------- linear coordinates (exact)
+def linear_step_moments(lam, t, t_next, scheme: Scheme):
+    """``(m, var)`` of ``eps = M / E_k - 1`` for one step on a linear coordinate of data variance ``lam``.
+
+    ``M`` is the scheme's (random) factor ``z_next = M z`` and ``E_k = sqrt(v(t_next) / v(t))`` the exact
+    flow's. Enclosures (Arb balls); the expectation is over the step's random points.
+    """
+    t, t_next = arb(t), arb(t_next)
+    h = t - t_next
+    R, K = scheme.R, scheme.K
+    n = K + 2  # state Z = (1, S^(0), ..., S^(K-1), S_end)
+    beta = (arb(lam) - 1) * (-2 * t).exp()  # v(t - u) = 1 + beta e^{2u}
+    c0 = 1 / (1 + beta)
+    zero = arb(0)
+    mean = [arb(1)] + [zero] * (n - 1)
+    second = [[arb(1) if (i == 0 and j == 0) else zero for j in range(n)] for i in range(n)]
+    for j in range(R):
+        piece = _Piece(h, scheme, j)
+
+        def integrand(u, piece=piece, mean=mean, second=second):
+            E = u.exp()
+            c = 1 / (1 + beta * E * E)
+            D = E * piece.exp_neg_lo - 1
+            p, w = piece.density(E), piece.weight(E)
+            pi = [E - (E - 1) * c0] + [zero] * (n - 1)  # midpoint j's coefficient row on Z, sweep 0
+            rows = {}
+            for sweep in range(K):
+                rows[1 + sweep] = [piece.g * c * x for x in pi]
+                new = [-D * c * x for x in pi]
+                new[0] = new[0] + E
+                new[1 + sweep] = new[1 + sweep] - E
+                pi = new
+            rows[K + 1] = [w * c * x for x in pi]
+            new_mean = list(mean)
+            for r, row in rows.items():
+                new_mean[r] = mean[r] + sum((x * y for x, y in zip(row, mean)), zero)
+            left = [list(second[r]) for r in range(n)]  # (I + U) S
+            for r, row in rows.items():
+                left[r] = [second[r][q] + sum((row[c_] * second[c_][q] for c_ in range(n)), zero) for q in range(n)]
+            out = [p * x for x in new_mean]
+            for r in range(n):  # (I + U) S (I + U)^T, upper triangle
+                for q in range(r, n):
+                    val = left[r][q]
+                    if q in rows:
+                        val = val + sum((left[r][c_] * rows[q][c_] for c_ in range(n)), zero)
+                    out.append(p * val)
+            return out
+
+        values = expectation(integrand, piece.b_lo, piece.b_hi, _LINEAR_TOL)
+        mean = values[:n]
+        second = [[zero] * n for _ in range(n)]
+        idx = n
+        for r in range(n):
+            for q in range(r, n):
+                second[r][q] = second[q][r] = values[idx]
+                idx += 1
+    v_t, v_next = 1 + beta, 1 + (arb(lam) - 1) * (-2 * t_next).exp()
+    exact = (v_next / v_t).sqrt()
+    m = (h.exp() - mean[K + 1]) / exact - 1
+    var = ((second[K + 1][K + 1] - mean[K + 1] ** 2) / (exact * exact)).nonnegative_part()
+    return m, var
+
+
+_FACTORS = {}  # (lam, grid times, scheme) -> factor: a start set and its points share them
+
+
+def linear_mean_square_factor(lam, grid, scheme: Scheme):
+    """Enclosure of ``E|z_N - z(delta)|^2 / z_0^2`` on a linear coordinate of data variance ``lam``.
+
+    ``= (v(delta)/v(T)) [prod_k ((1 + m_k)^2 + var_k) - 2 prod_k (1 + m_k) + 1]`` (independent steps;
+    module docstring), in ball arithmetic: the enclosure is proved whatever the cancellation costs.
+    """
+    key = (float(lam), np.asarray(grid.times, dtype=float).tobytes(), scheme)
+    if key not in _FACTORS:
+        if len(_FACTORS) > 256:
+            _FACTORS.clear()
+        _FACTORS[key] = _linear_mean_square_factor(float(lam), grid, scheme)
+    return _FACTORS[key]
+
+
+def _linear_mean_square_factor(lam, grid, scheme: Scheme):
+    times = grid.times
+    mean, square = arb(1), arb(1)  # E prod (1 + eps_k) and E prod (1 + eps_k)^2
+    for k in range(len(times) - 1):
+        m, var = linear_step_moments(lam, float(times[k]), float(times[k + 1]), scheme)
+        mean *= 1 + m
+        square *= (1 + m) ** 2 + var
+    lam = arb(lam)
+    v_end = 1 + (lam - 1) * (-2 * arb(float(times[-1]))).exp()
+    v_start = 1 + (lam - 1) * (-2 * arb(float(times[0]))).exp()
+    # E(prod (1 + eps_k) - 1)^2 = square - 2 mean + 1: the products carry 192 bits, so the cancellation
+    # leaves about 192 - 20 - log2(N) correct bits of a result of relative size 2^-20 or more
+    return (v_end / v_start) * (square - 2 * mean + 1).nonnegative_part()
+
+
+# ---------------------------------------------------------------------------- the block (bounds)
+def weight_spread(h, scheme: Scheme, j: int):
+    """``(alpha_j, beta_j)`` of piece ``j``: ``alpha = sd(w_j)``, ``beta = min_c sqrt(E[w_j^2 (tau_j - c)^2])``.
+
+    Closed forms (``s = tau - b_j`` on ``[0, hr]``). Uniform law: ``w = hr e^{h - b_j} e^{-s}``, so
+    ``E w = e^{h - b_j} (1 - e^{-hr})``, ``E w^2 = hr e^{2(h - b_j)} (1 - e^{-2hr}) / 2`` and ``beta^2 = e^{2(h -
+    b_j)} hr^2 (J_2 - J_1^2 / J_0)`` with ``J_n = int_0^hr e^{-2s} s^n ds / hr``. Exponential law: ``w`` is
+    constant (``alpha = 0``) and ``beta^2 = w^2 Var(s)`` for the density ``e^{-s} / (1 - e^{-hr})``.
+    """
+    hr = h / scheme.R
+    b = j * hr
+    scale = (h - b).exp()
+    if scheme.sampling == "exponential":
+        w = scale * (-(-hr).expm1())
+        e = (-hr).exp()
+        k0, k1, k2 = 1 - e, 1 - e * (1 + hr), 2 - e * (2 + 2 * hr + hr * hr)
+        var = (k2 / k0 - (k1 / k0) ** 2).nonnegative_part()
+        return arb(0), w * var.sqrt()
+    e1, e2 = (-hr).exp(), (-2 * hr).exp()
+    mean_w = scale * (1 - e1)
+    mean_w2 = hr * scale * scale * (1 - e2) / 2
+    alpha = (mean_w2 - mean_w * mean_w).nonnegative_part().sqrt()
+    j0 = (1 - e2) / (2 * hr)
+    j1 = (1 - e2 * (1 + 2 * hr)) / (4 * hr)
+    j2 = (2 - e2 * (2 + 4 * hr + 4 * hr * hr)) / (8 * hr)
+    beta = (scale * scale * hr * hr * (j2 - j1 * j1 / j0)).nonnegative_part().sqrt()
+    return alpha, beta
+
+
+def midpoint_error_integrals(h, scheme: Scheme, lipschitz):
+    """``(b, s)``: ``sum_i L_i E[w_i e_i]`` and ``sum_i L_i sqrt(E[w_i^2 e_i^2])`` per unit ``G1``.
+
+    ``e_i(u)`` bounds ``|x_i^{(K)} - y(tau_i)| / G1`` for ``tau_i = u`` and every position of the other
+    points (module docstring, step B2); ``lipschitz[i]`` bounds the score's Lipschitz constant on piece ``i``.
+    """
+    R, K = scheme.R, scheme.K
+    hr = h / R
+    pieces = [_Piece(h, scheme, i) for i in range(R)]
+    ends = {}
+
+    def err(i, n, u, E):
+        if n == 0:
+            return E - 1 - u
+        piece = pieces[i]
+        shifted = E * piece.exp_neg_lo  # e^{u - b_i}
+        whole = sum((pieces[j].g * lipschitz[j] * ends[(j, n - 1)] for j in range(i)), arb(0))
+        quadrature = hr * (E - shifted) + shifted * (u - piece.b_lo - 1) + 1
+        return E * whole + (shifted - 1) * lipschitz[i] * err(i, n - 1, u, E) + quadrature
+
+    for n in range(K):
+        for j in range(R):
+            ends[(j, n)] = err(j, n, pieces[j].b_hi, pieces[j].b_hi.exp()).upper()
+    b_sum, s_sum = arb(0), arb(0)
+    for i, piece in enumerate(pieces):
+
+        def integrand(u, i=i, piece=piece):
+            E = u.exp()
+            e = err(i, K, u, E)
+            pw = piece.density(E) * piece.weight(E)
+            return [pw * e, pw * piece.weight(E) * e * e]
+
+        first, second = expectation(integrand, piece.b_lo, piece.b_hi, _BLOCK_TOL)
+        b_sum += lipschitz[i] * first
+        s_sum += lipschitz[i] * second.nonnegative_part().sqrt()
+    return b_sum.upper(), s_sum.upper()
+
+
+def region_coefficients(lam, radius, t, t_next, scheme: Scheme):
+    """``(gain, shift)`` with ``|z_next| <= gain |z| + shift`` for every choice of the random points.
+
+    ``z = u_J - a m0`` at the step's start and end; module docstring, step A. Interval evaluation over the
+    pieces (the sequential method: over ``_REGION_CELLS`` cells of ``[0, h]``).
+    """
+    t, t_next = arb(t), arb(t_next)
+    h = t - t_next
+    R, K = scheme.R, scheme.K
+    hr = h / R
+    lam, radius = arb(lam), arb(radius)
+    e2t, a0 = (-2 * t).exp(), (-t).exp()
+    c0 = 1 / (1 + (lam - 1) * e2t)
+    pieces = [_Piece(h, scheme, j) for j in range(R)]
+    if R == 1:
+        cells = [[interval(h * i / _REGION_CELLS, h * (i + 1) / _REGION_CELLS)] for i in range(_REGION_CELLS)]
+    else:
+        cells = [[interval(p.b_lo, p.b_hi) for p in pieces]]
+    gain, shift = None, None
+    for taus in cells:
+        E = [tau.exp() for tau in taus]
+        c = [1 / (1 + (lam - 1) * e2t * x * x) for x in E]
+        a = [a0 * x for x in E]
+        D = [x * p.exp_neg_lo - 1 for x, p in zip(E, pieces)]
+        w = [p.weight(x) for x, p in zip(E, pieces)]
+        p_coef = [x - (x - 1) * c0 for x in E]
+        q_coef = [(x - 1) * c0 * a0 * radius for x in E]
+        for _ in range(K):
+            new_p, new_q = [], []
+            for i in range(R):
+                s_p = sum((pieces[j].g * c[j] * p_coef[j] for j in range(i)), arb(0))
+                s_q = sum((pieces[j].g * c[j] * (q_coef[j] + a[j] * radius) for j in range(i)), arb(0))
+                new_p.append(E[i] * (1 - s_p) - D[i] * c[i] * p_coef[i])
+                new_q.append(E[i] * s_q + D[i] * c[i] * (q_coef[i] + a[i] * radius))
+            p_coef, q_coef = new_p, new_q
+        p_end = h.exp() - sum((w[j] * c[j] * p_coef[j] for j in range(R)), arb(0))
+        q_end = sum((w[j] * c[j] * (q_coef[j] + a[j] * radius) for j in range(R)), arb(0))
+        g, s = p_end.abs_upper(), q_end.upper()
+        gain = g if gain is None else gain.max(g)
+        shift = s if shift is None else shift.max(s)
+    return gain, shift
+
+
+@dataclass
+class BlockStep:
+    """Per-step constants of the block recursion (module docstring, step B); every field an upper bound."""
+
+    lipschitz_growth: object  # ell_k = exp(int mu)
+    region_gain: object
+    region_shift: object
+    path_growth: object  # e^{kappa+ h}
+    path_shift: object  # h sup(a R / v)
+    inv_v: object  # sup 1/v
+    shift_g0: object  # sup a R / v
+    gain_g1: object  # sup |1 - 1/v|
+    z_g1: object  # sup a^2 C / v^3
+    const_g1: object  # sup a^3 (C R + sqrt(C) R^2 / 2) / v^3
+    tilt_g1: object  # sup (a / v^2) D Lambda + a^3 (C R + sqrt(C) R^2 / 4) / v^3 (no z term)
+    bias: object  # b_k
+    spread: object  # s_k
+    lipschitz: object  # max_j L_j
+    one_sided: object  # max over the cells of mu
+    alphas: list
+    betas: list
+
+
+def _tilt_spread(dec):
+    """``D Lambda``: ``D = diam`` of the block means, ``Lambda >= E_r[max_c theta_c - theta]`` for every
+    softmax ``r_c ~ w_c e^{theta_c}`` (module docstring, step B1)."""
+    w = [arb(float(x)) for x in dec.block_weights]
+    w_min, w_max = min(dec.block_weights), max(dec.block_weights)
+    w_min, w_max = arb(float(w_min)), arb(float(w_max))
+    total = sum(w, arb(0))  # the weights as stored; normalised exactly here
+    w_min, w_max = w_min / total, w_max / total
+    spread = (1 - w_min) / (arb(1).exp() * w_min)
+    spread = spread.min(((len(w) * w_max) / w_min).log())
+    return (4 * _popoviciu(dec)).sqrt() * spread
+
+
+def block_step(dec, t, t_next, scheme: Scheme) -> BlockStep:
+    """The constants of step ``t -> t_next`` for the block of ``dec`` (module docstring, step B)."""
+    R = scheme.R
+    ta, tb = arb(t), arb(t_next)
+    h = ta - tb
+    hr = h / R
+    radius = arb(dec.block_radius)
+    # piece j covers the forward times [t - b_{j+1}, t - b_j] (balls; the last one ends exactly at t_next)
+    pieces = [(ta - (j + 1) * hr if j < R - 1 else tb, ta - j * hr) for j in range(R)]
+    lipschitz = [block_lipschitz_sup(dec, lo, hi) for lo, hi in pieces]
+    cells = [(tb, ta - h / 2), (ta - h / 2, ta)] if R == 1 else pieces
+    one_sided = [block_one_sided_sup(dec, lo, hi) for lo, hi in cells]
+    exponent = sum(((hi - lo) * mu for (lo, hi), mu in zip(cells, one_sided)), arb(0))
+    ell = exponent.exp().upper()
+    gain, shift = region_coefficients(dec.block_variance, dec.block_radius, t, t_next, scheme)
+    a, v = time_scales(dec.block_variance, t_next, t)
+    cov = posterior_covariance_sup(dec, t_next, t)
+    kappa = (1 - 1 / v).upper().max(arb(0))
+    b, s = midpoint_error_integrals(h, scheme, lipschitz)
+    spreads = [weight_spread(h, scheme, j) for j in range(R)]
+    return BlockStep(
+        lipschitz_growth=ell, region_gain=gain, region_shift=shift,
+        path_growth=(kappa * h).exp().upper(), path_shift=(h * a * radius / v).upper(),
+        inv_v=(1 / v).upper(), shift_g0=(a * radius / v).upper(), gain_g1=(1 - 1 / v).abs_upper(),
+        z_g1=(a * a * cov / (v * v * v)).upper(),
+        const_g1=(a * a * a * (cov * radius + cov.sqrt() * radius * radius / 2) / (v * v * v)).upper(),
+        tilt_g1=(a * _tilt_spread(dec) / (v * v)
+                 + a * a * a * (cov * radius + cov.sqrt() * radius * radius / 4) / (v * v * v)).upper(),
+        bias=b, spread=s, lipschitz=max(lipschitz, key=upper_float), one_sided=max(one_sided, key=upper_float),
+        alphas=[x.upper() for x, _ in spreads], betas=[y.upper() for _, y in spreads])
+
+
+@dataclass
+class BlockBound:
+    """Result of the block recursion: ``value >= sqrt(E|e_N|^2)`` on the block, and per-step details."""
+
+    value: float
+    times: np.ndarray
+    rms: np.ndarray  # a_k, k = 0..N
+    region: np.ndarray  # P_k: |u_J - a(t_k) m0| <= P_k for every choice of the random points
+    lipschitz_growth: np.ndarray  # ell_k
+    bias: np.ndarray  # B_k
+    variance: np.ndarray  # V_k
+    g0: np.ndarray  # G0_k >= sup |G| on step k
+    g1: np.ndarray  # G1_k >= sup |G'| on step k
+    lipschitz: np.ndarray  # L_k (largest over the step's pieces)
+    one_sided: np.ndarray  # mu_k (largest over the step's cells)
+
+
+def block_recursion(dec, grid, scheme: Scheme, start_radius: float) -> BlockBound:
+    """``a_N`` of the recursion ``a_{k+1} = sqrt((ell_k a_k + B_k)^2 + V_k)``, ``a_0 = 0`` (step B)."""
+    times = grid.times
+    n = len(times) - 1
+    P = arb(start_radius).upper()
+    a_k = arb(0)
+    rms, region = [0.0], [upper_float(P)]
+    ells, biases, variances, g0s, g1s, lips, mus = [], [], [], [], [], [], []
+    for k in range(n):
+        st = block_step(dec, float(times[k]), float(times[k + 1]), scheme)
+        z = st.path_growth * (P + st.path_shift)
+        g0 = st.inv_v * z + st.shift_g0
+        g1 = st.gain_g1 * g0 + (st.z_g1 * z + st.const_g1).min(st.tilt_g1)
+        bias = g1 * st.bias
+        q1 = sum(((g0 * al + g1 * be) ** 2 for al, be in zip(st.alphas, st.betas)), arb(0)).sqrt()
+        var = (q1 + g1 * st.spread) ** 2
+        a_k = (((st.lipschitz_growth * a_k + bias) ** 2 + var).sqrt()).upper()
+        P = (st.region_gain * P + st.region_shift).upper()
+        rms.append(upper_float(a_k))
+        region.append(upper_float(P))
+        ells.append(upper_float(st.lipschitz_growth))
+        biases.append(upper_float(bias))
+        variances.append(upper_float(var))
+        g0s.append(upper_float(g0))
+        g1s.append(upper_float(g1))
+        lips.append(upper_float(st.lipschitz))
+        mus.append(upper_float(st.one_sided))
+    return BlockBound(upper_float(a_k), np.asarray(times), np.array(rms), np.array(region), np.array(ells),
+                      np.array(biases), np.array(variances), np.array(g0s), np.array(g1s), np.array(lips),
+                      np.array(mus))
+
+
+# ---------------------------------------------------------------------------- the theorem, evaluated
+@dataclass
+class MidpointMSBound:
+    """A proved bound ``value >= sqrt(E|x_N - y(delta)|^2)`` for every start point in ``start_set``.
+
+    Attributes
+    ----------
+    value : float
+        The bound, rounded up; ``sqrt(block^2 + linear^2)``.
+    block, linear : float
+        The block's bound (step B) and the linear coordinates' exact value (its enclosure's upper end).
+    start_set : StartSet or None
+        ``None`` when the bound is for one start point (``start``).
+    eta : float or None
+        ``q_T`` mass outside the start set.
+    scheme : Scheme
+    grid : TimeGrid
+    linear_factors : dict
+        ``lam -> (lower, upper)`` of ``E|z_N - z(delta)|^2 / z_0^2`` (exact, enclosed).
+    per_step : BlockBound or None
+        The block recursion's per-step details.
+    start : ndarray or None
+    """
+
+    value: float
+    block: float
+    linear: float
+    start_set: object
+    eta: float | None
+    scheme: Scheme
+    grid: object
+    linear_factors: dict
+    per_step: BlockBound | None
+    start: np.ndarray | None = None
+    metric: str = "pathwise RMS over the midpoints"
+
+
+def rms_bound(target, grid, scheme: Scheme, eta: float = 1e-6, x0=None) -> MidpointMSBound:
+    """Evaluate the theorem (module docstring) on ``target`` and ``grid``; see the theorem classes."""
+    from certsample.forward import TimeGrid  # lazy: importing proofs stays light
+
+    if not isinstance(grid, TimeGrid):
+        raise TypeError(f"grid must be a certsample.forward.TimeGrid, got {type(grid).__name__}")
+    dec = decompose(target)
+    if not dec.covered:
+        raise NotCovered(f"{target!r} is not covered: {dec.reason}")
+    start_set = None
+    if x0 is None:
+        start_set = StartSet(target, grid.T, eta, decomposition=dec)
+        block_radius, linear_radius = start_set.block_radius, start_set.linear_radius
+    else:
+        x0 = np.asarray(x0, dtype=float).reshape(-1)
+        if x0.shape != (target.dim,) or not np.all(np.isfinite(x0)):
+            raise ValueError(f"x0 must be a finite point of shape ({target.dim},)")
+    with arb_precision():
+        factors = {lam: linear_mean_square_factor(lam, grid, scheme) for lam in
+                   (dec.linear_variance_values() if dec.has_linear else [])}
+        if x0 is None:
+            lin_sq = arb(linear_radius) ** 2 * max((f.upper() for f in factors.values()), key=upper_float,
+                                                    default=arb(0))
+        else:
+            # the coordinates are computed in float64 (a rotation, a shift): an absolute allowance of
+            # 1e-12 (1 + |x0|) per coordinate covers their rounding
+            z, w, lams = dec.coordinates(x0[None], grid.T)
+            slack = arb(1e-12) * (1 + arb(float(np.linalg.norm(x0))))
+            block_radius = 0.0
+            if dec.has_block:
+                block_radius = upper_float(sum(((abs(arb(float(c))) + slack) ** 2 for c in z[0]), arb(0)).sqrt())
+            lin_sq = sum(((abs(arb(float(c))) + slack) ** 2 * factors[float(lam)].upper()
+                          for c, lam in zip(w[0], lams)), arb(0))
+        per_step = block_recursion(dec, grid, scheme, block_radius) if dec.has_block else None
+        block = arb(per_step.value) if per_step is not None else arb(0)
+        value = upper_float((block * block + lin_sq).sqrt())
+        linear = upper_float(lin_sq.sqrt())
+        table = {lam: (float(f.lower()), upper_float(f)) for lam, f in factors.items()}
+    return MidpointMSBound(value, upper_float(block), linear, start_set, None if x0 is not None else float(eta),
+                           scheme, grid, table, per_step, x0)
+
+
+@dataclass
+class NfeRequirement:
+    """The least step count (in the final bracket of the search) whose proved bound is ``<= eps``."""
+
+    n_steps: int
+    nfe: int
+    rounds: int
+    bound: MidpointMSBound
+    grid: object
+    evaluations: int  # bounds computed by the search
+
+
+def nfe_required(eps, target, T, delta, scheme: Scheme, grid_kind="uniform", eta=1e-6,
+                 max_steps: int = 1 << 16) -> NfeRequirement:
+    """Least ``N`` with ``rms_bound(grid_kind(T, delta, N)) <= eps`` and ``NFE = N (1 + R (K + 1))``.
+
+    Search: doubling from 4 steps to a bracket ``bound(lo) > eps >= bound(hi)``, then interpolation in
+    ``log N``-``log bound`` safeguarded by bisection until ``hi = lo + 1``. The returned ``N`` has a
+    proved bound ``<= eps`` and ``N - 1`` a bound ``> eps``; it is the least such ``N`` wherever the bound
+    decreases in ``N`` (the search does not look below the bracket).
+    """
+    from certsample.forward import make_grid
+
+    if not (math.isfinite(eps) and eps > 0):
+        raise ValueError(f"eps must be a finite number > 0, got {eps!r}")
+    cache = {}
+
+    def bound(n):
+        if n not in cache:
+            cache[n] = rms_bound(target, make_grid(grid_kind, T, delta, n), scheme, eta)
+        return cache[n]
+
+    lo, hi = 0, 4
+    while bound(hi).value > eps:
+        lo, hi = hi, 2 * hi
+        if hi > max_steps:
+            raise ValueError(f"no step count up to {max_steps} has a proved bound <= {eps:g} "
+                             f"(bound at {lo} steps: {bound(lo).value:.3g})")
+    rounds = 0
+    while hi - lo > 1:
+        guess = (lo + hi) // 2
+        if lo >= 1 and rounds % 3 != 2:  # interpolate in log N - log bound, every third round bisect
+            b_lo, b_hi = bound(lo).value, bound(hi).value
+            if b_lo > eps >= b_hi > 0 and b_lo > b_hi:
+                guess = int(math.ceil(hi * (b_hi / eps) ** (math.log(hi / lo) / math.log(b_lo / b_hi))))
+        guess = min(max(guess, lo + 1), hi - 1)
+        step = max(1, (hi - lo) // 32)
+        if bound(guess).value <= eps:
+            hi = guess
+            probe = max(lo + 1, guess - step)  # a probe just below: brackets a good guess at once
+        else:
+            lo = guess
+            probe = min(hi - 1, guess + step)
+        if lo < probe < hi:
+            if bound(probe).value <= eps:
+                hi = probe
+            else:
+                lo = probe
+        rounds += 1
+    result = bound(hi)
+    return NfeRequirement(hi, hi * scheme.evals_per_step, hi * scheme.rounds_per_step, result, result.grid,
+                          len(cache))
+
+
+# ---------------------------------------------------------------------------- the registered theorems
+T_, delta_, eps_ = sp.symbols("T delta eps", positive=True)
+L_, G0_, G1_ = sp.symbols("L G0 G1", positive=True)
+mu_ = sp.Symbol("mu", nonnegative=True)
+N_ = sp.Symbol("N", positive=True, integer=True)
+R_ = sp.Symbol("R", positive=True, integer=True)
+K_ = sp.Symbol("K", nonnegative=True, integer=True)
+_E = sp.E
+_SQRT12 = sp.sqrt(12)
+
+_GENERIC_ASSUMPTIONS = (
+    "Exact arithmetic and the exact score s = grad log q_t; the expectation is over the random points only, "
+    "for a fixed start point; the error is against the exact probability-flow solution from that point.",
+    "Uniform steps h = (T - delta)/n, n = floor(N / evaluations per step); the uniform law of the random "
+    "points (the solvers' default sampling).",
+    "L >= sup_t Lipschitz constant of s(., t) on [delta, T]; mu >= sup lambda_max(I + grad s) (one-sided "
+    "Lipschitz bound of the drift y + s), mu >= 0.",
+    "G0 >= |s(y(r), t - r)| and G1 >= |d/dr s(y(r), t - r)| along every exact flow segment over one step "
+    "started from a point the scheme can reach (for every draw of the random points).",
+)
+_EVALUATED_ASSUMPTIONS = (
+    "rms_bound/nfe_required evaluate the sharper per-step recursion on a built-in target: every component "
+    "shares one isotropic variance in the coordinates where the components differ (Gaussians, rings, "
+    "point clouds, their embeddings in any d); unequal-variance mixtures are not covered.",
+    "Start points in StartSet(target, T, eta): |u_J - a_T m0| <= r_J and |w_lin| <= r_lin, of q_T mass "
+    ">= 1 - eta (Gaussian concentration; proofs.midpoint_bounds).",
+)
+
+
+def _closed_form_sequential(n, h):
+    """``P (n B + sqrt(n) (Q1 + Q2))`` for ``R = 1, K = 0`` (module docstring, step C)."""
+    bias = L_ * G1_ * (h * (sp.exp(h) + 1) - 2 * (sp.exp(h) - 1))
+    q1 = (G0_ + G1_) * h**2 * sp.exp(h) / _SQRT12
+    q2 = L_ * G1_ * h * sp.exp(h) * (sp.exp(h) - 1 - h)
+    return sp.exp(mu_ * (T_ - delta_)) * (n * bias + sp.sqrt(n) * (q1 + q2))
+
+
+def _closed_form_parallel(n, h):
+    """The same for ``R`` pieces and ``K`` sweeps (module docstring, step C)."""
+    hr = h / R_
+    theta = (sp.exp(h) - 1) * L_
+    guess = (sp.exp(h) - 1 - h) * G1_
+    quadrature = G1_ * (hr * (sp.exp(h) - 1) + sp.exp(hr) * (hr - 1) + 1)
+    mid = theta**K_ * guess + quadrature * K_ * smax(1, theta) ** K_
+    bias = L_ * mid * (sp.exp(h) - 1)
+    q1 = (G0_ + G1_) * sp.exp(h) * h**2 / (R_ ** sp.Rational(3, 2) * _SQRT12)
+    q2 = L_ * mid * h * sp.exp(h)
+    return sp.exp(mu_ * (T_ - delta_)) * (n * bias + sp.sqrt(n) * (q1 + q2))
+
+
+class _MidpointMSTheorem(Theorem):
+    """Common API of the two registered theorems (proof: module docstring)."""
+
+    metric = "pathwise RMS over the midpoints"
+    certified = True
+    reference = ("Proved in proofs.midpoint_ms (exact second moments on linear coordinates; a mean-square "
+                 "recursion with martingale increments on the block); scheme of Gupta, Cai, Chen, "
+                 "arXiv:2406.00924")
+    assumptions = _GENERIC_ASSUMPTIONS + _EVALUATED_ASSUMPTIONS
+    sequential_only = False
+
+    def _scheme(self, R, K, sampling) -> Scheme:
+        scheme = Scheme(int(R), int(K), sampling)
+        if self.sequential_only and (scheme.R, scheme.K) != (1, 0):
+            raise ValueError(f"{self.name} covers the sequential method (R = 1, K = 0); use "
+                             f"parallel_midpoint_ms for R = {R}, K = {K}")
+        return scheme
+
+    def rms_bound(self, target, grid, *, R=1, K=0, sampling="uniform", eta=1e-6, x0=None) -> MidpointMSBound:
+        """Proved ``sqrt(E_tau|x_N - y(delta)|^2) <= value`` for every start point of ``StartSet(target,
+        grid.T, eta)`` (or for the one point ``x0``); raises :class:`NotCovered` outside the theorem."""
+        return rms_bound(target, grid, self._scheme(R, K, sampling), eta, x0)
+
+    def nfe_required(self, eps, target, T, delta, *, grid_kind="uniform", R=1, K=0, sampling="uniform",
+                     eta=1e-6, max_steps=1 << 16) -> NfeRequirement:
+        """Least step count (and its NFE and rounds) whose proved bound is ``<= eps`` (see :func:`nfe_required`)."""
+        return nfe_required(eps, target, T, delta, self._scheme(R, K, sampling), grid_kind, eta, max_steps)
+
+
+_N_SEQ = sp.floor(N_ / 2)
+_H_SEQ = (T_ - delta_) / _N_SEQ
+_P = sp.exp(mu_ * (T_ - delta_))
+# h <= 1: B <= (3 - e) L G1 h^3, Q1 <= e (G0 + G1) h^2 / sqrt(12), Q2 <= e (e - 2) L G1 h^3
+_CA_SEQ = (T_ - delta_) * (3 - _E) * L_ * G1_ + sp.sqrt(T_ - delta_) * _E * (_E - 2) * L_ * G1_
+_CB_SEQ = sp.sqrt(T_ - delta_) * _E * (G0_ + G1_) / _SQRT12
+
+
+class RandomizedMidpointMS(_MidpointMSTheorem):
+    r"""Randomized midpoint (sequential predictor, two evaluations per step): proved pathwise RMS bound.
+
+    ``error_expr`` (``N`` evaluations, ``n = floor(N/2)`` uniform steps of ``h = (T - delta)/n``):
+
+    .. math:: \sqrt{E|x_N - y(\delta)|^2} \le e^{\mu (T-\delta)} \Big[n L G_1 \big(h(e^h + 1) - 2(e^h - 1)\big)
+              + \sqrt n \Big(\frac{(G_0 + G_1) h^2 e^h}{\sqrt{12}} + L G_1 h e^h (e^h - 1 - h)\Big)\Big].
+
+    ``steps_expr``: ``2 ceil((T - delta) max(1, (2 P c_a / eps)^{1/2}, (2 P c_b / eps)^{2/3}))`` with
+    ``P = e^{mu (T - delta)}``, ``c_a = (T - delta)(3 - e) L G1 + sqrt(T - delta) e (e - 2) L G1``, ``c_b =
+    sqrt(T - delta) e (G0 + G1) / sqrt(12)`` (``h <= 1`` simplifications, step C of the module docstring).
+    For built-in targets :meth:`rms_bound` evaluates the sharper per-step form with every constant
+    computed (the start set and ``eta`` stated), and :meth:`nfe_required` inverts it.
+    """
+
+    name = "randomized_midpoint_ms"
+    sequential_only = True
+    symbols = {s.name: s for s in (T_, delta_, L_, mu_, G0_, G1_, N_, eps_)}
+    constants = {"sqrt12": _SQRT12, "bias_coefficient_h_le_1": 3 - _E, "q2_coefficient_h_le_1": _E * (_E - 2)}
+    error_expr = _closed_form_sequential(_N_SEQ, _H_SEQ)
+    error_conditions = (("N >= 2 (two evaluations per step)", N_ - 2), ("T > delta", T_ - delta_))
+    steps_expr = 2 * sp.ceiling((T_ - delta_) * smax(1, (2 * _P * _CA_SEQ / eps_) ** sp.Rational(1, 2),
+                                                     (2 * _P * _CB_SEQ / eps_) ** sp.Rational(2, 3)))
+    rounds_expr = steps_expr
+    step_conditions = (("T > delta", T_ - delta_),)
+
+
+_EVALS = 1 + R_ * (K_ + 1)
+# floor((N + 1/2) / E) = floor(N / E) for integers N, E >= 1, and its argument stays 1/(2E) away from the
+# integers, so the interval evaluation of the floor is exact (floor(N / E) would straddle an integer)
+_N_PAR = sp.floor((N_ + sp.Rational(1, 2)) / _EVALS)
+_H_PAR = (T_ - delta_) / _N_PAR
+# h <= min(1, 1/(2 (e - 1) L)): theta <= 1/2, so m_K <= G1 h^2 E_K with the same sum bound as error_expr
+_EK = (_E - 2) * 2 ** (-K_) + K_ * ((_E - 1) / R_ + 1 / R_**2)
+_CA_PAR = ((T_ - delta_) * (_E - 1) + sp.sqrt(T_ - delta_) * _E) * L_ * G1_ * _EK
+_CB_PAR = sp.sqrt(T_ - delta_) * _E * (G0_ + G1_) / (R_ ** sp.Rational(3, 2) * _SQRT12)
+_STEPS_PAR = sp.ceiling((T_ - delta_) * smax(1, 2 * (_E - 1) * L_, (2 * _P * _CA_PAR / eps_) ** sp.Rational(1, 2),
+                                             (2 * _P * _CB_PAR / eps_) ** sp.Rational(2, 3)))
+
+
+class ParallelMidpointMS(_MidpointMSTheorem):
+    r"""Parallel randomized midpoint (``R`` pieces, ``K`` Picard sweeps, predictor only): proved RMS bound.
+
+    ``error_expr`` (``N`` evaluations, ``n = floor(N / (1 + R (K + 1)))`` uniform steps of ``h``): with
+    ``theta = (e^h - 1) L`` and ``m_K = theta^K (e^h - 1 - h) G1 + K max(1, theta)^K G1 (h/R (e^h - 1) +
+    psi(h/R))``, ``psi(d) = e^d (d - 1) + 1`` (the midpoints' error after ``K`` sweeps),
+
+    .. math:: \sqrt{E|x_N - y(\delta)|^2} \le e^{\mu(T-\delta)} \Big[n L m_K (e^h - 1) + \sqrt n \Big(
+              \frac{(G_0 + G_1) e^h h^2}{R^{3/2}\sqrt{12}} + L m_K h e^h\Big)\Big].
+
+    ``steps_expr`` is ``(1 + R (K + 1))`` times the steps for ``h = min(1, 1/(2 (e - 1) L), (eps / (2 P
+    c_a))^{1/2}, (eps / (2 P c_b))^{2/3})`` (step C), ``rounds_expr`` ``(K + 2)`` times. :meth:`rms_bound`
+    and :meth:`nfe_required` evaluate the per-step form on built-in targets.
+    """
+
+    name = "parallel_midpoint_ms"
+    symbols = {s.name: s for s in (T_, delta_, L_, mu_, G0_, G1_, R_, K_, N_, eps_)}
+    constants = {"sqrt12": _SQRT12, "midpoint_error_coefficient_E_K": _EK}
+    error_expr = _closed_form_parallel(_N_PAR, _H_PAR)
+    error_conditions = (("N >= 1 + R (K + 1) (one step)", N_ - _EVALS), ("T > delta", T_ - delta_))
+    steps_expr = _EVALS * _STEPS_PAR
+    rounds_expr = (K_ + 2) * _STEPS_PAR
+    step_conditions = (("T > delta", T_ - delta_),)
