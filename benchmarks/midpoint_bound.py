@@ -1,7 +1,7 @@
 """How loose is the proved mean-square bound of the randomized midpoint? Bound against measured error.
 
 For each target and horizon: a few start points of the theorem's start set (sampled from ``q_T`` and on
-its boundary), each proved-enclosed once (:func:`certsample.enclosure.enclose_flow`); for each step count
+its boundary), each proved-enclosed once (:func:`certsample.verify.enclose_flow`); for each step count
 the randomized midpoint runs ``--particles`` copies of every start point (independent midpoints) and the
 largest RMS error over the points is compared with the proved bound (for the start set, and for that
 worst point alone). Usage::
@@ -22,7 +22,7 @@ import numpy as np
 
 import certsample as cs
 import proofs
-from certsample.enclosure import enclose_flow
+from certsample.verify import enclose_flow
 from certsample.exact import gaussian_flow_map
 from certsample.solvers.parallel_midpoint import ParallelRandomizedMidpoint
 from proofs.midpoint_bounds import StartSet

@@ -103,14 +103,19 @@ def _cmd_bounds(args) -> int:
     import proofs
 
     if args.theorem is None:
+        width = max(len(name) for name in proofs.THEOREMS)
         for name, thm in sorted(proofs.THEOREMS.items()):
-            print(f"{name:<26s} {thm.metric:<6s} {'proved' if thm.certified else 'placeholder':<12s} "
+            print(f"{name:<{width}s}  {'proved' if thm.certified else 'placeholder':<11s}  {thm.metric}; "
                   f"symbols: {' '.join(sorted(thm.symbols))}")
+            if not thm.certified:
+                reason = thm.placeholder_reason or "the source hides these constants; no proof here"
+                print(f"{'':<{width}s}  {'':<11s}  why a placeholder: {reason}")
         return 0
     thm = proofs.get(args.theorem)
     values = _parse_assignments(args.params)
     report = {"theorem": thm.name, "reference": thm.reference, "metric": thm.metric,
-              "constants_proved": bool(thm.certified), "assumptions": list(thm.assumptions),
+              "constants_proved": bool(thm.certified), "placeholder_reason": thm.placeholder_reason,
+              "assumptions": list(thm.assumptions),
               "constants": {k: str(v) for k, v in thm.constants.items()}, "parameters": values}
     step_values = {k: v for k, v in values.items() if k != "N"}
     if "eps" in values:
@@ -128,6 +133,8 @@ def _cmd_bounds(args) -> int:
         return 0
     print(f"{thm.name}: {thm.reference}")
     print(f"metric {thm.metric}; constants {'proved' if thm.certified else 'are placeholders (not proved)'}")
+    if not thm.certified:
+        print(f"  why: {thm.placeholder_reason or 'the source hides these constants; no proof here'}")
     for key in ("nfe_required", "rounds", "error_bound"):
         if key in report:
             print(f"  {key:<12s} {report[key]}")

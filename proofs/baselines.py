@@ -344,6 +344,8 @@ class ChenEtAl2023(Theorem):
 
     name = "chen_et_al_2023"
     reference = "Chen, Chewi, Li, Li, Salim, Zhang, ICLR 2023, arXiv:2209.11215, Theorem 2"
+    placeholder_reason = ("the paper's Theorem 2 carries an unstated absolute constant; C = 4 is a stated "
+                          "placeholder (the exponents are the paper's)")
     metric = "TV"
     KL0 = sp.Symbol("KL0", nonnegative=True)
     symbols = {s.name: s for s in (d, L, T, m2, eps_s, KL0, N, eps)}

@@ -37,6 +37,7 @@ from mpmath import iv, libmp
 __all__ = [
     "Theorem",
     "OutsideTheoremRange",
+    "RunTheorem",
     "to_interval",
     "upper",
     "lower",
@@ -332,6 +333,8 @@ class Theorem:
     step_conditions: tuple[tuple[str, sp.Expr], ...] = ()
     error_conditions: tuple[tuple[str, sp.Expr], ...] = ()
     certified: bool = False
+    #: for a theorem with placeholder constants: why they are not proved (printed by ``certsample bounds``)
+    placeholder_reason: str = ""
 
     def __init__(self):
         if self.rounds_expr is None:
@@ -464,3 +467,26 @@ class Theorem:
     def __repr__(self) -> str:
         return (f"<{type(self).__name__} {self.name!r} ({self.metric}); "
                 f"symbols={sorted(self.symbols)}; certified={self.certified}>")
+
+
+class RunTheorem(Theorem):
+    """A theorem about a solver's run on a target, evaluated from the target's own proved quantities.
+
+    Its bound is an algorithm rather than a closed form in a few symbols: certify asks it for the bound of
+    the run it made (:meth:`run_bound`) and for the cheapest run it covers (:meth:`run_plan`), passing the
+    solver's :meth:`~certsample.solvers.Solver.theorem_options`. The closed-form expressions of the base
+    class (if any) remain what ``certsample bounds`` evaluates from user-supplied constants.
+    """
+
+    def covers(self, target) -> str | None:
+        """None when the theorem covers ``target``, else the reason it does not."""
+        raise NotImplementedError
+
+    def run_bound(self, target, grid, *, eta: float = 1e-6, **options):
+        """An object with ``value``, a proved upper bound of the run's error for every start point in its
+        ``start_set`` (of ``q_T``-mass at least ``1 - eta``)."""
+        raise NotImplementedError
+
+    def run_plan(self, eps: float, target, T: float, delta: float, *, eta: float = 1e-6, **options):
+        """``(grid, nfe, bound)``: the cheapest run the theorem proves to have error at most ``eps``."""
+        raise NotImplementedError

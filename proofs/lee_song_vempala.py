@@ -159,8 +159,11 @@ class LeeSongVempalaCollocation(Theorem):
     #: Not certified: the interpolation constant ``C rho^{-D}`` is stated for Chebyshev points of the
     #: first kind, while the solver uses Chebyshev-Lobatto nodes and returns the window's end (not a
     #: node value covered above), and nothing here accumulates the per-window errors across windows.
-    #: A run's accuracy is proved instead by :mod:`certsample.enclosure` (see :func:`certsample.certify`).
+    #: A run's accuracy is proved instead by :mod:`certsample.verify.enclosure` (see
+    #: :func:`certsample.verify.certify`).
     certified = False
+    placeholder_reason = ("its interpolation constant C rho^-D is stated for Chebyshev points of the first kind, "
+                          "not the solver's Lobatto nodes and window end, and nothing accumulates the windows")
     assumptions = (
         "Drift f is L-Lipschitz (here f(x) = x + score for the probability-flow ODE).",
         "Window length h with contraction q = L h ||A||_inf < 1 (A_inf from lagrange_inf_norm(D)).",

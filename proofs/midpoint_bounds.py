@@ -56,8 +56,8 @@ evaluated as Arb balls over the whole time interval (each a monotone function of
 ``t``), so every expression built from them encloses its range. ``C >= lambda_max Cov_r(nu)`` for every
 point and every such ``t`` is the least of: Popoviciu's ``diam^2 / 4`` of the block means (every law on
 the means); for means on a circle of radius ``rho`` (within ``dev``), ``rho^2 S e^{a^2 dev / (2v)}`` with
-``S`` of :func:`certsample.tilted_covariance.tilted_covariance_sup`; for planar means, ``rho^2 S(lam)``
-with :class:`certsample.tilted_covariance.PosteriorCovarianceBound` at every temperature ``lam = a^2
+``S`` of :func:`certsample.lipschitz.tilted_covariance.tilted_covariance_sup`; for planar means, ``rho^2 S(lam)``
+with :class:`certsample.lipschitz.tilted_covariance.PosteriorCovarianceBound` at every temperature ``lam = a^2
 rho^2 / (2 v)`` of the interval (its octave bounds hold on a whole octave and its zero-temperature bound
 decreases in ``lam``, so the value at the left end of each octave piece holds on the piece). Those two
 lemmas are proved in their docstrings (floating-point searches with a stated rounding allowance); their
@@ -93,6 +93,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .core import OutsideTheoremRange
+
 __all__ = ["Decomposition", "decompose", "StartSet", "NotCovered", "expectation", "arb_precision",
            "upper_float", "time_scales", "posterior_covariance_sup", "block_lipschitz_sup",
            "block_one_sided_sup", "PREC"]
@@ -102,7 +104,7 @@ PREC = 192
 _GUARD = 1e-12  # relative inflation of floating-point inputs from the tilted-covariance lemmas
 
 
-class NotCovered(ValueError):
+class NotCovered(OutsideTheoremRange):
     """The target (or grid) is outside the inputs a theorem covers; the message says why."""
 
 
@@ -471,24 +473,28 @@ def time_scales(lam, t_lo, t_hi):
 
 def posterior_covariance_sup(dec: Decomposition, t_lo, t_hi):
     """``C`` (an exact ball) with ``lambda_max Cov_r(nu) <= C`` at every point and forward time in
-    ``[t_lo, t_hi]`` (module docstring)."""
+    ``[t_lo, t_hi]`` (module docstring). The circle-tilt and tempered posterior bounds are
+    :mod:`certsample.lipschitz`'s (their proofs there); over the interval's range of temperatures the
+    tempered one is its ``sup_on``."""
+    from certsample.lipschitz.mixture import circle_tilt_bound, planar_posterior_bound
+
     best = _popoviciu(dec)
     target = dec.target
     if len(dec.block_means) > 1 and len(dec.block_axes) <= 2:
         a, v = time_scales(dec.block_variance, t_lo, t_hi)
-        circle = target._circle_tilt_bound() if len(dec.block_axes) == 2 else None
+        circle = circle_tilt_bound(target) if len(dec.block_axes) == 2 else None
         if circle is not None:
             radius2, tilt_sup, dev = circle
             dev = arb(dev) + _GUARD * arb(radius2)
             bound = arb(radius2) * (1 + _GUARD) * arb(tilt_sup) * (a * a * dev / (2 * v)).exp()
             best = best.min(bound.upper())
         else:
-            planar = target._planar_posterior_bound()
+            planar = planar_posterior_bound(target)
             if planar is not None:
                 radius2, posterior = planar
                 temps = a * a * arb(radius2) / (2 * v)
                 lam_lo, lam_hi = lower_float(temps), upper_float(temps)
-                best = best.min(arb(radius2) * (1 + _GUARD) * arb(_tempered_sup(posterior, lam_lo, lam_hi)))
+                best = best.min(arb(radius2) * (1 + _GUARD) * arb(posterior.sup_on(lam_lo, lam_hi)))
     return best.upper()
 
 
@@ -507,27 +513,6 @@ def _popoviciu(dec: Decomposition):
             top = float(np.max(np.sum(diffs**2, axis=2)))
             dec._cache["popoviciu"] = (arb(top) * (1 + 1e-13) / 4).upper()
     return dec._cache["popoviciu"]
-
-
-def _tempered_sup(posterior, lam_lo: float, lam_hi: float) -> float:
-    """``sup`` of the posterior-covariance bound over temperatures in ``[lam_lo, lam_hi]``.
-
-    :class:`~certsample.tilted_covariance.PosteriorCovarianceBound` at ``lam`` is the least of bounds that
-    each hold for every larger temperature in ``lam``'s octave (``[TEMPER_MIN 2^j, TEMPER_MIN 2^(j+1)]``,
-    or ``[0, TEMPER_MIN]``): the zero-temperature bound decreases in ``lam`` and the octave search holds on
-    its octave. So its value at the left end of each octave piece of the interval holds on that piece.
-    """
-    from certsample.tilted_covariance import TEMPER_MIN
-
-    lam_lo = max(0.0, lam_lo)
-    starts = [lam_lo]
-    if lam_hi > TEMPER_MIN:
-        j = 0 if lam_lo < TEMPER_MIN else math.floor(math.log2(lam_lo / TEMPER_MIN)) + 1
-        while TEMPER_MIN * 2.0**j <= lam_hi:
-            if TEMPER_MIN * 2.0**j > lam_lo:
-                starts.append(TEMPER_MIN * 2.0**j)
-            j += 1
-    return max(posterior(s) for s in starts)
 
 
 def block_lipschitz_sup(dec: Decomposition, t_lo, t_hi):

@@ -162,7 +162,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from .core import Theorem, smax
+from .core import OutsideTheoremRange, RunTheorem, smax
 from .midpoint_bounds import (NotCovered, StartSet, _popoviciu, arb, arb_precision, block_lipschitz_sup,
                               block_one_sided_sup, decompose, expectation, interval, posterior_covariance_sup,
                               time_scales, upper_float)
@@ -665,7 +665,7 @@ def nfe_required(eps, target, T, delta, scheme: Scheme, grid_kind="uniform", eta
     while bound(hi).value > eps:
         lo, hi = hi, 2 * hi
         if hi > max_steps:
-            raise ValueError(f"no step count up to {max_steps} has a proved bound <= {eps:g} "
+            raise OutsideTheoremRange(f"no step count up to {max_steps} has a proved bound <= {eps:g} "
                              f"(bound at {lo} steps: {bound(lo).value:.3g})")
     rounds = 0
     while hi - lo > 1:
@@ -743,7 +743,7 @@ def _closed_form_parallel(n, h):
     return sp.exp(mu_ * (T_ - delta_)) * (n * bias + sp.sqrt(n) * (q1 + q2))
 
 
-class _MidpointMSTheorem(Theorem):
+class _MidpointMSTheorem(RunTheorem):
     """Common API of the two registered theorems (proof: module docstring)."""
 
     metric = "pathwise RMS over the midpoints"
@@ -765,6 +765,19 @@ class _MidpointMSTheorem(Theorem):
         """Proved ``sqrt(E_tau|x_N - y(delta)|^2) <= value`` for every start point of ``StartSet(target,
         grid.T, eta)`` (or for the one point ``x0``); raises :class:`NotCovered` outside the theorem."""
         return rms_bound(target, grid, self._scheme(R, K, sampling), eta, x0)
+
+    def covers(self, target) -> str | None:
+        """None for targets in the class of the module docstring, else why not."""
+        return decompose(target).reason or None
+
+    def run_bound(self, target, grid, *, eta=1e-6, R=1, K=0, sampling="uniform") -> MidpointMSBound:
+        """:meth:`rms_bound` of a run (the :class:`~proofs.core.RunTheorem` protocol certify uses)."""
+        return self.rms_bound(target, grid, R=R, K=K, sampling=sampling, eta=eta)
+
+    def run_plan(self, eps, target, T, delta, *, eta=1e-6, R=1, K=0, sampling="uniform"):
+        """``(grid, nfe, bound)`` of :meth:`nfe_required` on a uniform grid."""
+        found = self.nfe_required(eps, target, T, delta, R=R, K=K, sampling=sampling, eta=eta)
+        return found.grid, found.nfe, found.bound
 
     def nfe_required(self, eps, target, T, delta, *, grid_kind="uniform", R=1, K=0, sampling="uniform",
                      eta=1e-6, max_steps=1 << 16) -> NfeRequirement:

@@ -144,9 +144,10 @@ def test_unknown_solver_and_step_budget_are_named():
 def test_solvers_say_plainly_which_theorem_covers_them():
     import proofs
 
-    assert SOLVERS["randomized-midpoint"].theorem is None
-    assert "predictor alone" in SOLVERS["randomized-midpoint"].theorem_gap
     assert {cls.theorem for cls in SOLVERS.values() if cls.theorem} <= set(proofs.THEOREMS)
+    assert proofs.get(SOLVERS["randomized-midpoint"].theorem).certified
+    assert not proofs.get(SOLVERS["predictor-corrector"].theorem).certified
+    assert proofs.get(SOLVERS["predictor-corrector"].theorem).placeholder_reason
     assert proofs.get("lee_song_vempala").certified is False
 
 
@@ -205,3 +206,16 @@ def test_a_score_that_cannot_reach_eps_gets_a_proved_fail_naming_the_floor(eps):
     assert cert.measured_lower > 100 * eps  # proved: far above eps, and not falling with more steps
     floor = [note for note in cert.notes if "stops falling" in note]
     assert floor and "the score, not the step count, limits this run" in floor[0]
+
+
+def test_midpoint_runs_are_judged_against_their_proved_theorem():
+    """The predictor alone has a proved a-priori bound: certify sets the steps from it and compares."""
+    cert = certify(SMALL_RING, "randomized-midpoint", eps=0.5, n=16, n_verify=4, T=3.0, delta=0.5, **QUIET)
+    assert cert.theorem == "randomized_midpoint_ms" and cert.certified_constants
+    assert cert.nfe == cert.nfe_required and cert.bound <= 0.5
+    assert cert.theorem_verdict == "PASS" and cert.measured <= cert.bound
+    assert "a priori (proved)" in str(cert)
+    # a target outside the theorem's class: not applicable, with the reason
+    mixture = cs.gaussian_mixture([[0.0, 1.0], [1.0, 0.0]], [[0.3, 0.5], [0.6, 0.2]])
+    cert = certify(mixture, "randomized-midpoint", eps=0.5, n=8, n_verify=2, n_steps=20, T=2.0, delta=0.5, **QUIET)
+    assert cert.theorem_verdict.startswith("NOT APPLICABLE") and "does not cover" in cert.theorem_verdict

@@ -121,7 +121,7 @@ def test_weight_spreads_against_quadrature(scheme):
 
 # ------------------------------------------------------------------ the whole bound against measured errors
 import proofs  # noqa: E402
-from certsample.enclosure import enclose_flow  # noqa: E402
+from certsample.verify import enclose_flow  # noqa: E402
 from certsample.solvers.randomized_midpoint import SLOT_MIDPOINT  # noqa: E402
 from proofs.midpoint_bounds import NotCovered  # noqa: E402
 
@@ -236,17 +236,17 @@ def test_bound_has_no_explicit_dimension():
 class FrozenMidpoint(RandomizedMidpoint):
     """Wrong: the random point never moves (tau = 0), with the weight h e^h of that point."""
 
-    def step(self, x, t, h, k, score, noise):
-        return math.exp(h) * x + h * math.exp(h) * score(x, t)
+    def step(self, x, t, h, k, score, noise, state=None):
+        return math.exp(h) * x + h * math.exp(h) * score(x, t), state
 
 
 class UnweightedMidpoint(RandomizedMidpoint):
     """Wrong: a random point, but the endpoint weight h e^h instead of h e^{h - tau} (biased)."""
 
-    def step(self, x, t, h, k, score, noise):
+    def step(self, x, t, h, k, score, noise, state=None):
         tau = h * noise.uniform(k, SLOT_MIDPOINT)
         mid = np.exp(tau)[:, None] * x + np.expm1(tau)[:, None] * score(x, t)
-        return math.exp(h) * x + h * math.exp(h) * score.evaluate_at(mid[None], (t - tau)[None])[0]
+        return math.exp(h) * x + h * math.exp(h) * score.evaluate_at(mid[None], (t - tau)[None])[0], state
 
 
 @pytest.mark.parametrize("wrong", [FrozenMidpoint, UnweightedMidpoint])

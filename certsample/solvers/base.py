@@ -106,6 +106,11 @@ class Solver:
         """Sequential rounds of score evaluations over ``grid`` (:meth:`cost`)."""
         return self.cost(grid, target)[1]
 
+    def theorem_options(self) -> dict:
+        """The solver's parameters as its :attr:`theorem` takes them (a :class:`proofs.core.RunTheorem`'s
+        ``run_bound`` and ``run_plan`` keywords); empty for closed-form theorems."""
+        return {}
+
     def kernel_params(self, grid, target=None) -> tuple:
         """Extra arrays/scalars the kernel step reads (its ``solver_params``).
 

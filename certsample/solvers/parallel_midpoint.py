@@ -189,8 +189,7 @@ class ParallelRandomizedMidpoint(ODESolver, ParallelSolver):
     """
 
     name = "parallel-midpoint"
-    theorem_gap = ("Gupta-Cai-Chen's parallel bound needs the parallel corrector; no theorem here covers the "
-                   "predictor alone")
+    theorem = "parallel_midpoint_ms"
     kernel_step = staticmethod(parallel_midpoint_step)
     kernel_node_step = staticmethod(parallel_midpoint_node_step)
 
@@ -210,6 +209,9 @@ class ParallelRandomizedMidpoint(ODESolver, ParallelSolver):
 
     def kernel_params(self, grid, target=None) -> tuple:
         return (np.int64(self.R), np.int64(self.K), np.int64(self.sampling == "exponential"))
+
+    def theorem_options(self) -> dict:
+        return {"R": self.R, "K": self.K, "sampling": self.sampling}
 
     def midpoint_times(self, h: float, k: int, noise) -> np.ndarray:
         """Offsets ``tau_j`` ``(R, n)`` of the random points into step ``k`` (reverse time)."""

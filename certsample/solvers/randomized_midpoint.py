@@ -147,8 +147,7 @@ class RandomizedMidpoint(ODESolver):
     """
 
     name = "randomized-midpoint"
-    theorem_gap = ("Gupta-Cai-Chen's bounds are for the predictor followed by a corrector; no theorem here "
-                   "covers the predictor alone")
+    theorem = "randomized_midpoint_ms"
     evals_per_step = 2
     rounds_per_step = 2
     n_work = 2
@@ -165,6 +164,9 @@ class RandomizedMidpoint(ODESolver):
 
     def kernel_params(self, grid, target=None) -> tuple:
         return (np.int64(self.sampling == "exponential"),)
+
+    def theorem_options(self) -> dict:
+        return {"sampling": self.sampling}
 
     def step(self, x, t, h, k, score, noise, state=None):
         """One step on a batch of any array namespace (:mod:`certsample.arrays`); the midpoint times come

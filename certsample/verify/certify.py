@@ -47,6 +47,7 @@ import sys
 from dataclasses import dataclass
 
 import numpy as np
+from proofs.core import RunTheorem
 
 from ..confidence import check_confidence
 from ..forward import TimeGrid, make_grid
@@ -55,7 +56,7 @@ from ..oracle import PerturbedOracle, ScoreOracle
 from ..solvers import PlannedSolver, get_solver
 from ..validation import check_int
 from .certificate import Certificate
-from .errors import BoundUnreachable, HypothesisNotMet, StepBudgetExceeded
+from .errors import BoundUnreachable, HypothesisNotMet, OutsideTheoremRange, StepBudgetExceeded
 from .measurement import SampleStatistics, VerifiedEnclosures, choose_measurement
 from .parameters import default_horizon, nfe_for_accuracy, theorem_for
 from .verifier import Verifier
@@ -144,7 +145,7 @@ def certify(target, solver="exponential-ode", eps: float = 0.05, *, score=None, 
     job.say(f"certify: sampling took {result.wall_time:.2f} s")
     measured = measurement.measure(result)
     accuracy = measured.verdict(eps)
-    theorem_verdict, bound = _theorem_verdict(check, measured, result, notes)
+    theorem_verdict, bound = _theorem_verdict(check, measured, result, notes, job, solver_obj)
     notes += _closing_notes(job, measured, accuracy, verifier)
     job.say(f"certify: accuracy {accuracy}" + (f"; verification took {verifier.seconds:.1f} s" if verifier else ""))
     return _certificate(job, solver_obj, check, measured, accuracy, theorem_verdict, bound, nfe_required, result,
@@ -214,7 +215,18 @@ def _choose_grid(job, solver_arg, solver, check, verifier, notes):
     """``(solver, grid, nfe_required)``: the steps given, the theorem's count, the solver's plan, or tuned."""
     theorem = check.theorem
     nfe_required = None
-    if job.n_steps is None and theorem is not None:
+    if job.n_steps is None and isinstance(theorem, RunTheorem) and not isinstance(solver, PlannedSolver):
+        try:
+            grid, nfe_required, bound = theorem.run_plan(job.eps, job.target, job.T, job.delta,
+                                                         **solver.theorem_options())
+            notes.append(f"{len(grid)} steps: the least whose proved bound ({bound.value:.3g}) is at most eps")
+            return solver, grid, nfe_required
+        except OutsideTheoremRange as unreachable:
+            if verifier is None:
+                raise
+            notes.append(f"{unreachable}; the step count is tuned on proved errors instead")
+            theorem = None
+    if job.n_steps is None and theorem is not None and not isinstance(theorem, RunTheorem):
         try:
             nfe_required = nfe_for_accuracy(theorem, check.parameters, job.eps, job.max_steps * solver.evals_per_step)
         except BoundUnreachable as unreachable:
@@ -299,13 +311,21 @@ def _tune_steps(job, solver, grid_kind, verifier, pilot):
             raise StepBudgetExceeded(steps, job.max_steps, job.eps, "tuned on the pilot particles' proved errors")
 
 
-def _theorem_verdict(check, measured, result, notes):
-    """``(verdict, bound)`` of the run against its theorem at the NFE used."""
+def _theorem_verdict(check, measured, result, notes, job, solver):
+    """``(verdict, bound)`` of the run against its theorem at the NFE used (a run theorem: on the run's grid)."""
     theorem = check.theorem
     if theorem is None:
         return f"NOT APPLICABLE: {check.reason}", None
-    bound = theorem.error_bound(N=int(result.nfe), **check.parameters)
-    if measured.kind == "verified" and theorem.metric != "W2":
+    if isinstance(theorem, RunTheorem):
+        proved = theorem.run_bound(job.target, result.grid, **solver.theorem_options())
+        outside = _outside_start_set(proved, job.x0[:measured.checked]) if measured.checked else 0
+        if outside:
+            notes.append(f"{outside} of the {measured.checked} checked starts lie outside the theorem's start set "
+                         "(its q_T-mass is at least 1 - eta): the bound does not cover them")
+        bound = float(proved.value)
+    else:
+        bound = theorem.error_bound(N=int(result.nfe), **check.parameters)
+    if measured.kind == "verified" and not (theorem.metric == "W2" or theorem.metric.startswith("pathwise")):
         verdict = (f"INCONCLUSIVE: a pathwise (W2) measurement neither confirms nor refutes a {theorem.metric} "
                    "bound")
     else:
@@ -314,6 +334,14 @@ def _theorem_verdict(check, measured, result, notes):
         verdict += " (placeholder constants: not a proof about the paper's theorem)"
         notes.append("the paper hides this bound's constants: the bound uses stated placeholders")
     return verdict, bound
+
+
+def _outside_start_set(proved, starts) -> int:
+    """How many of ``starts`` lie outside the proved bound's start set (0 when it states none)."""
+    start_set = getattr(proved, "start_set", None)
+    if start_set is None or not hasattr(start_set, "contains"):
+        return 0
+    return int(np.sum(~np.asarray(start_set.contains(np.atleast_2d(starts)), dtype=bool)))
 
 
 def _closing_notes(job, measured, accuracy, verifier) -> list:

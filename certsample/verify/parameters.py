@@ -100,10 +100,20 @@ def theorem_for(solver, target, T: float, delta: float, score_error: float | Non
     """The theorem the solver names (:attr:`~certsample.solvers.Solver.theorem`) with its parameters for
     this run, or a :class:`TheoremCheck` whose ``reason`` says why none applies."""
     import proofs
+    from proofs.core import RunTheorem
 
     if solver.theorem is None:
         return TheoremCheck(None, reason=solver.theorem_gap)
     theorem = proofs.get(solver.theorem)
+    if isinstance(theorem, RunTheorem):  # evaluated on the run itself, from the target's proved quantities
+        if score_error != 0:
+            return TheoremCheck(None, reason=f"theorem {theorem.name!r} is proved for the exact score; this run's "
+                                             "score is not exact")
+        uncovered = theorem.covers(target)
+        if uncovered:
+            return TheoremCheck(None, reason=f"theorem {theorem.name!r} does not cover {target!r}: {uncovered}")
+        return TheoremCheck(theorem, {}, [f"theorem {theorem.name!r}: bound evaluated on this run's grid and "
+                                          "target (start set of q_T-mass at least 1 - eta, eta = 1e-6)"])
     if score_error is None:
         return TheoremCheck(None, reason=f"theorem {theorem.name!r} needs the score's L2 error; a user score "
                                          "without score_error= is not covered")
