@@ -50,3 +50,15 @@ def test_cli_json_and_png(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "certsample", "reproduce", "nope"], cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
     assert bad.returncode == 2 and "no reproduction study" in bad.stderr
+
+
+def test_randomized_midpoint_against_its_proved_bound(tmp_path):
+    from certsample.reproduce import _randomized_midpoint_proved
+
+    result = _randomized_midpoint_proved(True, "cpu", 0, n=4, steps=(8, 32, 128))
+    assert result.proved and result.x == [16, 64, 256]
+    assert all(m <= b for m, b in zip(result.measured, result.theory))  # every run within its proved bound
+    assert result.measured[-1] < result.measured[0] / 20 and result.theory[-1] < result.theory[0] / 20
+    assert "bound/measured" in result.report()
+    result.plot(tmp_path / "rm.png")
+    assert (tmp_path / "rm.png").stat().st_size > 1000
