@@ -37,8 +37,10 @@ def main(argv=None):
             raise SystemExit(f"unknown solver {name!r}; choose from {sorted(SOLVERS)}")
         seconds = {}
         for backend in backends:
-            runs = [cs.sample(target, name, n=args.n, n_steps=args.steps, backend=backend, seed=0,
-                              progress=False).wall_time for _ in range(args.repeats)]
+            runs = [
+                cs.sample(target, name, n=args.n, n_steps=args.steps, backend=backend, seed=0, progress=False).wall_time
+                for _ in range(args.repeats)
+            ]
             seconds[backend] = min(runs)
         row = f"{name:<22s}" + "".join(f"{seconds[b]:12.4f}" for b in backends)
         row += "".join(f"{seconds['numpy'] / seconds[b]:10.1f}" for b in backends[1:])

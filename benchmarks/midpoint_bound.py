@@ -22,9 +22,9 @@ import numpy as np
 
 import certsample as cs
 import proofs
-from certsample.verify import enclose_flow
 from certsample.exact import gaussian_flow_map
 from certsample.solvers.parallel_midpoint import ParallelRandomizedMidpoint
+from certsample.verify import enclose_flow
 from proofs.midpoint_bounds import StartSet
 
 CASES = [
@@ -51,8 +51,10 @@ def main():
     else:
         theorem, solver, options, cases = proofs.get("randomized_midpoint_ms"), "randomized-midpoint", {}, CASES
     evals = 1 + options.get("R", 1) * (options.get("K", 0) + 1)
-    print("| target | T, delta | NFE | measured RMS, worst point (+- 2 SE) | bound at that point | bound on S | "
-          "S / measured | bound s |")
+    print(
+        "| target | T, delta | NFE | measured RMS, worst point (+- 2 SE) | bound at that point | bound on S | "
+        "S / measured | bound s |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for label, build, t0, delta in cases:
         target = build()
@@ -70,8 +72,9 @@ def main():
             worst, worst_se, worst_point = -1.0, 0.0, None
             for p, (centre, radius) in zip(points, refs):
                 xs = np.repeat(p[None], args.particles, axis=0)
-                out = cs.sample(target, solver, args.particles, n_steps, grid=grid, x_init=xs,
-                                progress=False, seed=1).samples
+                out = cs.sample(
+                    target, solver, args.particles, n_steps, grid=grid, x_init=xs, progress=False, seed=1
+                ).samples
                 squares = (np.linalg.norm(out - centre, axis=1) + radius) ** 2  # upper: the enclosure's radius
                 rms = math.sqrt(squares.mean())
                 if rms > worst:  # standard error of the RMS by the delta method
@@ -81,8 +84,11 @@ def main():
             whole = theorem.rms_bound(target, grid, **options)
             seconds = time.perf_counter() - clock
             point = theorem.rms_bound(target, grid, x0=worst_point, **options)
-            print(f"| {label} | {t0:g}, {delta:g} | {evals * n_steps} | {worst:.3g} +- {2 * worst_se:.2g} | "
-                  f"{point.value:.3g} | {whole.value:.3g} | {whole.value / worst:.3g} | {seconds:.2f} |", flush=True)
+            print(
+                f"| {label} | {t0:g}, {delta:g} | {evals * n_steps} | {worst:.3g} +- {2 * worst_se:.2g} | "
+                f"{point.value:.3g} | {whole.value:.3g} | {whole.value / worst:.3g} | {seconds:.2f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -31,10 +31,10 @@ import time
 import numpy as np
 
 import certsample as cs
+from certsample.reproduce import DELTA, PathwiseProblem, T, gaussian_target
 from certsample.solvers.parallel_midpoint import ParallelRandomizedMidpoint
 from certsample.solvers.parallel_predictor_corrector import ParallelPredictorCorrector
 from certsample.solvers.randomized_midpoint import RandomizedMidpoint
-from certsample.reproduce import DELTA, T, PathwiseProblem, gaussian_target
 
 CORRECTOR_TIME, CORRECTOR_H = 1.0, 0.25
 
@@ -49,8 +49,19 @@ def corrector_rounds(problem, R, K, steps, tol, sampling):
     def run(sweeps):
         solver = ParallelPredictorCorrector(R, K, corrector_sweeps=sweeps, **kw)
         solver.predictor.sampling = sampling
-        res = cs.sample(problem.target, solver, problem.x0.shape[0], steps, T=T, delta=DELTA, grid="uniform",
-                        x_init=problem.x0, backend=problem.backend, seed=problem.seed, progress=False)
+        res = cs.sample(
+            problem.target,
+            solver,
+            problem.x0.shape[0],
+            steps,
+            T=T,
+            delta=DELTA,
+            grid="uniform",
+            x_init=problem.x0,
+            backend=problem.backend,
+            seed=problem.seed,
+            progress=False,
+        )
         return res, solver
 
     exact, solver = run(2 * m)
@@ -69,25 +80,42 @@ def main(argv=None):
     parser.add_argument("--dims", type=int, nargs="+", default=None)
     parser.add_argument("--eps", type=float, default=0.05, help="target pathwise RMS error (default 0.05)")
     parser.add_argument("--n", type=int, default=32, help="particles (default 32)")
-    parser.add_argument("--nfe-cap", type=float, default=3.0,
-                        help="parallel evaluations allowed, as a multiple of the sequential ones (default 3)")
+    parser.add_argument(
+        "--nfe-cap",
+        type=float,
+        default=3.0,
+        help="parallel evaluations allowed, as a multiple of the sequential ones (default 3)",
+    )
     parser.add_argument("--backend", default="cpu", choices=("numpy", "cpu", "cuda"))
-    parser.add_argument("--sampling", default="uniform", choices=("uniform", "exponential"),
-                        help="law of the random points (default: uniform, the paper's)")
-    parser.add_argument("--no-corrector", dest="corrector", action="store_false",
-                        help="skip the table with the corrector on")
-    parser.add_argument("--picard-tol", type=float, default=1e-3,
-                        help="RMS distance of the Picard corrector to its converged chain (default 1e-3)")
+    parser.add_argument(
+        "--sampling",
+        default="uniform",
+        choices=("uniform", "exponential"),
+        help="law of the random points (default: uniform, the paper's)",
+    )
+    parser.add_argument(
+        "--no-corrector", dest="corrector", action="store_false", help="skip the table with the corrector on"
+    )
+    parser.add_argument(
+        "--picard-tol",
+        type=float,
+        default=1e-3,
+        help="RMS distance of the Picard corrector to its converged chain (default 1e-3)",
+    )
     args = parser.parse_args(argv)
     dims = args.dims or ((4, 16, 64) if args.quick else (4, 16, 64, 256, 1024))
     Rs = (2, 4, 8) if args.quick else (2, 4, 8, 16, 32)
     Ks = (1, 2) if args.quick else (1, 2, 3)
 
-    print(f"Gaussian targets, T={T}, delta={DELTA}, uniform grid, pathwise RMS error <= {args.eps}, "
-          f"{args.n} particles, {args.sampling} sampling, backend {args.backend}; parallel: fewest rounds "
-          f"with NFE <= {args.nfe_cap:g} x sequential")
-    header = (f"{'d':>5} | {'seq steps':>9} {'seq NFE=rounds':>14} | {'R':>3} {'K':>2} {'steps':>5} "
-              f"{'rounds':>6} {'NFE':>6} | {'rounds/seq':>10} {'NFE/seq':>8} | {'time s':>6}")
+    print(
+        f"Gaussian targets, T={T}, delta={DELTA}, uniform grid, pathwise RMS error <= {args.eps}, "
+        f"{args.n} particles, {args.sampling} sampling, backend {args.backend}; parallel: fewest rounds "
+        f"with NFE <= {args.nfe_cap:g} x sequential"
+    )
+    header = (
+        f"{'d':>5} | {'seq steps':>9} {'seq NFE=rounds':>14} | {'R':>3} {'K':>2} {'steps':>5} "
+        f"{'rounds':>6} {'NFE':>6} | {'rounds/seq':>10} {'NFE/seq':>8} | {'time s':>6}"
+    )
     print(header)
     print("-" * len(header))
     rows = []
@@ -114,20 +142,28 @@ def main(argv=None):
         R, K, steps, _, nfe, rounds = min(pool, key=lambda c: (c[5], c[4]))
         elapsed = time.perf_counter() - start
         rows.append((d, seq_rounds, rounds, seq_nfe, nfe, R, K, steps, problem))
-        print(f"{d:>5} | {seq_steps:>9} {seq_nfe:>14} | {R:>3} {K:>2} {steps:>5} {rounds:>6} {nfe:>6} | "
-              f"{rounds / seq_rounds:>10.3f} {nfe / seq_nfe:>8.2f} | {elapsed:>6.1f}")
+        print(
+            f"{d:>5} | {seq_steps:>9} {seq_nfe:>14} | {R:>3} {K:>2} {steps:>5} {rounds:>6} {nfe:>6} | "
+            f"{rounds / seq_rounds:>10.3f} {nfe / seq_nfe:>8.2f} | {elapsed:>6.1f}"
+        )
     if len(rows) >= 2:
         d, seq_r, par_r, seq_n, par_n = (np.array(c, dtype=float) for c in list(zip(*rows))[:5])
         slope = lambda y: np.polyfit(np.log(d), np.log(y), 1)[0]  # noqa: E731
-        print(f"\nfitted growth in d: sequential rounds ~ d^{slope(seq_r):.2f}, parallel rounds ~ "
-              f"d^{slope(par_r):.2f}, parallel NFE ~ d^{slope(par_n):.2f}")
+        print(
+            f"\nfitted growth in d: sequential rounds ~ d^{slope(seq_r):.2f}, parallel rounds ~ "
+            f"d^{slope(par_r):.2f}, parallel NFE ~ d^{slope(par_n):.2f}"
+        )
         print(f"parallel rounds against log d: {np.round(par_r / np.log(d), 1)} (rounds / ln d)")
     if args.corrector and rows:
-        print(f"\nwith the corrector on (time {CORRECTOR_TIME} per run, h_c = {CORRECTOR_H} (4/d)^(1/3), after "
-              f"every predictor time 1/L; Picard sweeps: fewest within RMS {args.picard_tol:g} of the "
-              f"converged chain)")
-        header = (f"{'d':>5} | {'M':>3} {'blocks':>6} {'P':>3} | {'parallel rounds':>15} | "
-                  f"{'sequential rounds':>17} | {'ratio':>6}")
+        print(
+            f"\nwith the corrector on (time {CORRECTOR_TIME} per run, h_c = {CORRECTOR_H} (4/d)^(1/3), after "
+            f"every predictor time 1/L; Picard sweeps: fewest within RMS {args.picard_tol:g} of the "
+            f"converged chain)"
+        )
+        header = (
+            f"{'d':>5} | {'M':>3} {'blocks':>6} {'P':>3} | {'parallel rounds':>15} | "
+            f"{'sequential rounds':>17} | {'ratio':>6}"
+        )
         print(header)
         print("-" * len(header))
         table = []
@@ -136,8 +172,7 @@ def main(argv=None):
             # the sequential sampler: the sequential predictor's rounds plus 2M per corrector run
             seq_total = seq_r_ + blocks * 2 * m
             table.append((d_, par, seq_total))
-            print(f"{d_:>5} | {m:>3} {blocks:>6} {sweeps:>3} | {par:>15} | {seq_total:>17} | "
-                  f"{seq_total / par:>6.1f}")
+            print(f"{d_:>5} | {m:>3} {blocks:>6} {sweeps:>3} | {par:>15} | {seq_total:>17} | {seq_total / par:>6.1f}")
         if len(table) >= 3:
             d, par, seq = (np.array(c, dtype=float) for c in zip(*table))
             design = np.column_stack([np.ones_like(d), np.log(d) ** 2])
@@ -145,8 +180,10 @@ def main(argv=None):
             fit = design @ coef
             r2 = 1 - np.sum((par - fit) ** 2) / max(np.sum((par - par.mean()) ** 2), 1e-300)
             slope = lambda y: np.polyfit(np.log(d), np.log(y), 1)[0]  # noqa: E731
-            print(f"\nparallel rounds ~ {coef[0]:.1f} + {coef[1]:.2f} log^2 d (R^2 = {r2:.3f}); "
-                  f"power fits: parallel ~ d^{slope(par):.2f}, sequential ~ d^{slope(seq):.2f}")
+            print(
+                f"\nparallel rounds ~ {coef[0]:.1f} + {coef[1]:.2f} log^2 d (R^2 = {r2:.3f}); "
+                f"power fits: parallel ~ d^{slope(par):.2f}, sequential ~ d^{slope(seq):.2f}"
+            )
     return rows
 
 

@@ -40,13 +40,25 @@ def _cmd_sample(args) -> int:
         from .solvers import PlannedSolver, get_solver
 
         if not isinstance(get_solver(args.solver), PlannedSolver):
-            raise ValueError(f"--eps plans the runs of solvers that choose their own grid (collocation); "
-                             f"{args.solver!r} takes --steps (or use `certsample certify --eps`)")
-        solver, grid, _ = plan_from_eps(target, args.solver, args.eps, T=args.T, delta=args.delta, seed=args.seed,
-                                        pilot=min(args.n, 32))
-    result = sample(target, solver, n=args.n, n_steps=args.steps, T=args.T, delta=args.delta,
-                    grid=grid, backend=args.backend, seed=args.seed,
-                    progress=False if args.no_progress else "auto")
+            raise ValueError(
+                f"--eps plans the runs of solvers that choose their own grid (collocation); "
+                f"{args.solver!r} takes --steps (or use `certsample certify --eps`)"
+            )
+        solver, grid, _ = plan_from_eps(
+            target, args.solver, args.eps, T=args.T, delta=args.delta, seed=args.seed, pilot=min(args.n, 32)
+        )
+    result = sample(
+        target,
+        solver,
+        n=args.n,
+        n_steps=args.steps,
+        T=args.T,
+        delta=args.delta,
+        grid=grid,
+        backend=args.backend,
+        seed=args.seed,
+        progress=False if args.no_progress else "auto",
+    )
     errors = sample_errors(target, result.samples, result.grid.delta, seed=args.seed)
     report = {"target": repr(target), **result.summary(), "errors_vs_exact_q_delta": errors}
     if not args.no_pathwise:
@@ -57,25 +69,36 @@ def _cmd_sample(args) -> int:
     if args.plot:
         from .plotting import plot_samples
 
-        plot_samples(target, result.samples, result.grid.delta, args.plot,
-                     title=f"{result.solver}, {result.nfe} score evaluations")
+        plot_samples(
+            target,
+            result.samples,
+            result.grid.delta,
+            args.plot,
+            title=f"{result.solver}, {result.nfe} score evaluations",
+        )
         report["plot"] = args.plot
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
     print(f"target    {report['target']}")
-    print(f"solver    {result.solver} on {result.backend}  (n={args.n}, steps={len(result.grid)}, "
-          f"T={result.grid.T:g}, delta={result.grid.delta:g}, seed={args.seed})")
-    print(f"cost      NFE={result.nfe} score evaluations per sample, {result.rounds} sequential rounds, "
-          f"{result.wall_time:.3f} s")
+    print(
+        f"solver    {result.solver} on {result.backend}  (n={args.n}, steps={len(result.grid)}, "
+        f"T={result.grid.T:g}, delta={result.grid.delta:g}, seed={args.seed})"
+    )
+    print(
+        f"cost      NFE={result.nfe} score evaluations per sample, {result.rounds} sequential rounds, "
+        f"{result.wall_time:.3f} s"
+    )
     print("error vs the exact law q_delta (floor = same metric between two exact sample sets):")
     for key in sorted(k for k in errors if not k.endswith("_floor")):
         print(f"  {key:<20s} {errors[key]:.4g}   floor {errors[key + '_floor']:.4g}")
     path = report.get("pathwise_vs_exact_flow", {})
     if "pathwise_rms" in path:
-        print(f"pathwise  RMS {path['pathwise_rms']:.3g}, max {path['pathwise_max']:.3g} against the exact flow "
-              f"of {path['pathwise_particles']} exact q_T starts (reference accurate to "
-              f"{path['pathwise_reference_accuracy']:.1g})")
+        print(
+            f"pathwise  RMS {path['pathwise_rms']:.3g}, max {path['pathwise_max']:.3g} against the exact flow "
+            f"of {path['pathwise_particles']} exact q_T starts (reference accurate to "
+            f"{path['pathwise_reference_accuracy']:.1g})"
+        )
     elif path:
         print(f"pathwise  {path['pathwise']}")
     for key in ("saved", "plot"):
@@ -105,18 +128,26 @@ def _cmd_bounds(args) -> int:
     if args.theorem is None:
         width = max(len(name) for name in proofs.THEOREMS)
         for name, thm in sorted(proofs.THEOREMS.items()):
-            print(f"{name:<{width}s}  {'proved' if thm.certified else 'placeholder':<11s}  {thm.metric}; "
-                  f"symbols: {' '.join(sorted(thm.symbols))}")
+            print(
+                f"{name:<{width}s}  {'proved' if thm.certified else 'placeholder':<11s}  {thm.metric}; "
+                f"symbols: {' '.join(sorted(thm.symbols))}"
+            )
             if not thm.certified:
                 reason = thm.placeholder_reason or "the source hides these constants; no proof here"
                 print(f"{'':<{width}s}  {'':<11s}  why a placeholder: {reason}")
         return 0
     thm = proofs.get(args.theorem)
     values = _parse_assignments(args.params)
-    report = {"theorem": thm.name, "reference": thm.reference, "metric": thm.metric,
-              "constants_proved": bool(thm.certified), "placeholder_reason": thm.placeholder_reason,
-              "assumptions": list(thm.assumptions),
-              "constants": {k: str(v) for k, v in thm.constants.items()}, "parameters": values}
+    report = {
+        "theorem": thm.name,
+        "reference": thm.reference,
+        "metric": thm.metric,
+        "constants_proved": bool(thm.certified),
+        "placeholder_reason": thm.placeholder_reason,
+        "assumptions": list(thm.assumptions),
+        "constants": {k: str(v) for k, v in thm.constants.items()},
+        "parameters": values,
+    }
     step_values = {k: v for k, v in values.items() if k != "N"}
     if "eps" in values:
         report["nfe_expr"] = str(thm.steps_expr)
@@ -126,8 +157,7 @@ def _cmd_bounds(args) -> int:
         report["error_expr"] = str(thm.error_expr)
         report["error_bound"] = thm.error_bound(**{k: v for k, v in values.items() if k != "eps"})
     if "nfe_required" not in report and "error_bound" not in report:
-        raise ValueError(f"give eps=... (step count) or N=... (error bound); {thm.name} needs "
-                         f"{sorted(thm.symbols)}")
+        raise ValueError(f"give eps=... (step count) or N=... (error bound); {thm.name} needs {sorted(thm.symbols)}")
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -142,15 +172,29 @@ def _cmd_bounds(args) -> int:
 
 
 def _cmd_certify(args) -> int:
-    from .verify import certify
     from .targets import make_target
+    from .verify import certify
 
     target = make_target(args.target, args.dim, args.seed)
-    cert = certify(target, args.solver, args.eps, n=args.n, n_verify=args.n_verify, n_steps=args.n_steps,
-                   T=args.T, delta=args.delta, backend=args.backend, seed=args.seed, max_steps=args.max_steps,
-                   z=args.z, confidence=args.confidence, workers=args.workers,
-                   verify_seconds=args.verify_seconds if args.verify_seconds > 0 else None, log=not args.no_progress,
-                   progress=False if args.no_progress else "auto")
+    cert = certify(
+        target,
+        args.solver,
+        args.eps,
+        n=args.n,
+        n_verify=args.n_verify,
+        n_steps=args.n_steps,
+        T=args.T,
+        delta=args.delta,
+        backend=args.backend,
+        seed=args.seed,
+        max_steps=args.max_steps,
+        z=args.z,
+        confidence=args.confidence,
+        workers=args.workers,
+        verify_seconds=args.verify_seconds if args.verify_seconds > 0 else None,
+        log=not args.no_progress,
+        progress=False if args.no_progress else "auto",
+    )
     if args.out:
         cert.save(args.out)
     print(cert.to_json() if args.json else cert)
@@ -200,41 +244,68 @@ SHOW_DEFAULTS = argparse.ArgumentDefaultsHelpFormatter  # every option's default
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="certsample", description="Diffusion samplers whose accuracy is "
-                                     "certified: sample, bounds, certify, reproduce, solvers, targets.")
+    parser = argparse.ArgumentParser(
+        prog="certsample",
+        description="Diffusion samplers whose accuracy is "
+        "certified: sample, bounds, certify, reproduce, solvers, targets.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("sample", formatter_class=SHOW_DEFAULTS, help="run a sampler on a built-in target and measure its error")
+    p = sub.add_parser(
+        "sample", formatter_class=SHOW_DEFAULTS, help="run a sampler on a built-in target and measure its error"
+    )
     _add_run_options(p)
-    p.add_argument("--eps", type=float, default=None,
-                   help="collocation only: windows, degree and sweeps measured for this RMS pathwise accuracy")
-    p.add_argument("--no-pathwise", action="store_true",
-                   help="skip the pathwise error against the exact flow (ODE solvers; 32 particles)")
+    p.add_argument(
+        "--eps",
+        type=float,
+        default=None,
+        help="collocation only: windows, degree and sweeps measured for this RMS pathwise accuracy",
+    )
+    p.add_argument(
+        "--no-pathwise",
+        action="store_true",
+        help="skip the pathwise error against the exact flow (ODE solvers; 32 particles)",
+    )
     p.add_argument("--save", default=None, help="write the samples to this .npy file")
     p.add_argument("--plot", default=None, help="write a PNG of samples vs the exact density (needs matplotlib)")
     p.add_argument("--json", action="store_true", help="print a JSON report")
     p.set_defaults(func=_cmd_sample)
-    p = sub.add_parser("bounds", formatter_class=SHOW_DEFAULTS, help="step counts and error bounds of a theorem (no argument: list theorems)",
-                       description="Example: certsample bounds gupta_cai_chen L=2 d=1000 eps=0.01")
+    p = sub.add_parser(
+        "bounds",
+        formatter_class=SHOW_DEFAULTS,
+        help="step counts and error bounds of a theorem (no argument: list theorems)",
+        description="Example: certsample bounds gupta_cai_chen L=2 d=1000 eps=0.01",
+    )
     p.add_argument("theorem", nargs="?", default=None, help="theorem name (list: certsample bounds)")
     p.add_argument("params", nargs="*", help="name=value pairs; eps=... for step counts, N=... for the error bound")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_bounds)
-    p = sub.add_parser("certify", formatter_class=SHOW_DEFAULTS, help="run, prove (ODE solvers) or test the accuracy against eps, and check the "
-                                       "theorem's bound")
+    p = sub.add_parser(
+        "certify",
+        formatter_class=SHOW_DEFAULTS,
+        help="run, prove (ODE solvers) or test the accuracy against eps, and check the theorem's bound",
+    )
     p.add_argument("--target", default="gaussian", help="built-in target (list: certsample targets)")
     p.add_argument("--dim", type=int, default=None, help="ambient dimension (target default if omitted)")
     p.add_argument("--solver", default="exponential-ode", help="solver name (list: certsample solvers)")
-    p.add_argument("--eps", type=float, default=0.2,
-                   help="requested accuracy (> 0): pathwise RMS for ODE solvers, else the theorem's metric")
+    p.add_argument(
+        "--eps",
+        type=float,
+        default=0.2,
+        help="requested accuracy (> 0): pathwise RMS for ODE solvers, else the theorem's metric",
+    )
     p.add_argument("--n", type=int, default=2000, help="particles in the run")
     p.add_argument("--n-verify", type=int, default=32, help="ODE solvers: particles whose error is proved")
     p.add_argument("--n-steps", type=int, default=None, help="steps (default: from the theorem, or tuned)")
     p.add_argument("--z", type=float, default=3.0, help="statistical refutations at alpha = Phi(-z)")
     p.add_argument("--confidence", type=float, default=0.95, help="level of the population statements")
     p.add_argument("--workers", type=int, default=2, help="processes computing enclosures")
-    p.add_argument("--verify-seconds", type=float, default=40.0,
-                   help="time budget of the enclosures; fewer particles are checked past it (0: no budget)")
+    p.add_argument(
+        "--verify-seconds",
+        type=float,
+        default=40.0,
+        help="time budget of the enclosures; fewer particles are checked past it (0: no budget)",
+    )
     p.add_argument("--T", type=float, default=None, help="horizon (default: chosen from eps)")
     p.add_argument("--delta", type=float, default=1e-2, help="early-stopping time > 0")
     p.add_argument("--backend", default="cpu", choices=["numpy", "cpu", "cuda"], help="where the solver runs")
@@ -244,9 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_certify)
-    p = sub.add_parser("reproduce", formatter_class=SHOW_DEFAULTS,
-                       help="measure a theorem's predicted exponents (with a 95%% interval) and the smallest "
-                            "covering constant (no argument: list studies)")
+    p = sub.add_parser(
+        "reproduce",
+        formatter_class=SHOW_DEFAULTS,
+        help="measure a theorem's predicted exponents (with a 95%% interval) and the smallest "
+        "covering constant (no argument: list studies)",
+    )
     p.add_argument("theorem", nargs="?", default=None, help="theorem with a study (list: certsample reproduce)")
     p.add_argument("--quick", action="store_true", help="fewer points (seconds instead of a minute)")
     p.add_argument("--png", default=None, help="write a log-log plot of measured vs theory here")

@@ -69,14 +69,18 @@ class CompiledScore:
         if not callable(fn):
             raise TypeError(f"fn must be a function score(x, t, params, out), got {type(fn).__name__}")
         self.dim = check_int("dim", dim, 1)
-        self.params = tuple(np.ascontiguousarray(p, dtype=float) if isinstance(p, (list, np.ndarray)) else p
-                            for p in (params if isinstance(params, tuple) else (params,)))
+        self.params = tuple(
+            np.ascontiguousarray(p, dtype=float) if isinstance(p, (list, np.ndarray)) else p
+            for p in (params if isinstance(params, tuple) else (params,))
+        )
         self.fn = device_function(fn)
         # fresh copies of the adapters with user_score bound to fn: compile_for compiles fn in its
         # place, and its cache (keyed by function object) tells two users' scores apart
-        self.kernel_scores = {"particle_score": device_function(_bind(_particle_adapter, self.fn)),
-                              "target_score": device_function(_bind(_block_adapter, self.fn)),
-                              "target_score_at": device_function(_bind(_block_adapter_at, self.fn))}
+        self.kernel_scores = {
+            "particle_score": device_function(_bind(_particle_adapter, self.fn)),
+            "target_score": device_function(_bind(_block_adapter, self.fn)),
+            "target_score_at": device_function(_bind(_block_adapter_at, self.fn)),
+        }
         self._batch_source = _bind(_score_batch, self.fn)
         self._batch = None
 

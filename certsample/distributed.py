@@ -13,7 +13,8 @@ import time
 
 import numpy as np
 
-from .integrate import SampleResult, plan_from_eps, sample as sample_one
+from .integrate import SampleResult, plan_from_eps
+from .integrate import sample as sample_one
 from .validation import check_int
 
 __all__ = ["sample", "shard_bounds"]
@@ -33,8 +34,9 @@ def _run_shard(target, solver, first, count, x_init, options):
     return sample_one(target, solver, count, x_init=x_init, first_particle=first, progress=False, **options)
 
 
-def sample(client, target, solver="exponential-ode", n: int | None = None, shards: int | None = None,
-           **options) -> SampleResult:
+def sample(
+    client, target, solver="exponential-ode", n: int | None = None, shards: int | None = None, **options
+) -> SampleResult:
     """:func:`certsample.sample` with the particles sharded over the workers of a Dask ``client``.
 
     Parameters
@@ -77,22 +79,46 @@ def sample(client, target, solver="exponential-ode", n: int | None = None, shard
     extra = {}
     if options.get("eps") is not None:  # one plan for all shards, measured on the run's first particles
         keys = ("T", "delta", "seed", "init", "dim")
-        solver, options["grid"], extra = plan_from_eps(target, solver, options.pop("eps"), x_init=x_init,
-                                                       pilot=min(options.pop("pilot", 32), n),
-                                                       **{k: options[k] for k in keys if k in options})
+        solver, options["grid"], extra = plan_from_eps(
+            target,
+            solver,
+            options.pop("eps"),
+            x_init=x_init,
+            pilot=min(options.pop("pilot", 32), n),
+            **{k: options[k] for k in keys if k in options},
+        )
     if shards is None:
         shards = max(1, min(sum(client.nthreads().values()), n))
     bounds = shard_bounds(n, shards)
     start = time.perf_counter()
-    futures = [client.submit(_run_shard, target, solver, first, count,
-                             None if x_init is None else x_init[first:first + count], options, pure=False)
-               for first, count in bounds]
+    futures = [
+        client.submit(
+            _run_shard,
+            target,
+            solver,
+            first,
+            count,
+            None if x_init is None else x_init[first : first + count],
+            options,
+            pure=False,
+        )
+        for first, count in bounds
+    ]
     parts = client.gather(futures)
     elapsed = time.perf_counter() - start
     if len({(p.nfe, p.rounds) for p in parts}) != 1:
         raise RuntimeError("shards disagree on their evaluation counts")
     first = parts[0]
     extra = dict(first.extra, **extra, shards=len(parts), shard_wall_times=[p.wall_time for p in parts])
-    return SampleResult(np.concatenate([p.samples for p in parts]), first.solver, first.backend, first.nfe,
-                        first.rounds, elapsed, first.grid, first.seed, extra,
-                        None if first.velocities is None else np.concatenate([p.velocities for p in parts]))
+    return SampleResult(
+        np.concatenate([p.samples for p in parts]),
+        first.solver,
+        first.backend,
+        first.nfe,
+        first.rounds,
+        elapsed,
+        first.grid,
+        first.seed,
+        extra,
+        None if first.velocities is None else np.concatenate([p.velocities for p in parts]),
+    )

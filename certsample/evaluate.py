@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .metrics import (gaussian_mixture_bin_probability, gaussian_w2, mmd, sliced_w2,
-                      tv_histogram)
+from .metrics import gaussian_mixture_bin_probability, gaussian_w2, mmd, sliced_w2, tv_histogram
 
 __all__ = ["sample_errors", "histogram_edges", "pathwise_check"]
 
@@ -54,10 +53,12 @@ def sample_errors(target, samples, t: float, seed: int = 0) -> dict:
     if law.is_gaussian:
         # W2 between the moment-matched Gaussian of the samples and the exact Gaussian law.
         cov_true = law.covariance()
-        out["gaussian_w2_moments"] = gaussian_w2(samples.mean(0), np.cov(samples.T).reshape(law.dim, law.dim),
-                                                 law.mean(), cov_true)
-        out["gaussian_w2_moments_floor"] = gaussian_w2(twin.mean(0), np.cov(twin.T).reshape(law.dim, law.dim),
-                                                       law.mean(), cov_true)
+        out["gaussian_w2_moments"] = gaussian_w2(
+            samples.mean(0), np.cov(samples.T).reshape(law.dim, law.dim), law.mean(), cov_true
+        )
+        out["gaussian_w2_moments_floor"] = gaussian_w2(
+            twin.mean(0), np.cov(twin.T).reshape(law.dim, law.dim), law.mean(), cov_true
+        )
     return {k: float(v) for k, v in out.items()}
 
 
@@ -85,6 +86,9 @@ def pathwise_check(target, solver, grid, seed: int = 0, n_check: int = 32) -> di
     higher = Collocation(plan.degree + 2, plan.sweeps + 2, warm_start=True)
     check = sample(target, higher, x_init=x0, grid=plan.grid, progress=False).samples
     err = np.sqrt(np.sum((mine - ref) ** 2, axis=1))
-    return {"pathwise_rms": float(np.sqrt(np.mean(err ** 2))), "pathwise_max": float(err.max()),
-            "pathwise_particles": int(n_check),
-            "pathwise_reference_accuracy": float(np.max(np.sqrt(np.sum((check - ref) ** 2, axis=1))))}
+    return {
+        "pathwise_rms": float(np.sqrt(np.mean(err**2))),
+        "pathwise_max": float(err.max()),
+        "pathwise_particles": int(n_check),
+        "pathwise_reference_accuracy": float(np.max(np.sqrt(np.sum((check - ref) ** 2, axis=1)))),
+    }

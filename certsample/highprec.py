@@ -29,8 +29,14 @@ from .forward import TimeGrid
 from .precision import MPContext
 from .solvers.collocation import Collocation, collocation_plan
 
-__all__ = ["MPTarget", "solve_trajectory", "mp_gaussian_flow_map", "reference_solution", "max_abs_diff",
-           "convergence_table"]
+__all__ = [
+    "MPTarget",
+    "solve_trajectory",
+    "mp_gaussian_flow_map",
+    "reference_solution",
+    "max_abs_diff",
+    "convergence_table",
+]
 
 
 def _mpf_vec(x):
@@ -192,8 +198,9 @@ def max_abs_diff(a, b) -> float:
         return float(max(abs(mp.mpf(u) - mp.mpf(v)) for u, v in zip(a, b)))
 
 
-def reference_solution(target, x0, T: float, delta: float, dps: int = 50, tol: float | None = None,
-                       grid=None, split: bool = False):
+def reference_solution(
+    target, x0, T: float, delta: float, dps: int = 50, tol: float | None = None, grid=None, split: bool = False
+):
     """High-precision end point of the probability-flow ODE from ``x0`` at ``T`` to ``delta``.
 
     Gaussian targets: the closed form (exact to ``dps`` digits). Otherwise the mpmath collocation
@@ -209,8 +216,7 @@ def reference_solution(target, x0, T: float, delta: float, dps: int = 50, tol: f
         ``{'method', 'estimate', 'nfe'}`` (``estimate``: difference of the two runs, or 0 when exact).
     """
     if target.is_gaussian:
-        return mp_gaussian_flow_map(target, x0, T, delta, dps), {"method": "closed form", "estimate": 0.0,
-                                                                   "nfe": 0}
+        return mp_gaussian_flow_map(target, x0, T, delta, dps), {"method": "closed form", "estimate": 0.0, "nfe": 0}
     tol = float(10.0 ** (-(dps - 10))) if tol is None else float(tol)
     plan = collocation_plan(max(tol, 1e-300), target, T=T, delta=delta)
     base = plan.grid if grid is None else (grid if isinstance(grid, TimeGrid) else TimeGrid(grid))
@@ -219,10 +225,14 @@ def reference_solution(target, x0, T: float, delta: float, dps: int = 50, tol: f
     y1 = solve_trajectory(Collocation(plan.degree, plan.sweeps, context=context), mpt, x0, base)
     if split:
         # every window halved: a check on the window schedule as well as on D and N
-        base = TimeGrid(np.concatenate([np.column_stack([base.times[:-1], 0.5 * (base.times[:-1] + base.times[1:])])
-                                        .ravel(), base.times[-1:]]))
-    fine = Collocation(plan.degree + math.ceil(plan.degree / 3), plan.sweeps + math.ceil(plan.sweeps / 3),
-                       context=context)
+        base = TimeGrid(
+            np.concatenate(
+                [np.column_stack([base.times[:-1], 0.5 * (base.times[:-1] + base.times[1:])]).ravel(), base.times[-1:]]
+            )
+        )
+    fine = Collocation(
+        plan.degree + math.ceil(plan.degree / 3), plan.sweeps + math.ceil(plan.sweeps / 3), context=context
+    )
     y2 = solve_trajectory(fine, mpt, x0, base)
     estimate = max_abs_diff(y1, y2)
     if not estimate <= tol:
@@ -231,21 +241,32 @@ def reference_solution(target, x0, T: float, delta: float, dps: int = 50, tol: f
         return [+v for v in y2], {"method": "collocation", "estimate": estimate, "nfe": mpt.nfe}
 
 
-def convergence_table(target, x0, T: float, delta: float, eps_list=(1e-5, 1e-10, 1e-15, 1e-20, 1e-25, 1e-30),
-                      dps: int = 45):
+def convergence_table(
+    target, x0, T: float, delta: float, eps_list=(1e-5, 1e-10, 1e-15, 1e-20, 1e-25, 1e-30), dps: int = 45
+):
     """Run the planned collocation solver in mpmath for each ``eps``: the error falls below ``eps`` at
     a cost that grows like ``log^2(1/eps)``.
 
     Returns a list of dicts ``{eps, windows, degree, sweeps, nfe, rounds, error}``; the error is
     taken against :func:`reference_solution` at ``dps + 15`` digits.
     """
-    ref, _ = reference_solution(target, x0, T, delta, dps=dps + 15,
-                                tol=None if target.is_gaussian else 10.0 ** -(dps - 5))
+    ref, _ = reference_solution(
+        target, x0, T, delta, dps=dps + 15, tol=None if target.is_gaussian else 10.0 ** -(dps - 5)
+    )
     rows = []
     for eps in eps_list:
         plan = collocation_plan(eps, target, T=T, delta=delta)
         mpt = MPTarget(target, dps)
         y = solve_trajectory(plan.solver(context=MPContext(dps)), mpt, x0, plan.grid)
-        rows.append({"eps": eps, "windows": plan.windows, "degree": plan.degree, "sweeps": plan.sweeps,
-                     "nfe": mpt.nfe, "rounds": mpt.rounds, "error": max_abs_diff(y, ref)})
+        rows.append(
+            {
+                "eps": eps,
+                "windows": plan.windows,
+                "degree": plan.degree,
+                "sweeps": plan.sweeps,
+                "nfe": mpt.nfe,
+                "rounds": mpt.rounds,
+                "error": max_abs_diff(y, ref),
+            }
+        )
     return rows

@@ -46,14 +46,25 @@ class SampleResult:
     velocities: np.ndarray | None = None
 
     def summary(self) -> dict:
-        return {"solver": self.solver, "backend": self.backend, "n": int(self.samples.shape[0]),
-                "dim": int(self.samples.shape[1]), "n_steps": len(self.grid), "T": self.grid.T,
-                "delta": self.grid.delta, "nfe": int(self.nfe), "rounds": int(self.rounds),
-                "wall_time_s": self.wall_time, "seed": int(self.seed), **self.extra}
+        return {
+            "solver": self.solver,
+            "backend": self.backend,
+            "n": int(self.samples.shape[0]),
+            "dim": int(self.samples.shape[1]),
+            "n_steps": len(self.grid),
+            "T": self.grid.T,
+            "delta": self.grid.delta,
+            "nfe": int(self.nfe),
+            "rounds": int(self.rounds),
+            "wall_time_s": self.wall_time,
+            "seed": int(self.seed),
+            **self.extra,
+        }
 
 
-def initial_particles(n: int, dim: int, seed: int = 0, T: float | None = None, target=None,
-                      init: str = "standard", offset: int = 0) -> np.ndarray:
+def initial_particles(
+    n: int, dim: int, seed: int = 0, T: float | None = None, target=None, init: str = "standard", offset: int = 0
+) -> np.ndarray:
     """Starting particles at forward time ``T``, drawn from Philox like every other random number.
 
     ``init='standard'`` draws ``N(0, I)`` (what a real sampler does); ``init='exact'`` draws the true
@@ -93,11 +104,26 @@ def integrate_numpy(solver, oracle: ScoreOracle, x, grid: TimeGrid, noise, progr
     return x
 
 
-def sample(target, solver="exponential-ode", n: int | None = None, n_steps: int = 100, *, T: float = 10.0,
-           delta: float = 1e-3, grid="exponential", backend: str = "numpy", seed: int = 0,
-           init: str = "standard", x_init=None, dim: int | None = None, progress="auto",
-           solver_options: dict | None = None, first_particle: int = 0, eps: float | None = None,
-           pilot: int = 32) -> SampleResult:
+def sample(
+    target,
+    solver="exponential-ode",
+    n: int | None = None,
+    n_steps: int = 100,
+    *,
+    T: float = 10.0,
+    delta: float = 1e-3,
+    grid="exponential",
+    backend: str = "numpy",
+    seed: int = 0,
+    init: str = "standard",
+    x_init=None,
+    dim: int | None = None,
+    progress="auto",
+    solver_options: dict | None = None,
+    first_particle: int = 0,
+    eps: float | None = None,
+    pilot: int = 32,
+) -> SampleResult:
     """Draw ``n`` samples by integrating from forward time ``T`` down to ``delta``.
 
     Parameters
@@ -144,23 +170,39 @@ def sample(target, solver="exponential-ode", n: int | None = None, n_steps: int 
         runner.require_cuda()
     oracle = as_oracle(target, dim)
     if dim is not None and dim != oracle.dim:
-        raise ValueError(f"dim={dim!r} does not match the target's dimension {oracle.dim}; built-in targets "
-                         "carry their own (make_target(name, dim=...) builds one of another dimension)")
+        raise ValueError(
+            f"dim={dim!r} does not match the target's dimension {oracle.dim}; built-in targets "
+            "carry their own (make_target(name, dim=...) builds one of another dimension)"
+        )
     grid = make_grid(grid, T, delta, n_steps)
     d = oracle.dim
     first_particle = check_int("first_particle", first_particle, 0)
     n, x_init = _particle_count(n, x_init, d)
     check_run_fits(n, d, solver, backend)
     if isinstance(solver, SDESolver) and float(np.max(grid.steps)) > 1.0:
-        warnings.warn(f"{solver.name}: steps up to {float(np.max(grid.steps)):.3g} in OU time; stochastic schemes "
-                      "need steps well below 1 (errors grow like e^h) -- use more steps", RuntimeWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"{solver.name}: steps up to {float(np.max(grid.steps)):.3g} in OU time; stochastic schemes "
+            "need steps well below 1 (errors grow like e^h) -- use more steps",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     extra = {}
     if eps is not None:
-        solver, grid, extra = plan_from_eps(oracle, solver, eps, T=grid.T, delta=grid.delta, seed=seed, init=init,
-                                            x_init=x_init, pilot=min(pilot, n), first_particle=first_particle)
-    out, nfe, rounds, elapsed = _integrate_chunks(oracle, solver, grid, backend, seed, n, init, x_init,
-                                                  first_particle, progress)
+        solver, grid, extra = plan_from_eps(
+            oracle,
+            solver,
+            eps,
+            T=grid.T,
+            delta=grid.delta,
+            seed=seed,
+            init=init,
+            x_init=x_init,
+            pilot=min(pilot, n),
+            first_particle=first_particle,
+        )
+    out, nfe, rounds, elapsed = _integrate_chunks(
+        oracle, solver, grid, backend, seed, n, init, x_init, first_particle, progress
+    )
     return SampleResult(out, solver.name, backend, nfe, rounds, elapsed, grid, seed, extra)
 
 
@@ -174,8 +216,9 @@ def _particle_count(n, x_init, d: int):
     if n is not None and n != x_init.shape[0]:
         raise ValueError(f"n={n!r} but x_init has {x_init.shape[0]} rows; give one or make them agree")
     if not np.all(np.isfinite(x_init)):
-        raise ValueError(f"x_init contains NaN or inf in {int(np.sum(~np.all(np.isfinite(x_init), axis=1)))} "
-                         "of its rows")
+        raise ValueError(
+            f"x_init contains NaN or inf in {int(np.sum(~np.all(np.isfinite(x_init), axis=1)))} of its rows"
+        )
     return x_init.shape[0], x_init
 
 
@@ -194,35 +237,52 @@ def _integrate_chunks(oracle, solver, grid, backend, seed, n, init, x_init, firs
         for lo in range(0, n, chunk):
             count = min(chunk, n - lo)
             first = first_particle + lo
-            x = (initial_particles(count, d, seed, grid.T, exact_target, init, offset=first) if x_init is None
-                 else x_init[lo:lo + count])
+            x = (
+                initial_particles(count, d, seed, grid.T, exact_target, init, offset=first)
+                if x_init is None
+                else x_init[lo : lo + count]
+            )
             if backend == "numpy":
                 oracle.reset()
                 oracle.particles = np.arange(first, first + count)
                 noise = NoiseSource(seed, oracle.particles, d)
                 start = time.perf_counter()
-                out[lo:lo + count] = integrate_numpy(solver, oracle, x, grid, noise, bar)
+                out[lo : lo + count] = integrate_numpy(solver, oracle, x, grid, noise, bar)
                 elapsed += time.perf_counter() - start
                 nfe, rounds = oracle.nfe, oracle.rounds
             else:
-                out[lo:lo + count], nfe, seconds = runner.run_kernel(solver, exact_target, x, grid, seed, backend,
-                                                                     offset=first, progress=bar)
+                out[lo : lo + count], nfe, seconds = runner.run_kernel(
+                    solver, exact_target, x, grid, seed, backend, offset=first, progress=bar
+                )
                 elapsed += seconds
                 rounds = solver.rounds(grid, exact_target)
     return out, nfe, rounds, elapsed
 
 
-def plan_from_eps(target, solver, eps: float, *, T: float = 10.0, delta: float = 1e-3, seed: int = 0,
-                  init: str = "standard", x_init=None, dim: int | None = None, pilot: int = 32,
-                  first_particle: int = 0):
+def plan_from_eps(
+    target,
+    solver,
+    eps: float,
+    *,
+    T: float = 10.0,
+    delta: float = 1e-3,
+    seed: int = 0,
+    init: str = "standard",
+    x_init=None,
+    dim: int | None = None,
+    pilot: int = 32,
+    first_particle: int = 0,
+):
     """``(solver, grid, extra)`` of a run measured for RMS pathwise accuracy ``eps`` on the run's first
     ``pilot`` particles by the solver's :meth:`~certsample.solvers.PlannedSolver.measured_plan` (what
     ``sample(..., eps=)`` runs; the same for every shard)."""
     solver = get_solver(solver)
     if not isinstance(solver, PlannedSolver):
-        raise ValueError(f"eps= needs a solver that plans its own grid (a PlannedSolver, e.g. collocation); "
-                         f"{solver.name!r} takes n_steps (or use certsample.verify.certify for a step count "
-                         "proved from eps)")
+        raise ValueError(
+            f"eps= needs a solver that plans its own grid (a PlannedSolver, e.g. collocation); "
+            f"{solver.name!r} takes n_steps (or use certsample.verify.certify for a step count "
+            "proved from eps)"
+        )
     oracle = as_oracle(target, dim)
     horizon = make_grid("uniform", T, delta, 1)
     m = check_int("pilot", pilot, 1)

@@ -56,8 +56,15 @@ from .noise import NoiseSource
 from .oracle import ScoreOracle
 from .solvers import Collocation, ExponentialODE, ParallelRandomizedMidpoint, RandomizedMidpoint
 
-__all__ = ["karras_sigmas", "ou_times", "sample_exponential", "sample_randomized_midpoint",
-           "sample_parallel_midpoint", "sample_collocation", "DenoiserScore"]
+__all__ = [
+    "karras_sigmas",
+    "ou_times",
+    "sample_exponential",
+    "sample_randomized_midpoint",
+    "sample_parallel_midpoint",
+    "sample_collocation",
+    "DenoiserScore",
+]
 
 
 def karras_sigmas(n: int, sigma_min: float, sigma_max: float, rho: float = 7.0) -> np.ndarray:
@@ -153,16 +160,30 @@ def _sample(solver, model, x, sigmas, extra_args, callback, disable, seed, stats
         for k in trange(len(grid), disable=disable):
             y, state = solver.step(y, float(grid.times[k]), float(grid.steps[k]), k, oracle, noise, state)
             if callback is not None:
-                callback({"x": xp.reshape(y * math.exp(times[k + 1]), x.shape), "i": k, "sigma": positive[k],
-                          "sigma_hat": positive[k], "denoised": _shaped(score.last_denoised, x.shape)})
+                callback(
+                    {
+                        "x": xp.reshape(y * math.exp(times[k + 1]), x.shape),
+                        "i": k,
+                        "sigma": positive[k],
+                        "sigma_hat": positive[k],
+                        "denoised": _shaped(score.last_denoised, x.shape),
+                    }
+                )
     out = y * math.exp(times[-1])
     if ends_at_zero:
         out = score.denoise(out, np.full(n, positive[-1]))
         oracle.nfe += 1
         oracle.rounds += 1
         if callback is not None:
-            callback({"x": xp.reshape(out, x.shape), "i": len(positive) - 1, "sigma": positive[-1],
-                      "sigma_hat": positive[-1], "denoised": xp.reshape(out, x.shape)})
+            callback(
+                {
+                    "x": xp.reshape(out, x.shape),
+                    "i": len(positive) - 1,
+                    "sigma": positive[-1],
+                    "sigma_hat": positive[-1],
+                    "denoised": xp.reshape(out, x.shape),
+                }
+            )
     if stats is not None:
         stats.update(nfe=oracle.nfe, rounds=oracle.rounds, solver=solver.name)
     return xp.reshape(out, x.shape)
@@ -180,23 +201,36 @@ def sample_exponential(model, x, sigmas, extra_args=None, callback=None, disable
     return _sample(ExponentialODE(), model, x, sigmas, extra_args, callback, disable, seed, stats)
 
 
-def sample_randomized_midpoint(model, x, sigmas, extra_args=None, callback=None, disable=None, seed=0,
-                               sampling="uniform", stats=None):
+def sample_randomized_midpoint(
+    model, x, sigmas, extra_args=None, callback=None, disable=None, seed=0, sampling="uniform", stats=None
+):
     """Gupta-Cai-Chen's randomized-midpoint predictor (:class:`~certsample.solvers.RandomizedMidpoint`),
     two evaluations per step; the midpoints are Philox uniforms keyed by ``seed``."""
     return _sample(RandomizedMidpoint(sampling), model, x, sigmas, extra_args, callback, disable, seed, stats)
 
 
-def sample_parallel_midpoint(model, x, sigmas, extra_args=None, callback=None, disable=None, seed=0, R=4, K=2,
-                             sampling="uniform", stats=None):
+def sample_parallel_midpoint(
+    model, x, sigmas, extra_args=None, callback=None, disable=None, seed=0, R=4, K=2, sampling="uniform", stats=None
+):
     """The parallel randomized midpoint (:class:`~certsample.solvers.ParallelRandomizedMidpoint`): ``R``
     midpoints per step found by ``K`` Picard sweeps, ``1 + R (K + 1)`` evaluations in ``K + 2`` rounds."""
     solver = ParallelRandomizedMidpoint(R, K, sampling)
     return _sample(solver, model, x, sigmas, extra_args, callback, disable, seed, stats)
 
 
-def sample_collocation(model, x, sigmas, extra_args=None, callback=None, disable=None, degree=8, sweeps=8,
-                       warm_start=True, pipeline=False, stats=None):
+def sample_collocation(
+    model,
+    x,
+    sigmas,
+    extra_args=None,
+    callback=None,
+    disable=None,
+    degree=8,
+    sweeps=8,
+    warm_start=True,
+    pipeline=False,
+    stats=None,
+):
     """Gatmiry-Chen-Salim collocation (:class:`~certsample.solvers.Collocation`) on the schedule's intervals
     as windows: degree ``D``, ``N`` Picard sweeps per window, ``D N + 1`` evaluations in ``N`` rounds."""
     solver = Collocation(degree, sweeps, warm_start=warm_start, pipeline=pipeline)

@@ -37,8 +37,7 @@ from .solvers.ulmc import DEFAULT_H, RandomizedMidpointULMC, ulmc_step_numpy
 from .targets import MixtureTarget
 from .validation import check_int, check_particles_finite, positive_finite
 
-__all__ = ["sample_logconcave", "sample_logconcave_tv", "tv_postprocess", "sample_tv", "CORRECTOR_TIME",
-           "CORRECTOR_H"]
+__all__ = ["sample_logconcave", "sample_logconcave_tv", "tv_postprocess", "sample_tv", "CORRECTOR_TIME", "CORRECTOR_H"]
 
 #: Default corrector run time in the scaled dynamics (``1/sqrt(L)`` in unscaled time).
 CORRECTOR_TIME = 1.0
@@ -54,11 +53,14 @@ def derived_seed(seed: int, purpose: int) -> int:
 def _check_density(target):
     if not (hasattr(target, "kernel_params") and hasattr(target, "variances") and hasattr(target, "score")):
         raise TypeError(f"sample_logconcave needs a MixtureTarget, got {type(target).__name__}")
-    if np.any(target.variances <= 0) or (target.basis is not None and target.dim > target.basis.shape[1]
-                                         and target.lam_perp <= 0):
-        raise ValueError(f"target {target.name!r} has no density (point masses or data on a subspace): "
-                         "the potential -log q_0 is undefined; give every direction a positive variance "
-                         "or use the diffusion samplers")
+    if np.any(target.variances <= 0) or (
+        target.basis is not None and target.dim > target.basis.shape[1] and target.lam_perp <= 0
+    ):
+        raise ValueError(
+            f"target {target.name!r} has no density (point masses or data on a subspace): "
+            "the potential -log q_0 is undefined; give every direction a positive variance "
+            "or use the diffusion samplers"
+        )
 
 
 def _initial_state(value, name, n, d, fallback):
@@ -108,10 +110,13 @@ def _run_chain(score, x, v, L, t_score, n_steps, h, backend, seed, label, progre
             return x, v, oracle.nfe, oracle.rounds, time.perf_counter() - start
         target = getattr(score, "target", score)
         if target is None or not hasattr(target, "kernel_params"):
-            raise ValueError(f"backend {backend!r} needs a built-in target with a compiled score; "
-                             "score callables run on backend='numpy'")
-        state, nfe, seconds = run_kernel(solver, target, np.concatenate([x, v], axis=1), grid, seed, backend,
-                                         progress=bar)
+            raise ValueError(
+                f"backend {backend!r} needs a built-in target with a compiled score; "
+                "score callables run on backend='numpy'"
+            )
+        state, nfe, seconds = run_kernel(
+            solver, target, np.concatenate([x, v], axis=1), grid, seed, backend, progress=bar
+        )
         d = x.shape[1]
         return state[:, :d], state[:, d:], int(nfe), solver.rounds(n_steps), seconds
 
@@ -122,9 +127,18 @@ def _check_backend_and_seed(backend, seed):
     seed_key(seed)  # validates the seed
 
 
-def sample_logconcave(target, n: int = 1000, n_steps: int = 100, h: float | None = None,
-                      L: float | None = None, backend: str = "numpy", seed: int = 0, x_init=None,
-                      v_init=None, progress="auto") -> SampleResult:
+def sample_logconcave(
+    target,
+    n: int = 1000,
+    n_steps: int = 100,
+    h: float | None = None,
+    L: float | None = None,
+    backend: str = "numpy",
+    seed: int = 0,
+    x_init=None,
+    v_init=None,
+    progress="auto",
+) -> SampleResult:
     """Sample ``q_0`` of a :class:`~certsample.targets.MixtureTarget` by randomized-midpoint ULMC.
 
     Parameters
@@ -169,9 +183,12 @@ def sample_logconcave(target, n: int = 1000, n_steps: int = 100, h: float | None
     """
     _check_density(target)
     if not target.is_gaussian:
-        warnings.warn(f"{target!r} is a mixture: sample_logconcave's guarantees hold for log-concave targets "
-                      "and a mixture is not known to be one (the chain may not cross between modes)",
-                      RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"{target!r} is a mixture: sample_logconcave's guarantees hold for log-concave targets "
+            "and a mixture is not known to be one (the chain may not cross between modes)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     n = check_int("number of particles n", n, 1)
     _check_backend_and_seed(backend, seed)
     n_steps = check_int("n_steps", n_steps, 1)
@@ -182,16 +199,27 @@ def sample_logconcave(target, n: int = 1000, n_steps: int = 100, h: float | None
     init_noise = NoiseSource(seed, np.arange(n), d)
     x = _initial_state(x_init, "x_init", n, d, lambda: init_noise.normal(INIT_STEP, 0))
     v = _initial_state(v_init, "v_init", n, d, lambda: math.sqrt(u) * init_noise.normal(INIT_STEP, 2))
-    x, v, nfe, rounds, elapsed = _run_chain(target, x, v, L, 0.0, n_steps, h, backend, seed,
-                                            RandomizedMidpointULMC.name, progress)
+    x, v, nfe, rounds, elapsed = _run_chain(
+        target, x, v, L, 0.0, n_steps, h, backend, seed, RandomizedMidpointULMC.name, progress
+    )
     extra = {"h": h, "L": L, "u": u}
     if target.is_gaussian and x_init is None and v_init is None:
         from proofs.ulmc_gaussian import ulmc_gaussian_w2_bound
 
         bound = ulmc_gaussian_w2_bound(target.mean(), target.covariance(), h, L, n_steps)
         extra.update(w2_bound=bound.value, w2_bound_certified=bound.certified, w2_bound_reason=bound.reason)
-    return SampleResult(np.ascontiguousarray(x), RandomizedMidpointULMC.name, backend, int(nfe), int(rounds),
-                        elapsed, _chain_grid(h, n_steps), seed, extra=extra, velocities=np.ascontiguousarray(v))
+    return SampleResult(
+        np.ascontiguousarray(x),
+        RandomizedMidpointULMC.name,
+        backend,
+        int(nfe),
+        int(rounds),
+        elapsed,
+        _chain_grid(h, n_steps),
+        seed,
+        extra=extra,
+        velocities=np.ascontiguousarray(v),
+    )
 
 
 def _corrector_steps(corrector_time, corrector_h):
@@ -205,15 +233,25 @@ def _corrector(score, x, L, t_score, corrector_h, steps, backend, seed, progress
     """The corrector: fresh velocities ``N(0, u I)`` and ``steps`` steps of ``corrector_h``."""
     phase_seed = derived_seed(seed, 1)
     v = math.sqrt(1.0 / L) * NoiseSource(phase_seed, np.arange(x.shape[0]), x.shape[1]).normal(INIT_STEP, 2)
-    x, _, nfe, rounds, seconds = _run_chain(score, x, v, L, t_score, steps, corrector_h, backend, phase_seed,
-                                            "corrector", progress)
+    x, _, nfe, rounds, seconds = _run_chain(
+        score, x, v, L, t_score, steps, corrector_h, backend, phase_seed, "corrector", progress
+    )
     return x, nfe, rounds, seconds
 
 
-def sample_logconcave_tv(target, n: int = 1000, n_steps: int = 100, h: float | None = None,
-                         corrector_time: float = CORRECTOR_TIME, corrector_h: float = CORRECTOR_H,
-                         L: float | None = None, backend: str = "numpy", seed: int = 0, x_init=None,
-                         progress="auto") -> SampleResult:
+def sample_logconcave_tv(
+    target,
+    n: int = 1000,
+    n_steps: int = 100,
+    h: float | None = None,
+    corrector_time: float = CORRECTOR_TIME,
+    corrector_h: float = CORRECTOR_H,
+    L: float | None = None,
+    backend: str = "numpy",
+    seed: int = 0,
+    x_init=None,
+    progress="auto",
+) -> SampleResult:
     """Log-concave sampling in TV: :func:`sample_logconcave`, then a corrector (the ``logconcave-tv`` sampler).
 
     The chain's ``n_steps`` steps of ``h`` bring the law ``W2``-close to ``q_0``; the corrector draws
@@ -240,16 +278,32 @@ def sample_logconcave_tv(target, n: int = 1000, n_steps: int = 100, h: float | N
     """
     corrector_h, steps = _corrector_steps(corrector_time, corrector_h)
     chain = sample_logconcave(target, n, n_steps, h, L, backend, seed, x_init, None, progress)
-    x, nfe, rounds, seconds = _corrector(target, chain.samples, chain.extra["L"], 0.0, corrector_h, steps,
-                                         backend, seed, progress)
-    return SampleResult(np.ascontiguousarray(x), "logconcave-tv", backend, chain.nfe + nfe, chain.rounds + rounds,
-                        chain.wall_time + seconds, chain.grid, seed,
-                        extra={**chain.extra, "corrector_h": float(corrector_h), "corrector_steps": steps})
+    x, nfe, rounds, seconds = _corrector(
+        target, chain.samples, chain.extra["L"], 0.0, corrector_h, steps, backend, seed, progress
+    )
+    return SampleResult(
+        np.ascontiguousarray(x),
+        "logconcave-tv",
+        backend,
+        chain.nfe + nfe,
+        chain.rounds + rounds,
+        chain.wall_time + seconds,
+        chain.grid,
+        seed,
+        extra={**chain.extra, "corrector_h": float(corrector_h), "corrector_steps": steps},
+    )
 
 
-def tv_postprocess(result: SampleResult, target, corrector_time: float = CORRECTOR_TIME,
-                   corrector_h: float = CORRECTOR_H, L: float | None = None, backend: str | None = None,
-                   dim: int | None = None, progress="auto") -> SampleResult:
+def tv_postprocess(
+    result: SampleResult,
+    target,
+    corrector_time: float = CORRECTOR_TIME,
+    corrector_h: float = CORRECTOR_H,
+    L: float | None = None,
+    backend: str | None = None,
+    dim: int | None = None,
+    progress="auto",
+) -> SampleResult:
     """The TV step after a diffusion sampler: a corrector at the run's last noise level ``delta``.
 
     Fresh velocities ``N(0, u I)`` and ``ceil(corrector_time / corrector_h)`` randomized-midpoint ULMC
@@ -289,19 +343,42 @@ def tv_postprocess(result: SampleResult, target, corrector_time: float = CORRECT
             raise ValueError("tv_postprocess needs L= (the score's Lipschitz constant at delta) for a score callable")
         L = lipschitz.working_score_lipschitz(exact, delta)
     L = positive_finite("L", L)
-    x, nfe, rounds, seconds = _corrector(score, result.samples, L, delta, corrector_h, steps, backend,
-                                         result.seed, progress)
-    return SampleResult(np.ascontiguousarray(x), result.solver + "+tv", backend, result.nfe + nfe,
-                        result.rounds + rounds, result.wall_time + seconds, result.grid, result.seed,
-                        extra={**result.extra, "corrector_h": float(corrector_h), "corrector_steps": steps,
-                               "corrector_L": L})
+    x, nfe, rounds, seconds = _corrector(
+        score, result.samples, L, delta, corrector_h, steps, backend, result.seed, progress
+    )
+    return SampleResult(
+        np.ascontiguousarray(x),
+        result.solver + "+tv",
+        backend,
+        result.nfe + nfe,
+        result.rounds + rounds,
+        result.wall_time + seconds,
+        result.grid,
+        result.seed,
+        extra={**result.extra, "corrector_h": float(corrector_h), "corrector_steps": steps, "corrector_L": L},
+    )
 
 
-def sample_tv(target, solver="collocation", n: int | None = None, n_steps: int = 100, *,
-              corrector_time: float = CORRECTOR_TIME, corrector_h: float = CORRECTOR_H, L: float | None = None,
-              **sample_options) -> SampleResult:
+def sample_tv(
+    target,
+    solver="collocation",
+    n: int | None = None,
+    n_steps: int = 100,
+    *,
+    corrector_time: float = CORRECTOR_TIME,
+    corrector_h: float = CORRECTOR_H,
+    L: float | None = None,
+    **sample_options,
+) -> SampleResult:
     """:func:`~certsample.integrate.sample` followed by :func:`tv_postprocess` (collocation by default:
     Gatmiry-Chen-Salim's TV sampler)."""
     result = sample(target, solver, n, n_steps, **sample_options)
-    return tv_postprocess(result, target, corrector_time, corrector_h, L,
-                          dim=sample_options.get("dim"), progress=sample_options.get("progress", "auto"))
+    return tv_postprocess(
+        result,
+        target,
+        corrector_time,
+        corrector_h,
+        L,
+        dim=sample_options.get("dim"),
+        progress=sample_options.get("progress", "auto"),
+    )

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["InsufficientMemoryError", "available_bytes", "estimate_run_bytes", "check_run_fits",
-           "particles_per_chunk", "CHUNK_BYTES"]
+__all__ = [
+    "InsufficientMemoryError",
+    "available_bytes",
+    "estimate_run_bytes",
+    "check_run_fits",
+    "particles_per_chunk",
+    "CHUNK_BYTES",
+]
 
 #: fixed interpreter, NumPy and compiled-kernel footprint, added to every estimate
 BASELINE_BYTES = 300 * 2**20
@@ -75,4 +81,5 @@ def check_run_fits(n: int, dim: int, solver, backend: str) -> None:
         hint = "fewer particles per run (or certsample.distributed.sample over several machines)"
         raise InsufficientMemoryError(
             f"a run of n={n} particles in d={dim} with {getattr(solver, 'name', solver)!r} on backend "
-            f"{backend!r} needs about {need / 2**30:.1f} GiB, but {have / 2**30:.1f} GiB are available; use {hint}")
+            f"{backend!r} needs about {need / 2**30:.1f} GiB, but {have / 2**30:.1f} GiB are available; use {hint}"
+        )

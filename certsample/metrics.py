@@ -334,8 +334,7 @@ def sliced_w2(x, y, n_projections: int = 256, seed=0) -> float:
     """
     x = _samples("x", x)
     y = _samples("y", y, dim=x.shape[1])
-    if isinstance(n_projections, bool) or not isinstance(n_projections, (int, np.integer)) \
-            or n_projections < 1:
+    if isinstance(n_projections, bool) or not isinstance(n_projections, (int, np.integer)) or n_projections < 1:
         raise ValueError(f"n_projections must be a positive integer, got {n_projections!r}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     d = x.shape[1]
@@ -346,8 +345,8 @@ def sliced_w2(x, y, n_projections: int = 256, seed=0) -> float:
     block = max(1, _SLICED_BLOCK_ELEMENTS // max(n, m))
     total = 0.0
     for j in range(0, u.shape[1], block):
-        px = np.sort(x @ u[:, j:j + block], axis=0)
-        py = np.sort(y @ u[:, j:j + block], axis=0)
+        px = np.sort(x @ u[:, j : j + block], axis=0)
+        py = np.sort(y @ u[:, j : j + block], axis=0)
         diff = px[ix] - py[iy]
         total += float(np.sum(w @ (diff * diff)))
     return math.sqrt(total / u.shape[1])
@@ -380,7 +379,7 @@ def _kernel_sum(a, b, gamma, same):
             g[r, r] = 0.0  # exact zero so that each diagonal term is exactly 1
         np.exp(g, out=g)
         if same:
-            total += float(g[:, : i2 - i].sum()) + 2.0 * float(g[:, i2 - i:].sum())
+            total += float(g[:, : i2 - i].sum()) + 2.0 * float(g[:, i2 - i :].sum())
         else:
             total += float(g.sum())
     if same:
@@ -397,8 +396,9 @@ def _median_bandwidth(x, y):
     iu = np.triu_indices(z.shape[0], k=1)
     h = math.sqrt(float(np.median(d2[iu])))
     if not h > 0:
-        raise ValueError("x and y: the median heuristic bandwidth is 0 (too many coincident points); "
-                         "pass bandwidth explicitly")
+        raise ValueError(
+            "x and y: the median heuristic bandwidth is 0 (too many coincident points); pass bandwidth explicitly"
+        )
     return h
 
 

@@ -53,7 +53,7 @@ class ScoreOracle:
         self.reset()
 
     @classmethod
-    def from_target(cls, target) -> "ScoreOracle":
+    def from_target(cls, target) -> ScoreOracle:
         return cls(target.score, target.dim, target)
 
     def reset(self):
@@ -75,8 +75,9 @@ class ScoreOracle:
         xp = namespace(out)
         if not bool(xp.all(xp.isfinite(out))):
             bad = int(np.sum(~np.all(np.isfinite(to_numpy(out)), axis=1)))
-            raise ScoreError(f"score returned NaN/inf for {bad} of {x.shape[0]} particles at {when} "
-                             f"(evaluation {self.nfe})")
+            raise ScoreError(
+                f"score returned NaN/inf for {bad} of {x.shape[0]} particles at {when} (evaluation {self.nfe})"
+            )
         return out
 
     def _check_input(self, x):
@@ -139,15 +140,17 @@ class PerturbedOracle(ScoreOracle):
     the ``eps_score`` of the theorems.
     """
 
-    def __init__(self, base, bias: float = 0.0, noise: float = 0.0, seed: int = 0, direction=None,
-                 dim: int | None = None):
+    def __init__(
+        self, base, bias: float = 0.0, noise: float = 0.0, seed: int = 0, direction=None, dim: int | None = None
+    ):
         for label, value in (("bias", bias), ("noise", noise)):
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{label} must be a finite number >= 0, got {value!r}")
         if not isinstance(base, ScoreOracle):
             if not (hasattr(base, "kernel_params") or callable(base)):
-                raise TypeError(f"PerturbedOracle wraps a target, a ScoreOracle or a score callable, got "
-                                f"{type(base).__name__}")
+                raise TypeError(
+                    f"PerturbedOracle wraps a target, a ScoreOracle or a score callable, got {type(base).__name__}"
+                )
             base = as_oracle(base, dim)
         super().__init__(base._score, base.dim, None)
         self.bias, self.noise, self.seed = float(bias), float(noise), seed

@@ -98,9 +98,11 @@ class DiffusionProcess:
         t = np.asarray(t, dtype=float)
         lo, hi = float(np.min(t)), float(np.max(t))
         if lo < self.t_min * (1 - 1e-9) or hi > self.t_max * (1 + 1e-6):  # the cosine t_max is computed
-            raise ValueError(f"OU times in [{lo:.6g}, {hi:.6g}] fall outside {self!r}'s range "
-                             f"[t_min, t_max] = [{self.t_min:.6g}, {self.t_max:.6g}]; choose "
-                             f"delta >= {self.t_min:.6g} and T <= {self.t_max:.6g}")
+            raise ValueError(
+                f"OU times in [{lo:.6g}, {hi:.6g}] fall outside {self!r}'s range "
+                f"[t_min, t_max] = [{self.t_min:.6g}, {self.t_max:.6g}]; choose "
+                f"delta >= {self.t_min:.6g} and T <= {self.t_max:.6g}"
+            )
 
 
 class VPProcess(DiffusionProcess):
@@ -123,8 +125,14 @@ class VPProcess(DiffusionProcess):
         Cosine schedule only: the largest OU time served (``alpha = e^{-t_max}``).
     """
 
-    def __init__(self, schedule: str = "linear", beta_min: float = 0.1, beta_max: float = 20.0,
-                 cosine_offset: float = 0.008, t_max: float = 20.0):
+    def __init__(
+        self,
+        schedule: str = "linear",
+        beta_min: float = 0.1,
+        beta_max: float = 20.0,
+        cosine_offset: float = 0.008,
+        t_max: float = 20.0,
+    ):
         if schedule not in ("linear", "cosine"):
             raise ValueError(f"unknown VP schedule {schedule!r}; choose 'linear' or 'cosine'")
         self.schedule = schedule

@@ -21,8 +21,15 @@ class Progress:
             enabled = hasattr(stream, "isatty") and stream.isatty()
         self.total = max(int(total), 1)
         self._clock_started = False
-        self._bar = tqdm(total=self.total, desc=desc, file=stream, disable=not enabled, mininterval=0.1,
-                         leave=True, dynamic_ncols=True)
+        self._bar = tqdm(
+            total=self.total,
+            desc=desc,
+            file=stream,
+            disable=not enabled,
+            mininterval=0.1,
+            leave=True,
+            dynamic_ncols=True,
+        )
 
     @property
     def done(self) -> int:

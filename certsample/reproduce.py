@@ -79,20 +79,29 @@ class Reproduction:
 
     def report(self) -> str:
         if self.proved:
-            lines = [f"{self.theorem}: {self.quantity} against {self.variable} (the bound is proved for each run)",
-                     f"  {'x':>12} {'measured':>12} {'proved bound':>14} {'bound/measured':>15}"]
-            lines += [f"  {x:>12.4g} {m:>12.4g} {t:>14.4g} {t / m:>15.3g}"
-                      for x, m, t in zip(self.x, self.measured, self.theory)]
-            lines.append(f"  fitted exponent {self.exponent:.3f} +- {self.halfwidth:.3f} (95%); the bound's "
-                         f"{self.theory_exponent:.3f}")
+            lines = [
+                f"{self.theorem}: {self.quantity} against {self.variable} (the bound is proved for each run)",
+                f"  {'x':>12} {'measured':>12} {'proved bound':>14} {'bound/measured':>15}",
+            ]
+            lines += [
+                f"  {x:>12.4g} {m:>12.4g} {t:>14.4g} {t / m:>15.3g}"
+                for x, m, t in zip(self.x, self.measured, self.theory)
+            ]
+            lines.append(
+                f"  fitted exponent {self.exponent:.3f} +- {self.halfwidth:.3f} (95%); the bound's "
+                f"{self.theory_exponent:.3f}"
+            )
             lines.append(f"  largest measured/bound: {self.constant:.4g} (at most 1: every run within its bound)")
             lines += [f"  note: {n}" for n in self.notes]
             return "\n".join(lines)
-        lines = [f"{self.theorem}: {self.quantity} against {self.variable}",
-                 f"  {'x':>12} {'measured':>12} {'theory (C=1)':>14}"]
+        lines = [
+            f"{self.theorem}: {self.quantity} against {self.variable}",
+            f"  {'x':>12} {'measured':>12} {'theory (C=1)':>14}",
+        ]
         lines += [f"  {x:>12.4g} {m:>12.4g} {t:>14.4g}" for x, m, t in zip(self.x, self.measured, self.theory)]
-        lines.append(f"  fitted exponent {self.exponent:.3f} +- {self.halfwidth:.3f} (95%); theory "
-                     f"{self.theory_exponent:.3f}")
+        lines.append(
+            f"  fitted exponent {self.exponent:.3f} +- {self.halfwidth:.3f} (95%); theory {self.theory_exponent:.3f}"
+        )
         lines.append(f"  smallest constant covering every run: C = {self.constant:.4g} (theory's placeholder 1)")
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
@@ -109,8 +118,12 @@ class Reproduction:
         if self.proved:
             ax.loglog(self.x, self.theory, "s--", label=f"proved bound (slope {self.theory_exponent:.2f})")
         else:
-            ax.loglog(self.x, self.constant * np.asarray(self.theory), "--",
-                      label=f"theorem x C={self.constant:.3g} (slope {self.theory_exponent:.2f})")
+            ax.loglog(
+                self.x,
+                self.constant * np.asarray(self.theory),
+                "--",
+                label=f"theorem x C={self.constant:.3g} (slope {self.theory_exponent:.2f})",
+            )
         ax.set_xlabel(self.variable)
         ax.set_ylabel(self.quantity)
         ax.set_title(self.theorem)
@@ -139,8 +152,19 @@ class PathwiseProblem:
 
     def error(self, solver, n_steps):
         """``(pathwise RMS error, nfe, rounds)`` of ``solver`` with ``n_steps`` uniform steps."""
-        res = sample(self.target, solver, self.x0.shape[0], n_steps, T=T, delta=DELTA, grid="uniform",
-                     x_init=self.x0, backend=self.backend, seed=self.seed, progress=False)
+        res = sample(
+            self.target,
+            solver,
+            self.x0.shape[0],
+            n_steps,
+            T=T,
+            delta=DELTA,
+            grid="uniform",
+            x_init=self.x0,
+            backend=self.backend,
+            seed=self.seed,
+            progress=False,
+        )
         return float(np.sqrt(np.mean(np.sum((res.samples - self.exact) ** 2, axis=1)))), res.nfe, res.rounds
 
     def steps_for(self, solver, eps, max_steps=4096):
@@ -163,10 +187,22 @@ def _sequential(quick, backend, seed):
     L = 4.0  # the Gaussians' score Lipschitz constant at t = 0 (smallest variance 0.25)
     theory = [float(thm.evaluate(thm.steps_expr, L=L, d=d, eps=PATH_EPS).b) for d in dims]
     slope, half = fit_power(dims, nfe)
-    return Reproduction("gupta_cai_chen", "score evaluations for pathwise RMS 0.05", "d", list(dims), nfe, theory,
-                        slope, half, fit_power(dims, theory)[0], max(m / t for m, t in zip(nfe, theory)),
-                        ["theory: d^(5/12) = d^0.417 times log^2(e + d/eps); its local slope over these d is shown",
-                         "the theorem is in TV with a corrector; this measures the predictor's pathwise error"])
+    return Reproduction(
+        "gupta_cai_chen",
+        "score evaluations for pathwise RMS 0.05",
+        "d",
+        list(dims),
+        nfe,
+        theory,
+        slope,
+        half,
+        fit_power(dims, theory)[0],
+        max(m / t for m, t in zip(nfe, theory)),
+        [
+            "theory: d^(5/12) = d^0.417 times log^2(e + d/eps); its local slope over these d is shown",
+            "the theorem is in TV with a corrector; this measures the predictor's pathwise error",
+        ],
+    )
 
 
 def _parallel(quick, backend, seed):
@@ -178,19 +214,33 @@ def _parallel(quick, backend, seed):
     for d in dims:
         # the fewest rounds over the midpoint counts and sweeps the theorem's schedule ranges over
         problem = PathwiseProblem(gaussian_target(d), 32, backend, seed)
-        found = [problem.steps_for(ParallelRandomizedMidpoint(R, K), PATH_EPS, max_steps=256)
-                 for R in (2, 4, 8, 16, 32) for K in (1, 2, 3)]
+        found = [
+            problem.steps_for(ParallelRandomizedMidpoint(R, K), PATH_EPS, max_steps=256)
+            for R in (2, 4, 8, 16, 32)
+            for K in (1, 2, 3)
+        ]
         rounds.append(min(f[3] for f in found if f is not None))
     L = 4.0
     logs = [math.log(math.e + d / PATH_EPS) for d in dims]
     theory = [float(thm.evaluate(thm.rounds_expr, L=L, d=d, eps=PATH_EPS).b) for d in dims]
     slope, half = fit_power(logs, rounds)
-    return Reproduction("gupta_cai_chen_parallel", "sequential rounds for pathwise RMS 0.05", "log(e + d/eps)",
-                        logs, rounds, theory, slope, half, fit_power(logs, theory)[0],
-                        max(m / t for m, t in zip(rounds, theory)),
-                        [f"d = {list(dims)}; fewest rounds over R in (2 .. 32) midpoints and K in (1, 2, 3) sweeps",
-                         "theory: rounds = C L log^2(e + d/eps), exponent 2 (an upper bound: a smaller measured "
-                         "power is consistent with it)"])
+    return Reproduction(
+        "gupta_cai_chen_parallel",
+        "sequential rounds for pathwise RMS 0.05",
+        "log(e + d/eps)",
+        logs,
+        rounds,
+        theory,
+        slope,
+        half,
+        fit_power(logs, theory)[0],
+        max(m / t for m, t in zip(rounds, theory)),
+        [
+            f"d = {list(dims)}; fewest rounds over R in (2 .. 32) midpoints and K in (1, 2, 3) sweeps",
+            "theory: rounds = C L log^2(e + d/eps), exponent 2 (an upper bound: a smaller measured "
+            "power is consistent with it)",
+        ],
+    )
 
 
 def _collocation(quick, backend, seed):
@@ -205,8 +255,19 @@ def _collocation(quick, backend, seed):
     def run(d, eps):
         ring = ring_mixture(radius=radius, std=sigma)
         target = ring if d == 2 else embed(ring, d, seed=0, lam_perp=sigma**2)
-        return sample(target, "collocation", n_check, eps=eps, T=10.0, delta=1e-3, init="exact", seed=seed,
-                      backend=backend, progress=False, pilot=n_check).nfe
+        return sample(
+            target,
+            "collocation",
+            n_check,
+            eps=eps,
+            T=10.0,
+            delta=1e-3,
+            init="exact",
+            seed=seed,
+            backend=backend,
+            progress=False,
+            pilot=n_check,
+        ).nfe
 
     nfe_eps = [run(2, e) for e in epss]
     us = [math.log(math.e + 1 / e) for e in epss]
@@ -214,13 +275,24 @@ def _collocation(quick, backend, seed):
     slope, half = fit_power(us, nfe_eps)
     nfe_d = [run(d, epss[1]) for d in dims]
     d_slope = float(np.polyfit(np.log(dims), np.log(nfe_d), 1)[0])
-    return Reproduction("collocation", "score evaluations per particle (eps chosen run)", "u = log(e + 1/eps)",
-                        us, nfe_eps, theory, slope, half, fit_power(us, theory)[0],
-                        max(m / t for m, t in zip(nfe_eps, theory)),
-                        [f"in d = {list(dims)} at eps = {epss[1]:g}: evaluations {nfe_d}, slope in log d "
-                         f"{d_slope:.3f} (theory 0: no explicit dimension)",
-                         "ring of radius 4 convolved with N(0, 0.25 I_d): R = 4, sigma = 0.5 in the theorem"],
-                        {"dims": list(dims), "evaluations_by_dim": nfe_d, "slope_in_log_d": d_slope})
+    return Reproduction(
+        "collocation",
+        "score evaluations per particle (eps chosen run)",
+        "u = log(e + 1/eps)",
+        us,
+        nfe_eps,
+        theory,
+        slope,
+        half,
+        fit_power(us, theory)[0],
+        max(m / t for m, t in zip(nfe_eps, theory)),
+        [
+            f"in d = {list(dims)} at eps = {epss[1]:g}: evaluations {nfe_d}, slope in log d "
+            f"{d_slope:.3f} (theory 0: no explicit dimension)",
+            "ring of radius 4 convolved with N(0, 0.25 I_d): R = 4, sigma = 0.5 in the theorem",
+        ],
+        {"dims": list(dims), "evaluations_by_dim": nfe_d, "slope_in_log_d": d_slope},
+    )
 
 
 def _randomized_midpoint_proved(quick, backend, seed, n=None, steps=None):
@@ -231,6 +303,7 @@ def _randomized_midpoint_proved(quick, backend, seed, n=None, steps=None):
     Bound: ``randomized_midpoint_ms`` on the run's grid for every start in its start set (``eta = 1e-6``).
     """
     import proofs
+
     from .verify import enclose_flow
 
     theorem = proofs.get("randomized_midpoint_ms")
@@ -242,24 +315,51 @@ def _randomized_midpoint_proved(quick, backend, seed, n=None, steps=None):
     centres, radii = np.array([b.center for b in balls]), np.array([b.radius for b in balls])
     nfe, measured, bounds = [], [], []
     for n_steps in steps:
-        run = sample(target, RandomizedMidpoint(), n, n_steps, T=horizon, delta=delta, grid="uniform", x_init=x0,
-                     backend=backend, seed=seed, progress=False)
+        run = sample(
+            target,
+            RandomizedMidpoint(),
+            n,
+            n_steps,
+            T=horizon,
+            delta=delta,
+            grid="uniform",
+            x_init=x0,
+            backend=backend,
+            seed=seed,
+            progress=False,
+        )
         upper = np.linalg.norm(run.samples - centres, axis=1) + radii
         nfe.append(run.nfe)
         measured.append(float(np.sqrt(np.mean(upper**2))))
         bounds.append(float(theorem.run_bound(target, run.grid).value))
     slope, half = fit_power(nfe, measured)
-    return Reproduction("randomized_midpoint_ms", "pathwise RMS error (proved upper end)", "NFE", nfe, measured,
-                        bounds, slope, half, fit_power(nfe, bounds)[0],
-                        max(m / b for m, b in zip(measured, bounds)),
-                        [f"ring, T = {horizon:g}, delta = {delta:g}, uniform grid, {n} exact q_T starts (in the start "
-                         "set with probability 1 - 1e-6 each); theory: order 1.5 in the step, slope -1.5 in NFE",
-                         "the bound holds for every start of the set and each its own midpoints; the measured RMS "
-                         "is over these starts"], proved=True)
+    return Reproduction(
+        "randomized_midpoint_ms",
+        "pathwise RMS error (proved upper end)",
+        "NFE",
+        nfe,
+        measured,
+        bounds,
+        slope,
+        half,
+        fit_power(nfe, bounds)[0],
+        max(m / b for m, b in zip(measured, bounds)),
+        [
+            f"ring, T = {horizon:g}, delta = {delta:g}, uniform grid, {n} exact q_T starts (in the start "
+            "set with probability 1 - 1e-6 each); theory: order 1.5 in the step, slope -1.5 in NFE",
+            "the bound holds for every start of the set and each its own midpoints; the measured RMS "
+            "is over these starts",
+        ],
+        proved=True,
+    )
 
 
-STUDIES = {"gupta_cai_chen": _sequential, "gupta_cai_chen_parallel": _parallel, "collocation": _collocation,
-           "randomized-midpoint": _randomized_midpoint_proved}
+STUDIES = {
+    "gupta_cai_chen": _sequential,
+    "gupta_cai_chen_parallel": _parallel,
+    "collocation": _collocation,
+    "randomized-midpoint": _randomized_midpoint_proved,
+}
 
 
 def reproduce(theorem: str, quick: bool = False, backend: str = "cpu", seed: int = 0) -> Reproduction:

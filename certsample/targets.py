@@ -71,8 +71,7 @@ class MixtureTarget:
         try:
             variances = np.array(np.broadcast_to(variances, means.shape), dtype=float)
         except ValueError:
-            raise ValueError(f"variances of shape {variances.shape} do not fit means of shape "
-                             f"{means.shape}") from None
+            raise ValueError(f"variances of shape {variances.shape} do not fit means of shape {means.shape}") from None
         weights = np.full(n_comp, 1.0 / n_comp) if weights is None else np.asarray(weights, dtype=float)
         if weights.shape != (n_comp,):
             raise ValueError(f"weights must have shape ({n_comp},), got {weights.shape}")
@@ -142,14 +141,20 @@ class MixtureTarget:
         return q @ cov_k @ q.T + self.lam_perp * (np.eye(self.dim) - q @ q.T)
 
     # ------------------------------------------------------------------ forward process
-    def law_at(self, t: float) -> "MixtureTarget":
+    def law_at(self, t: float) -> MixtureTarget:
         """The exact marginal ``q_t`` of the forward process started from this target."""
         t = float(t)
         if not (math.isfinite(t) and t >= 0):
             raise ValueError(f"time t must be finite and >= 0, got {t!r}")
         a, s2 = float(alpha(t)), float(sigma2(t))
-        return MixtureTarget(a * self.means, a * a * self.variances + s2, self.weights,
-                             self.basis, a * a * self.lam_perp + s2, name=f"{self.name}@t={t:g}")
+        return MixtureTarget(
+            a * self.means,
+            a * a * self.variances + s2,
+            self.weights,
+            self.basis,
+            a * a * self.lam_perp + s2,
+            name=f"{self.name}@t={t:g}",
+        )
 
     def sample(self, n: int, seed=None, t: float = 0.0) -> np.ndarray:
         """``n`` exact samples of ``q_t`` (``t = 0``: the data)."""
@@ -212,10 +217,10 @@ class MixtureTarget:
         out = np.empty_like(y)
         rows = max(1, _CHUNK // max(1, self.means.size))
         for lo in range(0, y.shape[0], rows):
-            logp, diff, var = self._component_terms(y[lo:lo + rows], t if np.ndim(t) == 0 else t[lo:lo + rows])
+            logp, diff, var = self._component_terms(y[lo : lo + rows], t if np.ndim(t) == 0 else t[lo : lo + rows])
             resp = np.exp(logp - logp.max(axis=1, keepdims=True))
             resp /= resp.sum(axis=1, keepdims=True)
-            out[lo:lo + rows] = -np.einsum("nc,nci->ni", resp, diff / var)
+            out[lo : lo + rows] = -np.einsum("nc,nci->ni", resp, diff / var)
         if self.basis is None:
             return out
         if self.dim == self.basis.shape[1]:
@@ -231,13 +236,15 @@ class MixtureTarget:
         out = np.empty(y.shape[0])
         rows = max(1, _CHUNK // max(1, self.means.size))
         for lo in range(0, y.shape[0], rows):
-            logp, _, _ = self._component_terms(y[lo:lo + rows], t if np.ndim(t) == 0 else t[lo:lo + rows])
+            logp, _, _ = self._component_terms(y[lo : lo + rows], t if np.ndim(t) == 0 else t[lo : lo + rows])
             top = logp.max(axis=1)
-            out[lo:lo + rows] = top + np.log(np.exp(logp - top[:, None]).sum(axis=1))
+            out[lo : lo + rows] = top + np.log(np.exp(logp - top[:, None]).sum(axis=1))
         if self.basis is not None and self.dim > self.basis.shape[1]:
             residual, v_perp = self._perp(x, y, t)
             m = self.dim - self.basis.shape[1]
-            out += -0.5 * np.sum(residual**2, axis=1) / np.ravel(v_perp) - 0.5 * m * np.log(2 * np.pi * np.ravel(v_perp))
+            out += -0.5 * np.sum(residual**2, axis=1) / np.ravel(v_perp) - 0.5 * m * np.log(
+                2 * np.pi * np.ravel(v_perp)
+            )
         return out
 
     # ------------------------------------------------------------------ Lipschitz bounds (certsample.lipschitz)
@@ -275,8 +282,7 @@ class MixtureTarget:
         # one row of variances when every component shares them: the kernel then skips the
         # per-component variances and determinants (they cancel in the softmax)
         variances = self.variances[:1] if self.equal_variances else self.variances
-        return (np.ascontiguousarray(self.means), np.ascontiguousarray(variances),
-                log_w, basis, self.lam_perp)
+        return (np.ascontiguousarray(self.means), np.ascontiguousarray(variances), log_w, basis, self.lam_perp)
 
     def kernel_lane_rows(self) -> int:
         """Rows of the compiled score's per-particle scratch (one column per particle of a block)."""
@@ -289,8 +295,9 @@ class MixtureTarget:
         return self.kernel_lane_rows() + time_constants_size(rows, self.means.shape[1], time_slots)
 
     def __repr__(self) -> str:
-        return (f"MixtureTarget(name={self.name!r}, d={self.dim}, components={self.n_components}, "
-                f"k={self.means.shape[1]})")
+        return (
+            f"MixtureTarget(name={self.name!r}, d={self.dim}, components={self.n_components}, k={self.means.shape[1]})"
+        )
 
 
 # ---------------------------------------------------------------------- constructors
@@ -336,8 +343,14 @@ def embed(target: MixtureTarget, ambient_dim: int, seed=0, lam_perp: float = 0.0
     if ambient_dim < k:
         raise ValueError(f"ambient_dim={ambient_dim} is smaller than the target dimension {k}")
     q, _ = np.linalg.qr(_as_rng(seed).standard_normal((ambient_dim, k)))
-    return MixtureTarget(target.means, target.variances, target.weights, basis=q, lam_perp=lam_perp,
-                         name=f"{target.name}_in_R{ambient_dim}")
+    return MixtureTarget(
+        target.means,
+        target.variances,
+        target.weights,
+        basis=q,
+        lam_perp=lam_perp,
+        name=f"{target.name}_in_R{ambient_dim}",
+    )
 
 
 def ring_mixture(n_modes: int = 8, radius: float = 4.0, std: float = 0.5, dim: int = 2) -> MixtureTarget:

@@ -23,8 +23,7 @@ def _error(value):
     return value[0] if isinstance(value, tuple) else value
 
 
-def smallest_sufficient(error_of, eps: float, *, start: int = 1, max_n: int = 1 << 20,
-                        rel_tol: float = 0.0) -> Search:
+def smallest_sufficient(error_of, eps: float, *, start: int = 1, max_n: int = 1 << 20, rel_tol: float = 0.0) -> Search:
     """Smallest ``n >= start`` with error at most ``eps``, for an error that falls as ``n`` grows.
 
     ``n`` doubles from ``start`` until the error meets ``eps`` (giving up when the next doubling would

@@ -43,5 +43,7 @@ def check_particles_finite(x, where: str) -> None:
     """FloatingPointError counting the rows of ``x`` (particles) holding NaN or inf, ``where`` saying when."""
     if not np.all(np.isfinite(x)):
         bad = int(np.sum(~np.all(np.isfinite(x), axis=1)))
-        raise FloatingPointError(f"{bad} of {x.shape[0]} particles became NaN/inf {where}; "
-                                 "the step is too large for this target or the score is wrong")
+        raise FloatingPointError(
+            f"{bad} of {x.shape[0]} particles became NaN/inf {where}; "
+            "the step is too large for this target or the score is wrong"
+        )

@@ -38,8 +38,18 @@ def steps_needed(target, solver, x0, exact, eps, backend, max_steps=1 << 14):
     """Smallest step count with pathwise RMS error <= eps (doubling, then bisection)."""
 
     def error(n_steps):
-        res = cs.sample(target, solver, x0.shape[0], n_steps, T=T, delta=DELTA, grid="uniform", x_init=x0,
-                        backend=backend, progress=False)
+        res = cs.sample(
+            target,
+            solver,
+            x0.shape[0],
+            n_steps,
+            T=T,
+            delta=DELTA,
+            grid="uniform",
+            x_init=x0,
+            backend=backend,
+            progress=False,
+        )
         return float(np.sqrt(np.mean(np.sum((res.samples - exact) ** 2, axis=1))))
 
     found = smallest_sufficient(error, eps, max_n=max_steps)
@@ -55,16 +65,21 @@ def main(argv=None):
     parser.add_argument("--eps", type=float, default=0.01, help="target pathwise RMS error (default 0.01)")
     parser.add_argument("--n", type=int, default=32, help="particles (default 32)")
     parser.add_argument("--backend", default="cpu", choices=("numpy", "cpu", "cuda"))
-    parser.add_argument("--sampling", default="uniform", choices=("uniform", "exponential"),
-                        help="law of the random points (default: uniform, the paper's)")
+    parser.add_argument(
+        "--sampling",
+        default="uniform",
+        choices=("uniform", "exponential"),
+        help="law of the random points (default: uniform, the paper's)",
+    )
     parser.add_argument("--out", default="examples/dimension_dependence.png", help="PNG to write")
     args = parser.parse_args(argv)
     dims = args.dims or ((2, 4, 8, 16, 32, 64) if args.quick else (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024))
-    solvers = {"randomized midpoint": RandomizedMidpoint(args.sampling),
-               "exponential integrator": ExponentialODE()}
+    solvers = {"randomized midpoint": RandomizedMidpoint(args.sampling), "exponential integrator": ExponentialODE()}
 
-    print(f"Gaussian targets, T={T}, delta={DELTA}, uniform grid, pathwise RMS error <= {args.eps}, "
-          f"{args.n} particles, {args.sampling} sampling, backend {args.backend}")
+    print(
+        f"Gaussian targets, T={T}, delta={DELTA}, uniform grid, pathwise RMS error <= {args.eps}, "
+        f"{args.n} particles, {args.sampling} sampling, backend {args.backend}"
+    )
     print(f"{'d':>5} | " + " | ".join(f"{name + ' steps':>28}" for name in solvers) + " | time s")
     steps = {name: [] for name in solvers}
     for d in dims:
@@ -74,8 +89,11 @@ def main(argv=None):
         exact = gaussian_flow_map(target, x0, T, DELTA)
         for name, solver in solvers.items():
             steps[name].append(steps_needed(target, solver, x0, exact, args.eps, args.backend))
-        print(f"{d:>5} | " + " | ".join(f"{steps[name][-1]:>28}" for name in solvers)
-              + f" | {time.perf_counter() - start:6.1f}")
+        print(
+            f"{d:>5} | "
+            + " | ".join(f"{steps[name][-1]:>28}" for name in solvers)
+            + f" | {time.perf_counter() - start:6.1f}"
+        )
 
     d = np.array(dims, dtype=float)
     # small d mixes only a few of the target's scales (d = 2: variances 0.25 and 2 alone), so the
@@ -89,10 +107,14 @@ def main(argv=None):
         p, c = np.polyfit(np.log(d[large]), y[large], 1)
         fits[name] = (p, c)
         nfe = solvers[name].evals_per_step * steps[name][-1]
-        print(f"{name}: steps ~ {np.exp(c):.2f} d^{p:.3f} for d >= {int(d[large][0])} "
-              f"(d^{p_all:.3f} over all d); NFE at d={dims[-1]}: {nfe}")
-    print("references: d^(5/12) = d^0.417 (Gupta-Cai-Chen, TV), d^(1/2) = d^0.5; "
-          "pathwise prediction d^(1/3) for order 3/2 and d^(1/2) for order 1")
+        print(
+            f"{name}: steps ~ {np.exp(c):.2f} d^{p:.3f} for d >= {int(d[large][0])} "
+            f"(d^{p_all:.3f} over all d); NFE at d={dims[-1]}: {nfe}"
+        )
+    print(
+        "references: d^(5/12) = d^0.417 (Gupta-Cai-Chen, TV), d^(1/2) = d^0.5; "
+        "pathwise prediction d^(1/3) for order 3/2 and d^(1/2) for order 1"
+    )
 
     import matplotlib
 
@@ -103,8 +125,14 @@ def main(argv=None):
     for (name, (p, c)), marker in zip(fits.items(), ("o", "s")):
         nfe = np.array(steps[name]) * solvers[name].evals_per_step
         (points,) = ax.loglog(d, nfe, marker, label=f"{name}: NFE $\\propto d^{{{p:.2f}}}$")
-        ax.loglog(d[large], solvers[name].evals_per_step * np.exp(c) * d[large] ** p, "-", lw=1, alpha=0.6,
-                  color=points.get_color())
+        ax.loglog(
+            d[large],
+            solvers[name].evals_per_step * np.exp(c) * d[large] ** p,
+            "-",
+            lw=1,
+            alpha=0.6,
+            color=points.get_color(),
+        )
     anchor = np.mean([steps[name][0] * solvers[name].evals_per_step for name in solvers])
     ax.loglog(d, anchor * (d / d[0]) ** (5 / 12), "k--", lw=1, label="$d^{5/12}$ reference")
     ax.loglog(d, anchor * (d / d[0]) ** 0.5, "k:", lw=1, label="$d^{1/2}$ reference")

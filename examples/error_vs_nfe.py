@@ -51,18 +51,41 @@ def curves(problem, quick=False):
     pts = [dop853(problem, tol) for tol in tols]
     nfe = np.array([p[1] for p in pts])
     out["DOP853 (scipy)"] = (nfe, nfe, np.array([problem.error(p[0]) for p in pts]))
-    runs = [cs.sample(problem.target, Collocation(m, m + 1), len(problem.x0), grid=problem.plan_grid,
-                      x_init=problem.x0, progress=False) for m in range(1, 10 if quick else 13)]
+    runs = [
+        cs.sample(
+            problem.target,
+            Collocation(m, m + 1),
+            len(problem.x0),
+            grid=problem.plan_grid,
+            x_init=problem.x0,
+            progress=False,
+        )
+        for m in range(1, 10 if quick else 13)
+    ]
     out[f"collocation ({len(problem.plan_grid)} windows, D=m, N=m+1)"] = _series(problem, runs)
-    runs = [cs.sample(problem.target, "collocation", len(problem.x0), T=problem.T, delta=problem.delta, eps=eps,
-                      x_init=problem.x0, progress=False) for eps in FROM_EPS[::2 if quick else 1]]
+    runs = [
+        cs.sample(
+            problem.target,
+            "collocation",
+            len(problem.x0),
+            T=problem.T,
+            delta=problem.delta,
+            eps=eps,
+            x_init=problem.x0,
+            progress=False,
+        )
+        for eps in FROM_EPS[:: 2 if quick else 1]
+    ]
     out["collocation from eps (1e-3 .. 1e-12)"] = _series(problem, runs)
     return out
 
 
 def _series(problem, runs):
-    return (np.array([r.nfe for r in runs]), np.array([r.rounds for r in runs]),
-            np.array([problem.error(r.samples) for r in runs]))
+    return (
+        np.array([r.nfe for r in runs]),
+        np.array([r.rounds for r in runs]),
+        np.array([problem.error(r.samples) for r in runs]),
+    )
 
 
 def main(argv=None):

@@ -33,16 +33,19 @@ def main(argv=None):
     x0 = initial_particles(1, 2, 0, T, target, "exact")[0]
     start = time.perf_counter()
     rows = convergence_table(target, x0, T, delta, eps_list=eps_list, dps=args.dps)
-    print(f"{target.name} d={target.dim}, T={T}, delta={delta}, {args.dps} digits, "
-          f"{time.perf_counter() - start:.0f} s")
+    print(f"{target.name} d={target.dim}, T={T}, delta={delta}, {args.dps} digits, {time.perf_counter() - start:.0f} s")
     print(f"{'eps':>8} {'windows':>7} {'D':>3} {'N':>3} {'NFE':>6} {'rounds':>6} {'error':>9}  error <= eps")
     for r in rows:
-        print(f"{r['eps']:8.0e} {r['windows']:7d} {r['degree']:3d} {r['sweeps']:3d} {r['nfe']:6d} {r['rounds']:6d} "
-              f"{r['error']:9.2e}  {r['error'] <= r['eps']}")
+        print(
+            f"{r['eps']:8.0e} {r['windows']:7d} {r['degree']:3d} {r['sweeps']:3d} {r['nfe']:6d} {r['rounds']:6d} "
+            f"{r['error']:9.2e}  {r['error'] <= r['eps']}"
+        )
     logs = np.log(np.log(1.0 / np.array([r["eps"] for r in rows])))
     slope, _ = np.polyfit(logs, np.log([r["nfe"] for r in rows]), 1)
-    print(f"NFE ~ log(1/eps)^{slope:.2f}; NFE grew {rows[-1]['nfe'] / rows[0]['nfe']:.1f}x while eps fell "
-          f"{rows[0]['eps'] / rows[-1]['eps']:.0e}x")
+    print(
+        f"NFE ~ log(1/eps)^{slope:.2f}; NFE grew {rows[-1]['nfe'] / rows[0]['nfe']:.1f}x while eps fell "
+        f"{rows[0]['eps'] / rows[-1]['eps']:.0e}x"
+    )
 
 
 if __name__ == "__main__":

@@ -28,10 +28,13 @@ from certsample.evaluate import sample_errors
 try:
     import torch
 except ImportError:  # pragma: no cover - the example's own dependency
-    raise SystemExit("this example needs torch: pip install -e '.[torch]' (or pip install torch==2.13.0)")
+    raise SystemExit("this example needs torch: pip install -e '.[torch]' (or pip install torch==2.13.0)") from None
 
-PROCESSES = {"vp-cosine": lambda: cs.VPProcess("cosine"), "vp-linear": lambda: cs.VPProcess("linear"),
-             "ve": lambda: cs.VEProcess(0.002, 80.0)}
+PROCESSES = {
+    "vp-cosine": lambda: cs.VPProcess("cosine"),
+    "vp-linear": lambda: cs.VPProcess("linear"),
+    "ve": lambda: cs.VEProcess(0.002, 80.0),
+}
 
 
 class Denoiser(torch.nn.Module):
@@ -42,10 +45,14 @@ class Denoiser(torch.nn.Module):
         self.log_time = log_time
         self.register_buffer("freq", torch.arange(1, frequencies + 1, dtype=torch.float32) * math.pi)
         self.net = torch.nn.Sequential(
-            torch.nn.Linear(dim + 2 * frequencies + 1, width), torch.nn.SiLU(),
-            torch.nn.Linear(width, width), torch.nn.SiLU(),
-            torch.nn.Linear(width, width), torch.nn.SiLU(),
-            torch.nn.Linear(width, dim))
+            torch.nn.Linear(dim + 2 * frequencies + 1, width),
+            torch.nn.SiLU(),
+            torch.nn.Linear(width, width),
+            torch.nn.SiLU(),
+            torch.nn.Linear(width, width),
+            torch.nn.SiLU(),
+            torch.nn.Linear(width, dim),
+        )
 
     def forward(self, x, s):
         u = (torch.log(s) / 4 if self.log_time else s)[:, None]
@@ -87,14 +94,15 @@ def score_error(target, score, T, delta, seed, points=4000, times=12):
         x = target.sample(points, seed, t=float(t))
         exact = target.score(x, float(t))
         err = score(x, np.full(points, t)) - exact
-        rms = math.sqrt(np.mean(np.sum(err ** 2, axis=1)))
-        rows.append((float(t), rms, rms / math.sqrt(np.mean(np.sum(exact ** 2, axis=1)))))
+        rms = math.sqrt(np.mean(np.sum(err**2, axis=1)))
+        rows.append((float(t), rms, rms / math.sqrt(np.mean(np.sum(exact**2, axis=1)))))
     return rows
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=40.0, help="training time budget")
     parser.add_argument("--process", choices=sorted(PROCESSES), default="vp-cosine")
     parser.add_argument("--prediction", choices=["eps", "x0", "v"], default="eps")
@@ -108,8 +116,10 @@ def main(argv=None):
     process = PROCESSES[args.process]()
     T, delta = min(10.0, 0.999 * process.t_max), max(1e-2, process.t_min)
     net, steps, loss = train(target, process, args.prediction, args.seconds, T, delta, args.seed)
-    print(f"trained {process!r}, {args.prediction}-prediction: {steps} Adam steps in {args.seconds:g} s, "
-          f"final loss {loss:.4f}")
+    print(
+        f"trained {process!r}, {args.prediction}-prediction: {steps} Adam steps in {args.seconds:g} s, "
+        f"final loss {loss:.4f}"
+    )
 
     @torch.no_grad()
     def model(x, s):
@@ -119,27 +129,35 @@ def main(argv=None):
     rows = score_error(target, score, T, delta, args.seed)
     print("\nscore error of the model under q_t (RMS of model - exact):")
     print("  " + "  ".join(f"t={t:.3g}: {rms:.3f} ({rel:.1%})" for t, rms, rel in rows[::3]))
-    print(f"  mean over {len(rows)} log-spaced times: {np.mean([r[1] for r in rows]):.3f} "
-          f"({np.mean([r[2] for r in rows]):.1%} of the score's RMS)")
+    print(
+        f"  mean over {len(rows)} log-spaced times: {np.mean([r[1] for r in rows]):.3f} "
+        f"({np.mean([r[2] for r in rows]):.1%} of the score's RMS)"
+    )
 
-    runs = [("exponential-ode", 100, {}), ("randomized-midpoint", 50, {}),
-            ("collocation", 8, {"degree": 8, "sweeps": 8})]
+    runs = [
+        ("exponential-ode", 100, {}),
+        ("randomized-midpoint", 50, {}),
+        ("collocation", 8, {"degree": 8, "sweeps": 8}),
+    ]
     print(f"\n{args.n} samples from N(0, I) at T={T:g} down to delta={delta:g}; errors against the exact q_delta")
     print("(path: RMS distance between the model's run and the exact score's run from the same starts)")
-    print(f"{'solver':<20} {'NFE':>5} {'rounds':>6} {'score calls':>11} {'seconds':>8} "
-          f"{'sliced W2 (model)':>18} {'sliced W2 (exact)':>18} {'path':>7}")
+    print(
+        f"{'solver':<20} {'NFE':>5} {'rounds':>6} {'score calls':>11} {'seconds':>8} "
+        f"{'sliced W2 (model)':>18} {'sliced W2 (exact)':>18} {'path':>7}"
+    )
     pictures = []
     for name, n_steps, options in runs:
-        kw = dict(n=args.n, n_steps=n_steps, T=T, delta=delta, seed=args.seed, progress=False,
-                  solver_options=options)
+        kw = dict(n=args.n, n_steps=n_steps, T=T, delta=delta, seed=args.seed, progress=False, solver_options=options)
         score.calls = 0
         mine = cs.sample(score, name, dim=target.dim, **kw)
         exact = cs.sample(target, name, **kw)
         err_model = sample_errors(target, mine.samples, delta, args.seed)
         err_exact = sample_errors(target, exact.samples, delta, args.seed)
-        print(f"{name:<20} {mine.nfe:>5} {mine.rounds:>6} {score.calls:>11} {mine.wall_time:>8.2f} "
-              f"{err_model['sliced_w2']:>18.4f} {err_exact['sliced_w2']:>18.4f} "
-              f"{cs.metrics.pathwise_error(mine.samples, exact.samples)['rms']:>7.3f}")
+        print(
+            f"{name:<20} {mine.nfe:>5} {mine.rounds:>6} {score.calls:>11} {mine.wall_time:>8.2f} "
+            f"{err_model['sliced_w2']:>18.4f} {err_exact['sliced_w2']:>18.4f} "
+            f"{cs.metrics.pathwise_error(mine.samples, exact.samples)['rms']:>7.3f}"
+        )
         pictures.append((name, mine.samples))
     print(f"{'(floor: two exact sample sets)':<53} {err_exact['sliced_w2_floor']:>18.4f}")
     if args.plot:

@@ -7,8 +7,21 @@ from certsample.cli import main
 
 def test_sample_command_reports_cost_and_error(capsys, tmp_path):
     out_file = tmp_path / "x.npy"
-    code = main(["sample", "--n", "400", "--steps", "30", "--backend", "numpy", "--json", "--no-progress",
-                 "--save", str(out_file)])
+    code = main(
+        [
+            "sample",
+            "--n",
+            "400",
+            "--steps",
+            "30",
+            "--backend",
+            "numpy",
+            "--json",
+            "--no-progress",
+            "--save",
+            str(out_file),
+        ]
+    )
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     assert report["nfe"] == 30 and report["rounds"] == 30 and report["n"] == 400
@@ -18,8 +31,25 @@ def test_sample_command_reports_cost_and_error(capsys, tmp_path):
 
 
 def test_human_readable_output(capsys):
-    assert main(["sample", "--n", "300", "--steps", "20", "--target", "gaussian", "--dim", "3",
-                 "--backend", "cpu", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                "--n",
+                "300",
+                "--steps",
+                "20",
+                "--target",
+                "gaussian",
+                "--dim",
+                "3",
+                "--backend",
+                "cpu",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "NFE=20" in text and "gaussian_w2_moments" in text
 
@@ -27,8 +57,9 @@ def test_human_readable_output(capsys):
 def test_plot_is_written(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     png = tmp_path / "s.png"
-    assert main(["sample", "--n", "300", "--steps", "10", "--backend", "numpy", "--no-progress",
-                 "--plot", str(png)]) == 0
+    assert (
+        main(["sample", "--n", "300", "--steps", "10", "--backend", "numpy", "--no-progress", "--plot", str(png)]) == 0
+    )
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -45,8 +76,28 @@ def test_listing_commands(capsys):
 
 
 def test_collocation_plan_from_eps(capsys):
-    assert main(["sample", "--solver", "collocation", "--eps", "1e-6", "--target", "cloud", "--n", "200",
-                 "--T", "4", "--delta", "0.05", "--json", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                "--solver",
+                "collocation",
+                "--eps",
+                "1e-6",
+                "--target",
+                "cloud",
+                "--n",
+                "200",
+                "--T",
+                "4",
+                "--delta",
+                "0.05",
+                "--json",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
     assert report["solver"] == "collocation" and report["rounds"] < report["nfe"]
     assert report["pathwise_vs_exact_flow"]["pathwise_rms"] <= 1e-6
@@ -60,11 +111,13 @@ def test_cli_help_shows_defaults_without_markup_and_survives_a_closed_pipe():
 
     from tests.conftest import ROOT
 
-    text = subprocess.run([sys.executable, "-m", "certsample", "certify", "--help"], cwd=ROOT,
-                          capture_output=True, text=True).stdout
+    text = subprocess.run(
+        [sys.executable, "-m", "certsample", "certify", "--help"], cwd=ROOT, capture_output=True, text=True
+    ).stdout
     assert "(default: 0.2)" in text and "``" not in text and "`" not in text
-    proc = subprocess.run(f"{sys.executable} -m certsample solvers | head -1", shell=True, cwd=ROOT,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        f"{sys.executable} -m certsample solvers | head -1", shell=True, cwd=ROOT, capture_output=True, text=True
+    )
     assert proc.returncode == 0 and "BrokenPipeError" not in proc.stderr
 
 
@@ -80,8 +133,25 @@ def test_cuda_backend_without_a_gpu_is_one_line():
     if cuda.is_available():
         pytest.skip("this machine has a GPU: backend='cuda' runs for real")
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
-    proc = subprocess.run([sys.executable, "-m", "certsample", "sample", "--backend", "cuda", "--n", "10",
-                           "--steps", "50", "--no-progress"], cwd=ROOT, capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "certsample",
+            "sample",
+            "--backend",
+            "cuda",
+            "--n",
+            "10",
+            "--steps",
+            "50",
+            "--no-progress",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]  # one line, no traceback
     assert proc.stderr.startswith("certsample: error: backend 'cuda' needs an NVIDIA GPU")

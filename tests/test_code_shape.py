@@ -90,7 +90,7 @@ def import_graph(modules: dict, module_level: bool = True) -> dict:
                 continue
             if statement.level:
                 parts = package.split(".")
-                base = ".".join(parts[:len(parts) - (statement.level - 1)] + [statement.module or ""]).rstrip(".")
+                base = ".".join(parts[: len(parts) - (statement.level - 1)] + [statement.module or ""]).rstrip(".")
             else:
                 base = statement.module
             for alias in statement.names:
@@ -113,7 +113,7 @@ def find_cycle(graph: dict) -> list | None:
         path.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             if nxt not in state:
                 cycle = visit(nxt)
                 if cycle:
@@ -169,9 +169,14 @@ def test_the_checks_find_what_they_look_for(tmp_path):
     assert long_functions(source) == [("A.f", 131)]
     package = tmp_path / "pkg"
     (package / "sub").mkdir(parents=True)
-    files = {"__init__.py": "", "a.py": "from .sub import b\n", "sub/__init__.py": "",
-             "sub/b.py": "from .. import c\n", "c.py": "import pkg.a\n",
-             "lazy.py": "def f():\n    from . import a\n"}
+    files = {
+        "__init__.py": "",
+        "a.py": "from .sub import b\n",
+        "sub/__init__.py": "",
+        "sub/b.py": "from .. import c\n",
+        "c.py": "import pkg.a\n",
+        "lazy.py": "def f():\n    from . import a\n",
+    }
     for name, text in files.items():
         (package / name).write_text(textwrap.dedent(text))
     graph = import_graph(package_modules(package))

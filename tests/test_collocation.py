@@ -10,11 +10,18 @@ import certsample as cs
 from certsample.exact import gaussian_flow_map
 from certsample.forward import TimeGrid
 from certsample.highprec import MPTarget, max_abs_diff, mp_gaussian_flow_map, reference_solution, solve_trajectory
-from certsample.precision import MPContext
 from certsample.integrate import initial_particles
-from certsample.solvers.collocation import (Collocation, chebyshev_lobatto_nodes, check_contraction,
-                                            collocation_matrix, collocation_plan, lagrange_basis, picard_norm,
-                                            warm_start_matrix)
+from certsample.precision import MPContext
+from certsample.solvers.collocation import (
+    Collocation,
+    chebyshev_lobatto_nodes,
+    check_contraction,
+    collocation_matrix,
+    collocation_plan,
+    lagrange_basis,
+    picard_norm,
+    warm_start_matrix,
+)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +64,7 @@ def test_exponential_weights_match_mpmath(degree, h):
         c = chebyshev_lobatto_nodes(degree)
         j = degree // 2 + 1
         cj = mp.sin(mp.pi * j / (2 * degree)) ** 2
-        quad = mp.quad(lambda r: mp.exp(h * (cj - r)) * r ** degree, [0, cj])
+        quad = mp.quad(lambda r: mp.exp(h * (cj - r)) * r**degree, [0, cj])
         assert float(abs(mp.fsum(mp.mpf(float(ci)) ** degree * ref[i][j] for i, ci in enumerate(c)) - quad)) < 1e-14
     np.testing.assert_allclose(amat, np.array(ref, dtype=float), atol=5e-15, rtol=0)
     # row sums: the exact integral of e^{h(c - r)}, i.e. (e^{h c} - 1) / h
@@ -72,14 +79,16 @@ def test_error_falls_geometrically_with_degree(gauss):
     x0 = initial_particles(4, 2, 0, T, gauss, "exact")
     ref = gaussian_flow_map(gauss, x0, T, delta)
     degrees = np.arange(1, 8)
-    errors = np.array([_err(cs.sample(gauss, Collocation(int(D), 30), 4, grid=plan.grid, x_init=x0).samples, ref)
-                       for D in degrees])
+    errors = np.array(
+        [_err(cs.sample(gauss, Collocation(int(D), 30), 4, grid=plan.grid, x_init=x0).samples, ref) for D in degrees]
+    )
     slope, _ = np.polyfit(degrees, np.log(errors), 1)
     assert slope < -2.0, (slope, errors)  # measured -3.7: a factor ~40 per degree
     assert errors[-1] < 1e-10 and errors[0] > 1e-4
     # and in the sweeps, at fixed degree
-    sweep_err = [_err(cs.sample(gauss, Collocation(12, n), 4, grid=plan.grid, x_init=x0).samples, ref)
-                 for n in (2, 4, 6)]
+    sweep_err = [
+        _err(cs.sample(gauss, Collocation(12, n), 4, grid=plan.grid, x_init=x0).samples, ref) for n in (2, 4, 6)
+    ]
     assert sweep_err[0] > 100 * sweep_err[1] > 1e4 * sweep_err[2]
 
 
@@ -170,8 +179,9 @@ def test_one_step_runs_in_float64_and_in_mpmath(warm_start, pipeline):
     solver = Collocation(6, 5, warm_start=warm_start, pipeline=pipeline)
     in_float64 = cs.sample(target, solver, 1, grid=grid, x_init=x0).samples[0]
     mpt = MPTarget(target, dps=30)
-    in_mpmath = solve_trajectory(Collocation(6, 5, warm_start=warm_start, pipeline=pipeline, context=MPContext(30)),
-                                 mpt, x0[0], grid)
+    in_mpmath = solve_trajectory(
+        Collocation(6, 5, warm_start=warm_start, pipeline=pipeline, context=MPContext(30)), mpt, x0[0], grid
+    )
     assert all(isinstance(v, mp.mpf) for v in in_mpmath)
     assert max_abs_diff(in_mpmath, in_float64) < 1e-13
     assert mpt.nfe == solver.nfe(len(grid)) and mpt.rounds == solver.rounds(len(grid))
@@ -189,8 +199,7 @@ def test_pipeline_reaches_the_same_fixed_point_one_round_per_window_sooner():
     target = cs.ring_mixture()
     x0 = initial_particles(20, 2, 0, 10.0, target, "exact")
     sweeps = np.array([6, 1, 4, 1, 1, 3, 2, 2, 3, 3])  # one-sweep windows: after them nothing overlaps
-    assert overlapped_windows(sweeps, True).tolist() == [False, True, False, True, False, False,
-                                                         True, True, True, True]
+    assert overlapped_windows(sweeps, True).tolist() == [False, True, False, True, False, False, True, True, True, True]
     # evaluations: 8 N + 1 per window, less the start node of the overlapped one-sweep windows (1 and 3)
     assert schedule_cost(8, sweeps, True) == (8 * 26 + 10 - 2, 26 - 6)
     assert schedule_cost(8, sweeps, False) == (8 * 26 + 10, 26)
@@ -200,22 +209,26 @@ def test_pipeline_reaches_the_same_fixed_point_one_round_per_window_sooner():
         calls.append(x.shape[0])
         return target.score(x, t)
 
-    piped = cs.sample(user_score, Collocation(8, sweeps, warm_start=True, pipeline=True), x_init=x0,
-                      grid=WARM_GRID, dim=2)
+    piped = cs.sample(
+        user_score, Collocation(8, sweeps, warm_start=True, pipeline=True), x_init=x0, grid=WARM_GRID, dim=2
+    )
     assert (piped.nfe, piped.rounds) == schedule_cost(8, sweeps, True) and len(calls) == piped.rounds
     # a round carries this window's moving nodes and the next one's, and the start node in a
     # two-sweep overlapped window (its first sweep from the final start is its last): 2 D + 1 states
     assert max(calls) == 17 * 20
-    cpu = cs.sample(target, Collocation(8, sweeps, warm_start=True, pipeline=True), x_init=x0, grid=WARM_GRID,
-                    backend="cpu")
+    cpu = cs.sample(
+        target, Collocation(8, sweeps, warm_start=True, pipeline=True), x_init=x0, grid=WARM_GRID, backend="cpu"
+    )
     # one-sweep windows chain extrapolations (rounding gain up to WARM_START_GAIN each) and barely damp
     # them: 2.6e-9 measured, 1.5e-9 for the same sweeps unpipelined; adaptive plans agree to 1e-12 (tested below)
     assert (cpu.nfe, cpu.rounds) == (piped.nfe, piped.rounds) and _err(cpu.samples, piped.samples) < 1e-8
     with pytest.raises(ValueError, match="needs warm_start=True"):
         Collocation(8, 3, pipeline=True)
     # converged: the same fixed point as the sequential schedule, whatever the first sweep started from
-    converged = [cs.sample(target, Collocation(8, 25, warm_start=True, pipeline=p), x_init=x0, grid=WARM_GRID)
-                 for p in (False, True)]
+    converged = [
+        cs.sample(target, Collocation(8, 25, warm_start=True, pipeline=p), x_init=x0, grid=WARM_GRID)
+        for p in (False, True)
+    ]
     assert converged[1].rounds == converged[0].rounds - (len(WARM_GRID) - 1)
     assert _err(converged[0].samples, converged[1].samples) < 1e-12
 
@@ -230,7 +243,8 @@ def test_warm_start_widens_the_memory_estimate():
 
 
 def test_cuda_simulator_agrees_with_numpy(cuda_simulator):
-    out = cuda_simulator("""
+    out = cuda_simulator(
+        """
         import numpy as np
         import certsample as cs
         from certsample.solvers.collocation import collocation_plan
@@ -250,7 +264,9 @@ def test_cuda_simulator_agrees_with_numpy(cuda_simulator):
         assert f.nfe == g.nfe == plan.nfe and f.rounds == g.rounds == plan.rounds - (plan.windows - 1)
         print("MAXDIFF", float(np.max(np.abs(a.samples - b.samples))), float(np.max(np.abs(c.samples - e.samples))),
               float(np.max(np.abs(f.samples - g.samples))))
-    """, timeout=300)
+    """,
+        timeout=300,
+    )
     diffs = [float(v) for v in out.split("MAXDIFF")[1].split()]
     assert max(diffs) < 1e-10
 
@@ -458,8 +474,9 @@ def _rms(a, b):
 
 @pytest.mark.parametrize("name", ["ring", "cloud", "embedded"])
 def test_eps_alone_meets_eps_on_particles_outside_the_pilot(name):
-    target = {"ring": cs.ring_mixture(), "cloud": cs.make_target("cloud"),
-              "embedded": cs.embed(cs.ring_mixture(), 16)}[name]
+    target = {"ring": cs.ring_mixture(), "cloud": cs.make_target("cloud"), "embedded": cs.embed(cs.ring_mixture(), 16)}[
+        name
+    ]
     T, delta = 10.0, 1e-3
     x0 = initial_particles(40, target.dim, 3, T, target, "exact")  # the run's pilot is the first 32
     ref = _dop853(target, x0[32:], T, delta)

@@ -83,6 +83,7 @@ def test_cuda_kernel_compiles_to_ptx(name, shared, nodes, monkeypatch):
     with pytest.raises(_Compiled) as compiled:
         cs.sample(target, solver, n=16, n_steps=2, T=1.0, delta=0.1, backend="cuda", progress=False)
     kernel, ptx = compiled.value.args
-    assert kernel == ("cuda_run_nodes" if nodes else "cuda_run_blocks" if solver.kernel_layout == "block"
-                      else "cuda_run_steps")
+    assert kernel == (
+        "cuda_run_nodes" if nodes else "cuda_run_blocks" if solver.kernel_layout == "block" else "cuda_run_steps"
+    )
     assert ".entry" in ptx and (("bar.sync" in ptx) == nodes)  # the barriers are syncthreads on CUDA only

@@ -19,8 +19,9 @@ def client():
     cluster.close()
 
 
-@pytest.mark.parametrize("solver, backend", [("randomized-midpoint", "numpy"), ("exponential-sde", "cpu"),
-                                             ("collocation", "numpy")])
+@pytest.mark.parametrize(
+    "solver, backend", [("randomized-midpoint", "numpy"), ("exponential-sde", "cpu"), ("collocation", "numpy")]
+)
 def test_any_number_of_shards_gives_the_single_process_samples(client, solver, backend):
     kw = dict(n=37, n_steps=12, seed=11, backend=backend)
     one = cs.sample(RING, solver, progress=False, **kw)
@@ -34,8 +35,7 @@ def test_any_number_of_shards_gives_the_single_process_samples(client, solver, b
 def test_x_init_and_user_scores_shard_too(client):
     x0 = cs.initial_particles(9, 2, seed=4) * 2
     one = cs.sample(lambda x, t: RING.score(x, t), "exponential-ode", x_init=x0, n_steps=8, dim=2, progress=False)
-    result = csd.sample(client, lambda x, t: RING.score(x, t), "exponential-ode", x_init=x0, n_steps=8, dim=2,
-                        shards=3)
+    result = csd.sample(client, lambda x, t: RING.score(x, t), "exponential-ode", x_init=x0, n_steps=8, dim=2, shards=3)
     assert np.array_equal(result.samples, one.samples)
 
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import certsample as cs
-from certsample.verify import enclose_flow
 from certsample.exact import gaussian_flow_map
+from certsample.verify import enclose_flow
 
 
 def _mpmath_flow(target, x0, t_from, t_to, dps=24):

@@ -3,8 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from certsample.forward import (TimeGrid, alpha, exponential_grid, make_grid, sigma, sigma2,
-                                uniform_grid)
+from certsample.forward import TimeGrid, alpha, exponential_grid, make_grid, sigma, sigma2, uniform_grid
 
 
 def test_ou_marginal_scales():
@@ -34,13 +33,16 @@ def test_exponential_grid_refines_near_zero():
     assert grid.steps[-1] < uniform_grid(8.0, 1e-3, 200).steps[-1] / 100
 
 
-@pytest.mark.parametrize("args, message", [
-    ((8.0, 0.0, 10), "delta"),
-    ((8.0, -1e-3, 10), "delta"),
-    ((1e-3, 1e-3, 10), "horizon T"),
-    ((8.0, 1e-3, 0), "n_steps"),
-    ((float("nan"), 1e-3, 10), "horizon T"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((8.0, 0.0, 10), "delta"),
+        ((8.0, -1e-3, 10), "delta"),
+        ((1e-3, 1e-3, 10), "horizon T"),
+        ((8.0, 1e-3, 0), "n_steps"),
+        ((float("nan"), 1e-3, 10), "horizon T"),
+    ],
+)
 def test_bad_horizon_is_named(args, message):
     with pytest.raises(ValueError, match=message):
         uniform_grid(*args)

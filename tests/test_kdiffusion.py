@@ -16,8 +16,12 @@ from certsample.kdiffusion import (
 from certsample.oracle import ScoreError
 
 MU, S0 = 0.7, 0.5  # data N(MU, S0^2 I): the VE marginal is N(MU, (S0^2 + sigma^2) I)
-SAMPLERS = [(sample_exponential, {}), (sample_randomized_midpoint, {}), (sample_parallel_midpoint, {"R": 3}),
-            (sample_collocation, {"degree": 6, "sweeps": 6})]
+SAMPLERS = [
+    (sample_exponential, {}),
+    (sample_randomized_midpoint, {}),
+    (sample_parallel_midpoint, {"R": 3}),
+    (sample_collocation, {"degree": 6, "sweeps": 6}),
+]
 
 
 def denoiser(x, sigma, **extra_args):
@@ -86,8 +90,9 @@ def test_stacked_rounds_repeat_extra_args_and_callbacks_see_each_step(start):
         return denoiser(x, sigma)
 
     sigmas = karras_sigmas(4, 0.05, 10.0)
-    sample_parallel_midpoint(conditioned, start, sigmas, extra_args={"cond": labels}, R=3, K=1, disable=True,
-                             callback=steps.append)
+    sample_parallel_midpoint(
+        conditioned, start, sigmas, extra_args={"cond": labels}, R=3, K=1, disable=True, callback=steps.append
+    )
     assert 3 * n in batches and n in batches
     assert [s["i"] for s in steps] == [0, 1, 2, 3] and all(s["x"].shape == start.shape for s in steps)
 

@@ -5,8 +5,8 @@ import pytest
 from scipy.optimize import minimize
 
 import certsample as cs
-from certsample.forward import alpha, sigma2
 from certsample import lipschitz
+from certsample.forward import alpha, sigma2
 from certsample.lipschitz.mixture_hessian import diagonal_mixture_hessian_sup
 
 
@@ -34,6 +34,7 @@ def _largest_hessian_norm(target, t, starts=40, seed=0):
     law = target.law_at(t)
     best = 0.0
     for x0 in law.sample(starts, rng):
+
         def neg(x):
             return -np.linalg.norm(_hessian(target, x, t), 2)
 
@@ -51,9 +52,12 @@ def _largest_hessian_norm(target, t, starts=40, seed=0):
 @pytest.mark.parametrize("name", ["ring", "embedded", "gaussian", "cloud"])
 @pytest.mark.parametrize("t", [1e-3, 0.1, 1.0])
 def test_lipschitz_bound_is_valid_and_tight(name, t):
-    target = {"ring": cs.ring_mixture(), "embedded": cs.embed(cs.ring_mixture(), 6),
-              "gaussian": cs.gaussian([0.3, -0.2], [[1.0, 0.4], [0.4, 0.6]]),
-              "cloud": cs.point_cloud([[1.0, 0.0], [-1.0, 0.5], [0.0, -1.5]])}[name]
+    target = {
+        "ring": cs.ring_mixture(),
+        "embedded": cs.embed(cs.ring_mixture(), 6),
+        "gaussian": cs.gaussian([0.3, -0.2], [[1.0, 0.4], [0.4, 0.6]]),
+        "cloud": cs.point_cloud([[1.0, 0.0], [-1.0, 0.5], [0.0, -1.5]]),
+    }[name]
     bound = target.score_lipschitz(t)
     found = _largest_hessian_norm(target, t)
     assert found <= bound * (1 + 1e-9)
@@ -117,6 +121,7 @@ def test_drift_one_sided_bound_is_valid_and_tight(name, t):
 
 def test_posterior_covariance_bound_known_values_and_validity():
     from certsample.lipschitz.tilted_covariance import PosteriorCovarianceBound, near_set_diameter_sup
+
     # two points: a tie puts half the mass on each at every temperature, Popoviciu is reached
     assert near_set_diameter_sup([[1.0, 0.0], [-1.0, 0.0]], 0.1) == pytest.approx(1.0)
     # an obtuse triangle: the longest edge's ridge reaches the two-point value, |(2, 0)|^2 / 4
@@ -141,6 +146,7 @@ def test_posterior_covariance_bound_known_values_and_validity():
 
 def test_tilted_covariance_sup_known_values_and_validity():
     from certsample.lipschitz.tilted_covariance import tilted_covariance_sup
+
     # two opposite points: half the mass on each is a tilt (theta = 0), Popoviciu is reached
     assert tilted_covariance_sup([[1.0, 0.0], [-1.0, 0.0]], [1, 1]) == pytest.approx(1.0)
     # equilateral triangle: a tie between two vertices with the third starved gives (sqrt 3 / 2)^2
@@ -190,9 +196,12 @@ def test_unequal_variances_have_no_global_bound_but_a_local_one():
         # solve l_0 = l_1 for y_2 at this y_1 (the log-responsibility difference is linear in y_2)
         def gap(y2):
             y = np.array([y1, y2])
-            lp = [np.log(w) - 0.5 * np.sum((y - m) ** 2 / v + np.log(v)) for w, m, v in
-                  zip(law.weights, law.means, law.variances)]
+            lp = [
+                np.log(w) - 0.5 * np.sum((y - m) ** 2 / v + np.log(v))
+                for w, m, v in zip(law.weights, law.means, law.variances)
+            ]
             return lp[0] - lp[1]
+
         lo, hi = -1e4, 1e4
         for _ in range(200):
             mid = (lo + hi) / 2
@@ -227,6 +236,7 @@ def _largest_top_eigenvalue_in_ball(centres, variances, weights, radius, n=4000,
     values = np.array([_top_eigenvalue(centres, variances, weights, p) for p in pts])
     best = values.max()
     for p in pts[np.argsort(-values)[:polish]]:
+
         def neg(y):
             return -_top_eigenvalue(centres, variances, weights, y) if np.linalg.norm(y) <= radius else 1e9
 
@@ -264,9 +274,13 @@ def test_diagonal_mixture_hessian_sup_on_random_mixtures(k, n_comp):
 
 def test_diagonal_mixture_hessian_sup_rejects_bad_input():
     good = dict(centres=np.zeros((2, 2)), variances=np.ones((2, 2)), weights=np.array([0.5, 0.5]), radius=1.0)
-    for key, bad, match in [("variances", np.ones((2, 3)), "must be"), ("variances", -np.ones((2, 2)), "positive"),
-                            ("centres", np.full((2, 2), np.nan), "finite"), ("radius", -1.0, "radius"),
-                            ("radius", np.inf, "radius")]:
+    for key, bad, match in [
+        ("variances", np.ones((2, 3)), "must be"),
+        ("variances", -np.ones((2, 2)), "positive"),
+        ("centres", np.full((2, 2), np.nan), "finite"),
+        ("radius", -1.0, "radius"),
+        ("radius", np.inf, "radius"),
+    ]:
         with pytest.raises(ValueError, match=match):
             diagonal_mixture_hessian_sup(**{**good, key: bad})
     with pytest.raises(ValueError, match="rtol"):
@@ -279,11 +293,16 @@ UNEQUAL_RADIUS = 3.0
 
 
 def _interval_targets():
-    return {"ring": cs.make_target("ring"), "cloud": cs.make_target("cloud"),
-            "subspace": cs.make_target("subspace", dim=8), "embedded": cs.embed(cs.ring_mixture(), 5, lam_perp=0.4),
-            "gaussian": cs.make_target("gaussian", dim=3), "unequal": UNEQUAL,
-            # components wider than the noise: the mixture term a^2 spread / v^2 peaks inside (0, T)
-            "wide_ring": cs.ring_mixture(8, radius=4.0, std=2.0)}
+    return {
+        "ring": cs.make_target("ring"),
+        "cloud": cs.make_target("cloud"),
+        "subspace": cs.make_target("subspace", dim=8),
+        "embedded": cs.embed(cs.ring_mixture(), 5, lam_perp=0.4),
+        "gaussian": cs.make_target("gaussian", dim=3),
+        "unequal": UNEQUAL,
+        # components wider than the noise: the mixture term a^2 spread / v^2 peaks inside (0, T)
+        "wide_ring": cs.ring_mixture(8, radius=4.0, std=2.0),
+    }
 
 
 def _pointwise(target, t, kind, radius):
@@ -434,6 +453,7 @@ def test_sup_on_rejects_bad_input():
 
 def test_posterior_covariance_bound_sup_on_covers_every_temperature():
     from certsample.lipschitz.tilted_covariance import PosteriorCovarianceBound
+
     rng = np.random.default_rng(5)
     pts = rng.uniform(-0.7, 0.7, (9, 2))
     bound = PosteriorCovarianceBound(pts, rng.uniform(0.2, 1.0, 9))
@@ -453,11 +473,13 @@ def test_diagonal_mixture_hessian_sup_over_a_parameter_box():
     weights = rng.uniform(0.5, 1.0, 4)
     weights /= weights.sum()
     centres_hi, variances_hi = centres + 0.02, variances * 1.02
-    bound = diagonal_mixture_hessian_sup(centres, variances, weights, 3.0, centres_hi=centres_hi,
-                                         variances_hi=variances_hi)
+    bound = diagonal_mixture_hessian_sup(
+        centres, variances, weights, 3.0, centres_hi=centres_hi, variances_hi=variances_hi
+    )
     # no range: the search without one, bit for bit
-    assert (diagonal_mixture_hessian_sup(centres, variances, weights, 3.0, centres_hi=centres, variances_hi=variances)
-            == diagonal_mixture_hessian_sup(centres, variances, weights, 3.0))
+    assert diagonal_mixture_hessian_sup(
+        centres, variances, weights, 3.0, centres_hi=centres, variances_hi=variances
+    ) == diagonal_mixture_hessian_sup(centres, variances, weights, 3.0)
     pts = rng.standard_normal((3000, 2))
     pts *= 3.0 * rng.uniform(0, 1, (3000, 1)) ** 0.5 / np.linalg.norm(pts, axis=1, keepdims=True)
     found = -np.inf

@@ -18,8 +18,13 @@ def test_a_run_that_cannot_fit_is_refused_at_once_with_both_numbers():
     with pytest.raises(InsufficientMemoryError, match=r"needs about .* GiB, but .* GiB are available"):
         cs.sample(cs.ring_mixture(), n=10**9, backend="cpu")
     # the CLI names it in one line
-    proc = subprocess.run([sys.executable, "-m", "certsample", "sample", "--n", "1000000000"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "certsample", "sample", "--n", "1000000000"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and proc.stderr.startswith("certsample: error: a run of n=1000000000")
 
 
@@ -33,8 +38,9 @@ def test_estimate_grows_with_the_state_not_with_scratch_or_temporaries():
     assert memory.particles_per_chunk(10**8, 64, coll, "numpy") < memory.particles_per_chunk(10**8, 64, coll, "cpu")
 
 
-@pytest.mark.parametrize("solver, backend", [("collocation", "numpy"), ("exponential-sde", "numpy"),
-                                             ("randomized-midpoint", "cpu")])
+@pytest.mark.parametrize(
+    "solver, backend", [("collocation", "numpy"), ("exponential-sde", "numpy"), ("randomized-midpoint", "cpu")]
+)
 def test_chunks_reproduce_one_pass_bit_for_bit(solver, backend, monkeypatch):
     target = cs.gaussian_mixture([[1.0, 0.0, 0.5], [-1.0, 0.5, 0.0]], [[0.3, 0.5, 0.2], [0.6, 0.2, 0.4]])
     kw = dict(n=23, n_steps=30, seed=7, backend=backend, progress=False)
@@ -99,8 +105,10 @@ def test_kernels_compile_once_per_machine(tmp_path):
         print(len(cached), hits, misses)
     """)
     env = dict(__import__("os").environ, NUMBA_CACHE_DIR=str(tmp_path), PYTHONPATH=ROOT)
-    runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
-            for _ in range(2)]
+    runs = [
+        subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+        for _ in range(2)
+    ]
     assert all(r.returncode == 0 for r in runs), runs[0].stderr + runs[1].stderr
     first, second = ([int(v) for v in r.stdout.split()] for r in runs)
     assert first[2] >= 5  # the run's kernel, the noise batch and their callees compiled

@@ -55,8 +55,7 @@ def test_w2_closed_forms_1d_and_conventions():
     diag = M.gaussian_w2(m1, v1, m2, v2)
     assert M.gaussian_w2(m1, np.diag(v1), m2, np.diag(v2)) == pytest.approx(diag, rel=1e-12)
     assert M.gaussian_w2(m1, v1, m2, np.diag(v2)) == pytest.approx(diag, rel=1e-12)
-    assert M.gaussian_w2(m1, 1.5, m2, v2) == pytest.approx(
-        M.gaussian_w2(m1, np.full(3, 1.5), m2, v2), rel=1e-15)
+    assert M.gaussian_w2(m1, 1.5, m2, v2) == pytest.approx(M.gaussian_w2(m1, np.full(3, 1.5), m2, v2), rel=1e-15)
     c = _spd(rng, 3)
     assert M.gaussian_w2(m1, c, m1, c) == pytest.approx(0.0, abs=1e-7)
 
@@ -87,8 +86,7 @@ def _kl_direct(m1, c1, m2, c2):
     d = len(m1)
     c2inv = np.linalg.inv(c2)
     dm = m2 - m1
-    return 0.5 * (np.trace(c2inv @ c1) - d + dm @ c2inv @ dm
-                  + np.linalg.slogdet(c2)[1] - np.linalg.slogdet(c1)[1])
+    return 0.5 * (np.trace(c2inv @ c1) - d + dm @ c2inv @ dm + np.linalg.slogdet(c2)[1] - np.linalg.slogdet(c1)[1])
 
 
 def test_kl_closed_form_1d():
@@ -109,8 +107,7 @@ def test_kl_matches_direct_formula(d):
     ref = _kl_direct(m1, np.diag(v1), m2, np.diag(v2))
     assert M.gaussian_kl(m1, v1, m2, v2) == pytest.approx(ref, rel=1e-10)
     assert M.gaussian_kl(m1, np.diag(v1), m2, v2) == pytest.approx(ref, rel=1e-10)
-    assert M.gaussian_kl(m1, 0.7, m2, v2) == pytest.approx(
-        _kl_direct(m1, 0.7 * np.eye(d), m2, np.diag(v2)), rel=1e-10)
+    assert M.gaussian_kl(m1, 0.7, m2, v2) == pytest.approx(_kl_direct(m1, 0.7 * np.eye(d), m2, np.diag(v2)), rel=1e-10)
 
 
 @pytest.mark.parametrize("dv", [2e-7, -3e-9, 1e-4, 0.2, -0.3, 5.0])
@@ -133,8 +130,12 @@ def test_kl_tiny_difference_full_vs_mpmath():
     C1, C2 = mpmath.matrix(c1.tolist()), mpmath.matrix(c2.tolist())
     dm = mpmath.matrix([[-x] for x in m2.tolist()])
     C2inv = C2**-1
-    ref = 0.5 * (sum((C2inv * C1)[i, i] for i in range(d)) - d + (dm.T * C2inv * dm)[0, 0]
-                 - mpmath.log(mpmath.det(C1) / mpmath.det(C2)))
+    ref = 0.5 * (
+        sum((C2inv * C1)[i, i] for i in range(d))
+        - d
+        + (dm.T * C2inv * dm)[0, 0]
+        - mpmath.log(mpmath.det(C1) / mpmath.det(C2))
+    )
     got = M.gaussian_kl(np.zeros(d), c1, m2, c2)
     assert 0 < float(ref) < 1e-12
     assert got == pytest.approx(float(ref), rel=1e-6)
@@ -194,10 +195,12 @@ def test_sliced_w2_unequal_sizes_and_determinism():
 def _mmd_brute(x, y, h):
     def k(a, b):
         return np.exp(-cdist(a, b, "sqeuclidean") / (2 * h * h))
+
     n, m = len(x), len(y)
     kxx, kyy = k(x, x), k(y, y)
-    return ((kxx.sum() - np.trace(kxx)) / (n * (n - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
-            - 2 * k(x, y).mean())
+    return (
+        (kxx.sum() - np.trace(kxx)) / (n * (n - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2 * k(x, y).mean()
+    )
 
 
 @pytest.mark.parametrize("block", [8, 1000, 1 << 20])
@@ -215,8 +218,9 @@ def test_mmd_matches_brute_force(monkeypatch, block):
 def test_mmd_unbiased_under_null_and_positive_under_alternative():
     rng = np.random.default_rng(5)
     n, reps = 300, 40
-    null = np.array([M.mmd(rng.standard_normal((n, 2)), rng.standard_normal((n, 2)), bandwidth=1.0)
-                     for _ in range(reps)])
+    null = np.array(
+        [M.mmd(rng.standard_normal((n, 2)), rng.standard_normal((n, 2)), bandwidth=1.0) for _ in range(reps)]
+    )
     se = null.std(ddof=1) / math.sqrt(reps)
     assert abs(null.mean()) < 4 * se
     alt = M.mmd(rng.standard_normal((n, 2)), rng.standard_normal((n, 2)) + [0.5, 0.0], bandwidth=1.0)
@@ -265,15 +269,18 @@ def test_bin_probability_2d_product_and_dirac():
     variances = np.array([[1.0, 0.5], [0.2, 2.0]])
     weights = np.array([0.6, 0.4])
     got = M.gaussian_mixture_bin_probability(means, variances, weights, (ex, ey))
-    ref = sum(w * np.outer(np.diff(norm.cdf(ex, m[0], math.sqrt(v[0]))),
-                           np.diff(norm.cdf(ey, m[1], math.sqrt(v[1]))))
-              for m, v, w in zip(means, variances, weights))
+    ref = sum(
+        w * np.outer(np.diff(norm.cdf(ex, m[0], math.sqrt(v[0]))), np.diff(norm.cdf(ey, m[1], math.sqrt(v[1]))))
+        for m, v, w in zip(means, variances, weights)
+    )
     assert got.shape == (6, 4)
     np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-16)
     for edges in ([ex, ey], np.array([np.linspace(0, 1, 4), np.linspace(-1, 0, 4)])):  # other pair forms
         e0, e1 = edges
-        np.testing.assert_allclose(M.gaussian_mixture_bin_probability(means, variances, weights, edges),
-                                   M.gaussian_mixture_bin_probability(means, variances, weights, (e0, e1)))
+        np.testing.assert_allclose(
+            M.gaussian_mixture_bin_probability(means, variances, weights, edges),
+            M.gaussian_mixture_bin_probability(means, variances, weights, (e0, e1)),
+        )
     dirac = M.gaussian_mixture_bin_probability([0.5, 3.0], [0.0, 0.0], [0.25, 0.75], [0.0, 1.0, 3.0])
     np.testing.assert_array_equal(dirac, [0.25, 0.75])  # 3.0 is the closed right end of the last bin
 
@@ -397,8 +404,7 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize("func,args,pattern", BAD,
-                         ids=[f"{f.__name__}-{i}" for i, (f, _, _) in enumerate(BAD)])
+@pytest.mark.parametrize("func,args,pattern", BAD, ids=[f"{f.__name__}-{i}" for i, (f, _, _) in enumerate(BAD)])
 def test_bad_inputs_raise_value_error_naming_argument(func, args, pattern):
     with pytest.raises(ValueError, match=pattern):
         func(*args)

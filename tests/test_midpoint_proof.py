@@ -29,8 +29,7 @@ def solver_for(scheme):
 
 def squared_errors(target, solver, x0, grid, reference, seed=0):
     """``|x_N - y(delta)|^2`` of every particle (all start at ``x0`` rows; the midpoints differ by particle)."""
-    out = cs.sample(target, solver, x0.shape[0], len(grid), grid=grid, x_init=x0, progress=False,
-                    seed=seed).samples
+    out = cs.sample(target, solver, x0.shape[0], len(grid), grid=grid, x_init=x0, progress=False, seed=seed).samples
     return np.sum((out - reference) ** 2, axis=1)
 
 
@@ -68,15 +67,18 @@ def test_start_set_holds_its_mass(name):
 
 
 # ------------------------------------------------------------------ linear coordinates: exact second moments
-@pytest.mark.parametrize("lam, scheme, n_steps", [
-    (0.25, Scheme(), 16),
-    (2.0, Scheme(sampling="exponential"), 16),
-    (0.0, Scheme(), 32),  # a point mass: v = sigma^2 -> 0 at delta
-    (0.0, Scheme(), 2),  # steps so coarse that the scheme's factor changes sign
-    (0.25, Scheme(4, 2), 8),
-    (2.0, Scheme(2, 1, "exponential"), 8),
-    (0.5, Scheme(1, 2), 8),
-])
+@pytest.mark.parametrize(
+    "lam, scheme, n_steps",
+    [
+        (0.25, Scheme(), 16),
+        (2.0, Scheme(sampling="exponential"), 16),
+        (0.0, Scheme(), 32),  # a point mass: v = sigma^2 -> 0 at delta
+        (0.0, Scheme(), 2),  # steps so coarse that the scheme's factor changes sign
+        (0.25, Scheme(4, 2), 8),
+        (2.0, Scheme(2, 1, "exponential"), 8),
+        (0.5, Scheme(1, 2), 8),
+    ],
+)
 def test_linear_factor_matches_monte_carlo(lam, scheme, n_steps):
     """E|z_N - z(delta)|^2 = factor z_0^2 exactly: Monte Carlo over 20000 midpoint draws agrees within 4 SE."""
     target = cs.gaussian([0.7], [lam])
@@ -109,8 +111,10 @@ def test_weight_spreads_against_quadrature(scheme):
         else:
             density = lambda u: math.exp(-(u - lo)) / (1 - math.exp(-hr))  # noqa: E731
             weight = lambda u: math.exp(h - hi) * math.expm1(hr)  # noqa: E731
-        moment = [quad(lambda u, n=n: density(u) * weight(u) ** (1 + (n > 0)) * u ** max(n - 1, 0), lo, hi)[0]
-                  for n in range(4)]  # E w, E w^2, E w^2 tau, E w^2 tau^2
+        moment = [
+            quad(lambda u, n=n: density(u) * weight(u) ** (1 + (n > 0)) * u ** max(n - 1, 0), lo, hi)[0]
+            for n in range(4)
+        ]  # E w, E w^2, E w^2 tau, E w^2 tau^2
         alpha_ref = math.sqrt(max(moment[1] - moment[0] ** 2, 0.0))
         beta_ref = math.sqrt(moment[3] - moment[2] ** 2 / moment[1])
         with arb_precision():
@@ -121,8 +125,8 @@ def test_weight_spreads_against_quadrature(scheme):
 
 # ------------------------------------------------------------------ the whole bound against measured errors
 import proofs  # noqa: E402
-from certsample.verify import enclose_flow  # noqa: E402
 from certsample.solvers.randomized_midpoint import SLOT_MIDPOINT  # noqa: E402
+from certsample.verify import enclose_flow  # noqa: E402
 from proofs.midpoint_bounds import NotCovered  # noqa: E402
 
 SEQ = proofs.get("randomized_midpoint_ms")
@@ -134,8 +138,7 @@ def theorem_for(scheme):
 
 
 def bound_of(target, grid, scheme, x0=None, eta=1e-6):
-    return theorem_for(scheme).rms_bound(target, grid, R=scheme.R, K=scheme.K, sampling=scheme.sampling,
-                                         eta=eta, x0=x0)
+    return theorem_for(scheme).rms_bound(target, grid, R=scheme.R, K=scheme.K, sampling=scheme.sampling, eta=eta, x0=x0)
 
 
 def start_points(target, T, n_sampled, n_boundary, seed, eta=1e-6):
@@ -152,8 +155,7 @@ _ENCLOSURES = {}
 def enclosure(target, x0, t0, delta):
     """``(centre, radius)`` of the proved enclosure of the exact flow (cached: the same start point serves
     several schemes and step counts)."""
-    key = (target.means.tobytes(), None if target.basis is None else target.basis.tobytes(), x0.tobytes(),
-           t0, delta)
+    key = (target.means.tobytes(), None if target.basis is None else target.basis.tobytes(), x0.tobytes(), t0, delta)
     if key not in _ENCLOSURES:
         enc = enclose_flow(target, x0, t0, delta, tol=1e-8)
         _ENCLOSURES[key] = (enc.center, enc.radius)
@@ -164,8 +166,9 @@ def measured_errors(target, scheme, x0, grid, particles, seed=0):
     """Squared errors of ``particles`` runs from ``x0`` against the exact flow: upper ``(|x - c| + rad)^2``
     and lower ``max(0, |x - c| - rad)^2`` with ``(c, rad)`` the proved enclosure (closed form for Gaussians)."""
     xs = np.repeat(np.asarray(x0, dtype=float)[None], particles, axis=0)
-    out = cs.sample(target, solver_for(scheme), particles, len(grid), grid=grid, x_init=xs, progress=False,
-                    seed=seed).samples
+    out = cs.sample(
+        target, solver_for(scheme), particles, len(grid), grid=grid, x_init=xs, progress=False, seed=seed
+    ).samples
     if target.is_gaussian:
         centre, radius = gaussian_flow_map(target, xs[:1], grid.T, grid.delta)[0], 0.0
     else:
@@ -174,8 +177,9 @@ def measured_errors(target, scheme, x0, grid, particles, seed=0):
     return (gap + radius) ** 2, np.maximum(gap - radius, 0.0) ** 2
 
 
-@pytest.mark.parametrize("scheme, n_steps", [(Scheme(), 8), (Scheme(), 64), (Scheme(sampling="exponential"), 16),
-                                             (Scheme(4, 2), 8)])
+@pytest.mark.parametrize(
+    "scheme, n_steps", [(Scheme(), 8), (Scheme(), 64), (Scheme(sampling="exponential"), 16), (Scheme(4, 2), 8)]
+)
 def test_gaussian_bound_is_exact_and_holds(scheme, n_steps):
     """8-d anisotropic Gaussian: every coordinate is linear, so the pointwise bound is the exact RMS error
     (Monte Carlo agrees within 4 SE), and the start-set bound dominates it at every point of the set."""
@@ -264,8 +268,10 @@ def test_wrong_solvers_are_not_covered(wrong):
     assert refuted(bound**2, np.sum((bad - exact) ** 2, axis=1))
 
 
-@pytest.mark.parametrize("name, t0, delta, eps, grid_kind", [("gaussian", 2.0, 0.05, 1e-2, "uniform"),
-                                                             ("ring", 3.0, 0.5, 5e-2, "exponential")])
+@pytest.mark.parametrize(
+    "name, t0, delta, eps, grid_kind",
+    [("gaussian", 2.0, 0.05, 1e-2, "uniform"), ("ring", 3.0, 0.5, 5e-2, "exponential")],
+)
 def test_nfe_required_run_meets_eps(name, t0, delta, eps, grid_kind):
     target = cs.make_target(name, dim=4) if name == "gaussian" else cs.make_target(name)
     need = SEQ.nfe_required(eps, target, t0, delta, grid_kind=grid_kind)
@@ -285,8 +291,15 @@ def test_closed_forms_dominate_the_recursion():
     grid = cs.uniform_grid(3.0, 0.5, 64)
     for theorem, scheme, extra in ((SEQ, Scheme(), {}), (PAR, Scheme(2, 1), {"R": 2, "K": 1})):
         steps = theorem.rms_bound(target, grid, R=scheme.R, K=scheme.K).per_step
-        constants = dict(L=steps.lipschitz.max(), mu=max(0.0, steps.one_sided.max()), G0=steps.g0.max(),
-                         G1=steps.g1.max(), T=3.0, delta=0.5, **extra)
+        constants = dict(
+            L=steps.lipschitz.max(),
+            mu=max(0.0, steps.one_sided.max()),
+            G0=steps.g0.max(),
+            G1=steps.g1.max(),
+            T=3.0,
+            delta=0.5,
+            **extra,
+        )
         closed = theorem.error_bound(N=64 * scheme.evals_per_step, **constants)
         assert closed >= steps.rms[-1]
 
@@ -307,15 +320,18 @@ def test_theorem_declarations_and_coverage():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, t0, delta, scheme, n_steps", [
-    ("gaussian", 1.0, 0.2, Scheme(), 4096),  # measured errors down to about 1e-6
-    ("gaussian", 1.0, 0.2, Scheme(sampling="exponential"), 1024),
-    ("ring", 3.0, 0.5, Scheme(), 4096),
-    ("ring", 3.0, 0.5, Scheme(4, 2), 64),
-    ("ring", 10.0, 0.01, Scheme(), 256),
-    ("cloud", 5.0, 0.1, Scheme(), 256),
-    ("subspace", 5.0, 0.1, Scheme(2, 1), 128),
-])
+@pytest.mark.parametrize(
+    "name, t0, delta, scheme, n_steps",
+    [
+        ("gaussian", 1.0, 0.2, Scheme(), 4096),  # measured errors down to about 1e-6
+        ("gaussian", 1.0, 0.2, Scheme(sampling="exponential"), 1024),
+        ("ring", 3.0, 0.5, Scheme(), 4096),
+        ("ring", 3.0, 0.5, Scheme(4, 2), 64),
+        ("ring", 10.0, 0.01, Scheme(), 256),
+        ("cloud", 5.0, 0.1, Scheme(), 256),
+        ("subspace", 5.0, 0.1, Scheme(2, 1), 128),
+    ],
+)
 def test_sweep_to_small_errors(name, t0, delta, scheme, n_steps):
     """Longer horizons, smaller delta and finer grids (exponential grids): the bound stays above the
     measured error of every start point (two sampled, one on the boundary)."""

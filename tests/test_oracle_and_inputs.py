@@ -33,25 +33,27 @@ def test_wrong_shaped_score_is_caught():
 
 
 def test_user_callable_score_runs_and_matches_the_built_in_target():
-    mine = cs.sample(lambda x, t: TARGET.score(x, t), "exponential-sde", n=8, n_steps=10, dim=2,
-                     seed=1, progress=False)
+    mine = cs.sample(lambda x, t: TARGET.score(x, t), "exponential-sde", n=8, n_steps=10, dim=2, seed=1, progress=False)
     built_in = cs.sample(TARGET, "exponential-sde", n=8, n_steps=10, seed=1, progress=False)
     np.testing.assert_array_equal(mine.samples, built_in.samples)
     assert mine.nfe == 10
 
 
-@pytest.mark.parametrize("kwargs, error, message", [
-    (dict(solver="heun-9000"), ValueError, "unknown solver 'heun-9000'"),
-    (dict(backend="tpu"), ValueError, "unknown backend 'tpu'"),
-    (dict(delta=0.0), ValueError, "delta must be > 0"),
-    (dict(delta=-1e-3), ValueError, "delta must be > 0"),
-    (dict(n_steps=0), ValueError, "n_steps"),
-    (dict(n=0), ValueError, "number of particles"),
-    (dict(x_init=np.zeros((4, 3))), ValueError, r"x_init must have shape \(n, 2\)"),
-    (dict(x_init=np.full((4, 2), np.nan)), ValueError, "x_init contains NaN"),
-    (dict(init="posterior"), ValueError, "unknown init"),
-    (dict(seed=-4), ValueError, "seed"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(solver="heun-9000"), ValueError, "unknown solver 'heun-9000'"),
+        (dict(backend="tpu"), ValueError, "unknown backend 'tpu'"),
+        (dict(delta=0.0), ValueError, "delta must be > 0"),
+        (dict(delta=-1e-3), ValueError, "delta must be > 0"),
+        (dict(n_steps=0), ValueError, "n_steps"),
+        (dict(n=0), ValueError, "number of particles"),
+        (dict(x_init=np.zeros((4, 3))), ValueError, r"x_init must have shape \(n, 2\)"),
+        (dict(x_init=np.full((4, 2), np.nan)), ValueError, "x_init contains NaN"),
+        (dict(init="posterior"), ValueError, "unknown init"),
+        (dict(seed=-4), ValueError, "seed"),
+    ],
+)
 def test_bad_sample_arguments(kwargs, error, message):
     base = dict(solver="euler-maruyama", n=4, n_steps=3, progress=False)
     with pytest.raises(error, match=message):
@@ -94,8 +96,13 @@ def test_perturbed_oracle_changes_the_output_by_a_controlled_amount():
     grid = cs.uniform_grid(2.0, 0.1, 20)
     x0 = cs.initial_particles(200, 2, seed=0)
     clean = cs.sample(TARGET, "exponential-ode", grid=grid, x_init=x0, progress=False)
-    biased = cs.sample(PerturbedOracle(ScoreOracle.from_target(TARGET), bias=0.05), "exponential-ode",
-                       grid=grid, x_init=x0, progress=False)
+    biased = cs.sample(
+        PerturbedOracle(ScoreOracle.from_target(TARGET), bias=0.05),
+        "exponential-ode",
+        grid=grid,
+        x_init=x0,
+        progress=False,
+    )
     shift = np.linalg.norm((biased.samples - clean.samples).mean(0))
     # a constant score bias b moves the ODE endpoint by at most |b| (e^{T-delta} - 1)
     assert 0 < shift <= 0.05 * np.expm1(1.9) + 1e-12
@@ -115,7 +122,7 @@ def test_evaluate_at_takes_per_particle_times_in_one_round():
     x = TARGET.sample(6, 0, t=0.5)
     xs = np.stack([x, x + 0.1])
     ts = np.array([np.linspace(0.1, 1.0, 6), np.linspace(0.2, 2.0, 6)])
-    expected = np.stack([[TARGET.score(xs[j, i:i + 1], ts[j, i])[0] for i in range(6)] for j in range(2)])
+    expected = np.stack([[TARGET.score(xs[j, i : i + 1], ts[j, i])[0] for i in range(6)] for j in range(2)])
     built_in = ScoreOracle.from_target(TARGET)
     user = ScoreOracle(lambda z, t: TARGET.score(z, t), 2)  # one time per call: the slow path
     for oracle in (built_in, user):
@@ -156,13 +163,16 @@ def test_inputs_that_were_silent_or_blamed_the_wrong_cause():
         cs.sample(ring, "exponential-sde", n=10, n_steps=50, progress=False)
 
 
-@pytest.mark.parametrize("build, message", [
-    (lambda: cs.point_cloud([]), "at least one point"),
-    (lambda: cs.ring_mixture(n_modes=0), "n_modes must be an integer >= 1"),
-    (lambda: cs.make_target("gaussian", dim=0), "dim must be an integer >= 1"),
-    (lambda: cs.ring_mixture().score(np.zeros((1, 2)), float("nan")), "finite and >= 0, got nan"),
-    (lambda: cs.ring_mixture().score(np.zeros((1, 2)), -1.0), "finite and >= 0, got -1.0"),
-])
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: cs.point_cloud([]), "at least one point"),
+        (lambda: cs.ring_mixture(n_modes=0), "n_modes must be an integer >= 1"),
+        (lambda: cs.make_target("gaussian", dim=0), "dim must be an integer >= 1"),
+        (lambda: cs.ring_mixture().score(np.zeros((1, 2)), float("nan")), "finite and >= 0, got nan"),
+        (lambda: cs.ring_mixture().score(np.zeros((1, 2)), -1.0), "finite and >= 0, got -1.0"),
+    ],
+)
 def test_degenerate_targets_and_times_are_named(build, message):
     with pytest.raises(ValueError, match=message):
         build()

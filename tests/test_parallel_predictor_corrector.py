@@ -25,8 +25,12 @@ def test_picard_corrector_with_2m_sweeps_is_the_sequential_corrector(steps):
 
 def test_picard_corrector_converges_faster_than_geometrically():
     sequential = _run(PredictorCorrector("parallel", R=4, K=2, corrector_steps=3))
-    gaps = [np.abs(_run(ParallelPredictorCorrector(corrector_steps=3, corrector_sweeps=p)).samples
-                   - sequential.samples).max() for p in (1, 2, 3, 4, 5)]
+    gaps = [
+        np.abs(
+            _run(ParallelPredictorCorrector(corrector_steps=3, corrector_sweeps=p)).samples - sequential.samples
+        ).max()
+        for p in (1, 2, 3, 4, 5)
+    ]
     # measured: 0.38, 0.032, 1.1e-3, 1.8e-5, ~1e-7 (corrector time 1.5 in the scaled dynamics)
     for before, after in zip(gaps, gaps[1:]):
         assert after < before / 8

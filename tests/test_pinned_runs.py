@@ -33,8 +33,14 @@ RUNS = [
     ("ppc-ring", "ring", "parallel-predictor-corrector", {"R": 2, "K": 1, "corrector_steps": 1}, 4, "exponential"),
     ("col-ring", "ring", "collocation", {"degree": 4, "sweeps": 3}, 4, "exponential"),
     ("col-warm", "ring", "collocation", {"degree": 4, "sweeps": 3, "warm_start": True}, 4, "exponential"),
-    ("col-pipe", "ring", "collocation", {"degree": 4, "sweeps": [3, 2, 3, 1], "warm_start": True,
-                                        "pipeline": True}, 4, "exponential"),
+    (
+        "col-pipe",
+        "ring",
+        "collocation",
+        {"degree": 4, "sweeps": [3, 2, 3, 1], "warm_start": True, "pipeline": True},
+        4,
+        "exponential",
+    ),
     ("col-mix", "unequal", "collocation", {"degree": 3, "sweeps": 2}, 3, "exponential"),
 ]
 #: the runs that are also pinned on the CUDA simulator (slow: a few)
@@ -48,8 +54,11 @@ def make(name):
 
     if name == "ring":
         return cs.ring_mixture()
-    return cs.gaussian_mixture([[0.0, 1.0, -1.0], [1.5, -0.5, 0.5], [-1.0, 0.0, 1.0]],
-                               [[0.3, 0.5, 0.4], [0.6, 0.2, 0.3], [0.4, 0.4, 0.7]], [0.5, 0.3, 0.2])
+    return cs.gaussian_mixture(
+        [[0.0, 1.0, -1.0], [1.5, -0.5, 0.5], [-1.0, 0.0, 1.0]],
+        [[0.3, 0.5, 0.4], [0.6, 0.2, 0.3], [0.4, 0.4, 0.7]],
+        [0.5, 0.3, 0.2],
+    )
 
 
 def run(label, backend):
@@ -58,8 +67,19 @@ def run(label, backend):
     _, target, solver, options, steps, grid = next(r for r in RUNS if r[0] == label)
     with warnings.catch_warnings():  # a few long stochastic steps: pinned, not judged
         warnings.simplefilter("ignore", RuntimeWarning)
-        result = cs.sample(make(target), solver, N, steps, T=3.0, delta=1e-2, grid=grid, backend=backend,
-                           seed=SEED, solver_options=options, progress=False)
+        result = cs.sample(
+            make(target),
+            solver,
+            N,
+            steps,
+            T=3.0,
+            delta=1e-2,
+            grid=grid,
+            backend=backend,
+            seed=SEED,
+            solver_options=options,
+            progress=False,
+        )
     return result.samples, result.nfe, result.rounds
 
 
@@ -105,11 +125,13 @@ def write(path=PINS):
 def compare(key, got, pins):
     want = pins[key]
     if str(pins["host"]) == host():
-        assert np.array_equal(got, want), (f"{key}: not bit-identical to the pinned run (largest difference "
-                                           f"{np.max(np.abs(got - want)):.3g})")
+        assert np.array_equal(got, want), (
+            f"{key}: not bit-identical to the pinned run (largest difference {np.max(np.abs(got - want)):.3g})"
+        )
     else:
-        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12,
-                                   err_msg=f"{key}: pinned on {pins['host']}, compared on {host()}")
+        np.testing.assert_allclose(
+            got, want, rtol=1e-12, atol=1e-12, err_msg=f"{key}: pinned on {pins['host']}, compared on {host()}"
+        )
 
 
 @pytest.fixture(scope="module")

@@ -30,6 +30,7 @@ def perfect_model(process, prediction):
         if prediction == "v":
             return (a * eps - g * x0) / np.hypot(a, g)
         return -eps / g  # Tweedie: E[eps | x] = -sigma grad log p_s(x)
+
     return model
 
 
@@ -63,8 +64,8 @@ def test_time_maps_invert_and_match_the_ou_marginal(process):
 def test_ve_time_and_scale_are_the_stated_formulas():
     sig = np.array([0.01, 1.0, 80.0])
     ve = cs.VEProcess()
-    assert np.allclose(ve.ou_time(sig), np.log(1 + sig ** 2) / 2, rtol=1e-14)
-    assert np.allclose(ve.scale(sig), np.sqrt(1 + sig ** 2), rtol=1e-14)
+    assert np.allclose(ve.ou_time(sig), np.log(1 + sig**2) / 2, rtol=1e-14)
+    assert np.allclose(ve.scale(sig), np.sqrt(1 + sig**2), rtol=1e-14)
 
 
 @pytest.mark.parametrize("prediction", cs.processes.PREDICTIONS)
@@ -95,15 +96,20 @@ def test_times_outside_the_process_are_refused_by_name():
         cs.sample(score, "exponential-ode", n=4, n_steps=5, T=10.0, dim=3, progress=False)
 
 
-@pytest.mark.parametrize("make, match", [
-    (lambda: cs.VPProcess("quadratic"), "unknown VP schedule"),
-    (lambda: cs.VPProcess(beta_min=5, beta_max=1), "beta_max must exceed"),
-    (lambda: cs.VEProcess(sigma_min=-1), "sigma_min must be"),
-    (lambda: cs.score_from_model(lambda x, s: x, cs.VPProcess(), "noise"), "unknown prediction"),
-    (lambda: cs.score_from_model(lambda x, s: x, "vp"), "process must be"),
-    (lambda: cs.score_from_model(lambda x, s: x[:, :1], cs.VEProcess())(np.ones((2, 3)), 1.0),
-     r"model returned shape \(2, 1\)"),
-])
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: cs.VPProcess("quadratic"), "unknown VP schedule"),
+        (lambda: cs.VPProcess(beta_min=5, beta_max=1), "beta_max must exceed"),
+        (lambda: cs.VEProcess(sigma_min=-1), "sigma_min must be"),
+        (lambda: cs.score_from_model(lambda x, s: x, cs.VPProcess(), "noise"), "unknown prediction"),
+        (lambda: cs.score_from_model(lambda x, s: x, "vp"), "process must be"),
+        (
+            lambda: cs.score_from_model(lambda x, s: x[:, :1], cs.VEProcess())(np.ones((2, 3)), 1.0),
+            r"model returned shape \(2, 1\)",
+        ),
+    ],
+)
 def test_bad_process_and_model_input_is_named(make, match):
     with pytest.raises((ValueError, TypeError), match=match):
         make()

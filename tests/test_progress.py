@@ -50,12 +50,15 @@ def test_ctrl_c_during_compilation_is_raised_after_it():
 
 def test_ctrl_c_stops_a_long_compiled_run():
     """The run would take minutes; SIGINT ends it between two short launches (seconds, measured 1-2 s)."""
-    code = ("import certsample as cs, sys\n"
-            "cs.sample(cs.ring_mixture(), 'exponential-ode', n=2000, n_steps=1, backend='cpu', progress=False)\n"
-            "print('ready', flush=True)\n"
-            "cs.sample(cs.ring_mixture(), 'collocation', n=200000, n_steps=400, backend='cpu', progress=False)\n")
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    code = (
+        "import certsample as cs, sys\n"
+        "cs.sample(cs.ring_mixture(), 'exponential-ode', n=2000, n_steps=1, backend='cpu', progress=False)\n"
+        "print('ready', flush=True)\n"
+        "cs.sample(cs.ring_mixture(), 'collocation', n=200000, n_steps=400, backend='cpu', progress=False)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().strip() == "ready"
     time.sleep(6)  # compiled and well into the long run
     assert proc.poll() is None

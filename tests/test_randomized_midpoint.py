@@ -33,8 +33,9 @@ def start(target, n=32, T=T, seed=0):
 
 
 def run(target, solver, x0, n_steps, T=T, delta=DELTA, **kw):
-    return cs.sample(target, solver, x0.shape[0], n_steps, T=T, delta=delta, grid="uniform", x_init=x0,
-                     progress=False, **kw)
+    return cs.sample(
+        target, solver, x0.shape[0], n_steps, T=T, delta=delta, grid="uniform", x_init=x0, progress=False, **kw
+    )
 
 
 class FixedAlpha:
@@ -103,8 +104,9 @@ def test_global_bias_has_order_two():
             x, _ = averaged_step(RandomizedMidpoint(), x, float(t), float(h), k, oracle)
         bias.append(rms(x, exact))
     assert fitted_order(steps, bias) == pytest.approx(2.0, abs=0.2)
-    rm64 = rms(run(GAUSS, RandomizedMidpoint(), start(GAUSS), 64).samples,
-               gaussian_flow_map(GAUSS, start(GAUSS), T, DELTA))
+    rm64 = rms(
+        run(GAUSS, RandomizedMidpoint(), start(GAUSS), 64).samples, gaussian_flow_map(GAUSS, start(GAUSS), T, DELTA)
+    )
     assert bias[-1] < 0.2 * rm64  # the error is mostly zero-mean
 
 
@@ -160,8 +162,10 @@ def test_exponential_sampling_is_more_accurate_and_stable_on_long_steps():
     x0 = start(GAUSS)
     exact = gaussian_flow_map(GAUSS, x0, T, DELTA)
     steps = [8, 16, 32, 64]
-    errors = {s: [rms(run(GAUSS, RandomizedMidpoint(s), x0, n).samples, exact) for n in steps]
-              for s in ("uniform", "exponential")}
+    errors = {
+        s: [rms(run(GAUSS, RandomizedMidpoint(s), x0, n).samples, exact) for n in steps]
+        for s in ("uniform", "exponential")
+    }
     assert all(e < 0.6 * u for e, u in zip(errors["exponential"], errors["uniform"]))
     assert fitted_order(steps, errors["exponential"]) == pytest.approx(1.5, abs=0.35)  # measured 1.75
     ring = cs.make_target("ring")
@@ -194,8 +198,11 @@ def test_parallel_cost_formula(R, K):
 def test_parallel_error_falls_with_R_and_K():
     x0 = start(GAUSS, n=16)
     exact = gaussian_flow_map(GAUSS, x0, T, DELTA)
-    err = {(R, K): rms(run(GAUSS, ParallelRandomizedMidpoint(R, K), x0, 16, backend="cpu").samples, exact)
-           for R in (1, 2, 4, 8) for K in (0, 2)}
+    err = {
+        (R, K): rms(run(GAUSS, ParallelRandomizedMidpoint(R, K), x0, 16, backend="cpu").samples, exact)
+        for R in (1, 2, 4, 8)
+        for K in (0, 2)
+    }
     # measured (K = 2): 0.032, 0.013, 0.0048, 0.0015 -- about R^{-3/2}, the zero-mean part's rate
     by_r = [err[R, 2] for R in (1, 2, 4, 8)]
     assert all(b < 0.6 * a for a, b in zip(by_r, by_r[1:]))
@@ -209,8 +216,7 @@ def test_parallel_pathwise_order():
     x0 = start(GAUSS)
     exact = gaussian_flow_map(GAUSS, x0, T, DELTA)
     steps = [8, 16, 32, 64]
-    errors = [rms(run(GAUSS, ParallelRandomizedMidpoint(4, 2), x0, n, backend="cpu").samples, exact)
-              for n in steps]
+    errors = [rms(run(GAUSS, ParallelRandomizedMidpoint(4, 2), x0, n, backend="cpu").samples, exact) for n in steps]
     assert 1.35 < fitted_order(steps, errors) < 2.0
 
 
@@ -223,8 +229,9 @@ def test_picard_sweeps_converge_geometrically():
     assert diffs[-1] < 1e-5 * diffs[0]
 
 
-@pytest.mark.parametrize("kwargs", [dict(R=0), dict(R=2.5), dict(K=-1), dict(R=True), dict(K="2"),
-                                    dict(sampling="gauss")])
+@pytest.mark.parametrize(
+    "kwargs", [dict(R=0), dict(R=2.5), dict(K=-1), dict(R=True), dict(K="2"), dict(sampling="gauss")]
+)
 def test_parallel_bad_input(kwargs):
     with pytest.raises(ValueError):
         ParallelRandomizedMidpoint(**kwargs)
@@ -236,10 +243,21 @@ def test_sequential_bad_input():
 
 
 # ------------------------------------------------------------------ predictor-corrector
-@pytest.mark.parametrize("kwargs", [dict(corrector_steps=-1), dict(corrector_steps=1.5),
-                                    dict(corrector_h=0.0), dict(corrector_h=math.nan), dict(L=-1.0),
-                                    dict(L="big"), dict(predictor="euler"), dict(R=2),
-                                    dict(predictor="parallel", R=0), dict(predictor="parallel", K=-2)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(corrector_steps=-1),
+        dict(corrector_steps=1.5),
+        dict(corrector_h=0.0),
+        dict(corrector_h=math.nan),
+        dict(L=-1.0),
+        dict(L="big"),
+        dict(predictor="euler"),
+        dict(R=2),
+        dict(predictor="parallel", R=0),
+        dict(predictor="parallel", K=-2),
+    ],
+)
 def test_predictor_corrector_bad_input(kwargs):
     with pytest.raises(ValueError):
         PredictorCorrector(**kwargs)
@@ -279,8 +297,7 @@ def test_corrector_pulls_the_law_toward_the_target():
     for steps in (0, 2):
         pc = PredictorCorrector(corrector_steps=steps, target=target)
         res = cs.sample(target, pc, 20000, 8, T=4.0, delta=0.02, backend="cpu", seed=1, progress=False)
-        errs[steps] = gaussian_w2(res.samples.mean(0), np.cov(res.samples.T), law.means[0],
-                                  np.diag(law.variances[0]))
+        errs[steps] = gaussian_w2(res.samples.mean(0), np.cov(res.samples.T), law.means[0], np.diag(law.variances[0]))
     assert errs[2] < 0.3 * errs[0]
 
 
@@ -295,10 +312,10 @@ def test_block_schedule_runs_the_corrector_at_block_ends_only():
     assert kernel.nfe == ref.nfe and kernel.rounds == ref.rounds
     np.testing.assert_allclose(kernel.samples, ref.samples, rtol=1e-12, atol=1e-12)
     # one block per step is the per-step schedule, bit for bit
-    every = cs.sample(GAUSS, PredictorCorrector(corrector_steps=3, L=2.0), x_init=x0, grid=grid, seed=3,
-                      progress=False)
-    blocked = cs.sample(GAUSS, PredictorCorrector(corrector_steps=3, blocks=10, L=2.0), x_init=x0, grid=grid,
-                        seed=3, progress=False)
+    every = cs.sample(GAUSS, PredictorCorrector(corrector_steps=3, L=2.0), x_init=x0, grid=grid, seed=3, progress=False)
+    blocked = cs.sample(
+        GAUSS, PredictorCorrector(corrector_steps=3, blocks=10, L=2.0), x_init=x0, grid=grid, seed=3, progress=False
+    )
     np.testing.assert_array_equal(every.samples, blocked.samples)
 
 
@@ -309,13 +326,20 @@ def test_theorem_span_closes_a_block_after_predictor_time_one_over_L():
     assert pc.corrector_steps == 4 and set(counts) <= {0, 4} and counts[-1] == 4
     start_k = 0
     for end in np.flatnonzero(counts)[:-1]:  # every closed block spans at least 1/L at its end
-        assert grid.steps[start_k:end + 1].sum() >= 1.0 / GAUSS.score_lipschitz(float(grid.times[end + 1]))
+        assert grid.steps[start_k : end + 1].sum() >= 1.0 / GAUSS.score_lipschitz(float(grid.times[end + 1]))
         start_k = end + 1
     assert 1 < np.count_nonzero(counts) < len(grid)
 
 
-@pytest.mark.parametrize("kwargs, match", [(dict(blocks=2, span=0.5), "not both"), (dict(blocks=0), "blocks"),
-                                           (dict(span=-1.0), "span"), (dict(corrector_time=0.0), "corrector_time")])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(blocks=2, span=0.5), "not both"),
+        (dict(blocks=0), "blocks"),
+        (dict(span=-1.0), "span"),
+        (dict(corrector_time=0.0), "corrector_time"),
+    ],
+)
 def test_block_schedule_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         PredictorCorrector(**kwargs)
@@ -332,13 +356,20 @@ def _solvers():
         "parallel-midpoint": ParallelRandomizedMidpoint(R=3, K=2),
         "parallel-midpoint-exp": ParallelRandomizedMidpoint(R=3, K=2, sampling="exponential"),
         # L(t) as a callable: any positive value is a valid step scale for an agreement test
-        "predictor-corrector": PredictorCorrector("parallel", R=2, K=1, corrector_steps=2,
-                                                  L=lambda t: 4.0 + t),
+        "predictor-corrector": PredictorCorrector("parallel", R=2, K=1, corrector_steps=2, L=lambda t: 4.0 + t),
     }
 
 
-@pytest.mark.parametrize("name", ["randomized-midpoint", "randomized-midpoint-exp", "parallel-midpoint",
-                                  "parallel-midpoint-exp", "predictor-corrector"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "randomized-midpoint",
+        "randomized-midpoint-exp",
+        "parallel-midpoint",
+        "parallel-midpoint-exp",
+        "predictor-corrector",
+    ],
+)
 def test_numpy_and_cpu_kernel_agree(name):
     target, solvers = _solvers()
     solver = solvers[name]

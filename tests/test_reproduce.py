@@ -6,10 +6,9 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from certsample.reproduce import fit_power, reproduce
-
-from conftest import ROOT
 
 
 def test_fit_power_recovers_an_exact_power_and_widens_with_noise():
@@ -41,14 +40,20 @@ def test_collocation_study_is_polylog_in_eps_and_flat_in_d():
 
 def test_cli_json_and_png(tmp_path):
     png = tmp_path / "seq.png"
-    proc = subprocess.run([sys.executable, "-m", "certsample", "reproduce", "gupta_cai_chen", "--quick", "--json",
-                           "--png", str(png)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "certsample", "reproduce", "gupta_cai_chen", "--quick", "--json", "--png", str(png)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["theorem"] == "gupta_cai_chen" and len(data["measured"]) == 3
     assert png.stat().st_size > 5000
-    bad = subprocess.run([sys.executable, "-m", "certsample", "reproduce", "nope"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, "-m", "certsample", "reproduce", "nope"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert bad.returncode == 2 and "no reproduction study" in bad.stderr
 
 

@@ -11,8 +11,7 @@ FULL_COV = np.array([[1.0, 0.4, 0.0], [0.4, 0.7, 0.2], [0.0, 0.2, 1.5]])
 TARGETS = {
     "gaussian_diag": lambda: cs.gaussian([0.3, -1.0], [0.5, 2.0]),
     "gaussian_full": lambda: cs.gaussian([0.3, -1.0, 0.5], FULL_COV),
-    "mixture": lambda: cs.gaussian_mixture([[-2.0, 0.0], [2.0, 1.0], [0.0, -2.0]], [0.3, 0.6, 0.2],
-                                           [0.5, 0.3, 0.2]),
+    "mixture": lambda: cs.gaussian_mixture([[-2.0, 0.0], [2.0, 1.0], [0.0, -2.0]], [0.3, 0.6, 0.2], [0.5, 0.3, 0.2]),
     "ring": lambda: cs.ring_mixture(),
     "point_cloud": lambda: cs.point_cloud(RNG.uniform(-2, 2, (12, 3))),
     "subspace": lambda: cs.embed(cs.ring_mixture(), 7, seed=3),
@@ -86,8 +85,7 @@ def test_score_lipschitz_bounds_the_hessian(name):
         x = target.sample(30, 7, t=t)
         worst = 0.0
         for p in range(x.shape[0]):
-            rows = [fd_gradient(lambda z, i=i: target.score(z, t)[:, i], x[p:p + 1])[0]
-                    for i in range(target.dim)]
+            rows = [fd_gradient(lambda z, i=i: target.score(z, t)[:, i], x[p : p + 1])[0] for i in range(target.dim)]
             worst = max(worst, np.linalg.norm(np.array(rows), 2))
         assert worst <= bound * (1 + 1e-4)
 
@@ -105,15 +103,18 @@ def test_embedded_data_lives_on_its_subspace():
     np.testing.assert_allclose(s - (s @ q) @ q.T, -off / -np.expm1(-2 * t), atol=1e-12)
 
 
-@pytest.mark.parametrize("build, message", [
-    (lambda: cs.gaussian([0.0, 0.0], [[1.0, 2.0], [2.0, 1.0]]), "positive semi-definite"),
-    (lambda: cs.gaussian([0.0, 0.0], np.eye(3)), "cov must be"),
-    (lambda: cs.gaussian_mixture([[0.0], [1.0]], [1.0, -1.0]), "variances"),
-    (lambda: cs.gaussian_mixture([[0.0], [np.nan]], 1.0), "NaN"),
-    (lambda: cs.point_cloud([[0.0], [1.0]], weights=[1.0]), "weights"),
-    (lambda: cs.embed(cs.ring_mixture(), 1), "ambient_dim"),
-    (lambda: cs.make_target("swiss-roll"), "unknown target"),
-])
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: cs.gaussian([0.0, 0.0], [[1.0, 2.0], [2.0, 1.0]]), "positive semi-definite"),
+        (lambda: cs.gaussian([0.0, 0.0], np.eye(3)), "cov must be"),
+        (lambda: cs.gaussian_mixture([[0.0], [1.0]], [1.0, -1.0]), "variances"),
+        (lambda: cs.gaussian_mixture([[0.0], [np.nan]], 1.0), "NaN"),
+        (lambda: cs.point_cloud([[0.0], [1.0]], weights=[1.0]), "weights"),
+        (lambda: cs.embed(cs.ring_mixture(), 1), "ambient_dim"),
+        (lambda: cs.make_target("swiss-roll"), "unknown target"),
+    ],
+)
 def test_bad_targets_are_rejected_by_name(build, message):
     with pytest.raises(ValueError, match=message):
         build()
@@ -157,9 +158,9 @@ def test_per_particle_times_match_scalar_times(name):
     target = TARGETS[name]()
     x = target.sample(5, 3, t=0.3)
     times = np.array([0.05, 0.2, 0.7, 1.5, 3.0])
-    rows = np.array([target.score(x[i:i + 1], times[i])[0] for i in range(5)])
+    rows = np.array([target.score(x[i : i + 1], times[i])[0] for i in range(5)])
     np.testing.assert_allclose(target.score(x, times), rows, rtol=1e-13, atol=1e-13)
-    dens = np.array([target.log_density(x[i:i + 1], times[i])[0] for i in range(5)])
+    dens = np.array([target.log_density(x[i : i + 1], times[i])[0] for i in range(5)])
     np.testing.assert_allclose(target.log_density(x, times), dens, rtol=1e-13)
     with pytest.raises(ValueError, match=r"shape \(5,\)"):
         target.score(x, times[:3])
@@ -185,7 +186,7 @@ def test_compiled_score_is_exact_whatever_its_time_cache_holds(slots, variances)
     if slots >= 2:
         for t in (grid_time, 0.21, grid_time, 0.22, grid_time, 0.23):
             kernel(x, t, target.kernel_params(), out, work)
-        held = work[target.kernel_lane_rows() + 1:].reshape(slots, -1)[:, 1]  # each slot's time (after the clock)
+        held = work[target.kernel_lane_rows() + 1 :].reshape(slots, -1)[:, 1]  # each slot's time (after the clock)
         assert grid_time in held and 0.23 in held
 
 

@@ -14,13 +14,22 @@ from scipy.integrate import quad
 
 from certsample.forward import TimeGrid
 from certsample.kernels.runner import run_kernel
+from certsample.langevin import sample_logconcave
 from certsample.noise import NoiseSource
 from certsample.oracle import ScoreOracle
-from certsample.solvers.ulmc import (DEFAULT_H, ULMC_WORK, RandomizedMidpointULMC, brownian_g,
-                                     ulmc_cholesky, ulmc_covariance, ulmc_noise_factor,
-                                     ulmc_noise_factor_numpy, ulmc_step, ulmc_step_numpy)
+from certsample.solvers.ulmc import (
+    DEFAULT_H,
+    ULMC_WORK,
+    RandomizedMidpointULMC,
+    brownian_g,
+    ulmc_cholesky,
+    ulmc_covariance,
+    ulmc_noise_factor,
+    ulmc_noise_factor_numpy,
+    ulmc_step,
+    ulmc_step_numpy,
+)
 from certsample.targets import gaussian, gaussian_mixture, point_cloud
-from certsample.langevin import sample_logconcave
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,18 +42,26 @@ def _normalised(diff, cov):
 
 def _integrands(alpha, h):
     a = alpha * h
-    return (lambda s: 1.0 - np.exp(-2.0 * (a - s)) if s < a else 0.0,
-            lambda s: 1.0 - np.exp(-2.0 * (h - s)),
-            lambda s: np.exp(-2.0 * (h - s)))
+    return (
+        lambda s: 1.0 - np.exp(-2.0 * (a - s)) if s < a else 0.0,
+        lambda s: 1.0 - np.exp(-2.0 * (h - s)),
+        lambda s: np.exp(-2.0 * (h - s)),
+    )
 
 
 # ---------------------------------------------------------------------- covariance of (W1, W2, W3)
-@pytest.mark.parametrize("alpha,h", [(0.3, 1.0), (0.7, 0.05), (0.999, 0.01), (0.01, 2.0), (0.5, 1e-3),
-                                     (0.9, 0.6)])
+@pytest.mark.parametrize("alpha,h", [(0.3, 1.0), (0.7, 0.05), (0.999, 0.01), (0.01, 2.0), (0.5, 1e-3), (0.9, 0.6)])
 def test_covariance_matches_ito_isometry_by_quadrature(alpha, h):
     funcs = _integrands(alpha, h)
-    expected = np.array([[quad(lambda s: fi(s) * fj(s), 0.0, h, points=[alpha * h], epsabs=0.0,
-                               epsrel=1e-13, limit=200)[0] for fj in funcs] for fi in funcs])
+    expected = np.array(
+        [
+            [
+                quad(lambda s: fi(s) * fj(s), 0.0, h, points=[alpha * h], epsabs=0.0, epsrel=1e-13, limit=200)[0]
+                for fj in funcs
+            ]
+            for fi in funcs
+        ]
+    )
     cov = ulmc_covariance(alpha, h)
     assert _normalised(cov - expected, expected) < 1e-13
     # the closed forms of the summary: C22 = g(h), C23 = E_h^2/4, C33 = (1 - e^{-4h})/4
@@ -59,9 +76,13 @@ def test_covariance_matches_monte_carlo_of_one_brownian_path():
     ds = h / n_grid
     mid = (np.arange(n_grid) + 0.5) * ds  # midpoint rule: O(ds^2) bias, far below the MC error
     a = alpha * h
-    weights = np.stack([np.where(mid < a, 1.0 - np.exp(-2.0 * (a - mid)), 0.0),
-                        1.0 - np.exp(-2.0 * (h - mid)),
-                        np.exp(-2.0 * (h - mid))])
+    weights = np.stack(
+        [
+            np.where(mid < a, 1.0 - np.exp(-2.0 * (a - mid)), 0.0),
+            1.0 - np.exp(-2.0 * (h - mid)),
+            np.exp(-2.0 * (h - mid)),
+        ]
+    )
     increments = np.random.default_rng(20240607).standard_normal((n_paths, n_grid)) * math.sqrt(ds)
     w = increments @ weights.T  # one path drives all three integrals
     estimate = w.T @ w / n_paths
@@ -96,16 +117,20 @@ def _cholesky_mp(alpha, h):
     alpha, h = mpmath.mpf(alpha), mpmath.mpf(h)
     a, e = alpha * h, lambda t: 1 - mpmath.exp(-2 * t)
     g = lambda t: t - e(t) / 2 - e(t) ** 2 / 4
-    cov = mpmath.matrix([[g(a), g(a) + e(h - a) * e(a) ** 2 / 4, mpmath.exp(-2 * (h - a)) * e(a) ** 2 / 4],
-                         [0, g(h), e(h) ** 2 / 4], [0, 0, (1 - mpmath.exp(-4 * h)) / 4]])
+    cov = mpmath.matrix(
+        [
+            [g(a), g(a) + e(h - a) * e(a) ** 2 / 4, mpmath.exp(-2 * (h - a)) * e(a) ** 2 / 4],
+            [0, g(h), e(h) ** 2 / 4],
+            [0, 0, (1 - mpmath.exp(-4 * h)) / 4],
+        ]
+    )
     for i in range(3):
         for j in range(i):
             cov[i, j] = cov[j, i]
     return np.array(mpmath.cholesky(cov).tolist(), dtype=float)
 
 
-@pytest.mark.parametrize("alpha,h", [(1.0 - 1e-9, 0.01), (1e-7, 1e-3), (0.5, 1e-5), (0.999999, 2.0),
-                                     (0.25, 0.49)])
+@pytest.mark.parametrize("alpha,h", [(1.0 - 1e-9, 0.01), (1e-7, 1e-3), (0.5, 1e-5), (0.999999, 2.0), (0.25, 0.49)])
 def test_cholesky_pivots_accurate_in_near_degenerate_cases(alpha, h):
     # alpha -> 1 makes W1 ~ W2 (tiny second pivot); tiny h makes g cancel from O(h) to O(h^3)
     exact = _cholesky_mp(alpha, h)
@@ -129,9 +154,8 @@ def _step_maps(h, u, var, nodes=40):
         # grad f(x) = (x - m)/var; x_half = (1 - c) z_x + e_a/2 z_v + sqrt(u) W1
         c = 0.5 * u * (a - 0.5 * e_a) / var
         p = 0.5 * u * h * e_b / var  # x' = z_x + e_h/2 z_v - p x_half + sqrt(u) W2
-        q = u * h * r / var          # v' = decay z_v - q x_half + 2 sqrt(u) W3
-        step = np.array([[1.0 - p * (1.0 - c), 0.5 * e_h - 0.5 * p * e_a],
-                         [-q * (1.0 - c), decay - 0.5 * q * e_a]])
+        q = u * h * r / var  # v' = decay z_v - q x_half + 2 sqrt(u) W3
+        step = np.array([[1.0 - p * (1.0 - c), 0.5 * e_h - 0.5 * p * e_a], [-q * (1.0 - c), decay - 0.5 * q * e_a]])
         mix = math.sqrt(u) * np.array([[-p, 1.0, 0.0], [-q, 0.0, 2.0]])
         mean_map += weight * step
         kron_map += weight * np.kron(step, step)
@@ -237,13 +261,27 @@ def test_device_step_contract_with_a_nonzero_slot():
     rng = np.random.default_rng(4)
     x, v = rng.standard_normal((3, 3)), rng.standard_normal((3, 3))
     seed, h, u, t_score, k, slot = 9, 0.35, 0.6, 0.3, 4, 5
-    ref_x, ref_v = ulmc_step_numpy(x, v, h, u, t_score, k, ScoreOracle.from_target(target),
-                                   NoiseSource(seed, np.arange(3), 3), slot)
+    ref_x, ref_v = ulmc_step_numpy(
+        x, v, h, u, t_score, k, ScoreOracle.from_target(target), NoiseSource(seed, np.arange(3), 3), slot
+    )
     params = target.kernel_params()
     for p in range(3):
         xp, vp = x[p].copy(), v[p].copy()
-        spent = ulmc_step(xp, vp, h, u, t_score, k, np.uint64(p), np.uint64(seed), np.uint64(0), slot,
-                          params, np.zeros((ULMC_WORK, 3)), np.zeros(target.kernel_work_size()))
+        spent = ulmc_step(
+            xp,
+            vp,
+            h,
+            u,
+            t_score,
+            k,
+            np.uint64(p),
+            np.uint64(seed),
+            np.uint64(0),
+            slot,
+            params,
+            np.zeros((ULMC_WORK, 3)),
+            np.zeros(target.kernel_work_size()),
+        )
         assert spent == 2
         np.testing.assert_allclose(xp, ref_x[p], rtol=0, atol=1e-12)
         np.testing.assert_allclose(vp, ref_v[p], rtol=0, atol=1e-12)
@@ -271,8 +309,9 @@ def test_cuda_kernel_under_simulator_matches_numpy():
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")  # must be set before numba.cuda is imported
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     payload = json.dumps({"x": x0.tolist(), "v": v0.tolist()})
-    run = subprocess.run([sys.executable, "-c", CUDA_SCRIPT, payload], env=env, cwd=REPO,
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-c", CUDA_SCRIPT, payload], env=env, cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     out = json.loads(run.stdout.strip().splitlines()[-1])
     assert out["nfe"] == 6
@@ -284,15 +323,25 @@ def test_cuda_kernel_under_simulator_matches_numpy():
 GAUSS = gaussian_mixture([[0.0, 0.0]], 1.0)
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"h": 0.0}, "h must be"), ({"h": -0.1}, "h must be"), ({"h": float("nan")}, "h must be"),
-    ({"L": 0.0}, "L must be"), ({"L": float("inf")}, "L must be"), ({"L": -2.0}, "L must be"),
-    ({"n": 0}, "n must be"), ({"n_steps": 0}, "n_steps must be"), ({"n_steps": 2.5}, "n_steps must be"),
-    ({"backend": "gpu"}, "backend"), ({"seed": -1}, "seed"),
-    ({"x_init": np.zeros((3, 2))}, r"x_init must have shape \(4, 2\)"),
-    ({"v_init": np.zeros((4, 3))}, r"v_init must have shape \(4, 2\)"),
-    ({"x_init": np.full((4, 2), np.nan)}, "x_init contains NaN"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"h": 0.0}, "h must be"),
+        ({"h": -0.1}, "h must be"),
+        ({"h": float("nan")}, "h must be"),
+        ({"L": 0.0}, "L must be"),
+        ({"L": float("inf")}, "L must be"),
+        ({"L": -2.0}, "L must be"),
+        ({"n": 0}, "n must be"),
+        ({"n_steps": 0}, "n_steps must be"),
+        ({"n_steps": 2.5}, "n_steps must be"),
+        ({"backend": "gpu"}, "backend"),
+        ({"seed": -1}, "seed"),
+        ({"x_init": np.zeros((3, 2))}, r"x_init must have shape \(4, 2\)"),
+        ({"v_init": np.zeros((4, 3))}, r"v_init must have shape \(4, 2\)"),
+        ({"x_init": np.full((4, 2), np.nan)}, "x_init contains NaN"),
+    ],
+)
 def test_bad_input_raises_value_error_naming_the_argument(kwargs, match):
     options = {"n": 4, "n_steps": 2, "progress": False, **kwargs}
     with pytest.raises(ValueError, match=match):

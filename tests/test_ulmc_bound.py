@@ -9,8 +9,7 @@ from scipy.linalg import expm
 import certsample as cs
 from certsample.langevin import sample_logconcave
 from certsample.metrics import gaussian_w2
-from proofs.ulmc_gaussian import (_gauss_legendre, _noise_kernels, _scheme_matrix, exp_generator,
-                                  ulmc_gaussian_w2_bound)
+from proofs.ulmc_gaussian import _gauss_legendre, _noise_kernels, _scheme_matrix, exp_generator, ulmc_gaussian_w2_bound
 
 MEAN = np.array([0.3, -0.2])
 COV = np.array([[1.0, 0.4], [0.4, 0.6]])
@@ -33,8 +32,7 @@ def test_scheme_recursion_matches_the_sampler():
     var, h, n_steps = 2.0, 0.5, 30
     L = 1 / var
     u, c = 1 / L, 1.0
-    res = sample_logconcave(cs.gaussian([0.5], [[var]]), n=200_000, n_steps=n_steps, h=h, L=L, seed=1,
-                            progress=False)
+    res = sample_logconcave(cs.gaussian([0.5], [[var]]), n=200_000, n_steps=n_steps, h=h, L=L, seed=1, progress=False)
     alphas, weights = _gauss_legendre(0.0, 1.0)
     lin, q = np.zeros((2, 2, 2, 2)), np.zeros((2, 2))
     for alpha, weight in zip(alphas, weights):

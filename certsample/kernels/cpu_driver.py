@@ -24,8 +24,19 @@ def cpu_run_steps(x, times, k0, k1, key0, key1, offset, target_params, solver_pa
         for k in range(k0, k1):
             h = times[k] - times[k + 1]
             for p in range(b * n // blocks, (b + 1) * n // blocks):
-                nfe[p] += solver_step(x[p], times[k], h, k, np.uint64(offset + p), key0, key1,
-                                      target_params, solver_params, work[b], swork[b])
+                nfe[p] += solver_step(
+                    x[p],
+                    times[k],
+                    h,
+                    k,
+                    np.uint64(offset + p),
+                    key0,
+                    key1,
+                    target_params,
+                    solver_params,
+                    work[b],
+                    swork[b],
+                )
 
 
 def cpu_run_blocks(x, times, k0, k1, key0, key1, offset, target_params, solver_params, work, lanes, swork, nfe):
@@ -36,5 +47,17 @@ def cpu_run_blocks(x, times, k0, k1, key0, key1, offset, target_params, solver_p
         for k in range(k0, k1):
             h = times[k] - times[k + 1]
             for b in range(s * n_blocks // slots, (s + 1) * n_blocks // slots):
-                nfe[b] += solver_step(x[b], times[k], h, k, np.uint64(offset + b * width), key0, key1,
-                                      target_params, solver_params, work[s], lanes[s], swork[s])
+                nfe[b] += solver_step(
+                    x[b],
+                    times[k],
+                    h,
+                    k,
+                    np.uint64(offset + b * width),
+                    key0,
+                    key1,
+                    target_params,
+                    solver_params,
+                    work[s],
+                    lanes[s],
+                    swork[s],
+                )

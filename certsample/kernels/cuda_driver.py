@@ -19,8 +19,19 @@ def cuda_run_steps(x, times, k0, k1, key0, key1, offset, target_params, solver_p
     thread = cuda.grid(1)
     stride = cuda.gridsize(1)
     for p in range(thread, x.shape[0], stride):
-        nfe[p] += advance_particle(x[p], times, k0, k1, key0, key1, np.uint64(offset + p),
-                                   target_params, solver_params, work[thread], swork[thread])
+        nfe[p] += advance_particle(
+            x[p],
+            times,
+            k0,
+            k1,
+            key0,
+            key1,
+            np.uint64(offset + p),
+            target_params,
+            solver_params,
+            work[thread],
+            swork[thread],
+        )
 
 
 def cuda_run_blocks(x, times, k0, k1, key0, key1, offset, target_params, solver_params, work, lanes, swork, nfe):
@@ -33,9 +44,20 @@ def cuda_run_blocks(x, times, k0, k1, key0, key1, offset, target_params, solver_
     slot, lane = thread // width, thread % width
     for g in range(thread, x.shape[0] * width, stride):
         b = g // width
-        spent = advance_block(x[b, :, lane:lane + 1], times, k0, k1, key0, key1, np.uint64(offset + g),
-                              target_params, solver_params, work[slot, :, :, lane:lane + 1],
-                              lanes[slot, :, lane:lane + 1], swork[thread])
+        spent = advance_block(
+            x[b, :, lane : lane + 1],
+            times,
+            k0,
+            k1,
+            key0,
+            key1,
+            np.uint64(offset + g),
+            target_params,
+            solver_params,
+            work[slot, :, :, lane : lane + 1],
+            lanes[slot, :, lane : lane + 1],
+            swork[thread],
+        )
         if lane == 0:
             nfe[b] += spent
 
@@ -62,8 +84,21 @@ def cuda_run_nodes(x, times, k0, k1, key0, key1, offset, target_params, solver_p
     for base in range(cuda.blockIdx.x * per_block, n, cuda.gridDim.x * per_block):
         p = base + local
         active = local < per_block and p < n
-        spent = advance_nodes(x[min(p, n - 1)], times, k0, k1, key0, key1, np.uint64(offset + p), target_params,
-                              solver_params, work[slot], lanes[thread], swork[thread], node if active else group,
-                              group)
+        spent = advance_nodes(
+            x[min(p, n - 1)],
+            times,
+            k0,
+            k1,
+            key0,
+            key1,
+            np.uint64(offset + p),
+            target_params,
+            solver_params,
+            work[slot],
+            lanes[thread],
+            swork[thread],
+            node if active else group,
+            group,
+        )
         if active:
             cuda.atomic.add(nfe, p, spent)

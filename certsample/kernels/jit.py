@@ -84,8 +84,11 @@ def _fingerprint(fn, overrides, seen=None):
         return seen[fn]
     seen[fn] = (True, "")  # cycles: a function already on the stack adds nothing
     code = fn.__code__
-    library = (getattr(fn, "__module__", "").startswith("certsample.") and fn.__closure__ is None
-               and os.path.abspath(code.co_filename).startswith(_PACKAGE_DIR))
+    library = (
+        getattr(fn, "__module__", "").startswith("certsample.")
+        and fn.__closure__ is None
+        and os.path.abspath(code.co_filename).startswith(_PACKAGE_DIR)
+    )
     h = hashlib.sha1(code.co_code + repr(code.co_consts).encode() + fn.__module__.encode())
     for name in code.co_names:
         obj = overrides.get(name, fn.__globals__.get(name))

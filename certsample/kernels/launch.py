@@ -18,9 +18,21 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-__all__ = ["Launch", "plan_launch", "cuda_node_threads", "aligned_zeros", "to_blocks", "from_blocks",
-           "CPU_LANES", "CUDA_LANES", "CUDA_THREADS", "CUDA_MAX_THREADS", "CUDA_SCRATCH_BYTES",
-           "SCRATCH_BLOCKS_PER_THREAD", "ALIGNMENT"]
+__all__ = [
+    "Launch",
+    "plan_launch",
+    "cuda_node_threads",
+    "aligned_zeros",
+    "to_blocks",
+    "from_blocks",
+    "CPU_LANES",
+    "CUDA_LANES",
+    "CUDA_THREADS",
+    "CUDA_MAX_THREADS",
+    "CUDA_SCRATCH_BYTES",
+    "SCRATCH_BLOCKS_PER_THREAD",
+    "ALIGNMENT",
+]
 
 #: particles per block on the CPU: 8 AVX-512 or 16 AVX2 vectors of float64, and a ``64 x 64`` block of a
 #: 64-d state is 32 KiB, the size of an L1 data cache
@@ -50,7 +62,7 @@ def aligned_zeros(shape) -> np.ndarray:
     size = int(np.prod(shape))
     raw = np.zeros(size + ALIGNMENT // 8)
     start = (-raw.ctypes.data % ALIGNMENT) // 8
-    return raw[start:start + size].reshape(shape)
+    return raw[start : start + size].reshape(shape)
 
 
 def to_blocks(x, width: int) -> np.ndarray:
@@ -59,10 +71,10 @@ def to_blocks(x, width: int) -> np.ndarray:
     n, columns = x.shape
     full = n // width
     blocks = aligned_zeros((-(-n // width), columns, width))
-    blocks[:full] = x[:full * width].reshape(full, width, columns).transpose(0, 2, 1)
+    blocks[:full] = x[: full * width].reshape(full, width, columns).transpose(0, 2, 1)
     if full < blocks.shape[0]:
         blocks[full] = x[-1][:, None]
-        blocks[full, :, :n - full * width] = x[full * width:].T
+        blocks[full, :, : n - full * width] = x[full * width :].T
     return blocks
 
 
@@ -137,12 +149,14 @@ class Launch:
 
     def unpack(self, packed) -> np.ndarray:
         """The ``(n, dim)`` states of :meth:`pack`'s layout (carry and padding dropped)."""
-        return from_blocks(packed, self.n)[:, :self.dim] if self.blocked else packed[:, :self.dim]
+        return from_blocks(packed, self.n)[:, : self.dim] if self.blocked else packed[:, : self.dim]
 
     def scratch(self) -> tuple:
         """Fresh zeroed scratch arrays (zero: empty time caches)."""
-        return tuple(aligned_zeros(shape) if aligned else np.zeros(shape)
-                     for shape, aligned in zip(self.scratch_shapes, self.scratch_aligned))
+        return tuple(
+            aligned_zeros(shape) if aligned else np.zeros(shape)
+            for shape, aligned in zip(self.scratch_shapes, self.scratch_aligned)
+        )
 
 
 def plan_launch(solver, target, n: int, d: int, backend: str) -> Launch:
@@ -169,8 +183,14 @@ def plan_launch(solver, target, n: int, d: int, backend: str) -> Launch:
         slots, aligned = cuda_grid[0] * cuda_grid[1], (True, True, False)
     else:
         if backend == "cuda":
-            slots = min(-(-n // CUDA_THREADS), CUDA_MAX_THREADS // CUDA_THREADS,
-                        max(1, CUDA_SCRATCH_BYTES // (row_bytes * CUDA_THREADS))) * CUDA_THREADS  # threads
+            slots = (
+                min(
+                    -(-n // CUDA_THREADS),
+                    CUDA_MAX_THREADS // CUDA_THREADS,
+                    max(1, CUDA_SCRATCH_BYTES // (row_bytes * CUDA_THREADS)),
+                )
+                * CUDA_THREADS
+            )  # threads
             cuda_grid = (slots // CUDA_THREADS, CUDA_THREADS)
         else:
             slots, cuda_grid = min(rows, SCRATCH_BLOCKS_PER_THREAD * numba.get_num_threads()), None
@@ -180,8 +200,21 @@ def plan_launch(solver, target, n: int, d: int, backend: str) -> Launch:
             aligned = (True, True, False)
         else:
             shapes, aligned = ((slots, n_work, d), (slots, score_work)), (False, False)
-    return Launch(backend, layout, blocked, width, group, n, d, int(getattr(solver, "n_carry", 0)), slots,
-                  cuda_grid, lane_rows, shapes, aligned)
+    return Launch(
+        backend,
+        layout,
+        blocked,
+        width,
+        group,
+        n,
+        d,
+        int(getattr(solver, "n_carry", 0)),
+        slots,
+        cuda_grid,
+        lane_rows,
+        shapes,
+        aligned,
+    )
 
 
 def _node_geometry(group, n, d, n_work, lane_rows, score_work, blocked):
@@ -191,8 +224,9 @@ def _node_geometry(group, n, d, n_work, lane_rows, score_work, blocked):
     block_threads = group * max(1, CUDA_THREADS // group)
     per_block = block_threads // group
     block_bytes = 8 * (per_block * n_work * d + block_threads * (lane_rows + score_work))
-    grid_blocks = min(-(-n // per_block), max(1, CUDA_MAX_THREADS // block_threads),
-                      max(1, CUDA_SCRATCH_BYTES // block_bytes))
+    grid_blocks = min(
+        -(-n // per_block), max(1, CUDA_MAX_THREADS // block_threads), max(1, CUDA_SCRATCH_BYTES // block_bytes)
+    )
     threads = grid_blocks * block_threads
     columns = (1,) if blocked else ()
     shapes = ((grid_blocks * per_block, n_work, d) + columns, (threads, lane_rows) + columns, (threads, score_work))

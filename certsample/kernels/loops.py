@@ -21,8 +21,7 @@ over these loops are the only backend-specific code: :mod:`.cpu_driver` (``prang
 
 from .jit import device_function
 
-__all__ = ["solver_step", "solver_node_step", "sweep_barrier", "advance_particle", "advance_block",
-           "advance_nodes"]
+__all__ = ["solver_step", "solver_node_step", "sweep_barrier", "advance_particle", "advance_block", "advance_nodes"]
 
 
 @device_function
@@ -47,8 +46,9 @@ def advance_particle(x, times, k0, k1, key0, key1, particle, target_params, solv
     """Steps ``k0 .. k1-1`` of one particle; returns the score evaluations spent."""
     spent = 0
     for k in range(k0, k1):
-        spent += solver_step(x, times[k], times[k] - times[k + 1], k, particle, key0, key1,
-                             target_params, solver_params, work, swork)
+        spent += solver_step(
+            x, times[k], times[k] - times[k + 1], k, particle, key0, key1, target_params, solver_params, work, swork
+        )
     return spent
 
 
@@ -57,18 +57,34 @@ def advance_block(x, times, k0, k1, key0, key1, first, target_params, solver_par
     """Steps ``k0 .. k1-1`` of one block ``x`` ``(columns, L)``; returns the evaluations per particle."""
     spent = 0
     for k in range(k0, k1):
-        spent += solver_step(x, times[k], times[k] - times[k + 1], k, first, key0, key1,
-                             target_params, solver_params, work, lanes, swork)
+        spent += solver_step(
+            x, times[k], times[k] - times[k + 1], k, first, key0, key1, target_params, solver_params, work, lanes, swork
+        )
     return spent
 
 
 @device_function
-def advance_nodes(x, times, k0, k1, key0, key1, particle, target_params, solver_params, work, lanes, swork,
-                  node, stride):
+def advance_nodes(
+    x, times, k0, k1, key0, key1, particle, target_params, solver_params, work, lanes, swork, node, stride
+):
     """Steps ``k0 .. k1-1`` of one particle ``x`` (a one-column block or a row), this thread's share
     of its nodes; returns the evaluations this thread made."""
     spent = 0
     for k in range(k0, k1):
-        spent += solver_node_step(x, times[k], times[k] - times[k + 1], k, particle, key0, key1,
-                                  target_params, solver_params, work, lanes, swork, node, stride)
+        spent += solver_node_step(
+            x,
+            times[k],
+            times[k] - times[k + 1],
+            k,
+            particle,
+            key0,
+            key1,
+            target_params,
+            solver_params,
+            work,
+            lanes,
+            swork,
+            node,
+            stride,
+        )
     return spent

@@ -57,8 +57,10 @@ def require_cuda():
     from numba import cuda
 
     if not cuda.is_available():
-        raise ValueError("backend 'cuda' needs an NVIDIA GPU with its driver (libcuda), and numba.cuda found "
-                         "none; use backend='cpu', or NUMBA_ENABLE_CUDASIM=1 for the (slow) CUDA simulator")
+        raise ValueError(
+            "backend 'cuda' needs an NVIDIA GPU with its driver (libcuda), and numba.cuda found "
+            "none; use backend='cpu', or NUMBA_ENABLE_CUDASIM=1 for the (slow) CUDA simulator"
+        )
 
 
 def next_launch_steps(steps: int, seconds: float) -> int:
@@ -93,8 +95,10 @@ def _check_compiled(solver, target, backend):
     if solver.kernel_step is None:
         raise ValueError(f"solver {solver.name!r} has no compiled kernel; use backend='numpy'")
     if not hasattr(target, "kernel_params"):
-        raise ValueError(f"backend {backend!r} needs a built-in target with a compiled score; "
-                         "score callables and perturbed oracles run on backend='numpy'")
+        raise ValueError(
+            f"backend {backend!r} needs a built-in target with a compiled score; "
+            "score callables and perturbed oracles run on backend='numpy'"
+        )
 
 
 class _Arrays:
@@ -132,8 +136,17 @@ class _Arrays:
         return self.x, self.nfe
 
 
-def run_kernel(solver, target, x, grid, seed: int, backend: str = "cpu", offset: int = 0, progress=None,
-               chunk_steps: int | None = None):
+def run_kernel(
+    solver,
+    target,
+    x,
+    grid,
+    seed: int,
+    backend: str = "cpu",
+    offset: int = 0,
+    progress=None,
+    chunk_steps: int | None = None,
+):
     """Run the compiled kernel of ``solver``; returns ``(particles, evaluations per particle, seconds)``.
 
     ``x`` holds particles ``offset .. offset + n - 1`` of the run with ``seed`` at the grid's first time;
@@ -148,8 +161,15 @@ def run_kernel(solver, target, x, grid, seed: int, backend: str = "cpu", offset:
     if backend == "cuda":
         require_cuda()
         run = run[plan.cuda_grid]
-    arrays = _Arrays(plan, plan.pack(x), np.ascontiguousarray(grid.times), target.kernel_params(),
-                     solver.kernel_params(grid, target), offset, seed)
+    arrays = _Arrays(
+        plan,
+        plan.pack(x),
+        np.ascontiguousarray(grid.times),
+        target.kernel_params(),
+        solver.kernel_params(grid, target),
+        offset,
+        seed,
+    )
     with _interrupts_deferred():
         run(*arrays.head, np.int64(0), np.int64(0), *arrays.tail)  # compiles; zero steps change nothing
     if progress is not None:

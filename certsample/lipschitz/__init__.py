@@ -20,10 +20,29 @@ them). This package imports only :mod:`certsample.forward` of the rest of the li
 """
 
 from . import mixture, mixture_hessian, tilted_covariance
-from .mixture import (drift_one_sided_lipschitz, hessian_range, mass_radius, needs_radius, score_lipschitz,
-                      working_score_lipschitz)
+from .mixture import (
+    drift_one_sided_lipschitz,
+    hessian_range,
+    mass_radius,
+    needs_radius,
+    score_lipschitz,
+    working_score_lipschitz,
+)
 from .supremum import KINDS, ball_lipschitz, ball_sup_on, sup_on, working_sup_on
 
-__all__ = ["hessian_range", "score_lipschitz", "drift_one_sided_lipschitz", "mass_radius", "working_score_lipschitz",
-           "needs_radius", "sup_on", "working_sup_on", "ball_lipschitz", "ball_sup_on", "KINDS", "mixture",
-           "mixture_hessian", "tilted_covariance"]
+__all__ = [
+    "hessian_range",
+    "score_lipschitz",
+    "drift_one_sided_lipschitz",
+    "mass_radius",
+    "working_score_lipschitz",
+    "needs_radius",
+    "sup_on",
+    "working_sup_on",
+    "ball_lipschitz",
+    "ball_sup_on",
+    "KINDS",
+    "mixture",
+    "mixture_hessian",
+    "tilted_covariance",
+]

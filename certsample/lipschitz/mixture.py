@@ -26,8 +26,17 @@ from ..forward import alpha, sigma2
 from .mixture_hessian import diagonal_mixture_hessian_sup
 from .tilted_covariance import PosteriorCovarianceBound, tilted_covariance_sup
 
-__all__ = ["hessian_range", "hessian_range_on", "score_lipschitz", "drift_one_sided_lipschitz", "mass_radius",
-           "mass_radius_on", "working_score_lipschitz", "needs_radius", "memo"]
+__all__ = [
+    "hessian_range",
+    "hessian_range_on",
+    "score_lipschitz",
+    "drift_one_sided_lipschitz",
+    "mass_radius",
+    "mass_radius_on",
+    "working_score_lipschitz",
+    "needs_radius",
+    "memo",
+]
 
 # unequal variances: the box search runs where the components differ in at most this many coordinates
 SEARCH_DIMS = 3
@@ -41,7 +50,7 @@ RANGE_SEARCH_BOXES = 4000
 RANGE_SEARCH_RTOL = 0.05
 _MEMO_SIZE = 4096  # box searches memoised per target before the memo is cleared
 
-_MEMOS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_MEMOS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def memo(target) -> dict:
@@ -225,9 +234,11 @@ def hessian_range_on(target, t_lo: float, t_hi: float, radius: float | None = No
                     spread = min(spread, radius2 * posterior_sup.sup_on(min(lam_lo, lam_hi), max(lam_lo, lam_hi)))
             hi += a_hi * a_hi * spread / float(np.min(var_lo[0])) ** 2
         elif radius is None:
-            raise ValueError("the score of a mixture whose components have unequal variances has no global "
-                             "Lipschitz constant (its Hessian grows along the surfaces of equal "
-                             "responsibility); pass radius= for a bound on the ball |x| <= radius")
+            raise ValueError(
+                "the score of a mixture whose components have unequal variances has no global "
+                "Lipschitz constant (its Hessian grows along the surfaces of equal "
+                "responsibility); pass radius= for a bound on the ball |x| <= radius"
+            )
         else:
             hi = _unequal_variance_top(target, a_lo, a_hi, var_lo, var_hi, _check_radius(radius), floor)
     if target.basis is not None and target.dim > target.basis.shape[1]:
@@ -279,9 +290,16 @@ def _unequal_variance_top(target, a_lo, a_hi, var_lo, var_hi, radius, floor=-mat
             searched = diagonal_mixture_hessian_sup(centres_b, var_hi[:, differ], target.weights, radius, rtol=0.1)
         elif a_hi <= a_lo * (1 + RANGE_SEARCH_WIDTH) and np.all(var_hi <= var_lo * (1 + RANGE_SEARCH_WIDTH)):
             searched = diagonal_mixture_hessian_sup(
-                np.minimum(centres_a, centres_b), var_lo[:, differ], target.weights, radius, rtol=RANGE_SEARCH_RTOL,
-                centres_hi=np.maximum(centres_a, centres_b), variances_hi=var_hi[:, differ],
-                max_boxes=RANGE_SEARCH_BOXES, floor=floor)
+                np.minimum(centres_a, centres_b),
+                var_lo[:, differ],
+                target.weights,
+                radius,
+                rtol=RANGE_SEARCH_RTOL,
+                centres_hi=np.maximum(centres_a, centres_b),
+                variances_hi=var_hi[:, differ],
+                max_boxes=RANGE_SEARCH_BOXES,
+                floor=floor,
+            )
         else:
             searched = math.inf  # too wide a range: Popoviciu's bound stands
         common = -1.0 / var_hi[0, ~differ]
@@ -343,8 +361,9 @@ def mass_radius_on(target, t_lo: float, t_hi: float, tail: float = 1e-12) -> flo
         a_late, s2_late = float(alpha(t_hi)), float(sigma2(t_hi))
         v_max = max(v_max, float(np.max(a_late * a_late * target.variances + s2_late)))
     k = target.means.shape[1]
-    return (a * float(np.max(np.linalg.norm(target.means, axis=1)))
-            + math.sqrt(v_max) * (math.sqrt(k) + math.sqrt(2 * math.log(1 / tail))))
+    return a * float(np.max(np.linalg.norm(target.means, axis=1))) + math.sqrt(v_max) * (
+        math.sqrt(k) + math.sqrt(2 * math.log(1 / tail))
+    )
 
 
 def working_score_lipschitz(target, t: float, tail: float = 1e-12) -> float:

@@ -76,8 +76,9 @@ def _box_bounds(lo, hi, inv, centres, log_c, inv_rad, centre_rad, log_rad, upper
             for i in range(k):
                 far = max(abs(lo[b, i] - centres[c, i]), abs(hi[b, i] - centres[c, i]))
                 reach = far + centre_rad[c, i]
-                quad_dev[c, i] = 0.5 * (inv_rad[c, i] * reach * reach
-                                        + inv[c, i] * centre_rad[c, i] * (2.0 * far + centre_rad[c, i]))
+                quad_dev[c, i] = 0.5 * (
+                    inv_rad[c, i] * reach * reach + inv[c, i] * centre_rad[c, i] * (2.0 * far + centre_rad[c, i])
+                )
                 grad_dev[c, i] = inv_rad[c, i] * reach + inv[c, i] * centre_rad[c, i]
         # ranges of l_c' - l_c (separable quadratics, exact per coordinate) and of |g_c - g_c'|^2
         for c in range(n_comp):
@@ -129,15 +130,18 @@ def _box_bounds(lo, hi, inv, centres, log_c, inv_rad, centre_rad, log_rad, upper
         pair_sum = 0.0
         for c in range(n_comp):
             for e in range(c + 1, n_comp):
-                pair_sum += min(r_hi[c] * r_hi[e], _split_mass(r_lo[c], r_hi[c]),
-                                _split_mass(r_lo[e], r_hi[e])) * diam2[c, e]
+                pair_sum += (
+                    min(r_hi[c] * r_hi[e], _split_mass(r_lo[c], r_hi[c]), _split_mass(r_lo[e], r_hi[e])) * diam2[c, e]
+                )
         var_bound = min(var_bound, pair_sum)
         # -lambda_min(sum r_c D_c^{-1}) <= -min_i min_{r in box, sum r = 1} sum_c r_c inv_ci (greedy)
         for i in range(k):
             damp_min[i] = _greedy_mix(inv_lo_by_axis[i], r_lo, r_hi, order, True)
             damp_max[i] = _greedy_mix(inv_hi_by_axis[i], r_lo, r_hi, order, False)
-        upper[b] = min(var_bound - damp_min.min(),
-                       _interval_matrix_top(diff_lo, diff_hi, damp_min, damp_max, r_lo, r_hi, mat_lo, mat_hi))
+        upper[b] = min(
+            var_bound - damp_min.min(),
+            _interval_matrix_top(diff_lo, diff_hi, damp_min, damp_max, r_lo, r_hi, mat_lo, mat_hi),
+        )
         # a lower bound: the exact Hessian at the box's point nearest the origin (inside the ball)
         for i in range(k):
             y[i] = min(max(0.0, lo[b, i]), hi[b, i])
@@ -228,9 +232,18 @@ def _exact_top(y, inv, centres, log_c):
     return np.linalg.eigvalsh(hess)[-1]
 
 
-def diagonal_mixture_hessian_sup(centres, variances, weights, radius: float, rtol: float = 0.1, *,
-                                 centres_hi=None, variances_hi=None, max_boxes: int = _MAX_BOXES,
-                                 floor: float = -math.inf) -> float:
+def diagonal_mixture_hessian_sup(
+    centres,
+    variances,
+    weights,
+    radius: float,
+    rtol: float = 0.1,
+    *,
+    centres_hi=None,
+    variances_hi=None,
+    max_boxes: int = _MAX_BOXES,
+    floor: float = -math.inf,
+) -> float:
     """An upper bound of ``lambda_max Hess log q(y)`` over the ball ``|y| <= radius``.
 
     ``q = sum_c w_c N(centres_c, diag(variances_c))``; centres and variances of shape ``(K, k)``. With
@@ -288,7 +301,8 @@ def diagonal_mixture_hessian_sup(centres, variances, weights, radius: float, rto
     rounding margin. Boxes are halved along their longest edge.
     """
     centres, variances, weights, centres_hi, variances_hi, radius = _checked_search_inputs(
-        centres, variances, weights, centres_hi, variances_hi, radius, rtol)
+        centres, variances, weights, centres_hi, variances_hi, radius, rtol
+    )
     log_w = np.log(weights / weights.sum())
     if centres_hi is centres and variances_hi is variances:
         inv = 1.0 / variances
@@ -298,8 +312,9 @@ def diagonal_mixture_hessian_sup(centres, variances, weights, radius: float, rto
     else:
         inv, inv_rad = _middle_radius(1.0 / variances_hi, 1.0 / variances)
         centres, centre_rad = _middle_radius(centres, centres_hi)
-        log_c, log_rad = _middle_radius(log_w - 0.5 * np.sum(np.log(variances_hi), axis=1),
-                                        log_w - 0.5 * np.sum(np.log(variances), axis=1))
+        log_c, log_rad = _middle_radius(
+            log_w - 0.5 * np.sum(np.log(variances_hi), axis=1), log_w - 0.5 * np.sum(np.log(variances), axis=1)
+        )
         inv_top = 1.0 / variances
     k = centres.shape[1]
     scale = float(np.min(inv))  # about 1 / v_max: the scale of the absolute tolerance
@@ -339,17 +354,27 @@ def _checked_search_inputs(centres, variances, weights, centres_hi, variances_hi
     variances = np.ascontiguousarray(variances, dtype=float)
     weights = np.asarray(weights, dtype=float)
     if centres.ndim != 2 or variances.shape != centres.shape or weights.shape != (centres.shape[0],):
-        raise ValueError(f"centres and variances must be (K, k) and weights (K,); got {centres.shape}, "
-                         f"{variances.shape}, {weights.shape}")
-    if not (np.all(np.isfinite(centres)) and np.all(variances > 0) and np.all(np.isfinite(variances))
-            and np.all(weights > 0)):
+        raise ValueError(
+            f"centres and variances must be (K, k) and weights (K,); got {centres.shape}, "
+            f"{variances.shape}, {weights.shape}"
+        )
+    if not (
+        np.all(np.isfinite(centres))
+        and np.all(variances > 0)
+        and np.all(np.isfinite(variances))
+        and np.all(weights > 0)
+    ):
         raise ValueError("centres must be finite, variances and weights positive and finite")
     centres_hi = centres if centres_hi is None else np.ascontiguousarray(centres_hi, dtype=float)
     variances_hi = variances if variances_hi is None else np.ascontiguousarray(variances_hi, dtype=float)
     if centres_hi.shape != centres.shape or variances_hi.shape != variances.shape:
         raise ValueError(f"centres_hi and variances_hi must have shape {centres.shape}")
-    if not (np.all(centres_hi >= centres) and np.all(variances_hi >= variances)
-            and np.all(np.isfinite(centres_hi)) and np.all(np.isfinite(variances_hi))):
+    if not (
+        np.all(centres_hi >= centres)
+        and np.all(variances_hi >= variances)
+        and np.all(np.isfinite(centres_hi))
+        and np.all(np.isfinite(variances_hi))
+    ):
         raise ValueError("centres_hi and variances_hi must be finite and at least centres and variances")
     radius = float(radius)
     if not (math.isfinite(radius) and radius >= 0):

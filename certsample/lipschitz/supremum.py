@@ -93,8 +93,10 @@ def _sup(target, t_lo, t_hi, kind, radius_on, radius_at, rtol, max_pieces, enoug
         return value(lo, hi) + ROUNDING * magnitude
 
     if not math.isfinite(value_at(t_lo)):
-        raise ValueError(f"the bound is infinite at t_lo={t_lo!r} (a variance vanishes there: point masses or "
-                         "data on a subspace); take t_lo > 0")
+        raise ValueError(
+            f"the bound is infinite at t_lo={t_lo!r} (a variance vanishes there: point masses or "
+            "data on a subspace); take t_lo > 0"
+        )
     if needs_radius(target):
         rtol = max(rtol, _SEARCH_RTOL)
     return _refine(upper, value_at, t_lo, t_hi, rtol, 1.0 if kind == "one_sided" else 0.0, max_pieces, enough)
@@ -116,8 +118,17 @@ def _memoised(target, key, compute):
     return sups[key]
 
 
-def sup_on(target, t_lo: float, t_hi: float, *, radius: float | None = None, kind: str = "lipschitz",
-           rtol: float = 0.01, max_pieces: int = 64, enough: float | None = None) -> float:
+def sup_on(
+    target,
+    t_lo: float,
+    t_hi: float,
+    *,
+    radius: float | None = None,
+    kind: str = "lipschitz",
+    rtol: float = 0.01,
+    max_pieces: int = 64,
+    enough: float | None = None,
+) -> float:
     """A proved upper bound of ``sup_{t in [t_lo, t_hi]}`` of a Lipschitz bound of ``q_t``'s score.
 
     Parameters
@@ -190,12 +201,24 @@ def sup_on(target, t_lo: float, t_hi: float, *, radius: float | None = None, kin
     t_lo, t_hi = _checked(kind, t_lo, t_hi, rtol, max_pieces, enough)
     if radius is not None:
         radius = _number("radius", radius)
-    return _memoised(target, ("sup", t_lo, t_hi, radius, kind, rtol, max_pieces, enough), lambda: _sup(
-        target, t_lo, t_hi, kind, lambda t1, t2: radius, lambda t: radius, rtol, max_pieces, enough))
+    return _memoised(
+        target,
+        ("sup", t_lo, t_hi, radius, kind, rtol, max_pieces, enough),
+        lambda: _sup(target, t_lo, t_hi, kind, lambda t1, t2: radius, lambda t: radius, rtol, max_pieces, enough),
+    )
 
 
-def working_sup_on(target, t_lo: float, t_hi: float, *, kind: str = "lipschitz", tail: float = 1e-12,
-                   rtol: float = 0.01, max_pieces: int = 64, enough: float | None = None) -> float:
+def working_sup_on(
+    target,
+    t_lo: float,
+    t_hi: float,
+    *,
+    kind: str = "lipschitz",
+    tail: float = 1e-12,
+    rtol: float = 0.01,
+    max_pieces: int = 64,
+    enough: float | None = None,
+) -> float:
     """A proved upper bound of ``sup_{t in [t_lo, t_hi]}`` of
     :func:`~certsample.lipschitz.working_score_lipschitz` (``kind='lipschitz'``) or of its one-sided
     twin: :func:`sup_on` where a global bound exists (equal variances); otherwise on each piece the
@@ -208,9 +231,21 @@ def working_sup_on(target, t_lo: float, t_hi: float, *, kind: str = "lipschitz",
     t_lo, t_hi = _checked(kind, t_lo, t_hi, rtol, max_pieces, enough)
     if not 0 < tail < 1:
         raise ValueError(f"tail must be in (0, 1), got {tail!r}")
-    return _memoised(target, ("working", t_lo, t_hi, kind, tail, rtol, max_pieces, enough), lambda: _sup(
-        target, t_lo, t_hi, kind, lambda t1, t2: mass_radius_on(target, t1, t2, tail),
-        lambda t: mass_radius(target, t, tail), rtol, max_pieces, enough))
+    return _memoised(
+        target,
+        ("working", t_lo, t_hi, kind, tail, rtol, max_pieces, enough),
+        lambda: _sup(
+            target,
+            t_lo,
+            t_hi,
+            kind,
+            lambda t1, t2: mass_radius_on(target, t1, t2, tail),
+            lambda t: mass_radius(target, t, tail),
+            rtol,
+            max_pieces,
+            enough,
+        ),
+    )
 
 
 # ---------------------------------------------------------------------------- a ball smoothed by a Gaussian
@@ -237,8 +272,16 @@ def ball_lipschitz_on(t_lo: float, t_hi: float, R: float, sigma: float = 0.0) ->
     return max(1.0 / v, a_hi * a_hi * R * R / (v * v))
 
 
-def ball_sup_on(t_lo: float, t_hi: float, R: float, sigma: float = 0.0, *, rtol: float = 0.01,
-                max_pieces: int = 64, enough: float | None = None) -> float:
+def ball_sup_on(
+    t_lo: float,
+    t_hi: float,
+    R: float,
+    sigma: float = 0.0,
+    *,
+    rtol: float = 0.01,
+    max_pieces: int = 64,
+    enough: float | None = None,
+) -> float:
     """A proved upper bound of ``sup_{t in [t_lo, t_hi]}`` of :func:`ball_lipschitz`: pieces as in
     :func:`sup_on`, each bounded by :func:`ball_lipschitz_on`, plus ``ROUNDING`` relative (two terms of
     a few operations each)."""
@@ -248,8 +291,9 @@ def ball_sup_on(t_lo: float, t_hi: float, R: float, sigma: float = 0.0, *, rtol:
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
             raise ValueError(f"{label} must be a finite number >= 0, got {value!r}")
     if not math.isfinite(ball_lipschitz(t_lo, R, sigma)):
-        raise ValueError(f"the bound is infinite at t_lo={t_lo!r} (sigma = 0: the law may have point masses); "
-                         "take t_lo > 0")
+        raise ValueError(
+            f"the bound is infinite at t_lo={t_lo!r} (sigma = 0: the law may have point masses); take t_lo > 0"
+        )
 
     def upper(t1, t2, best):
         return ball_lipschitz_on(t1, t2, R, sigma) * (1 + ROUNDING)

@@ -143,8 +143,9 @@ def tilted_covariance_sup(points, weights, tol: float = 0.01) -> float:
     centres = np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], axis=1)
     best = 0.0
     while len(centres):
-        values = np.concatenate([_top_eigenvalue(points, log_w, c) for c in np.array_split(
-            centres, max(1, len(centres) // 50_000))])
+        values = np.concatenate(
+            [_top_eigenvalue(points, log_w, c) for c in np.array_split(centres, max(1, len(centres) // 50_000))]
+        )
         best = max(best, float(values.max()))
         slack = _LIPSCHITZ * math.sqrt(h) * half
         centres = centres[values + slack > best + tol]
@@ -353,8 +354,13 @@ def tempered_covariance_sup(points, weights, lam_lo: float, lam_hi: float, rtol:
     while edges[-1] < reach:
         edges.append(2 * edges[-1])
     sectors = np.linspace(0, 2 * math.pi, _SECTORS + 1)
-    cells = np.array([[r1, r2, f1, f2, lam_lo, lam_hi] for r1, r2 in zip(edges[:-1], edges[1:])
-                      for f1, f2 in zip(sectors[:-1], sectors[1:])])
+    cells = np.array(
+        [
+            [r1, r2, f1, f2, lam_lo, lam_hi]
+            for r1, r2 in zip(edges[:-1], edges[1:])
+            for f1, f2 in zip(sectors[:-1], sectors[1:])
+        ]
+    )
     while len(cells):
         seen += len(cells)
         if seen > _MAX_CELLS:

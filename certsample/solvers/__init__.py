@@ -13,13 +13,30 @@ from .predictor_corrector import PredictorCorrector
 from .randomized_midpoint import RandomizedMidpoint
 from .ulmc import RandomizedMidpointULMC
 
-SOLVERS = {cls.name: cls for cls in (EulerMaruyama, ExponentialODE, ExponentialSDE, RandomizedMidpoint,
-                                     ParallelRandomizedMidpoint, PredictorCorrector, ParallelPredictorCorrector,
-                                     Collocation)}
-ALIASES = {"em": "euler-maruyama", "ddpm": "exponential-sde", "ddim": "exponential-ode",
-           "ei-ode": "exponential-ode", "ei-sde": "exponential-sde", "rm": "randomized-midpoint",
-           "prm": "parallel-midpoint", "pc": "predictor-corrector",
-           "ppc": "parallel-predictor-corrector"}
+SOLVERS = {
+    cls.name: cls
+    for cls in (
+        EulerMaruyama,
+        ExponentialODE,
+        ExponentialSDE,
+        RandomizedMidpoint,
+        ParallelRandomizedMidpoint,
+        PredictorCorrector,
+        ParallelPredictorCorrector,
+        Collocation,
+    )
+}
+ALIASES = {
+    "em": "euler-maruyama",
+    "ddpm": "exponential-sde",
+    "ddim": "exponential-ode",
+    "ei-ode": "exponential-ode",
+    "ei-sde": "exponential-sde",
+    "rm": "randomized-midpoint",
+    "prm": "parallel-midpoint",
+    "pc": "predictor-corrector",
+    "ppc": "parallel-predictor-corrector",
+}
 
 
 def register(cls):
@@ -53,6 +70,23 @@ def get_solver(solver, **options) -> Solver:
     return cls(**options)
 
 
-__all__ = ["Solver", "ODESolver", "SDESolver", "ParallelSolver", "PlannedSolver", "Plan", "EulerMaruyama", "ExponentialODE",
-           "ExponentialSDE", "RandomizedMidpoint", "ParallelRandomizedMidpoint", "PredictorCorrector",
-           "ParallelPredictorCorrector", "Collocation", "RandomizedMidpointULMC", "SOLVERS", "get_solver", "register"]
+__all__ = [
+    "Solver",
+    "ODESolver",
+    "SDESolver",
+    "ParallelSolver",
+    "PlannedSolver",
+    "Plan",
+    "EulerMaruyama",
+    "ExponentialODE",
+    "ExponentialSDE",
+    "RandomizedMidpoint",
+    "ParallelRandomizedMidpoint",
+    "PredictorCorrector",
+    "ParallelPredictorCorrector",
+    "Collocation",
+    "RandomizedMidpointULMC",
+    "SOLVERS",
+    "get_solver",
+    "register",
+]

@@ -39,18 +39,33 @@ import numpy as np
 from .. import lipschitz as bounds
 from ..arrays import einsum, is_numpy, like, namespace
 from ..forward import TimeGrid
-from ..kernels.loops import sweep_barrier
 from ..kernels.jit import device_function
+from ..kernels.loops import sweep_barrier
 from ..kernels.score import target_score
 from ..precision import as_context
 from ..targets import MixtureTarget
 from ..validation import check_int
 from .base import ODESolver, ParallelSolver, Plan, PlannedSolver, grid_steps
 
-__all__ = ["Collocation", "CollocationState", "CollocationPlan", "collocation_plan", "check_contraction", "chebyshev_lobatto_nodes",
-           "barycentric_weights", "lagrange_basis", "collocation_matrix", "picard_norm", "picard_sweep",
-           "collocation_step", "chebyshev_coefficients", "warm_start_matrix", "node_states",
-           "overlapped_windows", "schedule_cost"]
+__all__ = [
+    "Collocation",
+    "CollocationState",
+    "CollocationPlan",
+    "collocation_plan",
+    "check_contraction",
+    "chebyshev_lobatto_nodes",
+    "barycentric_weights",
+    "lagrange_basis",
+    "collocation_matrix",
+    "picard_norm",
+    "picard_sweep",
+    "collocation_step",
+    "chebyshev_coefficients",
+    "warm_start_matrix",
+    "node_states",
+    "overlapped_windows",
+    "schedule_cost",
+]
 
 WEIGHTS = ("exponential", "plain")
 #: largest factor by which a warm start's extrapolation may multiply rounding in the drifts
@@ -92,8 +107,9 @@ def lagrange_basis(nodes, r, context=None) -> np.ndarray:
         return out
 
 
-def collocation_matrix(degree: int, h: float = 0.0, weights: str = "exponential",
-                       quad_points: int | None = None, context=None) -> np.ndarray:
+def collocation_matrix(
+    degree: int, h: float = 0.0, weights: str = "exponential", quad_points: int | None = None, context=None
+) -> np.ndarray:
     """``A[i, j] = int_0^{c_j} e^{h (c_j - r)} l_i(r) dr`` (``weights='plain'`` or ``h = 0``: no exponential).
 
     Row ``i`` is the node whose score is used, column ``j`` the node whose state is produced; column 0
@@ -168,7 +184,7 @@ def warm_start_matrix(amat, h_previous: float, h: float, max_gain: float | None 
     where = 2.0 * (1.0 + chebyshev_lobatto_nodes(degree) * (h / h_previous)) - 1.0
     vander = np.polynomial.chebyshev.chebvander(where, degree)
     for kept in range(degree, -1, -1):  # degree 0 (the last drift held constant) has gain 1
-        extrapolate = vander[:, :kept + 1] @ to_coef[:kept + 1]
+        extrapolate = vander[:, : kept + 1] @ to_coef[: kept + 1]
         if np.max(np.sum(np.abs(extrapolate), axis=1)) <= max_gain:
             break
     return extrapolate.T @ amat
@@ -242,9 +258,10 @@ def _lipschitz_source(target=None, R=None, sigma=None, lipschitz=None) -> _Lipsc
         raise ValueError("give exactly one of target=, R= (with sigma=), or lipschitz= (a callable t -> L)")
     if isinstance(target, MixtureTarget):
         # unequal variances have no global constant: the bound on the ball holding all but 1e-12 of q_t
-        return _LipschitzSource(lambda t: bounds.working_score_lipschitz(target, t),
-                                lambda t_lo, t_hi, enough=None: bounds.working_sup_on(target, t_lo, t_hi,
-                                                                                      enough=enough))
+        return _LipschitzSource(
+            lambda t: bounds.working_score_lipschitz(target, t),
+            lambda t_lo, t_hi, enough=None: bounds.working_sup_on(target, t_lo, t_hi, enough=enough),
+        )
     if target is not None:
         if not hasattr(target, "score_lipschitz"):
             raise ValueError(f"target {target!r} has no score_lipschitz(t)")
@@ -259,13 +276,23 @@ def _lipschitz_source(target=None, R=None, sigma=None, lipschitz=None) -> _Lipsc
     sigma = 0.0 if sigma is None else float(sigma)
     if not (math.isfinite(sigma) and sigma >= 0):
         raise ValueError(f"sigma must be a finite number >= 0, got {sigma!r}")
-    return _LipschitzSource(lambda t: bounds.ball_lipschitz(t, R, sigma),
-                            lambda t_lo, t_hi, enough=None: bounds.ball_sup_on(t_lo, t_hi, R, sigma,
-                                                                               enough=enough))
+    return _LipschitzSource(
+        lambda t: bounds.ball_lipschitz(t, R, sigma),
+        lambda t_lo, t_hi, enough=None: bounds.ball_sup_on(t_lo, t_hi, R, sigma, enough=enough),
+    )
 
 
-def check_contraction(grid, degree: int, target=None, *, R=None, sigma=None, lipschitz=None,
-                      weights: str = "exponential", rho_max: float = 0.5) -> np.ndarray:
+def check_contraction(
+    grid,
+    degree: int,
+    target=None,
+    *,
+    R=None,
+    sigma=None,
+    lipschitz=None,
+    weights: str = "exponential",
+    rho_max: float = 0.5,
+) -> np.ndarray:
     """Picard contraction factors ``q_k = h_k L_k ||A_k||`` of every window; raise if one is ``>= rho_max``.
 
     ``L_k`` bounds the Lipschitz constant of the collocated drift over window ``k`` (the score's,
@@ -298,7 +325,8 @@ def _contraction_factors(grid, degree, source, weights, rho_max):
                 f"Picard map of window {k} (t={t:g} -> {t_next:g}, h={h:g}) does not contract: "
                 f"h*L*||A|| = {factors[k]:.3g} >= {rho_max} with L={lk:.3g}; use windows shorter than "
                 f"{rho_max / (lk * picard_norm(collocation_matrix(degree, 0.0, weights))):.3g} "
-                "(collocation_plan builds such a grid)")
+                "(collocation_plan builds such a grid)"
+            )
     return factors
 
 
@@ -322,7 +350,7 @@ class CollocationPlan:
     def windows(self) -> int:
         return len(self.grid)
 
-    def solver(self, **options) -> "Collocation":
+    def solver(self, **options) -> Collocation:
         options.setdefault("warm_start", self.warm_start)
         options.setdefault("pipeline", self.pipeline)
         return Collocation(self.degree, self.sweeps, **options)
@@ -338,9 +366,20 @@ class CollocationPlan:
         return schedule_cost(self.degree, np.broadcast_to(self.sweeps, (self.windows,)), self.pipeline)[1]
 
 
-def collocation_plan(eps: float, target=None, *, R=None, sigma=None, lipschitz=None, T: float = 10.0,
-                     delta: float = 1e-3, rho: float = 0.25, h_max: float = 1.0, degree: int | None = None,
-                     sweeps: int | None = None) -> CollocationPlan:
+def collocation_plan(
+    eps: float,
+    target=None,
+    *,
+    R=None,
+    sigma=None,
+    lipschitz=None,
+    T: float = 10.0,
+    delta: float = 1e-3,
+    rho: float = 0.25,
+    h_max: float = 1.0,
+    degree: int | None = None,
+    sweeps: int | None = None,
+) -> CollocationPlan:
     """Windows, degree ``D`` and sweeps ``N`` for pathwise accuracy ``eps``.
 
     Windows are marched down from ``T`` to ``delta``, each as long as possible (at most ``h_max``)
@@ -394,6 +433,7 @@ def collocation_plan(eps: float, target=None, *, R=None, sigma=None, lipschitz=N
     if not (math.isfinite(delta) and delta > 0 and math.isfinite(T) and T > delta):
         raise ValueError(f"need T > delta > 0, got T={T!r}, delta={delta!r}")
     source = _lipschitz_source(target, R, sigma, lipschitz)
+
     # ||A|| <= (e^h - 1)/h * ||A0|| and ||A0|| = 1 for the Lobatto nodes: size windows with it,
     # the exact factors are checked below with the final degree.
     def fits(t, t_next):
@@ -494,13 +534,13 @@ def node_drifts(states, t, target_params, drifts, shift, lanes, swork):
 @device_function
 def collocation_step(x, t, h, k, first, key0, key1, target_params, solver_params, work, lanes, swork):
     """One window for a block of particles (:func:`collocation_node_step` with every node)."""
-    return collocation_node_step(x, t, h, k, first, key0, key1, target_params, solver_params, work, lanes,
-                                 swork, 0, 1)
+    return collocation_node_step(x, t, h, k, first, key0, key1, target_params, solver_params, work, lanes, swork, 0, 1)
 
 
 @device_function
-def collocation_node_step(x, t, h, k, first, key0, key1, target_params, solver_params, work, lanes, swork,
-                          node, stride):
+def collocation_node_step(
+    x, t, h, k, first, key0, key1, target_params, solver_params, work, lanes, swork, node, stride
+):
     """One window for a block of particles, doing the work of nodes ``node, node + stride, ...``.
 
     Rows ``0..D`` of ``work`` hold node states, ``D+1..2D+1`` node drifts, and with a pipeline
@@ -551,13 +591,19 @@ def collocation_node_step(x, t, h, k, first, key0, key1, target_params, solver_p
             h_next = t_next - times[k + 2]
             # from this window's end state and drifts before its last sweep (x's carry is free:
             # loaded above), so that the drifts land in the carry
-            update_node_states(work[n_nodes - 1], work, ahead, drifts, warm[k + 1], growth[k + 1], h_next,
-                               node, stride)
+            update_node_states(work[n_nodes - 1], work, ahead, drifts, warm[k + 1], growth[k + 1], h_next, node, stride)
             for j in range(node, n_nodes, stride):
                 if j == 0:
                     continue
-                node_drifts(work[ahead + j], t_next - h_next * nodes[j], target_params,
-                            x[(j + 1) * d:(j + 2) * d], shift, lanes, swork)
+                node_drifts(
+                    work[ahead + j],
+                    t_next - h_next * nodes[j],
+                    target_params,
+                    x[(j + 1) * d : (j + 2) * d],
+                    shift,
+                    lanes,
+                    swork,
+                )
                 nfe += 1
             sweep_barrier()  # that update read the drifts this sweep overwrites
         # the start node never moves: its score is taken once, in the first sweep from the final start
@@ -691,13 +737,22 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
     kernel_step = staticmethod(collocation_step)
     kernel_node_step = staticmethod(collocation_node_step)
 
-    def __init__(self, degree: int = 8, sweeps: int = 8, weights: str = "exponential", check: bool = False,
-                 lipschitz=None, rho_max: float = 0.5, warm_start: bool = False, pipeline: bool = False,
-                 context=None):
+    def __init__(
+        self,
+        degree: int = 8,
+        sweeps: int = 8,
+        weights: str = "exponential",
+        check: bool = False,
+        lipschitz=None,
+        rho_max: float = 0.5,
+        warm_start: bool = False,
+        pipeline: bool = False,
+        context=None,
+    ):
         self.degree = check_int("degree", degree, 1)
         self.context = as_context(context)
         per_window = np.ndim(sweeps) == 1
-        for count in (np.asarray(sweeps).tolist() if per_window else [sweeps]):
+        for count in np.asarray(sweeps).tolist() if per_window else [sweeps]:
             check_int("sweeps", count, 1)
         if weights not in WEIGHTS:
             raise ValueError(f"unknown weights {weights!r}; choose from {WEIGHTS}")
@@ -719,8 +774,9 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
         self.pipeline = bool(pipeline)
         self.kernel_node_threads = self.degree + 1  # on CUDA: a thread per node when the particles are few
         if self.pipeline and not self.warm_start:
-            raise ValueError("pipeline=True starts each window from the previous one's extrapolated drifts: "
-                             "it needs warm_start=True")
+            raise ValueError(
+                "pipeline=True starts each window from the previous one's extrapolated drifts: it needs warm_start=True"
+            )
         # node states and drifts, and with a pipeline the next window's first node states
         self.n_work = (3 if self.pipeline else 2) * (self.degree + 1)
         # the nodes' times (the score's constants once per window), with a pipeline the next window's too
@@ -749,7 +805,7 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
         """:func:`schedule_cost` of the grid's windows with their sweeps."""
         return schedule_cost(self.degree, self._windows_sweeps(grid_steps(grid)), self.pipeline)
 
-    def init(self, grid, target=None) -> "CollocationState":
+    def init(self, grid, target=None) -> CollocationState:
         """The run's state: the grid's times and overlapped windows (a pipeline looks one window ahead),
         and no carried drifts yet."""
         times = np.asarray(grid.times, dtype=float)
@@ -767,8 +823,13 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
 
         before = score.evaluations
         plan = adapt_plan(eps, score, x_pilot, T, delta)
-        info = {"eps": float(eps), "degree": plan.degree, "windows": plan.windows, "pilot": int(x_pilot.shape[0]),
-                "pilot_evaluations_per_particle": (score.evaluations - before) / x_pilot.shape[0]}
+        info = {
+            "eps": float(eps),
+            "degree": plan.degree,
+            "windows": plan.windows,
+            "pilot": int(x_pilot.shape[0]),
+            "pilot_evaluations_per_particle": (score.evaluations - before) / x_pilot.shape[0],
+        }
         return Plan(plan.solver(), plan.grid, info)
 
     def _window(self, h):
@@ -791,8 +852,7 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
         if source is None:
             raise ValueError("check=True needs lipschitz= (a target or a callable t -> L) or an exact target")
         kw = {"target": source} if hasattr(source, "score_lipschitz") else {"lipschitz": source}
-        return check_contraction(TimeGrid([t, t - h]), self.degree, weights=self.weights,
-                                 rho_max=self.rho_max, **kw)
+        return check_contraction(TimeGrid([t, t - h]), self.degree, weights=self.weights, rho_max=self.rho_max, **kw)
 
     def step(self, x, t, h, k, score, noise, state):
         """One window; ``state`` from :meth:`init` carries the warm start's drifts between windows."""
@@ -843,8 +903,10 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
         first = 0 if first_sweep else 1
         here = self.degree + 1 - first
         xp = namespace(x)
-        both = score.evaluate_many((np.concatenate if xp is np else xp.concat)([nodes[first:, ...], next_nodes[1:, ...]]),
-                                   np.concatenate([times[first:], t_next - h_next * self.nodes[1:]]))
+        both = score.evaluate_many(
+            (np.concatenate if xp is np else xp.concat)([nodes[first:, ...], next_nodes[1:, ...]]),
+            np.concatenate([times[first:], t_next - h_next * self.nodes[1:]]),
+        )
         drift[first:, ...] = both[:here, ...] + shift * nodes[first:, ...]
         next_drift = xp.empty_like(drift)
         next_drift[1:, ...] = both[here:, ...] + shift * next_nodes[1:, ...]
@@ -867,8 +929,10 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
         warm-start matrices (n, D+1, D+1; window 0 unused) or a (1, 1, 1) placeholder, warm_start,
         the grid's times, overlapped_windows (n,))``."""
         if not self.context.is_float64:
-            raise ValueError(f"the compiled backends run in float64; a solver in {self.context!r} runs with "
-                             "backend='numpy' or through certsample.highprec")
+            raise ValueError(
+                f"the compiled backends run in float64; a solver in {self.context!r} runs with "
+                "backend='numpy' or through certsample.highprec"
+            )
         steps = np.asarray(grid.steps, dtype=float)
         if self.check:
             for t, h in zip(grid.times[:-1], steps):
@@ -882,9 +946,17 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
             for k in range(1, len(steps)):
                 warm[k] = self._warm(steps[k - 1], steps[k])
         sweeps = np.ascontiguousarray(self._windows_sweeps(len(steps)))
-        return (np.ascontiguousarray(self.nodes), amat, growth, float(shift), sweeps, warm, self.warm_start,
-                np.ascontiguousarray(grid.times, dtype=float),
-                np.ascontiguousarray(overlapped_windows(sweeps, self.pipeline)))
+        return (
+            np.ascontiguousarray(self.nodes),
+            amat,
+            growth,
+            float(shift),
+            sweeps,
+            warm,
+            self.warm_start,
+            np.ascontiguousarray(grid.times, dtype=float),
+            np.ascontiguousarray(overlapped_windows(sweeps, self.pipeline)),
+        )
 
     def __repr__(self) -> str:
         extra = "" if self.weights == "exponential" else f", weights={self.weights!r}"

@@ -14,14 +14,20 @@ import math
 import numpy as np
 
 from ..arrays import einsum, like
-from ..kernels.loops import sweep_barrier
 from ..kernels.jit import device_function
+from ..kernels.loops import sweep_barrier
 from ..kernels.philox import uniform
 from ..kernels.score import particle_score
 from ..validation import check_int
 from .base import ODESolver, ParallelSolver
-from .randomized_midpoint import (SLOT_MIDPOINT, _midpoint_offset_numpy, _midpoint_weight_numpy,
-                                  check_sampling, midpoint_offset, midpoint_weight)
+from .randomized_midpoint import (
+    SLOT_MIDPOINT,
+    _midpoint_offset_numpy,
+    _midpoint_weight_numpy,
+    check_sampling,
+    midpoint_offset,
+    midpoint_weight,
+)
 
 __all__ = ["ParallelRandomizedMidpoint", "parallel_midpoint_step", "parallel_midpoint_node_step", "piece_offset"]
 
@@ -36,13 +42,15 @@ def piece_offset(key0, key1, particle, step, j, hr, exponential):
 @device_function
 def parallel_midpoint_step(x, t, h, k, particle, key0, key1, target_params, solver_params, work, swork):
     """One step of one particle (:func:`parallel_midpoint_node_step` with every midpoint)."""
-    return parallel_midpoint_node_step(x, t, h, k, particle, key0, key1, target_params, solver_params, work,
-                                       swork, swork, 0, 1)
+    return parallel_midpoint_node_step(
+        x, t, h, k, particle, key0, key1, target_params, solver_params, work, swork, swork, 0, 1
+    )
 
 
 @device_function
-def parallel_midpoint_node_step(x, t, h, k, particle, key0, key1, target_params, solver_params, work, lanes,
-                                swork, node, stride):
+def parallel_midpoint_node_step(
+    x, t, h, k, particle, key0, key1, target_params, solver_params, work, lanes, swork, node, stride
+):
     """One step of one particle, doing the work of midpoints ``node, node + stride, ...``.
 
     ``work[0:R]`` holds the midpoint states, ``work[R:2R]`` their scores; ``solver_params = (R, K,

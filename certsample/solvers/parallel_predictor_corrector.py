@@ -10,7 +10,6 @@ whatever ``M`` is.
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from ..kernels.jit import device_function
@@ -24,8 +23,7 @@ __all__ = ["ParallelPredictorCorrector", "parallel_predictor_corrector_step"]
 
 
 @device_function
-def parallel_predictor_corrector_step(x, t, h, k, particle, key0, key1, target_params, solver_params,
-                                      work, swork):
+def parallel_predictor_corrector_step(x, t, h, k, particle, key0, key1, target_params, solver_params, work, swork):
     # solver_params = (R, K, exponential, corrector steps per step, u per step, corrector h,
     #                  first corrector slot, Picard sweeps)
     n_sub = solver_params[0]
@@ -36,8 +34,23 @@ def parallel_predictor_corrector_step(x, t, h, k, particle, key0, key1, target_p
     u = solver_params[4][k]
     v = work[2 * n_sub]
     fresh_velocity(v, u, k, particle, key0, key1)
-    nfe += picard_ulmc_window(x, v, solver_params[5], u, t - h, n_corrector, solver_params[7], k, particle,
-                              key0, key1, solver_params[6], target_params, work[2 * n_sub + 1:], swork)
+    nfe += picard_ulmc_window(
+        x,
+        v,
+        solver_params[5],
+        u,
+        t - h,
+        n_corrector,
+        solver_params[7],
+        k,
+        particle,
+        key0,
+        key1,
+        solver_params[6],
+        target_params,
+        work[2 * n_sub + 1 :],
+        swork,
+    )
     return nfe
 
 
@@ -87,13 +100,30 @@ class ParallelPredictorCorrector(PredictorCorrector, ParallelSolver):
     theorem = "gupta_cai_chen_parallel"
     kernel_step = staticmethod(parallel_predictor_corrector_step)
 
-    def __init__(self, R: int = 4, K: int = 2, corrector_steps: int = 2, corrector_sweeps: int = 4,
-                 corrector_h: float = 0.5, L=None, target=None, corrector_time: float | None = None,
-                 blocks: int | None = None, span=None):
+    def __init__(
+        self,
+        R: int = 4,
+        K: int = 2,
+        corrector_steps: int = 2,
+        corrector_sweeps: int = 4,
+        corrector_h: float = 0.5,
+        L=None,
+        target=None,
+        corrector_time: float | None = None,
+        blocks: int | None = None,
+        span=None,
+    ):
         self.corrector_sweeps = check_int("corrector_sweeps", corrector_sweeps, 1)
-        super().__init__(ParallelRandomizedMidpoint(R, K), corrector_steps=corrector_steps,
-                         corrector_h=corrector_h, L=L, target=target, corrector_time=corrector_time,
-                         blocks=blocks, span=span)
+        super().__init__(
+            ParallelRandomizedMidpoint(R, K),
+            corrector_steps=corrector_steps,
+            corrector_h=corrector_h,
+            L=L,
+            target=target,
+            corrector_time=corrector_time,
+            blocks=blocks,
+            span=span,
+        )
         self.n_work = 2 * self.R + 1 + picard_work_rows(self.corrector_steps)
 
     def corrector_cost(self, n_corrector: int) -> tuple[int, int]:
@@ -106,11 +136,29 @@ class ParallelPredictorCorrector(PredictorCorrector, ParallelSolver):
 
     def correct(self, x, v, n_corrector, u, t_next, k, score, noise):
         """The corrector run on a NumPy batch: one Picard window of ``n_corrector`` steps."""
-        return picard_ulmc_window_numpy(x, v, self.corrector_h, u, t_next, n_corrector, self.corrector_sweeps,
-                                        k, score, noise, corrector_slot(self.R, 0))[0]
+        return picard_ulmc_window_numpy(
+            x,
+            v,
+            self.corrector_h,
+            u,
+            t_next,
+            n_corrector,
+            self.corrector_sweeps,
+            k,
+            score,
+            noise,
+            corrector_slot(self.R, 0),
+        )[0]
 
     def __repr__(self) -> str:
-        schedule = (f", blocks={self.blocks}" if self.blocks is not None else
-                    f", span={self.span!r}" if self.span is not None else "")
-        return (f"{type(self).__name__}(R={self.R}, K={self.K}, corrector_steps={self.corrector_steps}, "
-                f"corrector_sweeps={self.corrector_sweeps}, corrector_h={self.corrector_h:g}{schedule})")
+        schedule = (
+            f", blocks={self.blocks}"
+            if self.blocks is not None
+            else f", span={self.span!r}"
+            if self.span is not None
+            else ""
+        )
+        return (
+            f"{type(self).__name__}(R={self.R}, K={self.K}, corrector_steps={self.corrector_steps}, "
+            f"corrector_sweeps={self.corrector_sweeps}, corrector_h={self.corrector_h:g}{schedule})"
+        )

@@ -63,8 +63,9 @@ def picard_cost(n_steps: int, n_sweeps: int) -> tuple[int, int]:
 
 
 @device_function
-def picard_ulmc_window(x, v, h, u, t_score, n_steps, n_sweeps, k, particle, key0, key1, slot0,
-                       target_params, work, swork):
+def picard_ulmc_window(
+    x, v, h, u, t_score, n_steps, n_sweeps, k, particle, key0, key1, slot0, target_params, work, swork
+):
     """``n_steps`` ULMC steps of length ``h`` from ``(x, v)`` by ``n_sweeps`` Picard sweeps, in place.
 
     Step ``j`` draws its noise with :func:`~.ulmc.ulmc_draw` from slot ``slot0 + 4 j`` of Philox step

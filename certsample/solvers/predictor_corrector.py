@@ -16,14 +16,13 @@ import numpy as np
 
 from ..kernels.jit import device_function
 from ..kernels.philox import SLOT_BROWNIAN, fill_normals
-from .base import SDESolver, grid_steps
 from ..validation import check_int, positive_finite
+from .base import SDESolver, grid_steps
 from .parallel_midpoint import ParallelRandomizedMidpoint, parallel_midpoint_step
 from .randomized_midpoint import RandomizedMidpoint
 from .ulmc import ULMC_SLOTS, ULMC_WORK, ulmc_step, ulmc_step_numpy
 
-__all__ = ["PredictorCorrector", "predictor_corrector_step", "fresh_velocity", "SLOT_VELOCITY",
-           "corrector_slot"]
+__all__ = ["PredictorCorrector", "predictor_corrector_step", "fresh_velocity", "SLOT_VELOCITY", "corrector_slot"]
 
 #: normal slot of the corrector's fresh velocity (the ODE predictor never draws Brownian noise)
 SLOT_VELOCITY = int(SLOT_BROWNIAN)
@@ -64,8 +63,21 @@ def predictor_corrector_step(x, t, h, k, particle, key0, key1, target_params, so
     fresh_velocity(v, u, k, particle, key0, key1)
     t_next = t - h
     for j in range(n_corrector):
-        nfe += ulmc_step(x, v, h_corr, u, t_next, k, particle, key0, key1, base + ULMC_SLOTS * j,
-                         target_params, work[2 * n_sub + 1:], swork)
+        nfe += ulmc_step(
+            x,
+            v,
+            h_corr,
+            u,
+            t_next,
+            k,
+            particle,
+            key0,
+            key1,
+            base + ULMC_SLOTS * j,
+            target_params,
+            work[2 * n_sub + 1 :],
+            swork,
+        )
     return nfe
 
 
@@ -157,9 +169,19 @@ class PredictorCorrector(SDESolver):
     theorem = "gupta_cai_chen"
     kernel_step = staticmethod(predictor_corrector_step)
 
-    def __init__(self, predictor="sequential", R: int | None = None, K: int | None = None,
-                 corrector_steps: int = 2, corrector_h: float = 0.5, L=None, target=None,
-                 corrector_time: float | None = None, blocks: int | None = None, span=None):
+    def __init__(
+        self,
+        predictor="sequential",
+        R: int | None = None,
+        K: int | None = None,
+        corrector_steps: int = 2,
+        corrector_h: float = 0.5,
+        L=None,
+        target=None,
+        corrector_time: float | None = None,
+        blocks: int | None = None,
+        span=None,
+    ):
         if predictor in ("parallel", ParallelRandomizedMidpoint.name):
             predictor = ParallelRandomizedMidpoint(4 if R is None else R, 2 if K is None else K)
         elif R is not None or K is not None:
@@ -167,8 +189,10 @@ class PredictorCorrector(SDESolver):
         elif predictor in ("sequential", RandomizedMidpoint.name):
             predictor = RandomizedMidpoint()
         if not isinstance(predictor, (RandomizedMidpoint, ParallelRandomizedMidpoint)):
-            raise ValueError(f"predictor must be 'sequential', 'parallel', a RandomizedMidpoint or a "
-                             f"ParallelRandomizedMidpoint, got {predictor!r}")
+            raise ValueError(
+                f"predictor must be 'sequential', 'parallel', a RandomizedMidpoint or a "
+                f"ParallelRandomizedMidpoint, got {predictor!r}"
+            )
         self.predictor = predictor
         # the sequential predictor is the parallel kernel with R = 1, K = 0 (identical arithmetic)
         parallel = isinstance(predictor, ParallelRandomizedMidpoint)
@@ -212,8 +236,9 @@ class PredictorCorrector(SDESolver):
         else:
             target = self.target if self.target is not None else target
             if target is None:
-                raise ValueError("predictor-corrector needs L= (a number or L(t)) or target= for the "
-                                 "corrector's step scale u = 1/L")
+                raise ValueError(
+                    "predictor-corrector needs L= (a number or L(t)) or target= for the corrector's step scale u = 1/L"
+                )
             try:
                 value = float(getattr(target, "working_score_lipschitz", target.score_lipschitz)(t))
             except ValueError as err:
@@ -272,8 +297,15 @@ class PredictorCorrector(SDESolver):
         for k in np.flatnonzero(counts):
             u[k] = 1.0 / self.lipschitz(float(t_next[k]), target)
         exponential = np.int64(self.predictor.sampling == "exponential")
-        return (np.int64(self.R), np.int64(self.K), exponential, counts, u,
-                self.corrector_h, np.int64(corrector_slot(self.R, 0)))
+        return (
+            np.int64(self.R),
+            np.int64(self.K),
+            exponential,
+            counts,
+            u,
+            self.corrector_h,
+            np.int64(corrector_slot(self.R, 0)),
+        )
 
     def step(self, x, t, h, k, score, noise, state):
         """The predictor's step, then ``state[k]`` corrector steps (``state`` from :meth:`init`)."""
@@ -293,7 +325,14 @@ class PredictorCorrector(SDESolver):
         return x
 
     def __repr__(self) -> str:
-        schedule = (f", blocks={self.blocks}" if self.blocks is not None else
-                    f", span={self.span!r}" if self.span is not None else "")
-        return (f"{type(self).__name__}(predictor={self.predictor!r}, "
-                f"corrector_steps={self.corrector_steps}, corrector_h={self.corrector_h:g}{schedule})")
+        schedule = (
+            f", blocks={self.blocks}"
+            if self.blocks is not None
+            else f", span={self.span!r}"
+            if self.span is not None
+            else ""
+        )
+        return (
+            f"{type(self).__name__}(predictor={self.predictor!r}, "
+            f"corrector_steps={self.corrector_steps}, corrector_h={self.corrector_h:g}{schedule})"
+        )

@@ -23,8 +23,14 @@ from ..kernels.philox import uniform
 from ..kernels.score import target_score, target_score_at
 from .base import ODESolver
 
-__all__ = ["RandomizedMidpoint", "randomized_midpoint_step", "midpoint_offset",
-           "midpoint_weight", "SLOT_MIDPOINT", "SAMPLINGS"]
+__all__ = [
+    "RandomizedMidpoint",
+    "randomized_midpoint_step",
+    "midpoint_offset",
+    "midpoint_weight",
+    "SLOT_MIDPOINT",
+    "SAMPLINGS",
+]
 
 #: Philox slot of the midpoint's uniform (slot 0 stays the Brownian slot)
 SLOT_MIDPOINT = 1

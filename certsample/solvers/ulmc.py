@@ -53,10 +53,26 @@ from ..kernels.score import particle_score
 from ..validation import positive_finite
 from .base import SDESolver
 
-__all__ = ["ULMC_WORK", "ULMC_SLOTS", "brownian_g", "ulmc_noise_factor", "ulmc_noise_factor_numpy",
-           "ulmc_covariance", "ulmc_cholesky", "ulmc_draw", "ulmc_half", "ulmc_end", "ulmc_step",
-           "ulmc_draw_numpy", "ulmc_half_numpy", "ulmc_end_numpy", "ulmc_step_numpy", "ulmc_solver_step",
-           "RandomizedMidpointULMC", "DEFAULT_H"]
+__all__ = [
+    "ULMC_WORK",
+    "ULMC_SLOTS",
+    "brownian_g",
+    "ulmc_noise_factor",
+    "ulmc_noise_factor_numpy",
+    "ulmc_covariance",
+    "ulmc_cholesky",
+    "ulmc_draw",
+    "ulmc_half",
+    "ulmc_end",
+    "ulmc_step",
+    "ulmc_draw_numpy",
+    "ulmc_half_numpy",
+    "ulmc_end_numpy",
+    "ulmc_step_numpy",
+    "ulmc_solver_step",
+    "RandomizedMidpointULMC",
+    "DEFAULT_H",
+]
 
 #: d-vectors of scratch ``ulmc_step`` needs in ``work`` (rows 0..3; longer rows are fine).
 ULMC_WORK = 4
@@ -65,7 +81,7 @@ ULMC_SLOTS = 4
 #: Default step, in the time units of the dynamics above (stiffest mode critically damped, period ~ 1).
 DEFAULT_H = 0.2
 _SERIES_BELOW = 0.5  # |t| under which g(t) is summed as a series
-_SERIES_TERMS = 30   # |4t|^n / (n+1)! < 1e-20 relative for |t| < 1/2 by then
+_SERIES_TERMS = 30  # |4t|^n / (n+1)! < 1e-20 relative for |t| < 1/2 by then
 
 
 # ---------------------------------------------------------------------- Brownian-integral law
@@ -320,8 +336,21 @@ def ulmc_step_numpy(x, v, h, u, t_score, k, score, noise, slot):
 def ulmc_solver_step(x, t, h, k, particle, key0, key1, target_params, solver_params, work, swork):
     """Standard solver signature over a row ``(x, v)`` of length ``2 d``; ``solver_params = (u, t_score)``."""
     d = x.shape[0] // 2
-    return ulmc_step(x[:d], x[d:], h, solver_params[0], solver_params[1], k, particle, key0, key1,
-                     np.uint64(0), target_params, work, swork)
+    return ulmc_step(
+        x[:d],
+        x[d:],
+        h,
+        solver_params[0],
+        solver_params[1],
+        k,
+        particle,
+        key0,
+        key1,
+        np.uint64(0),
+        target_params,
+        work,
+        swork,
+    )
 
 
 # ---------------------------------------------------------------------- the sampler
