@@ -365,6 +365,7 @@ def study(train_steps=6000, per_class=50, budgets=NFE_BUDGETS, out=None, seed=0,
     runs.update(diffusers_runs(model, noise, budgets))
     high = planned_run(model, noise, HIGH_ACCURACY_EPS)
     runs[f"collocation eps={HIGH_ACCURACY_EPS:g}"] = high[:4]
+    runs.update(diffusers_runs(model, noise, (high[1],)))  # the peers at collocation's high-accuracy NFE
     rows = []
     for label, (samples, nfe, rounds, seconds) in runs.items():
         rows.append(
