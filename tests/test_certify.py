@@ -205,3 +205,26 @@ def test_a_score_that_cannot_reach_eps_gets_a_proved_fail_naming_the_floor(eps):
     assert cert.measured_lower > 100 * eps  # proved: far above eps, and not falling with more steps
     floor = [note for note in cert.notes if "stops falling" in note]
     assert floor and "the score, not the step count, limits this run" in floor[0]
+
+
+def test_every_particle_of_a_run_is_proved_and_the_certificate_states_the_coupling():
+    cert = certify(SMALL_RING, "exponential-ode", eps=0.05, n=300, n_steps=60, T=2.0, delta=0.1, **QUIET)
+    assert cert.particles_checked == 300 and cert.measurement_kind == "verified"
+    key = next(k for k in cert.population if k.startswith("every particle proved"))
+    assert "W-infinity" in key and cert.population[key] == cert.population["max proved error"]
+    assert any("every one of the 300 output samples" in note for note in cert.notes)
+    assert cert.accuracy_verdict in ("PASS", "FAIL")
+    # n_verify still limits the check for a run of any size, with today's population statements only
+    few = certify(SMALL_RING, "exponential-ode", eps=0.05, n=300, n_verify=20, n_steps=60, T=2.0, delta=0.1, **QUIET)
+    assert few.particles_checked == 20 and not any(k.startswith("every particle") for k in few.population)
+
+
+def test_enclosures_sharded_over_a_dask_client_give_the_single_process_certificate():
+    distributed = pytest.importorskip("dask.distributed")
+    kwargs = dict(eps=0.05, n=150, n_steps=40, T=2.0, delta=0.1, **QUIET)
+    one = certify(SMALL_RING, "exponential-ode", **kwargs)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            sharded = certify(SMALL_RING, "exponential-ode", client=client, **kwargs)
+    assert (sharded.measured, sharded.measured_lower) == (one.measured, one.measured_lower)
+    assert sharded.population == one.population and sharded.particles_checked == 150

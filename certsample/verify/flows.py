@@ -27,7 +27,7 @@ from .enclosure import Enclosure, _flint, _lower, _upper, enclose_flow
 from .errors import EnclosureFailed
 from .fast_enclosure import N_OUT, STATUS, FastModel
 
-__all__ = ["FlowEnclosures", "enclose_flows", "default_order"]
+__all__ = ["FlowEnclosures", "enclose_flows", "default_order", "proved_errors"]
 
 
 @dataclass
@@ -53,20 +53,25 @@ class FlowEnclosures:
                          steps=int(self.steps[p]), growth=math.nan)
 
     def error_bounds(self, samples, m: int | None = None):
-        """Proved ``(lower, upper)`` bounds of ``|samples[p] - x_exact[p](delta)|`` for the first ``m`` rows:
-        ``|x - c| -/+ r``. The computed ``|x - c|`` (rounded differences, then a sum of ``d`` squares and a
-        square root) is within a relative ``(d + 3) u`` of the exact one; a margin ``2 (d + 4) u`` and
-        ``nextafter`` on every later operation make the bounds outward."""
+        """Proved ``(lower, upper)`` bounds of ``|samples[p] - x_exact[p](delta)|`` for the first ``m`` rows
+        (:func:`proved_errors`)."""
         m = len(self) if m is None else m
-        samples = np.asarray(samples, dtype=float)[:m]
-        d = samples.shape[1]
-        gap = np.linalg.norm(samples - self.centers[:m], axis=1)
-        margin = 2 * (d + 4) * 2.0 ** -53
-        gap_up = np.nextafter(gap * (1 + margin), np.inf)
-        gap_down = np.nextafter(gap * (1 - margin), -np.inf)
-        upper = np.nextafter(gap_up + self.radii[:m], np.inf)
-        lower = np.maximum(0.0, np.nextafter(gap_down - self.radii[:m], -np.inf))
-        return lower, upper
+        return proved_errors(np.asarray(samples, dtype=float)[:m], self.centers[:m], self.radii[:m])
+
+
+def proved_errors(samples, centers, radii):
+    """``(lower, upper)`` with ``lower <= |samples[p] - x| <= upper`` for every ``x`` in ``B(centers[p], radii[p])``.
+
+    ``|x - c| -/+ r``: the computed ``|x - c|`` (rounded differences, a sum of ``d`` squares, a square root) is
+    within a relative ``(d + 3) u`` of the exact one, so a margin ``2 (d + 4) u`` and ``nextafter`` on each
+    later operation round the bounds outward.
+    """
+    d = samples.shape[1]
+    gap = np.linalg.norm(samples - centers, axis=1)
+    margin = 2 * (d + 4) * 2.0 ** -53
+    upper = np.nextafter(np.nextafter(gap * (1 + margin), np.inf) + radii, np.inf)
+    lower = np.maximum(0.0, np.nextafter(np.nextafter(gap * (1 - margin), -np.inf) - radii, -np.inf))
+    return lower, upper
 
 
 def default_order(tol_local_relative: float) -> int:
