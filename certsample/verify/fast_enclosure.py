@@ -100,81 +100,159 @@ STATUS = {0: "enclosed", 1: "no a-priori box validates even for a tiny step",
           3: "more than max_steps steps", 4: "a bound is not finite"}
 
 # row blocks of the series scratch (offsets in FastModel.offsets)
-(R_Y, R_A, R_E2, R_INV, R_AINV, R_LOGV, R_KAP, R_DS, R_B, R_L, R_U, R_Z, R_R, R_MM, R_W, R_N, R_Y2, R_DINV, R_P,
- R_SC, R_PHI, R_END) = range(22)
-# rows of the vector scratch
-V_C, V_XL, V_XH, V_YL, V_YH, V_FL, V_FH, V_UH, V_HN, V_ERR, V_S2L, V_S2H, V_LM1L, V_LM1H = range(14)
-N_VEC_ROWS = 14
+(R_Y, R_A, R_E2, R_INV, R_AINV, R_LOGV, R_KAP, R_DS, R_Q, R_Q0, R_L, R_U, R_Z, R_R, R_MM, R_V, R_N, R_Y2, R_AY, R_SK,
+ R_ESK, R_SM, R_DINV, R_B, R_END) = range(25)
+# rows of the vector scratch: the step's vectors, and the time-series cache (key, orders done per variance)
+V_C, V_XL, V_XH, V_YL, V_YH, V_FL, V_FH, V_UH, V_HN, V_ERR, V_KEY, V_TJ, V_TA = range(13)
+N_VEC_ROWS = 13
+#: steps aim at a remainder of this fraction of the local tolerance (the remainder grows faster than h^(m+1): the
+#: box widens with h, and the radius of convergence shrinks with t)
+TARGET = 0.25
 N_OUT = 8  # out[p]: radius, steps, status, failure time, failure step, failure radius E, last h, attempts
+U_HALF = 1.1102230246251565e-16  # u = 2^-53
+
+
+@device_function
+def _dot_bound(sl, sh, al, ah, terms):
+    """Round outward a sum of ``terms`` interval products accumulated in round-to-nearest (see :func:`_conv`)."""
+    k = (terms + 3) * U_HALF
+    return next_down(next_down(sl - next_up(k * al)) - 1e-300), next_up(next_up(sh + next_up(k * ah)) + 1e-300)
 
 
 @device_function
 def _conv(LO, HI, ra, rb, n):
-    """Coefficient ``n`` of the product of the series in rows ``ra`` and ``rb``."""
+    r"""Coefficient ``n`` of the product of the series in rows ``ra`` and ``rb``: ``sum_j [a_j] [b_{n-j}]``.
+
+    A dot product bounded a posteriori rather than widened term by term (three times fewer dependent
+    operations). Each product's endpoints are rounded products ``f = fl(x)``, ``|f - x| <= u |x|``; the
+    exact lower endpoint ``m_j = min_k x_k`` obeys ``m_j >= m~_j - u' |m~_j|`` with ``m~_j`` the minimum of
+    the rounded ones and ``u' = u / (1 - u)`` (``f -> f - u' |f|`` is increasing). The ``n + 1`` minima are
+    summed to ``s~`` with ``|s~ - sum m~_j| <= gamma_n sum |m~_j|`` and ``sum |m~_j| <= A~ / (1 - gamma_n)`` for
+    the computed ``A~ = fl(sum |m~_j|)`` ([2]_ of :mod:`.interval`, eq. (3.4)); so ``sum m_j >= s~ - (n + 3) u
+    A~``, evaluated with outward widening, minus ``1e-300`` for the underflows (each at most ``2^-1075``).
+    The upper endpoint likewise.
+    """
     sl = 0.0
     sh = 0.0
+    al = 0.0
+    ah = 0.0
     for j in range(n + 1):
-        pl, ph = imul(LO[ra, j], HI[ra, j], LO[rb, n - j], HI[rb, n - j])
-        sl, sh = iadd(sl, sh, pl, ph)
-    return sl, sh
+        a0 = LO[ra, j]
+        a1 = HI[ra, j]
+        b0 = LO[rb, n - j]
+        b1 = HI[rb, n - j]
+        p1 = a0 * b0
+        p2 = a0 * b1
+        p3 = a1 * b0
+        p4 = a1 * b1
+        lo = min(min(p1, p2), min(p3, p4))
+        hi = max(max(p1, p2), max(p3, p4))
+        sl += lo
+        sh += hi
+        al += abs(lo)
+        ah += abs(hi)
+    return _dot_bound(sl, sh, al, ah, n + 1)
+
+
+@device_function
+def _conv_from(LO, HI, ra, rb, n, first, weighted):
+    """``sum_{j=first}^{n} w_j [a_j] [b_{n-j}]`` with ``w_j = j`` if ``weighted`` else 1 (bounded as in :func:`_conv`:
+    ``j`` times a product is one more rounding, covered by the same ``(n + 3) u`` with ``n`` counting it)."""
+    sl = 0.0
+    sh = 0.0
+    al = 0.0
+    ah = 0.0
+    for j in range(first, n + 1):
+        a0 = LO[ra, j]
+        a1 = HI[ra, j]
+        if weighted:
+            a0 *= j  # exact when it does not overflow: an integer times a float rounds once
+            a1 *= j
+        b0 = LO[rb, n - j]
+        b1 = HI[rb, n - j]
+        p1 = a0 * b0
+        p2 = a0 * b1
+        p3 = a1 * b0
+        p4 = a1 * b1
+        lo = min(min(p1, p2), min(p3, p4))
+        hi = max(max(p1, p2), max(p3, p4))
+        sl += lo
+        sh += hi
+        al += abs(lo)
+        ah += abs(hi)
+    return _dot_bound(sl, sh, al, ah, 2 * (n + 1))
 
 
 @device_function
 def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec):
-    """Coefficient ``n`` of ``a``, ``a^2`` and, per needed variance ``lam_j``, of ``1/v``, ``a/v``, ``log v`` and
-    ``kappa = 1 - 1/v`` (``v = 1 + (lam_j - 1) a^2``, ``a = e^{-t}`` with ``t`` in ``[tl, th]`` at ``tau = 0``)."""
+    """Coefficient ``n`` of ``a``, ``a^2`` and, per needed variance ``lam_j``, of ``1/v`` and ``log v`` and (where
+    ``jmask[j] == 2``) of ``a/v`` and ``kappa = 1 - 1/v`` (``v = 1 + (lam_j - 1) a^2``, ``a = e^{-t}``, ``t`` in
+    ``[tl, th]`` at ``tau = 0``). Coefficients already computed for the same ``[tl, th]`` are kept (the
+    cache key and the orders done per variance live in the vector scratch)."""
     ra, re2 = off[R_A], off[R_E2]
-    if n == 0:
-        al, ah = exp_bounds(-th, -tl)
-        LO[ra, 0], HI[ra, 0] = al, ah
-        LO[re2, 0], HI[re2, 0] = isqr(al, ah)
-    else:
-        LO[ra, n], HI[ra, n] = idiv(LO[ra, n - 1], HI[ra, n - 1], float(n), float(n))
-        LO[re2, n], HI[re2, n] = idiv(2.0 * LO[re2, n - 1], 2.0 * HI[re2, n - 1], float(n), float(n))
+    if n == 0 and not (vec[V_KEY, 0] == tl and vec[V_KEY, 1] == th):
+        vec[V_KEY, 0], vec[V_KEY, 1], vec[V_KEY, 2] = tl, th, 0.0
+        for j in range(lams.shape[0]):
+            vec[V_TJ, j] = 0.0
+            vec[V_TA, j] = 0.0
+    if n >= vec[V_KEY, 2]:
+        if n == 0:
+            al, ah = exp_bounds(-th, -tl)
+            LO[ra, 0], HI[ra, 0] = al, ah
+            LO[re2, 0], HI[re2, 0] = isqr(al, ah)
+        else:
+            LO[ra, n], HI[ra, n] = idiv(LO[ra, n - 1], HI[ra, n - 1], float(n), float(n))
+            LO[re2, n], HI[re2, n] = idiv(2.0 * LO[re2, n - 1], 2.0 * HI[re2, n - 1], float(n), float(n))
+        vec[V_KEY, 2] = n + 1
     for j in range(lams.shape[0]):
         if jmask[j] == 0:
             continue
-        ri, rai, rl, rk = off[R_INV] + j, off[R_AINV] + j, off[R_LOGV] + j, off[R_KAP] + j
-        if n == 0:
+        ri, rl, rai, rk = off[R_INV] + j, off[R_LOGV] + j, off[R_AINV] + j, off[R_KAP] + j
+        if n >= vec[V_TJ, j]:
             ml, mh = isub(lams[j], lams[j], 1.0, 1.0)
-            vec[V_LM1L, j], vec[V_LM1H, j] = ml, mh
-            pl, ph = imul(ml, mh, LO[re2, 0], HI[re2, 0])
-            vl, vh = iadd(pl, ph, 1.0, 1.0)
-            LO[ri, 0], HI[ri, 0] = idiv(1.0, 1.0, vl, vh)
-            LO[rl, 0], HI[rl, 0] = log_bounds(vl, vh)
-            # kappa = 1 - 1/v = (lam - 1) a^2 / v, in the form without cancellation
-            LO[rk, 0], HI[rk, 0] = imul(pl, ph, LO[ri, 0], HI[ri, 0])
-        else:
-            # 1/v: v_n = (lam - 1) (a^2)_n for n >= 1, (1/v)_n = -(1/v)_0 sum_{q=1}^n v_q (1/v)_{n-q}
-            sl, sh = 0.0, 0.0
-            for q in range(1, n + 1):
-                vl, vh = imul(vec[V_LM1L, j], vec[V_LM1H, j], LO[re2, q], HI[re2, q])
-                pl, ph = imul(vl, vh, LO[ri, n - q], HI[ri, n - q])
-                sl, sh = iadd(sl, sh, pl, ph)
-            LO[ri, n], HI[ri, n] = imul(-sh, -sl, LO[ri, 0], HI[ri, 0])
-            LO[rk, n], HI[rk, n] = -HI[ri, n], -LO[ri, n]
-            # (log v)' = 2 (1 - 1/v)
-            if n == 1:
-                LO[rl, 1], HI[rl, 1] = isub(2.0, 2.0, 2.0 * LO[ri, 0], 2.0 * HI[ri, 0])
+            if n == 0:
+                pl, ph = imul(ml, mh, LO[re2, 0], HI[re2, 0])
+                vl, vh = iadd(pl, ph, 1.0, 1.0)
+                LO[ri, 0], HI[ri, 0] = idiv(1.0, 1.0, vl, vh)
+                LO[rl, 0], HI[rl, 0] = log_bounds(vl, vh)
             else:
-                LO[rl, n], HI[rl, n] = idiv(-2.0 * HI[ri, n - 1], -2.0 * LO[ri, n - 1], float(n), float(n))
-        LO[rai, n], HI[rai, n] = _conv(LO, HI, ra, ri, n)
+                # 1/v: v_q = (lam - 1) (a^2)_q for q >= 1, (1/v)_n = -(1/v)_0 sum_{q=1}^n v_q (1/v)_{n-q}
+                sl, sh = _conv_from(LO, HI, re2, ri, n, 1, False)
+                sl, sh = imul(sl, sh, ml, mh)
+                LO[ri, n], HI[ri, n] = imul(-sh, -sl, LO[ri, 0], HI[ri, 0])
+                # (log v)' = 2 (1 - 1/v)
+                if n == 1:
+                    LO[rl, 1], HI[rl, 1] = isub(2.0, 2.0, 2.0 * LO[ri, 0], 2.0 * HI[ri, 0])
+                else:
+                    LO[rl, n], HI[rl, n] = idiv(-2.0 * HI[ri, n - 1], -2.0 * LO[ri, n - 1], float(n), float(n))
+            vec[V_TJ, j] = n + 1
+        if jmask[j] == 2 and n >= vec[V_TA, j]:
+            LO[rai, n], HI[rai, n] = _conv(LO, HI, ra, ri, n)
+            if n == 0:  # kappa = 1 - 1/v = (lam - 1) a^2 / v, in the form without cancellation
+                ml, mh = isub(lams[j], lams[j], 1.0, 1.0)
+                pl, ph = imul(ml, mh, LO[re2, 0], HI[re2, 0])
+                LO[rk, 0], HI[rk, 0] = imul(pl, ph, LO[ri, 0], HI[ri, 0])
+            else:
+                LO[rk, n], HI[rk, n] = -HI[ri, n], -LO[ri, n]
+            vec[V_TA, j] = n + 1
 
 
 @device_function
-def _exponents(n, star, active, means, vidx, lwd, shared, gj, LO, HI, off, vec):
+def _exponents(n, star, active, means, vidx, lwd, shared, LO, HI, off):
     """Coefficient ``n`` of ``l_c - l_*`` and of ``u_c = e^{l_c - l_*}`` for the active ``c != *``.
 
-    Coordinates where every component has the variance ``lam_j`` (group ``g``) give ``l_c - l_* =
-    (a / v_j) sum_i dmu_i (d_i - a dmu_i / 2)`` (``dmu = mu_c - mu_*``, ``d = y - a mu_*``); the others give
-    ``y_i P_{c,i} - y_i^2 (1/v_c - 1/v_*) / 2 - a S_c / 2 - (log v_c - log v_*) / 2`` with ``P = mu_c a / v_c -
-    mu_* a / v_*`` and ``S_c = sum_i (mu_c^2 a / v_c - mu_*^2 a / v_*)``: no large terms cancel, so an
-    interval evaluation over a box stays as narrow as the variation of ``l_c - l_*`` (the quadratic form
-    ``(y - a mu_c)^2 / v_c - (y - a mu_*)^2 / v_*`` evaluated term by term would not).
+    With ``d_c = y - a mu_c``, ``dmu = mu_c - mu_*`` and ``D = 1/v_c - 1/v_*`` per coordinate,
+    ``l_c - l_* = log(w_c / w_*) - sum_i (d_c^2 / v_c - d_*^2 / v_* + log v_c - log v_*) / 2`` and
+    ``d_c^2 / v_c - d_*^2 / v_* = d_c^2 D + (d_c^2 - d_*^2) / v_*`` with ``d_c^2 - d_*^2 = -a dmu (2 d_* - a dmu)``:
+
+    ``l_c - l_* = log(w_c / w_*) + sum_i [dmu_i Q_i - dmu_i^2 Q0_i / 2 + D_i B_{c,i} - (log v_c - log v_*)_i / 2]``
+
+    with the series ``Q_i = (a / v_*) d_*``, ``Q0_i = (a / v_*) a`` shared by every ``c`` (so where all
+    variances agree, ``D = 0``, a component costs no series product) and ``B_{c,i} = -d_c^2 / 2 = mu_c (a y) -
+    y^2 / 2 - mu_c^2 a^2 / 2``, formed from series shared by every ``c``. No two large terms cancel, so an
+    interval evaluation over a box stays about as narrow as the variation of ``l_c - l_*``.
     """
     K, k = means.shape
-    ra = off[R_A]
-    n_groups = gj.shape[0]
     for c in range(K):
         if c == star or active[c] == 0:
             continue
@@ -182,72 +260,79 @@ def _exponents(n, star, active, means, vidx, lwd, shared, gj, LO, HI, off, vec):
             ll, lh = lwd[c, star, 0], lwd[c, star, 1]
         else:
             ll, lh = 0.0, 0.0
-        for g in range(n_groups):
-            rb = off[R_B] + c * n_groups + g
-            bl, bh = 0.0, 0.0
-            for i in range(k):
-                if shared[i] == g:
-                    dl, dh = isub(means[c, i], means[c, i], means[star, i], means[star, i])
-                    pl, ph = imul(dl, dh, LO[off[R_DS] + i, n], HI[off[R_DS] + i, n])
-                    bl, bh = iadd(bl, bh, pl, ph)
-            # - a_n sum_i dmu_i^2 / 2, the sum kept per (c, g) in the vector scratch at n = 0
-            pl, ph = imul(LO[ra, n], HI[ra, n], vec[V_S2L, c * n_groups + g], vec[V_S2H, c * n_groups + g])
-            LO[rb, n], HI[rb, n] = isub(bl, bh, 0.5 * pl, 0.5 * ph)
-            pl, ph = _conv(LO, HI, off[R_AINV] + gj[g], rb, n)
-            ll, lh = iadd(ll, lh, pl, ph)
-        ul, uh = 0.0, 0.0
-        unshared = False
         for i in range(k):
-            if shared[i] < 0:
-                unshared = True
+            dl, dh = isub(means[c, i], means[c, i], means[star, i], means[star, i])
+            pl, ph = imul(dl, dh, LO[off[R_Q] + i, n], HI[off[R_Q] + i, n])
+            ll, lh = iadd(ll, lh, pl, ph)
+            dl, dh = isqr(dl, dh)
+            pl, ph = imul(dl, dh, LO[off[R_Q0] + i, n], HI[off[R_Q0] + i, n])
+            ll, lh = isub(ll, lh, 0.5 * pl, 0.5 * ph)
+            jc, js = vidx[c, i], vidx[star, i]
+            if shared[i] < 0 and jc != js:
                 row = c * k + i
-                pl, ph = _conv(LO, HI, off[R_Y] + i, off[R_P] + row, n)
-                ql, qh = _conv(LO, HI, off[R_Y2] + i, off[R_DINV] + row, n)
-                pl, ph = isub(pl, ph, 0.5 * ql, 0.5 * qh)
-                r1, r2 = off[R_LOGV] + vidx[c, i], off[R_LOGV] + vidx[star, i]
-                ql, qh = isub(LO[r1, n], HI[r1, n], LO[r2, n], HI[r2, n])
-                pl, ph = isub(pl, ph, 0.5 * ql, 0.5 * qh)
-                ul, uh = iadd(ul, uh, pl, ph)
-        if unshared:
-            ql, qh = _conv(LO, HI, ra, off[R_SC] + c, n)
-            ul, uh = isub(ul, uh, 0.5 * ql, 0.5 * qh)
-            ll, lh = iadd(ll, lh, ul, uh)
+                pl, ph = _conv(LO, HI, off[R_DINV] + row, off[R_B] + row, n)
+                ll, lh = iadd(ll, lh, pl, ph)
+                r1, r2 = off[R_LOGV] + jc, off[R_LOGV] + js
+                pl, ph = isub(LO[r1, n], HI[r1, n], LO[r2, n], HI[r2, n])
+                ll, lh = isub(ll, lh, 0.5 * pl, 0.5 * ph)
         rL, rU = off[R_L] + c, off[R_U] + c
         LO[rL, n], HI[rL, n] = ll, lh
         if n == 0:
+            # an infinite bound (l - l_* > 709 somewhere on a box) is stored as is: _series then fails
             LO[rU, 0], HI[rU, 0] = exp_bounds(ll, lh)
         else:
             # u' = u l': u_n = (1/n) sum_{q=1}^n q l_q u_{n-q}
-            sl, sh = 0.0, 0.0
-            for q in range(1, n + 1):
-                wl, wh = imul(float(q), float(q), LO[rL, q], HI[rL, q])
-                pl, ph = imul(wl, wh, LO[rU, n - q], HI[rU, n - q])
-                sl, sh = iadd(sl, sh, pl, ph)
+            sl, sh = _conv_from(LO, HI, rL, rU, n, 1, True)
             LO[rU, n], HI[rU, n] = idiv(sl, sh, float(n), float(n))
 
 
 @device_function
-def _unshared_terms(n, i, star, active, means, vidx, LO, HI, off):
-    """Coefficient ``n`` in a coordinate ``i`` where the variances differ: ``y_i^2``, for the active ``c`` the
-    one-component drift ``Phi_{c,i} = kappa_{c,i} y_i + mu_{c,i} a / v_{c,i}`` and, for ``c != *``, ``1/v_c - 1/v_*``
-    and ``P_{c,i} = mu_{c,i} a / v_{c,i} - mu_{*,i} a / v_{*,i}``."""
+def _coordinate_terms(n, i, star, active, means, vidx, shared, LO, HI, off):
+    """Coefficient ``n`` of the series of coordinate ``i`` shared by the components: ``d_* = y - a mu_*``,
+    ``Q = (a / v_*) d_*``, ``Q0 = (a / v_*) a``; where the variances differ also ``a y``, ``y^2`` and, per active
+    ``c`` with its own variance, ``D_{c,i} = 1/v_c - 1/v_*`` and ``B_{c,i}`` (see :func:`_exponents`)."""
     K, k = means.shape
-    ry = off[R_Y] + i
-    LO[off[R_Y2] + i, n], HI[off[R_Y2] + i, n] = _conv(LO, HI, ry, ry, n)
-    js, ras = off[R_INV] + vidx[star, i], off[R_AINV] + vidx[star, i]
-    msl, msh = imul(means[star, i], means[star, i], LO[ras, n], HI[ras, n])
+    ra, ry, rds = off[R_A], off[R_Y] + i, off[R_DS] + i
+    js = vidx[star, i]
+    pl, ph = imul(LO[ra, n], HI[ra, n], means[star, i], means[star, i])
+    LO[rds, n], HI[rds, n] = isub(LO[ry, n], HI[ry, n], pl, ph)
+    LO[off[R_Q] + i, n], HI[off[R_Q] + i, n] = _conv(LO, HI, off[R_AINV] + js, rds, n)
+    LO[off[R_Q0] + i, n], HI[off[R_Q0] + i, n] = _conv(LO, HI, off[R_AINV] + js, ra, n)
+    if shared[i] >= 0:
+        return
+    ray, ry2 = off[R_AY] + i, off[R_Y2] + i
+    LO[ray, n], HI[ray, n] = _conv(LO, HI, ra, ry, n)
+    LO[ry2, n], HI[ry2, n] = _conv(LO, HI, ry, ry, n)
+    re2 = off[R_E2]
     for c in range(K):
-        if c != star and active[c] == 0:
+        jc = vidx[c, i]
+        if c == star or active[c] == 0 or jc == js:
             continue
         row = c * k + i
-        jc, rac = off[R_INV] + vidx[c, i], off[R_AINV] + vidx[c, i]
-        pl, ph = imul(means[c, i], means[c, i], LO[rac, n], HI[rac, n])
-        fl, fh = _conv(LO, HI, off[R_KAP] + vidx[c, i], ry, n)
-        LO[off[R_PHI] + row, n], HI[off[R_PHI] + row, n] = iadd(fl, fh, pl, ph)
-        if c == star:
-            continue
-        LO[off[R_DINV] + row, n], HI[off[R_DINV] + row, n] = isub(LO[jc, n], HI[jc, n], LO[js, n], HI[js, n])
-        LO[off[R_P] + row, n], HI[off[R_P] + row, n] = isub(pl, ph, msl, msh)
+        LO[off[R_DINV] + row, n], HI[off[R_DINV] + row, n] = isub(LO[off[R_INV] + jc, n], HI[off[R_INV] + jc, n],
+                                                                  LO[off[R_INV] + js, n], HI[off[R_INV] + js, n])
+        bl, bh = imul(means[c, i], means[c, i], LO[ray, n], HI[ray, n])
+        bl, bh = isub(bl, bh, 0.5 * LO[ry2, n], 0.5 * HI[ry2, n])
+        m2l, m2h = isqr(means[c, i], means[c, i])
+        pl, ph = imul(m2l, m2h, LO[re2, n], HI[re2, n])
+        LO[off[R_B] + row, n], HI[off[R_B] + row, n] = isub(bl, bh, 0.5 * pl, 0.5 * ph)
+
+
+@device_function
+def _variance_mask(star, active, vidx, shared, gj, jmask):
+    """``jmask[j]``: 0 unused, 1 for ``1/v`` and ``log v``, 2 also for ``a/v`` and ``kappa`` (the reference
+    component's variances and the shared groups')."""
+    K, k = vidx.shape
+    for j in range(jmask.shape[0]):
+        jmask[j] = 0
+    for c in range(K):
+        if active[c] != 0 or c == star:
+            for i in range(k):
+                jmask[vidx[c, i]] = max(jmask[vidx[c, i]], 1)
+    for i in range(k):
+        jmask[vidx[star, i]] = 2
+    for g in range(gj.shape[0]):
+        jmask[gj[g]] = 2
 
 
 @device_function
@@ -260,80 +345,49 @@ def _series(order, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO,
     not finite.
     """
     K, k = means.shape
-    n_groups = gj.shape[0]
-    for j in range(lams.shape[0]):
-        jmask[j] = 0
-    for c in range(K):
-        if active[c] != 0 or c == star:
-            for i in range(k):
-                jmask[vidx[c, i]] = 1
-    for g in range(n_groups):
-        jmask[gj[g]] = 1
-        for c in range(K):  # sum over the group of (mu_c - mu_*)^2
-            sl, sh = 0.0, 0.0
-            for i in range(k):
-                if shared[i] == g:
-                    dl, dh = isub(means[c, i], means[c, i], means[star, i], means[star, i])
-                    pl, ph = isqr(dl, dh)
-                    sl, sh = iadd(sl, sh, pl, ph)
-            vec[V_S2L, c * n_groups + g], vec[V_S2H, c * n_groups + g] = sl, sh
-    ra, rz, rr = off[R_A], off[R_Z], off[R_R]
+    _variance_mask(star, active, vidx, shared, gj, jmask)
+    rz, rr = off[R_Z], off[R_R]
     for n in range(order):
         _time_series(n, lams, jmask, LO, HI, off, tl, th, vec)
         for i in range(k):
-            ry, rds = off[R_Y] + i, off[R_DS] + i
-            pl, ph = imul(LO[ra, n], HI[ra, n], means[star, i], means[star, i])
-            LO[rds, n], HI[rds, n] = isub(LO[ry, n], HI[ry, n], pl, ph)
-            if shared[i] < 0:
-                _unshared_terms(n, i, star, active, means, vidx, LO, HI, off)
-        for c in range(K):  # S_c = sum_i (mu_c^2 a / v_c - mu_*^2 a / v_*) over the unshared coordinates
-            if c != star and active[c] != 0:
-                sl, sh = 0.0, 0.0
-                for i in range(k):
-                    if shared[i] < 0:
-                        m2l, m2h = isqr(means[c, i], means[c, i])
-                        pl, ph = imul(m2l, m2h, LO[off[R_AINV] + vidx[c, i], n], HI[off[R_AINV] + vidx[c, i], n])
-                        m2l, m2h = isqr(means[star, i], means[star, i])
-                        ql, qh = imul(m2l, m2h, LO[off[R_AINV] + vidx[star, i], n],
-                                      HI[off[R_AINV] + vidx[star, i], n])
-                        pl, ph = isub(pl, ph, ql, qh)
-                        sl, sh = iadd(sl, sh, pl, ph)
-                LO[off[R_SC] + c, n], HI[off[R_SC] + c, n] = sl, sh
-        _exponents(n, star, active, means, vidx, lwd, shared, gj, LO, HI, off, vec)
+            _coordinate_terms(n, i, star, active, means, vidx, shared, LO, HI, off)
+        _exponents(n, star, active, means, vidx, lwd, shared, LO, HI, off)
         # Z = 1 + sum_{c != *} u_c and R = 1 / Z
         zl, zh = (1.0, 1.0) if n == 0 else (0.0, 0.0)
         for c in range(K):
             if c != star and active[c] != 0:
                 zl, zh = iadd(zl, zh, LO[off[R_U] + c, n], HI[off[R_U] + c, n])
+        if not (math.isfinite(zl) and math.isfinite(zh)):
+            return False  # every later product then involves only finite numbers
         LO[rz, n], HI[rz, n] = zl, zh
         if n == 0:
             LO[rr, 0], HI[rr, 0] = idiv(1.0, 1.0, zl, zh)
         else:
-            sl, sh = 0.0, 0.0
-            for q in range(1, n + 1):
-                pl, ph = imul(LO[rz, q], HI[rz, q], LO[rr, n - q], HI[rr, n - q])
-                sl, sh = iadd(sl, sh, pl, ph)
+            sl, sh = _conv_from(LO, HI, rz, rr, n, 1, False)
             LO[rr, n], HI[rr, n] = imul(-sh, -sl, LO[rr, 0], HI[rr, 0])
-        if not _drift(n, star, active, means, vidx, shared, gj, LO, HI, off):
+        if not _drift(n, star, active, means, vidx, lams, shared, gj, LO, HI, off):
             return False
     return True
 
 
 @device_function
-def _drift(n, star, active, means, vidx, shared, gj, LO, HI, off):
+def _drift(n, star, active, means, vidx, lams, shared, gj, LO, HI, off):
     """``F_n`` from the series up to ``n``; writes coefficient ``n + 1`` of ``y``. False if not finite.
 
-    ``F = y + s = sum_c r_c Phi_c`` with the one-component drifts ``Phi_{c,i} = kappa_{c,i} y_i + mu_{c,i} a /
-    v_{c,i}``, ``kappa = 1 - 1/v``: the form in which ``y`` and ``s`` do not cancel (at large ``t``, ``F`` is
-    small and ``|y|`` is not). Where coordinate ``i`` has one variance, ``F_i = kappa_i y_i + (a / v_i) (mu_{*,i}
-    + (sum_{c != *} u_c (mu_{c,i} - mu_{*,i})) / Z)``.
+    ``F = y + s = sum_c r_c (kappa_c y + a mu_c / v_c)``, ``kappa = 1 - 1/v = (lam - 1) a^2 / v``: the form in
+    which ``y`` and ``s`` do not cancel (at large ``t``, ``F`` is small and ``|y|`` is not). Where coordinate
+    ``i`` has one variance, ``F_i = kappa_i y_i + (a / v_i) V_i`` with the responsibility-weighted mean ``V_i =
+    mu_{*,i} + (sum_{c != *} u_c (mu_{c,i} - mu_{*,i})) / Z`` formed before it meets the time-dependent ``a /
+    v_i`` (over a time interval, ``(a / v) mu_* + (a / v) W`` would not cancel). Elsewhere ``F_i = (y_i a^2
+    sum_c (lam_{c,i} - 1) (u_c / v_{c,i}) + a sum_c mu_{c,i} (u_c / v_{c,i})) / Z``: one series product
+    ``u_c / v_{c,i}`` per component and coordinate, ``a`` and ``a^2`` factored out of the sums.
     """
     K, k = means.shape
     for i in range(k):
         ry = off[R_Y] + i
         g = shared[i]
         if g >= 0:
-            rm, rw, j = off[R_MM] + i, off[R_W] + i, gj[g]
+            rm, rv, j = off[R_MM] + i, off[R_V] + i, gj[g]
             ml, mh = 0.0, 0.0
             for c in range(K):
                 if c != star and active[c] != 0:
@@ -341,20 +395,35 @@ def _drift(n, star, active, means, vidx, shared, gj, LO, HI, off):
                     pl, ph = imul(dl, dh, LO[off[R_U] + c, n], HI[off[R_U] + c, n])
                     ml, mh = iadd(ml, mh, pl, ph)
             LO[rm, n], HI[rm, n] = ml, mh
-            LO[rw, n], HI[rw, n] = _conv(LO, HI, rm, off[R_R], n)
-            fl, fh = _conv(LO, HI, off[R_AINV] + j, rw, n)
+            vl, vh = _conv(LO, HI, rm, off[R_R], n)
+            if n == 0:
+                vl, vh = iadd(vl, vh, means[star, i], means[star, i])
+            LO[rv, n], HI[rv, n] = vl, vh
+            fl, fh = _conv(LO, HI, off[R_AINV] + j, rv, n)
             pl, ph = _conv(LO, HI, off[R_KAP] + j, ry, n)
             fl, fh = iadd(fl, fh, pl, ph)
-            pl, ph = imul(means[star, i], means[star, i], LO[off[R_AINV] + j, n], HI[off[R_AINV] + j, n])
-            fl, fh = iadd(fl, fh, pl, ph)
         else:
-            rn = off[R_N] + i
-            nl, nh = LO[off[R_PHI] + star * k + i, n], HI[off[R_PHI] + star * k + i, n]
+            rsk, resk, rsm, rn = off[R_SK] + i, off[R_ESK] + i, off[R_SM] + i, off[R_N] + i
+            js = vidx[star, i]
+            il, ih = LO[off[R_INV] + js, n], HI[off[R_INV] + js, n]
+            wl, wh = isub(lams[js], lams[js], 1.0, 1.0)
+            kl, kh = imul(wl, wh, il, ih)
+            ml, mh = imul(means[star, i], means[star, i], il, ih)
             for c in range(K):
                 if c != star and active[c] != 0:
-                    pl, ph = _conv(LO, HI, off[R_U] + c, off[R_PHI] + c * k + i, n)
-                    nl, nh = iadd(nl, nh, pl, ph)
-            LO[rn, n], HI[rn, n] = nl, nh
+                    jc = vidx[c, i]
+                    il, ih = _conv(LO, HI, off[R_U] + c, off[R_INV] + jc, n)
+                    wl, wh = isub(lams[jc], lams[jc], 1.0, 1.0)
+                    pl, ph = imul(wl, wh, il, ih)
+                    kl, kh = iadd(kl, kh, pl, ph)
+                    pl, ph = imul(means[c, i], means[c, i], il, ih)
+                    ml, mh = iadd(ml, mh, pl, ph)
+            LO[rsk, n], HI[rsk, n] = kl, kh
+            LO[rsm, n], HI[rsm, n] = ml, mh
+            LO[resk, n], HI[resk, n] = _conv(LO, HI, off[R_E2], rsk, n)
+            nl, nh = _conv(LO, HI, ry, resk, n)
+            pl, ph = _conv(LO, HI, off[R_A], rsm, n)
+            LO[rn, n], HI[rn, n] = iadd(nl, nh, pl, ph)
             fl, fh = _conv(LO, HI, rn, off[R_R], n)
         yl, yh = idiv(fl, fh, float(n + 1), float(n + 1))
         if not (math.isfinite(yl) and math.isfinite(yh)):
@@ -643,7 +712,7 @@ def enclose_particle(y0l, y0h, T, delta, tol_local, order, max_steps, means, vid
                                         gj, LO, HI, off, vec, jmask)
             if not (remainder <= tol_local and math.isfinite(mu)):
                 status = 2 if math.isfinite(mu) else 4
-                shrink = 0.5 if not math.isfinite(remainder) else 0.8 * (tol_local / remainder) ** (1.0 / (order + 1))
+                shrink = (TARGET * tol_local / remainder) ** (1.0 / (order + 2)) if math.isfinite(remainder) else 0.5
                 h *= min(0.9, max(0.1, shrink))
                 continue
             eps = _advance_center(order, h_lo, h_hi, t, star, active, means, vidx, lams, lwd, shared, gj, LO, HI,
@@ -657,8 +726,7 @@ def enclose_particle(y0l, y0h, T, delta, tol_local, order, max_steps, means, vid
             done = True
             t = t_next
             steps += 1
-            grow = 0.9 * (tol_local / max(remainder, 1e-300)) ** (1.0 / (order + 1))
-            h *= min(2.0, max(0.5, grow))
+            h *= min(2.0, max(0.5, (TARGET * tol_local / max(remainder, 1e-300)) ** (1.0 / (order + 2))))
             break
         if not done:
             if status == 0:
@@ -730,21 +798,18 @@ class FastModel:
     def layout(self, order: int):
         """``(offsets, rows, columns, vector width)`` of one particle's scratch at Taylor order ``order``."""
         K, k = self.means.shape
-        J, groups = len(self.lams), len(self.gj)
+        J = len(self.lams)
         unshared = int(np.sum(self.shared < 0))
         sizes = [0] * R_END
-        sizes[R_Y], sizes[R_A], sizes[R_E2] = k, 1, 1
+        sizes[R_Y], sizes[R_A], sizes[R_E2], sizes[R_Z], sizes[R_R] = k, 1, 1, 1, 1
         sizes[R_INV] = sizes[R_AINV] = sizes[R_LOGV] = sizes[R_KAP] = J
-        sizes[R_DS] = k
-        sizes[R_B] = K * groups
+        for block in (R_DS, R_Q, R_Q0, R_MM, R_V, R_N, R_Y2, R_AY, R_SK, R_ESK, R_SM):
+            sizes[block] = k
         sizes[R_L] = sizes[R_U] = K
-        sizes[R_Z] = sizes[R_R] = 1
-        sizes[R_MM] = sizes[R_W] = sizes[R_N] = sizes[R_Y2] = k
-        sizes[R_DINV] = sizes[R_P] = sizes[R_PHI] = K * k if unshared else 0
-        sizes[R_SC] = K
+        sizes[R_DINV] = sizes[R_B] = K * k if unshared else 0
         offsets = np.zeros(R_END + 1, dtype=np.int64)
         offsets[1:] = np.cumsum(sizes)
-        return offsets, int(offsets[-1]), order + 2, max(K * max(groups, 1), k, J, K)
+        return offsets, int(offsets[-1]), order + 2, max(k, J, K, 3)
 
     def scratch(self, order: int, slots: int):
         """Zeroed scratch for ``slots`` concurrent particles."""

@@ -15,6 +15,7 @@ __all__ = ["Verifier", "enclose_shard"]
 #: start points per shard: small enough to balance the workers and report progress, large enough that a
 #: shard's overhead (a task, a fork's pickling) is small beside its enclosures
 SHARD = 64
+LOG_EVERY = 2.0  # seconds between progress lines
 
 
 def enclose_shard(target, x0, T, delta, tol):
@@ -55,6 +56,7 @@ class Verifier:
         self.methods = np.empty(0, dtype="<U7")
         self.steps = np.empty(0, dtype=np.int64)
         self.seconds = 0.0
+        self._last_log = -float("inf")
 
     @property
     def count(self) -> int:
@@ -107,7 +109,11 @@ class Verifier:
         self.methods = np.concatenate([self.methods, methods])
         self.steps = np.concatenate([self.steps, steps])
         done = self.count
-        elapsed = time.perf_counter() - start
+        now = time.perf_counter()
+        if done < m and now - self._last_log < LOG_EVERY:
+            return
+        self._last_log = now
+        elapsed = now - start
         left = elapsed / (done - first) * (m - done)
         self.log(f"certify: enclosed {done}/{m} exact trajectories ({elapsed:.1f} s"
                  + (f", about {left:.0f} s left" if done < m else "") + ")")
