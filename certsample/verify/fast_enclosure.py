@@ -101,10 +101,10 @@ STATUS = {0: "enclosed", 1: "no a-priori box validates even for a tiny step",
 
 # row blocks of the series scratch (offsets in FastModel.offsets)
 (R_Y, R_A, R_E2, R_INV, R_AINV, R_LOGV, R_KAP, R_DS, R_Q, R_Q0, R_L, R_U, R_Z, R_R, R_MM, R_V, R_N, R_Y2, R_AY, R_SK,
- R_ESK, R_SM, R_DINV, R_B, R_END) = range(25)
+ R_ESK, R_SM, R_DINV, R_B, R_X, R_DMU, R_DMU2, R_M2, R_LM1, R_END) = range(30)
 # rows of the vector scratch: the step's vectors, and the time-series cache (key, orders done per variance)
-V_C, V_XL, V_XH, V_YL, V_YH, V_FL, V_FH, V_UH, V_HN, V_ERR, V_KEY, V_TJ, V_TA = range(13)
-N_VEC_ROWS = 13
+V_C, V_XL, V_XH, V_YL, V_YH, V_FL, V_FH, V_UH, V_HN, V_ERR, V_KEY, V_TJ, V_TA, V_RH, V_P = range(15)
+N_VEC_ROWS = 15
 #: steps aim at a remainder of this fraction of the local tolerance (the remainder grows faster than h^(m+1): the
 #: box widens with h, and the radius of convergence shrinks with t)
 TARGET = 0.25
@@ -209,7 +209,7 @@ def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec):
             continue
         ri, rl, rai, rk = off[R_INV] + j, off[R_LOGV] + j, off[R_AINV] + j, off[R_KAP] + j
         if n >= vec[V_TJ, j]:
-            ml, mh = isub(lams[j], lams[j], 1.0, 1.0)
+            ml, mh = LO[off[R_LM1] + j, 0], HI[off[R_LM1] + j, 0]
             if n == 0:
                 pl, ph = imul(ml, mh, LO[re2, 0], HI[re2, 0])
                 vl, vh = iadd(pl, ph, 1.0, 1.0)
@@ -229,8 +229,7 @@ def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec):
         if jmask[j] == 2 and n >= vec[V_TA, j]:
             LO[rai, n], HI[rai, n] = _conv(LO, HI, ra, ri, n)
             if n == 0:  # kappa = 1 - 1/v = (lam - 1) a^2 / v, in the form without cancellation
-                ml, mh = isub(lams[j], lams[j], 1.0, 1.0)
-                pl, ph = imul(ml, mh, LO[re2, 0], HI[re2, 0])
+                pl, ph = imul(LO[off[R_LM1] + j, 0], HI[off[R_LM1] + j, 0], LO[re2, 0], HI[re2, 0])
                 LO[rk, 0], HI[rk, 0] = imul(pl, ph, LO[ri, 0], HI[ri, 0])
             else:
                 LO[rk, n], HI[rk, n] = -HI[ri, n], -LO[ri, n]
@@ -261,15 +260,14 @@ def _exponents(n, star, active, means, vidx, lwd, shared, LO, HI, off):
         else:
             ll, lh = 0.0, 0.0
         for i in range(k):
-            dl, dh = isub(means[c, i], means[c, i], means[star, i], means[star, i])
-            pl, ph = imul(dl, dh, LO[off[R_Q] + i, n], HI[off[R_Q] + i, n])
+            row = c * k + i
+            pl, ph = imul(LO[off[R_DMU] + row, 0], HI[off[R_DMU] + row, 0], LO[off[R_Q] + i, n], HI[off[R_Q] + i, n])
             ll, lh = iadd(ll, lh, pl, ph)
-            dl, dh = isqr(dl, dh)
-            pl, ph = imul(dl, dh, LO[off[R_Q0] + i, n], HI[off[R_Q0] + i, n])
+            pl, ph = imul(LO[off[R_DMU2] + row, 0], HI[off[R_DMU2] + row, 0], LO[off[R_Q0] + i, n],
+                          HI[off[R_Q0] + i, n])
             ll, lh = isub(ll, lh, 0.5 * pl, 0.5 * ph)
             jc, js = vidx[c, i], vidx[star, i]
             if shared[i] < 0 and jc != js:
-                row = c * k + i
                 pl, ph = _conv(LO, HI, off[R_DINV] + row, off[R_B] + row, n)
                 ll, lh = iadd(ll, lh, pl, ph)
                 r1, r2 = off[R_LOGV] + jc, off[R_LOGV] + js
@@ -313,8 +311,7 @@ def _coordinate_terms(n, i, star, active, means, vidx, shared, LO, HI, off):
                                                                   LO[off[R_INV] + js, n], HI[off[R_INV] + js, n])
         bl, bh = imul(means[c, i], means[c, i], LO[ray, n], HI[ray, n])
         bl, bh = isub(bl, bh, 0.5 * LO[ry2, n], 0.5 * HI[ry2, n])
-        m2l, m2h = isqr(means[c, i], means[c, i])
-        pl, ph = imul(m2l, m2h, LO[re2, n], HI[re2, n])
+        pl, ph = imul(LO[off[R_M2] + row, 0], HI[off[R_M2] + row, 0], LO[re2, n], HI[re2, n])
         LO[off[R_B] + row, n], HI[off[R_B] + row, n] = isub(bl, bh, 0.5 * pl, 0.5 * ph)
 
 
@@ -336,6 +333,22 @@ def _variance_mask(star, active, vidx, shared, gj, jmask):
 
 
 @device_function
+def _constants(star, means, lams, LO, HI, off):
+    """Column 0 of the constant rows: ``mu_c - mu_*``, its square and ``mu_c^2`` per component and coordinate,
+    ``lam_j - 1`` per variance (intervals: the float operations round)."""
+    K, k = means.shape
+    for c in range(K):
+        for i in range(k):
+            row = c * k + i
+            dl, dh = isub(means[c, i], means[c, i], means[star, i], means[star, i])
+            LO[off[R_DMU] + row, 0], HI[off[R_DMU] + row, 0] = dl, dh
+            LO[off[R_DMU2] + row, 0], HI[off[R_DMU2] + row, 0] = isqr(dl, dh)
+            LO[off[R_M2] + row, 0], HI[off[R_M2] + row, 0] = isqr(means[c, i], means[c, i])
+    for j in range(lams.shape[0]):
+        LO[off[R_LM1] + j, 0], HI[off[R_LM1] + j, 0] = isub(lams[j], lams[j], 1.0, 1.0)
+
+
+@device_function
 def _series(order, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask):
     """Taylor coefficients ``1 .. order`` of the solution through ``(Y[:, 0], t)``, ``t`` in ``[tl, th]``.
 
@@ -346,6 +359,7 @@ def _series(order, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO,
     """
     K, k = means.shape
     _variance_mask(star, active, vidx, shared, gj, jmask)
+    _constants(star, means, lams, LO, HI, off)
     rz, rr = off[R_Z], off[R_R]
     for n in range(order):
         _time_series(n, lams, jmask, LO, HI, off, tl, th, vec)
@@ -391,8 +405,8 @@ def _drift(n, star, active, means, vidx, lams, shared, gj, LO, HI, off):
             ml, mh = 0.0, 0.0
             for c in range(K):
                 if c != star and active[c] != 0:
-                    dl, dh = isub(means[c, i], means[c, i], means[star, i], means[star, i])
-                    pl, ph = imul(dl, dh, LO[off[R_U] + c, n], HI[off[R_U] + c, n])
+                    row = off[R_DMU] + c * k + i
+                    pl, ph = imul(LO[row, 0], HI[row, 0], LO[off[R_U] + c, n], HI[off[R_U] + c, n])
                     ml, mh = iadd(ml, mh, pl, ph)
             LO[rm, n], HI[rm, n] = ml, mh
             vl, vh = _conv(LO, HI, rm, off[R_R], n)
@@ -406,15 +420,13 @@ def _drift(n, star, active, means, vidx, lams, shared, gj, LO, HI, off):
             rsk, resk, rsm, rn = off[R_SK] + i, off[R_ESK] + i, off[R_SM] + i, off[R_N] + i
             js = vidx[star, i]
             il, ih = LO[off[R_INV] + js, n], HI[off[R_INV] + js, n]
-            wl, wh = isub(lams[js], lams[js], 1.0, 1.0)
-            kl, kh = imul(wl, wh, il, ih)
+            kl, kh = imul(LO[off[R_LM1] + js, 0], HI[off[R_LM1] + js, 0], il, ih)
             ml, mh = imul(means[star, i], means[star, i], il, ih)
             for c in range(K):
                 if c != star and active[c] != 0:
                     jc = vidx[c, i]
                     il, ih = _conv(LO, HI, off[R_U] + c, off[R_INV] + jc, n)
-                    wl, wh = isub(lams[jc], lams[jc], 1.0, 1.0)
-                    pl, ph = imul(wl, wh, il, ih)
+                    pl, ph = imul(LO[off[R_LM1] + jc, 0], HI[off[R_LM1] + jc, 0], il, ih)
                     kl, kh = iadd(kl, kh, pl, ph)
                     pl, ph = imul(means[c, i], means[c, i], il, ih)
                     ml, mh = iadd(ml, mh, pl, ph)
@@ -442,12 +454,29 @@ def _g0(c, i, means, vidx, LO, HI, off):
 
 
 @device_function
-def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off):
+def _spread(c, i, centre, means, vidx, shared, gj, LO, HI, off):
+    """``x_{c,i} = G_{c,i} - p_i`` over the box (order-0 rows): ``(a / v) (mu_{c,i} - pi_i)`` where coordinate ``i``
+    has one variance (``p_i = -y_i / v + (a / v) pi_i``: the box width cancels), else ``G_{c,i} - p_i``."""
+    g = shared[i]
+    if g >= 0:
+        dl, dh = isub(means[c, i], means[c, i], centre, centre)
+        return imul(dl, dh, LO[off[R_AINV] + gj[g], 0], HI[off[R_AINV] + gj[g], 0])
+    gl, gh = _g0(c, i, means, vidx, LO, HI, off)
+    return isub(gl, gh, centre, centre)
+
+
+@device_function
+def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
     """Step 3: an upper bound of ``lambda_max`` of the drift's Jacobian over the box and time interval of
     the last :func:`_series` call, which must have had every component active (its order-0 rows are read).
 
-    ``p_i`` is the mean of ``G_{., i}`` under the midpoint responsibilities; where every component has the
-    variance ``v`` in coordinate ``i``, ``G_{c,i} - p_i = (a / v) (mu_{c,i} - pi_i)`` is free of the box width.
+    ``lambda_max(J) <= 1 - min 1/v + lambda_max(C)``, ``C = sum_c r_c x_c x_c^T`` with ``x_c = G_c - p`` for any
+    fixed ``p`` (``C = Cov_r(G) + (m - p)(m - p)^T``); ``p_i`` is the mean of ``G_{., i}`` under the midpoint
+    responsibilities. ``lambda_max(C)`` is bounded by the least of ``tr C <= sum_i min(sum_c r_c x_{c,i}^2,
+    max_c x_{c,i}^2)`` and Gershgorin's bound on the ``K x K`` matrix ``M_{cd} = sqrt(r_c r_d) <x_c, x_d>``, which has
+    the eigenvalues of ``C`` (``C = X^T diag(r) X``, ``M = diag(sqrt r) X X^T diag(sqrt r)``): ``max_c sqrt(r_c)
+    sum_d sqrt(r_d) |<x_c, x_d>|``. In many dimensions the components' ``x_c`` are far from parallel and
+    Gershgorin's bound is the smaller. ``r_c <= u_c / Z`` with ``Z >= 1``.
     """
     K, k = means.shape
     min_inv = math.inf
@@ -458,31 +487,45 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off):
     z_mid = 0.5 * (z_lo + HI[off[R_Z], 0])
     if not math.isfinite(z_mid):
         return math.inf
+    for c in range(K):
+        u_hi = 1.0 if c == star else HI[off[R_U] + c, 0]
+        vec[V_RH, c] = min(1.0, next_up(u_hi / z_lo))
     trace = 0.0
     for i in range(k):
-        weighted, largest, centre = 0.0, 0.0, 0.0
-        g = shared[i]
+        centre = 0.0
         for c in range(K):  # the centre p_i under the midpoint responsibilities
             r_mid = 1.0 / z_mid if c == star else 0.5 * (LO[off[R_U] + c, 0] + HI[off[R_U] + c, 0]) / z_mid
-            if g >= 0:
+            if shared[i] >= 0:
                 centre += r_mid * means[c, i]
             else:
                 gl, gh = _g0(c, i, means, vidx, LO, HI, off)
                 centre += r_mid * (0.5 * gl + 0.5 * gh)
+        vec[V_P, i] = centre
+        weighted, largest = 0.0, 0.0
         for c in range(K):
-            u_hi = 1.0 if c == star else HI[off[R_U] + c, 0]
-            r_hi = min(1.0, next_up(u_hi / z_lo))
-            if g >= 0:
-                dl, dh = isub(means[c, i], means[c, i], centre, centre)
-                x = next_up(isqr(dl, dh)[1] * isqr(LO[off[R_AINV] + gj[g], 0], HI[off[R_AINV] + gj[g], 0])[1])
-            else:
-                gl, gh = _g0(c, i, means, vidx, LO, HI, off)
-                dl, dh = isub(gl, gh, centre, centre)
-                x = isqr(dl, dh)[1]
-            weighted = next_up(weighted + next_up(r_hi * x))
+            xl, xh = _spread(c, i, centre, means, vidx, shared, gj, LO, HI, off)
+            x = isqr(xl, xh)[1]
+            weighted = next_up(weighted + next_up(vec[V_RH, c] * x))
             largest = max(largest, x)
         trace = next_up(trace + min(weighted, largest))
-    return next_up(next_up(1.0 - min_inv) + trace)
+    gershgorin = math.inf
+    if k > 3:  # with few coordinates the trace is within a factor k of lambda_max: not worth K^2 products
+        for c in range(K):
+            for i in range(k):
+                LO[off[R_X] + c * k + i, 0], HI[off[R_X] + c * k + i, 0] = _spread(c, i, vec[V_P, i], means, vidx,
+                                                                                   shared, gj, LO, HI, off)
+        gershgorin = 0.0
+        for c in range(K):
+            row = 0.0
+            for d in range(K):
+                sl, sh = 0.0, 0.0
+                for i in range(k):
+                    pl, ph = imul(LO[off[R_X] + c * k + i, 0], HI[off[R_X] + c * k + i, 0],
+                                  LO[off[R_X] + d * k + i, 0], HI[off[R_X] + d * k + i, 0])
+                    sl, sh = iadd(sl, sh, pl, ph)
+                row = next_up(row + next_up(next_up(math.sqrt(vec[V_RH, d])) * imag(sl, sh)))
+            gershgorin = max(gershgorin, next_up(next_up(math.sqrt(vec[V_RH, c])) * row))
+    return next_up(next_up(1.0 - min_inv) + min(trace, gershgorin))
 
 
 @device_function
@@ -699,7 +742,7 @@ def enclose_particle(y0l, y0h, T, delta, tol_local, order, max_steps, means, vid
                 status = 1
                 h *= 0.5
                 continue
-            mu = _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off)
+            mu = _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec)
             delta_p = _prune(h_hi, tol_local, star, active, means, vidx, shared, gj, LO, HI, off, vec)
             if delta_p > 0.0:
                 _set_start(V_YL, V_YH, LO, HI, off, vec, k)
@@ -807,6 +850,9 @@ class FastModel:
             sizes[block] = k
         sizes[R_L] = sizes[R_U] = K
         sizes[R_DINV] = sizes[R_B] = K * k if unshared else 0
+        sizes[R_X] = K * k if k > 3 else 0
+        sizes[R_DMU] = sizes[R_DMU2] = sizes[R_M2] = K * k
+        sizes[R_LM1] = J
         offsets = np.zeros(R_END + 1, dtype=np.int64)
         offsets[1:] = np.cumsum(sizes)
         return offsets, int(offsets[-1]), order + 2, max(k, J, K, 3)
