@@ -4,8 +4,9 @@ r"""Proved enclosures of the exact flow of many start points: the compiled float
 :class:`FlowEnclosures`: for each start point a float64 center and a radius such that the exact
 probability-flow image lies in the Euclidean ball (the same statement as
 :func:`~certsample.verify.enclosure.enclose_flow`, proved by :mod:`.fast_enclosure`). A particle whose
-float64 radius misses the requested ``tol (1 + |x0|)`` is retried with a thousandfold tighter local
-tolerance, then enclosed by the Arb path, the independent high-precision check (``method[p] ==
+float64 radius misses the requested ``tol (1 + |x0|)`` is retried with a local tolerance tightened by
+the factor it missed (the radius is about the flow's growth times the local tolerance), then enclosed by
+the Arb path, the independent high-precision check (``method[p] ==
 'arb'``); a particle the float64 integrator cannot validate goes to Arb as well.
 
 The parts outside the integrator are exact maps evaluated in interval arithmetic (NumPy, every
@@ -27,7 +28,11 @@ from .enclosure import Enclosure, _flint, _lower, _upper, enclose_flow
 from .errors import EnclosureFailed
 from .fast_enclosure import N_OUT, STATUS, FastModel
 
-__all__ = ["FlowEnclosures", "enclose_flows", "default_order", "proved_errors"]
+__all__ = ["FlowEnclosures", "enclose_flows", "default_order", "proved_errors", "LOCAL_FRACTION"]
+
+#: the float64 integrator's local tolerance per step, as a fraction of the requested radius (about a hundred
+#: steps, and flows that expand)
+LOCAL_FRACTION = 1e-4
 
 
 @dataclass
@@ -115,7 +120,7 @@ def enclose_flows(target, x0, T: float, delta: float, *, tol: float = 1e-10, ord
     n = x0.shape[0]
     T, delta = float(T), float(delta)
     tol_abs = tol * (1.0 + np.linalg.norm(x0, axis=1))
-    order = default_order(tol * 1e-3) if order is None else int(order)
+    order = default_order(tol * LOCAL_FRACTION) if order is None else int(order)
     maps = _Maps(target, T, delta)
     y_lo, y_hi = maps.project(x0)
     steps = np.zeros(n, dtype=np.int64)
@@ -124,12 +129,17 @@ def enclose_flows(target, x0, T: float, delta: float, *, tol: float = 1e-10, ord
         status = np.zeros(n, dtype=np.int64)
         info = None
     else:
-        c_y, info = _integrate(maps.model, y_lo, y_hi, T, delta, tol_abs * 1e-3, order, max_steps, backend, threads)
+        c_y, info = _integrate(maps.model, y_lo, y_hi, T, delta, tol_abs * LOCAL_FRACTION, order, max_steps, backend,
+                               threads)
         e_y, steps, status = info[:, 0], info[:, 1].astype(np.int64), info[:, 2].astype(np.int64)
-        retry = np.flatnonzero((status == 0) & ~(maps.radius_bound(e_y) <= tol_abs))
-        if len(retry):  # a tighter local tolerance, at the same cost per digit
-            c2, info2 = _integrate(maps.model, y_lo[retry], y_hi[retry], T, delta, tol_abs[retry] * 1e-6,
-                                   min(20, order + 3), max_steps, backend, threads)
+        lifted = maps.radius_bound(e_y)
+        retry = np.flatnonzero((status == 0) & ~(lifted <= tol_abs))
+        if len(retry):
+            # the radius is about (growth of the flow) x (local tolerance): tighten it by the factor missed
+            tighter = tol_abs[retry] * LOCAL_FRACTION * np.minimum(0.1, 0.5 * tol_abs[retry] / lifted[retry])
+            retry_order = default_order(float(np.min(tighter / (1.0 + np.linalg.norm(x0[retry], axis=1)))))
+            c2, info2 = _integrate(maps.model, y_lo[retry], y_hi[retry], T, delta, tighter, max(order, retry_order),
+                                   max_steps, backend, threads)
             better = (info2[:, 2] == 0) & (info2[:, 0] < e_y[retry])
             sel = retry[better]
             c_y[sel], e_y[sel], steps[sel] = c2[better], info2[better, 0], info2[better, 1]
