@@ -144,6 +144,24 @@ def test_fast_balls_contain_the_arb_centers_and_the_arb_balls_contain_the_fast_c
         assert np.linalg.norm(tight.centers[p] - arb[p].center) <= tight.radii[p] + arb[p].radius
 
 
+@pytest.mark.parametrize("name", ["separated", "four-dimensional"])
+def test_pruned_components_and_the_gershgorin_log_norm_agree_with_arb(name):
+    """Modes far apart (components are left out of the series near the end, with their bound) and k = 4
+    (the log-norm's Gershgorin bound on the components' Gram matrix), against the Arb path."""
+    if name == "separated":
+        target, T, delta, count = cs.gaussian_mixture([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0]], 0.3), 2.0, 0.02, 2
+    else:
+        target = cs.gaussian_mixture([[1.0, 0.0, -0.5, 0.3], [-1.0, 0.5, 0.0, -0.2]],
+                                     [[0.3, 0.6, 0.9, 0.5], [0.5, 0.4, 0.2, 0.7]])
+        T, delta, count = 1.0, 0.2, 1
+    x0 = target.law_at(T).sample(2, seed=8)[:count]
+    fast = enclose_flows(target, x0, T, delta, tol=1e-8, fallback=False)
+    for p, x in enumerate(x0):
+        enc = enclose_flow(target, x, T, delta, tol=1e-13)
+        assert fast.radii[p] < 1e-8 and enc.radius < 1e-12
+        assert np.linalg.norm(fast.centers[p] - enc.center) <= fast.radii[p] + enc.radius
+
+
 def _mp_gaussian_flow(mean, lam, x, t_from, t_to):
     with mp.workdps(40):
         out = []
