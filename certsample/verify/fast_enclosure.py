@@ -1,22 +1,17 @@
-r"""Compiled rigorous enclosures of the exact probability-flow map, many particles at once, in float64 intervals.
+r"""Compiled rigorous enclosures of the exact probability-flow map in float64 intervals: the per-particle method.
 
-:func:`enclose_flows` returns, for start points ``x0[p]`` at forward time ``T``, balls ``(center[p],
-radius[p])`` in the Euclidean norm that provably contain the exact solutions at ``delta`` of the
-probability-flow ODE ``dx/dt = -x - grad log q_t(x)`` of a built-in
-:class:`~certsample.targets.MixtureTarget`. It proves the same statement as
-:func:`~certsample.verify.enclosure.enclose_flow` (Arb), by a different method in different arithmetic:
-a validated Taylor method of the Lohner/VNODE kind in outward-rounded float64 interval arithmetic
-(:mod:`.interval`: its rounding model and its proved ``exp``/``log`` kernels), compiled with Numba,
-one particle per loop iteration (CPU) or per thread (CUDA). A particle whose float64 radius misses the
-requested tolerance, or whose enclosure cannot be validated, is enclosed by the Arb path instead.
+:func:`enclose_particle` proves, for a start box at forward time ``T``, a Euclidean ball that contains
+the exact solution at ``delta`` of the probability-flow ODE of a diagonal Gaussian mixture in its own
+``k`` coordinates; :func:`~certsample.verify.flows.enclose_flows` runs it on many start points (with the
+exact maps around it: the projection on a target's basis, the closed-form flows of Gaussians and of the
+orthogonal part) and sends a particle that misses the tolerance to the Arb path. It proves the statement
+of :func:`~certsample.verify.enclosure.enclose_flow` by a different method in different arithmetic: a
+validated Taylor method of the Lohner/VNODE kind [1]_, [2]_ in outward-rounded float64 interval arithmetic
+(:mod:`.interval`: the rounding model, the proved ``exp``/``log`` kernels), compiled with Numba, one
+particle per loop iteration on the CPU or per thread on CUDA (the same source, :mod:`.fast_cuda`).
 
-Reduction (exact; as in :mod:`.enclosure`): the flow of ``x`` splits into the flow of ``y = Q^T x`` for
-the diagonal mixture ``sum_c w_c N(mu_c, diag(lam_c))`` in the target's own ``k`` coordinates and the
-closed-form flow of the orthogonal part; a Gaussian (``K = 1``) is a closed form in every coordinate.
-Both closed forms are evaluated here in interval arithmetic (:func:`_closed_forms`).
-
-The integrator (for ``K > 1``)
-------------------------------
+The method (for ``K > 1`` components)
+-------------------------------------
 Write ``tau`` for reverse time in a step from ``t_j`` (``t = t_j - tau``), ``dy/dtau = F(y, t) = y +
 s(y, t)``, ``s = sum_c r_c G_c``, ``G_{c,i} = -(y_i - a mu_{c,i}) / v_{c,i}``, ``v_{c,i} = 1 + (lam_{c,i} -
 1) a^2``, ``a = e^{-t}``, ``r_c = u_c / Z``, ``u_c = e^{l_c - l_*}``, ``Z = sum_c u_c``, where ``l_c = log w_c -
@@ -25,7 +20,7 @@ sum_i ((y_i - a mu_{c,i})^2 / v_{c,i} + log v_{c,i}) / 2`` and ``*`` is the comp
 holds a float vector ``c_j`` and a float ``E_j`` with ``y(t_j) in B(c_j, E_j)`` for the exact solution.
 Let ``t_{j+1} < t_j`` be a float and ``h = t_j - t_{j+1}``, enclosed in an interval.
 
-1. *A-priori box* (Picard-Lindelof inclusion test [1]_, [2]_). Let ``X`` be the interval hull of
+1. *A-priori box* (the Picard-Lindelof inclusion test [1]_). Let ``X`` be the interval hull of
    ``B(c_j, E_j)`` and ``T_j = [t_{j+1}, t_j]``. If a box ``Y`` satisfies ``X + [0, h] F(Y, T_j) subseteq
    Y`` (interval evaluation of ``F``), every solution from ``X`` exists on ``[0, h]`` and stays in ``Y``:
    the Picard operator ``y -> x + int_0^tau F(y(s), t_j - s) ds`` maps continuous functions into ``Y``
@@ -36,41 +31,46 @@ Let ``t_{j+1} < t_j`` be a float and ``h = t_j - t_{j+1}``, enclosed in an inter
 2. *Taylor coefficients and remainder.* The Taylor coefficients ``z_n`` (``n <= m``) of the solution
    ``z`` from the point ``c_j`` follow from the automatic-differentiation recurrences of
    :func:`_series` (products of power series, ``exp`` of a series by ``u' = u l'``, reciprocals, ``log v``
-   by ``(log v)' = 2 (1 - 1/v)``), every operation in interval arithmetic, so each computed interval
-   contains the exact coefficient. By Taylor's theorem with the Lagrange remainder, coordinate by
-   coordinate, ``z_i(h) = sum_{n<=m} z_{n,i} h^n + z^{(m+1)}_i(xi) h^{m+1} / (m+1)!`` for some ``xi in [0,
-   h]``, and ``z^{(m+1)}(xi) / (m+1)! = f^{[m+1]}(z(xi), t_j - xi)``, the ``(m+1)``-th Taylor coefficient
-   of the solution through the point ``(z(xi), t_j - xi)`` in ``Y x T_j``. The same recurrences started
-   from the box ``Y`` and the time interval ``T_j`` enclose ``f^{[m+1]}`` over ``Y x T_j``; so ``z(h)``
-   lies in the interval Horner sum plus ``[-R_i, R_i]``, ``R_i = h^{m+1} |f^{[m+1]}_i(Y, T_j)|``. The
-   new center ``c_{j+1}`` is its midpoint and ``eps_j`` bounds ``|z(h) - c_{j+1}|_2``.
+   by ``(log v)' = 2 (1 - 1/v)``) [3]_, each operation enclosed (interval operations, and series products
+   as dot products bounded a posteriori, :func:`_conv`), so each computed interval contains the exact
+   coefficient. By Taylor's theorem with the Lagrange remainder, coordinate by coordinate, ``z_i(h) =
+   sum_{n<=m} z_{n,i} h^n + z^{(m+1)}_i(xi) h^{m+1} / (m+1)!`` for some ``xi in [0, h]``, and ``z^{(m+1)}(xi)
+   / (m+1)! = f^{[m+1]}(z(xi), t_j - xi)``, the ``(m+1)``-th Taylor coefficient of the solution through the
+   point ``(z(xi), t_j - xi)`` in ``Y x T_j``. The same recurrences started from the box ``Y`` and the time
+   interval ``T_j`` enclose ``f^{[m+1]}`` over ``Y x T_j``; so ``z(h)`` lies in the interval Horner sum plus
+   ``[-R_i, R_i]``, ``R_i = h^{m+1} |f^{[m+1]}_i(Y, T_j)|``. The new center ``c_{j+1}`` is its midpoint and
+   ``eps_j`` bounds ``|z(h) - c_{j+1}|_2``. The recurrences are written so that no two large terms cancel
+   (:func:`_exponents`, :func:`_drift`): over a box, interval arithmetic pays for every cancellation with
+   width that compounds from order to order.
 
-3. *Propagation* (one-sided Lipschitz bound; no wrapping effect). ``J = I + Hess log q_t = I - sum_c
-   r_c D_c^{-1} + Cov_r(G)`` is symmetric and, by Weyl, ``lambda_max(J) <= 1 - min_{c,i} 1 / v_{c,i} +
-   tr Cov_r(G)``, with ``tr Cov_r(G) = sum_i Var_r(G_{.,i}) <= sum_i min(sum_c r_c (G_{c,i} - p_i)^2,
-   max_c (G_{c,i} - p_i)^2)`` for any fixed ``p`` (:func:`_log_norm`). Its upper bound ``mu_j`` over
-   ``Y x T_j`` bounds ``<x - z, F(x) - F(z)> <= mu_j |x - z|^2`` for ``x, z`` in the convex ``Y``, so two
-   solutions from ``B(c_j, E_j)`` obey ``|x(h) - z(h)| <= e^{mu_j h} |x(0) - z(0)|``.
+3. *Propagation* (a one-sided Lipschitz bound; no wrapping effect). ``J = I + Hess log q_t = I - sum_c
+   r_c D_c^{-1} + Cov_r(G)`` is symmetric, and by Weyl ``lambda_max(J) <= 1 - min_{c,i} 1 / v_{c,i} +
+   lambda_max(Cov_r(G))``; :func:`_log_norm` bounds the last term by a trace and by Gershgorin's theorem
+   on the components' Gram matrix. Its upper bound ``mu_j`` over ``Y x T_j`` gives ``<x - z, F(x) - F(z)>
+   <= mu_j |x - z|^2`` for ``x, z`` in the convex ``Y``, so two solutions from ``B(c_j, E_j)`` obey ``|x(h) -
+   z(h)| <= e^{mu_j h} |x(0) - z(0)|``.
 
-4. *Pruning.* Components with ``u_c`` below a threshold on ``Y`` may be left out of step 2: ``z`` then
-   solves the pruned ODE ``z' = F_p(z)``, and ``Y`` is checked to hold it too (step 1 with ``F_p``). With
-   ``H_c = G_c - G_*``, ``|F - F_p| <= sum_pruned u_c |H_c| + (sum_pruned u_c) max_kept |H_c| =: Delta`` on
-   ``Y`` (write ``s = G_* + (N + P) / (Z_p + Q)`` with the pruned sums ``P = sum u_c H_c``, ``Q = sum u_c``,
-   so ``s - s_p = P / (Z_p + Q) - (N / Z_p) Q / (Z_p + Q)`` with ``Z_p >= u_* = 1``, and ``|N / Z_p|``
-   a convex combination of the kept ``|H_c|``), and ``d/dtau |x - z|^2 / 2 <= mu_j |x - z|^2 + Delta |x
-   - z|`` gives ``|x(h) - z(h)| <= e^{mu_j h} E_j + Delta h max(1, e^{mu_j h})``.
+4. *Pruning* (:func:`_prune`). Components with ``u_c`` below a threshold on ``Y`` may be left out of
+   step 2: ``z`` then solves the pruned ODE ``z' = F_p(z)``, and ``Y`` is checked to hold it too (step 1
+   with ``F_p``). With ``H_c = G_c - G_*``, ``|F - F_p| <= sum_pruned u_c (|H_c| + max_c |H_c|) =: Delta``
+   on ``Y`` (write ``s = G_* + (N + P) / (Z_p + Q)`` with the pruned sums ``P = sum u_c H_c``, ``Q = sum u_c``,
+   so ``s - s_p = P / (Z_p + Q) - (N / Z_p) Q / (Z_p + Q)`` with ``Z_p >= u_* = 1``, and ``N / Z_p`` a convex
+   combination of the kept ``H_c``), and ``d/dtau |x - z|^2 / 2 <= mu_j |x - z|^2 + Delta |x - z|`` gives
+   ``|x(h) - z(h)| <= e^{mu_j h} E_j + Delta h max(1, e^{mu_j h})``.
 
 Together ``E_{j+1} = e^{mu_j h} E_j + eps_j + Delta h max(1, e^{mu_j h})``, evaluated as an upper
 bound; induction over the steps encloses ``y(delta)``. Steps shrink when step 1 fails or the remainder
 exceeds the local tolerance, and grow with the remainder's margin. A particle fails (status, time, box
-and step, see :class:`~certsample.verify.errors.EnclosureFailed`) when no step of at least ``1e-13 t``
-validates, when a quantity is not finite, or after ``max_steps`` steps.
+and step, see :data:`STATUS` and :class:`~certsample.verify.errors.EnclosureFailed`) when no step of at
+least ``1e-13 t`` validates, when a quantity is not finite, or after ``max_steps`` steps.
 
 Costs: a step is a few interval evaluations of ``F`` (step 1), two runs of the series recurrences of
-order ``m`` and ``m + 1`` (point and box) and one log-norm. In coordinates where every component has
-the same variance (rings, point clouds) ``l_c - l_*`` is linear in ``y`` and the recurrences cost
-``O((K + k) m^2)`` interval operations; coordinates with per-component variances cost ``O(K k m^2)``.
-Measured throughput is in ``docs/performance.md``.
+order ``m`` and ``m + 1`` (point and box) and one log-norm. In coordinates where every component has the
+same variance (rings, point clouds) a component costs one series product per order (its ``exp``); where
+the variances differ, two per component and coordinate, plus one per distinct variance for ``1/v``. The
+step count follows the radius of convergence, which shrinks like ``t`` near ``delta``, and, in many
+dimensions, the overestimation of the box series (interval widths add over coordinates). Measured
+throughput is in ``docs/performance.md``.
 
 References
 ----------
@@ -128,9 +128,9 @@ def _conv(LO, HI, ra, rb, n):
     exact lower endpoint ``m_j = min_k x_k`` obeys ``m_j >= m~_j - u' |m~_j|`` with ``m~_j`` the minimum of
     the rounded ones and ``u' = u / (1 - u)`` (``f -> f - u' |f|`` is increasing). The ``n + 1`` minima are
     summed to ``s~`` with ``|s~ - sum m~_j| <= gamma_n sum |m~_j|`` and ``sum |m~_j| <= A~ / (1 - gamma_n)`` for
-    the computed ``A~ = fl(sum |m~_j|)`` ([2]_ of :mod:`.interval`, eq. (3.4)); so ``sum m_j >= s~ - (n + 3) u
-    A~``, evaluated with outward widening, minus ``1e-300`` for the underflows (each at most ``2^-1075``).
-    The upper endpoint likewise.
+    the computed ``A~ = fl(sum |m~_j|)`` (recursive summation: Higham, ch. 4, cited in :mod:`.interval`); so
+    ``sum m_j >= s~ - (n + 3) u A~``, evaluated with outward widening, minus ``1e-300`` for the underflows
+    (each at most ``2^-1075``). The upper endpoint likewise.
     """
     sl = 0.0
     sh = 0.0

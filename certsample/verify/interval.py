@@ -29,6 +29,10 @@ float), so ``s = fl(fl(|x| 2^-52) + eta) >= 2^{e-52}`` and ``x + s >= nextafter(
 spacing of its rounding, so ``[down(fl(r)), up(fl(r))]`` contains it. This is ``nextafter`` up to one more
 ulp, without a library call, in three branch-free operations that vectorise and run on CUDA.
 
+Sums of many products (the series products of :mod:`.fast_enclosure`) are instead accumulated in
+round-to-nearest and bounded once, a posteriori, by the classical bound of recursive summation ([2]_,
+ch. 4); the proof is at :func:`~certsample.verify.fast_enclosure._conv`.
+
 Overflow rounds to ``+-inf``. Infinite endpoints are kept (an upper bound ``+inf`` is valid), and a
 NaN, which an infinite endpoint can produce, fails every comparison: the integrator checks that every
 box, remainder and radius it relies on is finite, and fails the step otherwise.
