@@ -262,6 +262,18 @@ def _mp_drift(target, y, t):
     return [mp.mpf(y[i]) + sum(uc * g[i] for uc, g in zip(u, grads)) / sum(u) for i in range(len(y))]
 
 
+def test_a_particle_s_enclosure_does_not_depend_on_its_batch():
+    """What makes sharding over processes or Dask workers give the single-process enclosures."""
+    ring = cs.ring_mixture(n_modes=4, radius=3.0)
+    x0 = ring.law_at(2.0).sample(12, seed=9)
+    whole = enclose_flows(ring, x0, 2.0, 0.05, tol=1e-10)
+    parts = [enclose_flows(ring, x0[a:a + 5], 2.0, 0.05, tol=1e-10) for a in range(0, 12, 5)]
+    assert np.array_equal(whole.centers, np.concatenate([p.centers for p in parts]))
+    assert np.array_equal(whole.radii, np.concatenate([p.radii for p in parts]))
+    parallel = enclose_flows(ring, x0, 2.0, 0.05, tol=1e-10, backend="cpu-parallel")
+    assert np.array_equal(whole.centers, parallel.centers) and np.array_equal(whole.radii, parallel.radii)
+
+
 def test_enclose_flows_rejects_bad_input():
     ring = cs.ring_mixture()
     with pytest.raises(ValueError, match="shape"):
@@ -303,3 +315,29 @@ def test_kernels_run_under_the_cuda_simulator(cuda_simulator):
     """)
     same_centers, same_radii, radius = out.split()
     assert same_centers == "True" and same_radii == "True" and float(radius) < 1e-3
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-variances", "own-variances"])
+def test_the_cuda_kernel_compiles_to_ptx(shared, monkeypatch):
+    """The real CUDA toolchain (NVVM) compiles the enclosure kernel; skipped where it is not installed."""
+    import numba
+    from numba import cuda
+    from numba.cuda import dispatcher as cuda_dispatcher
+
+    from tests.test_cuda_ptx import MISSING
+
+    if MISSING is not None:
+        pytest.skip(f"no CUDA toolchain: {MISSING}")
+    import types
+
+    from certsample.verify import fast_cuda
+
+    monkeypatch.setattr(cuda_dispatcher, "get_current_device", lambda: types.SimpleNamespace(compute_capability=(9, 0)))
+    variances = [[0.3, 0.5]] * 2 if shared else [[0.3, 0.5], [0.6, 0.2]]
+    model = fe.FastModel(cs.gaussian_mixture([[1.0, 0.0], [-1.0, 0.5]], variances))
+    y0 = np.zeros((2, 2))
+    args = (y0, y0, 1.0, 0.1, np.full(2, 1e-8), 6, 100, *model.arrays, *model.scratch(6, 2), np.zeros((2, 2)),
+            np.zeros((2, fe.N_OUT)))
+    kernel = compile_for(fast_cuda.enclose_threads, "cuda-kernel")
+    ptx, _ = cuda.compile_ptx(kernel.py_func, tuple(numba.typeof(a) for a in args), cc=(9, 0))
+    assert ".entry" in ptx

@@ -137,12 +137,16 @@ def enclose_flows(target, x0, T: float, delta: float, *, tol: float = 1e-10, ord
         if len(retry):
             # the radius is about (growth of the flow) x (local tolerance): tighten it by the factor missed
             tighter = tol_abs[retry] * LOCAL_FRACTION * np.minimum(0.1, 0.5 * tol_abs[retry] / lifted[retry])
-            retry_order = default_order(float(np.min(tighter / (1.0 + np.linalg.norm(x0[retry], axis=1)))))
-            c2, info2 = _integrate(maps.model, y_lo[retry], y_hi[retry], T, delta, tighter, max(order, retry_order),
-                                   max_steps, backend, threads)
-            better = (info2[:, 2] == 0) & (info2[:, 0] < e_y[retry])
-            sel = retry[better]
-            c_y[sel], e_y[sel], steps[sel] = c2[better], info2[better, 0], info2[better, 1]
+            scale = 1.0 + np.linalg.norm(x0[retry], axis=1)
+            orders = np.array([max(order, default_order(float(r))) for r in tighter / scale])
+            for retry_order in np.unique(orders):  # a particle's order is its own: shards change no result
+                pick = orders == retry_order
+                rows = retry[pick]
+                c2, info2 = _integrate(maps.model, y_lo[rows], y_hi[rows], T, delta, tighter[pick], int(retry_order),
+                                       max_steps, backend, threads)
+                better = (info2[:, 2] == 0) & (info2[:, 0] < e_y[rows])
+                sel = rows[better]
+                c_y[sel], e_y[sel], steps[sel] = c2[better], info2[better, 0], info2[better, 1]
     centers, radii = maps.lift(c_y, e_y, x0)
     method = np.full(n, "float64", dtype="<U7")
     missed = np.flatnonzero((status != 0) | ~(radii <= tol_abs))
