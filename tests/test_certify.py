@@ -219,3 +219,26 @@ def test_midpoint_runs_are_judged_against_their_proved_theorem():
     mixture = cs.gaussian_mixture([[0.0, 1.0], [1.0, 0.0]], [[0.3, 0.5], [0.6, 0.2]])
     cert = certify(mixture, "randomized-midpoint", eps=0.5, n=8, n_verify=2, n_steps=20, T=2.0, delta=0.5, **QUIET)
     assert cert.theorem_verdict.startswith("NOT APPLICABLE") and "does not cover" in cert.theorem_verdict
+
+
+def test_every_particle_of_a_run_is_proved_and_the_certificate_states_the_coupling():
+    cert = certify(SMALL_RING, "exponential-ode", eps=0.05, n=300, n_steps=60, T=2.0, delta=0.1, **QUIET)
+    assert cert.particles_checked == 300 and cert.measurement_kind == "verified"
+    key = next(k for k in cert.population if k.startswith("every particle proved"))
+    assert "W-infinity" in key and cert.population[key] == cert.population["max proved error"]
+    assert any("every one of the 300 output samples" in note for note in cert.notes)
+    assert cert.accuracy_verdict in ("PASS", "FAIL")
+    # n_verify still limits the check for a run of any size, with today's population statements only
+    few = certify(SMALL_RING, "exponential-ode", eps=0.05, n=300, n_verify=20, n_steps=60, T=2.0, delta=0.1, **QUIET)
+    assert few.particles_checked == 20 and not any(k.startswith("every particle") for k in few.population)
+
+
+def test_enclosures_sharded_over_a_dask_client_give_the_single_process_certificate():
+    distributed = pytest.importorskip("dask.distributed")
+    kwargs = dict(eps=0.05, n=150, n_steps=40, T=2.0, delta=0.1, **QUIET)
+    one = certify(SMALL_RING, "exponential-ode", **kwargs)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            sharded = certify(SMALL_RING, "exponential-ode", client=client, **kwargs)
+    assert (sharded.measured, sharded.measured_lower) == (one.measured, one.measured_lower)
+    assert sharded.population == one.population and sharded.particles_checked == 150

@@ -5,15 +5,20 @@
 
 ``accuracy_verdict`` -- is this run's error below ``eps``? (:mod:`.measurement`)
     *ODE solvers* start from exact ``q_T`` samples; for each checked particle the exact
-    probability-flow image of its start point is enclosed in a ball proved with Arb ball arithmetic
-    (:mod:`.enclosure`), so its pathwise error ``|x_solver - x_exact|`` lies in ``[|x - c| - r, |x - c| +
-    r]`` -- a proof, and a reference independent of every solver here (it shares no code with them). The
-    accuracy metric is the RMS pathwise error of a coupling (an upper bound of ``W2``). ``PASS``
-    (verified): its proved upper bound over the checked particles is at most ``eps``; ``FAIL``
-    (verified): its proved lower bound exceeds ``eps``. For the sampler's law the certificate adds
-    distribution-free statements at level ``confidence``: an exact (Clopper-Pearson) upper bound of the
-    fraction of trajectories whose error exceeds ``eps``, and an empirical-Bernstein upper bound of ``E
-    min(e^2, (4 eps)^2)`` (a bound of an unbounded mean cannot be distribution-free).
+    probability-flow image of its start point is enclosed in a proved ball (:mod:`.flows`: compiled
+    float64 interval arithmetic, :mod:`.fast_enclosure`, and Arb ball arithmetic, :mod:`.enclosure`, for
+    the particles float64 cannot bring to the tolerance), so its pathwise error ``|x_solver - x_exact|``
+    lies in ``[|x - c| - r, |x - c| + r]`` -- a proof, and a reference independent of every solver here
+    (it shares no code with them). By default every particle of a run of at most
+    :data:`PROVE_ALL_UP_TO` is checked: then every output sample lies within its proved error of the exact
+    flow image of its exact ``q_T`` start, and those images are an i.i.d. sample of ``q_delta`` -- a
+    proved W-infinity coupling of the output to it. The accuracy metric is the RMS pathwise error of
+    the coupling (an upper bound of ``W2``). ``PASS`` (verified): its proved upper bound over the checked
+    particles is at most ``eps``; ``FAIL`` (verified): its proved lower bound exceeds ``eps``. For the
+    sampler's law the certificate adds distribution-free statements at level ``confidence``: an exact
+    (Clopper-Pearson) upper bound of the fraction of trajectories whose error exceeds ``eps``, and an
+    empirical-Bernstein upper bound of ``E min(e^2, (4 eps)^2)`` (a bound of an unbounded mean cannot be
+    distribution-free).
 
     *Gaussian targets with a linear scheme* are judged on the exact Gaussian output law (``exact``).
     *Everything else* (SDE solvers on mixtures) is judged on sample statistics that are lower bounds of
@@ -61,14 +66,20 @@ from .measurement import SampleStatistics, VerifiedEnclosures, choose_measuremen
 from .parameters import default_horizon, nfe_for_accuracy, theorem_for
 from .verifier import Verifier
 
-__all__ = ["certify"]
+__all__ = ["certify", "PROVE_ALL_UP_TO"]
+
+#: runs of at most this many particles have every particle's error proved unless ``n_verify`` says otherwise
+PROVE_ALL_UP_TO = 10_000
+#: start points enclosed before the time budget is judged (after the pilot's)
+TIMING_SAMPLE = 64
 
 
 def certify(target, solver="exponential-ode", eps: float = 0.05, *, score=None, score_error=None,
-            n: int = 2000, n_verify: int = 32, n_steps: int | None = None, T: float | None = None,
+            n: int = 2000, n_verify: int | None = None, n_steps: int | None = None, T: float | None = None,
             delta: float = 1e-2, backend: str = "numpy", seed: int = 0, max_steps: int = 200_000,
             z: float = 3.0, confidence: float = 0.95, replicates: int = 200, pilot: int = 8,
-            workers: int = 2, verify_seconds: float | None = 40.0, log=True, progress=False) -> Certificate:
+            workers: int = 2, verify_seconds: float | None = 120.0, client=None, log=True,
+            progress=False) -> Certificate:
     """Run ``solver`` on ``target``, prove (or test) its accuracy against ``eps``, and check its theorem.
 
     Parameters
@@ -84,8 +95,9 @@ def certify(target, solver="exponential-ode", eps: float = 0.05, *, score=None, 
         :class:`~certsample.oracle.PerturbedOracle`'s ``error_l2``).
     n : int
         Particles in the run (sample-based measurements use them all).
-    n_verify : int
-        ODE solvers: particles whose exact flow is enclosed and whose error is proved.
+    n_verify : int, optional
+        ODE solvers: particles whose exact flow is enclosed and whose error is proved (default: all ``n``
+        when ``n <= PROVE_ALL_UP_TO``, else 32).
     n_steps : int, optional
         Steps to run (default: from the theorem, the solver's plan, or tuned on proved errors).
     T, delta : float
@@ -102,11 +114,13 @@ def certify(target, solver="exponential-ode", eps: float = 0.05, *, score=None, 
     pilot : int
         ODE solvers without a theorem: particles whose proved errors tune the step count.
     workers : int
-        Processes that compute enclosures.
+        Processes that compute enclosures (when no ``client`` is given).
     verify_seconds : float or None
         Time budget for the enclosures: fewer than ``n_verify`` particles (at least ``pilot``) are
         checked when the first ones show the budget cannot cover them all. The number is fixed from
         timings before any error is looked at. None: no budget.
+    client : dask.distributed.Client, optional
+        The enclosures are sharded over its workers (the same enclosures as one process).
     log : bool or callable
         Cost estimate and progress lines (default: to stderr, terminal or not).
 
@@ -116,6 +130,7 @@ def certify(target, solver="exponential-ode", eps: float = 0.05, *, score=None, 
     """
     job = _Job.checked(target, eps, score, score_error, n, n_verify, n_steps, delta, backend, seed, max_steps, z,
                        confidence, replicates, pilot, workers, verify_seconds, log, progress)
+    job.client = client
     solver_obj = get_solver(solver)
     job.T = default_horizon(solver_obj, target, eps, delta, job.score_error) if T is None else T
     check = theorem_for(solver_obj, target, job.T, delta, job.score_error)
@@ -129,9 +144,9 @@ def certify(target, solver="exponential-ode", eps: float = 0.05, *, score=None, 
     verifier = None
     if strategy is VerifiedEnclosures:
         tol = min(1e-6, eps * 1e-3)
-        verifier = Verifier(target, job.x0, job.T, delta, tol, job.workers, job.say)
+        verifier = Verifier(target, job.x0, job.T, delta, tol, job.workers, job.say, job.client)
     solver_obj, grid, nfe_required = _choose_grid(job, solver, solver_obj, check, verifier, notes)
-    checked = min(n, n_verify) if verifier is None else _affordable(job, verifier, notes)
+    checked = min(n, job.n_verify) if verifier is None else _affordable(job, verifier, notes)
     if strategy is VerifiedEnclosures:
         measurement = VerifiedEnclosures(verifier, checked, eps, job.confidence)
     elif strategy is SampleStatistics:
@@ -178,6 +193,7 @@ class _Job:
     T: float = 10.0
     init: str = "standard"
     x0: np.ndarray | None = None
+    client: object = None
 
     @classmethod
     def checked(cls, target, eps, score, score_error, n, n_verify, n_steps, delta, backend, seed, max_steps, z,
@@ -191,7 +207,7 @@ class _Job:
             raise TypeError(f"score must be a ScoreOracle or a callable, got {type(score).__name__}")
         say = _stderr_log if log is True else (log or (lambda message: None))
         return cls(target, float(eps), score, _score_error(score, score_error), check_int("n", n, 1),
-                   check_int("n_verify", n_verify, 1), None if n_steps is None else check_int("n_steps", n_steps, 1),
+                   _n_verify(n, n_verify), None if n_steps is None else check_int("n_steps", n_steps, 1),
                    delta, backend, seed, max_steps, z, confidence, check_int("replicates", replicates, 20),
                    check_int("pilot", pilot, 1), check_int("workers", workers, 1), verify_seconds, say, progress)
 
@@ -262,17 +278,24 @@ def _choose_grid(job, solver_arg, solver, check, verifier, notes):
     return solver, make_grid(grid_kind, job.T, job.delta, n_steps), nfe_required
 
 
+def _n_verify(n, n_verify):
+    n = check_int("n", n, 1)
+    if n_verify is None:
+        return n if n <= PROVE_ALL_UP_TO else 32
+    return check_int("n_verify", n_verify, 1)
+
+
 def _affordable(job, verifier, notes) -> int:
     """Particles to check: ``n_verify``, fewer when the first enclosures' times show the budget cannot
     cover them all (decided from timings only, never from errors)."""
     m_verify = min(job.n, job.n_verify)
     if job.verify_seconds is None:
         return m_verify
-    verifier.ensure(min(job.pilot, m_verify))
+    verifier.ensure(min(max(job.pilot, TIMING_SAMPLE), m_verify))
     per = verifier.seconds_per_enclosure()
-    affordable = max(len(verifier.enclosures), int(job.verify_seconds / max(per, 1e-9)))
+    affordable = max(verifier.count, int(job.verify_seconds / max(per, 1e-9)))
     if affordable < m_verify:
-        notes.append(f"{affordable} of n_verify={m_verify} particles checked: enclosures took {per:.1f} s each and "
+        notes.append(f"{affordable} of n_verify={m_verify} particles checked: enclosures took {per:.2g} s each and "
                      f"verify_seconds={job.verify_seconds:g} (raise it to check more)")
         return affordable
     return m_verify
@@ -348,6 +371,10 @@ def _closing_notes(job, measured, accuracy, verifier) -> list:
     notes = []
     if measured.kind == "lower" and accuracy == "INCONCLUSIVE":
         notes.append("a lower-bound statistic below the threshold cannot confirm it, only fail to refute it")
+    if verifier is not None and measured.checked == job.n:
+        notes.append(f"every one of the {job.n} output samples lies within its proved error of the exact flow image "
+                     "of its exact q_T start; those images are an i.i.d. sample of q_delta, so the run is coupled to "
+                     f"it with a proved W-infinity distance of at most {np.max(measured.per_particle):.3g}")
     if verifier is not None:
         target = job.target
         w0 = math.exp(-job.T) * (math.sqrt(float(np.trace(target.covariance()) + target.mean() @ target.mean()))
@@ -387,7 +414,7 @@ def _expected_seconds(job, solver, grid, verifier, checked):
     sampling = probe.wall_time / (few * steps) * len(job.x0) * len(grid)
     text = f"expected about {sampling:.1f} s of sampling"
     if verifier is not None:
-        done = len(verifier.enclosures)
+        done = verifier.count
         if done:
             text += f" and {verifier.seconds_per_enclosure() * (checked - done):.0f} s of enclosures"
         else:

@@ -7,14 +7,27 @@ import time
 
 import numpy as np
 
-from .enclosure import enclose_flow
+from .enclosure import Enclosure
+from .flows import enclose_flows, proved_errors
 
-__all__ = ["Verifier"]
+__all__ = ["Verifier", "enclose_shard"]
+
+#: start points per shard: small enough to balance the workers and report progress, large enough that a
+#: shard's overhead (a task, a fork's pickling) is small beside its enclosures
+SHARD = 64
+LOG_EVERY = 2.0  # seconds between progress lines
 
 
-def _enclose_row(args):
-    target, x0, T, delta, tol = args
-    return enclose_flow(target, x0, T, delta, tol=tol)
+def enclose_shard(target, x0, T, delta, tol):
+    """``(centers, radii, methods, steps)`` of the rows of ``x0``: the unit of work a process or a Dask task runs.
+
+    Each particle's enclosure depends only on its own start point, so any sharding gives the same arrays."""
+    found = enclose_flows(target, x0, T, delta, tol=tol)
+    return found.centers, found.radii, found.method, found.steps
+
+
+def _enclose_rows(args):
+    return enclose_shard(*args)
 
 
 class Verifier:
@@ -26,57 +39,87 @@ class Verifier:
     x0 : (n, d) array
         Start points at ``T``; the first ``m`` are enclosed when :meth:`ensure` asks for ``m``.
     T, delta, tol : float
-        Horizon, early-stopping time and the enclosures' requested radius (see ``enclose_flow``).
+        Horizon, early-stopping time and the enclosures' requested radius (see ``enclose_flows``).
     workers : int
-        Processes (forked: the children run only Arb code, and a user's script needs no ``__main__`` guard).
+        Processes (forked, after the kernels are compiled in this one) when no ``client`` is given.
     log : callable
         Progress lines.
+    client : dask.distributed.Client, optional
+        Shards of :data:`SHARD` start points go to its workers instead (same results as one process).
     """
 
-    def __init__(self, target, x0, T, delta, tol, workers, log):
+    def __init__(self, target, x0, T, delta, tol, workers, log, client=None):
         self.target, self.x0, self.T, self.delta, self.tol = target, x0, T, delta, tol
-        self.workers, self.log = workers, log
-        self.enclosures = []
+        self.workers, self.log, self.client = workers, log, client
+        self.centers = np.empty((0, x0.shape[1]))
+        self.radii = np.empty(0)
+        self.methods = np.empty(0, dtype="<U7")
+        self.steps = np.empty(0, dtype=np.int64)
         self.seconds = 0.0
-        self._first = 0  # enclosures done before the current batch, for the time-left estimate
+        self._last_log = -float("inf")
+
+    @property
+    def count(self) -> int:
+        """Start points enclosed so far (always the first ones)."""
+        return len(self.radii)
+
+    @property
+    def enclosures(self) -> list:
+        """The enclosures so far as :class:`~.enclosure.Enclosure` objects."""
+        return [Enclosure(self.centers[p], float(self.radii[p]), self.T, self.delta, int(self.steps[p]), np.nan)
+                for p in range(self.count)]
 
     def ensure(self, m: int):
-        """Enclose the first ``m`` start points (in parallel processes when ``workers > 1``)."""
-        todo = list(range(len(self.enclosures), m))
-        if not todo:
+        """Enclose the first ``m`` start points (sharded over the client's workers or forked processes)."""
+        first = self.count
+        if m <= first:
             return
+        if first == 0:  # compile (or load) the kernels here, untimed, so that forked workers inherit them
+            enclose_shard(self.target, self.x0[:1], self.T, self.delta, 1e-3)
         start = time.perf_counter()
-        self._first = len(self.enclosures)
-        jobs = [(self.target, self.x0[i], self.T, self.delta, self.tol) for i in todo]
-        if self.workers > 1 and len(jobs) > 1 and "fork" in multiprocessing.get_all_start_methods():
+        bounds = [(a, min(a + SHARD, m)) for a in range(first, m, SHARD)]
+        jobs = [(self.target, self.x0[a:b], self.T, self.delta, self.tol) for a, b in bounds]
+        for shard in self._run(jobs):
+            self._add(shard, m, start, first)
+        self.seconds += time.perf_counter() - start
+
+    def _run(self, jobs):
+        """The shards' results, in order."""
+        if self.client is not None:
+            futures = [self.client.submit(enclose_shard, *job, pure=False) for job in jobs]
+            for future in futures:
+                yield future.result()
+        elif self.workers > 1 and len(jobs) > 1 and "fork" in multiprocessing.get_all_start_methods():
             from concurrent.futures import ProcessPoolExecutor
 
             with ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                for enc in pool.map(_enclose_row, jobs):
-                    self._add(enc, m, start)
+                yield from pool.map(_enclose_rows, jobs)
         else:
             for job in jobs:
-                self._add(_enclose_row(job), m, start)
-        self.seconds += time.perf_counter() - start
+                yield _enclose_rows(job)
 
     def seconds_per_enclosure(self) -> float:
-        return self.seconds / max(len(self.enclosures), 1)
+        """Wall seconds per enclosure so far (the workers running together), compilation excluded."""
+        return self.seconds / max(self.count, 1)
 
-    def _add(self, enc, m, start):
-        self.enclosures.append(enc)
-        done = len(self.enclosures)
-        new = done - self._first
-        elapsed = time.perf_counter() - start
-        left = elapsed / new * (m - done)
+    def _add(self, shard, m, start, first):
+        centers, radii, methods, steps = shard
+        self.centers = np.concatenate([self.centers, centers])
+        self.radii = np.concatenate([self.radii, radii])
+        self.methods = np.concatenate([self.methods, methods])
+        self.steps = np.concatenate([self.steps, steps])
+        done = self.count
+        now = time.perf_counter()
+        if done < m and now - self._last_log < LOG_EVERY:
+            return
+        self._last_log = now
+        elapsed = now - start
+        left = elapsed / (done - first) * (m - done)
         self.log(f"certify: enclosed {done}/{m} exact trajectories ({elapsed:.1f} s"
                  + (f", about {left:.0f} s left" if done < m else "") + ")")
 
     def errors(self, samples, m: int):
-        """Proved ``(lower, upper)`` pathwise errors of the first ``m`` rows of ``samples``."""
+        """Proved ``(lower, upper)`` pathwise errors of the first ``m`` rows of ``samples``
+        (:func:`~.flows.proved_errors`)."""
         self.ensure(m)
-        gap = np.linalg.norm(samples[:m] - np.array([e.center for e in self.enclosures[:m]]), axis=1)
-        radius = np.array([e.radius for e in self.enclosures[:m]])
-        # |x - c| -/+ r, each float operation rounded outward (as Enclosure.error_bound does)
-        upper = np.nextafter(np.nextafter(gap, np.inf) + radius, np.inf)
-        lower = np.maximum(0.0, np.nextafter(np.nextafter(gap, -np.inf) - radius, -np.inf))
-        return lower, upper
+        return proved_errors(np.asarray(samples, dtype=float)[:m], self.centers[:m], self.radii[:m])

@@ -1,0 +1,123 @@
+"""Proved particles per second: the compiled float64 enclosures against the Arb path, in the same run.
+
+    python benchmarks/enclosures.py [--n 200] [--arb 2] [--tols 1e-6 1e-10] [--targets ring cloud mixture64]
+                                    [--arb-seconds 900] [--T 10] [--delta 0.01]
+
+For each target and tolerance, ``n`` exact ``q_T`` start points are enclosed by
+``certsample.verify.flows.enclose_flows`` (float64 intervals; a particle that misses the tolerance is
+retried, then enclosed by Arb: that cost is included) and the first ``arb`` of them by
+``certsample.verify.enclose_flow`` (Arb, 128+ bits). Each measurement runs in its own process pinned to
+one CPU (``os.sched_setaffinity``), after a warm-up call that compiles (or loads) the kernels; the time is
+that process's CPU time. Printed: particles per second of each path, their ratio, how many particles
+needed Arb, and the largest radius relative to ``tol (1 + |x0|)``. An Arb run that exceeds
+``arb-seconds`` is reported as a lower bound of its time (``>``).
+
+Targets: ``ring`` (2-D, 8 modes), ``cloud`` (64 points in 2-D), ``mixture64`` (64-d, 16 components with
+unequal per-coordinate variances, as in ``benchmarks/high_accuracy.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import time
+
+import numpy as np
+
+
+def build_target(name):
+    import certsample as cs
+
+    if name == "mixture64":
+        rng = np.random.default_rng(0)
+        return cs.gaussian_mixture(rng.standard_normal((16, 64)) * 2, rng.uniform(0.2, 1.0, (16, 64)))
+    return cs.make_target(name)
+
+
+def _pinned(cpu):
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {cpu})
+
+
+def _fast(args):
+    name, n, tol, T, delta, seed, cpu = args
+    _pinned(cpu)
+    from certsample.verify.flows import enclose_flows
+
+    target = build_target(name)
+    x0 = target.law_at(T).sample(n, seed=seed)
+    enclose_flows(target, x0[:1], T, delta, tol=tol, fallback=False)  # compile or load the kernels
+    start = time.process_time()
+    found = enclose_flows(target, x0, T, delta, tol=tol)
+    seconds = time.process_time() - start
+    tol_abs = tol * (1 + np.linalg.norm(x0, axis=1))
+    return seconds, int(np.sum(found.method == "arb")), float(np.max(found.radii / tol_abs)), found.centers, found.radii
+
+
+def _arb(args):
+    name, n, count, tol, T, delta, seed, cpu, limit = args
+    _pinned(cpu)
+    from certsample.verify import enclose_flow
+
+    target = build_target(name)
+    x0 = target.law_at(T).sample(n, seed=seed)[:count]  # the same start points as the float64 path
+    start = time.process_time()
+    centers, radii = [], []
+    for x in x0:
+        enc = enclose_flow(target, x, T, delta, tol=tol)
+        centers.append(enc.center)
+        radii.append(enc.radius)
+        if time.process_time() - start > limit:
+            break
+    return time.process_time() - start, np.array(centers), np.array(radii)
+
+
+def _in_process(fn, args, timeout=None):
+    """Run ``fn(args)`` in a fresh pinned process (fork: the parent's imports are shared, its CPU time is not)."""
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        return pool.apply_async(fn, (args,)).get(timeout)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=200, help="start points for the compiled path")
+    parser.add_argument("--n-mixture64", type=int, default=20, help="start points for mixture64's compiled path")
+    parser.add_argument("--arb", type=int, default=2, help="of them, enclosed by the Arb path too")
+    parser.add_argument("--tols", type=float, nargs="*", default=[1e-6, 1e-10])
+    parser.add_argument("--targets", nargs="*", default=["ring", "cloud", "mixture64"])
+    parser.add_argument("--arb-seconds", type=float, default=900.0, help="stop the Arb path after this much time")
+    parser.add_argument("--T", type=float, default=10.0)
+    parser.add_argument("--delta", type=float, default=1e-2)
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--cpu", type=int, default=0, help="the CPU every measurement is pinned to")
+    args = parser.parse_args(argv)
+
+    print(f"T={args.T}, delta={args.delta}; one process per measurement, pinned to CPU {args.cpu}; CPU seconds")
+    print(f"{'target':<11s}{'tol':>7s}{'n':>5s}{'float64 /s':>12s}{'via Arb':>9s}{'r/tol':>8s}"
+          f"{'Arb /s':>10s}{'ratio':>9s}{'agree':>7s}")
+    for name in args.targets:
+        n = args.n_mixture64 if name == "mixture64" else args.n
+        for tol in args.tols:
+            fast_s, by_arb, worst, centers, radii = _in_process(
+                _fast, (name, n, tol, args.T, args.delta, args.seed, args.cpu))
+            try:
+                arb_s, arb_centers, arb_radii = _in_process(
+                    _arb, (name, n, min(args.arb, n), tol, args.T, args.delta, args.seed, args.cpu, args.arb_seconds),
+                    timeout=2 * args.arb_seconds)
+            except multiprocessing.TimeoutError:  # not one Arb enclosure finished
+                arb_s, arb_centers, arb_radii = 2 * args.arb_seconds, None, np.empty(0)
+            done = len(arb_radii)
+            fast_rate = n / fast_s
+            if done:
+                arb_rate, ratio = f"{done / arb_s:.3g}", f"{fast_rate * arb_s / done:.0f}"
+                gaps = np.linalg.norm(centers[:done] - arb_centers, axis=1)
+                agree = "yes" if np.all(gaps <= radii[:done] + arb_radii) else "NO"
+            else:
+                arb_rate, ratio, agree = f"<{1 / arb_s:.2g}", f">{fast_rate * arb_s:.0f}", "-"
+            print(f"{name:<11s}{tol:>7.0e}{n:>5d}{fast_rate:12.1f}{by_arb:9d}{worst:8.2f}{arb_rate:>10s}{ratio:>9s}"
+                  f"{agree:>7s}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

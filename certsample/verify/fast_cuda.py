@@ -1,0 +1,45 @@
+"""The CUDA driver of :mod:`.fast_enclosure`: one thread per particle, the same device functions as the CPU.
+
+Imported only when ``backend='cuda'`` is asked for (CUDA start-up is not free). Each resident thread has
+its own scratch and walks particles ``thread, thread + stride, ...``; a particle's result depends on its
+start box alone, so it is the CPU's to the bit wherever the two targets round alike (the simulator runs
+the same Python, and the tests compare them).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import cuda
+
+from ..kernels.jit import compile_for
+from .fast_enclosure import enclose_particle
+
+__all__ = ["enclose_threads", "run_cuda"]
+
+THREADS_PER_BLOCK = 64
+MAX_THREADS = 4096
+
+
+def enclose_threads(y0l, y0h, T, delta, tol_local, order, max_steps, means, vidx, lams, lwd, logw, shared, gj,
+                    LO, HI, off, vec, jmask, active, out_c, out):
+    thread = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    if thread >= LO.shape[0]:
+        return
+    for p in range(thread, y0l.shape[0], stride):
+        enclose_particle(y0l[p], y0h[p], T, delta, tol_local[p], order, max_steps, means, vidx, lams, lwd, logw,
+                         shared, gj, LO[thread], HI[thread], off, vec[thread], jmask[thread], active[thread], out_c[p],
+                         out[p])
+
+
+def run_cuda(model, args, order, n, threads, out_c, out):
+    """Launch :func:`enclose_threads` on ``threads`` resident threads (default ``min(n, 4096)``) and copy back."""
+    threads = min(n, MAX_THREADS) if threads is None else max(1, min(int(threads), n))
+    kernel = compile_for(enclose_threads, "cuda-kernel")
+    scratch = model.scratch(order, threads)
+    device_args = [cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in (*args, *scratch)]
+    d_out_c, d_out = cuda.to_device(out_c), cuda.to_device(out)
+    blocks = (threads + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
+    kernel[blocks, THREADS_PER_BLOCK](*device_args, d_out_c, d_out)
+    d_out_c.copy_to_host(out_c)
+    d_out.copy_to_host(out)

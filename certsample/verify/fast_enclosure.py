@@ -1,0 +1,865 @@
+r"""Compiled rigorous enclosures of the exact probability-flow map in float64 intervals: the per-particle method.
+
+:func:`enclose_particle` proves, for a start box at forward time ``T``, a Euclidean ball that contains
+the exact solution at ``delta`` of the probability-flow ODE of a diagonal Gaussian mixture in its own
+``k`` coordinates; :func:`~certsample.verify.flows.enclose_flows` runs it on many start points (with the
+exact maps around it: the projection on a target's basis, the closed-form flows of Gaussians and of the
+orthogonal part) and sends a particle that misses the tolerance to the Arb path. It proves the statement
+of :func:`~certsample.verify.enclosure.enclose_flow` by a different method in different arithmetic: a
+validated Taylor method of the Lohner/VNODE kind [1]_, [2]_ in outward-rounded float64 interval arithmetic
+(:mod:`.interval`: the rounding model, the proved ``exp``/``log`` kernels), compiled with Numba, one
+particle per loop iteration on the CPU or per thread on CUDA (the same source, :mod:`.fast_cuda`).
+
+The method (for ``K > 1`` components)
+-------------------------------------
+Write ``tau`` for reverse time in a step from ``t_j`` (``t = t_j - tau``), ``dy/dtau = F(y, t) = y +
+s(y, t)``, ``s = sum_c r_c G_c``, ``G_{c,i} = -(y_i - a mu_{c,i}) / v_{c,i}``, ``v_{c,i} = 1 + (lam_{c,i} -
+1) a^2``, ``a = e^{-t}``, ``r_c = u_c / Z``, ``u_c = e^{l_c - l_*}``, ``Z = sum_c u_c``, where ``l_c = log w_c -
+sum_i ((y_i - a mu_{c,i})^2 / v_{c,i} + log v_{c,i}) / 2`` and ``*`` is the component with the largest
+``l_c`` at the step's start (any choice is exact: ``u_* = 1`` and the ratios are unchanged). Step ``j``
+holds a float vector ``c_j`` and a float ``E_j`` with ``y(t_j) in B(c_j, E_j)`` for the exact solution.
+Let ``t_{j+1} < t_j`` be a float and ``h = t_j - t_{j+1}``, enclosed in an interval.
+
+1. *A-priori box* (the Picard-Lindelof inclusion test [1]_). Let ``X`` be the interval hull of
+   ``B(c_j, E_j)`` and ``T_j = [t_{j+1}, t_j]``. If a box ``Y`` satisfies ``X + [0, h] F(Y, T_j) subseteq
+   Y`` (interval evaluation of ``F``), every solution from ``X`` exists on ``[0, h]`` and stays in ``Y``:
+   the Picard operator ``y -> x + int_0^tau F(y(s), t_j - s) ds`` maps continuous functions into ``Y``
+   to functions into ``x + tau conv F(Y, T_j) subseteq Y``; it has a fixed point there (Schauder), which
+   is the solution (``F`` is ``C^1``, so solutions are unique). :func:`_a_priori_box` inflates the Picard
+   image a few times and checks the inclusion; on failure the step is halved.
+
+2. *Taylor coefficients and remainder.* The Taylor coefficients ``z_n`` (``n <= m``) of the solution
+   ``z`` from the point ``c_j`` follow from the automatic-differentiation recurrences of
+   :func:`_series` (products of power series, ``exp`` of a series by ``u' = u l'``, reciprocals, ``log v``
+   by ``(log v)' = 2 (1 - 1/v)``) [3]_, each operation enclosed (interval operations, and series products
+   as dot products bounded a posteriori, :func:`_conv`), so each computed interval contains the exact
+   coefficient. By Taylor's theorem with the Lagrange remainder, coordinate by coordinate, ``z_i(h) =
+   sum_{n<=m} z_{n,i} h^n + z^{(m+1)}_i(xi) h^{m+1} / (m+1)!`` for some ``xi in [0, h]``, and ``z^{(m+1)}(xi)
+   / (m+1)! = f^{[m+1]}(z(xi), t_j - xi)``, the ``(m+1)``-th Taylor coefficient of the solution through the
+   point ``(z(xi), t_j - xi)`` in ``Y x T_j``. The same recurrences started from the box ``Y`` and the time
+   interval ``T_j`` enclose ``f^{[m+1]}`` over ``Y x T_j``; so ``z(h)`` lies in the interval Horner sum plus
+   ``[-R_i, R_i]``, ``R_i = h^{m+1} |f^{[m+1]}_i(Y, T_j)|``. The new center ``c_{j+1}`` is its midpoint and
+   ``eps_j`` bounds ``|z(h) - c_{j+1}|_2``. The recurrences are written so that no two large terms cancel
+   (:func:`_exponents`, :func:`_drift`): over a box, interval arithmetic pays for every cancellation with
+   width that compounds from order to order.
+
+3. *Propagation* (a one-sided Lipschitz bound; no wrapping effect). ``J = I + Hess log q_t = I - sum_c
+   r_c D_c^{-1} + Cov_r(G)`` is symmetric, and by Weyl ``lambda_max(J) <= 1 - min_{c,i} 1 / v_{c,i} +
+   lambda_max(Cov_r(G))``; :func:`_log_norm` bounds the last term by a trace and by Gershgorin's theorem
+   on the components' Gram matrix. Its upper bound ``mu_j`` over ``Y x T_j`` gives ``<x - z, F(x) - F(z)>
+   <= mu_j |x - z|^2`` for ``x, z`` in the convex ``Y``, so two solutions from ``B(c_j, E_j)`` obey ``|x(h) -
+   z(h)| <= e^{mu_j h} |x(0) - z(0)|``.
+
+4. *Pruning* (:func:`_prune`). Components with ``u_c`` below a threshold on ``Y`` may be left out of
+   step 2: ``z`` then solves the pruned ODE ``z' = F_p(z)``, and ``Y`` is checked to hold it too (step 1
+   with ``F_p``). With ``H_c = G_c - G_*``, ``|F - F_p| <= sum_pruned u_c (|H_c| + max_c |H_c|) =: Delta``
+   on ``Y`` (write ``s = G_* + (N + P) / (Z_p + Q)`` with the pruned sums ``P = sum u_c H_c``, ``Q = sum u_c``,
+   so ``s - s_p = P / (Z_p + Q) - (N / Z_p) Q / (Z_p + Q)`` with ``Z_p >= u_* = 1``, and ``N / Z_p`` a convex
+   combination of the kept ``H_c``), and ``d/dtau |x - z|^2 / 2 <= mu_j |x - z|^2 + Delta |x - z|`` gives
+   ``|x(h) - z(h)| <= e^{mu_j h} E_j + Delta h max(1, e^{mu_j h})``.
+
+Together ``E_{j+1} = e^{mu_j h} E_j + eps_j + Delta h max(1, e^{mu_j h})``, evaluated as an upper
+bound; induction over the steps encloses ``y(delta)``. Steps shrink when step 1 fails or the remainder
+exceeds the local tolerance, and grow with the remainder's margin. A particle fails (status, time, box
+and step, see :data:`STATUS` and :class:`~certsample.verify.errors.EnclosureFailed`) when no step of at
+least ``1e-13 t`` validates, when a quantity is not finite, or after ``max_steps`` steps.
+
+Costs: a step is a few interval evaluations of ``F`` (step 1), two runs of the series recurrences of
+order ``m`` and ``m + 1`` (point and box) and one log-norm. In coordinates where every component has the
+same variance (rings, point clouds) a component costs one series product per order (its ``exp``); where
+the variances differ, two per component and coordinate, plus one per distinct variance for ``1/v``. The
+step count follows the radius of convergence, which shrinks like ``t`` near ``delta``, and, in many
+dimensions, the overestimation of the box series (interval widths add over coordinates). Measured
+throughput is in ``docs/performance.md``.
+
+References
+----------
+.. [1] N. S. Nedialkov, K. R. Jackson, G. F. Corliss, "Validated solutions of initial value problems
+   for ordinary differential equations", Appl. Math. Comput. 105 (1999) 21-68.
+.. [2] R. J. Lohner, "Enclosing the solutions of ordinary initial and boundary value problems", in
+   Computer Arithmetic, Teubner (1987) 255-286.
+.. [3] A. Jorba, M. Zou, "A software package for the numerical integration of ODEs by means of
+   high-order Taylor methods", Experimental Mathematics 14 (2005) 99-117 (the series recurrences).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import prange
+
+from ..kernels.jit import device_function
+from .interval import exp_bounds, iadd, idiv, imag, imul, isqr, isub, log_bounds, next_down, next_up
+
+__all__ = ["FastModel", "enclose_particle", "STATUS"]
+
+#: the per-particle status codes written by :func:`enclose_particle`
+STATUS = {0: "enclosed", 1: "no a-priori box validates even for a tiny step",
+          2: "the Taylor remainder stays above the local tolerance even for a tiny step",
+          3: "more than max_steps steps", 4: "a bound is not finite"}
+
+# row blocks of the series scratch (offsets in FastModel.offsets)
+(R_Y, R_A, R_E2, R_INV, R_AINV, R_LOGV, R_KAP, R_DS, R_Q, R_Q0, R_L, R_U, R_Z, R_R, R_MM, R_V, R_N, R_Y2, R_AY, R_SK,
+ R_ESK, R_SM, R_DINV, R_B, R_X, R_DMU, R_DMU2, R_M2, R_LM1, R_END) = range(30)
+# rows of the vector scratch: the step's vectors, and the time-series cache (key, orders done per variance)
+V_C, V_XL, V_XH, V_YL, V_YH, V_FL, V_FH, V_UH, V_HN, V_ERR, V_KEY, V_TJ, V_TA, V_RH, V_P = range(15)
+N_VEC_ROWS = 15
+#: steps aim at a remainder of this fraction of the local tolerance (the remainder grows faster than h^(m+1): the
+#: box widens with h, and the radius of convergence shrinks with t)
+TARGET = 0.25
+N_OUT = 8  # out[p]: radius, steps, status, failure time, failure step, failure radius E, last h, attempts
+U_HALF = 1.1102230246251565e-16  # u = 2^-53
+
+
+@device_function
+def _dot_bound(sl, sh, al, ah, terms):
+    """Round outward a sum of ``terms`` interval products accumulated in round-to-nearest (see :func:`_conv`)."""
+    k = (terms + 3) * U_HALF
+    return next_down(next_down(sl - next_up(k * al)) - 1e-300), next_up(next_up(sh + next_up(k * ah)) + 1e-300)
+
+
+@device_function
+def _conv(LO, HI, ra, rb, n):
+    r"""Coefficient ``n`` of the product of the series in rows ``ra`` and ``rb``: ``sum_j [a_j] [b_{n-j}]``.
+
+    A dot product bounded a posteriori rather than widened term by term (three times fewer dependent
+    operations). Each product's endpoints are rounded products ``f = fl(x)``, ``|f - x| <= u |x|``; the
+    exact lower endpoint ``m_j = min_k x_k`` obeys ``m_j >= m~_j - u' |m~_j|`` with ``m~_j`` the minimum of
+    the rounded ones and ``u' = u / (1 - u)`` (``f -> f - u' |f|`` is increasing). The ``n + 1`` minima are
+    summed to ``s~`` with ``|s~ - sum m~_j| <= gamma_n sum |m~_j|`` and ``sum |m~_j| <= A~ / (1 - gamma_n)`` for
+    the computed ``A~ = fl(sum |m~_j|)`` (recursive summation: Higham, ch. 4, cited in :mod:`.interval`); so
+    ``sum m_j >= s~ - (n + 3) u A~``, evaluated with outward widening, minus ``1e-300`` for the underflows
+    (each at most ``2^-1075``). The upper endpoint likewise.
+    """
+    sl = 0.0
+    sh = 0.0
+    al = 0.0
+    ah = 0.0
+    for j in range(n + 1):
+        a0 = LO[ra, j]
+        a1 = HI[ra, j]
+        b0 = LO[rb, n - j]
+        b1 = HI[rb, n - j]
+        p1 = a0 * b0
+        p2 = a0 * b1
+        p3 = a1 * b0
+        p4 = a1 * b1
+        lo = min(min(p1, p2), min(p3, p4))
+        hi = max(max(p1, p2), max(p3, p4))
+        sl += lo
+        sh += hi
+        al += abs(lo)
+        ah += abs(hi)
+    return _dot_bound(sl, sh, al, ah, n + 1)
+
+
+@device_function
+def _conv_from(LO, HI, ra, rb, n, first, weighted):
+    """``sum_{j=first}^{n} w_j [a_j] [b_{n-j}]`` with ``w_j = j`` if ``weighted`` else 1 (bounded as in :func:`_conv`:
+    ``j`` times a product is one more rounding, covered by the same ``(n + 3) u`` with ``n`` counting it)."""
+    sl = 0.0
+    sh = 0.0
+    al = 0.0
+    ah = 0.0
+    for j in range(first, n + 1):
+        a0 = LO[ra, j]
+        a1 = HI[ra, j]
+        if weighted:
+            a0 *= j  # exact when it does not overflow: an integer times a float rounds once
+            a1 *= j
+        b0 = LO[rb, n - j]
+        b1 = HI[rb, n - j]
+        p1 = a0 * b0
+        p2 = a0 * b1
+        p3 = a1 * b0
+        p4 = a1 * b1
+        lo = min(min(p1, p2), min(p3, p4))
+        hi = max(max(p1, p2), max(p3, p4))
+        sl += lo
+        sh += hi
+        al += abs(lo)
+        ah += abs(hi)
+    return _dot_bound(sl, sh, al, ah, 2 * (n + 1))
+
+
+@device_function
+def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec):
+    """Coefficient ``n`` of ``a``, ``a^2`` and, per needed variance ``lam_j``, of ``1/v`` and ``log v`` and (where
+    ``jmask[j] == 2``) of ``a/v`` and ``kappa = 1 - 1/v`` (``v = 1 + (lam_j - 1) a^2``, ``a = e^{-t}``, ``t`` in
+    ``[tl, th]`` at ``tau = 0``). Coefficients already computed for the same ``[tl, th]`` are kept (the
+    cache key and the orders done per variance live in the vector scratch)."""
+    ra, re2 = off[R_A], off[R_E2]
+    if n == 0 and not (vec[V_KEY, 0] == tl and vec[V_KEY, 1] == th):
+        vec[V_KEY, 0], vec[V_KEY, 1], vec[V_KEY, 2] = tl, th, 0.0
+        for j in range(lams.shape[0]):
+            vec[V_TJ, j] = 0.0
+            vec[V_TA, j] = 0.0
+    if n >= vec[V_KEY, 2]:
+        if n == 0:
+            al, ah = exp_bounds(-th, -tl)
+            LO[ra, 0], HI[ra, 0] = al, ah
+            LO[re2, 0], HI[re2, 0] = isqr(al, ah)
+        else:
+            LO[ra, n], HI[ra, n] = idiv(LO[ra, n - 1], HI[ra, n - 1], float(n), float(n))
+            LO[re2, n], HI[re2, n] = idiv(2.0 * LO[re2, n - 1], 2.0 * HI[re2, n - 1], float(n), float(n))
+        vec[V_KEY, 2] = n + 1
+    for j in range(lams.shape[0]):
+        if jmask[j] == 0:
+            continue
+        ri, rl, rai, rk = off[R_INV] + j, off[R_LOGV] + j, off[R_AINV] + j, off[R_KAP] + j
+        if n >= vec[V_TJ, j]:
+            ml, mh = LO[off[R_LM1] + j, 0], HI[off[R_LM1] + j, 0]
+            if n == 0:
+                pl, ph = imul(ml, mh, LO[re2, 0], HI[re2, 0])
+                vl, vh = iadd(pl, ph, 1.0, 1.0)
+                LO[ri, 0], HI[ri, 0] = idiv(1.0, 1.0, vl, vh)
+                LO[rl, 0], HI[rl, 0] = log_bounds(vl, vh)
+            else:
+                # 1/v: v_q = (lam - 1) (a^2)_q for q >= 1, (1/v)_n = -(1/v)_0 sum_{q=1}^n v_q (1/v)_{n-q}
+                sl, sh = _conv_from(LO, HI, re2, ri, n, 1, False)
+                sl, sh = imul(sl, sh, ml, mh)
+                LO[ri, n], HI[ri, n] = imul(-sh, -sl, LO[ri, 0], HI[ri, 0])
+                # (log v)' = 2 (1 - 1/v)
+                if n == 1:
+                    LO[rl, 1], HI[rl, 1] = isub(2.0, 2.0, 2.0 * LO[ri, 0], 2.0 * HI[ri, 0])
+                else:
+                    LO[rl, n], HI[rl, n] = idiv(-2.0 * HI[ri, n - 1], -2.0 * LO[ri, n - 1], float(n), float(n))
+            vec[V_TJ, j] = n + 1
+        if jmask[j] == 2 and n >= vec[V_TA, j]:
+            LO[rai, n], HI[rai, n] = _conv(LO, HI, ra, ri, n)
+            if n == 0:  # kappa = 1 - 1/v = (lam - 1) a^2 / v, in the form without cancellation
+                pl, ph = imul(LO[off[R_LM1] + j, 0], HI[off[R_LM1] + j, 0], LO[re2, 0], HI[re2, 0])
+                LO[rk, 0], HI[rk, 0] = imul(pl, ph, LO[ri, 0], HI[ri, 0])
+            else:
+                LO[rk, n], HI[rk, n] = -HI[ri, n], -LO[ri, n]
+            vec[V_TA, j] = n + 1
+
+
+@device_function
+def _exponents(n, star, active, means, vidx, lwd, shared, LO, HI, off):
+    """Coefficient ``n`` of ``l_c - l_*`` and of ``u_c = e^{l_c - l_*}`` for the active ``c != *``.
+
+    With ``d_c = y - a mu_c``, ``dmu = mu_c - mu_*`` and ``D = 1/v_c - 1/v_*`` per coordinate,
+    ``l_c - l_* = log(w_c / w_*) - sum_i (d_c^2 / v_c - d_*^2 / v_* + log v_c - log v_*) / 2`` and
+    ``d_c^2 / v_c - d_*^2 / v_* = d_c^2 D + (d_c^2 - d_*^2) / v_*`` with ``d_c^2 - d_*^2 = -a dmu (2 d_* - a dmu)``:
+
+    ``l_c - l_* = log(w_c / w_*) + sum_i [dmu_i Q_i - dmu_i^2 Q0_i / 2 + D_i B_{c,i} - (log v_c - log v_*)_i / 2]``
+
+    with the series ``Q_i = (a / v_*) d_*``, ``Q0_i = (a / v_*) a`` shared by every ``c`` (so where all
+    variances agree, ``D = 0``, a component costs no series product) and ``B_{c,i} = -d_c^2 / 2 = mu_c (a y) -
+    y^2 / 2 - mu_c^2 a^2 / 2``, formed from series shared by every ``c``. No two large terms cancel, so an
+    interval evaluation over a box stays about as narrow as the variation of ``l_c - l_*``.
+    """
+    K, k = means.shape
+    for c in range(K):
+        if c == star or active[c] == 0:
+            continue
+        if n == 0:
+            ll, lh = lwd[c, star, 0], lwd[c, star, 1]
+        else:
+            ll, lh = 0.0, 0.0
+        for i in range(k):
+            row = c * k + i
+            pl, ph = imul(LO[off[R_DMU] + row, 0], HI[off[R_DMU] + row, 0], LO[off[R_Q] + i, n], HI[off[R_Q] + i, n])
+            ll, lh = iadd(ll, lh, pl, ph)
+            pl, ph = imul(LO[off[R_DMU2] + row, 0], HI[off[R_DMU2] + row, 0], LO[off[R_Q0] + i, n],
+                          HI[off[R_Q0] + i, n])
+            ll, lh = isub(ll, lh, 0.5 * pl, 0.5 * ph)
+            jc, js = vidx[c, i], vidx[star, i]
+            if shared[i] < 0 and jc != js:
+                pl, ph = _conv(LO, HI, off[R_DINV] + row, off[R_B] + row, n)
+                ll, lh = iadd(ll, lh, pl, ph)
+                r1, r2 = off[R_LOGV] + jc, off[R_LOGV] + js
+                pl, ph = isub(LO[r1, n], HI[r1, n], LO[r2, n], HI[r2, n])
+                ll, lh = isub(ll, lh, 0.5 * pl, 0.5 * ph)
+        rL, rU = off[R_L] + c, off[R_U] + c
+        LO[rL, n], HI[rL, n] = ll, lh
+        if n == 0:
+            # an infinite bound (l - l_* > 709 somewhere on a box) is stored as is: _series then fails
+            LO[rU, 0], HI[rU, 0] = exp_bounds(ll, lh)
+        else:
+            # u' = u l': u_n = (1/n) sum_{q=1}^n q l_q u_{n-q}
+            sl, sh = _conv_from(LO, HI, rL, rU, n, 1, True)
+            LO[rU, n], HI[rU, n] = idiv(sl, sh, float(n), float(n))
+
+
+@device_function
+def _coordinate_terms(n, i, star, active, means, vidx, shared, LO, HI, off):
+    """Coefficient ``n`` of the series of coordinate ``i`` shared by the components: ``d_* = y - a mu_*``,
+    ``Q = (a / v_*) d_*``, ``Q0 = (a / v_*) a``; where the variances differ also ``a y``, ``y^2`` and, per active
+    ``c`` with its own variance, ``D_{c,i} = 1/v_c - 1/v_*`` and ``B_{c,i}`` (see :func:`_exponents`)."""
+    K, k = means.shape
+    ra, ry, rds = off[R_A], off[R_Y] + i, off[R_DS] + i
+    js = vidx[star, i]
+    pl, ph = imul(LO[ra, n], HI[ra, n], means[star, i], means[star, i])
+    LO[rds, n], HI[rds, n] = isub(LO[ry, n], HI[ry, n], pl, ph)
+    LO[off[R_Q] + i, n], HI[off[R_Q] + i, n] = _conv(LO, HI, off[R_AINV] + js, rds, n)
+    LO[off[R_Q0] + i, n], HI[off[R_Q0] + i, n] = _conv(LO, HI, off[R_AINV] + js, ra, n)
+    if shared[i] >= 0:
+        return
+    ray, ry2 = off[R_AY] + i, off[R_Y2] + i
+    LO[ray, n], HI[ray, n] = _conv(LO, HI, ra, ry, n)
+    LO[ry2, n], HI[ry2, n] = _conv(LO, HI, ry, ry, n)
+    re2 = off[R_E2]
+    for c in range(K):
+        jc = vidx[c, i]
+        if c == star or active[c] == 0 or jc == js:
+            continue
+        row = c * k + i
+        LO[off[R_DINV] + row, n], HI[off[R_DINV] + row, n] = isub(LO[off[R_INV] + jc, n], HI[off[R_INV] + jc, n],
+                                                                  LO[off[R_INV] + js, n], HI[off[R_INV] + js, n])
+        bl, bh = imul(means[c, i], means[c, i], LO[ray, n], HI[ray, n])
+        bl, bh = isub(bl, bh, 0.5 * LO[ry2, n], 0.5 * HI[ry2, n])
+        pl, ph = imul(LO[off[R_M2] + row, 0], HI[off[R_M2] + row, 0], LO[re2, n], HI[re2, n])
+        LO[off[R_B] + row, n], HI[off[R_B] + row, n] = isub(bl, bh, 0.5 * pl, 0.5 * ph)
+
+
+@device_function
+def _variance_mask(star, active, vidx, shared, gj, jmask):
+    """``jmask[j]``: 0 unused, 1 for ``1/v`` and ``log v``, 2 also for ``a/v`` and ``kappa`` (the reference
+    component's variances and the shared groups')."""
+    K, k = vidx.shape
+    for j in range(jmask.shape[0]):
+        jmask[j] = 0
+    for c in range(K):
+        if active[c] != 0 or c == star:
+            for i in range(k):
+                jmask[vidx[c, i]] = max(jmask[vidx[c, i]], 1)
+    for i in range(k):
+        jmask[vidx[star, i]] = 2
+    for g in range(gj.shape[0]):
+        jmask[gj[g]] = 2
+
+
+@device_function
+def _constants(star, means, lams, LO, HI, off):
+    """Column 0 of the constant rows: ``mu_c - mu_*``, its square and ``mu_c^2`` per component and coordinate,
+    ``lam_j - 1`` per variance (intervals: the float operations round)."""
+    K, k = means.shape
+    for c in range(K):
+        for i in range(k):
+            row = c * k + i
+            dl, dh = isub(means[c, i], means[c, i], means[star, i], means[star, i])
+            LO[off[R_DMU] + row, 0], HI[off[R_DMU] + row, 0] = dl, dh
+            LO[off[R_DMU2] + row, 0], HI[off[R_DMU2] + row, 0] = isqr(dl, dh)
+            LO[off[R_M2] + row, 0], HI[off[R_M2] + row, 0] = isqr(means[c, i], means[c, i])
+    for j in range(lams.shape[0]):
+        LO[off[R_LM1] + j, 0], HI[off[R_LM1] + j, 0] = isub(lams[j], lams[j], 1.0, 1.0)
+
+
+@device_function
+def _series(order, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask):
+    """Taylor coefficients ``1 .. order`` of the solution through ``(Y[:, 0], t)``, ``t`` in ``[tl, th]``.
+
+    The rows ``off[R_Y] + i`` hold ``y_i``; column 0 (an interval: a point or a box) is set by the caller.
+    Coefficient ``n + 1`` is ``F_n / (n + 1)``, and ``F_n`` needs only coefficients ``<= n`` of everything.
+    Only the ``active`` components take part (``*`` always does). Returns False when a coefficient is
+    not finite.
+    """
+    K, k = means.shape
+    _variance_mask(star, active, vidx, shared, gj, jmask)
+    _constants(star, means, lams, LO, HI, off)
+    rz, rr = off[R_Z], off[R_R]
+    for n in range(order):
+        _time_series(n, lams, jmask, LO, HI, off, tl, th, vec)
+        for i in range(k):
+            _coordinate_terms(n, i, star, active, means, vidx, shared, LO, HI, off)
+        _exponents(n, star, active, means, vidx, lwd, shared, LO, HI, off)
+        # Z = 1 + sum_{c != *} u_c and R = 1 / Z
+        zl, zh = (1.0, 1.0) if n == 0 else (0.0, 0.0)
+        for c in range(K):
+            if c != star and active[c] != 0:
+                zl, zh = iadd(zl, zh, LO[off[R_U] + c, n], HI[off[R_U] + c, n])
+        if not (math.isfinite(zl) and math.isfinite(zh)):
+            return False  # every later product then involves only finite numbers
+        LO[rz, n], HI[rz, n] = zl, zh
+        if n == 0:
+            LO[rr, 0], HI[rr, 0] = idiv(1.0, 1.0, zl, zh)
+        else:
+            sl, sh = _conv_from(LO, HI, rz, rr, n, 1, False)
+            LO[rr, n], HI[rr, n] = imul(-sh, -sl, LO[rr, 0], HI[rr, 0])
+        if not _drift(n, star, active, means, vidx, lams, shared, gj, LO, HI, off):
+            return False
+    return True
+
+
+@device_function
+def _drift(n, star, active, means, vidx, lams, shared, gj, LO, HI, off):
+    """``F_n`` from the series up to ``n``; writes coefficient ``n + 1`` of ``y``. False if not finite.
+
+    ``F = y + s = sum_c r_c (kappa_c y + a mu_c / v_c)``, ``kappa = 1 - 1/v = (lam - 1) a^2 / v``: the form in
+    which ``y`` and ``s`` do not cancel (at large ``t``, ``F`` is small and ``|y|`` is not). Where coordinate
+    ``i`` has one variance, ``F_i = kappa_i y_i + (a / v_i) V_i`` with the responsibility-weighted mean ``V_i =
+    mu_{*,i} + (sum_{c != *} u_c (mu_{c,i} - mu_{*,i})) / Z`` formed before it meets the time-dependent ``a /
+    v_i`` (over a time interval, ``(a / v) mu_* + (a / v) W`` would not cancel). Elsewhere ``F_i = (y_i a^2
+    sum_c (lam_{c,i} - 1) (u_c / v_{c,i}) + a sum_c mu_{c,i} (u_c / v_{c,i})) / Z``: one series product
+    ``u_c / v_{c,i}`` per component and coordinate, ``a`` and ``a^2`` factored out of the sums.
+    """
+    K, k = means.shape
+    for i in range(k):
+        ry = off[R_Y] + i
+        g = shared[i]
+        if g >= 0:
+            rm, rv, j = off[R_MM] + i, off[R_V] + i, gj[g]
+            ml, mh = 0.0, 0.0
+            for c in range(K):
+                if c != star and active[c] != 0:
+                    row = off[R_DMU] + c * k + i
+                    pl, ph = imul(LO[row, 0], HI[row, 0], LO[off[R_U] + c, n], HI[off[R_U] + c, n])
+                    ml, mh = iadd(ml, mh, pl, ph)
+            LO[rm, n], HI[rm, n] = ml, mh
+            vl, vh = _conv(LO, HI, rm, off[R_R], n)
+            if n == 0:
+                vl, vh = iadd(vl, vh, means[star, i], means[star, i])
+            LO[rv, n], HI[rv, n] = vl, vh
+            fl, fh = _conv(LO, HI, off[R_AINV] + j, rv, n)
+            pl, ph = _conv(LO, HI, off[R_KAP] + j, ry, n)
+            fl, fh = iadd(fl, fh, pl, ph)
+        else:
+            rsk, resk, rsm, rn = off[R_SK] + i, off[R_ESK] + i, off[R_SM] + i, off[R_N] + i
+            js = vidx[star, i]
+            il, ih = LO[off[R_INV] + js, n], HI[off[R_INV] + js, n]
+            kl, kh = imul(LO[off[R_LM1] + js, 0], HI[off[R_LM1] + js, 0], il, ih)
+            ml, mh = imul(means[star, i], means[star, i], il, ih)
+            for c in range(K):
+                if c != star and active[c] != 0:
+                    jc = vidx[c, i]
+                    il, ih = _conv(LO, HI, off[R_U] + c, off[R_INV] + jc, n)
+                    pl, ph = imul(LO[off[R_LM1] + jc, 0], HI[off[R_LM1] + jc, 0], il, ih)
+                    kl, kh = iadd(kl, kh, pl, ph)
+                    pl, ph = imul(means[c, i], means[c, i], il, ih)
+                    ml, mh = iadd(ml, mh, pl, ph)
+            LO[rsk, n], HI[rsk, n] = kl, kh
+            LO[rsm, n], HI[rsm, n] = ml, mh
+            LO[resk, n], HI[resk, n] = _conv(LO, HI, off[R_E2], rsk, n)
+            nl, nh = _conv(LO, HI, ry, resk, n)
+            pl, ph = _conv(LO, HI, off[R_A], rsm, n)
+            LO[rn, n], HI[rn, n] = iadd(nl, nh, pl, ph)
+            fl, fh = _conv(LO, HI, rn, off[R_R], n)
+        yl, yh = idiv(fl, fh, float(n + 1), float(n + 1))
+        if not (math.isfinite(yl) and math.isfinite(yh)):
+            return False
+        LO[ry, n + 1], HI[ry, n + 1] = yl, yh
+    return True
+
+
+@device_function
+def _g0(c, i, means, vidx, LO, HI, off):
+    """``G_{c,i} = -(y_i - a mu_{c,i}) / v_{c,i}`` at order 0 (over the box of the last series call)."""
+    pl, ph = imul(LO[off[R_A], 0], HI[off[R_A], 0], means[c, i], means[c, i])
+    dl, dh = isub(LO[off[R_Y] + i, 0], HI[off[R_Y] + i, 0], pl, ph)
+    gl, gh = imul(dl, dh, LO[off[R_INV] + vidx[c, i], 0], HI[off[R_INV] + vidx[c, i], 0])
+    return -gh, -gl
+
+
+@device_function
+def _spread(c, i, centre, means, vidx, shared, gj, LO, HI, off):
+    """``x_{c,i} = G_{c,i} - p_i`` over the box (order-0 rows): ``(a / v) (mu_{c,i} - pi_i)`` where coordinate ``i``
+    has one variance (``p_i = -y_i / v + (a / v) pi_i``: the box width cancels), else ``G_{c,i} - p_i``."""
+    g = shared[i]
+    if g >= 0:
+        dl, dh = isub(means[c, i], means[c, i], centre, centre)
+        return imul(dl, dh, LO[off[R_AINV] + gj[g], 0], HI[off[R_AINV] + gj[g], 0])
+    gl, gh = _g0(c, i, means, vidx, LO, HI, off)
+    return isub(gl, gh, centre, centre)
+
+
+@device_function
+def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
+    """Step 3: an upper bound of ``lambda_max`` of the drift's Jacobian over the box and time interval of
+    the last :func:`_series` call, which must have had every component active (its order-0 rows are read).
+
+    ``lambda_max(J) <= 1 - min 1/v + lambda_max(C)``, ``C = sum_c r_c x_c x_c^T`` with ``x_c = G_c - p`` for any
+    fixed ``p`` (``C = Cov_r(G) + (m - p)(m - p)^T``); ``p_i`` is the mean of ``G_{., i}`` under the midpoint
+    responsibilities. ``lambda_max(C)`` is bounded by the least of ``tr C <= sum_i min(sum_c r_c x_{c,i}^2,
+    max_c x_{c,i}^2)`` and Gershgorin's bound on the ``K x K`` matrix ``M_{cd} = sqrt(r_c r_d) <x_c, x_d>``, which has
+    the eigenvalues of ``C`` (``C = X^T diag(r) X``, ``M = diag(sqrt r) X X^T diag(sqrt r)``): ``max_c sqrt(r_c)
+    sum_d sqrt(r_d) |<x_c, x_d>|``. In many dimensions the components' ``x_c`` are far from parallel and
+    Gershgorin's bound is the smaller. ``r_c <= u_c / Z`` with ``Z >= 1``.
+    """
+    K, k = means.shape
+    min_inv = math.inf
+    for j in range(lams.shape[0]):
+        if jmask[j] != 0:
+            min_inv = min(min_inv, LO[off[R_INV] + j, 0])
+    z_lo = max(1.0, LO[off[R_Z], 0])  # Z = 1 + sum_{c != *} u_c >= 1 exactly
+    z_mid = 0.5 * (z_lo + HI[off[R_Z], 0])
+    if not math.isfinite(z_mid):
+        return math.inf
+    for c in range(K):
+        u_hi = 1.0 if c == star else HI[off[R_U] + c, 0]
+        vec[V_RH, c] = min(1.0, next_up(u_hi / z_lo))
+    trace = 0.0
+    for i in range(k):
+        centre = 0.0
+        for c in range(K):  # the centre p_i under the midpoint responsibilities
+            r_mid = 1.0 / z_mid if c == star else 0.5 * (LO[off[R_U] + c, 0] + HI[off[R_U] + c, 0]) / z_mid
+            if shared[i] >= 0:
+                centre += r_mid * means[c, i]
+            else:
+                gl, gh = _g0(c, i, means, vidx, LO, HI, off)
+                centre += r_mid * (0.5 * gl + 0.5 * gh)
+        vec[V_P, i] = centre
+        weighted, largest = 0.0, 0.0
+        for c in range(K):
+            xl, xh = _spread(c, i, centre, means, vidx, shared, gj, LO, HI, off)
+            x = isqr(xl, xh)[1]
+            weighted = next_up(weighted + next_up(vec[V_RH, c] * x))
+            largest = max(largest, x)
+        trace = next_up(trace + min(weighted, largest))
+    gershgorin = math.inf
+    if k > 3:  # with few coordinates the trace is within a factor k of lambda_max: not worth K^2 products
+        for c in range(K):
+            for i in range(k):
+                LO[off[R_X] + c * k + i, 0], HI[off[R_X] + c * k + i, 0] = _spread(c, i, vec[V_P, i], means, vidx,
+                                                                                   shared, gj, LO, HI, off)
+        gershgorin = 0.0
+        for c in range(K):
+            row = 0.0
+            for d in range(K):
+                sl, sh = 0.0, 0.0
+                for i in range(k):
+                    pl, ph = imul(LO[off[R_X] + c * k + i, 0], HI[off[R_X] + c * k + i, 0],
+                                  LO[off[R_X] + d * k + i, 0], HI[off[R_X] + d * k + i, 0])
+                    sl, sh = iadd(sl, sh, pl, ph)
+                row = next_up(row + next_up(next_up(math.sqrt(vec[V_RH, d])) * imag(sl, sh)))
+            gershgorin = max(gershgorin, next_up(next_up(math.sqrt(vec[V_RH, c])) * row))
+    return next_up(next_up(1.0 - min_inv) + min(trace, gershgorin))
+
+
+@device_function
+def _prune(h_hi, tol_local, star, active, means, vidx, shared, gj, LO, HI, off, vec):
+    """Step 4: mark components negligible on the box (``active[c] = 0``) and return ``Delta``, an upper
+    bound of ``|F - F_p|_2`` there (reads the order-0 rows of an all-active :func:`_series` call).
+
+    ``|H_c| = |G_c - G_*|`` is bounded coordinate-wise (``(a / v) |mu_c - mu_*|`` in shared coordinates);
+    a component is left out when ``u_c (|H_c| + max |H|) h K`` is below a hundredth of the local tolerance.
+    """
+    K, k = means.shape
+    h_max = 0.0
+    for c in range(K):
+        if c == star:
+            vec[V_HN, c] = 0.0
+            continue
+        s = 0.0
+        for i in range(k):
+            g = shared[i]
+            if g >= 0:
+                dl, dh = isub(means[c, i], means[c, i], means[star, i], means[star, i])
+                x = next_up(imag(dl, dh) * HI[off[R_AINV] + gj[g], 0])
+            else:
+                gl, gh = _g0(c, i, means, vidx, LO, HI, off)
+                sl, sh = _g0(star, i, means, vidx, LO, HI, off)
+                dl, dh = isub(gl, gh, sl, sh)
+                x = imag(dl, dh)
+            s = next_up(s + next_up(x * x))
+        vec[V_HN, c] = next_up(math.sqrt(s))
+        h_max = max(h_max, vec[V_HN, c])
+    if not math.isfinite(h_max):
+        return 0.0
+    delta = 0.0
+    for c in range(K):
+        if c == star:
+            continue
+        term = next_up(HI[off[R_U] + c, 0] * next_up(vec[V_HN, c] + h_max))
+        if next_up(next_up(term * h_hi) * K) <= 0.01 * tol_local:
+            active[c] = 0
+            delta = next_up(delta + term)
+    return delta
+
+
+@device_function
+def _set_start(lo_row, hi_row, LO, HI, off, vec, k):
+    for i in range(k):
+        LO[off[R_Y] + i, 0] = vec[lo_row, i]
+        HI[off[R_Y] + i, 0] = vec[hi_row, i]
+
+
+@device_function
+def _picard_image_inside(h_hi, k, LO, HI, off, vec):
+    """``X + [0, h] F subseteq Y`` for the drift ``F`` in column 1 of the ``y`` rows, ``X`` and ``Y`` in the
+    vector scratch; the image goes to the ``F`` rows of the vector scratch."""
+    inside = True
+    for i in range(k):
+        fl, fh = imul(0.0, h_hi, LO[off[R_Y] + i, 1], HI[off[R_Y] + i, 1])
+        il, ih = iadd(vec[V_XL, i], vec[V_XH, i], fl, fh)
+        vec[V_FL, i], vec[V_FH, i] = il, ih
+        if not (il >= vec[V_YL, i] and ih <= vec[V_YH, i]):
+            inside = False
+    return inside
+
+
+@device_function
+def _a_priori_box(h_hi, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask):
+    """Step 1: a box ``Y`` (vector scratch rows ``V_YL``, ``V_YH``) with ``X + [0, h] F(Y, [tl, th]) subseteq Y``,
+    ``X`` in rows ``V_XL``, ``V_XH``. The box is the Picard image inflated by a tenth, up to 8 times.
+    On success the order-0 rows hold the all-active evaluation over ``Y``."""
+    k = means.shape[1]
+    _set_start(V_XL, V_XH, LO, HI, off, vec, k)
+    if not _series(1, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask):
+        return False
+    for i in range(k):
+        vec[V_YL, i], vec[V_YH, i] = vec[V_XL, i], vec[V_XH, i]
+    _picard_image_inside(h_hi, k, LO, HI, off, vec)
+    for _ in range(8):
+        for i in range(k):
+            lo, hi = vec[V_FL, i], vec[V_FH, i]
+            pad = 0.1 * (hi - lo) + 1e-15 * (abs(lo) + abs(hi)) + 1e-300
+            vec[V_YL, i], vec[V_YH, i] = next_down(lo - pad), next_up(hi + pad)
+        _set_start(V_YL, V_YH, LO, HI, off, vec, k)
+        if not _series(1, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask):
+            return False
+        if _picard_image_inside(h_hi, k, LO, HI, off, vec):
+            return True
+    return False
+
+
+@device_function
+def _reference_component(c_vec, t, means, vidx, lams, logw):
+    """The component with the largest log-density term at the float point ``(c, t)`` (a choice, not a bound)."""
+    K, k = means.shape
+    a = math.exp(-t)
+    e2 = a * a
+    best, arg = -math.inf, 0
+    for c in range(K):
+        s = logw[c]
+        for i in range(k):
+            v = 1.0 + (lams[vidx[c, i]] - 1.0) * e2
+            d = c_vec[i] - a * means[c, i]
+            s -= 0.5 * (d * d / v + math.log(v))
+        if s > best:
+            best, arg = s, c
+    return arg
+
+
+@device_function
+def _taylor_step(order, h_lo, h_hi, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec,
+                 jmask):
+    """Step 2 on the box ``Y`` (vector scratch) then the point ``c``: writes the new center over ``c`` and
+    the local error bounds to row ``V_ERR``; returns ``(remainder, eps)`` (``remainder`` inf on failure)."""
+    k = means.shape[1]
+    _set_start(V_YL, V_YH, LO, HI, off, vec, k)
+    if not _series(order + 1, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask):
+        return math.inf, math.inf
+    power = 1.0
+    for _ in range(order + 1):
+        power = next_up(power * h_hi)
+    worst = 0.0
+    for i in range(k):
+        vec[V_ERR, i] = next_up(power * imag(LO[off[R_Y] + i, order + 1], HI[off[R_Y] + i, order + 1]))
+        worst = max(worst, vec[V_ERR, i])
+    if not math.isfinite(worst):
+        return math.inf, math.inf
+    return worst, 0.0
+
+
+@device_function
+def _advance_center(order, h_lo, h_hi, th, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec,
+                    jmask):
+    """The point series from ``(c, th)``, summed at ``h`` in interval Horner form plus the remainders in row
+    ``V_ERR``: the new center (its midpoint) replaces ``c``; returns ``eps``, a bound of the distance."""
+    k = means.shape[1]
+    for i in range(k):
+        LO[off[R_Y] + i, 0] = vec[V_C, i]
+        HI[off[R_Y] + i, 0] = vec[V_C, i]
+    if not _series(order, th, th, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask):
+        return math.inf
+    total = 0.0
+    for i in range(k):
+        row = off[R_Y] + i
+        sl, sh = LO[row, order], HI[row, order]
+        for n in range(order - 1, -1, -1):
+            pl, ph = imul(sl, sh, h_lo, h_hi)
+            sl, sh = iadd(pl, ph, LO[row, n], HI[row, n])
+        sl, sh = next_down(sl - vec[V_ERR, i]), next_up(sh + vec[V_ERR, i])
+        mid = 0.5 * sl + 0.5 * sh
+        err = max(next_up(sh - mid), next_up(mid - sl))
+        vec[V_C, i] = mid
+        total = next_up(total + next_up(err * err))
+    return next_up(math.sqrt(total))
+
+
+@device_function
+def _step_size(h, t, delta):
+    """``(t_next, h_lo, h_hi)``: a float ``t_next`` (``delta`` on the last step) and ``t - t_next`` enclosed."""
+    if h >= 0.999 * (t - delta):
+        t_next = delta
+    else:
+        t_next = t - h
+    h_lo, h_hi = isub(t, t, t_next, t_next)
+    return t_next, max(h_lo, 0.0), h_hi
+
+
+@device_function
+def _grow(e_prev, mu, h_lo, h_hi, eps, delta_p):
+    """``e^{mu h} E + eps + Delta h max(1, e^{mu h})`` rounded up."""
+    g = exp_bounds(0.0, next_up(mu * h_hi) if mu >= 0.0 else next_up(mu * h_lo))[1]
+    growth = next_up(g * e_prev)
+    prune = next_up(next_up(delta_p * h_hi) * max(1.0, g))
+    return next_up(next_up(growth + eps) + prune)
+
+
+@device_function
+def enclose_particle(y0l, y0h, T, delta, tol_local, order, max_steps, means, vidx, lams, lwd, logw, shared, gj,
+                     LO, HI, off, vec, jmask, active, out_c, out):
+    """Enclose the exact flow of every point of the box ``[y0l, y0h]`` from ``T`` to ``delta`` (steps 1-4).
+
+    Writes the center to ``out_c`` and ``(radius, steps, status, time, step, E, h)`` to ``out`` (see
+    :data:`STATUS`; on failure ``out_c`` and ``E`` are the ball at the time and step that failed).
+    """
+    K, k = means.shape
+    e_now = 0.0
+    for i in range(k):
+        c = 0.5 * y0l[i] + 0.5 * y0h[i]
+        vec[V_C, i] = c
+        r = max(next_up(y0h[i] - c), next_up(c - y0l[i]))
+        e_now = next_up(e_now + next_up(r * r))
+    e_now = next_up(math.sqrt(e_now))
+    t = T
+    h = min(0.25, 0.5 * (T - delta))
+    steps = 0
+    status = 0
+    attempts = 0
+    while t > delta and status == 0:
+        if steps >= max_steps:
+            status = 3
+            break
+        star = _reference_component(vec[V_C], t, means, vidx, lams, logw)
+        done = False
+        for _ in range(60):
+            if not (h > 1e-13 * t):
+                break
+            attempts += 1
+            t_next, h_lo, h_hi = _step_size(h, t, delta)
+            for c in range(K):
+                active[c] = 1
+            for i in range(k):
+                vec[V_XL, i] = next_down(vec[V_C, i] - e_now)
+                vec[V_XH, i] = next_up(vec[V_C, i] + e_now)
+            if not _a_priori_box(h_hi, t_next, t, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off,
+                                 vec, jmask):
+                status = 1
+                h *= 0.5
+                continue
+            mu = _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec)
+            delta_p = _prune(h_hi, tol_local, star, active, means, vidx, shared, gj, LO, HI, off, vec)
+            if delta_p > 0.0:
+                _set_start(V_YL, V_YH, LO, HI, off, vec, k)
+                if not (_series(1, t_next, t, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec,
+                                jmask) and _picard_image_inside(h_hi, k, LO, HI, off, vec)):
+                    for c in range(K):
+                        active[c] = 1
+                    delta_p = 0.0
+            remainder, _ = _taylor_step(order, h_lo, h_hi, t_next, t, star, active, means, vidx, lams, lwd, shared,
+                                        gj, LO, HI, off, vec, jmask)
+            if not (remainder <= tol_local and math.isfinite(mu)):
+                status = 2 if math.isfinite(mu) else 4
+                shrink = (TARGET * tol_local / remainder) ** (1.0 / (order + 2)) if math.isfinite(remainder) else 0.5
+                h *= min(0.9, max(0.1, shrink))
+                continue
+            eps = _advance_center(order, h_lo, h_hi, t, star, active, means, vidx, lams, lwd, shared, gj, LO, HI,
+                                  off, vec, jmask)
+            e_next = _grow(e_now, mu, h_lo, h_hi, eps, delta_p)
+            if not math.isfinite(e_next):
+                status = 4
+                break
+            e_now = e_next
+            status = 0
+            done = True
+            t = t_next
+            steps += 1
+            h *= min(2.0, max(0.5, (TARGET * tol_local / max(remainder, 1e-300)) ** (1.0 / (order + 2))))
+            break
+        if not done:
+            if status == 0:
+                status = 1
+            break
+    for i in range(k):
+        out_c[i] = vec[V_C, i]
+    out[0] = e_now
+    out[1] = steps
+    out[2] = status
+    out[3] = t
+    out[4] = steps
+    out[5] = e_now
+    out[6] = h
+    out[7] = attempts
+
+
+def enclose_slots(y0l, y0h, T, delta, tol_local, order, max_steps, means, vidx, lams, lwd, logw, shared, gj,
+                  LO, HI, off, vec, jmask, active, out_c, out):
+    """CPU driver: slot ``s`` (its own scratch) encloses particles ``s, s + slots, ...`` (``prange`` when
+    compiled for ``'cpu-parallel'``). Each particle's result depends on nothing but its own start box."""
+    n, slots = y0l.shape[0], LO.shape[0]
+    for s in prange(slots):
+        for p in range(s, n, slots):
+            enclose_particle(y0l[p], y0h[p], T, delta, tol_local[p], order, max_steps, means, vidx, lams, lwd, logw,
+                             shared, gj, LO[s], HI[s], off, vec[s], jmask[s], active[s], out_c[p], out[p])
+
+
+class FastModel:
+    """A target's mixture in its own ``k`` coordinates, as the arrays the kernels read.
+
+    ``means (K, k)``; ``lams`` the distinct variances and ``vidx (K, k)`` their index per component and
+    coordinate; ``shared[i]`` the group of coordinate ``i`` when every component has the same variance
+    there (``gj[g]`` its index in ``lams``), else ``-1``; ``lwd[c, s]`` an interval holding ``log(w_c / w_s)``
+    (Arb, rounded outward); ``logw`` float logs (they only choose the reference component).
+    """
+
+    def __init__(self, target):
+        from .enclosure import _flint, _lower, _upper
+
+        keep = np.flatnonzero(target.weights > 0)
+        self.means = np.ascontiguousarray(target.means[keep], dtype=np.float64)
+        variances = target.variances[keep]
+        self.lams = np.unique(variances.ravel()).astype(np.float64)
+        self.vidx = np.searchsorted(self.lams, variances).astype(np.int64)
+        K, k = self.means.shape
+        self.shared = np.full(k, -1, dtype=np.int64)
+        groups = []
+        for i in range(k):
+            if np.all(self.vidx[:, i] == self.vidx[0, i]):
+                j = int(self.vidx[0, i])
+                if j not in groups:
+                    groups.append(j)
+                self.shared[i] = groups.index(j)
+        self.gj = np.array(groups, dtype=np.int64)
+        arb = _flint().arb
+        logs = [arb(float(w)).log() for w in target.weights[keep]]
+        self.lwd = np.empty((K, K, 2))
+        for c in range(K):
+            for s in range(K):
+                diff = logs[c] - logs[s]
+                self.lwd[c, s] = _lower(diff), _upper(diff)
+        self.logw = np.log(target.weights[keep])
+
+    @property
+    def arrays(self) -> tuple:
+        return self.means, self.vidx, self.lams, self.lwd, self.logw, self.shared, self.gj
+
+    def layout(self, order: int):
+        """``(offsets, rows, columns, vector width)`` of one particle's scratch at Taylor order ``order``."""
+        K, k = self.means.shape
+        J = len(self.lams)
+        unshared = int(np.sum(self.shared < 0))
+        sizes = [0] * R_END
+        sizes[R_Y], sizes[R_A], sizes[R_E2], sizes[R_Z], sizes[R_R] = k, 1, 1, 1, 1
+        sizes[R_INV] = sizes[R_AINV] = sizes[R_LOGV] = sizes[R_KAP] = J
+        for block in (R_DS, R_Q, R_Q0, R_MM, R_V, R_N, R_Y2, R_AY, R_SK, R_ESK, R_SM):
+            sizes[block] = k
+        sizes[R_L] = sizes[R_U] = K
+        sizes[R_DINV] = sizes[R_B] = K * k if unshared else 0
+        sizes[R_X] = K * k if k > 3 else 0
+        sizes[R_DMU] = sizes[R_DMU2] = sizes[R_M2] = K * k
+        sizes[R_LM1] = J
+        offsets = np.zeros(R_END + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum(sizes)
+        return offsets, int(offsets[-1]), order + 2, max(k, J, K, 3)
+
+    def scratch(self, order: int, slots: int):
+        """Zeroed scratch for ``slots`` concurrent particles."""
+        off, rows, cols, width = self.layout(order)
+        K = self.means.shape[0]
+        return (np.zeros((slots, rows, cols)), np.zeros((slots, rows, cols)), off, np.zeros((slots, N_VEC_ROWS, width)),
+                np.zeros((slots, len(self.lams)), dtype=np.int8), np.ones((slots, K), dtype=np.int8))

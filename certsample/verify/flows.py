@@ -1,0 +1,327 @@
+r"""Proved enclosures of the exact flow of many start points: the compiled float64 path, Arb where it falls short.
+
+:func:`enclose_flows` encloses ``x0[p]`` (``p = 0 .. n-1``) from ``T`` to ``delta`` and returns a
+:class:`FlowEnclosures`: for each start point a float64 center and a radius such that the exact
+probability-flow image lies in the Euclidean ball (the same statement as
+:func:`~certsample.verify.enclosure.enclose_flow`, proved by :mod:`.fast_enclosure`). A particle whose
+float64 radius misses the requested ``tol (1 + |x0|)`` is retried with a local tolerance tightened by
+the factor it missed (the radius is about the flow's growth times the local tolerance), then enclosed by
+the Arb path, the independent high-precision check (``method[p] ==
+'arb'``); a particle the float64 integrator cannot validate goes to Arb as well.
+
+The parts outside the integrator are exact maps evaluated in interval arithmetic (NumPy, every
+operation rounded outward with ``nextafter``): the projection ``y = Q^T x`` on the target's basis, the
+closed-form flow of a Gaussian, of the orthogonal part ``x_perp(delta) = sqrt(v_perp(delta) /
+v_perp(T)) x_perp(T)``, and the lift back ``x = Q y + x_perp``; their constants (``e^{-t}``, the square
+roots, ``||Q||_2``) are Arb balls rounded outward. The radius of a lifted ball is the Euclidean norm of
+the interval half-widths plus ``||Q||_2 E`` for the integrator's radius ``E`` in the ``k`` coordinates.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .enclosure import Enclosure, _flint, _lower, _upper, enclose_flow
+from .errors import EnclosureFailed
+from .fast_enclosure import N_OUT, STATUS, FastModel
+
+__all__ = ["FlowEnclosures", "enclose_flows", "default_order", "proved_errors", "LOCAL_FRACTION"]
+
+#: the float64 integrator's local tolerance per step, as a fraction of the requested radius (about a hundred
+#: steps, and flows that expand)
+LOCAL_FRACTION = 1e-4
+
+
+@dataclass
+class FlowEnclosures:
+    """Proved balls ``B(centers[p], radii[p])`` around the exact flow images of ``n`` start points.
+
+    ``method[p]`` is ``'float64'`` (:mod:`.fast_enclosure`) or ``'arb'`` (:func:`enclose_flow`).
+    """
+
+    centers: np.ndarray
+    radii: np.ndarray
+    steps: np.ndarray
+    method: np.ndarray
+    T: float
+    delta: float
+    tol: float
+
+    def __len__(self) -> int:
+        return len(self.radii)
+
+    def __getitem__(self, p) -> Enclosure:
+        return Enclosure(center=self.centers[p], radius=float(self.radii[p]), T=self.T, delta=self.delta,
+                         steps=int(self.steps[p]), growth=math.nan)
+
+    def error_bounds(self, samples, m: int | None = None):
+        """Proved ``(lower, upper)`` bounds of ``|samples[p] - x_exact[p](delta)|`` for the first ``m`` rows
+        (:func:`proved_errors`)."""
+        m = len(self) if m is None else m
+        return proved_errors(np.asarray(samples, dtype=float)[:m], self.centers[:m], self.radii[:m])
+
+
+def proved_errors(samples, centers, radii):
+    """``(lower, upper)`` with ``lower <= |samples[p] - x| <= upper`` for every ``x`` in ``B(centers[p], radii[p])``.
+
+    ``|x - c| -/+ r``: the computed ``|x - c|`` (rounded differences, a sum of ``d`` squares, a square root) is
+    within a relative ``(d + 3) u`` of the exact one, so a margin ``2 (d + 4) u`` and ``nextafter`` on each
+    later operation round the bounds outward.
+    """
+    d = samples.shape[1]
+    gap = np.linalg.norm(samples - centers, axis=1)
+    margin = 2 * (d + 4) * 2.0 ** -53
+    upper = np.nextafter(np.nextafter(gap * (1 + margin), np.inf) + radii, np.inf)
+    lower = np.maximum(0.0, np.nextafter(np.nextafter(gap * (1 - margin), -np.inf) - radii, -np.inf))
+    return lower, upper
+
+
+def default_order(tol_local_relative: float) -> int:
+    """Taylor order for a local tolerance relative to the particle's scale (about one per digit)."""
+    return int(min(20, max(6, round(0.9 * -math.log10(tol_local_relative)))))
+
+
+def enclose_flows(target, x0, T: float, delta: float, *, tol: float = 1e-10, order: int | None = None,
+                  max_steps: int = 20_000, fallback: bool = True, backend: str = "cpu",
+                  threads: int | None = None) -> FlowEnclosures:
+    """Proved balls around the exact probability-flow images at ``delta`` of the rows of ``x0`` taken at ``T``.
+
+    Parameters
+    ----------
+    target : MixtureTarget
+        A built-in target (its score is the exact ``grad log q_t``).
+    x0 : (n, d) array
+        Start points at forward time ``T``.
+    T, delta : float
+        ``T > delta > 0``.
+    tol : float
+        Requested radius relative to ``1 + |x0[p]|``; the returned radii are proved whatever ``tol`` is.
+    order : int, optional
+        Taylor order of the float64 integrator (default from ``tol``).
+    max_steps : int
+        Steps per particle before the float64 integrator gives up (the Arb path then takes it).
+    fallback : bool
+        Enclose with Arb the particles the float64 path misses; if False, a particle it cannot validate
+        raises :class:`~certsample.verify.errors.EnclosureFailed` (time, box and step), and one that
+        misses ``tol`` keeps its larger proved radius.
+    backend : {'cpu', 'cpu-parallel', 'cuda'}
+        Where the float64 integrator runs (one process: ``'cpu'``; Numba threads: ``'cpu-parallel'``).
+    threads : int, optional
+        Concurrent particles on ``'cuda'`` (default: the particle count, at most 4096).
+
+    Returns
+    -------
+    FlowEnclosures
+    """
+    x0 = _checked(target, x0, T, delta, tol)
+    n = x0.shape[0]
+    T, delta = float(T), float(delta)
+    tol_abs = tol * (1.0 + np.linalg.norm(x0, axis=1))
+    order = default_order(tol * LOCAL_FRACTION) if order is None else int(order)
+    maps = _Maps(target, T, delta)
+    y_lo, y_hi = maps.project(x0)
+    steps = np.zeros(n, dtype=np.int64)
+    if maps.model is None:
+        c_y, e_y = maps.gaussian_flow(y_lo, y_hi)
+        status = np.zeros(n, dtype=np.int64)
+        info = None
+    else:
+        c_y, info = _integrate(maps.model, y_lo, y_hi, T, delta, tol_abs * LOCAL_FRACTION, order, max_steps, backend,
+                               threads)
+        e_y, steps, status = info[:, 0], info[:, 1].astype(np.int64), info[:, 2].astype(np.int64)
+        lifted = maps.radius_bound(e_y)
+        retry = np.flatnonzero((status == 0) & ~(lifted <= tol_abs))
+        if len(retry):
+            # the radius is about (growth of the flow) x (local tolerance): tighten it by the factor missed
+            tighter = tol_abs[retry] * LOCAL_FRACTION * np.minimum(0.1, 0.5 * tol_abs[retry] / lifted[retry])
+            scale = 1.0 + np.linalg.norm(x0[retry], axis=1)
+            orders = np.array([max(order, default_order(float(r))) for r in tighter / scale])
+            for retry_order in np.unique(orders):  # a particle's order is its own: shards change no result
+                pick = orders == retry_order
+                rows = retry[pick]
+                c2, info2 = _integrate(maps.model, y_lo[rows], y_hi[rows], T, delta, tighter[pick], int(retry_order),
+                                       max_steps, backend, threads)
+                better = (info2[:, 2] == 0) & (info2[:, 0] < e_y[rows])
+                sel = rows[better]
+                c_y[sel], e_y[sel], steps[sel] = c2[better], info2[better, 0], info2[better, 1]
+    centers, radii = maps.lift(c_y, e_y, x0)
+    method = np.full(n, "float64", dtype="<U7")
+    missed = np.flatnonzero((status != 0) | ~(radii <= tol_abs))
+    for p in missed:
+        if fallback:
+            enc = enclose_flow(target, x0[p], T, delta, tol=tol)
+            if status[p] != 0 or enc.radius < radii[p]:
+                centers[p], radii[p], steps[p], method[p] = enc.center, enc.radius, enc.steps, "arb"
+        elif status[p] != 0:
+            raise EnclosureFailed(f"the float64 integrator stopped: {STATUS[int(status[p])]}", info[p, 3],
+                                  [f"center {list(c_y[p])}", f"radius {info[p, 5]:.3g}"], int(info[p, 4]))
+    return FlowEnclosures(centers, radii, steps, method, T, delta, tol)
+
+
+def _checked(target, x0, T, delta, tol):
+    from ..targets import MixtureTarget
+
+    if not isinstance(target, MixtureTarget):
+        raise TypeError("enclose_flows needs a built-in MixtureTarget (a score callable has no proved flow)")
+    x0 = np.asarray(x0, dtype=float)
+    if x0.ndim != 2 or x0.shape[1] != target.dim:
+        raise ValueError(f"x0 must have shape (n, {target.dim}), got {x0.shape}")
+    if not np.all(np.isfinite(x0)):
+        raise ValueError("x0 contains NaN or inf")
+    if not (math.isfinite(delta) and delta > 0 and math.isfinite(T) and T > delta):
+        raise ValueError(f"need T > delta > 0, got T={T!r}, delta={delta!r}")
+    if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol > 0):
+        raise ValueError(f"tol must be a finite number > 0, got {tol!r}")
+    return np.ascontiguousarray(x0)
+
+
+def _integrate(model, y_lo, y_hi, T, delta, tol_local, order, max_steps, backend, threads):
+    """Run :func:`~.fast_enclosure.enclose_particle` on every start box: ``(centers (n, k), info (n, N_OUT))``."""
+    from ..kernels.jit import compile_for
+    from .fast_enclosure import enclose_slots
+
+    n, k = y_lo.shape
+    out_c = np.zeros((n, k))
+    out = np.zeros((n, N_OUT))
+    args = (np.ascontiguousarray(y_lo), np.ascontiguousarray(y_hi), T, delta, np.ascontiguousarray(tol_local),
+            int(order), int(max_steps), *model.arrays)
+    if backend == "cuda":
+        from .fast_cuda import run_cuda
+
+        run_cuda(model, args, order, n, threads, out_c, out)
+        return out_c, out
+    if backend not in ("cpu", "cpu-parallel"):
+        raise ValueError(f"backend must be 'cpu', 'cpu-parallel' or 'cuda', got {backend!r}")
+    if backend == "cpu":
+        slots = 1
+    else:
+        import numba
+
+        slots = min(n, 2 * numba.get_num_threads())
+    run = compile_for(enclose_slots, backend)
+    run(*args, *model.scratch(order, max(slots, 1)), out_c, out)
+    return out_c, out
+
+
+# ---------------------------------------------------------------- interval NumPy for the exact maps
+def _down(x):
+    return np.nextafter(x, -np.inf)
+
+
+def _up(x):
+    return np.nextafter(x, np.inf)
+
+
+def _vadd(al, ah, bl, bh):
+    return _down(al + bl), _up(ah + bh)
+
+
+def _vmul(al, ah, bl, bh):
+    p = np.stack(np.broadcast_arrays(al * bl, al * bh, ah * bl, ah * bh))
+    return _down(p.min(axis=0)), _up(p.max(axis=0))
+
+
+def _norm_up(half):
+    """An upper bound of the row norms of the non-negative ``half`` (``d`` squares summed in float: relative
+    error at most ``(d + 1) u``, covered by the margin ``2 (d + 4) u``)."""
+    d = half.shape[1]
+    return _up(np.sqrt(_up(np.sum(half * half, axis=1) * (1 + 2 * (d + 4) * 2.0 ** -53))))
+
+
+def _ball(arb_value):
+    return _lower(arb_value), _upper(arb_value)
+
+
+class _Maps:
+    """The exact maps around the integrator for one target and ``(T, delta)``, with their Arb constants."""
+
+    def __init__(self, target, T, delta):
+        arb = _flint().arb
+        self.target = target
+        k = target.means.shape[1]
+        Tb, db = arb(T), arb(delta)
+        self.e2T, self.e2d = (-2 * Tb).exp(), (-2 * db).exp()
+        self.aT, self.ad = (-Tb).exp(), (-db).exp()
+        self.model = None if target.n_components == 1 else FastModel(target)
+        q = target.basis
+        self.q_norm = 1.0
+        self.perp = None
+        if q is not None:
+            gram_dev = float(np.max(np.abs(q.T @ q - np.eye(k))))
+            if gram_dev > 1e-12:
+                raise ValueError(f"the target's basis is orthonormal only to {gram_dev:.1e}; enclosures need 1e-12")
+            qb = [[arb(float(q[i, j])) for j in range(k)] for i in range(q.shape[0])]
+            fro = arb(0)  # ||Q||_2^2 = ||Q^T Q||_2 <= ||Q^T Q||_F
+            for j1 in range(k):
+                for j2 in range(k):
+                    g = sum((qb[i][j1] * qb[i][j2] for i in range(q.shape[0])), arb(0))
+                    fro += g * g
+            self.q_norm = _upper(fro.sqrt().sqrt())
+            if target.dim > k:
+                self.perp = _ball(self._ratio(target.lam_perp))
+
+    def _ratio(self, lam):
+        """``sqrt(v(delta) / v(T))``, ``v(t) = 1 + (lam - 1) e^{-2t}``, as an Arb ball."""
+        arb = _flint().arb
+        lam = arb(float(lam))
+        return ((1 + (lam - 1) * self.e2d) / (1 + (lam - 1) * self.e2T)).sqrt()
+
+    def project(self, x0):
+        """``y = Q^T x0`` as intervals ``(lo, hi)``, ``(n, k)``."""
+        q = self.target.basis
+        if q is None:
+            return x0.copy(), x0.copy()
+        lo = np.zeros((x0.shape[0], q.shape[1]))
+        hi = np.zeros_like(lo)
+        for i in range(q.shape[0]):
+            pl, ph = _vmul(x0[:, i:i + 1], x0[:, i:i + 1], q[i][None, :], q[i][None, :])
+            lo, hi = _vadd(lo, hi, pl, ph)
+        return lo, hi
+
+    def gaussian_flow(self, y_lo, y_hi):
+        """The closed-form flow of a Gaussian in its ``k`` coordinates: ``(center, radius)`` of the ball."""
+        mean, lam = self.target.means[0], self.target.variances[0]
+        lo, hi = y_lo, y_hi
+        out_lo, out_hi = np.empty_like(lo), np.empty_like(hi)
+        for i in range(len(mean)):
+            shift = _ball(self.aT * float(mean[i]))
+            target_mean = _ball(self.ad * float(mean[i]))
+            ratio = _ball(self._ratio(lam[i]))
+            dl, dh = _vadd(lo[:, i], hi[:, i], -shift[1], -shift[0])
+            pl, ph = _vmul(dl, dh, ratio[0], ratio[1])
+            out_lo[:, i], out_hi[:, i] = _vadd(pl, ph, target_mean[0], target_mean[1])
+        center = 0.5 * out_lo + 0.5 * out_hi
+        half = np.maximum(_up(out_hi - center), _up(center - out_lo))
+        return center, _norm_up(half)
+
+    def radius_bound(self, e_y):
+        """The lifted radius's share from the integrator, ``||Q|| E`` (to compare with ``tol`` early)."""
+        return _up(e_y * self.q_norm)
+
+    def lift(self, c_y, e_y, x0):
+        """``x = Q y + x_perp(delta)`` for the balls ``B(c_y, e_y)``: ``(centers (n, d), radii (n,))``."""
+        q = self.target.basis
+        if q is None:
+            return c_y, np.asarray(e_y, dtype=float)
+        n, d = x0.shape
+        lo, hi = np.zeros((n, d)), np.zeros((n, d))
+        for j in range(q.shape[1]):
+            pl, ph = _vmul(c_y[:, j:j + 1], c_y[:, j:j + 1], q[:, j][None, :], q[:, j][None, :])
+            lo, hi = _vadd(lo, hi, pl, ph)
+        if self.perp is not None:
+            # x_perp(T) = x0 - Q Q^T x0 with Q^T x0 the interval of project()
+            y_lo, y_hi = self.project(x0)
+            ql, qh = np.zeros((n, d)), np.zeros((n, d))
+            for j in range(q.shape[1]):
+                pl, ph = _vmul(y_lo[:, j:j + 1], y_hi[:, j:j + 1], q[:, j][None, :], q[:, j][None, :])
+                ql, qh = _vadd(ql, qh, pl, ph)
+            pl, ph = _vadd(x0, x0, -qh, -ql)
+            pl, ph = _vmul(pl, ph, self.perp[0], self.perp[1])
+            lo, hi = _vadd(lo, hi, pl, ph)
+        center = 0.5 * lo + 0.5 * hi
+        half = np.maximum(_up(hi - center), _up(center - lo))
+        spread = _norm_up(half)
+        return center, _up(spread + self.radius_bound(np.asarray(e_y, dtype=float)))

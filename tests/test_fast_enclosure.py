@@ -1,0 +1,343 @@
+"""The compiled float64 enclosures: the interval kernels against mpmath, the integrator against closed forms and
+against the independent Arb path on the same trajectories, bad input, and a failure that names time, box and step."""
+
+import math
+
+import mpmath as mp
+import numpy as np
+import pytest
+
+import certsample as cs
+from certsample.kernels.jit import compile_for
+from certsample.verify import EnclosureFailed, enclose_flow
+from certsample.verify import fast_enclosure as fe
+from certsample.verify import interval as iv
+from certsample.verify.flows import enclose_flows
+
+RNG = np.random.default_rng(20260)
+
+
+def _compiled(name):
+    return compile_for(getattr(iv, name), "cpu")
+
+
+def _edge_points():
+    tiny = [5e-324, 1e-310, 2.2250738585072014e-308, 1e-300, 1e-20, 1e-8]
+    return np.array(tiny + [-x for x in tiny] + [0.0, 1.0, -1.0, 0.5, 3.0, 1e10, -1e10, 1.7e308, -1.7e308])
+
+
+def test_widening_is_at_least_nextafter_and_at_most_two_ulps():
+    up, down = _compiled("next_up"), _compiled("next_down")
+    xs = np.concatenate([_edge_points(), RNG.standard_normal(2000) * 10.0 ** RNG.integers(-300, 300, 2000)])
+    for x in xs:
+        u, d = up(x), down(x)
+        assert np.nextafter(x, np.inf) <= u <= np.nextafter(np.nextafter(np.nextafter(x, np.inf), np.inf), np.inf)
+        assert np.nextafter(x, -np.inf) >= d >= np.nextafter(np.nextafter(np.nextafter(x, -np.inf), -np.inf), -np.inf)
+
+
+def test_interval_operations_contain_the_exact_results():
+    ops = {name: _compiled(name) for name in ("iadd", "isub", "imul", "idiv")}
+    exact = {"iadd": lambda a, b: a + b, "isub": lambda a, b: a - b, "imul": lambda a, b: a * b,
+             "idiv": lambda a, b: a / b}
+    sqr, sqrt = _compiled("isqr"), _compiled("isqrt")
+    with mp.workprec(300):
+        for _ in range(400):
+            a = np.sort(RNG.standard_normal(2) * 10.0 ** RNG.integers(-5, 5))
+            b = np.sort(RNG.standard_normal(2) * 10.0 ** RNG.integers(-5, 5))
+            pts_a = [a[0], a[1], 0.5 * (a[0] + a[1])]
+            pts_b = [b[0], b[1], 0.5 * (b[0] + b[1])]
+            for name, op in ops.items():
+                lo, hi = op(a[0], a[1], b[0], b[1])
+                assert lo <= hi
+                for x in pts_a:
+                    for y in pts_b:
+                        if name == "idiv" and b[0] <= 0 <= b[1]:
+                            continue
+                        value = exact[name](mp.mpf(x), mp.mpf(y))
+                        assert lo <= value <= hi, (name, a, b, x, y)
+            lo, hi = sqr(a[0], a[1])
+            for x in pts_a + ([0.0] if a[0] < 0 < a[1] else []):
+                assert lo <= mp.mpf(x) ** 2 <= hi
+            lo, hi = sqrt(abs(a[0]), abs(a[0]) + abs(a[1]))
+            assert lo <= mp.sqrt(mp.mpf(abs(a[0]))) and mp.sqrt(mp.mpf(abs(a[0]) + abs(a[1]))) <= hi
+
+
+def test_exp_and_log_bounds_against_mpmath_at_many_points():
+    exp_b, log_b = _compiled("exp_bounds"), _compiled("log_bounds")
+    xs = np.concatenate([RNG.uniform(-745, 709, 4000), RNG.uniform(-1, 1, 2000), RNG.standard_normal(500) * 1e-12,
+                         [0.0, -0.0, 1e-300, -707.5, -708.0, -745.0, 709.0, 0.34657359, -0.34657359, 1.0]])
+    worst = 0.0
+    with mp.workprec(200):
+        for x in xs:
+            lo, hi = exp_b(x, x)
+            value = mp.exp(mp.mpf(x))
+            assert lo <= value <= hi, x
+            if 1e-300 < value < 1e300:
+                worst = max(worst, float((mp.mpf(hi) - lo) / value))
+        assert worst < 1e-14
+        assert exp_b(-1e10, -1e10) == (0.0, 5e-324)
+        assert exp_b(800.0, 800.0)[1] == math.inf
+        ys = np.concatenate([np.exp(RNG.uniform(-700, 700, 3000)), RNG.uniform(0.5, 2, 2000),
+                             [1.0, 5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 0.7071067811865476]])
+        worst = 0.0
+        for y in ys:
+            lo, hi = log_b(y, y)
+            value = mp.log(mp.mpf(y))
+            assert lo <= value <= hi, y
+            if value != 0:
+                worst = max(worst, float((mp.mpf(hi) - lo) / abs(value)))
+        assert worst < 1e-14
+    assert log_b(0.0, 1.0)[0] == -math.inf
+
+
+def test_the_constants_of_the_kernel_proofs():
+    """The split of ln 2 and the error budgets of exp_bounds and log_bounds, evaluated with mpmath.iv."""
+    with mp.workprec(200):
+        residual = mp.log(2) - mp.mpf(iv.LN2_HI) - mp.mpf(iv.LN2_LO)
+        assert iv.LN2_RES_LO <= residual <= iv.LN2_RES_HI
+    assert float(iv.LN2_HI).hex().endswith("00000p-1")  # 21 trailing zero bits: k LN2_HI is exact for |k| < 2^21
+    ivm = mp.iv
+    ivm.prec = 100
+    u = ivm.mpf(2) ** -53
+    rho = ivm.mpf(iv.EXP_R_MAX)
+    gamma = [ivm.mpf(k) * u / (1 - ivm.mpf(k) * u) for k in range(40)]
+    horner = sum(gamma[2 * n + 1] * (1 + u) * rho ** n / mp.factorial(n) for n in range(14))
+    coefficients = u * sum(rho ** n / mp.factorial(n) for n in range(3, 14))
+    truncation = rho ** 14 * ivm.exp(rho) / mp.factorial(14)
+    exp_error = (horner + coefficients + truncation) / ivm.exp(-rho)
+    assert exp_error.b <= iv.EXP_REL
+    assert ivm.mpf(0.5) * ivm.log(2) * (1 + ivm.mpf(2) ** -40) <= rho  # |r| after reduction
+    z = ivm.mpf(iv.LOG_S_MAX) ** 2
+    log_error = (u / (1 - z) * (1 + gamma[30]) + ivm.mpf(0.35) * u * z + u + u
+                 + z ** 11 / (23 * (1 - z))) * (1 + ivm.mpf(1e-14))
+    assert log_error.b <= iv.LOG_REL
+    s_max = (ivm.sqrt(2) - 1) / (ivm.sqrt(2) + 1)  # m in [1/sqrt 2, sqrt 2)
+    assert s_max.b * (1 + 1e-12) <= iv.LOG_S_MAX
+
+
+def _arb_and_fast(target, x0, T, delta, arb_tol, fast_tol):
+    fast = enclose_flows(target, x0, T, delta, tol=fast_tol, fallback=False)
+    arb = [enclose_flow(target, x, T, delta, tol=arb_tol) for x in x0]
+    return fast, arb
+
+
+@pytest.mark.parametrize("name", ["ring", "unequal"])
+def test_fast_balls_contain_the_arb_centers_and_the_arb_balls_contain_the_fast_centers(name):
+    if name == "ring":
+        target = cs.ring_mixture(n_modes=4, radius=3.0)
+    else:  # per-component and per-coordinate variances: the general path of the series
+        target = cs.gaussian_mixture([[1.5, 0.0], [-1.0, 1.0], [0.2, -1.4]], [[0.2, 0.5], [0.6, 0.3], [0.4, 0.4]],
+                                     [0.3, 0.5, 0.2])
+    T, delta = 1.5, 0.1
+    x0 = target.law_at(T).sample(2, seed=4)
+    fast, arb = _arb_and_fast(target, x0, T, delta, arb_tol=1e-14, fast_tol=1e-6)
+    assert np.all(fast.method == "float64")
+    for p, enc in enumerate(arb):
+        assert enc.radius < 1e-12 and fast.radii[p] < 1e-5
+        # the Arb ball is tiny: its center is the exact image to 1e-12, and must lie in the fast ball
+        assert np.linalg.norm(enc.center - fast.centers[p]) <= fast.radii[p] + enc.radius
+    tight, loose = _arb_and_fast(target, x0, T, delta, arb_tol=1e-6, fast_tol=1e-12)
+    for p, enc in enumerate(loose):
+        assert tight.radii[p] < 1e-10 and tight.radii[p] < enc.radius
+        assert np.linalg.norm(tight.centers[p] - enc.center) <= enc.radius + tight.radii[p]
+        # and the two tight balls agree to their radii
+        assert np.linalg.norm(tight.centers[p] - arb[p].center) <= tight.radii[p] + arb[p].radius
+
+
+@pytest.mark.parametrize("name", ["separated", "four-dimensional"])
+def test_pruned_components_and_the_gershgorin_log_norm_agree_with_arb(name):
+    """Modes far apart (components are left out of the series near the end, with their bound) and k = 4
+    (the log-norm's Gershgorin bound on the components' Gram matrix), against the Arb path."""
+    if name == "separated":
+        target, T, delta, count = cs.gaussian_mixture([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0]], 0.3), 2.0, 0.02, 2
+    else:
+        target = cs.gaussian_mixture([[1.0, 0.0, -0.5, 0.3], [-1.0, 0.5, 0.0, -0.2]],
+                                     [[0.3, 0.6, 0.9, 0.5], [0.5, 0.4, 0.2, 0.7]])
+        T, delta, count = 1.0, 0.2, 1
+    x0 = target.law_at(T).sample(2, seed=8)[:count]
+    fast = enclose_flows(target, x0, T, delta, tol=1e-8, fallback=False)
+    for p, x in enumerate(x0):
+        enc = enclose_flow(target, x, T, delta, tol=1e-13)
+        assert fast.radii[p] < 1e-8 and enc.radius < 1e-12
+        assert np.linalg.norm(fast.centers[p] - enc.center) <= fast.radii[p] + enc.radius
+
+
+def _mp_gaussian_flow(mean, lam, x, t_from, t_to):
+    with mp.workdps(40):
+        out = []
+        for m, l, xi in zip(mean, lam, x):
+            v0 = 1 + (mp.mpf(l) - 1) * mp.exp(-2 * mp.mpf(t_from))
+            v1 = 1 + (mp.mpf(l) - 1) * mp.exp(-2 * mp.mpf(t_to))
+            out.append(mp.exp(-mp.mpf(t_to)) * m + mp.sqrt(v1 / v0) * (mp.mpf(xi) - mp.exp(-mp.mpf(t_from)) * m))
+        return out
+
+
+def _mp_distance(center, exact):
+    with mp.workdps(40):
+        return mp.sqrt(sum((mp.mpf(float(c)) - e) ** 2 for c, e in zip(center, exact)))
+
+
+def test_gaussian_closed_form_and_a_mixture_of_identical_components_match_the_exact_flow():
+    mean, lam = np.array([0.5, -1.0, 2.0]), np.array([0.3, 1.7, 0.05])
+    T, delta = 4.0, 0.02
+    gauss = cs.gaussian_mixture(mean[None, :], lam[None, :])
+    # two identical components: the integrator's path, whose exact flow is the Gaussian closed form
+    twins = cs.gaussian_mixture(np.stack([mean, mean]), np.stack([lam, lam]), [0.3, 0.7])
+    x0 = gauss.law_at(T).sample(4, seed=5)
+    closed = enclose_flows(gauss, x0, T, delta, tol=1e-12)
+    integrated = enclose_flows(twins, x0, T, delta, tol=1e-10, fallback=False)
+    assert np.all(closed.steps == 0) and np.all(integrated.steps > 0)
+    for p in range(len(x0)):
+        exact = _mp_gaussian_flow(mean, lam, x0[p], T, delta)
+        assert closed.radii[p] < 1e-14 and _mp_distance(closed.centers[p], exact) <= closed.radii[p]
+        assert integrated.radii[p] < 1e-9 and _mp_distance(integrated.centers[p], exact) <= integrated.radii[p]
+        shifted = integrated.centers[p] + np.array([2 * integrated.radii[p] + 1e-15, 0.0, 0.0])
+        assert _mp_distance(shifted, exact) > integrated.radii[p]  # the ball is not vacuous
+
+
+def test_subspace_target_lifts_the_k_dimensional_ball():
+    sub = cs.make_target("subspace", dim=8)
+    T, delta = 2.0, 0.1
+    x0 = sub.law_at(T).sample(2, seed=6)
+    fast = enclose_flows(sub, x0, T, delta, tol=1e-10, fallback=False)
+    for p in range(2):
+        enc = enclose_flow(sub, x0[p], T, delta, tol=1e-13)
+        assert np.linalg.norm(enc.center - fast.centers[p]) <= enc.radius + fast.radii[p]
+        assert fast.radii[p] < 1e-8
+
+
+def test_error_bounds_bracket_the_distance_to_the_exact_image():
+    target = cs.ring_mixture(n_modes=4, radius=3.0)
+    x0 = target.law_at(1.0).sample(3, seed=7)
+    fast = enclose_flows(target, x0, 1.0, 0.1, tol=1e-10)
+    samples = fast.centers + 1e-3
+    lower, upper = fast.error_bounds(samples)
+    exact_gap = np.linalg.norm(samples - fast.centers, axis=1)
+    assert np.all(lower <= exact_gap) and np.all(exact_gap <= upper)
+    assert np.all(upper - lower <= 2 * fast.radii + 1e-15)
+    assert fast[1].contains(fast.centers[1]) and len(fast) == 3
+
+
+def test_series_intervals_are_ordered_and_contain_the_drift_at_the_box_points():
+    """Order-1 series over a box: every interval ordered, and F(y, t) of sample points of the box inside."""
+    target = cs.gaussian_mixture([[1.0, 0.0, 0.5], [-1.0, 0.5, 0.0], [0.0, -1.0, 1.0]],
+                                 [[0.3, 0.6, 0.9], [0.5, 0.5, 0.2], [0.8, 0.4, 0.6]], [0.2, 0.5, 0.3])
+    model = fe.FastModel(target)
+    order = 6
+    LO, HI, off, vec, jmask, active = model.scratch(order, 1)
+    LO, HI, vec, jmask, active = LO[0], HI[0], vec[0], jmask[0], active[0]
+    series = compile_for(fe._series, "cpu")
+    t_lo, t_hi = 0.7, 0.75
+    centre, width = np.array([0.3, -0.2, 0.4]), 0.01
+    for i in range(3):
+        LO[off[fe.R_Y] + i, 0], HI[off[fe.R_Y] + i, 0] = centre[i] - width, centre[i] + width
+    assert series(order, t_lo, t_hi, 1, active, *_series_arrays(model), LO, HI, off, vec, jmask)
+    used = off[fe.R_END]
+    assert np.all(LO[:used, :order] <= HI[:used, :order])
+    for _ in range(20):
+        y = centre + RNG.uniform(-width, width, 3)
+        t = RNG.uniform(t_lo, t_hi)
+        with mp.workdps(30):
+            drift = _mp_drift(target, y, t)
+        for i in range(3):
+            assert LO[off[fe.R_Y] + i, 1] <= drift[i] <= HI[off[fe.R_Y] + i, 1]
+
+
+def _series_arrays(model):
+    means, vidx, lams, lwd, logw, shared, gj = model.arrays
+    return means, vidx, lams, lwd, shared, gj
+
+
+def _mp_drift(target, y, t):
+    """``y + grad log q_t(y)`` in reverse time, summed directly in mpmath."""
+    t = mp.mpf(t)
+    a, e2 = mp.exp(-t), mp.exp(-2 * t)
+    logs, grads = [], []
+    for mu, lam, w in zip(target.means, target.variances, target.weights):
+        v = [1 + (mp.mpf(l) - 1) * e2 for l in lam]
+        logs.append(mp.log(w) - sum((mp.mpf(y[i]) - a * mu[i]) ** 2 / v[i] + mp.log(v[i]) for i in range(len(y))) / 2)
+        grads.append([-(mp.mpf(y[i]) - a * mu[i]) / v[i] for i in range(len(y))])
+    top = max(logs)
+    u = [mp.exp(l - top) for l in logs]
+    return [mp.mpf(y[i]) + sum(uc * g[i] for uc, g in zip(u, grads)) / sum(u) for i in range(len(y))]
+
+
+def test_a_particle_s_enclosure_does_not_depend_on_its_batch():
+    """What makes sharding over processes or Dask workers give the single-process enclosures."""
+    ring = cs.ring_mixture(n_modes=4, radius=3.0)
+    x0 = ring.law_at(2.0).sample(12, seed=9)
+    whole = enclose_flows(ring, x0, 2.0, 0.05, tol=1e-10)
+    parts = [enclose_flows(ring, x0[a:a + 5], 2.0, 0.05, tol=1e-10) for a in range(0, 12, 5)]
+    assert np.array_equal(whole.centers, np.concatenate([p.centers for p in parts]))
+    assert np.array_equal(whole.radii, np.concatenate([p.radii for p in parts]))
+    parallel = enclose_flows(ring, x0, 2.0, 0.05, tol=1e-10, backend="cpu-parallel")
+    assert np.array_equal(whole.centers, parallel.centers) and np.array_equal(whole.radii, parallel.radii)
+
+
+def test_enclose_flows_rejects_bad_input():
+    ring = cs.ring_mixture()
+    with pytest.raises(ValueError, match="shape"):
+        enclose_flows(ring, np.zeros(2), 1.0, 0.1)
+    with pytest.raises(ValueError, match="shape"):
+        enclose_flows(ring, np.zeros((3, 3)), 1.0, 0.1)
+    with pytest.raises(ValueError, match="NaN"):
+        enclose_flows(ring, np.array([[np.nan, 0.0]]), 1.0, 0.1)
+    with pytest.raises(ValueError, match="T > delta"):
+        enclose_flows(ring, np.zeros((1, 2)), 0.1, 0.2)
+    with pytest.raises(ValueError, match="tol"):
+        enclose_flows(ring, np.zeros((1, 2)), 1.0, 0.1, tol=-1.0)
+    with pytest.raises(ValueError, match="backend"):
+        enclose_flows(ring, np.zeros((1, 2)), 1.0, 0.1, backend="gpu")
+    with pytest.raises(TypeError, match="MixtureTarget"):
+        enclose_flows(lambda x, t: -x, np.zeros((1, 2)), 1.0, 0.1)
+
+
+def test_a_failure_names_time_box_and_step_and_the_arb_path_takes_over():
+    ring = cs.ring_mixture(n_modes=4, radius=3.0)
+    x0 = np.array([[0.4, -0.3]])
+    with pytest.raises(EnclosureFailed, match=r"max_steps.*at t=.*step 2.*center") as failure:
+        enclose_flows(ring, x0, 2.0, 0.1, max_steps=2, fallback=False)
+    assert failure.value.step == 2 and 0.1 < failure.value.time < 2.0
+    rescued = enclose_flows(ring, x0, 2.0, 0.1, max_steps=2, tol=1e-8)
+    assert rescued.method[0] == "arb" and rescued.radii[0] < 1e-7
+
+
+def test_kernels_run_under_the_cuda_simulator(cuda_simulator):
+    out = cuda_simulator("""
+        import numpy as np
+        import certsample as cs
+        from certsample.verify.flows import enclose_flows
+        target = cs.ring_mixture(n_modes=3, radius=2.0)
+        x0 = target.law_at(0.6).sample(2, seed=1)
+        gpu = enclose_flows(target, x0, 0.6, 0.3, tol=1e-4, order=5, backend="cuda", threads=2, fallback=False)
+        cpu = enclose_flows(target, x0, 0.6, 0.3, tol=1e-4, order=5, fallback=False)
+        print(np.array_equal(gpu.centers, cpu.centers), np.array_equal(gpu.radii, cpu.radii), gpu.radii.max())
+    """)
+    same_centers, same_radii, radius = out.split()
+    assert same_centers == "True" and same_radii == "True" and float(radius) < 1e-3
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-variances", "own-variances"])
+def test_the_cuda_kernel_compiles_to_ptx(shared, monkeypatch):
+    """The real CUDA toolchain (NVVM) compiles the enclosure kernel; skipped where it is not installed."""
+    import numba
+    from numba import cuda
+    from numba.cuda import dispatcher as cuda_dispatcher
+
+    from tests.test_cuda_ptx import MISSING
+
+    if MISSING is not None:
+        pytest.skip(f"no CUDA toolchain: {MISSING}")
+    import types
+
+    from certsample.verify import fast_cuda
+
+    monkeypatch.setattr(cuda_dispatcher, "get_current_device", lambda: types.SimpleNamespace(compute_capability=(9, 0)))
+    variances = [[0.3, 0.5]] * 2 if shared else [[0.3, 0.5], [0.6, 0.2]]
+    model = fe.FastModel(cs.gaussian_mixture([[1.0, 0.0], [-1.0, 0.5]], variances))
+    y0 = np.zeros((2, 2))
+    args = (y0, y0, 1.0, 0.1, np.full(2, 1e-8), 6, 100, *model.arrays, *model.scratch(6, 2), np.zeros((2, 2)),
+            np.zeros((2, fe.N_OUT)))
+    kernel = compile_for(fast_cuda.enclose_threads, "cuda-kernel")
+    ptx, _ = cuda.compile_ptx(kernel.py_func, tuple(numba.typeof(a) for a in args), cc=(9, 0))
+    assert ".entry" in ptx
