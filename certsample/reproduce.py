@@ -177,7 +177,7 @@ def _parallel(quick, backend, seed):
 def _collocation(quick, backend, seed):
     from proofs import get
 
-    thm = get("collocation")
+    thm = get("collocation_gcs_shape")  # the paper's O~ shape (the proved theorem is algorithmic)
     radius, sigma = 4.0, 0.5
     epss = (1e-3, 1e-5, 1e-7) if quick else (1e-3, 1e-5, 1e-7, 1e-9, 1e-11)
     dims = (2, 8) if quick else (2, 8, 32)
