@@ -413,6 +413,17 @@ def linear_errors(schedule: _Schedule, lam: float):
 
 
 # ---------------------------------------------------------------------------- the nonlinear block
+#: unit roundoff of float64
+_U = 2.0 ** -53
+
+
+def _round_up(x, operations: int):
+    """An upper bound of the exact value of a float64 expression of ``operations`` roundings on nonnegative
+    exact inputs: the computed ``x`` times ``1 + 2 n u`` (``(1 + u)^n <= 1 + 2 n u`` for ``n u <= 1/2``; sums and
+    products of nonnegative numbers round relatively, Higham, Accuracy and Stability, Lemma 3.1)."""
+    return x * (1.0 + 2.0 * (operations + 1) * _U)
+
+
 @dataclass
 class WindowReport:
     """What the proof uses and gives on one window (all proved upper bounds; times are forward times)."""
@@ -420,7 +431,7 @@ class WindowReport:
     t: float  # the window's start t_k
     h: float  # its length
     sweeps: int
-    start_radius: float  # W: |w0| of every numerical start (frame of part 3)
+    start_radius: float  # W: |w0| of every numerical start (frame of FB 3)
     lipschitz: float  # max_i L_i over the nodes' times
     gronwall: float  # exp(h sup mu): the flow's expansion over the window
     rho: float  # the Bernstein-ellipse parameter used
@@ -430,16 +441,34 @@ class WindowReport:
     error: float  # E_{k+1}: the block error at the window's end
 
 
+@dataclass
+class _Nodes:
+    """Upper bounds (float64) at the nodes of one window and degree, from balls (parts 3 and 5)."""
+
+    BT: np.ndarray  # B^T[j, i] = h |A[i, j]| L_i
+    growth: np.ndarray  # e^{h c_j}
+    growth_m1: np.ndarray  # e^{h c_j} - 1
+    d_a: np.ndarray  # |a0 - a_j|
+    d_g: np.ndarray  # |g0 - g_j|
+    g: np.ndarray  # g_j
+    moved: np.ndarray  # R int_{t_j}^{t0} a / v^{3/2}
+    a_R_v: np.ndarray  # a_j R / v_j
+    inv_g: np.ndarray  # 1 / g_j
+    L: np.ndarray
+
+
 class _BlockAnalysis:
-    """Per-window ingredients of the block bound that do not depend on the degree or the sweeps (cached)."""
+    """Per-window ingredients of the block bound that do not depend on the sweeps (cached)."""
 
     def __init__(self, block: IsotropicBlock):
         self.block = block
         self._complex = {}
         self._time = {}
+        self._nodes = {}
+        self._lipschitz = {}
 
     def window(self, t0: float, t1: float):
-        """``(h ball, h_up, gronwall, growth of R int a/v^{3/2}, G_sup without W)`` for the window."""
+        """``(h ball, h_up, gronwall, R int a/v^{3/2}, sup a R / v, sup 1/g)`` for the window."""
         key = (t0, t1)
         if key not in self._time:
             arb = _flint().arb
@@ -450,10 +479,42 @@ class _BlockAnalysis:
                 gronwall = upper((h * (1 + arb(top))).exp())
                 growth = blk.path_growth(t1, t0)
                 a, v = blk._scales(arb_interval(t1, t0))
-                drift_scale = upper(a * arb(blk.R) / v)  # sup a R / v over the window
+                drift_scale = upper(a * arb(blk.R) / v)
                 inv_g = upper(1 / v.sqrt())
             self._time[key] = (h, upper(h), gronwall, growth, drift_scale, inv_g)
         return self._time[key]
+
+    def lipschitz(self, lo: float, hi: float) -> float:
+        key = (lo, hi)
+        if key not in self._lipschitz:
+            self._lipschitz[key] = self.block.lipschitz(lo, hi)
+        return self._lipschitz[key]
+
+    def nodes(self, t0: float, t1: float, degree: int) -> _Nodes:
+        key = (t0, t1, degree)
+        if key not in self._nodes:
+            arb = _flint().arb
+            blk = self.block
+            mats = exact_matrices(degree)
+            h = self.window(t0, t1)[0]
+            with arb_precision(mats.prec):
+                A, growth = mats.A(h), mats.growth(h)
+                a0, v0 = blk._scales(arb(t0))
+                g0 = v0.sqrt()
+                node_t = [arb(t0) - h * c for c in mats.nodes]
+                L = np.array([self.lipschitz(lower(tj), upper(tj)) for tj in node_t])
+                D1 = degree + 1
+                BT = np.array([[upper(h * abs(A[i, j]) * arb(L[i])) for i in range(D1)] for j in range(D1)])
+                rows = []
+                for j, tj in enumerate(node_t):
+                    aj, vj = blk._scales(tj)
+                    gj = vj.sqrt()
+                    moved = blk.path_growth(lower(tj), t0) if j else 0.0
+                    rows.append((upper(growth[j]), upper(growth[j] - 1), upper(abs(a0 - aj)), upper(abs(g0 - gj)),
+                                 upper(gj), moved, upper(aj * arb(blk.R) / vj), upper(1 / gj)))
+            cols = np.array(rows).T
+            self._nodes[key] = _Nodes(BT, *cols, L)
+        return self._nodes[key]
 
     def complex(self, t0: float, h_up: float, rho: float, W: float):
         key = (t0, h_up, rho, W)
@@ -462,7 +523,7 @@ class _BlockAnalysis:
         return self._complex[key]
 
     def interpolation(self, t0: float, h_up: float, degree: int, W: float, rhos=RHOS):
-        """``(eps_I, rho)``: the least ``4 (M + W M_frame) rho^{-D} / (rho - 1)`` over ``rhos`` (part 5)."""
+        """``(eps_I, rho)``: the least ``4 (M + W M_frame) rho^{-D} / (rho - 1)`` over ``rhos`` (part 4)."""
         arb = _flint().arb
         best, best_rho = math.inf, None
         for rho in rhos:
@@ -493,86 +554,72 @@ def _frame_radius(W_exact: float, E_over_g: float) -> float:
     return _w_key(W_exact + margin) if E_over_g <= margin else _w_key(W_exact + E_over_g)
 
 
+def _sweep_errors(nodes: _Nodes, e0: np.ndarray, eps_I: float, sweeps: int):
+    """``[e^0, ..., e^N]`` of part 3 (``e^{n+1} = B^T e^n + tau``) in float64 rounded up."""
+    tau = _round_up(nodes.growth_m1 * eps_I, 1)
+    ops = len(e0) + 2
+    out = [e0]
+    e = e0
+    for _ in range(sweeps):
+        e = _round_up(nodes.BT @ e + tau, ops)
+        out.append(e)
+    return out
+
+
 def block_bound(analysis: _BlockAnalysis, schedule: _Schedule, start_radius: float, rhos=RHOS):
-    r"""The block's error bound at ``delta`` for every start with ``|u_T - a_T m0| <= start_radius`` (part 5-7).
+    r"""The block's error bound at ``delta`` for every start with ``|u_T - a_T m0| <= start_radius`` (parts 3-6).
 
     Returns ``(E_K, reports)``.
     """
-    flint = _flint()
-    arb, arb_mat = flint.arb, flint.arb_mat
+    arb = _flint().arb
     blk = analysis.block
     D = schedule.degree
-    mats = exact_matrices(D)
     over = schedule.overlapped()
     K = schedule.windows
     times = schedule.times
     E = 0.0
     with arb_precision():
-        g_T = blk.frame(float(times[0]))[1]
-        W_exact = upper(arb(start_radius) / g_T)
+        W_exact = upper(arb(start_radius) / blk.frame(float(times[0]))[1])
+        m0n = blk.m0_norm
     reports = []
-    previous = None  # (e vectors, node drift bounds, L) of the last window
+    previous = None  # (node errors, node drift bounds, Lipschitz bounds) of the last window
     for k in range(K):
         t0, t1 = float(times[k]), float(times[k + 1])
         h, h_up, gronwall, growth, drift_scale, inv_g = analysis.window(t0, t1)
         sweeps = int(schedule.sweeps[k])
         with arb_precision():
-            a0, g0 = blk.frame(t0)
+            g0 = blk.frame(t0)[1]
             E_over_g = upper(arb(E) / g0)
-            W_num = upper(arb(W_exact) + arb(E_over_g))
+        W_num = _round_up(W_exact + E_over_g, 1)
         W = _frame_radius(W_exact, E_over_g)
         eps_I, rho = analysis.interpolation(t0, h_up, D, W, rhos)
-        with arb_precision(mats.prec):
-            A = mats.A(h)
-            growth_j = mats.growth(h)
-            Wb, Rb, m0n = arb(W), arb(blk.R), arb(blk.m0_norm)
-            node_t = [arb(t0) - h * c for c in mats.nodes]
-            L = [blk.lipschitz(lower(tj), upper(tj)) for tj in node_t]
-            BT = arb_mat([[arb(upper(h * abs(A[i, j]) * arb(L[i]))) for i in range(D + 1)] for j in range(D + 1)])
-            tau = arb_mat([[arb(upper((growth_j[j] - 1) * arb(eps_I))) if math.isfinite(eps_I) else arb(math.inf)]
-                           for j in range(D + 1)])
-            # the exact path's node states and scores (real): |w_j - w0| <= R int_{t_j}^{t0} a / v^{3/2}
-            node_drift, e0 = [], []
-            for j, tj in enumerate(node_t):
-                aj = (-tj).exp()
-                vj = 1 + (blk.v0 - 1) * aj * aj
-                gj = vj.sqrt()
-                moved = arb(blk.path_growth(lower(tj), t0)) if j else arb(0)
-                node_drift.append(upper(aj * Rb / vj + (Wb + moved) / gj))
-                e0.append(upper(abs(a0 - aj) * m0n + abs(g0 - gj) * Wb + gj * moved) if j else 0.0)
-            window_drift = upper(arb(drift_scale) + (Wb + arb(growth)) * arb(inv_g))
-            warm = schedule.warm_start and k > 0
-            if warm:
-                Wmat = schedule.warm(k)
-                e_prev, drift_prev, L_prev, _ = previous
-                n_prev = int(schedule.sweeps[k - 1])
-                shift = 0.0
-                if over[k]:
-                    # first sweep from the predecessor's states before its last sweep (module docstring, part 6)
-                    shift = upper(arb(e_prev[n_prev - 1][D]) + arb(e_prev[n_prev][D]))
-                    state = e_prev[n_prev - 2]
-                else:
-                    state = e_prev[n_prev - 1]
-                carried = [arb(upper(arb(drift_prev[i]) + arb(L_prev[i]) * arb(state[i]))) for i in range(D + 1)]
-                e0 = []
-                for j in range(D + 1):
-                    extrap = sum((abs(Wmat[i, j]) * carried[i] for i in range(D + 1)), arb(0)) * h
-                    value = extrap + (growth_j[j] - 1) * arb(window_drift) + growth_j[j] * arb(shift)
-                    e0.append(upper(value) if (j or over[k]) else 0.0)
-                if over[k]:
-                    e0[0] = shift
-            e = [list(e0)]
-            vec = arb_mat([[arb(x)] for x in e0])
-            for _ in range(sweeps):
-                vec = BT * vec + tau
-                vec = arb_mat([[arb(upper(vec[j, 0]))] for j in range(D + 1)])
-                e.append([upper(vec[j, 0]) for j in range(D + 1)])
-            local = e[-1][D]
-            E = upper(arb(gronwall) * arb(E) + arb(local))
-            W_exact = upper(arb(W_exact) + arb(growth))
-        previous = (e, node_drift, L, eps_I)
-        reports.append(WindowReport(t0, h_up, sweeps, W_num, max(L), gronwall, rho if rho else math.nan, eps_I,
-                                    max(e0), local, E))
+        nd = analysis.nodes(t0, t1, D)
+        # the exact path's scores at the nodes, and over the window (part 5)
+        node_drift = _round_up(nd.a_R_v + (W + nd.moved) * nd.inv_g, 3)
+        window_drift = _round_up(drift_scale + (W + growth) * inv_g, 3)
+        if schedule.warm_start and k > 0:
+            e_prev, drift_prev, L_prev = previous
+            n_prev = int(schedule.sweeps[k - 1])
+            Wm = np.abs(_warm_matrix(D, times[k - 1] - times[k], times[k] - times[k + 1]))
+            shift = 0.0
+            if over[k]:
+                shift = _round_up(e_prev[n_prev - 1][D] + e_prev[n_prev][D], 1)
+                state = e_prev[n_prev - 2]
+            else:
+                state = e_prev[n_prev - 1]
+            carried = _round_up(drift_prev + L_prev * state, 2)
+            e0 = _round_up(h_up * (Wm.T @ carried) + nd.growth_m1 * window_drift + nd.growth * shift, D + 8)
+            e0[0] = shift
+        else:
+            e0 = _round_up(nd.d_a * m0n + nd.d_g * W + nd.g * nd.moved, 6)
+            e0[0] = 0.0
+        e = _sweep_errors(nd, e0, eps_I, sweeps)
+        local = float(e[-1][D])
+        E = _round_up(gronwall * E + local, 2)
+        W_exact = _round_up(W_exact + growth, 1)
+        previous = (e, node_drift, nd.L)
+        reports.append(WindowReport(t0, h_up, sweeps, W_num, float(np.max(nd.L)), gronwall,
+                                    rho if rho else math.nan, eps_I, float(np.max(e0)), local, E))
         if not math.isfinite(E):
             break
     return E, reports
@@ -801,6 +848,7 @@ def _linear_total(dec: Decomposition, schedule: _Schedule, start: StartSet):  # 
 FAMILIES = ((2.0, 1.0), (3.0, 1.0), (5.0, 1.0))
 DEGREES = tuple(range(4, 41, 2))
 MAX_SWEEPS = 60
+MAX_WINDOWS = 3000
 
 
 def _march(analysis: _BlockAnalysis, T: float, delta: float, start_radius: float, rho_w: float, c_L: float,
@@ -827,52 +875,35 @@ def _march(analysis: _BlockAnalysis, T: float, delta: float, start_radius: float
         W_exact = upper(arb(W_exact) + arb(analysis.window(t, t1)[3]))
         times.append(t1)
         t = t1
+        if len(times) > MAX_WINDOWS:
+            raise NotCovered(f"more than {MAX_WINDOWS} windows would be needed (reached t={t:g} of delta={delta:g}): "
+                             "the complex-time bound of the drift and the Lipschitz bound force windows this short")
     return np.array(times)
 
 
 def _local_errors(analysis: _BlockAnalysis, times, degree: int, start_radius: float, rhos, max_sweeps: int):
-    """Per window ``k``: ``(gronwall_k, [e^N_D for N = 1 .. max_sweeps], floor_k)`` from a cold start with the
-    start radius of exact paths plus the margin of :func:`_frame_radius` (the plan's search; the final bound is
-    :func:`block_bound`'s)."""
-    flint = _flint()
-    arb, arb_mat = flint.arb, flint.arb_mat
+    """Per window ``k``: ``(gronwall_k, [e^N_D for N = 1 .. max_sweeps])`` from a cold start with the start
+    radius of exact paths plus the margin of :func:`_frame_radius` (the plan's search; the final bound is
+    :func:`block_bound`'s). ``None`` when some window has no interpolation bound at this degree."""
+    arb = _flint().arb
     blk = analysis.block
     D = degree
-    mats = exact_matrices(D)
     with arb_precision():
         W_exact = upper(arb(start_radius) / blk.frame(float(times[0]))[1])
     out = []
     for k in range(len(times) - 1):
         t0, t1 = float(times[k]), float(times[k + 1])
-        h, h_up, gronwall, growth, _, _ = analysis.window(t0, t1)
+        _, h_up, gronwall, growth, _, _ = analysis.window(t0, t1)
         W = _frame_radius(W_exact, 0.0)
         eps_I, _ = analysis.interpolation(t0, h_up, D, W, rhos)
         if not math.isfinite(eps_I):
             return None
-        with arb_precision(mats.prec):
-            A, growth_j = mats.A(h), mats.growth(h)
-            a0, g0 = blk.frame(t0)
-            Wb, Rb, m0n = arb(W), arb(blk.R), arb(blk.m0_norm)
-            node_t = [arb(t0) - h * c for c in mats.nodes]
-            L = [blk.lipschitz(lower(tj), upper(tj)) for tj in node_t]
-            BT = arb_mat([[arb(upper(h * abs(A[i, j]) * arb(L[i]))) for i in range(D + 1)] for j in range(D + 1)])
-            tau = arb_mat([[arb(upper((growth_j[j] - 1) * arb(eps_I)))] for j in range(D + 1)])
-            e0 = [0.0]
-            for j in range(1, D + 1):
-                aj = (-node_t[j]).exp()
-                gj = (1 + (blk.v0 - 1) * aj * aj).sqrt()
-                moved = arb(blk.path_growth(lower(node_t[j]), t0))
-                e0.append(upper(abs(a0 - aj) * m0n + abs(g0 - gj) * Wb + gj * moved))
-            vec = arb_mat([[arb(x)] for x in e0])
-            ends = []
-            for _ in range(max_sweeps):
-                vec = BT * vec + tau
-                vec = arb_mat([[arb(upper(vec[j, 0]))] for j in range(D + 1)])
-                ends.append(upper(vec[D, 0]))
-            # the floor: (I - B^T)^{-1} tau at the end node, when the sweeps converge (else inf)
-            floor = ends[-1]
-        out.append((gronwall, ends, floor))
-        W_exact = upper(arb(W_exact) + arb(growth))
+        nd = analysis.nodes(t0, t1, D)
+        e0 = _round_up(nd.d_a * blk.m0_norm + nd.d_g * W + nd.g * nd.moved, 6)
+        e0[0] = 0.0
+        ends = [float(e[D]) for e in _sweep_errors(nd, e0, eps_I, max_sweeps)[1:]]
+        out.append((gronwall, ends))
+        W_exact = _round_up(W_exact + growth, 1)
     return out
 
 
@@ -885,7 +916,7 @@ def _choose_sweeps(local, budget):
         amp[k] = amp[k + 1] * local[k + 1][0]
     share = budget / K
     sweeps = []
-    for k, (_, ends, _) in enumerate(local):
+    for k, (_, ends) in enumerate(local):
         n = next((i + 1 for i, e in enumerate(ends) if amp[k] * e <= share), None)
         if n is None:
             return None
@@ -943,32 +974,45 @@ def _plan(theorem, eps, target, T, delta, eta, families, degrees):
     analysis = theorem._analysis(target, dec)
     start = StartSet.build(dec, float(T), float(eta), centre=analysis.block.m0)
     best = None
+    arb = _flint().arb
     for rho_w, c_L in families:
-        times = _march(analysis, float(T), float(delta), start.block_radius, rho_w, c_L)
+        try:
+            times = _march(analysis, float(T), float(delta), start.block_radius, rho_w, c_L)
+        except NotCovered as err:
+            search.append((f"rho_w={rho_w}, hL<={c_L}", None, None, str(err)))
+            continue
         rhos = tuple(r for r in RHOS if r >= rho_w / 2)
+        family = f"rho_w={rho_w}, hL<={c_L}: {len(times) - 1} windows"
+        # the cheapest degree by the search's estimate (evaluations rise past it), then the proof of that run
+        estimates, rising = [], 0
         for D in degrees:
             local = _local_errors(analysis, times, D, start.block_radius, rhos, MAX_SWEEPS)
-            if local is None:
+            sweeps = None if local is None else _choose_sweeps(local, 0.9 * eps)
+            if sweeps is None:
                 continue
-            for fraction in (0.9, 0.5, 0.25):
+            nfe = _Schedule.of(times, D, sweeps, False, False).nfe()
+            if estimates and nfe >= min(e[0] for e in estimates):
+                rising += 1
+            estimates.append((nfe, D, local))
+            if rising >= 2:
+                break
+        for nfe, D, local in sorted(estimates, key=lambda e: e[0])[:2]:
+            for fraction in (0.9, 0.6, 0.3):
                 sweeps = _choose_sweeps(local, fraction * eps)
                 if sweeps is None:
                     break
                 schedule = _Schedule.of(times, D, sweeps, False, False)
                 block, per_window = block_bound(analysis, schedule, start.block_radius, rhos)
                 linear, terms = _linear_total(dec, schedule, start)
-                arb = _flint().arb
                 with arb_precision():
                     value = upper((arb(block) ** 2 + arb(linear) ** 2).sqrt())
+                search.append((family, D, schedule.nfe(), value))
                 if value <= eps:
                     bound = PathwiseBound(value, block, linear, start, float(eta), per_window, terms, schedule.nfe(),
                                           schedule.rounds(), D, schedule.sweeps, False, False)
-                    search.append((f"rho_w={rho_w}, hL<={c_L}: {len(times) - 1} windows", D, bound.nfe, value))
                     if best is None or bound.nfe < best[1].nfe:
                         best = (times, bound)
                     break
-            if best is not None and D > best[1].degree + 6:
-                break
     if best is None:
         raise NotCovered(f"no plan in the families tried proves eps={eps:g} on {target!r}")
     times, bound = best

@@ -522,35 +522,37 @@ class IsotropicBlock:
                     gamma = 2 * beta
                     box = dict(im_alpha=upper(abs(alpha.imag)), re_alpha=upper(abs(alpha.real)),
                                im_beta=upper(abs(beta.imag)), a=upper(a), v_lo=lower(v), g_lo=lower(g),
-                               frame=upper(1 / g - 1 / g_mid), tau=upper(tau), sigma=max(abs(ilo), abs(ihi)))
+                               v32=lower(abs(v) * abs(v).sqrt()), frame=upper(1 / g - 1 / g_mid), tau=upper(tau),
+                               sigma=max(abs(ilo), abs(ihi)))
                     if alpha.real.lower() > 0:
                         ratio = alpha.imag / alpha.real
                         box["r"] = upper(abs(ratio))
                         box["x"] = upper(abs(gamma.imag - ratio * gamma.real))
                         box["re_plus"] = upper(abs(alpha.real + ratio * alpha.imag))
                     boxes.append(box)
-            R, W_b, diam = arb(self.R), arb(W), arb(self.diam)
+            R, diam = self.R, self.diam
             half_pi = math.pi / 2 * (1 - 1e-9)
+            # near/far split weights f = (K - 1) e^{-spread}, rounded up once
+            far = self._far_weights()
 
             def kappa(box, speed):
                 """Lower bound of ``|sum_c w_c e^{z_c}| / sum_c |w_c e^{z_c}|`` on the box when ``|w'| <= speed``
-                (so ``|w - w0| <= |tau| speed`` and ``|Im w| <= |Im tau| speed``; proof: part 4)."""
+                (so ``|w - w0| <= |tau| speed`` and ``|Im w| <= |Im tau| speed``; proof: part 4). Float64 with
+                every nonnegative expression rounded up and the cosine's alternating series rounded down."""
                 best = 0.0
-                eps, eps_im = arb(box["tau"]) * arb(speed), arb(box["sigma"]) * arb(speed)
+                eps, eps_im = _up(box["tau"] * speed, 1), _up(box["sigma"] * speed, 1)
                 # all components: Im(alpha nu . delta) = Im(alpha) nu . Re(delta) + Re(alpha) nu . Im(delta)
-                theta = (arb(box["im_alpha"]) * W_b * diam + arb(box["im_beta"]) * arb(self.range_q)) / 2 \
-                    + (arb(box["im_alpha"]) * eps + arb(box["re_alpha"]) * eps_im) * R
-                if upper(theta) < half_pi:
-                    best = lower(arb(upper(theta)).cos())
+                theta = _up((box["im_alpha"] * W * diam + box["im_beta"] * self.range_q) / 2
+                            + (box["im_alpha"] * eps + box["re_alpha"] * eps_im) * R, 12)
+                if theta < half_pi:
+                    best = _cos_lower(theta)
                 if "r" in box:
-                    rr = arb(box["r"])
-                    base = arb(box["x"]) * arb(self.Y_max) + arb(box["re_plus"]) * diam * eps_im
-                    for spread in self.DELTAS:
-                        th = rr * (spread + 2 * arb(self.log_weight_range)) / 2 + base
-                        if not upper(th) < half_pi:
+                    base = _up(box["x"] * self.Y_max + box["re_plus"] * diam * eps_im, 5)
+                    for spread, f in far:
+                        th = _up(box["r"] * (spread + 2 * self.log_weight_range) / 2 + base, 5)
+                        if not th < half_pi:
                             break
-                        f = (self.n_components - 1) * (-arb(spread)).exp()
-                        best = max(best, lower((arb(upper(th)).cos() - f) / (1 + f)))
+                        best = max(best, _down((_cos_lower(th) - f) / _up(1 + f, 1), 2))
                 return best
 
             def sup_F(speed):
@@ -559,8 +561,7 @@ class IsotropicBlock:
                     k = kappa(box, speed)
                     if not k > 0:
                         return None
-                    worst = max(worst, upper(arb(box["a"]) * R / (arb(box["v_lo"]) * arb(box["v_lo"]).sqrt()
-                                                                   * arb(k))))
+                    worst = max(worst, _up(box["a"] * R / (box["v32"] * k), 3))
                 return worst
 
             speed = 0.0
@@ -576,12 +577,45 @@ class IsotropicBlock:
             M = 0.0
             frame = 0.0
             for box in boxes:
-                m = arb(box["a"]) * R / (arb(box["v_lo"]) * arb(kappa(box, speed))) \
-                    + arb(box["tau"]) * arb(speed) / arb(box["g_lo"])
-                M = max(M, upper(m))
+                m = _up(box["a"] * R / (box["v_lo"] * kappa(box, speed)) + box["tau"] * speed / box["g_lo"], 6)
+                M = max(M, m)
                 frame = max(frame, box["frame"])
-            return {"eps": upper(arb(tau_max) * arb(speed)), "speed": speed, "M": M, "M_frame": frame,
-                    "tau_max": tau_max}
+            return {"eps": _up(tau_max * speed, 1), "speed": speed, "M": M, "M_frame": frame, "tau_max": tau_max}
+
+    def _far_weights(self):
+        """``[(spread, (K - 1) e^{-spread})]`` for :data:`DELTAS`, the weights rounded up (Arb)."""
+        if not hasattr(self, "_far"):
+            arb = _flint().arb
+            with arb_precision():
+                self._far = [(s, upper((self.n_components - 1) * (-arb(s)).exp())) for s in self.DELTAS]
+        return self._far
+
+
+_ULP = 2.0 ** -52
+
+
+def _up(x: float, operations: int) -> float:
+    """Upper bound of a float64 expression of nonnegative terms with ``operations`` roundings (each relative
+    ``<= 2^-53``; ``(1 + u)^n <= 1 + 2 n u``)."""
+    return x * (1.0 + (operations + 1) * _ULP)
+
+
+def _down(x: float, operations: int) -> float:
+    """Lower bound of a float64 expression (``x >= 0`` computed with ``operations`` roundings), else ``x`` itself
+    minus a margin (a lower bound in both cases for expressions of magnitude at most 2)."""
+    return x * (1.0 - (operations + 1) * _ULP) if x >= 0 else x - (operations + 1) * 2 * _ULP
+
+
+def _cos_lower(x: float) -> float:
+    """A lower bound of ``cos x`` for ``0 <= x <= pi/2``: the alternating Taylor series cut after a negative term
+    (``1 - x^2/2! + ... - x^14/14!``; its terms decrease there), evaluated in float64 minus ``1e-14``, which exceeds
+    the rounding of its 30 operations on terms below 2."""
+    x2 = x * x
+    term, total = 1.0, 1.0
+    for k in range(1, 8):
+        term *= -x2 / ((2 * k - 1) * (2 * k))
+        total += term
+    return total - 1e-14
 
 
 def _posterior_sup(bound, lam_lo: float, lam_hi: float) -> float:
