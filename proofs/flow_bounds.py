@@ -59,34 +59,55 @@ for means on a circle, the per-temperature bound for planar means). Hence ``Lip 
 
 4. Isotropic block: the drift along the flow in complex time
 ------------------------------------------------------------
-Let ``E`` be a compact convex set of complex ``tau`` containing ``0`` (here the rectangle around a
-Bernstein ellipse of the window), ``w0`` real with ``|w0| <= W``. Write ``alpha = a / g``, ``beta = a^2 /
-(2 v)`` (analytic in ``t`` where ``Re v > 0``; principal square root) and ``nu_c = mu_c - m0``. The
-responsibilities are ``pi_c ~ w_c e^{z_c}``, ``z_c = alpha nu_c . w - beta |nu_c|^2`` (a ``c``-independent
-term dropped). For complex ``w = w0 + delta``, ``|delta| <= eps``:
-``Im z_c = Im(alpha) nu_c . w0 - Im(beta) |nu_c|^2 + Im(alpha nu_c . delta)``, so at a fixed ``tau`` the
-``Im z_c`` lie within ``theta`` of a common phase, with
+Let ``E`` be a compact convex set of complex ``tau``, symmetric under conjugation and containing ``0``
+(here the rectangle around a Bernstein ellipse of the window, split into sub-boxes, each evaluated as one
+complex ball), and ``w0`` real with ``|w0| <= W``. On ``E``, ``t = t0 - tau``, ``a = e^{-t}``, ``v = 1 + (v0 - 1)
+a^2`` with ``Re v > 0`` (checked), ``g = exp(log(v)/2)`` (principal branch), ``alpha = a / g``, ``gamma = a^2 /
+v``, ``beta = gamma / 2``, ``nu_c = mu_c - m0``. Expanding the bilinear square ``-(u - a mu_c).(u - a mu_c) /
+(2v)`` with ``u = a m0 + g w`` gives the responsibilities ``pi_c ~ e^{Z_c}``, ``Z_c = log w_c + alpha nu_c . w -
+beta |nu_c|^2`` (a ``c``-independent term dropped), for complex ``w`` and ``t``.
 
-.. math::  \theta = \tfrac12\big(|\operatorname{Im}\alpha|\, W\, \mathrm{diam} + |\operatorname{Im}\beta|\,
-           \mathrm{range}_c |\nu_c|^2\big) + |\alpha|\, R\, \varepsilon
+*Lemma (cancellation).* Let ``kappa = |sum_c e^{Z_c}| / sum_c |e^{Z_c}|``. (i) If every ``Im Z_c`` lies in an
+interval of half-length ``theta < pi/2``, then ``kappa >= cos theta`` (rotate by the interval's centre: each
+term's real part is at least ``cos theta`` times its modulus). (ii) Let ``e`` maximise ``Re Z``, call ``c``
+*near* when ``Re Z_c >= Re Z_e - Delta`` and *far* otherwise; if the near ``Im Z_c`` lie in an interval of
+half-length ``theta_D < pi/2`` and ``f = (K - 1) e^{-Delta}``, then ``kappa >= (cos theta_D - f) / (1 + f)``:
+with ``N`` the near moduli's sum, the far ones sum to ``F <= f N``, and ``|sum| >= N cos theta_D - F``,
+``sum |.| = N + F``. In both cases ``|m - m0| = |sum_c pi_c nu_c| <= R sum |e^{Z_c}| / |sum e^{Z_c}| <= R /
+kappa``.
 
-(``range_c (nu_c . w0) <= |w0| diam``). If ``theta < pi/2``, rotating by the common phase gives
-``Re(e^{-i phi} w_c e^{z_c}) >= cos(theta) |w_c e^{z_c}|``, so ``|sum_c w_c e^{z_c}| >= cos(theta) sum_c
-|w_c e^{z_c}| > 0`` and ``|m - m0| = |sum_c pi_c nu_c| <= R / cos(theta)``. Therefore ``F(w, tau) = a (m -
-m0) / v^{3/2}`` is analytic on a neighbourhood of ``B(w0, eps) x E`` with ``|F| <= |a| R / (|v|^{3/2}
-cos theta)``. If ``sup_{tau in E} |tau| sup |F| <= eps``, the Picard operator ``P w(tau) = w0 +
-int_0^tau F(w(sigma), t0 - sigma) d sigma`` (straight path; ``E`` is star-shaped about 0) maps
-continuous functions ``E -> B(w0, eps)``, analytic inside, into themselves, and along rays ``|P^n w -
-P^n w'|(tau) <= (Lf |tau|)^n / n! sup |w - w'|`` (``Lf`` a Lipschitz constant of ``F`` on the compact
-set): its iterates converge uniformly to a fixed point, analytic in the interior of ``E``, which on the
-real segment ``[0, h]`` is the real solution (uniqueness). So the path continues analytically to ``E``
-with ``|w - w0| <= eps``, and there
+*Phases.* Suppose the continued path satisfies ``w(0) = w0``, ``w(conj tau) = conj w(tau)`` and ``|w'| <= S`` on
+``E``. Then ``|w(tau) - w0| <= |tau| S`` and ``|Im w(tau)| = |w(tau) - w(conj tau)| / 2 <= |Im tau| S`` (the
+vertical segment lies in ``E``). (i) ``Im Z_c = Im(alpha) nu_c . w0 - Im(beta) |nu_c|^2 + Im(alpha) nu_c .
+Re(w - w0) + Re(alpha) nu_c . Im w``; the first two terms range over ``c`` within ``|Im alpha| W diam + |Im
+beta| range_c |nu_c|^2`` (``range_c nu_c . w0 <= |w0| diam``), so ``theta <= (|Im alpha| W diam + |Im beta|
+range |nu|^2) / 2 + (|Im alpha| |tau| + |Re alpha| |Im tau|) S R``. (ii) For ``d = mu_c - mu_e`` and ``Y = d .
+(m0 - (mu_c + mu_e)/2)``, ``z_c - z_e = alpha d . w + gamma Y``; with ``r = Im alpha / Re alpha`` (``Re alpha >
+0`` checked) the real part ``d . Re w`` cancels: ``Im(z_c - z_e) = r Re(z_c - z_e) + (Im gamma - r Re gamma) Y
++ (Re alpha + r Im alpha) d . Im w``. For near ``c``, ``Re(z_c - z_e) in [-Delta - l, l]`` (``l`` the range of
+``log w_c``), which contains ``0`` (``c = e``), so ``theta_D <= |r| (Delta + 2 l) / 2 + |Im gamma - r Re gamma|
+Y_max + |Re alpha + r Im alpha| diam |Im tau| S``. The largest bound of (i) and of (ii) over a list of
+``Delta`` is used; ``W`` enters only (i), which is what lets (ii) follow the near components of any start.
 
-.. math::  |s_J + w_0/g| \le \frac{|a| R}{|v| \cos\theta} + \frac{\varepsilon}{|g|}.
+*Continuation.* Put ``F(w, tau) = a (m - m0) / v^{3/2}`` (FB 3's ``dw/dtau``) and let ``S`` satisfy, on every
+sub-box, ``|a| R / (|v|^{3/2} kappa(S)) <= S`` with ``kappa(S)`` from the lemma and the phases above (a fixed
+point found by iteration). ``F`` is analytic near ``B(w0, |tau| S) x E`` (the normaliser does not vanish
+since ``kappa > 0``) and real on real arguments. The Picard operator ``P w(tau) = w0 + int_0^tau F(w(sigma),
+t0 - sigma) d sigma`` (straight path; ``E`` is star-shaped about 0) maps ``X_S = {w : E -> C^k continuous,
+analytic inside, w(conj tau) = conj w(tau), w(0) = w0, |w'| <= S}`` into itself, since ``(P w)' = F(w(tau),
+t0 - tau)``; along rays ``|P^n w - P^n w'|(tau) <= (Lf |tau|)^n / n! sup |w - w'|`` (``Lf`` a Lipschitz
+constant of ``F`` on the compact set), so the iterates converge uniformly to a fixed point in ``X_S`` (limits
+of analytic functions with ``|w'| <= S`` keep it), analytic inside ``E``, which on ``[0, h]`` is the real
+solution. There
 
-:meth:`IsotropicBlock.complex_bounds` finds ``eps`` by fixed-point iteration and checks the inequality on
-a grid of sub-boxes of ``E``, each evaluated as one complex ball. No ``d`` appears: only ``R``, ``diam``,
-``range |nu|^2``, ``v0`` and ``W``.
+.. math::  |s_J + w_0/g| = \Big|\frac{a (m - m_0)}{v} - \frac{w - w_0}{g}\Big|
+           \le \frac{|a| R}{|v| \kappa} + \frac{|\tau| S}{|g|} =: M .
+
+No ``d`` appears: only ``R``, ``diam``, ``range |nu|^2``, ``Y_max``, the weights, ``v0`` and ``W``.
+*Arithmetic.* The sub-box quantities are Arb balls; the fixed point and ``M`` are then evaluated in float64 on
+their upper (or lower) ends, every nonnegative expression of ``n`` roundings multiplied by ``1 + (n + 1)
+2^{-52}`` (each rounding is relative, at most ``2^{-53}``), and ``cos`` bounded below by its alternating
+series cut after the negative ``x^14/14!`` term, minus ``10^{-14}``.
 
 References
 ----------

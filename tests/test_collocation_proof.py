@@ -17,7 +17,7 @@ import proofs
 from certsample.enclosure import enclose_flow
 from certsample.forward import TimeGrid, exponential_grid
 from certsample.solvers.collocation import Collocation, collocation_matrix
-from proofs.collocation import ExactMatrices, _Schedule, linear_map, _march
+from proofs.collocation import ExactMatrices, _Schedule, linear_errors, linear_map, _march
 from proofs.flow_bounds import Decomposition, NotCovered, StartSet, upper
 
 THEOREM = proofs.get("collocation")
@@ -73,6 +73,18 @@ def test_linear_map_is_the_solvers_run(warm, pipeline, sweeps):
     run = _run(target, Collocation(5, sweeps, warm_start=warm, pipeline=pipeline), TimeGrid(times), x0)
     predicted = float(P.mid()) * x0[:, 0] + float(Q.mid()) * 0.7
     assert np.max(np.abs(run[:, 0] - predicted)) < 1e-12
+
+
+def test_cold_runs_compose_the_windows_maps():
+    """Cold starts: linear_errors composes per-window maps; the same numbers as the whole-run simulation."""
+    times = np.array([3.0, 2.0, 1.2, 0.6, 0.3, 0.1, 0.05])
+    schedule = _Schedule.of(times, 5, [3, 2, 4, 1, 5, 3], False, False)
+    alpha, beta = linear_errors(schedule, 0.3)
+    P, Q = linear_map(schedule, 0.3)
+    a_T, a_d = math.exp(-3.0), math.exp(-0.05)
+    v_T, v_d = 1 - 0.7 * a_T**2, 1 - 0.7 * a_d**2
+    assert float(alpha.mid()) == pytest.approx(float(P.mid()) - math.sqrt(v_d / v_T), abs=1e-14)
+    assert float(beta.mid()) == pytest.approx(float(P.mid()) * a_T + float(Q.mid()) - a_d, abs=1e-14)
 
 
 def test_start_set_holds_its_mass_and_its_extreme_points():
