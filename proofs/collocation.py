@@ -896,16 +896,28 @@ def _linear_total(dec: Decomposition, schedule: _Schedule, start: StartSet):  # 
 
 # ---------------------------------------------------------------------------- the proved plan
 #: grid families tried by the plan: (Bernstein parameter every window must validate, max h * L)
-FAMILIES = ((2.0, 1.0), (3.0, 1.0), (5.0, 1.0))
+FAMILIES = ((3.0, 1.0), (4.0, 1.0), (5.0, 1.0))
 DEGREES = tuple(range(4, 41, 2))
 MAX_SWEEPS = 60
 MAX_WINDOWS = 3000
 
 
+def _linear_lipschitz(lams, t_lo: float, t_hi: float) -> float:
+    """``max 1/v`` over the linear coordinates' variances ``lams`` and ``t in [t_lo, t_hi]``: their score's
+    Lipschitz constant (``-y/v`` with ``v = a^2 lam + 1 - a^2``)."""
+    if not lams:
+        return 0.0
+    arb = _flint().arb
+    with arb_precision():
+        a = (-arb_interval(t_lo, t_hi)).exp()
+        return max(upper(1 / (1 + (arb(float(lam)) - 1) * a * a)) for lam in lams)
+
+
 def _march(analysis: _BlockAnalysis, T: float, delta: float, start_radius: float, rho_w: float, c_L: float,
-           h_max: float = 2.0):
+           h_max: float = 2.0, linear_lams=()):
     """Forward times from ``T`` to ``delta``, each window as long as possible (at most ``h_max``) with
-    ``h sup L <= c_L`` and a validated complex bound at ``rho_w`` (module docstring, part 8)."""
+    ``h sup L <= c_L`` (``L`` the block's and the linear coordinates' Lipschitz bounds) and a validated complex
+    bound at ``rho_w`` (module docstring, part 8)."""
     arb = _flint().arb
     blk = analysis.block
     with arb_precision():
@@ -918,7 +930,8 @@ def _march(analysis: _BlockAnalysis, T: float, delta: float, start_radius: float
             t1 = delta if h >= remaining * (1 - 1e-9) else t - h
             h_up = analysis.window(t, t1)[1]
             W = _frame_radius(W_exact, 0.0)
-            if h_up * blk.lipschitz(t1, t, pieces=4) <= c_L and analysis.complex(t, h_up, rho_w, W) is not None:
+            lip = max(blk.lipschitz(t1, t, pieces=4), _linear_lipschitz(linear_lams, t1, t))
+            if h_up * lip <= c_L and analysis.complex(t, h_up, rho_w, W) is not None:
                 break
             h *= 0.8
             if h < 1e-9 * max(t, 1e-300):
@@ -956,6 +969,35 @@ def _local_errors(analysis: _BlockAnalysis, times, degree: int, start_radius: fl
         out.append((gronwall, ends))
         W_exact = _round_up(W_exact + growth, 1)
     return out
+
+
+def _linear_sweeps(dec: Decomposition, times, degree: int, linear_radius: float, budget: float):
+    """Fewest sweeps per window that keep every linear coordinate's window defect (its cold window map against
+    the exact one, times the start radius and mean) within ``budget / K``; ``None`` if none within
+    :data:`MAX_SWEEPS`. A search heuristic only: the plan's bound is recomputed exactly (part 2)."""
+    arb = _flint().arb
+    K = len(times) - 1
+    need = np.ones(K, dtype=np.int64)
+    for lam, means in dec.linear_groups():
+        scale = float(linear_radius) + float(np.sqrt(np.sum(np.square(means))))
+        for k in range(K):
+            t0, t1 = float(times[k]), float(times[k + 1])
+            a0, a1 = math.exp(-t0), math.exp(-t1)
+            ratio = math.sqrt((1 + (lam - 1) * a1 * a1) / (1 + (lam - 1) * a0 * a0))
+            found = None
+            for most in (8, 20, MAX_SWEEPS):  # few sweeps usually suffice: build the maps lazily
+                maps = _cold_window_maps(t0, t1, degree, lam, most)
+                for n, (p, q) in enumerate(maps, start=1):
+                    defect = abs(float(p.mid()) - ratio) + abs(float(q.mid()) - (a1 - a0 * ratio))
+                    if defect * scale * max(1.0, math.sqrt(max(lam, 1.0))) <= budget / K:
+                        found = n
+                        break
+                if found:
+                    break
+            if found is None:
+                return None
+            need[k] = max(need[k], found)
+    return need
 
 
 def _choose_sweeps(local, budget):
@@ -1028,7 +1070,8 @@ def _plan(theorem, eps, target, T, delta, eta, families, degrees):
     arb = _flint().arb
     for rho_w, c_L in families:
         try:
-            times = _march(analysis, float(T), float(delta), start.block_radius, rho_w, c_L)
+            times = _march(analysis, float(T), float(delta), start.block_radius, rho_w, c_L,
+                           linear_lams=[lam for lam, _ in dec.linear_groups()])
         except NotCovered as err:
             search.append((f"rho_w={rho_w}, hL<={c_L}", None, None, str(err)))
             continue
@@ -1039,8 +1082,10 @@ def _plan(theorem, eps, target, T, delta, eta, families, degrees):
         for D in degrees:
             local = _local_errors(analysis, times, D, start.block_radius, rhos, MAX_SWEEPS)
             sweeps = None if local is None else _choose_sweeps(local, 0.9 * eps)
-            if sweeps is None:
+            linear_need = _linear_sweeps(dec, times, D, start.linear_radius, 0.3 * eps)
+            if sweeps is None or linear_need is None:
                 continue
+            sweeps = np.maximum(sweeps, linear_need)
             nfe = _Schedule.of(times, D, sweeps, False, False).nfe()
             if estimates and nfe >= min(e[0] for e in estimates):
                 rising += 1
@@ -1050,8 +1095,10 @@ def _plan(theorem, eps, target, T, delta, eta, families, degrees):
         for nfe, D, local in sorted(estimates, key=lambda e: e[0])[:2]:
             for fraction in (0.9, 0.6, 0.3):
                 sweeps = _choose_sweeps(local, fraction * eps)
-                if sweeps is None:
+                linear_need = _linear_sweeps(dec, times, D, start.linear_radius, 0.3 * fraction * eps)
+                if sweeps is None or linear_need is None:
                     break
+                sweeps = np.maximum(sweeps, linear_need)
                 schedule = _Schedule.of(times, D, sweeps, False, False)
                 block, per_window = block_bound(analysis, schedule, start.block_radius, rhos)
                 linear, terms = _linear_total(dec, schedule, start)
@@ -1065,6 +1112,8 @@ def _plan(theorem, eps, target, T, delta, eta, families, degrees):
                         best = (times, bound)
                     break
     if best is None:
-        raise NotCovered(f"no plan in the families tried proves eps={eps:g} on {target!r}")
+        failures = "; ".join(f"{f}: {err}" for f, _, _, err in search if isinstance(err, str))
+        raise NotCovered(f"no plan in the families tried proves eps={eps:g} on {target!r}"
+                         + (f" ({failures})" if failures else ""))
     times, bound = best
     return ProvedPlan(TimeGrid(times), bound.degree, bound.sweeps, False, False, bound, float(eps), search)

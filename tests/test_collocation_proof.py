@@ -208,7 +208,8 @@ def test_proved_plan_meets_eps_against_enclosures(name, eps):
     target = PLAN_TARGETS[name]()
     plan = THEOREM.plan(eps, target, T_SHORT, DELTA_SHORT)
     assert plan.bound.value <= eps
-    x0 = _starts(plan.bound, 3, 2, seed=13)
+    # the cloud's 64 components make an enclosure take a minute or more: two starts there
+    x0 = _starts(plan.bound, *((1, 1) if name == "cloud" else (3, 2)), seed=13)
     run = _run(target, plan.solver(), plan.grid, x0)
     errors = _proved_errors(target, x0, run, T_SHORT, DELTA_SHORT)
     assert np.max(errors) <= plan.bound.value + ROUNDING * (1 + np.max(np.linalg.norm(x0, axis=1)))
