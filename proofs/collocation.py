@@ -982,18 +982,21 @@ def _linear_sweeps(dec: Decomposition, times, degree: int, linear_radius: float,
         scale = float(linear_radius) + float(np.sqrt(np.sum(np.square(means))))
         for k in range(K):
             t0, t1 = float(times[k]), float(times[k + 1])
-            a0, a1 = math.exp(-t0), math.exp(-t1)
-            ratio = math.sqrt((1 + (lam - 1) * a1 * a1) / (1 + (lam - 1) * a0 * a0))
-            found = None
-            for most in (8, 20, MAX_SWEEPS):  # few sweeps usually suffice: build the maps lazily
-                maps = _cold_window_maps(t0, t1, degree, lam, most)
-                for n, (p, q) in enumerate(maps, start=1):
-                    defect = abs(float(p.mid()) - ratio) + abs(float(q.mid()) - (a1 - a0 * ratio))
-                    if defect * scale * max(1.0, math.sqrt(max(lam, 1.0))) <= budget / K:
-                        found = n
+            with arb_precision(exact_matrices(degree).prec):
+                lam_b = arb(float(lam))
+                a0, a1 = (-arb(t0)).exp(), (-arb(t1)).exp()
+                ratio = ((1 + (lam_b - 1) * a1 * a1) / (1 + (lam_b - 1) * a0 * a0)).sqrt()
+                shift = a1 - a0 * ratio
+                allowed = budget / K / (scale * max(1.0, math.sqrt(max(lam, 1.0))))
+                found = None
+                for most in (8, 20, MAX_SWEEPS):  # few sweeps usually suffice: build the maps lazily
+                    maps = _cold_window_maps(t0, t1, degree, lam, most)
+                    for n, (p, q) in enumerate(maps, start=1):
+                        if upper(abs(p - ratio) + abs(q - shift)) <= allowed:
+                            found = n
+                            break
+                    if found:
                         break
-                if found:
-                    break
             if found is None:
                 return None
             need[k] = max(need[k], found)
