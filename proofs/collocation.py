@@ -580,7 +580,7 @@ class _BlockAnalysis:
         for rho in rhos:
             cb = self.complex(t0, h_up, rho, W)
             if cb is None:
-                break  # the rectangles are nested: a larger rho fails too
+                break  # a larger rho means a larger rectangle: it would almost surely fail too (only the search stops)
             with arb_precision():
                 r = arb(rho)
                 bound = upper(4 * (arb(cb["M"]) + arb(W) * arb(cb["M_frame"])) * r ** (-degree) / (r - 1))

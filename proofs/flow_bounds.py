@@ -307,7 +307,7 @@ class StartSet:
             if has_block:
                 means = dec.block_means
                 m0 = _centre(means) if centre is None else np.asarray(centre, dtype=float)
-                R = _max_norm_arb(means - m0)  # exact differences of floats up to Arb's rounding
+                R = _max_distance(means, m0)
                 v_max = 1 + (arb(float(np.max(dec.target.variances[:, dec.block]))) - 1) * a2
                 k_j = dec.block.size
                 r = a * R + v_max.sqrt() * (arb(k_j).sqrt() + (2 * (1 / arb(eta_block)).log()).sqrt())
@@ -379,12 +379,23 @@ def _centre(points) -> np.ndarray:
     return 0.5 * (points.max(axis=0) + points.min(axis=0))
 
 
-def _max_norm_arb(diffs):
+def _squared_distance(p, q):
+    """``|p - q|^2`` of two float vectors as a ball (the differences taken in Arb, not in float64)."""
     arb = _flint().arb
-    best = 0.0
-    for row in np.atleast_2d(diffs):
-        best = max(best, upper(sum((arb(float(v)) ** 2 for v in row), arb(0)).sqrt()))
-    return arb(best)
+    return sum(((arb(float(a)) - arb(float(b))) ** 2 for a, b in zip(p, q)), arb(0))
+
+
+def _max_distance(points, centre):
+    """An upper bound (ball) of ``max_c |p_c - centre|``."""
+    arb = _flint().arb
+    return arb(max(upper(_squared_distance(p, centre).sqrt()) for p in np.atleast_2d(points)))
+
+
+def _diameter(points):
+    """An upper bound (float) of ``max_{c, e} |p_c - p_e|``."""
+    points = np.atleast_2d(points)
+    return max((upper(_squared_distance(points[c], points[e]).sqrt()) for c in range(len(points))
+                for e in range(c)), default=0.0)
 
 
 # ---------------------------------------------------------------------------- the isotropic block
@@ -414,12 +425,10 @@ class IsotropicBlock:
         self.v0 = float(decomposition.v0)
         self.m0 = _centre(self.means) if centre is None else np.asarray(centre, dtype=float)
         with arb_precision():
-            nu = self.means - self.m0
-            self.R = upper(_max_norm_arb(nu))
-            sq = [sum((arb(float(v)) ** 2 for v in row), arb(0)) for row in nu]
+            self.R = upper(_max_distance(self.means, self.m0))
+            sq = [_squared_distance(row, self.m0) for row in self.means]
             self.range_q = upper(max(sq, key=upper) - min(sq, key=lower)) if len(sq) > 1 else 0.0
-            diffs = self.means[:, None, :] - self.means[None, :, :]
-            self.diam = upper(_max_norm_arb(diffs.reshape(-1, self.k)))
+            self.diam = _diameter(self.means)
         self.m0_norm = _norm_upper(self.m0)
         self.n_components = len(self.means)
         with arb_precision():
