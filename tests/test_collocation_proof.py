@@ -87,6 +87,65 @@ def test_cold_runs_compose_the_windows_maps():
     assert float(beta.mid()) == pytest.approx(float(P.mid()) * a_T + float(Q.mid()) - a_d, abs=1e-14)
 
 
+def _complex_path(block, w0, t0, tau, steps=200):
+    """The block's frame ODE ``w' = a (m(u) - m0) / v^{3/2}`` integrated in complex time along ``[0, tau]``
+    (RK4 in complex float64; the responsibilities from the bilinear exponents of the proof's part 4)."""
+    means, weights, m0 = block.means, block.weights, block.m0
+
+    def scales(t):
+        a = np.exp(-t)
+        v = 1 + (block.v0 - 1) * a * a
+        return a, v, np.exp(np.log(v) / 2)
+
+    def posterior_mean(u, t):
+        a, v, _ = scales(t)
+        diff = u[None, :] - a * means
+        z = np.log(weights) - np.sum(diff * diff, axis=1) / (2 * v)
+        e = np.exp(z - np.max(z.real))
+        return e @ means / np.sum(e)
+
+    def field(w, s):
+        t = t0 - s
+        a, v, g = scales(t)
+        return a * (posterior_mean(a * m0 + g * w, t) - m0) / (v * g)
+
+    w = w0.astype(complex)
+    step = tau / steps
+    for n in range(steps):
+        s = n * step
+        k1 = field(w, s)
+        k2 = field(w + step * k1 / 2, s + step / 2)
+        k3 = field(w + step * k2 / 2, s + step / 2)
+        k4 = field(w + step * k3, s + step)
+        w = w + step * (k1 + 2 * k2 + 2 * k3 + k4) / 6
+    a, v, g = scales(t0 - tau)
+    u = a * m0 + g * w
+    score = (a * posterior_mean(u, t0 - tau) - u) / v
+    return w, score + w0 / g
+
+
+@pytest.mark.parametrize("t0, h, rho", [(1.0, 0.08, 2.0), (0.1, 0.002, 3.0), (3.0, 0.3, 3.0)])
+def test_complex_continuation_bounds_hold_on_the_ring(t0, h, rho):
+    """FB 4 checked directly: the drift along the flow continued to complex time stays within the proved
+    bounds (|w - w0| <= |tau| speed, |s_J + w0/g| <= M) at the rectangle's corners and edges, for starts on the
+    boundary of the block's start ball."""
+    block = THEOREM._analysis(RING, Decomposition.of(RING)).block
+    W = 7.0
+    bounds = block.complex_bounds(t0, h, rho, W)
+    assert bounds is not None
+    half, ax_re, ax_im = h / 2, h / 4 * (rho + 1 / rho), h / 4 * (rho - 1 / rho)
+    taus = [half + ax_re, half - ax_re, half + 1j * ax_im, half + ax_re * 0.7 + 1j * ax_im * 0.7,
+            half - ax_re * 0.9 - 1j * ax_im * 0.5]
+    rng = np.random.default_rng(4)
+    for _ in range(6):
+        direction = rng.standard_normal(2)
+        w0 = W * direction / np.linalg.norm(direction)
+        for tau in taus:
+            w, shifted_score = _complex_path(block, w0, t0, tau)
+            assert np.linalg.norm(w - w0) <= abs(tau) * bounds["speed"]
+            assert np.linalg.norm(shifted_score) <= bounds["M"]
+
+
 def test_start_set_holds_its_mass_and_its_extreme_points():
     dec = Decomposition.of(RING)
     start = StartSet.build(dec, 1.0, 0.05)
