@@ -48,7 +48,8 @@ def main(argv=None):
             try:
                 plan = theorem.plan(eps, target, args.T, args.delta, eta=args.eta)
             except NotCovered as err:
-                reason = str(err).split("(", 1)[-1].split(";")[0].rstrip(")")  # the first family's reason
+                text = str(err)  # "... on <target> (family: reason; family: reason)": the first family's reason
+                reason = text.split(" (rho_w=", 1)[1].split(": ", 1)[1].split(";")[0] if " (rho_w=" in text else text
                 print(f"| {name} | {eps:g} | {measured} ({len(grid)}, {solver.degree}) | not proved: {reason} | - | - "
                       f"| {time.perf_counter() - start:.0f} |", flush=True)
                 continue
