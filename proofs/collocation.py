@@ -96,10 +96,12 @@ upper bound. The Lipschitz and Hessian bounds are the library's proved ones
 
 *Part 8 (the plan, no proof needed).* :meth:`CollocationTheorem.plan` marches windows from ``T`` to
 ``delta``, each the longest with ``h sup L <= c_L`` whose complex bound (FB 4) validates at a Bernstein
-parameter ``rho_w``, for a few ``(rho_w, c_L)``; for each degree it gives window ``k`` the fewest sweeps
-with ``Lambda_k e^{N_k}_D <= eps / K`` (``Lambda_k`` the product of the later ``Gamma``), then takes sweeps
-back where the total allows, and recomputes the bound of parts 3-7 for the chosen run (it is this bound,
-``<= eps``, that the plan returns). A search, not a proof: a cheaper proved run may exist.
+parameter ``rho_w``, for a few ``(rho_w, c_L)`` (``L`` includes the linear coordinates' ``1/v``); for each
+degree it gives window ``k`` the fewest sweeps with ``Lambda_k e^{N_k}_D <= eps / K`` (``Lambda_k`` the product
+of the later ``Gamma``), takes sweeps back where the total allows, raises them where a linear coordinate's
+window map is off by more than its share, and recomputes the bound of parts 2-7 for the chosen run (it is
+this bound, ``<= eps``, that the plan returns). Plans start cold: the warm-start bound of part 5 is never
+below the cold one. A search, not a proof: a cheaper proved run may exist.
 
 What limits the bound
 ---------------------
@@ -873,7 +875,7 @@ class CollocationTheorem(Theorem):
                      tuple(families or FAMILIES), tuple(degrees or DEGREES))
 
 
-def _linear_total(dec: Decomposition, schedule: _Schedule, start: StartSet):  # noqa: D401
+def _linear_total(dec: Decomposition, schedule: _Schedule, start: StartSet):
     """``max_g |alpha_g| r_lin + |beta o m|``: the sup over ``|w_lin| <= r_lin`` of the linear error (part 2)."""
     arb = _flint().arb
     groups = dec.linear_groups()
