@@ -19,7 +19,8 @@ from .baselines import (
     ReverseSDEEIW2,
     ReverseSDEEulerW2,
 )
-from .collocation import GatmiryChenSalim2026
+from .collocation import CollocationTheorem
+from .gatmiry_chen_salim import GatmiryChenSalim2026
 from .core import Theorem
 from .lee_song_vempala import LeeSongVempalaCollocation, lagrange_inf_norm
 from .midpoint_ms import ParallelMidpointMS, RandomizedMidpointMS
@@ -36,6 +37,7 @@ THEOREMS: dict[str, Theorem] = {
         RandomizedMidpointMS(),
         ParallelMidpointMS(),
         ShenLee2019(),
+        CollocationTheorem(),
         GatmiryChenSalim2026(),
         LeeSongVempalaCollocation(),
         ChenEtAl2023(),

@@ -1,110 +1,1150 @@
-r"""High-accuracy collocation sampler (Gatmiry, Chen, Salim 2026).
+r"""A proved a-priori bound for certsample's collocation solver, and the plan it proves.
 
-Target class: ``q = mu * N(0, sigma^2 I)`` with ``mu`` supported in a ball of
-radius ``R``.  The probability-flow ODE is split into ``n`` time windows; on
-each, the trajectory is a degree-``D`` polynomial at Chebyshev nodes found by
-``K`` Picard sweeps (collocation, :mod:`proofs.lee_song_vempala`).  The paper
-proves ``O~((R/sigma)^2 polylog(1/eps))`` score calls with **no explicit
-dimension dependence**: the symbol ``d`` does not occur in any expression
-here (the tests check this).
+Theorem
+-------
+Let ``q = sum_c w_c N(mu_c, Q diag(lam_c) Q^T + lam_perp (I - Q Q^T))`` be a built-in
+:class:`~certsample.targets.MixtureTarget` whose components share one isotropic variance ``v0`` on the
+*block* ``J`` of coordinates where they differ (a Gaussian has no block; the ring, point clouds and any
+target embedded in ``R^d`` qualify). Take forward times ``T = t_0 > ... > t_K = delta > 0``, a degree
+``D``, sweeps ``N_k >= 1`` per window and the flags ``warm_start``, ``pipeline``, and let ``X(delta)`` be
+what :class:`~certsample.solvers.collocation.Collocation` returns from ``x(T)`` -- in exact arithmetic,
+with the exact score, the exact matrices ``A`` and the solver's own (float64) warm-start matrices -- and
+``x(delta)`` the exact probability-flow solution. Then for every start in the set ``S(eta)`` of
+:class:`~proofs.flow_bounds.StartSet`, which holds all but ``eta`` of ``q_T``,
 
-Explicit schedule (hidden constants made explicit, *uncertified*)::
+.. math::  |X(\delta) - x(\delta)|_2 \le \sqrt{E_K^2 + E_{\rm lin}^2},
 
-    n = C_n (1 + R/sigma)^2 log(e + R/sigma)   windows
-    D = C_D log(e + 1/eps)                     polynomial degree
-    K = C_K log(e + 1/eps)                     Picard sweeps per window
-    score calls = n (D + 1) K,   depth (rounds) = n K.
+with ``E_lin`` of part 2 and ``E_K`` of the recursion of parts 3-6, every constant evaluated in Arb ball
+arithmetic and rounded up (:meth:`CollocationTheorem.pathwise_bound`). The float64 run's rounding is not
+covered (:func:`certsample.verify.certify` proves a run's errors a posteriori with
+:func:`certsample.verify.enclose_flow`). Components with unequal variances on the block are not covered
+(:class:`~proofs.flow_bounds.NotCovered`): part 4's complex-time bound of the drift is proved for one shared
+isotropic variance only. Parts 1-4 of :mod:`proofs.flow_bounds` (decomposition, start set and its mass,
+frame and Lipschitz bounds, complex-time bound of the drift) are used below as "FB 1" to "FB 4".
 
-Constants: ``C_n = 2`` (windows short enough that ``L h ||A||_inf <= 1/2``
-when the drift's Lipschitz constant over the trajectory scales like
-``(R/sigma)^2`` -- the paper's mechanism, constant not stated), ``C_D = 1``
-(geometric decay ``rho^{-D}`` with ``rho >= e``) and ``C_K = 1/log 2``
-(contraction ``<= 1/2`` per sweep halves the Picard error).  ``(1 + R/sigma)``
-rather than ``R/sigma`` keeps at least one window as ``R -> 0``.
+Proof
+-----
+*Part 1 (splitting).* A sweep sets ``X_j = e^{h c_j} x + h sum_i A[i, j] s(X_i, t_i)`` (``t_i = t_k - h c_i``)
+for the whole vector; a warm start or a pipelined first sweep combines stored drifts linearly the same way.
+With ``s(x) = Q s_k(Q^T x) - P_perp x / v_perp`` (FB 1) these operations commute with ``Q^T`` and
+``P_perp``, and inside ``Q^T x`` with the split into the block and the other coordinates (FB 1): the run
+is, coordinate group by coordinate group, the same algorithm applied to the block ODE and to scalar affine
+ODEs. The error's squared norm is the sum of the parts' (``Q`` orthonormal).
+
+*Part 2 (linear coordinates, exact).* On ``y' = y - (y - a m) / v`` (``v = a^2 lam + 1 - a^2``) every
+operation of the run is affine in ``(y_T, m)``; :func:`linear_map` runs the solver's own sequence of
+operations (the sweeps, warm starts, and the pipeline's look-ahead exactly as ``Collocation.step`` and
+``_sweep_with_next`` order them) on the two coefficient columns in ball arithmetic, so ``Y_end = P y_T +
+Q m`` with ``P, Q`` enclosed. The exact flow keeps ``(y - a m) / sqrt(v)`` fixed, so the error is ``alpha
+w_T + beta m`` (:func:`linear_errors`), ``w_T = y_T - a_T m``. Over ``|w_lin| <= r_lin`` (FB 2), by
+Minkowski, ``sqrt(sum_i (alpha_i w_i + beta_i m_i)^2) <= max_i |alpha_i| r_lin + (sum_i beta_i^2
+m_i^2)^{1/2} =: E_lin``; the perpendicular directions have ``m = 0`` and variance ``lam_perp``. For a
+Gaussian this is the whole bound and it is attained up to the Minkowski step.
+
+*Part 3 (one window of the block).* Window ``k``: ``t0 = t_k``, ``h = t_k - t_{k+1}``, numerical start
+``u0``; ``y(r)`` is the exact block path from ``u0`` (``r in [0, 1]``, forward time ``t0 - h r``),
+``Y_j = y(c_j)``, ``G(r) = s_J(y(r), t0 - h r)``. Variation of constants on ``u' = u + s_J`` gives ``Y_j =
+e^{h c_j} u0 + h int_0^{c_j} e^{h (c_j - r)} G(r) dr``, and since ``A`` integrates the interpolant
+``p = I_D G`` exactly, ``Y_j = e^{h c_j} u0 + h sum_i A[i, j] s_J(Y_i, t_i) + tau_j`` with ``|tau_j| <=
+(e^{h c_j} - 1) ||G - p||_inf``. Subtracting a sweep, with ``L_i >= Lip s_J(., t_i)`` (FB 3, global in
+space): ``|X^{n+1}_j - Y_j| <= h sum_i |A[i, j]| L_i |X^n_i - Y_i| + |tau_j|``. So the node-error vectors
+obey ``e^{n+1} <= B^T e^n + tau`` entrywise, ``B[i, j] = h |A[i, j]| L_i``, from any ``e^0 >= |X^0 - Y|``;
+the window's error from ``u0`` is at most ``e^{N_k}_D``. Entry 0 vanishes after a sweep (``A[:, 0] = 0``,
+the start node's state is ``u0``). No contraction factor is assumed: ``B^N`` is computed (the Volterra
+structure of ``A`` makes it decay faster than ``||B||^N``).
+
+*Part 4 (interpolation on a Bernstein ellipse).* If ``f`` is analytic in the open ellipse ``E_rho`` with
+foci ``-1, 1`` and ``|f| <= M`` there (Euclidean norm, vector-valued), its Chebyshev coefficients obey
+``|a_n| <= 2 M rho^{-n}`` (ATAP Thm 8.1: each is a contour integral, and ``|int v| <= int |v|``), the
+interpolant in the ``D + 1`` Chebyshev-Lobatto points is ``p = sum_n a_n T_{m(n)}`` by aliasing (ATAP Thm
+4.2), and ``|T_n - T_m| <= 2`` on ``[-1, 1]``, so ``||f - p|| <= 4 M rho^{-D} / (rho - 1)`` (ATAP Thm 8.2).
+Constants are interpolated exactly, so ``M`` may be ``sup |f - c|``. In ``tau = h r`` the ellipse has foci
+``0, h``, semi-axes ``h (rho +- 1/rho) / 4`` and lies in the rectangle of FB 4, where ``G + w0/g = a (m -
+m0)/v - (w - w0)/g`` is bounded by ``M`` and ``w0 (1/g(tau) - 1/g(h/2))`` by ``W M_frame``; hence
+``||G - I_D G|| <= 4 (M + W M_frame) rho^{-D} / (rho - 1)``, minimised over a list of ``rho``
+(:meth:`_BlockAnalysis.interpolation`).
+
+*Part 5 (first iterates).* With ``u = a m0 + g w`` and ``|w(tau) - w0| <= R int a / v^{3/2}`` on real paths
+(FB 3), and ``|w0| <= W``:
+
+* cold start, ``X^0_j = u0``: ``e^0_j = |a0 - a_j| |m0| + |g0 - g_j| W + g_j R int_{t_j}^{t0} a/v^{3/2}``;
+* warm start, ``X^0_j = e^{h c_j} u0 + h sum_i Wm[i, j] d_i`` with ``d_i`` the drifts the previous window
+  took in its last sweep, at states ``X'^{N'-1}_i``: ``|d_i| <= |s_J(Y'_i)| + L'_i e'^{N'-1}_i``,
+  ``|s_J(Y'_i)| <= a_i R / v_i + (W' + R int) / g_i``, and ``|Y_j - e^{h c_j} u0| <= (e^{h c_j} - 1) G_sup``,
+  so ``e^0_j = h sum_i |Wm[i, j]| |d_i| + (e^{h c_j} - 1) G_sup``;
+* pipelined (the window overlaps its predecessor): its first sweep starts from ``Z_0 = X'^{N'-1}_D`` and
+  ``Z_j = e^{h c_j} Z_0 + h sum_i Wm[i, j] d_i`` with ``d_i`` the predecessor's drifts before its last
+  sweep (at ``X'^{N'-2}``), and takes node 0's drift at ``Z_0``: it is a sweep of part 3 from ``Z``, with
+  ``|Z_0 - u0| = |X'^{N'-1}_D - X'^{N'}_D| <= e'^{N'-1}_D + e'^{N'}_D =: s`` and ``e^0_j = e^{h c_j} s + h
+  sum_i |Wm[i, j]| |d_i| + (e^{h c_j} - 1) G_sup``; the window's ``N_k`` sweeps include it.
+
+*Part 6 (across windows).* With ``Phi_k`` the exact flow over window ``k``, ``X_k`` the run's start of the
+window and ``x_k`` the exact path: ``|X_{k+1} - x_{k+1}| <= |X_{k+1} - Phi_k(X_k)| + |Phi_k(X_k) -
+Phi_k(x_k)| <= e^{N_k}_D + Gamma_k E_k`` (Lady Windermere's fan), ``Gamma_k = exp(h sup mu)``: for two
+solutions ``d/dtau |x - z|^2 / 2 = <x - z, int_0^1 (I + H) dtheta (x - z)> <= mu |x - z|^2`` with ``mu =
+1 + top of the Hessian range`` (FB 3; global in space). Hence ``E_{k+1} = Gamma_k E_k + e^{N_k}_D``,
+``E_0 = 0``. Parts 3-5 need ``|w0| <= W`` for the run's start of each window: exact paths from ``S(eta)``
+have ``|w| <= W^ex_k = r_J / g_T + R int_{t_k}^T a / v^{3/2}`` (FB 3) and ``|X_k - x_k| <= E_k``, so ``W =
+W^ex_k + E_k / g_k`` (any larger radius is valid, which is how cached window bounds are reused).
+
+*Part 7 (the bound).* Parts 1, 2 and 6 give ``sqrt(E_K^2 + E_lin^2)``. Every scalar of parts 2-6 is an Arb
+ball (192 bits or more; the matrices ``A`` at ``128 + 4 D`` bits more) or a float64 upper end of one; the
+recursions of parts 3, 5 and 6 then run in float64 on those upper ends, each expression of ``n`` roundings of
+nonnegative terms multiplied by ``1 + 2 (n + 1) 2^{-53}`` (Higham, Lemma 3.1), which keeps every number an
+upper bound. The Lipschitz and Hessian bounds are the library's proved ones
+(:mod:`certsample.lipschitz.tilted_covariance`, proofs in their docstrings). ``d`` appears only in ``r_lin``.
+
+*Part 8 (the plan, no proof needed).* :meth:`CollocationTheorem.plan` marches windows from ``T`` to
+``delta``, each the longest with ``h sup L <= c_L`` whose complex bound (FB 4) validates at a Bernstein
+parameter ``rho_w``, for a few ``(rho_w, c_L)`` (``L`` includes the linear coordinates' ``1/v``); for each
+degree it gives window ``k`` the fewest sweeps with ``Lambda_k e^{N_k}_D <= eps / K`` (``Lambda_k`` the product
+of the later ``Gamma``), takes sweeps back where the total allows, raises them where a linear coordinate's
+window map is off by more than its share, and recomputes the bound of parts 2-7 for the chosen run (it is
+this bound, ``<= eps``, that the plan returns). Plans start cold: the warm-start bound of part 5 is never
+below the cold one. A search, not a proof: a cheaper proved run may exist.
+
+What limits the bound
+---------------------
+Everything is uniform over ``S(eta)``, which contains paths near the flow's unstable sets (the ring's
+centre, the bisectors between modes); the bounds used are global in space. There ``L`` and ``mu`` are
+large (the ring: ``L`` about 125 at small ``t`` against about 4 near a mode), the drift's complex
+continuation is short, and the Gronwall factor ``prod Gamma_k`` reaches ``e^{15.5}`` on the ring and
+``e^{348}`` on the 64-point cloud down to ``delta = 10^{-3}`` (paths near the Voronoi boundaries of close
+points separate that fast). A pilot-measured plan sizes windows on typical paths; the proved plan must
+size them for the worst start in ``S(eta)``: ``docs/performance.md`` has the numbers.
 
 References
 ----------
-.. [1] K. Gatmiry, S. Chen, A. Salim, "High-accuracy and dimension-free
-   sampling with diffusions", arXiv:2601.10708, 2026.
-.. [2] Y. T. Lee, Z. Song, S. S. Vempala, arXiv:1812.06243, 2018.
+.. [1] L. N. Trefethen, "Approximation Theory and Approximation Practice", SIAM, 2013 (Thms 4.2, 8.1, 8.2).
+.. [2] E. Hairer, S. P. Norsett, G. Wanner, "Solving Ordinary Differential Equations I", Springer, 1993
+   (Sec. I.10: one-sided Lipschitz bounds; Sec. II.3: Lady Windermere's fan).
+.. [3] K. Gatmiry, S. Chen, A. Salim, "High-accuracy and dimension-free sampling with diffusions",
+   arXiv:2601.10708, 2026 (collocation windows with Picard sweeps on the probability-flow ODE).
+.. [4] F. Johansson, "Arb: efficient arbitrary-precision midpoint-radius interval arithmetic", IEEE
+   Trans. Computers 66 (2017).
+.. [5] N. J. Higham, "Accuracy and Stability of Numerical Algorithms", 2nd ed., SIAM, 2002 (Lemma 3.1).
 """
 
 from __future__ import annotations
 
+import functools
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
 import sympy as sp
 
-from .core import Theorem, log_factor, _ceil_upper
+from .core import RunPlan, RunTheorem
+from .flow_bounds import (NotCovered, Decomposition, StartSet, IsotropicBlock, arb_precision, arb_interval, upper,
+                          lower, PRECISION)
 
-__all__ = ["GatmiryChenSalim2026"]
+__all__ = ["CollocationTheorem", "ExactMatrices", "PathwiseBound", "ProvedPlan",
+           "NotCovered", "DEFAULT_ETA"]
 
-R, sigma, eps = sp.symbols("R sigma eps", positive=True)
-N = sp.Symbol("N", positive=True, integer=True)
+#: default mass of q_T left outside the start set
+DEFAULT_ETA = 1e-6
+#: Bernstein-ellipse parameters tried for each window's interpolation bound
+RHOS = (1.15, 1.3, 1.5, 1.75, 2.0, 2.4, 2.8, 3.3, 4.0, 5.0, 6.0, 7.5, 9.0, 11.0, 14.0, 18.0, 24.0, 32.0)
 
 
-class GatmiryChenSalim2026(Theorem):
-    r"""Score calls and depth of the windowed collocation sampler.
+def _flint():
+    import flint
+    return flint
 
-    .. math::
 
-        N(\varepsilon) = n\,(D K + 1), \quad
-        n = C_n (1 + R/\sigma)^2 \log(e + R/\sigma), \quad
-        D = C_D u, \quad K = C_K u, \quad u = \log(e + 1/\varepsilon).
+# ---------------------------------------------------------------------------- exact collocation matrices
+class ExactMatrices:
+    r"""Balls around the exact ``A[i, j](h) = int_0^{c_j} e^{h (c_j - r)} l_i(r) dr`` of degree ``D``.
 
-    ``n (D K + 1)`` is what :class:`certsample.solvers.Collocation` spends: ``D``
-    moving nodes in each of ``K`` sweeps plus the start node once per window.
+    ``e^{h (c_j - r)} = sum_n h^n (c_j - r)^n / n!`` and ``int_0^c (c - r)^n r^m dr = c^{n+m+1} n! m! /
+    (n+m+1)!`` give ``A(h) = sum_n h^n M_n`` with ``M_n[i, j] = sum_m L[i, m] c_j^{n+m+1} m! / (n+m+1)!``
+    (``L`` the monomial coefficients of the Lagrange basis ``l_i``). The tail after ``NT`` terms is at most
+    ``lmax h^NT / (NT+1)! / (1 - h/(NT+2))`` per entry, where ``lmax = max_i 1 / prod_{k != i} |c_i - c_k|``
+    bounds ``|l_i|`` on ``[0, 1]`` (every ``|r - c_k| <= 1``) and ``int_0^{c} (c - r)^n / n! dr <= 1/(n+1)!``.
+    Nodes ``c_j = sin^2(pi j / (2D))`` are balls; everything is Arb arithmetic at ``128 + 4 D`` extra bits
+    (the monomial basis loses about ``2 D`` bits to cancellation).
+    """
 
-    Error direction: ``N(eps) = n (C_D C_K u^2 + 1)`` is increasing in ``u``, so
-    it inverts exactly: ``u*(N) = sqrt((N / n - 1) / (C_D C_K))`` and ``N`` calls
-    certify ``eps*(N) = 1 / (exp(u*) - e)`` (requires ``u* > 1``, i.e. ``N``
-    above the cost of one unit of log-accuracy).
+    TERMS = 120
 
-    Use :meth:`schedule` for the integer ``(n, D, K)`` an implementation runs.
+    def __init__(self, degree: int):
+        flint = _flint()
+        arb, arb_poly, arb_mat = flint.arb, flint.arb_poly, flint.arb_mat
+        D = int(degree)
+        self.degree = D
+        self.prec = PRECISION + 128 + 4 * D
+        with arb_precision(self.prec):
+            pi = arb.pi()
+            c = [(pi * j / (2 * D)).sin() ** 2 for j in range(D + 1)]
+            c[0] = arb(0)
+            c[D] = arb(1)
+            self.nodes = c
+            rows, lmax = [], arb(0)
+            for i in range(D + 1):
+                poly, denom = arb_poly([1]), arb(1)
+                for k in range(D + 1):
+                    if k != i:
+                        poly = poly * arb_poly([-c[k], 1])
+                        denom = denom * (c[i] - c[k])
+                coeffs = list(poly.coeffs()) + [arb(0)] * (D + 1)
+                rows.append([coeffs[m] / denom for m in range(D + 1)])
+                bound = 1 / abs(denom)
+                lmax = arb(upper(bound)) if upper(bound) > upper(lmax) else lmax
+            self.lmax = lmax
+            lag = arb_mat(rows)
+            p = arb_mat([[c[j] ** (m + 1) / (m + 1) for j in range(D + 1)] for m in range(D + 1)])
+            self.series = []
+            for n in range(self.TERMS):
+                if n:
+                    p = arb_mat([[p[m, j] * c[j] / (n + m + 1) for j in range(D + 1)] for m in range(D + 1)])
+                self.series.append(lag * p)
+        self._cache = {}
 
-    References
-    ----------
-    .. [1] Gatmiry, Chen, Salim, arXiv:2601.10708.
+    def A(self, h):
+        """``A(h)`` as an ``arb_mat`` (``h`` a float or a ball, ``0 <= h``)."""
+        flint = _flint()
+        arb, arb_mat = flint.arb, flint.arb_mat
+        key = None if isinstance(h, arb) else float(h)
+        if key is not None and key in self._cache:
+            return self._cache[key]
+        with arb_precision(self.prec):
+            hb = h if isinstance(h, arb) else arb(float(h))
+            h_up = upper(abs(hb))
+            n_t = self.TERMS
+            if not h_up < n_t / 4:
+                raise ValueError(f"window length {h_up} is too long for the exact collocation series")
+            out = self.series[-1]
+            for n in range(n_t - 2, -1, -1):
+                out = out * hb + self.series[n]
+            # sum_{n >= NT} h^n / (n+1)! <= h^NT / (NT+1)! / (1 - h / (NT+2)); rgamma(NT+2) = 1/(NT+1)!
+            tail = self.lmax * arb(h_up) ** n_t * arb(n_t + 2).rgamma() / (1 - arb(h_up) / (n_t + 2))
+            rad = arb(0, upper(tail))
+            D = self.degree
+            out = arb_mat([[out[i, j] + rad if j else arb(0) for j in range(D + 1)] for i in range(D + 1)])
+        if key is not None:
+            if len(self._cache) > 512:
+                self._cache.clear()
+            self._cache[key] = out
+        return out
+
+    def growth(self, h):
+        """``[e^{h c_j}]`` as balls."""
+        arb = _flint().arb
+        with arb_precision(self.prec):
+            hb = h if isinstance(h, arb) else arb(float(h))
+            return [(hb * cj).exp() for cj in self.nodes]
+
+
+@functools.lru_cache(maxsize=64)
+def exact_matrices(degree: int) -> ExactMatrices:
+    """The :class:`ExactMatrices` of a degree (cached)."""
+    return ExactMatrices(degree)
+
+
+def _warm_matrix(degree, h_previous, h):
+    """The float64 warm-start matrix the solver uses (exact binary numbers; lazy import: no cycle)."""
+    from certsample.solvers.collocation import collocation_matrix, warm_start_matrix
+
+    return warm_start_matrix(collocation_matrix(degree, float(h)), float(h_previous), float(h))
+
+
+def _overlapped(sweeps, pipeline):
+    out = np.zeros(len(sweeps), dtype=bool)
+    if pipeline:
+        out[1:] = np.asarray(sweeps)[:-1] >= 2
+    return out
+
+
+# ---------------------------------------------------------------------------- the schedule
+@dataclass
+class _Schedule:
+    """The run the theorem is about: forward times ``t_0 > ... > t_K``, degree, sweeps per window, flags."""
+
+    times: np.ndarray
+    degree: int
+    sweeps: np.ndarray
+    warm_start: bool
+    pipeline: bool
+
+    @classmethod
+    def of(cls, grid, degree, sweeps, warm_start, pipeline) -> "_Schedule":
+        times = np.asarray(getattr(grid, "times", grid), dtype=float)
+        if times.ndim != 1 or times.size < 2 or np.any(np.diff(times) >= 0) or times[-1] <= 0:
+            raise ValueError("grid must be a TimeGrid or a decreasing array of forward times ending above 0")
+        n = times.size - 1
+        degree = int(degree)
+        if degree < 1:
+            raise ValueError(f"degree must be >= 1, got {degree!r}")
+        sweeps = np.broadcast_to(np.asarray(sweeps, dtype=np.int64), (n,)).copy()
+        if np.any(sweeps < 1):
+            raise ValueError("every window needs at least one sweep")
+        if pipeline and not warm_start:
+            raise ValueError("pipeline=True needs warm_start=True (as the solver does)")
+        return cls(times, degree, sweeps, bool(warm_start), bool(pipeline))
+
+    @property
+    def windows(self) -> int:
+        return self.times.size - 1
+
+    def step(self, k):
+        """``(t_k, h_k)`` as balls: ``h_k = t_k - t_{k+1}`` exactly."""
+        arb = _flint().arb
+        t = arb(float(self.times[k]))
+        return t, t - arb(float(self.times[k + 1]))
+
+    def overlapped(self):
+        return _overlapped(self.sweeps, self.pipeline)
+
+    def nfe(self) -> int:
+        over = self.overlapped()
+        return int(np.sum(self.degree * self.sweeps + 1 - (over & (self.sweeps == 1))))
+
+    def rounds(self) -> int:
+        return int(np.sum(self.sweeps - self.overlapped()))
+
+    def warm(self, k):
+        """The solver's warm-start matrix into window ``k`` (from window ``k - 1``), as an ``arb_mat``."""
+        arb_mat = _flint().arb_mat
+        steps = self.times[:-1] - self.times[1:]
+        w = _warm_matrix(self.degree, steps[k - 1], steps[k])
+        return arb_mat([[float(x) for x in row] for row in w])
+
+
+# ---------------------------------------------------------------------------- the linear coordinates
+def _node_states(x, drift, matrix, growth, h):
+    """``X_j = e^{h c_j} x + h sum_i M[i, j] drift_i`` (rows: nodes; columns: the affine forms' coefficients)."""
+    arb_mat = _flint().arb_mat
+    n = len(growth)
+    gx = arb_mat([[growth[j] * x[0, col] for col in range(x.ncols())] for j in range(n)])
+    return gx + matrix.transpose() * drift * h
+
+
+def _rows(mat, rows):
+    arb_mat = _flint().arb_mat
+    return arb_mat([[mat[i, col] for col in range(mat.ncols())] for i in rows])
+
+
+def _set_rows(mat, rows, values):
+    arb_mat = _flint().arb_mat
+    out = [[mat[i, col] for col in range(mat.ncols())] for i in range(mat.nrows())]
+    for r, i in enumerate(rows):
+        out[i] = [values[r, col] for col in range(mat.ncols())]
+    return arb_mat(out)
+
+
+def linear_map(schedule: _Schedule, lam: float):
+    r"""The run on the scalar coordinate ``y' = y - (y - a m) / v``, ``v = a^2 lam + 1 - a^2``, as the exact
+    affine map of the start ``y_T`` and the mean ``m``: returns balls ``(P, Q)`` with ``Y_end = P y_T + Q m``.
+
+    Every operation of :meth:`certsample.solvers.collocation.Collocation.step` (sweeps, warm starts, the
+    pipelined first sweep) is affine in ``(y_T, m)`` for this score, so running it on the two coefficient
+    columns in ball arithmetic, with the exact ``A`` of :class:`ExactMatrices` and the solver's own
+    warm-start matrices, encloses the exact-arithmetic run.
+    """
+    flint = _flint()
+    arb, arb_mat = flint.arb, flint.arb_mat
+    D = schedule.degree
+    mats = exact_matrices(D)
+    over = schedule.overlapped()
+    K = schedule.windows
+    lam_b = arb(float(lam))
+    with arb_precision(mats.prec):
+        def score(states, t, h, rows):
+            out = []
+            for i in rows:
+                ti = t - h * mats.nodes[i]
+                a = (-ti).exp()
+                v = 1 + (lam_b - 1) * a * a
+                out.append([-states[i, 0] / v, (a - states[i, 1]) / v])
+            return arb_mat(out)
+
+        x = arb_mat([[arb(1), arb(0)]])
+        carry = None
+        for k in range(K):
+            t, h = schedule.step(k)
+            A, growth = mats.A(h), mats.growth(h)
+            sweeps = int(schedule.sweeps[k])
+            ahead = schedule.pipeline and k + 1 < K and over[k + 1]
+            nodes = arb_mat([[x[0, 0], x[0, 1]] for _ in range(D + 1)])
+            drift = arb_mat(D + 1, 2)
+            done = 0
+            if schedule.warm_start and k > 0 and carry is not None:
+                if carry[0] is None:
+                    drift = carry[1]
+                    nodes = _node_states(x, drift, A, growth, h)
+                    done = 1
+                else:
+                    nodes = _node_states(x, carry[1], schedule.warm(k), growth, h)
+            carry = None
+            for sweep in range(done, sweeps):
+                first = 0 if sweep == done else 1
+                rows = list(range(first, D + 1))
+                if ahead and sweep == sweeps - 1:
+                    t2, h2 = schedule.step(k + 1)
+                    growth2 = mats.growth(h2)
+                    end = _rows(nodes, [D])
+                    next_nodes = _node_states(end, drift, schedule.warm(k + 1), growth2, h2)
+                    drift = _set_rows(drift, rows, score(nodes, t, h, rows))
+                    next_drift = _set_rows(score(next_nodes, t2, h2, range(D + 1)), [0], _rows(drift, [D]))
+                    nodes = _node_states(x, drift, A, growth, h)
+                    carry = (None, next_drift)
+                else:
+                    drift = _set_rows(drift, rows, score(nodes, t, h, rows))
+                    nodes = _node_states(x, drift, A, growth, h)
+            if schedule.warm_start and carry is None:
+                carry = (h, drift)
+            x = _rows(nodes, [D])
+        return x[0, 0], x[0, 1]
+
+
+_WINDOW_MAPS = {}
+
+
+def _cold_window_maps(t0: float, t1: float, degree: int, lam: float, sweeps: int):
+    """``[(p_n, q_n)]`` for ``n = 1 .. sweeps``: one cold-started window of the run on the scalar coordinate of
+    :func:`linear_map`, ``Y_end = p_n y_start + q_n m`` after ``n`` sweeps (cached; extended on demand)."""
+    flint = _flint()
+    arb, arb_mat = flint.arb, flint.arb_mat
+    key = (t0, t1, degree, lam)
+    have = _WINDOW_MAPS.get(key, [])
+    if len(have) >= sweeps:
+        return have[:sweeps]
+    D = degree
+    mats = exact_matrices(D)
+    lam_b = arb(float(lam))
+    with arb_precision(mats.prec):
+        t, h = arb(t0), arb(t0) - arb(t1)
+        A, growth = mats.A(h), mats.growth(h)
+        inv_v, a_v = [], []
+        for c in mats.nodes:
+            a = (-(t - h * c)).exp()
+            v = 1 + (lam_b - 1) * a * a
+            inv_v.append(1 / v)
+            a_v.append(a / v)
+        x = arb_mat([[arb(1), arb(0)]])
+        nodes = arb_mat([[arb(1), arb(0)] for _ in range(D + 1)])
+        out = []
+        for _ in range(sweeps):
+            drift = arb_mat([[-nodes[i, 0] * inv_v[i], a_v[i] - nodes[i, 1] * inv_v[i]] for i in range(D + 1)])
+            nodes = _node_states(x, drift, A, growth, h)
+            out.append((nodes[D, 0], nodes[D, 1]))
+    if len(_WINDOW_MAPS) > 20000:
+        _WINDOW_MAPS.clear()
+    _WINDOW_MAPS[key] = out
+    return out
+
+
+def linear_errors(schedule: _Schedule, lam: float):
+    r"""``(alpha, beta)``: the run's error on a linear coordinate is ``alpha w_T + beta m`` exactly, where
+    ``w_T = y_T - a_T m`` (the start's deviation from the coordinate's mean path) and ``m`` its data mean.
+
+    The exact flow is ``y(delta) - a_delta m = sqrt(v_delta / v_T) (y_T - a_T m)`` (``(y - a m) / sqrt(v)``
+    is constant along the flow of ``N(a m, v)``), so with ``Y_end = P y_T + Q m``:
+    ``alpha = P - sqrt(v_delta/v_T)``, ``beta = P a_T + Q - a_delta``. Cold-started runs compose the windows'
+    own affine maps (each window's map depends only on its start value), others run :func:`linear_map`.
+    """
+    arb = _flint().arb
+    mats = exact_matrices(schedule.degree)
+    if schedule.warm_start:
+        P, Q = linear_map(schedule, lam)
+    else:
+        with arb_precision(mats.prec):
+            P, Q = arb(1), arb(0)
+            for k in range(schedule.windows):
+                n = int(schedule.sweeps[k])
+                p, q = _cold_window_maps(float(schedule.times[k]), float(schedule.times[k + 1]), schedule.degree,
+                                         lam, n)[n - 1]
+                P, Q = p * P, p * Q + q
+    with arb_precision(mats.prec):
+        T, delta = arb(float(schedule.times[0])), arb(float(schedule.times[-1]))
+        aT, ad = (-T).exp(), (-delta).exp()
+        lam_b = arb(float(lam))
+        vT, vd = 1 + (lam_b - 1) * aT * aT, 1 + (lam_b - 1) * ad * ad
+        alpha = P - (vd / vT).sqrt()
+        beta = P * aT + Q - ad
+        return alpha, beta
+
+
+# ---------------------------------------------------------------------------- the nonlinear block
+#: unit roundoff of float64
+_U = 2.0 ** -53
+
+
+def _round_up(x, operations: int):
+    """An upper bound of the exact value of a float64 expression of ``operations`` roundings on nonnegative
+    exact inputs: the computed ``x`` times ``1 + 2 n u`` (``(1 + u)^n <= 1 + 2 n u`` for ``n u <= 1/2``; sums and
+    products of nonnegative numbers round relatively, Higham, Accuracy and Stability, Lemma 3.1)."""
+    return x * (1.0 + 2.0 * (operations + 1) * _U)
+
+
+@dataclass
+class WindowReport:
+    """What the proof uses and gives on one window (all proved upper bounds; times are forward times)."""
+
+    t: float  # the window's start t_k
+    h: float  # its length
+    sweeps: int
+    start_radius: float  # W: |w0| of every numerical start (frame of FB 3)
+    lipschitz: float  # max_i L_i over the nodes' times
+    gronwall: float  # exp(h sup mu): the flow's expansion over the window
+    rho: float  # the Bernstein-ellipse parameter used
+    interpolation: float  # ||G - I_D G||_inf
+    initial: float  # max_j e^0_j, the first iterate's node error
+    local: float  # e^N_D: the window's error from the numerical start
+    error: float  # E_{k+1}: the block error at the window's end
+
+
+@dataclass
+class _Nodes:
+    """Upper bounds (float64) at the nodes of one window and degree, from balls (parts 3 and 5)."""
+
+    BT: np.ndarray  # B^T[j, i] = h |A[i, j]| L_i
+    growth: np.ndarray  # e^{h c_j}
+    growth_m1: np.ndarray  # e^{h c_j} - 1
+    d_a: np.ndarray  # |a0 - a_j|
+    d_g: np.ndarray  # |g0 - g_j|
+    g: np.ndarray  # g_j
+    moved: np.ndarray  # R int_{t_j}^{t0} a / v^{3/2}
+    a_R_v: np.ndarray  # a_j R / v_j
+    inv_g: np.ndarray  # 1 / g_j
+    L: np.ndarray
+
+
+class _BlockAnalysis:
+    """Per-window ingredients of the block bound that do not depend on the sweeps (cached)."""
+
+    def __init__(self, block: IsotropicBlock):
+        self.block = block
+        self._complex = {}
+        self._time = {}
+        self._nodes = {}
+        self._lipschitz = {}
+
+    def window(self, t0: float, t1: float):
+        """``(h ball, h_up, gronwall, R int a/v^{3/2}, sup a R / v, sup 1/g)`` for the window."""
+        key = (t0, t1)
+        if key not in self._time:
+            arb = _flint().arb
+            blk = self.block
+            with arb_precision():
+                h = arb(t0) - arb(t1)
+                top = blk.hessian_top(t1, t0)
+                gronwall = upper((h * (1 + arb(top))).exp())
+                growth = blk.path_growth(t1, t0)
+                a, v = blk._scales(arb_interval(t1, t0))
+                drift_scale = upper(a * arb(blk.R) / v)
+                inv_g = upper(1 / v.sqrt())
+            self._time[key] = (h, upper(h), gronwall, growth, drift_scale, inv_g)
+        return self._time[key]
+
+    def lipschitz(self, lo: float, hi: float) -> float:
+        key = (lo, hi)
+        if key not in self._lipschitz:
+            self._lipschitz[key] = self.block.lipschitz(lo, hi)
+        return self._lipschitz[key]
+
+    def nodes(self, t0: float, t1: float, degree: int) -> _Nodes:
+        key = (t0, t1, degree)
+        if key not in self._nodes:
+            arb = _flint().arb
+            blk = self.block
+            mats = exact_matrices(degree)
+            h = self.window(t0, t1)[0]
+            with arb_precision(mats.prec):
+                A, growth = mats.A(h), mats.growth(h)
+                a0, v0 = blk._scales(arb(t0))
+                g0 = v0.sqrt()
+                node_t = [arb(t0) - h * c for c in mats.nodes]
+                L = np.array([self.lipschitz(lower(tj), upper(tj)) for tj in node_t])
+                D1 = degree + 1
+                BT = np.array([[upper(h * abs(A[i, j]) * arb(L[i])) for i in range(D1)] for j in range(D1)])
+                rows = []
+                for j, tj in enumerate(node_t):
+                    aj, vj = blk._scales(tj)
+                    gj = vj.sqrt()
+                    moved = blk.path_growth(lower(tj), t0) if j else 0.0
+                    rows.append((upper(growth[j]), upper(growth[j] - 1), upper(abs(a0 - aj)), upper(abs(g0 - gj)),
+                                 upper(gj), moved, upper(aj * arb(blk.R) / vj), upper(1 / gj)))
+            cols = np.array(rows).T
+            self._nodes[key] = _Nodes(BT, *cols, L)
+        return self._nodes[key]
+
+    def complex(self, t0: float, h_up: float, rho: float, W: float):
+        key = (t0, h_up, rho, W)
+        if key not in self._complex:
+            self._complex[key] = self.block.complex_bounds(t0, h_up, rho, W)
+        return self._complex[key]
+
+    def interpolation(self, t0: float, h_up: float, degree: int, W: float, rhos=RHOS):
+        """``(eps_I, rho)``: the least ``4 (M + W M_frame) rho^{-D} / (rho - 1)`` over ``rhos`` (part 4)."""
+        arb = _flint().arb
+        best, best_rho = math.inf, None
+        for rho in rhos:
+            cb = self.complex(t0, h_up, rho, W)
+            if cb is None:
+                break  # a larger rho means a larger rectangle: it would almost surely fail too (only the search stops)
+            with arb_precision():
+                r = arb(rho)
+                bound = upper(4 * (arb(cb["M"]) + arb(W) * arb(cb["M_frame"])) * r ** (-degree) / (r - 1))
+            if bound < best:
+                best, best_rho = bound, rho
+        return best, best_rho
+
+
+def _w_key(W: float) -> float:
+    """A start radius rounded up to 3 significant digits, so that close radii share the cached bounds."""
+    if W <= 0:
+        return 0.0
+    e = math.floor(math.log10(W)) - 2
+    return float(math.ceil(W / 10.0 ** e) * 10.0 ** e) * (1 + 1e-12)
+
+
+def _frame_radius(W_exact: float, E_over_g: float) -> float:
+    """The start radius the window's complex bound is computed for: ``W_exact`` with a fixed 1% + 0.01 margin
+    when the accumulated error fits in it (so that runs with different errors share the cached bounds), else
+    the actual ``W_exact + E/g`` (both rounded up by :func:`_w_key`); any radius ``>=`` the true one is valid."""
+    margin = 0.01 * W_exact + 0.01
+    return _w_key(W_exact + margin) if E_over_g <= margin else _w_key(W_exact + E_over_g)
+
+
+def _sweep_errors(nodes: _Nodes, e0: np.ndarray, eps_I: float, sweeps: int):
+    """``[e^0, ..., e^N]`` of part 3 (``e^{n+1} = B^T e^n + tau``) in float64 rounded up."""
+    tau = _round_up(nodes.growth_m1 * eps_I, 1)
+    ops = len(e0) + 2
+    out = [e0]
+    e = e0
+    for _ in range(sweeps):
+        e = _round_up(nodes.BT @ e + tau, ops)
+        out.append(e)
+    return out
+
+
+def block_bound(analysis: _BlockAnalysis, schedule: _Schedule, start_radius: float, rhos=RHOS):
+    r"""The block's error bound at ``delta`` for every start with ``|u_T - a_T m0| <= start_radius`` (parts 3-6).
+
+    Returns ``(E_K, reports)``.
+    """
+    arb = _flint().arb
+    blk = analysis.block
+    D = schedule.degree
+    over = schedule.overlapped()
+    K = schedule.windows
+    times = schedule.times
+    E = 0.0
+    with arb_precision():
+        W_exact = upper(arb(start_radius) / blk.frame(float(times[0]))[1])
+        m0n = blk.m0_norm
+    reports = []
+    previous = None  # (node errors, node drift bounds, Lipschitz bounds) of the last window
+    for k in range(K):
+        t0, t1 = float(times[k]), float(times[k + 1])
+        h, h_up, gronwall, growth, drift_scale, inv_g = analysis.window(t0, t1)
+        sweeps = int(schedule.sweeps[k])
+        with arb_precision():
+            g0 = blk.frame(t0)[1]
+            E_over_g = upper(arb(E) / g0)
+        W_num = _round_up(W_exact + E_over_g, 1)
+        W = _frame_radius(W_exact, E_over_g)
+        eps_I, rho = analysis.interpolation(t0, h_up, D, W, rhos)
+        nd = analysis.nodes(t0, t1, D)
+        # the exact path's scores at the nodes, and over the window (part 5)
+        node_drift = _round_up(nd.a_R_v + (W + nd.moved) * nd.inv_g, 3)
+        window_drift = _round_up(drift_scale + (W + growth) * inv_g, 3)
+        if schedule.warm_start and k > 0:
+            e_prev, drift_prev, L_prev = previous
+            n_prev = int(schedule.sweeps[k - 1])
+            Wm = np.abs(_warm_matrix(D, times[k - 1] - times[k], times[k] - times[k + 1]))
+            shift = 0.0
+            if over[k]:
+                shift = _round_up(e_prev[n_prev - 1][D] + e_prev[n_prev][D], 1)
+                state = e_prev[n_prev - 2]
+            else:
+                state = e_prev[n_prev - 1]
+            carried = _round_up(drift_prev + L_prev * state, 2)
+            e0 = _round_up(h_up * (Wm.T @ carried) + nd.growth_m1 * window_drift + nd.growth * shift, D + 8)
+            e0[0] = shift
+        else:
+            e0 = _round_up(nd.d_a * m0n + nd.d_g * W + nd.g * nd.moved, 6)
+            e0[0] = 0.0
+        e = _sweep_errors(nd, e0, eps_I, sweeps)
+        local = float(e[-1][D])
+        E = _round_up(gronwall * E + local, 2)
+        W_exact = _round_up(W_exact + growth, 1)
+        previous = (e, node_drift, nd.L)
+        reports.append(WindowReport(t0, h_up, sweeps, W_num, float(np.max(nd.L)), gronwall,
+                                    rho if rho else math.nan, eps_I, float(np.max(e0)), local, E))
+        if not math.isfinite(E):
+            break
+    return E, reports
+
+
+# ---------------------------------------------------------------------------- the theorem
+@dataclass
+class PathwiseBound:
+    """The theorem's bound for one run (see :meth:`CollocationTheorem.pathwise_bound`).
+
+    ``value`` bounds ``|X_run(delta) - x(delta)|`` (Euclidean, exact arithmetic) for every start ``x(T)`` in
+    ``start_set``, which holds all but ``eta`` of ``q_T``; ``value**2 = block**2 + linear**2``.
+    """
+
+    value: float
+    block: float
+    linear: float
+    start_set: StartSet
+    eta: float
+    per_window: list
+    linear_terms: list  # (lam, count, |alpha|, |beta * m|) per group of linear coordinates
+    nfe: int
+    rounds: int
+    degree: int
+    sweeps: np.ndarray
+    warm_start: bool
+    pipeline: bool
+
+    def __float__(self) -> float:
+        return self.value
+
+
+@dataclass
+class ProvedPlan:
+    """Windows, degree and sweeps whose proved bound is at most ``eps``; unpacks as ``grid, degree, sweeps``."""
+
+    grid: object
+    degree: int
+    sweeps: np.ndarray
+    warm_start: bool
+    pipeline: bool
+    bound: PathwiseBound
+    eps: float
+    search: list = field(default_factory=list)  # (family, degree, nfe, bound) of the candidates tried
+
+    def __iter__(self):
+        return iter((self.grid, self.degree, self.sweeps))
+
+    @property
+    def windows(self) -> int:
+        return len(self.grid)
+
+    @property
+    def nfe(self) -> int:
+        return self.bound.nfe
+
+    @property
+    def rounds(self) -> int:
+        return self.bound.rounds
+
+    def solver(self, **options):
+        from certsample.solvers.collocation import Collocation
+
+        options.setdefault("warm_start", self.warm_start)
+        options.setdefault("pipeline", self.pipeline)
+        return Collocation(self.degree, self.sweeps, **options)
+
+
+_eps, _eta = sp.symbols("eps eta", positive=True)
+_N = sp.Symbol("N", positive=True, integer=True)
+
+
+class CollocationTheorem(RunTheorem):
+    r"""A-priori pathwise error bound of :class:`certsample.solvers.collocation.Collocation` (proof: module
+    docstring). Algorithmic: its constants are computed per target, grid, degree and sweeps, in ball
+    arithmetic, by :meth:`pathwise_bound`; :meth:`plan` returns the cheapest run it proves.
     """
 
     name = "collocation"
-    reference = "K. Gatmiry, S. Chen, A. Salim, arXiv:2601.10708 (2026)"
-    metric = "W2"
+    reference = ("certsample proofs.collocation (this module); Trefethen, ATAP (2013) Thm 8.2; "
+                 "Gatmiry, Chen, Salim, arXiv:2601.10708 (2026) for the method")
+    metric = "pathwise"
+    certified = True
+    algorithmic = True
     assumptions = (
-        "q = mu * N(0, sigma^2 I) with mu supported in a ball of radius R (effective radius).",
-        "Score estimates with sub-exponential error tails (the paper's requirement); "
-        "accuracy eps in W2 (TV needs an extra corrector).",
-        "No explicit dimension dependence: d enters only through R.",
+        "Exact arithmetic and the exact score grad log q_t of a built-in MixtureTarget; the run's float64 "
+        "rounding is not covered (certify's enclosures cover it a posteriori).",
+        "The start x(T) lies in the start set S(eta) = {|u - a_T m0| <= r_J, |w_lin| <= r_lin}, which holds all "
+        "but eta of q_T (Gaussian concentration); the bound is the sup over S(eta) of the pathwise error at delta.",
+        "Covered: Gaussians (any covariance), subspace/embedded targets in any d, and mixtures whose components "
+        "share one isotropic variance on the coordinates where they differ (ring, point clouds; any d through "
+        "the decomposition). Not covered: components with unequal variances on those coordinates (raises "
+        "NotCovered).",
+        "Any grid, degree, per-window sweeps, warm start and pipeline, as the solver runs them; the "
+        "warm-start matrices are the solver's own float64 matrices.",
+        "No explicit d: the block bound depends on the means' geometry (R, diam), v0, the window times and the "
+        "block start radius; d enters only through the linear start radius r_lin.",
     )
-    symbols = {s.name: s for s in (R, sigma, eps, N)}
-    constants = {
-        "C_n": sp.Integer(2),
-        "C_D": sp.Integer(1),
-        "C_K": 1 / sp.log(2),
-    }
-    _u = log_factor(1 / eps)
-    windows_expr = constants["C_n"] * (1 + R / sigma) ** 2 * log_factor(R / sigma)
-    degree_expr = constants["C_D"] * _u
-    sweeps_expr = constants["C_K"] * _u
-    steps_expr = windows_expr * (degree_expr * sweeps_expr + 1)
-    rounds_expr = windows_expr * sweeps_expr
-    _ustar = sp.sqrt((N / windows_expr - 1) / (constants["C_D"] * constants["C_K"]))
-    error_expr = 1 / (sp.exp(_ustar) - sp.E)
-    error_conditions = (("N must exceed n (C_D C_K + 1), the cost of u = log(e + 1/eps) = 1",
-                         _ustar - 1),)
-    del _u, _ustar
+    symbols = {"eps": _eps, "N": _N, "eta": _eta}
+    constants = {}
+    steps_expr = sp.nan
+    error_expr = sp.nan
 
-    def schedule(self, **values) -> dict:
-        """Integer schedule ``(windows, degree, sweeps)`` for accuracy ``eps``.
+    def __init__(self):
+        super().__init__()
+        self._analyses = {}
 
-        Each component is the ceiling of the rigorous upper endpoint, so
-        ``score_calls = windows * (degree * sweeps + 1) >= step_count``.
+    # -- the symbolic interface of proofs.core.Theorem does not apply
+    def _no_closed_form(self):
+        raise ValueError("theorem 'collocation' is algorithmic: it needs a target and a run. Use "
+                         "proofs.get('collocation').pathwise_bound(target, grid, degree, sweeps) or "
+                         ".plan(eps, target, T, delta)")
+
+    def step_count(self, **values) -> int:
+        self._no_closed_form()
+
+    def rounds(self, **values) -> int:
+        self._no_closed_form()
+
+    def error_bound(self, N=None, **values) -> float:
+        self._no_closed_form()
+
+    # -- the run-theorem protocol certify uses (proofs.core.RunTheorem)
+    def covers(self, target) -> str | None:
+        """None for the targets of the module docstring, else why not."""
+        try:
+            dec = Decomposition.of(target)
+        except NotCovered as uncovered:
+            return str(uncovered)
+        if dec.kind == "unequal":
+            return ("components with unequal variances on the coordinates where they differ (the complex-time "
+                    "bound of the drift is proved for one shared isotropic variance there)")
+        return None
+
+    def run_bound(self, target, grid, *, eta: float = DEFAULT_ETA, degree: int = 8, sweeps=8,
+                  warm_start: bool = False, pipeline: bool = False) -> PathwiseBound:
+        """:meth:`pathwise_bound` of a run (the solver's ``theorem_options``)."""
+        return self.pathwise_bound(target, grid, degree, sweeps, warm_start=warm_start, pipeline=pipeline, eta=eta)
+
+    def run_plan(self, eps: float, target, T: float, delta: float, *, eta: float = DEFAULT_ETA,
+                 **options) -> RunPlan:
+        """:meth:`plan`: its grid, and its degree and per-window sweeps as the solver's options (a cold start,
+        the run the search proves; the solver's own degree and sweeps are replaced)."""
+        plan = self.plan(eps, target, T, delta, eta=eta)
+        options = {"degree": plan.degree, "sweeps": plan.sweeps, "warm_start": plan.warm_start,
+                   "pipeline": plan.pipeline}
+        return RunPlan(plan.grid, plan.nfe, plan.bound, options)
+
+    # -- the bound
+    def _analysis(self, target, decomposition):
+        key = id(target)
+        entry = self._analyses.get(key)
+        if entry is None or entry[0] is not target:
+            if len(self._analyses) > 8:
+                self._analyses.clear()
+            entry = (target, _BlockAnalysis(IsotropicBlock(decomposition)))
+            self._analyses[key] = entry
+        return entry[1]
+
+    def pathwise_bound(self, target, grid, degree: int, sweeps, *, warm_start: bool = False,
+                       pipeline: bool = False, eta: float = DEFAULT_ETA) -> PathwiseBound:
+        """Proved bound on ``|X_run(delta) - x(delta)|`` over every start in ``S(eta)`` at ``grid.T``.
+
+        Parameters
+        ----------
+        target : MixtureTarget
+        grid : TimeGrid or array of forward times ``T = t_0 > ... > t_K = delta``
+        degree : int
+        sweeps : int or array of int (one per window)
+        warm_start, pipeline : bool
+            As :class:`~certsample.solvers.collocation.Collocation`.
+        eta : float
+            Mass of ``q_T`` outside the start set.
 
         Returns
         -------
-        dict
-            ``windows``, ``degree``, ``sweeps``, ``score_calls``, ``depth``.
+        PathwiseBound
+
+        Raises
+        ------
+        NotCovered
+            When the target is outside the theorem (unequal variances on the block).
         """
-        n = max(1, _ceil_upper(self.evaluate(self.windows_expr, **values)))
-        D = max(1, _ceil_upper(self.evaluate(self.degree_expr, **values)))
-        K = max(1, _ceil_upper(self.evaluate(self.sweeps_expr, **values)))
-        return {"windows": n, "degree": D, "sweeps": K,
-                "score_calls": n * (D * K + 1), "depth": n * K}
+        schedule = _Schedule.of(grid, degree, sweeps, warm_start, pipeline)
+        dec = Decomposition.of(target)
+        if dec.kind == "unequal":
+            raise NotCovered("components with unequal variances on the coordinates where they differ: the "
+                             "complex-time bound of the drift (module docstring, part 4) is proved only for one "
+                             "shared isotropic variance there")
+        start = StartSet.build(dec, float(schedule.times[0]), float(eta))
+        block, per_window = 0.0, []
+        if dec.kind == "isotropic":
+            analysis = self._analysis(target, dec)
+            # the start set's centre is the block's frame centre m0
+            start = StartSet.build(dec, float(schedule.times[0]), float(eta), centre=analysis.block.m0)
+            block, per_window = block_bound(analysis, schedule, start.block_radius)
+        linear, terms = _linear_total(dec, schedule, start)
+        arb = _flint().arb
+        with arb_precision():
+            value = upper((arb(block) ** 2 + arb(linear) ** 2).sqrt())
+        return PathwiseBound(value, block, linear, start, float(eta), per_window, terms, schedule.nfe(),
+                             schedule.rounds(), schedule.degree, schedule.sweeps, schedule.warm_start,
+                             schedule.pipeline)
+
+    def plan(self, eps: float, target, T: float = 10.0, delta: float = 1e-3, *, eta: float = DEFAULT_ETA,
+             families=None, degrees=None) -> ProvedPlan:
+        """The run with the fewest score evaluations, among those searched, whose proved bound is ``<= eps``.
+
+        Windows are marched from ``T`` to ``delta`` for each family ``(rho_w, c_L)`` of :data:`FAMILIES`
+        (every window as long as possible with ``h sup L <= c_L`` and a complex bound validated at the
+        Bernstein parameter ``rho_w``); for each degree the sweeps per window are the fewest whose
+        amplified local errors fit ``eps`` (module docstring, part 8); the returned bound is recomputed
+        from scratch for the chosen run. Cold starts (``warm_start=False``): the theorem's warm-start
+        bound is never smaller than its cold-start bound.
+
+        Returns
+        -------
+        ProvedPlan
+            ``grid, degree, sweeps = plan``; ``plan.bound.value <= eps``; ``plan.solver()`` runs it.
+        """
+        if not (isinstance(eps, (int, float)) and 0 < eps < 1):
+            raise ValueError(f"eps must be in (0, 1), got {eps!r}")
+        if not (math.isfinite(delta) and delta > 0 and math.isfinite(T) and T > delta):
+            raise ValueError(f"need T > delta > 0, got T={T!r}, delta={delta!r}")
+        return _plan(self, float(eps), target, float(T), float(delta), float(eta),
+                     tuple(families or FAMILIES), tuple(degrees or DEGREES))
+
+
+def _linear_total(dec: Decomposition, schedule: _Schedule, start: StartSet):
+    """``max_g |alpha_g| r_lin + |beta o m|``: the sup over ``|w_lin| <= r_lin`` of the linear error (part 2)."""
+    arb = _flint().arb
+    groups = dec.linear_groups()
+    if not groups:
+        return 0.0, []
+    worst_alpha, beta_sq, terms = 0.0, arb(0), []
+    for lam, means in groups:
+        alpha, beta = linear_errors(schedule, lam)
+        with arb_precision():
+            m2 = sum((arb(float(m)) ** 2 for m in means), arb(0))
+            a_up = upper(abs(alpha))
+            beta_sq += arb(upper(beta * beta * m2))
+            worst_alpha = max(worst_alpha, a_up)
+            terms.append((lam, len(means), a_up, upper((beta * beta * m2).sqrt())))
+    with arb_precision():
+        total = upper(arb(worst_alpha) * arb(start.linear_radius) + beta_sq.sqrt())
+    return total, terms
+
+
+
+# ---------------------------------------------------------------------------- the proved plan
+#: grid families tried by the plan: (Bernstein parameter every window must validate, max h * L)
+FAMILIES = ((3.0, 1.0), (4.0, 1.0), (5.0, 1.0))
+DEGREES = tuple(range(4, 41, 2))
+MAX_SWEEPS = 60
+MAX_WINDOWS = 3000
+
+
+def _linear_lipschitz(lams, t_lo: float, t_hi: float) -> float:
+    """``max 1/v`` over the linear coordinates' variances ``lams`` and ``t in [t_lo, t_hi]``: their score's
+    Lipschitz constant (``-y/v`` with ``v = a^2 lam + 1 - a^2``)."""
+    if not lams:
+        return 0.0
+    arb = _flint().arb
+    with arb_precision():
+        a = (-arb_interval(t_lo, t_hi)).exp()
+        return max(upper(1 / (1 + (arb(float(lam)) - 1) * a * a)) for lam in lams)
+
+
+def _march(analysis: _BlockAnalysis, T: float, delta: float, start_radius: float, rho_w: float, c_L: float,
+           h_max: float = 2.0, linear_lams=()):
+    """Forward times from ``T`` to ``delta``, each window as long as possible (at most ``h_max``) with
+    ``h sup L <= c_L`` (``L`` the block's and the linear coordinates' Lipschitz bounds) and a validated complex
+    bound at ``rho_w`` (module docstring, part 8)."""
+    arb = _flint().arb
+    blk = analysis.block
+    with arb_precision():
+        W_exact = upper(arb(start_radius) / blk.frame(T)[1])
+    times, t, h = [T], T, min(h_max, 0.25 * (T - delta))
+    while t > delta:
+        remaining = t - delta
+        h = min(h_max, remaining, 2 * h)
+        while True:
+            t1 = delta if h >= remaining * (1 - 1e-9) else t - h
+            h_up = analysis.window(t, t1)[1]
+            W = _frame_radius(W_exact, 0.0)
+            lip = max(blk.lipschitz(t1, t, pieces=4), _linear_lipschitz(linear_lams, t1, t))
+            if h_up * lip <= c_L and analysis.complex(t, h_up, rho_w, W) is not None:
+                break
+            h *= 0.8
+            if h < 1e-9 * max(t, 1e-300):
+                raise NotCovered(f"no window at t={t:g} validates rho={rho_w} (the drift's complex bound fails)")
+        W_exact = upper(arb(W_exact) + arb(analysis.window(t, t1)[3]))
+        times.append(t1)
+        t = t1
+        if len(times) > MAX_WINDOWS:
+            raise NotCovered(f"more than {MAX_WINDOWS} windows would be needed (reached t={t:g} of delta={delta:g}): "
+                             "the complex-time bound of the drift and the Lipschitz bound force windows this short")
+    return np.array(times)
+
+
+def _local_errors(analysis: _BlockAnalysis, times, degree: int, start_radius: float, rhos, max_sweeps: int):
+    """Per window ``k``: ``(gronwall_k, [e^N_D for N = 1 .. max_sweeps])`` from a cold start with the start
+    radius of exact paths plus the margin of :func:`_frame_radius` (the plan's search; the final bound is
+    :func:`block_bound`'s). ``None`` when some window has no interpolation bound at this degree."""
+    arb = _flint().arb
+    blk = analysis.block
+    D = degree
+    with arb_precision():
+        W_exact = upper(arb(start_radius) / blk.frame(float(times[0]))[1])
+    out = []
+    for k in range(len(times) - 1):
+        t0, t1 = float(times[k]), float(times[k + 1])
+        _, h_up, gronwall, growth, _, _ = analysis.window(t0, t1)
+        W = _frame_radius(W_exact, 0.0)
+        eps_I, _ = analysis.interpolation(t0, h_up, D, W, rhos)
+        if not math.isfinite(eps_I):
+            return None
+        nd = analysis.nodes(t0, t1, D)
+        e0 = _round_up(nd.d_a * blk.m0_norm + nd.d_g * W + nd.g * nd.moved, 6)
+        e0[0] = 0.0
+        ends = [float(e[D]) for e in _sweep_errors(nd, e0, eps_I, max_sweeps)[1:]]
+        out.append((gronwall, ends))
+        W_exact = _round_up(W_exact + growth, 1)
+    return out
+
+
+def _linear_sweeps(dec: Decomposition, times, degree: int, linear_radius: float, budget: float):
+    """Fewest sweeps per window that keep every linear coordinate's window defect (its cold window map against
+    the exact one, times the start radius and mean) within ``budget / K``; ``None`` if none within
+    :data:`MAX_SWEEPS`. A search heuristic only: the plan's bound is recomputed exactly (part 2)."""
+    arb = _flint().arb
+    K = len(times) - 1
+    need = np.ones(K, dtype=np.int64)
+    for lam, means in dec.linear_groups():
+        scale = float(linear_radius) + float(np.sqrt(np.sum(np.square(means))))
+        for k in range(K):
+            t0, t1 = float(times[k]), float(times[k + 1])
+            with arb_precision(exact_matrices(degree).prec):
+                lam_b = arb(float(lam))
+                a0, a1 = (-arb(t0)).exp(), (-arb(t1)).exp()
+                ratio = ((1 + (lam_b - 1) * a1 * a1) / (1 + (lam_b - 1) * a0 * a0)).sqrt()
+                shift = a1 - a0 * ratio
+                allowed = budget / K / (scale * max(1.0, math.sqrt(max(lam, 1.0))))
+                found = None
+                for most in (8, 20, MAX_SWEEPS):  # few sweeps usually suffice: build the maps lazily
+                    maps = _cold_window_maps(t0, t1, degree, lam, most)
+                    for n, (p, q) in enumerate(maps, start=1):
+                        if upper(abs(p - ratio) + abs(q - shift)) <= allowed:
+                            found = n
+                            break
+                    if found:
+                        break
+            if found is None:
+                return None
+            need[k] = max(need[k], found)
+    return need
+
+
+def _choose_sweeps(local, budget):
+    """Fewest sweeps per window with ``sum_k Lambda_k e_k(N_k) <= budget`` (``Lambda_k`` the product of the later
+    windows' Gronwall factors): an equal share per window, then sweeps taken back greedily while it still holds."""
+    K = len(local)
+    amp = np.ones(K)
+    for k in range(K - 2, -1, -1):
+        amp[k] = amp[k + 1] * local[k + 1][0]
+    share = budget / K
+    sweeps = []
+    for k, (_, ends) in enumerate(local):
+        n = next((i + 1 for i, e in enumerate(ends) if amp[k] * e <= share), None)
+        if n is None:
+            return None
+        sweeps.append(n)
+    sweeps = np.array(sweeps)
+
+    def total(sw):
+        return sum(amp[k] * local[k][1][sw[k] - 1] for k in range(K))
+
+    slack = budget - total(sweeps)
+    for k in np.argsort(amp):  # windows whose errors are amplified least first
+        while sweeps[k] > 1:
+            extra = amp[k] * (local[k][1][sweeps[k] - 2] - local[k][1][sweeps[k] - 1])
+            if extra > slack:
+                break
+            slack -= extra
+            sweeps[k] -= 1
+    return sweeps
+
+
+def _plan(theorem, eps, target, T, delta, eta, families, degrees):
+    from certsample.forward import TimeGrid
+
+    dec = Decomposition.of(target)
+    if dec.kind == "unequal":
+        raise NotCovered("components with unequal variances on the coordinates where they differ are not covered")
+    search = []
+    if dec.kind == "linear":
+        # no block: the linear coordinates alone, on geometric windows; their bound is exact and cheap
+        best = None
+        for n_windows in (4, 8, 16, 32):
+            grid = TimeGrid(np.geomspace(T, delta, n_windows + 1))
+            for D in (D for D in degrees if D <= 20):
+                def ok(n):
+                    return theorem.pathwise_bound(target, grid, D, n, eta=eta).value <= eps
+                hi = 1
+                while hi <= MAX_SWEEPS and not ok(hi):
+                    hi *= 2
+                if hi > MAX_SWEEPS:
+                    continue
+                lo = hi // 2  # ok(lo) is false (or lo == 0)
+                while hi - lo > 1:
+                    mid = (lo + hi) // 2
+                    lo, hi = (lo, mid) if ok(mid) else (mid, hi)
+                bound = theorem.pathwise_bound(target, grid, D, hi, eta=eta)
+                search.append((f"{n_windows} geometric windows", D, bound.nfe, bound.value))
+                if best is None or bound.nfe < best[1].nfe:
+                    best = (grid, bound)
+                elif bound.nfe > 2 * best[1].nfe:
+                    break
+        if best is None:
+            raise NotCovered(f"no plan in the families tried proves eps={eps:g} on {target!r}")
+        grid, bound = best
+        return ProvedPlan(grid, bound.degree, bound.sweeps, False, False, bound, float(eps), search)
+    analysis = theorem._analysis(target, dec)
+    start = StartSet.build(dec, float(T), float(eta), centre=analysis.block.m0)
+    best = None
+    arb = _flint().arb
+    for rho_w, c_L in families:
+        try:
+            times = _march(analysis, float(T), float(delta), start.block_radius, rho_w, c_L,
+                           linear_lams=[lam for lam, _ in dec.linear_groups()])
+        except NotCovered as err:
+            search.append((f"rho_w={rho_w}, hL<={c_L}", None, None, str(err)))
+            continue
+        rhos = tuple(r for r in RHOS if r >= rho_w / 2)
+        family = f"rho_w={rho_w}, hL<={c_L}: {len(times) - 1} windows"
+        # the cheapest degree by the search's estimate (evaluations rise past it), then the proof of that run
+        estimates, rising = [], 0
+        for D in degrees:
+            local = _local_errors(analysis, times, D, start.block_radius, rhos, MAX_SWEEPS)
+            sweeps = None if local is None else _choose_sweeps(local, 0.9 * eps)
+            linear_need = _linear_sweeps(dec, times, D, start.linear_radius, 0.3 * eps)
+            if sweeps is None or linear_need is None:
+                continue
+            sweeps = np.maximum(sweeps, linear_need)
+            nfe = _Schedule.of(times, D, sweeps, False, False).nfe()
+            if estimates and nfe >= min(e[0] for e in estimates):
+                rising += 1
+            estimates.append((nfe, D, local))
+            if rising >= 2:
+                break
+        for nfe, D, local in sorted(estimates, key=lambda e: e[0])[:2]:
+            for fraction in (0.9, 0.6, 0.3):
+                sweeps = _choose_sweeps(local, fraction * eps)
+                linear_need = _linear_sweeps(dec, times, D, start.linear_radius, 0.3 * fraction * eps)
+                if sweeps is None or linear_need is None:
+                    break
+                sweeps = np.maximum(sweeps, linear_need)
+                schedule = _Schedule.of(times, D, sweeps, False, False)
+                block, per_window = block_bound(analysis, schedule, start.block_radius, rhos)
+                linear, terms = _linear_total(dec, schedule, start)
+                with arb_precision():
+                    value = upper((arb(block) ** 2 + arb(linear) ** 2).sqrt())
+                search.append((family, D, schedule.nfe(), value))
+                if value <= eps:
+                    bound = PathwiseBound(value, block, linear, start, float(eta), per_window, terms, schedule.nfe(),
+                                          schedule.rounds(), D, schedule.sweeps, False, False)
+                    if best is None or bound.nfe < best[1].nfe:
+                        best = (times, bound)
+                    break
+    if best is None:
+        failures = "; ".join(f"{f}: {err}" for f, _, _, err in search if isinstance(err, str))
+        raise NotCovered(f"no plan in the families tried proves eps={eps:g} on {target!r}"
+                         + (f" ({failures})" if failures else ""))
+    times, bound = best
+    return ProvedPlan(TimeGrid(times), bound.degree, bound.sweeps, False, False, bound, float(eps), search)

@@ -26,6 +26,7 @@ References
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 import numbers
 from fractions import Fraction
 from typing import Callable, Mapping, Sequence
@@ -38,6 +39,8 @@ __all__ = [
     "Theorem",
     "OutsideTheoremRange",
     "RunTheorem",
+    "RunPlan",
+    "NotCovered",
     "to_interval",
     "upper",
     "lower",
@@ -469,6 +472,21 @@ class Theorem:
                 f"symbols={sorted(self.symbols)}; certified={self.certified}>")
 
 
+class NotCovered(OutsideTheoremRange):
+    """The target (or the request) is outside the inputs a run theorem covers; the message says why."""
+
+
+@dataclass
+class RunPlan:
+    """The cheapest run a :class:`RunTheorem` proves within ``eps``: its grid, evaluations, proved bound (an
+    object with ``value``) and the solver options it chose (empty when the solver's own are kept)."""
+
+    grid: object
+    nfe: int
+    bound: object
+    solver_options: dict = field(default_factory=dict)
+
+
 class RunTheorem(Theorem):
     """A theorem about a solver's run on a target, evaluated from the target's own proved quantities.
 
@@ -487,6 +505,7 @@ class RunTheorem(Theorem):
         ``start_set`` (of ``q_T``-mass at least ``1 - eta``)."""
         raise NotImplementedError
 
-    def run_plan(self, eps: float, target, T: float, delta: float, *, eta: float = 1e-6, **options):
-        """``(grid, nfe, bound)``: the cheapest run the theorem proves to have error at most ``eps``."""
+    def run_plan(self, eps: float, target, T: float, delta: float, *, eta: float = 1e-6, **options) -> RunPlan:
+        """The cheapest run the theorem proves to have error at most ``eps`` (:class:`RunPlan`); raises
+        :class:`OutsideTheoremRange` when none is found."""
         raise NotImplementedError

@@ -93,7 +93,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .core import OutsideTheoremRange
+from .core import NotCovered
 
 __all__ = ["Decomposition", "decompose", "StartSet", "NotCovered", "expectation", "arb_precision",
            "upper_float", "time_scales", "posterior_covariance_sup", "block_lipschitz_sup",
@@ -102,10 +102,6 @@ __all__ = ["Decomposition", "decompose", "StartSet", "NotCovered", "expectation"
 #: working precision (bits) of every Arb evaluation in the midpoint proofs
 PREC = 192
 _GUARD = 1e-12  # relative inflation of floating-point inputs from the tilted-covariance lemmas
-
-
-class NotCovered(OutsideTheoremRange):
-    """The target (or grid) is outside the inputs a theorem covers; the message says why."""
 
 
 def _flint():
@@ -473,28 +469,14 @@ def time_scales(lam, t_lo, t_hi):
 
 def posterior_covariance_sup(dec: Decomposition, t_lo, t_hi):
     """``C`` (an exact ball) with ``lambda_max Cov_r(nu) <= C`` at every point and forward time in
-    ``[t_lo, t_hi]`` (module docstring). The circle-tilt and tempered posterior bounds are
-    :mod:`certsample.lipschitz`'s (their proofs there); over the interval's range of temperatures the
-    tempered one is its ``sup_on``."""
-    from certsample.lipschitz.mixture import circle_tilt_bound, planar_posterior_bound
+    ``[t_lo, t_hi]`` (module docstring): Popoviciu's bound, or the circle-tilt or tempered posterior bound of
+    :func:`certsample.lipschitz.posterior_spread_on` (proofs there), widened by ``_GUARD`` for its float64
+    evaluation."""
+    from certsample.lipschitz import posterior_spread_on
 
     best = _popoviciu(dec)
-    target = dec.target
     if len(dec.block_means) > 1 and len(dec.block_axes) <= 2:
-        a, v = time_scales(dec.block_variance, t_lo, t_hi)
-        circle = circle_tilt_bound(target) if len(dec.block_axes) == 2 else None
-        if circle is not None:
-            radius2, tilt_sup, dev = circle
-            dev = arb(dev) + _GUARD * arb(radius2)
-            bound = arb(radius2) * (1 + _GUARD) * arb(tilt_sup) * (a * a * dev / (2 * v)).exp()
-            best = best.min(bound.upper())
-        else:
-            planar = planar_posterior_bound(target)
-            if planar is not None:
-                radius2, posterior = planar
-                temps = a * a * arb(radius2) / (2 * v)
-                lam_lo, lam_hi = lower_float(temps), upper_float(temps)
-                best = best.min(arb(radius2) * (1 + _GUARD) * arb(posterior.sup_on(lam_lo, lam_hi)))
+        best = best.min(arb(posterior_spread_on(dec.target, t_lo, t_hi)) * (1 + _GUARD))
     return best.upper()
 
 

@@ -162,7 +162,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from .core import OutsideTheoremRange, RunTheorem, smax
+from .core import OutsideTheoremRange, RunPlan, RunTheorem, smax
 from .midpoint_bounds import (NotCovered, StartSet, _popoviciu, arb, arb_precision, block_lipschitz_sup,
                               block_one_sided_sup, decompose, expectation, interval, posterior_covariance_sup,
                               time_scales, upper_float)
@@ -399,7 +399,6 @@ def region_coefficients(lam, radius, t, t_next, scheme: Scheme):
     t, t_next = arb(t), arb(t_next)
     h = t - t_next
     R, K = scheme.R, scheme.K
-    hr = h / R
     lam, radius = arb(lam), arb(radius)
     e2t, a0 = (-2 * t).exp(), (-t).exp()
     c0 = 1 / (1 + (lam - 1) * e2t)
@@ -774,10 +773,10 @@ class _MidpointMSTheorem(RunTheorem):
         """:meth:`rms_bound` of a run (the :class:`~proofs.core.RunTheorem` protocol certify uses)."""
         return self.rms_bound(target, grid, R=R, K=K, sampling=sampling, eta=eta)
 
-    def run_plan(self, eps, target, T, delta, *, eta=1e-6, R=1, K=0, sampling="uniform"):
-        """``(grid, nfe, bound)`` of :meth:`nfe_required` on a uniform grid."""
+    def run_plan(self, eps, target, T, delta, *, eta=1e-6, R=1, K=0, sampling="uniform") -> RunPlan:
+        """:meth:`nfe_required` on a uniform grid, the solver's own ``R``, ``K`` and sampling kept."""
         found = self.nfe_required(eps, target, T, delta, R=R, K=K, sampling=sampling, eta=eta)
-        return found.grid, found.nfe, found.bound
+        return RunPlan(found.grid, found.nfe, found.bound)
 
     def nfe_required(self, eps, target, T, delta, *, grid_kind="uniform", R=1, K=0, sampling="uniform",
                      eta=1e-6, max_steps=1 << 16) -> NfeRequirement:

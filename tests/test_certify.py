@@ -159,7 +159,7 @@ def test_theorem_parameters_from_the_target():
     a2, s2 = np.exp(-0.02), -np.expm1(-0.02)
     assert params["L"] == pytest.approx(1 / (a2 * 0.3 + s2))
     cloud = cs.point_cloud([[3.0, 4.0], [0.0, 1.0]])
-    params, _ = theorem_parameters(proofs.get("collocation"), cloud, T=4.0, delta=0.01, score_error=0.0)
+    params, _ = theorem_parameters(proofs.get("collocation_gcs_shape"), cloud, T=4.0, delta=0.01, score_error=0.0)
     assert params["R"] == pytest.approx(5 * np.exp(-0.01))
 
 

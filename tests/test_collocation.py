@@ -539,3 +539,13 @@ def test_eps_alone_on_a_64d_16_component_mixture_with_unequal_variances():
     run = cs.sample(target, "collocation", x_init=x0, T=T, delta=delta, eps=eps, pilot=16, backend="cpu")
     assert _rms(run.samples[16:], _dop853(target, x0[16:], T, delta)) <= eps
     assert run.extra["pilot"] == 16 and run.rounds < run.nfe
+
+
+def test_proved_plan_bound_is_within_eps_and_counts_match():
+    ring = cs.ring_mixture(n_modes=4, radius=2.0, std=0.5)
+    plan = collocation_plan(1e-3, ring, T=2.0, delta=0.1, proved=True)
+    assert plan.bound is not None and plan.bound <= 1e-3
+    run = cs.sample(ring, plan.solver(), 4, grid=plan.grid, progress=False)
+    assert run.nfe == plan.nfe and run.rounds == plan.rounds
+    with pytest.raises(ValueError, match="needs the target"):
+        collocation_plan(1e-3, R=2.0, sigma=0.5, proved=True)

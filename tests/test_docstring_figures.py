@@ -53,10 +53,7 @@ PATTERNS = {
 
 #: Where a number must stay, ``(path relative to the root, or path::function, reason)``. The entries
 #: marked "lipschitz/targets branch" are files another branch rewrites; their figures move at the merge.
-EXEMPT = {
-    # the proofs helpers rewrite these files in their own branches; their figures are checked at the merge
-    "proofs/collocation.py": "proofs branch: checked at merge",
-}
+EXEMPT: dict = {}
 
 
 def figures(text: str) -> list:
@@ -213,6 +210,5 @@ def test_texts_and_exemptions_follow_the_owner():
         ("collocation_plan", "comment"),
     ]
     assert found[-1][3] == "measured on the ring: 5% faster" and figures(found[-1][3])
-    assert exemption("proofs/collocation.py", "GatmiryChenSalim2026")
     assert not exemption("certsample/solvers/collocation.py", "collocation_plan")
-    assert not exemption("proofs/collocation_extra.py", "")
+    assert not exemption("proofs/collocation.py", "")

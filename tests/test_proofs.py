@@ -24,6 +24,11 @@ def th(name):
     return proofs.get(name)
 
 
+#: theorems with closed-form SymPy expressions (the algorithmic 'collocation' theorem has its own tests in
+#: tests/test_collocation_proof.py)
+SYMBOLIC = sorted(name for name, t in proofs.THEOREMS.items() if not getattr(t, "algorithmic", False))
+
+
 def sym(theorem, name):
     return theorem.symbols[name]
 
@@ -38,7 +43,7 @@ def test_registry_unknown_name_lists_known():
         assert name in str(exc.value)
 
 
-@pytest.mark.parametrize("name", sorted(proofs.THEOREMS))
+@pytest.mark.parametrize("name", SYMBOLIC)
 def test_declarations_are_complete(name):
     t = th(name)
     assert t.name == name
@@ -106,8 +111,8 @@ def test_shen_lee_exponents():
     assert _exponent(expanded.coeff(kappa, 1), eps, at=0) == sp.Rational(2, 3)
 
 
-def test_collocation_dimension_free_and_polylog():
-    t = th("collocation")
+def test_collocation_shape_dimension_free_and_polylog():
+    t = th("collocation_gcs_shape")
     eps, R, sigma = sym(t, "eps"), sym(t, "R"), sym(t, "sigma")
     for expr in (t.steps_expr, t.rounds_expr, t.error_expr):
         assert "d" not in {s.name for s in expr.free_symbols}
@@ -130,8 +135,8 @@ def test_collocation_dimension_free_and_polylog():
     assert k_depth.is_finite and 0 < k_depth < k  # depth: one log fewer
 
 
-def test_collocation_schedule_matches_formula():
-    t = th("collocation")
+def test_collocation_shape_schedule_matches_formula():
+    t = th("collocation_gcs_shape")
     s = t.schedule(R=4.0, sigma=1.0, eps=1e-6)
     assert s["score_calls"] == s["windows"] * (s["degree"] * s["sweeps"] + 1)
     assert s["depth"] == s["windows"] * s["sweeps"]
@@ -160,7 +165,7 @@ POINTS = {
     "gupta_cai_chen": dict(L=3.0, d=1000.0, eps=0.05),
     "gupta_cai_chen_parallel": dict(L=3.0, d=1000.0, eps=0.05),
     "shen_lee": dict(kappa=37.0, eps=1e-3, d=10.0, m=0.5),
-    "collocation": dict(R=7.0, sigma=0.3, eps=1e-8),
+    "collocation_gcs_shape": dict(R=7.0, sigma=0.3, eps=1e-8),
     "lee_song_vempala": dict(L=1.3, h=0.4, A_inf=0.9925, C=2.0, E0=1.0, eps=1e-9, rho=9.0, D=12),
     "chen_et_al_2023": dict(d=50.0, L=2.0, T=6.0, m2=50.0, eps_s=1e-3, KL0=2.0, eps=0.1),
     "pf_ode_ei_w2": dict(d=3.0, L=1.7, T=5.0, delta=0.01, alpha=0.6, W0=0.4, M=0.2, eps_s=1e-4, eps=0.05),
@@ -179,7 +184,7 @@ def _ref_value(t, expr, values):
         return f(*[mpmath.mpf(values[k]) for k in names])
 
 
-@pytest.mark.parametrize("name", sorted(proofs.THEOREMS))
+@pytest.mark.parametrize("name", SYMBOLIC)
 def test_interval_encloses_reference_and_counts_are_ceilings(name):
     t = th(name)
     vals = POINTS[name]
@@ -197,10 +202,10 @@ def test_interval_encloses_reference_and_counts_are_ceilings(name):
 
 # theorems whose error_expr is the certified inverse of steps_expr (the others
 # state the error bound directly and derive a sufficient step count from it)
-INVERSE_FORM = ("gupta_cai_chen", "gupta_cai_chen_parallel", "shen_lee", "collocation")
+INVERSE_FORM = ("gupta_cai_chen", "gupta_cai_chen_parallel", "shen_lee", "collocation_gcs_shape")
 
 
-@pytest.mark.parametrize("name", sorted(proofs.THEOREMS))
+@pytest.mark.parametrize("name", SYMBOLIC)
 def test_error_bound_is_upper_endpoint_and_inverts_steps(name):
     """error_bound is the rounded-up upper endpoint; for inverse-form theorems
     the certified accuracy satisfies the step-count hypothesis:
@@ -220,7 +225,7 @@ def test_error_bound_is_upper_endpoint_and_inverts_steps(name):
         assert _ref_value(t, t.steps_expr, back) <= n * (1 + 1e-12)
 
 
-@pytest.mark.parametrize("name", ["collocation", "pf_ode_ei_w2", "sde_ei_w2", "sde_em_w2",
+@pytest.mark.parametrize("name", ["collocation_gcs_shape", "pf_ode_ei_w2", "sde_ei_w2", "sde_em_w2",
                                   "chen_et_al_2023", "lee_song_vempala", "randomized_midpoint_ms",
                                   "parallel_midpoint_ms"])
 def test_step_count_achieves_requested_accuracy(name):

@@ -32,6 +32,9 @@ def test_sequential_study_measures_a_sublinear_power_of_d():
 
 def test_collocation_study_is_polylog_in_eps_and_flat_in_d():
     result = reproduce("collocation", quick=True)
+    proof = result.proof  # the same solver on proved plans: every run within its bound, each bound within eps
+    assert proof.proved and all(m <= b for m, b in zip(proof.measured, proof.theory))
+    assert proof.theory[0] <= 1e-2 and proof.theory[-1] <= 1e-4 and "proved plans" in result.report()
     # measured power of log(e + 1/eps): 1.37 +- 0.65 (theory 2); evaluations 1043 (d=2) vs 962 (d=8)
     assert 0.5 < result.exponent < 2.5
     assert result.measured[0] < result.measured[-1]
@@ -67,3 +70,4 @@ def test_randomized_midpoint_against_its_proved_bound(tmp_path):
     assert "bound/measured" in result.report()
     result.plot(tmp_path / "rm.png")
     assert (tmp_path / "rm.png").stat().st_size > 1000
+

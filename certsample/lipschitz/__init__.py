@@ -25,6 +25,7 @@ from .mixture import (
     hessian_range,
     mass_radius,
     needs_radius,
+    posterior_spread_on,
     score_lipschitz,
     working_score_lipschitz,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "mass_radius",
     "working_score_lipschitz",
     "needs_radius",
+    "posterior_spread_on",
     "sup_on",
     "working_sup_on",
     "ball_lipschitz",

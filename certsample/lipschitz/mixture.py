@@ -35,6 +35,7 @@ __all__ = [
     "mass_radius_on",
     "working_score_lipschitz",
     "needs_radius",
+    "posterior_spread_on",
     "memo",
 ]
 
@@ -220,18 +221,7 @@ def hessian_range_on(target, t_lo: float, t_hi: float, radius: float | None = No
     lo, hi = -1.0 / float(np.min(var_lo)), -1.0 / float(np.max(var_hi))
     if target.n_components > 1:
         if target.equal_variances:
-            diffs = target.means[:, None, :] - target.means[None, :, :]
-            spread = float(np.max(np.sum(diffs**2, axis=2))) / 4.0
-            if np.all(target.variances[0] == target.variances[0, 0]):  # isotropic: a tilt, or tempered
-                v_lo = float(var_lo[0, 0])
-                if (circle := circle_tilt_bound(target)) is not None:
-                    radius2, tilt_sup, dev = circle
-                    spread = min(spread, radius2 * tilt_sup * math.exp(a_hi * a_hi * dev / (2 * v_lo)))
-                elif (planar := planar_posterior_bound(target)) is not None:
-                    radius2, posterior_sup = planar
-                    lam_hi = a_hi * a_hi * radius2 / (2 * float(var_early[0, 0]))
-                    lam_lo = lam_hi if t_lo == t_hi else a_lo * a_lo * radius2 / (2 * float(var_late[0, 0]))
-                    spread = min(spread, radius2 * posterior_sup.sup_on(min(lam_lo, lam_hi), max(lam_lo, lam_hi)))
+            spread = _spread(target, a_lo, a_hi, var_lo, var_early, var_late if t_lo != t_hi else var_early)
             hi += a_hi * a_hi * spread / float(np.min(var_lo[0])) ** 2
         elif radius is None:
             raise ValueError(
@@ -249,6 +239,41 @@ def hessian_range_on(target, t_lo: float, t_hi: float, radius: float | None = No
             return -math.inf, math.inf
         lo, hi = min(lo, -1.0 / v_perp_lo), max(hi, -1.0 / v_perp_hi)
     return lo, hi
+
+
+def _spread(target, a_lo, a_hi, var_lo, var_early, var_late) -> float:
+    """The ``spread`` of :func:`hessian_range_on` (equal variances): an upper bound of ``lambda_max Cov_r(mu)``
+    from the variances' range ``var_lo`` and their values at the interval's ends."""
+    diffs = target.means[:, None, :] - target.means[None, :, :]
+    spread = float(np.max(np.sum(diffs**2, axis=2))) / 4.0
+    if np.all(target.variances[0] == target.variances[0, 0]):  # isotropic: a tilt, or tempered
+        v_lo = float(var_lo[0, 0])
+        if (circle := circle_tilt_bound(target)) is not None:
+            radius2, tilt_sup, dev = circle
+            spread = min(spread, radius2 * tilt_sup * math.exp(a_hi * a_hi * dev / (2 * v_lo)))
+        elif (planar := planar_posterior_bound(target)) is not None:
+            radius2, posterior_sup = planar
+            lam_early = a_hi * a_hi * radius2 / (2 * float(var_early[0, 0]))
+            lam_late = a_lo * a_lo * radius2 / (2 * float(var_late[0, 0]))
+            spread = min(spread, radius2 * posterior_sup.sup_on(min(lam_early, lam_late), max(lam_early, lam_late)))
+    return spread
+
+
+def posterior_spread_on(target, t_lo: float, t_hi: float) -> float:
+    """An upper bound of ``lambda_max Cov_r(mu)``, the covariance of the component means under the
+    posterior ``r`` on components, at every point and every ``t`` in ``[t_lo, t_hi]``, for components with
+    equal variances: Popoviciu's ``diam^2 / 4``, or the circle-tilt or tempered bound of the isotropic cases
+    (proofs in :func:`hessian_range_on`). Evaluated in float64 from the ends' values: callers that need a
+    rigorous float widen it by a relative ``1e-12`` (a few operations, each off by at most ``2^-53``)."""
+    t_lo, t_hi = _check_time("t_lo", t_lo), _check_time("t_hi", t_hi)
+    if t_lo > t_hi:
+        raise ValueError(f"need t_lo <= t_hi, got t_lo={t_lo!r} > t_hi={t_hi!r}")
+    if not target.equal_variances:
+        raise ValueError("posterior_spread_on needs components with equal variances")
+    a_hi, a_lo = float(alpha(t_lo)), float(alpha(t_hi))
+    var_early = a_hi * a_hi * target.variances + float(sigma2(t_lo))
+    var_late = a_lo * a_lo * target.variances + float(sigma2(t_hi))
+    return _spread(target, a_lo, a_hi, np.minimum(var_early, var_late), var_early, var_late)
 
 
 def _unequal_variance_top(target, a_lo, a_hi, var_lo, var_hi, radius, floor=-math.inf):
@@ -370,7 +395,7 @@ def working_score_lipschitz(target, t: float, tail: float = 1e-12) -> float:
     """:func:`score_lipschitz` where a global bound exists (equal variances); otherwise the bound on
     the ball of :func:`mass_radius`, which holds all but ``tail`` of ``q_t``'s mass -- and so all
     but that fraction of the particles of an exact-score run. For sizing steps and windows; a
-    proof about a particular path needs the enclosures of :mod:`certsample.enclosure`."""
+    proof about a particular path needs the enclosures of :mod:`certsample.verify.enclosure`."""
     if not needs_radius(target):
         return score_lipschitz(target, t)
     return score_lipschitz(target, t, radius=mass_radius(target, t, tail))

@@ -342,6 +342,8 @@ class CollocationPlan:
     eps: float
     warm_start: bool = False
     pipeline: bool = False
+    #: the proved a-priori bound of the plan (``proved=True``), else None
+    bound: float | None = None
 
     def __iter__(self):
         return iter((self.grid, self.degree, self.sweeps))
@@ -366,6 +368,18 @@ class CollocationPlan:
         return schedule_cost(self.degree, np.broadcast_to(self.sweeps, (self.windows,)), self.pipeline)[1]
 
 
+def _proved_plan(eps, target, T, delta) -> CollocationPlan:
+    """:func:`collocation_plan` with ``proved=True``."""
+    import proofs
+
+    if target is None:
+        raise ValueError("proved=True needs the target (the theorem is evaluated on it)")
+    plan = proofs.get("collocation").plan(eps, target, T, delta)
+    return CollocationPlan(
+        plan.grid, plan.degree, plan.sweeps, None, float(eps), plan.warm_start, plan.pipeline, float(plan.bound.value)
+    )
+
+
 def collocation_plan(
     eps: float,
     target=None,
@@ -379,8 +393,16 @@ def collocation_plan(
     h_max: float = 1.0,
     degree: int | None = None,
     sweeps: int | None = None,
+    proved: bool = False,
 ) -> CollocationPlan:
     """Windows, degree ``D`` and sweeps ``N`` for pathwise accuracy ``eps``.
+
+    ``proved=True`` returns instead the cheapest plan found whose error the collocation theorem proves at most
+    ``eps`` (``proofs.get('collocation').plan``: every start in a set holding all but ``1e-6`` of ``q_T``; the
+    bound in ``plan.bound``). It costs a search (seconds to minutes) and, the proof being worst-case over that
+    set, many more evaluations than the default plan (docs/performance.md); it raises
+    ``proofs.core.NotCovered`` where the theorem covers no plan. The default below is a plan from the
+    Lipschitz bounds and observed rates, not a proof.
 
     Windows are marched down from ``T`` to ``delta``, each as long as possible (at most ``h_max``)
     with ``h L ||A|| <= rho``, ``L`` a bound of the score's Lipschitz constant over the window (the
@@ -426,6 +448,8 @@ def collocation_plan(
     """
     if not (isinstance(eps, (float, int)) and 0 < eps < 1):
         raise ValueError(f"eps must be in (0, 1), got {eps!r}")
+    if proved:
+        return _proved_plan(eps, target, T, delta)
     if not 0 < rho < 0.5:
         raise ValueError(f"rho must be in (0, 1/2) for a contraction with margin, got {rho!r}")
     if not (math.isfinite(h_max) and h_max > 0):
@@ -773,6 +797,9 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
         self.warm_start = bool(warm_start)
         self.pipeline = bool(pipeline)
         self.kernel_node_threads = self.degree + 1  # on CUDA: a thread per node when the particles are few
+        if weights != "exponential":  # the theorem is about the solver that integrates the linear part exactly
+            self.theorem = None
+            self.theorem_gap = "the proved collocation theorem covers weights='exponential' (the linear part exact)"
         if self.pipeline and not self.warm_start:
             raise ValueError(
                 "pipeline=True starts each window from the previous one's extrapolated drifts: it needs warm_start=True"
@@ -800,6 +827,10 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
         if np.ndim(self.sweeps) and len(self.sweeps) != n_steps:
             raise ValueError(f"{len(self.sweeps)} sweep counts for a grid of {n_steps} windows")
         return self.sweeps if np.ndim(self.sweeps) else np.full(n_steps, self.sweeps, dtype=np.int64)
+
+    def theorem_options(self) -> dict:
+        """What ``proofs.get('collocation').run_bound`` needs of this solver."""
+        return {"degree": self.degree, "sweeps": self.sweeps, "warm_start": self.warm_start, "pipeline": self.pipeline}
 
     def cost(self, grid, target=None) -> tuple[int, int]:
         """:func:`schedule_cost` of the grid's windows with their sweeps."""

@@ -55,7 +55,7 @@ import numpy as np
 from proofs.core import RunTheorem
 
 from ..confidence import check_confidence
-from ..forward import TimeGrid, make_grid
+from ..forward import make_grid
 from ..integrate import initial_particles, sample
 from ..oracle import PerturbedOracle, ScoreOracle
 from ..solvers import PlannedSolver, get_solver
@@ -231,16 +231,19 @@ def _choose_grid(job, solver_arg, solver, check, verifier, notes):
     """``(solver, grid, nfe_required)``: the steps given, the theorem's count, the solver's plan, or tuned."""
     theorem = check.theorem
     nfe_required = None
-    if job.n_steps is None and isinstance(theorem, RunTheorem) and not isinstance(solver, PlannedSolver):
+    # a planned solver passed as an instance is judged as it is (its own degree, sweeps...): no proved plan
+    as_given = isinstance(solver, PlannedSolver) and not isinstance(solver_arg, str)
+    if job.n_steps is None and isinstance(theorem, RunTheorem) and not as_given:
         try:
-            grid, nfe_required, bound = theorem.run_plan(job.eps, job.target, job.T, job.delta,
-                                                         **solver.theorem_options())
-            notes.append(f"{len(grid)} steps: the least whose proved bound ({bound.value:.3g}) is at most eps")
-            return solver, grid, nfe_required
+            plan = theorem.run_plan(job.eps, job.target, job.T, job.delta, **solver.theorem_options())
+            solver = type(solver)(**plan.solver_options) if plan.solver_options else solver
+            notes.append(f"{len(plan.grid)} steps, NFE {plan.nfe}: the cheapest run found whose proved bound "
+                         f"({plan.bound.value:.3g}) is at most eps")
+            return solver, plan.grid, plan.nfe
         except OutsideTheoremRange as unreachable:
-            if verifier is None:
+            if verifier is None and not isinstance(solver, PlannedSolver):
                 raise
-            notes.append(f"{unreachable}; the step count is tuned on proved errors instead")
+            notes.append(f"no proved plan: {unreachable}; the steps are chosen otherwise (below)")
             theorem = None
     if job.n_steps is None and theorem is not None and not isinstance(theorem, RunTheorem):
         try:
@@ -407,11 +410,11 @@ def _certificate(job, solver, check, measured, accuracy, theorem_verdict, bound,
 
 
 def _expected_seconds(job, solver, grid, verifier, checked):
-    """The cost estimate printed before the run: a few steps of a few particles, scaled up."""
-    steps = min(len(grid), 4)
-    few = min(len(job.x0), 256)
-    probe = job.run(solver, TimeGrid(grid.times[:steps + 1]), x0=job.x0[:few], progress=False)
-    sampling = probe.wall_time / (few * steps) * len(job.x0) * len(grid)
+    """The cost estimate printed before the run: the whole grid for a few particles, scaled up (the grid is
+    not cut short: a solver's schedule, such as per-window sweeps, belongs to its grid)."""
+    few = min(len(job.x0), 16)
+    probe = job.run(solver, grid, x0=job.x0[:few], progress=False)
+    sampling = probe.wall_time / few * len(job.x0)
     text = f"expected about {sampling:.1f} s of sampling"
     if verifier is not None:
         done = verifier.count

@@ -1,0 +1,633 @@
+r"""Proved bounds on the probability-flow ODE of certsample's built-in targets, for a-priori error analysis.
+
+Everything here is evaluated in Arb ball arithmetic (python-flint: every operation returns a ball that
+contains the exact result for every point of its inputs), and every float returned is an upper (or
+lower) end rounded outward. The quantities are the ingredients of :mod:`proofs.collocation`'s theorem:
+how a target splits into independent parts, a start set of known mass, where exact paths go, the score's
+Lipschitz and one-sided Lipschitz bounds over time intervals, and a bound on the score along the flow
+continued to complex time.
+
+Conventions: forward OU time ``t``, ``a = e^{-t}``; a window runs in reverse time ``tau`` from a forward
+time ``t0`` (``t = t0 - tau``). The probability-flow ODE is ``dy/dtau = y + s(y, t)``, ``s = grad log q_t``.
+
+1. Decomposition (exact)
+------------------------
+A target is ``sum_c w_c N(mu_c, Q diag(lam_c) Q^T + lam_perp (I - Q Q^T))`` (``Q``: ``d x k``, orthonormal
+columns, taken as exactly orthonormal). With ``y = Q^T x`` and ``x_perp = x - Q y``,
+``s(x, t) = Q s_k(y, t) - x_perp / v_perp(t)``, ``v_perp = a^2 lam_perp + 1 - a^2``, where ``s_k`` is the
+score of ``sum_c w_c N(a mu_c, diag(a^2 lam_c + 1 - a^2))`` in ``R^k``. Let ``J`` be the *block*: the basis
+coordinates in which some two components differ in mean or variance. In every other basis coordinate ``i``
+all components share the mean ``m_i`` and variance ``lam_i``, the component densities factor, and
+``(s_k)_i = -(y_i - a m_i) / v_i(t)``, ``v_i = a^2 lam_i + 1 - a^2``: a scalar affine function of ``y_i``
+alone, and the block's score ``(s_k)_J`` depends on ``y_J`` only (the factor ``N(a m_i, v_i)`` cancels in
+the responsibilities). So the ODE splits into the ``k_J``-dimensional block, ``k - k_J`` scalar affine
+ODEs and the ``d - k`` perpendicular directions, each a scalar affine ODE with mean 0 and variance
+``lam_perp``. The collocation solver acts coordinate by coordinate with the same matrices, in any
+orthonormal coordinates, so its iterates split the same way, and the squared Euclidean error is the sum
+of the parts' squared errors. A Gaussian (one component) has an empty block.
+
+2. Start set and its mass (Gaussian concentration)
+--------------------------------------------------
+``q_T`` restricted to the *linear* coordinates (non-block basis coordinates and the perpendicular
+directions), centred at their means ``a_T m_i`` (0 off the basis), is ``N(0, diag(v_i(T)))`` whatever
+the component: ``|w_lin|`` is ``sqrt(v_max)``-Lipschitz in a standard normal vector and ``E |w_lin| <=
+sqrt(sum_i v_i)``, so (Tsirelson-Ibragimov-Sudakov) ``P(|w_lin| > sqrt(sum v_i) + sqrt(v_max) sqrt(2
+log(1/eta_lin))) <= eta_lin``. In the block, given component ``c``, ``u = a_T mu_c + sqrt(v_c) z`` with
+``z ~ N(0, I_{k_J})``, so ``|u - a_T m0| <= a_T R + sqrt(v_max) |z|`` (``R = max_c |mu_c - m0|``) and
+``P(|z| > sqrt(k_J) + s) <= e^{-s^2/2}``; averaging over components keeps the bound. Hence the start set
+``S(eta) = {|u - a_T m0| <= r_J, |w_lin| <= r_lin}`` holds all but ``eta = eta_J + eta_lin`` of ``q_T``.
+The dimension ``d`` enters the theorem only through ``r_lin`` (``sum v_i`` counts ``d - k`` perpendicular
+variances).
+
+3. Isotropic block: the frame, where exact paths go, and Lipschitz bounds
+------------------------------------------------------------------------
+When every component has the same variance ``v0`` in every block coordinate, ``v(t) = a^2 v0 + 1 - a^2``,
+``s_J(u, t) = (a m(u, t) - u) / v`` with ``m`` the posterior mean of ``mu_c`` given ``u``. Write ``u = a m0
++ g w`` with ``g = sqrt(v)`` (the exact flow of ``N(a m0, v I)`` keeps ``w`` fixed: ``da/dtau = a``,
+``dg/dtau = g (1 - 1/v)``); then
+
+.. math::  \frac{dw}{d\tau} = \frac{a\,(m(u, t) - m_0)}{v^{3/2}}, \qquad
+           s_J = \frac{a\,(m - m_0)}{v} - \frac{w}{g},
+
+and ``|m - m0| <= R`` for real ``u``. So an exact path with ``|w(t0)| <= W`` has ``|w(t)| <= W + R
+int_t^{t0} a / v^{3/2}``: :meth:`IsotropicBlock.path_growth`. The score's Hessian is ``-I/v + (a^2/v^2)
+Cov_r(mu)``, and ``lambda_max Cov_r(mu) <= C`` with ``C`` the least of Popoviciu's ``diam^2/4`` and the
+target's proved posterior bounds (:meth:`certsample.targets.MixtureTarget._hessian_range`: the tilt bound
+for means on a circle, the per-temperature bound for planar means). Hence ``Lip s_J(., t) <= max(1/v,
+-1/v + a^2 C / v^2)`` and the drift ``u + s_J`` has one-sided Lipschitz constant ``mu(t) <= 1 - 1/v + a^2 C
+/ v^2``; sups over time intervals are ball evaluations over sub-intervals.
+
+4. Isotropic block: the drift along the flow in complex time
+------------------------------------------------------------
+Let ``E`` be a compact convex set of complex ``tau``, symmetric under conjugation and containing ``0``
+(here the rectangle around a Bernstein ellipse of the window, split into sub-boxes, each evaluated as one
+complex ball), and ``w0`` real with ``|w0| <= W``. On ``E``, ``t = t0 - tau``, ``a = e^{-t}``, ``v = 1 + (v0 - 1)
+a^2`` with ``Re v > 0`` (checked), ``g = exp(log(v)/2)`` (principal branch), ``alpha = a / g``, ``gamma = a^2 /
+v``, ``beta = gamma / 2``, ``nu_c = mu_c - m0``. Expanding the bilinear square ``-(u - a mu_c).(u - a mu_c) /
+(2v)`` with ``u = a m0 + g w`` gives the responsibilities ``pi_c ~ e^{Z_c}``, ``Z_c = log w_c + alpha nu_c . w -
+beta |nu_c|^2`` (a ``c``-independent term dropped), for complex ``w`` and ``t``.
+
+*Lemma (cancellation).* Let ``kappa = |sum_c e^{Z_c}| / sum_c |e^{Z_c}|``. (i) If every ``Im Z_c`` lies in an
+interval of half-length ``theta < pi/2``, then ``kappa >= cos theta`` (rotate by the interval's centre: each
+term's real part is at least ``cos theta`` times its modulus). (ii) Let ``e`` maximise ``Re Z``, call ``c``
+*near* when ``Re Z_c >= Re Z_e - Delta`` and *far* otherwise; if the near ``Im Z_c`` lie in an interval of
+half-length ``theta_D < pi/2`` and ``f = (K - 1) e^{-Delta}``, then ``kappa >= (cos theta_D - f) / (1 + f)``:
+with ``N`` the near moduli's sum, the far ones sum to ``F <= f N``, and ``|sum| >= N cos theta_D - F``,
+``sum |.| = N + F``. In both cases ``|m - m0| = |sum_c pi_c nu_c| <= R sum |e^{Z_c}| / |sum e^{Z_c}| <= R /
+kappa``.
+
+*Phases.* Suppose the continued path satisfies ``w(0) = w0``, ``w(conj tau) = conj w(tau)`` and ``|w'| <= S`` on
+``E``. Then ``|w(tau) - w0| <= |tau| S`` and ``|Im w(tau)| = |w(tau) - w(conj tau)| / 2 <= |Im tau| S`` (the
+vertical segment lies in ``E``). (i) ``Im Z_c = Im(alpha) nu_c . w0 - Im(beta) |nu_c|^2 + Im(alpha) nu_c .
+Re(w - w0) + Re(alpha) nu_c . Im w``; the first two terms range over ``c`` within ``|Im alpha| W diam + |Im
+beta| range_c |nu_c|^2`` (``range_c nu_c . w0 <= |w0| diam``), so ``theta <= (|Im alpha| W diam + |Im beta|
+range |nu|^2) / 2 + (|Im alpha| |tau| + |Re alpha| |Im tau|) S R``. (ii) For ``d = mu_c - mu_e`` and ``Y = d .
+(m0 - (mu_c + mu_e)/2)``, ``z_c - z_e = alpha d . w + gamma Y``; with ``r = Im alpha / Re alpha`` (``Re alpha >
+0`` checked) the real part ``d . Re w`` cancels: ``Im(z_c - z_e) = r Re(z_c - z_e) + (Im gamma - r Re gamma) Y
++ (Re alpha + r Im alpha) d . Im w``. For near ``c``, ``Re(z_c - z_e) in [-Delta - l, l]`` (``l`` the range of
+``log w_c``), which contains ``0`` (``c = e``), so ``theta_D <= |r| (Delta + 2 l) / 2 + |Im gamma - r Re gamma|
+Y_max + |Re alpha + r Im alpha| diam |Im tau| S``. The largest bound of (i) and of (ii) over a list of
+``Delta`` is used; ``W`` enters only (i), which is what lets (ii) follow the near components of any start.
+
+*Continuation.* Put ``F(w, tau) = a (m - m0) / v^{3/2}`` (FB 3's ``dw/dtau``) and let ``S`` satisfy, on every
+sub-box, ``|a| R / (|v|^{3/2} kappa(S)) <= S`` with ``kappa(S)`` from the lemma and the phases above (a fixed
+point found by iteration). ``F`` is analytic near ``B(w0, |tau| S) x E`` (the normaliser does not vanish
+since ``kappa > 0``) and real on real arguments. The Picard operator ``P w(tau) = w0 + int_0^tau F(w(sigma),
+t0 - sigma) d sigma`` (straight path; ``E`` is star-shaped about 0) maps ``X_S = {w : E -> C^k continuous,
+analytic inside, w(conj tau) = conj w(tau), w(0) = w0, |w'| <= S}`` into itself, since ``(P w)' = F(w(tau),
+t0 - tau)``; along rays ``|P^n w - P^n w'|(tau) <= (Lf |tau|)^n / n! sup |w - w'|`` (``Lf`` a Lipschitz
+constant of ``F`` on the compact set), so the iterates converge uniformly to a fixed point in ``X_S`` (limits
+of analytic functions with ``|w'| <= S`` keep it), analytic inside ``E``, which on ``[0, h]`` is the real
+solution. There
+
+.. math::  |s_J + w_0/g| = \Big|\frac{a (m - m_0)}{v} - \frac{w - w_0}{g}\Big|
+           \le \frac{|a| R}{|v| \kappa} + \frac{|\tau| S}{|g|} =: M .
+
+No ``d`` appears: only ``R``, ``diam``, ``range |nu|^2``, ``Y_max``, the weights, ``v0`` and ``W``.
+*Arithmetic.* The sub-box quantities are Arb balls; the fixed point and ``M`` are then evaluated in float64 on
+their upper (or lower) ends, every nonnegative expression of ``n`` roundings multiplied by ``1 + (n + 1)
+2^{-52}`` (each rounding is relative, at most ``2^{-53}``), and ``cos`` bounded below by its alternating
+series cut after the negative ``x^14/14!`` term, minus ``10^{-14}``.
+
+References
+----------
+.. [1] L. N. Trefethen, "Approximation Theory and Approximation Practice", SIAM, 2013.
+.. [2] M. Ledoux, "The Concentration of Measure Phenomenon", AMS, 2001 (Gaussian concentration of
+   Lipschitz functions).
+.. [3] F. Johansson, "Arb: efficient arbitrary-precision midpoint-radius interval arithmetic",
+   IEEE Trans. Computers 66 (2017).
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+
+from .core import NotCovered
+
+__all__ = ["NotCovered", "Decomposition", "StartSet", "IsotropicBlock", "arb_precision", "upper", "lower"]
+
+#: working precision (bits) of every ball computation here
+PRECISION = 192
+
+
+def _flint():
+    import flint
+    return flint
+
+
+@contextmanager
+def arb_precision(bits: int = PRECISION):
+    """Arb working precision ``bits`` inside the block, restored after."""
+    ctx = _flint().ctx
+    old = ctx.prec
+    ctx.prec = max(int(bits), old)
+    try:
+        yield
+    finally:
+        ctx.prec = old
+
+
+def upper(x) -> float:
+    """A float64 upper bound of a real ball (or of ``|z|`` for a complex one)."""
+    flint = _flint()
+    if isinstance(x, flint.acb):
+        x = x.abs_upper()
+    if isinstance(x, (int, float)):
+        return float(x)
+    u = float(x.upper())
+    return float(np.nextafter(u, math.inf)) if math.isfinite(u) else math.inf
+
+
+def lower(x) -> float:
+    """A float64 lower bound of a real ball (or of ``|z|`` for a complex one)."""
+    flint = _flint()
+    if isinstance(x, flint.acb):
+        x = x.abs_lower()
+    if isinstance(x, (int, float)):
+        return float(x)
+    low = float(x.lower())
+    return float(np.nextafter(low, -math.inf)) if math.isfinite(low) else -math.inf
+
+
+def arb_interval(lo: float, hi: float):
+    """The ball ``[lo, hi]`` (floats, exact binary numbers)."""
+    arb = _flint().arb
+    lo_b, hi_b = arb(float(lo)), arb(float(hi))
+    return (lo_b + hi_b) / 2 + arb(0, upper((hi_b - lo_b) / 2))
+
+
+def _pieces(lo: float, hi: float, count: int):
+    edges = np.linspace(lo, hi, count + 1)
+    edges[0], edges[-1] = lo, hi
+    return [(float(edges[i]), float(edges[i + 1])) for i in range(count)]
+
+
+def _norm_upper(vec) -> float:
+    arb = _flint().arb
+    return upper(sum((arb(float(v)) ** 2 for v in vec), arb(0)).sqrt())
+
+
+# ---------------------------------------------------------------------------- decomposition
+@dataclass
+class Decomposition:
+    """A target split into the nonlinear block and scalar affine coordinates (module docstring, part 1).
+
+    Attributes
+    ----------
+    target : MixtureTarget
+    block : ndarray of int
+        Basis coordinates where some two components differ (in mean or variance): the block ``J``.
+    linear : ndarray of int
+        The other basis coordinates (shared mean ``linear_means``, data variance ``linear_variances``).
+    perp_dim : int
+        ``d - k``: directions orthogonal to the basis (mean 0, variance ``lam_perp``).
+    kind : str
+        ``'linear'`` (no block: a Gaussian), ``'isotropic'`` (every component has the same variance
+        ``v0`` in every block coordinate), or ``'unequal'`` (anything else: not covered).
+    """
+
+    target: object
+    block: np.ndarray
+    linear: np.ndarray
+    linear_means: np.ndarray
+    linear_variances: np.ndarray
+    perp_dim: int
+    lam_perp: float
+    kind: str
+    v0: float | None
+
+    @classmethod
+    def of(cls, target) -> "Decomposition":
+        from certsample.targets import MixtureTarget
+
+        if not isinstance(target, MixtureTarget):
+            raise NotCovered(f"the theorem is about built-in MixtureTargets (exact scores), got {type(target)!r}")
+        keep = target.weights > 0
+        means, variances = target.means[keep], target.variances[keep]
+        differ = (np.ptp(means, axis=0) > 0) | (np.ptp(variances, axis=0) > 0)
+        block = np.flatnonzero(differ)
+        linear = np.flatnonzero(~differ)
+        k = means.shape[1]
+        perp_dim = target.dim - k if target.basis is not None else 0
+        if block.size == 0:
+            kind, v0 = "linear", None
+        else:
+            vb = variances[:, block]
+            kind, v0 = ("isotropic", float(vb[0, 0])) if np.all(vb == vb[0, 0]) else ("unequal", None)
+        return cls(target, block, linear, means[0, linear].copy(), variances[0, linear].copy(), perp_dim,
+                   float(target.lam_perp), kind, v0)
+
+    @property
+    def block_means(self) -> np.ndarray:
+        return self.target.means[self.target.weights > 0][:, self.block]
+
+    @property
+    def block_weights(self) -> np.ndarray:
+        w = self.target.weights[self.target.weights > 0]
+        return w / w.sum()
+
+    def linear_groups(self):
+        """``[(lam, means)]``: the linear coordinates grouped by data variance (perpendicular ones: mean 0)."""
+        groups = {}
+        for lam, m in zip(self.linear_variances, self.linear_means):
+            groups.setdefault(float(lam), []).append(float(m))
+        if self.perp_dim:
+            groups.setdefault(self.lam_perp, []).extend([0.0] * self.perp_dim)
+        return [(lam, np.array(ms)) for lam, ms in sorted(groups.items())]
+
+    def split(self, x):
+        """``(u, y_lin, x_perp)`` of points ``x`` ``(n, d)``: block, linear basis coordinates, perpendicular part."""
+        x = np.atleast_2d(np.asarray(x, dtype=float))
+        q = self.target.basis
+        y = x if q is None else x @ q
+        perp = np.zeros((x.shape[0], 0)) if q is None or not self.perp_dim else x - y @ q.T
+        return y[:, self.block], y[:, self.linear], perp
+
+
+# ---------------------------------------------------------------------------- the start set
+@dataclass
+class StartSet:
+    """``S(eta) = {x : |u - a_T m0| <= block_radius, |w_lin| <= linear_radius}`` at forward time ``T``.
+
+    ``u`` are the block coordinates of ``Q^T x``, ``w_lin`` the linear basis coordinates minus ``a_T m_i``
+    together with the perpendicular part of ``x``. ``q_T(S^c) <= eta = eta_block + eta_linear`` (module
+    docstring, part 2). Radii are float upper ends of ball evaluations.
+    """
+
+    T: float
+    eta: float
+    eta_block: float
+    eta_linear: float
+    block_centre: np.ndarray
+    block_radius: float
+    linear_radius: float
+    decomposition: Decomposition
+
+    @classmethod
+    def build(cls, decomposition: Decomposition, T: float, eta: float, centre=None) -> "StartSet":
+        if not (0 < eta < 1):
+            raise ValueError(f"eta must be in (0, 1), got {eta!r}")
+        flint = _flint()
+        arb = flint.arb
+        dec = decomposition
+        has_block = dec.block.size > 0
+        has_linear = dec.linear.size + dec.perp_dim > 0
+        eta_block = eta / 2 if has_block and has_linear else (eta if has_block else 0.0)
+        eta_linear = eta - eta_block if has_linear else 0.0
+        with arb_precision():
+            a = (-arb(T)).exp()
+            a2 = a * a
+            block_radius, centre_vec = 0.0, np.zeros(0)
+            if has_block:
+                means = dec.block_means
+                m0 = _centre(means) if centre is None else np.asarray(centre, dtype=float)
+                R = _max_distance(means, m0)
+                v_max = 1 + (arb(float(np.max(dec.target.variances[:, dec.block]))) - 1) * a2
+                k_j = dec.block.size
+                r = a * R + v_max.sqrt() * (arb(k_j).sqrt() + (2 * (1 / arb(eta_block)).log()).sqrt())
+                block_radius = upper(r)
+                centre_vec = m0
+            linear_radius = 0.0
+            if has_linear:
+                variances = [1 + (arb(lam) - 1) * a2 for lam, ms in dec.linear_groups() for _ in ms]
+                total = sum(variances, arb(0))
+                v_max = max(variances, key=lambda v: upper(v))
+                r = total.sqrt() + arb(upper(v_max)).sqrt() * (2 * (1 / arb(eta_linear)).log()).sqrt()
+                linear_radius = upper(r)
+        return cls(float(T), float(eta), float(eta_block), float(eta_linear), centre_vec, block_radius,
+                   linear_radius, dec)
+
+    def deviations(self, x):
+        """``(|u - a_T m0|, |w_lin|)`` for each row of ``x`` (float64: for tests and reports)."""
+        dec = self.decomposition
+        u, y_lin, perp = dec.split(x)
+        a = math.exp(-self.T)
+        block = np.linalg.norm(u - a * self.block_centre, axis=1) if dec.block.size else np.zeros(len(u))
+        lin = np.sqrt(np.sum((y_lin - a * dec.linear_means) ** 2, axis=1) + np.sum(perp**2, axis=1))
+        return block, lin
+
+    def contains(self, x) -> np.ndarray:
+        """Whether each row of ``x`` lies in the set (a float64 check)."""
+        block, lin = self.deviations(x)
+        return (block <= self.block_radius) & (lin <= self.linear_radius)
+
+    def sample(self, n: int, seed=0) -> np.ndarray:
+        """``n`` draws of ``q_T`` conditioned on the set (rejection; acceptance ``>= 1 - eta``)."""
+        rng = np.random.default_rng(seed)
+        out = []
+        while sum(len(o) for o in out) < n:
+            x = self.decomposition.target.sample(2 * n, rng, t=self.T)
+            out.append(x[self.contains(x)])
+        return np.concatenate(out)[:n]
+
+    def extreme_points(self, n: int, seed=0) -> np.ndarray:
+        """``n`` points on the boundary of the set, in random directions (the worst starts of a sup)."""
+        dec = self.decomposition
+        rng = np.random.default_rng(seed)
+        target = dec.target
+        k = target.means.shape[1]
+        a = math.exp(-self.T)
+        shrink = 1 - 1e-12  # stay inside despite float rounding
+        y = np.zeros((n, k))
+        if dec.block.size:
+            d = rng.standard_normal((n, dec.block.size))
+            y[:, dec.block] = a * self.block_centre + shrink * self.block_radius * d / np.linalg.norm(d, axis=1,
+                                                                                                     keepdims=True)
+        lin_dim = dec.linear.size + dec.perp_dim
+        perp = np.zeros((n, target.dim))
+        if lin_dim:
+            d = rng.standard_normal((n, lin_dim))
+            d *= shrink * self.linear_radius / np.linalg.norm(d, axis=1, keepdims=True)
+            y[:, dec.linear] = a * dec.linear_means + d[:, :dec.linear.size]
+            if dec.perp_dim:
+                z = d[:, dec.linear.size:]
+                comp, _ = np.linalg.qr(np.concatenate([target.basis, rng.standard_normal((target.dim, dec.perp_dim))],
+                                                      axis=1))
+                perp = z @ comp[:, k:].T
+        x = y if target.basis is None else y @ target.basis.T + perp
+        return x
+
+
+def _centre(points) -> np.ndarray:
+    """Centre of the bounding box of the block means (a float vector; any centre is valid)."""
+    return 0.5 * (points.max(axis=0) + points.min(axis=0))
+
+
+def _squared_distance(p, q):
+    """``|p - q|^2`` of two float vectors as a ball (the differences taken in Arb, not in float64)."""
+    arb = _flint().arb
+    return sum(((arb(float(a)) - arb(float(b))) ** 2 for a, b in zip(p, q)), arb(0))
+
+
+def _max_distance(points, centre):
+    """An upper bound (ball) of ``max_c |p_c - centre|``."""
+    arb = _flint().arb
+    return arb(max(upper(_squared_distance(p, centre).sqrt()) for p in np.atleast_2d(points)))
+
+
+def _diameter(points):
+    """An upper bound (float) of ``max_{c, e} |p_c - p_e|``."""
+    points = np.atleast_2d(points)
+    return max((upper(_squared_distance(points[c], points[e]).sqrt()) for c in range(len(points))
+                for e in range(c)), default=0.0)
+
+
+# ---------------------------------------------------------------------------- the isotropic block
+class IsotropicBlock:
+    """Bounds for a block where every component has variance ``v0`` in every block coordinate (part 3-4).
+
+    Parameters
+    ----------
+    decomposition : Decomposition
+        Of kind ``'isotropic'``.
+    centre : array, optional
+        The frame's centre ``m0`` (default: the centre of the means' bounding box).
+    """
+
+    SUBINTERVALS = 16  # time sub-intervals of a sup over a window
+    DELTAS = (2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 13.0, 16.0, 20.0, 25.0, 32.0)  # near/far splits tried
+
+    def __init__(self, decomposition: Decomposition, centre=None):
+        if decomposition.kind != "isotropic":
+            raise NotCovered("IsotropicBlock needs components with one shared isotropic variance on the block")
+        arb = _flint().arb
+        self.dec = decomposition
+        self.target = decomposition.target
+        self.means = decomposition.block_means
+        self.weights = decomposition.block_weights
+        self.k = self.means.shape[1]
+        self.v0 = float(decomposition.v0)
+        self.m0 = _centre(self.means) if centre is None else np.asarray(centre, dtype=float)
+        with arb_precision():
+            self.R = upper(_max_distance(self.means, self.m0))
+            sq = [_squared_distance(row, self.m0) for row in self.means]
+            self.range_q = upper(max(sq, key=upper) - min(sq, key=lower)) if len(sq) > 1 else 0.0
+            self.diam = _diameter(self.means)
+        self.m0_norm = _norm_upper(self.m0)
+        self.n_components = len(self.means)
+        with arb_precision():
+            # Y_max = max over pairs |(mu_c - mu_e) . (m0 - (mu_c + mu_e)/2)|: the frame term of part 4
+            worst = 0.0
+            mb = [[arb(float(x)) for x in row] for row in self.means]
+            m0b = [arb(float(x)) for x in self.m0]
+            for c in range(self.n_components):
+                for e in range(c):
+                    y = sum(((mb[c][i] - mb[e][i]) * (m0b[i] - (mb[c][i] + mb[e][i]) / 2) for i in range(self.k)),
+                            arb(0))
+                    worst = max(worst, upper(abs(y)))
+            self.Y_max = worst
+            logs = [arb(float(w)).log() for w in self.weights]
+            self.log_weight_range = upper(max(logs, key=upper) - min(logs, key=lower)) if len(logs) > 1 else 0.0
+        self._spread_cache = {}
+
+    # -- scalar functions of time, as balls
+    def _scales(self, t):
+        """``(a, v)`` at a real or complex ball ``t``."""
+        a = (-t).exp()
+        return a, 1 + (self.v0 - 1) * a * a
+
+    def spread(self, t_lo: float, t_hi: float) -> float:
+        """``C >= lambda_max Cov_r(mu)`` for every ``u`` and ``t in [t_lo, t_hi]`` (part 3): Popoviciu's
+        ``diam^2 / 4``, or the circle-tilt or tempered posterior bound of
+        :func:`certsample.lipschitz.posterior_spread_on` (proofs there), widened by a relative ``1e-12``
+        for its float64 evaluation."""
+        key = (t_lo, t_hi)
+        if key not in self._spread_cache:
+            from certsample.lipschitz import posterior_spread_on
+
+            best = self.diam * self.diam / 4 * (1 + 1e-15)
+            if self.target.n_components > 1:  # kind 'isotropic': equal variances, one value on the block
+                best = min(best, posterior_spread_on(self.target, t_lo, t_hi) * (1 + 1e-12))
+            self._spread_cache[key] = best
+        return self._spread_cache[key]
+
+    def hessian_top(self, t_lo: float, t_hi: float, pieces: int | None = None) -> float:
+        """Upper bound of ``-1/v + a^2 C / v^2`` over ``[t_lo, t_hi]`` (sub-intervals, each one ball)."""
+        arb = _flint().arb
+        worst = -math.inf
+        for lo, hi in _pieces(t_lo, t_hi, pieces or self.SUBINTERVALS):
+            C = arb(self.spread(lo, hi))
+            with arb_precision():
+                a, v = self._scales(arb_interval(lo, hi))
+                worst = max(worst, upper(-1 / v + a * a * C / (v * v)))
+        return worst
+
+    def lipschitz(self, t_lo: float, t_hi: float, pieces: int = 1) -> float:
+        """Upper bound of the score's Lipschitz constant on the block, ``max(1/v, hessian top)``, over the interval."""
+        worst = -math.inf
+        for lo, hi in _pieces(t_lo, t_hi, pieces):
+            with arb_precision():
+                a, v = self._scales(arb_interval(lo, hi))
+                worst = max(worst, upper(1 / v))
+        return max(worst, self.hessian_top(t_lo, t_hi, pieces))
+
+    def path_growth(self, t_lo: float, t_hi: float, pieces: int | None = None) -> float:
+        """Upper bound of ``R int_{t_lo}^{t_hi} a / v^{3/2} dt``: how far ``w`` moves (part 3)."""
+        arb = _flint().arb
+        total = arb(0)
+        with arb_precision():
+            for lo, hi in _pieces(t_lo, t_hi, pieces or self.SUBINTERVALS):
+                a, v = self._scales(arb_interval(lo, hi))
+                total += (arb(hi) - arb(lo)) * a / (v * v.sqrt())
+            return upper(arb(self.R) * total)
+
+    def frame(self, t: float):
+        """``(a, g)`` at a float time, as balls."""
+        arb = _flint().arb
+        a, v = self._scales(arb(t))
+        return a, v.sqrt()
+
+    def complex_bounds(self, t0: float, h: float, rho: float, W: float, grid=(6, 4)):
+        """Bounds on the drift along the flow continued to the rectangle around the Bernstein ellipse
+        ``E_rho`` of the window ``[0, h]`` in ``tau`` (part 4), for every start ``|w0| <= W``.
+
+        Returns ``None`` when the inequalities cannot be checked (``Re v <= 0``, ``Re alpha <= 0``, no
+        phase bound below ``pi/2`` or no ``eps`` found), else a dict: ``eps`` (``|w - w0| <= eps``),
+        ``M`` (``sup |s_J + w0/g| <= M``), ``M_frame`` (``sup |1/g(tau) - 1/g(h/2)|``: ``w0/g`` moves by at
+        most ``W M_frame``), ``tau_max``.
+        """
+        flint = _flint()
+        arb, acb = flint.arb, flint.acb
+        with arb_precision():
+            half = arb(h) / 2
+            r = arb(rho)
+            ax_re = half * (r + 1 / r) / 2
+            ax_im = half * (r - 1 / r) / 2
+            re_lo, re_hi = lower(half - ax_re), upper(half + ax_re)
+            im_hi = upper(ax_im)
+            tau_max = upper((arb(max(abs(re_lo), abs(re_hi))) ** 2 + arb(im_hi) ** 2).sqrt())
+            a_mid = (-(acb(t0) - acb(half))).exp()
+            g_mid = (1 + (self.v0 - 1) * a_mid * a_mid).sqrt()
+            boxes = []
+            for lo, hi in _pieces(re_lo, re_hi, grid[0]):
+                for ilo, ihi in _pieces(-im_hi, im_hi, grid[1]):
+                    tau = acb(arb_interval(lo, hi), arb_interval(ilo, ihi))
+                    t = acb(t0) - tau
+                    a = (-t).exp()
+                    v = 1 + (self.v0 - 1) * a * a
+                    if not v.real.lower() > 0:
+                        return None
+                    g = (v.log() / 2).exp()  # principal branch, analytic for Re v > 0
+                    alpha = a / g
+                    beta = a * a / (2 * v)
+                    gamma = 2 * beta
+                    box = dict(im_alpha=upper(abs(alpha.imag)), re_alpha=upper(abs(alpha.real)),
+                               im_beta=upper(abs(beta.imag)), a=upper(a), v_lo=lower(v), g_lo=lower(g),
+                               v32=lower(abs(v) * abs(v).sqrt()), frame=upper(1 / g - 1 / g_mid), tau=upper(tau),
+                               sigma=max(abs(ilo), abs(ihi)))
+                    if alpha.real.lower() > 0:
+                        ratio = alpha.imag / alpha.real
+                        box["r"] = upper(abs(ratio))
+                        box["x"] = upper(abs(gamma.imag - ratio * gamma.real))
+                        box["re_plus"] = upper(abs(alpha.real + ratio * alpha.imag))
+                    boxes.append(box)
+            R, diam = self.R, self.diam
+            half_pi = math.pi / 2 * (1 - 1e-9)
+            # near/far split weights f = (K - 1) e^{-spread}, rounded up once
+            far = self._far_weights()
+
+            def kappa(box, speed):
+                """Lower bound of ``|sum_c w_c e^{z_c}| / sum_c |w_c e^{z_c}|`` on the box when ``|w'| <= speed``
+                (so ``|w - w0| <= |tau| speed`` and ``|Im w| <= |Im tau| speed``; proof: part 4). Float64 with
+                every nonnegative expression rounded up and the cosine's alternating series rounded down."""
+                best = 0.0
+                eps, eps_im = _up(box["tau"] * speed, 1), _up(box["sigma"] * speed, 1)
+                # all components: Im(alpha nu . delta) = Im(alpha) nu . Re(delta) + Re(alpha) nu . Im(delta)
+                theta = _up((box["im_alpha"] * W * diam + box["im_beta"] * self.range_q) / 2
+                            + (box["im_alpha"] * eps + box["re_alpha"] * eps_im) * R, 12)
+                if theta < half_pi:
+                    best = _cos_lower(theta)
+                if "r" in box:
+                    base = _up(box["x"] * self.Y_max + box["re_plus"] * diam * eps_im, 5)
+                    for spread, f in far:
+                        th = _up(box["r"] * (spread + 2 * self.log_weight_range) / 2 + base, 5)
+                        if not th < half_pi:
+                            break
+                        best = max(best, _down((_cos_lower(th) - f) / _up(1 + f, 1), 2))
+                return best
+
+            def sup_F(speed):
+                worst = 0.0
+                for box in boxes:
+                    k = kappa(box, speed)
+                    if not k > 0:
+                        return None
+                    worst = max(worst, _up(box["a"] * R / (box["v32"] * k), 3))
+                return worst
+
+            speed = 0.0
+            for _ in range(60):
+                f = sup_F(speed)
+                if f is None:
+                    return None
+                if f <= speed:
+                    break
+                speed = f * 1.05 + 1e-300
+            else:
+                return None
+            M = 0.0
+            frame = 0.0
+            for box in boxes:
+                m = _up(box["a"] * R / (box["v_lo"] * kappa(box, speed)) + box["tau"] * speed / box["g_lo"], 6)
+                M = max(M, m)
+                frame = max(frame, box["frame"])
+            return {"eps": _up(tau_max * speed, 1), "speed": speed, "M": M, "M_frame": frame, "tau_max": tau_max}
+
+    def _far_weights(self):
+        """``[(spread, (K - 1) e^{-spread})]`` for :data:`DELTAS`, the weights rounded up (Arb)."""
+        if not hasattr(self, "_far"):
+            arb = _flint().arb
+            with arb_precision():
+                self._far = [(s, upper((self.n_components - 1) * (-arb(s)).exp())) for s in self.DELTAS]
+        return self._far
+
+
+_ULP = 2.0 ** -52
+
+
+def _up(x: float, operations: int) -> float:
+    """Upper bound of a float64 expression of nonnegative terms with ``operations`` roundings (each relative
+    ``<= 2^-53``; ``(1 + u)^n <= 1 + 2 n u``)."""
+    return x * (1.0 + (operations + 1) * _ULP)
+
+
+def _down(x: float, operations: int) -> float:
+    """Lower bound of a float64 expression (``x >= 0`` computed with ``operations`` roundings), else ``x`` itself
+    minus a margin (a lower bound in both cases for expressions of magnitude at most 2)."""
+    return x * (1.0 - (operations + 1) * _ULP) if x >= 0 else x - (operations + 1) * 2 * _ULP
+
+
+def _cos_lower(x: float) -> float:
+    """A lower bound of ``cos x`` for ``0 <= x <= pi/2``: the alternating Taylor series cut after a negative term
+    (``1 - x^2/2! + ... - x^14/14!``; its terms decrease there), evaluated in float64 minus ``1e-14``, which exceeds
+    the rounding of its 30 operations on terms below 2."""
+    x2 = x * x
+    term, total = 1.0, 1.0
+    for k in range(1, 8):
+        term *= -x2 / ((2 * k - 1) * (2 * k))
+        total += term
+    return total - 1e-14
