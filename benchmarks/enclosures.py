@@ -94,17 +94,22 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     print(f"T={args.T}, delta={args.delta}; one process per measurement, pinned to CPU {args.cpu}; CPU seconds")
-    print(f"{'target':<11s}{'tol':>7s}{'n':>5s}{'float64 /s':>12s}{'via Arb':>9s}{'r/tol':>8s}"
-          f"{'Arb /s':>10s}{'ratio':>9s}{'agree':>7s}")
+    print(
+        f"{'target':<11s}{'tol':>7s}{'n':>5s}{'float64 /s':>12s}{'via Arb':>9s}{'r/tol':>8s}"
+        f"{'Arb /s':>10s}{'ratio':>9s}{'agree':>7s}"
+    )
     for name in args.targets:
         n = args.n_mixture64 if name == "mixture64" else args.n
         for tol in args.tols:
             fast_s, by_arb, worst, centers, radii = _in_process(
-                _fast, (name, n, tol, args.T, args.delta, args.seed, args.cpu))
+                _fast, (name, n, tol, args.T, args.delta, args.seed, args.cpu)
+            )
             try:
                 arb_s, arb_centers, arb_radii = _in_process(
-                    _arb, (name, n, min(args.arb, n), tol, args.T, args.delta, args.seed, args.cpu, args.arb_seconds),
-                    timeout=2 * args.arb_seconds)
+                    _arb,
+                    (name, n, min(args.arb, n), tol, args.T, args.delta, args.seed, args.cpu, args.arb_seconds),
+                    timeout=2 * args.arb_seconds,
+                )
             except multiprocessing.TimeoutError:  # not one Arb enclosure finished
                 arb_s, arb_centers, arb_radii = 2 * args.arb_seconds, None, np.empty(0)
             done = len(arb_radii)
@@ -115,8 +120,11 @@ def main(argv=None):
                 agree = "yes" if np.all(gaps <= radii[:done] + arb_radii) else "NO"
             else:
                 arb_rate, ratio, agree = f"<{1 / arb_s:.2g}", f">{fast_rate * arb_s:.0f}", "-"
-            print(f"{name:<11s}{tol:>7.0e}{n:>5d}{fast_rate:12.1f}{by_arb:9d}{worst:8.2f}{arb_rate:>10s}{ratio:>9s}"
-                  f"{agree:>7s}", flush=True)
+            print(
+                f"{name:<11s}{tol:>7.0e}{n:>5d}{fast_rate:12.1f}{by_arb:9d}{worst:8.2f}{arb_rate:>10s}{ratio:>9s}"
+                f"{agree:>7s}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

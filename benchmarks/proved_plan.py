@@ -36,8 +36,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     theorem = proofs.get("collocation")
     print(f"T = {args.T:g}, delta = {args.delta:g}, eta = {args.eta:g}")
-    print("| target | eps | measured NFE (windows, D) | proved NFE (windows, D) | proved / measured | proved bound "
-          "| seconds (proof search) |")
+    print(
+        "| target | eps | measured NFE (windows, D) | proved NFE (windows, D) | proved / measured | proved bound "
+        "| seconds (proof search) |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for name in args.targets:
         target = TARGETS[name]()
@@ -50,12 +52,18 @@ def main(argv=None):
             except NotCovered as err:
                 text = str(err)  # "... on <target> (family: reason; family: reason)": the first family's reason
                 reason = text.split(" (rho_w=", 1)[1].split(": ", 1)[1].split(";")[0] if " (rho_w=" in text else text
-                print(f"| {name} | {eps:g} | {measured} ({len(grid)}, {solver.degree}) | not proved: {reason} | - | - "
-                      f"| {time.perf_counter() - start:.0f} |", flush=True)
+                print(
+                    f"| {name} | {eps:g} | {measured} ({len(grid)}, {solver.degree}) | not proved: {reason} | - | - "
+                    f"| {time.perf_counter() - start:.0f} |",
+                    flush=True,
+                )
                 continue
-            print(f"| {name} | {eps:g} | {measured} ({len(grid)}, {solver.degree}) | {plan.nfe} ({plan.windows}, "
-                  f"{plan.degree}) | {plan.nfe / measured:.1f} | {plan.bound.value:.2g} "
-                  f"| {time.perf_counter() - start:.0f} |", flush=True)
+            print(
+                f"| {name} | {eps:g} | {measured} ({len(grid)}, {solver.degree}) | {plan.nfe} ({plan.windows}, "
+                f"{plan.degree}) | {plan.nfe / measured:.1f} | {plan.bound.value:.2g} "
+                f"| {time.perf_counter() - start:.0f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

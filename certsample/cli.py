@@ -295,14 +295,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="requested accuracy (> 0): pathwise RMS for ODE solvers, else the theorem's metric",
     )
     p.add_argument("--n", type=int, default=2000, help="particles in the run")
-    p.add_argument("--n-verify", type=int, default=None,
-                   help="ODE solvers: particles whose error is proved (default: all up to 10000 particles, else 32)")
+    p.add_argument(
+        "--n-verify",
+        type=int,
+        default=None,
+        help="ODE solvers: particles whose error is proved (default: all up to 10000 particles, else 32)",
+    )
     p.add_argument("--n-steps", type=int, default=None, help="steps (default: from the theorem, or tuned)")
     p.add_argument("--z", type=float, default=3.0, help="statistical refutations at alpha = Phi(-z)")
     p.add_argument("--confidence", type=float, default=0.95, help="level of the population statements")
     p.add_argument("--workers", type=int, default=2, help="processes computing enclosures")
-    p.add_argument("--verify-seconds", type=float, default=120.0,
-                   help="time budget of the enclosures; fewer particles are checked past it (0: no budget)")
+    p.add_argument(
+        "--verify-seconds",
+        type=float,
+        default=120.0,
+        help="time budget of the enclosures; fewer particles are checked past it (0: no budget)",
+    )
     p.add_argument("--T", type=float, default=None, help="horizon (default: chosen from eps)")
     p.add_argument("--delta", type=float, default=1e-2, help="early-stopping time > 0")
     p.add_argument("--backend", default="cpu", choices=["numpy", "cpu", "cuda"], help="where the solver runs")

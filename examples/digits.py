@@ -301,8 +301,11 @@ def reference(model, noise, rtol=1e-12):
 
 
 def evaluate(samples, labels, ref, x_test, classifier, bandwidth):
+    """The run's scores; a run that diverged (NaN or inf samples) is reported as such, not dropped."""
     from certsample.metrics import mmd, sliced_w2
 
+    if not np.all(np.isfinite(samples)):
+        return {"pathwise": math.inf, "mmd": math.nan, "sliced_w2": math.nan, "accuracy": 0.0}
     pathwise = float(np.sqrt(np.mean(np.sum((samples - ref) ** 2, axis=1))))
     return {
         "pathwise": pathwise,

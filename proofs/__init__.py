@@ -20,8 +20,8 @@ from .baselines import (
     ReverseSDEEulerW2,
 )
 from .collocation import CollocationTheorem
-from .gatmiry_chen_salim import GatmiryChenSalim2026
 from .core import Theorem
+from .gatmiry_chen_salim import GatmiryChenSalim2026
 from .lee_song_vempala import LeeSongVempalaCollocation, lagrange_inf_norm
 from .midpoint_ms import ParallelMidpointMS, RandomizedMidpointMS
 from .randomized_midpoint import GuptaCaiChenParallel, GuptaCaiChenSequential

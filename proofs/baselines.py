@@ -170,8 +170,10 @@ class _W2Base(Theorem):
         budget = eps - P_max * I0
         steps = (T - delta) * smax(1, inv_hc, P_max * K / budget)
         conds = (
-            ("eps must exceed the h-independent part P*(e^{-T} W0 + score-error term); "
-             "increase T or reduce eps_s", budget),
+            (
+                "eps must exceed the h-independent part P*(e^{-T} W0 + score-error term); increase T or reduce eps_s",
+                budget,
+            ),
             ("T > delta", T - delta),
         )
         return steps, conds
@@ -202,13 +204,9 @@ class ProbabilityFlowEIW2(_W2Base):
         "lipschitz_growth_exponent": (sp.exp(_h) - 1) / (2 * _h),
         "G": smax(L - 1, 1 - alpha, 0) * sp.sqrt(d * L) + d * M,
     }
-    assumptions = _common_assumptions + (
-        "Hess log q_t is M-Lipschitz in operator norm (M = 0 for Gaussian data).",
-    )
+    assumptions = _common_assumptions + ("Hess log q_t is M-Lipschitz in operator norm (M = 0 for Gaussian data).",)
     error_expr = _rho ** constants["lipschitz_growth_exponent"] * (
-        sp.exp(-T) * W0
-        + N * (sp.exp(_h) - 1 - _h) * constants["G"]
-        + N * (sp.exp(_h) - 1) * eps_s
+        sp.exp(-T) * W0 + N * (sp.exp(_h) - 1 - _h) * constants["G"] + N * (sp.exp(_h) - 1) * eps_s
     )
     error_conditions = (
         ("step size: (e^h - 1)(L - 1) <= 2", 2 - (sp.exp(_h) - 1) * (L - 1)),
@@ -264,8 +262,7 @@ class ReverseSDEEIW2(_W2Base):
     steps_expr, step_conditions = _W2Base._steps(
         _rho ** ((E - 1) / 2),
         sp.exp(-T) * W0 + 2 * (T - delta) * (E - 1) * eps_s,
-        (T - delta) * E * sp.sqrt(d * L)
-        + sp.sqrt(T - delta) * constants["martingale_constant"] * E * L * sp.sqrt(d),
+        (T - delta) * E * sp.sqrt(d * L) + sp.sqrt(T - delta) * constants["martingale_constant"] * E * L * sp.sqrt(d),
         (E - 1) * smax(2 * L - 1, 0),
     )
 
@@ -344,8 +341,10 @@ class ChenEtAl2023(Theorem):
 
     name = "chen_et_al_2023"
     reference = "Chen, Chewi, Li, Li, Salim, Zhang, ICLR 2023, arXiv:2209.11215, Theorem 2"
-    placeholder_reason = ("the paper's Theorem 2 carries an unstated absolute constant; C = 4 is a stated "
-                          "placeholder (the exponents are the paper's)")
+    placeholder_reason = (
+        "the paper's Theorem 2 carries an unstated absolute constant; C = 4 is a stated "
+        "placeholder (the exponents are the paper's)"
+    )
     metric = "TV"
     KL0 = sp.Symbol("KL0", nonnegative=True)
     symbols = {s.name: s for s in (d, L, T, m2, eps_s, KL0, N, eps)}
@@ -363,7 +362,5 @@ class ChenEtAl2023(Theorem):
     error_conditions = (("step size h = T/N <= 1/L", N - T * L),)
     _budget = 2 * eps**2 - KL0 * sp.exp(-2 * T) - T * eps_s**2
     steps_expr = T * smax(L, 2 * _C * L**2 * d * T / _budget, sp.sqrt(2 * _C * L**2 * m2 * T / _budget))
-    step_conditions = (
-        ("2 eps^2 must exceed KL0 e^{-2T} + T eps_s^2 (increase T or reduce eps_s)", _budget),
-    )
+    step_conditions = (("2 eps^2 must exceed KL0 e^{-2T} + T eps_s^2 (increase T or reduce eps_s)", _budget),)
     del _hh, _C, _kl, _budget

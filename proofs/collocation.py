@@ -135,11 +135,19 @@ import numpy as np
 import sympy as sp
 
 from .core import RunPlan, RunTheorem
-from .flow_bounds import (NotCovered, Decomposition, StartSet, IsotropicBlock, arb_precision, arb_interval, upper,
-                          lower, PRECISION)
+from .flow_bounds import (
+    PRECISION,
+    Decomposition,
+    IsotropicBlock,
+    NotCovered,
+    StartSet,
+    arb_interval,
+    arb_precision,
+    lower,
+    upper,
+)
 
-__all__ = ["CollocationTheorem", "ExactMatrices", "PathwiseBound", "ProvedPlan",
-           "NotCovered", "DEFAULT_ETA"]
+__all__ = ["CollocationTheorem", "ExactMatrices", "PathwiseBound", "ProvedPlan", "NotCovered", "DEFAULT_ETA"]
 
 #: default mass of q_T left outside the start set
 DEFAULT_ETA = 1e-6
@@ -149,6 +157,7 @@ RHOS = (1.15, 1.3, 1.5, 1.75, 2.0, 2.4, 2.8, 3.3, 4.0, 5.0, 6.0, 7.5, 9.0, 11.0,
 
 def _flint():
     import flint
+
     return flint
 
 
@@ -267,7 +276,7 @@ class _Schedule:
     pipeline: bool
 
     @classmethod
-    def of(cls, grid, degree, sweeps, warm_start, pipeline) -> "_Schedule":
+    def of(cls, grid, degree, sweeps, warm_start, pipeline) -> _Schedule:
         times = np.asarray(getattr(grid, "times", grid), dtype=float)
         if times.ndim != 1 or times.size < 2 or np.any(np.diff(times) >= 0) or times[-1] <= 0:
             raise ValueError("grid must be a TimeGrid or a decreasing array of forward times ending above 0")
@@ -349,6 +358,7 @@ def linear_map(schedule: _Schedule, lam: float):
     K = schedule.windows
     lam_b = arb(float(lam))
     with arb_precision(mats.prec):
+
         def score(states, t, h, rows):
             out = []
             for i in rows:
@@ -452,8 +462,9 @@ def linear_errors(schedule: _Schedule, lam: float):
             P, Q = arb(1), arb(0)
             for k in range(schedule.windows):
                 n = int(schedule.sweeps[k])
-                p, q = _cold_window_maps(float(schedule.times[k]), float(schedule.times[k + 1]), schedule.degree,
-                                         lam, n)[n - 1]
+                p, q = _cold_window_maps(
+                    float(schedule.times[k]), float(schedule.times[k + 1]), schedule.degree, lam, n
+                )[n - 1]
                 P, Q = p * P, p * Q + q
     with arb_precision(mats.prec):
         T, delta = arb(float(schedule.times[0])), arb(float(schedule.times[-1]))
@@ -467,7 +478,7 @@ def linear_errors(schedule: _Schedule, lam: float):
 
 # ---------------------------------------------------------------------------- the nonlinear block
 #: unit roundoff of float64
-_U = 2.0 ** -53
+_U = 2.0**-53
 
 
 def _round_up(x, operations: int):
@@ -563,8 +574,18 @@ class _BlockAnalysis:
                     aj, vj = blk._scales(tj)
                     gj = vj.sqrt()
                     moved = blk.path_growth(lower(tj), t0) if j else 0.0
-                    rows.append((upper(growth[j]), upper(growth[j] - 1), upper(abs(a0 - aj)), upper(abs(g0 - gj)),
-                                 upper(gj), moved, upper(aj * arb(blk.R) / vj), upper(1 / gj)))
+                    rows.append(
+                        (
+                            upper(growth[j]),
+                            upper(growth[j] - 1),
+                            upper(abs(a0 - aj)),
+                            upper(abs(g0 - gj)),
+                            upper(gj),
+                            moved,
+                            upper(aj * arb(blk.R) / vj),
+                            upper(1 / gj),
+                        )
+                    )
             cols = np.array(rows).T
             self._nodes[key] = _Nodes(BT, *cols, L)
         return self._nodes[key]
@@ -596,7 +617,7 @@ def _w_key(W: float) -> float:
     if W <= 0:
         return 0.0
     e = math.floor(math.log10(W)) - 2
-    return float(math.ceil(W / 10.0 ** e) * 10.0 ** e) * (1 + 1e-12)
+    return float(math.ceil(W / 10.0**e) * 10.0**e) * (1 + 1e-12)
 
 
 def _frame_radius(W_exact: float, E_over_g: float) -> float:
@@ -671,8 +692,21 @@ def block_bound(analysis: _BlockAnalysis, schedule: _Schedule, start_radius: flo
         E = _round_up(gronwall * E + local, 2)
         W_exact = _round_up(W_exact + growth, 1)
         previous = (e, node_drift, nd.L)
-        reports.append(WindowReport(t0, h_up, sweeps, W_num, float(np.max(nd.L)), gronwall,
-                                    rho if rho else math.nan, eps_I, float(np.max(e0)), local, E))
+        reports.append(
+            WindowReport(
+                t0,
+                h_up,
+                sweeps,
+                W_num,
+                float(np.max(nd.L)),
+                gronwall,
+                rho if rho else math.nan,
+                eps_I,
+                float(np.max(e0)),
+                local,
+                E,
+            )
+        )
         if not math.isfinite(E):
             break
     return E, reports
@@ -752,8 +786,10 @@ class CollocationTheorem(RunTheorem):
     """
 
     name = "collocation"
-    reference = ("certsample proofs.collocation (this module); Trefethen, ATAP (2013) Thm 8.2; "
-                 "Gatmiry, Chen, Salim, arXiv:2601.10708 (2026) for the method")
+    reference = (
+        "certsample proofs.collocation (this module); Trefethen, ATAP (2013) Thm 8.2; "
+        "Gatmiry, Chen, Salim, arXiv:2601.10708 (2026) for the method"
+    )
     metric = "pathwise"
     certified = True
     algorithmic = True
@@ -782,9 +818,11 @@ class CollocationTheorem(RunTheorem):
 
     # -- the symbolic interface of proofs.core.Theorem does not apply
     def _no_closed_form(self):
-        raise ValueError("theorem 'collocation' is algorithmic: it needs a target and a run. Use "
-                         "proofs.get('collocation').pathwise_bound(target, grid, degree, sweeps) or "
-                         ".plan(eps, target, T, delta)")
+        raise ValueError(
+            "theorem 'collocation' is algorithmic: it needs a target and a run. Use "
+            "proofs.get('collocation').pathwise_bound(target, grid, degree, sweeps) or "
+            ".plan(eps, target, T, delta)"
+        )
 
     def step_count(self, **values) -> int:
         self._no_closed_form()
@@ -803,22 +841,36 @@ class CollocationTheorem(RunTheorem):
         except NotCovered as uncovered:
             return str(uncovered)
         if dec.kind == "unequal":
-            return ("components with unequal variances on the coordinates where they differ (the complex-time "
-                    "bound of the drift is proved for one shared isotropic variance there)")
+            return (
+                "components with unequal variances on the coordinates where they differ (the complex-time "
+                "bound of the drift is proved for one shared isotropic variance there)"
+            )
         return None
 
-    def run_bound(self, target, grid, *, eta: float = DEFAULT_ETA, degree: int = 8, sweeps=8,
-                  warm_start: bool = False, pipeline: bool = False) -> PathwiseBound:
+    def run_bound(
+        self,
+        target,
+        grid,
+        *,
+        eta: float = DEFAULT_ETA,
+        degree: int = 8,
+        sweeps=8,
+        warm_start: bool = False,
+        pipeline: bool = False,
+    ) -> PathwiseBound:
         """:meth:`pathwise_bound` of a run (the solver's ``theorem_options``)."""
         return self.pathwise_bound(target, grid, degree, sweeps, warm_start=warm_start, pipeline=pipeline, eta=eta)
 
-    def run_plan(self, eps: float, target, T: float, delta: float, *, eta: float = DEFAULT_ETA,
-                 **options) -> RunPlan:
+    def run_plan(self, eps: float, target, T: float, delta: float, *, eta: float = DEFAULT_ETA, **options) -> RunPlan:
         """:meth:`plan`: its grid, and its degree and per-window sweeps as the solver's options (a cold start,
         the run the search proves; the solver's own degree and sweeps are replaced)."""
         plan = self.plan(eps, target, T, delta, eta=eta)
-        options = {"degree": plan.degree, "sweeps": plan.sweeps, "warm_start": plan.warm_start,
-                   "pipeline": plan.pipeline}
+        options = {
+            "degree": plan.degree,
+            "sweeps": plan.sweeps,
+            "warm_start": plan.warm_start,
+            "pipeline": plan.pipeline,
+        }
         return RunPlan(plan.grid, plan.nfe, plan.bound, options)
 
     # -- the bound
@@ -832,8 +884,17 @@ class CollocationTheorem(RunTheorem):
             self._analyses[key] = entry
         return entry[1]
 
-    def pathwise_bound(self, target, grid, degree: int, sweeps, *, warm_start: bool = False,
-                       pipeline: bool = False, eta: float = DEFAULT_ETA) -> PathwiseBound:
+    def pathwise_bound(
+        self,
+        target,
+        grid,
+        degree: int,
+        sweeps,
+        *,
+        warm_start: bool = False,
+        pipeline: bool = False,
+        eta: float = DEFAULT_ETA,
+    ) -> PathwiseBound:
         """Proved bound on ``|X_run(delta) - x(delta)|`` over every start in ``S(eta)`` at ``grid.T``.
 
         Parameters
@@ -859,9 +920,11 @@ class CollocationTheorem(RunTheorem):
         schedule = _Schedule.of(grid, degree, sweeps, warm_start, pipeline)
         dec = Decomposition.of(target)
         if dec.kind == "unequal":
-            raise NotCovered("components with unequal variances on the coordinates where they differ: the "
-                             "complex-time bound of the drift (module docstring, part 4) is proved only for one "
-                             "shared isotropic variance there")
+            raise NotCovered(
+                "components with unequal variances on the coordinates where they differ: the "
+                "complex-time bound of the drift (module docstring, part 4) is proved only for one "
+                "shared isotropic variance there"
+            )
         start = StartSet.build(dec, float(schedule.times[0]), float(eta))
         block, per_window = 0.0, []
         if dec.kind == "isotropic":
@@ -873,12 +936,33 @@ class CollocationTheorem(RunTheorem):
         arb = _flint().arb
         with arb_precision():
             value = upper((arb(block) ** 2 + arb(linear) ** 2).sqrt())
-        return PathwiseBound(value, block, linear, start, float(eta), per_window, terms, schedule.nfe(),
-                             schedule.rounds(), schedule.degree, schedule.sweeps, schedule.warm_start,
-                             schedule.pipeline)
+        return PathwiseBound(
+            value,
+            block,
+            linear,
+            start,
+            float(eta),
+            per_window,
+            terms,
+            schedule.nfe(),
+            schedule.rounds(),
+            schedule.degree,
+            schedule.sweeps,
+            schedule.warm_start,
+            schedule.pipeline,
+        )
 
-    def plan(self, eps: float, target, T: float = 10.0, delta: float = 1e-3, *, eta: float = DEFAULT_ETA,
-             families=None, degrees=None) -> ProvedPlan:
+    def plan(
+        self,
+        eps: float,
+        target,
+        T: float = 10.0,
+        delta: float = 1e-3,
+        *,
+        eta: float = DEFAULT_ETA,
+        families=None,
+        degrees=None,
+    ) -> ProvedPlan:
         """The run with the fewest score evaluations, among those searched, whose proved bound is ``<= eps``.
 
         Windows are marched from ``T`` to ``delta`` for each family ``(rho_w, c_L)`` of :data:`FAMILIES`
@@ -897,8 +981,16 @@ class CollocationTheorem(RunTheorem):
             raise ValueError(f"eps must be in (0, 1), got {eps!r}")
         if not (math.isfinite(delta) and delta > 0 and math.isfinite(T) and T > delta):
             raise ValueError(f"need T > delta > 0, got T={T!r}, delta={delta!r}")
-        return _plan(self, float(eps), target, float(T), float(delta), float(eta),
-                     tuple(families or FAMILIES), tuple(degrees or DEGREES))
+        return _plan(
+            self,
+            float(eps),
+            target,
+            float(T),
+            float(delta),
+            float(eta),
+            tuple(families or FAMILIES),
+            tuple(degrees or DEGREES),
+        )
 
 
 def _linear_total(dec: Decomposition, schedule: _Schedule, start: StartSet):
@@ -921,7 +1013,6 @@ def _linear_total(dec: Decomposition, schedule: _Schedule, start: StartSet):
     return total, terms
 
 
-
 # ---------------------------------------------------------------------------- the proved plan
 #: grid families tried by the plan: (Bernstein parameter every window must validate, max h * L)
 FAMILIES = ((3.0, 1.0), (4.0, 1.0), (5.0, 1.0))
@@ -941,8 +1032,16 @@ def _linear_lipschitz(lams, t_lo: float, t_hi: float) -> float:
         return max(upper(1 / (1 + (arb(float(lam)) - 1) * a * a)) for lam in lams)
 
 
-def _march(analysis: _BlockAnalysis, T: float, delta: float, start_radius: float, rho_w: float, c_L: float,
-           h_max: float = 2.0, linear_lams=()):
+def _march(
+    analysis: _BlockAnalysis,
+    T: float,
+    delta: float,
+    start_radius: float,
+    rho_w: float,
+    c_L: float,
+    h_max: float = 2.0,
+    linear_lams=(),
+):
     """Forward times from ``T`` to ``delta``, each window as long as possible (at most ``h_max``) with
     ``h sup L <= c_L`` (``L`` the block's and the linear coordinates' Lipschitz bounds) and a validated complex
     bound at ``rho_w`` (module docstring, part 8)."""
@@ -968,8 +1067,10 @@ def _march(analysis: _BlockAnalysis, T: float, delta: float, start_radius: float
         times.append(t1)
         t = t1
         if len(times) > MAX_WINDOWS:
-            raise NotCovered(f"more than {MAX_WINDOWS} windows would be needed (reached t={t:g} of delta={delta:g}): "
-                             "the complex-time bound of the drift and the Lipschitz bound force windows this short")
+            raise NotCovered(
+                f"more than {MAX_WINDOWS} windows would be needed (reached t={t:g} of delta={delta:g}): "
+                "the complex-time bound of the drift and the Lipschitz bound force windows this short"
+            )
     return np.array(times)
 
 
@@ -1074,8 +1175,10 @@ def _plan(theorem, eps, target, T, delta, eta, families, degrees):
         for n_windows in (4, 8, 16, 32):
             grid = TimeGrid(np.geomspace(T, delta, n_windows + 1))
             for D in (D for D in degrees if D <= 20):
-                def ok(n):
+
+                def ok(n, grid=grid, D=D):
                     return theorem.pathwise_bound(target, grid, D, n, eta=eta).value <= eps
+
                 hi = 1
                 while hi <= MAX_SWEEPS and not ok(hi):
                     hi *= 2
@@ -1101,8 +1204,15 @@ def _plan(theorem, eps, target, T, delta, eta, families, degrees):
     arb = _flint().arb
     for rho_w, c_L in families:
         try:
-            times = _march(analysis, float(T), float(delta), start.block_radius, rho_w, c_L,
-                           linear_lams=[lam for lam, _ in dec.linear_groups()])
+            times = _march(
+                analysis,
+                float(T),
+                float(delta),
+                start.block_radius,
+                rho_w,
+                c_L,
+                linear_lams=[lam for lam, _ in dec.linear_groups()],
+            )
         except NotCovered as err:
             search.append((f"rho_w={rho_w}, hL<={c_L}", None, None, str(err)))
             continue
@@ -1123,7 +1233,7 @@ def _plan(theorem, eps, target, T, delta, eta, families, degrees):
             estimates.append((nfe, D, local))
             if rising >= 2:
                 break
-        for nfe, D, local in sorted(estimates, key=lambda e: e[0])[:2]:
+        for _, D, local in sorted(estimates, key=lambda e: e[0])[:2]:
             for fraction in (0.9, 0.6, 0.3):
                 sweeps = _choose_sweeps(local, fraction * eps)
                 linear_need = _linear_sweeps(dec, times, D, start.linear_radius, 0.3 * fraction * eps)
@@ -1137,14 +1247,28 @@ def _plan(theorem, eps, target, T, delta, eta, families, degrees):
                     value = upper((arb(block) ** 2 + arb(linear) ** 2).sqrt())
                 search.append((family, D, schedule.nfe(), value))
                 if value <= eps:
-                    bound = PathwiseBound(value, block, linear, start, float(eta), per_window, terms, schedule.nfe(),
-                                          schedule.rounds(), D, schedule.sweeps, False, False)
+                    bound = PathwiseBound(
+                        value,
+                        block,
+                        linear,
+                        start,
+                        float(eta),
+                        per_window,
+                        terms,
+                        schedule.nfe(),
+                        schedule.rounds(),
+                        D,
+                        schedule.sweeps,
+                        False,
+                        False,
+                    )
                     if best is None or bound.nfe < best[1].nfe:
                         best = (times, bound)
                     break
     if best is None:
         failures = "; ".join(f"{f}: {err}" for f, _, _, err in search if isinstance(err, str))
-        raise NotCovered(f"no plan in the families tried proves eps={eps:g} on {target!r}"
-                         + (f" ({failures})" if failures else ""))
+        raise NotCovered(
+            f"no plan in the families tried proves eps={eps:g} on {target!r}" + (f" ({failures})" if failures else "")
+        )
     times, bound = best
     return ProvedPlan(TimeGrid(times), bound.degree, bound.sweeps, False, False, bound, float(eps), search)

@@ -26,10 +26,10 @@ References
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 import numbers
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Callable, Mapping, Sequence
 
 import mpmath
 import sympy as sp
@@ -170,7 +170,7 @@ def _translate(expr, env: Mapping[str, object]):
                 return b**n
             if lower(b) <= 0 <= upper(b):
                 raise OutsideTheoremRange(f"division by an interval containing 0 in {expr}")
-            return 1 / b**(-n)
+            return 1 / b ** (-n)
         if ex == sp.Rational(1, 2):
             if lower(b) < 0:
                 raise OutsideTheoremRange(f"sqrt of a possibly negative interval in {expr}")
@@ -357,9 +357,7 @@ class Theorem:
     def _env(self, expr: sp.Expr, values: Mapping[str, object]) -> dict:
         unknown = sorted(set(values) - set(self.symbols))
         if unknown:
-            raise ValueError(
-                f"{self.name}: unknown parameter(s) {unknown}; known: {sorted(self.symbols)}"
-            )
+            raise ValueError(f"{self.name}: unknown parameter(s) {unknown}; known: {sorted(self.symbols)}")
         env = {}
         for key, val in values.items():
             sym = self.symbols[key]
@@ -371,7 +369,7 @@ class Theorem:
                 try:
                     fval = float(val)
                 except (TypeError, ValueError):
-                    raise ValueError(f"{self.name}: parameter {key!r} must be a real number, got {val!r}")
+                    raise ValueError(f"{self.name}: parameter {key!r} must be a real number, got {val!r}") from None
                 if math.isnan(fval) or math.isinf(fval):
                     raise ValueError(f"{self.name}: parameter {key!r} must be finite, got {val!r}")
                 x = to_interval(val, key)
@@ -390,13 +388,12 @@ class Theorem:
     def _check(self, conditions, values):
         for text, cond in conditions:
             # Conditions only involve parameters of the quantity asked for.
-            val = self.evaluate(cond, **{k: v for k, v in values.items()
-                                         if k in {s.name for s in cond.free_symbols}})
+            val = self.evaluate(cond, **{k: v for k, v in values.items() if k in {s.name for s in cond.free_symbols}})
             if lower(val) < 0:
                 raise OutsideTheoremRange(f"{self.name}: condition violated: {text}")
 
     # -- evaluation -----------------------------------------------------------
-    def evaluate(self, expr: sp.Expr, **values) -> "iv.mpf":
+    def evaluate(self, expr: sp.Expr, **values) -> iv.mpf:
         """Rigorous enclosure of ``expr`` at the given parameter values.
 
         Parameters
@@ -468,8 +465,10 @@ class Theorem:
         return _float_up(self.evaluate(self.error_expr, **values))
 
     def __repr__(self) -> str:
-        return (f"<{type(self).__name__} {self.name!r} ({self.metric}); "
-                f"symbols={sorted(self.symbols)}; certified={self.certified}>")
+        return (
+            f"<{type(self).__name__} {self.name!r} ({self.metric}); "
+            f"symbols={sorted(self.symbols)}; certified={self.certified}>"
+        )
 
 
 class NotCovered(OutsideTheoremRange):

@@ -136,6 +136,7 @@ PRECISION = 192
 
 def _flint():
     import flint
+
     return flint
 
 
@@ -221,7 +222,7 @@ class Decomposition:
     v0: float | None
 
     @classmethod
-    def of(cls, target) -> "Decomposition":
+    def of(cls, target) -> Decomposition:
         from certsample.targets import MixtureTarget
 
         if not isinstance(target, MixtureTarget):
@@ -238,8 +239,17 @@ class Decomposition:
         else:
             vb = variances[:, block]
             kind, v0 = ("isotropic", float(vb[0, 0])) if np.all(vb == vb[0, 0]) else ("unequal", None)
-        return cls(target, block, linear, means[0, linear].copy(), variances[0, linear].copy(), perp_dim,
-                   float(target.lam_perp), kind, v0)
+        return cls(
+            target,
+            block,
+            linear,
+            means[0, linear].copy(),
+            variances[0, linear].copy(),
+            perp_dim,
+            float(target.lam_perp),
+            kind,
+            v0,
+        )
 
     @property
     def block_means(self) -> np.ndarray:
@@ -288,7 +298,7 @@ class StartSet:
     decomposition: Decomposition
 
     @classmethod
-    def build(cls, decomposition: Decomposition, T: float, eta: float, centre=None) -> "StartSet":
+    def build(cls, decomposition: Decomposition, T: float, eta: float, centre=None) -> StartSet:
         if not (0 < eta < 1):
             raise ValueError(f"eta must be in (0, 1), got {eta!r}")
         flint = _flint()
@@ -318,8 +328,9 @@ class StartSet:
                 v_max = max(variances, key=lambda v: upper(v))
                 r = total.sqrt() + arb(upper(v_max)).sqrt() * (2 * (1 / arb(eta_linear)).log()).sqrt()
                 linear_radius = upper(r)
-        return cls(float(T), float(eta), float(eta_block), float(eta_linear), centre_vec, block_radius,
-                   linear_radius, dec)
+        return cls(
+            float(T), float(eta), float(eta_block), float(eta_linear), centre_vec, block_radius, linear_radius, dec
+        )
 
     def deviations(self, x):
         """``(|u - a_T m0|, |w_lin|)`` for each row of ``x`` (float64: for tests and reports)."""
@@ -355,18 +366,20 @@ class StartSet:
         y = np.zeros((n, k))
         if dec.block.size:
             d = rng.standard_normal((n, dec.block.size))
-            y[:, dec.block] = a * self.block_centre + shrink * self.block_radius * d / np.linalg.norm(d, axis=1,
-                                                                                                     keepdims=True)
+            y[:, dec.block] = a * self.block_centre + shrink * self.block_radius * d / np.linalg.norm(
+                d, axis=1, keepdims=True
+            )
         lin_dim = dec.linear.size + dec.perp_dim
         perp = np.zeros((n, target.dim))
         if lin_dim:
             d = rng.standard_normal((n, lin_dim))
             d *= shrink * self.linear_radius / np.linalg.norm(d, axis=1, keepdims=True)
-            y[:, dec.linear] = a * dec.linear_means + d[:, :dec.linear.size]
+            y[:, dec.linear] = a * dec.linear_means + d[:, : dec.linear.size]
             if dec.perp_dim:
-                z = d[:, dec.linear.size:]
-                comp, _ = np.linalg.qr(np.concatenate([target.basis, rng.standard_normal((target.dim, dec.perp_dim))],
-                                                      axis=1))
+                z = d[:, dec.linear.size :]
+                comp, _ = np.linalg.qr(
+                    np.concatenate([target.basis, rng.standard_normal((target.dim, dec.perp_dim))], axis=1)
+                )
                 perp = z @ comp[:, k:].T
         x = y if target.basis is None else y @ target.basis.T + perp
         return x
@@ -392,8 +405,10 @@ def _max_distance(points, centre):
 def _diameter(points):
     """An upper bound (float) of ``max_{c, e} |p_c - p_e|``."""
     points = np.atleast_2d(points)
-    return max((upper(_squared_distance(points[c], points[e]).sqrt()) for c in range(len(points))
-                for e in range(c)), default=0.0)
+    return max(
+        (upper(_squared_distance(points[c], points[e]).sqrt()) for c in range(len(points)) for e in range(c)),
+        default=0.0,
+    )
 
 
 # ---------------------------------------------------------------------------- the isotropic block
@@ -436,8 +451,9 @@ class IsotropicBlock:
             m0b = [arb(float(x)) for x in self.m0]
             for c in range(self.n_components):
                 for e in range(c):
-                    y = sum(((mb[c][i] - mb[e][i]) * (m0b[i] - (mb[c][i] + mb[e][i]) / 2) for i in range(self.k)),
-                            arb(0))
+                    y = sum(
+                        ((mb[c][i] - mb[e][i]) * (m0b[i] - (mb[c][i] + mb[e][i]) / 2) for i in range(self.k)), arb(0)
+                    )
                     worst = max(worst, upper(abs(y)))
             self.Y_max = worst
             logs = [arb(float(w)).log() for w in self.weights]
@@ -535,10 +551,18 @@ class IsotropicBlock:
                     alpha = a / g
                     beta = a * a / (2 * v)
                     gamma = 2 * beta
-                    box = dict(im_alpha=upper(abs(alpha.imag)), re_alpha=upper(abs(alpha.real)),
-                               im_beta=upper(abs(beta.imag)), a=upper(a), v_lo=lower(v), g_lo=lower(g),
-                               v32=lower(abs(v) * abs(v).sqrt()), frame=upper(1 / g - 1 / g_mid), tau=upper(tau),
-                               sigma=max(abs(ilo), abs(ihi)))
+                    box = dict(
+                        im_alpha=upper(abs(alpha.imag)),
+                        re_alpha=upper(abs(alpha.real)),
+                        im_beta=upper(abs(beta.imag)),
+                        a=upper(a),
+                        v_lo=lower(v),
+                        g_lo=lower(g),
+                        v32=lower(abs(v) * abs(v).sqrt()),
+                        frame=upper(1 / g - 1 / g_mid),
+                        tau=upper(tau),
+                        sigma=max(abs(ilo), abs(ihi)),
+                    )
                     if alpha.real.lower() > 0:
                         ratio = alpha.imag / alpha.real
                         box["r"] = upper(abs(ratio))
@@ -557,8 +581,11 @@ class IsotropicBlock:
                 best = 0.0
                 eps, eps_im = _up(box["tau"] * speed, 1), _up(box["sigma"] * speed, 1)
                 # all components: Im(alpha nu . delta) = Im(alpha) nu . Re(delta) + Re(alpha) nu . Im(delta)
-                theta = _up((box["im_alpha"] * W * diam + box["im_beta"] * self.range_q) / 2
-                            + (box["im_alpha"] * eps + box["re_alpha"] * eps_im) * R, 12)
+                theta = _up(
+                    (box["im_alpha"] * W * diam + box["im_beta"] * self.range_q) / 2
+                    + (box["im_alpha"] * eps + box["re_alpha"] * eps_im) * R,
+                    12,
+                )
                 if theta < half_pi:
                     best = _cos_lower(theta)
                 if "r" in box:
@@ -606,7 +633,7 @@ class IsotropicBlock:
         return self._far
 
 
-_ULP = 2.0 ** -52
+_ULP = 2.0**-52
 
 
 def _up(x: float, operations: int) -> float:

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .core import Theorem, log_factor, _ceil_upper
+from .core import Theorem, _ceil_upper, log_factor
 
 __all__ = ["GatmiryChenSalim2026"]
 
@@ -93,8 +93,7 @@ class GatmiryChenSalim2026(Theorem):
     rounds_expr = windows_expr * sweeps_expr
     _ustar = sp.sqrt((N / windows_expr - 1) / (constants["C_D"] * constants["C_K"]))
     error_expr = 1 / (sp.exp(_ustar) - sp.E)
-    error_conditions = (("N must exceed n (C_D C_K + 1), the cost of u = log(e + 1/eps) = 1",
-                         _ustar - 1),)
+    error_conditions = (("N must exceed n (C_D C_K + 1), the cost of u = log(e + 1/eps) = 1", _ustar - 1),)
     del _u, _ustar
 
     def schedule(self, **values) -> dict:
@@ -111,5 +110,4 @@ class GatmiryChenSalim2026(Theorem):
         n = max(1, _ceil_upper(self.evaluate(self.windows_expr, **values)))
         D = max(1, _ceil_upper(self.evaluate(self.degree_expr, **values)))
         K = max(1, _ceil_upper(self.evaluate(self.sweeps_expr, **values)))
-        return {"windows": n, "degree": D, "sweeps": K,
-                "score_calls": n * (D * K + 1), "depth": n * K}
+        return {"windows": n, "degree": D, "sweeps": K, "score_calls": n * (D * K + 1), "depth": n * K}

@@ -162,13 +162,14 @@ class LeeSongVempalaCollocation(Theorem):
     #: A run's accuracy is proved instead by :mod:`certsample.verify.enclosure` (see
     #: :func:`certsample.verify.certify`).
     certified = False
-    placeholder_reason = ("its interpolation constant C rho^-D is stated for Chebyshev points of the first kind, "
-                          "not the solver's Lobatto nodes and window end, and nothing accumulates the windows")
+    placeholder_reason = (
+        "its interpolation constant C rho^-D is stated for Chebyshev points of the first kind, "
+        "not the solver's Lobatto nodes and window end, and nothing accumulates the windows"
+    )
     assumptions = (
         "Drift f is L-Lipschitz (here f(x) = x + score for the probability-flow ODE).",
         "Window length h with contraction q = L h ||A||_inf < 1 (A_inf from lagrange_inf_norm(D)).",
-        "s -> f(x(t0 + s h)) on [0, 1] is analytic with degree-D Chebyshev interpolation "
-        "error <= C rho^{-D}, rho > 1.",
+        "s -> f(x(t0 + s h)) on [0, 1] is analytic with degree-D Chebyshev interpolation error <= C rho^{-D}, rho > 1.",
         "E0 bounds the distance of the initial Picard guess to the collocation solution.",
     )
     symbols = {s.name: s for s in (L, h, A_inf, C, E0, eps, rho, D, N)}

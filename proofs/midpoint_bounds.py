@@ -95,9 +95,20 @@ import numpy as np
 
 from .core import NotCovered
 
-__all__ = ["Decomposition", "decompose", "StartSet", "NotCovered", "expectation", "arb_precision",
-           "upper_float", "time_scales", "posterior_covariance_sup", "block_lipschitz_sup",
-           "block_one_sided_sup", "PREC"]
+__all__ = [
+    "Decomposition",
+    "decompose",
+    "StartSet",
+    "NotCovered",
+    "expectation",
+    "arb_precision",
+    "upper_float",
+    "time_scales",
+    "posterior_covariance_sup",
+    "block_lipschitz_sup",
+    "block_one_sided_sup",
+    "PREC",
+]
 
 #: working precision (bits) of every Arb evaluation in the midpoint proofs
 PREC = 192
@@ -106,6 +117,7 @@ _GUARD = 1e-12  # relative inflation of floating-point inputs from the tilted-co
 
 def _flint():
     import flint
+
     return flint
 
 
@@ -274,21 +286,35 @@ def decompose(target) -> Decomposition:
     if block:
         bv = variances[:, list(block)]
         if np.any(bv != bv[0, 0]):
-            reason = ("the components' variances differ, or are not isotropic, in the coordinates where they "
-                      "differ; the block bound needs one common isotropic variance there")
+            reason = (
+                "the components' variances differ, or are not isotropic, in the coordinates where they "
+                "differ; the block bound needs one common isotropic variance there"
+            )
         else:
             block_variance = float(bv[0, 0])
         bm = means[:, list(block)]
         centre = 0.5 * (bm.max(axis=0) + bm.min(axis=0))
         offsets = bm - centre
         with arb_precision():  # nu_c = mu_c - m0 exactly (the float offsets are rounded)
-            r2 = amax([sum(((arb(float(m)) - arb(float(c))) ** 2 for m, c in zip(row, centre)), arb(0))
-                       for row in bm])
+            r2 = amax([sum(((arb(float(m)) - arb(float(c))) ** 2 for m, c in zip(row, centre)), arb(0)) for row in bm])
             radius = upper_float(r2.sqrt())
     block_means = means[:, list(block)].copy()
-    return Decomposition(target, block, block_variance, centre, offsets, block_means, weights / weights.sum(), radius,
-                         linear, means[0, list(linear)].copy(), variances[0, list(linear)].copy(), perp_dim,
-                         float(target.lam_perp), reason)
+    return Decomposition(
+        target,
+        block,
+        block_variance,
+        centre,
+        offsets,
+        block_means,
+        weights / weights.sum(),
+        radius,
+        linear,
+        means[0, list(linear)].copy(),
+        variances[0, list(linear)].copy(),
+        perp_dim,
+        float(target.lam_perp),
+        reason,
+    )
 
 
 # ---------------------------------------------------------------------------- start set
@@ -390,8 +416,10 @@ class StartSet:
         return x
 
     def __repr__(self) -> str:
-        return (f"StartSet(T={self.T:g}, eta={self.eta:g}: |u_J - a_T m0| <= {self.block_radius:.6g}, "
-                f"|w_lin| <= {self.linear_radius:.6g})")
+        return (
+            f"StartSet(T={self.T:g}, eta={self.eta:g}: |u_J - a_T m0| <= {self.block_radius:.6g}, "
+            f"|w_lin| <= {self.linear_radius:.6g})"
+        )
 
 
 # ---------------------------------------------------------------------------- quadrature

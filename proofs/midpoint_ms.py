@@ -163,9 +163,21 @@ import numpy as np
 import sympy as sp
 
 from .core import OutsideTheoremRange, RunPlan, RunTheorem, smax
-from .midpoint_bounds import (NotCovered, StartSet, _popoviciu, arb, arb_precision, block_lipschitz_sup,
-                              block_one_sided_sup, decompose, expectation, interval, posterior_covariance_sup,
-                              time_scales, upper_float)
+from .midpoint_bounds import (
+    NotCovered,
+    StartSet,
+    _popoviciu,
+    arb,
+    arb_precision,
+    block_lipschitz_sup,
+    block_one_sided_sup,
+    decompose,
+    expectation,
+    interval,
+    posterior_covariance_sup,
+    time_scales,
+    upper_float,
+)
 
 SAMPLINGS = ("uniform", "exponential")
 _LINEAR_TOL = 1e-45  # absolute quadrature target of the linear moments (values of order 1)
@@ -489,15 +501,27 @@ def block_step(dec, t, t_next, scheme: Scheme) -> BlockStep:
     b, s = midpoint_error_integrals(h, scheme, lipschitz)
     spreads = [weight_spread(h, scheme, j) for j in range(R)]
     return BlockStep(
-        lipschitz_growth=ell, region_gain=gain, region_shift=shift,
-        path_growth=(kappa * h).exp().upper(), path_shift=(h * a * radius / v).upper(),
-        inv_v=(1 / v).upper(), shift_g0=(a * radius / v).upper(), gain_g1=(1 - 1 / v).abs_upper(),
+        lipschitz_growth=ell,
+        region_gain=gain,
+        region_shift=shift,
+        path_growth=(kappa * h).exp().upper(),
+        path_shift=(h * a * radius / v).upper(),
+        inv_v=(1 / v).upper(),
+        shift_g0=(a * radius / v).upper(),
+        gain_g1=(1 - 1 / v).abs_upper(),
         z_g1=(a * a * cov / (v * v * v)).upper(),
         const_g1=(a * a * a * (cov * radius + cov.sqrt() * radius * radius / 2) / (v * v * v)).upper(),
-        tilt_g1=(a * _tilt_spread(dec) / (v * v)
-                 + a * a * a * (cov * radius + cov.sqrt() * radius * radius / 4) / (v * v * v)).upper(),
-        bias=b, spread=s, lipschitz=max(lipschitz, key=upper_float), one_sided=max(one_sided, key=upper_float),
-        alphas=[x.upper() for x, _ in spreads], betas=[y.upper() for _, y in spreads])
+        tilt_g1=(
+            a * _tilt_spread(dec) / (v * v)
+            + a * a * a * (cov * radius + cov.sqrt() * radius * radius / 4) / (v * v * v)
+        ).upper(),
+        bias=b,
+        spread=s,
+        lipschitz=max(lipschitz, key=upper_float),
+        one_sided=max(one_sided, key=upper_float),
+        alphas=[x.upper() for x, _ in spreads],
+        betas=[y.upper() for _, y in spreads],
+    )
 
 
 @dataclass
@@ -544,9 +568,19 @@ def block_recursion(dec, grid, scheme: Scheme, start_radius: float) -> BlockBoun
         g1s.append(upper_float(g1))
         lips.append(upper_float(st.lipschitz))
         mus.append(upper_float(st.one_sided))
-    return BlockBound(upper_float(a_k), np.asarray(times), np.array(rms), np.array(region), np.array(ells),
-                      np.array(biases), np.array(variances), np.array(g0s), np.array(g1s), np.array(lips),
-                      np.array(mus))
+    return BlockBound(
+        upper_float(a_k),
+        np.asarray(times),
+        np.array(rms),
+        np.array(region),
+        np.array(ells),
+        np.array(biases),
+        np.array(variances),
+        np.array(g0s),
+        np.array(g1s),
+        np.array(lips),
+        np.array(mus),
+    )
 
 
 # ---------------------------------------------------------------------------- the theorem, evaluated
@@ -604,11 +638,14 @@ def rms_bound(target, grid, scheme: Scheme, eta: float = 1e-6, x0=None) -> Midpo
         if x0.shape != (target.dim,) or not np.all(np.isfinite(x0)):
             raise ValueError(f"x0 must be a finite point of shape ({target.dim},)")
     with arb_precision():
-        factors = {lam: linear_mean_square_factor(lam, grid, scheme) for lam in
-                   (dec.linear_variance_values() if dec.has_linear else [])}
+        factors = {
+            lam: linear_mean_square_factor(lam, grid, scheme)
+            for lam in (dec.linear_variance_values() if dec.has_linear else [])
+        }
         if x0 is None:
-            lin_sq = arb(linear_radius) ** 2 * max((f.upper() for f in factors.values()), key=upper_float,
-                                                    default=arb(0))
+            lin_sq = arb(linear_radius) ** 2 * max(
+                (f.upper() for f in factors.values()), key=upper_float, default=arb(0)
+            )
         else:
             # the coordinates are computed in float64 (a rotation, a shift): an absolute allowance of
             # 1e-12 (1 + |x0|) per coordinate covers their rounding
@@ -617,15 +654,26 @@ def rms_bound(target, grid, scheme: Scheme, eta: float = 1e-6, x0=None) -> Midpo
             block_radius = 0.0
             if dec.has_block:
                 block_radius = upper_float(sum(((abs(arb(float(c))) + slack) ** 2 for c in z[0]), arb(0)).sqrt())
-            lin_sq = sum(((abs(arb(float(c))) + slack) ** 2 * factors[float(lam)].upper()
-                          for c, lam in zip(w[0], lams)), arb(0))
+            lin_sq = sum(
+                ((abs(arb(float(c))) + slack) ** 2 * factors[float(lam)].upper() for c, lam in zip(w[0], lams)), arb(0)
+            )
         per_step = block_recursion(dec, grid, scheme, block_radius) if dec.has_block else None
         block = arb(per_step.value) if per_step is not None else arb(0)
         value = upper_float((block * block + lin_sq).sqrt())
         linear = upper_float(lin_sq.sqrt())
         table = {lam: (float(f.lower()), upper_float(f)) for lam, f in factors.items()}
-    return MidpointMSBound(value, upper_float(block), linear, start_set, None if x0 is not None else float(eta),
-                           scheme, grid, table, per_step, x0)
+    return MidpointMSBound(
+        value,
+        upper_float(block),
+        linear,
+        start_set,
+        None if x0 is not None else float(eta),
+        scheme,
+        grid,
+        table,
+        per_step,
+        x0,
+    )
 
 
 @dataclass
@@ -640,8 +688,9 @@ class NfeRequirement:
     evaluations: int  # bounds computed by the search
 
 
-def nfe_required(eps, target, T, delta, scheme: Scheme, grid_kind="uniform", eta=1e-6,
-                 max_steps: int = 1 << 16) -> NfeRequirement:
+def nfe_required(
+    eps, target, T, delta, scheme: Scheme, grid_kind="uniform", eta=1e-6, max_steps: int = 1 << 16
+) -> NfeRequirement:
     """Least ``N`` with ``rms_bound(grid_kind(T, delta, N)) <= eps`` and ``NFE = N (1 + R (K + 1))``.
 
     Search: doubling from 4 steps to a bracket ``bound(lo) > eps >= bound(hi)``, then interpolation in
@@ -664,8 +713,10 @@ def nfe_required(eps, target, T, delta, scheme: Scheme, grid_kind="uniform", eta
     while bound(hi).value > eps:
         lo, hi = hi, 2 * hi
         if hi > max_steps:
-            raise OutsideTheoremRange(f"no step count up to {max_steps} has a proved bound <= {eps:g} "
-                             f"(bound at {lo} steps: {bound(lo).value:.3g})")
+            raise OutsideTheoremRange(
+                f"no step count up to {max_steps} has a proved bound <= {eps:g} "
+                f"(bound at {lo} steps: {bound(lo).value:.3g})"
+            )
     rounds = 0
     while hi - lo > 1:
         guess = (lo + hi) // 2
@@ -688,8 +739,7 @@ def nfe_required(eps, target, T, delta, scheme: Scheme, grid_kind="uniform", eta
                 lo = probe
         rounds += 1
     result = bound(hi)
-    return NfeRequirement(hi, hi * scheme.evals_per_step, hi * scheme.rounds_per_step, result, result.grid,
-                          len(cache))
+    return NfeRequirement(hi, hi * scheme.evals_per_step, hi * scheme.rounds_per_step, result, result.grid, len(cache))
 
 
 # ---------------------------------------------------------------------------- the registered theorems
@@ -747,17 +797,21 @@ class _MidpointMSTheorem(RunTheorem):
 
     metric = "pathwise RMS over the midpoints"
     certified = True
-    reference = ("Proved in proofs.midpoint_ms (exact second moments on linear coordinates; a mean-square "
-                 "recursion with martingale increments on the block); scheme of Gupta, Cai, Chen, "
-                 "arXiv:2406.00924")
+    reference = (
+        "Proved in proofs.midpoint_ms (exact second moments on linear coordinates; a mean-square "
+        "recursion with martingale increments on the block); scheme of Gupta, Cai, Chen, "
+        "arXiv:2406.00924"
+    )
     assumptions = _GENERIC_ASSUMPTIONS + _EVALUATED_ASSUMPTIONS
     sequential_only = False
 
     def _scheme(self, R, K, sampling) -> Scheme:
         scheme = Scheme(int(R), int(K), sampling)
         if self.sequential_only and (scheme.R, scheme.K) != (1, 0):
-            raise ValueError(f"{self.name} covers the sequential method (R = 1, K = 0); use "
-                             f"parallel_midpoint_ms for R = {R}, K = {K}")
+            raise ValueError(
+                f"{self.name} covers the sequential method (R = 1, K = 0); use "
+                f"parallel_midpoint_ms for R = {R}, K = {K}"
+            )
         return scheme
 
     def rms_bound(self, target, grid, *, R=1, K=0, sampling="uniform", eta=1e-6, x0=None) -> MidpointMSBound:
@@ -778,8 +832,9 @@ class _MidpointMSTheorem(RunTheorem):
         found = self.nfe_required(eps, target, T, delta, R=R, K=K, sampling=sampling, eta=eta)
         return RunPlan(found.grid, found.nfe, found.bound)
 
-    def nfe_required(self, eps, target, T, delta, *, grid_kind="uniform", R=1, K=0, sampling="uniform",
-                     eta=1e-6, max_steps=1 << 16) -> NfeRequirement:
+    def nfe_required(
+        self, eps, target, T, delta, *, grid_kind="uniform", R=1, K=0, sampling="uniform", eta=1e-6, max_steps=1 << 16
+    ) -> NfeRequirement:
         """Least step count (and its NFE and rounds) whose proved bound is ``<= eps`` (see :func:`nfe_required`)."""
         return nfe_required(eps, target, T, delta, self._scheme(R, K, sampling), grid_kind, eta, max_steps)
 
@@ -813,8 +868,10 @@ class RandomizedMidpointMS(_MidpointMSTheorem):
     constants = {"sqrt12": _SQRT12, "bias_coefficient_h_le_1": 3 - _E, "q2_coefficient_h_le_1": _E * (_E - 2)}
     error_expr = _closed_form_sequential(_N_SEQ, _H_SEQ)
     error_conditions = (("N >= 2 (two evaluations per step)", N_ - 2), ("T > delta", T_ - delta_))
-    steps_expr = 2 * sp.ceiling((T_ - delta_) * smax(1, (2 * _P * _CA_SEQ / eps_) ** sp.Rational(1, 2),
-                                                     (2 * _P * _CB_SEQ / eps_) ** sp.Rational(2, 3)))
+    steps_expr = 2 * sp.ceiling(
+        (T_ - delta_)
+        * smax(1, (2 * _P * _CA_SEQ / eps_) ** sp.Rational(1, 2), (2 * _P * _CB_SEQ / eps_) ** sp.Rational(2, 3))
+    )
     rounds_expr = steps_expr
     step_conditions = (("T > delta", T_ - delta_),)
 
@@ -828,8 +885,15 @@ _H_PAR = (T_ - delta_) / _N_PAR
 _EK = (_E - 2) * 2 ** (-K_) + K_ * ((_E - 1) / R_ + 1 / R_**2)
 _CA_PAR = ((T_ - delta_) * (_E - 1) + sp.sqrt(T_ - delta_) * _E) * L_ * G1_ * _EK
 _CB_PAR = sp.sqrt(T_ - delta_) * _E * (G0_ + G1_) / (R_ ** sp.Rational(3, 2) * _SQRT12)
-_STEPS_PAR = sp.ceiling((T_ - delta_) * smax(1, 2 * (_E - 1) * L_, (2 * _P * _CA_PAR / eps_) ** sp.Rational(1, 2),
-                                             (2 * _P * _CB_PAR / eps_) ** sp.Rational(2, 3)))
+_STEPS_PAR = sp.ceiling(
+    (T_ - delta_)
+    * smax(
+        1,
+        2 * (_E - 1) * L_,
+        (2 * _P * _CA_PAR / eps_) ** sp.Rational(1, 2),
+        (2 * _P * _CB_PAR / eps_) ** sp.Rational(2, 3),
+    )
+)
 
 
 class ParallelMidpointMS(_MidpointMSTheorem):

@@ -68,8 +68,10 @@ class GuptaCaiChenSequential(Theorem):
     """
 
     name = "gupta_cai_chen"
-    placeholder_reason = ("the paper's absolute constant and polylog power are not stated in a form we could "
-                          "check (its full text was not available), so C_seq = 1 and log power 2 are not proved")
+    placeholder_reason = (
+        "the paper's absolute constant and polylog power are not stated in a form we could "
+        "check (its full text was not available), so C_seq = 1 and log power 2 are not proved"
+    )
     reference = "S. Gupta, L. Cai, S. Chen, ICLR 2025, arXiv:2406.00924 (sequential)"
     metric = "TV"
     assumptions = _ASSUMPTIONS
@@ -112,8 +114,10 @@ class GuptaCaiChenParallel(Theorem):
     """
 
     name = "gupta_cai_chen_parallel"
-    placeholder_reason = ("the depth and per-round batch constants (C_par, C_batch) and the total-work exponent "
-                          "were not read from the paper, so they are placeholders, not proved")
+    placeholder_reason = (
+        "the depth and per-round batch constants (C_par, C_batch) and the total-work exponent "
+        "were not read from the paper, so they are placeholders, not proved"
+    )
     reference = "S. Gupta, L. Cai, S. Chen, ICLR 2025, arXiv:2406.00924 (parallel)"
     metric = "TV"
     assumptions = _ASSUMPTIONS + (
@@ -124,6 +128,4 @@ class GuptaCaiChenParallel(Theorem):
     _ell = staticmethod(lambda e: log_factor(d / e, 2))
     rounds_expr = constants["C_par"] * L * _ell(eps)
     steps_expr = rounds_expr * constants["C_batch"] * sp.sqrt(d) / eps
-    error_expr = certified_inverse(
-        [(constants["C_par"] * constants["C_batch"] * L * sp.sqrt(d), 1)], _ell, N
-    )
+    error_expr = certified_inverse([(constants["C_par"] * constants["C_batch"] * L * sp.sqrt(d), 1)], _ell, N)

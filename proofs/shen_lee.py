@@ -55,8 +55,10 @@ class ShenLee2019(Theorem):
     """
 
     name = "shen_lee"
-    placeholder_reason = ("Shen-Lee hide the absolute constant C_SL and the log factor in O~; they are placeholders "
-                          "(proofs.ulmc_gaussian proves an explicit bound for Gaussian targets instead)")
+    placeholder_reason = (
+        "Shen-Lee hide the absolute constant C_SL and the log factor in O~; they are placeholders "
+        "(proofs.ulmc_gaussian proves an explicit bound for Gaussian targets instead)"
+    )
     reference = "R. Shen, Y. T. Lee, NeurIPS 2019, arXiv:1909.05503, Theorem 3"
     metric = "W2"
     assumptions = (
@@ -68,10 +70,12 @@ class ShenLee2019(Theorem):
     constants = {"C_SL": sp.Integer(1)}
     _ell = staticmethod(lambda e: log_factor(1 / e))
     _C = constants["C_SL"]
-    steps_expr = _C * (kappa ** sp.Rational(7, 6) * eps ** sp.Rational(-1, 3)
-                       + kappa * eps ** sp.Rational(-2, 3)) * _ell(eps)
+    steps_expr = (
+        _C * (kappa ** sp.Rational(7, 6) * eps ** sp.Rational(-1, 3) + kappa * eps ** sp.Rational(-2, 3)) * _ell(eps)
+    )
     error_expr = certified_inverse(
         [(_C * kappa ** sp.Rational(7, 6), sp.Rational(1, 3)), (_C * kappa, sp.Rational(2, 3))],
-        _ell, N,
+        _ell,
+        N,
     ) * sp.sqrt(d / m)
     del _C

@@ -58,8 +58,13 @@ def _scheme_matrix(c, h, a):
     half_y, half_v = 1 - 0.5 * c * (a - 0.5 * e_a), 0.5 * e_a  # x_half's row
     late = np.exp(-2 * (h - a))
     y_gain, v_gain = 0.5 * c * h * (1 - late), c * h * late
-    return np.stack([np.stack([1 - y_gain * half_y, 0.5 * e_h - y_gain * half_v], axis=-1),
-                     np.stack([-v_gain * half_y, math.exp(-2 * h) - v_gain * half_v], axis=-1)], axis=-2)
+    return np.stack(
+        [
+            np.stack([1 - y_gain * half_y, 0.5 * e_h - y_gain * half_v], axis=-1),
+            np.stack([-v_gain * half_y, math.exp(-2 * h) - v_gain * half_v], axis=-1),
+        ],
+        axis=-2,
+    )
 
 
 def _noise_kernels(c, h, a, r, u):
@@ -67,8 +72,10 @@ def _noise_kernels(c, h, a, r, u):
     ``dB_r``; ``a`` broadcasts against ``r``."""
     late = np.exp(-2 * (h - np.asarray(a, dtype=float)))
     before = (r < a) * -np.expm1(-2 * np.clip(a - r, 0, None))  # (1 - e^{-2(a - r)}) on [0, a)
-    scheme = math.sqrt(u) * np.stack([-np.expm1(-2 * (h - r)) - 0.5 * c * h * (1 - late) * before,
-                                      2 * np.exp(-2 * (h - r)) - c * h * late * before], axis=-1)
+    scheme = math.sqrt(u) * np.stack(
+        [-np.expm1(-2 * (h - r)) - 0.5 * c * h * (1 - late) * before, 2 * np.exp(-2 * (h - r)) - c * h * late * before],
+        axis=-1,
+    )
     exact = 2 * math.sqrt(u) * exp_generator(c, h - r)[..., :, 1]
     return scheme, exact
 
@@ -109,8 +116,9 @@ class ULMCGaussianBound:
     reference: str = "proofs.ulmc_gaussian (synchronous coupling with the exact diffusion; proof in docstring)"
 
 
-def ulmc_gaussian_w2_bound(mean, cov, h: float, L: float, n_steps: int, init_mean=None,
-                           init_var: float = 1.0) -> ULMCGaussianBound:
+def ulmc_gaussian_w2_bound(
+    mean, cov, h: float, L: float, n_steps: int, init_mean=None, init_var: float = 1.0
+) -> ULMCGaussianBound:
     """Upper bound on ``W2(law(x_N), N(mean, cov))`` for :func:`~certsample.langevin.sample_logconcave`.
 
     Parameters
@@ -195,6 +203,9 @@ def ulmc_gaussian_w2_bound(mean, cov, h: float, L: float, n_steps: int, init_mea
         total += (np.linalg.matrix_power(affine, n_steps) @ np.append(m.ravel(), 1.0))[0]
     value = math.sqrt(max(total, 0.0)) * (1 + _ROUNDING)
     certified = h <= H_MAX
-    reason = ("synchronous coupling with the exact diffusion, second moments by an exact recursion"
-              if certified else f"h = {h} > {H_MAX}: the quadrature error statement needs h <= {H_MAX}")
+    reason = (
+        "synchronous coupling with the exact diffusion, second moments by an exact recursion"
+        if certified
+        else f"h = {h} > {H_MAX}: the quadrature error statement needs h <= {H_MAX}"
+    )
     return ULMCGaussianBound(value, certified, reason)

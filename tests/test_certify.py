@@ -7,12 +7,11 @@ import numpy as np
 import pytest
 
 import certsample as cs
-from certsample.solvers import SOLVERS
-from certsample.verify import HypothesisNotMet, SampleStatistics, certify, theorem_parameters
 from certsample.cli import main
 from certsample.forward import uniform_grid
 from certsample.oracle import PerturbedOracle, ScoreOracle
-from certsample.solvers import Collocation
+from certsample.solvers import SOLVERS, Collocation
+from certsample.verify import HypothesisNotMet, SampleStatistics, certify, theorem_parameters
 
 GAUSS = cs.gaussian([0.5, -1.0], [0.3, 2.0])
 SMALL_RING = cs.ring_mixture(n_modes=4, radius=2.0, std=0.5)
@@ -45,14 +44,23 @@ def test_ode_run_on_a_gaussian_is_verified():
 
 def test_biased_score_gets_a_proved_fail():
     oracle = PerturbedOracle(SMALL_RING, bias=0.5)
-    cert = certify(SMALL_RING, "randomized-midpoint", eps=0.05, score=oracle, n=8, n_verify=4, n_steps=40,
-                   T=2.0, delta=0.1, **QUIET)
+    cert = certify(
+        SMALL_RING,
+        "randomized-midpoint",
+        eps=0.05,
+        score=oracle,
+        n=8,
+        n_verify=4,
+        n_steps=40,
+        T=2.0,
+        delta=0.1,
+        **QUIET,
+    )
     assert cert.accuracy_verdict == "FAIL" and cert.measurement_kind == "verified"
     assert cert.measured_lower > 0.05  # a proved lower bound of the run's error exceeds eps
     assert cert.theorem_verdict.startswith("NOT APPLICABLE")
     # the same run with the exact score is proved accurate
-    exact = certify(SMALL_RING, "randomized-midpoint", eps=0.05, n=8, n_verify=4, n_steps=40, T=2.0,
-                    delta=0.1, **QUIET)
+    exact = certify(SMALL_RING, "randomized-midpoint", eps=0.05, n=8, n_verify=4, n_steps=40, T=2.0, delta=0.1, **QUIET)
     assert exact.accuracy_verdict == "PASS" and exact.measured <= 0.05
 
 
@@ -78,15 +86,15 @@ def test_collocation_is_judged_against_an_independent_reference():
 
 def test_accuracy_verdict_is_about_the_requested_eps():
     """A loose run can no longer PASS a tight eps because some theorem's bound is loose."""
-    cert = certify(SMALL_RING, "exponential-ode", eps=1e-6, n=8, n_verify=4, n_steps=50, T=2.0, delta=0.1,
-                   **QUIET)
+    cert = certify(SMALL_RING, "exponential-ode", eps=1e-6, n=8, n_verify=4, n_steps=50, T=2.0, delta=0.1, **QUIET)
     assert cert.eps == 1e-6 and cert.measured_lower > 1e-6
     assert cert.accuracy_verdict == "FAIL"
 
 
 def test_no_pass_without_proof_for_sample_statistics():
-    cert = certify(SMALL_RING, "predictor-corrector", eps=0.5, n=2000, n_steps=20, backend="cpu",
-                   replicates=40, **QUIET)
+    cert = certify(
+        SMALL_RING, "predictor-corrector", eps=0.5, n=2000, n_steps=20, backend="cpu", replicates=40, **QUIET
+    )
     assert cert.measurement_kind == "lower" and cert.accuracy_verdict in ("INCONCLUSIVE", "FAIL")
     assert cert.accuracy_verdict != "PASS"
 
@@ -107,14 +115,25 @@ def test_false_fail_rate_of_the_statistical_refutation():
     for seed in seeds:
         x = law.sample(1000, np.random.default_rng([seed, 12345]))
         for metric in fails:
-            m = SampleStatistics(target, seed, metric, alpha, replicates=60).measure(cs.SampleResult(
-                x, "exact", "numpy", 0, 0, 0.0, grid, seed))
+            m = SampleStatistics(target, seed, metric, alpha, replicates=60).measure(
+                cs.SampleResult(x, "exact", "numpy", 0, 0, 0.0, grid, seed)
+            )
             fails[metric] += m.value > 0.02 + m.null_quantile
     assert fails == {"W2": 0, "TV": 0}
 
 
-@pytest.mark.parametrize("kwargs", [dict(z=float("nan")), dict(z=-1.0), dict(z=0.0), dict(confidence=1.0),
-                                    dict(confidence=float("nan")), dict(eps=0.0), dict(eps=float("inf"))])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(z=float("nan")),
+        dict(z=-1.0),
+        dict(z=0.0),
+        dict(confidence=1.0),
+        dict(confidence=float("nan")),
+        dict(eps=0.0),
+        dict(eps=float("inf")),
+    ],
+)
 def test_verdict_parameters_are_validated(kwargs):
     args = dict(eps=0.2, **QUIET)
     args.update(kwargs)
@@ -129,8 +148,9 @@ def test_every_built_in_target_is_accepted_or_refused_by_name():
     with pytest.raises(HypothesisNotMet, match="strongly log-concave"):
         certify(SMALL_RING, "euler-maruyama", eps=0.1, **QUIET)
     # a user score without a declared error: the accuracy is still proved, the theorem is not applied
-    cert = certify(GAUSS, "exponential-ode", eps=0.3, score=lambda x, t: GAUSS.score(x, t), n=8, n_verify=4,
-                   n_steps=200, **QUIET)
+    cert = certify(
+        GAUSS, "exponential-ode", eps=0.3, score=lambda x, t: GAUSS.score(x, t), n=8, n_verify=4, n_steps=200, **QUIET
+    )
     assert cert.accuracy_verdict == "PASS" and cert.theorem_verdict.startswith("NOT APPLICABLE")
 
 
@@ -165,16 +185,27 @@ def test_theorem_parameters_from_the_target():
 
 def test_progress_lines_reach_a_non_terminal_log():
     lines = []
-    certify(SMALL_RING, "randomized-midpoint", eps=0.05, n=8, n_verify=2, n_steps=40, T=2.0, delta=0.1,
-            workers=1, log=lines.append)
+    certify(
+        SMALL_RING,
+        "randomized-midpoint",
+        eps=0.05,
+        n=8,
+        n_verify=2,
+        n_steps=40,
+        T=2.0,
+        delta=0.1,
+        workers=1,
+        log=lines.append,
+    )
     assert any("NFE" in line and "steps" in line for line in lines)  # the cost estimate, before running
     assert any("enclosed 2/2" in line for line in lines)
 
 
 def test_cli_certify_writes_a_certificate(tmp_path, capsys):
     out = tmp_path / "cert.json"
-    code = main(["certify", "--solver", "euler-maruyama", "--eps", "0.3", "--n", "200", "--out", str(out),
-                 "--no-progress"])
+    code = main(
+        ["certify", "--solver", "euler-maruyama", "--eps", "0.3", "--n", "200", "--out", str(out), "--no-progress"]
+    )
     assert code == 0
     cert = json.loads(out.read_text())
     assert cert["accuracy_verdict"] == "PASS" and cert["theorem"] == "sde_em_w2"
@@ -191,8 +222,9 @@ def test_cli_bounds(capsys):
 
 def test_perturbed_oracle_is_reproducible_across_runs():
     oracle = PerturbedOracle(ScoreOracle.from_target(SMALL_RING), bias=0.1, noise=0.3, seed=4)
-    runs = [cs.sample(oracle, "randomized-midpoint", n=50, n_steps=10, seed=1, progress=False).samples
-            for _ in range(2)]
+    runs = [
+        cs.sample(oracle, "randomized-midpoint", n=50, n_steps=10, seed=1, progress=False).samples for _ in range(2)
+    ]
     np.testing.assert_array_equal(runs[0], runs[1])
 
 
@@ -200,8 +232,9 @@ def test_perturbed_oracle_is_reproducible_across_runs():
 def test_a_score_that_cannot_reach_eps_gets_a_proved_fail_naming_the_floor(eps):
     """The step tuner used to read the score-error floor as a step-count problem and raise max_steps."""
     ring = cs.ring_mixture()
-    cert = certify(ring, "exponential-ode", eps=eps, score=cs.PerturbedOracle(ring, bias=0.5), n=8, n_verify=4,
-                   T=4.0, **QUIET)
+    cert = certify(
+        ring, "exponential-ode", eps=eps, score=cs.PerturbedOracle(ring, bias=0.5), n=8, n_verify=4, T=4.0, **QUIET
+    )
     assert cert.accuracy_verdict == "FAIL" and cert.measurement_kind == "verified"
     assert cert.measured_lower > 100 * eps  # proved: far above eps, and not falling with more steps
     floor = [note for note in cert.notes if "stops falling" in note]

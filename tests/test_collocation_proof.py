@@ -14,11 +14,11 @@ import pytest
 
 import certsample as cs
 import proofs
-from certsample.verify import enclose_flow
 from certsample.forward import TimeGrid, exponential_grid
 from certsample.solvers.collocation import Collocation, collocation_matrix
-from proofs.collocation import ExactMatrices, _Schedule, linear_errors, linear_map, _march
-from proofs.flow_bounds import Decomposition, NotCovered, StartSet, upper
+from certsample.verify import enclose_flow
+from proofs.collocation import ExactMatrices, _march, _Schedule, linear_errors, linear_map
+from proofs.flow_bounds import Decomposition, NotCovered, StartSet
 
 THEOREM = proofs.get("collocation")
 ROUNDING = 1e-12  # allowance for the float64 run's rounding, times (1 + |x|)
@@ -47,8 +47,9 @@ def _proved_errors(target, x0, samples, T, delta):
 
 
 def _starts(bound, n_extreme, n_typical, seed=0):
-    return np.concatenate([bound.start_set.extreme_points(n_extreme, seed=seed),
-                           bound.start_set.sample(n_typical, seed=seed + 1)])
+    return np.concatenate(
+        [bound.start_set.extreme_points(n_extreme, seed=seed), bound.start_set.sample(n_typical, seed=seed + 1)]
+    )
 
 
 # ---------------------------------------------------------------------------- the exact ingredients
@@ -62,8 +63,9 @@ def test_exact_matrices_enclose_the_solvers_quadrature(degree, h):
             assert abs(float(exact[i, j].mid()) - quadrature[i, j]) <= 1e-13 * (1 + abs(quadrature[i, j]))
 
 
-@pytest.mark.parametrize("warm, pipeline, sweeps", [(False, False, 3), (True, False, 3),
-                                                    (True, True, [3, 2, 1, 4, 2, 3])])
+@pytest.mark.parametrize(
+    "warm, pipeline, sweeps", [(False, False, 3), (True, False, 3), (True, True, [3, 2, 1, 4, 2, 3])]
+)
 def test_linear_map_is_the_solvers_run(warm, pipeline, sweeps):
     """The affine map the proof computes for a linear coordinate reproduces the solver, warm and pipelined."""
     target = cs.gaussian([0.7], [0.3])
@@ -134,8 +136,13 @@ def test_complex_continuation_bounds_hold_on_the_ring(t0, h, rho):
     bounds = block.complex_bounds(t0, h, rho, W)
     assert bounds is not None
     half, ax_re, ax_im = h / 2, h / 4 * (rho + 1 / rho), h / 4 * (rho - 1 / rho)
-    taus = [half + ax_re, half - ax_re, half + 1j * ax_im, half + ax_re * 0.7 + 1j * ax_im * 0.7,
-            half - ax_re * 0.9 - 1j * ax_im * 0.5]
+    taus = [
+        half + ax_re,
+        half - ax_re,
+        half + 1j * ax_im,
+        half + ax_re * 0.7 + 1j * ax_im * 0.7,
+        half - ax_re * 0.9 - 1j * ax_im * 0.5,
+    ]
     rng = np.random.default_rng(4)
     for _ in range(6):
         direction = rng.standard_normal(2)
@@ -262,8 +269,16 @@ PLAN_TARGETS = {
 
 #: eps 1e-2 .. 1e-12 on every target, d up to 64 (each case 0.5-5 minutes: the plans at 1e-12 prove degrees
 #: near 40, and an enclosure of the cloud takes a minute or more)
-PLAN_CASES = [("ring", 1e-2), ("ring", 1e-6), ("ring", 1e-12), ("ring_in_R8", 1e-6), ("ring_in_R64", 1e-2),
-              ("ring_in_R64", 1e-12), ("cloud", 1e-2), ("cloud", 1e-12)]
+PLAN_CASES = [
+    ("ring", 1e-2),
+    ("ring", 1e-6),
+    ("ring", 1e-12),
+    ("ring_in_R8", 1e-6),
+    ("ring_in_R64", 1e-2),
+    ("ring_in_R64", 1e-12),
+    ("cloud", 1e-2),
+    ("cloud", 1e-12),
+]
 
 
 @pytest.mark.slow

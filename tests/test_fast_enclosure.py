@@ -37,8 +37,12 @@ def test_widening_is_at_least_nextafter_and_at_most_two_ulps():
 
 def test_interval_operations_contain_the_exact_results():
     ops = {name: _compiled(name) for name in ("iadd", "isub", "imul", "idiv")}
-    exact = {"iadd": lambda a, b: a + b, "isub": lambda a, b: a - b, "imul": lambda a, b: a * b,
-             "idiv": lambda a, b: a / b}
+    exact = {
+        "iadd": lambda a, b: a + b,
+        "isub": lambda a, b: a - b,
+        "imul": lambda a, b: a * b,
+        "idiv": lambda a, b: a / b,
+    }
     sqr, sqrt = _compiled("isqr"), _compiled("isqrt")
     with mp.workprec(300):
         for _ in range(400):
@@ -64,8 +68,14 @@ def test_interval_operations_contain_the_exact_results():
 
 def test_exp_and_log_bounds_against_mpmath_at_many_points():
     exp_b, log_b = _compiled("exp_bounds"), _compiled("log_bounds")
-    xs = np.concatenate([RNG.uniform(-745, 709, 4000), RNG.uniform(-1, 1, 2000), RNG.standard_normal(500) * 1e-12,
-                         [0.0, -0.0, 1e-300, -707.5, -708.0, -745.0, 709.0, 0.34657359, -0.34657359, 1.0]])
+    xs = np.concatenate(
+        [
+            RNG.uniform(-745, 709, 4000),
+            RNG.uniform(-1, 1, 2000),
+            RNG.standard_normal(500) * 1e-12,
+            [0.0, -0.0, 1e-300, -707.5, -708.0, -745.0, 709.0, 0.34657359, -0.34657359, 1.0],
+        ]
+    )
     worst = 0.0
     with mp.workprec(200):
         for x in xs:
@@ -77,8 +87,13 @@ def test_exp_and_log_bounds_against_mpmath_at_many_points():
         assert worst < 1e-14
         assert exp_b(-1e10, -1e10) == (0.0, 5e-324)
         assert exp_b(800.0, 800.0)[1] == math.inf
-        ys = np.concatenate([np.exp(RNG.uniform(-700, 700, 3000)), RNG.uniform(0.5, 2, 2000),
-                             [1.0, 5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 0.7071067811865476]])
+        ys = np.concatenate(
+            [
+                np.exp(RNG.uniform(-700, 700, 3000)),
+                RNG.uniform(0.5, 2, 2000),
+                [1.0, 5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 0.7071067811865476],
+            ]
+        )
         worst = 0.0
         for y in ys:
             lo, hi = log_b(y, y)
@@ -101,15 +116,16 @@ def test_the_constants_of_the_kernel_proofs():
     u = ivm.mpf(2) ** -53
     rho = ivm.mpf(iv.EXP_R_MAX)
     gamma = [ivm.mpf(k) * u / (1 - ivm.mpf(k) * u) for k in range(40)]
-    horner = sum(gamma[2 * n + 1] * (1 + u) * rho ** n / mp.factorial(n) for n in range(14))
-    coefficients = u * sum(rho ** n / mp.factorial(n) for n in range(3, 14))
-    truncation = rho ** 14 * ivm.exp(rho) / mp.factorial(14)
+    horner = sum(gamma[2 * n + 1] * (1 + u) * rho**n / mp.factorial(n) for n in range(14))
+    coefficients = u * sum(rho**n / mp.factorial(n) for n in range(3, 14))
+    truncation = rho**14 * ivm.exp(rho) / mp.factorial(14)
     exp_error = (horner + coefficients + truncation) / ivm.exp(-rho)
     assert exp_error.b <= iv.EXP_REL
     assert ivm.mpf(0.5) * ivm.log(2) * (1 + ivm.mpf(2) ** -40) <= rho  # |r| after reduction
     z = ivm.mpf(iv.LOG_S_MAX) ** 2
-    log_error = (u / (1 - z) * (1 + gamma[30]) + ivm.mpf(0.35) * u * z + u + u
-                 + z ** 11 / (23 * (1 - z))) * (1 + ivm.mpf(1e-14))
+    log_error = (u / (1 - z) * (1 + gamma[30]) + ivm.mpf(0.35) * u * z + u + u + z**11 / (23 * (1 - z))) * (
+        1 + ivm.mpf(1e-14)
+    )
     assert log_error.b <= iv.LOG_REL
     s_max = (ivm.sqrt(2) - 1) / (ivm.sqrt(2) + 1)  # m in [1/sqrt 2, sqrt 2)
     assert s_max.b * (1 + 1e-12) <= iv.LOG_S_MAX
@@ -126,8 +142,9 @@ def test_fast_balls_contain_the_arb_centers_and_the_arb_balls_contain_the_fast_c
     if name == "ring":
         target = cs.ring_mixture(n_modes=4, radius=3.0)
     else:  # per-component and per-coordinate variances: the general path of the series
-        target = cs.gaussian_mixture([[1.5, 0.0], [-1.0, 1.0], [0.2, -1.4]], [[0.2, 0.5], [0.6, 0.3], [0.4, 0.4]],
-                                     [0.3, 0.5, 0.2])
+        target = cs.gaussian_mixture(
+            [[1.5, 0.0], [-1.0, 1.0], [0.2, -1.4]], [[0.2, 0.5], [0.6, 0.3], [0.4, 0.4]], [0.3, 0.5, 0.2]
+        )
     T, delta = 1.5, 0.1
     x0 = target.law_at(T).sample(2, seed=4)
     fast, arb = _arb_and_fast(target, x0, T, delta, arb_tol=1e-14, fast_tol=1e-6)
@@ -151,8 +168,9 @@ def test_pruned_components_and_the_gershgorin_log_norm_agree_with_arb(name):
     if name == "separated":
         target, T, delta, count = cs.gaussian_mixture([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0]], 0.3), 2.0, 0.02, 2
     else:
-        target = cs.gaussian_mixture([[1.0, 0.0, -0.5, 0.3], [-1.0, 0.5, 0.0, -0.2]],
-                                     [[0.3, 0.6, 0.9, 0.5], [0.5, 0.4, 0.2, 0.7]])
+        target = cs.gaussian_mixture(
+            [[1.0, 0.0, -0.5, 0.3], [-1.0, 0.5, 0.0, -0.2]], [[0.3, 0.6, 0.9, 0.5], [0.5, 0.4, 0.2, 0.7]]
+        )
         T, delta, count = 1.0, 0.2, 1
     x0 = target.law_at(T).sample(2, seed=8)[:count]
     fast = enclose_flows(target, x0, T, delta, tol=1e-8, fallback=False)
@@ -220,8 +238,11 @@ def test_error_bounds_bracket_the_distance_to_the_exact_image():
 
 def test_series_intervals_are_ordered_and_contain_the_drift_at_the_box_points():
     """Order-1 series over a box: every interval ordered, and F(y, t) of sample points of the box inside."""
-    target = cs.gaussian_mixture([[1.0, 0.0, 0.5], [-1.0, 0.5, 0.0], [0.0, -1.0, 1.0]],
-                                 [[0.3, 0.6, 0.9], [0.5, 0.5, 0.2], [0.8, 0.4, 0.6]], [0.2, 0.5, 0.3])
+    target = cs.gaussian_mixture(
+        [[1.0, 0.0, 0.5], [-1.0, 0.5, 0.0], [0.0, -1.0, 1.0]],
+        [[0.3, 0.6, 0.9], [0.5, 0.5, 0.2], [0.8, 0.4, 0.6]],
+        [0.2, 0.5, 0.3],
+    )
     model = fe.FastModel(target)
     order = 6
     LO, HI, off, vec, jmask, active = model.scratch(order, 1)
@@ -267,7 +288,7 @@ def test_a_particle_s_enclosure_does_not_depend_on_its_batch():
     ring = cs.ring_mixture(n_modes=4, radius=3.0)
     x0 = ring.law_at(2.0).sample(12, seed=9)
     whole = enclose_flows(ring, x0, 2.0, 0.05, tol=1e-10)
-    parts = [enclose_flows(ring, x0[a:a + 5], 2.0, 0.05, tol=1e-10) for a in range(0, 12, 5)]
+    parts = [enclose_flows(ring, x0[a : a + 5], 2.0, 0.05, tol=1e-10) for a in range(0, 12, 5)]
     assert np.array_equal(whole.centers, np.concatenate([p.centers for p in parts]))
     assert np.array_equal(whole.radii, np.concatenate([p.radii for p in parts]))
     parallel = enclose_flows(ring, x0, 2.0, 0.05, tol=1e-10, backend="cpu-parallel")
@@ -336,8 +357,19 @@ def test_the_cuda_kernel_compiles_to_ptx(shared, monkeypatch):
     variances = [[0.3, 0.5]] * 2 if shared else [[0.3, 0.5], [0.6, 0.2]]
     model = fe.FastModel(cs.gaussian_mixture([[1.0, 0.0], [-1.0, 0.5]], variances))
     y0 = np.zeros((2, 2))
-    args = (y0, y0, 1.0, 0.1, np.full(2, 1e-8), 6, 100, *model.arrays, *model.scratch(6, 2), np.zeros((2, 2)),
-            np.zeros((2, fe.N_OUT)))
+    args = (
+        y0,
+        y0,
+        1.0,
+        0.1,
+        np.full(2, 1e-8),
+        6,
+        100,
+        *model.arrays,
+        *model.scratch(6, 2),
+        np.zeros((2, 2)),
+        np.zeros((2, fe.N_OUT)),
+    )
     kernel = compile_for(fast_cuda.enclose_threads, "cuda-kernel")
     ptx, _ = cuda.compile_ptx(kernel.py_func, tuple(numba.typeof(a) for a in args), cc=(9, 0))
     assert ".entry" in ptx

@@ -142,6 +142,7 @@ def test_collocation_shape_schedule_matches_formula():
     assert s["depth"] == s["windows"] * s["sweeps"]
     # the formula counts what the solver spends with that schedule
     from certsample.solvers import Collocation
+
     assert Collocation(s["degree"], s["sweeps"]).nfe(s["windows"]) == s["score_calls"]
     assert s["score_calls"] >= t.step_count(R=4.0, sigma=1.0, eps=1e-6)
     assert s["degree"] == math.ceil(math.log(math.e + 1e6))
@@ -225,9 +226,19 @@ def test_error_bound_is_upper_endpoint_and_inverts_steps(name):
         assert _ref_value(t, t.steps_expr, back) <= n * (1 + 1e-12)
 
 
-@pytest.mark.parametrize("name", ["collocation_gcs_shape", "pf_ode_ei_w2", "sde_ei_w2", "sde_em_w2",
-                                  "chen_et_al_2023", "lee_song_vempala", "randomized_midpoint_ms",
-                                  "parallel_midpoint_ms"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "collocation_gcs_shape",
+        "pf_ode_ei_w2",
+        "sde_ei_w2",
+        "sde_em_w2",
+        "chen_et_al_2023",
+        "lee_song_vempala",
+        "randomized_midpoint_ms",
+        "parallel_midpoint_ms",
+    ],
+)
 def test_step_count_achieves_requested_accuracy(name):
     t = th(name)
     vals = POINTS[name]
@@ -325,15 +336,15 @@ def _exact_gaussian_w2(scheme, sigma2, T, delta, N, shift=0.0):
 
 def _gaussian_params(name, sigma2, T, delta, shift=0.0):
     L = max(1 / (1 + (sigma2 - 1) * math.exp(-2 * t)) for t in (delta, T))
-    p = dict(d=1, L=L, T=T, delta=delta, alpha=1 / sigma2, W0=abs(math.sqrt(sigma2) - 1),
-             eps_s=abs(shift), M=0, m2=sigma2)
+    p = dict(
+        d=1, L=L, T=T, delta=delta, alpha=1 / sigma2, W0=abs(math.sqrt(sigma2) - 1), eps_s=abs(shift), M=0, m2=sigma2
+    )
     return {k: v for k, v in p.items() if k in th(name).symbols}
 
 
 @pytest.mark.parametrize("name", ["pf_ode_ei_w2", "sde_ei_w2", "sde_em_w2"])
 @pytest.mark.parametrize("sigma2", [0.3, 1.0, 4.0])
-@pytest.mark.parametrize("T,delta,N,shift", [(5.0, 0.01, 100, 0.0), (3.0, 0.1, 30, 0.0),
-                                             (4.0, 0.02, 60, 0.05)])
+@pytest.mark.parametrize("T,delta,N,shift", [(5.0, 0.01, 100, 0.0), (3.0, 0.1, 30, 0.0), (4.0, 0.02, 60, 0.05)])
 def test_w2_bound_dominates_exact_gaussian_error(name, sigma2, T, delta, N, shift):
     bound = th(name).error_bound(N=N, **_gaussian_params(name, sigma2, T, delta, shift))
     exact = _exact_gaussian_w2(name, sigma2, T, delta, N, shift)

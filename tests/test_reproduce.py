@@ -70,4 +70,3 @@ def test_randomized_midpoint_against_its_proved_bound(tmp_path):
     assert "bound/measured" in result.report()
     result.plot(tmp_path / "rm.png")
     assert (tmp_path / "rm.png").stat().st_size > 1000
-

@@ -10,17 +10,44 @@
 * :mod:`.errors` -- the named failures that may become verdicts.
 """
 
-from .certificate import Certificate, VERDICTS
+from .certificate import VERDICTS, Certificate
 from .certify import certify
 from .enclosure import Enclosure, enclose_flow
-from .errors import (BoundUnreachable, CertifyError, EnclosureFailed, HypothesisNotMet, OutsideTheoremRange,
-                     StepBudgetExceeded)
+from .errors import (
+    BoundUnreachable,
+    CertifyError,
+    EnclosureFailed,
+    HypothesisNotMet,
+    OutsideTheoremRange,
+    StepBudgetExceeded,
+)
 from .flows import FlowEnclosures, enclose_flows
 from .measurement import ExactLaw, Measurement, SampleStatistics, VerifiedEnclosures, choose_measurement
 from .parameters import TheoremCheck, nfe_for_accuracy, theorem_for, theorem_parameters
 from .verifier import Verifier
 
-__all__ = ["certify", "Certificate", "VERDICTS", "Enclosure", "enclose_flow", "enclose_flows", "FlowEnclosures",
-           "CertifyError", "HypothesisNotMet", "BoundUnreachable", "StepBudgetExceeded", "EnclosureFailed",
-           "OutsideTheoremRange", "Measurement", "ExactLaw", "VerifiedEnclosures", "SampleStatistics",
-           "choose_measurement", "TheoremCheck", "theorem_for", "theorem_parameters", "nfe_for_accuracy", "Verifier"]
+__all__ = [
+    "certify",
+    "Certificate",
+    "VERDICTS",
+    "Enclosure",
+    "enclose_flow",
+    "enclose_flows",
+    "FlowEnclosures",
+    "CertifyError",
+    "HypothesisNotMet",
+    "BoundUnreachable",
+    "StepBudgetExceeded",
+    "EnclosureFailed",
+    "OutsideTheoremRange",
+    "Measurement",
+    "ExactLaw",
+    "VerifiedEnclosures",
+    "SampleStatistics",
+    "choose_measurement",
+    "TheoremCheck",
+    "theorem_for",
+    "theorem_parameters",
+    "nfe_for_accuracy",
+    "Verifier",
+]

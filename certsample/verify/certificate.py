@@ -70,17 +70,23 @@ class Certificate:
         if self.theorem is None:
             lines.append(f"theorem   {self.theorem_verdict}")
         else:
-            lines.append(f"theorem   {self.theorem_verdict}: {self.theorem} ({self.metric}; constants "
-                         f"{'proved' if self.certified_constants else 'placeholders, not proved'}), bound "
-                         + (f"{self.bound:.6g} at NFE {self.nfe}" if self.bound is not None else "n/a"))
+            lines.append(
+                f"theorem   {self.theorem_verdict}: {self.theorem} ({self.metric}; constants "
+                f"{'proved' if self.certified_constants else 'placeholders, not proved'}), bound "
+                + (f"{self.bound:.6g} at NFE {self.nfe}" if self.bound is not None else "n/a")
+            )
             if self.certified_constants and self.bound is not None and self.measurement_kind == "verified":
                 ratio = self.bound / self.measured if self.measured > 0 else math.inf
-                lines.append(f"          a priori (proved) {self.bound:.3g} against a posteriori (proved) "
-                             f"{self.measured:.3g}: the theorem is {ratio:.3g} times the run's error")
+                lines.append(
+                    f"          a priori (proved) {self.bound:.3g} against a posteriori (proved) "
+                    f"{self.measured:.3g}: the theorem is {ratio:.3g} times the run's error"
+                )
             lines.append(f"          {self.theorem_reference}")
-        lines.append(f"run       {inp['solver']} on {inp['target']}, steps={inp['n_steps']}"
-                     + (f" (theorem asks NFE {self.nfe_required})" if self.nfe_required else "")
-                     + f", NFE={self.nfe}, rounds={self.rounds}, {self.wall_time_s:.3f} s")
+        lines.append(
+            f"run       {inp['solver']} on {inp['target']}, steps={inp['n_steps']}"
+            + (f" (theorem asks NFE {self.nfe_required})" if self.nfe_required else "")
+            + f", NFE={self.nfe}, rounds={self.rounds}, {self.wall_time_s:.3f} s"
+        )
         lines += [f"note      {n}" for n in self.notes]
         return "\n".join(lines)
 

@@ -52,6 +52,7 @@ import sys
 from dataclasses import dataclass
 
 import numpy as np
+
 from proofs.core import RunTheorem
 
 from ..confidence import check_confidence
@@ -74,12 +75,31 @@ PROVE_ALL_UP_TO = 10_000
 TIMING_SAMPLE = 64
 
 
-def certify(target, solver="exponential-ode", eps: float = 0.05, *, score=None, score_error=None,
-            n: int = 2000, n_verify: int | None = None, n_steps: int | None = None, T: float | None = None,
-            delta: float = 1e-2, backend: str = "numpy", seed: int = 0, max_steps: int = 200_000,
-            z: float = 3.0, confidence: float = 0.95, replicates: int = 200, pilot: int = 8,
-            workers: int = 2, verify_seconds: float | None = 120.0, client=None, log=True,
-            progress=False) -> Certificate:
+def certify(
+    target,
+    solver="exponential-ode",
+    eps: float = 0.05,
+    *,
+    score=None,
+    score_error=None,
+    n: int = 2000,
+    n_verify: int | None = None,
+    n_steps: int | None = None,
+    T: float | None = None,
+    delta: float = 1e-2,
+    backend: str = "numpy",
+    seed: int = 0,
+    max_steps: int = 200_000,
+    z: float = 3.0,
+    confidence: float = 0.95,
+    replicates: int = 200,
+    pilot: int = 8,
+    workers: int = 2,
+    verify_seconds: float | None = 120.0,
+    client=None,
+    log=True,
+    progress=False,
+) -> Certificate:
     """Run ``solver`` on ``target``, prove (or test) its accuracy against ``eps``, and check its theorem.
 
     Parameters
@@ -128,9 +148,7 @@ def certify(target, solver="exponential-ode", eps: float = 0.05, *, score=None, 
     -------
     Certificate
     """
-    job = _Job.checked(target, eps, score, score_error, n, n_verify, n_steps, delta, backend, seed, max_steps, z,
-                       confidence, replicates, pilot, workers, verify_seconds, log, progress)
-    job.client = client
+    job = _Job.checked(dict(locals()))  # the arguments, checked
     solver_obj = get_solver(solver)
     job.T = default_horizon(solver_obj, target, eps, delta, job.score_error) if T is None else T
     check = theorem_for(solver_obj, target, job.T, delta, job.score_error)
@@ -147,15 +165,11 @@ def certify(target, solver="exponential-ode", eps: float = 0.05, *, score=None, 
         verifier = Verifier(target, job.x0, job.T, delta, tol, job.workers, job.say, job.client)
     solver_obj, grid, nfe_required = _choose_grid(job, solver, solver_obj, check, verifier, notes)
     checked = min(n, job.n_verify) if verifier is None else _affordable(job, verifier, notes)
-    if strategy is VerifiedEnclosures:
-        measurement = VerifiedEnclosures(verifier, checked, eps, job.confidence)
-    elif strategy is SampleStatistics:
-        metric = check.theorem.metric if check.theorem is not None else "W2"
-        measurement = SampleStatistics(target, seed, metric, job.alpha, job.replicates)
-    else:
-        measurement = strategy(solver_obj, target)
-    job.say(f"certify: {solver_obj.name} on {target!r}: {len(grid)} steps, NFE {solver_obj.nfe(grid, target)} per "
-            f"particle, {n} particles, " + _expected_seconds(job, solver_obj, grid, verifier, checked))
+    measurement = _measurement(strategy, job, solver_obj, check, verifier, checked)
+    job.say(
+        f"certify: {solver_obj.name} on {target!r}: {len(grid)} steps, NFE {solver_obj.nfe(grid, target)} per "
+        f"particle, {n} particles, " + _expected_seconds(job, solver_obj, grid, verifier, checked)
+    )
     result = job.run(solver_obj, grid)
     job.say(f"certify: sampling took {result.wall_time:.2f} s")
     measured = measurement.measure(result)
@@ -163,8 +177,7 @@ def certify(target, solver="exponential-ode", eps: float = 0.05, *, score=None, 
     theorem_verdict, bound = _theorem_verdict(check, measured, result, notes, job, solver_obj)
     notes += _closing_notes(job, measured, accuracy, verifier)
     job.say(f"certify: accuracy {accuracy}" + (f"; verification took {verifier.seconds:.1f} s" if verifier else ""))
-    return _certificate(job, solver_obj, check, measured, accuracy, theorem_verdict, bound, nfe_required, result,
-                        notes)
+    return _certificate(job, solver_obj, check, measured, accuracy, theorem_verdict, bound, nfe_required, result, notes)
 
 
 @dataclass
@@ -196,20 +209,39 @@ class _Job:
     client: object = None
 
     @classmethod
-    def checked(cls, target, eps, score, score_error, n, n_verify, n_steps, delta, backend, seed, max_steps, z,
-                confidence, replicates, pilot, workers, verify_seconds, log, progress):
+    def checked(cls, args: dict) -> _Job:
+        """The job of :func:`certify`'s keyword arguments ``args``, each checked (ValueError naming a bad one)."""
+        eps, z, confidence, score = args["eps"], args["z"], args["confidence"], args["score"]
         _positive("eps", eps)
         _positive("z", z)
         check_confidence(confidence)
-        if verify_seconds is not None:
-            _positive("verify_seconds", verify_seconds)
+        if args["verify_seconds"] is not None:
+            _positive("verify_seconds", args["verify_seconds"])
         if score is not None and not (callable(score) or isinstance(score, ScoreOracle)):
             raise TypeError(f"score must be a ScoreOracle or a callable, got {type(score).__name__}")
-        say = _stderr_log if log is True else (log or (lambda message: None))
-        return cls(target, float(eps), score, _score_error(score, score_error), check_int("n", n, 1),
-                   _n_verify(n, n_verify), None if n_steps is None else check_int("n_steps", n_steps, 1),
-                   delta, backend, seed, max_steps, z, confidence, check_int("replicates", replicates, 20),
-                   check_int("pilot", pilot, 1), check_int("workers", workers, 1), verify_seconds, say, progress)
+        log, n, n_steps = args["log"], check_int("n", args["n"], 1), args["n_steps"]
+        return cls(
+            target=args["target"],
+            eps=float(eps),
+            score=score,
+            score_error=_score_error(score, args["score_error"]),
+            n=n,
+            n_verify=_n_verify(n, args["n_verify"]),
+            n_steps=None if n_steps is None else check_int("n_steps", n_steps, 1),
+            delta=args["delta"],
+            backend=args["backend"],
+            seed=args["seed"],
+            max_steps=args["max_steps"],
+            z=z,
+            confidence=confidence,
+            replicates=check_int("replicates", args["replicates"], 20),
+            pilot=check_int("pilot", args["pilot"], 1),
+            workers=check_int("workers", args["workers"], 1),
+            verify_seconds=args["verify_seconds"],
+            say=_stderr_log if log is True else (log or (lambda message: None)),
+            progress=args["progress"],
+            client=args["client"],
+        )
 
     @property
     def alpha(self) -> float:
@@ -222,9 +254,26 @@ class _Job:
         return self.backend if self.score is None else "numpy"
 
     def run(self, solver, grid, x0=None, progress=None):
-        return sample(self.target if self.score is None else self.score, solver, grid=grid,
-                      x_init=self.x0 if x0 is None else x0, backend=self.backend_used, seed=self.seed,
-                      progress=self.progress if progress is None else progress, dim=self.target.dim)
+        return sample(
+            self.target if self.score is None else self.score,
+            solver,
+            grid=grid,
+            x_init=self.x0 if x0 is None else x0,
+            backend=self.backend_used,
+            seed=self.seed,
+            progress=self.progress if progress is None else progress,
+            dim=self.target.dim,
+        )
+
+
+def _measurement(strategy, job, solver, check, verifier, checked):
+    """The measurement object of ``strategy`` for this job."""
+    if strategy is VerifiedEnclosures:
+        return VerifiedEnclosures(verifier, checked, job.eps, job.confidence)
+    if strategy is SampleStatistics:
+        metric = check.theorem.metric if check.theorem is not None else "W2"
+        return SampleStatistics(job.target, job.seed, metric, job.alpha, job.replicates)
+    return strategy(solver, job.target)
 
 
 def _choose_grid(job, solver_arg, solver, check, verifier, notes):
@@ -237,8 +286,10 @@ def _choose_grid(job, solver_arg, solver, check, verifier, notes):
         try:
             plan = theorem.run_plan(job.eps, job.target, job.T, job.delta, **solver.theorem_options())
             solver = type(solver)(**plan.solver_options) if plan.solver_options else solver
-            notes.append(f"{len(plan.grid)} steps, NFE {plan.nfe}: the cheapest run found whose proved bound "
-                         f"({plan.bound.value:.3g}) is at most eps")
+            notes.append(
+                f"{len(plan.grid)} steps, NFE {plan.nfe}: the cheapest run found whose proved bound "
+                f"({plan.bound.value:.3g}) is at most eps"
+            )
             return solver, plan.grid, plan.nfe
         except OutsideTheoremRange as unreachable:
             if verifier is None and not isinstance(solver, PlannedSolver):
@@ -269,13 +320,18 @@ def _choose_grid(job, solver_arg, solver, check, verifier, notes):
         pilot = min(job.pilot, job.n, job.n_verify)
         n_steps, stalled = _tune_steps(job, solver, grid_kind, verifier, pilot)
         reason = check.reason or "the theorem's bound cannot reach eps"
-        notes.append(f"no theorem sets the step count ({reason}); {n_steps} steps were tuned on the proved "
-                     f"errors of {pilot} pilot particles, which are among the checked ones")
+        notes.append(
+            f"no theorem sets the step count ({reason}); {n_steps} steps were tuned on the proved "
+            f"errors of {pilot} pilot particles, which are among the checked ones"
+        )
         if stalled:
             notes.append(stalled)
     elif n_steps is None:
-        raise HypothesisNotMet(None, f"cannot choose a step count for {solver.name!r} on {job.target!r}: "
-                                     f"{check.reason}; pass n_steps= to certify a run of your choice")
+        raise HypothesisNotMet(
+            None,
+            f"cannot choose a step count for {solver.name!r} on {job.target!r}: "
+            f"{check.reason}; pass n_steps= to certify a run of your choice",
+        )
     if n_steps > job.max_steps:
         raise StepBudgetExceeded(n_steps, job.max_steps, job.eps)
     return solver, make_grid(grid_kind, job.T, job.delta, n_steps), nfe_required
@@ -298,8 +354,10 @@ def _affordable(job, verifier, notes) -> int:
     per = verifier.seconds_per_enclosure()
     affordable = max(verifier.count, int(job.verify_seconds / max(per, 1e-9)))
     if affordable < m_verify:
-        notes.append(f"{affordable} of n_verify={m_verify} particles checked: enclosures took {per:.2g} s each and "
-                     f"verify_seconds={job.verify_seconds:g} (raise it to check more)")
+        notes.append(
+            f"{affordable} of n_verify={m_verify} particles checked: enclosures took {per:.2g} s each and "
+            f"verify_seconds={job.verify_seconds:g} (raise it to check more)"
+        )
         return affordable
     return m_verify
 
@@ -322,14 +380,16 @@ def _tune_steps(job, solver, grid_kind, verifier, pilot):
         result = job.run(solver, make_grid(grid_kind, job.T, job.delta, steps))
         lower, upper = verifier.errors(result.samples, pilot)
         worst = float(np.max(upper))
-        floor = float(np.sqrt(np.mean(lower ** 2))) * (1 - 1e-12)  # proved lower bound of the pilot's RMS
+        floor = float(np.sqrt(np.mean(lower**2))) * (1 - 1e-12)  # proved lower bound of the pilot's RMS
         job.say(f"certify: pilot run with {steps} steps: largest proved error {worst:.3g} (target {job.eps / 2:.3g})")
         if worst <= job.eps / 2:
             return steps, ""
         if previous and floor > job.eps and steps >= STALL_GROWTH * previous[0] and floor >= STALL_KEPT * previous[1]:
-            return steps, (f"the proved error stops falling near {floor:.3g} (pilot RMS at least {previous[1]:.3g} "
-                           f"with {previous[0]} steps, {floor:.3g} with {steps}): the score, not the step count, "
-                           f"limits this run")
+            return steps, (
+                f"the proved error stops falling near {floor:.3g} (pilot RMS at least {previous[1]:.3g} "
+                f"with {previous[0]} steps, {floor:.3g} with {steps}): the score, not the step count, "
+                f"limits this run"
+            )
         previous = (steps, floor)
         factor = min(16.0, max(1.5, (worst / (job.eps / 2)) ** (1 / order) * 1.2))
         steps = math.ceil(steps * factor)
@@ -344,16 +404,17 @@ def _theorem_verdict(check, measured, result, notes, job, solver):
         return f"NOT APPLICABLE: {check.reason}", None
     if isinstance(theorem, RunTheorem):
         proved = theorem.run_bound(job.target, result.grid, **solver.theorem_options())
-        outside = _outside_start_set(proved, job.x0[:measured.checked]) if measured.checked else 0
+        outside = _outside_start_set(proved, job.x0[: measured.checked]) if measured.checked else 0
         if outside:
-            notes.append(f"{outside} of the {measured.checked} checked starts lie outside the theorem's start set "
-                         "(its q_T-mass is at least 1 - eta): the bound does not cover them")
+            notes.append(
+                f"{outside} of the {measured.checked} checked starts lie outside the theorem's start set "
+                "(its q_T-mass is at least 1 - eta): the bound does not cover them"
+            )
         bound = float(proved.value)
     else:
         bound = theorem.error_bound(N=int(result.nfe), **check.parameters)
     if measured.kind == "verified" and not (theorem.metric == "W2" or theorem.metric.startswith("pathwise")):
-        verdict = (f"INCONCLUSIVE: a pathwise (W2) measurement neither confirms nor refutes a {theorem.metric} "
-                   "bound")
+        verdict = f"INCONCLUSIVE: a pathwise (W2) measurement neither confirms nor refutes a {theorem.metric} bound"
     else:
         verdict = measured.verdict(bound)
     if not theorem.certified:
@@ -375,38 +436,66 @@ def _closing_notes(job, measured, accuracy, verifier) -> list:
     if measured.kind == "lower" and accuracy == "INCONCLUSIVE":
         notes.append("a lower-bound statistic below the threshold cannot confirm it, only fail to refute it")
     if verifier is not None and measured.checked == job.n:
-        notes.append(f"every one of the {job.n} output samples lies within its proved error of the exact flow image "
-                     "of its exact q_T start; those images are an i.i.d. sample of q_delta, so the run is coupled to "
-                     f"it with a proved W-infinity distance of at most {np.max(measured.per_particle):.3g}")
+        notes.append(
+            f"every one of the {job.n} output samples lies within its proved error of the exact flow image "
+            "of its exact q_T start; those images are an i.i.d. sample of q_delta, so the run is coupled to "
+            f"it with a proved W-infinity distance of at most {np.max(measured.per_particle):.3g}"
+        )
     if verifier is not None:
         target = job.target
-        w0 = math.exp(-job.T) * (math.sqrt(float(np.trace(target.covariance()) + target.mean() @ target.mean()))
-                                 + math.sqrt(target.dim))
-        notes.append(f"a run started from N(0, I) instead of q_T adds the initialisation error: "
-                     f"W2(q_T, N(0, I)) <= e^-T W2(q_0, N(0, I)) <= {w0:.2g}, carried by the flow")
+        w0 = math.exp(-job.T) * (
+            math.sqrt(float(np.trace(target.covariance()) + target.mean() @ target.mean())) + math.sqrt(target.dim)
+        )
+        notes.append(
+            f"a run started from N(0, I) instead of q_T adds the initialisation error: "
+            f"W2(q_T, N(0, I)) <= e^-T W2(q_0, N(0, I)) <= {w0:.2g}, carried by the flow"
+        )
     return notes
 
 
 def _certificate(job, solver, check, measured, accuracy, theorem_verdict, bound, nfe_required, result, notes):
     theorem = check.theorem
     return Certificate(
-        accuracy_verdict=accuracy, theorem_verdict=theorem_verdict, eps=job.eps,
-        measured=float(measured.value), measured_lower=float(measured.lower),
-        uncertainty=float(measured.uncertainty), floor=float(measured.floor), measurement=measured.how,
-        measurement_kind=measured.kind, reference=measured.reference, particles_checked=measured.checked,
+        accuracy_verdict=accuracy,
+        theorem_verdict=theorem_verdict,
+        eps=job.eps,
+        measured=float(measured.value),
+        measured_lower=float(measured.lower),
+        uncertainty=float(measured.uncertainty),
+        floor=float(measured.floor),
+        measurement=measured.how,
+        measurement_kind=measured.kind,
+        reference=measured.reference,
+        particles_checked=measured.checked,
         population=measured.population,
         theorem=None if theorem is None else theorem.name,
         theorem_reference="" if theorem is None else theorem.reference,
         metric="" if theorem is None else theorem.metric,
         certified_constants=bool(theorem is not None and theorem.certified),
         assumptions=[] if theorem is None else list(theorem.assumptions),
-        inputs={"target": repr(job.target), "solver": solver.name, "eps": job.eps, "n": job.n, "seed": job.seed,
-                "backend": job.backend_used, "T": job.T, "delta": job.delta, "n_steps": len(result.grid),
-                "score_error": job.score_error, "init": job.init,
-                "z": job.z, "confidence": job.confidence},
-        parameters={k: float(v) for k, v in check.parameters.items()}, nfe_required=nfe_required,
-        bound=None if bound is None else float(bound), nfe=int(result.nfe), rounds=int(result.rounds),
-        wall_time_s=float(result.wall_time), notes=notes)
+        inputs={
+            "target": repr(job.target),
+            "solver": solver.name,
+            "eps": job.eps,
+            "n": job.n,
+            "seed": job.seed,
+            "backend": job.backend_used,
+            "T": job.T,
+            "delta": job.delta,
+            "n_steps": len(result.grid),
+            "score_error": job.score_error,
+            "init": job.init,
+            "z": job.z,
+            "confidence": job.confidence,
+        },
+        parameters={k: float(v) for k, v in check.parameters.items()},
+        nfe_required=nfe_required,
+        bound=None if bound is None else float(bound),
+        nfe=int(result.nfe),
+        rounds=int(result.rounds),
+        wall_time_s=float(result.wall_time),
+        notes=notes,
+    )
 
 
 def _expected_seconds(job, solver, grid, verifier, checked):

@@ -108,8 +108,7 @@ import numpy as np
 
 from .errors import EnclosureFailed
 
-__all__ = ["Enclosure", "enclose_flow", "FlowModel", "a_priori_enclosure", "taylor_remainder_step",
-           "log_norm_growth"]
+__all__ = ["Enclosure", "enclose_flow", "FlowModel", "a_priori_enclosure", "taylor_remainder_step", "log_norm_growth"]
 
 
 def _flint():
@@ -250,8 +249,11 @@ class FlowModel:
             ic, is_ = inv_v[jc], inv_v[js]
             diff_c = diff_star[i] - a * d_mu[i]
             dl = dl - (diff_c * diff_c * ic - diff_star[i] * diff_star[i] * is_ + v[jc].log() - v[js].log()) / 2
-            terms[i] = (a * self.means[c][i] * ic - a * self.means[star][i] * is_
-                        - (diff_star[i] + a * self.means[star][i]) * (ic - is_))
+            terms[i] = (
+                a * self.means[c][i] * ic
+                - a * self.means[star][i] * is_
+                - (diff_star[i] + a * self.means[star][i]) * (ic - is_)
+            )
         return dl, d_mu, groups, terms
 
     def drift(self, w, a, e2, star, check_complex=False, comps=None):
@@ -419,8 +421,10 @@ def _taylor_coefficients(model: FlowModel, w0, t0, order: int, star: int, comps=
         e2 = series(e2_full.coeffs()[:n], prec=n)
         wn = [series(wi.coeffs()[:n], prec=n) for wi in w]
         f = model.drift(wn, a, e2, star, comps=comps)
-        w = [series([w0[i]] + [fc / (j + 1) for j, fc in enumerate(_pad(f[i].coeffs(), n))], prec=n + 1)
-             for i in range(model.k)]
+        w = [
+            series([w0[i]] + [fc / (j + 1) for j, fc in enumerate(_pad(f[i].coeffs(), n))], prec=n + 1)
+            for i in range(model.k)
+        ]
     return [_pad(wi.coeffs(), length) for wi in w]
 
 
@@ -457,8 +461,13 @@ def _validate(model: FlowModel, w0, t0, rho, star, comps=None):
     Y = [x + S * fi for x, fi in zip(X, f)]
     for _ in range(6):
         # a box strictly larger than the last Picard image, so that the next image can fit inside
-        Y = [_box(arb(yi.real.mid(), 2 * _upper(yi.real.rad()) + 1e-3 * rho),
-                  arb(yi.imag.mid(), 2 * _upper(yi.imag.rad()) + 1e-3 * rho)) for yi in Y]
+        Y = [
+            _box(
+                arb(yi.real.mid(), 2 * _upper(yi.real.rad()) + 1e-3 * rho),
+                arb(yi.imag.mid(), 2 * _upper(yi.imag.rad()) + 1e-3 * rho),
+            )
+            for yi in Y
+        ]
         try:
             f = model.drift(Y, a, e2, star, check_complex=True, comps=comps)
         except _NotAnalytic:
@@ -488,12 +497,12 @@ def a_priori_enclosure(model: FlowModel, w_start, t0, rho: float, star: int, ste
         if Y is not None:
             return Y, rho
         rho /= 2
-    raise EnclosureFailed("could not validate an a-priori enclosure", float(t0.mid()),
-                          [str(w) for w in w_start], step)
+    raise EnclosureFailed("could not validate an a-priori enclosure", float(t0.mid()), [str(w) for w in w_start], step)
 
 
-def taylor_remainder_step(model: FlowModel, w_point, Y_point, t0, t1, h, h_float: float, rho: float, star: int,
-                          comps, local_tol: float):
+def taylor_remainder_step(
+    model: FlowModel, w_point, Y_point, t0, t1, h, h_float: float, rho: float, star: int, comps, local_tol: float
+):
     """Step 2 of the proof: the point trajectory's Taylor polynomial at ``h`` plus its Cauchy remainder.
 
     ``Y_point`` is the a-priori box of the point ``w_point`` on ``S_rho``, so ``R_i = sup |Y_i - w_i|``
@@ -542,8 +551,9 @@ def _mixture_flow(model: FlowModel, y0, T: float, delta: float, tol: float, max_
     local_tol = tol * 1e-3
     while True:
         if steps >= max_steps:
-            raise EnclosureFailed(f"more than max_steps={max_steps} steps needed", float(t0.mid()),
-                                  [str(ci) for ci in c], steps)
+            raise EnclosureFailed(
+                f"more than max_steps={max_steps} steps needed", float(t0.mid()), [str(ci) for ci in c], steps
+            )
         remaining = float((t0 - delta_b).mid())
         rho = min(rho, 0.9 * float(t0.mid()))
         a0 = (-t0).exp()
@@ -560,7 +570,7 @@ def _mixture_flow(model: FlowModel, y0, T: float, delta: float, tol: float, max_
         a_int = (-t_int).exp()
         m_int, g_int, _ = model.scales(star, a_int, a_int * a_int)
 
-        def y_box(box):
+        def y_box(box, m_int=m_int, g_int=g_int):
             return [mi + gi * yi.real for mi, gi, yi in zip(m_int, g_int, box)]
 
         # step 4: integrate only the components that can matter on this step, bound the rest
@@ -589,8 +599,9 @@ def _mixture_flow(model: FlowModel, y0, T: float, delta: float, tol: float, max_
     return c, E, steps, log_growth
 
 
-def enclose_flow(target, x0, T: float, delta: float, *, tol: float = 1e-15, prec: int | None = None,
-                 max_steps: int = 20_000) -> Enclosure:
+def enclose_flow(
+    target, x0, T: float, delta: float, *, tol: float = 1e-15, prec: int | None = None, max_steps: int = 20_000
+) -> Enclosure:
     """A proved ball around the exact probability-flow image at ``delta`` of ``x0`` taken at ``T``.
 
     Parameters
@@ -665,8 +676,10 @@ def _enclose(target, x0, T, delta, tol, max_steps):
     if target.n_components == 1:
         mu = [arb(float(m)) for m in target.means[0]]
         lam = [arb(float(v)) for v in target.variances[0]]
-        y_end = [ad * mu[i] + ((1 + (lam[i] - 1) * e2d) / (1 + (lam[i] - 1) * e2T)).sqrt() * (y0[i] - aT * mu[i])
-                 for i in range(k)]
+        y_end = [
+            ad * mu[i] + ((1 + (lam[i] - 1) * e2d) / (1 + (lam[i] - 1) * e2T)).sqrt() * (y0[i] - aT * mu[i])
+            for i in range(k)
+        ]
         E, steps, log_growth = 0.0, 0, 0.0
     else:
         model = FlowModel(target)
@@ -680,5 +693,6 @@ def _enclose(target, x0, T, delta, tol, max_steps):
     center = np.array([float(o.mid()) for o in out])
     gaps = [_upper(abs(o - arb(cval))) for o, cval in zip(out, center)]
     radius = _upper(_norm_upper(gaps) + q_norm * arb(E))
-    return Enclosure(center=center, radius=radius, T=T, delta=delta, steps=steps,
-                     growth=float(math.exp(min(log_growth, 700.0))))
+    return Enclosure(
+        center=center, radius=radius, T=T, delta=delta, steps=steps, growth=float(math.exp(min(log_growth, 700.0)))
+    )

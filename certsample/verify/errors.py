@@ -8,8 +8,14 @@ from __future__ import annotations
 
 from proofs.core import OutsideTheoremRange
 
-__all__ = ["CertifyError", "HypothesisNotMet", "BoundUnreachable", "StepBudgetExceeded", "EnclosureFailed",
-           "OutsideTheoremRange"]
+__all__ = [
+    "CertifyError",
+    "HypothesisNotMet",
+    "BoundUnreachable",
+    "StepBudgetExceeded",
+    "EnclosureFailed",
+    "OutsideTheoremRange",
+]
 
 
 class CertifyError(Exception):
@@ -30,9 +36,11 @@ class BoundUnreachable(CertifyError, ValueError):
 
     def __init__(self, theorem: str, eps: float, floor: float, nfe: int):
         self.theorem, self.eps, self.floor, self.nfe = theorem, eps, floor, nfe
-        super().__init__(f"theorem {theorem!r} gives an error bound of {floor:.3g} even at {nfe} evaluations, above "
-                         f"eps={eps:g}; raise eps (its N-independent part comes from T, delta or the score error) "
-                         "or max_steps")
+        super().__init__(
+            f"theorem {theorem!r} gives an error bound of {floor:.3g} even at {nfe} evaluations, above "
+            f"eps={eps:g}; raise eps (its N-independent part comes from T, delta or the score error) "
+            "or max_steps"
+        )
 
 
 class StepBudgetExceeded(CertifyError, ValueError):
@@ -40,8 +48,11 @@ class StepBudgetExceeded(CertifyError, ValueError):
 
     def __init__(self, steps: int, max_steps: int, eps: float, detail: str = ""):
         self.steps, self.max_steps, self.eps = steps, max_steps, eps
-        super().__init__(f"{steps} steps or more are needed at eps={eps:g}, more than max_steps={max_steps}"
-                         + (f" ({detail})" if detail else "") + "; raise eps or max_steps")
+        super().__init__(
+            f"{steps} steps or more are needed at eps={eps:g}, more than max_steps={max_steps}"
+            + (f" ({detail})" if detail else "")
+            + "; raise eps or max_steps"
+        )
 
 
 class EnclosureFailed(CertifyError, ArithmeticError):

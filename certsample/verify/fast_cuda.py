@@ -20,16 +20,59 @@ THREADS_PER_BLOCK = 64
 MAX_THREADS = 4096
 
 
-def enclose_threads(y0l, y0h, T, delta, tol_local, order, max_steps, means, vidx, lams, lwd, logw, shared, gj,
-                    LO, HI, off, vec, jmask, active, out_c, out):
+def enclose_threads(
+    y0l,
+    y0h,
+    T,
+    delta,
+    tol_local,
+    order,
+    max_steps,
+    means,
+    vidx,
+    lams,
+    lwd,
+    logw,
+    shared,
+    gj,
+    LO,
+    HI,
+    off,
+    vec,
+    jmask,
+    active,
+    out_c,
+    out,
+):
     thread = cuda.grid(1)
     stride = cuda.gridsize(1)
     if thread >= LO.shape[0]:
         return
     for p in range(thread, y0l.shape[0], stride):
-        enclose_particle(y0l[p], y0h[p], T, delta, tol_local[p], order, max_steps, means, vidx, lams, lwd, logw,
-                         shared, gj, LO[thread], HI[thread], off, vec[thread], jmask[thread], active[thread], out_c[p],
-                         out[p])
+        enclose_particle(
+            y0l[p],
+            y0h[p],
+            T,
+            delta,
+            tol_local[p],
+            order,
+            max_steps,
+            means,
+            vidx,
+            lams,
+            lwd,
+            logw,
+            shared,
+            gj,
+            LO[thread],
+            HI[thread],
+            off,
+            vec[thread],
+            jmask[thread],
+            active[thread],
+            out_c[p],
+            out[p],
+        )
 
 
 def run_cuda(model, args, order, n, threads, out_c, out):

@@ -95,13 +95,47 @@ from .interval import exp_bounds, iadd, idiv, imag, imul, isqr, isub, log_bounds
 __all__ = ["FastModel", "enclose_particle", "STATUS"]
 
 #: the per-particle status codes written by :func:`enclose_particle`
-STATUS = {0: "enclosed", 1: "no a-priori box validates even for a tiny step",
-          2: "the Taylor remainder stays above the local tolerance even for a tiny step",
-          3: "more than max_steps steps", 4: "a bound is not finite"}
+STATUS = {
+    0: "enclosed",
+    1: "no a-priori box validates even for a tiny step",
+    2: "the Taylor remainder stays above the local tolerance even for a tiny step",
+    3: "more than max_steps steps",
+    4: "a bound is not finite",
+}
 
 # row blocks of the series scratch (offsets in FastModel.offsets)
-(R_Y, R_A, R_E2, R_INV, R_AINV, R_LOGV, R_KAP, R_DS, R_Q, R_Q0, R_L, R_U, R_Z, R_R, R_MM, R_V, R_N, R_Y2, R_AY, R_SK,
- R_ESK, R_SM, R_DINV, R_B, R_X, R_DMU, R_DMU2, R_M2, R_LM1, R_END) = range(30)
+(
+    R_Y,
+    R_A,
+    R_E2,
+    R_INV,
+    R_AINV,
+    R_LOGV,
+    R_KAP,
+    R_DS,
+    R_Q,
+    R_Q0,
+    R_L,
+    R_U,
+    R_Z,
+    R_R,
+    R_MM,
+    R_V,
+    R_N,
+    R_Y2,
+    R_AY,
+    R_SK,
+    R_ESK,
+    R_SM,
+    R_DINV,
+    R_B,
+    R_X,
+    R_DMU,
+    R_DMU2,
+    R_M2,
+    R_LM1,
+    R_END,
+) = range(30)
 # rows of the vector scratch: the step's vectors, and the time-series cache (key, orders done per variance)
 V_C, V_XL, V_XH, V_YL, V_YH, V_FL, V_FH, V_UH, V_HN, V_ERR, V_KEY, V_TJ, V_TA, V_RH, V_P = range(15)
 N_VEC_ROWS = 15
@@ -263,8 +297,9 @@ def _exponents(n, star, active, means, vidx, lwd, shared, LO, HI, off):
             row = c * k + i
             pl, ph = imul(LO[off[R_DMU] + row, 0], HI[off[R_DMU] + row, 0], LO[off[R_Q] + i, n], HI[off[R_Q] + i, n])
             ll, lh = iadd(ll, lh, pl, ph)
-            pl, ph = imul(LO[off[R_DMU2] + row, 0], HI[off[R_DMU2] + row, 0], LO[off[R_Q0] + i, n],
-                          HI[off[R_Q0] + i, n])
+            pl, ph = imul(
+                LO[off[R_DMU2] + row, 0], HI[off[R_DMU2] + row, 0], LO[off[R_Q0] + i, n], HI[off[R_Q0] + i, n]
+            )
             ll, lh = isub(ll, lh, 0.5 * pl, 0.5 * ph)
             jc, js = vidx[c, i], vidx[star, i]
             if shared[i] < 0 and jc != js:
@@ -307,8 +342,9 @@ def _coordinate_terms(n, i, star, active, means, vidx, shared, LO, HI, off):
         if c == star or active[c] == 0 or jc == js:
             continue
         row = c * k + i
-        LO[off[R_DINV] + row, n], HI[off[R_DINV] + row, n] = isub(LO[off[R_INV] + jc, n], HI[off[R_INV] + jc, n],
-                                                                  LO[off[R_INV] + js, n], HI[off[R_INV] + js, n])
+        LO[off[R_DINV] + row, n], HI[off[R_DINV] + row, n] = isub(
+            LO[off[R_INV] + jc, n], HI[off[R_INV] + jc, n], LO[off[R_INV] + js, n], HI[off[R_INV] + js, n]
+        )
         bl, bh = imul(means[c, i], means[c, i], LO[ray, n], HI[ray, n])
         bl, bh = isub(bl, bh, 0.5 * LO[ry2, n], 0.5 * HI[ry2, n])
         pl, ph = imul(LO[off[R_M2] + row, 0], HI[off[R_M2] + row, 0], LO[re2, n], HI[re2, n])
@@ -512,16 +548,21 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
     if k > 3:  # with few coordinates the trace is within a factor k of lambda_max: not worth K^2 products
         for c in range(K):
             for i in range(k):
-                LO[off[R_X] + c * k + i, 0], HI[off[R_X] + c * k + i, 0] = _spread(c, i, vec[V_P, i], means, vidx,
-                                                                                   shared, gj, LO, HI, off)
+                LO[off[R_X] + c * k + i, 0], HI[off[R_X] + c * k + i, 0] = _spread(
+                    c, i, vec[V_P, i], means, vidx, shared, gj, LO, HI, off
+                )
         gershgorin = 0.0
         for c in range(K):
             row = 0.0
             for d in range(K):
                 sl, sh = 0.0, 0.0
                 for i in range(k):
-                    pl, ph = imul(LO[off[R_X] + c * k + i, 0], HI[off[R_X] + c * k + i, 0],
-                                  LO[off[R_X] + d * k + i, 0], HI[off[R_X] + d * k + i, 0])
+                    pl, ph = imul(
+                        LO[off[R_X] + c * k + i, 0],
+                        HI[off[R_X] + c * k + i, 0],
+                        LO[off[R_X] + d * k + i, 0],
+                        HI[off[R_X] + d * k + i, 0],
+                    )
                     sl, sh = iadd(sl, sh, pl, ph)
                 row = next_up(row + next_up(next_up(math.sqrt(vec[V_RH, d])) * imag(sl, sh)))
             gershgorin = max(gershgorin, next_up(next_up(math.sqrt(vec[V_RH, c])) * row))
@@ -634,8 +675,7 @@ def _reference_component(c_vec, t, means, vidx, lams, logw):
 
 
 @device_function
-def _taylor_step(order, h_lo, h_hi, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec,
-                 jmask):
+def _taylor_step(order, h_lo, h_hi, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask):
     """Step 2 on the box ``Y`` (vector scratch) then the point ``c``: writes the new center over ``c`` and
     the local error bounds to row ``V_ERR``; returns ``(remainder, eps)`` (``remainder`` inf on failure)."""
     k = means.shape[1]
@@ -655,8 +695,7 @@ def _taylor_step(order, h_lo, h_hi, tl, th, star, active, means, vidx, lams, lwd
 
 
 @device_function
-def _advance_center(order, h_lo, h_hi, th, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec,
-                    jmask):
+def _advance_center(order, h_lo, h_hi, th, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask):
     """The point series from ``(c, th)``, summed at ``h`` in interval Horner form plus the remainders in row
     ``V_ERR``: the new center (its midpoint) replaces ``c``; returns ``eps``, a bound of the distance."""
     k = means.shape[1]
@@ -701,8 +740,30 @@ def _grow(e_prev, mu, h_lo, h_hi, eps, delta_p):
 
 
 @device_function
-def enclose_particle(y0l, y0h, T, delta, tol_local, order, max_steps, means, vidx, lams, lwd, logw, shared, gj,
-                     LO, HI, off, vec, jmask, active, out_c, out):
+def enclose_particle(
+    y0l,
+    y0h,
+    T,
+    delta,
+    tol_local,
+    order,
+    max_steps,
+    means,
+    vidx,
+    lams,
+    lwd,
+    logw,
+    shared,
+    gj,
+    LO,
+    HI,
+    off,
+    vec,
+    jmask,
+    active,
+    out_c,
+    out,
+):
     """Enclose the exact flow of every point of the box ``[y0l, y0h]`` from ``T`` to ``delta`` (steps 1-4).
 
     Writes the center to ``out_c`` and ``(radius, steps, status, time, step, E, h)`` to ``out`` (see
@@ -737,8 +798,9 @@ def enclose_particle(y0l, y0h, T, delta, tol_local, order, max_steps, means, vid
             for i in range(k):
                 vec[V_XL, i] = next_down(vec[V_C, i] - e_now)
                 vec[V_XH, i] = next_up(vec[V_C, i] + e_now)
-            if not _a_priori_box(h_hi, t_next, t, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off,
-                                 vec, jmask):
+            if not _a_priori_box(
+                h_hi, t_next, t, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask
+            ):
                 status = 1
                 h *= 0.5
                 continue
@@ -746,20 +808,24 @@ def enclose_particle(y0l, y0h, T, delta, tol_local, order, max_steps, means, vid
             delta_p = _prune(h_hi, tol_local, star, active, means, vidx, shared, gj, LO, HI, off, vec)
             if delta_p > 0.0:
                 _set_start(V_YL, V_YH, LO, HI, off, vec, k)
-                if not (_series(1, t_next, t, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec,
-                                jmask) and _picard_image_inside(h_hi, k, LO, HI, off, vec)):
+                if not (
+                    _series(1, t_next, t, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask)
+                    and _picard_image_inside(h_hi, k, LO, HI, off, vec)
+                ):
                     for c in range(K):
                         active[c] = 1
                     delta_p = 0.0
-            remainder, _ = _taylor_step(order, h_lo, h_hi, t_next, t, star, active, means, vidx, lams, lwd, shared,
-                                        gj, LO, HI, off, vec, jmask)
+            remainder, _ = _taylor_step(
+                order, h_lo, h_hi, t_next, t, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask
+            )
             if not (remainder <= tol_local and math.isfinite(mu)):
                 status = 2 if math.isfinite(mu) else 4
                 shrink = (TARGET * tol_local / remainder) ** (1.0 / (order + 2)) if math.isfinite(remainder) else 0.5
                 h *= min(0.9, max(0.1, shrink))
                 continue
-            eps = _advance_center(order, h_lo, h_hi, t, star, active, means, vidx, lams, lwd, shared, gj, LO, HI,
-                                  off, vec, jmask)
+            eps = _advance_center(
+                order, h_lo, h_hi, t, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask
+            )
             e_next = _grow(e_now, mu, h_lo, h_hi, eps, delta_p)
             if not math.isfinite(e_next):
                 status = 4
@@ -787,15 +853,59 @@ def enclose_particle(y0l, y0h, T, delta, tol_local, order, max_steps, means, vid
     out[7] = attempts
 
 
-def enclose_slots(y0l, y0h, T, delta, tol_local, order, max_steps, means, vidx, lams, lwd, logw, shared, gj,
-                  LO, HI, off, vec, jmask, active, out_c, out):
+def enclose_slots(
+    y0l,
+    y0h,
+    T,
+    delta,
+    tol_local,
+    order,
+    max_steps,
+    means,
+    vidx,
+    lams,
+    lwd,
+    logw,
+    shared,
+    gj,
+    LO,
+    HI,
+    off,
+    vec,
+    jmask,
+    active,
+    out_c,
+    out,
+):
     """CPU driver: slot ``s`` (its own scratch) encloses particles ``s, s + slots, ...`` (``prange`` when
     compiled for ``'cpu-parallel'``). Each particle's result depends on nothing but its own start box."""
     n, slots = y0l.shape[0], LO.shape[0]
     for s in prange(slots):
         for p in range(s, n, slots):
-            enclose_particle(y0l[p], y0h[p], T, delta, tol_local[p], order, max_steps, means, vidx, lams, lwd, logw,
-                             shared, gj, LO[s], HI[s], off, vec[s], jmask[s], active[s], out_c[p], out[p])
+            enclose_particle(
+                y0l[p],
+                y0h[p],
+                T,
+                delta,
+                tol_local[p],
+                order,
+                max_steps,
+                means,
+                vidx,
+                lams,
+                lwd,
+                logw,
+                shared,
+                gj,
+                LO[s],
+                HI[s],
+                off,
+                vec[s],
+                jmask[s],
+                active[s],
+                out_c[p],
+                out[p],
+            )
 
 
 class FastModel:
@@ -861,5 +971,11 @@ class FastModel:
         """Zeroed scratch for ``slots`` concurrent particles."""
         off, rows, cols, width = self.layout(order)
         K = self.means.shape[0]
-        return (np.zeros((slots, rows, cols)), np.zeros((slots, rows, cols)), off, np.zeros((slots, N_VEC_ROWS, width)),
-                np.zeros((slots, len(self.lams)), dtype=np.int8), np.ones((slots, K), dtype=np.int8))
+        return (
+            np.zeros((slots, rows, cols)),
+            np.zeros((slots, rows, cols)),
+            off,
+            np.zeros((slots, N_VEC_ROWS, width)),
+            np.zeros((slots, len(self.lams)), dtype=np.int8),
+            np.ones((slots, K), dtype=np.int8),
+        )

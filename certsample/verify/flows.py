@@ -54,8 +54,14 @@ class FlowEnclosures:
         return len(self.radii)
 
     def __getitem__(self, p) -> Enclosure:
-        return Enclosure(center=self.centers[p], radius=float(self.radii[p]), T=self.T, delta=self.delta,
-                         steps=int(self.steps[p]), growth=math.nan)
+        return Enclosure(
+            center=self.centers[p],
+            radius=float(self.radii[p]),
+            T=self.T,
+            delta=self.delta,
+            steps=int(self.steps[p]),
+            growth=math.nan,
+        )
 
     def error_bounds(self, samples, m: int | None = None):
         """Proved ``(lower, upper)`` bounds of ``|samples[p] - x_exact[p](delta)|`` for the first ``m`` rows
@@ -73,7 +79,7 @@ def proved_errors(samples, centers, radii):
     """
     d = samples.shape[1]
     gap = np.linalg.norm(samples - centers, axis=1)
-    margin = 2 * (d + 4) * 2.0 ** -53
+    margin = 2 * (d + 4) * 2.0**-53
     upper = np.nextafter(np.nextafter(gap * (1 + margin), np.inf) + radii, np.inf)
     lower = np.maximum(0.0, np.nextafter(np.nextafter(gap * (1 - margin), -np.inf) - radii, -np.inf))
     return lower, upper
@@ -84,9 +90,19 @@ def default_order(tol_local_relative: float) -> int:
     return int(min(20, max(6, round(0.9 * -math.log10(tol_local_relative)))))
 
 
-def enclose_flows(target, x0, T: float, delta: float, *, tol: float = 1e-10, order: int | None = None,
-                  max_steps: int = 20_000, fallback: bool = True, backend: str = "cpu",
-                  threads: int | None = None) -> FlowEnclosures:
+def enclose_flows(
+    target,
+    x0,
+    T: float,
+    delta: float,
+    *,
+    tol: float = 1e-10,
+    order: int | None = None,
+    max_steps: int = 20_000,
+    fallback: bool = True,
+    backend: str = "cpu",
+    threads: int | None = None,
+) -> FlowEnclosures:
     """Proved balls around the exact probability-flow images at ``delta`` of the rows of ``x0`` taken at ``T``.
 
     Parameters
@@ -129,8 +145,9 @@ def enclose_flows(target, x0, T: float, delta: float, *, tol: float = 1e-10, ord
         status = np.zeros(n, dtype=np.int64)
         info = None
     else:
-        c_y, info = _integrate(maps.model, y_lo, y_hi, T, delta, tol_abs * LOCAL_FRACTION, order, max_steps, backend,
-                               threads)
+        c_y, info = _integrate(
+            maps.model, y_lo, y_hi, T, delta, tol_abs * LOCAL_FRACTION, order, max_steps, backend, threads
+        )
         e_y, steps, status = info[:, 0], info[:, 1].astype(np.int64), info[:, 2].astype(np.int64)
         lifted = maps.radius_bound(e_y)
         retry = np.flatnonzero((status == 0) & ~(lifted <= tol_abs))
@@ -142,8 +159,18 @@ def enclose_flows(target, x0, T: float, delta: float, *, tol: float = 1e-10, ord
             for retry_order in np.unique(orders):  # a particle's order is its own: shards change no result
                 pick = orders == retry_order
                 rows = retry[pick]
-                c2, info2 = _integrate(maps.model, y_lo[rows], y_hi[rows], T, delta, tighter[pick], int(retry_order),
-                                       max_steps, backend, threads)
+                c2, info2 = _integrate(
+                    maps.model,
+                    y_lo[rows],
+                    y_hi[rows],
+                    T,
+                    delta,
+                    tighter[pick],
+                    int(retry_order),
+                    max_steps,
+                    backend,
+                    threads,
+                )
                 better = (info2[:, 2] == 0) & (info2[:, 0] < e_y[rows])
                 sel = rows[better]
                 c_y[sel], e_y[sel], steps[sel] = c2[better], info2[better, 0], info2[better, 1]
@@ -156,8 +183,12 @@ def enclose_flows(target, x0, T: float, delta: float, *, tol: float = 1e-10, ord
             if status[p] != 0 or enc.radius < radii[p]:
                 centers[p], radii[p], steps[p], method[p] = enc.center, enc.radius, enc.steps, "arb"
         elif status[p] != 0:
-            raise EnclosureFailed(f"the float64 integrator stopped: {STATUS[int(status[p])]}", info[p, 3],
-                                  [f"center {list(c_y[p])}", f"radius {info[p, 5]:.3g}"], int(info[p, 4]))
+            raise EnclosureFailed(
+                f"the float64 integrator stopped: {STATUS[int(status[p])]}",
+                info[p, 3],
+                [f"center {list(c_y[p])}", f"radius {info[p, 5]:.3g}"],
+                int(info[p, 4]),
+            )
     return FlowEnclosures(centers, radii, steps, method, T, delta, tol)
 
 
@@ -186,8 +217,16 @@ def _integrate(model, y_lo, y_hi, T, delta, tol_local, order, max_steps, backend
     n, k = y_lo.shape
     out_c = np.zeros((n, k))
     out = np.zeros((n, N_OUT))
-    args = (np.ascontiguousarray(y_lo), np.ascontiguousarray(y_hi), T, delta, np.ascontiguousarray(tol_local),
-            int(order), int(max_steps), *model.arrays)
+    args = (
+        np.ascontiguousarray(y_lo),
+        np.ascontiguousarray(y_hi),
+        T,
+        delta,
+        np.ascontiguousarray(tol_local),
+        int(order),
+        int(max_steps),
+        *model.arrays,
+    )
     if backend == "cuda":
         from .fast_cuda import run_cuda
 
@@ -228,7 +267,7 @@ def _norm_up(half):
     """An upper bound of the row norms of the non-negative ``half`` (``d`` squares summed in float: relative
     error at most ``(d + 1) u``, covered by the margin ``2 (d + 4) u``)."""
     d = half.shape[1]
-    return _up(np.sqrt(_up(np.sum(half * half, axis=1) * (1 + 2 * (d + 4) * 2.0 ** -53))))
+    return _up(np.sqrt(_up(np.sum(half * half, axis=1) * (1 + 2 * (d + 4) * 2.0**-53))))
 
 
 def _ball(arb_value):
@@ -277,7 +316,7 @@ class _Maps:
         lo = np.zeros((x0.shape[0], q.shape[1]))
         hi = np.zeros_like(lo)
         for i in range(q.shape[0]):
-            pl, ph = _vmul(x0[:, i:i + 1], x0[:, i:i + 1], q[i][None, :], q[i][None, :])
+            pl, ph = _vmul(x0[:, i : i + 1], x0[:, i : i + 1], q[i][None, :], q[i][None, :])
             lo, hi = _vadd(lo, hi, pl, ph)
         return lo, hi
 
@@ -309,14 +348,14 @@ class _Maps:
         n, d = x0.shape
         lo, hi = np.zeros((n, d)), np.zeros((n, d))
         for j in range(q.shape[1]):
-            pl, ph = _vmul(c_y[:, j:j + 1], c_y[:, j:j + 1], q[:, j][None, :], q[:, j][None, :])
+            pl, ph = _vmul(c_y[:, j : j + 1], c_y[:, j : j + 1], q[:, j][None, :], q[:, j][None, :])
             lo, hi = _vadd(lo, hi, pl, ph)
         if self.perp is not None:
             # x_perp(T) = x0 - Q Q^T x0 with Q^T x0 the interval of project()
             y_lo, y_hi = self.project(x0)
             ql, qh = np.zeros((n, d)), np.zeros((n, d))
             for j in range(q.shape[1]):
-                pl, ph = _vmul(y_lo[:, j:j + 1], y_hi[:, j:j + 1], q[:, j][None, :], q[:, j][None, :])
+                pl, ph = _vmul(y_lo[:, j : j + 1], y_hi[:, j : j + 1], q[:, j][None, :], q[:, j][None, :])
                 ql, qh = _vadd(ql, qh, pl, ph)
             pl, ph = _vadd(x0, x0, -qh, -ql)
             pl, ph = _vmul(pl, ph, self.perp[0], self.perp[1])

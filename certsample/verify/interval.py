@@ -58,8 +58,23 @@ import math
 
 from ..kernels.jit import device_function
 
-__all__ = ["next_up", "next_down", "iadd", "isub", "imul", "idiv", "isqr", "isqrt", "iexp", "ilog", "imag",
-           "exp_bounds", "log_bounds", "EXP_REL", "LOG_REL"]
+__all__ = [
+    "next_up",
+    "next_down",
+    "iadd",
+    "isub",
+    "imul",
+    "idiv",
+    "isqr",
+    "isqrt",
+    "iexp",
+    "ilog",
+    "imag",
+    "exp_bounds",
+    "log_bounds",
+    "EXP_REL",
+    "LOG_REL",
+]
 
 TWO_M52 = 2.220446049250313e-16  # 2^-52
 ETA = 5e-324  # 2^-1074, the smallest subnormal

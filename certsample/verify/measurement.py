@@ -24,8 +24,7 @@ from ..exact import linear_scheme_law
 from ..metrics import gaussian_w2, sliced_w2
 from ..solvers import ODESolver
 
-__all__ = ["Measurement", "ExactLaw", "VerifiedEnclosures", "SampleStatistics", "choose_measurement",
-           "TAIL_FACTOR"]
+__all__ = ["Measurement", "ExactLaw", "VerifiedEnclosures", "SampleStatistics", "choose_measurement", "TAIL_FACTOR"]
 
 TAIL_FACTOR = 4.0  # the empirical-Bernstein statement clips squared errors at (TAIL_FACTOR eps)^2
 
@@ -77,7 +76,7 @@ def _rotated_diagonal_twin(target):
     if target.dim > target.basis.shape[1]:
         lam = np.append(lam, np.full(target.dim - target.basis.shape[1], target.lam_perp))
     mean = np.zeros(target.dim)
-    mean[:target.means.shape[1]] = target.means[0]
+    mean[: target.means.shape[1]] = target.means[0]
     return gaussian(mean, lam)
 
 
@@ -99,8 +98,15 @@ class ExactLaw:
         mean, var = linear_scheme_law(self.solver, twin, result.grid)
         law = twin.law_at(result.grid.delta)
         w2 = gaussian_w2(mean, var, law.means[0], law.variances[0])
-        return Measurement(w2, w2, 0.0, 0.0, "W2 between the exact Gaussian output law of the scheme and q_delta "
-                           "(closed form, float64)", "exact", "the exact marginal q_delta (closed form)")
+        return Measurement(
+            w2,
+            w2,
+            0.0,
+            0.0,
+            "W2 between the exact Gaussian output law of the scheme and q_delta (closed form, float64)",
+            "exact",
+            "the exact marginal q_delta (closed form)",
+        )
 
 
 class VerifiedEnclosures:
@@ -120,8 +126,8 @@ class VerifiedEnclosures:
         m, eps, confidence = self.checked, self.eps, self.confidence
         lower, upper = self.verifier.errors(result.samples, m)
         # RMS of proved bounds, rounded outward (a few ulps cover the float64 sums)
-        rms_up = float(np.sqrt(np.mean(upper ** 2))) * (1 + 1e-12)
-        rms_lo = float(np.sqrt(np.mean(lower ** 2))) * (1 - 1e-12)
+        rms_up = float(np.sqrt(np.mean(upper**2))) * (1 + 1e-12)
+        rms_lo = float(np.sqrt(np.mean(lower**2))) * (1 - 1e-12)
         exceed = int(np.sum(upper > eps))
         worst = float(np.max(upper))
         population = {
@@ -132,23 +138,33 @@ class VerifiedEnclosures:
         }
         if m >= 2:
             cap = (TAIL_FACTOR * eps) ** 2
-            ucb = empirical_bernstein_upper(list(np.minimum(upper ** 2, cap)), cap, confidence)
-            population[f"sqrt E min(e^2, ({TAIL_FACTOR:g} eps)^2) (upper bound, {confidence:.0%} confidence, "
-                       "empirical Bernstein)"] = math.sqrt(ucb)
+            ucb = empirical_bernstein_upper(list(np.minimum(upper**2, cap)), cap, confidence)
+            population[
+                f"sqrt E min(e^2, ({TAIL_FACTOR:g} eps)^2) (upper bound, {confidence:.0%} confidence, "
+                "empirical Bernstein)"
+            ] = math.sqrt(ucb)
         if m == len(result.samples):
-            population["every particle proved: largest proved error, a W-infinity coupling of the output to an "
-                       "i.i.d. sample of q_delta (the exact flow images of the exact q_T starts)"] = worst
+            population[
+                "every particle proved: largest proved error, a W-infinity coupling of the output to an "
+                "i.i.d. sample of q_delta (the exact flow images of the exact q_T starts)"
+            ] = worst
         radius = float(np.max(self.verifier.radii[:m]))
         by_arb = int(np.sum(self.verifier.methods[:m] == "arb"))
         return Measurement(
-            rms_up, rms_lo, 0.0, 0.0,
+            rms_up,
+            rms_lo,
+            0.0,
+            0.0,
             f"RMS pathwise error of {m} particles from exact q_T starts against the exact flow, each proved in "
             f"[|x - c| - r, |x - c| + r] (a coupling: an upper bound of W2; largest enclosure radius {radius:.2g})",
             "verified",
             "enclosures of the exact probability-flow map: closed forms or a validated Taylor method in compiled "
             f"float64 interval arithmetic (certsample.verify.fast_enclosure), Arb ball arithmetic for {by_arb} of "
             f"{m} (certsample.verify.enclosure); no code shared with the solver judged",
-            checked=m, population=population, per_particle=upper)
+            checked=m,
+            population=population,
+            per_particle=upper,
+        )
 
 
 class SampleStatistics:
@@ -172,15 +188,22 @@ class SampleStatistics:
         value = float(stat(result.samples))
         q, floor, spread = self._null_quantile(stat, law, len(result.samples))
         return Measurement(
-            value, value, spread, floor,
+            value,
+            value,
+            spread,
+            floor,
             f"{how}; refuted only above the threshold plus the {1 - self.alpha:.4f} quantile ({q:.3g}) of the "
             f"same statistic on {self.replicates} exact sample sets (false-FAIL rate about {self.alpha:.2g})",
-            "lower", "exact samples of q_delta", null_quantile=q)
+            "lower",
+            "exact samples of q_delta",
+            null_quantile=q,
+        )
 
     def _statistic(self, law, n):
         """``(statistic, description)``, or ``(None, why)`` when the metric has no estimator here."""
         metric, seed = self.metric, self.seed
         if metric == "W2" and law.is_gaussian:
+
             def stat(s):
                 return gaussian_w2(s.mean(0), np.atleast_2d(np.cov(s.T)), law.mean(), law.covariance())
 
@@ -210,8 +233,9 @@ class SampleStatistics:
 
     def _null_quantile(self, statistic, law, n):
         """``(1 - alpha)`` quantile, mean and spread of ``statistic(exact sample)`` over Monte-Carlo replicates."""
-        values = np.array([statistic(law.sample(n, np.random.default_rng([self.seed, 100, r])))
-                           for r in range(self.replicates)])
+        values = np.array(
+            [statistic(law.sample(n, np.random.default_rng([self.seed, 100, r]))) for r in range(self.replicates)]
+        )
         return float(np.quantile(values, 1 - self.alpha)), float(values.mean()), float(values.std(ddof=1))
 
 

@@ -65,23 +65,32 @@ def theorem_parameters(theorem, target, T: float, delta: float, score_error: flo
     values = {"d": target.dim, "T": T, "delta": delta, "eps_s": score_error, "m2": m2 * _ROUND_UP}
     if "L" in wanted:
         if lipschitz.needs_radius(target):
-            raise HypothesisNotMet(theorem.name, f"theorem {theorem.name!r} assumes a globally Lipschitz score; "
-                                   f"{target!r} (unequal variances) has a bound only on balls")
+            raise HypothesisNotMet(
+                theorem.name,
+                f"theorem {theorem.name!r} assumes a globally Lipschitz score; "
+                f"{target!r} (unequal variances) has a bound only on balls",
+            )
         values["L"] = lipschitz.sup_on(target, delta, T)
         notes.append("L = sup of the score's Lipschitz bound over [delta, T], proved (certsample.lipschitz.sup_on)")
     if wanted & {"alpha", "M", "W0"}:
         alpha = _strong_log_concavity(target)
         if alpha is None:
-            raise HypothesisNotMet(theorem.name, f"theorem {theorem.name!r} assumes strongly log-concave data (a "
-                                   f"Gaussian with positive variances); {target!r} is not")
+            raise HypothesisNotMet(
+                theorem.name,
+                f"theorem {theorem.name!r} assumes strongly log-concave data (a "
+                f"Gaussian with positive variances); {target!r} is not",
+            )
         values["alpha"] = alpha / _ROUND_UP
         values["M"] = 0.0  # the Hessian of log q_t is constant for Gaussians
         values["W0"] = gaussian_w2(mean, cov, np.zeros(target.dim), np.eye(target.dim)) * _ROUND_UP
     if wanted & {"R", "sigma"}:
         v = _isotropic_noise_level(target)
         if v is None or not np.isfinite(target.means).all():
-            raise HypothesisNotMet(theorem.name, f"theorem {theorem.name!r} needs data mu * N(0, v I) (a point "
-                                   f"cloud or a mixture with equal isotropic variances); {target!r} is not")
+            raise HypothesisNotMet(
+                theorem.name,
+                f"theorem {theorem.name!r} needs data mu * N(0, v I) (a point "
+                f"cloud or a mixture with equal isotropic variances); {target!r} is not",
+            )
         a, s2 = float(fwd_alpha(delta)), float(fwd_sigma2(delta))
         # the sampler's law at delta is (a mu) * N(0, a^2 v + s^2): that is the theorem's q
         values["R"] = a * float(np.max(np.linalg.norm(target.means, axis=1))) * _ROUND_UP
@@ -91,8 +100,10 @@ def theorem_parameters(theorem, target, T: float, delta: float, score_error: flo
             values["R"] = np.nextafter(0.0, 1.0)
     missing = wanted - set(values)
     if missing:
-        raise HypothesisNotMet(theorem.name, f"theorem {theorem.name!r} needs parameters {sorted(missing)} that "
-                               "certify cannot derive from this target")
+        raise HypothesisNotMet(
+            theorem.name,
+            f"theorem {theorem.name!r} needs parameters {sorted(missing)} that certify cannot derive from this target",
+        )
     return {k: values[k] for k in sorted(wanted)}, notes
 
 
@@ -107,16 +118,26 @@ def theorem_for(solver, target, T: float, delta: float, score_error: float | Non
     theorem = proofs.get(solver.theorem)
     if isinstance(theorem, RunTheorem):  # evaluated on the run itself, from the target's proved quantities
         if score_error != 0:
-            return TheoremCheck(None, reason=f"theorem {theorem.name!r} is proved for the exact score; this run's "
-                                             "score is not exact")
+            return TheoremCheck(
+                None, reason=f"theorem {theorem.name!r} is proved for the exact score; this run's score is not exact"
+            )
         uncovered = theorem.covers(target)
         if uncovered:
             return TheoremCheck(None, reason=f"theorem {theorem.name!r} does not cover {target!r}: {uncovered}")
-        return TheoremCheck(theorem, {}, [f"theorem {theorem.name!r}: bound evaluated on this run's grid and "
-                                          "target (start set of q_T-mass at least 1 - eta, eta = 1e-6)"])
+        return TheoremCheck(
+            theorem,
+            {},
+            [
+                f"theorem {theorem.name!r}: bound evaluated on this run's grid and "
+                "target (start set of q_T-mass at least 1 - eta, eta = 1e-6)"
+            ],
+        )
     if score_error is None:
-        return TheoremCheck(None, reason=f"theorem {theorem.name!r} needs the score's L2 error; a user score "
-                                         "without score_error= is not covered")
+        return TheoremCheck(
+            None,
+            reason=f"theorem {theorem.name!r} needs the score's L2 error; a user score "
+            "without score_error= is not covered",
+        )
     try:
         params, notes = theorem_parameters(theorem, target, T, delta, score_error)
     except HypothesisNotMet as failed:
@@ -132,6 +153,7 @@ def nfe_for_accuracy(theorem, params: dict, eps: float, max_nfe: int) -> int:
     BoundUnreachable
         When the bound exceeds ``eps`` even at ``4 max_nfe`` evaluations.
     """
+
     def ok(n):
         try:
             return theorem.error_bound(N=n, **params) <= eps

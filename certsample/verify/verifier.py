@@ -66,8 +66,10 @@ class Verifier:
     @property
     def enclosures(self) -> list:
         """The enclosures so far as :class:`~.enclosure.Enclosure` objects."""
-        return [Enclosure(self.centers[p], float(self.radii[p]), self.T, self.delta, int(self.steps[p]), np.nan)
-                for p in range(self.count)]
+        return [
+            Enclosure(self.centers[p], float(self.radii[p]), self.T, self.delta, int(self.steps[p]), np.nan)
+            for p in range(self.count)
+        ]
 
     def ensure(self, m: int):
         """Enclose the first ``m`` start points (sharded over the client's workers or forked processes)."""
@@ -115,8 +117,11 @@ class Verifier:
         self._last_log = now
         elapsed = now - start
         left = elapsed / (done - first) * (m - done)
-        self.log(f"certify: enclosed {done}/{m} exact trajectories ({elapsed:.1f} s"
-                 + (f", about {left:.0f} s left" if done < m else "") + ")")
+        self.log(
+            f"certify: enclosed {done}/{m} exact trajectories ({elapsed:.1f} s"
+            + (f", about {left:.0f} s left" if done < m else "")
+            + ")"
+        )
 
     def errors(self, samples, m: int):
         """Proved ``(lower, upper)`` pathwise errors of the first ``m`` rows of ``samples``
