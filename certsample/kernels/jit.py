@@ -20,20 +20,34 @@ __all__ = ["device_function", "compile_for", "TARGETS"]
 
 TARGETS = ("cpu", "cpu-parallel", "cuda-device", "cuda-kernel")
 _compiled: dict = {}
+#: the CPU compile options beyond the defaults, part of every on-disk cache entry's name (an entry compiled
+#: with other options is never loaded)
+CPU_OPTIONS = dict(error_model="numpy")
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
-def device_function(fn):
-    """Mark ``fn`` as per-particle math that :func:`compile_for` may compile for any target."""
+def device_function(fn=None, *, inline=False):
+    """Mark ``fn`` as per-particle math that :func:`compile_for` may compile for any target.
+
+    ``@device_function(inline=True)`` also has the CPU build inline ``fn`` into its callers at
+    Numba's IR level: LLVM's inliner declines large callees (ten unrolled Philox rounds), and a call
+    inside a loop over particles keeps the loop from vectorising. CUDA's compiler inlines device
+    functions by itself.
+    """
+    if fn is None:
+        return lambda f: device_function(f, inline=inline)
     fn._certsample_device = True
+    fn._certsample_inline = bool(inline)
     return fn
 
 
-def _jit(fn, target, cache=False):
+def _jit(fn, target, cache=False, inline=False):
+    # error_model='numpy': a float division by zero gives inf or nan as on CUDA instead of raising, so
+    # a loop with a division has no exit path and can vectorise (the arithmetic is the same IEEE)
     if target == "cpu":
-        return numba.njit(cache=cache)(fn)
+        return numba.njit(cache=cache, inline="always" if inline else "never", **CPU_OPTIONS)(fn)
     if target == "cpu-parallel":
-        return numba.njit(parallel=True, cache=cache)(fn)
+        return numba.njit(parallel=True, cache=cache, **CPU_OPTIONS)(fn)
     from numba import cuda  # imported lazily: CUDA start-up is not free
 
     if target == "cuda-device":
@@ -66,7 +80,7 @@ def compile_for(fn, target: str, overrides: dict | None = None):
         # the caller's file: a digest of every callee's code and constants and of the rebindings goes
         # into the name, so neither two rebindings nor an edited callee can load a stale entry.
         rebound.__qualname__ = f"{fn.__qualname__}_{digest}"
-    compiled = _jit(rebound, target, cache=library)
+    compiled = _jit(rebound, target, cache=library, inline=getattr(fn, "_certsample_inline", False))
     _compiled[key] = compiled
     return compiled
 
@@ -86,7 +100,8 @@ def _fingerprint(fn, overrides, seen=None):
     code = fn.__code__
     library = (getattr(fn, "__module__", "").startswith("certsample.") and fn.__closure__ is None
                and os.path.abspath(code.co_filename).startswith(_PACKAGE_DIR))
-    h = hashlib.sha1(code.co_code + repr(code.co_consts).encode() + fn.__module__.encode())
+    h = hashlib.sha1(code.co_code + repr(code.co_consts).encode() + fn.__module__.encode()
+                     + repr((getattr(fn, "_certsample_inline", False), CPU_OPTIONS)).encode())
     for name in code.co_names:
         obj = overrides.get(name, fn.__globals__.get(name))
         if getattr(obj, "_certsample_device", False):
