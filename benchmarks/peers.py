@@ -69,6 +69,9 @@ import types
 
 import numpy as np
 
+# measure the checkout this file lives in, whichever certsample is installed
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 SOLVERS = ("exponential-ode", "euler-maruyama", "randomized-midpoint", "collocation")
 CONTENDERS = ("certsample-cpu", "certsample-numpy", "numpy", "jax-jit", "torch", "torch-compile")
 T, DELTA, STEPS = 10.0, 1e-3, 100

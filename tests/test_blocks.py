@@ -118,3 +118,28 @@ def test_a_block_step_rejects_an_unknown_layout():
         step_runner(solver_step, "cpu", layout="rows")
     with pytest.raises(ValueError, match="runs on backend 'cuda' only"):
         step_runner(solver_node_step, "cpu", layout="nodes")
+
+
+@pytest.mark.parametrize("n_comp, dim", [(5, 7), (16, 64), (9, 4)])
+def test_components_block_score_any_width_same_bits(n_comp, dim):
+    """Per-component variances (:mod:`certsample.kernels.components`): K and d off the passes' multiples of 4
+    and 8, far-apart components (weights that are exactly zero), the NumPy score to 1e-12, and each column
+    of a 64-wide block bit for bit the same as that particle alone or in a block of 5."""
+    rng = np.random.default_rng(n_comp + dim)
+    target = cs.gaussian_mixture(rng.standard_normal((n_comp, dim)) * 3, rng.uniform(0.05, 2.0, (n_comp, dim)),
+                                 rng.uniform(0.1, 1.0, n_comp))
+    kernel = compile_for(target_score, "cpu")
+    x = np.ascontiguousarray(target.sample(64, 1, t=0.3).T)
+
+    def score(block, t):
+        out = np.zeros_like(block)
+        lanes = aligned_zeros((target.kernel_lane_rows(), block.shape[1]))
+        kernel(np.ascontiguousarray(block), t, target.kernel_params(), out, lanes, np.zeros(target.kernel_work_size()))
+        return out
+
+    for t in (1e-3, 0.3, 4.0):
+        wide = score(x, t)
+        np.testing.assert_allclose(wide.T, target.score(x.T, t), rtol=1e-12, atol=1e-12)
+        for p in (0, 13, 63):
+            np.testing.assert_array_equal(score(x[:, p:p + 1], t)[:, 0], wide[:, p])
+        np.testing.assert_array_equal(score(x[:, 5:10], t), wide[:, 5:10])

@@ -1,8 +1,11 @@
-"""Straight-line logarithm and sine/cosine for the normal draws, so a loop of them vectorises.
+"""Straight-line elementary functions, so that a loop of them over particles vectorises.
 
-``math.log``, ``math.cos`` and ``math.sin`` are library calls that stop a loop over particles from
-vectorising (pip's Numba has no vector math library), and the Box-Muller transform of every normal
-draw needs one of each (:func:`certsample.kernels.philox.box_muller`). These use only arithmetic,
+``math.exp``, ``math.log``, ``math.cos`` and ``math.sin`` are library calls that stop a loop over
+particles from vectorising (pip's Numba has no vector math library). :func:`exp_nonpositive` and
+:func:`expm1_nonpositive` serve the block scores' softmax and per-lane times
+(:mod:`certsample.kernels.score`); :func:`log_unit` and :func:`sincos_turn` the Box-Muller transform of
+every normal draw (:func:`certsample.kernels.philox.box_muller`); :func:`fma` a multiply-add rounded
+once. The transforms use only arithmetic,
 comparisons, selects and ``math.sqrt``/``math.floor`` (single instructions), on the arguments Box-Muller
 gives them: a uniform ``u`` in ``(0, 1]`` built from at most 53 bits (:func:`log_unit`) and a fraction of
 a turn (:func:`sincos_turn`). They compile for the CPU and CUDA alike. Their accuracy against
@@ -21,9 +24,15 @@ References
 
 import math
 
+import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
+
 from .jit import device_function
 
 SQRT2 = 1.4142135623730951
+LOG2E = 1.4426950408889634
 LN2_HI = 6.93147180369123816490e-01  # fdlibm's split of ln 2: the high part has 21 trailing zero bits
 LN2_LO = 1.90821492927058770002e-10
 PI_HALF = 1.5707963267948966
@@ -90,3 +99,94 @@ def sincos_turn(u):
     cos_sign = -1.0 if (q == 1.0) | (q == 2.0) else 1.0
     sin_sign = -1.0 if (q == 2.0) | (q == 3.0) else 1.0
     return cos_sign * cos_part, sin_sign * sin_part
+
+
+#: ``2^-j`` for ``j = 0 .. 127``, exact: :func:`exp_nonpositive`'s scale, one gather per vector of lanes
+POWERS_OF_HALF = np.array([2.0**-j for j in range(128)])
+
+
+@device_function
+def exp_nonpositive(x):
+    """``e^x`` for ``-88 <= x <= 0`` in straight-line arithmetic, so a loop of them vectorises.
+
+    Cody-Waite reduction ``x = -m ln 2 + r`` with ``|r| <= ln 2 / 2`` (``m ln2_hi`` is exact: ``ln2_hi``
+    has 21 trailing zero bits and ``m < 2^7``), the degree-13 Taylor polynomial of ``e^r`` in Horner
+    form with fused multiply-adds (truncation ``|r|^14 / 14! < 5e-18``), then times ``2^-m`` from a
+    table of exact powers of two (a gather in a vectorised loop; a global array, so it also runs on
+    CUDA). Tested against ``math.exp`` on ``[-88, 0]`` to two ulps (``tests/test_blocks.py``; the
+    measured error is in docs/performance.md).
+    """
+    m = math.floor(0.5 - x * LOG2E)
+    r = (x + m * LN2_HI) + m * LN2_LO
+    p = 1.0 / 6227020800.0
+    p = fma(p, r, 1.0 / 479001600.0)
+    p = fma(p, r, 1.0 / 39916800.0)
+    p = fma(p, r, 1.0 / 3628800.0)
+    p = fma(p, r, 1.0 / 362880.0)
+    p = fma(p, r, 1.0 / 40320.0)
+    p = fma(p, r, 1.0 / 5040.0)
+    p = fma(p, r, 1.0 / 720.0)
+    p = fma(p, r, 1.0 / 120.0)
+    p = fma(p, r, 1.0 / 24.0)
+    p = fma(p, r, 1.0 / 6.0)
+    p = fma(p, r, 0.5)
+    p = fma(p, r, 1.0)
+    p = fma(p, r, 1.0)
+    return p * POWERS_OF_HALF[int(m)]
+
+
+@device_function
+def expm1_nonpositive(x):
+    """``e^x - 1`` for ``x <= 0`` in straight-line arithmetic (see :func:`exp_nonpositive`).
+
+    On ``[-1/2, 0]`` the degree-16 Taylor polynomial ``x (1 + x / 2! + ... + x^15 / 16!)`` in
+    Horner form, which keeps the relative accuracy of small ``x`` (truncation ``|x|^17 / 17!``,
+    under ``1e-19`` of the result, at least ``|x| e^{-1/2}``); below, ``e^x - 1`` with
+    ``|e^x - 1| >= 0.39``, so the subtraction loses at most two bits. Below ``-88`` the result is
+    ``-1`` to the last bit.
+    """
+    # its own Horner chain: the series shared with exp_nonpositive through a helper (a tuple of
+    # coefficients, or one polynomial for both) made the ring's block score slower (docs/performance.md)
+    p = 1.0 / 20922789888000.0
+    p = p * x + 1.0 / 1307674368000.0
+    p = p * x + 1.0 / 87178291200.0
+    p = p * x + 1.0 / 6227020800.0
+    p = p * x + 1.0 / 479001600.0
+    p = p * x + 1.0 / 39916800.0
+    p = p * x + 1.0 / 3628800.0
+    p = p * x + 1.0 / 362880.0
+    p = p * x + 1.0 / 40320.0
+    p = p * x + 1.0 / 5040.0
+    p = p * x + 1.0 / 720.0
+    p = p * x + 1.0 / 120.0
+    p = p * x + 1.0 / 24.0
+    p = p * x + 1.0 / 6.0
+    p = p * x + 0.5
+    p = p * x + 1.0
+    far = exp_nonpositive(max(x, -88.0)) - 1.0
+    return x * p if x >= -0.5 else far
+
+
+@intrinsic
+def _llvm_fma(typingctx, a, b, c):
+    """LLVM's ``fma`` on float64: one rounding, vectorised in loops (``vfmadd``)."""
+    signature = types.float64(types.float64, types.float64, types.float64)
+
+    def codegen(context, builder, sig, args):
+        double = ir.DoubleType()
+        fn = builder.module.declare_intrinsic("llvm.fma", [double], ir.FunctionType(double, [double] * 3))
+        return builder.call(fn, args)
+
+    return signature, codegen
+
+
+@device_function(cpu_native=_llvm_fma)
+def fma(a, b, c):
+    """``a b + c`` rounded once on the CPU (``llvm.fma``); on CUDA the compiler contracts this product and
+    sum into its own fused multiply-add; plain ``a * b + c`` where the CUDA simulator runs it as Python.
+
+    Explicit, so that a block's vectorised loop and the one-lane loop that must reproduce it bit for bit
+    round the same way: Numba compiles without floating-point contraction, and contraction left to the
+    compiler could fuse different pairs in the two.
+    """
+    return a * b + c
