@@ -70,8 +70,8 @@ def log_unit(u):
         scale = math.sqrt(scale)  # 2^2b -> 2^b, exact
     s = (m - 1.0) / (m + 1.0)
     z = s * s
-    r = z * (LG1 + z * (LG2 + z * (LG3 + z * (LG4 + z * (LG5 + z * (LG6 + z * LG7))))))
-    log_m = 2.0 * s + s * r  # the leading term added last: it carries the result's size
+    r = z * fma(z, fma(z, fma(z, fma(z, fma(z, fma(z, LG7, LG6), LG5), LG4), LG3), LG2), LG1)
+    log_m = fma(s, r, 2.0 * s)  # the leading term added last: it carries the result's size
     return (log_m - e * LN2_LO) - e * LN2_HI
 
 
@@ -91,8 +91,8 @@ def sincos_turn(u):
     q = math.floor(w + 0.5)
     r = (w - q) * PI_HALF
     z = r * r
-    sin_r = r + (z * r) * (S1 + z * (S2 + z * (S3 + z * (S4 + z * (S5 + z * S6)))))
-    cos_r = 1.0 - (0.5 * z - (z * z) * (C1 + z * (C2 + z * (C3 + z * (C4 + z * (C5 + z * C6))))))
+    sin_r = fma(z * r, fma(z, fma(z, fma(z, fma(z, fma(z, S6, S5), S4), S3), S2), S1), r)
+    cos_r = 1.0 - fma(-(z * z), fma(z, fma(z, fma(z, fma(z, fma(z, C6, C5), C4), C3), C2), C1), 0.5 * z)
     odd = (q == 1.0) | (q == 3.0)  # bitwise: no branches in a vectorised loop
     cos_part = sin_r if odd else cos_r
     sin_part = cos_r if odd else sin_r

@@ -86,9 +86,11 @@ def fill_normals(out, key0, key1, particle, step, slot):
 def fill_block_normals(out, key0, key1, first, step, slot):
     """:func:`fill_normals` for a block ``out`` ``(d, L)`` of particles ``first, first + 1, ...``, one per column.
 
-    The same numbers, drawn a pair of coordinates at a time across the block: the loop over the
-    particles is innermost and free of calls, so on the CPU Philox and Box-Muller run in vector
-    registers, one particle per lane.
+    The same numbers, in three passes over the block whose loops over the particles are innermost and
+    free of calls, so on the CPU each runs in vector registers, one particle per lane: Philox's words
+    as the two uniforms of each pair of coordinates (rows ``2 j`` and ``2 j + 1``), then the radii
+    ``sqrt(-2 log u1)`` in place, then the rotation by ``2 pi u2``. One fused pass needed more
+    constants than there are vector registers and reloaded them every iteration.
     """
     d, n_lanes = out.shape
     pairs = d // 2
@@ -96,9 +98,17 @@ def fill_block_normals(out, key0, key1, first, step, slot):
     for j in range(pairs):
         for p in range(n_lanes):
             r0, r1, r2, r3 = philox4x32((first + np.uint64(p)) & MASK32, c1, c2, np.uint64(j), key0, key1)
-            z0, z1 = box_muller(r0, r1, r2, r3)
-            out[2 * j, p] = z0
-            out[2 * j + 1, p] = z1
+            out[2 * j, p] = unit_open(r0, r1)
+            out[2 * j + 1, p] = unit_open(r2, r3)
+    for j in range(pairs):
+        for p in range(n_lanes):
+            out[2 * j, p] = math.sqrt(-2.0 * log_unit(out[2 * j, p]))
+    for j in range(pairs):
+        for p in range(n_lanes):
+            cos_part, sin_part = sincos_turn(out[2 * j + 1, p])
+            radius = out[2 * j, p]
+            out[2 * j, p] = radius * cos_part
+            out[2 * j + 1, p] = radius * sin_part
     if d > 2 * pairs:  # an odd dimension: the last coordinate is the first of its pair
         for p in range(n_lanes):
             r0, r1, r2, r3 = philox4x32((first + np.uint64(p)) & MASK32, c1, c2, np.uint64(pairs), key0, key1)
