@@ -87,15 +87,24 @@ def _diffrax(target, x0, T, delta, tol, name):
     def field(s, y, args):
         return jax.pure_callback(drift, jax.ShapeDtypeStruct(y.shape, y.dtype), y, s)
 
-    sol = diffrax.diffeqsolve(diffrax.ODETerm(field), getattr(diffrax, name)(), 0.0, T - delta, None,
-                              jnp.asarray(x0.ravel()), stepsize_controller=diffrax.PIDController(rtol=tol, atol=tol),
-                              max_steps=1_000_000)
+    sol = diffrax.diffeqsolve(
+        diffrax.ODETerm(field),
+        getattr(diffrax, name)(),
+        0.0,
+        T - delta,
+        None,
+        jnp.asarray(x0.ravel()),
+        stepsize_controller=diffrax.PIDController(rtol=tol, atol=tol),
+        max_steps=1_000_000,
+    )
     return np.asarray(sol.ys[-1]).reshape(n, d), calls[0]
 
 
 #: diffusers schedulers compared, with their options (third order, as users run them for few steps)
-DIFFUSERS = {"UniPC-3": ("UniPCMultistepScheduler", {"solver_order": 3}),
-             "DPM++3M": ("DPMSolverMultistepScheduler", {"solver_order": 3, "algorithm_type": "dpmsolver++"})}
+DIFFUSERS = {
+    "UniPC-3": ("UniPCMultistepScheduler", {"solver_order": 3}),
+    "DPM++3M": ("DPMSolverMultistepScheduler", {"solver_order": 3, "algorithm_type": "dpmsolver++"}),
+}
 DIFFUSERS_MAX_STEPS = 4096
 
 
@@ -120,8 +129,9 @@ def _diffusers(target, x0, T, delta, n_steps, name):
     t_train = np.geomspace(delta, T, size)
     abar = np.exp(-2.0 * t_train)
     betas = 1.0 - abar / np.concatenate([[1.0], abar[:-1]])
-    scheduler = getattr(diffusers, cls_name)(num_train_timesteps=size, trained_betas=betas,
-                                             final_sigmas_type="sigma_min", **options)
+    scheduler = getattr(diffusers, cls_name)(
+        num_train_timesteps=size, trained_betas=betas, final_sigmas_type="sigma_min", **options
+    )
     scheduler.set_timesteps(n_steps)
     x = torch.from_numpy(np.array(x0, dtype=float))
     for i, timestep in enumerate(scheduler.timesteps):
@@ -182,15 +192,22 @@ def eps_table(quick=False):
     rng = np.random.default_rng(0)
     targets = [("ring d=2", cs.ring_mixture())]
     if not quick:
-        targets.append(("64-d, 16 comp.", cs.gaussian_mixture(rng.standard_normal((16, 64)) * 2,
-                                                             rng.uniform(0.2, 1.0, (16, 64)))))
+        targets.append(
+            ("64-d, 16 comp.", cs.gaussian_mixture(rng.standard_normal((16, 64)) * 2, rng.uniform(0.2, 1.0, (16, 64))))
+        )
     T, delta = 10.0, 1e-3
     # optional extras: diffrax's 8th- and 5th-order adaptive Runge-Kutta (the peers of DOP853 and RK45)
     # and diffusers' third-order multistep schedulers
-    peer_names = (("DOP853", "RK45", "Radau") + (("diffrax.Dopri8", "diffrax.Tsit5") if _have("diffrax") else ())
-                  + (tuple(DIFFUSERS) if _have("diffusers") else ()))
-    print(f"{'target':<16}{'eps':<7}{'colloc NFE':>11}{'rounds':>8}{'error':>10}{'D':>4}{'windows':>8}"
-          + "".join(f"{m.replace('diffrax.', ''):>9}" for m in peer_names) + f"{'NFE/DOP':>9}{'rounds/DOP':>11}")
+    peer_names = (
+        ("DOP853", "RK45", "Radau")
+        + (("diffrax.Dopri8", "diffrax.Tsit5") if _have("diffrax") else ())
+        + (tuple(DIFFUSERS) if _have("diffusers") else ())
+    )
+    print(
+        f"{'target':<16}{'eps':<7}{'colloc NFE':>11}{'rounds':>8}{'error':>10}{'D':>4}{'windows':>8}"
+        + "".join(f"{m.replace('diffrax.', ''):>9}" for m in peer_names)
+        + f"{'NFE/DOP':>9}{'rounds/DOP':>11}"
+    )
     rows = []
     for name, target in targets:
         x0 = initial_particles(64, target.dim, 0, T, target, "exact")
@@ -204,22 +221,33 @@ def eps_table(quick=False):
                 if m in DIFFUSERS:
                     peers[m], floors[m] = _fewest_steps(target, x0, T, delta, ref, eps, m)
                 else:
-                    peers[m] = (_loosest(target, x0, T, delta, ref, eps, m)[0] if m != "Radau" or target.dim <= 2
-                                else math.nan)
+                    peers[m] = (
+                        _loosest(target, x0, T, delta, ref, eps, m)[0] if m != "Radau" or target.dim <= 2 else math.nan
+                    )
             row = (name, eps, run.nfe, run.rounds, err, run.extra["degree"], run.extra["windows"], peers)
             rows.append(row)
-            print(f"{name:<16}{eps:<7.0e}{run.nfe:>11}{run.rounds:>8}{err:>10.1e}{row[5]:>4}{row[6]:>8}"
-                  + "".join(f"{peers[m]:>9.0f}" if np.isfinite(peers[m]) else f"{'-':>9}"
-                            for m in peer_names)
-                  + f"{run.nfe / peers['DOP853']:>9.2f}{run.rounds / peers['DOP853']:>11.2f}"
-                  + "".join(f"  ({m}: best error {floors[m]:.1e} in <= {DIFFUSERS_MAX_STEPS} steps)"
-                            for m in floors if not np.isfinite(peers[m])), flush=True)
-    print("targets of the issue: NFE/DOP <= 2 and rounds/DOP <= 0.25 with error <= eps; Radau's NFE includes "
-          "its finite-difference Jacobians (d n evaluations each); '-': not run (64-d: 4096-dim dense Jacobian) "
-          "or, for diffusers, eps not reached (best error printed)"
-          + ("" if _have("diffrax") else "; diffrax not installed (pip install certsample[diffrax]): its columns skipped")
-          + ("" if _have("diffusers") else "; diffusers not installed (pip install certsample[diffusers]): its columns "
-             "skipped"))
+            print(
+                f"{name:<16}{eps:<7.0e}{run.nfe:>11}{run.rounds:>8}{err:>10.1e}{row[5]:>4}{row[6]:>8}"
+                + "".join(f"{peers[m]:>9.0f}" if np.isfinite(peers[m]) else f"{'-':>9}" for m in peer_names)
+                + f"{run.nfe / peers['DOP853']:>9.2f}{run.rounds / peers['DOP853']:>11.2f}"
+                + "".join(
+                    f"  ({m}: best error {floors[m]:.1e} in <= {DIFFUSERS_MAX_STEPS} steps)"
+                    for m in floors
+                    if not np.isfinite(peers[m])
+                ),
+                flush=True,
+            )
+    print(
+        "targets of the issue: NFE/DOP <= 2 and rounds/DOP <= 0.25 with error <= eps; Radau's NFE includes "
+        "its finite-difference Jacobians (d n evaluations each); '-': not run (64-d: 4096-dim dense Jacobian) "
+        "or, for diffusers, eps not reached (best error printed)"
+        + ("" if _have("diffrax") else "; diffrax not installed (pip install certsample[diffrax]): its columns skipped")
+        + (
+            ""
+            if _have("diffusers")
+            else "; diffusers not installed (pip install certsample[diffusers]): its columns skipped"
+        )
+    )
     return rows
 
 
@@ -271,15 +299,25 @@ def run_steps(problem, solver, n_steps, backend="auto"):
 def _run_steps(problem, solver, n_steps, backend):
     if backend == "auto":  # the NumPy loop costs ~0.2-3 ms a step; the compiled kernel far less
         backend = "numpy" if n_steps < 256 else "cpu"
-    res = cs.sample(problem.target, solver, len(problem.x0), n_steps, T=problem.T, delta=problem.delta,
-                    x_init=problem.x0, backend=backend, progress=False)
+    res = cs.sample(
+        problem.target,
+        solver,
+        len(problem.x0),
+        n_steps,
+        T=problem.T,
+        delta=problem.delta,
+        x_init=problem.x0,
+        backend=backend,
+        progress=False,
+    )
     return problem.error(res.samples), res.nfe
 
 
 def search_steps(problem, solver, eps, max_steps, backend="auto"):
     """Smallest step count meeting ``eps`` by doubling then bisection: ``(nfe, error, exact?)``."""
-    found = smallest_sufficient(lambda n: run_steps(problem, solver, n, backend), eps, start=4,
-                                max_n=max_steps, rel_tol=1 / 16)  # bisect to about 6%
+    found = smallest_sufficient(
+        lambda n: run_steps(problem, solver, n, backend), eps, start=4, max_n=max_steps, rel_tol=1 / 16
+    )  # bisect to about 6%
     err, nfe = found.value
     if not found.met:
         # extrapolate at the solver's own order from the last point (pathwise errors of the
@@ -313,8 +351,14 @@ def search_collocation(problem, eps, max_m=16):
     for m in range(1, max_m + 1):
         key = ("collocation", m)
         if key not in problem.cache:  # the planned windows do not depend on eps, only D and N do
-            res = cs.sample(problem.target, Collocation(m, m + 1), len(problem.x0), grid=problem.plan_grid,
-                            x_init=problem.x0, progress=False)
+            res = cs.sample(
+                problem.target,
+                Collocation(m, m + 1),
+                len(problem.x0),
+                grid=problem.plan_grid,
+                x_init=problem.x0,
+                progress=False,
+            )
             problem.cache[key] = (res.nfe, res.rounds, problem.error(res.samples))
         nfe, rounds, err = problem.cache[key]
         if err <= eps:
@@ -324,8 +368,7 @@ def search_collocation(problem, eps, max_m=16):
 
 def plan_collocation(problem, eps):
     plan = collocation_plan(eps, problem.target, T=problem.T, delta=problem.delta)
-    res = cs.sample(problem.target, plan.solver(), len(problem.x0), grid=plan.grid, x_init=problem.x0,
-                    progress=False)
+    res = cs.sample(problem.target, plan.solver(), len(problem.x0), grid=plan.grid, x_init=problem.x0, progress=False)
     return res.nfe, res.rounds, problem.error(res.samples), plan
 
 
@@ -347,8 +390,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller horizon and step caps (about a minute)")
     parser.add_argument("--max-steps", type=int, default=None, help="step cap for EI / randomized midpoint")
-    parser.add_argument("--backend", default="auto", choices=("auto", "numpy", "cpu"),
-                        help="backend for the step-based solvers (auto: compiled CPU kernel from 256 steps)")
+    parser.add_argument(
+        "--backend",
+        default="auto",
+        choices=("auto", "numpy", "cpu"),
+        help="backend for the step-based solvers (auto: compiled CPU kernel from 256 steps)",
+    )
     parser.add_argument("--from-eps", action="store_true", help="only the collocation-from-eps table")
     args = parser.parse_args(argv)
     eps_table(args.quick)
@@ -362,8 +409,11 @@ def main(argv=None):
         steppers.append(("RandMid", RandomizedMidpoint()))
     else:
         print("(randomized midpoint solver not found: column skipped)")
-    header = ["target", "eps"] + [s for s, _ in steppers] + ["DOP853", "colloc(plan)", "colloc(tuned)",
-                                                             "rounds(tuned)", "D,N(tuned)"]
+    header = (
+        ["target", "eps"]
+        + [s for s, _ in steppers]
+        + ["DOP853", "colloc(plan)", "colloc(tuned)", "rounds(tuned)", "D,N(tuned)"]
+    )
     rows = []
     for prob in problems(args.quick):
         print(f"{prob.name}: T={prob.T}, delta={prob.delta}, {len(prob.x0)} particles, reference: {prob.ref_note}")
@@ -382,8 +432,10 @@ def main(argv=None):
             row["D,N(tuned)"] = f"{m},{m + 1}" if m else "-"
             row["plan"] = f"windows={plan.windows} D={plan.degree} N={plan.sweeps} err={perr:.1e}"
             rows.append(row)
-            print(f"  eps={eps:.0e}: " + ", ".join(f"{k}={fmt(*row[k])}" for k in header[2:-1]) + f"  [{row['plan']}]",
-                  flush=True)
+            print(
+                f"  eps={eps:.0e}: " + ", ".join(f"{k}={fmt(*row[k])}" for k in header[2:-1]) + f"  [{row['plan']}]",
+                flush=True,
+            )
     print()
     widths = [17, 7] + [15] * (len(header) - 2)
     print("".join(h.ljust(w) for h, w in zip(header, widths)))
@@ -396,11 +448,14 @@ def main(argv=None):
     print("".join(h.ljust(w) for h, w in zip(["target", "eps"] + others, widths)))
     for row in rows:
         ei = row["EI"][0]
-        cells = [row["target"], f"{row['eps']:.0e}"] + [f"{ei / row[k][0]:.3g}" if np.isfinite(row[k][0]) else "-"
-                                                       for k in others]
+        cells = [row["target"], f"{row['eps']:.0e}"] + [
+            f"{ei / row[k][0]:.3g}" if np.isfinite(row[k][0]) else "-" for k in others
+        ]
         print("".join(c.ljust(w) for c, w in zip(cells, widths)))
-    print("\n~: extrapolated past the step cap at the solver's order; NFE per particle (DOP853 and EI: rounds = NFE); "
-          "collocation NFE = windows (D N + 1), rounds = windows N")
+    print(
+        "\n~: extrapolated past the step cap at the solver's order; NFE per particle (DOP853 and EI: rounds = NFE); "
+        "collocation NFE = windows (D N + 1), rounds = windows N"
+    )
     print(f"total {time.perf_counter() - start:.0f} s")
     return rows
 

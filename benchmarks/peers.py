@@ -1,6 +1,6 @@
 """The same solver steps in certsample and its peers, timed side by side.
 
-    python benchmarks/peers.py [--threads 1] [--repeats 3] [--quick] [--solvers ...]
+    python benchmarks/peers.py [--threads 1] [--repeats 5] [--quick] [--solvers ...] [--contenders ...]
 
 Every contender integrates the same Gaussian mixture's reverse process with the same scheme on the
 same exponential grid, from the same starting particles:
@@ -14,24 +14,43 @@ same exponential grid, from the same starting particles:
 
 Contenders:
 
-* ``certsample-cpu`` -- ``cs.sample(..., backend='cpu')`` (Numba kernel; compile excluded);
+* ``certsample-cpu`` -- ``cs.sample(..., backend='cpu')`` (Numba kernel; compile excluded, the call's
+  packing and unpacking included);
 * ``certsample-numpy`` -- ``cs.sample(..., backend='numpy')``, the reference the others are checked
   against;
-* ``numpy`` -- a hand-vectorised NumPy version of the step (what a user would write);
-* ``jax-jit`` -- the same code under ``jax.jit`` with ``lax.fori_loop`` (when ``jax`` is installed);
-* ``torch`` -- the same code in torch eager mode (when ``torch`` is installed).
+* ``numpy`` -- the peer code below on NumPy;
+* ``jax-jit`` -- the same code under ``jax.jit``, the whole loop one ``lax.fori_loop`` (when ``jax``
+  is installed; float64);
+* ``torch`` -- the same code in torch eager mode (when ``torch`` is installed; float64);
+* ``torch-compile`` -- the step under ``torch.compile`` (inductor's C++ backend; compile excluded).
 
-The three peers run one source (``peer_steps``) on their array module. The randomized midpoint's
-``alpha`` is certsample's Philox draw, handed to every peer, so all deterministic schemes are compared
-path by path (max |diff|). Euler-Maruyama's peers draw their own normals, so they are compared by the
-sample means (the largest z-score over coordinates).
+The peers run one source (:func:`peer_score`, :func:`peer_steps`) written as a skilled user writes the
+mixture score, in matrix form: with ``A = a mu / v`` and ``B = 1 / v`` (``K x d`` per time) the
+log-responsibilities are ``x @ A.T - (x * x) @ B.T / 2`` plus a per-component constant, a softmax
+gives ``r``, and the score is ``r @ A - x * (r @ B)`` (shared variances: ``(a r @ mu - x) / v``, the
+common ``|x|^2 / v`` dropped from the logits). Only the midpoint's second evaluation, at a time per
+particle, on a mixture whose components have their own variances, has no matrix form: there the
+peers broadcast ``(n, K, d)``. Collocation's nodes go through the same matrix form with a batch
+axis (one time per node). The randomized midpoint's ``alpha`` is certsample's Philox draw, handed to
+every peer, so all deterministic schemes are compared path by path (max |diff| against
+certsample-numpy). Euler-Maruyama's peers draw their own normals (NumPy's PCG64 ziggurat, JAX's
+default threefry -- faster here than its ``rbg`` and ``unsafe_rbg``, measured -- torch's generator),
+so they are compared by the sample means (the largest z-score over coordinates).
 
-Each contender runs in its own process with ``--threads`` threads for every library (Numba, BLAS,
-XLA, torch), best of ``--repeats`` runs after a warm-up (the reference, certsample-numpy, runs
-once). Printed: seconds, millions of particle score evaluations per second, the ratio to
-certsample-cpu, and the achieved GFLOP/s as a fraction of the machine's measured dgemm rate (the
-score is compute-bound: its state is a few vectors per particle, its work ``~6 K d`` flops and
-``K`` exps per evaluation).
+Each contender runs in its own process. ``--threads t`` pins the process to ``t`` cores
+(``os.sched_setaffinity``) and sets every library's thread count: Numba, OpenMP/BLAS, XLA
+(``--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1`` at one thread), torch
+(``set_num_threads``). Timed: best of ``--repeats`` runs after a warm-up (the reference,
+certsample-numpy, runs once), wall seconds and the process's CPU seconds over that run
+(``time.process_time``, every thread), so a library that uses more cores than asked shows it.
+Printed per contender: wall seconds, CPU seconds, millions of particle score evaluations per
+second of wall and per CPU-second, the rate over certsample-cpu's, and the agreement.
+
+References measured in their own pinned processes at the start: the dgemm rate (GFLOP/s of a
+``1024 x 1024`` matrix product, best of 5) and the exp throughput (NumPy's vectorised ``np.exp`` on
+an L1-resident array, best of 5). The mixture score is counted at ``8 K d`` flops per evaluation
+(the matrix form's four ``K x d`` multiply-adds per particle); the ring at ``K`` exps per
+evaluation. Their shares of the references are printed per row.
 
 Targets: the 2-D ring (8 components, ``n = 1e5``) and a 64-d, 16-component diagonal mixture with
 unequal variances (``n = 1e4``), ``T = 10``, ``delta = 1e-3``.
@@ -50,10 +69,14 @@ import types
 
 import numpy as np
 
+# measure the checkout this file lives in, whichever certsample is installed
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 SOLVERS = ("exponential-ode", "euler-maruyama", "randomized-midpoint", "collocation")
-CONTENDERS = ("certsample-cpu", "certsample-numpy", "numpy", "jax-jit", "torch")
+CONTENDERS = ("certsample-cpu", "certsample-numpy", "numpy", "jax-jit", "torch", "torch-compile")
 T, DELTA, STEPS = 10.0, 1e-3, 100
 COLLOCATION = dict(degree=8, sweeps=3, windows=10)
+N_PARTICLES = {"ring": 100_000, "mixture64": 10_000}
 
 
 def make_target(name):
@@ -91,99 +114,159 @@ def problem(target_name, solver_name, n):
 
 
 def flops_per_evaluation(target):
+    """The matrix form's count: ``x @ A.T``, ``(x * x) @ B.T``, ``r @ A`` and ``r @ B``, ``2 K d`` each."""
     k, d = target.means.shape
-    return 6 * k * d + 2 * d  # per component: diff, square-scale, accumulate (log-density), weighted sum
+    return 8 * k * d
 
 
 # ---------------------------------------------------------------------------------- the peers' code
-def peer_steps(xp, target, solver, grid, alphas):
-    """``(step(x, i, key) -> x, n_steps)`` for ``solver`` on the array namespace ``xp``.
-
-    ``xp`` supplies ``asarray exp expm1 log sum einsum softmax concat normal``; ``normal(key, i,
-    shape)`` draws standard normals for step ``i``. Written once for NumPy, JAX and torch.
-    """
-    means, var0 = xp.asarray(target.means), xp.asarray(target.variances)
+def peer_score(xp, target):
+    """``(score, score_at)``: ``score(x (..., n, d), t (...)) -> (..., n, d)`` with one time per leading
+    index, and ``score_at(x (n, d), t (n,))`` with one time per particle, on the namespace ``xp``."""
+    means = xp.asarray(target.means)
     logw = xp.asarray(np.log(target.weights))
-    times, steps = xp.asarray(grid.times[:-1]), xp.asarray(grid.steps)
+
+    def coefficients(t):
+        a = xp.exp(-t)
+        return a, -xp.expm1(-2 * t)
+
+    if target.equal_variances:
+        var = xp.asarray(target.variances[0])  # (d,), shared by every component
+        mu_sq_t = xp.swap(means * means)
+
+        def score(x, t):
+            a, s2 = coefficients(t[..., None, None])
+            iv = 1 / (a * a * var + s2)  # (..., 1, d)
+            am = a * means  # (..., K, d)
+            # the common |x|^2 / v cancels in the softmax
+            logits = (x * iv) @ xp.swap(am) - 0.5 * xp.sum(am * am * iv, -1)[..., None, :] + logw
+            return (xp.softmax(logits) @ am - x) * iv
+
+        def score_at(x, t):
+            a, s2 = coefficients(t[:, None])
+            iv = 1 / (a * a * var + s2)  # (n, d)
+            logits = a * ((x * iv) @ xp.swap(means)) - 0.5 * (a * a) * (iv @ mu_sq_t) + logw
+            return (a * (xp.softmax(logits) @ means) - x) * iv
+
+        return score, score_at
+
+    var0 = xp.asarray(target.variances)  # (K, d)
 
     def score(x, t):
-        """``grad log q_t(x)`` for ``x`` of shape ``(..., d)`` and ``t`` broadcasting to ``(...)``."""
-        t = t[..., None, None]
-        a, s2 = xp.exp(-t), -xp.expm1(-2 * t)
-        var = a * a * var0 + s2  # (..., K, d)
-        diff = x[..., None, :] - a * means
-        logp = logw - 0.5 * xp.sum(diff**2 / var + xp.log(var), -1)
-        return -xp.einsum("...k,...kd->...d", xp.softmax(logp), diff / var)
+        a, s2 = coefficients(t[..., None, None])
+        v = a * a * var0 + s2  # (..., K, d)
+        b = 1 / v
+        am = a * means
+        big_a = am * b
+        const = logw - 0.5 * (xp.sum(xp.log(v), -1) + xp.sum(am * big_a, -1))  # (..., K)
+        logits = x @ xp.swap(big_a) - 0.5 * ((x * x) @ xp.swap(b)) + const[..., None, :]
+        r = xp.softmax(logits)
+        return r @ big_a - x * (r @ b)
 
+    def score_at(x, t):
+        # a time per particle and a variance per component: no matrix form, the (n, K, d) broadcast
+        a, s2 = coefficients(t[:, None, None])
+        v = a * a * var0 + s2
+        b = 1 / v
+        diff = x[:, None, :] - a * means
+        logits = logw - 0.5 * xp.sum(diff * diff * b + xp.log(v), -1)
+        return -xp.einsum("nk,nkd->nd", xp.softmax(logits), diff * b)
+
+    return score, score_at
+
+
+def peer_steps(xp, target, solver, grid, alphas):
+    """``(step(x, t, h, i, key) -> x, n_steps)`` for ``solver`` on the array namespace ``xp``.
+
+    ``xp`` supplies ``asarray exp expm1 log sqrt sum einsum softmax concat swap normal``; ``swap``
+    exchanges the last two axes, ``normal(key, i, shape)`` draws standard normals for step ``i``.
+    ``t`` and ``h`` are the step's time and length as 0-d arrays; ``i`` indexes per-step data.
+    """
+    score, score_at = peer_score(xp, target)
     name = solver.name
     if name == "exponential-ode":
-        def step(x, i, key):
-            h = steps[i]
-            return xp.exp(h) * x + xp.expm1(h) * score(x, times[i])
+
+        def step(x, t, h, i, key):
+            return xp.exp(h) * x + xp.expm1(h) * score(x, t)
     elif name == "euler-maruyama":
-        def step(x, i, key):
-            h = steps[i]
-            return x + h * (x + 2 * score(x, times[i])) + xp.sqrt(2 * h) * xp.normal(key, i, x.shape)
+
+        def step(x, t, h, i, key):
+            return x + h * (x + 2 * score(x, t)) + xp.sqrt(2 * h) * xp.normal(key, i, x.shape)
     elif name == "randomized-midpoint":
         alpha = xp.asarray(alphas)
 
-        def step(x, i, key):
-            t, h = times[i], steps[i]
+        def step(x, t, h, i, key):
             tau = alpha[i] * h
             mid = xp.exp(tau)[:, None] * x + xp.expm1(tau)[:, None] * score(x, t)
-            return xp.exp(h) * x + (h * xp.exp(h - tau))[:, None] * score(mid, t - tau)
+            return xp.exp(h) * x + (h * xp.exp(h - tau))[:, None] * score_at(mid, t - tau)
     elif name == "collocation":
         amat, growth, shift = (xp.asarray(v) for v in solver.kernel_params(grid)[1:4])
-        cnodes = xp.asarray(solver.nodes)
+        cnodes = xp.asarray(solver.nodes[1:])
 
-        def step(x, i, key):
-            t, h = times[i], steps[i]
-            node_times = (t - h * cnodes)[1:, None]  # (D, 1): one time per node
+        def step(x, t, h, i, key):
+            node_times = t - h * cnodes  # (D,): one time per node
             start = score(x, t) + shift * x  # the start node's drift, taken once
-            moving = x[None] + 0 * node_times[..., None]  # (D, n, d) from the constant start
+            moving = x[None] + 0 * node_times[:, None, None]  # (D, n, d) from the constant start
             for _ in range(solver.sweeps):
                 drift = xp.concat([start[None], score(moving, node_times) + shift * moving])
-                moving = (growth[i, 1:, None, None] * x
-                          + h * xp.einsum("mj,mnd->jnd", amat[i, :, 1:], drift))
+                moving = growth[i, 1:, None, None] * x + h * xp.einsum("mj,mnd->jnd", amat[i, :, 1:], drift)
             return moving[-1]
     else:
         raise ValueError(f"no peer version of {name!r}")
     return step, len(grid)
 
 
-def numpy_namespace(seed=0):
-    rng = np.random.Generator(np.random.Philox(seed))
+def numpy_namespace():
+    rng = np.random.default_rng(0)
 
     def softmax(z):
         e = np.exp(z - z.max(axis=-1, keepdims=True))
         return e / e.sum(axis=-1, keepdims=True)
 
-    return types.SimpleNamespace(asarray=np.asarray, exp=np.exp, expm1=np.expm1, log=np.log, sqrt=np.sqrt,
-                                 sum=np.sum, einsum=np.einsum, softmax=softmax, concat=np.concatenate,
-                                 normal=lambda key, i, shape: rng.standard_normal(shape))
+    return types.SimpleNamespace(
+        asarray=np.asarray,
+        exp=np.exp,
+        expm1=np.expm1,
+        log=np.log,
+        sqrt=np.sqrt,
+        sum=np.sum,
+        einsum=lambda *a: np.einsum(*a, optimize=True),
+        softmax=softmax,
+        concat=np.concatenate,
+        swap=lambda z: np.swapaxes(z, -1, -2),
+        normal=lambda key, i, shape: rng.standard_normal(shape),
+    )
 
 
-def run_certsample(target, solver, grid, x0, backend):
+def clocked(fn):
+    """``fn()``'s result with the wall and process CPU seconds it took."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def run_certsample(target, solver, grid, x0, alphas, backend):
     import certsample as cs
 
     def once():
-        res = cs.sample(target, solver, x_init=x0, grid=grid, backend=backend, seed=0, progress=False)
-        return res.samples, res.wall_time  # wall_time excludes compilation
+        return clocked(
+            lambda: cs.sample(target, solver, x_init=x0, grid=grid, backend=backend, seed=0, progress=False).samples
+        )
 
     return once
 
 
 def run_numpy(target, solver, grid, x0, alphas):
     step, n_steps = peer_steps(numpy_namespace(), target, solver, grid, alphas)
+    times, steps = grid.times[:-1], grid.steps
 
-    def once():
-        start = time.perf_counter()
+    def integrate():
         x = x0.copy()
         for i in range(n_steps):
-            x = step(x, i, None)
-        return x, time.perf_counter() - start
+            x = step(x, np.float64(times[i]), np.float64(steps[i]), i, None)
+        return x
 
-    return once
+    return lambda: clocked(integrate)
 
 
 def run_jax(target, solver, grid, x0, alphas):
@@ -192,97 +275,151 @@ def run_jax(target, solver, grid, x0, alphas):
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
 
-    xp = types.SimpleNamespace(asarray=jnp.asarray, exp=jnp.exp, expm1=jnp.expm1, log=jnp.log, sqrt=jnp.sqrt,
-                               sum=jnp.sum, einsum=jnp.einsum, softmax=lambda z: jax.nn.softmax(z, axis=-1),
-                               concat=jnp.concatenate,
-                               normal=lambda key, i, shape: jax.random.normal(jax.random.fold_in(key, i), shape))
+    xp = types.SimpleNamespace(
+        asarray=jnp.asarray,
+        exp=jnp.exp,
+        expm1=jnp.expm1,
+        log=jnp.log,
+        sqrt=jnp.sqrt,
+        sum=jnp.sum,
+        einsum=jnp.einsum,
+        softmax=lambda z: jax.nn.softmax(z, axis=-1),
+        concat=jnp.concatenate,
+        swap=lambda z: jnp.swapaxes(z, -1, -2),
+        normal=lambda key, i, shape: jax.random.normal(jax.random.fold_in(key, i), shape),
+    )
     step, n_steps = peer_steps(xp, target, solver, grid, alphas)
+    times, steps = jnp.asarray(grid.times[:-1]), jnp.asarray(grid.steps)
 
     @jax.jit
     def integrate(x, key):
-        return jax.lax.fori_loop(0, n_steps, lambda i, x: step(x, i, key), x)
+        return jax.lax.fori_loop(0, n_steps, lambda i, x: step(x, times[i], steps[i], i, key), x)
 
     start, key = jnp.asarray(x0), jax.random.key(0)
     integrate(start, key).block_until_ready()  # compile outside the timing
 
     def once():
-        t0 = time.perf_counter()
-        out = integrate(start, key).block_until_ready()
-        return np.asarray(out), time.perf_counter() - t0
+        out, wall, cpu = clocked(lambda: integrate(start, key).block_until_ready())
+        return np.asarray(out), wall, cpu
 
     return once
 
 
-def run_torch(target, solver, grid, x0, alphas):
+def run_torch(target, solver, grid, x0, alphas, compiled=False):
     import torch
 
     gen = torch.Generator().manual_seed(0)
-    xp = types.SimpleNamespace(asarray=lambda v: torch.as_tensor(np.asarray(v, dtype=float)), exp=torch.exp,
-                               expm1=torch.expm1, log=torch.log, sqrt=torch.sqrt, sum=torch.sum,
-                               einsum=torch.einsum, softmax=lambda z: torch.softmax(z, dim=-1), concat=torch.cat,
-                               normal=lambda key, i, shape: torch.randn(shape, generator=gen, dtype=torch.float64))
+    # the step's ``key`` is its normals, drawn outside the step: a generator does not trace into a graph
+    xp = types.SimpleNamespace(
+        asarray=lambda v: torch.as_tensor(np.asarray(v, dtype=float)),
+        exp=torch.exp,
+        expm1=torch.expm1,
+        log=torch.log,
+        sqrt=torch.sqrt,
+        sum=torch.sum,
+        einsum=torch.einsum,
+        softmax=lambda z: torch.softmax(z, dim=-1),
+        concat=torch.cat,
+        swap=lambda z: torch.swapaxes(z, -1, -2),
+        normal=lambda key, i, shape: key,
+    )
     step, n_steps = peer_steps(xp, target, solver, grid, alphas)
+    if compiled:
+        step = torch.compile(step, dynamic=False)
+    times = [torch.tensor(v, dtype=torch.float64) for v in grid.times[:-1]]
+    steps = [torch.tensor(v, dtype=torch.float64) for v in grid.steps]
+    index = [torch.tensor(i) for i in range(n_steps)]
+    noisy = solver.name == "euler-maruyama"
 
-    def once():
-        t0 = time.perf_counter()
+    def integrate():
         with torch.no_grad():
             x = torch.as_tensor(x0)
             for i in range(n_steps):
-                x = step(x, i, None)
-        return x.numpy(), time.perf_counter() - t0
+                key = torch.randn(x.shape, generator=gen, dtype=torch.float64) if noisy else None
+                x = step(x, times[i], steps[i], index[i], key)
+        return x.numpy()
 
-    return once
+    return lambda: clocked(integrate)
+
+
+def pin(threads):
+    """Pin this process to ``threads`` cores (the first ones it may run on)."""
+    if hasattr(os, "sched_setaffinity"):
+        allowed = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, set(allowed[:threads]))
 
 
 def worker(args):
+    pin(args.threads)
     target, solver, grid, x0, alphas = problem(args.target, args.solver, args.n)
     name = args.worker
-    if name == "jax-jit":
-        try:
+    try:
+        if name == "jax-jit":
             once = run_jax(target, solver, grid, x0, alphas)
-        except ImportError:
-            print(json.dumps({"skipped": "jax is not installed (pip install jax)"}))
-            return
-    elif name == "torch":
-        try:
+        elif name.startswith("torch"):
             import torch
 
             torch.set_num_threads(args.threads)
-            once = run_torch(target, solver, grid, x0, alphas)
-        except ImportError:
-            print(json.dumps({"skipped": "torch is not installed (pip install certsample[torch])"}))
-            return
-    elif name == "numpy":
-        once = run_numpy(target, solver, grid, x0, alphas)
-    else:
-        once = run_certsample(target, solver, grid, x0, name.split("-")[1])
+            torch.set_num_interop_threads(1)
+            once = run_torch(target, solver, grid, x0, alphas, compiled=name == "torch-compile")
+        elif name == "numpy":
+            once = run_numpy(target, solver, grid, x0, alphas)
+        else:
+            once = run_certsample(target, solver, grid, x0, alphas, name.split("-")[1])
+    except ImportError as exc:
+        print(json.dumps({"skipped": f"{exc.name} is not installed"}))
+        return
     repeats = args.repeats
     if name == "certsample-numpy":
         repeats = 1  # the reference: slow, and nothing to compile or warm
     else:
         once()  # warm-up (and compilation, or the on-disk cache load)
-    best, out = float("inf"), None
+    best = None
     for _ in range(repeats):
-        out, seconds = once()
-        best = min(best, seconds)
+        out, wall, cpu = once()
+        if best is None or wall < best[0]:
+            best = (wall, cpu)
     np.save(args.out, out)
-    print(json.dumps({"seconds": best, "nfe": solver.nfe(len(grid))}))
+    print(json.dumps({"seconds": best[0], "cpu_seconds": best[1], "nfe": solver.nfe(len(grid))}))
 
 
-def dgemm_rate(threads):
-    """Single-process dgemm GFLOP/s with ``threads`` BLAS threads (measured in a worker)."""
-    code = ("import numpy as np, time; a = np.random.rand(1024, 1024); a @ a; t = time.perf_counter();"
-            "[a @ a for _ in range(5)]; print(5 * 2 * 1024**3 / (time.perf_counter() - t) / 1e9)")
-    out = subprocess.run([sys.executable, "-c", code], env=_env(threads), capture_output=True, text=True, check=True)
-    return float(out.stdout)
+REFERENCES = {
+    "dgemm": (
+        "import numpy as np, time\n"
+        "a = np.random.rand(1024, 1024); a @ a; best = 1e9\n"
+        "for _ in range(5):\n"
+        "    t = time.perf_counter(); a @ a; best = min(best, time.perf_counter() - t)\n"
+        "print(2 * 1024**3 / best / 1e9)"
+    ),
+    "exp": (
+        "import numpy as np, time\n"
+        "x = -np.random.rand(2048) * 30; out = np.empty_like(x); best = 1e9\n"
+        "for _ in range(5):\n"
+        "    t = time.perf_counter()\n"
+        "    for _ in range(2000): np.exp(x, out=out)\n"
+        "    best = min(best, time.perf_counter() - t)\n"
+        "print(2000 * 2048 / best / 1e9)"
+    ),
+}
+
+
+def reference_rate(what, threads):
+    """dgemm GFLOP/s or exp G/s of one pinned process with ``threads`` threads (exp: one thread's
+    rate times ``threads``, as ``np.exp`` is single-threaded)."""
+    code = f"import os; os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:{threads}]))\n"
+    out = subprocess.run(
+        [sys.executable, "-c", code + REFERENCES[what]], env=_env(threads), capture_output=True, text=True, check=True
+    )
+    return float(out.stdout) * (threads if what == "exp" else 1)
 
 
 def _env(threads):
     env = dict(os.environ)
     for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
-    env["XLA_FLAGS"] = (f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} "
-                        f"intra_op_parallelism_threads={threads}")
+    env["XLA_FLAGS"] = (
+        f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} intra_op_parallelism_threads={threads}"
+    )
     return env
 
 
@@ -296,14 +433,43 @@ def agreement(solver_name, name, samples, reference):
     return f"{float(np.max(np.abs(samples - reference))):.1e}"
 
 
+def run_contender(name, target_name, solver_name, n, args, out):
+    """The worker's JSON line for one contender, or a string saying why there is none."""
+    cmd = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--worker",
+        name,
+        "--target",
+        target_name,
+        "--solver",
+        solver_name,
+        "--n",
+        str(n),
+        "--repeats",
+        str(args.repeats),
+        "--threads",
+        str(args.threads),
+        "--out",
+        out,
+    ]
+    proc = subprocess.run(cmd, env=_env(args.threads), capture_output=True, text=True)
+    if proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines()
+        return f"failed: {lines[-1] if lines else proc.returncode}"
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    return f"skipped: {info['skipped']}" if "skipped" in info else info
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="n / 10 (a check that every contender runs)")
     parser.add_argument("--solvers", nargs="+", default=list(SOLVERS), choices=SOLVERS)
     parser.add_argument("--targets", nargs="+", default=["ring", "mixture64"], choices=["ring", "mixture64"])
     parser.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=CONTENDERS)
+    parser.add_argument("--json", default=None, help="also write every row to this file")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--target", default="ring", help=argparse.SUPPRESS)
     parser.add_argument("--solver", default="exponential-ode", help=argparse.SUPPRESS)
@@ -313,44 +479,68 @@ def main(argv=None):
     if args.worker:
         return worker(args)
 
-    gflops_peak = dgemm_rate(args.threads)
-    print(f"{args.threads} thread(s) per contender; measured dgemm {gflops_peak:.1f} GFLOP/s; best of "
-          f"{args.repeats}, compile excluded; T={T}, delta={DELTA}")
+    gflops_peak, exps_peak = reference_rate("dgemm", args.threads), reference_rate("exp", args.threads)
+    print(
+        f"{args.threads} core(s) per contender (pinned); dgemm {gflops_peak:.1f} GFLOP/s; np.exp "
+        f"{exps_peak:.2f} G/s; best of {args.repeats}, compile excluded; T={T}, delta={DELTA}"
+    )
+    rows = []
     for target_name in args.targets:
-        n = {"ring": 100_000, "mixture64": 10_000}[target_name] // (10 if args.quick else 1)
+        n = N_PARTICLES[target_name] // (10 if args.quick else 1)
         target = make_target(target_name)
-        flops = flops_per_evaluation(target)
+        mixture = not target.equal_variances
         for solver_name in args.solvers:
             print(f"\n{target_name} ({target!r}), n={n}, {solver_name}")
-            print(f"{'contender':<18}{'seconds':>9}{'M evals/s':>11}{'vs certsample-cpu':>19}"
-                  f"{'GFLOP/s':>9}{'of dgemm':>9}{'agreement':>13}")
+            share = "of dgemm" if mixture else "of exp"
+            print(
+                f"{'contender':<16}{'wall s':>8}{'cpu s':>8}{'M evals/s':>11}{'per cpu-s':>11}"
+                f"{'vs cs-cpu':>11}{share:>10}{'agreement':>12}"
+            )
             results, reference = {}, None
             with tempfile.TemporaryDirectory() as tmp:
                 for name in args.contenders:
                     out = os.path.join(tmp, f"{name}.npy")
-                    cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--target", target_name,
-                           "--solver", solver_name, "--n", str(n), "--repeats", str(args.repeats),
-                           "--threads", str(args.threads), "--out", out]
-                    proc = subprocess.run(cmd, env=_env(args.threads), capture_output=True, text=True)
-                    if proc.returncode != 0:
-                        print(f"{name:<18} failed: {proc.stderr.strip().splitlines()[-1]}")
-                        continue
-                    info = json.loads(proc.stdout.strip().splitlines()[-1])
-                    if "skipped" in info:
-                        print(f"{name:<18} skipped: {info['skipped']}")
+                    info = run_contender(name, target_name, solver_name, n, args, out)
+                    if isinstance(info, str):
+                        print(f"{name:<16} {info}")
                         continue
                     samples = np.load(out)
                     if name == "certsample-numpy":
                         reference = samples
-                    results[name] = (info["seconds"], info["nfe"], samples)
-            base = results.get("certsample-cpu", (None,))[0]
-            for name, (seconds, nfe, samples) in results.items():
-                rate = n * nfe / seconds
-                ratio = f"{base / seconds:>19.2f}" if base else f"{'':>19}"
-                print(f"{name:<18}{seconds:>9.3f}{rate / 1e6:>11.2f}{ratio}{rate * flops / 1e9:>9.2f}"
-                      f"{rate * flops / 1e9 / gflops_peak:>9.1%}"
-                      f"{agreement(solver_name, name, samples, reference):>13}")
-    print("\n'vs certsample-cpu' > 1 means that contender is faster than certsample's CPU kernel.")
+                    results[name] = (info, samples)
+            base = results.get("certsample-cpu", ({},))[0].get("seconds")
+            for name, (info, samples) in results.items():
+                rate = n * info["nfe"] / info["seconds"]
+                fraction = (
+                    rate * flops_per_evaluation(target) / 1e9 / gflops_peak
+                    if mixture
+                    else rate * target.n_components / 1e9 / exps_peak
+                )
+                ratio = base / info["seconds"] if base else float("nan")
+                agree = agreement(solver_name, name, samples, reference)
+                print(
+                    f"{name:<16}{info['seconds']:>8.3f}{info['cpu_seconds']:>8.3f}{rate / 1e6:>11.2f}"
+                    f"{n * info['nfe'] / info['cpu_seconds'] / 1e6:>11.2f}{ratio:>11.2f}{fraction:>10.1%}"
+                    f"{agree:>12}"
+                )
+                rows.append(
+                    dict(
+                        target=target_name,
+                        solver=solver_name,
+                        contender=name,
+                        threads=args.threads,
+                        n=n,
+                        rate=rate,
+                        cpu_rate=n * info["nfe"] / info["cpu_seconds"],
+                        fraction=fraction,
+                        agreement=agree,
+                        **info,
+                    )
+                )
+    print("\n'vs cs-cpu' > 1 means that contender is faster than certsample's CPU kernel.")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(dict(dgemm=gflops_peak, exp=exps_peak, rows=rows), f, indent=1)
 
 
 if __name__ == "__main__":

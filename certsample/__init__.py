@@ -1,5 +1,7 @@
 """certsample: diffusion-model samplers whose accuracy is certified against their theorems."""
 
+# first: the CPU kernels' vector width is set before anything is compiled (kernels.jit.prefer_512_bit_vectors)
+from .kernels import jit as _jit  # noqa: F401  # isort: skip
 from . import forward, metrics, targets
 from .compiled_score import CompiledScore, compiled_score
 from .forward import TimeGrid, exponential_grid, make_grid, uniform_grid

@@ -52,14 +52,12 @@ class NoiseSource:
 
     def normal(self, step: int, slot: int) -> np.ndarray:
         out = np.empty((self.particles.size, self.dim))
-        compile_for(_normals_batch, "cpu-parallel")(out, *self.key, self.particles,
-                                                     np.uint64(step), np.uint64(slot))
+        compile_for(_normals_batch, "cpu-parallel")(out, *self.key, self.particles, np.uint64(step), np.uint64(slot))
         return out
 
     def uniform(self, step: int, slot: int) -> np.ndarray:
         out = np.empty(self.particles.size)
-        compile_for(_uniforms_batch, "cpu-parallel")(out, *self.key, self.particles,
-                                                      np.uint64(step), np.uint64(slot))
+        compile_for(_uniforms_batch, "cpu-parallel")(out, *self.key, self.particles, np.uint64(step), np.uint64(slot))
         return out
 
 

@@ -41,8 +41,9 @@ def test_probability_flow_pathwise_order_on_full_covariance():
     steps = [25, 50, 100, 200]
     errors = []
     for n_steps in steps:
-        run = cs.sample(target, "exponential-ode", n_steps=n_steps, T=3.0, delta=0.05, grid="uniform",
-                        x_init=x0, progress=False)
+        run = cs.sample(
+            target, "exponential-ode", n_steps=n_steps, T=3.0, delta=0.05, grid="uniform", x_init=x0, progress=False
+        )
         errors.append(np.sqrt(np.mean(np.sum((run.samples - exact) ** 2, axis=1))))
     assert fitted_order(steps, errors) == pytest.approx(1.0, abs=0.05)
     assert errors[-1] < 5e-3
@@ -98,8 +99,7 @@ def test_results_do_not_depend_on_how_particles_are_split():
     whole = integrate_numpy(solver, ScoreOracle.from_target(target), x0, grid, NoiseSource(4, np.arange(10), 2))
     tail, _, _ = run_kernel(solver, target, x0[6:], grid, seed=4, offset=6)
     np.testing.assert_allclose(tail, whole[6:], atol=1e-12)
-    head = integrate_numpy(solver, ScoreOracle.from_target(target), x0[:6], grid,
-                           NoiseSource(4, np.arange(6), 2))
+    head = integrate_numpy(solver, ScoreOracle.from_target(target), x0[:6], grid, NoiseSource(4, np.arange(6), 2))
     np.testing.assert_array_equal(head, whole[:6])
 
 

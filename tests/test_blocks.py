@@ -11,16 +11,20 @@ from certsample.kernels.jit import compile_for
 from certsample.kernels.launch import ALIGNMENT, aligned_zeros, from_blocks, to_blocks
 from certsample.kernels.loops import solver_node_step, solver_step
 from certsample.kernels.runner import step_runner
-from certsample.kernels.score import (NEGLIGIBLE, exp_nonpositive, expm1_nonpositive, target_score,
-                                     target_score_at)
+from certsample.kernels.score import NEGLIGIBLE, exp_nonpositive, expm1_nonpositive, target_score, target_score_at
 from tests.test_targets import TARGETS
 
 
 def test_exp_nonpositive_is_exp_to_two_ulps():
     """Against math.exp on a dense grid of [-88, 0], on the powers-of-two boundaries of the reduction and at 0."""
     kernel = compile_for(exp_nonpositive, "cpu")
-    points = np.concatenate([np.linspace(-88.0, 0.0, 100001), -np.log(2.0) * (np.arange(128) + 0.5),
-                             [0.0, -0.0, -1e-300, NEGLIGIBLE, -5e-17]])
+    points = np.concatenate(
+        [
+            np.linspace(-88.0, 0.0, 100001),
+            -np.log(2.0) * (np.arange(128) + 0.5),
+            [0.0, -0.0, -1e-300, NEGLIGIBLE, -5e-17],
+        ]
+    )
     worst = max(abs(kernel(v) / math.exp(v) - 1.0) for v in points)
     assert worst <= 4.5e-16, worst
     assert kernel(0.0) == 1.0
@@ -47,7 +51,7 @@ def test_block_score_at_per_lane_times_matches_numpy(name, width):
     lanes = np.zeros((target.kernel_lane_rows(), width))
     work = np.zeros(target.kernel_work_size())
     kernel(np.ascontiguousarray(x.T), times, target.kernel_params(), out, lanes, work)
-    expected = np.array([target.score(x[p:p + 1], times[p])[0] for p in range(width)])
+    expected = np.array([target.score(x[p : p + 1], times[p])[0] for p in range(width)])
     np.testing.assert_allclose(out.T, expected, rtol=1e-12, atol=1e-12)
 
 
@@ -77,7 +81,7 @@ def test_block_score_on_strided_columns_and_far_apart_components():
     lanes = np.zeros((target.kernel_lane_rows(), 8))
     work = np.zeros(target.kernel_work_size())
     for p in range(8):
-        kernel(x[:, p:p + 1], 0.01, target.kernel_params(), out[:, p:p + 1], lanes[:, p:p + 1], work)
+        kernel(x[:, p : p + 1], 0.01, target.kernel_params(), out[:, p : p + 1], lanes[:, p : p + 1], work)
     np.testing.assert_allclose(out.T, target.score(x.T, 0.01), rtol=1e-12, atol=1e-12)
 
 
@@ -118,3 +122,29 @@ def test_a_block_step_rejects_an_unknown_layout():
         step_runner(solver_step, "cpu", layout="rows")
     with pytest.raises(ValueError, match="runs on backend 'cuda' only"):
         step_runner(solver_node_step, "cpu", layout="nodes")
+
+
+@pytest.mark.parametrize("n_comp, dim", [(5, 7), (16, 64), (9, 4)])
+def test_components_block_score_any_width_same_bits(n_comp, dim):
+    """Per-component variances (:mod:`certsample.kernels.components`): K and d off the passes' multiples of 4
+    and 8, far-apart components (weights that are exactly zero), the NumPy score to 1e-12, and each column
+    of a 64-wide block bit for bit the same as that particle alone or in a block of 5."""
+    rng = np.random.default_rng(n_comp + dim)
+    target = cs.gaussian_mixture(
+        rng.standard_normal((n_comp, dim)) * 3, rng.uniform(0.05, 2.0, (n_comp, dim)), rng.uniform(0.1, 1.0, n_comp)
+    )
+    kernel = compile_for(target_score, "cpu")
+    x = np.ascontiguousarray(target.sample(64, 1, t=0.3).T)
+
+    def score(block, t):
+        out = np.zeros_like(block)
+        lanes = aligned_zeros((target.kernel_lane_rows(), block.shape[1]))
+        kernel(np.ascontiguousarray(block), t, target.kernel_params(), out, lanes, np.zeros(target.kernel_work_size()))
+        return out
+
+    for t in (1e-3, 0.3, 4.0):
+        wide = score(x, t)
+        np.testing.assert_allclose(wide.T, target.score(x.T, t), rtol=1e-12, atol=1e-12)
+        for p in (0, 13, 63):
+            np.testing.assert_array_equal(score(x[:, p : p + 1], t)[:, 0], wide[:, p])
+        np.testing.assert_array_equal(score(x[:, 5:10], t), wide[:, 5:10])

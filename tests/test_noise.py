@@ -45,3 +45,49 @@ def test_seed_validation():
     for bad in (-1, 2**64, 1.5, "3"):
         with pytest.raises(ValueError, match="seed"):
             seed_key(bad)
+
+
+def test_log_unit_and_sincos_turn_against_mpmath():
+    """The straight-line log and sine/cosine of the normal draws, within 2 ulps of correctly rounded values
+    on random, tiny and boundary arguments (the reduction's powers of two and quadrants)."""
+    import math
+
+    import mpmath
+
+    from certsample.kernels.elementary import log_unit, sincos_turn
+
+    log_kernel, sincos_kernel = compile_for(log_unit, "cpu"), compile_for(sincos_turn, "cpu")
+    rng = np.random.default_rng(0)
+    units = np.concatenate(
+        [
+            rng.random(3000),
+            2.0 ** -rng.uniform(0, 54, 3000),
+            1 - 2.0 ** -rng.uniform(1, 53, 500),
+            [2.0**-54, 2.0**-53, 0.5, 1 - 2.0**-53, math.sqrt(0.5), math.sqrt(0.5) * (1 + 2.0**-52)],
+        ]
+    )
+    with mpmath.workprec(120):
+        assert log_kernel(1.0) == 0.0
+        for u in units:
+            exact = mpmath.log(mpmath.mpf(u))
+            assert abs(mpmath.mpf(log_kernel(u)) - exact) <= 2 * 2.0**-52 * abs(exact), u
+        for u in np.concatenate([rng.random(3000), np.arange(17) / 16, [1e-300, 0.125 - 2.0**-55]]):
+            angle = 2 * mpmath.pi * mpmath.mpf(u)
+            cos_u, sin_u = sincos_kernel(u)
+            for got, exact in ((cos_u, mpmath.cos(angle)), (sin_u, mpmath.sin(angle))):
+                assert abs(mpmath.mpf(got) - exact) <= 2 * 2.0**-52 * max(abs(exact), mpmath.mpf(2.0**-60)), u
+
+
+@pytest.mark.parametrize("dim", [1, 6, 7])
+def test_block_normals_are_the_numpy_twins_bit_for_bit(dim):
+    """``fill_block_normals`` (vectorised across a block's particles) draws exactly ``NoiseSource.normal``'s
+    numbers, odd dimensions included, for a block that starts at any particle."""
+    from certsample.kernels.philox import fill_block_normals
+
+    fill = compile_for(fill_block_normals, "cpu")
+    key0, key1 = seed_key(2**33 + 11)
+    for first, width in ((0, 64), (1000, 13), (2**32 - 3, 5)):  # the last wraps the particle word
+        block = np.zeros((dim, width))
+        fill(block, key0, key1, np.uint64(first), np.uint64(4), np.uint64(2))
+        twin = NoiseSource(2**33 + 11, np.arange(first, first + width, dtype=np.uint64), dim).normal(4, 2)
+        np.testing.assert_array_equal(block.T, twin)

@@ -20,20 +20,65 @@ __all__ = ["device_function", "compile_for", "TARGETS"]
 
 TARGETS = ("cpu", "cpu-parallel", "cuda-device", "cuda-kernel")
 _compiled: dict = {}
+#: the CPU compile options beyond the defaults, part of every on-disk cache entry's name (an entry compiled
+#: with other options is never loaded)
+CPU_OPTIONS = dict(error_model="numpy")
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
-def device_function(fn):
-    """Mark ``fn`` as per-particle math that :func:`compile_for` may compile for any target."""
+def prefer_512_bit_vectors() -> bool:
+    """Let LLVM vectorise CPU kernels with 512-bit registers where the host has AVX-512; returns whether it will.
+
+    LLVM tunes every AVX-512 Intel core to prefer 256-bit vectors (``prefer-256-bit``, against the
+    clock drop of early AVX-512 parts), and Numba passes the host's feature string unchanged, so the
+    block loops ran at half the width the cores execute. This appends ``-prefer-256-bit`` to the
+    feature string Numba compiles for. It changes no result (no fast-math: the same IEEE operations,
+    more lanes at a time) and names different on-disk cache entries (the features are part of their
+    key). It must run before Numba compiles anything in the process, so it is called when this
+    module is imported; it leaves alone a ``NUMBA_CPU_FEATURES`` the user set, and a process in which
+    Numba has compiled already. It applies to every Numba function of the process.
+    """
+    from numba.core import codegen, registry
+
+    if numba.config.CPU_FEATURES is not None:
+        return "-prefer-256-bit" in numba.config.CPU_FEATURES.split(",")
+    if "_toplevel_target_context" in vars(registry.cpu_target):  # Numba's CPU target exists: too late
+        return False
+    features = codegen.get_host_cpu_features()
+    if "+avx512f" not in features.split(","):
+        return False
+    numba.config.CPU_FEATURES = features + ",-prefer-256-bit"
+    return True
+
+
+def device_function(fn=None, *, inline=False, cpu_native=None):
+    """Mark ``fn`` as per-particle math that :func:`compile_for` may compile for any target.
+
+    ``@device_function(inline=True)`` also has the CPU build inline ``fn`` into its callers at
+    Numba's IR level: LLVM's inliner declines large callees (ten unrolled Philox rounds), and a call
+    inside a loop over particles keeps the loop from vectorising. CUDA's compiler inlines device
+    functions by itself. ``cpu_native`` is a Numba intrinsic that CPU builds call in ``fn``'s place
+    (an LLVM instruction that Python cannot spell, e.g. a fused multiply-add); ``fn`` itself stays
+    the CUDA and simulator version.
+    """
+    if fn is None:
+        return lambda f: device_function(f, inline=inline, cpu_native=cpu_native)
     fn._certsample_device = True
+    fn._certsample_inline = bool(inline)
+    fn._certsample_cpu_native = cpu_native
     return fn
 
 
-def _jit(fn, target, cache=False):
+PREFERS_512_BIT_VECTORS = prefer_512_bit_vectors()
+
+
+def _jit(fn, target, cache=False, inline=False):
+    # error_model='numpy': a float division by zero gives inf or nan as on CUDA instead of raising, so
+    # a loop with a division has no exit path and can vectorise (the arithmetic is the same IEEE)
     if target == "cpu":
-        return numba.njit(cache=cache)(fn)
+        return numba.njit(cache=cache, inline="always" if inline else "never", **CPU_OPTIONS)(fn)
     if target == "cpu-parallel":
-        return numba.njit(parallel=True, cache=cache)(fn)
+        return numba.njit(parallel=True, cache=cache, **CPU_OPTIONS)(fn)
     from numba import cuda  # imported lazily: CUDA start-up is not free
 
     if target == "cuda-device":
@@ -57,7 +102,8 @@ def compile_for(fn, target: str, overrides: dict | None = None):
     for name in fn.__code__.co_names:
         obj = overrides.get(name, namespace.get(name))
         if getattr(obj, "_certsample_device", False):
-            namespace[name] = compile_for(obj, callee_target, overrides)
+            native = getattr(obj, "_certsample_cpu_native", None) if callee_target == "cpu" else None
+            namespace[name] = native if native is not None else compile_for(obj, callee_target, overrides)
     rebound = types.FunctionType(fn.__code__, namespace, fn.__name__, fn.__defaults__, fn.__closure__)
     rebound.__doc__ = fn.__doc__
     library, digest = _fingerprint(fn, overrides)
@@ -66,7 +112,7 @@ def compile_for(fn, target: str, overrides: dict | None = None):
         # the caller's file: a digest of every callee's code and constants and of the rebindings goes
         # into the name, so neither two rebindings nor an edited callee can load a stale entry.
         rebound.__qualname__ = f"{fn.__qualname__}_{digest}"
-    compiled = _jit(rebound, target, cache=library)
+    compiled = _jit(rebound, target, cache=library, inline=getattr(fn, "_certsample_inline", False))
     _compiled[key] = compiled
     return compiled
 
@@ -89,7 +135,18 @@ def _fingerprint(fn, overrides, seen=None):
         and fn.__closure__ is None
         and os.path.abspath(code.co_filename).startswith(_PACKAGE_DIR)
     )
-    h = hashlib.sha1(code.co_code + repr(code.co_consts).encode() + fn.__module__.encode())
+    h = hashlib.sha1(
+        code.co_code
+        + repr(code.co_consts).encode()
+        + fn.__module__.encode()
+        + repr(
+            (
+                getattr(fn, "_certsample_inline", False),
+                CPU_OPTIONS,
+                getattr(getattr(fn, "_certsample_cpu_native", None), "__name__", None),
+            )
+        ).encode()
+    )
     for name in code.co_names:
         obj = overrides.get(name, fn.__globals__.get(name))
         if getattr(obj, "_certsample_device", False):

@@ -9,26 +9,34 @@ that form: at time ``t`` the means scale by ``a = e^{-t}`` and every variance ``
 ``target_params`` is the tuple ``(means (K, k), variances (K, k) or (1, k), log_weights (K,), basis,
 lam_perp)`` where ``basis`` has shape ``(d, k)``, or ``(0, 0)`` to mean the identity (``k == d``); one
 row of variances means every component shares them. :func:`target_score` takes a block of
-particles (particle-minor); :func:`particle_score` one particle.
+particles (particle-minor); :func:`particle_score` one particle. A block of a mixture whose components
+have their own variances goes through :func:`~.components.components_block_score`.
 """
 
 import math
 
+from .components import NEGLIGIBLE, component_constants, components_block_score, padded_components
+from .elementary import exp_nonpositive, expm1_nonpositive
 from .jit import device_function
 
-#: log-responsibility (relative to the largest) below which a component is skipped: its weight
-#: ``e^{-37} < 2^{-53}`` is under half an ulp of the total (at least 1, the largest term's), so the total
-#: is unchanged to the bit and its share of the weighted sums is below ``1.2e-16`` of the largest
-NEGLIGIBLE = -37.0
-LOG2E = 1.4426950408889634
-LN2_HI = 6.93147180369123816490e-01  # fdlibm's split of ln 2: the high part has 21 trailing zero bits
-LN2_LO = 1.90821492927058770002e-10
+__all__ = [
+    "NEGLIGIBLE",
+    "exp_nonpositive",
+    "expm1_nonpositive",
+    "time_constants",
+    "time_constants_size",
+    "score_lane_rows",
+    "target_score",
+    "target_score_at",
+    "particle_score",
+]
 
 
 @device_function
 def _slot_size(rows, k):
-    """Entries of one :func:`time_constants` slot (``a mu`` is kept only for per-component variances)."""
-    return 5 + rows * (k + 1) + (rows * k if rows > 1 else 0)
+    """Entries of one :func:`time_constants` slot (the constants of
+    :func:`~.components.component_constants` are kept only for per-component variances)."""
+    return 5 + rows * (k + 1) + ((3 * rows + 2 * padded_components(rows)) * k if rows > 1 else 0)
 
 
 def time_constants_size(rows, k, slots=2):
@@ -39,7 +47,9 @@ def time_constants_size(rows, k, slots=2):
 @device_function
 def time_constants(t, means, variances, work, start):
     """Offset in ``work`` of the slot holding ``(last use, t, a, a^2, sigma^2, 1/v (rows x k), log det (rows))``
-    and, when every component has its own variances (``rows == K``), the scaled means ``a mu`` (``K x k``).
+    and, when every component has its own variances (``rows == K``), the scaled means ``a mu`` and the
+    block score's ``sqrt(1/v)``, ``-a mu sqrt(1/v)``, ``a mu / v`` and ``1/v`` (the last two padded with
+    zero rows, :func:`~.components.component_constants`).
 
     The cache occupies ``work[start:]``, a clock and as many slots as fit (on the CPU the kernel
     driver sizes the scratch for the distinct times one step visits: two for most solvers, ``D + 1``
@@ -68,102 +78,23 @@ def time_constants(t, means, variances, work, start):
     a2 = a * a
     s2 = -math.expm1(-2.0 * t)
     work[at + 1], work[at + 2], work[at + 3], work[at + 4] = t, a, a2, s2
-    for row in range(rows):
-        det = 1.0  # running product: one log per row instead of one per axis
-        acc = 0.0
-        for i in range(k):
-            v = a2 * variances[row, i] + s2
-            work[at + 5 + row * k + i] = 1.0 / v
-            det *= v
-            if det < 1e-150 or det > 1e150:
-                acc += math.log(det)
-                det = 1.0
-        # a determinant shared by every component cancels in the softmax
-        work[at + 5 + rows * k + row] = 0.0 if rows == 1 else acc + math.log(det)
     if rows > 1:
-        scaled = at + 5 + rows * (k + 1)
-        for c in range(rows):
-            for i in range(k):
-                work[scaled + c * k + i] = a * means[c, i]
+        component_constants(a, a2, s2, means, variances, work, at + 5, at + 5 + rows * k, at + 5 + rows * (k + 1))
+    else:
+        # a determinant shared by every component cancels in the softmax
+        for i in range(k):
+            work[at + 5 + i] = 1.0 / (a2 * variances[0, i] + s2)
+        work[at + 5 + k] = 0.0
     work[at] = clock
     return at
 
 
 @device_function
-def exp_nonpositive(x):
-    """``e^x`` for ``-88 <= x <= 0`` in straight-line arithmetic, so a loop of them vectorises.
-
-    ``math.exp`` is a library call that stops a loop over particles from vectorising (pip's Numba
-    has no vector math library). Cody-Waite reduction ``x = -m ln 2 + r`` with ``|r| <= ln 2 / 2``
-    (``m ln2_hi`` is exact: ``ln2_hi`` has 21 trailing zero bits and ``m < 2^7``), the degree-13
-    Taylor polynomial of ``e^r`` (truncation ``|r|^14 / 14! < 5e-18``), then ``2^-m`` as a product of
-    exact powers of two chosen by the bits of ``m`` (selects, no table or bit casts: it also runs
-    on CUDA). Tested against ``math.exp`` on ``[-88, 0]`` to two ulps (``tests/test_blocks.py``; the
-    measured error is in docs/performance.md).
-    """
-    m = math.floor(0.5 - x * LOG2E)
-    r = (x + m * LN2_HI) + m * LN2_LO
-    p = 1.0 / 6227020800.0
-    p = p * r + 1.0 / 479001600.0
-    p = p * r + 1.0 / 39916800.0
-    p = p * r + 1.0 / 3628800.0
-    p = p * r + 1.0 / 362880.0
-    p = p * r + 1.0 / 40320.0
-    p = p * r + 1.0 / 5040.0
-    p = p * r + 1.0 / 720.0
-    p = p * r + 1.0 / 120.0
-    p = p * r + 1.0 / 24.0
-    p = p * r + 1.0 / 6.0
-    p = p * r + 0.5
-    p = p * r + 1.0
-    p = p * r + 1.0
-    scale, bit = 5.421010862427522e-20, 64.0  # 2^-64: the bits of m from the highest, m < 2^7
-    for _ in range(7):
-        if m >= bit:
-            p *= scale
-            m -= bit
-        bit *= 0.5
-        scale = math.sqrt(scale)  # 2^-2j -> 2^-j, exact
-    return p
-
-
-@device_function
-def expm1_nonpositive(x):
-    """``e^x - 1`` for ``x <= 0`` in straight-line arithmetic (see :func:`exp_nonpositive`).
-
-    On ``[-1/2, 0]`` the degree-16 Taylor polynomial ``x (1 + x / 2! + ... + x^15 / 16!)`` in
-    Horner form, which keeps the relative accuracy of small ``x`` (truncation ``|x|^17 / 17!``,
-    under ``1e-19`` of the result, at least ``|x| e^{-1/2}``); below, ``e^x - 1`` with
-    ``|e^x - 1| >= 0.39``, so the subtraction loses at most two bits. Below ``-88`` the result is
-    ``-1`` to the last bit.
-    """
-    # its own Horner chain: the series shared with exp_nonpositive through a helper (a tuple of
-    # coefficients, or one polynomial for both) made the ring's block score slower (docs/performance.md)
-    p = 1.0 / 20922789888000.0
-    p = p * x + 1.0 / 1307674368000.0
-    p = p * x + 1.0 / 87178291200.0
-    p = p * x + 1.0 / 6227020800.0
-    p = p * x + 1.0 / 479001600.0
-    p = p * x + 1.0 / 39916800.0
-    p = p * x + 1.0 / 3628800.0
-    p = p * x + 1.0 / 362880.0
-    p = p * x + 1.0 / 40320.0
-    p = p * x + 1.0 / 5040.0
-    p = p * x + 1.0 / 720.0
-    p = p * x + 1.0 / 120.0
-    p = p * x + 1.0 / 24.0
-    p = p * x + 1.0 / 6.0
-    p = p * x + 0.5
-    p = p * x + 1.0
-    far = exp_nonpositive(max(x, -88.0)) - 1.0
-    return x * p if x >= -0.5 else far
-
-
-@device_function
 def score_lane_rows(n_components, k):
     """Rows of the block scores' per-lane scratch: ``y``, the plane score and ``1/v`` (``k`` each),
-    the log-responsibilities (``K``), their maximum and total, ``a`` and the off-plane variance."""
-    return 3 * k + n_components + 4
+    the log-responsibilities (``K`` rounded up to :func:`~.components.padded_components`), their maximum
+    and total, ``a`` and the off-plane variance."""
+    return 3 * k + padded_components(n_components) + 4
 
 
 @device_function
@@ -183,44 +114,31 @@ def _project(x, basis, y):
 
 
 @device_function
-def _plane_score(y, target_params, work, iv, ld, scale, inverse, logits, top, total, plane):
-    """Plane score ``grad log`` of the k-dimensional mixture at ``y`` ``(k, L)``, into ``plane``.
+def _plane_score(y, target_params, scale, inverse, logits, top, total, plane):
+    """Plane score ``grad log`` at ``y`` ``(k, L)`` of a k-dimensional mixture whose components share their
+    variances, into ``plane``.
 
-    Shared variances (one row): per lane, ``scale`` is ``a = e^{-t}`` and ``inverse`` ``(k, L)``
-    holds ``1/v``; the score is ``-(y - a sum_c r_c mu_c) / v`` and the shared log-determinant
-    cancels in the softmax. Per-component variances: ``1/v_c``, the log-determinants and ``a mu_c``
-    are read from the time cache slot in ``work`` (offsets ``iv`` and ``ld``, see
-    :func:`time_constants`), shared by the block. ``logits`` ``(K, L)``, ``top`` and ``total`` are
-    scratch rows.
+    Per lane, ``scale`` is ``a = e^{-t}`` and ``inverse`` ``(k, L)`` holds ``1/v``; the score is
+    ``-(y - a sum_c r_c mu_c) / v`` and the shared log-determinant cancels in the softmax. ``logits``
+    ``(K, L)``, ``top`` and ``total`` are scratch rows.
     """
-    means, variances, log_weights = target_params[0], target_params[1], target_params[2]
+    means, log_weights = target_params[0], target_params[2]
     n_comp, k = means.shape
     n_lanes = y.shape[1]
-    rows = variances.shape[0]
     # log responsibilities, then a max-shifted softmax
     for p in range(n_lanes):
         top[p] = -math.inf
     for c in range(n_comp):
         for p in range(n_lanes):
             logits[c, p] = 0.0
-        if rows == 1:
-            for i in range(k):
-                mu = means[c, i]
-                for p in range(n_lanes):
-                    diff = y[i, p] - scale[p] * mu
-                    logits[c, p] += diff * diff * inverse[i, p]
-            log_det = 0.0
-        else:
-            for i in range(k):
-                centre = work[ld + rows + c * k + i]
-                inv = work[iv + c * k + i]
-                for p in range(n_lanes):
-                    diff = y[i, p] - centre
-                    logits[c, p] += diff * diff * inv
-            log_det = work[ld + c]
+        for i in range(k):
+            mu = means[c, i]
+            for p in range(n_lanes):
+                diff = y[i, p] - scale[p] * mu
+                logits[c, p] += diff * diff * inverse[i, p]
         weight = log_weights[c]
         for p in range(n_lanes):
-            acc = weight - 0.5 * (logits[c, p] + log_det)
+            acc = weight - 0.5 * logits[c, p]
             logits[c, p] = acc
             top[p] = max(top[p], acc)
     # the unnormalised responsibilities weight the sums as they are taken, and the sum is divided by
@@ -237,26 +155,15 @@ def _plane_score(y, target_params, work, iv, ld, scale, inverse, logits, top, to
             e = 0.0 if shifted < NEGLIGIBLE else e  # a select: the loop stays straight-line
             logits[c, p] = e
             total[p] += e
-        if rows == 1:
-            for i in range(k):
-                mu = means[c, i]
-                for p in range(n_lanes):
-                    plane[i, p] += logits[c, p] * mu
-        else:
-            for i in range(k):
-                centre = work[ld + rows + c * k + i]
-                inv = work[iv + c * k + i]
-                for p in range(n_lanes):
-                    plane[i, p] -= logits[c, p] * (y[i, p] - centre) * inv
+        for i in range(k):
+            mu = means[c, i]
+            for p in range(n_lanes):
+                plane[i, p] += logits[c, p] * mu
     for p in range(n_lanes):
-        # shared variances: score = -(y - a sum_c r_c mu_c) / v; otherwise the sums' mean
-        total[p] = scale[p] / total[p] if rows == 1 else 1.0 / total[p]
+        total[p] = scale[p] / total[p]
     for i in range(k):
         for p in range(n_lanes):
-            if rows == 1:
-                plane[i, p] = -(y[i, p] - total[p] * plane[i, p]) * inverse[i, p]
-            else:
-                plane[i, p] *= total[p]
+            plane[i, p] = -(y[i, p] - total[p] * plane[i, p]) * inverse[i, p]
 
 
 @device_function
@@ -305,20 +212,27 @@ def target_score(x, t, target_params, out, lanes, work):
     at = time_constants(t, means, variances, work, score_lane_rows(n_comp, k))
     a, a2, s2 = work[at + 2], work[at + 3], work[at + 4]
     iv, ld = at + 5, at + 5 + rows * k  # offsets of 1/v (row-major) and of the log-determinants
-    y, plane, inverse = lanes[:k], lanes[k:2 * k], lanes[2 * k:3 * k]
-    logits = lanes[3 * k:3 * k + n_comp]
-    top, total = lanes[3 * k + n_comp], lanes[3 * k + n_comp + 1]
-    scale, v_perp = lanes[3 * k + n_comp + 2], lanes[3 * k + n_comp + 3]
+    y, plane, inverse = lanes[:k], lanes[k : 2 * k], lanes[2 * k : 3 * k]
+    rows_k = padded_components(n_comp)
+    logits = lanes[3 * k : 3 * k + rows_k]
+    top, total = lanes[3 * k + rows_k], lanes[3 * k + rows_k + 1]
+    scale, v_perp = lanes[3 * k + rows_k + 2], lanes[3 * k + rows_k + 3]
     for p in range(n_lanes):
         scale[p] = a
         v_perp[p] = a2 * lam_perp + s2
+    if rows > 1 and basis.shape[0] == 0:
+        # identity basis: the block is its own plane coordinates, the plane score the score (no copies)
+        components_block_score(x[:k], log_weights, work, iv, ld, ld + rows, logits, top, total, out[:k], inverse)
+        return
     _project(x, basis, y)
     if rows == 1:
         for i in range(k):
             inv = work[iv + i]
             for p in range(n_lanes):
                 inverse[i, p] = inv
-    _plane_score(y, target_params, work, iv, ld, scale, inverse, logits, top, total, plane)
+        _plane_score(y, target_params, scale, inverse, logits, top, total, plane)
+    else:
+        components_block_score(y, log_weights, work, iv, ld, ld + rows, logits, top, total, plane, inverse)
     _lift(x, basis, y, plane, v_perp, top, out)  # top is free once the responsibilities are taken
 
 
@@ -342,10 +256,11 @@ def target_score_at(x, times, target_params, out, lanes, work):
         for p in range(n_lanes):
             particle_score(x[:, p], times[p], target_params, out[:, p], work)
         return
-    y, plane, inverse = lanes[:k], lanes[k:2 * k], lanes[2 * k:3 * k]
-    logits = lanes[3 * k:3 * k + n_comp]
-    top, total = lanes[3 * k + n_comp], lanes[3 * k + n_comp + 1]
-    scale, v_perp = lanes[3 * k + n_comp + 2], lanes[3 * k + n_comp + 3]
+    y, plane, inverse = lanes[:k], lanes[k : 2 * k], lanes[2 * k : 3 * k]
+    rows_k = padded_components(n_comp)
+    logits = lanes[3 * k : 3 * k + rows_k]
+    top, total = lanes[3 * k + rows_k], lanes[3 * k + rows_k + 1]
+    scale, v_perp = lanes[3 * k + rows_k + 2], lanes[3 * k + rows_k + 3]
     s2 = total  # sigma^2 per lane, until the responsibilities are taken
     for p in range(n_lanes):
         a = exp_nonpositive(max(-times[p], -88.0))
@@ -357,7 +272,7 @@ def target_score_at(x, times, target_params, out, lanes, work):
         for p in range(n_lanes):
             inverse[i, p] = 1.0 / (scale[p] * scale[p] * v + s2[p])
     _project(x, basis, y)
-    _plane_score(y, target_params, work, 0, 0, scale, inverse, logits, top, total, plane)
+    _plane_score(y, target_params, scale, inverse, logits, top, total, plane)
     _lift(x, basis, y, plane, v_perp, top, out)
 
 
@@ -408,8 +323,8 @@ def particle_score(x, t, target_params, out, work):
         # Per-component variances (the heavy case, K k terms): 2-D views of the cache, so the loops
         # index without offset arithmetic, and four partial sums, so the quadratic form is not one
         # chain of dependent additions (the speed-up on the 64-d mixture: docs/performance.md).
-        inverse = work[iv:iv + rows * k].reshape((rows, k))
-        scaled = work[ld + rows:ld + rows + rows * k].reshape((rows, k))
+        inverse = work[iv : iv + rows * k].reshape((rows, k))
+        scaled = work[ld + rows : ld + rows + rows * k].reshape((rows, k))
         for c in range(n_comp):
             q0 = 0.0
             q1 = 0.0

@@ -28,7 +28,10 @@ hand-tuned choice (docs/performance.md). :func:`adapt_plan` instead integrates a
   most twice as long, and no longer than keeps the Picard factor (second change over the first)
   within :data:`MAX_CONTRACTION`. Nothing else bounds it: a cap of ``0.6 t`` (the time left) cost
   rounds, because near ``delta`` the warm start meets the tolerance in one sweep and the cap only
-  multiplied those windows (docs/performance.md).
+  multiplied those windows (docs/performance.md). Each window is also tried at :data:`LENGTH_TRIALS`
+  times the proposed length, and the pilot keeps whichever meets its tolerance at the fewest
+  evaluations per unit of log-time (the rule the tolerance is spread by): the proposal extrapolates
+  from the last window, and a longer window often converges in barely more sweeps.
 
 The tolerance is spread over the run in proportion to ``log(t / (t - h))``, the window's share of
 the log-time ``log(T / delta)`` (the drift varies on the time scale ``t`` itself, so windows are
@@ -59,10 +62,17 @@ import math
 import numpy as np
 
 from ..forward import TimeGrid
-from ..validation import check_int
 from ..oracle import ScoreOracle
-from .collocation import (CollocationPlan, _window, chebyshev_lobatto_nodes, node_states, picard_sweep,
-                          schedule_cost, warm_start_matrix)
+from ..validation import check_int
+from .collocation import (
+    CollocationPlan,
+    _window,
+    chebyshev_lobatto_nodes,
+    node_states,
+    picard_sweep,
+    schedule_cost,
+    warm_start_matrix,
+)
 
 __all__ = ["adapt_plan", "DEGREES"]
 
@@ -74,6 +84,7 @@ EVALUATION_SLACK = 1.1  # a degree may cost this many times the cheapest one's e
 MAX_CONTRACTION = 0.5  # Picard factor (second change over first) a window may grow into
 STALLED = 1e-3  # sweeps stop trying once they change the states by less than this times the error
 ROUNDING = 16 * np.finfo(float).eps  # relative floor of the errors a float64 pilot can measure
+LENGTH_TRIALS = (1.4,)  # other window lengths tried, as multiples of the proposed one (0.7 too: docs)
 
 
 def _worst(v):
@@ -107,13 +118,61 @@ def _reference_end(score, x, t, h, degree, floor):
     return None, spent
 
 
+def _try_window(score, x, t, h, degree, nodes, tol, floor, carry, ahead, pipeline):
+    """One window of the pilot from ``x`` at ``t`` of length ``h``; returns ``(accepted, error, changes,
+    spent)`` where ``accepted`` is ``None`` (the tolerance was not met, or the reference did not converge:
+    ``error`` is then ``inf``) or ``(sweeps, end states, last drifts, ahead for the next window)``."""
+    ref, spent = _reference_end(score, x, t, h, 2 * degree, max(0.01 * tol, floor))
+    if ref is None:  # the Picard map does not contract on this window
+        return None, math.inf, [], spent
+    amat, growth, _ = _window(degree, h, "exponential")
+    states = np.repeat(x[None], degree + 1, axis=0)
+    drift = np.empty_like(states)
+    overlapped = ahead is not None
+    if overlapped:
+        # the first sweep as the batch takes it, in the previous window's last round
+        start, start_drift, end_drift = ahead
+        states[:] = start
+        node_states(start, states, start_drift, warm_start_matrix(amat, carry[0], h), growth, h)
+        drift[0] = end_drift
+        drift[1:] = score.evaluate_many(states[1:], t - h * nodes[1:])
+        spent += degree
+    elif carry is not None:
+        node_states(x, states, carry[1], warm_start_matrix(amat, carry[0], h), growth, h)
+    accepted, error, changes = None, math.inf, []
+    for count in range(1, MAX_SWEEPS + 1):
+        previous, previous_drift = states.copy(), drift.copy()
+        if overlapped and count == 1:
+            states[0] = x
+            node_states(x, states, drift, amat, growth, h)
+        else:
+            picard_sweep(score, x, states, drift, t - h * nodes, amat, growth, 0.0, h, count == 1 + overlapped)
+            spent += degree + (count == 1 + overlapped)
+        error = _worst(states[-1] - ref)
+        if accepted is None and error <= tol:
+            accepted = (
+                count,
+                states[-1].copy(),
+                drift.copy(),
+                (previous[-1], previous_drift, drift[-1].copy()) if count >= 2 and pipeline else None,
+            )
+        change = _change(states, previous)
+        changes.append(change)
+        # go on past acceptance until converged: the converged error sizes the next window
+        if change <= STALLED * max(error, floor) or (accepted is not None and change <= 0.01 * tol):
+            break
+    return accepted, error, changes, spent
+
+
 def _run_windows(score, x, T, delta, eps, degree, h_first, budget=math.inf, pipeline=True):
     """March the pilot from ``T`` to ``delta``; returns ``(times, sweeps, pilot evaluations)``, or
     ``(None, None, evaluations)`` as soon as the plan would cost more than ``budget`` per particle.
 
     With ``pipeline`` the pilot runs each window as the pipelined batch will: after a window of two
     sweeps or more, the next one's first sweep starts from that window's states before its last sweep
-    (:class:`~certsample.solvers.collocation.Collocation` with ``pipeline=True``)."""
+    (:class:`~certsample.solvers.collocation.Collocation` with ``pipeline=True``). Each window is tried
+    at the proposed length and at :data:`LENGTH_TRIALS` times it, and the one with the fewest
+    evaluations per unit of log-time (the share of the tolerance it spends) is taken."""
     nodes = chebyshev_lobatto_nodes(degree)
     log_span = math.log(T / delta)
     floor = ROUNDING * (1.0 + float(np.max(np.abs(x))))
@@ -126,67 +185,60 @@ def _run_windows(score, x, T, delta, eps, degree, h_first, budget=math.inf, pipe
         if t - h - delta < 1e-9 * delta:
             h = t - delta
         if h < 1e-12 * max(t, 1.0):
-            raise RuntimeError(f"adaptive collocation: window at t={t:g} shrank below {h:g}; the score is not "
-                               f"smooth enough there for eps={eps:g}")
-        tol = max(SAFETY * eps * math.log(t / (t - h)) / log_span, floor)
-        ref, used = _reference_end(score, x, t, h, 2 * degree, max(0.01 * tol, floor))
-        spent += used
-        if ref is None:  # the Picard map does not contract on this window
-            h *= 0.5
-            continue
-        amat, growth, _ = _window(degree, h, "exponential")
-        states = np.repeat(x[None], degree + 1, axis=0)
-        drift = np.empty_like(states)
-        overlapped = ahead is not None
-        if overlapped:
-            # the first sweep as the batch takes it, in the previous window's last round
-            start, start_drift, end_drift = ahead
-            states[:] = start
-            node_states(start, states, start_drift, warm_start_matrix(amat, carry[0], h), growth, h)
-            drift[0] = end_drift
-            drift[1:] = score.evaluate_many(states[1:], t - h * nodes[1:])
-            spent += degree
-        elif carry is not None:
-            node_states(x, states, carry[1], warm_start_matrix(amat, carry[0], h), growth, h)
-        accepted, error, changes = None, math.inf, []
-        for count in range(1, MAX_SWEEPS + 1):
-            previous, previous_drift = states.copy(), drift.copy()
-            if overlapped and count == 1:
-                states[0] = x
-                node_states(x, states, drift, amat, growth, h)
-            else:
-                picard_sweep(score, x, states, drift, t - h * nodes, amat, growth, 0.0, h, count == 1 + overlapped)
-                spent += degree + (count == 1 + overlapped)
-            error = _worst(states[-1] - ref)
-            if accepted is None and error <= tol:
-                accepted = (count, states[-1].copy(), drift.copy(),
-                            (previous[-1], previous_drift, drift[-1].copy()) if count >= 2 and pipeline else None)
-            change = _change(states, previous)
-            changes.append(change)
-            # go on past acceptance until converged: the converged error sizes the next window
-            if change <= STALLED * max(error, floor) or (accepted is not None and change <= 0.01 * tol):
-                break
-        if accepted is not None:
-            count, x, last_drift, ahead = accepted
-            carry = (h, last_drift)
-            t = delta if h >= t - delta else t - h
-            times.append(t)
-            sweeps.append(count)
-            cost += degree * count + (0 if overlapped and count == 1 else 1)
-            if cost >= budget:
-                return None, None, spent
-            grow = min(2.0, max(1.0, 0.9 * (tol / max(error, 1e-300)) ** (1.0 / (degree + 1))))
-            # the Picard factor grows with h: a longer window may not push it past MAX_CONTRACTION
-            if len(changes) > 1 and changes[0] > 0:
-                grow = min(grow, max(1.0, MAX_CONTRACTION * changes[0] / max(changes[1], 1e-300)))
-            h *= grow
-        else:
+            raise RuntimeError(
+                f"adaptive collocation: window at t={t:g} shrank below {h:g}; the score is not "
+                f"smooth enough there for eps={eps:g}"
+            )
+        best = None
+        for factor in (1.0,) + LENGTH_TRIALS:
+            length = min(h * factor, t - delta)
+            if factor != 1.0 and (best is None or length == best[0]):
+                continue  # the others only when the proposed length is met, and differ from it
+            if t - length - delta < 1e-9 * delta:
+                length = t - delta
+            tol = max(SAFETY * eps * math.log(t / (t - length)) / log_span, floor)
+            trial = _try_window(score, x, t, length, degree, nodes, tol, floor, carry, ahead, pipeline)
+            spent += trial[3]
+            if trial[0] is None:
+                if factor == 1.0:
+                    error = trial[1]
+                    break
+                continue
+            count = trial[0][0]
+            rate = (degree * count + 1) / math.log(t / (t - length))
+            if best is None or rate < best[1]:
+                best = (length, rate, tol, trial)
+        if best is None:
             h *= max(0.2, min(0.7, 0.9 * (tol / error) ** (1.0 / (degree + 1)))) if math.isfinite(error) else 0.5
+            continue
+        h, _, tol, (accepted, error, changes, _) = best
+        overlapped = ahead is not None
+        count, x, last_drift, ahead = accepted
+        carry = (h, last_drift)
+        t = delta if h >= t - delta else t - h
+        times.append(t)
+        sweeps.append(count)
+        cost += degree * count + (0 if overlapped and count == 1 else 1)
+        if cost >= budget:
+            return None, None, spent
+        grow = min(2.0, max(1.0, 0.9 * (tol / max(error, 1e-300)) ** (1.0 / (degree + 1))))
+        # the Picard factor grows with h: a longer window may not push it past MAX_CONTRACTION
+        if len(changes) > 1 and changes[0] > 0:
+            grow = min(grow, max(1.0, MAX_CONTRACTION * changes[0] / max(changes[1], 1e-300)))
+        h *= grow
     return np.array(times), np.array(sweeps, dtype=np.int64), spent
 
 
-def adapt_plan(eps: float, score, x_pilot, T: float = 10.0, delta: float = 1e-3, degree: int | None = None,
-               degrees=DEGREES, pipeline: bool = True) -> CollocationPlan:
+def adapt_plan(
+    eps: float,
+    score,
+    x_pilot,
+    T: float = 10.0,
+    delta: float = 1e-3,
+    degree: int | None = None,
+    degrees=DEGREES,
+    pipeline: bool = True,
+) -> CollocationPlan:
     """Windows and per-window sweeps measured on a pilot batch for RMS pathwise accuracy ``eps``.
 
     Parameters
@@ -235,8 +287,9 @@ def adapt_plan(eps: float, score, x_pilot, T: float = 10.0, delta: float = 1e-3,
     for direction in (candidates[middle:], candidates[:middle][::-1]):
         for D in direction:
             cheapest = min((p[0] for p in plans.values()), default=math.inf)
-            times, sweeps, spent = _run_windows(score, x, T, delta, float(eps), D, h_first,
-                                                EVALUATION_SLACK * cheapest, pipeline)
+            times, sweeps, spent = _run_windows(
+                score, x, T, delta, float(eps), D, h_first, EVALUATION_SLACK * cheapest, pipeline
+            )
             spent_total += spent
             if times is None:
                 break
@@ -244,7 +297,9 @@ def adapt_plan(eps: float, score, x_pilot, T: float = 10.0, delta: float = 1e-3,
     if not plans:
         raise RuntimeError("adaptive collocation found no plan")
     limit = EVALUATION_SLACK * min(p[0] for p in plans.values())
-    D = min((D for D in plans if plans[D][0] <= limit), key=lambda D: (plans[D][1], plans[D][0]))  # rounds, then evaluations
+    D = min(
+        (D for D in plans if plans[D][0] <= limit), key=lambda D: (plans[D][1], plans[D][0])
+    )  # rounds, then evaluations
     _, _, times, sweeps = plans[D]
     plan = CollocationPlan(TimeGrid(times), D, sweeps, None, float(eps), warm_start=True, pipeline=pipeline)
     plan.pilot_evaluations = spent_total
