@@ -3,10 +3,11 @@ r"""A proved a-priori bound for certsample's collocation solver, and the plan it
 Theorem
 -------
 Let ``q = sum_c w_c N(mu_c, Q diag(lam_c) Q^T + lam_perp (I - Q Q^T))`` be a built-in
-:class:`~certsample.targets.MixtureTarget` whose components share one isotropic variance ``v0`` on the
-*block* ``J`` of coordinates where they differ (a Gaussian has no block; the ring, point clouds and any
-target embedded in ``R^d`` qualify). Take forward times ``T = t_0 > ... > t_K = delta > 0``, a degree
-``D``, sweeps ``N_k >= 1`` per window and the flags ``warm_start``, ``pipeline``, and let ``X(delta)`` be
+:class:`~certsample.targets.MixtureTarget`: a Gaussian (no *block*), a mixture whose components share one
+isotropic variance ``v0`` on the block ``J`` of coordinates where they differ (the ring, point clouds), or
+one with diagonal, unequal variances there (FB 5); any of them embedded in ``R^d``.
+Take forward times ``T = t_0 > ... > t_K = delta > 0``, a degree ``D``,
+sweeps ``N_k >= 1`` per window and the flags ``warm_start``, ``pipeline``, and let ``X(delta)`` be
 what :class:`~certsample.solvers.collocation.Collocation` returns from ``x(T)`` -- in exact arithmetic,
 with the exact score, the exact matrices ``A`` and the solver's own (float64) warm-start matrices -- and
 ``x(delta)`` the exact probability-flow solution. Then for every start in the set ``S(eta)`` of
@@ -17,10 +18,20 @@ with the exact score, the exact matrices ``A`` and the solver's own (float64) wa
 with ``E_lin`` of part 2 and ``E_K`` of the recursion of parts 3-6, every constant evaluated in Arb ball
 arithmetic and rounded up (:meth:`CollocationTheorem.pathwise_bound`). The float64 run's rounding is not
 covered (:func:`certsample.verify.certify` proves a run's errors a posteriori with
-:func:`certsample.verify.enclose_flow`). Components with unequal variances on the block are not covered
-(:class:`~proofs.flow_bounds.NotCovered`): part 4's complex-time bound of the drift is proved for one shared
-isotropic variance only. Parts 1-4 of :mod:`proofs.flow_bounds` (decomposition, start set and its mass,
-frame and Lipschitz bounds, complex-time bound of the drift) are used below as "FB 1" to "FB 4".
+:func:`certsample.verify.enclose_flow`). Parts 1-5 of :mod:`proofs.flow_bounds` (decomposition, start set
+and its mass, frame and Lipschitz bounds, complex-time bound of the drift; part 5 the same for unequal
+variances) are used below as "FB 1" to "FB 5".
+
+*Unequal variances (FB 5).* The proof below reads with FB 5's frame (``g = sqrt(V)``, reference variance
+``V``), its real-path bounds (``|w - w0| <= e^B (A + B W)`` in place of ``R int a / v^{3/2}``, ``|w| <= e^B (W +
+A)`` across windows, ``|s_J| <= a R max(1/v) + |w| (1/g + g beta)``) and its complex bound ``M``. Its Lipschitz
+and one-sided bounds hold only on a ball ``|u| <= r``, so they are taken on balls that provably contain what
+they compare: in part 6 both exact paths lie in the reach ``r_k`` of FB 5 from ``|w0| <= W``; in part 3 the
+bound ``L`` is taken on the ball of radius ``r_k + margin`` (``margin = max(0.05 r_k + 0.05, max_j e^0_j)``
+for the cold start), and the window's error counts as infinite unless every iterate a sweep evaluates
+(``e^n``, ``n = 1 .. N - 1``; also ``n = 0`` after a warm start) is within ``margin`` of the exact path, so that
+the segment between them lies in that ball. Warm and pipelined starts are covered the same way; their
+first iterates are often outside the margin, and then the bound is infinite.
 
 Proof
 -----
@@ -110,8 +121,11 @@ centre, the bisectors between modes); the bounds used are global in space. There
 large (the ring: ``L`` about 125 at small ``t`` against about 4 near a mode), the drift's complex
 continuation is short, and the Gronwall factor ``prod Gamma_k`` reaches ``e^{15.5}`` on the ring and
 ``e^{348}`` on the 64-point cloud down to ``delta = 10^{-3}`` (paths near the Voronoi boundaries of close
-points separate that fast). A pilot-measured plan sizes windows on typical paths; the proved plan must
-size them for the worst start in ``S(eta)``: ``docs/performance.md`` has the numbers.
+points separate that fast). With unequal variances the bounds hold on a ball only, and where the block has
+more than three coordinates the Hessian bound is Popoviciu's over the whole ball, which grows like ``r^2``
+(on the 64-d benchmark mixture it forces windows too short and Gronwall factors too large for any plan; the
+numbers are in ``docs/performance.md``). A pilot-measured plan sizes windows on typical paths; the proved
+plan must size them for the worst start in ``S(eta)``: ``docs/performance.md`` has the numbers.
 
 References
 ----------
@@ -935,10 +949,10 @@ class CollocationTheorem(RunTheorem):
         "rounding is not covered (certify's enclosures cover it a posteriori).",
         "The start x(T) lies in the start set S(eta) = {|u - a_T m0| <= r_J, |w_lin| <= r_lin}, which holds all "
         "but eta of q_T (Gaussian concentration); the bound is the sup over S(eta) of the pathwise error at delta.",
-        "Covered: Gaussians (any covariance), subspace/embedded targets in any d, and mixtures whose components "
-        "share one isotropic variance on the coordinates where they differ (ring, point clouds; any d through "
-        "the decomposition). Not covered: components with unequal variances on those coordinates (raises "
-        "NotCovered).",
+        "Covered: Gaussians (any covariance), subspace/embedded targets in any d, mixtures whose components "
+        "share one isotropic variance on the coordinates where they differ (ring, point clouds), and mixtures "
+        "with diagonal, unequal variances there (Lipschitz bounds on a ball that contains the paths; the "
+        "bound is infinite where an iterate may leave it).",
         "Any grid, degree, per-window sweeps, warm start and pipeline, as the solver runs them; the "
         "warm-start matrices are the solver's own float64 matrices.",
         "No explicit d: the block bound depends on the means' geometry (R, diam), v0, the window times and the "
@@ -1050,7 +1064,7 @@ class CollocationTheorem(RunTheorem):
         Raises
         ------
         NotCovered
-            When the target is outside the theorem (unequal variances on the block).
+            When the target is outside the theorem (not a built-in MixtureTarget).
         """
         schedule = _Schedule.of(grid, degree, sweeps, warm_start, pipeline)
         dec = Decomposition.of(target)
