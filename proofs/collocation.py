@@ -3,10 +3,11 @@ r"""A proved a-priori bound for certsample's collocation solver, and the plan it
 Theorem
 -------
 Let ``q = sum_c w_c N(mu_c, Q diag(lam_c) Q^T + lam_perp (I - Q Q^T))`` be a built-in
-:class:`~certsample.targets.MixtureTarget` whose components share one isotropic variance ``v0`` on the
-*block* ``J`` of coordinates where they differ (a Gaussian has no block; the ring, point clouds and any
-target embedded in ``R^d`` qualify). Take forward times ``T = t_0 > ... > t_K = delta > 0``, a degree
-``D``, sweeps ``N_k >= 1`` per window and the flags ``warm_start``, ``pipeline``, and let ``X(delta)`` be
+:class:`~certsample.targets.MixtureTarget`: a Gaussian (no *block*), a mixture whose components share one
+isotropic variance ``v0`` on the block ``J`` of coordinates where they differ (the ring, point clouds), or
+one with diagonal, unequal variances there (FB 5); any of them embedded in ``R^d``.
+Take forward times ``T = t_0 > ... > t_K = delta > 0``, a degree ``D``,
+sweeps ``N_k >= 1`` per window and the flags ``warm_start``, ``pipeline``, and let ``X(delta)`` be
 what :class:`~certsample.solvers.collocation.Collocation` returns from ``x(T)`` -- in exact arithmetic,
 with the exact score, the exact matrices ``A`` and the solver's own (float64) warm-start matrices -- and
 ``x(delta)`` the exact probability-flow solution. Then for every start in the set ``S(eta)`` of
@@ -17,10 +18,20 @@ with the exact score, the exact matrices ``A`` and the solver's own (float64) wa
 with ``E_lin`` of part 2 and ``E_K`` of the recursion of parts 3-6, every constant evaluated in Arb ball
 arithmetic and rounded up (:meth:`CollocationTheorem.pathwise_bound`). The float64 run's rounding is not
 covered (:func:`certsample.verify.certify` proves a run's errors a posteriori with
-:func:`certsample.verify.enclose_flow`). Components with unequal variances on the block are not covered
-(:class:`~proofs.flow_bounds.NotCovered`): part 4's complex-time bound of the drift is proved for one shared
-isotropic variance only. Parts 1-4 of :mod:`proofs.flow_bounds` (decomposition, start set and its mass,
-frame and Lipschitz bounds, complex-time bound of the drift) are used below as "FB 1" to "FB 4".
+:func:`certsample.verify.enclose_flow`). Parts 1-5 of :mod:`proofs.flow_bounds` (decomposition, start set
+and its mass, frame and Lipschitz bounds, complex-time bound of the drift; part 5 the same for unequal
+variances) are used below as "FB 1" to "FB 5".
+
+*Unequal variances (FB 5).* The proof below reads with FB 5's frame (``g = sqrt(V)``, reference variance
+``V``), its real-path bounds (``|w - w0| <= e^B (A + B W)`` in place of ``R int a / v^{3/2}``, ``|w| <= e^B (W +
+A)`` across windows, ``|s_J| <= a R max(1/v) + |w| (1/g + g beta)``) and its complex bound ``M``. Its Lipschitz
+and one-sided bounds hold only on a ball ``|u| <= r``, so they are taken on balls that provably contain what
+they compare: in part 6 both exact paths lie in the reach ``r_k`` of FB 5 from ``|w0| <= W``; in part 3 the
+bound ``L`` is taken on the ball of radius ``r_k + margin`` (``margin = max(0.05 r_k + 0.05, max_j e^0_j)``
+for the cold start), and the window's error counts as infinite unless every iterate a sweep evaluates
+(``e^n``, ``n = 1 .. N - 1``; also ``n = 0`` after a warm start) is within ``margin`` of the exact path, so that
+the segment between them lies in that ball. Warm and pipelined starts are covered the same way; their
+first iterates are often outside the margin, and then the bound is infinite.
 
 Proof
 -----
@@ -110,8 +121,11 @@ centre, the bisectors between modes); the bounds used are global in space. There
 large (the ring: ``L`` about 125 at small ``t`` against about 4 near a mode), the drift's complex
 continuation is short, and the Gronwall factor ``prod Gamma_k`` reaches ``e^{15.5}`` on the ring and
 ``e^{348}`` on the 64-point cloud down to ``delta = 10^{-3}`` (paths near the Voronoi boundaries of close
-points separate that fast). A pilot-measured plan sizes windows on typical paths; the proved plan must
-size them for the worst start in ``S(eta)``: ``docs/performance.md`` has the numbers.
+points separate that fast). With unequal variances the bounds hold on a ball only, and where the block has
+more than three coordinates the Hessian bound is Popoviciu's over the whole ball, which grows like ``r^2``
+(on the 64-d benchmark mixture it forces windows too short and Gronwall factors too large for any plan; the
+numbers are in ``docs/performance.md``). A pilot-measured plan sizes windows on typical paths; the proved
+plan must size them for the worst start in ``S(eta)``: ``docs/performance.md`` has the numbers.
 
 References
 ----------
@@ -141,6 +155,7 @@ from .flow_bounds import (
     IsotropicBlock,
     NotCovered,
     StartSet,
+    UnequalBlock,
     arb_interval,
     arb_precision,
     lower,
@@ -548,13 +563,49 @@ class _BlockAnalysis:
             self._time[key] = (h, upper(h), gronwall, growth, drift_scale, inv_g)
         return self._time[key]
 
+    # -- the interface block_bound, _march and _local_errors use (the unequal analysis has the same)
+    def start_frame(self, start_radius: float, T: float) -> float:
+        """``W`` of the start set: ``r_J / g_T``."""
+        with arb_precision():
+            return upper(_flint().arb(start_radius) / self.block.frame(float(T))[1])
+
+    def frame_g(self, t: float):
+        return self.block.frame(t)[1]
+
+    def length(self, t0: float, t1: float):
+        return self.window(t0, t1)[:2]
+
+    def gronwall(self, t0: float, t1: float, W: float) -> float:
+        return self.window(t0, t1)[2]
+
+    def advance(self, t0: float, t1: float, W: float) -> float:
+        return _round_up(W + self.window(t0, t1)[3], 1)
+
+    def window_drift(self, t0: float, t1: float, W: float) -> float:
+        _, _, _, growth, drift_scale, inv_g = self.window(t0, t1)
+        return _round_up(drift_scale + (W + growth) * inv_g, 3)
+
+    def cold_start(self, nd, W: float) -> np.ndarray:
+        e0 = _round_up(nd.d_a * self.block.m0_norm + nd.d_g * W + nd.g * nd.moved, 6)
+        e0[0] = 0.0
+        return e0
+
+    def node_drift(self, nd, W: float) -> np.ndarray:
+        return _round_up(nd.a_R_v + (W + nd.moved) * nd.inv_g, 3)
+
+    def within_reach(self, nd, errors, warm: bool) -> bool:
+        return True  # the Lipschitz bounds hold in all of space
+
+    def march_lipschitz(self, t1: float, t0: float, W: float) -> float:
+        return self.block.lipschitz(t1, t0, pieces=4)
+
     def lipschitz(self, lo: float, hi: float) -> float:
         key = (lo, hi)
         if key not in self._lipschitz:
             self._lipschitz[key] = self.block.lipschitz(lo, hi)
         return self._lipschitz[key]
 
-    def nodes(self, t0: float, t1: float, degree: int) -> _Nodes:
+    def nodes(self, t0: float, t1: float, degree: int, W: float = 0.0) -> _Nodes:
         key = (t0, t1, degree)
         if key not in self._nodes:
             arb = _flint().arb
@@ -612,6 +663,108 @@ class _BlockAnalysis:
         return best, best_rho
 
 
+@dataclass
+class _UnequalNodes:
+    """Upper bounds (float64) at the nodes of one window, degree and start radius ``W`` (unequal variances)."""
+
+    BT: np.ndarray  # B^T[j, i] = h |A[i, j]| L
+    growth: np.ndarray  # e^{h c_j}
+    growth_m1: np.ndarray  # e^{h c_j} - 1
+    e0: np.ndarray  # the cold start's node errors (part 5)
+    drift: np.ndarray  # |s_J| on the exact path at the nodes
+    L: np.ndarray  # the score's Lipschitz bound on the ball of radius reach + margin
+    margin: float  # iterates within margin of the exact path stay in that ball
+
+
+class _UnequalAnalysis(_BlockAnalysis):
+    """The per-window ingredients for a block with unequal variances (FB 5): as :class:`_BlockAnalysis`, but the
+    Lipschitz and one-sided bounds hold on a ball ``|u| <= radius`` only, so they depend on the start radius ``W``
+    (the reach of the exact paths, FB 5) and every iterate a sweep evaluates must stay within ``margin`` of the
+    exact path (:meth:`within_reach`; otherwise the window's error counts as infinite)."""
+
+    def __init__(self, block: UnequalBlock):
+        super().__init__(block)
+        self._gronwall = {}
+
+    def gronwall(self, t0: float, t1: float, W: float) -> float:
+        key = (t0, t1, W)
+        if key not in self._gronwall:
+            arb = _flint().arb
+            blk = self.block
+            mu = blk.lipschitz(t1, t0, blk.reach(t1, t0, W), kind="one_sided")
+            with arb_precision():
+                self._gronwall[key] = upper(((arb(t0) - arb(t1)) * arb(mu)).exp())
+        return self._gronwall[key]
+
+    def advance(self, t0: float, t1: float, W: float) -> float:
+        return self.block.advance(t1, t0, W)
+
+    def window_drift(self, t0: float, t1: float, W: float) -> float:
+        blk = self.block
+        with arb_precision():
+            c0, c1 = blk.score_terms(arb_interval(t1, t0))
+        return _round_up(c0 + (W + blk.moved(t1, t0, W)) * c1, 3)
+
+    def march_lipschitz(self, t1: float, t0: float, W: float) -> float:
+        reach = self.block.reach(t1, t0, W)
+        return self.block.lipschitz(t1, t0, 1.05 * reach + 0.05)
+
+    def cold_start(self, nd, W: float) -> np.ndarray:
+        return nd.e0.copy()
+
+    def node_drift(self, nd, W: float) -> np.ndarray:
+        return nd.drift
+
+    def within_reach(self, nd, errors, warm: bool) -> bool:
+        """Whether every iterate a sweep evaluates (``e^0 .. e^{N-1}``; a cold start's ``X^0 = u0`` lies on the
+        exact path) is within ``margin`` of the exact path."""
+        return all(float(np.max(e)) <= nd.margin for e in errors[(0 if warm else 1) : -1])
+
+    def nodes(self, t0: float, t1: float, degree: int, W: float = 0.0) -> _UnequalNodes:
+        key = (t0, t1, degree, W)
+        if key not in self._nodes:
+            arb = _flint().arb
+            blk = self.block
+            mats = exact_matrices(degree)
+            h = self.window_length(t0, t1)
+            reach = blk.reach(t1, t0, W)
+            with arb_precision(mats.prec):
+                A, growth = mats.A(h), mats.growth(h)
+                a0, g0 = blk.frame(t0)
+                node_t = [arb(t0) - h * c for c in mats.nodes]
+                e0, drift = [], []
+                for j, tj in enumerate(node_t):
+                    aj, gj = blk.frame(lower(tj)) if j else (a0, g0)
+                    aj_b, Vj = blk._scales(tj)
+                    moved = blk.moved(lower(tj), t0, W) if j else 0.0
+                    # |Y_j - u0| <= |a0 - a_j| |m0| + |g0 - g_j| W + g_j |w_j - w0|
+                    e0.append(
+                        upper(abs(a0 - aj_b) * arb(blk.m0_norm) + abs(g0 - Vj.sqrt()) * arb(W) + Vj.sqrt() * arb(moved))
+                        if j
+                        else 0.0
+                    )
+                    c0, c1 = blk.score_terms(tj)
+                    drift.append(upper(arb(c0) + (arb(W) + arb(moved)) * arb(c1)))
+                e0 = np.array(e0)
+                margin = max(0.05 * reach + 0.05, float(np.max(e0)))
+                L = blk.lipschitz(t1, t0, _round_up(reach + margin, 2))
+                D1 = degree + 1
+                BT = np.array([[upper(h * abs(A[i, j]) * arb(L)) for i in range(D1)] for j in range(D1)])
+                g_up = np.array([upper(x) for x in growth])
+                g_m1 = np.array([upper(x - 1) for x in growth])
+            self._nodes[key] = _UnequalNodes(BT, g_up, g_m1, e0, np.array(drift), np.full(D1, L), margin)
+        return self._nodes[key]
+
+    def window_length(self, t0: float, t1: float):
+        arb = _flint().arb
+        with arb_precision():
+            return arb(t0) - arb(t1)
+
+    def length(self, t0: float, t1: float):
+        h = self.window_length(t0, t1)
+        return h, upper(h)
+
+
 def _w_key(W: float) -> float:
     """A start radius rounded up to 3 significant digits, so that close radii share the cached bounds."""
     if W <= 0:
@@ -646,31 +799,28 @@ def block_bound(analysis: _BlockAnalysis, schedule: _Schedule, start_radius: flo
     Returns ``(E_K, reports)``.
     """
     arb = _flint().arb
-    blk = analysis.block
     D = schedule.degree
     over = schedule.overlapped()
     K = schedule.windows
     times = schedule.times
     E = 0.0
-    with arb_precision():
-        W_exact = upper(arb(start_radius) / blk.frame(float(times[0]))[1])
-        m0n = blk.m0_norm
+    W_exact = analysis.start_frame(start_radius, float(times[0]))
     reports = []
     previous = None  # (node errors, node drift bounds, Lipschitz bounds) of the last window
     for k in range(K):
         t0, t1 = float(times[k]), float(times[k + 1])
-        h, h_up, gronwall, growth, drift_scale, inv_g = analysis.window(t0, t1)
+        h, h_up = analysis.length(t0, t1)
         sweeps = int(schedule.sweeps[k])
         with arb_precision():
-            g0 = blk.frame(t0)[1]
-            E_over_g = upper(arb(E) / g0)
+            E_over_g = upper(arb(E) / analysis.frame_g(t0))
         W_num = _round_up(W_exact + E_over_g, 1)
         W = _frame_radius(W_exact, E_over_g)
+        gronwall = analysis.gronwall(t0, t1, W)
         eps_I, rho = analysis.interpolation(t0, h_up, D, W, rhos)
-        nd = analysis.nodes(t0, t1, D)
+        nd = analysis.nodes(t0, t1, D, W)
         # the exact path's scores at the nodes, and over the window (part 5)
-        node_drift = _round_up(nd.a_R_v + (W + nd.moved) * nd.inv_g, 3)
-        window_drift = _round_up(drift_scale + (W + growth) * inv_g, 3)
+        node_drift = analysis.node_drift(nd, W)
+        window_drift = analysis.window_drift(t0, t1, W)
         if schedule.warm_start and k > 0:
             e_prev, drift_prev, L_prev = previous
             n_prev = int(schedule.sweeps[k - 1])
@@ -685,12 +835,13 @@ def block_bound(analysis: _BlockAnalysis, schedule: _Schedule, start_radius: flo
             e0 = _round_up(h_up * (Wm.T @ carried) + nd.growth_m1 * window_drift + nd.growth * shift, D + 8)
             e0[0] = shift
         else:
-            e0 = _round_up(nd.d_a * m0n + nd.d_g * W + nd.g * nd.moved, 6)
-            e0[0] = 0.0
+            e0 = analysis.cold_start(nd, W)
         e = _sweep_errors(nd, e0, eps_I, sweeps)
         local = float(e[-1][D])
+        if not analysis.within_reach(nd, e, schedule.warm_start and k > 0):
+            local = math.inf  # an iterate may leave the ball where the Lipschitz bounds were proved
         E = _round_up(gronwall * E + local, 2)
-        W_exact = _round_up(W_exact + growth, 1)
+        W_exact = analysis.advance(t0, t1, W_exact)
         previous = (e, node_drift, nd.L)
         reports.append(
             WindowReport(
@@ -798,10 +949,10 @@ class CollocationTheorem(RunTheorem):
         "rounding is not covered (certify's enclosures cover it a posteriori).",
         "The start x(T) lies in the start set S(eta) = {|u - a_T m0| <= r_J, |w_lin| <= r_lin}, which holds all "
         "but eta of q_T (Gaussian concentration); the bound is the sup over S(eta) of the pathwise error at delta.",
-        "Covered: Gaussians (any covariance), subspace/embedded targets in any d, and mixtures whose components "
-        "share one isotropic variance on the coordinates where they differ (ring, point clouds; any d through "
-        "the decomposition). Not covered: components with unequal variances on those coordinates (raises "
-        "NotCovered).",
+        "Covered: Gaussians (any covariance), subspace/embedded targets in any d, mixtures whose components "
+        "share one isotropic variance on the coordinates where they differ (ring, point clouds), and mixtures "
+        "with diagonal, unequal variances there (Lipschitz bounds on a ball that contains the paths; the "
+        "bound is infinite where an iterate may leave it).",
         "Any grid, degree, per-window sweeps, warm start and pipeline, as the solver runs them; the "
         "warm-start matrices are the solver's own float64 matrices.",
         "No explicit d: the block bound depends on the means' geometry (R, diam), v0, the window times and the "
@@ -837,14 +988,9 @@ class CollocationTheorem(RunTheorem):
     def covers(self, target) -> str | None:
         """None for the targets of the module docstring, else why not."""
         try:
-            dec = Decomposition.of(target)
+            Decomposition.of(target)
         except NotCovered as uncovered:
             return str(uncovered)
-        if dec.kind == "unequal":
-            return (
-                "components with unequal variances on the coordinates where they differ (the complex-time "
-                "bound of the drift is proved for one shared isotropic variance there)"
-            )
         return None
 
     def run_bound(
@@ -880,7 +1026,10 @@ class CollocationTheorem(RunTheorem):
         if entry is None or entry[0] is not target:
             if len(self._analyses) > 8:
                 self._analyses.clear()
-            entry = (target, _BlockAnalysis(IsotropicBlock(decomposition)))
+            if decomposition.kind == "unequal":
+                entry = (target, _UnequalAnalysis(UnequalBlock(decomposition)))
+            else:
+                entry = (target, _BlockAnalysis(IsotropicBlock(decomposition)))
             self._analyses[key] = entry
         return entry[1]
 
@@ -915,19 +1064,13 @@ class CollocationTheorem(RunTheorem):
         Raises
         ------
         NotCovered
-            When the target is outside the theorem (unequal variances on the block).
+            When the target is outside the theorem (not a built-in MixtureTarget).
         """
         schedule = _Schedule.of(grid, degree, sweeps, warm_start, pipeline)
         dec = Decomposition.of(target)
-        if dec.kind == "unequal":
-            raise NotCovered(
-                "components with unequal variances on the coordinates where they differ: the "
-                "complex-time bound of the drift (module docstring, part 4) is proved only for one "
-                "shared isotropic variance there"
-            )
         start = StartSet.build(dec, float(schedule.times[0]), float(eta))
         block, per_window = 0.0, []
-        if dec.kind == "isotropic":
+        if dec.kind in ("isotropic", "unequal"):
             analysis = self._analysis(target, dec)
             # the start set's centre is the block's frame centre m0
             start = StartSet.build(dec, float(schedule.times[0]), float(eta), centre=analysis.block.m0)
@@ -1045,25 +1188,22 @@ def _march(
     """Forward times from ``T`` to ``delta``, each window as long as possible (at most ``h_max``) with
     ``h sup L <= c_L`` (``L`` the block's and the linear coordinates' Lipschitz bounds) and a validated complex
     bound at ``rho_w`` (module docstring, part 8)."""
-    arb = _flint().arb
-    blk = analysis.block
-    with arb_precision():
-        W_exact = upper(arb(start_radius) / blk.frame(T)[1])
+    W_exact = analysis.start_frame(start_radius, T)
     times, t, h = [T], T, min(h_max, 0.25 * (T - delta))
     while t > delta:
         remaining = t - delta
         h = min(h_max, remaining, 2 * h)
         while True:
             t1 = delta if h >= remaining * (1 - 1e-9) else t - h
-            h_up = analysis.window(t, t1)[1]
+            h_up = analysis.length(t, t1)[1]
             W = _frame_radius(W_exact, 0.0)
-            lip = max(blk.lipschitz(t1, t, pieces=4), _linear_lipschitz(linear_lams, t1, t))
+            lip = max(analysis.march_lipschitz(t1, t, W), _linear_lipschitz(linear_lams, t1, t))
             if h_up * lip <= c_L and analysis.complex(t, h_up, rho_w, W) is not None:
                 break
             h *= 0.8
             if h < 1e-9 * max(t, 1e-300):
                 raise NotCovered(f"no window at t={t:g} validates rho={rho_w} (the drift's complex bound fails)")
-        W_exact = upper(arb(W_exact) + arb(analysis.window(t, t1)[3]))
+        W_exact = analysis.advance(t, t1, W_exact)
         times.append(t1)
         t = t1
         if len(times) > MAX_WINDOWS:
@@ -1078,25 +1218,26 @@ def _local_errors(analysis: _BlockAnalysis, times, degree: int, start_radius: fl
     """Per window ``k``: ``(gronwall_k, [e^N_D for N = 1 .. max_sweeps])`` from a cold start with the start
     radius of exact paths plus the margin of :func:`_frame_radius` (the plan's search; the final bound is
     :func:`block_bound`'s). ``None`` when some window has no interpolation bound at this degree."""
-    arb = _flint().arb
-    blk = analysis.block
     D = degree
-    with arb_precision():
-        W_exact = upper(arb(start_radius) / blk.frame(float(times[0]))[1])
+    W_exact = analysis.start_frame(start_radius, float(times[0]))
     out = []
     for k in range(len(times) - 1):
         t0, t1 = float(times[k]), float(times[k + 1])
-        _, h_up, gronwall, growth, _, _ = analysis.window(t0, t1)
+        h_up = analysis.length(t0, t1)[1]
         W = _frame_radius(W_exact, 0.0)
+        gronwall = analysis.gronwall(t0, t1, W)
         eps_I, _ = analysis.interpolation(t0, h_up, D, W, rhos)
         if not math.isfinite(eps_I):
             return None
-        nd = analysis.nodes(t0, t1, D)
-        e0 = _round_up(nd.d_a * blk.m0_norm + nd.d_g * W + nd.g * nd.moved, 6)
-        e0[0] = 0.0
-        ends = [float(e[D]) for e in _sweep_errors(nd, e0, eps_I, max_sweeps)[1:]]
+        nd = analysis.nodes(t0, t1, D, W)
+        errors = _sweep_errors(nd, analysis.cold_start(nd, W), eps_I, max_sweeps)
+        # sweeps whose iterates may leave the ball of the Lipschitz bounds count as failing (infinite error)
+        ends = [
+            float(e[D]) if analysis.within_reach(nd, errors[: n + 1], False) else math.inf
+            for n, e in enumerate(errors[1:], start=1)
+        ]
         out.append((gronwall, ends))
-        W_exact = _round_up(W_exact + growth, 1)
+        W_exact = analysis.advance(t0, t1, W_exact)
     return out
 
 
@@ -1166,8 +1307,6 @@ def _plan(theorem, eps, target, T, delta, eta, families, degrees):
     from certsample.forward import TimeGrid
 
     dec = Decomposition.of(target)
-    if dec.kind == "unequal":
-        raise NotCovered("components with unequal variances on the coordinates where they differ are not covered")
     search = []
     if dec.kind == "linear":
         # no block: the linear coordinates alone, on geometric windows; their bound is exact and cheap

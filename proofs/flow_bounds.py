@@ -109,6 +109,71 @@ their upper (or lower) ends, every nonnegative expression of ``n`` roundings mul
 2^{-52}`` (each rounding is relative, at most ``2^{-53}``), and ``cos`` bounded below by its alternating
 series cut after the negative ``x^14/14!`` term, minus ``10^{-14}``.
 
+5. Unequal variances: where paths go, Lipschitz bounds on a ball, the drift in complex time
+-----------------------------------------------------------------------------------------
+Now component ``c`` has variance ``v_ci = 1 + (lam_ci - 1) a^2`` in block coordinate ``i`` (data variances
+``lam_ci`` in ``[lam_lo, lam_hi]``). Fix a reference ``lam0 >= 0`` (the harmonic middle of the range; any
+value is valid), ``V = 1 + (lam0 - 1) a^2``, ``g = sqrt(V)``, ``nu_c = mu_c - m0``, and write ``u = a m0 + g
+w`` (a scalar frame; ``g' = g (1 - 1/V)`` in ``tau``). The score is ``s_J = sum_c pi_c (a nu_c - g w) / v_c``
+(products and quotients by ``v_c`` coordinatewise), and since ``sum_c pi_c = 1`` and ``g^2 = V``,
+
+.. math::  s_J = -\frac{w}{g} + D, \quad D = \sum_c \pi_c \Big[\frac{a\,\nu_c}{v_c}
+           + g\,w\,\Big(\frac1V - \frac1{v_c}\Big)\Big], \qquad \frac{dw}{d\tau} = \frac{D}{g}.
+
+*Real paths.* ``|a nu_c / v_c| <= a R max 1/v`` and ``|g w (1/V - 1/v_c)| <= g beta |w|`` with ``beta >=
+max_{c,i} |1/V - 1/v_ci|``, so ``|w'| <= alpha + beta |w|`` with ``alpha = a R max(1/v) / g``. With ``A = int
+alpha``, ``B = int beta`` over a time interval (sums over sub-interval balls, in which ``1/v`` over the
+variance ball ``[lam_lo, lam_hi]`` contains every ``1/v_ci``), Gronwall gives ``|w| <= e^B (|w0| + A)``
+(:meth:`UnequalBlock.advance`) and ``|w - w0| <= e^B (A + B |w0|)`` (from ``delta' <= alpha + beta |w0| +
+beta delta``, ``delta = |w - w0|``; :meth:`UnequalBlock.moved`); so ``|u| <= a |m0| + g (W + moved)`` on the
+interval (:meth:`UnequalBlock.reach`) and ``|s_J| <= a R max(1/v) + |w| (1/g + g beta)``
+(:meth:`UnequalBlock.score_terms`).
+
+*Lipschitz bounds on a ball.* No global bound exists (:func:`certsample.lipschitz.hessian_range_on`). For
+``|y| <= r`` in the basis coordinates :func:`certsample.lipschitz.sup_on` (``radius=r``) bounds the score's
+Lipschitz constant and the drift's one-sided constant over a time interval (proofs there). The Hessian is
+block diagonal between ``J`` and the linear coordinates (part 1) and the block's part does not depend on
+``y_lin``, so at ``y = (u, 0)`` these bound the block's constants for ``|u| <= r``; a ball is convex, so they
+hold along every segment in it.
+
+*Complex time.* Let ``E``, ``tau``, ``t = t0 - tau`` be as in part 4; on each sub-box (a complex ball) ``Re V
+> 0`` and ``Re v > 0`` for every variance in the range are checked, ``g = exp(log(V)/2)`` and ``log v`` are
+principal branches. The logits are ``Z_c = log w_c - (1/2) sum_i log v_ci - sum_i p_ci w_i^2 + sum_i J_ci nu_ci
+w_i - (1/2) sum_i K_ci nu_ci^2`` with ``p = V / (2 v)``, ``J = a g / v``, ``K = a^2 / v`` (expand ``(g w_i - a
+nu_ci)^2 / (2 v_ci)``). Each of ``Im log v``, ``Re p``, ``Im p``, ``Re J``, ``Im J``, ``Im K`` lies, for every
+``(c, i)``, in the hull ``[m - r, m + r]`` of its balls over the variance values (or over eight pieces of
+their range). For ``w = x + i y`` (``x, y`` real) and any two components ``c, e``:
+
+* ``|Im(log v_ci - log v_ei)| <= 2 r_log``; ``|sum_i (nu_ci^2 X_i - nu_ei^2 Y_i)| <= |m_K| range_c |nu_c|^2 + 2
+  R^2 r_K`` for ``X_i, Y_i`` in ``Im K``'s hull (write ``X = m + (X - m)``);
+* ``Im(p w^2) = Im p (x^2 - y^2) + 2 Re p x y``, so the ``c, e`` difference of ``sum_i Im(p_ci w_i^2)`` is at most
+  ``2 r_{Im p} (|x|^2 + |y|^2) + 4 r_{Re p} |x| |y|``;
+* ``Im(J nu w)_i = nu_ci (Im J_ci x_i + Re J_ci y_i)`` and ``|nu_c X - nu_e Y| <= |nu_c - nu_e| |m| + (|nu_c| +
+  |nu_e|) r <= diam |m| + 2 R r``, so that difference is at most ``(diam |m_{Im J}| + 2 R r_{Im J}) |x| + (diam
+  |m_{Re J}| + 2 R r_{Re J}) |y|``.
+
+So every ``|Im(Z_c - Z_e)| <= 2 theta`` with ``2 theta = k_J r_log + (range |nu|^2 |m_K| + 2 R^2 r_K) / 2 +
+(those terms)``, all ``Im Z_c`` lie in an interval of half-length ``theta`` and, if ``theta < pi/2``, the
+normaliser obeys ``kappa >= cos theta`` (lemma (i) of part 4). On the Picard class ``X_S`` of part 4 (now ``w``
+is the frame coordinate of this part) ``|x| <= |w0| + |tau| S <= W + |tau| S`` and ``|y| <= |Im tau| S``, and
+
+.. math::  |F| = \frac{|D|}{|g|} \le \frac{|a| R \max|1/v| + |g| \beta_{\mathbb C} (W + |\tau| S)}{|g|\,\kappa(S)},
+           \qquad \beta_{\mathbb C} \ge \max_{c,i} |1/V - 1/v_{ci}|,
+
+(``|sum_c pi_c X_c| <= max_c |X_c| / kappa``). ``S`` is a fixed point of ``sup_boxes (that bound) <= S`` found by
+iteration; then ``P`` maps ``X_S`` into itself exactly as in part 4. The class ``X_S`` is convex (its
+constraints are), so the segment between two of its members stays in it, where the normaliser does not
+vanish; ``F`` is analytic on a neighbourhood of that compact set and has a Lipschitz constant there, which is
+all the iteration's convergence needs. The fixed point is the analytic continuation of the real path, and
+with ``c = -w0 / g(h/2)``
+
+.. math::  |s_J - c| \le |D| + \frac{|w - w_0|}{|g|} + W \Big|\frac1g - \frac1{g(h/2)}\Big|
+           \le \underbrace{\frac{|a| R \max|1/v| + |g| \beta_{\mathbb C} (W + |\tau| S)}{\kappa}
+           + \frac{|\tau| S}{|g|}}_{M} + W M_{\rm frame}.
+
+Only ``R``, ``diam``, ``range |nu|^2``, ``k_J``, the variance range, ``lam0`` and ``W`` enter; ``k_J`` only
+through the ``log v`` term. The arithmetic is that of part 4 (Arb balls per sub-box, then float64 rounded up).
+
 References
 ----------
 .. [1] L. N. Trefethen, "Approximation Theory and Approximation Practice", SIAM, 2013.
@@ -128,7 +193,16 @@ import numpy as np
 
 from .core import NotCovered
 
-__all__ = ["NotCovered", "Decomposition", "StartSet", "IsotropicBlock", "arb_precision", "upper", "lower"]
+__all__ = [
+    "NotCovered",
+    "Decomposition",
+    "StartSet",
+    "IsotropicBlock",
+    "UnequalBlock",
+    "arb_precision",
+    "upper",
+    "lower",
+]
 
 #: working precision (bits) of every ball computation here
 PRECISION = 192
@@ -208,7 +282,7 @@ class Decomposition:
         ``d - k``: directions orthogonal to the basis (mean 0, variance ``lam_perp``).
     kind : str
         ``'linear'`` (no block: a Gaussian), ``'isotropic'`` (every component has the same variance
-        ``v0`` in every block coordinate), or ``'unequal'`` (anything else: not covered).
+        ``v0`` in every block coordinate), or ``'unequal'`` (anything else: part 5).
     """
 
     target: object
@@ -658,3 +732,267 @@ def _cos_lower(x: float) -> float:
         term *= -x2 / ((2 * k - 1) * (2 * k))
         total += term
     return total - 1e-14
+
+
+# ---------------------------------------------------------------------------- blocks with unequal variances
+class UnequalBlock:
+    r"""Bounds for a block whose components have diagonal, possibly unequal, variances (module docstring, part 5).
+
+    Parameters
+    ----------
+    decomposition : Decomposition
+        Of kind ``'unequal'``.
+    centre : array, optional
+        The frame's centre ``m0`` (default: the centre of the means' bounding box).
+    """
+
+    SUBINTERVALS = 16
+    LAMBDA_PIECES = 8  # pieces of the variances' range when the block has more distinct variances
+
+    def __init__(self, decomposition: Decomposition, centre=None):
+        if decomposition.kind != "unequal":
+            raise NotCovered("UnequalBlock is for blocks whose components have unequal variances")
+        arb = _flint().arb
+        dec = decomposition
+        self.dec = dec
+        self.target = dec.target
+        self.means = dec.block_means
+        self.weights = dec.block_weights
+        self.k = self.means.shape[1]
+        lams = dec.target.variances[dec.target.weights > 0][:, dec.block]
+        self.lam_lo, self.lam_hi = float(np.min(lams)), float(np.max(lams))
+        # reference variance of the frame: the harmonic middle of the range (any lam0 >= 0 is valid)
+        self.lam0 = 2 * self.lam_lo * self.lam_hi / (self.lam_lo + self.lam_hi)
+        distinct = np.unique(lams)
+        with arb_precision():
+            if distinct.size <= self.LAMBDA_PIECES:
+                self.lam_balls = [arb(float(x)) for x in distinct]
+            else:
+                self.lam_balls = [
+                    arb_interval(lo, hi) for lo, hi in _pieces(self.lam_lo, self.lam_hi, self.LAMBDA_PIECES)
+                ]
+            self.lam_ball = arb_interval(self.lam_lo, self.lam_hi)
+        self.m0 = _centre(self.means) if centre is None else np.asarray(centre, dtype=float)
+        with arb_precision():
+            self.R = upper(_max_distance(self.means, self.m0))
+            sq = [_squared_distance(row, self.m0) for row in self.means]
+            self.range_q = upper(max(sq, key=upper) - min(sq, key=lower)) if len(sq) > 1 else 0.0
+            self.diam = _diameter(self.means)
+        self.m0_norm = _norm_upper(self.m0)
+
+    # -- real time: the frame and the rates of part 5
+    def _scales(self, t):
+        """``(a, V)`` at a ball ``t``: ``V = 1 + (lam0 - 1) a^2``, the frame's reference variance."""
+        a = (-t).exp()
+        return a, 1 + (self.lam0 - 1) * a * a
+
+    def frame(self, t: float):
+        """``(a, g)`` at a float time, as balls (``g = sqrt(V)``)."""
+        arb = _flint().arb
+        a, V = self._scales(arb(t))
+        return a, V.sqrt()
+
+    def rates(self, t):
+        """``(alpha, beta, inv)`` over a real time ball: ``alpha >= a max_c |nu_c / v_c| / g``, ``beta >= max_{c,i}
+        |1/V - 1/v_ci|`` and ``inv >= max 1/v_ci`` (part 5), as floats rounded up."""
+        a, V = self._scales(t)
+        g = V.sqrt()
+        inv = 1 / (1 + (self.lam_ball - 1) * a * a)
+        return upper(a * self.R * inv / g), upper(abs(1 / V - inv)), upper(inv)
+
+    def integrals(self, t_lo: float, t_hi: float):
+        """``(A, B)``: upper bounds of ``int alpha`` and ``int beta`` over ``[t_lo, t_hi]`` (sub-interval balls)."""
+        arb = _flint().arb
+        A, B = arb(0), arb(0)
+        with arb_precision():
+            for lo, hi in _pieces(t_lo, t_hi, self.SUBINTERVALS):
+                alpha, beta, _ = self.rates(arb_interval(lo, hi))
+                A += (arb(hi) - arb(lo)) * arb(alpha)
+                B += (arb(hi) - arb(lo)) * arb(beta)
+            return upper(A), upper(B)
+
+    def moved(self, t_lo: float, t_hi: float, W: float) -> float:
+        """``e^B (A + B W)``: bounds ``|w(t) - w0|`` for ``t in [t_lo, t_hi]`` on exact paths from ``t_hi`` with
+        ``|w0| <= W``."""
+        if t_lo >= t_hi:
+            return 0.0
+        arb = _flint().arb
+        A, B = self.integrals(t_lo, t_hi)
+        with arb_precision():
+            return upper(arb(B).exp() * (arb(A) + arb(B) * arb(W)))
+
+    def advance(self, t_lo: float, t_hi: float, W: float) -> float:
+        """``e^B (W + A)``: bounds ``|w(t_lo)|`` for exact paths from ``|w(t_hi)| <= W`` (part 5)."""
+        arb = _flint().arb
+        A, B = self.integrals(t_lo, t_hi)
+        with arb_precision():
+            return upper(arb(B).exp() * (arb(W) + arb(A)))
+
+    def reach(self, t_lo: float, t_hi: float, W: float) -> float:
+        """Upper bound of ``|u|`` on exact paths over ``[t_lo, t_hi]`` from ``|w(t_hi)| <= W``: ``a |m0| + g |w|``."""
+        arb = _flint().arb
+        moved = self.moved(t_lo, t_hi, W)
+        with arb_precision():
+            a, V = self._scales(arb_interval(t_lo, t_hi))
+            return upper(a * arb(self.m0_norm) + V.sqrt() * (arb(W) + arb(moved)))
+
+    def score_terms(self, t):
+        """``(c0, c1)`` with ``|s_J(u, t)| <= c0 + c1 |w|`` on real ``u = a m0 + g w`` over a time ball (part 5)."""
+        alpha, beta, inv = self.rates(t)
+        a, V = self._scales(t)
+        g = V.sqrt()
+        arb = _flint().arb
+        return upper(a * self.R * arb(inv)), upper(1 / g + g * arb(beta))
+
+    def lipschitz(self, t_lo: float, t_hi: float, radius: float, kind: str = "lipschitz") -> float:
+        """:func:`certsample.lipschitz.sup_on` on the ball ``|y| <= radius`` (``u`` with ``y_lin = 0``), ``kind``
+        ``'lipschitz'`` or ``'one_sided'``; the radius is first rounded up to three digits (shared memos)."""
+        from certsample.lipschitz import sup_on
+
+        return sup_on(self.target, t_lo, t_hi, radius=_three_digits(radius), kind=kind)
+
+    # -- complex time
+    def _box(self, t0: float, tau, g_mid):
+        """The ingredients of part 5 on one box ``tau`` (an ``acb``), or ``None`` when ``Re v <= 0``."""
+        t = _flint().acb(t0) - tau
+        a = (-t).exp()
+        a2 = a * a
+        V = 1 + (self.lam0 - 1) * a2
+        if not V.real.lower() > 0:
+            return None
+        g = (V.log() / 2).exp()
+        parts = {"logv": [], "p": [], "J": [], "K": [], "inv": [], "beta": []}
+        for lam in self.lam_balls:
+            v = 1 + (lam - 1) * a2
+            if not v.real.lower() > 0:
+                return None
+            inv = 1 / v
+            parts["logv"].append(v.log())
+            parts["p"].append(V * inv / 2)
+            parts["J"].append(a * g * inv)
+            parts["K"].append(a2 * inv)
+            parts["inv"].append(inv)
+            parts["beta"].append(1 / V - inv)
+        logv_im = _hull(z.imag for z in parts["logv"])
+        p_im, p_re = _hull(z.imag for z in parts["p"]), _hull(z.real for z in parts["p"])
+        J_im, J_re = _hull(z.imag for z in parts["J"]), _hull(z.real for z in parts["J"])
+        K_im = _hull(z.imag for z in parts["K"])
+        return dict(
+            logv_rad=logv_im[1],
+            p_im_rad=p_im[1],
+            p_re_rad=p_re[1],
+            J_im=J_im,
+            J_re=J_re,
+            K_im=K_im,
+            inv=max(upper(z) for z in parts["inv"]),
+            beta=max(upper(z) for z in parts["beta"]),
+            a=upper(a),
+            g_up=upper(g),
+            g_lo=lower(g),
+            frame=upper(1 / g - 1 / g_mid),
+            tau=upper(tau),
+            sigma=upper(abs(tau.imag)),
+        )
+
+    def complex_bounds(self, t0: float, h: float, rho: float, W: float, grid=(6, 4)):
+        """Bounds on the drift along the flow continued to the rectangle around the Bernstein ellipse ``E_rho`` of
+        the window ``[0, h]`` in ``tau`` (part 5), for every start ``|w0| <= W``; ``None`` where they cannot be
+        checked. The dict has the keys of :meth:`IsotropicBlock.complex_bounds`."""
+        flint = _flint()
+        arb, acb = flint.arb, flint.acb
+        with arb_precision():
+            half = arb(h) / 2
+            r = arb(rho)
+            ax_re, ax_im = half * (r + 1 / r) / 2, half * (r - 1 / r) / 2
+            re_lo, re_hi, im_hi = lower(half - ax_re), upper(half + ax_re), upper(ax_im)
+            tau_max = upper((arb(max(abs(re_lo), abs(re_hi))) ** 2 + arb(im_hi) ** 2).sqrt())
+            a_mid = (-(acb(t0) - acb(half))).exp()
+            g_mid = ((1 + (self.lam0 - 1) * a_mid * a_mid).log() / 2).exp()
+            boxes = []
+            for lo, hi in _pieces(re_lo, re_hi, grid[0]):
+                for ilo, ihi in _pieces(-im_hi, im_hi, grid[1]):
+                    box = self._box(t0, acb(arb_interval(lo, hi), arb_interval(ilo, ihi)), g_mid)
+                    if box is None:
+                        return None
+                    boxes.append(box)
+            constant = self._phase_constants(boxes)
+        return _unequal_fixed_point(boxes, constant, self.R, W, tau_max)
+
+    def _phase_constants(self, boxes):
+        """Per box, the ``w``-free parts of part 5's phase bound: ``Im`` of the constant term and the coefficients of
+        ``|x|`` and ``|y|`` (floats rounded up, evaluated in Arb from the hull ends)."""
+        arb = _flint().arb
+        out = []
+        for box in boxes:
+            jm_im, jr_im = box["J_im"]
+            jm_re, jr_re = box["J_re"]
+            km, kr = box["K_im"]
+            const = (
+                arb(self.k) * arb(box["logv_rad"]) + (arb(self.range_q) * arb(km) + 2 * arb(self.R) ** 2 * arb(kr)) / 2
+            )
+            q_im = arb(self.diam) * arb(jm_im) + 2 * arb(self.R) * arb(jr_im)
+            q_re = arb(self.diam) * arb(jm_re) + 2 * arb(self.R) * arb(jr_re)
+            out.append((upper(const), upper(q_im), upper(q_re)))
+        return out
+
+
+def _three_digits(x: float) -> float:
+    """``x`` rounded up to three significant digits (a larger radius: every bound on it is valid)."""
+    if x <= 0:
+        return 0.0
+    e = math.floor(math.log10(x)) - 2
+    return float(math.ceil(x / 10.0**e) * 10.0**e) * (1 + 1e-12)
+
+
+def _hull(balls):
+    """``(|m|, r)`` for the hull ``[lo, hi]`` of real balls: every point ``x`` of it has ``|x - m| <= r`` (floats,
+    ``|m|`` and ``r`` rounded up; ``m`` the hull's midpoint)."""
+    arb = _flint().arb
+    balls = list(balls)
+    lo = min(lower(b) for b in balls)
+    hi = max(upper(b) for b in balls)
+    m = (arb(lo) + arb(hi)) / 2
+    return upper(abs(m)), upper((arb(hi) - arb(lo)) / 2)
+
+
+def _unequal_fixed_point(boxes, constants, R: float, W: float, tau_max: float):
+    """Part 5's speed ``S`` (a fixed point of ``sup F <= S``), ``M`` and ``M_frame`` from the boxes' floats."""
+    half_pi = math.pi / 2 * (1 - 1e-9)
+
+    def kappa(box, const, speed):
+        X = _up(W + box["tau"] * speed, 1)
+        Y = _up(box["sigma"] * speed, 1)
+        c, q_im, q_re = const
+        pair = _up(c + 2 * box["p_im_rad"] * (X * X + Y * Y) + 4 * box["p_re_rad"] * X * Y + q_im * X + q_re * Y, 14)
+        theta = _up(pair / 2, 1)
+        return _cos_lower(theta) if theta < half_pi else 0.0
+
+    def numerator(box, speed):
+        X = _up(W + box["tau"] * speed, 1)
+        return _up(box["a"] * R * box["inv"] + box["g_up"] * box["beta"] * X, 4)
+
+    def sup_F(speed):
+        worst = 0.0
+        for box, const in zip(boxes, constants):
+            k = kappa(box, const, speed)
+            if not k > 0:
+                return None
+            worst = max(worst, _up(numerator(box, speed) / (box["g_lo"] * k), 2))
+        return worst
+
+    speed = 0.0
+    for _ in range(60):
+        f = sup_F(speed)
+        if f is None or not math.isfinite(f):
+            return None
+        if f <= speed:
+            break
+        speed = f * 1.05 + 1e-300
+    else:
+        return None
+    M, frame = 0.0, 0.0
+    for box, const in zip(boxes, constants):
+        k = kappa(box, const, speed)
+        M = max(M, _up(numerator(box, speed) / k + box["tau"] * speed / box["g_lo"], 4))
+        frame = max(frame, box["frame"])
+    return {"eps": _up(tau_max * speed, 1), "speed": speed, "M": M, "M_frame": frame, "tau_max": tau_max}

@@ -18,7 +18,7 @@ from certsample.forward import TimeGrid, exponential_grid
 from certsample.solvers.collocation import Collocation, collocation_matrix
 from certsample.verify import enclose_flow
 from proofs.collocation import ExactMatrices, _march, _Schedule, linear_errors, linear_map
-from proofs.flow_bounds import Decomposition, NotCovered, StartSet
+from proofs.flow_bounds import Decomposition, StartSet
 
 THEOREM = proofs.get("collocation")
 ROUNDING = 1e-12  # allowance for the float64 run's rounding, times (1 + |x|)
@@ -235,12 +235,142 @@ def test_block_bound_has_no_explicit_dimension(ring_case):
     assert r64 > r8 and bounds[1].linear == pytest.approx(bounds[0].linear * r64 / r8, rel=1e-9)
 
 
-def test_unequal_variances_are_not_covered():
-    mixture = cs.gaussian_mixture([[1.5, 0.0], [-1.0, 1.0]], [[0.2, 0.5], [0.6, 0.3]], [0.4, 0.6])
-    with pytest.raises(NotCovered, match="unequal variances"):
-        THEOREM.pathwise_bound(mixture, GAUSS_GRID, 6, 4)
-    with pytest.raises(NotCovered):
-        THEOREM.plan(1e-4, mixture, 5.0, 0.01)
+# ---------------------------------------------------------------------------- unequal variances (FB 5)
+UNEQUAL = cs.gaussian_mixture([[1.5, 0.0], [-1.0, 1.0]], [[0.2, 0.5], [0.6, 0.3]], [0.4, 0.6])
+
+
+def _mixture8():
+    """Three components in R^8 differing in every coordinate, in mean and (unequal) variance: an 8-d block."""
+    rng = np.random.default_rng(3)
+    return cs.gaussian_mixture(rng.standard_normal((3, 8)), rng.uniform(0.3, 0.6, (3, 8)))
+
+
+def _unequal_path(block, w0, t0, tau, steps=400):
+    """RK4 along the straight path 0 -> tau of the frame ODE w' = D / g of FB 5, continued to complex time;
+    returns ``w(tau)`` and ``s_J + w0/g`` there."""
+    target = block.target
+    means = block.means
+    variances = target.variances[:, block.dec.block]
+    logw = np.log(block.weights)
+
+    def score(u, t):
+        a = np.exp(-t)
+        v = 1 + (variances - 1) * a * a
+        diff = u[None, :] - a * means
+        z = logw - 0.5 * np.sum(np.log(v), axis=1) - np.sum(diff * diff / (2 * v), axis=1)
+        e = np.exp(z - np.max(z.real))
+        return (e @ (-diff / v)) / np.sum(e)
+
+    def frame(t):
+        a = np.exp(-t)
+        return a, np.exp(np.log(1 + (block.lam0 - 1) * a * a) / 2)
+
+    def field(w, s):
+        a, g = frame(t0 - s)
+        return (score(a * block.m0 + g * w, t0 - s) + w / g) / g
+
+    w = w0.astype(complex)
+    step = tau / steps
+    for n in range(steps):
+        s = n * step
+        k1 = field(w, s)
+        k2 = field(w + step * k1 / 2, s + step / 2)
+        k3 = field(w + step * k2 / 2, s + step / 2)
+        k4 = field(w + step * k3, s + step)
+        w = w + step * (k1 + 2 * k2 + 2 * k3 + k4) / 6
+    a, g = frame(t0 - tau)
+    return w, score(a * block.m0 + g * w, t0 - tau) + w0 / g
+
+
+@pytest.mark.parametrize(
+    "target, t0, h, rho, W",
+    [(UNEQUAL, 1.0, 0.1, 2.0, 4.0), (UNEQUAL, 0.2, 0.01, 3.0, 6.0), (_mixture8(), 0.8, 0.03, 3.0, 5.0)],
+)
+def test_unequal_complex_continuation_bounds_hold(target, t0, h, rho, W):
+    """FB 5 checked directly: |w - w0| <= |tau| speed and |s_J + w0/g| <= M on the rectangle's edges."""
+    block = THEOREM._analysis(target, Decomposition.of(target)).block
+    bounds = block.complex_bounds(t0, h, rho, W)
+    assert bounds is not None
+    half, ax_re, ax_im = h / 2, h / 4 * (rho + 1 / rho), h / 4 * (rho - 1 / rho)
+    taus = [
+        half + ax_re,
+        half - ax_re,
+        half + 1j * ax_im,
+        half + 0.7 * (ax_re + 1j * ax_im),
+        half - 0.9 * ax_re - 0.5j * ax_im,
+    ]
+    rng = np.random.default_rng(4)
+    for _ in range(6):
+        direction = rng.standard_normal(block.k)
+        w0 = W * direction / np.linalg.norm(direction)
+        for tau in taus:
+            w, shifted_score = _unequal_path(block, w0, t0, tau)
+            assert np.linalg.norm(w - w0) <= abs(tau) * bounds["speed"]
+            assert np.linalg.norm(shifted_score) <= bounds["M"]
+
+
+def _unequal_case(target, T, delta, n_extreme, n_typical):
+    analysis = THEOREM._analysis(target, Decomposition.of(target))
+    start = StartSet.build(Decomposition.of(target), T, 1e-6, centre=analysis.block.m0)
+    grid = TimeGrid(_march(analysis, T, delta, start.block_radius, 3.0, 1.0))
+    x0 = np.concatenate([start.extreme_points(n_extreme, seed=7), start.sample(n_typical, seed=8)])
+    return target, grid, x0, [enclose_flow(target, x, T, delta, tol=1e-15) for x in x0]
+
+
+@pytest.fixture(scope="module")
+def unequal_case():
+    """The 2-D unequal-variance mixture from T = 2 to 0.1 on the plan's rho_w = 3 windows, 3 starts in S(eta)."""
+    return _unequal_case(UNEQUAL, T_SHORT, DELTA_SHORT, 2, 1)
+
+
+def _case_errors(case, solver):
+    target, grid, x0, enclosures = case
+    return np.array([e.error_bound(y) for e, y in zip(enclosures, _run(target, solver, grid, x0))])
+
+
+def test_unequal_variances_are_covered():
+    assert THEOREM.covers(UNEQUAL) is None and THEOREM.covers(_mixture8()) is None
+    assert Decomposition.of(UNEQUAL).kind == "unequal"
+
+
+@pytest.mark.parametrize("degree, sweeps, options", [(8, 4, dict()), (16, 8, dict())])
+def test_unequal_bound_holds(unequal_case, degree, sweeps, options):
+    bound = THEOREM.pathwise_bound(UNEQUAL, unequal_case[1], degree, sweeps, **options)
+    assert math.isfinite(bound.value)
+    assert np.all(bound.start_set.contains(unequal_case[2]))
+    errors = _case_errors(unequal_case, Collocation(degree, sweeps, **options))
+    assert np.max(errors) <= bound.value
+
+
+def test_unequal_wrong_solvers_are_not_covered(unequal_case):
+    bound = THEOREM.pathwise_bound(UNEQUAL, unequal_case[1], 20, 12)
+    assert bound.value < 1e-3
+    assert np.max(_case_errors(unequal_case, StartTimeCollocation(20, 12))) > bound.value
+    assert np.max(_case_errors(unequal_case, Collocation(20, 1))) > bound.value
+
+
+@pytest.mark.slow
+def test_unequal_bound_holds_in_eight_dimensions():
+    """A genuine 8-d block (every coordinate differs): the bound covers runs from its boundary and from q_T (slow:
+    an 8-d mixture's enclosures take about a minute)."""
+    case = _unequal_case(_mixture8(), 1.0, 0.3, 2, 1)
+    bound = THEOREM.pathwise_bound(case[0], case[1], 12, 6)
+    assert bound.value < 1e-2
+    assert np.max(_case_errors(case, Collocation(12, 6))) <= bound.value
+    assert np.max(_case_errors(case, StartTimeCollocation(12, 6))) > bound.value
+
+
+def test_unequal_embedded_in_eight_dimensions(unequal_case):
+    """The 2-D mixture embedded in R^8 and R^16 (lam_perp = 1): the same block bound (no explicit d), a linear part
+    joins it, and the bound covers runs from the boundary of the 8-d start set and from q_T."""
+    target = cs.embed(UNEQUAL, 8, lam_perp=1.0)
+    grid = unequal_case[1]
+    bound = THEOREM.pathwise_bound(target, grid, 8, 4)
+    wider = THEOREM.pathwise_bound(cs.embed(UNEQUAL, 16, lam_perp=1.0), grid, 8, 4)
+    assert bound.block == wider.block and bound.linear > 0
+    x0 = _starts(bound, 1, 1, seed=3)
+    run = _run(target, Collocation(8, 4), grid, x0)
+    assert np.max(_proved_errors(target, x0, run, T_SHORT, DELTA_SHORT)) <= bound.value
 
 
 def test_registry_entry_is_certified_and_algorithmic():
@@ -260,6 +390,7 @@ def test_gaussian_plan_meets_eps():
 
 # ---------------------------------------------------------------------------- the plans, eps 1e-2 .. 1e-12 (slow)
 PLAN_TARGETS = {
+    "unequal": lambda: UNEQUAL,
     "ring": lambda: RING,
     "ring_in_R8": lambda: cs.embed(cs.ring_mixture(), 8),
     "ring_in_R64": lambda: cs.embed(cs.ring_mixture(), 64),
@@ -270,6 +401,8 @@ PLAN_TARGETS = {
 #: eps 1e-2 .. 1e-12 on every target, d up to 64 (each case 0.5-5 minutes: the plans at 1e-12 prove degrees
 #: near 40, and an enclosure of the cloud takes a minute or more)
 PLAN_CASES = [
+    ("unequal", 1e-4),
+    ("unequal", 1e-8),
     ("ring", 1e-2),
     ("ring", 1e-6),
     ("ring", 1e-12),
