@@ -192,6 +192,7 @@ def _cmd_certify(args) -> int:
         confidence=args.confidence,
         workers=args.workers,
         verify_seconds=args.verify_seconds if args.verify_seconds > 0 else None,
+        plan_seconds=args.plan_seconds if args.plan_seconds > 0 else None,
         log=not args.no_progress,
         progress=False if args.no_progress else "auto",
     )
@@ -310,6 +311,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=120.0,
         help="time budget of the enclosures; fewer particles are checked past it (0: no budget)",
+    )
+    p.add_argument(
+        "--plan-seconds",
+        type=float,
+        default=60.0,
+        help="time budget of the search for a proved plan; the steps are chosen otherwise past it (0: no budget)",
     )
     p.add_argument("--T", type=float, default=None, help="horizon (default: chosen from eps)")
     p.add_argument("--delta", type=float, default=1e-2, help="early-stopping time > 0")

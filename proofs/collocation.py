@@ -148,7 +148,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from .core import RunPlan, RunTheorem
+from .core import RunPlan, RunTheorem, SearchBudgetExceeded, check_search_budget
 from .flow_bounds import (
     PRECISION,
     Decomposition,
@@ -1206,6 +1206,7 @@ def _march(
         W_exact = analysis.advance(t, t1, W_exact)
         times.append(t1)
         t = t1
+        check_search_budget(f"{len(times) - 1} windows marched, at t={t:g} of delta={delta:g}")
         if len(times) > MAX_WINDOWS:
             raise NotCovered(
                 f"more than {MAX_WINDOWS} windows would be needed (reached t={t:g} of delta={delta:g}): "
@@ -1238,6 +1239,7 @@ def _local_errors(analysis: _BlockAnalysis, times, degree: int, start_radius: fl
         ]
         out.append((gronwall, ends))
         W_exact = analysis.advance(t0, t1, W_exact)
+        check_search_budget(f"local errors of degree {D}, window {k + 1} of {len(times) - 1}")
     return out
 
 
@@ -1341,69 +1343,77 @@ def _plan(theorem, eps, target, T, delta, eta, families, degrees):
     start = StartSet.build(dec, float(T), float(eta), centre=analysis.block.m0)
     best = None
     arb = _flint().arb
-    for rho_w, c_L in families:
-        try:
-            times = _march(
-                analysis,
-                float(T),
-                float(delta),
-                start.block_radius,
-                rho_w,
-                c_L,
-                linear_lams=[lam for lam, _ in dec.linear_groups()],
-            )
-        except NotCovered as err:
-            search.append((f"rho_w={rho_w}, hL<={c_L}", None, None, str(err)))
-            continue
-        rhos = tuple(r for r in RHOS if r >= rho_w / 2)
-        family = f"rho_w={rho_w}, hL<={c_L}: {len(times) - 1} windows"
-        # the cheapest degree by the search's estimate (evaluations rise past it), then the proof of that run
-        estimates, rising = [], 0
-        for D in degrees:
-            local = _local_errors(analysis, times, D, start.block_radius, rhos, MAX_SWEEPS)
-            sweeps = None if local is None else _choose_sweeps(local, 0.9 * eps)
-            linear_need = _linear_sweeps(dec, times, D, start.linear_radius, 0.3 * eps)
-            if sweeps is None or linear_need is None:
+    try:
+        for rho_w, c_L in families:
+            try:
+                times = _march(
+                    analysis,
+                    float(T),
+                    float(delta),
+                    start.block_radius,
+                    rho_w,
+                    c_L,
+                    linear_lams=[lam for lam, _ in dec.linear_groups()],
+                )
+            except SearchBudgetExceeded:
+                raise
+            except NotCovered as err:
+                search.append((f"rho_w={rho_w}, hL<={c_L}", None, None, str(err)))
                 continue
-            sweeps = np.maximum(sweeps, linear_need)
-            nfe = _Schedule.of(times, D, sweeps, False, False).nfe()
-            if estimates and nfe >= min(e[0] for e in estimates):
-                rising += 1
-            estimates.append((nfe, D, local))
-            if rising >= 2:
-                break
-        for _, D, local in sorted(estimates, key=lambda e: e[0])[:2]:
-            for fraction in (0.9, 0.6, 0.3):
-                sweeps = _choose_sweeps(local, fraction * eps)
-                linear_need = _linear_sweeps(dec, times, D, start.linear_radius, 0.3 * fraction * eps)
+            rhos = tuple(r for r in RHOS if r >= rho_w / 2)
+            family = f"rho_w={rho_w}, hL<={c_L}: {len(times) - 1} windows"
+            # the cheapest degree by the search's estimate (evaluations rise past it), then the proof of that run
+            estimates, rising = [], 0
+            for D in degrees:
+                local = _local_errors(analysis, times, D, start.block_radius, rhos, MAX_SWEEPS)
+                sweeps = None if local is None else _choose_sweeps(local, 0.9 * eps)
+                linear_need = _linear_sweeps(dec, times, D, start.linear_radius, 0.3 * eps)
                 if sweeps is None or linear_need is None:
-                    break
+                    continue
                 sweeps = np.maximum(sweeps, linear_need)
-                schedule = _Schedule.of(times, D, sweeps, False, False)
-                block, per_window = block_bound(analysis, schedule, start.block_radius, rhos)
-                linear, terms = _linear_total(dec, schedule, start)
-                with arb_precision():
-                    value = upper((arb(block) ** 2 + arb(linear) ** 2).sqrt())
-                search.append((family, D, schedule.nfe(), value))
-                if value <= eps:
-                    bound = PathwiseBound(
-                        value,
-                        block,
-                        linear,
-                        start,
-                        float(eta),
-                        per_window,
-                        terms,
-                        schedule.nfe(),
-                        schedule.rounds(),
-                        D,
-                        schedule.sweeps,
-                        False,
-                        False,
-                    )
-                    if best is None or bound.nfe < best[1].nfe:
-                        best = (times, bound)
+                nfe = _Schedule.of(times, D, sweeps, False, False).nfe()
+                if estimates and nfe >= min(e[0] for e in estimates):
+                    rising += 1
+                estimates.append((nfe, D, local))
+                if rising >= 2:
                     break
+            for _, D, local in sorted(estimates, key=lambda e: e[0])[:2]:
+                for fraction in (0.9, 0.6, 0.3):
+                    sweeps = _choose_sweeps(local, fraction * eps)
+                    linear_need = _linear_sweeps(dec, times, D, start.linear_radius, 0.3 * fraction * eps)
+                    if sweeps is None or linear_need is None:
+                        break
+                    sweeps = np.maximum(sweeps, linear_need)
+                    schedule = _Schedule.of(times, D, sweeps, False, False)
+                    block, per_window = block_bound(analysis, schedule, start.block_radius, rhos)
+                    linear, terms = _linear_total(dec, schedule, start)
+                    with arb_precision():
+                        value = upper((arb(block) ** 2 + arb(linear) ** 2).sqrt())
+                    search.append((family, D, schedule.nfe(), value))
+                    check_search_budget(f"{family}, degree {D}")
+                    if value <= eps:
+                        bound = PathwiseBound(
+                            value,
+                            block,
+                            linear,
+                            start,
+                            float(eta),
+                            per_window,
+                            terms,
+                            schedule.nfe(),
+                            schedule.rounds(),
+                            D,
+                            schedule.sweeps,
+                            False,
+                            False,
+                        )
+                        if best is None or bound.nfe < best[1].nfe:
+                            best = (times, bound)
+                        break
+    except SearchBudgetExceeded as stopped:
+        if best is None:
+            raise
+        search.append(("search budget", None, None, str(stopped)))  # the best plan found so far stands
     if best is None:
         failures = "; ".join(f"{f}: {err}" for f, _, _, err in search if isinstance(err, str))
         raise NotCovered(

@@ -25,8 +25,11 @@ References
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import numbers
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -41,6 +44,9 @@ __all__ = [
     "RunTheorem",
     "RunPlan",
     "NotCovered",
+    "search_budget",
+    "SearchBudgetExceeded",
+    "check_search_budget",
     "to_interval",
     "upper",
     "lower",
@@ -473,6 +479,38 @@ class Theorem:
 
 class NotCovered(OutsideTheoremRange):
     """The target (or the request) is outside the inputs a run theorem covers; the message says why."""
+
+
+class SearchBudgetExceeded(NotCovered):
+    """A plan search stopped by :func:`search_budget` before it found a plan."""
+
+
+#: (monotonic deadline, seconds) of the innermost :func:`search_budget`, or None
+_SEARCH_DEADLINE = contextvars.ContextVar("certsample_search_deadline", default=None)
+
+
+@contextlib.contextmanager
+def search_budget(seconds: float | None):
+    """Plan searches run inside this block stop with :class:`NotCovered` once ``seconds`` have passed.
+
+    A plan search proves nothing until it returns; stopping it early only means no proved plan was found
+    in the time (the caller then chooses the run otherwise). ``None``: no limit.
+    """
+    if seconds is not None and not (isinstance(seconds, (int, float)) and seconds > 0):
+        raise ValueError(f"seconds must be a positive number or None, got {seconds!r}")
+    token = _SEARCH_DEADLINE.set(None if seconds is None else (time.monotonic() + seconds, float(seconds)))
+    try:
+        yield
+    finally:
+        _SEARCH_DEADLINE.reset(token)
+
+
+def check_search_budget(where: str) -> None:
+    """Raise :class:`SearchBudgetExceeded` when the innermost :func:`search_budget` has run out (``where``: how far the
+    search got, for the message)."""
+    entry = _SEARCH_DEADLINE.get()
+    if entry is not None and time.monotonic() > entry[0]:
+        raise SearchBudgetExceeded(f"the plan search ran past its budget of {entry[1]:g} s ({where})")
 
 
 @dataclass

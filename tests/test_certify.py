@@ -84,6 +84,17 @@ def test_collocation_is_judged_against_an_independent_reference():
     assert bad.accuracy_verdict == "FAIL" and bad.measured_lower > 1e-4
 
 
+def test_a_plan_search_past_its_budget_falls_back_and_says_so():
+    """A proved-plan search that cannot finish in time (e.g. a 64-d unequal-variance mixture) must not hang
+    certify: the steps are chosen otherwise and the certificate notes why."""
+    kwargs = dict(eps=1e-4, n=8, n_verify=4, T=2.0, delta=0.1, **QUIET)
+    cert = certify(SMALL_RING, "collocation", plan_seconds=1e-9, **kwargs)
+    assert any("ran past its budget of 1e-09 s" in note for note in cert.notes)
+    assert cert.accuracy_verdict == "PASS" and cert.measured <= 1e-4
+    with pytest.raises(ValueError, match="plan_seconds"):
+        certify(SMALL_RING, "collocation", plan_seconds=0.0, **kwargs)
+
+
 def test_accuracy_verdict_is_about_the_requested_eps():
     """A loose run can no longer PASS a tight eps because some theorem's bound is loose."""
     cert = certify(SMALL_RING, "exponential-ode", eps=1e-6, n=8, n_verify=4, n_steps=50, T=2.0, delta=0.1, **QUIET)

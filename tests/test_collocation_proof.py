@@ -373,6 +373,29 @@ def test_unequal_embedded_in_eight_dimensions(unequal_case):
     assert np.max(_proved_errors(target, x0, run, T_SHORT, DELTA_SHORT)) <= bound.value
 
 
+def test_plan_search_stops_at_its_budget():
+    from proofs.core import SearchBudgetExceeded, search_budget
+
+    with search_budget(1e-9), pytest.raises(SearchBudgetExceeded, match="ran past its budget"):
+        THEOREM.plan(1e-4, cs.ring_mixture(), 2.0, 0.1)
+    with pytest.raises(ValueError, match="seconds"):
+        with search_budget(-1.0):
+            pass
+
+
+def test_plan_search_past_its_budget_keeps_the_plan_found(monkeypatch):
+    import proofs.collocation as collocation
+    from proofs.core import SearchBudgetExceeded
+
+    def budget_ends_in_the_second_family(where):
+        if "rho_w=4.0" in where:
+            raise SearchBudgetExceeded(f"budget over ({where})")
+
+    monkeypatch.setattr(collocation, "check_search_budget", budget_ends_in_the_second_family)
+    plan = THEOREM.plan(1e-4, cs.ring_mixture(), 2.0, 0.1)
+    assert plan.bound.value <= 1e-4 and any(entry[0] == "search budget" for entry in plan.search)
+
+
 def test_registry_entry_is_certified_and_algorithmic():
     assert THEOREM.certified and THEOREM.algorithmic and THEOREM.metric == "pathwise"
     assert not proofs.get("collocation_gcs_shape").certified

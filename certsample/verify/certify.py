@@ -53,7 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from proofs.core import RunTheorem
+from proofs.core import RunTheorem, search_budget
 
 from ..confidence import check_confidence
 from ..forward import make_grid
@@ -96,6 +96,7 @@ def certify(
     pilot: int = 8,
     workers: int = 2,
     verify_seconds: float | None = 120.0,
+    plan_seconds: float | None = 60.0,
     client=None,
     log=True,
     progress=False,
@@ -139,6 +140,10 @@ def certify(
         Time budget for the enclosures: fewer than ``n_verify`` particles (at least ``pilot``) are
         checked when the first ones show the budget cannot cover them all. The number is fixed from
         timings before any error is looked at. None: no budget.
+    plan_seconds : float or None
+        Time budget of a run theorem's search for its proved plan (:meth:`~proofs.core.RunTheorem.run_plan`);
+        past it the best plan found so far is used, or, with none, the steps are chosen otherwise and the
+        certificate says so. None: no budget.
     client : dask.distributed.Client, optional
         The enclosures are sharded over its workers (the same enclosures as one process).
     log : bool or callable
@@ -201,6 +206,7 @@ class _Job:
     pilot: int
     workers: int
     verify_seconds: float | None
+    plan_seconds: float | None
     say: object
     progress: object
     T: float = 10.0
@@ -215,8 +221,9 @@ class _Job:
         _positive("eps", eps)
         _positive("z", z)
         check_confidence(confidence)
-        if args["verify_seconds"] is not None:
-            _positive("verify_seconds", args["verify_seconds"])
+        for budget in ("verify_seconds", "plan_seconds"):
+            if args[budget] is not None:
+                _positive(budget, args[budget])
         if score is not None and not (callable(score) or isinstance(score, ScoreOracle)):
             raise TypeError(f"score must be a ScoreOracle or a callable, got {type(score).__name__}")
         log, n, n_steps = args["log"], check_int("n", args["n"], 1), args["n_steps"]
@@ -238,6 +245,7 @@ class _Job:
             pilot=check_int("pilot", args["pilot"], 1),
             workers=check_int("workers", args["workers"], 1),
             verify_seconds=args["verify_seconds"],
+            plan_seconds=args["plan_seconds"],
             say=_stderr_log if log is True else (log or (lambda message: None)),
             progress=args["progress"],
             client=args["client"],
@@ -284,7 +292,8 @@ def _choose_grid(job, solver_arg, solver, check, verifier, notes):
     as_given = isinstance(solver, PlannedSolver) and not isinstance(solver_arg, str)
     if job.n_steps is None and isinstance(theorem, RunTheorem) and not as_given:
         try:
-            plan = theorem.run_plan(job.eps, job.target, job.T, job.delta, **solver.theorem_options())
+            with search_budget(job.plan_seconds):
+                plan = theorem.run_plan(job.eps, job.target, job.T, job.delta, **solver.theorem_options())
             solver = type(solver)(**plan.solver_options) if plan.solver_options else solver
             notes.append(
                 f"{len(plan.grid)} steps, NFE {plan.nfe}: the cheapest run found whose proved bound "
