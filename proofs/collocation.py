@@ -52,17 +52,16 @@ Minkowski, ``sqrt(sum_i (alpha_i w_i + beta_i m_i)^2) <= max_i |alpha_i| r_lin +
 m_i^2)^{1/2} =: E_lin``; the perpendicular directions have ``m = 0`` and variance ``lam_perp``. For a
 Gaussian this is the whole bound and it is attained up to the Minkowski step.
 
-*Part 3 (one window of the block).* Window ``k``: ``t0 = t_k``, ``h = t_k - t_{k+1}``, numerical start
-``u0``; ``y(r)`` is the exact block path from ``u0`` (``r in [0, 1]``, forward time ``t0 - h r``),
-``Y_j = y(c_j)``, ``G(r) = s_J(y(r), t0 - h r)``. Variation of constants on ``u' = u + s_J`` gives ``Y_j =
-e^{h c_j} u0 + h int_0^{c_j} e^{h (c_j - r)} G(r) dr``, and since ``A`` integrates the interpolant
-``p = I_D G`` exactly, ``Y_j = e^{h c_j} u0 + h sum_i A[i, j] s_J(Y_i, t_i) + tau_j`` with ``|tau_j| <=
-(e^{h c_j} - 1) ||G - p||_inf``. Subtracting a sweep, with ``L_i >= Lip s_J(., t_i)`` (FB 3, global in
-space): ``|X^{n+1}_j - Y_j| <= h sum_i |A[i, j]| L_i |X^n_i - Y_i| + |tau_j|``. So the node-error vectors
-obey ``e^{n+1} <= B^T e^n + tau`` entrywise, ``B[i, j] = h |A[i, j]| L_i``, from any ``e^0 >= |X^0 - Y|``;
-the window's error from ``u0`` is at most ``e^{N_k}_D``. Entry 0 vanishes after a sweep (``A[:, 0] = 0``,
-the start node's state is ``u0``). No contraction factor is assumed: ``B^N`` is computed (the Volterra
-structure of ``A`` makes it decay faster than ``||B||^N``).
+*Part 3 (one window of the block).* Window ``k``: ``t0 = t_k``, ``h = t_k - t_{k+1}``, numerical start ``u0``;
+``y(r)`` is the exact block path from ``u0`` (``r in [0, 1]``, forward time ``t0 - h r``), ``Y_j = y(c_j)``, ``G(r) =
+s_J(y(r), t0 - h r)``. Variation of constants on ``u' = u + s_J`` gives ``Y_j = e^{h c_j} u0 + h int_0^{c_j} e^{h (c_j
+- r)} G(r) dr``, and since ``A`` integrates the interpolant ``p = I_D G`` exactly, ``Y_j = e^{h c_j} u0 + h sum_i A[i,
+j] s_J(Y_i, t_i) + tau_j`` with ``|tau_j| <= (e^{h c_j} - 1) ||G - p||_inf``. Subtracting a sweep, with ``L_i >= Lip
+s_J(., t_i)`` (FB 3, global in space; FB 5: on the ball of radius ``r_k + margin``): ``|X^{n+1}_j - Y_j| <= h sum_i
+|A[i, j]| L_i |X^n_i - Y_i| + |tau_j|``. So the node-error vectors obey ``e^{n+1} <= B^T e^n + tau`` entrywise, ``B[i,
+j] = h |A[i, j]| L_i``, from any ``e^0 >= |X^0 - Y|``; the window's error from ``u0`` is at most ``e^{N_k}_D``. Entry
+0 vanishes after a sweep (``A[:, 0] = 0``, the start node's state is ``u0``). No contraction factor is assumed:
+``B^N`` is computed (the Volterra structure of ``A`` makes it decay faster than ``||B||^N``).
 
 *Part 4 (interpolation on a Bernstein ellipse).* If ``f`` is analytic in the open ellipse ``E_rho`` with
 foci ``-1, 1`` and ``|f| <= M`` there (Euclidean norm, vector-valued), its Chebyshev coefficients obey
@@ -89,14 +88,14 @@ m0)/v - (w - w0)/g`` is bounded by ``M`` and ``w0 (1/g(tau) - 1/g(h/2))`` by ``W
   ``|Z_0 - u0| = |X'^{N'-1}_D - X'^{N'}_D| <= e'^{N'-1}_D + e'^{N'}_D =: s`` and ``e^0_j = e^{h c_j} s + h
   sum_i |Wm[i, j]| |d_i| + (e^{h c_j} - 1) G_sup``; the window's ``N_k`` sweeps include it.
 
-*Part 6 (across windows).* With ``Phi_k`` the exact flow over window ``k``, ``X_k`` the run's start of the
-window and ``x_k`` the exact path: ``|X_{k+1} - x_{k+1}| <= |X_{k+1} - Phi_k(X_k)| + |Phi_k(X_k) -
-Phi_k(x_k)| <= e^{N_k}_D + Gamma_k E_k`` (Lady Windermere's fan), ``Gamma_k = exp(h sup mu)``: for two
-solutions ``d/dtau |x - z|^2 / 2 = <x - z, int_0^1 (I + H) dtheta (x - z)> <= mu |x - z|^2`` with ``mu =
-1 + top of the Hessian range`` (FB 3; global in space). Hence ``E_{k+1} = Gamma_k E_k + e^{N_k}_D``,
-``E_0 = 0``. Parts 3-5 need ``|w0| <= W`` for the run's start of each window: exact paths from ``S(eta)``
-have ``|w| <= W^ex_k = r_J / g_T + R int_{t_k}^T a / v^{3/2}`` (FB 3) and ``|X_k - x_k| <= E_k``, so ``W =
-W^ex_k + E_k / g_k`` (any larger radius is valid, which is how cached window bounds are reused).
+*Part 6 (across windows).* With ``Phi_k`` the exact flow over window ``k``, ``X_k`` the run's start of the window and
+``x_k`` the exact path: ``|X_{k+1} - x_{k+1}| <= |X_{k+1} - Phi_k(X_k)| + |Phi_k(X_k) - Phi_k(x_k)| <= e^{N_k}_D +
+Gamma_k E_k`` (Lady Windermere's fan), ``Gamma_k = exp(h sup mu)``: for two solutions ``d/dtau |x - z|^2 / 2 = <x - z,
+int_0^1 (I + H) dtheta (x - z)> <= mu |x - z|^2`` with ``mu = 1 + top of the Hessian range`` (FB 3; global in space;
+FB 5: on the ball of radius ``r_k``). Hence ``E_{k+1} = Gamma_k E_k + e^{N_k}_D``, ``E_0 = 0``. Parts 3-5 need ``|w0|
+<= W`` for the run's start of each window: exact paths from ``S(eta)`` have ``|w| <= W^ex_k = r_J / g_T + R
+int_{t_k}^T a / v^{3/2}`` (FB 3) and ``|X_k - x_k| <= E_k``, so ``W = W^ex_k + E_k / g_k`` (any larger radius is
+valid, which is how cached window bounds are reused).
 
 *Part 7 (the bound).* Parts 1, 2 and 6 give ``sqrt(E_K^2 + E_lin^2)``. Every scalar of parts 2-6 is an Arb
 ball (192 bits or more; the matrices ``A`` at ``128 + 4 D`` bits more) or a float64 upper end of one; the
@@ -734,7 +733,6 @@ class _UnequalAnalysis(_BlockAnalysis):
                 node_t = [arb(t0) - h * c for c in mats.nodes]
                 e0, drift = [], []
                 for j, tj in enumerate(node_t):
-                    aj, gj = blk.frame(lower(tj)) if j else (a0, g0)
                     aj_b, Vj = blk._scales(tj)
                     moved = blk.moved(lower(tj), t0, W) if j else 0.0
                     # |Y_j - u0| <= |a0 - a_j| |m0| + |g0 - g_j| W + g_j |w_j - w0|

@@ -76,29 +76,30 @@ with ``N`` the near moduli's sum, the far ones sum to ``F <= f N``, and ``|sum| 
 ``sum |.| = N + F``. In both cases ``|m - m0| = |sum_c pi_c nu_c| <= R sum |e^{Z_c}| / |sum e^{Z_c}| <= R /
 kappa``.
 
-*Phases.* Suppose the continued path satisfies ``w(0) = w0``, ``w(conj tau) = conj w(tau)`` and ``|w'| <= S`` on
-``E``. Then ``|w(tau) - w0| <= |tau| S`` and ``|Im w(tau)| = |w(tau) - w(conj tau)| / 2 <= |Im tau| S`` (the
-vertical segment lies in ``E``). (i) ``Im Z_c = Im(alpha) nu_c . w0 - Im(beta) |nu_c|^2 + Im(alpha) nu_c .
-Re(w - w0) + Re(alpha) nu_c . Im w``; the first two terms range over ``c`` within ``|Im alpha| W diam + |Im
-beta| range_c |nu_c|^2`` (``range_c nu_c . w0 <= |w0| diam``), so ``theta <= (|Im alpha| W diam + |Im beta|
-range |nu|^2) / 2 + (|Im alpha| |tau| + |Re alpha| |Im tau|) S R``. (ii) For ``d = mu_c - mu_e`` and ``Y = d .
-(m0 - (mu_c + mu_e)/2)``, ``z_c - z_e = alpha d . w + gamma Y``; with ``r = Im alpha / Re alpha`` (``Re alpha >
-0`` checked) the real part ``d . Re w`` cancels: ``Im(z_c - z_e) = r Re(z_c - z_e) + (Im gamma - r Re gamma) Y
-+ (Re alpha + r Im alpha) d . Im w``. For near ``c``, ``Re(z_c - z_e) in [-Delta - l, l]`` (``l`` the range of
-``log w_c``), which contains ``0`` (``c = e``), so ``theta_D <= |r| (Delta + 2 l) / 2 + |Im gamma - r Re gamma|
-Y_max + |Re alpha + r Im alpha| diam |Im tau| S``. The largest bound of (i) and of (ii) over a list of
-``Delta`` is used; ``W`` enters only (i), which is what lets (ii) follow the near components of any start.
+*Phases.* Suppose the continued path satisfies ``w(0) = w0``, ``w(conj tau) = conj w(tau)`` and ``|w(tau) - w(sigma)|
+<= S |tau - sigma|`` on ``E``. Then ``|w(tau) - w0| <= |tau| S`` and ``|Im w(tau)| = |w(tau) - w(conj tau)| / 2 <= |Im
+tau| S`` (the vertical segment lies in ``E``). (i) ``Im Z_c = Im(alpha) nu_c . w0 - Im(beta) |nu_c|^2 + Im(alpha) nu_c
+. Re(w - w0) + Re(alpha) nu_c . Im w``; the first two terms range over ``c`` within ``|Im alpha| W diam + |Im beta|
+range_c |nu_c|^2`` (``range_c nu_c . w0 <= |w0| diam``), so ``theta <= (|Im alpha| W diam + |Im beta| range |nu|^2) /
+2 + (|Im alpha| |tau| + |Re alpha| |Im tau|) S R``. (ii) For ``d = mu_c - mu_e`` and ``Y = d . (m0 - (mu_c +
+mu_e)/2)``, ``z_c - z_e = alpha d . w + gamma Y``; with ``r = Im alpha / Re alpha`` (``Re alpha > 0`` checked) the
+real part ``d . Re w`` cancels: ``Im(z_c - z_e) = r Re(z_c - z_e) + (Im gamma - r Re gamma) Y + (Re alpha + r Im
+alpha) d . Im w``. For near ``c``, ``Re(z_c - z_e) in [-Delta - l, l]`` (``l`` the range of ``log w_c``), which
+contains ``0`` (``c = e``), so ``theta_D <= |r| (Delta + 2 l) / 2 + |Im gamma - r Re gamma| Y_max + |Re alpha + r Im
+alpha| diam |Im tau| S``. The largest bound of (i) and of (ii) over a list of ``Delta`` is used; ``W`` enters only
+(i), which is what lets (ii) follow the near components of any start.
 
-*Continuation.* Put ``F(w, tau) = a (m - m0) / v^{3/2}`` (FB 3's ``dw/dtau``) and let ``S`` satisfy, on every
-sub-box, ``|a| R / (|v|^{3/2} kappa(S)) <= S`` with ``kappa(S)`` from the lemma and the phases above (a fixed
-point found by iteration). ``F`` is analytic near ``B(w0, |tau| S) x E`` (the normaliser does not vanish
-since ``kappa > 0``) and real on real arguments. The Picard operator ``P w(tau) = w0 + int_0^tau F(w(sigma),
-t0 - sigma) d sigma`` (straight path; ``E`` is star-shaped about 0) maps ``X_S = {w : E -> C^k continuous,
-analytic inside, w(conj tau) = conj w(tau), w(0) = w0, |w'| <= S}`` into itself, since ``(P w)' = F(w(tau),
-t0 - tau)``; along rays ``|P^n w - P^n w'|(tau) <= (Lf |tau|)^n / n! sup |w - w'|`` (``Lf`` a Lipschitz
-constant of ``F`` on the compact set), so the iterates converge uniformly to a fixed point in ``X_S`` (limits
-of analytic functions with ``|w'| <= S`` keep it), analytic inside ``E``, which on ``[0, h]`` is the real
-solution. There
+*Continuation.* Put ``F(w, tau) = a (m - m0) / v^{3/2}`` (FB 3's ``dw/dtau``) and let ``S`` satisfy, on every sub-box,
+``|a| R / (|v|^{3/2} kappa(S)) <= S`` with ``kappa(S)`` from the lemma and the phases above (a fixed point found by
+iteration). ``F`` is analytic near ``B(w0, |tau| S) x E`` (the normaliser does not vanish since ``kappa > 0``) and
+real on real arguments. The Picard operator ``P w(tau) = w0 + int_0^tau F(w(sigma), t0 - sigma) d sigma`` (straight
+path; ``E`` is star-shaped about 0) maps ``X_S = {w : E -> C^k continuous, analytic inside, w(conj tau) = conj w(tau),
+w(0) = w0, |w(tau) - w(sigma)| <= S |tau - sigma|}`` (a Lipschitz constant on ``E``, not a derivative bound: members
+need not be differentiable on its boundary) into itself, since ``P w(tau) - P w(sigma)`` is the integral of ``F``
+along the segment from ``sigma`` to ``tau``; along rays ``|P^n w - P^n w'|(tau) <= (Lf |tau|)^n / n! sup |w - w'|``
+(``Lf`` a Lipschitz constant of ``F`` on the compact set), so the iterates converge uniformly to a fixed point in
+``X_S`` (uniform limits keep the Lipschitz constant and, inside ``E``, analyticity), analytic inside ``E``, which on
+``[0, h]`` is the real solution. There
 
 .. math::  |s_J + w_0/g| = \Big|\frac{a (m - m_0)}{v} - \frac{w - w_0}{g}\Big|
            \le \frac{|a| R}{|v| \kappa} + \frac{|\tau| S}{|g|} =: M .
@@ -131,7 +132,9 @@ interval (:meth:`UnequalBlock.reach`) and ``|s_J| <= a R max(1/v) + |w| (1/g + g
 
 *Lipschitz bounds on a ball.* No global bound exists (:func:`certsample.lipschitz.hessian_range_on`). For
 ``|y| <= r`` in the basis coordinates :func:`certsample.lipschitz.sup_on` (``radius=r``) bounds the score's
-Lipschitz constant and the drift's one-sided constant over a time interval (proofs there). The Hessian is
+Lipschitz constant and the drift's one-sided constant over a time interval (proofs there: ``sup_on``'s Notes
+and the box search of :mod:`certsample.lipschitz.mixture_hessian`; the result bounds the true constant at every
+``t`` of the interval whatever tolerance the search stops at, the tolerance only loosening it). The Hessian is
 block diagonal between ``J`` and the linear coordinates (part 1) and the block's part does not depend on
 ``y_lin``, so at ``y = (u, 0)`` these bound the block's constants for ``|u| <= r``; a ball is convex, so they
 hold along every segment in it.
@@ -960,7 +963,7 @@ def _unequal_fixed_point(boxes, constants, R: float, W: float, tau_max: float):
     half_pi = math.pi / 2 * (1 - 1e-9)
 
     def kappa(box, const, speed):
-        X = _up(W + box["tau"] * speed, 1)
+        X = _up(W + box["tau"] * speed, 2)
         Y = _up(box["sigma"] * speed, 1)
         c, q_im, q_re = const
         pair = _up(c + 2 * box["p_im_rad"] * (X * X + Y * Y) + 4 * box["p_re_rad"] * X * Y + q_im * X + q_re * Y, 14)
@@ -968,14 +971,14 @@ def _unequal_fixed_point(boxes, constants, R: float, W: float, tau_max: float):
         return _cos_lower(theta) if theta < half_pi else 0.0
 
     def numerator(box, speed):
-        X = _up(W + box["tau"] * speed, 1)
-        return _up(box["a"] * R * box["inv"] + box["g_up"] * box["beta"] * X, 4)
+        X = _up(W + box["tau"] * speed, 2)
+        return _up(box["a"] * R * box["inv"] + box["g_up"] * box["beta"] * X, 5)
 
     def sup_F(speed):
         worst = 0.0
         for box, const in zip(boxes, constants):
             k = kappa(box, const, speed)
-            if not k > 0:
+            if not (k > 0 and box["g_lo"] > 0):  # |g| > 0 in exact arithmetic; its ball's lower end may be 0
                 return None
             worst = max(worst, _up(numerator(box, speed) / (box["g_lo"] * k), 2))
         return worst
