@@ -985,6 +985,12 @@ class FastModel:
         self.logw = np.log(target.weights[keep])
 
     @property
+    def box_limited(self) -> bool:
+        """Per-component variances in more than three coordinates: there the series over the a-priori box
+        widens fastest with the step (interval widths add over the coordinates) and limits it."""
+        return bool(self.means.shape[1] > 3 and np.sum(self.shared < 0) > 3)
+
+    @property
     def arrays(self) -> tuple:
         return self.means, self.vidx, self.lams, self.lwd, self.logw, self.shared, self.gj
 
