@@ -294,7 +294,7 @@ def test_order_zero_exponents_contain_the_exact_log_ratios_over_a_box():
 def test_step_control_exponent_moves_halfway_within_its_bounds():
     power = fe._power(15.0, 13, 0.02, 0.01, 2.0**24 * 1e-20, 1e-20)  # seen: 24
     assert power == 19.5
-    assert fe._power(15.0, 13, 0.02, 0.01, 1e-20, 1e-20) == 14.0  # seen 0: clamped at order + 1
+    assert fe._power(15.0, 13, 0.02, 0.01, 1e-20, 1e-20) == 15.0  # seen 0: clamped at order + 2
     assert fe._power(15.0, 13, 0.02, 0.01, 1e40, 1e-20) == 60.0  # clamped at 4 (order + 2)
     assert fe._power(15.0, 13, 0.02, 0.0199, 1.0, 2.0) == 15.0  # steps too close to learn from
     assert fe._power(15.0, 13, 0.02, 0.01, math.inf, 1e-20) == 15.0  # a failed attempt teaches nothing

@@ -274,7 +274,29 @@ def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec):
 
 
 @device_function
-def _exponents(n, star, active, means, vidx, lwd, shared, LO, HI, off):
+def _exponent_constants(star, active, vidx, shared, lwd, LO, HI, off):
+    """Column 0 of the ``l`` rows before :func:`_exponents` adds the rest: ``log(w_c / w_*) - log(prod_i v_{c,i} /
+    v_{*,i}) / 2`` over the coordinates where the variances differ (column 0 of the ``log v`` rows holds ``v``)."""
+    K, k = vidx.shape
+    for c in range(K):
+        if c == star or active[c] == 0:
+            continue
+        ll, lh = lwd[c, star, 0], lwd[c, star, 1]
+        ql, qh = 1.0, 1.0
+        for i in range(k):
+            jc, js = vidx[c, i], vidx[star, i]
+            if shared[i] < 0 and jc != js:
+                r1, r2 = off[R_LOGV] + jc, off[R_LOGV] + js
+                pl, ph = idiv(LO[r1, 0], HI[r1, 0], LO[r2, 0], HI[r2, 0])
+                ql, qh = imul(ql, qh, pl, ph)
+        if not (ql == 1.0 and qh == 1.0):  # a product of exactly 1 has log 0
+            pl, ph = log_bounds(ql, qh)
+            ll, lh = isub(ll, lh, 0.5 * pl, 0.5 * ph)
+        LO[off[R_L] + c, 0], HI[off[R_L] + c, 0] = ll, lh
+
+
+@device_function
+def _exponents(n, star, active, means, vidx, lwd, shared, unshared, LO, HI, off):
     """Coefficient ``n`` of ``l_c - l_*`` and of ``u_c = e^{l_c - l_*}`` for the active ``c != *``.
 
     With ``d_c = y - a mu_c``, ``dmu = mu_c - mu_*`` and ``D = 1/v_c - 1/v_*`` per coordinate,
@@ -300,11 +322,12 @@ def _exponents(n, star, active, means, vidx, lwd, shared, LO, HI, off):
     for c in range(K):
         if c == star or active[c] == 0:
             continue
-        if n == 0:
+        if n == 0 and unshared:  # the weights and log-variance terms, from :func:`_exponent_constants`
+            ll, lh = LO[off[R_L] + c, 0], HI[off[R_L] + c, 0]
+        elif n == 0:
             ll, lh = lwd[c, star, 0], lwd[c, star, 1]
         else:
             ll, lh = 0.0, 0.0
-        ql, qh = 1.0, 1.0  # order 0: the product of v_c / v_* over the coordinates where they differ
         for i in range(k):
             row = c * k + i
             pl, ph = imul(LO[off[R_DMU] + row, 0], HI[off[R_DMU] + row, 0], LO[off[R_Q] + i, n], HI[off[R_Q] + i, n])
@@ -317,16 +340,10 @@ def _exponents(n, star, active, means, vidx, lwd, shared, LO, HI, off):
             if shared[i] < 0 and jc != js:
                 pl, ph = _conv(LO, HI, off[R_DINV] + row, off[R_B] + row, n)
                 ll, lh = iadd(ll, lh, pl, ph)
-                r1, r2 = off[R_LOGV] + jc, off[R_LOGV] + js
-                if n == 0:
-                    pl, ph = idiv(LO[r1, 0], HI[r1, 0], LO[r2, 0], HI[r2, 0])
-                    ql, qh = imul(ql, qh, pl, ph)
-                else:
+                if n > 0:
+                    r1, r2 = off[R_LOGV] + jc, off[R_LOGV] + js
                     pl, ph = isub(LO[r1, n], HI[r1, n], LO[r2, n], HI[r2, n])
                     ll, lh = isub(ll, lh, 0.5 * pl, 0.5 * ph)
-        if n == 0 and not (ql == 1.0 and qh == 1.0):
-            pl, ph = log_bounds(ql, qh)
-            ll, lh = isub(ll, lh, 0.5 * pl, 0.5 * ph)
         rL, rU = off[R_L] + c, off[R_U] + c
         LO[rL, n], HI[rL, n] = ll, lh
         if n == 0:
@@ -416,11 +433,16 @@ def _series(order, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO,
     _variance_mask(star, active, vidx, shared, gj, jmask)
     _constants(star, means, lams, LO, HI, off)
     rz, rr = off[R_Z], off[R_R]
+    unshared = False  # some coordinate where the components' variances differ
+    for i in range(k):
+        unshared = unshared or shared[i] < 0
     for n in range(order):
         _time_series(n, lams, jmask, LO, HI, off, tl, th, vec)
+        if n == 0 and unshared:
+            _exponent_constants(star, active, vidx, shared, lwd, LO, HI, off)
         for i in range(k):
             _coordinate_terms(n, i, star, active, means, vidx, shared, LO, HI, off)
-        _exponents(n, star, active, means, vidx, lwd, shared, LO, HI, off)
+        _exponents(n, star, active, means, vidx, lwd, shared, unshared, LO, HI, off)
         # Z = 1 + sum_{c != *} u_c and R = 1 / Z
         zl, zh = (1.0, 1.0) if n == 0 else (0.0, 0.0)
         for c in range(K):
@@ -752,7 +774,8 @@ def _step_size(h, t, delta):
 @device_function
 def _power(power, order, h, h_prev, r, r_prev):
     """The exponent ``p`` of the step control's model ``remainder ~ C h^p``: the last value moved halfway to the
-    one seen between two attempts (``log(r / r_prev) / log(h / h_prev)``), kept in ``[order + 1, 4 (order + 2)]``.
+    one seen between two attempts from the same ``t`` (``log(r / r_prev) / log(h / h_prev)``), kept in ``[order
+    + 2, 4 (order + 2)]``.
 
     Over a box the remainder grows faster than ``h^(order + 1)`` (the a-priori box widens with ``h`` and the
     series over it widen with the box), and a step control that assumes ``h^(order + 2)`` grows the step too
@@ -764,7 +787,7 @@ def _power(power, order, h, h_prev, r, r_prev):
     if not (ratio > 1.02 or ratio < 0.98):
         return power
     seen = math.log(r / r_prev) / math.log(ratio)
-    return min(4.0 * (order + 2), max(order + 1.0, 0.5 * power + 0.5 * seen))
+    return min(4.0 * (order + 2), max(order + 2.0, 0.5 * power + 0.5 * seen))
 
 
 @device_function
@@ -825,6 +848,7 @@ def enclose_particle(
             status = 3
             break
         star = _reference_component(vec[V_C], t, means, vidx, lams, logw)
+        r_prev = 0.0  # the exponent is learnt from attempts at the same t only
         done = False
         for _ in range(60):
             if not (h > 1e-13 * t):
