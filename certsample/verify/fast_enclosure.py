@@ -310,13 +310,13 @@ def _exponents(n, star, active, means, vidx, lwd, shared, unshared, LO, HI, off)
     y^2 / 2 - mu_c^2 a^2 / 2``, formed from series shared by every ``c``. No two large terms cancel, so an
     interval evaluation over a box stays about as narrow as the variation of ``l_c - l_*``.
 
-    At order 0 the log-variance terms are ``sum_i (log v_c - log v_*)_i = log prod_i (v_{c,i} / v_{*,i})``
-    (exactly, at every time of ``[tl, th]``): the product of the intervals of the ratios contains the exact
-    product at every such time (each interval operation contains its exact results), and ``log`` is
-    increasing, so :func:`~.interval.log_bounds` of the product interval contains the sum. One logarithm per
-    component replaces one per variance. (Each ``v`` lies between ``1`` and its ``lam``, so a product of ``k``
-    ratios overflows or underflows only for extreme variances or thousands of coordinates; an infinite or
-    zero endpoint then makes the bound infinite and the step fail, never wrong.)
+    At order 0 the log-variance terms are ``sum_i (log v_c - log v_*)_i = log prod_i (v_{c,i} / v_{*,i})`` (exactly,
+    at every time of ``[tl, th]``): the product of the intervals of the ratios contains the exact product at every
+    such time (each interval operation contains its exact results), and ``log`` is increasing, so
+    :func:`~.interval.log_bounds` of the product interval contains the sum (:func:`_exponent_constants` writes it,
+    with ``log(w_c / w_*)``, into column 0 of the ``l`` rows before the rest is added). One logarithm per component
+    replaces one per variance. (A product that overflows or underflows gives an infinite bound of the logarithm: the
+    enclosure stays valid, and the step fails where ``u_c`` becomes unbounded.)
     """
     K, k = means.shape
     for c in range(K):
