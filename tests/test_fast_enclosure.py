@@ -264,6 +264,62 @@ def test_series_intervals_are_ordered_and_contain_the_drift_at_the_box_points():
             assert LO[off[fe.R_Y] + i, 1] <= drift[i] <= HI[off[fe.R_Y] + i, 1]
 
 
+def test_order_zero_exponents_contain_the_exact_log_ratios_over_a_box():
+    """``l_c - l_*`` at order 0 over a box and a time interval (one log of a product of variance ratios per
+    component) against mpmath at sample points, in four coordinates where every component has its own variances."""
+    target = cs.gaussian_mixture(
+        [[1.0, 0.0, 0.5, -0.3], [-1.0, 0.5, 0.0, 0.2], [0.0, -1.0, 1.0, 0.4]],
+        [[0.3, 0.6, 0.9, 0.2], [0.5, 0.5, 0.2, 1.7], [0.8, 0.4, 0.6, 0.25]],
+        [0.2, 0.5, 0.3],
+    )
+    model = fe.FastModel(target)
+    LO, HI, off, vec, jmask, active = model.scratch(4, 1)
+    LO, HI, vec, jmask, active = LO[0], HI[0], vec[0], jmask[0], active[0]
+    series = compile_for(fe._series, "cpu")
+    t_lo, t_hi, star = 0.6, 0.65, 1
+    centre, width = np.array([0.3, -0.2, 0.4, 0.1]), 0.02
+    for i in range(4):
+        LO[off[fe.R_Y] + i, 0], HI[off[fe.R_Y] + i, 0] = centre[i] - width, centre[i] + width
+    assert series(4, t_lo, t_hi, star, active, *_series_arrays(model), LO, HI, off, vec, jmask)
+    for _ in range(20):
+        y, t = centre + RNG.uniform(-width, width, 4), RNG.uniform(t_lo, t_hi)
+        with mp.workdps(30):
+            logs = _mp_log_terms(target, y, t)
+        for c in (0, 2):
+            exact = logs[c] - logs[star]
+            assert LO[off[fe.R_L] + c, 0] <= exact <= HI[off[fe.R_L] + c, 0]
+    assert HI[off[fe.R_L], 0] - LO[off[fe.R_L], 0] < 1.0  # and not vacuous
+
+
+def test_step_control_exponent_moves_halfway_within_its_bounds():
+    power = fe._power(15.0, 13, 0.02, 0.01, 2.0**24 * 1e-20, 1e-20)  # seen: 24
+    assert power == 19.5
+    assert fe._power(15.0, 13, 0.02, 0.01, 1e-20, 1e-20) == 15.0  # seen 0: clamped at order + 2
+    assert fe._power(15.0, 13, 0.02, 0.01, 1e40, 1e-20) == 60.0  # clamped at 4 (order + 2)
+    assert fe._power(15.0, 13, 0.02, 0.0199, 1.0, 2.0) == 15.0  # steps too close to learn from
+    assert fe._power(15.0, 13, 0.02, 0.01, math.inf, 1e-20) == 15.0  # a failed attempt teaches nothing
+
+
+def test_box_limited_models_take_a_lower_default_order():
+    from certsample.verify.flows import default_order
+
+    wide = fe.FastModel(cs.gaussian_mixture(RNG.standard_normal((3, 8)), RNG.uniform(0.2, 1.0, (3, 8))))
+    ring = fe.FastModel(cs.ring_mixture(n_modes=4, radius=3.0))
+    assert wide.box_limited and not ring.box_limited
+    assert default_order(1e-14, wide) == 10 and default_order(1e-14, ring) == default_order(1e-14) == 13
+
+
+def _mp_log_terms(target, y, t):
+    """``l_c = log w_c - sum_i ((y_i - a mu_{c,i})^2 / v_{c,i} + log v_{c,i}) / 2`` in mpmath."""
+    e2, a = mp.exp(-2 * mp.mpf(t)), mp.exp(-mp.mpf(t))
+    out = []
+    for mu, lam, w in zip(target.means, target.variances, target.weights):
+        v = [1 + (mp.mpf(float(l)) - 1) * e2 for l in lam]
+        quad = sum((mp.mpf(y[i]) - a * mp.mpf(float(mu[i]))) ** 2 / v[i] + mp.log(v[i]) for i in range(len(y)))
+        out.append(mp.log(mp.mpf(float(w))) - quad / 2)
+    return out
+
+
 def _series_arrays(model):
     means, vidx, lams, lwd, logw, shared, gj = model.arrays
     return means, vidx, lams, lwd, shared, gj

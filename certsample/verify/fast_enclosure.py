@@ -221,8 +221,11 @@ def _conv_from(LO, HI, ra, rb, n, first, weighted):
 def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec):
     """Coefficient ``n`` of ``a``, ``a^2`` and, per needed variance ``lam_j``, of ``1/v`` and ``log v`` and (where
     ``jmask[j] == 2``) of ``a/v`` and ``kappa = 1 - 1/v`` (``v = 1 + (lam_j - 1) a^2``, ``a = e^{-t}``, ``t`` in
-    ``[tl, th]`` at ``tau = 0``). Coefficients already computed for the same ``[tl, th]`` are kept (the
-    cache key and the orders done per variance live in the vector scratch)."""
+    ``[tl, th]`` at ``tau = 0``). The ``log v`` row holds ``v`` itself in column 0 (its coefficients from 1
+    on are those of ``log v``): :func:`_exponents` needs ``log v`` at order 0 only in sums over coordinates,
+    and takes one logarithm of a product per component instead of one per variance. Coefficients already
+    computed for the same ``[tl, th]`` are kept (the cache key and the orders done per variance live in the
+    vector scratch)."""
     ra, re2 = off[R_A], off[R_E2]
     if n == 0 and not (vec[V_KEY, 0] == tl and vec[V_KEY, 1] == th):
         vec[V_KEY, 0], vec[V_KEY, 1], vec[V_KEY, 2] = tl, th, 0.0
@@ -248,7 +251,7 @@ def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec):
                 pl, ph = imul(ml, mh, LO[re2, 0], HI[re2, 0])
                 vl, vh = iadd(pl, ph, 1.0, 1.0)
                 LO[ri, 0], HI[ri, 0] = idiv(1.0, 1.0, vl, vh)
-                LO[rl, 0], HI[rl, 0] = log_bounds(vl, vh)
+                LO[rl, 0], HI[rl, 0] = vl, vh  # v itself: :func:`_exponents` takes one log per component
             else:
                 # 1/v: v_q = (lam - 1) (a^2)_q for q >= 1, (1/v)_n = -(1/v)_0 sum_{q=1}^n v_q (1/v)_{n-q}
                 sl, sh = _conv_from(LO, HI, re2, ri, n, 1, False)
@@ -271,7 +274,29 @@ def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec):
 
 
 @device_function
-def _exponents(n, star, active, means, vidx, lwd, shared, LO, HI, off):
+def _exponent_constants(star, active, vidx, shared, lwd, LO, HI, off):
+    """Column 0 of the ``l`` rows before :func:`_exponents` adds the rest: ``log(w_c / w_*) - log(prod_i v_{c,i} /
+    v_{*,i}) / 2`` over the coordinates where the variances differ (column 0 of the ``log v`` rows holds ``v``)."""
+    K, k = vidx.shape
+    for c in range(K):
+        if c == star or active[c] == 0:
+            continue
+        ll, lh = lwd[c, star, 0], lwd[c, star, 1]
+        ql, qh = 1.0, 1.0
+        for i in range(k):
+            jc, js = vidx[c, i], vidx[star, i]
+            if shared[i] < 0 and jc != js:
+                r1, r2 = off[R_LOGV] + jc, off[R_LOGV] + js
+                pl, ph = idiv(LO[r1, 0], HI[r1, 0], LO[r2, 0], HI[r2, 0])
+                ql, qh = imul(ql, qh, pl, ph)
+        if not (ql == 1.0 and qh == 1.0):  # a product of exactly 1 has log 0
+            pl, ph = log_bounds(ql, qh)
+            ll, lh = isub(ll, lh, 0.5 * pl, 0.5 * ph)
+        LO[off[R_L] + c, 0], HI[off[R_L] + c, 0] = ll, lh
+
+
+@device_function
+def _exponents(n, star, active, means, vidx, lwd, shared, unshared, LO, HI, off):
     """Coefficient ``n`` of ``l_c - l_*`` and of ``u_c = e^{l_c - l_*}`` for the active ``c != *``.
 
     With ``d_c = y - a mu_c``, ``dmu = mu_c - mu_*`` and ``D = 1/v_c - 1/v_*`` per coordinate,
@@ -284,12 +309,22 @@ def _exponents(n, star, active, means, vidx, lwd, shared, LO, HI, off):
     variances agree, ``D = 0``, a component costs no series product) and ``B_{c,i} = -d_c^2 / 2 = mu_c (a y) -
     y^2 / 2 - mu_c^2 a^2 / 2``, formed from series shared by every ``c``. No two large terms cancel, so an
     interval evaluation over a box stays about as narrow as the variation of ``l_c - l_*``.
+
+    At order 0 the log-variance terms are ``sum_i (log v_c - log v_*)_i = log prod_i (v_{c,i} / v_{*,i})`` (exactly,
+    at every time of ``[tl, th]``): the product of the intervals of the ratios contains the exact product at every
+    such time (each interval operation contains its exact results), and ``log`` is increasing, so
+    :func:`~.interval.log_bounds` of the product interval contains the sum (:func:`_exponent_constants` writes it,
+    with ``log(w_c / w_*)``, into column 0 of the ``l`` rows before the rest is added). One logarithm per component
+    replaces one per variance. (A product that overflows or underflows gives an infinite bound of the logarithm: the
+    enclosure stays valid, and the step fails where ``u_c`` becomes unbounded.)
     """
     K, k = means.shape
     for c in range(K):
         if c == star or active[c] == 0:
             continue
-        if n == 0:
+        if n == 0 and unshared:  # the weights and log-variance terms, from :func:`_exponent_constants`
+            ll, lh = LO[off[R_L] + c, 0], HI[off[R_L] + c, 0]
+        elif n == 0:
             ll, lh = lwd[c, star, 0], lwd[c, star, 1]
         else:
             ll, lh = 0.0, 0.0
@@ -305,9 +340,10 @@ def _exponents(n, star, active, means, vidx, lwd, shared, LO, HI, off):
             if shared[i] < 0 and jc != js:
                 pl, ph = _conv(LO, HI, off[R_DINV] + row, off[R_B] + row, n)
                 ll, lh = iadd(ll, lh, pl, ph)
-                r1, r2 = off[R_LOGV] + jc, off[R_LOGV] + js
-                pl, ph = isub(LO[r1, n], HI[r1, n], LO[r2, n], HI[r2, n])
-                ll, lh = isub(ll, lh, 0.5 * pl, 0.5 * ph)
+                if n > 0:
+                    r1, r2 = off[R_LOGV] + jc, off[R_LOGV] + js
+                    pl, ph = isub(LO[r1, n], HI[r1, n], LO[r2, n], HI[r2, n])
+                    ll, lh = isub(ll, lh, 0.5 * pl, 0.5 * ph)
         rL, rU = off[R_L] + c, off[R_U] + c
         LO[rL, n], HI[rL, n] = ll, lh
         if n == 0:
@@ -397,11 +433,16 @@ def _series(order, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO,
     _variance_mask(star, active, vidx, shared, gj, jmask)
     _constants(star, means, lams, LO, HI, off)
     rz, rr = off[R_Z], off[R_R]
+    unshared = False  # some coordinate where the components' variances differ
+    for i in range(k):
+        unshared = unshared or shared[i] < 0
     for n in range(order):
         _time_series(n, lams, jmask, LO, HI, off, tl, th, vec)
+        if n == 0 and unshared:
+            _exponent_constants(star, active, vidx, shared, lwd, LO, HI, off)
         for i in range(k):
             _coordinate_terms(n, i, star, active, means, vidx, shared, LO, HI, off)
-        _exponents(n, star, active, means, vidx, lwd, shared, LO, HI, off)
+        _exponents(n, star, active, means, vidx, lwd, shared, unshared, LO, HI, off)
         # Z = 1 + sum_{c != *} u_c and R = 1 / Z
         zl, zh = (1.0, 1.0) if n == 0 else (0.0, 0.0)
         for c in range(K):
@@ -731,6 +772,25 @@ def _step_size(h, t, delta):
 
 
 @device_function
+def _power(power, order, h, h_prev, r, r_prev):
+    """The exponent ``p`` of the step control's model ``remainder ~ C h^p``: the last value moved halfway to the
+    one seen between two attempts from the same ``t`` (``log(r / r_prev) / log(h / h_prev)``), kept in ``[order
+    + 2, 4 (order + 2)]``.
+
+    Over a box the remainder grows faster than ``h^(order + 1)`` (the a-priori box widens with ``h`` and the
+    series over it widen with the box), and a step control that assumes ``h^(order + 2)`` grows the step too
+    far and then rejects it. Only the step sizes depend on this; no bound does.
+    """
+    if not (r > 0.0 and r_prev > 0.0 and math.isfinite(r) and math.isfinite(r_prev)):
+        return power
+    ratio = h / h_prev
+    if not (ratio > 1.02 or ratio < 0.98):
+        return power
+    seen = math.log(r / r_prev) / math.log(ratio)
+    return min(4.0 * (order + 2), max(order + 2.0, 0.5 * power + 0.5 * seen))
+
+
+@device_function
 def _grow(e_prev, mu, h_lo, h_hi, eps, delta_p):
     """``e^{mu h} E + eps + Delta h max(1, e^{mu h})`` rounded up."""
     g = exp_bounds(0.0, next_up(mu * h_hi) if mu >= 0.0 else next_up(mu * h_lo))[1]
@@ -782,11 +842,13 @@ def enclose_particle(
     steps = 0
     status = 0
     attempts = 0
+    power, h_prev, r_prev = order + 2.0, 0.0, 0.0
     while t > delta and status == 0:
         if steps >= max_steps:
             status = 3
             break
         star = _reference_component(vec[V_C], t, means, vidx, lams, logw)
+        r_prev = 0.0  # the exponent is learnt from attempts at the same t only
         done = False
         for _ in range(60):
             if not (h > 1e-13 * t):
@@ -818,9 +880,11 @@ def enclose_particle(
             remainder, _ = _taylor_step(
                 order, h_lo, h_hi, t_next, t, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask
             )
+            power = _power(power, order, h, h_prev, remainder, r_prev)
+            h_prev, r_prev = h, remainder
             if not (remainder <= tol_local and math.isfinite(mu)):
                 status = 2 if math.isfinite(mu) else 4
-                shrink = (TARGET * tol_local / remainder) ** (1.0 / (order + 2)) if math.isfinite(remainder) else 0.5
+                shrink = (TARGET * tol_local / remainder) ** (1.0 / power) if math.isfinite(remainder) else 0.5
                 h *= min(0.9, max(0.1, shrink))
                 continue
             eps = _advance_center(
@@ -835,7 +899,7 @@ def enclose_particle(
             done = True
             t = t_next
             steps += 1
-            h *= min(2.0, max(0.5, (TARGET * tol_local / max(remainder, 1e-300)) ** (1.0 / (order + 2))))
+            h *= min(2.0, max(0.5, (TARGET * tol_local / max(remainder, 1e-300)) ** (1.0 / power)))
             break
         if not done:
             if status == 0:
@@ -943,6 +1007,12 @@ class FastModel:
                 diff = logs[c] - logs[s]
                 self.lwd[c, s] = _lower(diff), _upper(diff)
         self.logw = np.log(target.weights[keep])
+
+    @property
+    def box_limited(self) -> bool:
+        """Per-component variances in more than three coordinates: there the series over the a-priori box
+        widens fastest with the step (interval widths add over the coordinates) and limits it."""
+        return bool(self.means.shape[1] > 3 and np.sum(self.shared < 0) > 3)
 
     @property
     def arrays(self) -> tuple:

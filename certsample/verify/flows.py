@@ -85,9 +85,16 @@ def proved_errors(samples, centers, radii):
     return lower, upper
 
 
-def default_order(tol_local_relative: float) -> int:
-    """Taylor order for a local tolerance relative to the particle's scale (about one per digit)."""
-    return int(min(20, max(6, round(0.9 * -math.log10(tol_local_relative)))))
+def default_order(tol_local_relative: float, model: FastModel | None = None) -> int:
+    """Taylor order for a local tolerance relative to the particle's scale (about one per digit).
+
+    Where ``model`` has per-component variances in more than three coordinates
+    (:attr:`~.fast_enclosure.FastModel.box_limited`), the remainder over the a-priori box, not the point
+    series, limits the steps, and an order buys less step length than it costs: 0.7 of an order per
+    digit there (the measured optimum, ``docs/performance.md``), 0.9 elsewhere.
+    """
+    per_digit = 0.7 if model is not None and model.box_limited else 0.9
+    return int(min(20, max(6, round(per_digit * -math.log10(tol_local_relative)))))
 
 
 def enclose_flows(
@@ -136,8 +143,8 @@ def enclose_flows(
     n = x0.shape[0]
     T, delta = float(T), float(delta)
     tol_abs = tol * (1.0 + np.linalg.norm(x0, axis=1))
-    order = default_order(tol * LOCAL_FRACTION) if order is None else int(order)
     maps = _Maps(target, T, delta)
+    order = default_order(tol * LOCAL_FRACTION, maps.model) if order is None else int(order)
     y_lo, y_hi = maps.project(x0)
     steps = np.zeros(n, dtype=np.int64)
     if maps.model is None:
