@@ -91,7 +91,7 @@ def default_order(tol_local_relative: float, model: FastModel | None = None) -> 
     Where ``model`` has per-component variances in more than three coordinates
     (:attr:`~.fast_enclosure.FastModel.box_limited`), the remainder over the a-priori box, not the point
     series, limits the steps, and an order buys less step length than it costs: 0.7 of an order per
-    digit there (the measured optimum, ``docs/performance.md``), 0.9 elsewhere.
+    digit there, 0.9 elsewhere (the fastest on the benchmarks' targets: ``docs/performance.md``).
     """
     per_digit = 0.7 if model is not None and model.box_limited else 0.9
     return int(min(20, max(6, round(per_digit * -math.log10(tol_local_relative)))))
