@@ -9,7 +9,8 @@ worst point alone). Usage::
     python benchmarks/midpoint_bound.py [--particles 200] [--steps 32 128 512] [--parallel R K]
 
 ``--parallel R K``: the parallel midpoint (``R`` pieces, ``K`` Picard sweeps) on the ring and the cloud
-(``T = 3``, ``delta = 0.5``) instead, against ``parallel_midpoint_ms``.
+(``T = 3``, ``delta = 0.5``) instead, against ``parallel_midpoint_ms``. ``--unequal``: the mixtures with unequal
+diagonal variances instead (step U of the proof), with either method.
 """
 
 from __future__ import annotations
@@ -36,12 +37,29 @@ CASES = [
 ]
 
 
+def _mixture8():
+    rng = np.random.default_rng(3)
+    return cs.gaussian_mixture(rng.standard_normal((3, 8)), rng.uniform(0.3, 0.6, (3, 8)))
+
+
+UNEQUAL_CASES = [
+    (
+        "unequal 2-d",
+        lambda: cs.gaussian_mixture([[1.5, 0.0], [-1.0, 1.0]], [[0.2, 0.5], [0.6, 0.3]], [0.4, 0.6]),
+        2.0,
+        0.1,
+    ),
+    ("unequal 8-d (3 components)", _mixture8, 1.0, 0.3),
+]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--particles", type=int, default=200)
     parser.add_argument("--steps", type=int, nargs="+", default=[32, 128, 512])
     parser.add_argument("--points", type=int, default=3, help="sampled start points (plus two on the boundary)")
     parser.add_argument("--parallel", type=int, nargs=2, metavar=("R", "K"), default=None)
+    parser.add_argument("--unequal", action="store_true", help="the unequal-variance mixtures instead")
     args = parser.parse_args()
     if args.parallel:
         R, K = args.parallel
@@ -50,6 +68,8 @@ def main():
         cases = [c for c in CASES if c[2] == 3.0]
     else:
         theorem, solver, options, cases = proofs.get("randomized_midpoint_ms"), "randomized-midpoint", {}, CASES
+    if args.unequal:
+        cases = UNEQUAL_CASES
     evals = 1 + options.get("R", 1) * (options.get("K", 0) + 1)
     print(
         "| target | T, delta | NFE | measured RMS, worst point (+- 2 SE) | bound at that point | bound on S | "

@@ -30,7 +30,10 @@ of the block means, ``nu_c = mu_{c,J} - m0``, ``R = max_c |nu_c|`` and ``z = u_J
           \quad r_c \propto w_c \exp\big((a z\cdot\nu_c - a^2 |\nu_c|^2 / 2) / v\big),
 
 with ``v = a^2 lam_J + sigma^2`` and ``|nu_bar| <= R``; ``grad s_J = -I/v + (a^2 / v^2) Cov_r(nu)``.
-Blocks with unequal or anisotropic variances are reported as not covered (``Decomposition.reason``).
+Blocks whose components have unequal (diagonal) variances ``lam_ci`` there are of kind ``'unequal'``: with
+the same ``m0``, ``nu_c`` and ``z``, ``s_J = sum_c r_c (a nu_c - z) / v_c`` (coordinatewise, ``v_ci = 1 +
+(lam_ci - 1) a^2``); :mod:`proofs.midpoint_ms` (step U) bounds them on balls. ``Decomposition.reason`` stays
+for targets outside both kinds (none of the built-in constructors makes one).
 
 Start set (:class:`StartSet`)
 -----------------------------
@@ -40,7 +43,10 @@ coordinates are Gaussian, independent of the component). Given component ``c``, 
 nu_c + sqrt(v_T) g`` with ``g ~ N(0, I_{k_J})``, so ``|u_J - a_T m0| <= a_T R + sqrt(v_T) |g|``; and
 ``w_lin = diag(v)^{1/2} g'``. The map ``g -> |D^{1/2} g|`` is ``sqrt(max D)``-Lipschitz and ``E|D^{1/2} g|
 <= sqrt(tr D)``, so Gaussian concentration (Boucheron, Lugosi, Massart, Thm 5.6) gives
-``P(|D^{1/2} g| > sqrt(tr D) + sqrt(max D) sqrt(2 log(1/eta'))) <= eta'``. Hence
+``P(|D^{1/2} g| > sqrt(tr D) + sqrt(max D) sqrt(2 log(1/eta'))) <= eta'``. With unequal variances the
+block's part given ``c`` is ``a_T nu_c + D_c^{1/2} g``, ``D_c = diag(v_ci(T))``, and ``sqrt(tr D_c) <= sqrt(k_J
+v_T)``, ``max D_c <= v_T`` for ``v_T = 1 + (lam_max - 1) a_T^2`` (``v`` increases in ``lam``), ``lam_max`` the
+largest block variance; averaging over ``c`` keeps the tail. Hence
 
 .. math:: r_J = a_T R + \sqrt{v_T}\,\big(\sqrt{k_J} + \sqrt{2\log(1/\eta_J)}\big), \qquad
           r_{lin} = \sqrt{\textstyle\sum v_i(T)} + \sqrt{\max v_i(T)}\,\sqrt{2\log(1/\eta_{lin})},
@@ -107,6 +113,10 @@ __all__ = [
     "posterior_covariance_sup",
     "block_lipschitz_sup",
     "block_one_sided_sup",
+    "reference_variance",
+    "variance_balls",
+    "unequal_rates",
+    "ball_sup",
     "PREC",
 ]
 
@@ -187,7 +197,8 @@ class Decomposition:
     block_axes : tuple of int
         Coordinates of ``u = Q^T x`` where the components differ (empty for a Gaussian).
     block_variance : float or None
-        The common isotropic data variance ``lam_J`` of the block (``None`` without a block).
+        The common isotropic data variance ``lam_J`` of the block (``None`` without a block, or when the
+        components' block variances differ: kind ``'unequal'``).
     block_centre : (k_J,) array
         ``m0``, the centre of the bounding box of the block means.
     block_offsets : (K', k_J) array
@@ -207,6 +218,8 @@ class Decomposition:
     perp_variance : float
     reason : str
         Empty when the theorem's hypotheses hold; else why the target is not covered.
+    block_variances : (K', k_J) array
+        ``lam_ci``, the data variances of the positive-weight components on the block.
     """
 
     target: object
@@ -223,7 +236,20 @@ class Decomposition:
     perp_dim: int
     perp_variance: float
     reason: str = ""
+    block_variances: np.ndarray | None = None
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def kind(self) -> str:
+        """``'linear'`` (no block), ``'isotropic'`` (one shared isotropic block variance) or ``'unequal'``."""
+        if not self.has_block:
+            return "linear"
+        return "isotropic" if self.block_variance is not None else "unequal"
+
+    @property
+    def variance_range(self) -> tuple:
+        """``(lam_min, lam_max)`` of the block's data variances (floats, exact: they are the data)."""
+        return float(np.min(self.block_variances)), float(np.max(self.block_variances))
 
     @property
     def covered(self) -> bool:
@@ -285,12 +311,7 @@ def decompose(target) -> Decomposition:
     radius = 0.0
     if block:
         bv = variances[:, list(block)]
-        if np.any(bv != bv[0, 0]):
-            reason = (
-                "the components' variances differ, or are not isotropic, in the coordinates where they "
-                "differ; the block bound needs one common isotropic variance there"
-            )
-        else:
+        if np.all(bv == bv[0, 0]):
             block_variance = float(bv[0, 0])
         bm = means[:, list(block)]
         centre = 0.5 * (bm.max(axis=0) + bm.min(axis=0))
@@ -314,6 +335,7 @@ def decompose(target) -> Decomposition:
         perp_dim,
         float(target.lam_perp),
         reason,
+        variances[:, list(block)].copy(),
     )
 
 
@@ -355,7 +377,7 @@ class StartSet:
             a = arb(-T).exp()
             self.block_radius = 0.0
             if dec.has_block:
-                v = 1 + (arb(dec.block_variance) - 1) * a * a
+                v = 1 + (arb(dec.variance_range[1]) - 1) * a * a  # the largest block variance
                 k_j = len(dec.block_axes)
                 tail = (2 * (1 / arb(self.eta_block)).log()).sqrt()
                 self.block_radius = upper_float(a * arb(dec.block_radius) + v.sqrt() * (arb(k_j).sqrt() + tail))
@@ -537,3 +559,98 @@ def block_one_sided_sup(dec: Decomposition, t_lo, t_hi):
     a, v = time_scales(dec.block_variance, t_lo, t_hi)
     c = posterior_covariance_sup(dec, t_lo, t_hi)
     return (1 - 1 / v + a * a * c / (v * v)).upper()
+
+
+# ---------------------------------------------------------------------------- unequal variances on a ball
+_VARIANCE_PIECES = 8  # the block variances as balls: the distinct values, or this many pieces of their range
+
+
+def reference_variance(dec: Decomposition) -> float:
+    """``lam0``, the frame's variance for kind ``'unequal'``: the harmonic middle of the block variances' range
+    (any ``lam0 >= 0`` is valid; this one balances ``|1/V - 1/v|`` at small times)."""
+    lo, hi = dec.variance_range
+    return 2 * lo * hi / (lo + hi) if lo + hi > 0 else 0.0
+
+
+def variance_balls(dec: Decomposition) -> list:
+    """Balls that together contain every block variance ``lam_ci``: the distinct values (at most eight), else
+    eight pieces of their range."""
+    values = np.unique(dec.block_variances)
+    if values.size <= _VARIANCE_PIECES:
+        return [arb(float(x)) for x in values]
+    edges = np.linspace(values[0], values[-1], _VARIANCE_PIECES + 1)
+    edges[0], edges[-1] = values[0], values[-1]
+    return [interval(float(lo), float(hi)) for lo, hi in zip(edges[:-1], edges[1:])]
+
+
+def unequal_rates(dec: Decomposition, t_lo, t_hi) -> dict:
+    """Upper bounds (exact balls) over forward times ``[t_lo, t_hi]`` and every block variance ``lam`` (``x = a^2``,
+    ``v = 1 + (lam - 1) x``, ``V = 1 + (lam0 - 1) x``; :mod:`proofs.midpoint_ms`, step U):
+
+    ``a``; ``inv >= 1/v``; ``inv_min <= 1/v`` (a lower bound); ``growth >= 1 - 1/v = (lam - 1) x / v`` (signed);
+    ``one_minus >= |1 - 1/v|``; ``beta >= |1/V - 1/v| = |lam - lam0| x / (V v)``; ``rho >= |v - 1| / v^2``;
+    ``sigma2 >= |2 - v| / v^2``; ``gamma >= |(v - 1)/v^2 - (V - 1)/V^2| = |lam - lam0| x |v V - V - v| / (v^2 V^2)``
+    (the identity: ``(v - 1) V^2 - (V - 1) v^2 = (V - v)(v V - V - v)``). Each expression is evaluated on balls
+    containing ``a`` over the interval and ``lam`` over one of :func:`variance_balls`, so it contains every value.
+    """
+    lam0 = arb(reference_variance(dec))
+    a = interval(t_lo, t_hi).__neg__().exp()
+    x = a * a
+    V = 1 + (lam0 - 1) * x
+    parts = {k: [] for k in ("inv", "inv_min", "growth", "one_minus", "beta", "rho", "sigma2", "gamma")}
+    for lam in variance_balls(dec):
+        v = 1 + (lam - 1) * x
+        diff = abs(lam - lam0) * x
+        parts["inv"].append(1 / v)
+        parts["inv_min"].append(-(1 / v))  # upper of -1/v: minus a lower bound of 1/v
+        parts["growth"].append((lam - 1) * x / v)
+        parts["one_minus"].append(abs(lam - 1) * x / v)
+        parts["beta"].append(diff / (V * v))
+        parts["rho"].append(abs(lam - 1) * x / (v * v))
+        parts["sigma2"].append(abs(1 - (lam - 1) * x) / (v * v))
+        parts["gamma"].append(diff * abs(v * V - V - v) / (v * v * V * V))
+    out = {k: _ball_upper(vals) for k, vals in parts.items()}
+    out["inv_min"] = -out["inv_min"]
+    out["a"] = a.upper()
+    return out
+
+
+def _ball_upper(balls):
+    out = None
+    for b in balls:
+        u = b.upper()
+        out = u if out is None else out.max(u)
+    return out
+
+
+def _round_up_3(x: float) -> float:
+    """``x`` rounded up to three significant digits (a larger radius: shared memos of :func:`sup_on`)."""
+    if not x > 0:
+        return 0.0
+    e = math.floor(math.log10(x)) - 2
+    return float(math.ceil(x / 10.0**e) * 10.0**e) * (1 + 1e-12)
+
+
+def ball_sup(dec: Decomposition, t_lo, t_hi, ball, kind: str = "lipschitz"):
+    """An upper bound (exact ball) of the block's Lipschitz constant (``kind='lipschitz'``) or of ``lambda_max(I +
+    grad s_J)`` (``'one_sided'``) at every ``z`` with ``|z| <= ball`` and forward time in ``[t_lo, t_hi]`` (balls):
+    the smaller of :func:`certsample.lipschitz.sup_on` on the ball ``|y| <= a_max |m0| + ball`` of the basis
+    coordinates and the direct bound of :mod:`proofs.midpoint_ms` step U3 (``max(inv, D^2 - inv_min)``,
+    ``1 - inv_min + D^2``, ``D = a R inv + beta ball``)."""
+    from certsample.lipschitz import sup_on
+
+    rates = unequal_rates(dec, t_lo, t_hi)
+    ball = arb(ball)
+    dmax = rates["a"] * arb(dec.block_radius) * rates["inv"] + rates["beta"] * ball
+    if kind == "lipschitz":
+        direct = rates["inv"].max((dmax * dmax - rates["inv_min"]).upper())
+    else:
+        direct = (1 - rates["inv_min"] + dmax * dmax).upper()
+    if "centre_norm" not in dec._cache:
+        dec._cache["centre_norm"] = sum((arb(float(c)) ** 2 for c in dec.block_centre), arb(0)).sqrt().upper()
+    radius = upper_float(rates["a"] * dec._cache["centre_norm"] + ball)
+    if not math.isfinite(radius):
+        return direct
+    lo, hi = max(0.0, lower_float(arb(t_lo))), upper_float(arb(t_hi))
+    proved = sup_on(dec.target, lo, hi, radius=_round_up_3(radius), kind=kind)
+    return direct.min(arb(proved)).upper()

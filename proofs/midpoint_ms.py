@@ -3,7 +3,8 @@ r"""Proved mean-square (pathwise RMS) bounds for the randomized-midpoint and par
 Theorem
 -------
 Let ``q_0`` be a built-in target (:mod:`proofs.midpoint_bounds`: its block ``J``, where the components
-differ, has one isotropic variance ``lam_J`` shared by every component, or is empty), ``T = t_0 > t_1 >
+differ, has one isotropic variance ``lam_J`` shared by every component, or diagonal variances ``lam_ci`` that
+differ between components (step U), or is empty), ``T = t_0 > t_1 >
 ... > t_N = delta > 0`` a time grid, and run the scheme of
 :class:`~certsample.solvers.parallel_midpoint.ParallelRandomizedMidpoint` with ``R`` pieces and ``K``
 Picard sweeps (``R = 1, K = 0``: :class:`~certsample.solvers.randomized_midpoint.RandomizedMidpoint`),
@@ -18,9 +19,9 @@ exact mean-square factor of a linear coordinate of data variance ``lam`` (step L
 block recursion (step B) started from ``P_0 = r_J``. For one start point the same holds with ``r_J =
 |z_J(x_0)|`` and ``sum_i w_i^2 F(lam_i)`` in place of the second term (``rms_bound(..., x0=)``). No
 constant is hidden; every one is computed in Arb (192 bits) and rounded up. The dimension enters only
-through ``r_lin``. Not covered: mixtures whose components differ in variance, or have anisotropic
-variances, in the block; the float64 rounding of a real run (certify's enclosures cover that a
-posteriori).
+through ``r_lin``. Not covered: the float64 rounding of a real run (certify's enclosures cover that a
+posteriori). With unequal variances the bound is finite only while the balls of step U are (it is
+``inf`` otherwise, never wrong).
 
 Step L (linear coordinates: exact)
 ----------------------------------
@@ -123,6 +124,71 @@ mean 0 and second moment ``<= V_k`` (the draw of step ``k`` is independent of ``
 every ``x_k`` with ``|z_k| <= P_k``). Orthogonality and Minkowski give ``a_{k+1}^2 <= (ell_k a_k + B_k)^2 +
 V_k``, ``a_0 = 0``, for ``a_k = ||e_k||_{L^2}`` on the block (:func:`block_recursion`).
 
+Step U (unequal diagonal variances on the block)
+------------------------------------------------
+Now component ``c`` has data variance ``lam_ci`` in block coordinate ``i``, ``v_ci = 1 + (lam_ci - 1) a^2``
+(``> 0`` for ``t > 0``), ``X_c = (a nu_c - z) / v_c`` (coordinatewise), so ``s_J = sum_c r_c X_c``; fix ``lam0 >=
+0`` (:func:`~proofs.midpoint_bounds.reference_variance`: any value is valid) and ``V = 1 + (lam0 - 1) a^2``.
+Over a step's forward times ``[t_{k+1}, t_k]`` and every variance, :func:`~proofs.midpoint_bounds.unequal_rates`
+gives balls ``inv >= 1/v``, ``inv_min <= 1/v``, ``kappa >= 1 - 1/v`` (signed), ``one_minus >= |1 - 1/v|``,
+``beta >= |1/V - 1/v|``, ``rho >= |v - 1| / v^2``, ``sigma2 >= |2 - v| / v^2``, ``gamma >= |f(v) - f(V)|`` with
+``f(v) = (v - 1) / v^2``, and ``a <= e^{-t_{k+1}}``; ``b := a R inv``.
+
+*U0, exact paths.* Along the flow ``z' = z + s_J`` (``a' = a``) and ``<z, z + X_c> = sum_i z_i^2 (1 - 1/v_ci) +
+a <z, nu_c / v_c> <= kappa |z|^2 + b |z|``, so ``d|z|/dr <= kappa |z| + b`` and, for either sign of ``kappa``,
+``|z(r)| <= e^{kappa r} |z(0)| + b r max(1, e^{kappa r})`` (``(e^{kappa r} - 1)/kappa <= r max(1, e^{kappa r})``).
+So over the step every exact path from ``|z| <= P`` has ``|z| <= Z(P) := max(1, e^{kappa h}) (P + b h)``, and
+the exact path from ``x_0`` has ``|z(y_k)| <= P^ex_k``: ``P^ex_0 = r_J`` (or ``|z(x_0)|``), ``P^ex_{k+1} =
+e^{kappa h} P^ex_k + max(1, e^{kappa h}) b h``.
+
+*U1, the scheme's states (every draw).* ``s_J = -z/V + D`` with ``D = sum_c r_c (a nu_c / v_c + z (1/V -
+1/v_c))``, so ``|D| <= A + beta |z|``, ``A = a R inv`` at the state's time. Run step A with the linear part ``c =
+1/V``: a state ``p z + xi`` has ``|xi| <= q + r |z|``, and a score evaluated there contributes ``-c xi + D``
+with ``|-c xi + D| <= (c + beta)(q + r |z|) + A + beta |p| |z|`` (``|z_state| <= |p| |z| + |xi|``). The guess
+has ``q = (e^tau - 1) A(t)``, ``r = (e^tau - 1) beta(t)``; a sweep and the endpoint add these contributions with
+the non-negative weights ``e^{tau_i} g_j``, ``D_i`` and ``w_j`` of step L. Evaluated over the cells of step A
+(:func:`region_coefficients` with ``lams``) this gives ``|z_{k+1}| <= gain P_k + shift`` and, for ``x_k`` and
+every midpoint of every sweep, ``|z| <= reach_gain P_k + reach_shift``, for every draw with ``|z_k| <= P_k``.
+(With one variance, ``beta = 0`` and ``A = a R c``: step A.)
+
+*U2, the ball.* ``ball_k = max(Z(max(P_k, P^ex_k)), reach_gain P_k + reach_shift)`` bounds ``|z|`` on the exact
+paths over step ``k`` from ``x_k`` and from ``y_k`` and at every state where the scheme evaluates the score,
+for every draw. In the basis coordinates these points lie in ``|y| <= a |m0| + ball_k`` (``y_lin = 0``: the
+block's Hessian does not depend on the linear coordinates, which step L treats exactly), a convex set, so
+segments between them stay in it. No iterate can leave it: the ball is built from the iterates' a.s.
+region, and if it is not finite the bound is ``inf``.
+
+*U3, Lipschitz and one-sided constants on the ball.* ``Hess_u log q_t = -sum_c r_c diag(1/v_c) + Cov_r(X)``
+(``grad log N(u; a mu_c, diag v_c) = X_c``, its Hessian ``-diag(1/v_c)``), and ``Cov_r(X) <= E_r |X -
+x_0|^2 I`` for any ``x_0``; with ``x_0 = -z/V``, ``|X_c - x_0| = |a nu_c / v_c + z (1/V - 1/v_c)| <= Dm(|z|) :=
+b + beta |z|``. So its eigenvalues lie in ``[-inv, Dm^2 - inv_min]``: ``L_j <= max(inv, Dm(ball)^2 - inv_min)``
+on piece ``j`` and ``mu <= 1 - inv_min + Dm(ball)^2``; each is replaced by
+:func:`certsample.lipschitz.sup_on` on the ball ``|y| <= a |m0| + ball_k`` where that is smaller (proved there;
+the radius rounded up to three digits; :func:`~proofs.midpoint_bounds.ball_sup`).
+
+*U4, the drift along the path.* On the exact path from ``x_k`` (``|z| <= Z``): ``|G| = |sum_c r_c X_c| <= inv (Z
++ a R) =: G0``. In the moving frame ``G' = H z' + d_r s_J|_z`` (``d_r`` at fixed ``z``) with ``||H|| <= L :=
+max_j L_j`` and ``|z'| = |sum_c r_c (z (1 - 1/v_c) + a nu_c / v_c)| <= one_minus Z + b``. At fixed ``z``, with
+``v_c' = 2 (v_c - 1)``, ``d_r X_c = a nu_c (2 - v_c) / v_c^2 + 2 z (v_c - 1) / v_c^2``, of norm ``<= a R sigma2 + 2
+Z rho``. The logits ``theta_c = log w_c - (1/2) sum_i log v_ci - sum_i (z_i - a nu_ci)^2 / (2 v_ci)`` have
+``phi_c := d_r theta_c = -sum_i (1 - 1/v_ci) + sum_i (z_i - a nu_ci) a nu_ci / v_ci + sum_i (z_i - a nu_ci)^2
+f(v_ci)`` and ``d_r r_c = r_c (phi_c - E_r phi)``, so ``sum_c (d_r r_c) X_c = sum_c r_c (phi_c - phi_0)(X_c -
+s_J)`` for any ``phi_0`` (both centred sums vanish). With ``phi_0 = -k_J (1 - 1/V) + |z|^2 f(V)``, term by
+term (Cauchy-Schwarz on the cross terms, ``(z_i - a nu_ci)^2 f(v_ci) - z_i^2 f(V) = z_i^2 (f(v_ci) - f(V)) - 2 a
+z_i nu_ci f(v_ci) + a^2 nu_ci^2 f(v_ci)``),
+
+.. math:: |\phi_c - \phi_0| \le \Phi := k_J \beta + (a R Z + a^2 R^2)\, inv + Z^2 \gamma
+          + (2 a R Z + a^2 R^2)\, \rho,
+
+and ``sum_c r_c |X_c - s_J| <= (sum_c r_c |X_c - x_0|^2)^{1/2} <= Dm(Z)``. Hence
+
+.. math:: |G'| \le G_1 := L\,(one\_minus\, Z + a R\, inv) + a R\, \sigma_2 + 2 Z \rho + \Phi\, (a R\, inv + \beta Z).
+
+*U5.* Steps B2-B4 use only: ``L_j`` on segments between an evaluated state and the exact path at the same
+time, ``mu`` on segments between the exact flows from ``x_k`` and ``y_k``, and ``G0``, ``G1`` on the path from
+``x_k``, for every draw with ``|z_k| <= P_k``; all these lie in ``ball_k`` (U2), so B2-B4 hold verbatim with
+U3-U4's constants, and ``P_k`` follows U1 (:func:`unequal_block_step`).
+
 Step C (closed forms: the registered ``error_expr``)
 ----------------------------------------------------
 For constant sups ``L``, ``mu >= 0``, ``G0``, ``G1`` over a run of ``n`` uniform steps, induction on B4
@@ -162,21 +228,25 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from .core import OutsideTheoremRange, RunPlan, RunTheorem, smax
+from .core import OutsideTheoremRange, RunPlan, RunTheorem, check_search_budget, smax
 from .midpoint_bounds import (
     NotCovered,
     StartSet,
     _popoviciu,
     arb,
     arb_precision,
+    ball_sup,
     block_lipschitz_sup,
     block_one_sided_sup,
     decompose,
     expectation,
     interval,
     posterior_covariance_sup,
+    reference_variance,
     time_scales,
+    unequal_rates,
     upper_float,
+    variance_balls,
 )
 
 SAMPLINGS = ("uniform", "exponential")
@@ -402,46 +472,87 @@ def midpoint_error_integrals(h, scheme: Scheme, lipschitz):
     return b_sum.upper(), s_sum.upper()
 
 
-def region_coefficients(lam, radius, t, t_next, scheme: Scheme):
-    """``(gain, shift)`` with ``|z_next| <= gain |z| + shift`` for every choice of the random points.
+def region_coefficients(lam, radius, t, t_next, scheme: Scheme, lams=None):
+    """``(gain, shift, reach_gain, reach_shift)``: ``|z_next| <= gain |z| + shift`` and every state the step
+    evaluates the score at has ``|z_i| <= reach_gain |z| + reach_shift``, for every choice of the random points.
 
-    ``z = u_J - a m0`` at the step's start and end; module docstring, step A. Interval evaluation over the
-    pieces (the sequential method: over ``_REGION_CELLS`` cells of ``[0, h]``).
+    ``z = u_J - a m0`` at each state's own time; module docstring, steps A and U1. ``lam`` is the frame's
+    variance (the block's, or the reference ``lam0``) and ``lams`` the block's data variances (balls; default
+    ``[lam]``: then ``beta = 0``). Interval evaluation over the pieces (the sequential method: over
+    ``_REGION_CELLS`` cells of ``[0, h]``).
     """
     t, t_next = arb(t), arb(t_next)
     h = t - t_next
     R, K = scheme.R, scheme.K
     lam, radius = arb(lam), arb(radius)
+    lams = [lam] if lams is None else [arb(x) for x in lams]
     e2t, a0 = (-2 * t).exp(), (-t).exp()
-    c0 = 1 / (1 + (lam - 1) * e2t)
     pieces = [_Piece(h, scheme, j) for j in range(R)]
+
+    def rates(E):
+        """``(c, A, beta)`` at reverse time ``u`` (``E = e^u``): ``c = 1/V``, ``A >= a R max 1/v``, ``beta >=
+        max |1/V - 1/v|`` (``1/V - 1/v = (lam_ci - lam) a^2 / (V v)``)."""
+        x = e2t * E * E  # a(t - u)^2
+        V = 1 + (lam - 1) * x
+        vs = [1 + (m - 1) * x for m in lams]
+        inv = _ball_max([1 / v for v in vs])
+        beta = _ball_max([abs(m - lam) * x / (V * v) for m, v in zip(lams, vs)])
+        return 1 / V, a0 * E * radius * inv, beta
+
+    c0, A0, beta0 = rates(arb(1))
     if R == 1:
         cells = [[interval(h * i / _REGION_CELLS, h * (i + 1) / _REGION_CELLS)] for i in range(_REGION_CELLS)]
     else:
         cells = [[interval(p.b_lo, p.b_hi) for p in pieces]]
-    gain, shift = None, None
+    out = None
     for taus in cells:
         E = [tau.exp() for tau in taus]
-        c = [1 / (1 + (lam - 1) * e2t * x * x) for x in E]
-        a = [a0 * x for x in E]
+        c, A, beta = zip(*(rates(x) for x in E))
         D = [x * p.exp_neg_lo - 1 for x, p in zip(E, pieces)]
         w = [p.weight(x) for x, p in zip(E, pieces)]
+        # midpoint i's state is p z + xi with |xi| <= q + r |z|
         p_coef = [x - (x - 1) * c0 for x in E]
-        q_coef = [(x - 1) * c0 * a0 * radius for x in E]
-        for _ in range(K):
-            new_p, new_q = [], []
+        q_coef = [(x - 1) * A0 for x in E]
+        r_coef = [(x - 1) * beta0 for x in E]
+        reach_g, reach_s = [arb(1)], [arb(0)]
+
+        for sweep in range(K + 1):
+            reach_g += [x.abs_upper() + y for x, y in zip(p_coef, r_coef)]
+            reach_s += list(q_coef)
+            if sweep == K:
+                break
+            new_p, new_q, new_r = [], [], []
             for i in range(R):
                 s_p = sum((pieces[j].g * c[j] * p_coef[j] for j in range(i)), arb(0))
-                s_q = sum((pieces[j].g * c[j] * (q_coef[j] + a[j] * radius) for j in range(i)), arb(0))
+                whole = [_terms(c[j], beta[j], A[j], p_coef[j], q_coef[j], r_coef[j]) for j in range(i)]
+                own = _terms(c[i], beta[i], A[i], p_coef[i], q_coef[i], r_coef[i])
                 new_p.append(E[i] * (1 - s_p) - D[i] * c[i] * p_coef[i])
-                new_q.append(E[i] * s_q + D[i] * c[i] * (q_coef[i] + a[i] * radius))
-            p_coef, q_coef = new_p, new_q
+                new_q.append(E[i] * sum((pieces[j].g * x for j, (x, _y) in enumerate(whole)), arb(0)) + D[i] * own[0])
+                new_r.append(E[i] * sum((pieces[j].g * y for j, (_x, y) in enumerate(whole)), arb(0)) + D[i] * own[1])
+            p_coef, q_coef, r_coef = new_p, new_q, new_r
         p_end = h.exp() - sum((w[j] * c[j] * p_coef[j] for j in range(R)), arb(0))
-        q_end = sum((w[j] * c[j] * (q_coef[j] + a[j] * radius) for j in range(R)), arb(0))
-        g, s = p_end.abs_upper(), q_end.upper()
-        gain = g if gain is None else gain.max(g)
-        shift = s if shift is None else shift.max(s)
-    return gain, shift
+        ends = [_terms(c[j], beta[j], A[j], p_coef[j], q_coef[j], r_coef[j]) for j in range(R)]
+        q_end = sum((w[j] * x for j, (x, _y) in enumerate(ends)), arb(0))
+        r_end = sum((w[j] * y for j, (_x, y) in enumerate(ends)), arb(0))
+        here = [(p_end.abs_upper() + r_end).upper(), q_end.upper(), _ball_max(reach_g), _ball_max(reach_s)]
+        out = here if out is None else [x.max(y) for x, y in zip(out, here)]
+    return tuple(out)
+
+
+def _terms(c, beta, A, p, q, r):
+    """``(const, lin)`` with ``|-c xi + D| <= const + lin |z|`` where the state is ``p z + xi``, ``|xi| <= q + r |z|``
+    and ``|D| <= A + beta |p z + xi|`` (step U1)."""
+    cb = c + beta
+    return cb * q + A, cb * r + beta * p.abs_upper()
+
+
+def _ball_max(balls):
+    """An exact ball ``>=`` every point of every ball in ``balls``."""
+    out = None
+    for b in balls:
+        u = b.upper()
+        out = u if out is None else out.max(u)
+    return out
 
 
 @dataclass
@@ -494,7 +605,7 @@ def block_step(dec, t, t_next, scheme: Scheme) -> BlockStep:
     one_sided = [block_one_sided_sup(dec, lo, hi) for lo, hi in cells]
     exponent = sum(((hi - lo) * mu for (lo, hi), mu in zip(cells, one_sided)), arb(0))
     ell = exponent.exp().upper()
-    gain, shift = region_coefficients(dec.block_variance, dec.block_radius, t, t_next, scheme)
+    gain, shift, _, _ = region_coefficients(dec.block_variance, dec.block_radius, t, t_next, scheme)
     a, v = time_scales(dec.block_variance, t_next, t)
     cov = posterior_covariance_sup(dec, t_next, t)
     kappa = (1 - 1 / v).upper().max(arb(0))
@@ -539,47 +650,117 @@ class BlockBound:
     g1: np.ndarray  # G1_k >= sup |G'| on step k
     lipschitz: np.ndarray  # L_k (largest over the step's pieces)
     one_sided: np.ndarray  # mu_k (largest over the step's cells)
+    ball: np.ndarray | None = None  # unequal variances: |z| <= ball_k for paths and evaluated states of step k
+
+
+def unequal_block_step(dec, t, t_next, scheme: Scheme, P, P_exact) -> dict:
+    """One step of the block recursion for unequal variances (module docstring, step U) from ``|z_k| <= P`` (the
+    scheme's iterate, every draw) and ``|z(y_k)| <= P_exact`` (the exact path from the start)."""
+    R = scheme.R
+    ta, tb = arb(t), arb(t_next)
+    h = ta - tb
+    hr = h / R
+    radius = arb(dec.block_radius)
+    P, P_exact = arb(P), arb(P_exact)
+    lams = variance_balls(dec)
+    gain, shift, reach_gain, reach_shift = region_coefficients(
+        reference_variance(dec), dec.block_radius, t, t_next, scheme, lams
+    )
+    rates = unequal_rates(dec, tb, ta)
+    aR, inv = rates["a"] * radius, rates["inv"]
+    growth = (rates["growth"] * h).exp()  # U0: e^{kappa h}, kappa of either sign
+    top = growth.upper().max(arb(1))
+    path_shift = (h * aR * inv).upper()
+    Z = (top * (P.max(P_exact) + path_shift)).upper()
+    ball = Z.max(reach_gain * P + reach_shift).upper()  # U1: paths and every evaluated state
+    pieces = [(ta - (j + 1) * hr if j < R - 1 else tb, ta - j * hr) for j in range(R)]
+    lipschitz = [ball_sup(dec, lo, hi, ball, "lipschitz") for lo, hi in pieces]
+    cells = [(tb, ta - h / 2), (ta - h / 2, ta)] if R == 1 else pieces
+    one_sided = [ball_sup(dec, lo, hi, ball, "one_sided") for lo, hi in cells]
+    ell = sum(((hi - lo) * mu for (lo, hi), mu in zip(cells, one_sided)), arb(0)).exp().upper()
+    L = _ball_max(lipschitz)
+    g0 = (inv * (Z + aR)).upper()  # U2
+    dmax = aR * inv + rates["beta"] * Z
+    phi = (
+        len(dec.block_axes) * rates["beta"]
+        + (aR * Z + aR * aR) * inv
+        + Z * Z * rates["gamma"]
+        + (2 * aR * Z + aR * aR) * rates["rho"]
+    )
+    g1 = (L * (rates["one_minus"] * Z + aR * inv) + aR * rates["sigma2"] + 2 * Z * rates["rho"] + phi * dmax).upper()
+    b, s = midpoint_error_integrals(h, scheme, lipschitz)
+    spreads = [weight_spread(h, scheme, j) for j in range(R)]
+    q1 = sum(((g0 * al.upper() + g1 * be.upper()) ** 2 for al, be in spreads), arb(0)).sqrt()
+    return dict(
+        ell=ell,
+        bias=g1 * b,
+        var=(q1 + g1 * s) ** 2,
+        g0=g0,
+        g1=g1,
+        lipschitz=L,
+        one_sided=_ball_max(one_sided),
+        P=(gain * P + shift).upper(),
+        P_exact=(growth * P_exact + top * path_shift).upper(),
+        ball=ball,
+    )
+
+
+def _isotropic_block_step(dec, t, t_next, scheme: Scheme, P, P_exact) -> dict:
+    """One step of the block recursion for one isotropic block variance (step B; ``P_exact`` is not needed: the
+    sups hold everywhere)."""
+    st = block_step(dec, t, t_next, scheme)
+    P = arb(P)
+    z = st.path_growth * (P + st.path_shift)
+    g0 = st.inv_v * z + st.shift_g0
+    g1 = st.gain_g1 * g0 + (st.z_g1 * z + st.const_g1).min(st.tilt_g1)
+    q1 = sum(((g0 * al + g1 * be) ** 2 for al, be in zip(st.alphas, st.betas)), arb(0)).sqrt()
+    return dict(
+        ell=st.lipschitz_growth,
+        bias=g1 * st.bias,
+        var=(q1 + g1 * st.spread) ** 2,
+        g0=g0,
+        g1=g1,
+        lipschitz=st.lipschitz,
+        one_sided=st.one_sided,
+        P=(st.region_gain * P + st.region_shift).upper(),
+        P_exact=arb(P_exact),
+        ball=None,
+    )
 
 
 def block_recursion(dec, grid, scheme: Scheme, start_radius: float) -> BlockBound:
-    """``a_N`` of the recursion ``a_{k+1} = sqrt((ell_k a_k + B_k)^2 + V_k)``, ``a_0 = 0`` (step B)."""
+    """``a_N`` of the recursion ``a_{k+1} = sqrt((ell_k a_k + B_k)^2 + V_k)``, ``a_0 = 0`` (steps B and U)."""
     times = grid.times
     n = len(times) - 1
-    P = arb(start_radius).upper()
+    step = unequal_block_step if dec.kind == "unequal" else _isotropic_block_step
+    P = P_exact = arb(start_radius).upper()
     a_k = arb(0)
     rms, region = [0.0], [upper_float(P)]
-    ells, biases, variances, g0s, g1s, lips, mus = [], [], [], [], [], [], []
+    rows = {key: [] for key in ("ell", "bias", "var", "g0", "g1", "lipschitz", "one_sided", "ball")}
     for k in range(n):
-        st = block_step(dec, float(times[k]), float(times[k + 1]), scheme)
-        z = st.path_growth * (P + st.path_shift)
-        g0 = st.inv_v * z + st.shift_g0
-        g1 = st.gain_g1 * g0 + (st.z_g1 * z + st.const_g1).min(st.tilt_g1)
-        bias = g1 * st.bias
-        q1 = sum(((g0 * al + g1 * be) ** 2 for al, be in zip(st.alphas, st.betas)), arb(0)).sqrt()
-        var = (q1 + g1 * st.spread) ** 2
-        a_k = (((st.lipschitz_growth * a_k + bias) ** 2 + var).sqrt()).upper()
-        P = (st.region_gain * P + st.region_shift).upper()
+        check_search_budget(f"block recursion at step {k} of {n}")  # a plan search's budget (certify)
+        st = step(dec, float(times[k]), float(times[k + 1]), scheme, P, P_exact)
+        a_k = (((st["ell"] * a_k + st["bias"]) ** 2 + st["var"]).sqrt()).upper()
+        P, P_exact = st["P"], st["P_exact"]
         rms.append(upper_float(a_k))
         region.append(upper_float(P))
-        ells.append(upper_float(st.lipschitz_growth))
-        biases.append(upper_float(bias))
-        variances.append(upper_float(var))
-        g0s.append(upper_float(g0))
-        g1s.append(upper_float(g1))
-        lips.append(upper_float(st.lipschitz))
-        mus.append(upper_float(st.one_sided))
+        for key, row in rows.items():
+            row.append(math.nan if st[key] is None else upper_float(st[key]))
+        if not math.isfinite(rms[-1]):
+            break  # every later a_k is infinite too
     return BlockBound(
-        upper_float(a_k),
+        rms[-1] if len(rms) == n + 1 else math.inf,
         np.asarray(times),
         np.array(rms),
         np.array(region),
-        np.array(ells),
-        np.array(biases),
-        np.array(variances),
-        np.array(g0s),
-        np.array(g1s),
-        np.array(lips),
-        np.array(mus),
+        np.array(rows["ell"]),
+        np.array(rows["bias"]),
+        np.array(rows["var"]),
+        np.array(rows["g0"]),
+        np.array(rows["g1"]),
+        np.array(rows["lipschitz"]),
+        np.array(rows["one_sided"]),
+        np.array(rows["ball"]) if dec.kind == "unequal" else None,
     )
 
 
@@ -696,7 +877,9 @@ def nfe_required(
     Search: doubling from 4 steps to a bracket ``bound(lo) > eps >= bound(hi)``, then interpolation in
     ``log N``-``log bound`` safeguarded by bisection until ``hi = lo + 1``. The returned ``N`` has a
     proved bound ``<= eps`` and ``N - 1`` a bound ``> eps``; it is the least such ``N`` wherever the bound
-    decreases in ``N`` (the search does not look below the bracket).
+    decreases in ``N`` (the search does not look below the bracket). Inside
+    :func:`proofs.core.search_budget` (certify's ``plan_seconds``) it stops with
+    :class:`~proofs.core.SearchBudgetExceeded` once the budget has run out (checked per bound and per step).
     """
     from certsample.forward import make_grid
 
@@ -706,6 +889,7 @@ def nfe_required(
 
     def bound(n):
         if n not in cache:
+            check_search_budget(f"{len(cache)} step counts tried, next {n}")
             cache[n] = rms_bound(target, make_grid(grid_kind, T, delta, n), scheme, eta)
         return cache[n]
 
@@ -765,7 +949,8 @@ _GENERIC_ASSUMPTIONS = (
 _EVALUATED_ASSUMPTIONS = (
     "rms_bound/nfe_required evaluate the sharper per-step recursion on a built-in target: every component "
     "shares one isotropic variance in the coordinates where the components differ (Gaussians, rings, "
-    "point clouds, their embeddings in any d); unequal-variance mixtures are not covered.",
+    "point clouds, their embeddings in any d), or the components have diagonal, unequal variances there "
+    "(Lipschitz bounds on a ball that provably holds the exact paths and every evaluated state; step U).",
     "Start points in StartSet(target, T, eta): |u_J - a_T m0| <= r_J and |w_lin| <= r_lin, of q_T mass "
     ">= 1 - eta (Gaussian concentration; proofs.midpoint_bounds).",
 )

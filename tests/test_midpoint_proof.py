@@ -50,7 +50,8 @@ def test_decomposition_of_the_builtin_targets():
     ring3 = decompose(cs.ring_mixture(dim=3))
     assert ring3.block_axes == (0, 1) and ring3.linear_axes == (2,)
     unequal = decompose(cs.gaussian_mixture([[-2.0, 0.0], [2.0, 1.0]], [0.5, 0.3]))
-    assert not unequal.covered and "variance" in unequal.reason
+    assert unequal.covered and unequal.kind == "unequal" and unequal.block_variance is None
+    assert unequal.variance_range == (0.3, 0.5) and ring.kind == "isotropic" and gauss.kind == "linear"
 
 
 @pytest.mark.parametrize("name", ["ring", "gaussian", "cloud", "subspace"])
@@ -127,7 +128,6 @@ def test_weight_spreads_against_quadrature(scheme):
 import proofs  # noqa: E402
 from certsample.solvers.randomized_midpoint import SLOT_MIDPOINT  # noqa: E402
 from certsample.verify import enclose_flow  # noqa: E402
-from proofs.midpoint_bounds import NotCovered  # noqa: E402
 
 SEQ = proofs.get("randomized_midpoint_ms")
 PAR = proofs.get("parallel_midpoint_ms")
@@ -311,12 +311,87 @@ def test_theorem_declarations_and_coverage():
         t = proofs.get(name)
         assert not t.certified and isinstance(t.placeholder_reason, str) and t.placeholder_reason
     grid = cs.uniform_grid(T, DELTA, 8)
-    with pytest.raises(NotCovered, match="variance"):
-        SEQ.rms_bound(cs.gaussian_mixture([[-2.0, 0.0], [2.0, 1.0]], [0.5, 0.3]), grid)
+    for target in (cs.gaussian_mixture([[-2.0, 0.0], [2.0, 1.0]], [0.5, 0.3]), _mixture2(), _mixture8()):
+        assert SEQ.covers(target) is None and PAR.covers(target) is None
     with pytest.raises(ValueError, match="sequential"):
         SEQ.rms_bound(cs.make_target("ring"), grid, R=2)
     with pytest.raises(TypeError):
         SEQ.rms_bound(cs.make_target("ring"), [2.0, 1.0])
+
+
+# ------------------------------------------------------------------ unequal variances (step U)
+def _mixture8():
+    """Three components in R^8 differing in every coordinate, in mean and (unequal) variance: an 8-d block."""
+    rng = np.random.default_rng(3)
+    return cs.gaussian_mixture(rng.standard_normal((3, 8)), rng.uniform(0.3, 0.6, (3, 8)))
+
+
+def _mixture2():
+    return cs.gaussian_mixture([[1.5, 0.0], [-1.0, 1.0]], [[0.2, 0.5], [0.6, 0.3]], [0.4, 0.6])
+
+
+UNEQUAL = {  # name -> (target, T, delta)
+    "unequal 2-d": lambda: (_mixture2(), 2.0, 0.1),
+    "unequal in R^8": lambda: (_mixture8(), 1.0, 0.3),
+    "unequal 2-d in R^8": lambda: (cs.embed(_mixture2(), 8, lam_perp=1.0, seed=1), 2.0, 0.1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNEQUAL))
+@pytest.mark.parametrize("scheme, n_steps", [(Scheme(), 256), (Scheme(2, 1, "exponential"), 32)])
+def test_unequal_bound_holds(name, scheme, n_steps):
+    """Unequal diagonal variances (step U): the start-set and pointwise bounds lie above the measured RMS error
+    (upper estimate from a proved enclosure) from a sampled and a boundary point of the start set; the balls
+    of the recursion contain the start set's block radius and are finite."""
+    target, t0, delta = UNEQUAL[name]()
+    grid = cs.uniform_grid(t0, delta, n_steps)
+    whole = bound_of(target, grid, scheme)
+    steps = whole.per_step
+    assert math.isfinite(whole.value) and np.all(np.isfinite(steps.ball))
+    assert steps.ball[0] >= whole.start_set.block_radius and steps.region[0] == whole.start_set.block_radius
+    _, points = start_points(target, t0, 1, 1, seed=0)
+    for x0 in points:
+        point = bound_of(target, grid, scheme, x0=x0)
+        assert point.value <= whole.value * (1 + 1e-9)
+        upper, _ = measured_errors(target, scheme, x0, grid, 64, seed=3)
+        assert math.sqrt(upper.mean()) <= point.value
+        assert not refuted(point.value**2, upper)
+
+
+def test_unequal_wrong_solvers_are_not_covered():
+    """On the 2-D unequal-variance mixture the bound refutes first-order impostors (their lower-estimated error
+    exceeds it at 4 SE) and not the right scheme (upper estimate)."""
+    target, t0, delta, n = _mixture2(), 1.0, 0.5, 1024
+    grid = cs.uniform_grid(t0, delta, n)
+    x0 = StartSet(target, t0).sample(1, 4)[0]
+    bound = SEQ.rms_bound(target, grid, x0=x0).value
+    upper, _ = measured_errors(target, Scheme(), x0, grid, 400, seed=1)
+    assert not refuted(bound**2, upper)
+    centre, radius = enclosure(target, x0, t0, delta)
+    xs = np.repeat(x0[None], 400, axis=0)
+    for wrong in (FrozenMidpoint, UnweightedMidpoint):
+        bad = cs.sample(target, wrong(), 400, n, grid=grid, x_init=xs, progress=False).samples
+        assert refuted(bound**2, np.maximum(np.linalg.norm(bad - centre, axis=1) - radius, 0.0) ** 2)
+
+
+def test_unequal_nfe_required_run_meets_eps():
+    """nfe_required on the 8-d unequal-variance mixture: the least step count of its bracket, and runs from the
+    start set meet eps; a plan search stops when certify's budget has run out."""
+    target, t0, delta = UNEQUAL["unequal in R^8"]()
+    eps = 0.05
+    need = SEQ.nfe_required(eps, target, t0, delta)
+    assert need.bound.value <= eps and need.nfe == 2 * need.n_steps
+    assert SEQ.rms_bound(target, cs.uniform_grid(t0, delta, need.n_steps - 1)).value > eps
+    plan = PAR.run_plan(eps, target, t0, delta, R=2, K=1)
+    assert plan.bound.value <= eps and plan.nfe == len(plan.grid) * 5
+    _, points = start_points(target, t0, 1, 1, seed=5)
+    for x0 in points:
+        upper, _ = measured_errors(target, Scheme(), x0, need.grid, 200, seed=11)
+        assert not refuted(eps**2, upper)
+    from proofs.core import SearchBudgetExceeded, search_budget
+
+    with search_budget(1e-9), pytest.raises(SearchBudgetExceeded):
+        SEQ.run_plan(eps / 10, target, t0, delta)
 
 
 @pytest.mark.slow
