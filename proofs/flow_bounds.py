@@ -850,9 +850,9 @@ class UnequalBlock:
     def lipschitz(self, t_lo: float, t_hi: float, radius: float, kind: str = "lipschitz") -> float:
         """:func:`certsample.lipschitz.sup_on` on the ball ``|y| <= radius`` (``u`` with ``y_lin = 0``), ``kind``
         ``'lipschitz'`` or ``'one_sided'``; the radius is first rounded up to three digits (shared memos)."""
-        from certsample.lipschitz import sup_on
+        from certsample.lipschitz import shared_radius, sup_on
 
-        return sup_on(self.target, t_lo, t_hi, radius=_three_digits(radius), kind=kind)
+        return sup_on(self.target, t_lo, t_hi, radius=shared_radius(radius), kind=kind)
 
     # -- complex time
     def _box(self, t0: float, tau, g_mid):
@@ -937,14 +937,6 @@ class UnequalBlock:
             q_re = arb(self.diam) * arb(jm_re) + 2 * arb(self.R) * arb(jr_re)
             out.append((upper(const), upper(q_im), upper(q_re)))
         return out
-
-
-def _three_digits(x: float) -> float:
-    """``x`` rounded up to three significant digits (a larger radius: every bound on it is valid)."""
-    if x <= 0:
-        return 0.0
-    e = math.floor(math.log10(x)) - 2
-    return float(math.ceil(x / 10.0**e) * 10.0**e) * (1 + 1e-12)
 
 
 def _hull(balls):

@@ -623,21 +623,13 @@ def _ball_upper(balls):
     return out
 
 
-def _round_up_3(x: float) -> float:
-    """``x`` rounded up to three significant digits (a larger radius: shared memos of :func:`sup_on`)."""
-    if not x > 0:
-        return 0.0
-    e = math.floor(math.log10(x)) - 2
-    return float(math.ceil(x / 10.0**e) * 10.0**e) * (1 + 1e-12)
-
-
 def ball_sup(dec: Decomposition, t_lo, t_hi, ball, kind: str = "lipschitz"):
     """An upper bound (exact ball) of the block's Lipschitz constant (``kind='lipschitz'``) or of ``lambda_max(I +
     grad s_J)`` (``'one_sided'``) at every ``z`` with ``|z| <= ball`` and forward time in ``[t_lo, t_hi]`` (balls):
     the smaller of :func:`certsample.lipschitz.sup_on` on the ball ``|y| <= a_max |m0| + ball`` of the basis
     coordinates and the direct bound of :mod:`proofs.midpoint_ms` step U3 (``max(inv, D^2 - inv_min)``,
     ``1 - inv_min + D^2``, ``D = a R inv + beta ball``)."""
-    from certsample.lipschitz import sup_on
+    from certsample.lipschitz import shared_radius, sup_on
 
     rates = unequal_rates(dec, t_lo, t_hi)
     ball = arb(ball)
@@ -652,5 +644,5 @@ def ball_sup(dec: Decomposition, t_lo, t_hi, ball, kind: str = "lipschitz"):
     if not math.isfinite(radius):
         return direct
     lo, hi = max(0.0, lower_float(arb(t_lo))), upper_float(arb(t_hi))
-    proved = sup_on(dec.target, lo, hi, radius=_round_up_3(radius), kind=kind)
+    proved = sup_on(dec.target, lo, hi, radius=shared_radius(radius), kind=kind)
     return direct.min(arb(proved)).upper()

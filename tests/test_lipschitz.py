@@ -1,5 +1,7 @@
 """Score Lipschitz bounds: valid everywhere searched, and within a factor 2 of the largest Hessian found."""
 
+import math
+
 import numpy as np
 import pytest
 from scipy.optimize import minimize
@@ -493,3 +495,16 @@ def test_diagonal_mixture_hessian_sup_over_a_parameter_box():
     assert found <= bound
     with pytest.raises(ValueError, match="at least"):
         diagonal_mixture_hessian_sup(centres, variances, weights, 3.0, variances_hi=variances * 0.5)
+
+
+def test_shared_radius_is_a_larger_ball_of_three_digits():
+    from certsample.lipschitz import shared_radius
+
+    rng = np.random.default_rng(5)
+    for r in np.concatenate([10.0 ** rng.uniform(-8, 8, 200), [1.0, 999.0, 1000.0, 0.1]]):
+        up = shared_radius(float(r))
+        assert r <= up <= r * (1 + 1.01e-2)
+        assert float(f"{up:.3g}") == pytest.approx(up, rel=1e-11)
+    assert shared_radius(0.0) == 0.0 and shared_radius(math.inf) == math.inf
+    with pytest.raises(ValueError, match="NaN"):
+        shared_radius(math.nan)

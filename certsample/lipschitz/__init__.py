@@ -29,7 +29,7 @@ from .mixture import (
     score_lipschitz,
     working_score_lipschitz,
 )
-from .supremum import KINDS, ball_lipschitz, ball_sup_on, sup_on, working_sup_on
+from .supremum import KINDS, ball_lipschitz, ball_sup_on, shared_radius, sup_on, working_sup_on
 
 __all__ = [
     "hessian_range",
@@ -40,6 +40,7 @@ __all__ = [
     "needs_radius",
     "posterior_spread_on",
     "sup_on",
+    "shared_radius",
     "working_sup_on",
     "ball_lipschitz",
     "ball_sup_on",

@@ -118,6 +118,19 @@ def _memoised(target, key, compute):
     return sups[key]
 
 
+def shared_radius(radius: float) -> float:
+    """``radius`` rounded up to three significant digits: a larger ball (every bound on it holds on the
+    smaller one) on which nearby radii share :func:`sup_on`'s memoised results. ``inf`` stays ``inf``."""
+    if math.isnan(radius):
+        raise ValueError("radius is NaN")
+    if radius <= 0:
+        return 0.0
+    if math.isinf(radius):
+        return radius
+    e = math.floor(math.log10(radius)) - 2
+    return float(math.ceil(radius / 10.0**e) * 10.0**e) * (1 + 1e-12)
+
+
 def sup_on(
     target,
     t_lo: float,
