@@ -590,29 +590,53 @@ def unequal_rates(dec: Decomposition, t_lo, t_hi) -> dict:
     ``a``; ``inv >= 1/v``; ``inv_min <= 1/v`` (a lower bound); ``growth >= 1 - 1/v = (lam - 1) x / v`` (signed);
     ``one_minus >= |1 - 1/v|``; ``beta >= |1/V - 1/v| = |lam - lam0| x / (V v)``; ``rho >= |v - 1| / v^2``;
     ``sigma2 >= |2 - v| / v^2``; ``gamma >= |(v - 1)/v^2 - (V - 1)/V^2| = |lam - lam0| x |v V - V - v| / (v^2 V^2)``
-    (the identity: ``(v - 1) V^2 - (V - 1) v^2 = (V - v)(v V - V - v)``). Each expression is evaluated on balls
-    containing ``a`` over the interval and ``lam`` over one of :func:`variance_balls`, so it contains every value.
+    (the identity: ``(v - 1) V^2 - (V - 1) v^2 = (V - v)(v V - V - v)``). For ``lam`` in one of
+    :func:`variance_balls` and ``x`` over the interval, ``v`` and ``V`` lie between their values at the corners
+    (:func:`_affine_range`; both at least ``min(1, lam) > 0``), and each expression is bounded by its value at
+    the ends where it is monotone: ``1/v``, ``1 - 1/v`` and ``|2 - v|``, ``|1 - 1/v|`` at the ends of ``v``,
+    quotients by the lower ends of ``v`` and ``V`` with numerators at their upper ends, and the bilinear
+    ``|v V - V - v|`` at the four corners (``v`` and ``V`` taken independently, which only widens).
     """
     lam0 = arb(reference_variance(dec))
     a = interval(t_lo, t_hi).__neg__().exp()
     x = a * a
-    V = 1 + (lam0 - 1) * x
+    x_hi = x.upper()
+    V_lo, V_hi = _affine_range(lam0, x)
     parts = {k: [] for k in ("inv", "inv_min", "growth", "one_minus", "beta", "rho", "sigma2", "gamma")}
     for lam in variance_balls(dec):
-        v = 1 + (lam - 1) * x
-        diff = abs(lam - lam0) * x
-        parts["inv"].append(1 / v)
-        parts["inv_min"].append(-(1 / v))  # upper of -1/v: minus a lower bound of 1/v
-        parts["growth"].append((lam - 1) * x / v)
-        parts["one_minus"].append(abs(lam - 1) * x / v)
-        parts["beta"].append(diff / (V * v))
-        parts["rho"].append(abs(lam - 1) * x / (v * v))
-        parts["sigma2"].append(abs(1 - (lam - 1) * x) / (v * v))
-        parts["gamma"].append(diff * abs(v * V - V - v) / (v * v * V * V))
+        # v and V are affine in x and in lam, so their ranges come from the ends (no ball product, whose
+        # midpoint-radius overestimate could reach 0 and turn a quotient into NaN); every quotient below is
+        # monotone in each of v, V on the positive ranges (v, V >= min(1, lam) > 0 for x in (0, 1])
+        v_lo, v_hi = _affine_range(lam, x)
+        diff = abs(lam - lam0).upper() * x_hi
+        parts["inv"].append(1 / v_lo)
+        parts["inv_min"].append(-(1 / v_hi))  # upper of -1/v: minus a lower bound of 1/v
+        parts["growth"].append(1 - 1 / v_hi)  # (lam - 1) x / v = 1 - 1/v, increasing in v
+        parts["one_minus"].append(abs(1 - 1 / v_lo).max(abs(1 - 1 / v_hi)))
+        parts["beta"].append(diff / (V_lo * v_lo))
+        parts["rho"].append(abs(lam - 1).upper() * x_hi / (v_lo * v_lo))
+        parts["sigma2"].append(abs(2 - v_lo).max(abs(2 - v_hi)) / (v_lo * v_lo))
+        # v V - V - v is bilinear in (v, V): its largest modulus is at a corner
+        corner = max((abs(p * q - p - q) for p in (v_lo, v_hi) for q in (V_lo, V_hi)), key=lambda b: b.upper())
+        parts["gamma"].append(diff * corner.upper() / (v_lo * v_lo * V_lo * V_lo))
     out = {k: _ball_upper(vals) for k, vals in parts.items()}
     out["inv_min"] = -out["inv_min"]
     out["a"] = a.upper()
     return out
+
+
+def _affine_range(lam, x):
+    """Exact balls ``(lower, upper)`` of ``1 + (lam - 1) x`` over the balls ``lam`` and ``x`` (affine in each, so
+    its extremes are at the corners of the two ranges); raises if the lower end is not positive."""
+    lam_ends, x_ends = (lam.lower(), lam.upper()), (x.lower(), x.upper())
+    values = [1 + (l - 1) * y for l in lam_ends for y in x_ends]
+    lo = values[0].lower()
+    hi = values[0].upper()
+    for value in values[1:]:
+        lo, hi = lo.min(value.lower()), hi.max(value.upper())
+    if not lo > 0:
+        raise NotCovered(f"a variance 1 + (lam - 1) a^2 is not bounded away from 0 (lower end {lo})")
+    return lo, hi
 
 
 def _ball_upper(balls):
@@ -645,4 +669,6 @@ def ball_sup(dec: Decomposition, t_lo, t_hi, ball, kind: str = "lipschitz"):
         return direct
     lo, hi = max(0.0, lower_float(arb(t_lo))), upper_float(arb(t_hi))
     proved = sup_on(dec.target, lo, hi, radius=shared_radius(radius), kind=kind)
+    if not direct.is_finite():  # a NaN or infinite direct bound must not discard a finite proved one
+        return arb(proved).upper()
     return direct.min(arb(proved)).upper()

@@ -637,7 +637,11 @@ def block_step(dec, t, t_next, scheme: Scheme) -> BlockStep:
 
 @dataclass
 class BlockBound:
-    """Result of the block recursion: ``value >= sqrt(E|e_N|^2)`` on the block, and per-step details."""
+    """Result of the block recursion: ``value >= sqrt(E|e_N|^2)`` on the block, and per-step details.
+
+    When some ``a_k`` is infinite the recursion stops there (every later one is infinite too): ``value`` is
+    ``inf`` and the per-step arrays end at that step, shorter than ``times``.
+    """
 
     value: float
     times: np.ndarray

@@ -418,3 +418,32 @@ def test_sweep_to_small_errors(name, t0, delta, scheme, n_steps):
         upper, _ = measured_errors(target, scheme, x0, grid, 200, seed=5)
         assert not refuted(whole.value**2, upper)
         assert not refuted(bound_of(target, grid, scheme, x0=x0).value ** 2, upper)
+
+
+RATIO_100 = cs.gaussian_mixture([[2.0, 0.0], [-2.0, 1.0]], [[0.01, 1.0], [1.0, 0.01]], [0.5, 0.5])
+
+
+@pytest.mark.parametrize("t_lo, t_hi", [(0.1, 0.3), (0.1, 1.0), (1.0, 2.0)])
+def test_unequal_rates_bound_their_quantities(t_lo, t_hi):
+    """Step U's rates over a time interval dominate the quantities at sampled times and every data variance."""
+    from proofs.midpoint_bounds import arb, reference_variance, unequal_rates
+
+    dec = decompose(RATIO_100)
+    lam0 = reference_variance(dec)
+    with arb_precision():
+        rates = {k: float(v.mid()) for k, v in unequal_rates(dec, arb(t_lo), arb(t_hi)).items()}
+    for t in np.linspace(t_lo, t_hi, 21):
+        x = math.exp(-2 * t)
+        for lam in np.unique(dec.block_variances):
+            v, V = 1 + (lam - 1) * x, 1 + (lam0 - 1) * x
+            assert 1 / v <= rates["inv"] and 1 / v >= rates["inv_min"] and 1 - 1 / v <= rates["growth"]
+            assert abs(1 - 1 / v) <= rates["one_minus"] and abs(1 / V - 1 / v) <= rates["beta"]
+            assert abs(v - 1) / v**2 <= rates["rho"] and abs(2 - v) / v**2 <= rates["sigma2"]
+            assert abs((v - 1) / v**2 - (V - 1) / V**2) <= rates["gamma"]
+
+
+def test_unequal_coarse_grid_bound_is_finite():
+    """The rates come from the ends of v and V, not ball products (which reached 0 on wide steps: NaN, then inf)."""
+    from proofs.midpoint_ms import rms_bound
+
+    assert math.isfinite(rms_bound(RATIO_100, cs.uniform_grid(2.0, 0.1, 8), Scheme()).value)
