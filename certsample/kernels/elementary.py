@@ -6,7 +6,8 @@ particles from vectorising (pip's Numba has no vector math library). :func:`exp_
 (:mod:`certsample.kernels.score`); :func:`log_unit` and :func:`sincos_turn` the Box-Muller transform of
 every normal draw (:func:`certsample.kernels.philox.box_muller`); :func:`fma` a multiply-add rounded
 once. The transforms use only arithmetic,
-comparisons, selects and ``math.sqrt``/``math.floor`` (single instructions), on the arguments Box-Muller
+comparisons, selects and ``math.sqrt``/``math.floor`` (single instructions; on the CPU, :func:`reduce_unit`
+reads a unit's exponent and mantissa off its bits, the same numbers as its selects), on the arguments Box-Muller
 gives them: a uniform ``u`` in ``(0, 1]`` built from at most 53 bits (:func:`log_unit`) and a fraction of
 a turn (:func:`sincos_turn`). They compile for the CPU and CUDA alike. Their accuracy against
 correctly rounded values is tested (``tests/test_noise.py``); measured figures are in
@@ -48,16 +49,34 @@ C1, C2, C3 = 4.16666666666666019037e-02, -1.38888888888741095749e-03, 2.48015872
 C4, C5, C6 = -2.75573143513906633035e-07, 2.08757232129817482790e-09, -1.13596475577881948265e-11
 
 
-@device_function(inline=True)
-def log_unit(u):
-    """``log(u)`` for ``2^-60 <= u <= 1``, in straight-line arithmetic.
+@intrinsic
+def _llvm_reduce_unit(typingctx, u):
+    """:func:`reduce_unit` from the bits of ``u``: its exponent field and its mantissa as a double in ``[1, 2)``,
+    halved (and the exponent raised) at ``sqrt(2)`` and above."""
+    signature = types.UniTuple(types.float64, 2)(types.float64)
 
-    Reduction: ``u = m 2^-e`` with ``m`` in ``[sqrt(2)/2, sqrt(2))`` and the integer ``0 <= e <= 63``,
-    found bit by bit from the highest (scalings by ``2^b`` are exact: no underflow above ``2^-60``).
-    Then ``log(m) = 2 atanh(s) = 2 s + s R(s^2)`` with ``s = (m - 1) / (m + 1)``, ``|s| <= 3 - 2 sqrt(2)
-    < 0.1716`` (``m - 1`` is exact, Sterbenz), where fdlibm's degree-7 minimax polynomial ``R`` in
-    ``s^2`` is within ``2^-58.45`` of ``2 atanh(s)/s - 2`` on that range [3]_. Last, ``log(u) = log(m) -
-    e ln2_lo - e ln2_hi`` where ``e ln2_hi`` is exact (``ln2_hi`` has 21 trailing zero bits, ``e < 2^6``).
+    def codegen(context, builder, sig, args):
+        double, i64 = ir.DoubleType(), ir.IntType(64)
+        bits = builder.bitcast(args[0], i64)
+        field = builder.lshr(bits, ir.Constant(i64, 52))
+        mantissa_bits = builder.or_(builder.and_(bits, ir.Constant(i64, 2**52 - 1)), ir.Constant(i64, 1023 << 52))
+        mantissa = builder.bitcast(mantissa_bits, double)
+        big = builder.fcmp_ordered(">=", mantissa, ir.Constant(double, SQRT2))
+        m = builder.select(big, builder.fmul(mantissa, ir.Constant(double, 0.5)), mantissa)
+        e = builder.sub(builder.sub(ir.Constant(i64, 1023), field), builder.zext(big, i64))
+        return context.make_tuple(builder, sig.return_type, [m, builder.sitofp(e, double)])
+
+    return signature, codegen
+
+
+@device_function(inline=True, cpu_native=_llvm_reduce_unit)
+def reduce_unit(u):
+    """``(m, e)`` with ``u = m 2^-e``, ``m`` in ``[sqrt(2)/2, sqrt(2))`` and the integer ``e`` (a float), for
+    ``2^-60 <= u <= 1``: the largest ``e <= 63`` with ``u 2^e < sqrt(2)``.
+
+    Here found bit by bit from the highest (scalings by ``2^b`` are exact: no underflow above ``2^-60``),
+    six selects, which is what CUDA runs; the CPU build reads the same ``m`` and ``e`` off the bits of
+    ``u`` (an LLVM intrinsic: a shift, two masks, one comparison), both exact, so the bits agree.
     """
     m = u
     e = 0.0
@@ -69,6 +88,21 @@ def log_unit(u):
         e = e + bit if take else e
         bit *= 0.5
         scale = math.sqrt(scale)  # 2^2b -> 2^b, exact
+    return m, e
+
+
+@device_function(inline=True)
+def log_unit(u):
+    """``log(u)`` for ``2^-60 <= u <= 1``, in straight-line arithmetic.
+
+    Reduction: ``u = m 2^-e`` with ``m`` in ``[sqrt(2)/2, sqrt(2))`` and the integer ``0 <= e <= 63``
+    (:func:`reduce_unit`). Then ``log(m) = 2 atanh(s) = 2 s + s R(s^2)`` with ``s = (m - 1) / (m + 1)``,
+    ``|s| <= 3 - 2 sqrt(2) < 0.1716`` (``m - 1`` is exact, Sterbenz), where fdlibm's degree-7 minimax
+    polynomial ``R`` in ``s^2`` is within ``2^-58.45`` of ``2 atanh(s)/s - 2`` on that range [3]_. Last,
+    ``log(u) = log(m) - e ln2_lo - e ln2_hi`` where ``e ln2_hi`` is exact (``ln2_hi`` has 21 trailing zero
+    bits, ``e < 2^6``).
+    """
+    m, e = reduce_unit(u)
     s = (m - 1.0) / (m + 1.0)
     z = s * s
     r = z * fma(z, fma(z, fma(z, fma(z, fma(z, fma(z, LG7, LG6), LG5), LG4), LG3), LG2), LG1)
