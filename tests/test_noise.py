@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from certsample.kernels.elementary import reduce_unit
+from certsample.kernels.elementary import power_of_half, reduce_unit
 from certsample.kernels.jit import compile_for
 from certsample.kernels.philox import philox4x32
 from certsample.noise import NoiseSource, seed_key
@@ -124,3 +124,17 @@ def test_reduce_unit_from_the_bits_is_the_six_selects():
         m, e = native(u)
         assert (m, e) == selects(u), u
         assert math.sqrt(0.5) <= m < math.sqrt(2) and m * 2.0**-e == u
+
+
+def _half_natively(m):
+    return power_of_half(m)
+
+
+def test_power_of_half_from_the_bits_is_the_table():
+    """``exp_nonpositive``'s ``2^-m``: the CPU's bits and the table that CUDA reads agree for every ``m``."""
+    from certsample.kernels.jit import device_function
+
+    table = compile_for(power_of_half, "cpu")
+    native = compile_for(device_function(_half_natively), "cpu")
+    for m in range(128):
+        assert native(float(m)) == table(float(m)) == 2.0**-m

@@ -140,16 +140,35 @@ def sincos_turn(u):
 POWERS_OF_HALF = np.array([2.0**-j for j in range(128)])
 
 
+@intrinsic
+def _llvm_power_of_half(typingctx, m):
+    """:func:`power_of_half` from the bits: the exponent field ``1023 - m`` shifted into place."""
+    signature = types.float64(types.float64)
+
+    def codegen(context, builder, sig, args):
+        i64 = ir.IntType(64)
+        field = builder.sub(ir.Constant(i64, 1023), builder.fptosi(args[0], i64))
+        return builder.bitcast(builder.shl(field, ir.Constant(i64, 52)), ir.DoubleType())
+
+    return signature, codegen
+
+
+@device_function(inline=True, cpu_native=_llvm_power_of_half)
+def power_of_half(m):
+    """``2^-m`` for an integer ``0 <= m <= 127`` (a float), exact: from :data:`POWERS_OF_HALF` here and on
+    CUDA (a gather in a vectorised loop), from the bits of the result on the CPU; the same numbers."""
+    return POWERS_OF_HALF[int(m)]
+
+
 @device_function
 def exp_nonpositive(x):
     """``e^x`` for ``-88 <= x <= 0`` in straight-line arithmetic, so a loop of them vectorises.
 
     Cody-Waite reduction ``x = -m ln 2 + r`` with ``|r| <= ln 2 / 2`` (``m ln2_hi`` is exact: ``ln2_hi``
     has 21 trailing zero bits and ``m < 2^7``), the degree-13 Taylor polynomial of ``e^r`` in Horner
-    form with fused multiply-adds (truncation ``|r|^14 / 14! < 5e-18``), then times ``2^-m`` from a
-    table of exact powers of two (a gather in a vectorised loop; a global array, so it also runs on
-    CUDA). Tested against ``math.exp`` on ``[-88, 0]`` to two ulps (``tests/test_blocks.py``; the
-    measured error is in docs/performance.md).
+    form with fused multiply-adds (truncation ``|r|^14 / 14! < 5e-18``), then times ``2^-m``, exact
+    (:func:`power_of_half`: a table on CUDA, the bits on the CPU). Tested against ``math.exp`` on
+    ``[-88, 0]`` to two ulps (``tests/test_blocks.py``; the measured error is in docs/performance.md).
     """
     m = math.floor(0.5 - x * LOG2E)
     r = (x + m * LN2_HI) + m * LN2_LO
@@ -167,7 +186,7 @@ def exp_nonpositive(x):
     p = fma(p, r, 0.5)
     p = fma(p, r, 1.0)
     p = fma(p, r, 1.0)
-    return p * POWERS_OF_HALF[int(m)]
+    return p * power_of_half(m)
 
 
 @device_function
