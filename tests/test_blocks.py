@@ -117,6 +117,20 @@ def test_results_do_not_depend_on_the_block_width(solver, shared, monkeypatch):
     assert wide.nfe == narrow.nfe
 
 
+def test_own_variances_widen_the_cpu_block(monkeypatch):
+    """A mixture whose components have their own variances runs in blocks of up to four times CPU_LANES while
+    every thread keeps a few blocks; the samples are the same bits as in 64-wide blocks."""
+    monkeypatch.setattr(launch.numba, "get_num_threads", lambda: 1)
+    own = cs.gaussian_mixture([[1.0, 0.0, 0.5], [-1.0, 0.5, 0.0]], [[0.3, 0.5, 0.2], [0.6, 0.2, 0.4]])
+    shared = cs.gaussian_mixture([[1.0, 0.0, 0.5], [-1.0, 0.5, 0.0]], [[0.3, 0.5, 0.2]] * 2)
+    assert [launch.cpu_block_width(own, n) for n in (100, 600, 2100, 10**6)] == [64, 128, 256, 256]
+    assert launch.cpu_block_width(shared, 10**6) == 64
+    kw = dict(n=2100, n_steps=3, T=2.0, delta=0.1, backend="cpu", seed=5, progress=False)
+    wide = cs.sample(own, "euler-maruyama", **kw)
+    monkeypatch.setattr(launch, "CPU_WIDE_LANES_FACTOR", 1)
+    np.testing.assert_array_equal(wide.samples, cs.sample(own, "euler-maruyama", **kw).samples)
+
+
 def test_a_block_step_rejects_an_unknown_layout():
     with pytest.raises(ValueError, match="unknown kernel layout 'rows'"):
         step_runner(solver_step, "cpu", layout="rows")

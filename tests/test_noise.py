@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from certsample.kernels.elementary import power_of_half, reduce_unit
 from certsample.kernels.jit import compile_for
 from certsample.kernels.philox import philox4x32
 from certsample.noise import NoiseSource, seed_key
@@ -91,3 +92,49 @@ def test_block_normals_are_the_numpy_twins_bit_for_bit(dim):
         fill(block, key0, key1, np.uint64(first), np.uint64(4), np.uint64(2))
         twin = NoiseSource(2**33 + 11, np.arange(first, first + width, dtype=np.uint64), dim).normal(4, 2)
         np.testing.assert_array_equal(block.T, twin)
+
+
+def _reduce_natively(u):
+    return reduce_unit(u)
+
+
+def test_reduce_unit_from_the_bits_is_the_six_selects():
+    """The CPU build of ``reduce_unit`` (an LLVM intrinsic on the bits) gives the ``(m, e)`` of the selects that
+    CUDA runs, bit for bit: powers of two, ``sqrt(2)`` neighbours, the ends of the range, random units."""
+    import math
+
+    from certsample.kernels.jit import device_function
+
+    selects = compile_for(reduce_unit, "cpu")  # compiles the Python body itself
+    native = compile_for(device_function(_reduce_natively), "cpu")  # a caller gets the intrinsic
+    rng = np.random.default_rng(1)
+    root = math.sqrt(0.5)
+    units = np.concatenate(
+        [
+            rng.random(2000),
+            2.0 ** -rng.uniform(0, 60, 2000),
+            2.0 ** -np.arange(61),
+            [np.nextafter(root * 2.0**-j, 0.0) for j in range(60)],
+            [root * 2.0**-j for j in range(60)],
+            [np.nextafter(root * 2.0**-j, 1.0) for j in range(60)],
+            [1 - 2.0**-53, 2.0**-60],
+        ]
+    )
+    for u in units:
+        m, e = native(u)
+        assert (m, e) == selects(u), u
+        assert math.sqrt(0.5) <= m < math.sqrt(2) and m * 2.0**-e == u
+
+
+def _half_natively(m):
+    return power_of_half(m)
+
+
+def test_power_of_half_from_the_bits_is_the_table():
+    """``exp_nonpositive``'s ``2^-m``: the CPU's bits and the table that CUDA reads agree for every ``m``."""
+    from certsample.kernels.jit import device_function
+
+    table = compile_for(power_of_half, "cpu")
+    native = compile_for(device_function(_half_natively), "cpu")
+    for m in range(128):
+        assert native(float(m)) == table(float(m)) == 2.0**-m

@@ -16,7 +16,8 @@ fused here, and every multiply-add runs on the block's lanes (particles) in vect
 * logits: two components and four coordinates per pass over the lanes, their sixteen constants
   held in registers (read once per pass, not once per lane);
 * weighted sums: eight components per pass over the lanes (their weights read once per lane and
-  coordinate), the components padded with zero weights to a multiple of :data:`GROUP`.
+  coordinate), the components padded with zero weights to a multiple of :data:`GROUP`; the last pass
+  forms the score ``(sum_c e_c A_c - y sum_c e_c B_c) / sum_c e_c`` as it goes (no pass of its own).
 
 :func:`~.elementary.fma` rounds each multiply-add once, the same in the vectorised loop and its
 scalar remainder, and no sum depends on the block's width, so a particle's result is the same bits in
@@ -148,46 +149,44 @@ def _quadratic_forms(y, work, roots, shifts, logits):
                 logits[c, p] = fma(t, t, logits[c, p])
 
 
+@device_function(inline=True)
+def _group_constants(work, at, k, i):
+    """Coordinate ``i`` of :data:`GROUP` consecutive rows (``k`` apart) of ``work`` from ``at``."""
+    return (
+        work[at + i],
+        work[at + k + i],
+        work[at + 2 * k + i],
+        work[at + 3 * k + i],
+        work[at + 4 * k + i],
+        work[at + 5 * k + i],
+        work[at + 6 * k + i],
+        work[at + 7 * k + i],
+    )
+
+
 @device_function
-def _weighted_sums(weights, work, big_a, big_b, k, sum_a, sum_b):
-    """``sum_a = sum_c w_c A_c`` and ``sum_b = sum_c w_c B_c`` on every lane, :data:`GROUP` components per
-    pass (two chains of multiply-adds, even and odd components, added; the passes' sums added in order).
-    ``weights`` has :func:`padded_components` rows, the padding zero, as are its ``A`` and ``B``."""
+def _weighted_sums(weights, work, big_a, big_b, y, scale, plane, sum_b):
+    """The plane score ``plane = (sum_c w_c A_c - y sum_c w_c B_c) scale`` on every lane, :data:`GROUP`
+    components per pass (two chains of multiply-adds, even and odd components, added; the passes' sums
+    added in order, ``sum_c w_c A_c`` kept in ``plane`` and ``sum_c w_c B_c`` in ``sum_b`` meanwhile). The
+    last pass combines the sums as it makes them. ``weights`` has :func:`padded_components` rows, the
+    padding zero, as are its ``A`` and ``B``."""
     padded, n_lanes = weights.shape
+    k = y.shape[0]
     for c in range(0, padded, GROUP):
         w = weights[c : c + GROUP]
-        first = c == 0
+        first, last = c == 0, c + GROUP == padded
         for i in range(k):
-            a0, a1, a2, a3 = (
-                work[big_a + c * k + i],
-                work[big_a + (c + 1) * k + i],
-                work[big_a + (c + 2) * k + i],
-                work[big_a + (c + 3) * k + i],
-            )
-            a4, a5, a6, a7 = (
-                work[big_a + (c + 4) * k + i],
-                work[big_a + (c + 5) * k + i],
-                work[big_a + (c + 6) * k + i],
-                work[big_a + (c + 7) * k + i],
-            )
-            b0, b1, b2, b3 = (
-                work[big_b + c * k + i],
-                work[big_b + (c + 1) * k + i],
-                work[big_b + (c + 2) * k + i],
-                work[big_b + (c + 3) * k + i],
-            )
-            b4, b5, b6, b7 = (
-                work[big_b + (c + 4) * k + i],
-                work[big_b + (c + 5) * k + i],
-                work[big_b + (c + 6) * k + i],
-                work[big_b + (c + 7) * k + i],
-            )
+            a0, a1, a2, a3, a4, a5, a6, a7 = _group_constants(work, big_a + c * k, k, i)
+            b0, b1, b2, b3, b4, b5, b6, b7 = _group_constants(work, big_b + c * k, k, i)
             for p in range(n_lanes):
                 w0, w1, w2, w3, w4, w5, w6, w7 = w[0, p], w[1, p], w[2, p], w[3, p], w[4, p], w[5, p], w[6, p], w[7, p]
                 part_a = _dot8(w0, w1, w2, w3, w4, w5, w6, w7, a0, a1, a2, a3, a4, a5, a6, a7)
                 part_b = _dot8(w0, w1, w2, w3, w4, w5, w6, w7, b0, b1, b2, b3, b4, b5, b6, b7)
-                sum_a[i, p] = part_a if first else sum_a[i, p] + part_a
-                sum_b[i, p] = part_b if first else sum_b[i, p] + part_b
+                part_a = part_a if first else plane[i, p] + part_a
+                part_b = part_b if first else sum_b[i, p] + part_b
+                sum_b[i, p] = part_b
+                plane[i, p] = fma(-y[i, p], part_b, part_a) * scale[p] if last else part_a
 
 
 @device_function
@@ -227,9 +226,6 @@ def components_block_score(y, log_weights, work, iv, ld, scaled, logits, top, to
     for c in range(n_comp, padded):
         for p in range(n_lanes):
             logits[c, p] = 0.0
-    _weighted_sums(logits[:padded], work, big_a, big_b, k, plane, inverse)
     for p in range(n_lanes):
         total[p] = 1.0 / total[p]
-    for i in range(k):
-        for p in range(n_lanes):
-            plane[i, p] = fma(-y[i, p], inverse[i, p], plane[i, p]) * total[p]
+    _weighted_sums(logits[:padded], work, big_a, big_b, y, total, plane, inverse)

@@ -6,7 +6,8 @@ particles from vectorising (pip's Numba has no vector math library). :func:`exp_
 (:mod:`certsample.kernels.score`); :func:`log_unit` and :func:`sincos_turn` the Box-Muller transform of
 every normal draw (:func:`certsample.kernels.philox.box_muller`); :func:`fma` a multiply-add rounded
 once. The transforms use only arithmetic,
-comparisons, selects and ``math.sqrt``/``math.floor`` (single instructions), on the arguments Box-Muller
+comparisons, selects and ``math.sqrt``/``math.floor`` (single instructions; on the CPU, :func:`reduce_unit`
+reads a unit's exponent and mantissa off its bits, the same numbers as its selects), on the arguments Box-Muller
 gives them: a uniform ``u`` in ``(0, 1]`` built from at most 53 bits (:func:`log_unit`) and a fraction of
 a turn (:func:`sincos_turn`). They compile for the CPU and CUDA alike. Their accuracy against
 correctly rounded values is tested (``tests/test_noise.py``); measured figures are in
@@ -48,16 +49,34 @@ C1, C2, C3 = 4.16666666666666019037e-02, -1.38888888888741095749e-03, 2.48015872
 C4, C5, C6 = -2.75573143513906633035e-07, 2.08757232129817482790e-09, -1.13596475577881948265e-11
 
 
-@device_function(inline=True)
-def log_unit(u):
-    """``log(u)`` for ``2^-60 <= u <= 1``, in straight-line arithmetic.
+@intrinsic
+def _llvm_reduce_unit(typingctx, u):
+    """:func:`reduce_unit` from the bits of ``u``: its exponent field and its mantissa as a double in ``[1, 2)``,
+    halved (and the exponent raised) at ``sqrt(2)`` and above."""
+    signature = types.UniTuple(types.float64, 2)(types.float64)
 
-    Reduction: ``u = m 2^-e`` with ``m`` in ``[sqrt(2)/2, sqrt(2))`` and the integer ``0 <= e <= 63``,
-    found bit by bit from the highest (scalings by ``2^b`` are exact: no underflow above ``2^-60``).
-    Then ``log(m) = 2 atanh(s) = 2 s + s R(s^2)`` with ``s = (m - 1) / (m + 1)``, ``|s| <= 3 - 2 sqrt(2)
-    < 0.1716`` (``m - 1`` is exact, Sterbenz), where fdlibm's degree-7 minimax polynomial ``R`` in
-    ``s^2`` is within ``2^-58.45`` of ``2 atanh(s)/s - 2`` on that range [3]_. Last, ``log(u) = log(m) -
-    e ln2_lo - e ln2_hi`` where ``e ln2_hi`` is exact (``ln2_hi`` has 21 trailing zero bits, ``e < 2^6``).
+    def codegen(context, builder, sig, args):
+        double, i64 = ir.DoubleType(), ir.IntType(64)
+        bits = builder.bitcast(args[0], i64)
+        field = builder.lshr(bits, ir.Constant(i64, 52))
+        mantissa_bits = builder.or_(builder.and_(bits, ir.Constant(i64, 2**52 - 1)), ir.Constant(i64, 1023 << 52))
+        mantissa = builder.bitcast(mantissa_bits, double)
+        big = builder.fcmp_ordered(">=", mantissa, ir.Constant(double, SQRT2))
+        m = builder.select(big, builder.fmul(mantissa, ir.Constant(double, 0.5)), mantissa)
+        e = builder.sub(builder.sub(ir.Constant(i64, 1023), field), builder.zext(big, i64))
+        return context.make_tuple(builder, sig.return_type, [m, builder.sitofp(e, double)])
+
+    return signature, codegen
+
+
+@device_function(inline=True, cpu_native=_llvm_reduce_unit)
+def reduce_unit(u):
+    """``(m, e)`` with ``u = m 2^-e``, ``m`` in ``[sqrt(2)/2, sqrt(2))`` and the integer ``e`` (a float), for
+    ``2^-60 <= u <= 1``: the largest ``e <= 63`` with ``u 2^e < sqrt(2)``.
+
+    Here found bit by bit from the highest (scalings by ``2^b`` are exact: no underflow above ``2^-60``),
+    six selects, which is what CUDA runs; the CPU build reads the same ``m`` and ``e`` off the bits of
+    ``u`` (an LLVM intrinsic: a shift, two masks, one comparison), both exact, so the bits agree.
     """
     m = u
     e = 0.0
@@ -69,6 +88,21 @@ def log_unit(u):
         e = e + bit if take else e
         bit *= 0.5
         scale = math.sqrt(scale)  # 2^2b -> 2^b, exact
+    return m, e
+
+
+@device_function(inline=True)
+def log_unit(u):
+    """``log(u)`` for ``2^-60 <= u <= 1``, in straight-line arithmetic.
+
+    Reduction: ``u = m 2^-e`` with ``m`` in ``[sqrt(2)/2, sqrt(2))`` and the integer ``0 <= e <= 63``
+    (:func:`reduce_unit`). Then ``log(m) = 2 atanh(s) = 2 s + s R(s^2)`` with ``s = (m - 1) / (m + 1)``,
+    ``|s| <= 3 - 2 sqrt(2) < 0.1716`` (``m - 1`` is exact, Sterbenz), where fdlibm's degree-7 minimax
+    polynomial ``R`` in ``s^2`` is within ``2^-58.45`` of ``2 atanh(s)/s - 2`` on that range [3]_. Last,
+    ``log(u) = log(m) - e ln2_lo - e ln2_hi`` where ``e ln2_hi`` is exact (``ln2_hi`` has 21 trailing zero
+    bits, ``e < 2^6``).
+    """
+    m, e = reduce_unit(u)
     s = (m - 1.0) / (m + 1.0)
     z = s * s
     r = z * fma(z, fma(z, fma(z, fma(z, fma(z, fma(z, LG7, LG6), LG5), LG4), LG3), LG2), LG1)
@@ -106,16 +140,35 @@ def sincos_turn(u):
 POWERS_OF_HALF = np.array([2.0**-j for j in range(128)])
 
 
+@intrinsic
+def _llvm_power_of_half(typingctx, m):
+    """:func:`power_of_half` from the bits: the exponent field ``1023 - m`` shifted into place."""
+    signature = types.float64(types.float64)
+
+    def codegen(context, builder, sig, args):
+        i64 = ir.IntType(64)
+        field = builder.sub(ir.Constant(i64, 1023), builder.fptosi(args[0], i64))
+        return builder.bitcast(builder.shl(field, ir.Constant(i64, 52)), ir.DoubleType())
+
+    return signature, codegen
+
+
+@device_function(inline=True, cpu_native=_llvm_power_of_half)
+def power_of_half(m):
+    """``2^-m`` for an integer ``0 <= m <= 127`` (a float), exact: from :data:`POWERS_OF_HALF` here and on
+    CUDA (a gather in a vectorised loop), from the bits of the result on the CPU; the same numbers."""
+    return POWERS_OF_HALF[int(m)]
+
+
 @device_function
 def exp_nonpositive(x):
     """``e^x`` for ``-88 <= x <= 0`` in straight-line arithmetic, so a loop of them vectorises.
 
     Cody-Waite reduction ``x = -m ln 2 + r`` with ``|r| <= ln 2 / 2`` (``m ln2_hi`` is exact: ``ln2_hi``
     has 21 trailing zero bits and ``m < 2^7``), the degree-13 Taylor polynomial of ``e^r`` in Horner
-    form with fused multiply-adds (truncation ``|r|^14 / 14! < 5e-18``), then times ``2^-m`` from a
-    table of exact powers of two (a gather in a vectorised loop; a global array, so it also runs on
-    CUDA). Tested against ``math.exp`` on ``[-88, 0]`` to two ulps (``tests/test_blocks.py``; the
-    measured error is in docs/performance.md).
+    form with fused multiply-adds (truncation ``|r|^14 / 14! < 5e-18``), then times ``2^-m``, exact
+    (:func:`power_of_half`: a table on CUDA, the bits on the CPU). Tested against ``math.exp`` on
+    ``[-88, 0]`` to two ulps (``tests/test_blocks.py``; the measured error is in docs/performance.md).
     """
     m = math.floor(0.5 - x * LOG2E)
     r = (x + m * LN2_HI) + m * LN2_LO
@@ -133,7 +186,7 @@ def exp_nonpositive(x):
     p = fma(p, r, 0.5)
     p = fma(p, r, 1.0)
     p = fma(p, r, 1.0)
-    return p * POWERS_OF_HALF[int(m)]
+    return p * power_of_half(m)
 
 
 @device_function

@@ -26,6 +26,8 @@ __all__ = [
     "to_blocks",
     "from_blocks",
     "CPU_LANES",
+    "CPU_WIDE_LANES_FACTOR",
+    "cpu_block_width",
     "CUDA_LANES",
     "CUDA_THREADS",
     "CUDA_MAX_THREADS",
@@ -37,6 +39,8 @@ __all__ = [
 #: particles per block on the CPU: 8 AVX-512 or 16 AVX2 vectors of float64, and a ``64 x 64`` block of a
 #: 64-d state is 32 KiB, the size of an L1 data cache
 CPU_LANES = 64
+#: the most a CPU block widens to (:func:`cpu_block_width`) when the components have their own variances
+CPU_WIDE_LANES_FACTOR = 4
 #: particles per block on CUDA: a warp
 CUDA_LANES = 32
 #: threads per CUDA thread block (one thread per particle)
@@ -159,6 +163,25 @@ class Launch:
         )
 
 
+def cpu_block_width(target, n: int) -> int:
+    """Particles per CPU block: :data:`CPU_LANES`, doubled up to :data:`CPU_WIDE_LANES_FACTOR` times for a
+    mixture whose components have their own variances while every thread keeps at least
+    :data:`SCRATCH_BLOCKS_PER_THREAD` blocks.
+
+    That score (:mod:`.components`) makes ``K d / 16`` passes of register-blocked multiply-adds over a
+    block's lanes, each loading its constants and checking its rows apart before its vector loop; a
+    wider block spreads that cost over more particles (docs/performance.md, issue 31), while the
+    shared-variance scores keep the block that fits the L1 cache. No result depends on the width.
+    """
+    width = CPU_LANES
+    if getattr(target, "equal_variances", True):
+        return width
+    threads = numba.get_num_threads()
+    while width < CPU_LANES * CPU_WIDE_LANES_FACTOR and n >= 2 * width * SCRATCH_BLOCKS_PER_THREAD * threads:
+        width *= 2
+    return width
+
+
 def plan_launch(solver, target, n: int, d: int, backend: str) -> Launch:
     """The :class:`Launch` of ``solver``'s kernel on ``target`` for ``n`` particles in ``d`` dimensions."""
     group = cuda_node_threads(solver, n) if backend == "cuda" else 0
@@ -174,7 +197,7 @@ def plan_launch(solver, target, n: int, d: int, backend: str) -> Launch:
     if blocked:
         # on CUDA a thread keeps its column over the grid stride, a multiple of the threads per block;
         # with threads sharing a particle, each particle is a block of one column
-        width = 1 if group else math.gcd(CUDA_LANES, CUDA_THREADS) if backend == "cuda" else CPU_LANES
+        width = 1 if group else math.gcd(CUDA_LANES, CUDA_THREADS) if backend == "cuda" else cpu_block_width(target, n)
         rows = -(-n // width)
         lane_rows = solver.n_lane_work + target.kernel_lane_rows()
         row_bytes += 8 * lane_rows

@@ -30,7 +30,13 @@ SHIFT6 = np.uint64(6)
 
 @device_function(inline=True)
 def philox4x32(c0, c1, c2, c3, k0, k1):
-    """Ten Philox rounds on the 4x32-bit counter ``(c0..c3)`` with 2x32-bit key ``(k0, k1)``."""
+    """Ten Philox rounds on the 4x32-bit counter ``(c0..c3)`` with 2x32-bit key ``(k0, k1)``.
+
+    The words are taken modulo ``2^32`` on entry (callers pass 32-bit words: no value changes), so the
+    compiler knows every product is of two 32-bit numbers (one ``vpmuludq``, not a 64-bit ``vpmullq``).
+    """
+    c0, c1, c2, c3 = c0 & MASK32, c1 & MASK32, c2 & MASK32, c3 & MASK32
+    k0, k1 = k0 & MASK32, k1 & MASK32
     for _ in range(10):
         p0 = PHILOX_M0 * c0
         p1 = PHILOX_M1 * c2
