@@ -125,6 +125,11 @@ def test_own_variances_widen_the_cpu_block(monkeypatch):
     shared = cs.gaussian_mixture([[1.0, 0.0, 0.5], [-1.0, 0.5, 0.0]], [[0.3, 0.5, 0.2]] * 2)
     assert [launch.cpu_block_width(own, n) for n in (100, 600, 2100, 10**6)] == [64, 128, 256, 256]
     assert launch.cpu_block_width(shared, 10**6) == 64
+    # high dimensions keep the L1-sized block (and the per-slot scratch the memory estimate assumes)
+    rng = np.random.default_rng(0)
+    for d, widest in ((64, 256), (256, 256), (512, 128), (2048, 64)):
+        wide_target = cs.gaussian_mixture(rng.standard_normal((2, d)), rng.uniform(0.2, 1.0, (2, d)))
+        assert launch.cpu_block_width(wide_target, 10**7) == widest
     kw = dict(n=2100, n_steps=3, T=2.0, delta=0.1, backend="cpu", seed=5, progress=False)
     wide = cs.sample(own, "euler-maruyama", **kw)
     monkeypatch.setattr(launch, "CPU_WIDE_LANES_FACTOR", 1)

@@ -41,6 +41,9 @@ __all__ = [
 CPU_LANES = 64
 #: the most a CPU block widens to (:func:`cpu_block_width`) when the components have their own variances
 CPU_WIDE_LANES_FACTOR = 4
+#: a widened CPU block's state (``width x d`` float64) stays within this many bytes, so that high-dimensional
+#: targets keep the L1-sized block and the per-slot scratch that the memory estimate assumes
+CPU_WIDE_BLOCK_BYTES = 2**19
 #: particles per block on CUDA: a warp
 CUDA_LANES = 32
 #: threads per CUDA thread block (one thread per particle)
@@ -166,7 +169,7 @@ class Launch:
 def cpu_block_width(target, n: int) -> int:
     """Particles per CPU block: :data:`CPU_LANES`, doubled up to :data:`CPU_WIDE_LANES_FACTOR` times for a
     mixture whose components have their own variances while every thread keeps at least
-    :data:`SCRATCH_BLOCKS_PER_THREAD` blocks.
+    :data:`SCRATCH_BLOCKS_PER_THREAD` blocks and the block's state stays within :data:`CPU_WIDE_BLOCK_BYTES`.
 
     That score (:mod:`.components`) makes ``K d / 16`` passes of register-blocked multiply-adds over a
     block's lanes, each loading its constants and checking its rows apart before its vector loop; a
@@ -177,7 +180,11 @@ def cpu_block_width(target, n: int) -> int:
     if getattr(target, "equal_variances", True):
         return width
     threads = numba.get_num_threads()
-    while width < CPU_LANES * CPU_WIDE_LANES_FACTOR and n >= 2 * width * SCRATCH_BLOCKS_PER_THREAD * threads:
+    while (
+        width < CPU_LANES * CPU_WIDE_LANES_FACTOR
+        and n >= 2 * width * SCRATCH_BLOCKS_PER_THREAD * threads
+        and 2 * width * target.dim * 8 <= CPU_WIDE_BLOCK_BYTES
+    ):
         width *= 2
     return width
 
