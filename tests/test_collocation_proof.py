@@ -392,8 +392,8 @@ def test_plan_search_past_its_budget_keeps_the_plan_found(monkeypatch):
             raise SearchBudgetExceeded(f"budget over ({where})")
 
     monkeypatch.setattr(collocation, "check_search_budget", budget_ends_in_the_second_family)
-    plan = THEOREM.plan(1e-4, cs.ring_mixture(), 2.0, 0.1)
-    assert plan.bound.value <= 1e-4 and any(entry[0] == "search budget" for entry in plan.search)
+    plan = THEOREM.plan(1e-3, cs.ring_mixture(), 1.5, 0.5)
+    assert plan.bound.value <= 1e-3 and any(entry[0] == "search budget" for entry in plan.search)
 
 
 def test_registry_entry_is_certified_and_algorithmic():
