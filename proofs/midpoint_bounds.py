@@ -619,7 +619,7 @@ def unequal_rates(dec: Decomposition, t_lo, t_hi) -> dict:
         # v V - V - v is bilinear in (v, V): its largest modulus is at a corner
         corner = max((abs(p * q - p - q) for p in (v_lo, v_hi) for q in (V_lo, V_hi)), key=lambda b: b.upper())
         parts["gamma"].append(diff * corner.upper() / (v_lo * v_lo * V_lo * V_lo))
-    out = {k: _ball_upper(vals) for k, vals in parts.items()}
+    out = {k: amax(vals) for k, vals in parts.items()}
     out["inv_min"] = -out["inv_min"]
     out["a"] = a.upper()
     return out
@@ -637,14 +637,6 @@ def _affine_range(lam, x):
     if not lo > 0:
         raise NotCovered(f"a variance 1 + (lam - 1) a^2 is not bounded away from 0 (lower end {lo})")
     return lo, hi
-
-
-def _ball_upper(balls):
-    out = None
-    for b in balls:
-        u = b.upper()
-        out = u if out is None else out.max(u)
-    return out
 
 
 def ball_sup(dec: Decomposition, t_lo, t_hi, ball, kind: str = "lipschitz"):
