@@ -32,6 +32,7 @@ class Float64Context:
     is_float64 = True
     exp = staticmethod(np.exp)
     sin = staticmethod(np.sin)
+    sqrt = staticmethod(np.sqrt)
     pi = np.pi
 
     def working(self):
@@ -99,6 +100,7 @@ class MPContext:
         self.name = f"mpmath({self.dps})"
         self._exp = np.frompyfunc(mp.exp, 1, 1)
         self._sin = np.frompyfunc(mp.sin, 1, 1)
+        self._sqrt = np.frompyfunc(mp.sqrt, 1, 1)
         self._mpf = np.frompyfunc(lambda v: v if isinstance(v, mp.mpf) else mp.mpf(float(v)), 1, 1)
 
     def working(self):
@@ -116,6 +118,10 @@ class MPContext:
     def sin(self, x):
         with self.working():
             return self._sin(self.asarray(x))
+
+    def sqrt(self, x):
+        with self.working():
+            return self._sqrt(self.asarray(x))
 
     def asarray(self, x) -> np.ndarray:
         x = np.asarray(x)

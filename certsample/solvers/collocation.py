@@ -60,6 +60,8 @@ __all__ = [
     "picard_norm",
     "picard_sweep",
     "collocation_step",
+    "reference_window",
+    "gaussian_variance",
     "chebyshev_coefficients",
     "warm_start_matrix",
     "node_states",
@@ -235,6 +237,52 @@ def _window(degree, h, weights, context=None):
         return amat, ctx.asarray(np.ones(c.shape)), 1
 
 
+def gaussian_variance(variance, t, context=None):
+    """``V(t) = 1 + (v - 1) e^{-2t}``: the variance at forward time ``t`` of ``N(m, v)`` under the OU process."""
+    ctx = as_context(context)
+    with ctx.working():
+        return 1 + (ctx.asarray(variance)[()] - 1) * ctx.exp(-2 * ctx.asarray(t))
+
+
+def reference_window(degree, t, h, variance, quad_points=None, context=None):
+    r"""``(A, growth, shift)`` of the window ``t -> t - h`` with the flow of ``N(0, v)`` as its exact linear part.
+
+    Write ``w(t) = 1 / V(t)`` (:func:`gaussian_variance`) and split the drift as ``dy/ds = (1 - w) y + g``,
+    ``g = s + w y``. The linear part is the probability flow of ``N(0, v)``, whose solution from ``t_1`` to
+    ``t_2`` is ``y sqrt(V(t_2) / V(t_1))`` (``(d/ds) log sqrt(V) = -V'/(2V) = 1 - w`` with ``s = -t``). So
+    variation of constants gives, exactly,
+
+        X_j = sqrt(V(t_j) / V(t)) y_0 + h sum_i g_i A[i, j],
+        A[i, j] = int_0^{c_j} sqrt(V(t_j) / V(t - h r)) l_i(r) dr,
+
+    ``t_j = t - h c_j``, ``V > 0`` on the window (``v > 0``, or ``v = 0``, a point mass, and ``t - h > 0``), and
+    the collocated part ``g`` is the score plus ``w`` times the state (``shift_j =
+    w(t_j)``: a function of time alone, so drifts carried from one window to the next keep their meaning).
+    For a target near ``N(m, v)`` the score's Jacobian is near ``-w I``, so ``g`` varies far less along the
+    path than ``y + s`` and the Picard sweeps contract by ``h |grad s + w I|`` instead of ``h |grad s|``; for
+    ``N(0, v)`` itself ``g = 0`` and one sweep is exact. ``A`` by Gauss-Legendre quadrature as in
+    :func:`collocation_matrix` (``shift`` has shape ``(D + 1, 1, 1)`` to multiply node states).
+    """
+    degree = check_int("degree", degree, 1)
+    if not (math.isfinite(variance) and variance >= 0):
+        raise ValueError(f"reference variance must be a finite number >= 0, got {variance!r}")
+    if not (math.isfinite(h) and h >= 0 and math.isfinite(t) and (t - h > 0 or (t - h == 0 and variance > 0))):
+        raise ValueError(f"window t={t!r}, h={h!r} must end at t - h > 0 (or at 0 for a variance > 0)")
+    ctx = as_context(context)
+    with ctx.working():
+        t, h = ctx.asarray(t)[()], ctx.asarray(h)[()]
+        c = chebyshev_lobatto_nodes(degree, ctx)
+        z, wq = ctx.leggauss(quad_points or degree + 40)
+        v_nodes = gaussian_variance(variance, t - h * c, ctx)
+        amat = ctx.asarray(np.zeros((degree + 1, degree + 1)))
+        for j in range(1, degree + 1):
+            r = c[j] * (1 + z) / 2
+            kernel = c[j] * wq * ctx.sqrt(v_nodes[j] / gaussian_variance(variance, t - h * r, ctx)) / 2
+            amat[:, j] = kernel @ lagrange_basis(c, r, ctx)
+        growth = ctx.sqrt(v_nodes / v_nodes[0])
+        return amat, growth, (1 / v_nodes)[:, None, None]
+
+
 # ---------------------------------------------------------------------------- Lipschitz bounds
 @dataclass(frozen=True)
 class _LipschitzSource:
@@ -344,6 +392,8 @@ class CollocationPlan:
     pipeline: bool = False
     #: the proved a-priori bound of the plan (``proved=True``), else None
     bound: float | None = None
+    #: variance of the Gaussian whose flow the windows integrate exactly (:class:`Collocation`), else None
+    reference_variance: float | None = None
 
     def __iter__(self):
         return iter((self.grid, self.degree, self.sweeps))
@@ -355,6 +405,7 @@ class CollocationPlan:
     def solver(self, **options) -> Collocation:
         options.setdefault("warm_start", self.warm_start)
         options.setdefault("pipeline", self.pipeline)
+        options.setdefault("reference_variance", self.reference_variance)
         return Collocation(self.degree, self.sweeps, **options)
 
     @property
@@ -505,8 +556,14 @@ def picard_sweep(score, x, nodes, drift, times, amat, growth, shift, h, first_sw
     its drift is taken in the first sweep only.
     """
     first = 0 if first_sweep else 1
-    drift[first:, ...] = score.evaluate_many(nodes[first:, ...], times[first:]) + shift * nodes[first:, ...]
+    evaluated = score.evaluate_many(nodes[first:, ...], times[first:])
+    drift[first:, ...] = evaluated + _from(shift, first) * nodes[first:, ...]
     node_states(x, nodes, drift, amat, growth, h)
+
+
+def _from(shift, first):
+    """The drift shift of nodes ``first ..``: a number, or one per node (shape ``(D + 1, 1, 1)``)."""
+    return shift if np.ndim(shift) == 0 else shift[first:]
 
 
 def node_states(x, nodes, drift, matrix, growth, h):
@@ -548,7 +605,7 @@ def update_node_states(x, work, states, drifts, matrix, growth, h, node, stride)
 
 @device_function
 def node_drifts(states, t, target_params, drifts, shift, lanes, swork):
-    """The probability-flow drift ``s(X, t) + shift X`` of a block of node states ``(d, L)``, into ``drifts``."""
+    """The collocated drift ``s(X, t) + shift X`` of a block of node states ``(d, L)``, into ``drifts``."""
     target_score(states, t, target_params, drifts, lanes, swork)
     for i in range(states.shape[0]):
         for p in range(states.shape[1]):
@@ -624,7 +681,7 @@ def collocation_node_step(
                     t_next - h_next * nodes[j],
                     target_params,
                     x[(j + 1) * d : (j + 2) * d],
-                    shift,
+                    shift[k + 1, j],
                     lanes,
                     swork,
                 )
@@ -635,7 +692,7 @@ def collocation_node_step(
         for j in range(node, n_nodes, stride):
             if j < first_node:
                 continue
-            node_drifts(work[j], t - h * nodes[j], target_params, work[drifts + j], shift, lanes, swork)
+            node_drifts(work[j], t - h * nodes[j], target_params, work[drifts + j], shift[k, j], lanes, swork)
             nfe += 1
         sweep_barrier()
         # Jacobi update: all node states from the drifts of the previous sweep (one parallel round)
@@ -736,6 +793,11 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
         Take each window's first sweep in the previous window's last round (needs ``warm_start``;
         see above). The sweeps a window needs are then measured with the pipeline, as
         :func:`~certsample.solvers.collocation_adaptive.adapt_plan` does.
+    reference_variance : float, optional
+        Integrate the flow of ``N(0, v)`` exactly instead of the linear part ``y``, and collocate ``s + y / V(t)``
+        (:func:`reference_window`): with ``v`` near the target's variances the sweeps contract much faster
+        (:func:`~certsample.solvers.collocation_adaptive.adapt_plan` sets it from a mixture target's variances;
+        docs/performance.md). The proved theorem covers ``None`` only.
     context : FLOAT64 or MPContext, optional
         Working precision of :meth:`step` (:mod:`certsample.precision`). The same step runs on
         float64 arrays or on object arrays of mpmath numbers, with nodes and ``A`` built at that
@@ -771,6 +833,7 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
         rho_max: float = 0.5,
         warm_start: bool = False,
         pipeline: bool = False,
+        reference_variance: float | None = None,
         context=None,
     ):
         self.degree = check_int("degree", degree, 1)
@@ -797,9 +860,23 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
         self.warm_start = bool(warm_start)
         self.pipeline = bool(pipeline)
         self.kernel_node_threads = self.degree + 1  # on CUDA: a thread per node when the particles are few
+        if reference_variance is not None:
+            reference_variance = float(reference_variance)
+            if not (math.isfinite(reference_variance) and reference_variance >= 0):
+                raise ValueError(f"reference_variance must be a finite number >= 0, got {reference_variance!r}")
+            if weights != "exponential":
+                raise ValueError("reference_variance sets the exact linear part of weights='exponential'")
+        #: variance ``v`` of the Gaussian whose flow is the exact linear part, or None for ``y`` itself
+        self.reference_variance = reference_variance
         if weights != "exponential":  # the theorem is about the solver that integrates the linear part exactly
             self.theorem = None
             self.theorem_gap = "the proved collocation theorem covers weights='exponential' (the linear part exact)"
+        elif reference_variance is not None:
+            self.theorem = None
+            self.theorem_gap = (
+                "the proved collocation theorem covers the linear part y (reference_variance=None); this solver "
+                "integrates the flow of N(0, v) exactly instead"
+            )
         if self.pipeline and not self.warm_start:
             raise ValueError(
                 "pipeline=True starts each window from the previous one's extrapolated drifts: it needs warm_start=True"
@@ -850,31 +927,37 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
 
     def measured_plan(self, eps: float, score, x_pilot, T: float, delta: float) -> Plan:
         """:func:`~certsample.solvers.collocation_adaptive.adapt_plan` on the pilot particles ``x_pilot``."""
-        from .collocation_adaptive import adapt_plan
+        from .collocation_adaptive import adapt_plan, reference_variance_of
 
         before = score.evaluations
-        plan = adapt_plan(eps, score, x_pilot, T, delta)
+        plan = adapt_plan(eps, score, x_pilot, T, delta, reference_variance=reference_variance_of(score))
         info = {
             "eps": float(eps),
             "degree": plan.degree,
             "windows": plan.windows,
             "pilot": int(x_pilot.shape[0]),
             "pilot_evaluations_per_particle": (score.evaluations - before) / x_pilot.shape[0],
+            "reference_variance": plan.reference_variance,
         }
         return Plan(plan.solver(), plan.grid, info)
 
-    def _window(self, h):
-        key = self.context.key(h)
+    def _window(self, t, h):
+        """``(A, growth, shift)`` of the window ``t -> t - h`` (with the linear part ``y``, of its length alone)."""
+        v = self.reference_variance
+        key = self.context.key(h) if v is None else (self.context.key(t), self.context.key(h))
         if key not in self._cache:
             if len(self._cache) > 4096:
                 self._cache.clear()
-            self._cache[key] = _window(self.degree, h, self.weights, self.context)
+            if v is None:
+                self._cache[key] = _window(self.degree, h, self.weights, self.context)
+            else:
+                self._cache[key] = reference_window(self.degree, t, h, v, context=self.context)
         return self._cache[key]
 
-    def _warm(self, h_previous, h):
-        key = ("warm", self.context.key(h_previous), self.context.key(h))
+    def _warm(self, t, h_previous, h):
+        key = ("warm", self.context.key(t), self.context.key(h_previous), self.context.key(h))
         if key not in self._cache:
-            warm = warm_start_matrix(self._window(h)[0], float(h_previous), float(h))
+            warm = warm_start_matrix(self._window(t, h)[0], float(h_previous), float(h))
             self._cache[key] = self.context.asarray(warm)
         return self._cache[key]
 
@@ -896,7 +979,7 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
             ahead = (state.times[k + 1], state.times[k + 1] - state.times[k + 2])
         with ctx.working():
             x, t, h = self._operands(x, t, h)
-            amat, growth, shift = (like(m, x) for m in self._window(h))
+            amat, growth, shift = (like(m, x) for m in self._window(t, h))
             times = t - h * self.nodes
             nodes = _copies(x, self.degree + 1)
             drift = namespace(x).empty_like(nodes)
@@ -909,28 +992,28 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
                     node_states(x, nodes, drift, amat, growth, h)
                     done = 1
                 else:
-                    node_states(x, nodes, drift_previous, like(self._warm(h_previous, h), x), growth, h)
+                    node_states(x, nodes, drift_previous, like(self._warm(t, h_previous, h), x), growth, h)
             carry = None
             for sweep in range(done, sweeps):
                 if ahead is not None and sweep == sweeps - 1:
-                    carry = (None, self._sweep_with_next(score, x, nodes, drift, times, h, ahead, sweep == done))
+                    carry = (None, self._sweep_with_next(score, x, nodes, drift, times, t, h, ahead, sweep == done))
                 else:
                     picard_sweep(score, x, nodes, drift, times, amat, growth, shift, h, sweep == done)
             if self.warm_start and carry is None:
                 carry = (h, drift)
             return nodes[-1, ...], replace(state, carry=carry)
 
-    def _sweep_with_next(self, score, x, nodes, drift, times, h, ahead, first_sweep):
+    def _sweep_with_next(self, score, x, nodes, drift, times, t, h, ahead, first_sweep):
         """This window's last sweep and the next window's first in one round; returns the latter's drifts.
 
         The next window starts from this one's end state and drifts before the sweep (warm start);
         its start node's drift is this window's end-node drift, taken at that same state.
         """
         _, t_next, h_next = self._operands(x, ahead[0], ahead[1])
-        amat, growth, shift = (like(m, x) for m in self._window(h))
-        next_growth = like(self._window(h_next)[1], x)
+        amat, growth, shift = (like(m, x) for m in self._window(t, h))
+        _, next_growth, next_shift = (like(m, x) for m in self._window(t_next, h_next))
         next_nodes = _copies(nodes[-1, ...], self.degree + 1)
-        node_states(nodes[-1, ...], next_nodes, drift, like(self._warm(h, h_next), x), next_growth, h_next)
+        node_states(nodes[-1, ...], next_nodes, drift, like(self._warm(t_next, h, h_next), x), next_growth, h_next)
         first = 0 if first_sweep else 1
         here = self.degree + 1 - first
         xp = namespace(x)
@@ -938,9 +1021,9 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
             (np.concatenate if xp is np else xp.concat)([nodes[first:, ...], next_nodes[1:, ...]]),
             np.concatenate([times[first:], t_next - h_next * self.nodes[1:]]),
         )
-        drift[first:, ...] = both[:here, ...] + shift * nodes[first:, ...]
+        drift[first:, ...] = both[:here, ...] + _from(shift, first) * nodes[first:, ...]
         next_drift = xp.empty_like(drift)
-        next_drift[1:, ...] = both[here:, ...] + shift * next_nodes[1:, ...]
+        next_drift[1:, ...] = both[here:, ...] + _from(next_shift, 1) * next_nodes[1:, ...]
         next_drift[0, ...] = drift[-1, ...]
         node_states(x, nodes, drift, amat, growth, h)
         return next_drift
@@ -956,7 +1039,8 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
         return x, float(t), float(h)
 
     def kernel_params(self, grid, target=None) -> tuple:
-        """``(nodes, A per window (n, D+1, D+1), e^{h c_j} per window (n, D+1), drift shift, sweeps,
+        """``(nodes, A per window (n, D+1, D+1), growth per window (n, D+1), drift shift per window and node
+        (n, D+1), sweeps,
         warm-start matrices (n, D+1, D+1; window 0 unused) or a (1, 1, 1) placeholder, warm_start,
         the grid's times, overlapped_windows (n,))``."""
         if not self.context.is_float64:
@@ -968,20 +1052,22 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
         if self.check:
             for t, h in zip(grid.times[:-1], steps):
                 self._check_window(float(t), float(h), target)
-        windows = [self._window(float(h)) for h in steps]
+        times = np.asarray(grid.times, dtype=float)
+        windows = [self._window(float(t), float(h)) for t, h in zip(times[:-1], steps)]
         amat = np.ascontiguousarray(np.stack([w[0] for w in windows]))
         growth = np.ascontiguousarray(np.stack([w[1] for w in windows]))
-        shift = windows[0][2]
+        # one shift per window and node (a number broadcast, or the reference flow's 1/V at the node times)
+        shift = np.ascontiguousarray(np.stack([np.broadcast_to(np.ravel(w[2]), (self.degree + 1,)) for w in windows]))
         warm = np.zeros((len(steps), self.degree + 1, self.degree + 1)) if self.warm_start else np.zeros((1, 1, 1))
         if self.warm_start:
             for k in range(1, len(steps)):
-                warm[k] = self._warm(steps[k - 1], steps[k])
+                warm[k] = self._warm(times[k], steps[k - 1], steps[k])
         sweeps = np.ascontiguousarray(self._windows_sweeps(len(steps)))
         return (
             np.ascontiguousarray(self.nodes),
             amat,
             growth,
-            float(shift),
+            shift.astype(float),
             sweeps,
             warm,
             self.warm_start,
@@ -994,5 +1080,6 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
         sweeps = self.sweeps if not np.ndim(self.sweeps) else f"[{len(self.sweeps)} windows]"
         extra += ", warm_start=True" if self.warm_start else ""
         extra += ", pipeline=True" if self.pipeline else ""
+        extra += "" if self.reference_variance is None else f", reference_variance={self.reference_variance:g}"
         extra += "" if self.context.is_float64 else f", context={self.context!r}"
         return f"Collocation(degree={self.degree}, sweeps={sweeps}{extra})"

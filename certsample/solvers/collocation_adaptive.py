@@ -66,15 +66,17 @@ from ..oracle import ScoreOracle
 from ..validation import check_int
 from .collocation import (
     CollocationPlan,
+    _from,
     _window,
     chebyshev_lobatto_nodes,
     node_states,
     picard_sweep,
+    reference_window,
     schedule_cost,
     warm_start_matrix,
 )
 
-__all__ = ["adapt_plan", "DEGREES"]
+__all__ = ["adapt_plan", "reference_variance_of", "DEGREES"]
 
 #: degrees tried on the pilot (even: the Lobatto nodes then include the window's midpoint)
 DEGREES = (4, 6, 8, 10, 12, 16)
@@ -85,6 +87,30 @@ MAX_CONTRACTION = 0.5  # Picard factor (second change over first) a window may g
 STALLED = 1e-3  # sweeps stop trying once they change the states by less than this times the error
 ROUNDING = 16 * np.finfo(float).eps  # relative floor of the errors a float64 pilot can measure
 LENGTH_TRIALS = (1.4,)  # other window lengths tried, as multiples of the proposed one (0.7 too: docs)
+
+
+def reference_variance_of(score):
+    """The variance whose Gaussian flow the measured plans integrate exactly: for a score carrying a
+    :class:`~certsample.targets.MixtureTarget` (``score.target``), the harmonic mean of its components'
+    variances over its own coordinates (the score's Jacobian near a component is ``-1/V`` per coordinate,
+    and the harmonic mean matches the average ``1/v`` as ``t -> 0``; 0 for point masses); otherwise None
+    (the linear part ``y``)."""
+    from ..targets import MixtureTarget
+
+    target = getattr(score, "target", None)
+    if not isinstance(target, MixtureTarget):
+        return None
+    variances = np.asarray(target.variances, dtype=float)
+    if np.any(variances == 0):  # points (a cloud): the harmonic mean is 0, the flow of a point mass
+        return 0.0
+    return float(1.0 / np.mean(1.0 / variances))
+
+
+def _window_at(degree, t, h, reference_variance):
+    """``(A, growth, shift)`` of the window ``t -> t - h``: the linear part ``y``, or a Gaussian's flow."""
+    if reference_variance is None:
+        return _window(degree, h, "exponential")
+    return reference_window(degree, t, h, reference_variance)
 
 
 def _worst(v):
@@ -98,17 +124,17 @@ def _change(new, old):
     return max(_worst(new[j] - old[j]) for j in range(1, new.shape[0]))
 
 
-def _reference_end(score, x, t, h, degree, floor):
+def _reference_end(score, x, t, h, degree, floor, reference_variance):
     """End states of the window by degree-``degree`` collocation iterated to convergence, and the
     evaluations spent; ``None`` for the states if the sweeps do not converge (the window is too long)."""
     nodes = chebyshev_lobatto_nodes(degree)
-    amat, growth, _ = _window(degree, h, "exponential")
+    amat, growth, shift = _window_at(degree, t, h, reference_variance)
     states = np.repeat(x[None], degree + 1, axis=0)
     drift = np.empty_like(states)
     spent = 0
     for count in range(1, 2 * MAX_SWEEPS + 1):
         previous = states.copy()
-        picard_sweep(score, x, states, drift, t - h * nodes, amat, growth, 0.0, h, count == 1)
+        picard_sweep(score, x, states, drift, t - h * nodes, amat, growth, shift, h, count == 1)
         spent += degree + (count == 1)
         change = _change(states, previous)
         if not math.isfinite(change):
@@ -118,14 +144,14 @@ def _reference_end(score, x, t, h, degree, floor):
     return None, spent
 
 
-def _try_window(score, x, t, h, degree, nodes, tol, floor, carry, ahead, pipeline):
+def _try_window(score, x, t, h, degree, nodes, tol, floor, carry, ahead, pipeline, reference_variance):
     """One window of the pilot from ``x`` at ``t`` of length ``h``; returns ``(accepted, error, changes,
     spent)`` where ``accepted`` is ``None`` (the tolerance was not met, or the reference did not converge:
     ``error`` is then ``inf``) or ``(sweeps, end states, last drifts, ahead for the next window)``."""
-    ref, spent = _reference_end(score, x, t, h, 2 * degree, max(0.01 * tol, floor))
+    ref, spent = _reference_end(score, x, t, h, 2 * degree, max(0.01 * tol, floor), reference_variance)
     if ref is None:  # the Picard map does not contract on this window
         return None, math.inf, [], spent
-    amat, growth, _ = _window(degree, h, "exponential")
+    amat, growth, shift = _window_at(degree, t, h, reference_variance)
     states = np.repeat(x[None], degree + 1, axis=0)
     drift = np.empty_like(states)
     overlapped = ahead is not None
@@ -135,7 +161,7 @@ def _try_window(score, x, t, h, degree, nodes, tol, floor, carry, ahead, pipelin
         states[:] = start
         node_states(start, states, start_drift, warm_start_matrix(amat, carry[0], h), growth, h)
         drift[0] = end_drift
-        drift[1:] = score.evaluate_many(states[1:], t - h * nodes[1:])
+        drift[1:] = score.evaluate_many(states[1:], t - h * nodes[1:]) + _from(shift, 1) * states[1:]
         spent += degree
     elif carry is not None:
         node_states(x, states, carry[1], warm_start_matrix(amat, carry[0], h), growth, h)
@@ -146,7 +172,7 @@ def _try_window(score, x, t, h, degree, nodes, tol, floor, carry, ahead, pipelin
             states[0] = x
             node_states(x, states, drift, amat, growth, h)
         else:
-            picard_sweep(score, x, states, drift, t - h * nodes, amat, growth, 0.0, h, count == 1 + overlapped)
+            picard_sweep(score, x, states, drift, t - h * nodes, amat, growth, shift, h, count == 1 + overlapped)
             spent += degree + (count == 1 + overlapped)
         error = _worst(states[-1] - ref)
         if accepted is None and error <= tol:
@@ -164,7 +190,7 @@ def _try_window(score, x, t, h, degree, nodes, tol, floor, carry, ahead, pipelin
     return accepted, error, changes, spent
 
 
-def _run_windows(score, x, T, delta, eps, degree, h_first, budget=math.inf, pipeline=True):
+def _run_windows(score, x, T, delta, eps, degree, h_first, budget=math.inf, pipeline=True, reference_variance=None):
     """March the pilot from ``T`` to ``delta``; returns ``(times, sweeps, pilot evaluations)``, or
     ``(None, None, evaluations)`` as soon as the plan would cost more than ``budget`` per particle.
 
@@ -197,7 +223,9 @@ def _run_windows(score, x, T, delta, eps, degree, h_first, budget=math.inf, pipe
             if t - length - delta < 1e-9 * delta:
                 length = t - delta
             tol = max(SAFETY * eps * math.log(t / (t - length)) / log_span, floor)
-            trial = _try_window(score, x, t, length, degree, nodes, tol, floor, carry, ahead, pipeline)
+            trial = _try_window(
+                score, x, t, length, degree, nodes, tol, floor, carry, ahead, pipeline, reference_variance
+            )
             spent += trial[3]
             if trial[0] is None:
                 if factor == 1.0:
@@ -238,6 +266,7 @@ def adapt_plan(
     degree: int | None = None,
     degrees=DEGREES,
     pipeline: bool = True,
+    reference_variance: float | None = None,
 ) -> CollocationPlan:
     """Windows and per-window sweeps measured on a pilot batch for RMS pathwise accuracy ``eps``.
 
@@ -261,6 +290,10 @@ def adapt_plan(
         Plan pipelined windows (the default; see
         :class:`~certsample.solvers.collocation.Collocation`), or the sequential schedule, in which
         every window waits for its predecessor's last sweep.
+    reference_variance : float, optional
+        Plan and run windows that integrate the flow of ``N(0, v)`` exactly
+        (:func:`~certsample.solvers.collocation.reference_window`); :func:`reference_variance_of` gives the
+        value ``sample(..., eps=)`` uses.
 
     Returns
     -------
@@ -288,7 +321,7 @@ def adapt_plan(
         for D in direction:
             cheapest = min((p[0] for p in plans.values()), default=math.inf)
             times, sweeps, spent = _run_windows(
-                score, x, T, delta, float(eps), D, h_first, EVALUATION_SLACK * cheapest, pipeline
+                score, x, T, delta, float(eps), D, h_first, EVALUATION_SLACK * cheapest, pipeline, reference_variance
             )
             spent_total += spent
             if times is None:
@@ -301,6 +334,15 @@ def adapt_plan(
         (D for D in plans if plans[D][0] <= limit), key=lambda D: (plans[D][1], plans[D][0])
     )  # rounds, then evaluations
     _, _, times, sweeps = plans[D]
-    plan = CollocationPlan(TimeGrid(times), D, sweeps, None, float(eps), warm_start=True, pipeline=pipeline)
+    plan = CollocationPlan(
+        TimeGrid(times),
+        D,
+        sweeps,
+        None,
+        float(eps),
+        warm_start=True,
+        pipeline=pipeline,
+        reference_variance=reference_variance,
+    )
     plan.pilot_evaluations = spent_total
     return plan

@@ -1,0 +1,131 @@
+"""Collocation with a Gaussian's flow as the exact linear part (``reference_variance``)."""
+
+import math
+
+import numpy as np
+import pytest
+from mpmath import mp
+
+import certsample as cs
+from certsample.forward import TimeGrid
+from certsample.highprec import MPTarget, max_abs_diff, solve_trajectory
+from certsample.integrate import initial_particles
+from certsample.oracle import ScoreOracle
+from certsample.precision import MPContext
+from certsample.solvers.collocation import Collocation, collocation_matrix, gaussian_variance, reference_window
+from certsample.solvers.collocation_adaptive import reference_variance_of
+
+GRID = TimeGrid(np.array([3.0, 1.8, 1.0, 0.6, 0.3, 0.1]))
+
+
+def test_unit_variance_is_plain_collocation_and_mpmath_agrees():
+    # N(0, 1) is the OU process's own law: its flow is the identity, so the whole drift y + s is collocated
+    amat, growth, shift = reference_window(6, 2.0, 0.5, 1.0)
+    assert np.max(np.abs(amat - collocation_matrix(6, 0.5, "plain"))) < 1e-15
+    assert np.all(growth == 1.0) and np.all(shift == 1.0)
+    amat, growth, shift = reference_window(8, 1.3, 0.7, 0.25)
+    in_mp = reference_window(8, 1.3, 0.7, 0.25, context=MPContext(40))
+    for a, b in zip((amat, growth, shift), in_mp):
+        assert np.max(np.abs(a - b.astype(float))) < 4e-15  # Gauss-Legendre sums of ~50 terms
+    # the growth is the reference flow: sqrt(V(t - h c) / V(t))
+    nodes = cs.solvers.collocation.chebyshev_lobatto_nodes(8)
+    expected = np.sqrt(gaussian_variance(0.25, 1.3 - 0.7 * nodes) / gaussian_variance(0.25, 1.3))
+    assert np.max(np.abs(growth - expected)) < 1e-15
+
+
+@pytest.mark.parametrize("variance", [0.3, 0.0])
+def test_one_sweep_is_exact_for_the_reference_gaussian(variance):
+    """For ``N(0, v)`` the collocated part ``s + y / V`` is zero: one sweep of any degree is the exact flow
+    (``v = 0``: a point mass at 0, whose ``q_t`` is ``N(0, 1 - e^{-2t})``)."""
+    target = cs.gaussian_mixture([[0.0, 0.0, 0.0]], variance)
+    x0 = initial_particles(6, 3, 2, 3.0, target, "exact")
+    run = cs.sample(target, Collocation(3, 1, reference_variance=variance), x_init=x0, grid=GRID, progress=False)
+    exact = x0 * math.sqrt(gaussian_variance(variance, 0.1) / gaussian_variance(variance, 3.0))
+    assert np.max(np.abs(run.samples - exact)) < 1e-14
+    # the linear part y alone leaves the score to the sweeps: one sweep is far off
+    plain = cs.sample(target, Collocation(3, 1), x_init=x0, grid=GRID, progress=False)
+    assert np.max(np.abs(plain.samples - exact)) > 1e-3
+
+
+def test_fewer_sweeps_reach_the_collocation_solution_near_the_reference():
+    """On the ring (component variance 0.25) the Picard error after a few sweeps is far smaller with the
+    reference flow than with the linear part ``y``; both converge to (nearly) the same solution."""
+    target = cs.ring_mixture()
+    x0 = initial_particles(16, 2, 5, 3.0, target, "exact")
+
+    def run(sweeps, v):
+        solver = Collocation(8, sweeps, reference_variance=v)
+        return cs.sample(target, solver, x_init=x0, grid=GRID, progress=False).samples
+
+    converged = run(40, None)
+    assert np.max(np.abs(run(40, 0.25) - converged)) < 1e-9  # two collocations of the same flow
+    err_y, err_ref = (np.max(np.abs(run(4, v) - run(40, v))) for v in (None, 0.25))
+    assert err_ref < 0.1 * err_y
+
+
+def test_backends_agree_with_warm_start_and_pipeline(cuda_simulator, tmp_path):
+    target = cs.ring_mixture()
+    x0 = initial_particles(12, 2, 1, 3.0, target, "exact")
+    sweeps = np.array([2, 3, 1, 3, 2])
+    numpy_run = cs.sample(
+        target,
+        Collocation(6, sweeps, warm_start=True, pipeline=True, reference_variance=0.25),
+        x_init=x0,
+        grid=GRID,
+        progress=False,
+    )
+    cpu = cs.sample(
+        target,
+        Collocation(6, sweeps, warm_start=True, pipeline=True, reference_variance=0.25),
+        x_init=x0,
+        grid=GRID,
+        backend="cpu",
+        progress=False,
+    )
+    assert (cpu.nfe, cpu.rounds) == (numpy_run.nfe, numpy_run.rounds)
+    assert np.max(np.abs(cpu.samples - numpy_run.samples)) < 1e-11
+    out = tmp_path / "cuda.npy"
+    cuda_simulator(f"""
+        import numpy as np, certsample as cs
+        from certsample.forward import TimeGrid
+        from certsample.integrate import initial_particles
+        from certsample.solvers.collocation import Collocation
+        target = cs.ring_mixture()
+        x0 = initial_particles(12, 2, 1, 3.0, target, "exact")
+        solver = Collocation(6, np.array([2, 3, 1, 3, 2]), warm_start=True, pipeline=True, reference_variance=0.25)
+        run = cs.sample(target, solver, x_init=x0, grid=TimeGrid(np.array({GRID.times.tolist()!r})),
+                        backend="cuda", progress=False)
+        np.save({str(out)!r}, np.concatenate([run.samples.ravel(), [run.nfe, run.rounds]]))
+    """)
+    cuda = np.load(out)
+    assert tuple(cuda[-2:]) == (numpy_run.nfe, numpy_run.rounds)
+    assert np.max(np.abs(cuda[:-2].reshape(numpy_run.samples.shape) - numpy_run.samples)) < 1e-11
+
+
+def test_mpmath_step_is_the_float64_step():
+    target = cs.point_cloud([[0.5, 0.2], [-0.4, 0.3], [0.1, -0.6]])
+    grid = TimeGrid(np.array([2.0, 1.2, 0.7, 0.4, 0.2]))
+    x0 = initial_particles(1, 2, 3, 2.0, target, "exact")
+    options = dict(warm_start=True, pipeline=True, reference_variance=0.0)
+    in_float64 = cs.sample(target, Collocation(6, 5, **options), 1, grid=grid, x_init=x0, progress=False).samples[0]
+    solver = Collocation(6, 5, context=MPContext(30), **options)
+    in_mpmath = solve_trajectory(solver, MPTarget(target, dps=30), x0[0], grid)
+    assert all(isinstance(v, mp.mpf) for v in in_mpmath)
+    assert max_abs_diff(in_mpmath, in_float64) < 1e-13
+
+
+def test_measured_plans_use_the_targets_variances_and_the_theorem_says_it_does_not_cover_them():
+    ring = cs.ring_mixture()
+    assert reference_variance_of(ScoreOracle.from_target(ring)) == pytest.approx(0.25)
+    assert reference_variance_of(ScoreOracle.from_target(cs.make_target("cloud"))) == 0.0
+    assert reference_variance_of(ScoreOracle(lambda x, t: -x, 2)) is None  # a user's score: the linear part y
+    x0 = initial_particles(40, 2, 3, 10.0, ring, "exact")
+    run = cs.sample(ring, "collocation", x_init=x0, T=10.0, delta=1e-3, eps=1e-6, progress=False)
+    assert run.extra["reference_variance"] == pytest.approx(0.25)
+    assert Collocation(4, 2, reference_variance=0.25).theorem is None
+    assert "reference_variance=None" in Collocation(4, 2, reference_variance=0.25).theorem_gap
+    assert Collocation(4, 2).theorem == "collocation"
+    with pytest.raises(ValueError, match="reference_variance must be a finite number >= 0"):
+        Collocation(4, 2, reference_variance=-1.0)
+    with pytest.raises(ValueError, match="must end at t - h > 0"):
+        reference_window(4, 1.0, 1.0, 0.0)
