@@ -228,24 +228,21 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+from .balls import arb, arb_interval, arb_precision, lower_float, upper_float
 from .core import OutsideTheoremRange, RunPlan, RunTheorem, check_search_budget, smax
 from .midpoint_bounds import (
     NotCovered,
     StartSet,
     _popoviciu,
-    arb,
-    arb_precision,
     ball_sup,
     block_lipschitz_sup,
     block_one_sided_sup,
     decompose,
     expectation,
-    interval,
     posterior_covariance_sup,
     reference_variance,
     time_scales,
     unequal_rates,
-    upper_float,
     variance_balls,
 )
 
@@ -501,9 +498,9 @@ def region_coefficients(lam, radius, t, t_next, scheme: Scheme, lams=None):
 
     c0, A0, beta0 = rates(arb(1))
     if R == 1:
-        cells = [[interval(h * i / _REGION_CELLS, h * (i + 1) / _REGION_CELLS)] for i in range(_REGION_CELLS)]
+        cells = [[arb_interval(h * i / _REGION_CELLS, h * (i + 1) / _REGION_CELLS)] for i in range(_REGION_CELLS)]
     else:
-        cells = [[interval(p.b_lo, p.b_hi) for p in pieces]]
+        cells = [[arb_interval(p.b_lo, p.b_hi) for p in pieces]]
     out = None
     for taus in cells:
         E = [tau.exp() for tau in taus]
@@ -846,7 +843,7 @@ def rms_bound(target, grid, scheme: Scheme, eta: float = 1e-6, x0=None) -> Midpo
         block = arb(per_step.value) if per_step is not None else arb(0)
         value = upper_float((block * block + lin_sq).sqrt())
         linear = upper_float(lin_sq.sqrt())
-        table = {lam: (float(f.lower()), upper_float(f)) for lam, f in factors.items()}
+        table = {lam: (lower_float(f), upper_float(f)) for lam, f in factors.items()}
     return MidpointMSBound(
         value,
         upper_float(block),
