@@ -147,19 +147,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
+from .balls import PRECISION, arb_interval, arb_precision, flint_module, lower_float, round_up, upper_float
 from .core import RunPlan, RunTheorem, SearchBudgetExceeded, check_search_budget
-from .flow_bounds import (
-    PRECISION,
-    Decomposition,
-    IsotropicBlock,
-    NotCovered,
-    StartSet,
-    UnequalBlock,
-    arb_interval,
-    arb_precision,
-    lower,
-    upper,
-)
+from .flow_bounds import Decomposition, IsotropicBlock, NotCovered, StartSet, UnequalBlock
 
 __all__ = ["CollocationTheorem", "ExactMatrices", "PathwiseBound", "ProvedPlan", "NotCovered", "DEFAULT_ETA"]
 
@@ -167,12 +157,6 @@ __all__ = ["CollocationTheorem", "ExactMatrices", "PathwiseBound", "ProvedPlan",
 DEFAULT_ETA = 1e-6
 #: Bernstein-ellipse parameters tried for each window's interpolation bound
 RHOS = (1.15, 1.3, 1.5, 1.75, 2.0, 2.4, 2.8, 3.3, 4.0, 5.0, 6.0, 7.5, 9.0, 11.0, 14.0, 18.0, 24.0, 32.0)
-
-
-def _flint():
-    import flint
-
-    return flint
 
 
 # ---------------------------------------------------------------------------- exact collocation matrices
@@ -191,7 +175,7 @@ class ExactMatrices:
     TERMS = 120
 
     def __init__(self, degree: int):
-        flint = _flint()
+        flint = flint_module()
         arb, arb_poly, arb_mat = flint.arb, flint.arb_poly, flint.arb_mat
         D = int(degree)
         self.degree = D
@@ -212,7 +196,7 @@ class ExactMatrices:
                 coeffs = list(poly.coeffs()) + [arb(0)] * (D + 1)
                 rows.append([coeffs[m] / denom for m in range(D + 1)])
                 bound = 1 / abs(denom)
-                lmax = arb(upper(bound)) if upper(bound) > upper(lmax) else lmax
+                lmax = arb(upper_float(bound)) if upper_float(bound) > upper_float(lmax) else lmax
             self.lmax = lmax
             lag = arb_mat(rows)
             p = arb_mat([[c[j] ** (m + 1) / (m + 1) for j in range(D + 1)] for m in range(D + 1)])
@@ -225,14 +209,14 @@ class ExactMatrices:
 
     def A(self, h):
         """``A(h)`` as an ``arb_mat`` (``h`` a float or a ball, ``0 <= h``)."""
-        flint = _flint()
+        flint = flint_module()
         arb, arb_mat = flint.arb, flint.arb_mat
         key = None if isinstance(h, arb) else float(h)
         if key is not None and key in self._cache:
             return self._cache[key]
         with arb_precision(self.prec):
             hb = h if isinstance(h, arb) else arb(float(h))
-            h_up = upper(abs(hb))
+            h_up = upper_float(abs(hb))
             n_t = self.TERMS
             if not h_up < n_t / 4:
                 raise ValueError(f"window length {h_up} is too long for the exact collocation series")
@@ -241,7 +225,7 @@ class ExactMatrices:
                 out = out * hb + self.series[n]
             # sum_{n >= NT} h^n / (n+1)! <= h^NT / (NT+1)! / (1 - h / (NT+2)); rgamma(NT+2) = 1/(NT+1)!
             tail = self.lmax * arb(h_up) ** n_t * arb(n_t + 2).rgamma() / (1 - arb(h_up) / (n_t + 2))
-            rad = arb(0, upper(tail))
+            rad = arb(0, upper_float(tail))
             D = self.degree
             out = arb_mat([[out[i, j] + rad if j else arb(0) for j in range(D + 1)] for i in range(D + 1)])
         if key is not None:
@@ -252,7 +236,7 @@ class ExactMatrices:
 
     def growth(self, h):
         """``[e^{h c_j}]`` as balls."""
-        arb = _flint().arb
+        arb = flint_module().arb
         with arb_precision(self.prec):
             hb = h if isinstance(h, arb) else arb(float(h))
             return [(hb * cj).exp() for cj in self.nodes]
@@ -311,7 +295,7 @@ class _Schedule:
 
     def step(self, k):
         """``(t_k, h_k)`` as balls: ``h_k = t_k - t_{k+1}`` exactly."""
-        arb = _flint().arb
+        arb = flint_module().arb
         t = arb(float(self.times[k]))
         return t, t - arb(float(self.times[k + 1]))
 
@@ -327,7 +311,7 @@ class _Schedule:
 
     def warm(self, k):
         """The solver's warm-start matrix into window ``k`` (from window ``k - 1``), as an ``arb_mat``."""
-        arb_mat = _flint().arb_mat
+        arb_mat = flint_module().arb_mat
         steps = self.times[:-1] - self.times[1:]
         w = _warm_matrix(self.degree, steps[k - 1], steps[k])
         return arb_mat([[float(x) for x in row] for row in w])
@@ -336,19 +320,19 @@ class _Schedule:
 # ---------------------------------------------------------------------------- the linear coordinates
 def _node_states(x, drift, matrix, growth, h):
     """``X_j = e^{h c_j} x + h sum_i M[i, j] drift_i`` (rows: nodes; columns: the affine forms' coefficients)."""
-    arb_mat = _flint().arb_mat
+    arb_mat = flint_module().arb_mat
     n = len(growth)
     gx = arb_mat([[growth[j] * x[0, col] for col in range(x.ncols())] for j in range(n)])
     return gx + matrix.transpose() * drift * h
 
 
 def _rows(mat, rows):
-    arb_mat = _flint().arb_mat
+    arb_mat = flint_module().arb_mat
     return arb_mat([[mat[i, col] for col in range(mat.ncols())] for i in rows])
 
 
 def _set_rows(mat, rows, values):
-    arb_mat = _flint().arb_mat
+    arb_mat = flint_module().arb_mat
     out = [[mat[i, col] for col in range(mat.ncols())] for i in range(mat.nrows())]
     for r, i in enumerate(rows):
         out[i] = [values[r, col] for col in range(mat.ncols())]
@@ -364,7 +348,7 @@ def linear_map(schedule: _Schedule, lam: float):
     columns in ball arithmetic, with the exact ``A`` of :class:`ExactMatrices` and the solver's own
     warm-start matrices, encloses the exact-arithmetic run.
     """
-    flint = _flint()
+    flint = flint_module()
     arb, arb_mat = flint.arb, flint.arb_mat
     D = schedule.degree
     mats = exact_matrices(D)
@@ -427,7 +411,7 @@ _WINDOW_MAPS = {}
 def _cold_window_maps(t0: float, t1: float, degree: int, lam: float, sweeps: int):
     """``[(p_n, q_n)]`` for ``n = 1 .. sweeps``: one cold-started window of the run on the scalar coordinate of
     :func:`linear_map`, ``Y_end = p_n y_start + q_n m`` after ``n`` sweeps (cached; extended on demand)."""
-    flint = _flint()
+    flint = flint_module()
     arb, arb_mat = flint.arb, flint.arb_mat
     key = (t0, t1, degree, lam)
     have = _WINDOW_MAPS.get(key, [])
@@ -467,7 +451,7 @@ def linear_errors(schedule: _Schedule, lam: float):
     ``alpha = P - sqrt(v_delta/v_T)``, ``beta = P a_T + Q - a_delta``. Cold-started runs compose the windows'
     own affine maps (each window's map depends only on its start value), others run :func:`linear_map`.
     """
-    arb = _flint().arb
+    arb = flint_module().arb
     mats = exact_matrices(schedule.degree)
     if schedule.warm_start:
         P, Q = linear_map(schedule, lam)
@@ -491,17 +475,6 @@ def linear_errors(schedule: _Schedule, lam: float):
 
 
 # ---------------------------------------------------------------------------- the nonlinear block
-#: unit roundoff of float64
-_U = 2.0**-53
-
-
-def _round_up(x, operations: int):
-    """An upper bound of the exact value of a float64 expression of ``operations`` roundings on nonnegative
-    exact inputs: the computed ``x`` times ``1 + 2 n u`` (``(1 + u)^n <= 1 + 2 n u`` for ``n u <= 1/2``; sums and
-    products of nonnegative numbers round relatively, Higham, Accuracy and Stability, Lemma 3.1)."""
-    return x * (1.0 + 2.0 * (operations + 1) * _U)
-
-
 @dataclass
 class WindowReport:
     """What the proof uses and gives on one window (all proved upper bounds; times are forward times)."""
@@ -549,24 +522,24 @@ class _BlockAnalysis:
         """``(h ball, h_up, gronwall, R int a/v^{3/2}, sup a R / v, sup 1/g)`` for the window."""
         key = (t0, t1)
         if key not in self._time:
-            arb = _flint().arb
+            arb = flint_module().arb
             blk = self.block
             with arb_precision():
                 h = arb(t0) - arb(t1)
                 top = blk.hessian_top(t1, t0)
-                gronwall = upper((h * (1 + arb(top))).exp())
+                gronwall = upper_float((h * (1 + arb(top))).exp())
                 growth = blk.path_growth(t1, t0)
                 a, v = blk._scales(arb_interval(t1, t0))
-                drift_scale = upper(a * arb(blk.R) / v)
-                inv_g = upper(1 / v.sqrt())
-            self._time[key] = (h, upper(h), gronwall, growth, drift_scale, inv_g)
+                drift_scale = upper_float(a * arb(blk.R) / v)
+                inv_g = upper_float(1 / v.sqrt())
+            self._time[key] = (h, upper_float(h), gronwall, growth, drift_scale, inv_g)
         return self._time[key]
 
     # -- the interface block_bound, _march and _local_errors use (the unequal analysis has the same)
     def start_frame(self, start_radius: float, T: float) -> float:
         """``W`` of the start set: ``r_J / g_T``."""
         with arb_precision():
-            return upper(_flint().arb(start_radius) / self.block.frame(float(T))[1])
+            return upper_float(flint_module().arb(start_radius) / self.block.frame(float(T))[1])
 
     def frame_g(self, t: float):
         return self.block.frame(t)[1]
@@ -578,19 +551,19 @@ class _BlockAnalysis:
         return self.window(t0, t1)[2]
 
     def advance(self, t0: float, t1: float, W: float) -> float:
-        return _round_up(W + self.window(t0, t1)[3], 1)
+        return round_up(W + self.window(t0, t1)[3], 1)
 
     def window_drift(self, t0: float, t1: float, W: float) -> float:
         _, _, _, growth, drift_scale, inv_g = self.window(t0, t1)
-        return _round_up(drift_scale + (W + growth) * inv_g, 3)
+        return round_up(drift_scale + (W + growth) * inv_g, 3)
 
     def cold_start(self, nd, W: float) -> np.ndarray:
-        e0 = _round_up(nd.d_a * self.block.m0_norm + nd.d_g * W + nd.g * nd.moved, 6)
+        e0 = round_up(nd.d_a * self.block.m0_norm + nd.d_g * W + nd.g * nd.moved, 6)
         e0[0] = 0.0
         return e0
 
     def node_drift(self, nd, W: float) -> np.ndarray:
-        return _round_up(nd.a_R_v + (W + nd.moved) * nd.inv_g, 3)
+        return round_up(nd.a_R_v + (W + nd.moved) * nd.inv_g, 3)
 
     def within_reach(self, nd, errors, warm: bool) -> bool:
         return True  # the Lipschitz bounds hold in all of space
@@ -607,7 +580,7 @@ class _BlockAnalysis:
     def nodes(self, t0: float, t1: float, degree: int, W: float = 0.0) -> _Nodes:
         key = (t0, t1, degree)
         if key not in self._nodes:
-            arb = _flint().arb
+            arb = flint_module().arb
             blk = self.block
             mats = exact_matrices(degree)
             h = self.window(t0, t1)[0]
@@ -616,24 +589,24 @@ class _BlockAnalysis:
                 a0, v0 = blk._scales(arb(t0))
                 g0 = v0.sqrt()
                 node_t = [arb(t0) - h * c for c in mats.nodes]
-                L = np.array([self.lipschitz(lower(tj), upper(tj)) for tj in node_t])
+                L = np.array([self.lipschitz(lower_float(tj), upper_float(tj)) for tj in node_t])
                 D1 = degree + 1
-                BT = np.array([[upper(h * abs(A[i, j]) * arb(L[i])) for i in range(D1)] for j in range(D1)])
+                BT = np.array([[upper_float(h * abs(A[i, j]) * arb(L[i])) for i in range(D1)] for j in range(D1)])
                 rows = []
                 for j, tj in enumerate(node_t):
                     aj, vj = blk._scales(tj)
                     gj = vj.sqrt()
-                    moved = blk.path_growth(lower(tj), t0) if j else 0.0
+                    moved = blk.path_growth(lower_float(tj), t0) if j else 0.0
                     rows.append(
                         (
-                            upper(growth[j]),
-                            upper(growth[j] - 1),
-                            upper(abs(a0 - aj)),
-                            upper(abs(g0 - gj)),
-                            upper(gj),
+                            upper_float(growth[j]),
+                            upper_float(growth[j] - 1),
+                            upper_float(abs(a0 - aj)),
+                            upper_float(abs(g0 - gj)),
+                            upper_float(gj),
                             moved,
-                            upper(aj * arb(blk.R) / vj),
-                            upper(1 / gj),
+                            upper_float(aj * arb(blk.R) / vj),
+                            upper_float(1 / gj),
                         )
                     )
             cols = np.array(rows).T
@@ -648,7 +621,7 @@ class _BlockAnalysis:
 
     def interpolation(self, t0: float, h_up: float, degree: int, W: float, rhos=RHOS):
         """``(eps_I, rho)``: the least ``4 (M + W M_frame) rho^{-D} / (rho - 1)`` over ``rhos`` (part 4)."""
-        arb = _flint().arb
+        arb = flint_module().arb
         best, best_rho = math.inf, None
         for rho in rhos:
             cb = self.complex(t0, h_up, rho, W)
@@ -656,7 +629,7 @@ class _BlockAnalysis:
                 break  # a larger rho means a larger rectangle: it would almost surely fail too (only the search stops)
             with arb_precision():
                 r = arb(rho)
-                bound = upper(4 * (arb(cb["M"]) + arb(W) * arb(cb["M_frame"])) * r ** (-degree) / (r - 1))
+                bound = upper_float(4 * (arb(cb["M"]) + arb(W) * arb(cb["M_frame"])) * r ** (-degree) / (r - 1))
             if bound < best:
                 best, best_rho = bound, rho
         return best, best_rho
@@ -688,11 +661,11 @@ class _UnequalAnalysis(_BlockAnalysis):
     def gronwall(self, t0: float, t1: float, W: float) -> float:
         key = (t0, t1, W)
         if key not in self._gronwall:
-            arb = _flint().arb
+            arb = flint_module().arb
             blk = self.block
             mu = blk.lipschitz(t1, t0, blk.reach(t1, t0, W), kind="one_sided")
             with arb_precision():
-                self._gronwall[key] = upper(((arb(t0) - arb(t1)) * arb(mu)).exp())
+                self._gronwall[key] = upper_float(((arb(t0) - arb(t1)) * arb(mu)).exp())
         return self._gronwall[key]
 
     def advance(self, t0: float, t1: float, W: float) -> float:
@@ -702,7 +675,7 @@ class _UnequalAnalysis(_BlockAnalysis):
         blk = self.block
         with arb_precision():
             c0, c1 = blk.score_terms(arb_interval(t1, t0))
-        return _round_up(c0 + (W + blk.moved(t1, t0, W)) * c1, 3)
+        return round_up(c0 + (W + blk.moved(t1, t0, W)) * c1, 3)
 
     def march_lipschitz(self, t1: float, t0: float, W: float) -> float:
         reach = self.block.reach(t1, t0, W)
@@ -722,7 +695,7 @@ class _UnequalAnalysis(_BlockAnalysis):
     def nodes(self, t0: float, t1: float, degree: int, W: float = 0.0) -> _UnequalNodes:
         key = (t0, t1, degree, W)
         if key not in self._nodes:
-            arb = _flint().arb
+            arb = flint_module().arb
             blk = self.block
             mats = exact_matrices(degree)
             h = self.window_length(t0, t1)
@@ -734,33 +707,35 @@ class _UnequalAnalysis(_BlockAnalysis):
                 e0, drift = [], []
                 for j, tj in enumerate(node_t):
                     aj_b, Vj = blk._scales(tj)
-                    moved = blk.moved(lower(tj), t0, W) if j else 0.0
+                    moved = blk.moved(lower_float(tj), t0, W) if j else 0.0
                     # |Y_j - u0| <= |a0 - a_j| |m0| + |g0 - g_j| W + g_j |w_j - w0|
                     e0.append(
-                        upper(abs(a0 - aj_b) * arb(blk.m0_norm) + abs(g0 - Vj.sqrt()) * arb(W) + Vj.sqrt() * arb(moved))
+                        upper_float(
+                            abs(a0 - aj_b) * arb(blk.m0_norm) + abs(g0 - Vj.sqrt()) * arb(W) + Vj.sqrt() * arb(moved)
+                        )
                         if j
                         else 0.0
                     )
                     c0, c1 = blk.score_terms(tj)
-                    drift.append(upper(arb(c0) + (arb(W) + arb(moved)) * arb(c1)))
+                    drift.append(upper_float(arb(c0) + (arb(W) + arb(moved)) * arb(c1)))
                 e0 = np.array(e0)
                 margin = max(0.05 * reach + 0.05, float(np.max(e0)))
-                L = blk.lipschitz(t1, t0, _round_up(reach + margin, 2))
+                L = blk.lipschitz(t1, t0, round_up(reach + margin, 2))
                 D1 = degree + 1
-                BT = np.array([[upper(h * abs(A[i, j]) * arb(L)) for i in range(D1)] for j in range(D1)])
-                g_up = np.array([upper(x) for x in growth])
-                g_m1 = np.array([upper(x - 1) for x in growth])
+                BT = np.array([[upper_float(h * abs(A[i, j]) * arb(L)) for i in range(D1)] for j in range(D1)])
+                g_up = np.array([upper_float(x) for x in growth])
+                g_m1 = np.array([upper_float(x - 1) for x in growth])
             self._nodes[key] = _UnequalNodes(BT, g_up, g_m1, e0, np.array(drift), np.full(D1, L), margin)
         return self._nodes[key]
 
     def window_length(self, t0: float, t1: float):
-        arb = _flint().arb
+        arb = flint_module().arb
         with arb_precision():
             return arb(t0) - arb(t1)
 
     def length(self, t0: float, t1: float):
         h = self.window_length(t0, t1)
-        return h, upper(h)
+        return h, upper_float(h)
 
 
 def _w_key(W: float) -> float:
@@ -780,14 +755,19 @@ def _frame_radius(W_exact: float, E_over_g: float) -> float:
 
 
 def _sweep_errors(nodes: _Nodes, e0: np.ndarray, eps_I: float, sweeps: int):
-    """``[e^0, ..., e^N]`` of part 3 (``e^{n+1} = B^T e^n + tau``) in float64 rounded up."""
-    tau = _round_up(nodes.growth_m1 * eps_I, 1)
-    ops = len(e0) + 2
-    out = [e0]
-    e = e0
-    for _ in range(sweeps):
-        e = _round_up(nodes.BT @ e + tau, ops)
-        out.append(e)
+    """``[e^0, ..., e^N]`` of part 3 (``e^{n+1} = B^T e^n + tau``) in float64 rounded up.
+
+    The node ``c_0 = 0`` has ``e^{h c_0} - 1 = 0`` and a zero row of ``B^T``; with ``eps_I = inf`` their products
+    are ``0 * inf``, which :func:`~proofs.balls.round_up` reads as ``inf`` (numpy's warning is silenced).
+    """
+    with np.errstate(invalid="ignore"):
+        tau = round_up(nodes.growth_m1 * eps_I, 1)
+        ops = len(e0) + 2
+        out = [e0]
+        e = e0
+        for _ in range(sweeps):
+            e = round_up(nodes.BT @ e + tau, ops)
+            out.append(e)
     return out
 
 
@@ -796,7 +776,7 @@ def block_bound(analysis: _BlockAnalysis, schedule: _Schedule, start_radius: flo
 
     Returns ``(E_K, reports)``.
     """
-    arb = _flint().arb
+    arb = flint_module().arb
     D = schedule.degree
     over = schedule.overlapped()
     K = schedule.windows
@@ -810,8 +790,8 @@ def block_bound(analysis: _BlockAnalysis, schedule: _Schedule, start_radius: flo
         h, h_up = analysis.length(t0, t1)
         sweeps = int(schedule.sweeps[k])
         with arb_precision():
-            E_over_g = upper(arb(E) / analysis.frame_g(t0))
-        W_num = _round_up(W_exact + E_over_g, 1)
+            E_over_g = upper_float(arb(E) / analysis.frame_g(t0))
+        W_num = round_up(W_exact + E_over_g, 1)
         W = _frame_radius(W_exact, E_over_g)
         gronwall = analysis.gronwall(t0, t1, W)
         eps_I, rho = analysis.interpolation(t0, h_up, D, W, rhos)
@@ -825,12 +805,12 @@ def block_bound(analysis: _BlockAnalysis, schedule: _Schedule, start_radius: flo
             Wm = np.abs(_warm_matrix(D, times[k - 1] - times[k], times[k] - times[k + 1]))
             shift = 0.0
             if over[k]:
-                shift = _round_up(e_prev[n_prev - 1][D] + e_prev[n_prev][D], 1)
+                shift = round_up(e_prev[n_prev - 1][D] + e_prev[n_prev][D], 1)
                 state = e_prev[n_prev - 2]
             else:
                 state = e_prev[n_prev - 1]
-            carried = _round_up(drift_prev + L_prev * state, 2)
-            e0 = _round_up(h_up * (Wm.T @ carried) + nd.growth_m1 * window_drift + nd.growth * shift, D + 8)
+            carried = round_up(drift_prev + L_prev * state, 2)
+            e0 = round_up(h_up * (Wm.T @ carried) + nd.growth_m1 * window_drift + nd.growth * shift, D + 8)
             e0[0] = shift
         else:
             e0 = analysis.cold_start(nd, W)
@@ -838,7 +818,7 @@ def block_bound(analysis: _BlockAnalysis, schedule: _Schedule, start_radius: flo
         local = float(e[-1][D])
         if not analysis.within_reach(nd, e, schedule.warm_start and k > 0):
             local = math.inf  # an iterate may leave the ball where the Lipschitz bounds were proved
-        E = _round_up(gronwall * E + local, 2)
+        E = round_up(gronwall * E + local, 2)
         W_exact = analysis.advance(t0, t1, W_exact)
         previous = (e, node_drift, nd.L)
         reports.append(
@@ -1074,9 +1054,9 @@ class CollocationTheorem(RunTheorem):
             start = StartSet.build(dec, float(schedule.times[0]), float(eta), centre=analysis.block.m0)
             block, per_window = block_bound(analysis, schedule, start.block_radius)
         linear, terms = _linear_total(dec, schedule, start)
-        arb = _flint().arb
+        arb = flint_module().arb
         with arb_precision():
-            value = upper((arb(block) ** 2 + arb(linear) ** 2).sqrt())
+            value = upper_float((arb(block) ** 2 + arb(linear) ** 2).sqrt())
         return PathwiseBound(
             value,
             block,
@@ -1136,7 +1116,7 @@ class CollocationTheorem(RunTheorem):
 
 def _linear_total(dec: Decomposition, schedule: _Schedule, start: StartSet):
     """``max_g |alpha_g| r_lin + |beta o m|``: the sup over ``|w_lin| <= r_lin`` of the linear error (part 2)."""
-    arb = _flint().arb
+    arb = flint_module().arb
     groups = dec.linear_groups()
     if not groups:
         return 0.0, []
@@ -1145,12 +1125,12 @@ def _linear_total(dec: Decomposition, schedule: _Schedule, start: StartSet):
         alpha, beta = linear_errors(schedule, lam)
         with arb_precision():
             m2 = sum((arb(float(m)) ** 2 for m in means), arb(0))
-            a_up = upper(abs(alpha))
-            beta_sq += arb(upper(beta * beta * m2))
+            a_up = upper_float(abs(alpha))
+            beta_sq += arb(upper_float(beta * beta * m2))
             worst_alpha = max(worst_alpha, a_up)
-            terms.append((lam, len(means), a_up, upper((beta * beta * m2).sqrt())))
+            terms.append((lam, len(means), a_up, upper_float((beta * beta * m2).sqrt())))
     with arb_precision():
-        total = upper(arb(worst_alpha) * arb(start.linear_radius) + beta_sq.sqrt())
+        total = upper_float(arb(worst_alpha) * arb(start.linear_radius) + beta_sq.sqrt())
     return total, terms
 
 
@@ -1167,10 +1147,10 @@ def _linear_lipschitz(lams, t_lo: float, t_hi: float) -> float:
     Lipschitz constant (``-y/v`` with ``v = a^2 lam + 1 - a^2``)."""
     if not lams:
         return 0.0
-    arb = _flint().arb
+    arb = flint_module().arb
     with arb_precision():
         a = (-arb_interval(t_lo, t_hi)).exp()
-        return max(upper(1 / (1 + (arb(float(lam)) - 1) * a * a)) for lam in lams)
+        return max(upper_float(1 / (1 + (arb(float(lam)) - 1) * a * a)) for lam in lams)
 
 
 def _march(
@@ -1245,7 +1225,7 @@ def _linear_sweeps(dec: Decomposition, times, degree: int, linear_radius: float,
     """Fewest sweeps per window that keep every linear coordinate's window defect (its cold window map against
     the exact one, times the start radius and mean) within ``budget / K``; ``None`` if none within
     :data:`MAX_SWEEPS`. A search heuristic only: the plan's bound is recomputed exactly (part 2)."""
-    arb = _flint().arb
+    arb = flint_module().arb
     K = len(times) - 1
     need = np.ones(K, dtype=np.int64)
     for lam, means in dec.linear_groups():
@@ -1262,7 +1242,7 @@ def _linear_sweeps(dec: Decomposition, times, degree: int, linear_radius: float,
                 for most in (8, 20, MAX_SWEEPS):  # few sweeps usually suffice: build the maps lazily
                     maps = _cold_window_maps(t0, t1, degree, lam, most)
                     for n, (p, q) in enumerate(maps, start=1):
-                        if upper(abs(p - ratio) + abs(q - shift)) <= allowed:
+                        if upper_float(abs(p - ratio) + abs(q - shift)) <= allowed:
                             found = n
                             break
                     if found:
@@ -1340,7 +1320,7 @@ def _plan(theorem, eps, target, T, delta, eta, families, degrees):
     analysis = theorem._analysis(target, dec)
     start = StartSet.build(dec, float(T), float(eta), centre=analysis.block.m0)
     best = None
-    arb = _flint().arb
+    arb = flint_module().arb
     try:
         for rho_w, c_L in families:
             try:
@@ -1386,7 +1366,7 @@ def _plan(theorem, eps, target, T, delta, eta, families, degrees):
                     block, per_window = block_bound(analysis, schedule, start.block_radius, rhos)
                     linear, terms = _linear_total(dec, schedule, start)
                     with arb_precision():
-                        value = upper((arb(block) ** 2 + arb(linear) ** 2).sqrt())
+                        value = upper_float((arb(block) ** 2 + arb(linear) ** 2).sqrt())
                     search.append((family, D, schedule.nfe(), value))
                     check_search_budget(f"{family}, degree {D}")
                     if value <= eps:

@@ -189,11 +189,11 @@ References
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
+from .balls import arb_interval, arb_precision, flint_module, lower_float, round_up, upper_float
 from .core import NotCovered
 
 __all__ = [
@@ -202,60 +202,7 @@ __all__ = [
     "StartSet",
     "IsotropicBlock",
     "UnequalBlock",
-    "arb_precision",
-    "upper",
-    "lower",
 ]
-
-#: working precision (bits) of every ball computation here
-PRECISION = 192
-
-
-def _flint():
-    import flint
-
-    return flint
-
-
-@contextmanager
-def arb_precision(bits: int = PRECISION):
-    """Arb working precision ``bits`` inside the block, restored after."""
-    ctx = _flint().ctx
-    old = ctx.prec
-    ctx.prec = max(int(bits), old)
-    try:
-        yield
-    finally:
-        ctx.prec = old
-
-
-def upper(x) -> float:
-    """A float64 upper bound of a real ball (or of ``|z|`` for a complex one)."""
-    flint = _flint()
-    if isinstance(x, flint.acb):
-        x = x.abs_upper()
-    if isinstance(x, (int, float)):
-        return float(x)
-    u = float(x.upper())
-    return float(np.nextafter(u, math.inf)) if math.isfinite(u) else math.inf
-
-
-def lower(x) -> float:
-    """A float64 lower bound of a real ball (or of ``|z|`` for a complex one)."""
-    flint = _flint()
-    if isinstance(x, flint.acb):
-        x = x.abs_lower()
-    if isinstance(x, (int, float)):
-        return float(x)
-    low = float(x.lower())
-    return float(np.nextafter(low, -math.inf)) if math.isfinite(low) else -math.inf
-
-
-def arb_interval(lo: float, hi: float):
-    """The ball ``[lo, hi]`` (floats, exact binary numbers)."""
-    arb = _flint().arb
-    lo_b, hi_b = arb(float(lo)), arb(float(hi))
-    return (lo_b + hi_b) / 2 + arb(0, upper((hi_b - lo_b) / 2))
 
 
 def _pieces(lo: float, hi: float, count: int):
@@ -265,8 +212,8 @@ def _pieces(lo: float, hi: float, count: int):
 
 
 def _norm_upper(vec) -> float:
-    arb = _flint().arb
-    return upper(sum((arb(float(v)) ** 2 for v in vec), arb(0)).sqrt())
+    arb = flint_module().arb
+    return upper_float(sum((arb(float(v)) ** 2 for v in vec), arb(0)).sqrt())
 
 
 # ---------------------------------------------------------------------------- decomposition
@@ -378,7 +325,7 @@ class StartSet:
     def build(cls, decomposition: Decomposition, T: float, eta: float, centre=None) -> StartSet:
         if not (0 < eta < 1):
             raise ValueError(f"eta must be in (0, 1), got {eta!r}")
-        flint = _flint()
+        flint = flint_module()
         arb = flint.arb
         dec = decomposition
         has_block = dec.block.size > 0
@@ -396,15 +343,15 @@ class StartSet:
                 v_max = 1 + (arb(float(np.max(dec.target.variances[:, dec.block]))) - 1) * a2
                 k_j = dec.block.size
                 r = a * R + v_max.sqrt() * (arb(k_j).sqrt() + (2 * (1 / arb(eta_block)).log()).sqrt())
-                block_radius = upper(r)
+                block_radius = upper_float(r)
                 centre_vec = m0
             linear_radius = 0.0
             if has_linear:
                 variances = [1 + (arb(lam) - 1) * a2 for lam, ms in dec.linear_groups() for _ in ms]
                 total = sum(variances, arb(0))
-                v_max = max(variances, key=lambda v: upper(v))
-                r = total.sqrt() + arb(upper(v_max)).sqrt() * (2 * (1 / arb(eta_linear)).log()).sqrt()
-                linear_radius = upper(r)
+                v_max = max(variances, key=lambda v: upper_float(v))
+                r = total.sqrt() + arb(upper_float(v_max)).sqrt() * (2 * (1 / arb(eta_linear)).log()).sqrt()
+                linear_radius = upper_float(r)
         return cls(
             float(T), float(eta), float(eta_block), float(eta_linear), centre_vec, block_radius, linear_radius, dec
         )
@@ -469,21 +416,21 @@ def _centre(points) -> np.ndarray:
 
 def _squared_distance(p, q):
     """``|p - q|^2`` of two float vectors as a ball (the differences taken in Arb, not in float64)."""
-    arb = _flint().arb
+    arb = flint_module().arb
     return sum(((arb(float(a)) - arb(float(b))) ** 2 for a, b in zip(p, q)), arb(0))
 
 
 def _max_distance(points, centre):
     """An upper bound (ball) of ``max_c |p_c - centre|``."""
-    arb = _flint().arb
-    return arb(max(upper(_squared_distance(p, centre).sqrt()) for p in np.atleast_2d(points)))
+    arb = flint_module().arb
+    return arb(max(upper_float(_squared_distance(p, centre).sqrt()) for p in np.atleast_2d(points)))
 
 
 def _diameter(points):
     """An upper bound (float) of ``max_{c, e} |p_c - p_e|``."""
     points = np.atleast_2d(points)
     return max(
-        (upper(_squared_distance(points[c], points[e]).sqrt()) for c in range(len(points)) for e in range(c)),
+        (upper_float(_squared_distance(points[c], points[e]).sqrt()) for c in range(len(points)) for e in range(c)),
         default=0.0,
     )
 
@@ -506,7 +453,7 @@ class IsotropicBlock:
     def __init__(self, decomposition: Decomposition, centre=None):
         if decomposition.kind != "isotropic":
             raise NotCovered("IsotropicBlock needs components with one shared isotropic variance on the block")
-        arb = _flint().arb
+        arb = flint_module().arb
         self.dec = decomposition
         self.target = decomposition.target
         self.means = decomposition.block_means
@@ -515,9 +462,9 @@ class IsotropicBlock:
         self.v0 = float(decomposition.v0)
         self.m0 = _centre(self.means) if centre is None else np.asarray(centre, dtype=float)
         with arb_precision():
-            self.R = upper(_max_distance(self.means, self.m0))
+            self.R = upper_float(_max_distance(self.means, self.m0))
             sq = [_squared_distance(row, self.m0) for row in self.means]
-            self.range_q = upper(max(sq, key=upper) - min(sq, key=lower)) if len(sq) > 1 else 0.0
+            self.range_q = upper_float(max(sq, key=upper_float) - min(sq, key=lower_float)) if len(sq) > 1 else 0.0
             self.diam = _diameter(self.means)
         self.m0_norm = _norm_upper(self.m0)
         self.n_components = len(self.means)
@@ -531,10 +478,12 @@ class IsotropicBlock:
                     y = sum(
                         ((mb[c][i] - mb[e][i]) * (m0b[i] - (mb[c][i] + mb[e][i]) / 2) for i in range(self.k)), arb(0)
                     )
-                    worst = max(worst, upper(abs(y)))
+                    worst = max(worst, upper_float(abs(y)))
             self.Y_max = worst
             logs = [arb(float(w)).log() for w in self.weights]
-            self.log_weight_range = upper(max(logs, key=upper) - min(logs, key=lower)) if len(logs) > 1 else 0.0
+            self.log_weight_range = (
+                upper_float(max(logs, key=upper_float) - min(logs, key=lower_float)) if len(logs) > 1 else 0.0
+            )
         self._spread_cache = {}
 
     # -- scalar functions of time, as balls
@@ -560,13 +509,13 @@ class IsotropicBlock:
 
     def hessian_top(self, t_lo: float, t_hi: float, pieces: int | None = None) -> float:
         """Upper bound of ``-1/v + a^2 C / v^2`` over ``[t_lo, t_hi]`` (sub-intervals, each one ball)."""
-        arb = _flint().arb
+        arb = flint_module().arb
         worst = -math.inf
         for lo, hi in _pieces(t_lo, t_hi, pieces or self.SUBINTERVALS):
             C = arb(self.spread(lo, hi))
             with arb_precision():
                 a, v = self._scales(arb_interval(lo, hi))
-                worst = max(worst, upper(-1 / v + a * a * C / (v * v)))
+                worst = max(worst, upper_float(-1 / v + a * a * C / (v * v)))
         return worst
 
     def lipschitz(self, t_lo: float, t_hi: float, pieces: int = 1) -> float:
@@ -575,22 +524,22 @@ class IsotropicBlock:
         for lo, hi in _pieces(t_lo, t_hi, pieces):
             with arb_precision():
                 a, v = self._scales(arb_interval(lo, hi))
-                worst = max(worst, upper(1 / v))
+                worst = max(worst, upper_float(1 / v))
         return max(worst, self.hessian_top(t_lo, t_hi, pieces))
 
     def path_growth(self, t_lo: float, t_hi: float, pieces: int | None = None) -> float:
         """Upper bound of ``R int_{t_lo}^{t_hi} a / v^{3/2} dt``: how far ``w`` moves (part 3)."""
-        arb = _flint().arb
+        arb = flint_module().arb
         total = arb(0)
         with arb_precision():
             for lo, hi in _pieces(t_lo, t_hi, pieces or self.SUBINTERVALS):
                 a, v = self._scales(arb_interval(lo, hi))
                 total += (arb(hi) - arb(lo)) * a / (v * v.sqrt())
-            return upper(arb(self.R) * total)
+            return upper_float(arb(self.R) * total)
 
     def frame(self, t: float):
         """``(a, g)`` at a float time, as balls."""
-        arb = _flint().arb
+        arb = flint_module().arb
         a, v = self._scales(arb(t))
         return a, v.sqrt()
 
@@ -603,16 +552,16 @@ class IsotropicBlock:
         ``M`` (``sup |s_J + w0/g| <= M``), ``M_frame`` (``sup |1/g(tau) - 1/g(h/2)|``: ``w0/g`` moves by at
         most ``W M_frame``), ``tau_max``.
         """
-        flint = _flint()
+        flint = flint_module()
         arb, acb = flint.arb, flint.acb
         with arb_precision():
             half = arb(h) / 2
             r = arb(rho)
             ax_re = half * (r + 1 / r) / 2
             ax_im = half * (r - 1 / r) / 2
-            re_lo, re_hi = lower(half - ax_re), upper(half + ax_re)
-            im_hi = upper(ax_im)
-            tau_max = upper((arb(max(abs(re_lo), abs(re_hi))) ** 2 + arb(im_hi) ** 2).sqrt())
+            re_lo, re_hi = lower_float(half - ax_re), upper_float(half + ax_re)
+            im_hi = upper_float(ax_im)
+            tau_max = upper_float((arb(max(abs(re_lo), abs(re_hi))) ** 2 + arb(im_hi) ** 2).sqrt())
             a_mid = (-(acb(t0) - acb(half))).exp()
             g_mid = (1 + (self.v0 - 1) * a_mid * a_mid).sqrt()
             boxes = []
@@ -629,22 +578,22 @@ class IsotropicBlock:
                     beta = a * a / (2 * v)
                     gamma = 2 * beta
                     box = dict(
-                        im_alpha=upper(abs(alpha.imag)),
-                        re_alpha=upper(abs(alpha.real)),
-                        im_beta=upper(abs(beta.imag)),
-                        a=upper(a),
-                        v_lo=lower(v),
-                        g_lo=lower(g),
-                        v32=lower(abs(v) * abs(v).sqrt()),
-                        frame=upper(1 / g - 1 / g_mid),
-                        tau=upper(tau),
+                        im_alpha=upper_float(abs(alpha.imag)),
+                        re_alpha=upper_float(abs(alpha.real)),
+                        im_beta=upper_float(abs(beta.imag)),
+                        a=upper_float(a),
+                        v_lo=lower_float(v),
+                        g_lo=lower_float(g),
+                        v32=lower_float(abs(v) * abs(v).sqrt()),
+                        frame=upper_float(1 / g - 1 / g_mid),
+                        tau=upper_float(tau),
                         sigma=max(abs(ilo), abs(ihi)),
                     )
                     if alpha.real.lower() > 0:
                         ratio = alpha.imag / alpha.real
-                        box["r"] = upper(abs(ratio))
-                        box["x"] = upper(abs(gamma.imag - ratio * gamma.real))
-                        box["re_plus"] = upper(abs(alpha.real + ratio * alpha.imag))
+                        box["r"] = upper_float(abs(ratio))
+                        box["x"] = upper_float(abs(gamma.imag - ratio * gamma.real))
+                        box["re_plus"] = upper_float(abs(alpha.real + ratio * alpha.imag))
                     boxes.append(box)
             R, diam = self.R, self.diam
             half_pi = math.pi / 2 * (1 - 1e-9)
@@ -656,9 +605,9 @@ class IsotropicBlock:
                 (so ``|w - w0| <= |tau| speed`` and ``|Im w| <= |Im tau| speed``; proof: part 4). Float64 with
                 every nonnegative expression rounded up and the cosine's alternating series rounded down."""
                 best = 0.0
-                eps, eps_im = _up(box["tau"] * speed, 1), _up(box["sigma"] * speed, 1)
+                eps, eps_im = round_up(box["tau"] * speed, 1), round_up(box["sigma"] * speed, 1)
                 # all components: Im(alpha nu . delta) = Im(alpha) nu . Re(delta) + Re(alpha) nu . Im(delta)
-                theta = _up(
+                theta = round_up(
                     (box["im_alpha"] * W * diam + box["im_beta"] * self.range_q) / 2
                     + (box["im_alpha"] * eps + box["re_alpha"] * eps_im) * R,
                     12,
@@ -666,12 +615,12 @@ class IsotropicBlock:
                 if theta < half_pi:
                     best = _cos_lower(theta)
                 if "r" in box:
-                    base = _up(box["x"] * self.Y_max + box["re_plus"] * diam * eps_im, 5)
+                    base = round_up(box["x"] * self.Y_max + box["re_plus"] * diam * eps_im, 5)
                     for spread, f in far:
-                        th = _up(box["r"] * (spread + 2 * self.log_weight_range) / 2 + base, 5)
+                        th = round_up(box["r"] * (spread + 2 * self.log_weight_range) / 2 + base, 5)
                         if not th < half_pi:
                             break
-                        best = max(best, _down((_cos_lower(th) - f) / _up(1 + f, 1), 2))
+                        best = max(best, _down((_cos_lower(th) - f) / round_up(1 + f, 1), 2))
                 return best
 
             def sup_F(speed):
@@ -680,7 +629,7 @@ class IsotropicBlock:
                     k = kappa(box, speed)
                     if not k > 0:
                         return None
-                    worst = max(worst, _up(box["a"] * R / (box["v32"] * k), 3))
+                    worst = max(worst, round_up(box["a"] * R / (box["v32"] * k), 3))
                 return worst
 
             speed = 0.0
@@ -696,27 +645,21 @@ class IsotropicBlock:
             M = 0.0
             frame = 0.0
             for box in boxes:
-                m = _up(box["a"] * R / (box["v_lo"] * kappa(box, speed)) + box["tau"] * speed / box["g_lo"], 6)
+                m = round_up(box["a"] * R / (box["v_lo"] * kappa(box, speed)) + box["tau"] * speed / box["g_lo"], 6)
                 M = max(M, m)
                 frame = max(frame, box["frame"])
-            return {"eps": _up(tau_max * speed, 1), "speed": speed, "M": M, "M_frame": frame, "tau_max": tau_max}
+            return {"eps": round_up(tau_max * speed, 1), "speed": speed, "M": M, "M_frame": frame, "tau_max": tau_max}
 
     def _far_weights(self):
         """``[(spread, (K - 1) e^{-spread})]`` for :data:`DELTAS`, the weights rounded up (Arb)."""
         if not hasattr(self, "_far"):
-            arb = _flint().arb
+            arb = flint_module().arb
             with arb_precision():
-                self._far = [(s, upper((self.n_components - 1) * (-arb(s)).exp())) for s in self.DELTAS]
+                self._far = [(s, upper_float((self.n_components - 1) * (-arb(s)).exp())) for s in self.DELTAS]
         return self._far
 
 
 _ULP = 2.0**-52
-
-
-def _up(x: float, operations: int) -> float:
-    """Upper bound of a float64 expression of nonnegative terms with ``operations`` roundings (each relative
-    ``<= 2^-53``; ``(1 + u)^n <= 1 + 2 n u``)."""
-    return x * (1.0 + (operations + 1) * _ULP)
 
 
 def _down(x: float, operations: int) -> float:
@@ -755,7 +698,7 @@ class UnequalBlock:
     def __init__(self, decomposition: Decomposition, centre=None):
         if decomposition.kind != "unequal":
             raise NotCovered("UnequalBlock is for blocks whose components have unequal variances")
-        arb = _flint().arb
+        arb = flint_module().arb
         dec = decomposition
         self.dec = dec
         self.target = dec.target
@@ -777,9 +720,9 @@ class UnequalBlock:
             self.lam_ball = arb_interval(self.lam_lo, self.lam_hi)
         self.m0 = _centre(self.means) if centre is None else np.asarray(centre, dtype=float)
         with arb_precision():
-            self.R = upper(_max_distance(self.means, self.m0))
+            self.R = upper_float(_max_distance(self.means, self.m0))
             sq = [_squared_distance(row, self.m0) for row in self.means]
-            self.range_q = upper(max(sq, key=upper) - min(sq, key=lower)) if len(sq) > 1 else 0.0
+            self.range_q = upper_float(max(sq, key=upper_float) - min(sq, key=lower_float)) if len(sq) > 1 else 0.0
             self.diam = _diameter(self.means)
         self.m0_norm = _norm_upper(self.m0)
 
@@ -791,7 +734,7 @@ class UnequalBlock:
 
     def frame(self, t: float):
         """``(a, g)`` at a float time, as balls (``g = sqrt(V)``)."""
-        arb = _flint().arb
+        arb = flint_module().arb
         a, V = self._scales(arb(t))
         return a, V.sqrt()
 
@@ -801,51 +744,51 @@ class UnequalBlock:
         a, V = self._scales(t)
         g = V.sqrt()
         inv = 1 / (1 + (self.lam_ball - 1) * a * a)
-        return upper(a * self.R * inv / g), upper(abs(1 / V - inv)), upper(inv)
+        return upper_float(a * self.R * inv / g), upper_float(abs(1 / V - inv)), upper_float(inv)
 
     def integrals(self, t_lo: float, t_hi: float):
         """``(A, B)``: upper bounds of ``int alpha`` and ``int beta`` over ``[t_lo, t_hi]`` (sub-interval balls)."""
-        arb = _flint().arb
+        arb = flint_module().arb
         A, B = arb(0), arb(0)
         with arb_precision():
             for lo, hi in _pieces(t_lo, t_hi, self.SUBINTERVALS):
                 alpha, beta, _ = self.rates(arb_interval(lo, hi))
                 A += (arb(hi) - arb(lo)) * arb(alpha)
                 B += (arb(hi) - arb(lo)) * arb(beta)
-            return upper(A), upper(B)
+            return upper_float(A), upper_float(B)
 
     def moved(self, t_lo: float, t_hi: float, W: float) -> float:
         """``e^B (A + B W)``: bounds ``|w(t) - w0|`` for ``t in [t_lo, t_hi]`` on exact paths from ``t_hi`` with
         ``|w0| <= W``."""
         if t_lo >= t_hi:
             return 0.0
-        arb = _flint().arb
+        arb = flint_module().arb
         A, B = self.integrals(t_lo, t_hi)
         with arb_precision():
-            return upper(arb(B).exp() * (arb(A) + arb(B) * arb(W)))
+            return upper_float(arb(B).exp() * (arb(A) + arb(B) * arb(W)))
 
     def advance(self, t_lo: float, t_hi: float, W: float) -> float:
         """``e^B (W + A)``: bounds ``|w(t_lo)|`` for exact paths from ``|w(t_hi)| <= W`` (part 5)."""
-        arb = _flint().arb
+        arb = flint_module().arb
         A, B = self.integrals(t_lo, t_hi)
         with arb_precision():
-            return upper(arb(B).exp() * (arb(W) + arb(A)))
+            return upper_float(arb(B).exp() * (arb(W) + arb(A)))
 
     def reach(self, t_lo: float, t_hi: float, W: float) -> float:
         """Upper bound of ``|u|`` on exact paths over ``[t_lo, t_hi]`` from ``|w(t_hi)| <= W``: ``a |m0| + g |w|``."""
-        arb = _flint().arb
+        arb = flint_module().arb
         moved = self.moved(t_lo, t_hi, W)
         with arb_precision():
             a, V = self._scales(arb_interval(t_lo, t_hi))
-            return upper(a * arb(self.m0_norm) + V.sqrt() * (arb(W) + arb(moved)))
+            return upper_float(a * arb(self.m0_norm) + V.sqrt() * (arb(W) + arb(moved)))
 
     def score_terms(self, t):
         """``(c0, c1)`` with ``|s_J(u, t)| <= c0 + c1 |w|`` on real ``u = a m0 + g w`` over a time ball (part 5)."""
         alpha, beta, inv = self.rates(t)
         a, V = self._scales(t)
         g = V.sqrt()
-        arb = _flint().arb
-        return upper(a * self.R * arb(inv)), upper(1 / g + g * arb(beta))
+        arb = flint_module().arb
+        return upper_float(a * self.R * arb(inv)), upper_float(1 / g + g * arb(beta))
 
     def lipschitz(self, t_lo: float, t_hi: float, radius: float, kind: str = "lipschitz") -> float:
         """:func:`certsample.lipschitz.sup_on` on the ball ``|y| <= radius`` (``u`` with ``y_lin = 0``), ``kind``
@@ -857,7 +800,7 @@ class UnequalBlock:
     # -- complex time
     def _box(self, t0: float, tau, g_mid):
         """The ingredients of part 5 on one box ``tau`` (an ``acb``), or ``None`` when ``Re v <= 0``."""
-        t = _flint().acb(t0) - tau
+        t = flint_module().acb(t0) - tau
         a = (-t).exp()
         a2 = a * a
         V = 1 + (self.lam0 - 1) * a2
@@ -887,28 +830,28 @@ class UnequalBlock:
             J_im=J_im,
             J_re=J_re,
             K_im=K_im,
-            inv=max(upper(z) for z in parts["inv"]),
-            beta=max(upper(z) for z in parts["beta"]),
-            a=upper(a),
-            g_up=upper(g),
-            g_lo=lower(g),
-            frame=upper(1 / g - 1 / g_mid),
-            tau=upper(tau),
-            sigma=upper(abs(tau.imag)),
+            inv=max(upper_float(z) for z in parts["inv"]),
+            beta=max(upper_float(z) for z in parts["beta"]),
+            a=upper_float(a),
+            g_up=upper_float(g),
+            g_lo=lower_float(g),
+            frame=upper_float(1 / g - 1 / g_mid),
+            tau=upper_float(tau),
+            sigma=upper_float(abs(tau.imag)),
         )
 
     def complex_bounds(self, t0: float, h: float, rho: float, W: float, grid=(6, 4)):
         """Bounds on the drift along the flow continued to the rectangle around the Bernstein ellipse ``E_rho`` of
         the window ``[0, h]`` in ``tau`` (part 5), for every start ``|w0| <= W``; ``None`` where they cannot be
         checked. The dict has the keys of :meth:`IsotropicBlock.complex_bounds`."""
-        flint = _flint()
+        flint = flint_module()
         arb, acb = flint.arb, flint.acb
         with arb_precision():
             half = arb(h) / 2
             r = arb(rho)
             ax_re, ax_im = half * (r + 1 / r) / 2, half * (r - 1 / r) / 2
-            re_lo, re_hi, im_hi = lower(half - ax_re), upper(half + ax_re), upper(ax_im)
-            tau_max = upper((arb(max(abs(re_lo), abs(re_hi))) ** 2 + arb(im_hi) ** 2).sqrt())
+            re_lo, re_hi, im_hi = lower_float(half - ax_re), upper_float(half + ax_re), upper_float(ax_im)
+            tau_max = upper_float((arb(max(abs(re_lo), abs(re_hi))) ** 2 + arb(im_hi) ** 2).sqrt())
             a_mid = (-(acb(t0) - acb(half))).exp()
             g_mid = ((1 + (self.lam0 - 1) * a_mid * a_mid).log() / 2).exp()
             boxes = []
@@ -924,7 +867,7 @@ class UnequalBlock:
     def _phase_constants(self, boxes):
         """Per box, the ``w``-free parts of part 5's phase bound: ``Im`` of the constant term and the coefficients of
         ``|x|`` and ``|y|`` (floats rounded up, evaluated in Arb from the hull ends)."""
-        arb = _flint().arb
+        arb = flint_module().arb
         out = []
         for box in boxes:
             jm_im, jr_im = box["J_im"]
@@ -935,19 +878,19 @@ class UnequalBlock:
             )
             q_im = arb(self.diam) * arb(jm_im) + 2 * arb(self.R) * arb(jr_im)
             q_re = arb(self.diam) * arb(jm_re) + 2 * arb(self.R) * arb(jr_re)
-            out.append((upper(const), upper(q_im), upper(q_re)))
+            out.append((upper_float(const), upper_float(q_im), upper_float(q_re)))
         return out
 
 
 def _hull(balls):
     """``(|m|, r)`` for the hull ``[lo, hi]`` of real balls: every point ``x`` of it has ``|x - m| <= r`` (floats,
     ``|m|`` and ``r`` rounded up; ``m`` the hull's midpoint)."""
-    arb = _flint().arb
+    arb = flint_module().arb
     balls = list(balls)
-    lo = min(lower(b) for b in balls)
-    hi = max(upper(b) for b in balls)
+    lo = min(lower_float(b) for b in balls)
+    hi = max(upper_float(b) for b in balls)
     m = (arb(lo) + arb(hi)) / 2
-    return upper(abs(m)), upper((arb(hi) - arb(lo)) / 2)
+    return upper_float(abs(m)), upper_float((arb(hi) - arb(lo)) / 2)
 
 
 def _unequal_fixed_point(boxes, constants, R: float, W: float, tau_max: float):
@@ -955,16 +898,18 @@ def _unequal_fixed_point(boxes, constants, R: float, W: float, tau_max: float):
     half_pi = math.pi / 2 * (1 - 1e-9)
 
     def kappa(box, const, speed):
-        X = _up(W + box["tau"] * speed, 2)
-        Y = _up(box["sigma"] * speed, 1)
+        X = round_up(W + box["tau"] * speed, 2)
+        Y = round_up(box["sigma"] * speed, 1)
         c, q_im, q_re = const
-        pair = _up(c + 2 * box["p_im_rad"] * (X * X + Y * Y) + 4 * box["p_re_rad"] * X * Y + q_im * X + q_re * Y, 14)
-        theta = _up(pair / 2, 1)
+        pair = round_up(
+            c + 2 * box["p_im_rad"] * (X * X + Y * Y) + 4 * box["p_re_rad"] * X * Y + q_im * X + q_re * Y, 14
+        )
+        theta = round_up(pair / 2, 1)
         return _cos_lower(theta) if theta < half_pi else 0.0
 
     def numerator(box, speed):
-        X = _up(W + box["tau"] * speed, 2)
-        return _up(box["a"] * R * box["inv"] + box["g_up"] * box["beta"] * X, 5)
+        X = round_up(W + box["tau"] * speed, 2)
+        return round_up(box["a"] * R * box["inv"] + box["g_up"] * box["beta"] * X, 5)
 
     def sup_F(speed):
         worst = 0.0
@@ -972,7 +917,7 @@ def _unequal_fixed_point(boxes, constants, R: float, W: float, tau_max: float):
             k = kappa(box, const, speed)
             if not (k > 0 and box["g_lo"] > 0):  # |g| > 0 in exact arithmetic; its ball's lower end may be 0
                 return None
-            worst = max(worst, _up(numerator(box, speed) / (box["g_lo"] * k), 2))
+            worst = max(worst, round_up(numerator(box, speed) / (box["g_lo"] * k), 2))
         return worst
 
     speed = 0.0
@@ -988,6 +933,6 @@ def _unequal_fixed_point(boxes, constants, R: float, W: float, tau_max: float):
     M, frame = 0.0, 0.0
     for box, const in zip(boxes, constants):
         k = kappa(box, const, speed)
-        M = max(M, _up(numerator(box, speed) / k + box["tau"] * speed / box["g_lo"], 4))
+        M = max(M, round_up(numerator(box, speed) / k + box["tau"] * speed / box["g_lo"], 4))
         frame = max(frame, box["frame"])
-    return {"eps": _up(tau_max * speed, 1), "speed": speed, "M": M, "M_frame": frame, "tau_max": tau_max}
+    return {"eps": round_up(tau_max * speed, 1), "speed": speed, "M": M, "M_frame": frame, "tau_max": tau_max}

@@ -94,11 +94,11 @@ References
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .balls import amax, arb, arb_interval, arb_precision, flint_module, lower_float, upper_float
 from .core import NotCovered
 
 __all__ = [
@@ -107,8 +107,6 @@ __all__ = [
     "StartSet",
     "NotCovered",
     "expectation",
-    "arb_precision",
-    "upper_float",
     "time_scales",
     "posterior_covariance_sup",
     "block_lipschitz_sup",
@@ -117,73 +115,9 @@ __all__ = [
     "variance_balls",
     "unequal_rates",
     "ball_sup",
-    "PREC",
 ]
 
-#: working precision (bits) of every Arb evaluation in the midpoint proofs
-PREC = 192
 _GUARD = 1e-12  # relative inflation of floating-point inputs from the tilted-covariance lemmas
-
-
-def _flint():
-    import flint
-
-    return flint
-
-
-@contextmanager
-def arb_precision(bits: int = PREC):
-    """Arb's working precision set to ``bits`` for the block, restored after."""
-    ctx = _flint().ctx
-    old = ctx.prec
-    ctx.prec = max(bits, old)
-    try:
-        yield
-    finally:
-        ctx.prec = old
-
-
-def arb(x, rad=None):
-    flint = _flint()
-    if rad is None:
-        return x if isinstance(x, flint.arb) else flint.arb(x)
-    return flint.arb(x, rad)
-
-
-def upper_float(x) -> float:
-    """A float64 ``>=`` every point of the real ball ``x`` (``inf`` for a non-finite ball)."""
-    if not x.is_finite():
-        return math.inf
-    ub = x.upper()
-    f = float(ub.mid())
-    while not arb(f) >= ub:
-        f = float(np.nextafter(f, math.inf))
-    return f
-
-
-def lower_float(x) -> float:
-    """A float64 ``<=`` every point of the real ball ``x``."""
-    if not x.is_finite():
-        return -math.inf
-    lb = x.lower()
-    f = float(lb.mid())
-    while not arb(f) <= lb:
-        f = float(np.nextafter(f, -math.inf))
-    return f
-
-
-def interval(lo, hi):
-    """The ball holding ``[lo, hi]`` (floats or balls)."""
-    return arb(lo).union(arb(hi))
-
-
-def amax(values):
-    """An upper bound of the largest of real balls (as an exact ball)."""
-    out = None
-    for v in values:
-        u = v.upper()
-        out = u if out is None else out.max(u)
-    return out
 
 
 # ---------------------------------------------------------------------------- decomposition
@@ -451,9 +385,9 @@ _RULES = {}
 
 
 def _gl_rule(m: int):
-    key = (m, _flint().ctx.prec)
+    key = (m, flint_module().ctx.prec)
     if key not in _RULES:
-        _RULES[key] = [_flint().arb.legendre_p_root(m, j, weight=True) for j in range(m)]
+        _RULES[key] = [flint_module().arb.legendre_p_root(m, j, weight=True) for j in range(m)]
     return _RULES[key]
 
 
@@ -474,7 +408,7 @@ def expectation(f, lo, hi, tol, depth: int = 0) -> list:
     -------
     list of arb
     """
-    flint = _flint()
+    flint = flint_module()
     mid, half = (lo + hi) / 2, (hi - lo) / 2
     best = None
     for rho_f in _RHOS:
@@ -513,7 +447,7 @@ def expectation(f, lo, hi, tol, depth: int = 0) -> list:
 # ---------------------------------------------------------------------------- sups over time intervals
 def time_scales(lam, t_lo, t_hi):
     """``(a, v)`` over forward times ``[t_lo, t_hi]`` as balls: ``a = e^{-t}``, ``v = 1 + (lam - 1) a^2``."""
-    a = interval(t_lo, t_hi).__neg__().exp()
+    a = arb_interval(t_lo, t_hi).__neg__().exp()
     return a, 1 + (arb(lam) - 1) * a * a
 
 
@@ -580,7 +514,7 @@ def variance_balls(dec: Decomposition) -> list:
         return [arb(float(x)) for x in values]
     edges = np.linspace(values[0], values[-1], _VARIANCE_PIECES + 1)
     edges[0], edges[-1] = values[0], values[-1]
-    return [interval(float(lo), float(hi)) for lo, hi in zip(edges[:-1], edges[1:])]
+    return [arb_interval(float(lo), float(hi)) for lo, hi in zip(edges[:-1], edges[1:])]
 
 
 def unequal_rates(dec: Decomposition, t_lo, t_hi) -> dict:
@@ -598,7 +532,7 @@ def unequal_rates(dec: Decomposition, t_lo, t_hi) -> dict:
     ``|v V - V - v|`` at the four corners (``v`` and ``V`` taken independently, which only widens).
     """
     lam0 = arb(reference_variance(dec))
-    a = interval(t_lo, t_hi).__neg__().exp()
+    a = arb_interval(t_lo, t_hi).__neg__().exp()
     x = a * a
     x_hi = x.upper()
     V_lo, V_hi = _affine_range(lam0, x)

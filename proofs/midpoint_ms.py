@@ -228,24 +228,21 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+from .balls import amax, arb, arb_interval, arb_precision, lower_float, upper_float
 from .core import OutsideTheoremRange, RunPlan, RunTheorem, check_search_budget, smax
 from .midpoint_bounds import (
     NotCovered,
     StartSet,
     _popoviciu,
-    arb,
-    arb_precision,
     ball_sup,
     block_lipschitz_sup,
     block_one_sided_sup,
     decompose,
     expectation,
-    interval,
     posterior_covariance_sup,
     reference_variance,
     time_scales,
     unequal_rates,
-    upper_float,
     variance_balls,
 )
 
@@ -495,15 +492,15 @@ def region_coefficients(lam, radius, t, t_next, scheme: Scheme, lams=None):
         x = e2t * E * E  # a(t - u)^2
         V = 1 + (lam - 1) * x
         vs = [1 + (m - 1) * x for m in lams]
-        inv = _ball_max([1 / v for v in vs])
-        beta = _ball_max([abs(m - lam) * x / (V * v) for m, v in zip(lams, vs)])
+        inv = amax([1 / v for v in vs])
+        beta = amax([abs(m - lam) * x / (V * v) for m, v in zip(lams, vs)])
         return 1 / V, a0 * E * radius * inv, beta
 
     c0, A0, beta0 = rates(arb(1))
     if R == 1:
-        cells = [[interval(h * i / _REGION_CELLS, h * (i + 1) / _REGION_CELLS)] for i in range(_REGION_CELLS)]
+        cells = [[arb_interval(h * i / _REGION_CELLS, h * (i + 1) / _REGION_CELLS)] for i in range(_REGION_CELLS)]
     else:
-        cells = [[interval(p.b_lo, p.b_hi) for p in pieces]]
+        cells = [[arb_interval(p.b_lo, p.b_hi) for p in pieces]]
     out = None
     for taus in cells:
         E = [tau.exp() for tau in taus]
@@ -534,7 +531,7 @@ def region_coefficients(lam, radius, t, t_next, scheme: Scheme, lams=None):
         ends = [_terms(c[j], beta[j], A[j], p_coef[j], q_coef[j], r_coef[j]) for j in range(R)]
         q_end = sum((w[j] * x for j, (x, _y) in enumerate(ends)), arb(0))
         r_end = sum((w[j] * y for j, (_x, y) in enumerate(ends)), arb(0))
-        here = [(p_end.abs_upper() + r_end).upper(), q_end.upper(), _ball_max(reach_g), _ball_max(reach_s)]
+        here = [(p_end.abs_upper() + r_end).upper(), q_end.upper(), amax(reach_g), amax(reach_s)]
         out = here if out is None else [x.max(y) for x, y in zip(out, here)]
     return tuple(out)
 
@@ -544,15 +541,6 @@ def _terms(c, beta, A, p, q, r):
     and ``|D| <= A + beta |p z + xi|`` (step U1)."""
     cb = c + beta
     return cb * q + A, cb * r + beta * p.abs_upper()
-
-
-def _ball_max(balls):
-    """An exact ball ``>=`` every point of every ball in ``balls``."""
-    out = None
-    for b in balls:
-        u = b.upper()
-        out = u if out is None else out.max(u)
-    return out
 
 
 @dataclass
@@ -682,7 +670,7 @@ def unequal_block_step(dec, t, t_next, scheme: Scheme, P, P_exact) -> dict:
     cells = [(tb, ta - h / 2), (ta - h / 2, ta)] if R == 1 else pieces
     one_sided = [ball_sup(dec, lo, hi, ball, "one_sided") for lo, hi in cells]
     ell = sum(((hi - lo) * mu for (lo, hi), mu in zip(cells, one_sided)), arb(0)).exp().upper()
-    L = _ball_max(lipschitz)
+    L = amax(lipschitz)
     g0 = (inv * (Z + aR)).upper()  # U2
     dmax = aR * inv + rates["beta"] * Z
     phi = (
@@ -702,7 +690,7 @@ def unequal_block_step(dec, t, t_next, scheme: Scheme, P, P_exact) -> dict:
         g0=g0,
         g1=g1,
         lipschitz=L,
-        one_sided=_ball_max(one_sided),
+        one_sided=amax(one_sided),
         P=(gain * P + shift).upper(),
         P_exact=(growth * P_exact + top * path_shift).upper(),
         ball=ball,
@@ -846,7 +834,7 @@ def rms_bound(target, grid, scheme: Scheme, eta: float = 1e-6, x0=None) -> Midpo
         block = arb(per_step.value) if per_step is not None else arb(0)
         value = upper_float((block * block + lin_sq).sqrt())
         linear = upper_float(lin_sq.sqrt())
-        table = {lam: (float(f.lower()), upper_float(f)) for lam, f in factors.items()}
+        table = {lam: (lower_float(f), upper_float(f)) for lam, f in factors.items()}
     return MidpointMSBound(
         value,
         upper_float(block),

@@ -15,7 +15,8 @@ import certsample as cs
 from certsample.exact import gaussian_flow_map
 from certsample.solvers.parallel_midpoint import ParallelRandomizedMidpoint
 from certsample.solvers.randomized_midpoint import RandomizedMidpoint
-from proofs.midpoint_bounds import StartSet, arb_precision, decompose
+from proofs.balls import arb_precision
+from proofs.midpoint_bounds import StartSet, decompose
 from proofs.midpoint_ms import Scheme, linear_mean_square_factor
 
 T, DELTA = 2.0, 0.05
@@ -100,7 +101,7 @@ def test_weight_spreads_against_quadrature(scheme):
     """alpha_j = sd(w_j) and beta_j^2 = min_c E[w_j^2 (tau_j - c)^2] (closed forms) against scipy's quad."""
     from scipy.integrate import quad
 
-    from proofs.midpoint_bounds import arb as ball
+    from proofs.balls import arb as ball
     from proofs.midpoint_ms import weight_spread
 
     h = 0.7
@@ -426,7 +427,8 @@ RATIO_100 = cs.gaussian_mixture([[2.0, 0.0], [-2.0, 1.0]], [[0.01, 1.0], [1.0, 0
 @pytest.mark.parametrize("t_lo, t_hi", [(0.1, 0.3), (0.1, 1.0), (1.0, 2.0)])
 def test_unequal_rates_bound_their_quantities(t_lo, t_hi):
     """Step U's rates over a time interval dominate the quantities at sampled times and every data variance."""
-    from proofs.midpoint_bounds import arb, reference_variance, unequal_rates
+    from proofs.balls import arb
+    from proofs.midpoint_bounds import reference_variance, unequal_rates
 
     dec = decompose(RATIO_100)
     lam0 = reference_variance(dec)
