@@ -171,10 +171,10 @@ def _conv(LO, HI, ra, rb, n):
     al = 0.0
     ah = 0.0
     for j in range(n + 1):
-        a0 = LO[ra, j]
-        a1 = HI[ra, j]
-        b0 = LO[rb, n - j]
-        b1 = HI[rb, n - j]
+        a0 = LO[j, ra]
+        a1 = HI[j, ra]
+        b0 = LO[n - j, rb]
+        b1 = HI[n - j, rb]
         p1 = a0 * b0
         p2 = a0 * b1
         p3 = a1 * b0
@@ -197,13 +197,13 @@ def _conv_from(LO, HI, ra, rb, n, first, weighted):
     al = 0.0
     ah = 0.0
     for j in range(first, n + 1):
-        a0 = LO[ra, j]
-        a1 = HI[ra, j]
+        a0 = LO[j, ra]
+        a1 = HI[j, ra]
         if weighted:
             a0 *= j  # exact when it does not overflow: an integer times a float rounds once
             a1 *= j
-        b0 = LO[rb, n - j]
-        b1 = HI[rb, n - j]
+        b0 = LO[n - j, rb]
+        b1 = HI[n - j, rb]
         p1 = a0 * b0
         p2 = a0 * b1
         p3 = a1 * b0
@@ -235,41 +235,41 @@ def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec):
     if n >= vec[V_KEY, 2]:
         if n == 0:
             al, ah = exp_bounds(-th, -tl)
-            LO[ra, 0], HI[ra, 0] = al, ah
-            LO[re2, 0], HI[re2, 0] = isqr(al, ah)
+            LO[0, ra], HI[0, ra] = al, ah
+            LO[0, re2], HI[0, re2] = isqr(al, ah)
         else:
-            LO[ra, n], HI[ra, n] = idiv(LO[ra, n - 1], HI[ra, n - 1], float(n), float(n))
-            LO[re2, n], HI[re2, n] = idiv(2.0 * LO[re2, n - 1], 2.0 * HI[re2, n - 1], float(n), float(n))
+            LO[n, ra], HI[n, ra] = idiv(LO[n - 1, ra], HI[n - 1, ra], float(n), float(n))
+            LO[n, re2], HI[n, re2] = idiv(2.0 * LO[n - 1, re2], 2.0 * HI[n - 1, re2], float(n), float(n))
         vec[V_KEY, 2] = n + 1
     for j in range(lams.shape[0]):
         if jmask[j] == 0:
             continue
         ri, rl, rai, rk = off[R_INV] + j, off[R_LOGV] + j, off[R_AINV] + j, off[R_KAP] + j
         if n >= vec[V_TJ, j]:
-            ml, mh = LO[off[R_LM1] + j, 0], HI[off[R_LM1] + j, 0]
+            ml, mh = LO[0, off[R_LM1] + j], HI[0, off[R_LM1] + j]
             if n == 0:
-                pl, ph = imul(ml, mh, LO[re2, 0], HI[re2, 0])
+                pl, ph = imul(ml, mh, LO[0, re2], HI[0, re2])
                 vl, vh = iadd(pl, ph, 1.0, 1.0)
-                LO[ri, 0], HI[ri, 0] = idiv(1.0, 1.0, vl, vh)
-                LO[rl, 0], HI[rl, 0] = vl, vh  # v itself: :func:`_exponents` takes one log per component
+                LO[0, ri], HI[0, ri] = idiv(1.0, 1.0, vl, vh)
+                LO[0, rl], HI[0, rl] = vl, vh  # v itself: :func:`_exponents` takes one log per component
             else:
                 # 1/v: v_q = (lam - 1) (a^2)_q for q >= 1, (1/v)_n = -(1/v)_0 sum_{q=1}^n v_q (1/v)_{n-q}
                 sl, sh = _conv_from(LO, HI, re2, ri, n, 1, False)
                 sl, sh = imul(sl, sh, ml, mh)
-                LO[ri, n], HI[ri, n] = imul(-sh, -sl, LO[ri, 0], HI[ri, 0])
+                LO[n, ri], HI[n, ri] = imul(-sh, -sl, LO[0, ri], HI[0, ri])
                 # (log v)' = 2 (1 - 1/v)
                 if n == 1:
-                    LO[rl, 1], HI[rl, 1] = isub(2.0, 2.0, 2.0 * LO[ri, 0], 2.0 * HI[ri, 0])
+                    LO[1, rl], HI[1, rl] = isub(2.0, 2.0, 2.0 * LO[0, ri], 2.0 * HI[0, ri])
                 else:
-                    LO[rl, n], HI[rl, n] = idiv(-2.0 * HI[ri, n - 1], -2.0 * LO[ri, n - 1], float(n), float(n))
+                    LO[n, rl], HI[n, rl] = idiv(-2.0 * HI[n - 1, ri], -2.0 * LO[n - 1, ri], float(n), float(n))
             vec[V_TJ, j] = n + 1
         if jmask[j] == 2 and n >= vec[V_TA, j]:
-            LO[rai, n], HI[rai, n] = _conv(LO, HI, ra, ri, n)
+            LO[n, rai], HI[n, rai] = _conv(LO, HI, ra, ri, n)
             if n == 0:  # kappa = 1 - 1/v = (lam - 1) a^2 / v, in the form without cancellation
-                pl, ph = imul(LO[off[R_LM1] + j, 0], HI[off[R_LM1] + j, 0], LO[re2, 0], HI[re2, 0])
-                LO[rk, 0], HI[rk, 0] = imul(pl, ph, LO[ri, 0], HI[ri, 0])
+                pl, ph = imul(LO[0, off[R_LM1] + j], HI[0, off[R_LM1] + j], LO[0, re2], HI[0, re2])
+                LO[0, rk], HI[0, rk] = imul(pl, ph, LO[0, ri], HI[0, ri])
             else:
-                LO[rk, n], HI[rk, n] = -HI[ri, n], -LO[ri, n]
+                LO[n, rk], HI[n, rk] = -HI[n, ri], -LO[n, ri]
             vec[V_TA, j] = n + 1
 
 
@@ -287,12 +287,12 @@ def _exponent_constants(star, active, vidx, shared, lwd, LO, HI, off):
             jc, js = vidx[c, i], vidx[star, i]
             if shared[i] < 0 and jc != js:
                 r1, r2 = off[R_LOGV] + jc, off[R_LOGV] + js
-                pl, ph = idiv(LO[r1, 0], HI[r1, 0], LO[r2, 0], HI[r2, 0])
+                pl, ph = idiv(LO[0, r1], HI[0, r1], LO[0, r2], HI[0, r2])
                 ql, qh = imul(ql, qh, pl, ph)
         if not (ql == 1.0 and qh == 1.0):  # a product of exactly 1 has log 0
             pl, ph = log_bounds(ql, qh)
             ll, lh = isub(ll, lh, 0.5 * pl, 0.5 * ph)
-        LO[off[R_L] + c, 0], HI[off[R_L] + c, 0] = ll, lh
+        LO[0, off[R_L] + c], HI[0, off[R_L] + c] = ll, lh
 
 
 @device_function
@@ -323,17 +323,17 @@ def _exponents(n, star, active, means, vidx, lwd, shared, unshared, LO, HI, off)
         if c == star or active[c] == 0:
             continue
         if n == 0 and unshared:  # the weights and log-variance terms, from :func:`_exponent_constants`
-            ll, lh = LO[off[R_L] + c, 0], HI[off[R_L] + c, 0]
+            ll, lh = LO[0, off[R_L] + c], HI[0, off[R_L] + c]
         elif n == 0:
             ll, lh = lwd[c, star, 0], lwd[c, star, 1]
         else:
             ll, lh = 0.0, 0.0
         for i in range(k):
             row = c * k + i
-            pl, ph = imul(LO[off[R_DMU] + row, 0], HI[off[R_DMU] + row, 0], LO[off[R_Q] + i, n], HI[off[R_Q] + i, n])
+            pl, ph = imul(LO[0, off[R_DMU] + row], HI[0, off[R_DMU] + row], LO[n, off[R_Q] + i], HI[n, off[R_Q] + i])
             ll, lh = iadd(ll, lh, pl, ph)
             pl, ph = imul(
-                LO[off[R_DMU2] + row, 0], HI[off[R_DMU2] + row, 0], LO[off[R_Q0] + i, n], HI[off[R_Q0] + i, n]
+                LO[0, off[R_DMU2] + row], HI[0, off[R_DMU2] + row], LO[n, off[R_Q0] + i], HI[n, off[R_Q0] + i]
             )
             ll, lh = isub(ll, lh, 0.5 * pl, 0.5 * ph)
             jc, js = vidx[c, i], vidx[star, i]
@@ -342,17 +342,17 @@ def _exponents(n, star, active, means, vidx, lwd, shared, unshared, LO, HI, off)
                 ll, lh = iadd(ll, lh, pl, ph)
                 if n > 0:
                     r1, r2 = off[R_LOGV] + jc, off[R_LOGV] + js
-                    pl, ph = isub(LO[r1, n], HI[r1, n], LO[r2, n], HI[r2, n])
+                    pl, ph = isub(LO[n, r1], HI[n, r1], LO[n, r2], HI[n, r2])
                     ll, lh = isub(ll, lh, 0.5 * pl, 0.5 * ph)
         rL, rU = off[R_L] + c, off[R_U] + c
-        LO[rL, n], HI[rL, n] = ll, lh
+        LO[n, rL], HI[n, rL] = ll, lh
         if n == 0:
             # an infinite bound (l - l_* > 709 somewhere on a box) is stored as is: _series then fails
-            LO[rU, 0], HI[rU, 0] = exp_bounds(ll, lh)
+            LO[0, rU], HI[0, rU] = exp_bounds(ll, lh)
         else:
             # u' = u l': u_n = (1/n) sum_{q=1}^n q l_q u_{n-q}
             sl, sh = _conv_from(LO, HI, rL, rU, n, 1, True)
-            LO[rU, n], HI[rU, n] = idiv(sl, sh, float(n), float(n))
+            LO[n, rU], HI[n, rU] = idiv(sl, sh, float(n), float(n))
 
 
 @device_function
@@ -363,28 +363,28 @@ def _coordinate_terms(n, i, star, active, means, vidx, shared, LO, HI, off):
     K, k = means.shape
     ra, ry, rds = off[R_A], off[R_Y] + i, off[R_DS] + i
     js = vidx[star, i]
-    pl, ph = imul(LO[ra, n], HI[ra, n], means[star, i], means[star, i])
-    LO[rds, n], HI[rds, n] = isub(LO[ry, n], HI[ry, n], pl, ph)
-    LO[off[R_Q] + i, n], HI[off[R_Q] + i, n] = _conv(LO, HI, off[R_AINV] + js, rds, n)
-    LO[off[R_Q0] + i, n], HI[off[R_Q0] + i, n] = _conv(LO, HI, off[R_AINV] + js, ra, n)
+    pl, ph = imul(LO[n, ra], HI[n, ra], means[star, i], means[star, i])
+    LO[n, rds], HI[n, rds] = isub(LO[n, ry], HI[n, ry], pl, ph)
+    LO[n, off[R_Q] + i], HI[n, off[R_Q] + i] = _conv(LO, HI, off[R_AINV] + js, rds, n)
+    LO[n, off[R_Q0] + i], HI[n, off[R_Q0] + i] = _conv(LO, HI, off[R_AINV] + js, ra, n)
     if shared[i] >= 0:
         return
     ray, ry2 = off[R_AY] + i, off[R_Y2] + i
-    LO[ray, n], HI[ray, n] = _conv(LO, HI, ra, ry, n)
-    LO[ry2, n], HI[ry2, n] = _conv(LO, HI, ry, ry, n)
+    LO[n, ray], HI[n, ray] = _conv(LO, HI, ra, ry, n)
+    LO[n, ry2], HI[n, ry2] = _conv(LO, HI, ry, ry, n)
     re2 = off[R_E2]
     for c in range(K):
         jc = vidx[c, i]
         if c == star or active[c] == 0 or jc == js:
             continue
         row = c * k + i
-        LO[off[R_DINV] + row, n], HI[off[R_DINV] + row, n] = isub(
-            LO[off[R_INV] + jc, n], HI[off[R_INV] + jc, n], LO[off[R_INV] + js, n], HI[off[R_INV] + js, n]
+        LO[n, off[R_DINV] + row], HI[n, off[R_DINV] + row] = isub(
+            LO[n, off[R_INV] + jc], HI[n, off[R_INV] + jc], LO[n, off[R_INV] + js], HI[n, off[R_INV] + js]
         )
-        bl, bh = imul(means[c, i], means[c, i], LO[ray, n], HI[ray, n])
-        bl, bh = isub(bl, bh, 0.5 * LO[ry2, n], 0.5 * HI[ry2, n])
-        pl, ph = imul(LO[off[R_M2] + row, 0], HI[off[R_M2] + row, 0], LO[re2, n], HI[re2, n])
-        LO[off[R_B] + row, n], HI[off[R_B] + row, n] = isub(bl, bh, 0.5 * pl, 0.5 * ph)
+        bl, bh = imul(means[c, i], means[c, i], LO[n, ray], HI[n, ray])
+        bl, bh = isub(bl, bh, 0.5 * LO[n, ry2], 0.5 * HI[n, ry2])
+        pl, ph = imul(LO[0, off[R_M2] + row], HI[0, off[R_M2] + row], LO[n, re2], HI[n, re2])
+        LO[n, off[R_B] + row], HI[n, off[R_B] + row] = isub(bl, bh, 0.5 * pl, 0.5 * ph)
 
 
 @device_function
@@ -413,11 +413,11 @@ def _constants(star, means, lams, LO, HI, off):
         for i in range(k):
             row = c * k + i
             dl, dh = isub(means[c, i], means[c, i], means[star, i], means[star, i])
-            LO[off[R_DMU] + row, 0], HI[off[R_DMU] + row, 0] = dl, dh
-            LO[off[R_DMU2] + row, 0], HI[off[R_DMU2] + row, 0] = isqr(dl, dh)
-            LO[off[R_M2] + row, 0], HI[off[R_M2] + row, 0] = isqr(means[c, i], means[c, i])
+            LO[0, off[R_DMU] + row], HI[0, off[R_DMU] + row] = dl, dh
+            LO[0, off[R_DMU2] + row], HI[0, off[R_DMU2] + row] = isqr(dl, dh)
+            LO[0, off[R_M2] + row], HI[0, off[R_M2] + row] = isqr(means[c, i], means[c, i])
     for j in range(lams.shape[0]):
-        LO[off[R_LM1] + j, 0], HI[off[R_LM1] + j, 0] = isub(lams[j], lams[j], 1.0, 1.0)
+        LO[0, off[R_LM1] + j], HI[0, off[R_LM1] + j] = isub(lams[j], lams[j], 1.0, 1.0)
 
 
 @device_function
@@ -447,15 +447,15 @@ def _series(order, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO,
         zl, zh = (1.0, 1.0) if n == 0 else (0.0, 0.0)
         for c in range(K):
             if c != star and active[c] != 0:
-                zl, zh = iadd(zl, zh, LO[off[R_U] + c, n], HI[off[R_U] + c, n])
+                zl, zh = iadd(zl, zh, LO[n, off[R_U] + c], HI[n, off[R_U] + c])
         if not (math.isfinite(zl) and math.isfinite(zh)):
             return False  # every later product then involves only finite numbers
-        LO[rz, n], HI[rz, n] = zl, zh
+        LO[n, rz], HI[n, rz] = zl, zh
         if n == 0:
-            LO[rr, 0], HI[rr, 0] = idiv(1.0, 1.0, zl, zh)
+            LO[0, rr], HI[0, rr] = idiv(1.0, 1.0, zl, zh)
         else:
             sl, sh = _conv_from(LO, HI, rz, rr, n, 1, False)
-            LO[rr, n], HI[rr, n] = imul(-sh, -sl, LO[rr, 0], HI[rr, 0])
+            LO[n, rr], HI[n, rr] = imul(-sh, -sl, LO[0, rr], HI[0, rr])
         if not _drift(n, star, active, means, vidx, lams, shared, gj, LO, HI, off):
             return False
     return True
@@ -483,50 +483,50 @@ def _drift(n, star, active, means, vidx, lams, shared, gj, LO, HI, off):
             for c in range(K):
                 if c != star and active[c] != 0:
                     row = off[R_DMU] + c * k + i
-                    pl, ph = imul(LO[row, 0], HI[row, 0], LO[off[R_U] + c, n], HI[off[R_U] + c, n])
+                    pl, ph = imul(LO[0, row], HI[0, row], LO[n, off[R_U] + c], HI[n, off[R_U] + c])
                     ml, mh = iadd(ml, mh, pl, ph)
-            LO[rm, n], HI[rm, n] = ml, mh
+            LO[n, rm], HI[n, rm] = ml, mh
             vl, vh = _conv(LO, HI, rm, off[R_R], n)
             if n == 0:
                 vl, vh = iadd(vl, vh, means[star, i], means[star, i])
-            LO[rv, n], HI[rv, n] = vl, vh
+            LO[n, rv], HI[n, rv] = vl, vh
             fl, fh = _conv(LO, HI, off[R_AINV] + j, rv, n)
             pl, ph = _conv(LO, HI, off[R_KAP] + j, ry, n)
             fl, fh = iadd(fl, fh, pl, ph)
         else:
             rsk, resk, rsm, rn = off[R_SK] + i, off[R_ESK] + i, off[R_SM] + i, off[R_N] + i
             js = vidx[star, i]
-            il, ih = LO[off[R_INV] + js, n], HI[off[R_INV] + js, n]
-            kl, kh = imul(LO[off[R_LM1] + js, 0], HI[off[R_LM1] + js, 0], il, ih)
+            il, ih = LO[n, off[R_INV] + js], HI[n, off[R_INV] + js]
+            kl, kh = imul(LO[0, off[R_LM1] + js], HI[0, off[R_LM1] + js], il, ih)
             ml, mh = imul(means[star, i], means[star, i], il, ih)
             for c in range(K):
                 if c != star and active[c] != 0:
                     jc = vidx[c, i]
                     il, ih = _conv(LO, HI, off[R_U] + c, off[R_INV] + jc, n)
-                    pl, ph = imul(LO[off[R_LM1] + jc, 0], HI[off[R_LM1] + jc, 0], il, ih)
+                    pl, ph = imul(LO[0, off[R_LM1] + jc], HI[0, off[R_LM1] + jc], il, ih)
                     kl, kh = iadd(kl, kh, pl, ph)
                     pl, ph = imul(means[c, i], means[c, i], il, ih)
                     ml, mh = iadd(ml, mh, pl, ph)
-            LO[rsk, n], HI[rsk, n] = kl, kh
-            LO[rsm, n], HI[rsm, n] = ml, mh
-            LO[resk, n], HI[resk, n] = _conv(LO, HI, off[R_E2], rsk, n)
+            LO[n, rsk], HI[n, rsk] = kl, kh
+            LO[n, rsm], HI[n, rsm] = ml, mh
+            LO[n, resk], HI[n, resk] = _conv(LO, HI, off[R_E2], rsk, n)
             nl, nh = _conv(LO, HI, ry, resk, n)
             pl, ph = _conv(LO, HI, off[R_A], rsm, n)
-            LO[rn, n], HI[rn, n] = iadd(nl, nh, pl, ph)
+            LO[n, rn], HI[n, rn] = iadd(nl, nh, pl, ph)
             fl, fh = _conv(LO, HI, rn, off[R_R], n)
         yl, yh = idiv(fl, fh, float(n + 1), float(n + 1))
         if not (math.isfinite(yl) and math.isfinite(yh)):
             return False
-        LO[ry, n + 1], HI[ry, n + 1] = yl, yh
+        LO[n + 1, ry], HI[n + 1, ry] = yl, yh
     return True
 
 
 @device_function
 def _g0(c, i, means, vidx, LO, HI, off):
     """``G_{c,i} = -(y_i - a mu_{c,i}) / v_{c,i}`` at order 0 (over the box of the last series call)."""
-    pl, ph = imul(LO[off[R_A], 0], HI[off[R_A], 0], means[c, i], means[c, i])
-    dl, dh = isub(LO[off[R_Y] + i, 0], HI[off[R_Y] + i, 0], pl, ph)
-    gl, gh = imul(dl, dh, LO[off[R_INV] + vidx[c, i], 0], HI[off[R_INV] + vidx[c, i], 0])
+    pl, ph = imul(LO[0, off[R_A]], HI[0, off[R_A]], means[c, i], means[c, i])
+    dl, dh = isub(LO[0, off[R_Y] + i], HI[0, off[R_Y] + i], pl, ph)
+    gl, gh = imul(dl, dh, LO[0, off[R_INV] + vidx[c, i]], HI[0, off[R_INV] + vidx[c, i]])
     return -gh, -gl
 
 
@@ -537,7 +537,7 @@ def _spread(c, i, centre, means, vidx, shared, gj, LO, HI, off):
     g = shared[i]
     if g >= 0:
         dl, dh = isub(means[c, i], means[c, i], centre, centre)
-        return imul(dl, dh, LO[off[R_AINV] + gj[g], 0], HI[off[R_AINV] + gj[g], 0])
+        return imul(dl, dh, LO[0, off[R_AINV] + gj[g]], HI[0, off[R_AINV] + gj[g]])
     gl, gh = _g0(c, i, means, vidx, LO, HI, off)
     return isub(gl, gh, centre, centre)
 
@@ -559,19 +559,19 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
     min_inv = math.inf
     for j in range(lams.shape[0]):
         if jmask[j] != 0:
-            min_inv = min(min_inv, LO[off[R_INV] + j, 0])
-    z_lo = max(1.0, LO[off[R_Z], 0])  # Z = 1 + sum_{c != *} u_c >= 1 exactly
-    z_mid = 0.5 * (z_lo + HI[off[R_Z], 0])
+            min_inv = min(min_inv, LO[0, off[R_INV] + j])
+    z_lo = max(1.0, LO[0, off[R_Z]])  # Z = 1 + sum_{c != *} u_c >= 1 exactly
+    z_mid = 0.5 * (z_lo + HI[0, off[R_Z]])
     if not math.isfinite(z_mid):
         return math.inf
     for c in range(K):
-        u_hi = 1.0 if c == star else HI[off[R_U] + c, 0]
+        u_hi = 1.0 if c == star else HI[0, off[R_U] + c]
         vec[V_RH, c] = min(1.0, next_up(u_hi / z_lo))
     trace = 0.0
     for i in range(k):
         centre = 0.0
         for c in range(K):  # the centre p_i under the midpoint responsibilities
-            r_mid = 1.0 / z_mid if c == star else 0.5 * (LO[off[R_U] + c, 0] + HI[off[R_U] + c, 0]) / z_mid
+            r_mid = 1.0 / z_mid if c == star else 0.5 * (LO[0, off[R_U] + c] + HI[0, off[R_U] + c]) / z_mid
             if shared[i] >= 0:
                 centre += r_mid * means[c, i]
             else:
@@ -589,7 +589,7 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
     if k > 3:  # with few coordinates the trace is within a factor k of lambda_max: not worth K^2 products
         for c in range(K):
             for i in range(k):
-                LO[off[R_X] + c * k + i, 0], HI[off[R_X] + c * k + i, 0] = _spread(
+                LO[0, off[R_X] + c * k + i], HI[0, off[R_X] + c * k + i] = _spread(
                     c, i, vec[V_P, i], means, vidx, shared, gj, LO, HI, off
                 )
         gershgorin = 0.0
@@ -599,10 +599,10 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
                 sl, sh = 0.0, 0.0
                 for i in range(k):
                     pl, ph = imul(
-                        LO[off[R_X] + c * k + i, 0],
-                        HI[off[R_X] + c * k + i, 0],
-                        LO[off[R_X] + d * k + i, 0],
-                        HI[off[R_X] + d * k + i, 0],
+                        LO[0, off[R_X] + c * k + i],
+                        HI[0, off[R_X] + c * k + i],
+                        LO[0, off[R_X] + d * k + i],
+                        HI[0, off[R_X] + d * k + i],
                     )
                     sl, sh = iadd(sl, sh, pl, ph)
                 row = next_up(row + next_up(next_up(math.sqrt(vec[V_RH, d])) * imag(sl, sh)))
@@ -629,7 +629,7 @@ def _prune(h_hi, tol_local, star, active, means, vidx, shared, gj, LO, HI, off, 
             g = shared[i]
             if g >= 0:
                 dl, dh = isub(means[c, i], means[c, i], means[star, i], means[star, i])
-                x = next_up(imag(dl, dh) * HI[off[R_AINV] + gj[g], 0])
+                x = next_up(imag(dl, dh) * HI[0, off[R_AINV] + gj[g]])
             else:
                 gl, gh = _g0(c, i, means, vidx, LO, HI, off)
                 sl, sh = _g0(star, i, means, vidx, LO, HI, off)
@@ -644,7 +644,7 @@ def _prune(h_hi, tol_local, star, active, means, vidx, shared, gj, LO, HI, off, 
     for c in range(K):
         if c == star:
             continue
-        term = next_up(HI[off[R_U] + c, 0] * next_up(vec[V_HN, c] + h_max))
+        term = next_up(HI[0, off[R_U] + c] * next_up(vec[V_HN, c] + h_max))
         if next_up(next_up(term * h_hi) * K) <= 0.01 * tol_local:
             active[c] = 0
             delta = next_up(delta + term)
@@ -654,8 +654,8 @@ def _prune(h_hi, tol_local, star, active, means, vidx, shared, gj, LO, HI, off, 
 @device_function
 def _set_start(lo_row, hi_row, LO, HI, off, vec, k):
     for i in range(k):
-        LO[off[R_Y] + i, 0] = vec[lo_row, i]
-        HI[off[R_Y] + i, 0] = vec[hi_row, i]
+        LO[0, off[R_Y] + i] = vec[lo_row, i]
+        HI[0, off[R_Y] + i] = vec[hi_row, i]
 
 
 @device_function
@@ -664,7 +664,7 @@ def _picard_image_inside(h_hi, k, LO, HI, off, vec):
     vector scratch; the image goes to the ``F`` rows of the vector scratch."""
     inside = True
     for i in range(k):
-        fl, fh = imul(0.0, h_hi, LO[off[R_Y] + i, 1], HI[off[R_Y] + i, 1])
+        fl, fh = imul(0.0, h_hi, LO[1, off[R_Y] + i], HI[1, off[R_Y] + i])
         il, ih = iadd(vec[V_XL, i], vec[V_XH, i], fl, fh)
         vec[V_FL, i], vec[V_FH, i] = il, ih
         if not (il >= vec[V_YL, i] and ih <= vec[V_YH, i]):
@@ -728,7 +728,7 @@ def _taylor_step(order, h_lo, h_hi, tl, th, star, active, means, vidx, lams, lwd
         power = next_up(power * h_hi)
     worst = 0.0
     for i in range(k):
-        vec[V_ERR, i] = next_up(power * imag(LO[off[R_Y] + i, order + 1], HI[off[R_Y] + i, order + 1]))
+        vec[V_ERR, i] = next_up(power * imag(LO[order + 1, off[R_Y] + i], HI[order + 1, off[R_Y] + i]))
         worst = max(worst, vec[V_ERR, i])
     if not math.isfinite(worst):
         return math.inf, math.inf
@@ -741,17 +741,17 @@ def _advance_center(order, h_lo, h_hi, th, star, active, means, vidx, lams, lwd,
     ``V_ERR``: the new center (its midpoint) replaces ``c``; returns ``eps``, a bound of the distance."""
     k = means.shape[1]
     for i in range(k):
-        LO[off[R_Y] + i, 0] = vec[V_C, i]
-        HI[off[R_Y] + i, 0] = vec[V_C, i]
+        LO[0, off[R_Y] + i] = vec[V_C, i]
+        HI[0, off[R_Y] + i] = vec[V_C, i]
     if not _series(order, th, th, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask):
         return math.inf
     total = 0.0
     for i in range(k):
         row = off[R_Y] + i
-        sl, sh = LO[row, order], HI[row, order]
+        sl, sh = LO[order, row], HI[order, row]
         for n in range(order - 1, -1, -1):
             pl, ph = imul(sl, sh, h_lo, h_hi)
-            sl, sh = iadd(pl, ph, LO[row, n], HI[row, n])
+            sl, sh = iadd(pl, ph, LO[n, row], HI[n, row])
         sl, sh = next_down(sl - vec[V_ERR, i]), next_up(sh + vec[V_ERR, i])
         mid = 0.5 * sl + 0.5 * sh
         err = max(next_up(sh - mid), next_up(mid - sl))
@@ -1019,7 +1019,8 @@ class FastModel:
         return self.means, self.vidx, self.lams, self.lwd, self.logw, self.shared, self.gj
 
     def layout(self, order: int):
-        """``(offsets, rows, columns, vector width)`` of one particle's scratch at Taylor order ``order``."""
+        """``(offsets, rows, columns, vector width)`` of one particle's scratch at Taylor order ``order`` (stored
+        ``[column, row]``: coefficient ``n`` of every row contiguous, so loops over rows run in SIMD lanes)."""
         K, k = self.means.shape
         J = len(self.lams)
         unshared = int(np.sum(self.shared < 0))
@@ -1042,8 +1043,8 @@ class FastModel:
         off, rows, cols, width = self.layout(order)
         K = self.means.shape[0]
         return (
-            np.zeros((slots, rows, cols)),
-            np.zeros((slots, rows, cols)),
+            np.zeros((slots, cols, rows)),
+            np.zeros((slots, cols, rows)),
             off,
             np.zeros((slots, N_VEC_ROWS, width)),
             np.zeros((slots, len(self.lams)), dtype=np.int8),
