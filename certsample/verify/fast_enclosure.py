@@ -134,11 +134,17 @@ STATUS = {
     R_DMU2,
     R_M2,
     R_LM1,
+    R_AINVS,
+    R_INVC,
+    R_LM1C,
+    R_T,
     R_END,
-) = range(30)
+) = range(34)
 # rows of the vector scratch: the step's vectors, and the time-series cache (key, orders done per variance)
-V_C, V_XL, V_XH, V_YL, V_YH, V_FL, V_FH, V_UH, V_HN, V_ERR, V_KEY, V_TJ, V_TA, V_RH, V_P = range(15)
-N_VEC_ROWS = 15
+# (V_KEY: the time interval, orders done of a and a^2, orders done of 1/v and log v, 1 + the reference component of
+# the constant rows; V_SL .. V_AH: the accumulators of the lane-wise series products)
+V_C, V_XL, V_XH, V_YL, V_YH, V_FL, V_FH, V_UH, V_HN, V_ERR, V_KEY, V_TA, V_RH, V_P, V_SL, V_SH, V_AL, V_AH = range(18)
+N_VEC_ROWS = 18
 #: steps aim at a remainder of this fraction of the local tolerance (the remainder grows faster than h^(m+1): the
 #: box widens with h, and the radius of convergence shrinks with t)
 TARGET = 0.25
@@ -218,19 +224,95 @@ def _conv_from(LO, HI, ra, rb, n, first, weighted):
 
 
 @device_function
+def _lanes_conv(LO, HI, ra, rb, n, count, vec, dst):
+    """Lanes ``r < count``: ``_conv(LO, HI, ra + r, rb + r, n)`` into column ``n`` of row ``dst + r``.
+
+    Each lane performs the operations of :func:`_conv` on its own rows in the same order (the sum over ``j``
+    from 0 to ``n``, then :func:`_dot_bound`), so its result is :func:`_conv`'s to the bit and the proof there
+    applies lane by lane; the loop over lanes is innermost and free of calls, so it runs in SIMD lanes.
+    """
+    SL, SH, AL, AH = vec[V_SL, :count], vec[V_SH, :count], vec[V_AL, :count], vec[V_AH, :count]
+    for r in range(count):
+        SL[r] = 0.0
+        SH[r] = 0.0
+        AL[r] = 0.0
+        AH[r] = 0.0
+    for j in range(n + 1):
+        A0, A1 = LO[j, ra : ra + count], HI[j, ra : ra + count]
+        B0, B1 = LO[n - j, rb : rb + count], HI[n - j, rb : rb + count]
+        for r in range(count):
+            p1 = A0[r] * B0[r]
+            p2 = A0[r] * B1[r]
+            p3 = A1[r] * B0[r]
+            p4 = A1[r] * B1[r]
+            lo = min(min(p1, p2), min(p3, p4))
+            hi = max(max(p1, p2), max(p3, p4))
+            SL[r] += lo
+            SH[r] += hi
+            AL[r] += abs(lo)
+            AH[r] += abs(hi)
+    _lanes_bound(LO, HI, n, count, vec, dst, n + 1)
+
+
+@device_function
+def _lanes_conv_scalar(LO, HI, rs, rv, scalar_first, n, first, terms, count, vec, dst):
+    """Lanes ``r < count``: the product of the one series in row ``rs`` with the series in rows ``rv + r``, summed
+    over ``j`` from ``first`` to ``n``, bounded with ``terms`` terms, into column ``n`` of row ``dst + r``.
+
+    With ``scalar_first`` term ``j`` is ``[s_j] [v_{n-j}]`` (``_conv_from(LO, HI, rs, rv + r, n, first, False)``
+    with ``terms = 2 (n + 1)``, or :func:`_conv` with ``first = 0``, ``terms = n + 1``), else ``[v_j] [s_{n-j}]``
+    (:func:`_conv` of ``rv + r`` and ``rs``): per lane the same four products, the same sums in the same order
+    and the same :func:`_dot_bound` as those functions, so the same results and proof.
+    """
+    SL, SH, AL, AH = vec[V_SL, :count], vec[V_SH, :count], vec[V_AL, :count], vec[V_AH, :count]
+    for r in range(count):
+        SL[r] = 0.0
+        SH[r] = 0.0
+        AL[r] = 0.0
+        AH[r] = 0.0
+    for j in range(first, n + 1):
+        js, jv = (j, n - j) if scalar_first else (n - j, j)
+        s0, s1 = LO[js, rs], HI[js, rs]
+        V0, V1 = LO[jv, rv : rv + count], HI[jv, rv : rv + count]
+        for r in range(count):
+            p1 = s0 * V0[r]
+            p2 = s0 * V1[r]
+            p3 = s1 * V0[r]
+            p4 = s1 * V1[r]
+            lo = min(min(p1, p2), min(p3, p4))
+            hi = max(max(p1, p2), max(p3, p4))
+            SL[r] += lo
+            SH[r] += hi
+            AL[r] += abs(lo)
+            AH[r] += abs(hi)
+    _lanes_bound(LO, HI, n, count, vec, dst, terms)
+
+
+@device_function
+def _lanes_bound(LO, HI, n, count, vec, dst, terms):
+    """:func:`_dot_bound` of each lane's sums, into column ``n`` of rows ``dst .. dst + count - 1``."""
+    k = (terms + 3) * U_HALF
+    OL, OH = LO[n, dst : dst + count], HI[n, dst : dst + count]
+    SL, SH, AL, AH = vec[V_SL, :count], vec[V_SH, :count], vec[V_AL, :count], vec[V_AH, :count]
+    for r in range(count):
+        OL[r] = next_down(next_down(SL[r] - next_up(k * AL[r])) - 1e-300)
+        OH[r] = next_up(next_up(SH[r] + next_up(k * AH[r])) + 1e-300)
+
+
+@device_function
 def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec):
-    """Coefficient ``n`` of ``a``, ``a^2`` and, per needed variance ``lam_j``, of ``1/v`` and ``log v`` and (where
-    ``jmask[j] == 2``) of ``a/v`` and ``kappa = 1 - 1/v`` (``v = 1 + (lam_j - 1) a^2``, ``a = e^{-t}``, ``t`` in
-    ``[tl, th]`` at ``tau = 0``). The ``log v`` row holds ``v`` itself in column 0 (its coefficients from 1
-    on are those of ``log v``): :func:`_exponents` needs ``log v`` at order 0 only in sums over coordinates,
-    and takes one logarithm of a product per component instead of one per variance. Coefficients already
-    computed for the same ``[tl, th]`` are kept (the cache key and the orders done per variance live in the
-    vector scratch)."""
+    """Coefficient ``n`` of ``a``, ``a^2`` and, per variance ``lam_j``, of ``1/v`` and ``log v`` and (where ``jmask[j]
+    == 2``) of ``a/v`` and ``kappa = 1 - 1/v`` (``v = 1 + (lam_j - 1) a^2``, ``a = e^{-t}``, ``t`` in ``[tl, th]`` at
+    ``tau = 0``). The ``log v`` row holds ``v`` itself in column 0 (its coefficients from 1 on are those of ``log
+    v``): :func:`_exponents` needs ``log v`` at order 0 only in sums over coordinates, and takes one logarithm of a
+    product per component instead of one per variance. ``1/v`` and ``log v`` are computed for every variance at
+    once, in SIMD lanes (the ones no component uses cost a lane each, no branch). Coefficients already computed for
+    the same ``[tl, th]`` are kept (the cache key and the orders done live in the vector scratch)."""
     ra, re2 = off[R_A], off[R_E2]
+    J = lams.shape[0]
     if n == 0 and not (vec[V_KEY, 0] == tl and vec[V_KEY, 1] == th):
-        vec[V_KEY, 0], vec[V_KEY, 1], vec[V_KEY, 2] = tl, th, 0.0
-        for j in range(lams.shape[0]):
-            vec[V_TJ, j] = 0.0
+        vec[V_KEY, 0], vec[V_KEY, 1], vec[V_KEY, 2], vec[V_KEY, 3] = tl, th, 0.0, 0.0
+        for j in range(J):
             vec[V_TA, j] = 0.0
     if n >= vec[V_KEY, 2]:
         if n == 0:
@@ -241,35 +323,41 @@ def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec):
             LO[n, ra], HI[n, ra] = idiv(LO[n - 1, ra], HI[n - 1, ra], float(n), float(n))
             LO[n, re2], HI[n, re2] = idiv(2.0 * LO[n - 1, re2], 2.0 * HI[n - 1, re2], float(n), float(n))
         vec[V_KEY, 2] = n + 1
-    for j in range(lams.shape[0]):
-        if jmask[j] == 0:
-            continue
-        ri, rl, rai, rk = off[R_INV] + j, off[R_LOGV] + j, off[R_AINV] + j, off[R_KAP] + j
-        if n >= vec[V_TJ, j]:
-            ml, mh = LO[0, off[R_LM1] + j], HI[0, off[R_LM1] + j]
-            if n == 0:
-                pl, ph = imul(ml, mh, LO[0, re2], HI[0, re2])
+    ri, rl = off[R_INV], off[R_LOGV]
+    if n >= vec[V_KEY, 3]:
+        ML, MH = LO[0, off[R_LM1] : off[R_LM1] + J], HI[0, off[R_LM1] : off[R_LM1] + J]
+        IL, IH = LO[n, ri : ri + J], HI[n, ri : ri + J]
+        I0L, I0H = LO[0, ri : ri + J], HI[0, ri : ri + J]
+        GL, GH = LO[n, rl : rl + J], HI[n, rl : rl + J]
+        if n == 0:
+            el, eh = LO[0, re2], HI[0, re2]
+            for j in range(J):
+                pl, ph = imul(ML[j], MH[j], el, eh)
                 vl, vh = iadd(pl, ph, 1.0, 1.0)
-                LO[0, ri], HI[0, ri] = idiv(1.0, 1.0, vl, vh)
-                LO[0, rl], HI[0, rl] = vl, vh  # v itself: :func:`_exponents` takes one log per component
-            else:
-                # 1/v: v_q = (lam - 1) (a^2)_q for q >= 1, (1/v)_n = -(1/v)_0 sum_{q=1}^n v_q (1/v)_{n-q}
-                sl, sh = _conv_from(LO, HI, re2, ri, n, 1, False)
-                sl, sh = imul(sl, sh, ml, mh)
-                LO[n, ri], HI[n, ri] = imul(-sh, -sl, LO[0, ri], HI[0, ri])
+                IL[j], IH[j] = idiv(1.0, 1.0, vl, vh)
+                GL[j], GH[j] = vl, vh  # v itself: :func:`_exponents` takes one log per component
+        else:
+            # 1/v: v_q = (lam - 1) (a^2)_q for q >= 1, (1/v)_n = -(1/v)_0 sum_{q=1}^n v_q (1/v)_{n-q}
+            _lanes_conv_scalar(LO, HI, re2, ri, True, n, 1, 2 * (n + 1), J, vec, ri)
+            PL, PH = LO[n - 1, ri : ri + J], HI[n - 1, ri : ri + J]
+            for j in range(J):
+                sl, sh = imul(IL[j], IH[j], ML[j], MH[j])
+                IL[j], IH[j] = imul(-sh, -sl, I0L[j], I0H[j])
                 # (log v)' = 2 (1 - 1/v)
                 if n == 1:
-                    LO[1, rl], HI[1, rl] = isub(2.0, 2.0, 2.0 * LO[0, ri], 2.0 * HI[0, ri])
+                    GL[j], GH[j] = isub(2.0, 2.0, 2.0 * I0L[j], 2.0 * I0H[j])
                 else:
-                    LO[n, rl], HI[n, rl] = idiv(-2.0 * HI[n - 1, ri], -2.0 * LO[n - 1, ri], float(n), float(n))
-            vec[V_TJ, j] = n + 1
+                    GL[j], GH[j] = idiv(-2.0 * PH[j], -2.0 * PL[j], float(n), float(n))
+        vec[V_KEY, 3] = n + 1
+    for j in range(J):
         if jmask[j] == 2 and n >= vec[V_TA, j]:
-            LO[n, rai], HI[n, rai] = _conv(LO, HI, ra, ri, n)
+            rai, rk = off[R_AINV] + j, off[R_KAP] + j
+            LO[n, rai], HI[n, rai] = _conv(LO, HI, ra, ri + j, n)
             if n == 0:  # kappa = 1 - 1/v = (lam - 1) a^2 / v, in the form without cancellation
                 pl, ph = imul(LO[0, off[R_LM1] + j], HI[0, off[R_LM1] + j], LO[0, re2], HI[0, re2])
-                LO[0, rk], HI[0, rk] = imul(pl, ph, LO[0, ri], HI[0, ri])
+                LO[0, rk], HI[0, rk] = imul(pl, ph, LO[0, ri + j], HI[0, ri + j])
             else:
-                LO[n, rk], HI[n, rk] = -HI[n, ri], -LO[n, ri]
+                LO[n, rk], HI[n, rk] = -HI[n, ri + j], -LO[n, ri + j]
             vec[V_TA, j] = n + 1
 
 
@@ -296,7 +384,7 @@ def _exponent_constants(star, active, vidx, shared, lwd, LO, HI, off):
 
 
 @device_function
-def _exponents(n, star, active, means, vidx, lwd, shared, unshared, LO, HI, off):
+def _exponents(n, star, active, means, vidx, lwd, shared, unshared, LO, HI, off, vec):
     """Coefficient ``n`` of ``l_c - l_*`` and of ``u_c = e^{l_c - l_*}`` for the active ``c != *``.
 
     With ``d_c = y - a mu_c``, ``dmu = mu_c - mu_*`` and ``D = 1/v_c - 1/v_*`` per coordinate,
@@ -319,9 +407,12 @@ def _exponents(n, star, active, means, vidx, lwd, shared, unshared, LO, HI, off)
     enclosure stays valid, and the step fails where ``u_c`` becomes unbounded.)
     """
     K, k = means.shape
+    rt = off[R_T]
     for c in range(K):
         if c == star or active[c] == 0:
             continue
+        if unshared:  # D_{c,i} B_{c,i} in every coordinate, in SIMD lanes (read where the variances differ)
+            _lanes_conv(LO, HI, off[R_DINV] + c * k, off[R_B] + c * k, n, k, vec, rt)
         if n == 0 and unshared:  # the weights and log-variance terms, from :func:`_exponent_constants`
             ll, lh = LO[0, off[R_L] + c], HI[0, off[R_L] + c]
         elif n == 0:
@@ -338,8 +429,7 @@ def _exponents(n, star, active, means, vidx, lwd, shared, unshared, LO, HI, off)
             ll, lh = isub(ll, lh, 0.5 * pl, 0.5 * ph)
             jc, js = vidx[c, i], vidx[star, i]
             if shared[i] < 0 and jc != js:
-                pl, ph = _conv(LO, HI, off[R_DINV] + row, off[R_B] + row, n)
-                ll, lh = iadd(ll, lh, pl, ph)
+                ll, lh = iadd(ll, lh, LO[n, rt + i], HI[n, rt + i])
                 if n > 0:
                     r1, r2 = off[R_LOGV] + jc, off[R_LOGV] + js
                     pl, ph = isub(LO[n, r1], HI[n, r1], LO[n, r2], HI[n, r2])
@@ -356,35 +446,55 @@ def _exponents(n, star, active, means, vidx, lwd, shared, unshared, LO, HI, off)
 
 
 @device_function
-def _coordinate_terms(n, i, star, active, means, vidx, shared, LO, HI, off):
-    """Coefficient ``n`` of the series of coordinate ``i`` shared by the components: ``d_* = y - a mu_*``,
-    ``Q = (a / v_*) d_*``, ``Q0 = (a / v_*) a``; where the variances differ also ``a y``, ``y^2`` and, per active
-    ``c`` with its own variance, ``D_{c,i} = 1/v_c - 1/v_*`` and ``B_{c,i}`` (see :func:`_exponents`)."""
+def _coordinate_terms(n, star, active, means, vidx, shared, unshared, LO, HI, off, vec):
+    """Coefficient ``n`` of the series of every coordinate shared by the components: ``d_* = y - a mu_*``, ``Q = (a
+    / v_*) d_*``, ``Q0 = (a / v_*) a``; where the variances differ (``unshared``) also ``a y``, ``y^2``, the copies
+    ``1/v_{c,i}`` (row per component and coordinate, for :func:`_drift`) and, per active ``c != *``, ``D_{c,i} = 1/v_c
+    - 1/v_*`` and ``B_{c,i}`` (see :func:`_exponents`; computed in every coordinate, in SIMD lanes, and read only
+    where the variances differ). Each lane's operations are those of the scalar formulas."""
     K, k = means.shape
-    ra, ry, rds = off[R_A], off[R_Y] + i, off[R_DS] + i
-    js = vidx[star, i]
-    pl, ph = imul(LO[n, ra], HI[n, ra], means[star, i], means[star, i])
-    LO[n, rds], HI[n, rds] = isub(LO[n, ry], HI[n, ry], pl, ph)
-    LO[n, off[R_Q] + i], HI[n, off[R_Q] + i] = _conv(LO, HI, off[R_AINV] + js, rds, n)
-    LO[n, off[R_Q0] + i], HI[n, off[R_Q0] + i] = _conv(LO, HI, off[R_AINV] + js, ra, n)
-    if shared[i] >= 0:
+    ra, ry, rds, re2 = off[R_A], off[R_Y], off[R_DS], off[R_E2]
+    rains = off[R_AINVS]
+    al, ah = LO[n, ra], HI[n, ra]
+    YL, YH = LO[n, ry : ry + k], HI[n, ry : ry + k]
+    DL, DH = LO[n, rds : rds + k], HI[n, rds : rds + k]
+    MS = means[star]
+    for i in range(k):
+        pl, ph = imul(al, ah, MS[i], MS[i])
+        DL[i], DH[i] = isub(YL[i], YH[i], pl, ph)
+    for i in range(k):  # a / v_* per coordinate, gathered into contiguous rows
+        LO[n, rains + i], HI[n, rains + i] = LO[n, off[R_AINV] + vidx[star, i]], HI[n, off[R_AINV] + vidx[star, i]]
+    _lanes_conv(LO, HI, rains, rds, n, k, vec, off[R_Q])
+    _lanes_conv_scalar(LO, HI, ra, rains, False, n, 0, n + 1, k, vec, off[R_Q0])
+    if not unshared:
         return
-    ray, ry2 = off[R_AY] + i, off[R_Y2] + i
-    LO[n, ray], HI[n, ray] = _conv(LO, HI, ra, ry, n)
-    LO[n, ry2], HI[n, ry2] = _conv(LO, HI, ry, ry, n)
-    re2 = off[R_E2]
+    ray, ry2 = off[R_AY], off[R_Y2]
+    _lanes_conv_scalar(LO, HI, ra, ry, True, n, 0, n + 1, k, vec, ray)
+    _lanes_conv(LO, HI, ry, ry, n, k, vec, ry2)
+    AYL, AYH = LO[n, ray : ray + k], HI[n, ray : ray + k]
+    Y2L, Y2H = LO[n, ry2 : ry2 + k], HI[n, ry2 : ry2 + k]
+    el, eh = LO[n, re2], HI[n, re2]
+    rinv, rinvc = off[R_INV], off[R_INVC]
+    for c in range(K):  # 1/v_{c,i}, gathered into a row per component and coordinate
+        for i in range(k):
+            LO[n, rinvc + c * k + i], HI[n, rinvc + c * k + i] = LO[n, rinv + vidx[c, i]], HI[n, rinv + vidx[c, i]]
+    s0 = rinvc + star * k
+    ISL, ISH = LO[n, s0 : s0 + k], HI[n, s0 : s0 + k]
     for c in range(K):
-        jc = vidx[c, i]
-        if c == star or active[c] == 0 or jc == js:
+        if c == star or active[c] == 0:
             continue
-        row = c * k + i
-        LO[n, off[R_DINV] + row], HI[n, off[R_DINV] + row] = isub(
-            LO[n, off[R_INV] + jc], HI[n, off[R_INV] + jc], LO[n, off[R_INV] + js], HI[n, off[R_INV] + js]
-        )
-        bl, bh = imul(means[c, i], means[c, i], LO[n, ray], HI[n, ray])
-        bl, bh = isub(bl, bh, 0.5 * LO[n, ry2], 0.5 * HI[n, ry2])
-        pl, ph = imul(LO[0, off[R_M2] + row], HI[0, off[R_M2] + row], LO[n, re2], HI[n, re2])
-        LO[n, off[R_B] + row], HI[n, off[R_B] + row] = isub(bl, bh, 0.5 * pl, 0.5 * ph)
+        c0, d0, b0, m0 = rinvc + c * k, off[R_DINV] + c * k, off[R_B] + c * k, off[R_M2] + c * k
+        ICL, ICH = LO[n, c0 : c0 + k], HI[n, c0 : c0 + k]
+        DIL, DIH = LO[n, d0 : d0 + k], HI[n, d0 : d0 + k]
+        BL, BH = LO[n, b0 : b0 + k], HI[n, b0 : b0 + k]
+        M2L, M2H = LO[0, m0 : m0 + k], HI[0, m0 : m0 + k]
+        MC = means[c]
+        for i in range(k):
+            DIL[i], DIH[i] = isub(ICL[i], ICH[i], ISL[i], ISH[i])
+            bl, bh = imul(MC[i], MC[i], AYL[i], AYH[i])
+            bl, bh = isub(bl, bh, 0.5 * Y2L[i], 0.5 * Y2H[i])
+            pl, ph = imul(M2L[i], M2H[i], el, eh)
+            BL[i], BH[i] = isub(bl, bh, 0.5 * pl, 0.5 * ph)
 
 
 @device_function
@@ -405,9 +515,13 @@ def _variance_mask(star, active, vidx, shared, gj, jmask):
 
 
 @device_function
-def _constants(star, means, lams, LO, HI, off):
+def _constants(star, means, vidx, lams, unshared, LO, HI, off, vec):
     """Column 0 of the constant rows: ``mu_c - mu_*``, its square and ``mu_c^2`` per component and coordinate,
-    ``lam_j - 1`` per variance (intervals: the float operations round)."""
+    ``lam_j - 1`` per variance and (``unshared``) per component and coordinate (intervals: the float operations
+    round). They depend on the model and ``*`` only: recomputed when ``*`` changes (``1 + *`` in the vector
+    scratch; a fresh scratch holds 0)."""
+    if vec[V_KEY, 4] == star + 1:
+        return
     K, k = means.shape
     for c in range(K):
         for i in range(k):
@@ -418,6 +532,12 @@ def _constants(star, means, lams, LO, HI, off):
             LO[0, off[R_M2] + row], HI[0, off[R_M2] + row] = isqr(means[c, i], means[c, i])
     for j in range(lams.shape[0]):
         LO[0, off[R_LM1] + j], HI[0, off[R_LM1] + j] = isub(lams[j], lams[j], 1.0, 1.0)
+    if unshared:
+        for c in range(K):
+            for i in range(k):
+                rm = off[R_LM1] + vidx[c, i]
+                LO[0, off[R_LM1C] + c * k + i], HI[0, off[R_LM1C] + c * k + i] = LO[0, rm], HI[0, rm]
+    vec[V_KEY, 4] = star + 1
 
 
 @device_function
@@ -431,18 +551,17 @@ def _series(order, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO,
     """
     K, k = means.shape
     _variance_mask(star, active, vidx, shared, gj, jmask)
-    _constants(star, means, lams, LO, HI, off)
     rz, rr = off[R_Z], off[R_R]
     unshared = False  # some coordinate where the components' variances differ
     for i in range(k):
         unshared = unshared or shared[i] < 0
+    _constants(star, means, vidx, lams, unshared, LO, HI, off, vec)
     for n in range(order):
         _time_series(n, lams, jmask, LO, HI, off, tl, th, vec)
         if n == 0 and unshared:
             _exponent_constants(star, active, vidx, shared, lwd, LO, HI, off)
-        for i in range(k):
-            _coordinate_terms(n, i, star, active, means, vidx, shared, LO, HI, off)
-        _exponents(n, star, active, means, vidx, lwd, shared, unshared, LO, HI, off)
+        _coordinate_terms(n, star, active, means, vidx, shared, unshared, LO, HI, off, vec)
+        _exponents(n, star, active, means, vidx, lwd, shared, unshared, LO, HI, off, vec)
         # Z = 1 + sum_{c != *} u_c and R = 1 / Z
         zl, zh = (1.0, 1.0) if n == 0 else (0.0, 0.0)
         for c in range(K):
@@ -456,13 +575,13 @@ def _series(order, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO,
         else:
             sl, sh = _conv_from(LO, HI, rz, rr, n, 1, False)
             LO[n, rr], HI[n, rr] = imul(-sh, -sl, LO[0, rr], HI[0, rr])
-        if not _drift(n, star, active, means, vidx, lams, shared, gj, LO, HI, off):
+        if not _drift(n, star, active, means, vidx, lams, shared, gj, unshared, LO, HI, off, vec):
             return False
     return True
 
 
 @device_function
-def _drift(n, star, active, means, vidx, lams, shared, gj, LO, HI, off):
+def _drift(n, star, active, means, vidx, lams, shared, gj, unshared, LO, HI, off, vec):
     """``F_n`` from the series up to ``n``; writes coefficient ``n + 1`` of ``y``. False if not finite.
 
     ``F = y + s = sum_c r_c (kappa_c y + a mu_c / v_c)``, ``kappa = 1 - 1/v = (lam - 1) a^2 / v``: the form in
@@ -471,9 +590,42 @@ def _drift(n, star, active, means, vidx, lams, shared, gj, LO, HI, off):
     mu_{*,i} + (sum_{c != *} u_c (mu_{c,i} - mu_{*,i})) / Z`` formed before it meets the time-dependent ``a /
     v_i`` (over a time interval, ``(a / v) mu_* + (a / v) W`` would not cancel). Elsewhere ``F_i = (y_i a^2
     sum_c (lam_{c,i} - 1) (u_c / v_{c,i}) + a sum_c mu_{c,i} (u_c / v_{c,i})) / Z``: one series product
-    ``u_c / v_{c,i}`` per component and coordinate, ``a`` and ``a^2`` factored out of the sums.
+    ``u_c / v_{c,i}`` per component and coordinate, ``a`` and ``a^2`` factored out of the sums. Those are formed in
+    every coordinate at once, in SIMD lanes (each lane the scalar formula's operations in its order), and read where
+    the variances differ.
     """
     K, k = means.shape
+    if unshared:
+        rsk, rsm, resk, rn, rt, ry = off[R_SK], off[R_SM], off[R_ESK], off[R_N], off[R_T], off[R_Y]
+        SKL, SKH = LO[n, rsk : rsk + k], HI[n, rsk : rsk + k]
+        SML, SMH = LO[n, rsm : rsm + k], HI[n, rsm : rsm + k]
+        s0, l0 = off[R_INVC] + star * k, off[R_LM1C] + star * k
+        ISL, ISH = LO[n, s0 : s0 + k], HI[n, s0 : s0 + k]
+        LSL, LSH = LO[0, l0 : l0 + k], HI[0, l0 : l0 + k]
+        MS = means[star]
+        for i in range(k):
+            SKL[i], SKH[i] = imul(LSL[i], LSH[i], ISL[i], ISH[i])
+            SML[i], SMH[i] = imul(MS[i], MS[i], ISL[i], ISH[i])
+        TL, TH = LO[n, rt : rt + k], HI[n, rt : rt + k]
+        for c in range(K):
+            if c == star or active[c] == 0:
+                continue
+            _lanes_conv_scalar(LO, HI, off[R_U] + c, off[R_INVC] + c * k, True, n, 0, n + 1, k, vec, rt)
+            l0 = off[R_LM1C] + c * k
+            LCL, LCH = LO[0, l0 : l0 + k], HI[0, l0 : l0 + k]
+            MC = means[c]
+            for i in range(k):
+                pl, ph = imul(LCL[i], LCH[i], TL[i], TH[i])
+                SKL[i], SKH[i] = iadd(SKL[i], SKH[i], pl, ph)
+                pl, ph = imul(MC[i], MC[i], TL[i], TH[i])
+                SML[i], SMH[i] = iadd(SML[i], SMH[i], pl, ph)
+        _lanes_conv_scalar(LO, HI, off[R_E2], rsk, True, n, 0, n + 1, k, vec, resk)
+        _lanes_conv(LO, HI, ry, resk, n, k, vec, rn)
+        _lanes_conv_scalar(LO, HI, off[R_A], rsm, True, n, 0, n + 1, k, vec, rt)
+        NL, NH = LO[n, rn : rn + k], HI[n, rn : rn + k]
+        for i in range(k):
+            NL[i], NH[i] = iadd(NL[i], NH[i], TL[i], TH[i])
+        _lanes_conv_scalar(LO, HI, off[R_R], rn, False, n, 0, n + 1, k, vec, rt)
     for i in range(k):
         ry = off[R_Y] + i
         g = shared[i]
@@ -494,26 +646,7 @@ def _drift(n, star, active, means, vidx, lams, shared, gj, LO, HI, off):
             pl, ph = _conv(LO, HI, off[R_KAP] + j, ry, n)
             fl, fh = iadd(fl, fh, pl, ph)
         else:
-            rsk, resk, rsm, rn = off[R_SK] + i, off[R_ESK] + i, off[R_SM] + i, off[R_N] + i
-            js = vidx[star, i]
-            il, ih = LO[n, off[R_INV] + js], HI[n, off[R_INV] + js]
-            kl, kh = imul(LO[0, off[R_LM1] + js], HI[0, off[R_LM1] + js], il, ih)
-            ml, mh = imul(means[star, i], means[star, i], il, ih)
-            for c in range(K):
-                if c != star and active[c] != 0:
-                    jc = vidx[c, i]
-                    il, ih = _conv(LO, HI, off[R_U] + c, off[R_INV] + jc, n)
-                    pl, ph = imul(LO[0, off[R_LM1] + jc], HI[0, off[R_LM1] + jc], il, ih)
-                    kl, kh = iadd(kl, kh, pl, ph)
-                    pl, ph = imul(means[c, i], means[c, i], il, ih)
-                    ml, mh = iadd(ml, mh, pl, ph)
-            LO[n, rsk], HI[n, rsk] = kl, kh
-            LO[n, rsm], HI[n, rsm] = ml, mh
-            LO[n, resk], HI[n, resk] = _conv(LO, HI, off[R_E2], rsk, n)
-            nl, nh = _conv(LO, HI, ry, resk, n)
-            pl, ph = _conv(LO, HI, off[R_A], rsm, n)
-            LO[n, rn], HI[n, rn] = iadd(nl, nh, pl, ph)
-            fl, fh = _conv(LO, HI, rn, off[R_R], n)
+            fl, fh = LO[n, off[R_T] + i], HI[n, off[R_T] + i]
         yl, yh = idiv(fl, fh, float(n + 1), float(n + 1))
         if not (math.isfinite(yl) and math.isfinite(yh)):
             return False
@@ -1034,9 +1167,11 @@ class FastModel:
         sizes[R_X] = K * k if k > 3 else 0
         sizes[R_DMU] = sizes[R_DMU2] = sizes[R_M2] = K * k
         sizes[R_LM1] = J
+        sizes[R_AINVS] = sizes[R_T] = k
+        sizes[R_INVC] = sizes[R_LM1C] = K * k if unshared else 0
         offsets = np.zeros(R_END + 1, dtype=np.int64)
         offsets[1:] = np.cumsum(sizes)
-        return offsets, int(offsets[-1]), order + 2, max(k, J, K, 3)
+        return offsets, int(offsets[-1]), order + 2, max(k, J, K, 5)
 
     def scratch(self, order: int, slots: int):
         """Zeroed scratch for ``slots`` concurrent particles."""
