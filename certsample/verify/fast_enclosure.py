@@ -160,6 +160,21 @@ def _dot_bound(sl, sh, al, ah, terms):
 
 
 @device_function
+def _sum_bound(sl, sh, al, ah):
+    r"""Round outward a sum of intervals accumulated in round-to-nearest: ``sl``, ``sh`` the computed sums of the lower
+    and upper endpoints, ``al``, ``ah`` the computed sums of the magnitudes of their partial sums.
+
+    Recursive summation ``s^_i = fl(s^_{i-1} + x_i)`` commits ``e_i = s^_i - (s^_{i-1} + x_i)`` with ``|e_i| <= u
+    |s^_i|`` (round to nearest; a sum that is subnormal is exact), so ``|s^_N - sum x_i| <= u S`` with ``S = sum_i
+    |s^_i|``, all nonnegative: their computed sum ``A~`` has ``S <= A~ / (1 - gamma_{N-1}) <= 2 A~`` for ``N u <
+    1/2``. So ``sum x_i >= s^_N - 2 u A~``, evaluated with outward widening (``2 u A~`` is exact or rounds up in
+    ``next_up``); the upper endpoint likewise. Cancellation keeps the partial sums, and with them the bound, small
+    (it bounds the rounding of the sum actually computed, not of the terms).
+    """
+    return next_down(sl - next_up(2.0 * U_HALF * al)), next_up(sh + next_up(2.0 * U_HALF * ah))
+
+
+@device_function
 def _conv(LO, HI, ra, rb, n):
     r"""Coefficient ``n`` of the product of the series in rows ``ra`` and ``rb``: ``sum_j [a_j] [b_{n-j}]``.
 
@@ -404,36 +419,63 @@ def _exponents(n, star, active, means, vidx, lwd, shared, unshared, LO, HI, off,
     :func:`~.interval.log_bounds` of the product interval contains the sum (:func:`_exponent_constants` writes it,
     with ``log(w_c / w_*)``, into column 0 of the ``l`` rows before the rest is added). One logarithm per component
     replaces one per variance. (A product that overflows or underflows gives an infinite bound of the logarithm: the
-    enclosure stays valid, and the step fails where ``u_c`` becomes unbounded.)
+    enclosure stays valid, and the step fails where ``u_c`` becomes unbounded.) From order 1 on, ``(log v)' = 2 (1 -
+    1/v)`` gives ``(log v_c - log v_*)_n = -(2 / n) D_{n-1}`` exactly, so that term is ``D_{n-1} / n``.
+
+    Where some variances differ (``unshared``) the bracket is enclosed per coordinate in SIMD lanes (``x_i``, each
+    operation an interval operation; the ``D B`` and ``D_{n-1} / n`` parts selected where ``i`` is not shared and
+    ``v_c != v_*``), and the ``k`` intervals are summed once, bounded a posteriori by :func:`_sum_bound`. Where every
+    coordinate is shared the terms are added one by one with outward rounding.
     """
     K, k = means.shape
     rt = off[R_T]
+    TL, TH = LO[n, rt : rt + k], HI[n, rt : rt + k]
+    QL, QH = LO[n, off[R_Q] : off[R_Q] + k], HI[n, off[R_Q] : off[R_Q] + k]
+    Q0L, Q0H = LO[n, off[R_Q0] : off[R_Q0] + k], HI[n, off[R_Q0] : off[R_Q0] + k]
+    VS = vidx[star]
     for c in range(K):
         if c == star or active[c] == 0:
             continue
-        if unshared:  # D_{c,i} B_{c,i} in every coordinate, in SIMD lanes (read where the variances differ)
-            _lanes_conv(LO, HI, off[R_DINV] + c * k, off[R_B] + c * k, n, k, vec, rt)
         if n == 0 and unshared:  # the weights and log-variance terms, from :func:`_exponent_constants`
             ll, lh = LO[0, off[R_L] + c], HI[0, off[R_L] + c]
         elif n == 0:
             ll, lh = lwd[c, star, 0], lwd[c, star, 1]
         else:
             ll, lh = 0.0, 0.0
-        for i in range(k):
-            row = c * k + i
-            pl, ph = imul(LO[0, off[R_DMU] + row], HI[0, off[R_DMU] + row], LO[n, off[R_Q] + i], HI[n, off[R_Q] + i])
+        m0, m2 = off[R_DMU] + c * k, off[R_DMU2] + c * k
+        if unshared:
+            # the k terms in SIMD lanes, then their sum bounded once (see the docstring)
+            d0 = off[R_DINV] + c * k
+            _lanes_conv(LO, HI, d0, off[R_B] + c * k, n, k, vec, rt)
+            DML, DMH, D2L, D2H = LO[0, m0 : m0 + k], HI[0, m0 : m0 + k], LO[0, m2 : m2 + k], HI[0, m2 : m2 + k]
+            DPL, DPH = LO[max(n - 1, 0), d0 : d0 + k], HI[max(n - 1, 0), d0 : d0 + k]
+            VC = vidx[c]
+            inv_n = 1.0 / n if n > 0 else 0.0  # only read where n > 0
+            for i in range(k):
+                pl, ph = imul(DML[i], DMH[i], QL[i], QH[i])
+                ql, qh = imul(D2L[i], D2H[i], Q0L[i], Q0H[i])
+                xl, xh = isub(pl, ph, 0.5 * ql, 0.5 * qh)
+                yl, yh = iadd(xl, xh, TL[i], TH[i])
+                if n > 0:  # - (log v_c - log v_*)_n / 2 = D_{n-1} / n
+                    gl, gh = idiv(DPL[i], DPH[i], float(n), float(n))
+                    yl, yh = iadd(yl, yh, gl, gh)
+                differs = shared[i] < 0 and VC[i] != VS[i]
+                TL[i] = yl if differs else xl
+                TH[i] = yh if differs else xh
+            sl, sh, al, ah = 0.0, 0.0, 0.0, 0.0
+            for i in range(k):
+                sl += TL[i]
+                sh += TH[i]
+                al += abs(sl)
+                ah += abs(sh)
+            pl, ph = _sum_bound(sl, sh, al, ah)
             ll, lh = iadd(ll, lh, pl, ph)
-            pl, ph = imul(
-                LO[0, off[R_DMU2] + row], HI[0, off[R_DMU2] + row], LO[n, off[R_Q0] + i], HI[n, off[R_Q0] + i]
-            )
-            ll, lh = isub(ll, lh, 0.5 * pl, 0.5 * ph)
-            jc, js = vidx[c, i], vidx[star, i]
-            if shared[i] < 0 and jc != js:
-                ll, lh = iadd(ll, lh, LO[n, rt + i], HI[n, rt + i])
-                if n > 0:
-                    r1, r2 = off[R_LOGV] + jc, off[R_LOGV] + js
-                    pl, ph = isub(LO[n, r1], HI[n, r1], LO[n, r2], HI[n, r2])
-                    ll, lh = isub(ll, lh, 0.5 * pl, 0.5 * ph)
+        else:
+            for i in range(k):
+                pl, ph = imul(LO[0, m0 + i], HI[0, m0 + i], QL[i], QH[i])
+                ll, lh = iadd(ll, lh, pl, ph)
+                pl, ph = imul(LO[0, m2 + i], HI[0, m2 + i], Q0L[i], Q0H[i])
+                ll, lh = isub(ll, lh, 0.5 * pl, 0.5 * ph)
         rL, rU = off[R_L] + c, off[R_U] + c
         LO[n, rL], HI[n, rL] = ll, lh
         if n == 0:
