@@ -90,7 +90,7 @@ import numpy as np
 from numba import prange
 
 from ..kernels.jit import device_function
-from .interval import exp_bounds, iadd, idiv, imag, imul, isqr, isub, log_bounds, next_down, next_up
+from .interval import exp_bounds, fmax, fmin, iadd, idiv, imag, imul, isqr, isub, log_bounds, next_down, next_up
 
 __all__ = ["FastModel", "enclose_particle", "STATUS"]
 
@@ -152,14 +152,14 @@ N_OUT = 8  # out[p]: radius, steps, status, failure time, failure step, failure 
 U_HALF = 1.1102230246251565e-16  # u = 2^-53
 
 
-@device_function
+@device_function(inline=True)
 def _dot_bound(sl, sh, al, ah, terms):
     """Round outward a sum of ``terms`` interval products accumulated in round-to-nearest (see :func:`_conv`)."""
     k = (terms + 3) * U_HALF
     return next_down(next_down(sl - next_up(k * al)) - 1e-300), next_up(next_up(sh + next_up(k * ah)) + 1e-300)
 
 
-@device_function
+@device_function(inline=True)
 def _sum_bound(sl, sh, al, ah):
     r"""Round outward a sum of intervals accumulated in round-to-nearest: ``sl``, ``sh`` the computed sums of the lower
     and upper endpoints, ``al``, ``ah`` the computed sums of the magnitudes of their partial sums.
@@ -200,8 +200,8 @@ def _conv(LO, HI, ra, rb, n):
         p2 = a0 * b1
         p3 = a1 * b0
         p4 = a1 * b1
-        lo = min(min(p1, p2), min(p3, p4))
-        hi = max(max(p1, p2), max(p3, p4))
+        lo = fmin(fmin(p1, p2), fmin(p3, p4))
+        hi = fmax(fmax(p1, p2), fmax(p3, p4))
         sl += lo
         sh += hi
         al += abs(lo)
@@ -229,8 +229,8 @@ def _conv_from(LO, HI, ra, rb, n, first, weighted):
         p2 = a0 * b1
         p3 = a1 * b0
         p4 = a1 * b1
-        lo = min(min(p1, p2), min(p3, p4))
-        hi = max(max(p1, p2), max(p3, p4))
+        lo = fmin(fmin(p1, p2), fmin(p3, p4))
+        hi = fmax(fmax(p1, p2), fmax(p3, p4))
         sl += lo
         sh += hi
         al += abs(lo)
@@ -260,8 +260,8 @@ def _lanes_conv(LO, HI, ra, rb, n, count, vec, dst):
             p2 = A0[r] * B1[r]
             p3 = A1[r] * B0[r]
             p4 = A1[r] * B1[r]
-            lo = min(min(p1, p2), min(p3, p4))
-            hi = max(max(p1, p2), max(p3, p4))
+            lo = fmin(fmin(p1, p2), fmin(p3, p4))
+            hi = fmax(fmax(p1, p2), fmax(p3, p4))
             SL[r] += lo
             SH[r] += hi
             AL[r] += abs(lo)
@@ -294,8 +294,8 @@ def _lanes_conv_scalar(LO, HI, rs, rv, scalar_first, n, first, terms, count, vec
             p2 = s0 * V1[r]
             p3 = s1 * V0[r]
             p4 = s1 * V1[r]
-            lo = min(min(p1, p2), min(p3, p4))
-            hi = max(max(p1, p2), max(p3, p4))
+            lo = fmin(fmin(p1, p2), fmin(p3, p4))
+            hi = fmax(fmax(p1, p2), fmax(p3, p4))
             SL[r] += lo
             SH[r] += hi
             AL[r] += abs(lo)
