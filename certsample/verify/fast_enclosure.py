@@ -728,7 +728,8 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
     max_c x_{c,i}^2)`` and Gershgorin's bound on the ``K x K`` matrix ``M_{cd} = sqrt(r_c r_d) <x_c, x_d>``, which has
     the eigenvalues of ``C`` (``C = X^T diag(r) X``, ``M = diag(sqrt r) X X^T diag(sqrt r)``): ``max_c sqrt(r_c)
     sum_d sqrt(r_d) |<x_c, x_d>|``. In many dimensions the components' ``x_c`` are far from parallel and
-    Gershgorin's bound is the smaller. ``r_c <= u_c / Z`` with ``Z >= 1``.
+    Gershgorin's bound is the smaller. ``r_c <= u_c / Z`` with ``Z >= 1``. The ``<x_c, x_d>`` are interval dot products
+    over the ``k`` coordinates, for every ``d`` at once in SIMD lanes, each bounded a posteriori as in :func:`_conv`.
     """
     K, k = means.shape
     min_inv = math.inf
@@ -762,26 +763,41 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
         trace = next_up(trace + min(weighted, largest))
     gershgorin = math.inf
     if k > 3:  # with few coordinates the trace is within a factor k of lambda_max: not worth K^2 products
+        rx = off[R_X]  # x_{c,i} at row rx + i K + c: the K components of a coordinate contiguous
         for c in range(K):
             for i in range(k):
-                LO[0, off[R_X] + c * k + i], HI[0, off[R_X] + c * k + i] = _spread(
+                LO[0, rx + i * K + c], HI[0, rx + i * K + c] = _spread(
                     c, i, vec[V_P, i], means, vidx, shared, gj, LO, HI, off
                 )
+        SL, SH, AL, AH = vec[V_SL, :K], vec[V_SH, :K], vec[V_AL, :K], vec[V_AH, :K]
+        RH = vec[V_RH, :K]
         gershgorin = 0.0
         for c in range(K):
+            # <x_c, x_d> for every d in SIMD lanes: a dot product over i bounded a posteriori as in :func:`_conv`
+            for d in range(K):
+                SL[d] = 0.0
+                SH[d] = 0.0
+                AL[d] = 0.0
+                AH[d] = 0.0
+            for i in range(k):
+                a0, a1 = LO[0, rx + i * K + c], HI[0, rx + i * K + c]
+                XL, XH = LO[0, rx + i * K : rx + i * K + K], HI[0, rx + i * K : rx + i * K + K]
+                for d in range(K):
+                    p1 = a0 * XL[d]
+                    p2 = a0 * XH[d]
+                    p3 = a1 * XL[d]
+                    p4 = a1 * XH[d]
+                    lo = fmin(fmin(p1, p2), fmin(p3, p4))
+                    hi = fmax(fmax(p1, p2), fmax(p3, p4))
+                    SL[d] += lo
+                    SH[d] += hi
+                    AL[d] += abs(lo)
+                    AH[d] += abs(hi)
             row = 0.0
             for d in range(K):
-                sl, sh = 0.0, 0.0
-                for i in range(k):
-                    pl, ph = imul(
-                        LO[0, off[R_X] + c * k + i],
-                        HI[0, off[R_X] + c * k + i],
-                        LO[0, off[R_X] + d * k + i],
-                        HI[0, off[R_X] + d * k + i],
-                    )
-                    sl, sh = iadd(sl, sh, pl, ph)
-                row = next_up(row + next_up(next_up(math.sqrt(vec[V_RH, d])) * imag(sl, sh)))
-            gershgorin = max(gershgorin, next_up(next_up(math.sqrt(vec[V_RH, c])) * row))
+                sl, sh = _dot_bound(SL[d], SH[d], AL[d], AH[d], k)
+                row = next_up(row + next_up(next_up(math.sqrt(RH[d])) * imag(sl, sh)))
+            gershgorin = max(gershgorin, next_up(next_up(math.sqrt(RH[c])) * row))
     return next_up(next_up(1.0 - min_inv) + min(trace, gershgorin))
 
 
