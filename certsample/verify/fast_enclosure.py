@@ -142,9 +142,9 @@ STATUS = {
 ) = range(34)
 # rows of the vector scratch: the step's vectors, and the time-series cache (key, orders done per variance)
 # (V_KEY: the time interval, orders done of a and a^2, orders done of 1/v and log v, 1 + the reference component of
-# the constant rows; V_SL .. V_AH: the accumulators of the lane-wise series products)
-V_C, V_XL, V_XH, V_YL, V_YH, V_FL, V_FH, V_UH, V_HN, V_ERR, V_KEY, V_TA, V_RH, V_P, V_SL, V_SH, V_AL, V_AH = range(18)
-N_VEC_ROWS = 18
+# the constant rows; V_SL .. V_AH: the accumulators of the lane-wise series products; V_IB: see _inv_rows)
+V_C, V_XL, V_XH, V_YL, V_YH, V_FL, V_FH, V_UH, V_HN, V_ERR, V_KEY, V_TA, V_RH, V_P, V_SL, V_SH, V_AL, V_AH, V_IB = range(19)
+N_VEC_ROWS = 19
 #: steps aim at a remainder of this fraction of the local tolerance (the remainder grows faster than h^(m+1): the
 #: box widens with h, and the radius of convergence shrinks with t)
 TARGET = 0.25
@@ -487,6 +487,14 @@ def _exponents(n, star, active, means, vidx, lwd, shared, unshared, LO, HI, off,
             LO[n, rU], HI[n, rU] = idiv(sl, sh, float(n), float(n))
 
 
+@device_function(inline=True)
+def _inv_rows(c, k, off, vec):
+    """The first of the ``k`` rows holding ``1/v_{c,i}``: the variances' own rows where component ``c``'s are ``k``
+    consecutive variances (:class:`FastModel` numbers them in order of first appearance), else its gathered copy."""
+    base = vec[V_IB, c]
+    return off[R_INV] + int(base) if base >= 0.0 else off[R_INVC] + c * k
+
+
 @device_function
 def _coordinate_terms(n, star, active, means, vidx, shared, unshared, LO, HI, off, vec):
     """Coefficient ``n`` of the series of every coordinate shared by the components: ``d_* = y - a mu_*``, ``Q = (a
@@ -517,15 +525,16 @@ def _coordinate_terms(n, star, active, means, vidx, shared, unshared, LO, HI, of
     Y2L, Y2H = LO[n, ry2 : ry2 + k], HI[n, ry2 : ry2 + k]
     el, eh = LO[n, re2], HI[n, re2]
     rinv, rinvc = off[R_INV], off[R_INVC]
-    for c in range(K):  # 1/v_{c,i}, gathered into a row per component and coordinate
-        for i in range(k):
-            LO[n, rinvc + c * k + i], HI[n, rinvc + c * k + i] = LO[n, rinv + vidx[c, i]], HI[n, rinv + vidx[c, i]]
-    s0 = rinvc + star * k
+    for c in range(K):  # 1/v_{c,i}, gathered into a row per component and coordinate where not already contiguous
+        if vec[V_IB, c] < 0.0:
+            for i in range(k):
+                LO[n, rinvc + c * k + i], HI[n, rinvc + c * k + i] = LO[n, rinv + vidx[c, i]], HI[n, rinv + vidx[c, i]]
+    s0 = _inv_rows(star, k, off, vec)
     ISL, ISH = LO[n, s0 : s0 + k], HI[n, s0 : s0 + k]
     for c in range(K):
         if c == star or active[c] == 0:
             continue
-        c0, d0, b0, m0 = rinvc + c * k, off[R_DINV] + c * k, off[R_B] + c * k, off[R_M2] + c * k
+        c0, d0, b0, m0 = _inv_rows(c, k, off, vec), off[R_DINV] + c * k, off[R_B] + c * k, off[R_M2] + c * k
         ICL, ICH = LO[n, c0 : c0 + k], HI[n, c0 : c0 + k]
         DIL, DIH = LO[n, d0 : d0 + k], HI[n, d0 : d0 + k]
         BL, BH = LO[n, b0 : b0 + k], HI[n, b0 : b0 + k]
@@ -574,6 +583,11 @@ def _constants(star, means, vidx, lams, unshared, LO, HI, off, vec):
             LO[0, off[R_M2] + row], HI[0, off[R_M2] + row] = isqr(means[c, i], means[c, i])
     for j in range(lams.shape[0]):
         LO[0, off[R_LM1] + j], HI[0, off[R_LM1] + j] = isub(lams[j], lams[j], 1.0, 1.0)
+    for c in range(K):  # where component c's variances are k consecutive ones, the first (see :func:`_inv_rows`)
+        run = True
+        for i in range(k):
+            run = run and vidx[c, i] == vidx[c, 0] + i
+        vec[V_IB, c] = float(vidx[c, 0]) if run else -1.0
     if unshared:
         for c in range(K):
             for i in range(k):
@@ -641,7 +655,7 @@ def _drift(n, star, active, means, vidx, lams, shared, gj, unshared, LO, HI, off
         rsk, rsm, resk, rn, rt, ry = off[R_SK], off[R_SM], off[R_ESK], off[R_N], off[R_T], off[R_Y]
         SKL, SKH = LO[n, rsk : rsk + k], HI[n, rsk : rsk + k]
         SML, SMH = LO[n, rsm : rsm + k], HI[n, rsm : rsm + k]
-        s0, l0 = off[R_INVC] + star * k, off[R_LM1C] + star * k
+        s0, l0 = _inv_rows(star, k, off, vec), off[R_LM1C] + star * k
         ISL, ISH = LO[n, s0 : s0 + k], HI[n, s0 : s0 + k]
         LSL, LSH = LO[0, l0 : l0 + k], HI[0, l0 : l0 + k]
         MS = means[star]
@@ -652,7 +666,7 @@ def _drift(n, star, active, means, vidx, lams, shared, gj, unshared, LO, HI, off
         for c in range(K):
             if c == star or active[c] == 0:
                 continue
-            _lanes_conv_scalar(LO, HI, off[R_U] + c, off[R_INVC] + c * k, True, n, 0, n + 1, k, vec, rt)
+            _lanes_conv_scalar(LO, HI, off[R_U] + c, _inv_rows(c, k, off, vec), True, n, 0, n + 1, k, vec, rt)
             l0 = off[R_LM1C] + c * k
             LCL, LCH = LO[0, l0 : l0 + k], HI[0, l0 : l0 + k]
             MC = means[c]
@@ -1178,8 +1192,13 @@ class FastModel:
         keep = np.flatnonzero(target.weights > 0)
         self.means = np.ascontiguousarray(target.means[keep], dtype=np.float64)
         variances = target.variances[keep]
-        self.lams = np.unique(variances.ravel()).astype(np.float64)
-        self.vidx = np.searchsorted(self.lams, variances).astype(np.int64)
+        # the distinct variances in order of first appearance (row by row): a component whose variances all differ
+        # then owns k consecutive ones, and its series rows need no gathering (:func:`_inv_rows`)
+        distinct, first, inverse = np.unique(variances.ravel(), return_index=True, return_inverse=True)
+        rank = np.empty(len(distinct), dtype=np.int64)
+        rank[np.argsort(first)] = np.arange(len(distinct))
+        self.lams = distinct[np.argsort(first)].astype(np.float64)
+        self.vidx = rank[inverse].reshape(variances.shape).astype(np.int64)
         K, k = self.means.shape
         self.shared = np.full(k, -1, dtype=np.int64)
         groups = []
