@@ -90,7 +90,21 @@ import numpy as np
 from numba import prange
 
 from ..kernels.jit import device_function
-from .interval import exp_bounds, fmax, fmin, iadd, idiv, imag, imul, isqr, isub, log_bounds, next_down, next_up
+from .interval import (
+    exp_bounds,
+    fmax,
+    fmin,
+    iadd,
+    idiv,
+    idiv_pos,
+    imag,
+    imul,
+    isqr,
+    isub,
+    log_bounds,
+    next_down,
+    next_up,
+)
 
 __all__ = ["FastModel", "enclose_particle", "STATUS"]
 
@@ -335,8 +349,8 @@ def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec):
             LO[0, ra], HI[0, ra] = al, ah
             LO[0, re2], HI[0, re2] = isqr(al, ah)
         else:
-            LO[n, ra], HI[n, ra] = idiv(LO[n - 1, ra], HI[n - 1, ra], float(n), float(n))
-            LO[n, re2], HI[n, re2] = idiv(2.0 * LO[n - 1, re2], 2.0 * HI[n - 1, re2], float(n), float(n))
+            LO[n, ra], HI[n, ra] = idiv_pos(LO[n - 1, ra], HI[n - 1, ra], float(n))
+            LO[n, re2], HI[n, re2] = idiv_pos(2.0 * LO[n - 1, re2], 2.0 * HI[n - 1, re2], float(n))
         vec[V_KEY, 2] = n + 1
     ri, rl = off[R_INV], off[R_LOGV]
     if n >= vec[V_KEY, 3]:
@@ -362,7 +376,7 @@ def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec):
                 if n == 1:
                     GL[j], GH[j] = isub(2.0, 2.0, 2.0 * I0L[j], 2.0 * I0H[j])
                 else:
-                    GL[j], GH[j] = idiv(-2.0 * PH[j], -2.0 * PL[j], float(n), float(n))
+                    GL[j], GH[j] = idiv_pos(-2.0 * PH[j], -2.0 * PL[j], float(n))
         vec[V_KEY, 3] = n + 1
     for j in range(J):
         if jmask[j] == 2 and n >= vec[V_TA, j]:
@@ -457,7 +471,7 @@ def _exponents(n, star, active, means, vidx, lwd, shared, unshared, LO, HI, off,
                 xl, xh = isub(pl, ph, 0.5 * ql, 0.5 * qh)
                 yl, yh = iadd(xl, xh, TL[i], TH[i])
                 if n > 0:  # - (log v_c - log v_*)_n / 2 = D_{n-1} / n
-                    gl, gh = idiv(DPL[i], DPH[i], float(n), float(n))
+                    gl, gh = idiv_pos(DPL[i], DPH[i], float(n))
                     yl, yh = iadd(yl, yh, gl, gh)
                 differs = shared[i] < 0 and VC[i] != VS[i]
                 TL[i] = yl if differs else xl
@@ -484,7 +498,7 @@ def _exponents(n, star, active, means, vidx, lwd, shared, unshared, LO, HI, off,
         else:
             # u' = u l': u_n = (1/n) sum_{q=1}^n q l_q u_{n-q}
             sl, sh = _conv_from(LO, HI, rL, rU, n, 1, True)
-            LO[n, rU], HI[n, rU] = idiv(sl, sh, float(n), float(n))
+            LO[n, rU], HI[n, rU] = idiv_pos(sl, sh, float(n))
 
 
 @device_function(inline=True)
@@ -703,7 +717,7 @@ def _drift(n, star, active, means, vidx, lams, shared, gj, unshared, LO, HI, off
             fl, fh = iadd(fl, fh, pl, ph)
         else:
             fl, fh = LO[n, off[R_T] + i], HI[n, off[R_T] + i]
-        yl, yh = idiv(fl, fh, float(n + 1), float(n + 1))
+        yl, yh = idiv_pos(fl, fh, float(n + 1))
         if not (math.isfinite(yl) and math.isfinite(yh)):
             return False
         LO[n + 1, ry], HI[n + 1, ry] = yl, yh

@@ -67,6 +67,7 @@ __all__ = [
     "isub",
     "imul",
     "idiv",
+    "idiv_pos",
     "isqr",
     "isqrt",
     "iexp",
@@ -153,6 +154,13 @@ def idiv(al, ah, bl, bh):
     q3 = ah / bl
     q4 = ah / bh
     return next_down(fmin(fmin(q1, q2), fmin(q3, q4))), next_up(fmax(fmax(q1, q2), fmax(q3, q4)))
+
+
+@device_function(inline=True)
+def idiv_pos(al, ah, d):
+    """``[al, ah] / d`` for a float ``d > 0``: ``idiv(al, ah, d, d)`` in two divisions (dividing by ``d > 0`` is
+    increasing, and so is its rounding, so the least and largest of the four quotients are ``al / d`` and ``ah / d``)."""
+    return next_down(al / d), next_up(ah / d)
 
 
 @device_function(inline=True)
