@@ -251,17 +251,17 @@ def test_series_intervals_are_ordered_and_contain_the_drift_at_the_box_points():
     t_lo, t_hi = 0.7, 0.75
     centre, width = np.array([0.3, -0.2, 0.4]), 0.01
     for i in range(3):
-        LO[off[fe.R_Y] + i, 0], HI[off[fe.R_Y] + i, 0] = centre[i] - width, centre[i] + width
+        LO[0, off[fe.R_Y] + i], HI[0, off[fe.R_Y] + i] = centre[i] - width, centre[i] + width
     assert series(order, t_lo, t_hi, 1, active, *_series_arrays(model), LO, HI, off, vec, jmask)
     used = off[fe.R_END]
-    assert np.all(LO[:used, :order] <= HI[:used, :order])
+    assert np.all(LO[:order, :used] <= HI[:order, :used])
     for _ in range(20):
         y = centre + RNG.uniform(-width, width, 3)
         t = RNG.uniform(t_lo, t_hi)
         with mp.workdps(30):
             drift = _mp_drift(target, y, t)
         for i in range(3):
-            assert LO[off[fe.R_Y] + i, 1] <= drift[i] <= HI[off[fe.R_Y] + i, 1]
+            assert LO[1, off[fe.R_Y] + i] <= drift[i] <= HI[1, off[fe.R_Y] + i]
 
 
 def test_order_zero_exponents_contain_the_exact_log_ratios_over_a_box():
@@ -279,7 +279,7 @@ def test_order_zero_exponents_contain_the_exact_log_ratios_over_a_box():
     t_lo, t_hi, star = 0.6, 0.65, 1
     centre, width = np.array([0.3, -0.2, 0.4, 0.1]), 0.02
     for i in range(4):
-        LO[off[fe.R_Y] + i, 0], HI[off[fe.R_Y] + i, 0] = centre[i] - width, centre[i] + width
+        LO[0, off[fe.R_Y] + i], HI[0, off[fe.R_Y] + i] = centre[i] - width, centre[i] + width
     assert series(4, t_lo, t_hi, star, active, *_series_arrays(model), LO, HI, off, vec, jmask)
     for _ in range(20):
         y, t = centre + RNG.uniform(-width, width, 4), RNG.uniform(t_lo, t_hi)
@@ -287,8 +287,8 @@ def test_order_zero_exponents_contain_the_exact_log_ratios_over_a_box():
             logs = _mp_log_terms(target, y, t)
         for c in (0, 2):
             exact = logs[c] - logs[star]
-            assert LO[off[fe.R_L] + c, 0] <= exact <= HI[off[fe.R_L] + c, 0]
-    assert HI[off[fe.R_L], 0] - LO[off[fe.R_L], 0] < 1.0  # and not vacuous
+            assert LO[0, off[fe.R_L] + c] <= exact <= HI[0, off[fe.R_L] + c]
+    assert HI[0, off[fe.R_L]] - LO[0, off[fe.R_L]] < 1.0  # and not vacuous
 
 
 def test_step_control_exponent_moves_halfway_within_its_bounds():

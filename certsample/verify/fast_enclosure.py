@@ -90,7 +90,21 @@ import numpy as np
 from numba import prange
 
 from ..kernels.jit import device_function
-from .interval import exp_bounds, iadd, idiv, imag, imul, isqr, isub, log_bounds, next_down, next_up
+from .interval import (
+    exp_bounds,
+    fmax,
+    fmin,
+    iadd,
+    idiv,
+    idiv_pos,
+    imag,
+    imul,
+    isqr,
+    isub,
+    log_bounds,
+    next_down,
+    next_up,
+)
 
 __all__ = ["FastModel", "enclose_particle", "STATUS"]
 
@@ -134,11 +148,17 @@ STATUS = {
     R_DMU2,
     R_M2,
     R_LM1,
+    R_AINVS,
+    R_INVC,
+    R_LM1C,
+    R_T,
     R_END,
-) = range(30)
+) = range(34)
 # rows of the vector scratch: the step's vectors, and the time-series cache (key, orders done per variance)
-V_C, V_XL, V_XH, V_YL, V_YH, V_FL, V_FH, V_UH, V_HN, V_ERR, V_KEY, V_TJ, V_TA, V_RH, V_P = range(15)
-N_VEC_ROWS = 15
+# (V_KEY: the time interval, orders done of a and a^2, orders done of 1/v and log v, 1 + the reference component of
+# the constant rows; V_SL .. V_AH: the accumulators of the lane-wise series products; V_IB: see _inv_rows)
+V_C, V_XL, V_XH, V_YL, V_YH, V_FL, V_FH, V_UH, V_HN, V_ERR, V_KEY, V_TA, V_RH, V_P, V_SL, V_SH, V_AL, V_AH, V_IB = range(19)
+N_VEC_ROWS = 19
 #: steps aim at a remainder of this fraction of the local tolerance (the remainder grows faster than h^(m+1): the
 #: box widens with h, and the radius of convergence shrinks with t)
 TARGET = 0.25
@@ -146,11 +166,26 @@ N_OUT = 8  # out[p]: radius, steps, status, failure time, failure step, failure 
 U_HALF = 1.1102230246251565e-16  # u = 2^-53
 
 
-@device_function
+@device_function(inline=True)
 def _dot_bound(sl, sh, al, ah, terms):
     """Round outward a sum of ``terms`` interval products accumulated in round-to-nearest (see :func:`_conv`)."""
     k = (terms + 3) * U_HALF
     return next_down(next_down(sl - next_up(k * al)) - 1e-300), next_up(next_up(sh + next_up(k * ah)) + 1e-300)
+
+
+@device_function(inline=True)
+def _sum_bound(sl, sh, al, ah):
+    r"""Round outward a sum of intervals accumulated in round-to-nearest: ``sl``, ``sh`` the computed sums of the lower
+    and upper endpoints, ``al``, ``ah`` the computed sums of the magnitudes of their partial sums.
+
+    Recursive summation ``s^_i = fl(s^_{i-1} + x_i)`` commits ``e_i = s^_i - (s^_{i-1} + x_i)`` with ``|e_i| <= u
+    |s^_i|`` (round to nearest; a sum that is subnormal is exact), so ``|s^_N - sum x_i| <= u S`` with ``S = sum_i
+    |s^_i|``, all nonnegative: their computed sum ``A~`` has ``S <= A~ / (1 - gamma_{N-1}) <= 2 A~`` for ``N u <
+    1/2``. So ``sum x_i >= s^_N - 2 u A~``, evaluated with outward widening (``2 u A~`` is exact or rounds up in
+    ``next_up``); the upper endpoint likewise. Cancellation keeps the partial sums, and with them the bound, small
+    (it bounds the rounding of the sum actually computed, not of the terms).
+    """
+    return next_down(sl - next_up(2.0 * U_HALF * al)), next_up(sh + next_up(2.0 * U_HALF * ah))
 
 
 @device_function
@@ -171,16 +206,16 @@ def _conv(LO, HI, ra, rb, n):
     al = 0.0
     ah = 0.0
     for j in range(n + 1):
-        a0 = LO[ra, j]
-        a1 = HI[ra, j]
-        b0 = LO[rb, n - j]
-        b1 = HI[rb, n - j]
+        a0 = LO[j, ra]
+        a1 = HI[j, ra]
+        b0 = LO[n - j, rb]
+        b1 = HI[n - j, rb]
         p1 = a0 * b0
         p2 = a0 * b1
         p3 = a1 * b0
         p4 = a1 * b1
-        lo = min(min(p1, p2), min(p3, p4))
-        hi = max(max(p1, p2), max(p3, p4))
+        lo = fmin(fmin(p1, p2), fmin(p3, p4))
+        hi = fmax(fmax(p1, p2), fmax(p3, p4))
         sl += lo
         sh += hi
         al += abs(lo)
@@ -197,19 +232,19 @@ def _conv_from(LO, HI, ra, rb, n, first, weighted):
     al = 0.0
     ah = 0.0
     for j in range(first, n + 1):
-        a0 = LO[ra, j]
-        a1 = HI[ra, j]
+        a0 = LO[j, ra]
+        a1 = HI[j, ra]
         if weighted:
             a0 *= j  # exact when it does not overflow: an integer times a float rounds once
             a1 *= j
-        b0 = LO[rb, n - j]
-        b1 = HI[rb, n - j]
+        b0 = LO[n - j, rb]
+        b1 = HI[n - j, rb]
         p1 = a0 * b0
         p2 = a0 * b1
         p3 = a1 * b0
         p4 = a1 * b1
-        lo = min(min(p1, p2), min(p3, p4))
-        hi = max(max(p1, p2), max(p3, p4))
+        lo = fmin(fmin(p1, p2), fmin(p3, p4))
+        hi = fmax(fmax(p1, p2), fmax(p3, p4))
         sl += lo
         sh += hi
         al += abs(lo)
@@ -218,58 +253,140 @@ def _conv_from(LO, HI, ra, rb, n, first, weighted):
 
 
 @device_function
+def _lanes_conv(LO, HI, ra, rb, n, count, vec, dst):
+    """Lanes ``r < count``: ``_conv(LO, HI, ra + r, rb + r, n)`` into column ``n`` of row ``dst + r``.
+
+    Each lane performs the operations of :func:`_conv` on its own rows in the same order (the sum over ``j``
+    from 0 to ``n``, then :func:`_dot_bound`), so its result is :func:`_conv`'s to the bit and the proof there
+    applies lane by lane; the loop over lanes is innermost and free of calls, so it runs in SIMD lanes.
+    """
+    SL, SH, AL, AH = vec[V_SL, :count], vec[V_SH, :count], vec[V_AL, :count], vec[V_AH, :count]
+    for r in range(count):
+        SL[r] = 0.0
+        SH[r] = 0.0
+        AL[r] = 0.0
+        AH[r] = 0.0
+    for j in range(n + 1):
+        A0, A1 = LO[j, ra : ra + count], HI[j, ra : ra + count]
+        B0, B1 = LO[n - j, rb : rb + count], HI[n - j, rb : rb + count]
+        for r in range(count):
+            p1 = A0[r] * B0[r]
+            p2 = A0[r] * B1[r]
+            p3 = A1[r] * B0[r]
+            p4 = A1[r] * B1[r]
+            lo = fmin(fmin(p1, p2), fmin(p3, p4))
+            hi = fmax(fmax(p1, p2), fmax(p3, p4))
+            SL[r] += lo
+            SH[r] += hi
+            AL[r] += abs(lo)
+            AH[r] += abs(hi)
+    _lanes_bound(LO, HI, n, count, vec, dst, n + 1)
+
+
+@device_function
+def _lanes_conv_scalar(LO, HI, rs, rv, scalar_first, n, first, terms, count, vec, dst):
+    """Lanes ``r < count``: the product of the one series in row ``rs`` with the series in rows ``rv + r``, summed
+    over ``j`` from ``first`` to ``n``, bounded with ``terms`` terms, into column ``n`` of row ``dst + r``.
+
+    With ``scalar_first`` term ``j`` is ``[s_j] [v_{n-j}]`` (``_conv_from(LO, HI, rs, rv + r, n, first, False)``
+    with ``terms = 2 (n + 1)``, or :func:`_conv` with ``first = 0``, ``terms = n + 1``), else ``[v_j] [s_{n-j}]``
+    (:func:`_conv` of ``rv + r`` and ``rs``): per lane the same four products, the same sums in the same order
+    and the same :func:`_dot_bound` as those functions, so the same results and proof.
+    """
+    SL, SH, AL, AH = vec[V_SL, :count], vec[V_SH, :count], vec[V_AL, :count], vec[V_AH, :count]
+    for r in range(count):
+        SL[r] = 0.0
+        SH[r] = 0.0
+        AL[r] = 0.0
+        AH[r] = 0.0
+    for j in range(first, n + 1):
+        js, jv = (j, n - j) if scalar_first else (n - j, j)
+        s0, s1 = LO[js, rs], HI[js, rs]
+        V0, V1 = LO[jv, rv : rv + count], HI[jv, rv : rv + count]
+        for r in range(count):
+            p1 = s0 * V0[r]
+            p2 = s0 * V1[r]
+            p3 = s1 * V0[r]
+            p4 = s1 * V1[r]
+            lo = fmin(fmin(p1, p2), fmin(p3, p4))
+            hi = fmax(fmax(p1, p2), fmax(p3, p4))
+            SL[r] += lo
+            SH[r] += hi
+            AL[r] += abs(lo)
+            AH[r] += abs(hi)
+    _lanes_bound(LO, HI, n, count, vec, dst, terms)
+
+
+@device_function
+def _lanes_bound(LO, HI, n, count, vec, dst, terms):
+    """:func:`_dot_bound` of each lane's sums, into column ``n`` of rows ``dst .. dst + count - 1``."""
+    k = (terms + 3) * U_HALF
+    OL, OH = LO[n, dst : dst + count], HI[n, dst : dst + count]
+    SL, SH, AL, AH = vec[V_SL, :count], vec[V_SH, :count], vec[V_AL, :count], vec[V_AH, :count]
+    for r in range(count):
+        OL[r] = next_down(next_down(SL[r] - next_up(k * AL[r])) - 1e-300)
+        OH[r] = next_up(next_up(SH[r] + next_up(k * AH[r])) + 1e-300)
+
+
+@device_function
 def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec):
-    """Coefficient ``n`` of ``a``, ``a^2`` and, per needed variance ``lam_j``, of ``1/v`` and ``log v`` and (where
-    ``jmask[j] == 2``) of ``a/v`` and ``kappa = 1 - 1/v`` (``v = 1 + (lam_j - 1) a^2``, ``a = e^{-t}``, ``t`` in
-    ``[tl, th]`` at ``tau = 0``). The ``log v`` row holds ``v`` itself in column 0 (its coefficients from 1
-    on are those of ``log v``): :func:`_exponents` needs ``log v`` at order 0 only in sums over coordinates,
-    and takes one logarithm of a product per component instead of one per variance. Coefficients already
-    computed for the same ``[tl, th]`` are kept (the cache key and the orders done per variance live in the
-    vector scratch)."""
+    """Coefficient ``n`` of ``a``, ``a^2`` and, per variance ``lam_j``, of ``1/v`` and ``log v`` and (where ``jmask[j]
+    == 2``) of ``a/v`` and ``kappa = 1 - 1/v`` (``v = 1 + (lam_j - 1) a^2``, ``a = e^{-t}``, ``t`` in ``[tl, th]`` at
+    ``tau = 0``). The ``log v`` row holds ``v`` itself in column 0 (its coefficients from 1 on are those of ``log
+    v``): :func:`_exponents` needs ``log v`` at order 0 only in sums over coordinates, and takes one logarithm of a
+    product per component instead of one per variance. ``1/v`` and ``log v`` are computed for every variance at
+    once, in SIMD lanes (the ones no component uses cost a lane each, no branch). Coefficients already computed for
+    the same ``[tl, th]`` are kept (the cache key and the orders done live in the vector scratch)."""
     ra, re2 = off[R_A], off[R_E2]
+    J = lams.shape[0]
     if n == 0 and not (vec[V_KEY, 0] == tl and vec[V_KEY, 1] == th):
-        vec[V_KEY, 0], vec[V_KEY, 1], vec[V_KEY, 2] = tl, th, 0.0
-        for j in range(lams.shape[0]):
-            vec[V_TJ, j] = 0.0
+        vec[V_KEY, 0], vec[V_KEY, 1], vec[V_KEY, 2], vec[V_KEY, 3] = tl, th, 0.0, 0.0
+        for j in range(J):
             vec[V_TA, j] = 0.0
     if n >= vec[V_KEY, 2]:
         if n == 0:
             al, ah = exp_bounds(-th, -tl)
-            LO[ra, 0], HI[ra, 0] = al, ah
-            LO[re2, 0], HI[re2, 0] = isqr(al, ah)
+            LO[0, ra], HI[0, ra] = al, ah
+            LO[0, re2], HI[0, re2] = isqr(al, ah)
         else:
-            LO[ra, n], HI[ra, n] = idiv(LO[ra, n - 1], HI[ra, n - 1], float(n), float(n))
-            LO[re2, n], HI[re2, n] = idiv(2.0 * LO[re2, n - 1], 2.0 * HI[re2, n - 1], float(n), float(n))
+            LO[n, ra], HI[n, ra] = idiv_pos(LO[n - 1, ra], HI[n - 1, ra], float(n))
+            LO[n, re2], HI[n, re2] = idiv_pos(2.0 * LO[n - 1, re2], 2.0 * HI[n - 1, re2], float(n))
         vec[V_KEY, 2] = n + 1
-    for j in range(lams.shape[0]):
-        if jmask[j] == 0:
-            continue
-        ri, rl, rai, rk = off[R_INV] + j, off[R_LOGV] + j, off[R_AINV] + j, off[R_KAP] + j
-        if n >= vec[V_TJ, j]:
-            ml, mh = LO[off[R_LM1] + j, 0], HI[off[R_LM1] + j, 0]
-            if n == 0:
-                pl, ph = imul(ml, mh, LO[re2, 0], HI[re2, 0])
+    ri, rl = off[R_INV], off[R_LOGV]
+    if n >= vec[V_KEY, 3]:
+        ML, MH = LO[0, off[R_LM1] : off[R_LM1] + J], HI[0, off[R_LM1] : off[R_LM1] + J]
+        IL, IH = LO[n, ri : ri + J], HI[n, ri : ri + J]
+        I0L, I0H = LO[0, ri : ri + J], HI[0, ri : ri + J]
+        GL, GH = LO[n, rl : rl + J], HI[n, rl : rl + J]
+        if n == 0:
+            el, eh = LO[0, re2], HI[0, re2]
+            for j in range(J):
+                pl, ph = imul(ML[j], MH[j], el, eh)
                 vl, vh = iadd(pl, ph, 1.0, 1.0)
-                LO[ri, 0], HI[ri, 0] = idiv(1.0, 1.0, vl, vh)
-                LO[rl, 0], HI[rl, 0] = vl, vh  # v itself: :func:`_exponents` takes one log per component
-            else:
-                # 1/v: v_q = (lam - 1) (a^2)_q for q >= 1, (1/v)_n = -(1/v)_0 sum_{q=1}^n v_q (1/v)_{n-q}
-                sl, sh = _conv_from(LO, HI, re2, ri, n, 1, False)
-                sl, sh = imul(sl, sh, ml, mh)
-                LO[ri, n], HI[ri, n] = imul(-sh, -sl, LO[ri, 0], HI[ri, 0])
+                IL[j], IH[j] = idiv(1.0, 1.0, vl, vh)
+                GL[j], GH[j] = vl, vh  # v itself: :func:`_exponents` takes one log per component
+        else:
+            # 1/v: v_q = (lam - 1) (a^2)_q for q >= 1, (1/v)_n = -(1/v)_0 sum_{q=1}^n v_q (1/v)_{n-q}
+            _lanes_conv_scalar(LO, HI, re2, ri, True, n, 1, 2 * (n + 1), J, vec, ri)
+            PL, PH = LO[n - 1, ri : ri + J], HI[n - 1, ri : ri + J]
+            for j in range(J):
+                sl, sh = imul(IL[j], IH[j], ML[j], MH[j])
+                IL[j], IH[j] = imul(-sh, -sl, I0L[j], I0H[j])
                 # (log v)' = 2 (1 - 1/v)
                 if n == 1:
-                    LO[rl, 1], HI[rl, 1] = isub(2.0, 2.0, 2.0 * LO[ri, 0], 2.0 * HI[ri, 0])
+                    GL[j], GH[j] = isub(2.0, 2.0, 2.0 * I0L[j], 2.0 * I0H[j])
                 else:
-                    LO[rl, n], HI[rl, n] = idiv(-2.0 * HI[ri, n - 1], -2.0 * LO[ri, n - 1], float(n), float(n))
-            vec[V_TJ, j] = n + 1
+                    GL[j], GH[j] = idiv_pos(-2.0 * PH[j], -2.0 * PL[j], float(n))
+        vec[V_KEY, 3] = n + 1
+    for j in range(J):
         if jmask[j] == 2 and n >= vec[V_TA, j]:
-            LO[rai, n], HI[rai, n] = _conv(LO, HI, ra, ri, n)
+            rai, rk = off[R_AINV] + j, off[R_KAP] + j
+            LO[n, rai], HI[n, rai] = _conv(LO, HI, ra, ri + j, n)
             if n == 0:  # kappa = 1 - 1/v = (lam - 1) a^2 / v, in the form without cancellation
-                pl, ph = imul(LO[off[R_LM1] + j, 0], HI[off[R_LM1] + j, 0], LO[re2, 0], HI[re2, 0])
-                LO[rk, 0], HI[rk, 0] = imul(pl, ph, LO[ri, 0], HI[ri, 0])
+                pl, ph = imul(LO[0, off[R_LM1] + j], HI[0, off[R_LM1] + j], LO[0, re2], HI[0, re2])
+                LO[0, rk], HI[0, rk] = imul(pl, ph, LO[0, ri + j], HI[0, ri + j])
             else:
-                LO[rk, n], HI[rk, n] = -HI[ri, n], -LO[ri, n]
+                LO[n, rk], HI[n, rk] = -HI[n, ri + j], -LO[n, ri + j]
             vec[V_TA, j] = n + 1
 
 
@@ -287,16 +404,16 @@ def _exponent_constants(star, active, vidx, shared, lwd, LO, HI, off):
             jc, js = vidx[c, i], vidx[star, i]
             if shared[i] < 0 and jc != js:
                 r1, r2 = off[R_LOGV] + jc, off[R_LOGV] + js
-                pl, ph = idiv(LO[r1, 0], HI[r1, 0], LO[r2, 0], HI[r2, 0])
+                pl, ph = idiv(LO[0, r1], HI[0, r1], LO[0, r2], HI[0, r2])
                 ql, qh = imul(ql, qh, pl, ph)
         if not (ql == 1.0 and qh == 1.0):  # a product of exactly 1 has log 0
             pl, ph = log_bounds(ql, qh)
             ll, lh = isub(ll, lh, 0.5 * pl, 0.5 * ph)
-        LO[off[R_L] + c, 0], HI[off[R_L] + c, 0] = ll, lh
+        LO[0, off[R_L] + c], HI[0, off[R_L] + c] = ll, lh
 
 
 @device_function
-def _exponents(n, star, active, means, vidx, lwd, shared, unshared, LO, HI, off):
+def _exponents(n, star, active, means, vidx, lwd, shared, unshared, LO, HI, off, vec):
     """Coefficient ``n`` of ``l_c - l_*`` and of ``u_c = e^{l_c - l_*}`` for the active ``c != *``.
 
     With ``d_c = y - a mu_c``, ``dmu = mu_c - mu_*`` and ``D = 1/v_c - 1/v_*`` per coordinate,
@@ -316,75 +433,133 @@ def _exponents(n, star, active, means, vidx, lwd, shared, unshared, LO, HI, off)
     :func:`~.interval.log_bounds` of the product interval contains the sum (:func:`_exponent_constants` writes it,
     with ``log(w_c / w_*)``, into column 0 of the ``l`` rows before the rest is added). One logarithm per component
     replaces one per variance. (A product that overflows or underflows gives an infinite bound of the logarithm: the
-    enclosure stays valid, and the step fails where ``u_c`` becomes unbounded.)
+    enclosure stays valid, and the step fails where ``u_c`` becomes unbounded.) From order 1 on, ``(log v)' = 2 (1 -
+    1/v)`` gives ``(log v_c - log v_*)_n = -(2 / n) D_{n-1}`` exactly, so that term is ``D_{n-1} / n``.
+
+    Where some variances differ (``unshared``) the bracket is enclosed per coordinate in SIMD lanes (``x_i``, each
+    operation an interval operation; the ``D B`` and ``D_{n-1} / n`` parts selected where ``i`` is not shared and
+    ``v_c != v_*``), and the ``k`` intervals are summed once, bounded a posteriori by :func:`_sum_bound`. Where every
+    coordinate is shared the terms are added one by one with outward rounding.
     """
     K, k = means.shape
+    rt = off[R_T]
+    TL, TH = LO[n, rt : rt + k], HI[n, rt : rt + k]
+    QL, QH = LO[n, off[R_Q] : off[R_Q] + k], HI[n, off[R_Q] : off[R_Q] + k]
+    Q0L, Q0H = LO[n, off[R_Q0] : off[R_Q0] + k], HI[n, off[R_Q0] : off[R_Q0] + k]
+    VS = vidx[star]
     for c in range(K):
         if c == star or active[c] == 0:
             continue
         if n == 0 and unshared:  # the weights and log-variance terms, from :func:`_exponent_constants`
-            ll, lh = LO[off[R_L] + c, 0], HI[off[R_L] + c, 0]
+            ll, lh = LO[0, off[R_L] + c], HI[0, off[R_L] + c]
         elif n == 0:
             ll, lh = lwd[c, star, 0], lwd[c, star, 1]
         else:
             ll, lh = 0.0, 0.0
-        for i in range(k):
-            row = c * k + i
-            pl, ph = imul(LO[off[R_DMU] + row, 0], HI[off[R_DMU] + row, 0], LO[off[R_Q] + i, n], HI[off[R_Q] + i, n])
+        m0, m2 = off[R_DMU] + c * k, off[R_DMU2] + c * k
+        if unshared:
+            # the k terms in SIMD lanes, then their sum bounded once (see the docstring)
+            d0 = off[R_DINV] + c * k
+            _lanes_conv(LO, HI, d0, off[R_B] + c * k, n, k, vec, rt)
+            DML, DMH, D2L, D2H = LO[0, m0 : m0 + k], HI[0, m0 : m0 + k], LO[0, m2 : m2 + k], HI[0, m2 : m2 + k]
+            DPL, DPH = LO[max(n - 1, 0), d0 : d0 + k], HI[max(n - 1, 0), d0 : d0 + k]
+            VC = vidx[c]
+            inv_n = 1.0 / n if n > 0 else 0.0  # only read where n > 0
+            for i in range(k):
+                pl, ph = imul(DML[i], DMH[i], QL[i], QH[i])
+                ql, qh = imul(D2L[i], D2H[i], Q0L[i], Q0H[i])
+                xl, xh = isub(pl, ph, 0.5 * ql, 0.5 * qh)
+                yl, yh = iadd(xl, xh, TL[i], TH[i])
+                if n > 0:  # - (log v_c - log v_*)_n / 2 = D_{n-1} / n
+                    gl, gh = idiv_pos(DPL[i], DPH[i], float(n))
+                    yl, yh = iadd(yl, yh, gl, gh)
+                differs = shared[i] < 0 and VC[i] != VS[i]
+                TL[i] = yl if differs else xl
+                TH[i] = yh if differs else xh
+            sl, sh, al, ah = 0.0, 0.0, 0.0, 0.0
+            for i in range(k):
+                sl += TL[i]
+                sh += TH[i]
+                al += abs(sl)
+                ah += abs(sh)
+            pl, ph = _sum_bound(sl, sh, al, ah)
             ll, lh = iadd(ll, lh, pl, ph)
-            pl, ph = imul(
-                LO[off[R_DMU2] + row, 0], HI[off[R_DMU2] + row, 0], LO[off[R_Q0] + i, n], HI[off[R_Q0] + i, n]
-            )
-            ll, lh = isub(ll, lh, 0.5 * pl, 0.5 * ph)
-            jc, js = vidx[c, i], vidx[star, i]
-            if shared[i] < 0 and jc != js:
-                pl, ph = _conv(LO, HI, off[R_DINV] + row, off[R_B] + row, n)
+        else:
+            for i in range(k):
+                pl, ph = imul(LO[0, m0 + i], HI[0, m0 + i], QL[i], QH[i])
                 ll, lh = iadd(ll, lh, pl, ph)
-                if n > 0:
-                    r1, r2 = off[R_LOGV] + jc, off[R_LOGV] + js
-                    pl, ph = isub(LO[r1, n], HI[r1, n], LO[r2, n], HI[r2, n])
-                    ll, lh = isub(ll, lh, 0.5 * pl, 0.5 * ph)
+                pl, ph = imul(LO[0, m2 + i], HI[0, m2 + i], Q0L[i], Q0H[i])
+                ll, lh = isub(ll, lh, 0.5 * pl, 0.5 * ph)
         rL, rU = off[R_L] + c, off[R_U] + c
-        LO[rL, n], HI[rL, n] = ll, lh
+        LO[n, rL], HI[n, rL] = ll, lh
         if n == 0:
             # an infinite bound (l - l_* > 709 somewhere on a box) is stored as is: _series then fails
-            LO[rU, 0], HI[rU, 0] = exp_bounds(ll, lh)
+            LO[0, rU], HI[0, rU] = exp_bounds(ll, lh)
         else:
             # u' = u l': u_n = (1/n) sum_{q=1}^n q l_q u_{n-q}
             sl, sh = _conv_from(LO, HI, rL, rU, n, 1, True)
-            LO[rU, n], HI[rU, n] = idiv(sl, sh, float(n), float(n))
+            LO[n, rU], HI[n, rU] = idiv_pos(sl, sh, float(n))
+
+
+@device_function(inline=True)
+def _inv_rows(c, k, off, vec):
+    """The first of the ``k`` rows holding ``1/v_{c,i}``: the variances' own rows where component ``c``'s are ``k``
+    consecutive variances (:class:`FastModel` numbers them in order of first appearance), else its gathered copy."""
+    base = vec[V_IB, c]
+    return off[R_INV] + int(base) if base >= 0.0 else off[R_INVC] + c * k
 
 
 @device_function
-def _coordinate_terms(n, i, star, active, means, vidx, shared, LO, HI, off):
-    """Coefficient ``n`` of the series of coordinate ``i`` shared by the components: ``d_* = y - a mu_*``,
-    ``Q = (a / v_*) d_*``, ``Q0 = (a / v_*) a``; where the variances differ also ``a y``, ``y^2`` and, per active
-    ``c`` with its own variance, ``D_{c,i} = 1/v_c - 1/v_*`` and ``B_{c,i}`` (see :func:`_exponents`)."""
+def _coordinate_terms(n, star, active, means, vidx, shared, unshared, LO, HI, off, vec):
+    """Coefficient ``n`` of the series of every coordinate shared by the components: ``d_* = y - a mu_*``, ``Q = (a
+    / v_*) d_*``, ``Q0 = (a / v_*) a``; where the variances differ (``unshared``) also ``a y``, ``y^2``, the copies
+    ``1/v_{c,i}`` (row per component and coordinate, for :func:`_drift`) and, per active ``c != *``, ``D_{c,i} = 1/v_c
+    - 1/v_*`` and ``B_{c,i}`` (see :func:`_exponents`; computed in every coordinate, in SIMD lanes, and read only
+    where the variances differ). Each lane's operations are those of the scalar formulas."""
     K, k = means.shape
-    ra, ry, rds = off[R_A], off[R_Y] + i, off[R_DS] + i
-    js = vidx[star, i]
-    pl, ph = imul(LO[ra, n], HI[ra, n], means[star, i], means[star, i])
-    LO[rds, n], HI[rds, n] = isub(LO[ry, n], HI[ry, n], pl, ph)
-    LO[off[R_Q] + i, n], HI[off[R_Q] + i, n] = _conv(LO, HI, off[R_AINV] + js, rds, n)
-    LO[off[R_Q0] + i, n], HI[off[R_Q0] + i, n] = _conv(LO, HI, off[R_AINV] + js, ra, n)
-    if shared[i] >= 0:
+    ra, ry, rds, re2 = off[R_A], off[R_Y], off[R_DS], off[R_E2]
+    rains = off[R_AINVS]
+    al, ah = LO[n, ra], HI[n, ra]
+    YL, YH = LO[n, ry : ry + k], HI[n, ry : ry + k]
+    DL, DH = LO[n, rds : rds + k], HI[n, rds : rds + k]
+    MS = means[star]
+    for i in range(k):
+        pl, ph = imul(al, ah, MS[i], MS[i])
+        DL[i], DH[i] = isub(YL[i], YH[i], pl, ph)
+    for i in range(k):  # a / v_* per coordinate, gathered into contiguous rows
+        LO[n, rains + i], HI[n, rains + i] = LO[n, off[R_AINV] + vidx[star, i]], HI[n, off[R_AINV] + vidx[star, i]]
+    _lanes_conv(LO, HI, rains, rds, n, k, vec, off[R_Q])
+    _lanes_conv_scalar(LO, HI, ra, rains, False, n, 0, n + 1, k, vec, off[R_Q0])
+    if not unshared:
         return
-    ray, ry2 = off[R_AY] + i, off[R_Y2] + i
-    LO[ray, n], HI[ray, n] = _conv(LO, HI, ra, ry, n)
-    LO[ry2, n], HI[ry2, n] = _conv(LO, HI, ry, ry, n)
-    re2 = off[R_E2]
+    ray, ry2 = off[R_AY], off[R_Y2]
+    _lanes_conv_scalar(LO, HI, ra, ry, True, n, 0, n + 1, k, vec, ray)
+    _lanes_conv(LO, HI, ry, ry, n, k, vec, ry2)
+    AYL, AYH = LO[n, ray : ray + k], HI[n, ray : ray + k]
+    Y2L, Y2H = LO[n, ry2 : ry2 + k], HI[n, ry2 : ry2 + k]
+    el, eh = LO[n, re2], HI[n, re2]
+    rinv, rinvc = off[R_INV], off[R_INVC]
+    for c in range(K):  # 1/v_{c,i}, gathered into a row per component and coordinate where not already contiguous
+        if vec[V_IB, c] < 0.0:
+            for i in range(k):
+                LO[n, rinvc + c * k + i], HI[n, rinvc + c * k + i] = LO[n, rinv + vidx[c, i]], HI[n, rinv + vidx[c, i]]
+    s0 = _inv_rows(star, k, off, vec)
+    ISL, ISH = LO[n, s0 : s0 + k], HI[n, s0 : s0 + k]
     for c in range(K):
-        jc = vidx[c, i]
-        if c == star or active[c] == 0 or jc == js:
+        if c == star or active[c] == 0:
             continue
-        row = c * k + i
-        LO[off[R_DINV] + row, n], HI[off[R_DINV] + row, n] = isub(
-            LO[off[R_INV] + jc, n], HI[off[R_INV] + jc, n], LO[off[R_INV] + js, n], HI[off[R_INV] + js, n]
-        )
-        bl, bh = imul(means[c, i], means[c, i], LO[ray, n], HI[ray, n])
-        bl, bh = isub(bl, bh, 0.5 * LO[ry2, n], 0.5 * HI[ry2, n])
-        pl, ph = imul(LO[off[R_M2] + row, 0], HI[off[R_M2] + row, 0], LO[re2, n], HI[re2, n])
-        LO[off[R_B] + row, n], HI[off[R_B] + row, n] = isub(bl, bh, 0.5 * pl, 0.5 * ph)
+        c0, d0, b0, m0 = _inv_rows(c, k, off, vec), off[R_DINV] + c * k, off[R_B] + c * k, off[R_M2] + c * k
+        ICL, ICH = LO[n, c0 : c0 + k], HI[n, c0 : c0 + k]
+        DIL, DIH = LO[n, d0 : d0 + k], HI[n, d0 : d0 + k]
+        BL, BH = LO[n, b0 : b0 + k], HI[n, b0 : b0 + k]
+        M2L, M2H = LO[0, m0 : m0 + k], HI[0, m0 : m0 + k]
+        MC = means[c]
+        for i in range(k):
+            DIL[i], DIH[i] = isub(ICL[i], ICH[i], ISL[i], ISH[i])
+            bl, bh = imul(MC[i], MC[i], AYL[i], AYH[i])
+            bl, bh = isub(bl, bh, 0.5 * Y2L[i], 0.5 * Y2H[i])
+            pl, ph = imul(M2L[i], M2H[i], el, eh)
+            BL[i], BH[i] = isub(bl, bh, 0.5 * pl, 0.5 * ph)
 
 
 @device_function
@@ -405,19 +580,34 @@ def _variance_mask(star, active, vidx, shared, gj, jmask):
 
 
 @device_function
-def _constants(star, means, lams, LO, HI, off):
+def _constants(star, means, vidx, lams, unshared, LO, HI, off, vec):
     """Column 0 of the constant rows: ``mu_c - mu_*``, its square and ``mu_c^2`` per component and coordinate,
-    ``lam_j - 1`` per variance (intervals: the float operations round)."""
+    ``lam_j - 1`` per variance and (``unshared``) per component and coordinate (intervals: the float operations
+    round). They depend on the model and ``*`` only: recomputed when ``*`` changes (``1 + *`` in the vector
+    scratch; a fresh scratch holds 0)."""
+    if vec[V_KEY, 4] == star + 1:
+        return
     K, k = means.shape
     for c in range(K):
         for i in range(k):
             row = c * k + i
             dl, dh = isub(means[c, i], means[c, i], means[star, i], means[star, i])
-            LO[off[R_DMU] + row, 0], HI[off[R_DMU] + row, 0] = dl, dh
-            LO[off[R_DMU2] + row, 0], HI[off[R_DMU2] + row, 0] = isqr(dl, dh)
-            LO[off[R_M2] + row, 0], HI[off[R_M2] + row, 0] = isqr(means[c, i], means[c, i])
+            LO[0, off[R_DMU] + row], HI[0, off[R_DMU] + row] = dl, dh
+            LO[0, off[R_DMU2] + row], HI[0, off[R_DMU2] + row] = isqr(dl, dh)
+            LO[0, off[R_M2] + row], HI[0, off[R_M2] + row] = isqr(means[c, i], means[c, i])
     for j in range(lams.shape[0]):
-        LO[off[R_LM1] + j, 0], HI[off[R_LM1] + j, 0] = isub(lams[j], lams[j], 1.0, 1.0)
+        LO[0, off[R_LM1] + j], HI[0, off[R_LM1] + j] = isub(lams[j], lams[j], 1.0, 1.0)
+    for c in range(K):  # where component c's variances are k consecutive ones, the first (see :func:`_inv_rows`)
+        run = True
+        for i in range(k):
+            run = run and vidx[c, i] == vidx[c, 0] + i
+        vec[V_IB, c] = float(vidx[c, 0]) if run else -1.0
+    if unshared:
+        for c in range(K):
+            for i in range(k):
+                rm = off[R_LM1] + vidx[c, i]
+                LO[0, off[R_LM1C] + c * k + i], HI[0, off[R_LM1C] + c * k + i] = LO[0, rm], HI[0, rm]
+    vec[V_KEY, 4] = star + 1
 
 
 @device_function
@@ -431,38 +621,37 @@ def _series(order, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO,
     """
     K, k = means.shape
     _variance_mask(star, active, vidx, shared, gj, jmask)
-    _constants(star, means, lams, LO, HI, off)
     rz, rr = off[R_Z], off[R_R]
     unshared = False  # some coordinate where the components' variances differ
     for i in range(k):
         unshared = unshared or shared[i] < 0
+    _constants(star, means, vidx, lams, unshared, LO, HI, off, vec)
     for n in range(order):
         _time_series(n, lams, jmask, LO, HI, off, tl, th, vec)
         if n == 0 and unshared:
             _exponent_constants(star, active, vidx, shared, lwd, LO, HI, off)
-        for i in range(k):
-            _coordinate_terms(n, i, star, active, means, vidx, shared, LO, HI, off)
-        _exponents(n, star, active, means, vidx, lwd, shared, unshared, LO, HI, off)
+        _coordinate_terms(n, star, active, means, vidx, shared, unshared, LO, HI, off, vec)
+        _exponents(n, star, active, means, vidx, lwd, shared, unshared, LO, HI, off, vec)
         # Z = 1 + sum_{c != *} u_c and R = 1 / Z
         zl, zh = (1.0, 1.0) if n == 0 else (0.0, 0.0)
         for c in range(K):
             if c != star and active[c] != 0:
-                zl, zh = iadd(zl, zh, LO[off[R_U] + c, n], HI[off[R_U] + c, n])
+                zl, zh = iadd(zl, zh, LO[n, off[R_U] + c], HI[n, off[R_U] + c])
         if not (math.isfinite(zl) and math.isfinite(zh)):
             return False  # every later product then involves only finite numbers
-        LO[rz, n], HI[rz, n] = zl, zh
+        LO[n, rz], HI[n, rz] = zl, zh
         if n == 0:
-            LO[rr, 0], HI[rr, 0] = idiv(1.0, 1.0, zl, zh)
+            LO[0, rr], HI[0, rr] = idiv(1.0, 1.0, zl, zh)
         else:
             sl, sh = _conv_from(LO, HI, rz, rr, n, 1, False)
-            LO[rr, n], HI[rr, n] = imul(-sh, -sl, LO[rr, 0], HI[rr, 0])
-        if not _drift(n, star, active, means, vidx, lams, shared, gj, LO, HI, off):
+            LO[n, rr], HI[n, rr] = imul(-sh, -sl, LO[0, rr], HI[0, rr])
+        if not _drift(n, star, active, means, vidx, lams, shared, gj, unshared, LO, HI, off, vec):
             return False
     return True
 
 
 @device_function
-def _drift(n, star, active, means, vidx, lams, shared, gj, LO, HI, off):
+def _drift(n, star, active, means, vidx, lams, shared, gj, unshared, LO, HI, off, vec):
     """``F_n`` from the series up to ``n``; writes coefficient ``n + 1`` of ``y``. False if not finite.
 
     ``F = y + s = sum_c r_c (kappa_c y + a mu_c / v_c)``, ``kappa = 1 - 1/v = (lam - 1) a^2 / v``: the form in
@@ -471,9 +660,42 @@ def _drift(n, star, active, means, vidx, lams, shared, gj, LO, HI, off):
     mu_{*,i} + (sum_{c != *} u_c (mu_{c,i} - mu_{*,i})) / Z`` formed before it meets the time-dependent ``a /
     v_i`` (over a time interval, ``(a / v) mu_* + (a / v) W`` would not cancel). Elsewhere ``F_i = (y_i a^2
     sum_c (lam_{c,i} - 1) (u_c / v_{c,i}) + a sum_c mu_{c,i} (u_c / v_{c,i})) / Z``: one series product
-    ``u_c / v_{c,i}`` per component and coordinate, ``a`` and ``a^2`` factored out of the sums.
+    ``u_c / v_{c,i}`` per component and coordinate, ``a`` and ``a^2`` factored out of the sums. Those are formed in
+    every coordinate at once, in SIMD lanes (each lane the scalar formula's operations in its order), and read where
+    the variances differ.
     """
     K, k = means.shape
+    if unshared:
+        rsk, rsm, resk, rn, rt, ry = off[R_SK], off[R_SM], off[R_ESK], off[R_N], off[R_T], off[R_Y]
+        SKL, SKH = LO[n, rsk : rsk + k], HI[n, rsk : rsk + k]
+        SML, SMH = LO[n, rsm : rsm + k], HI[n, rsm : rsm + k]
+        s0, l0 = _inv_rows(star, k, off, vec), off[R_LM1C] + star * k
+        ISL, ISH = LO[n, s0 : s0 + k], HI[n, s0 : s0 + k]
+        LSL, LSH = LO[0, l0 : l0 + k], HI[0, l0 : l0 + k]
+        MS = means[star]
+        for i in range(k):
+            SKL[i], SKH[i] = imul(LSL[i], LSH[i], ISL[i], ISH[i])
+            SML[i], SMH[i] = imul(MS[i], MS[i], ISL[i], ISH[i])
+        TL, TH = LO[n, rt : rt + k], HI[n, rt : rt + k]
+        for c in range(K):
+            if c == star or active[c] == 0:
+                continue
+            _lanes_conv_scalar(LO, HI, off[R_U] + c, _inv_rows(c, k, off, vec), True, n, 0, n + 1, k, vec, rt)
+            l0 = off[R_LM1C] + c * k
+            LCL, LCH = LO[0, l0 : l0 + k], HI[0, l0 : l0 + k]
+            MC = means[c]
+            for i in range(k):
+                pl, ph = imul(LCL[i], LCH[i], TL[i], TH[i])
+                SKL[i], SKH[i] = iadd(SKL[i], SKH[i], pl, ph)
+                pl, ph = imul(MC[i], MC[i], TL[i], TH[i])
+                SML[i], SMH[i] = iadd(SML[i], SMH[i], pl, ph)
+        _lanes_conv_scalar(LO, HI, off[R_E2], rsk, True, n, 0, n + 1, k, vec, resk)
+        _lanes_conv(LO, HI, ry, resk, n, k, vec, rn)
+        _lanes_conv_scalar(LO, HI, off[R_A], rsm, True, n, 0, n + 1, k, vec, rt)
+        NL, NH = LO[n, rn : rn + k], HI[n, rn : rn + k]
+        for i in range(k):
+            NL[i], NH[i] = iadd(NL[i], NH[i], TL[i], TH[i])
+        _lanes_conv_scalar(LO, HI, off[R_R], rn, False, n, 0, n + 1, k, vec, rt)
     for i in range(k):
         ry = off[R_Y] + i
         g = shared[i]
@@ -483,50 +705,31 @@ def _drift(n, star, active, means, vidx, lams, shared, gj, LO, HI, off):
             for c in range(K):
                 if c != star and active[c] != 0:
                     row = off[R_DMU] + c * k + i
-                    pl, ph = imul(LO[row, 0], HI[row, 0], LO[off[R_U] + c, n], HI[off[R_U] + c, n])
+                    pl, ph = imul(LO[0, row], HI[0, row], LO[n, off[R_U] + c], HI[n, off[R_U] + c])
                     ml, mh = iadd(ml, mh, pl, ph)
-            LO[rm, n], HI[rm, n] = ml, mh
+            LO[n, rm], HI[n, rm] = ml, mh
             vl, vh = _conv(LO, HI, rm, off[R_R], n)
             if n == 0:
                 vl, vh = iadd(vl, vh, means[star, i], means[star, i])
-            LO[rv, n], HI[rv, n] = vl, vh
+            LO[n, rv], HI[n, rv] = vl, vh
             fl, fh = _conv(LO, HI, off[R_AINV] + j, rv, n)
             pl, ph = _conv(LO, HI, off[R_KAP] + j, ry, n)
             fl, fh = iadd(fl, fh, pl, ph)
         else:
-            rsk, resk, rsm, rn = off[R_SK] + i, off[R_ESK] + i, off[R_SM] + i, off[R_N] + i
-            js = vidx[star, i]
-            il, ih = LO[off[R_INV] + js, n], HI[off[R_INV] + js, n]
-            kl, kh = imul(LO[off[R_LM1] + js, 0], HI[off[R_LM1] + js, 0], il, ih)
-            ml, mh = imul(means[star, i], means[star, i], il, ih)
-            for c in range(K):
-                if c != star and active[c] != 0:
-                    jc = vidx[c, i]
-                    il, ih = _conv(LO, HI, off[R_U] + c, off[R_INV] + jc, n)
-                    pl, ph = imul(LO[off[R_LM1] + jc, 0], HI[off[R_LM1] + jc, 0], il, ih)
-                    kl, kh = iadd(kl, kh, pl, ph)
-                    pl, ph = imul(means[c, i], means[c, i], il, ih)
-                    ml, mh = iadd(ml, mh, pl, ph)
-            LO[rsk, n], HI[rsk, n] = kl, kh
-            LO[rsm, n], HI[rsm, n] = ml, mh
-            LO[resk, n], HI[resk, n] = _conv(LO, HI, off[R_E2], rsk, n)
-            nl, nh = _conv(LO, HI, ry, resk, n)
-            pl, ph = _conv(LO, HI, off[R_A], rsm, n)
-            LO[rn, n], HI[rn, n] = iadd(nl, nh, pl, ph)
-            fl, fh = _conv(LO, HI, rn, off[R_R], n)
-        yl, yh = idiv(fl, fh, float(n + 1), float(n + 1))
+            fl, fh = LO[n, off[R_T] + i], HI[n, off[R_T] + i]
+        yl, yh = idiv_pos(fl, fh, float(n + 1))
         if not (math.isfinite(yl) and math.isfinite(yh)):
             return False
-        LO[ry, n + 1], HI[ry, n + 1] = yl, yh
+        LO[n + 1, ry], HI[n + 1, ry] = yl, yh
     return True
 
 
 @device_function
 def _g0(c, i, means, vidx, LO, HI, off):
     """``G_{c,i} = -(y_i - a mu_{c,i}) / v_{c,i}`` at order 0 (over the box of the last series call)."""
-    pl, ph = imul(LO[off[R_A], 0], HI[off[R_A], 0], means[c, i], means[c, i])
-    dl, dh = isub(LO[off[R_Y] + i, 0], HI[off[R_Y] + i, 0], pl, ph)
-    gl, gh = imul(dl, dh, LO[off[R_INV] + vidx[c, i], 0], HI[off[R_INV] + vidx[c, i], 0])
+    pl, ph = imul(LO[0, off[R_A]], HI[0, off[R_A]], means[c, i], means[c, i])
+    dl, dh = isub(LO[0, off[R_Y] + i], HI[0, off[R_Y] + i], pl, ph)
+    gl, gh = imul(dl, dh, LO[0, off[R_INV] + vidx[c, i]], HI[0, off[R_INV] + vidx[c, i]])
     return -gh, -gl
 
 
@@ -537,7 +740,7 @@ def _spread(c, i, centre, means, vidx, shared, gj, LO, HI, off):
     g = shared[i]
     if g >= 0:
         dl, dh = isub(means[c, i], means[c, i], centre, centre)
-        return imul(dl, dh, LO[off[R_AINV] + gj[g], 0], HI[off[R_AINV] + gj[g], 0])
+        return imul(dl, dh, LO[0, off[R_AINV] + gj[g]], HI[0, off[R_AINV] + gj[g]])
     gl, gh = _g0(c, i, means, vidx, LO, HI, off)
     return isub(gl, gh, centre, centre)
 
@@ -553,25 +756,26 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
     max_c x_{c,i}^2)`` and Gershgorin's bound on the ``K x K`` matrix ``M_{cd} = sqrt(r_c r_d) <x_c, x_d>``, which has
     the eigenvalues of ``C`` (``C = X^T diag(r) X``, ``M = diag(sqrt r) X X^T diag(sqrt r)``): ``max_c sqrt(r_c)
     sum_d sqrt(r_d) |<x_c, x_d>|``. In many dimensions the components' ``x_c`` are far from parallel and
-    Gershgorin's bound is the smaller. ``r_c <= u_c / Z`` with ``Z >= 1``.
+    Gershgorin's bound is the smaller. ``r_c <= u_c / Z`` with ``Z >= 1``. The ``<x_c, x_d>`` are interval dot products
+    over the ``k`` coordinates, for every ``d`` at once in SIMD lanes, each bounded a posteriori as in :func:`_conv`.
     """
     K, k = means.shape
     min_inv = math.inf
     for j in range(lams.shape[0]):
         if jmask[j] != 0:
-            min_inv = min(min_inv, LO[off[R_INV] + j, 0])
-    z_lo = max(1.0, LO[off[R_Z], 0])  # Z = 1 + sum_{c != *} u_c >= 1 exactly
-    z_mid = 0.5 * (z_lo + HI[off[R_Z], 0])
+            min_inv = min(min_inv, LO[0, off[R_INV] + j])
+    z_lo = max(1.0, LO[0, off[R_Z]])  # Z = 1 + sum_{c != *} u_c >= 1 exactly
+    z_mid = 0.5 * (z_lo + HI[0, off[R_Z]])
     if not math.isfinite(z_mid):
         return math.inf
     for c in range(K):
-        u_hi = 1.0 if c == star else HI[off[R_U] + c, 0]
+        u_hi = 1.0 if c == star else HI[0, off[R_U] + c]
         vec[V_RH, c] = min(1.0, next_up(u_hi / z_lo))
     trace = 0.0
     for i in range(k):
         centre = 0.0
         for c in range(K):  # the centre p_i under the midpoint responsibilities
-            r_mid = 1.0 / z_mid if c == star else 0.5 * (LO[off[R_U] + c, 0] + HI[off[R_U] + c, 0]) / z_mid
+            r_mid = 1.0 / z_mid if c == star else 0.5 * (LO[0, off[R_U] + c] + HI[0, off[R_U] + c]) / z_mid
             if shared[i] >= 0:
                 centre += r_mid * means[c, i]
             else:
@@ -587,26 +791,41 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
         trace = next_up(trace + min(weighted, largest))
     gershgorin = math.inf
     if k > 3:  # with few coordinates the trace is within a factor k of lambda_max: not worth K^2 products
+        rx = off[R_X]  # x_{c,i} at row rx + i K + c: the K components of a coordinate contiguous
         for c in range(K):
             for i in range(k):
-                LO[off[R_X] + c * k + i, 0], HI[off[R_X] + c * k + i, 0] = _spread(
+                LO[0, rx + i * K + c], HI[0, rx + i * K + c] = _spread(
                     c, i, vec[V_P, i], means, vidx, shared, gj, LO, HI, off
                 )
+        SL, SH, AL, AH = vec[V_SL, :K], vec[V_SH, :K], vec[V_AL, :K], vec[V_AH, :K]
+        RH = vec[V_RH, :K]
         gershgorin = 0.0
         for c in range(K):
+            # <x_c, x_d> for every d in SIMD lanes: a dot product over i bounded a posteriori as in :func:`_conv`
+            for d in range(K):
+                SL[d] = 0.0
+                SH[d] = 0.0
+                AL[d] = 0.0
+                AH[d] = 0.0
+            for i in range(k):
+                a0, a1 = LO[0, rx + i * K + c], HI[0, rx + i * K + c]
+                XL, XH = LO[0, rx + i * K : rx + i * K + K], HI[0, rx + i * K : rx + i * K + K]
+                for d in range(K):
+                    p1 = a0 * XL[d]
+                    p2 = a0 * XH[d]
+                    p3 = a1 * XL[d]
+                    p4 = a1 * XH[d]
+                    lo = fmin(fmin(p1, p2), fmin(p3, p4))
+                    hi = fmax(fmax(p1, p2), fmax(p3, p4))
+                    SL[d] += lo
+                    SH[d] += hi
+                    AL[d] += abs(lo)
+                    AH[d] += abs(hi)
             row = 0.0
             for d in range(K):
-                sl, sh = 0.0, 0.0
-                for i in range(k):
-                    pl, ph = imul(
-                        LO[off[R_X] + c * k + i, 0],
-                        HI[off[R_X] + c * k + i, 0],
-                        LO[off[R_X] + d * k + i, 0],
-                        HI[off[R_X] + d * k + i, 0],
-                    )
-                    sl, sh = iadd(sl, sh, pl, ph)
-                row = next_up(row + next_up(next_up(math.sqrt(vec[V_RH, d])) * imag(sl, sh)))
-            gershgorin = max(gershgorin, next_up(next_up(math.sqrt(vec[V_RH, c])) * row))
+                sl, sh = _dot_bound(SL[d], SH[d], AL[d], AH[d], k)
+                row = next_up(row + next_up(next_up(math.sqrt(RH[d])) * imag(sl, sh)))
+            gershgorin = max(gershgorin, next_up(next_up(math.sqrt(RH[c])) * row))
     return next_up(next_up(1.0 - min_inv) + min(trace, gershgorin))
 
 
@@ -629,7 +848,7 @@ def _prune(h_hi, tol_local, star, active, means, vidx, shared, gj, LO, HI, off, 
             g = shared[i]
             if g >= 0:
                 dl, dh = isub(means[c, i], means[c, i], means[star, i], means[star, i])
-                x = next_up(imag(dl, dh) * HI[off[R_AINV] + gj[g], 0])
+                x = next_up(imag(dl, dh) * HI[0, off[R_AINV] + gj[g]])
             else:
                 gl, gh = _g0(c, i, means, vidx, LO, HI, off)
                 sl, sh = _g0(star, i, means, vidx, LO, HI, off)
@@ -644,7 +863,7 @@ def _prune(h_hi, tol_local, star, active, means, vidx, shared, gj, LO, HI, off, 
     for c in range(K):
         if c == star:
             continue
-        term = next_up(HI[off[R_U] + c, 0] * next_up(vec[V_HN, c] + h_max))
+        term = next_up(HI[0, off[R_U] + c] * next_up(vec[V_HN, c] + h_max))
         if next_up(next_up(term * h_hi) * K) <= 0.01 * tol_local:
             active[c] = 0
             delta = next_up(delta + term)
@@ -654,8 +873,8 @@ def _prune(h_hi, tol_local, star, active, means, vidx, shared, gj, LO, HI, off, 
 @device_function
 def _set_start(lo_row, hi_row, LO, HI, off, vec, k):
     for i in range(k):
-        LO[off[R_Y] + i, 0] = vec[lo_row, i]
-        HI[off[R_Y] + i, 0] = vec[hi_row, i]
+        LO[0, off[R_Y] + i] = vec[lo_row, i]
+        HI[0, off[R_Y] + i] = vec[hi_row, i]
 
 
 @device_function
@@ -664,7 +883,7 @@ def _picard_image_inside(h_hi, k, LO, HI, off, vec):
     vector scratch; the image goes to the ``F`` rows of the vector scratch."""
     inside = True
     for i in range(k):
-        fl, fh = imul(0.0, h_hi, LO[off[R_Y] + i, 1], HI[off[R_Y] + i, 1])
+        fl, fh = imul(0.0, h_hi, LO[1, off[R_Y] + i], HI[1, off[R_Y] + i])
         il, ih = iadd(vec[V_XL, i], vec[V_XH, i], fl, fh)
         vec[V_FL, i], vec[V_FH, i] = il, ih
         if not (il >= vec[V_YL, i] and ih <= vec[V_YH, i]):
@@ -728,7 +947,7 @@ def _taylor_step(order, h_lo, h_hi, tl, th, star, active, means, vidx, lams, lwd
         power = next_up(power * h_hi)
     worst = 0.0
     for i in range(k):
-        vec[V_ERR, i] = next_up(power * imag(LO[off[R_Y] + i, order + 1], HI[off[R_Y] + i, order + 1]))
+        vec[V_ERR, i] = next_up(power * imag(LO[order + 1, off[R_Y] + i], HI[order + 1, off[R_Y] + i]))
         worst = max(worst, vec[V_ERR, i])
     if not math.isfinite(worst):
         return math.inf, math.inf
@@ -741,17 +960,17 @@ def _advance_center(order, h_lo, h_hi, th, star, active, means, vidx, lams, lwd,
     ``V_ERR``: the new center (its midpoint) replaces ``c``; returns ``eps``, a bound of the distance."""
     k = means.shape[1]
     for i in range(k):
-        LO[off[R_Y] + i, 0] = vec[V_C, i]
-        HI[off[R_Y] + i, 0] = vec[V_C, i]
+        LO[0, off[R_Y] + i] = vec[V_C, i]
+        HI[0, off[R_Y] + i] = vec[V_C, i]
     if not _series(order, th, th, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask):
         return math.inf
     total = 0.0
     for i in range(k):
         row = off[R_Y] + i
-        sl, sh = LO[row, order], HI[row, order]
+        sl, sh = LO[order, row], HI[order, row]
         for n in range(order - 1, -1, -1):
             pl, ph = imul(sl, sh, h_lo, h_hi)
-            sl, sh = iadd(pl, ph, LO[row, n], HI[row, n])
+            sl, sh = iadd(pl, ph, LO[n, row], HI[n, row])
         sl, sh = next_down(sl - vec[V_ERR, i]), next_up(sh + vec[V_ERR, i])
         mid = 0.5 * sl + 0.5 * sh
         err = max(next_up(sh - mid), next_up(mid - sl))
@@ -987,8 +1206,13 @@ class FastModel:
         keep = np.flatnonzero(target.weights > 0)
         self.means = np.ascontiguousarray(target.means[keep], dtype=np.float64)
         variances = target.variances[keep]
-        self.lams = np.unique(variances.ravel()).astype(np.float64)
-        self.vidx = np.searchsorted(self.lams, variances).astype(np.int64)
+        # the distinct variances in order of first appearance (row by row): a component whose variances all differ
+        # then owns k consecutive ones, and its series rows need no gathering (:func:`_inv_rows`)
+        distinct, first, inverse = np.unique(variances.ravel(), return_index=True, return_inverse=True)
+        rank = np.empty(len(distinct), dtype=np.int64)
+        rank[np.argsort(first)] = np.arange(len(distinct))
+        self.lams = distinct[np.argsort(first)].astype(np.float64)
+        self.vidx = rank[inverse].reshape(variances.shape).astype(np.int64)
         K, k = self.means.shape
         self.shared = np.full(k, -1, dtype=np.int64)
         groups = []
@@ -1019,7 +1243,8 @@ class FastModel:
         return self.means, self.vidx, self.lams, self.lwd, self.logw, self.shared, self.gj
 
     def layout(self, order: int):
-        """``(offsets, rows, columns, vector width)`` of one particle's scratch at Taylor order ``order``."""
+        """``(offsets, rows, columns, vector width)`` of one particle's scratch at Taylor order ``order`` (stored
+        ``[column, row]``: coefficient ``n`` of every row contiguous, so loops over rows run in SIMD lanes)."""
         K, k = self.means.shape
         J = len(self.lams)
         unshared = int(np.sum(self.shared < 0))
@@ -1033,17 +1258,19 @@ class FastModel:
         sizes[R_X] = K * k if k > 3 else 0
         sizes[R_DMU] = sizes[R_DMU2] = sizes[R_M2] = K * k
         sizes[R_LM1] = J
+        sizes[R_AINVS] = sizes[R_T] = k
+        sizes[R_INVC] = sizes[R_LM1C] = K * k if unshared else 0
         offsets = np.zeros(R_END + 1, dtype=np.int64)
         offsets[1:] = np.cumsum(sizes)
-        return offsets, int(offsets[-1]), order + 2, max(k, J, K, 3)
+        return offsets, int(offsets[-1]), order + 2, max(k, J, K, 5)
 
     def scratch(self, order: int, slots: int):
         """Zeroed scratch for ``slots`` concurrent particles."""
         off, rows, cols, width = self.layout(order)
         K = self.means.shape[0]
         return (
-            np.zeros((slots, rows, cols)),
-            np.zeros((slots, rows, cols)),
+            np.zeros((slots, cols, rows)),
+            np.zeros((slots, cols, rows)),
             off,
             np.zeros((slots, N_VEC_ROWS, width)),
             np.zeros((slots, len(self.lams)), dtype=np.int8),

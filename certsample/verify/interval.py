@@ -60,11 +60,14 @@ from ..kernels.jit import device_function
 
 __all__ = [
     "next_up",
+    "fmin",
+    "fmax",
     "next_down",
     "iadd",
     "isub",
     "imul",
     "idiv",
+    "idiv_pos",
     "isqr",
     "isqrt",
     "iexp",
@@ -94,41 +97,54 @@ LOG_REL = 4.440892098500626e-16  # 2^-51
 LOG_S_MAX = 0.1716
 
 
-@device_function
+@device_function(inline=True)
+def fmin(a, b):
+    """``min(a, b)`` as Python's builtin evaluates it (``b if b < a else a``), written out: the CPU build compiles the
+    builtin as a call to Numba's implementation, which keeps loops from running in SIMD lanes."""
+    return b if b < a else a
+
+
+@device_function(inline=True)
+def fmax(a, b):
+    """``max(a, b)`` as Python's builtin evaluates it (``b if b > a else a``), written out (see :func:`fmin`)."""
+    return b if b > a else a
+
+
+@device_function(inline=True)
 def next_up(x):
     """A float ``>= nextafter(x, +inf)`` (at most two ulps above ``x``): see the module docstring."""
     return x + (abs(x) * TWO_M52 + ETA)
 
 
-@device_function
+@device_function(inline=True)
 def next_down(x):
     """A float ``<= nextafter(x, -inf)``."""
     return x - (abs(x) * TWO_M52 + ETA)
 
 
-@device_function
+@device_function(inline=True)
 def iadd(al, ah, bl, bh):
     """``[al, ah] + [bl, bh]``."""
     return next_down(al + bl), next_up(ah + bh)
 
 
-@device_function
+@device_function(inline=True)
 def isub(al, ah, bl, bh):
     """``[al, ah] - [bl, bh]``."""
     return next_down(al - bh), next_up(ah - bl)
 
 
-@device_function
+@device_function(inline=True)
 def imul(al, ah, bl, bh):
     """``[al, ah] * [bl, bh]``: the hull of the four endpoint products, widened."""
     p1 = al * bl
     p2 = al * bh
     p3 = ah * bl
     p4 = ah * bh
-    return next_down(min(min(p1, p2), min(p3, p4))), next_up(max(max(p1, p2), max(p3, p4)))
+    return next_down(fmin(fmin(p1, p2), fmin(p3, p4))), next_up(fmax(fmax(p1, p2), fmax(p3, p4)))
 
 
-@device_function
+@device_function(inline=True)
 def idiv(al, ah, bl, bh):
     """``[al, ah] / [bl, bh]``; ``(-inf, inf)`` when the divisor contains 0."""
     if not (bl > 0.0 or bh < 0.0):
@@ -137,29 +153,36 @@ def idiv(al, ah, bl, bh):
     q2 = al / bh
     q3 = ah / bl
     q4 = ah / bh
-    return next_down(min(min(q1, q2), min(q3, q4))), next_up(max(max(q1, q2), max(q3, q4)))
+    return next_down(fmin(fmin(q1, q2), fmin(q3, q4))), next_up(fmax(fmax(q1, q2), fmax(q3, q4)))
 
 
-@device_function
+@device_function(inline=True)
+def idiv_pos(al, ah, d):
+    """``[al, ah] / d`` for a float ``d > 0``: ``idiv(al, ah, d, d)`` in two divisions (dividing by ``d > 0`` is
+    increasing, and so is its rounding, so the least and largest of the four quotients are ``al / d`` and ``ah / d``)."""
+    return next_down(al / d), next_up(ah / d)
+
+
+@device_function(inline=True)
 def isqr(al, ah):
     """``[al, ah]^2`` (the range of ``x^2``, not the product of two independent intervals)."""
     if al >= 0.0:
         return next_down(al * al), next_up(ah * ah)
     if ah <= 0.0:
         return next_down(ah * ah), next_up(al * al)
-    return 0.0, next_up(max(al * al, ah * ah))
+    return 0.0, next_up(fmax(al * al, ah * ah))
 
 
-@device_function
+@device_function(inline=True)
 def isqrt(al, ah):
     """``sqrt`` of the non-negative part of ``[al, ah]`` (sqrt is correctly rounded)."""
-    return max(0.0, next_down(math.sqrt(max(al, 0.0)))), next_up(math.sqrt(max(ah, 0.0)))
+    return fmax(0.0, next_down(math.sqrt(fmax(al, 0.0)))), next_up(math.sqrt(fmax(ah, 0.0)))
 
 
-@device_function
+@device_function(inline=True)
 def imag(al, ah):
     """``max |x|`` over ``[al, ah]``: an upper bound of the magnitude."""
-    return max(abs(al), abs(ah))
+    return fmax(abs(al), abs(ah))
 
 
 @device_function
