@@ -38,8 +38,10 @@ the log-time ``log(T / delta)`` (the drift varies on the time scale ``t`` itself
 roughly geometric), times :data:`SAFETY`. The windows and per-window sweeps are then shared by the
 whole batch on any backend, so ``nfe`` and ``rounds`` of the run equal the plan's; what the pilot
 spends is reported apart (``plan.pilot_evaluations``: several times a plan's evaluations per pilot
-particle and degree tried, mostly the references; docs/performance.md). The exponential part of the
-flow stays exact.
+particle and degree tried, mostly the references; docs/performance.md). The linear part of the
+flow stays exact: ``y``, or, with ``reference_variance`` (what ``sample(..., eps=)`` passes for a mixture
+target, :func:`reference_variance_of`), the flow of ``N(0, v)``, which leaves the sweeps only the score's
+distance from ``-1/V`` to contract.
 
 ``eps`` is a target for the RMS pathwise error over the batch; estimates are not proofs (for a
 proof use :func:`certsample.verify.certify`, whose enclosures are). The degree is chosen among a
