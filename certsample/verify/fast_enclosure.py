@@ -157,7 +157,9 @@ STATUS = {
 # rows of the vector scratch: the step's vectors, and the time-series cache (key, orders done per variance)
 # (V_KEY: the time interval, orders done of a and a^2, orders done of 1/v and log v, 1 + the reference component of
 # the constant rows; V_SL .. V_AH: the accumulators of the lane-wise series products; V_IB: see _inv_rows)
-V_C, V_XL, V_XH, V_YL, V_YH, V_FL, V_FH, V_UH, V_HN, V_ERR, V_KEY, V_TA, V_RH, V_P, V_SL, V_SH, V_AL, V_AH, V_IB = range(19)
+(V_C, V_XL, V_XH, V_YL, V_YH, V_FL, V_FH, V_UH, V_HN, V_ERR, V_KEY, V_TA, V_RH, V_P, V_SL, V_SH, V_AL, V_AH, V_IB) = (
+    range(19)
+)
 N_VEC_ROWS = 19
 #: steps aim at a remainder of this fraction of the local tolerance (the remainder grows faster than h^(m+1): the
 #: box widens with h, and the radius of convergence shrinks with t)
@@ -464,7 +466,6 @@ def _exponents(n, star, active, means, vidx, lwd, shared, unshared, LO, HI, off,
             DML, DMH, D2L, D2H = LO[0, m0 : m0 + k], HI[0, m0 : m0 + k], LO[0, m2 : m2 + k], HI[0, m2 : m2 + k]
             DPL, DPH = LO[max(n - 1, 0), d0 : d0 + k], HI[max(n - 1, 0), d0 : d0 + k]
             VC = vidx[c]
-            inv_n = 1.0 / n if n > 0 else 0.0  # only read where n > 0
             for i in range(k):
                 pl, ph = imul(DML[i], DMH[i], QL[i], QH[i])
                 ql, qh = imul(D2L[i], D2H[i], Q0L[i], Q0H[i])
