@@ -129,3 +129,24 @@ def test_measured_plans_use_the_targets_variances_and_the_theorem_says_it_does_n
         Collocation(4, 2, reference_variance=-1.0)
     with pytest.raises(ValueError, match="must end at t - h > 0"):
         reference_window(4, 1.0, 1.0, 0.0)
+
+
+def test_measured_plans_extrapolate_the_whole_warm_start_and_the_solver_runs_that_start():
+    from certsample.solvers.collocation import WARM_START_GAIN, warm_start_matrix
+    from certsample.solvers.collocation_adaptive import MEASURED_WARM_START_GAIN, adapt_plan
+
+    target = cs.ring_mixture()
+    x0 = initial_particles(8, 2, 0, 10.0, target, "exact")
+    plan = adapt_plan(1e-6, target.score, x0, 10.0, 1e-3, degree=8)
+    assert plan.warm_start_gain == MEASURED_WARM_START_GAIN
+    solver = plan.solver()
+    assert solver.warm_start_gain == MEASURED_WARM_START_GAIN and "warm_start_gain=1e+08" in repr(solver)
+    run = cs.sample(target, solver, x_init=x0, grid=plan.grid, progress=False)
+    assert (run.nfe, run.rounds) == (plan.nfe, plan.rounds)
+    # at D = 8 and equal windows the whole interpolant's gain is about 7e5: the default truncates it, 1e8 does not
+    amat = collocation_matrix(8, 0.5)
+    full = warm_start_matrix(amat, 0.5, 0.5, max_gain=1e12)
+    assert np.array_equal(warm_start_matrix(amat, 0.5, 0.5, max_gain=MEASURED_WARM_START_GAIN), full)
+    assert not np.array_equal(warm_start_matrix(amat, 0.5, 0.5, max_gain=WARM_START_GAIN), full)
+    with pytest.raises(ValueError, match="warm_start_gain must be a finite number >= 1"):
+        Collocation(4, 2, warm_start=True, warm_start_gain=0.5)

@@ -394,6 +394,8 @@ class CollocationPlan:
     bound: float | None = None
     #: variance of the Gaussian whose flow the windows integrate exactly (:class:`Collocation`), else None
     reference_variance: float | None = None
+    #: largest rounding gain of the warm start's extrapolation (:func:`warm_start_matrix`), else the default
+    warm_start_gain: float | None = None
 
     def __iter__(self):
         return iter((self.grid, self.degree, self.sweeps))
@@ -406,6 +408,7 @@ class CollocationPlan:
         options.setdefault("warm_start", self.warm_start)
         options.setdefault("pipeline", self.pipeline)
         options.setdefault("reference_variance", self.reference_variance)
+        options.setdefault("warm_start_gain", self.warm_start_gain)
         return Collocation(self.degree, self.sweeps, **options)
 
     @property
@@ -789,6 +792,11 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
         Start each window after the first from the previous window's extrapolated drifts instead of
         the constant ``y_0``. Off by default: the contraction analysis behind
         :func:`collocation_plan` bounds the error of ``N`` sweeps from a constant start.
+    warm_start_gain : float, optional
+        Largest factor by which the warm start's extrapolation may multiply rounding in the drifts
+        (:func:`warm_start_matrix`; default :data:`WARM_START_GAIN`). Larger keeps more of the extrapolated
+        interpolant (a closer start, fewer sweeps) and lets the backends' last-bit differences grow by as much
+        before the sweeps damp them; the measured plans take :data:`~.collocation_adaptive.MEASURED_WARM_START_GAIN`.
     pipeline : bool
         Take each window's first sweep in the previous window's last round (needs ``warm_start``;
         see above). The sweeps a window needs are then measured with the pipeline, as
@@ -834,6 +842,7 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
         warm_start: bool = False,
         pipeline: bool = False,
         reference_variance: float | None = None,
+        warm_start_gain: float | None = None,
         context=None,
     ):
         self.degree = check_int("degree", degree, 1)
@@ -868,6 +877,10 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
                 raise ValueError("reference_variance sets the exact linear part of weights='exponential'")
         #: variance ``v`` of the Gaussian whose flow is the exact linear part, or None for ``y`` itself
         self.reference_variance = reference_variance
+        if warm_start_gain is not None and not (math.isfinite(warm_start_gain) and warm_start_gain >= 1):
+            raise ValueError(f"warm_start_gain must be a finite number >= 1, got {warm_start_gain!r}")
+        #: largest rounding gain of the warm start's extrapolation (None: :data:`WARM_START_GAIN`)
+        self.warm_start_gain = None if warm_start_gain is None else float(warm_start_gain)
         if weights != "exponential":  # the theorem is about the solver that integrates the linear part exactly
             self.theorem = None
             self.theorem_gap = "the proved collocation theorem covers weights='exponential' (the linear part exact)"
@@ -957,7 +970,7 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
     def _warm(self, t, h_previous, h):
         key = ("warm", self.context.key(t), self.context.key(h_previous), self.context.key(h))
         if key not in self._cache:
-            warm = warm_start_matrix(self._window(t, h)[0], float(h_previous), float(h))
+            warm = warm_start_matrix(self._window(t, h)[0], float(h_previous), float(h), self.warm_start_gain)
             self._cache[key] = self.context.asarray(warm)
         return self._cache[key]
 
@@ -1081,5 +1094,6 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
         extra += ", warm_start=True" if self.warm_start else ""
         extra += ", pipeline=True" if self.pipeline else ""
         extra += "" if self.reference_variance is None else f", reference_variance={self.reference_variance:g}"
+        extra += "" if self.warm_start_gain is None else f", warm_start_gain={self.warm_start_gain:g}"
         extra += "" if self.context.is_float64 else f", context={self.context!r}"
         return f"Collocation(degree={self.degree}, sweeps={sweeps}{extra})"

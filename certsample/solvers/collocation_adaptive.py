@@ -89,6 +89,9 @@ MAX_CONTRACTION = 0.5  # Picard factor (second change over first) a window may g
 STALLED = 1e-3  # sweeps stop trying once they change the states by less than this times the error
 ROUNDING = 16 * np.finfo(float).eps  # relative floor of the errors a float64 pilot can measure
 LENGTH_TRIALS = (1.4,)  # other window lengths tried, as multiples of the proposed one (0.7 too: docs)
+#: largest rounding gain of the plans' warm-start extrapolation: the whole interpolant up to D = 10; the pilot
+#: measures the start it gives, noise included (docs/performance.md: 1e4 cost 10-20% more evaluations at 1e-10)
+MEASURED_WARM_START_GAIN = 1e8
 
 
 def reference_variance_of(score):
@@ -146,7 +149,7 @@ def _reference_end(score, x, t, h, degree, floor, reference_variance):
     return None, spent
 
 
-def _try_window(score, x, t, h, degree, nodes, tol, floor, carry, ahead, pipeline, reference_variance):
+def _try_window(score, x, t, h, degree, nodes, tol, floor, carry, ahead, pipeline, reference_variance, gain):
     """One window of the pilot from ``x`` at ``t`` of length ``h``; returns ``(accepted, error, changes,
     spent)`` where ``accepted`` is ``None`` (the tolerance was not met, or the reference did not converge:
     ``error`` is then ``inf``) or ``(sweeps, end states, last drifts, ahead for the next window)``."""
@@ -161,12 +164,12 @@ def _try_window(score, x, t, h, degree, nodes, tol, floor, carry, ahead, pipelin
         # the first sweep as the batch takes it, in the previous window's last round
         start, start_drift, end_drift = ahead
         states[:] = start
-        node_states(start, states, start_drift, warm_start_matrix(amat, carry[0], h), growth, h)
+        node_states(start, states, start_drift, warm_start_matrix(amat, carry[0], h, gain), growth, h)
         drift[0] = end_drift
         drift[1:] = score.evaluate_many(states[1:], t - h * nodes[1:]) + _from(shift, 1) * states[1:]
         spent += degree
     elif carry is not None:
-        node_states(x, states, carry[1], warm_start_matrix(amat, carry[0], h), growth, h)
+        node_states(x, states, carry[1], warm_start_matrix(amat, carry[0], h, gain), growth, h)
     accepted, error, changes = None, math.inf, []
     for count in range(1, MAX_SWEEPS + 1):
         previous, previous_drift = states.copy(), drift.copy()
@@ -192,7 +195,9 @@ def _try_window(score, x, t, h, degree, nodes, tol, floor, carry, ahead, pipelin
     return accepted, error, changes, spent
 
 
-def _run_windows(score, x, T, delta, eps, degree, h_first, budget=math.inf, pipeline=True, reference_variance=None):
+def _run_windows(
+    score, x, T, delta, eps, degree, h_first, budget=math.inf, pipeline=True, reference_variance=None, gain=None
+):
     """March the pilot from ``T`` to ``delta``; returns ``(times, sweeps, pilot evaluations)``, or
     ``(None, None, evaluations)`` as soon as the plan would cost more than ``budget`` per particle.
 
@@ -226,7 +231,7 @@ def _run_windows(score, x, T, delta, eps, degree, h_first, budget=math.inf, pipe
                 length = t - delta
             tol = max(SAFETY * eps * math.log(t / (t - length)) / log_span, floor)
             trial = _try_window(
-                score, x, t, length, degree, nodes, tol, floor, carry, ahead, pipeline, reference_variance
+                score, x, t, length, degree, nodes, tol, floor, carry, ahead, pipeline, reference_variance, gain
             )
             spent += trial[3]
             if trial[0] is None:
@@ -269,6 +274,7 @@ def adapt_plan(
     degrees=DEGREES,
     pipeline: bool = True,
     reference_variance: float | None = None,
+    warm_start_gain: float = MEASURED_WARM_START_GAIN,
 ) -> CollocationPlan:
     """Windows and per-window sweeps measured on a pilot batch for RMS pathwise accuracy ``eps``.
 
@@ -296,6 +302,9 @@ def adapt_plan(
         Plan and run windows that integrate the flow of ``N(0, v)`` exactly
         (:func:`~certsample.solvers.collocation.reference_window`); :func:`reference_variance_of` gives the
         value ``sample(..., eps=)`` uses.
+    warm_start_gain : float
+        Largest rounding gain of the warm start's extrapolation, in the pilot and in the plan's solver
+        (:func:`~certsample.solvers.collocation.warm_start_matrix`).
 
     Returns
     -------
@@ -323,7 +332,17 @@ def adapt_plan(
         for D in direction:
             cheapest = min((p[0] for p in plans.values()), default=math.inf)
             times, sweeps, spent = _run_windows(
-                score, x, T, delta, float(eps), D, h_first, EVALUATION_SLACK * cheapest, pipeline, reference_variance
+                score,
+                x,
+                T,
+                delta,
+                float(eps),
+                D,
+                h_first,
+                EVALUATION_SLACK * cheapest,
+                pipeline,
+                reference_variance,
+                warm_start_gain,
             )
             spent_total += spent
             if times is None:
@@ -345,6 +364,7 @@ def adapt_plan(
         warm_start=True,
         pipeline=pipeline,
         reference_variance=reference_variance,
+        warm_start_gain=warm_start_gain,
     )
     plan.pilot_evaluations = spent_total
     return plan
