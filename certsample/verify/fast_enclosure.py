@@ -152,11 +152,12 @@ STATUS = {
     R_INVC,
     R_LM1C,
     R_T,
+    R_LC,
     R_END,
-) = range(34)
+) = range(35)
 # rows of the vector scratch: the step's vectors, and the time-series cache (key, orders done per variance)
 # (V_KEY: the time interval, orders done of a and a^2, orders done of 1/v and log v, 1 + the reference component of
-# the constant rows; V_SL .. V_AH: the accumulators of the lane-wise series products; V_IB: see _inv_rows)
+# the constant rows, 1 + that of the exponents' constants; V_SL .. V_AH: the accumulators of the lane-wise series products; V_IB: see _inv_rows)
 V_C, V_XL, V_XH, V_YL, V_YH, V_FL, V_FH, V_UH, V_HN, V_ERR, V_KEY, V_TA, V_RH, V_P, V_SL, V_SH, V_AL, V_AH, V_IB = range(19)
 N_VEC_ROWS = 19
 #: steps aim at a remainder of this fraction of the local tolerance (the remainder grows faster than h^(m+1): the
@@ -340,7 +341,7 @@ def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec):
     ra, re2 = off[R_A], off[R_E2]
     J = lams.shape[0]
     if n == 0 and not (vec[V_KEY, 0] == tl and vec[V_KEY, 1] == th):
-        vec[V_KEY, 0], vec[V_KEY, 1], vec[V_KEY, 2], vec[V_KEY, 3] = tl, th, 0.0, 0.0
+        vec[V_KEY, 0], vec[V_KEY, 1], vec[V_KEY, 2], vec[V_KEY, 3], vec[V_KEY, 5] = tl, th, 0.0, 0.0, 0.0
         for j in range(J):
             vec[V_TA, j] = 0.0
     if n >= vec[V_KEY, 2]:
@@ -391,12 +392,16 @@ def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec):
 
 
 @device_function
-def _exponent_constants(star, active, vidx, shared, lwd, LO, HI, off):
-    """Column 0 of the ``l`` rows before :func:`_exponents` adds the rest: ``log(w_c / w_*) - log(prod_i v_{c,i} /
-    v_{*,i}) / 2`` over the coordinates where the variances differ (column 0 of the ``log v`` rows holds ``v``)."""
+def _exponent_constants(star, vidx, shared, lwd, LO, HI, off, vec):
+    """Column 0 of the ``l`` constant rows, which :func:`_exponents` adds at order 0: ``log(w_c / w_*) - log(prod_i
+    v_{c,i} / v_{*,i}) / 2`` over the coordinates where the variances differ (column 0 of the ``log v`` rows holds
+    ``v``), for every ``c != *``. They depend on the time interval and ``*`` only: kept while neither changes (``1 +
+    *`` in the vector scratch, reset by :func:`_time_series` with the time interval)."""
+    if vec[V_KEY, 5] == star + 1:
+        return
     K, k = vidx.shape
     for c in range(K):
-        if c == star or active[c] == 0:
+        if c == star:
             continue
         ll, lh = lwd[c, star, 0], lwd[c, star, 1]
         ql, qh = 1.0, 1.0
@@ -409,7 +414,8 @@ def _exponent_constants(star, active, vidx, shared, lwd, LO, HI, off):
         if not (ql == 1.0 and qh == 1.0):  # a product of exactly 1 has log 0
             pl, ph = log_bounds(ql, qh)
             ll, lh = isub(ll, lh, 0.5 * pl, 0.5 * ph)
-        LO[0, off[R_L] + c], HI[0, off[R_L] + c] = ll, lh
+        LO[0, off[R_LC] + c], HI[0, off[R_LC] + c] = ll, lh
+    vec[V_KEY, 5] = star + 1
 
 
 @device_function
@@ -431,7 +437,7 @@ def _exponents(n, star, active, means, vidx, lwd, shared, unshared, LO, HI, off,
     at every time of ``[tl, th]``): the product of the intervals of the ratios contains the exact product at every
     such time (each interval operation contains its exact results), and ``log`` is increasing, so
     :func:`~.interval.log_bounds` of the product interval contains the sum (:func:`_exponent_constants` writes it,
-    with ``log(w_c / w_*)``, into column 0 of the ``l`` rows before the rest is added). One logarithm per component
+    with ``log(w_c / w_*)``, into the ``l`` constant rows, to which the rest is added). One logarithm per component
     replaces one per variance. (A product that overflows or underflows gives an infinite bound of the logarithm: the
     enclosure stays valid, and the step fails where ``u_c`` becomes unbounded.) From order 1 on, ``(log v)' = 2 (1 -
     1/v)`` gives ``(log v_c - log v_*)_n = -(2 / n) D_{n-1}`` exactly, so that term is ``D_{n-1} / n``.
@@ -451,7 +457,7 @@ def _exponents(n, star, active, means, vidx, lwd, shared, unshared, LO, HI, off,
         if c == star or active[c] == 0:
             continue
         if n == 0 and unshared:  # the weights and log-variance terms, from :func:`_exponent_constants`
-            ll, lh = LO[0, off[R_L] + c], HI[0, off[R_L] + c]
+            ll, lh = LO[0, off[R_LC] + c], HI[0, off[R_LC] + c]
         elif n == 0:
             ll, lh = lwd[c, star, 0], lwd[c, star, 1]
         else:
@@ -629,7 +635,7 @@ def _series(order, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO,
     for n in range(order):
         _time_series(n, lams, jmask, LO, HI, off, tl, th, vec)
         if n == 0 and unshared:
-            _exponent_constants(star, active, vidx, shared, lwd, LO, HI, off)
+            _exponent_constants(star, vidx, shared, lwd, LO, HI, off, vec)
         _coordinate_terms(n, star, active, means, vidx, shared, unshared, LO, HI, off, vec)
         _exponents(n, star, active, means, vidx, lwd, shared, unshared, LO, HI, off, vec)
         # Z = 1 + sum_{c != *} u_c and R = 1 / Z
@@ -1259,10 +1265,11 @@ class FastModel:
         sizes[R_DMU] = sizes[R_DMU2] = sizes[R_M2] = K * k
         sizes[R_LM1] = J
         sizes[R_AINVS] = sizes[R_T] = k
+        sizes[R_LC] = K
         sizes[R_INVC] = sizes[R_LM1C] = K * k if unshared else 0
         offsets = np.zeros(R_END + 1, dtype=np.int64)
         offsets[1:] = np.cumsum(sizes)
-        return offsets, int(offsets[-1]), order + 2, max(k, J, K, 5)
+        return offsets, int(offsets[-1]), order + 2, max(k, J, K, 6)
 
     def scratch(self, order: int, slots: int):
         """Zeroed scratch for ``slots`` concurrent particles."""
