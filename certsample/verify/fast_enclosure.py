@@ -778,31 +778,33 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
         u_hi = 1.0 if c == star else HI[0, off[R_U] + c]
         vec[V_RH, c] = min(1.0, next_up(u_hi / z_lo))
     trace = 0.0
+    rx = off[R_X]  # x_{c,i} (where k > 3) at row rx + i K + c: the K components of a coordinate contiguous
+    for c in range(K):  # the midpoint responsibilities
+        vec[V_HN, c] = 1.0 / z_mid if c == star else 0.5 * (LO[0, off[R_U] + c] + HI[0, off[R_U] + c]) / z_mid
     for i in range(k):
         centre = 0.0
         for c in range(K):  # the centre p_i under the midpoint responsibilities
-            r_mid = 1.0 / z_mid if c == star else 0.5 * (LO[0, off[R_U] + c] + HI[0, off[R_U] + c]) / z_mid
             if shared[i] >= 0:
-                centre += r_mid * means[c, i]
+                centre += vec[V_HN, c] * means[c, i]
             else:
                 gl, gh = _g0(c, i, means, vidx, LO, HI, off)
-                centre += r_mid * (0.5 * gl + 0.5 * gh)
+                vec[V_FL, c], vec[V_FH, c] = gl, gh  # kept for the spread below
+                centre += vec[V_HN, c] * (0.5 * gl + 0.5 * gh)
         vec[V_P, i] = centre
         weighted, largest = 0.0, 0.0
         for c in range(K):
-            xl, xh = _spread(c, i, centre, means, vidx, shared, gj, LO, HI, off)
+            if shared[i] >= 0:
+                xl, xh = _spread(c, i, centre, means, vidx, shared, gj, LO, HI, off)
+            else:  # _spread's G_{c,i} - p_i, with G_{c,i} from the centre's loop
+                xl, xh = isub(vec[V_FL, c], vec[V_FH, c], centre, centre)
+            if k > 3:
+                LO[0, rx + i * K + c], HI[0, rx + i * K + c] = xl, xh
             x = isqr(xl, xh)[1]
             weighted = next_up(weighted + next_up(vec[V_RH, c] * x))
             largest = max(largest, x)
         trace = next_up(trace + min(weighted, largest))
     gershgorin = math.inf
     if k > 3:  # with few coordinates the trace is within a factor k of lambda_max: not worth K^2 products
-        rx = off[R_X]  # x_{c,i} at row rx + i K + c: the K components of a coordinate contiguous
-        for c in range(K):
-            for i in range(k):
-                LO[0, rx + i * K + c], HI[0, rx + i * K + c] = _spread(
-                    c, i, vec[V_P, i], means, vidx, shared, gj, LO, HI, off
-                )
         SL, SH, AL, AH = vec[V_SL, :K], vec[V_SH, :K], vec[V_AL, :K], vec[V_AH, :K]
         RH = vec[V_RH, :K]
         gershgorin = 0.0
