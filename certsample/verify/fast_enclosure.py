@@ -153,8 +153,9 @@ STATUS = {
     R_LM1C,
     R_T,
     R_LC,
+    R_W,
     R_END,
-) = range(35)
+) = range(36)
 # rows of the vector scratch: the step's vectors, and the time-series cache (key, orders done per variance)
 # (V_KEY: the time interval, orders done of a and a^2, orders done of 1/v and log v, 1 + the reference component of
 # the constant rows, 1 + that of the exponents' constants; V_SL .. V_AH: the accumulators of the lane-wise series products; V_IB: see _inv_rows)
@@ -359,6 +360,7 @@ def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec):
         IL, IH = LO[n, ri : ri + J], HI[n, ri : ri + J]
         I0L, I0H = LO[0, ri : ri + J], HI[0, ri : ri + J]
         GL, GH = LO[n, rl : rl + J], HI[n, rl : rl + J]
+        WL, WH = LO[0, off[R_W] : off[R_W] + J], HI[0, off[R_W] : off[R_W] + J]
         if n == 0:
             el, eh = LO[0, re2], HI[0, re2]
             for j in range(J):
@@ -366,13 +368,14 @@ def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec):
                 vl, vh = iadd(pl, ph, 1.0, 1.0)
                 IL[j], IH[j] = idiv(1.0, 1.0, vl, vh)
                 GL[j], GH[j] = vl, vh  # v itself: :func:`_exponents` takes one log per component
+                pl, ph = imul(ML[j], MH[j], IL[j], IH[j])
+                WL[j], WH[j] = -ph, -pl  # -(lam - 1) (1/v)_0
         else:
-            # 1/v: v_q = (lam - 1) (a^2)_q for q >= 1, (1/v)_n = -(1/v)_0 sum_{q=1}^n v_q (1/v)_{n-q}
+            # 1/v: v_q = (lam - 1) (a^2)_q for q >= 1, (1/v)_n = -(lam - 1) (1/v)_0 sum_{q=1}^n (a^2)_q (1/v)_{n-q}
             _lanes_conv_scalar(LO, HI, re2, ri, True, n, 1, 2 * (n + 1), J, vec, ri)
             PL, PH = LO[n - 1, ri : ri + J], HI[n - 1, ri : ri + J]
             for j in range(J):
-                sl, sh = imul(IL[j], IH[j], ML[j], MH[j])
-                IL[j], IH[j] = imul(-sh, -sl, I0L[j], I0H[j])
+                IL[j], IH[j] = imul(IL[j], IH[j], WL[j], WH[j])
                 # (log v)' = 2 (1 - 1/v)
                 if n == 1:
                     GL[j], GH[j] = isub(2.0, 2.0, 2.0 * I0L[j], 2.0 * I0H[j])
@@ -1268,6 +1271,7 @@ class FastModel:
         sizes[R_LM1] = J
         sizes[R_AINVS] = sizes[R_T] = k
         sizes[R_LC] = K
+        sizes[R_W] = J
         sizes[R_INVC] = sizes[R_LM1C] = K * k if unshared else 0
         offsets = np.zeros(R_END + 1, dtype=np.int64)
         offsets[1:] = np.cumsum(sizes)
