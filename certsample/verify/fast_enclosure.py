@@ -170,9 +170,16 @@ U_HALF = 1.1102230246251565e-16  # u = 2^-53
 
 @device_function(inline=True)
 def _dot_bound(sl, sh, al, ah, terms):
-    """Round outward a sum of ``terms`` interval products accumulated in round-to-nearest (see :func:`_conv`)."""
-    k = (terms + 3) * U_HALF
-    return next_down(next_down(sl - next_up(k * al)) - 1e-300), next_up(next_up(sh + next_up(k * ah)) + 1e-300)
+    """Round outward a sum of ``terms`` interval products accumulated in round-to-nearest (see :func:`_conv`).
+
+    :func:`_conv` shows ``sum m_j >= s~ - k A~ - d`` with ``k = (terms + 3) u`` and ``d`` the underflows (at most
+    ``terms 2^-1075``). The margin ``M = fl(fl(k' A~) + 1e-300)`` with ``k' = (terms + 4) u`` (exact: an integer
+    times a power of 2) is at least ``k' A~ (1 - u)^2 + 1e-300 (1 - u) - 2^-1074`` (each rounding loses at most a
+    factor ``1 - u`` or, below the normal range, half an ``eta``), and ``k' (1 - u)^2 >= k`` for ``2 u (terms + 4) <=
+    1``, so ``M >= k A~ + d`` and ``down(fl(s~ - M)) <= s~ - M <= sum m_j``. The upper endpoint likewise.
+    """
+    k = (terms + 4) * U_HALF
+    return next_down(sl - (k * al + 1e-300)), next_up(sh + (k * ah + 1e-300))
 
 
 @device_function(inline=True)
@@ -319,15 +326,15 @@ def _lanes_conv_scalar(LO, HI, rs, rv, scalar_first, n, first, terms, count, vec
     _lanes_bound(LO, HI, n, count, vec, dst, terms)
 
 
-@device_function
+@device_function(inline=True)
 def _lanes_bound(LO, HI, n, count, vec, dst, terms):
     """:func:`_dot_bound` of each lane's sums, into column ``n`` of rows ``dst .. dst + count - 1``."""
-    k = (terms + 3) * U_HALF
+    k = (terms + 4) * U_HALF
     OL, OH = LO[n, dst : dst + count], HI[n, dst : dst + count]
     SL, SH, AL, AH = vec[V_SL, :count], vec[V_SH, :count], vec[V_AL, :count], vec[V_AH, :count]
     for r in range(count):
-        OL[r] = next_down(next_down(SL[r] - next_up(k * AL[r])) - 1e-300)
-        OH[r] = next_up(next_up(SH[r] + next_up(k * AH[r])) + 1e-300)
+        OL[r] = next_down(SL[r] - (k * AL[r] + 1e-300))
+        OH[r] = next_up(SH[r] + (k * AH[r] + 1e-300))
 
 
 @device_function
