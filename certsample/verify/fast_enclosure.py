@@ -124,7 +124,7 @@ STATUS = {
     R_E2,
     R_INV,
     R_AINV,
-    R_LOGV,
+    R_VJ,
     R_KAP,
     R_DS,
     R_Q,
@@ -157,7 +157,7 @@ STATUS = {
     R_END,
 ) = range(36)
 # rows of the vector scratch: the step's vectors, and the time-series cache (key, orders done per variance)
-# (V_KEY: the time interval, orders done of a and a^2, orders done of 1/v and log v, 1 + the reference component of
+# (V_KEY: the time interval, orders done of a and a^2, orders done of 1/v, 1 + the reference component of
 # the constant rows, 1 + that of the exponents' constants; V_SL .. V_AH: the accumulators of the lane-wise series products; V_IB: see _inv_rows)
 V_C, V_XL, V_XH, V_YL, V_YH, V_FL, V_FH, V_UH, V_HN, V_ERR, V_KEY, V_TA, V_RH, V_P, V_SL, V_SH, V_AL, V_AH, V_IB = range(19)
 N_VEC_ROWS = 19
@@ -339,13 +339,13 @@ def _lanes_bound(LO, HI, n, count, vec, dst, terms):
 
 @device_function
 def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec):
-    """Coefficient ``n`` of ``a``, ``a^2`` and, per variance ``lam_j``, of ``1/v`` and ``log v`` and (where ``jmask[j]
-    == 2``) of ``a/v`` and ``kappa = 1 - 1/v`` (``v = 1 + (lam_j - 1) a^2``, ``a = e^{-t}``, ``t`` in ``[tl, th]`` at
-    ``tau = 0``). The ``log v`` row holds ``v`` itself in column 0 (its coefficients from 1 on are those of ``log
-    v``): :func:`_exponents` needs ``log v`` at order 0 only in sums over coordinates, and takes one logarithm of a
-    product per component instead of one per variance. ``1/v`` and ``log v`` are computed for every variance at
-    once, in SIMD lanes (the ones no component uses cost a lane each, no branch). Coefficients already computed for
-    the same ``[tl, th]`` are kept (the cache key and the orders done live in the vector scratch)."""
+    """Coefficient ``n`` of ``a``, ``a^2`` and, per variance ``lam_j``, of ``1/v`` and (where ``jmask[j] == 2``) of ``a/v``
+    and ``kappa = 1 - 1/v`` (``v = 1 + (lam_j - 1) a^2``, ``a = e^{-t}``, ``t`` in ``[tl, th]`` at ``tau = 0``), and
+    ``v`` itself at order 0 (:func:`_exponent_constants` takes one logarithm of a product of them per component; the
+    higher coefficients of ``log v`` follow from those of ``1/v``, see :func:`_exponents`). ``1/v`` is computed for
+    every variance at once, in SIMD lanes (the ones no component uses cost a lane each, no branch). Coefficients
+    already computed for the same ``[tl, th]`` are kept (the cache key and the orders done live in the vector
+    scratch)."""
     ra, re2 = off[R_A], off[R_E2]
     J = lams.shape[0]
     if n == 0 and not (vec[V_KEY, 0] == tl and vec[V_KEY, 1] == th):
@@ -361,12 +361,11 @@ def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec):
             LO[n, ra], HI[n, ra] = idiv_pos(LO[n - 1, ra], HI[n - 1, ra], float(n))
             LO[n, re2], HI[n, re2] = idiv_pos(2.0 * LO[n - 1, re2], 2.0 * HI[n - 1, re2], float(n))
         vec[V_KEY, 2] = n + 1
-    ri, rl = off[R_INV], off[R_LOGV]
+    ri, rv = off[R_INV], off[R_VJ]
     if n >= vec[V_KEY, 3]:
         ML, MH = LO[0, off[R_LM1] : off[R_LM1] + J], HI[0, off[R_LM1] : off[R_LM1] + J]
         IL, IH = LO[n, ri : ri + J], HI[n, ri : ri + J]
-        I0L, I0H = LO[0, ri : ri + J], HI[0, ri : ri + J]
-        GL, GH = LO[n, rl : rl + J], HI[n, rl : rl + J]
+        GL, GH = LO[0, rv : rv + J], HI[0, rv : rv + J]
         WL, WH = LO[0, off[R_W] : off[R_W] + J], HI[0, off[R_W] : off[R_W] + J]
         if n == 0:
             el, eh = LO[0, re2], HI[0, re2]
@@ -374,20 +373,14 @@ def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec):
                 pl, ph = imul(ML[j], MH[j], el, eh)
                 vl, vh = iadd(pl, ph, 1.0, 1.0)
                 IL[j], IH[j] = idiv(1.0, 1.0, vl, vh)
-                GL[j], GH[j] = vl, vh  # v itself: :func:`_exponents` takes one log per component
+                GL[j], GH[j] = vl, vh  # v itself, for :func:`_exponent_constants`
                 pl, ph = imul(ML[j], MH[j], IL[j], IH[j])
                 WL[j], WH[j] = -ph, -pl  # -(lam - 1) (1/v)_0
         else:
             # 1/v: v_q = (lam - 1) (a^2)_q for q >= 1, (1/v)_n = -(lam - 1) (1/v)_0 sum_{q=1}^n (a^2)_q (1/v)_{n-q}
             _lanes_conv_scalar(LO, HI, re2, ri, True, n, 1, 2 * (n + 1), J, vec, ri)
-            PL, PH = LO[n - 1, ri : ri + J], HI[n - 1, ri : ri + J]
             for j in range(J):
                 IL[j], IH[j] = imul(IL[j], IH[j], WL[j], WH[j])
-                # (log v)' = 2 (1 - 1/v)
-                if n == 1:
-                    GL[j], GH[j] = isub(2.0, 2.0, 2.0 * I0L[j], 2.0 * I0H[j])
-                else:
-                    GL[j], GH[j] = idiv_pos(-2.0 * PH[j], -2.0 * PL[j], float(n))
         vec[V_KEY, 3] = n + 1
     for j in range(J):
         if jmask[j] == 2 and n >= vec[V_TA, j]:
@@ -404,8 +397,8 @@ def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec):
 @device_function
 def _exponent_constants(star, vidx, shared, lwd, LO, HI, off, vec):
     """Column 0 of the ``l`` constant rows, which :func:`_exponents` adds at order 0: ``log(w_c / w_*) - log(prod_i
-    v_{c,i} / v_{*,i}) / 2`` over the coordinates where the variances differ (column 0 of the ``log v`` rows holds
-    ``v``), for every ``c != *``. They depend on the time interval and ``*`` only: kept while neither changes (``1 +
+    v_{c,i} / v_{*,i}) / 2`` over the coordinates where the variances differ (``v`` from column 0 of its
+    rows), for every ``c != *``. They depend on the time interval and ``*`` only: kept while neither changes (``1 +
     *`` in the vector scratch, reset by :func:`_time_series` with the time interval)."""
     if vec[V_KEY, 5] == star + 1:
         return
@@ -418,7 +411,7 @@ def _exponent_constants(star, vidx, shared, lwd, LO, HI, off, vec):
         for i in range(k):
             jc, js = vidx[c, i], vidx[star, i]
             if shared[i] < 0 and jc != js:
-                r1, r2 = off[R_LOGV] + jc, off[R_LOGV] + js
+                r1, r2 = off[R_VJ] + jc, off[R_VJ] + js
                 pl, ph = idiv(LO[0, r1], HI[0, r1], LO[0, r2], HI[0, r2])
                 ql, qh = imul(ql, qh, pl, ph)
         if not (ql == 1.0 and qh == 1.0):  # a product of exactly 1 has log 0
@@ -580,7 +573,7 @@ def _coordinate_terms(n, star, active, means, vidx, shared, unshared, LO, HI, of
 
 @device_function
 def _variance_mask(star, active, vidx, shared, gj, jmask):
-    """``jmask[j]``: 0 unused, 1 for ``1/v`` and ``log v``, 2 also for ``a/v`` and ``kappa`` (the reference
+    """``jmask[j]``: 0 unused, 1 for ``1/v`` (and ``v``), 2 also for ``a/v`` and ``kappa`` (the reference
     component's variances and the shared groups')."""
     K, k = vidx.shape
     for j in range(jmask.shape[0]):
@@ -1268,7 +1261,7 @@ class FastModel:
         unshared = int(np.sum(self.shared < 0))
         sizes = [0] * R_END
         sizes[R_Y], sizes[R_A], sizes[R_E2], sizes[R_Z], sizes[R_R] = k, 1, 1, 1, 1
-        sizes[R_INV] = sizes[R_AINV] = sizes[R_LOGV] = sizes[R_KAP] = J
+        sizes[R_INV] = sizes[R_AINV] = sizes[R_VJ] = sizes[R_KAP] = J
         for block in (R_DS, R_Q, R_Q0, R_MM, R_V, R_N, R_Y2, R_AY, R_SK, R_ESK, R_SM):
             sizes[block] = k
         sizes[R_L] = sizes[R_U] = K
