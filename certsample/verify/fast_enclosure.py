@@ -338,14 +338,14 @@ def _lanes_bound(LO, HI, n, count, vec, dst, terms):
 
 
 @device_function
-def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec):
+def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec, block, k):
     """Coefficient ``n`` of ``a``, ``a^2`` and, per variance ``lam_j``, of ``1/v`` and (where ``jmask[j] == 2``) of ``a/v``
     and ``kappa = 1 - 1/v`` (``v = 1 + (lam_j - 1) a^2``, ``a = e^{-t}``, ``t`` in ``[tl, th]`` at ``tau = 0``), and
     ``v`` itself at order 0 (:func:`_exponent_constants` takes one logarithm of a product of them per component; the
     higher coefficients of ``log v`` follow from those of ``1/v``, see :func:`_exponents`). ``1/v`` is computed for
     every variance at once, in SIMD lanes (the ones no component uses cost a lane each, no branch). Coefficients
     already computed for the same ``[tl, th]`` are kept (the cache key and the orders done live in the vector
-    scratch)."""
+    scratch). ``block`` is the first of the reference component's ``k`` consecutive variances, or -1."""
     ra, re2 = off[R_A], off[R_E2]
     J = lams.shape[0]
     if n == 0 and not (vec[V_KEY, 0] == tl and vec[V_KEY, 1] == th):
@@ -382,6 +382,24 @@ def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec):
             for j in range(J):
                 IL[j], IH[j] = imul(IL[j], IH[j], WL[j], WH[j])
         vec[V_KEY, 3] = n + 1
+    if block >= 0 and n >= vec[V_TA, block]:
+        # the reference component's k consecutive variances (``block``: see :func:`_inv_rows`) at once, in SIMD lanes:
+        # per lane the operations of the loop below, so the same results
+        rai, rk, rib, rm = off[R_AINV] + block, off[R_KAP] + block, ri + block, off[R_LM1] + block
+        _lanes_conv_scalar(LO, HI, ra, rib, True, n, 0, n + 1, k, vec, rai)
+        KL, KH = LO[n, rk : rk + k], HI[n, rk : rk + k]
+        IL, IH = LO[n, rib : rib + k], HI[n, rib : rib + k]
+        if n == 0:
+            ML, MH = LO[0, rm : rm + k], HI[0, rm : rm + k]
+            el, eh = LO[0, re2], HI[0, re2]
+            for i in range(k):
+                pl, ph = imul(ML[i], MH[i], el, eh)
+                KL[i], KH[i] = imul(pl, ph, IL[i], IH[i])
+        else:
+            for i in range(k):
+                KL[i], KH[i] = -IH[i], -IL[i]
+        for i in range(k):
+            vec[V_TA, block + i] = n + 1
     for j in range(J):
         if jmask[j] == 2 and n >= vec[V_TA, j]:
             rai, rk = off[R_AINV] + j, off[R_KAP] + j
@@ -636,7 +654,7 @@ def _series(order, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO,
         unshared = unshared or shared[i] < 0
     _constants(star, means, vidx, lams, unshared, LO, HI, off, vec)
     for n in range(order):
-        _time_series(n, lams, jmask, LO, HI, off, tl, th, vec)
+        _time_series(n, lams, jmask, LO, HI, off, tl, th, vec, int(vec[V_IB, star]), k)
         if n == 0 and unshared:
             _exponent_constants(star, vidx, shared, lwd, LO, HI, off, vec)
         _coordinate_terms(n, star, active, means, vidx, shared, unshared, LO, HI, off, vec)
