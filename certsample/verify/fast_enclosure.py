@@ -67,7 +67,9 @@ least ``1e-13 t`` validates, when a quantity is not finite, or after ``max_steps
 Costs: a step is a few interval evaluations of ``F`` (step 1), two runs of the series recurrences of
 order ``m`` and ``m + 1`` (point and box) and one log-norm. In coordinates where every component has the
 same variance (rings, point clouds) a component costs one series product per order (its ``exp``); where
-the variances differ, two per component and coordinate, plus one per distinct variance for ``1/v``. The
+the variances differ, two per component and coordinate, plus one per distinct variance for ``1/v``; those loops
+run in SIMD lanes over the coordinates and variances (the scratch holds coefficient ``n`` of every row contiguously;
+each lane performs the scalar operations, :func:`_lanes_conv`). The
 step count follows the radius of convergence, which shrinks like ``t`` near ``delta``, and, in many
 dimensions, the overestimation of the box series (interval widths add over coordinates). Measured
 throughput is in ``docs/performance.md``.
@@ -157,9 +159,12 @@ STATUS = {
     R_END,
 ) = range(36)
 # rows of the vector scratch: the step's vectors, and the time-series cache (key, orders done per variance)
-# (V_KEY: the time interval, orders done of a and a^2, orders done of 1/v, 1 + the reference component of
-# the constant rows, 1 + that of the exponents' constants; V_SL .. V_AH: the accumulators of the lane-wise series products; V_IB: see _inv_rows)
-V_C, V_XL, V_XH, V_YL, V_YH, V_FL, V_FH, V_UH, V_HN, V_ERR, V_KEY, V_TA, V_RH, V_P, V_SL, V_SH, V_AL, V_AH, V_IB = range(19)
+# (V_KEY: the time interval, orders done of a and a^2, orders done of 1/v, 1 + the reference component of the
+# constant rows, 1 + that of the exponents' constants; V_SL .. V_AH: the accumulators of the lane-wise series
+# products; V_IB: see _inv_rows)
+V_C, V_XL, V_XH, V_YL, V_YH, V_FL, V_FH, V_UH, V_HN, V_ERR, V_KEY, V_TA, V_RH, V_P, V_SL, V_SH, V_AL, V_AH, V_IB = (
+    range(19)
+)
 N_VEC_ROWS = 19
 #: steps aim at a remainder of this fraction of the local tolerance (the remainder grows faster than h^(m+1): the
 #: box widens with h, and the radius of convergence shrinks with t)
@@ -339,13 +344,14 @@ def _lanes_bound(LO, HI, n, count, vec, dst, terms):
 
 @device_function
 def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec, block, k):
-    """Coefficient ``n`` of ``a``, ``a^2`` and, per variance ``lam_j``, of ``1/v`` and (where ``jmask[j] == 2``) of ``a/v``
-    and ``kappa = 1 - 1/v`` (``v = 1 + (lam_j - 1) a^2``, ``a = e^{-t}``, ``t`` in ``[tl, th]`` at ``tau = 0``), and
-    ``v`` itself at order 0 (:func:`_exponent_constants` takes one logarithm of a product of them per component; the
-    higher coefficients of ``log v`` follow from those of ``1/v``, see :func:`_exponents`). ``1/v`` is computed for
-    every variance at once, in SIMD lanes (the ones no component uses cost a lane each, no branch). Coefficients
-    already computed for the same ``[tl, th]`` are kept (the cache key and the orders done live in the vector
-    scratch). ``block`` is the first of the reference component's ``k`` consecutive variances, or -1."""
+    """Coefficient ``n`` of ``a``, ``a^2`` and, per variance ``lam_j``, of ``1/v`` and (where ``jmask[j] == 2``) of
+    ``a/v`` and ``kappa = 1 - 1/v`` (``v = 1 + (lam_j - 1) a^2``, ``a = e^{-t}``, ``t`` in ``[tl, th]`` at ``tau =
+    0``), and ``v`` itself at order 0 (:func:`_exponent_constants` takes one logarithm of a product of them per
+    component; the higher coefficients of ``log v`` follow from those of ``1/v``, see :func:`_exponents`). ``1/v``
+    is computed for every variance at once, in SIMD lanes (the ones no component uses cost a lane each, no branch).
+    Coefficients already computed for the same ``[tl, th]`` are kept (the cache key and the orders done live in the
+    vector scratch). ``block`` is the first of the reference component's ``k`` consecutive variances, or -1.
+    """
     ra, re2 = off[R_A], off[R_E2]
     J = lams.shape[0]
     if n == 0 and not (vec[V_KEY, 0] == tl and vec[V_KEY, 1] == th):
@@ -491,7 +497,6 @@ def _exponents(n, star, active, means, vidx, lwd, shared, unshared, LO, HI, off,
             DML, DMH, D2L, D2H = LO[0, m0 : m0 + k], HI[0, m0 : m0 + k], LO[0, m2 : m2 + k], HI[0, m2 : m2 + k]
             DPL, DPH = LO[max(n - 1, 0), d0 : d0 + k], HI[max(n - 1, 0), d0 : d0 + k]
             VC = vidx[c]
-            inv_n = 1.0 / n if n > 0 else 0.0  # only read where n > 0
             for i in range(k):
                 pl, ph = imul(DML[i], DMH[i], QL[i], QH[i])
                 ql, qh = imul(D2L[i], D2H[i], Q0L[i], Q0H[i])

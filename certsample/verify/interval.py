@@ -159,7 +159,8 @@ def idiv(al, ah, bl, bh):
 @device_function(inline=True)
 def idiv_pos(al, ah, d):
     """``[al, ah] / d`` for a float ``d > 0``: ``idiv(al, ah, d, d)`` in two divisions (dividing by ``d > 0`` is
-    increasing, and so is its rounding, so the least and largest of the four quotients are ``al / d`` and ``ah / d``)."""
+    increasing, and so is its rounding, so the least and largest of the four quotients are ``al / d`` and
+    ``ah / d``)."""
     return next_down(al / d), next_up(ah / d)
 
 
