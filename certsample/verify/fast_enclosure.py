@@ -67,7 +67,9 @@ least ``1e-13 t`` validates, when a quantity is not finite, or after ``max_steps
 Costs: a step is a few interval evaluations of ``F`` (step 1), two runs of the series recurrences of
 order ``m`` and ``m + 1`` (point and box) and one log-norm. In coordinates where every component has the
 same variance (rings, point clouds) a component costs one series product per order (its ``exp``); where
-the variances differ, two per component and coordinate, plus one per distinct variance for ``1/v``. The
+the variances differ, two per component and coordinate, plus one per distinct variance for ``1/v``; those loops
+run in SIMD lanes over the coordinates and variances (the scratch holds coefficient ``n`` of every row contiguously;
+each lane performs the scalar operations, :func:`_lanes_conv`). The
 step count follows the radius of convergence, which shrinks like ``t`` near ``delta``, and, in many
 dimensions, the overestimation of the box series (interval widths add over coordinates). Measured
 throughput is in ``docs/performance.md``.
@@ -124,7 +126,7 @@ STATUS = {
     R_E2,
     R_INV,
     R_AINV,
-    R_LOGV,
+    R_VJ,
     R_KAP,
     R_DS,
     R_Q,
@@ -152,12 +154,15 @@ STATUS = {
     R_INVC,
     R_LM1C,
     R_T,
+    R_LC,
+    R_W,
     R_END,
-) = range(34)
+) = range(36)
 # rows of the vector scratch: the step's vectors, and the time-series cache (key, orders done per variance)
-# (V_KEY: the time interval, orders done of a and a^2, orders done of 1/v and log v, 1 + the reference component of
-# the constant rows; V_SL .. V_AH: the accumulators of the lane-wise series products; V_IB: see _inv_rows)
-(V_C, V_XL, V_XH, V_YL, V_YH, V_FL, V_FH, V_UH, V_HN, V_ERR, V_KEY, V_TA, V_RH, V_P, V_SL, V_SH, V_AL, V_AH, V_IB) = (
+# (V_KEY: the time interval, orders done of a and a^2, orders done of 1/v, 1 + the reference component of the
+# constant rows, 1 + that of the exponents' constants; V_SL .. V_AH: the accumulators of the lane-wise series
+# products; V_IB: see _inv_rows)
+V_C, V_XL, V_XH, V_YL, V_YH, V_FL, V_FH, V_UH, V_HN, V_ERR, V_KEY, V_TA, V_RH, V_P, V_SL, V_SH, V_AL, V_AH, V_IB = (
     range(19)
 )
 N_VEC_ROWS = 19
@@ -170,9 +175,16 @@ U_HALF = 1.1102230246251565e-16  # u = 2^-53
 
 @device_function(inline=True)
 def _dot_bound(sl, sh, al, ah, terms):
-    """Round outward a sum of ``terms`` interval products accumulated in round-to-nearest (see :func:`_conv`)."""
-    k = (terms + 3) * U_HALF
-    return next_down(next_down(sl - next_up(k * al)) - 1e-300), next_up(next_up(sh + next_up(k * ah)) + 1e-300)
+    """Round outward a sum of ``terms`` interval products accumulated in round-to-nearest (see :func:`_conv`).
+
+    :func:`_conv` shows ``sum m_j >= s~ - k A~ - d`` with ``k = (terms + 3) u`` and ``d`` the underflows (at most
+    ``terms 2^-1075``). The margin ``M = fl(fl(k' A~) + 1e-300)`` with ``k' = (terms + 4) u`` (exact: an integer
+    times a power of 2) is at least ``k' A~ (1 - u)^2 + 1e-300 (1 - u) - 2^-1074`` (each rounding loses at most a
+    factor ``1 - u`` or, below the normal range, half an ``eta``), and ``k' (1 - u)^2 >= k`` for ``2 u (terms + 4) <=
+    1``, so ``M >= k A~ + d`` and ``down(fl(s~ - M)) <= s~ - M <= sum m_j``. The upper endpoint likewise.
+    """
+    k = (terms + 4) * U_HALF
+    return next_down(sl - (k * al + 1e-300)), next_up(sh + (k * ah + 1e-300))
 
 
 @device_function(inline=True)
@@ -319,30 +331,31 @@ def _lanes_conv_scalar(LO, HI, rs, rv, scalar_first, n, first, terms, count, vec
     _lanes_bound(LO, HI, n, count, vec, dst, terms)
 
 
-@device_function
+@device_function(inline=True)
 def _lanes_bound(LO, HI, n, count, vec, dst, terms):
     """:func:`_dot_bound` of each lane's sums, into column ``n`` of rows ``dst .. dst + count - 1``."""
-    k = (terms + 3) * U_HALF
+    k = (terms + 4) * U_HALF
     OL, OH = LO[n, dst : dst + count], HI[n, dst : dst + count]
     SL, SH, AL, AH = vec[V_SL, :count], vec[V_SH, :count], vec[V_AL, :count], vec[V_AH, :count]
     for r in range(count):
-        OL[r] = next_down(next_down(SL[r] - next_up(k * AL[r])) - 1e-300)
-        OH[r] = next_up(next_up(SH[r] + next_up(k * AH[r])) + 1e-300)
+        OL[r] = next_down(SL[r] - (k * AL[r] + 1e-300))
+        OH[r] = next_up(SH[r] + (k * AH[r] + 1e-300))
 
 
 @device_function
-def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec):
-    """Coefficient ``n`` of ``a``, ``a^2`` and, per variance ``lam_j``, of ``1/v`` and ``log v`` and (where ``jmask[j]
-    == 2``) of ``a/v`` and ``kappa = 1 - 1/v`` (``v = 1 + (lam_j - 1) a^2``, ``a = e^{-t}``, ``t`` in ``[tl, th]`` at
-    ``tau = 0``). The ``log v`` row holds ``v`` itself in column 0 (its coefficients from 1 on are those of ``log
-    v``): :func:`_exponents` needs ``log v`` at order 0 only in sums over coordinates, and takes one logarithm of a
-    product per component instead of one per variance. ``1/v`` and ``log v`` are computed for every variance at
-    once, in SIMD lanes (the ones no component uses cost a lane each, no branch). Coefficients already computed for
-    the same ``[tl, th]`` are kept (the cache key and the orders done live in the vector scratch)."""
+def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec, block, k):
+    """Coefficient ``n`` of ``a``, ``a^2`` and, per variance ``lam_j``, of ``1/v`` and (where ``jmask[j] == 2``) of
+    ``a/v`` and ``kappa = 1 - 1/v`` (``v = 1 + (lam_j - 1) a^2``, ``a = e^{-t}``, ``t`` in ``[tl, th]`` at ``tau =
+    0``), and ``v`` itself at order 0 (:func:`_exponent_constants` takes one logarithm of a product of them per
+    component; the higher coefficients of ``log v`` follow from those of ``1/v``, see :func:`_exponents`). ``1/v``
+    is computed for every variance at once, in SIMD lanes (the ones no component uses cost a lane each, no branch).
+    Coefficients already computed for the same ``[tl, th]`` are kept (the cache key and the orders done live in the
+    vector scratch). ``block`` is the first of the reference component's ``k`` consecutive variances, or -1.
+    """
     ra, re2 = off[R_A], off[R_E2]
     J = lams.shape[0]
     if n == 0 and not (vec[V_KEY, 0] == tl and vec[V_KEY, 1] == th):
-        vec[V_KEY, 0], vec[V_KEY, 1], vec[V_KEY, 2], vec[V_KEY, 3] = tl, th, 0.0, 0.0
+        vec[V_KEY, 0], vec[V_KEY, 1], vec[V_KEY, 2], vec[V_KEY, 3], vec[V_KEY, 5] = tl, th, 0.0, 0.0, 0.0
         for j in range(J):
             vec[V_TA, j] = 0.0
     if n >= vec[V_KEY, 2]:
@@ -354,32 +367,45 @@ def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec):
             LO[n, ra], HI[n, ra] = idiv_pos(LO[n - 1, ra], HI[n - 1, ra], float(n))
             LO[n, re2], HI[n, re2] = idiv_pos(2.0 * LO[n - 1, re2], 2.0 * HI[n - 1, re2], float(n))
         vec[V_KEY, 2] = n + 1
-    ri, rl = off[R_INV], off[R_LOGV]
+    ri, rv = off[R_INV], off[R_VJ]
     if n >= vec[V_KEY, 3]:
         ML, MH = LO[0, off[R_LM1] : off[R_LM1] + J], HI[0, off[R_LM1] : off[R_LM1] + J]
         IL, IH = LO[n, ri : ri + J], HI[n, ri : ri + J]
-        I0L, I0H = LO[0, ri : ri + J], HI[0, ri : ri + J]
-        GL, GH = LO[n, rl : rl + J], HI[n, rl : rl + J]
+        GL, GH = LO[0, rv : rv + J], HI[0, rv : rv + J]
+        WL, WH = LO[0, off[R_W] : off[R_W] + J], HI[0, off[R_W] : off[R_W] + J]
         if n == 0:
             el, eh = LO[0, re2], HI[0, re2]
             for j in range(J):
                 pl, ph = imul(ML[j], MH[j], el, eh)
                 vl, vh = iadd(pl, ph, 1.0, 1.0)
                 IL[j], IH[j] = idiv(1.0, 1.0, vl, vh)
-                GL[j], GH[j] = vl, vh  # v itself: :func:`_exponents` takes one log per component
+                GL[j], GH[j] = vl, vh  # v itself, for :func:`_exponent_constants`
+                pl, ph = imul(ML[j], MH[j], IL[j], IH[j])
+                WL[j], WH[j] = -ph, -pl  # -(lam - 1) (1/v)_0
         else:
-            # 1/v: v_q = (lam - 1) (a^2)_q for q >= 1, (1/v)_n = -(1/v)_0 sum_{q=1}^n v_q (1/v)_{n-q}
+            # 1/v: v_q = (lam - 1) (a^2)_q for q >= 1, (1/v)_n = -(lam - 1) (1/v)_0 sum_{q=1}^n (a^2)_q (1/v)_{n-q}
             _lanes_conv_scalar(LO, HI, re2, ri, True, n, 1, 2 * (n + 1), J, vec, ri)
-            PL, PH = LO[n - 1, ri : ri + J], HI[n - 1, ri : ri + J]
             for j in range(J):
-                sl, sh = imul(IL[j], IH[j], ML[j], MH[j])
-                IL[j], IH[j] = imul(-sh, -sl, I0L[j], I0H[j])
-                # (log v)' = 2 (1 - 1/v)
-                if n == 1:
-                    GL[j], GH[j] = isub(2.0, 2.0, 2.0 * I0L[j], 2.0 * I0H[j])
-                else:
-                    GL[j], GH[j] = idiv_pos(-2.0 * PH[j], -2.0 * PL[j], float(n))
+                IL[j], IH[j] = imul(IL[j], IH[j], WL[j], WH[j])
         vec[V_KEY, 3] = n + 1
+    if block >= 0 and n >= vec[V_TA, block]:
+        # the reference component's k consecutive variances (``block``: see :func:`_inv_rows`) at once, in SIMD lanes:
+        # per lane the operations of the loop below, so the same results
+        rai, rk, rib, rm = off[R_AINV] + block, off[R_KAP] + block, ri + block, off[R_LM1] + block
+        _lanes_conv_scalar(LO, HI, ra, rib, True, n, 0, n + 1, k, vec, rai)
+        KL, KH = LO[n, rk : rk + k], HI[n, rk : rk + k]
+        IL, IH = LO[n, rib : rib + k], HI[n, rib : rib + k]
+        if n == 0:
+            ML, MH = LO[0, rm : rm + k], HI[0, rm : rm + k]
+            el, eh = LO[0, re2], HI[0, re2]
+            for i in range(k):
+                pl, ph = imul(ML[i], MH[i], el, eh)
+                KL[i], KH[i] = imul(pl, ph, IL[i], IH[i])
+        else:
+            for i in range(k):
+                KL[i], KH[i] = -IH[i], -IL[i]
+        for i in range(k):
+            vec[V_TA, block + i] = n + 1
     for j in range(J):
         if jmask[j] == 2 and n >= vec[V_TA, j]:
             rai, rk = off[R_AINV] + j, off[R_KAP] + j
@@ -393,25 +419,30 @@ def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec):
 
 
 @device_function
-def _exponent_constants(star, active, vidx, shared, lwd, LO, HI, off):
-    """Column 0 of the ``l`` rows before :func:`_exponents` adds the rest: ``log(w_c / w_*) - log(prod_i v_{c,i} /
-    v_{*,i}) / 2`` over the coordinates where the variances differ (column 0 of the ``log v`` rows holds ``v``)."""
+def _exponent_constants(star, vidx, shared, lwd, LO, HI, off, vec):
+    """Column 0 of the ``l`` constant rows, which :func:`_exponents` adds at order 0: ``log(w_c / w_*) - log(prod_i
+    v_{c,i} / v_{*,i}) / 2`` over the coordinates where the variances differ (``v`` from column 0 of its
+    rows), for every ``c != *``. They depend on the time interval and ``*`` only: kept while neither changes (``1 +
+    *`` in the vector scratch, reset by :func:`_time_series` with the time interval)."""
+    if vec[V_KEY, 5] == star + 1:
+        return
     K, k = vidx.shape
     for c in range(K):
-        if c == star or active[c] == 0:
+        if c == star:
             continue
         ll, lh = lwd[c, star, 0], lwd[c, star, 1]
         ql, qh = 1.0, 1.0
         for i in range(k):
             jc, js = vidx[c, i], vidx[star, i]
             if shared[i] < 0 and jc != js:
-                r1, r2 = off[R_LOGV] + jc, off[R_LOGV] + js
+                r1, r2 = off[R_VJ] + jc, off[R_VJ] + js
                 pl, ph = idiv(LO[0, r1], HI[0, r1], LO[0, r2], HI[0, r2])
                 ql, qh = imul(ql, qh, pl, ph)
         if not (ql == 1.0 and qh == 1.0):  # a product of exactly 1 has log 0
             pl, ph = log_bounds(ql, qh)
             ll, lh = isub(ll, lh, 0.5 * pl, 0.5 * ph)
-        LO[0, off[R_L] + c], HI[0, off[R_L] + c] = ll, lh
+        LO[0, off[R_LC] + c], HI[0, off[R_LC] + c] = ll, lh
+    vec[V_KEY, 5] = star + 1
 
 
 @device_function
@@ -433,7 +464,7 @@ def _exponents(n, star, active, means, vidx, lwd, shared, unshared, LO, HI, off,
     at every time of ``[tl, th]``): the product of the intervals of the ratios contains the exact product at every
     such time (each interval operation contains its exact results), and ``log`` is increasing, so
     :func:`~.interval.log_bounds` of the product interval contains the sum (:func:`_exponent_constants` writes it,
-    with ``log(w_c / w_*)``, into column 0 of the ``l`` rows before the rest is added). One logarithm per component
+    with ``log(w_c / w_*)``, into the ``l`` constant rows, to which the rest is added). One logarithm per component
     replaces one per variance. (A product that overflows or underflows gives an infinite bound of the logarithm: the
     enclosure stays valid, and the step fails where ``u_c`` becomes unbounded.) From order 1 on, ``(log v)' = 2 (1 -
     1/v)`` gives ``(log v_c - log v_*)_n = -(2 / n) D_{n-1}`` exactly, so that term is ``D_{n-1} / n``.
@@ -453,7 +484,7 @@ def _exponents(n, star, active, means, vidx, lwd, shared, unshared, LO, HI, off,
         if c == star or active[c] == 0:
             continue
         if n == 0 and unshared:  # the weights and log-variance terms, from :func:`_exponent_constants`
-            ll, lh = LO[0, off[R_L] + c], HI[0, off[R_L] + c]
+            ll, lh = LO[0, off[R_LC] + c], HI[0, off[R_LC] + c]
         elif n == 0:
             ll, lh = lwd[c, star, 0], lwd[c, star, 1]
         else:
@@ -565,7 +596,7 @@ def _coordinate_terms(n, star, active, means, vidx, shared, unshared, LO, HI, of
 
 @device_function
 def _variance_mask(star, active, vidx, shared, gj, jmask):
-    """``jmask[j]``: 0 unused, 1 for ``1/v`` and ``log v``, 2 also for ``a/v`` and ``kappa`` (the reference
+    """``jmask[j]``: 0 unused, 1 for ``1/v`` (and ``v``), 2 also for ``a/v`` and ``kappa`` (the reference
     component's variances and the shared groups')."""
     K, k = vidx.shape
     for j in range(jmask.shape[0]):
@@ -628,9 +659,9 @@ def _series(order, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO,
         unshared = unshared or shared[i] < 0
     _constants(star, means, vidx, lams, unshared, LO, HI, off, vec)
     for n in range(order):
-        _time_series(n, lams, jmask, LO, HI, off, tl, th, vec)
+        _time_series(n, lams, jmask, LO, HI, off, tl, th, vec, int(vec[V_IB, star]), k)
         if n == 0 and unshared:
-            _exponent_constants(star, active, vidx, shared, lwd, LO, HI, off)
+            _exponent_constants(star, vidx, shared, lwd, LO, HI, off, vec)
         _coordinate_terms(n, star, active, means, vidx, shared, unshared, LO, HI, off, vec)
         _exponents(n, star, active, means, vidx, lwd, shared, unshared, LO, HI, off, vec)
         # Z = 1 + sum_{c != *} u_c and R = 1 / Z
@@ -773,31 +804,33 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
         u_hi = 1.0 if c == star else HI[0, off[R_U] + c]
         vec[V_RH, c] = min(1.0, next_up(u_hi / z_lo))
     trace = 0.0
+    rx = off[R_X]  # x_{c,i} (where k > 3) at row rx + i K + c: the K components of a coordinate contiguous
+    for c in range(K):  # the midpoint responsibilities
+        vec[V_HN, c] = 1.0 / z_mid if c == star else 0.5 * (LO[0, off[R_U] + c] + HI[0, off[R_U] + c]) / z_mid
     for i in range(k):
         centre = 0.0
         for c in range(K):  # the centre p_i under the midpoint responsibilities
-            r_mid = 1.0 / z_mid if c == star else 0.5 * (LO[0, off[R_U] + c] + HI[0, off[R_U] + c]) / z_mid
             if shared[i] >= 0:
-                centre += r_mid * means[c, i]
+                centre += vec[V_HN, c] * means[c, i]
             else:
                 gl, gh = _g0(c, i, means, vidx, LO, HI, off)
-                centre += r_mid * (0.5 * gl + 0.5 * gh)
+                vec[V_FL, c], vec[V_FH, c] = gl, gh  # kept for the spread below
+                centre += vec[V_HN, c] * (0.5 * gl + 0.5 * gh)
         vec[V_P, i] = centre
         weighted, largest = 0.0, 0.0
         for c in range(K):
-            xl, xh = _spread(c, i, centre, means, vidx, shared, gj, LO, HI, off)
+            if shared[i] >= 0:
+                xl, xh = _spread(c, i, centre, means, vidx, shared, gj, LO, HI, off)
+            else:  # _spread's G_{c,i} - p_i, with G_{c,i} from the centre's loop
+                xl, xh = isub(vec[V_FL, c], vec[V_FH, c], centre, centre)
+            if k > 3:
+                LO[0, rx + i * K + c], HI[0, rx + i * K + c] = xl, xh
             x = isqr(xl, xh)[1]
             weighted = next_up(weighted + next_up(vec[V_RH, c] * x))
             largest = max(largest, x)
         trace = next_up(trace + min(weighted, largest))
     gershgorin = math.inf
     if k > 3:  # with few coordinates the trace is within a factor k of lambda_max: not worth K^2 products
-        rx = off[R_X]  # x_{c,i} at row rx + i K + c: the K components of a coordinate contiguous
-        for c in range(K):
-            for i in range(k):
-                LO[0, rx + i * K + c], HI[0, rx + i * K + c] = _spread(
-                    c, i, vec[V_P, i], means, vidx, shared, gj, LO, HI, off
-                )
         SL, SH, AL, AH = vec[V_SL, :K], vec[V_SH, :K], vec[V_AL, :K], vec[V_AH, :K]
         RH = vec[V_RH, :K]
         gershgorin = 0.0
@@ -1251,7 +1284,7 @@ class FastModel:
         unshared = int(np.sum(self.shared < 0))
         sizes = [0] * R_END
         sizes[R_Y], sizes[R_A], sizes[R_E2], sizes[R_Z], sizes[R_R] = k, 1, 1, 1, 1
-        sizes[R_INV] = sizes[R_AINV] = sizes[R_LOGV] = sizes[R_KAP] = J
+        sizes[R_INV] = sizes[R_AINV] = sizes[R_VJ] = sizes[R_KAP] = J
         for block in (R_DS, R_Q, R_Q0, R_MM, R_V, R_N, R_Y2, R_AY, R_SK, R_ESK, R_SM):
             sizes[block] = k
         sizes[R_L] = sizes[R_U] = K
@@ -1260,10 +1293,12 @@ class FastModel:
         sizes[R_DMU] = sizes[R_DMU2] = sizes[R_M2] = K * k
         sizes[R_LM1] = J
         sizes[R_AINVS] = sizes[R_T] = k
+        sizes[R_LC] = K
+        sizes[R_W] = J
         sizes[R_INVC] = sizes[R_LM1C] = K * k if unshared else 0
         offsets = np.zeros(R_END + 1, dtype=np.int64)
         offsets[1:] = np.cumsum(sizes)
-        return offsets, int(offsets[-1]), order + 2, max(k, J, K, 5)
+        return offsets, int(offsets[-1]), order + 2, max(k, J, K, 6)
 
     def scratch(self, order: int, slots: int):
         """Zeroed scratch for ``slots`` concurrent particles."""
