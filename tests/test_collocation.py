@@ -516,7 +516,9 @@ def test_adaptive_plan_and_run_agree_on_counts_and_are_flat_in_dimension():
         assert run.rounds == plan.rounds == int(np.sum(plan.sweeps) - overlapped.sum())
         kernel = cs.sample(target, plan.solver(), x_init=x0, grid=plan.grid, backend="cpu")
         assert kernel.nfe == plan.nfe and kernel.rounds == plan.rounds
-        assert np.allclose(kernel.samples, run.samples, rtol=1e-12, atol=1e-12)
+        # Anderson's per-particle sums run in another order on each backend, and the warm start's extrapolation
+        # (gain up to 1e8) carries that difference into the next window: 3.5e-12 and 3.9e-12 measured (d = 4, 64)
+        assert np.allclose(kernel.samples, run.samples, rtol=1e-10, atol=1e-10)
         costs.append(plan.nfe)
     assert max(costs) <= 1.25 * min(costs)
 

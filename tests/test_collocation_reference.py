@@ -150,3 +150,61 @@ def test_measured_plans_extrapolate_the_whole_warm_start_and_the_solver_runs_tha
     assert not np.array_equal(warm_start_matrix(amat, 0.5, 0.5, max_gain=WARM_START_GAIN), full)
     with pytest.raises(ValueError, match="warm_start_gain must be a finite number >= 1"):
         Collocation(4, 2, warm_start=True, warm_start_gain=0.5)
+
+
+def test_anderson_sweeps_reach_the_same_solution_sooner_on_every_backend(cuda_simulator, tmp_path):
+    """Anderson mixing changes the iterates, not the fixed point: converged runs agree with plain sweeps; at a few
+    sweeps per window it is much closer to that point; NumPy, CPU and the CUDA simulator agree, with equal counts."""
+    target = cs.ring_mixture()
+    x0 = initial_particles(12, 2, 4, 3.0, target, "exact")
+
+    def run(sweeps, anderson, backend="numpy", **options):
+        solver = Collocation(8, sweeps, anderson=anderson, **options)
+        return cs.sample(target, solver, x_init=x0, grid=GRID, backend=backend, progress=False)
+
+    converged = run(40, False).samples
+    assert np.max(np.abs(run(40, True).samples - converged)) < 1e-12
+    plain, mixed = (np.max(np.abs(run(5, a).samples - converged)) for a in (False, True))
+    assert mixed < 0.05 * plain
+    assert Collocation(8, 3, anderson=True).kernel_node_threads == 0  # its sums span a particle's nodes
+    assert Collocation(8, 3, anderson=True).theorem is None
+    sweeps = np.array([2, 4, 1, 3, 3])
+    options = dict(warm_start=True, pipeline=True, reference_variance=0.25)
+    numpy_run = run(sweeps, True, **options)
+    cpu = run(sweeps, True, "cpu", **options)
+    assert (cpu.nfe, cpu.rounds) == (numpy_run.nfe, numpy_run.rounds)
+    assert np.max(np.abs(cpu.samples - numpy_run.samples)) < 1e-11
+    out = tmp_path / "cuda.npy"
+    cuda_simulator(f"""
+        import numpy as np, certsample as cs
+        from certsample.forward import TimeGrid
+        from certsample.integrate import initial_particles
+        from certsample.solvers.collocation import Collocation
+        target = cs.ring_mixture()
+        x0 = initial_particles(12, 2, 4, 3.0, target, "exact")
+        solver = Collocation(8, np.array([2, 4, 1, 3, 3]), anderson=True, warm_start=True, pipeline=True,
+                             reference_variance=0.25)
+        run = cs.sample(target, solver, x_init=x0, grid=TimeGrid(np.array({GRID.times.tolist()!r})),
+                        backend="cuda", progress=False)
+        np.save({str(out)!r}, np.concatenate([run.samples.ravel(), [run.nfe, run.rounds]]))
+    """)
+    cuda = np.load(out)
+    assert tuple(cuda[-2:]) == (numpy_run.nfe, numpy_run.rounds)
+    assert np.max(np.abs(cuda[:-2].reshape(numpy_run.samples.shape) - numpy_run.samples)) < 1e-11
+
+
+def test_anderson_mix_is_a_secant_step_per_particle():
+    """Two particles, one moving node, one coordinate: a linear contraction ``x -> q x`` with a different ``q`` per
+    particle is solved exactly by one mixed step (the secant through the last two images)."""
+    q = np.array([0.5, -0.3])
+    x = np.array([1.0, 2.0])
+    previous = np.zeros((2, 2, 1))
+    nodes = np.zeros((2, 2, 1))
+    previous[1, :, 0] = x
+    nodes[1, :, 0] = q * x
+    memory = cs.solvers.collocation.anderson_mix(nodes, previous, None)
+    assert np.array_equal(nodes[1, :, 0], q * x)  # the first sweep is not mixed
+    previous[1] = nodes[1]
+    nodes[1, :, 0] = q * previous[1, :, 0]
+    cs.solvers.collocation.anderson_mix(nodes, previous, memory)
+    assert np.max(np.abs(nodes[1])) < 1e-15  # the fixed point 0

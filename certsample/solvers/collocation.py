@@ -60,6 +60,7 @@ __all__ = [
     "picard_norm",
     "picard_sweep",
     "collocation_step",
+    "anderson_mix",
     "reference_window",
     "gaussian_variance",
     "chebyshev_coefficients",
@@ -396,6 +397,8 @@ class CollocationPlan:
     reference_variance: float | None = None
     #: largest rounding gain of the warm start's extrapolation (:func:`warm_start_matrix`), else the default
     warm_start_gain: float | None = None
+    #: Anderson-accelerated sweeps (:class:`Collocation`)
+    anderson: bool = False
 
     def __iter__(self):
         return iter((self.grid, self.degree, self.sweeps))
@@ -409,6 +412,7 @@ class CollocationPlan:
         options.setdefault("pipeline", self.pipeline)
         options.setdefault("reference_variance", self.reference_variance)
         options.setdefault("warm_start_gain", self.warm_start_gain)
+        options.setdefault("anderson", self.anderson)
         return Collocation(self.degree, self.sweeps, **options)
 
     @property
@@ -578,6 +582,72 @@ def node_states(x, nodes, drift, matrix, growth, h):
     nodes[1:, ...] = growth[1:, None, None] * x + h * einsum("ij,ind->jnd", matrix[:, 1:], drift)
 
 
+def anderson_mix(nodes, previous, memory):
+    """Anderson acceleration of depth one of a Picard sweep, in place on the moving nodes; returns the memory.
+
+    With ``X_k`` the node states a sweep evaluated (``previous``), ``P_k`` its image (``nodes`` on entry) and
+    ``F_k = P_k - X_k``, the next states are ``P_k - gamma (P_k - P_{k-1})`` with ``gamma = <F_k, F_k - F_{k-1}> /
+    |F_k - F_{k-1}|^2`` per particle (sums over the moving nodes and coordinates; ``gamma = 0`` where the
+    denominator is 0): the iterate minimising the linearised residual over the last two images [1]_, [2]_.
+    For a Picard map that is nearly linear across a window this is a secant step on its slowest mode, which the
+    plain sweeps only shrink by the contraction factor. ``memory`` is ``(P_{k-1}, F_{k-1})`` or None (the first
+    sweep of a window: nothing is mixed). The same arithmetic as the kernels' :func:`anderson_update`, summed in
+    another order.
+
+    References
+    ----------
+    .. [1] D. G. Anderson, "Iterative procedures for nonlinear integral equations", J. ACM 12 (1965) 547-560.
+    .. [2] H. F. Walker, P. Ni, "Anderson acceleration for fixed-point iterations", SIAM J. Numer. Anal. 49
+       (2011) 1715-1735.
+    """
+    xp = namespace(nodes)
+    image = nodes[1:, ...] * 1  # a copy in any namespace
+    residual = image - previous[1:, ...]
+    if memory is not None:
+        image_old, residual_old = memory
+        change = residual - residual_old
+        num = xp.sum(residual * change, axis=(0, 2))
+        den = xp.sum(change * change, axis=(0, 2))
+        positive = den > 0
+        gamma = xp.where(positive, num / xp.where(positive, den, den * 0 + 1), num * 0)
+        nodes[1:, ...] = image - gamma[None, :, None] * (image - image_old)
+    return image, residual
+
+
+@device_function
+def anderson_update(work, n_nodes, memory, mix):
+    """:func:`anderson_mix` for a block of particles: rows ``j < n_nodes`` of ``work`` hold the images ``P_k`` on
+    entry and the mixed states on exit; from row ``memory`` on, ``n_nodes`` rows each of the evaluated ``X_k``, of
+    ``P_{k-1}`` and of ``F_{k-1}`` (the last two rewritten), then two rows whose column 0 holds the sums per
+    particle. ``mix`` False: the first sweep of a window, which only fills the memory."""
+    d = work.shape[1]
+    n_lanes = work.shape[2]
+    states, previous, image_old, residual_old = 0, memory, memory + n_nodes, memory + 2 * n_nodes
+    sums = memory + 3 * n_nodes
+    if mix:
+        for p in range(n_lanes):
+            work[sums, 0, p] = 0.0
+            work[sums + 1, 0, p] = 0.0
+        for j in range(1, n_nodes):
+            for c in range(d):
+                for p in range(n_lanes):
+                    residual = work[states + j, c, p] - work[previous + j, c, p]
+                    change = residual - work[residual_old + j, c, p]
+                    work[sums, 0, p] += residual * change
+                    work[sums + 1, 0, p] += change * change
+    for j in range(1, n_nodes):
+        for c in range(d):
+            for p in range(n_lanes):
+                image = work[states + j, c, p]
+                residual = image - work[previous + j, c, p]
+                if mix:
+                    den = work[sums + 1, 0, p]
+                    gamma = work[sums, 0, p] / den if den > 0 else 0.0
+                    work[states + j, c, p] = image - gamma * (image - work[image_old + j, c, p])
+                work[image_old + j, c, p] = image
+                work[residual_old + j, c, p] = residual
+
+
 @device_function
 def update_node_states(x, work, states, drifts, matrix, growth, h, node, stride):
     """:func:`node_states` for a block of particles: rows ``states + j`` of ``work`` (each ``(d, L)``),
@@ -639,12 +709,13 @@ def collocation_node_step(
     drifts carried to the next window -- this window's last drifts, from which the next one starts,
     or, when the next window overlaps this one, the next window's own first-sweep drifts.
     """
-    nodes, amat, growth, shift, sweeps_per_window, warm, warm_start, times, overlapped = solver_params
+    nodes, amat, growth, shift, sweeps_per_window, warm, warm_start, times, overlapped, anderson = solver_params
     sweeps = sweeps_per_window[k]
     n_nodes = nodes.shape[0]
     d = work.shape[1]
     n_lanes = work.shape[2]
     drifts, ahead = n_nodes, 2 * n_nodes
+    memory = 3 * n_nodes  # Anderson's rows, after the pipeline's (allocated whenever Anderson is on)
     last = (n_nodes - 1) % stride == node  # this thread owns the end node and writes the state back
     state = x[:d]
     for j in range(node, n_nodes, stride):
@@ -698,8 +769,15 @@ def collocation_node_step(
             node_drifts(work[j], t - h * nodes[j], target_params, work[drifts + j], shift[k, j], lanes, swork)
             nfe += 1
         sweep_barrier()
+        if anderson:  # one thread per particle (kernel_node_threads = 0): the sums run over every node
+            for j in range(1, n_nodes):
+                for i in range(d):
+                    for p in range(n_lanes):
+                        work[memory + j, i, p] = work[j, i, p]
         # Jacobi update: all node states from the drifts of the previous sweep (one parallel round)
         update_node_states(state, work, 0, drifts, amat[k], growth[k], h, node, stride)
+        if anderson:
+            anderson_update(work, n_nodes, memory, sweep > done)
         sweep_barrier()
     if last:
         for i in range(d):
@@ -799,7 +877,12 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
         before the sweeps damp them; the measured plans take :data:`~.collocation_adaptive.MEASURED_WARM_START_GAIN`.
     pipeline : bool
         Take each window's first sweep in the previous window's last round (needs ``warm_start``;
-        see above). The sweeps a window needs are then measured with the pipeline, as
+        see above).
+    anderson : bool
+        Mix every sweep after a window's first with the one before by Anderson acceleration of depth one
+        (:func:`anderson_mix`): no more evaluations, usually fewer sweeps to a given accuracy (the measured
+        plans use it; docs/performance.md). The proved theorem covers plain sweeps only. On CUDA it runs one
+        thread per particle. The sweeps a window needs are then measured with the pipeline, as
         :func:`~certsample.solvers.collocation_adaptive.adapt_plan` does.
     reference_variance : float, optional
         Integrate the flow of ``N(0, v)`` exactly instead of the linear part ``y``, and collocate ``s + y / V(t)``
@@ -843,6 +926,7 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
         pipeline: bool = False,
         reference_variance: float | None = None,
         warm_start_gain: float | None = None,
+        anderson: bool = False,
         context=None,
     ):
         self.degree = check_int("degree", degree, 1)
@@ -881,6 +965,8 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
             raise ValueError(f"warm_start_gain must be a finite number >= 1, got {warm_start_gain!r}")
         #: largest rounding gain of the warm start's extrapolation (None: :data:`WARM_START_GAIN`)
         self.warm_start_gain = None if warm_start_gain is None else float(warm_start_gain)
+        #: Anderson acceleration of depth one after every sweep but a window's first (:func:`anderson_mix`)
+        self.anderson = bool(anderson)
         if weights != "exponential":  # the theorem is about the solver that integrates the linear part exactly
             self.theorem = None
             self.theorem_gap = "the proved collocation theorem covers weights='exponential' (the linear part exact)"
@@ -890,12 +976,18 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
                 "the proved collocation theorem covers the linear part y (reference_variance=None); this solver "
                 "integrates the flow of N(0, v) exactly instead"
             )
+        elif self.anderson:
+            self.theorem = None
+            self.theorem_gap = "the proved collocation theorem covers plain Picard sweeps (anderson=False)"
         if self.pipeline and not self.warm_start:
             raise ValueError(
                 "pipeline=True starts each window from the previous one's extrapolated drifts: it needs warm_start=True"
             )
         # node states and drifts, and with a pipeline the next window's first node states
         self.n_work = (3 if self.pipeline else 2) * (self.degree + 1)
+        if self.anderson:  # the evaluated states, the last image and residual, and two sums, after the pipeline's rows
+            self.n_work = 6 * (self.degree + 1) + 2
+            self.kernel_node_threads = 0  # its sums run over every node of a particle: one thread per particle
         # the nodes' times (the score's constants once per window), with a pipeline the next window's too
         self.time_slots = (2 if self.pipeline else 1) * (self.degree + 1)
         #: node drifts a particle carries from one window to the next (the warm start's memory)
@@ -1006,12 +1098,15 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
                     done = 1
                 else:
                     node_states(x, nodes, drift_previous, like(self._warm(t, h_previous, h), x), growth, h)
-            carry = None
+            carry = memory = None
             for sweep in range(done, sweeps):
+                previous = nodes * 1 if self.anderson else None  # a copy in any namespace
                 if ahead is not None and sweep == sweeps - 1:
                     carry = (None, self._sweep_with_next(score, x, nodes, drift, times, t, h, ahead, sweep == done))
                 else:
                     picard_sweep(score, x, nodes, drift, times, amat, growth, shift, h, sweep == done)
+                if self.anderson:
+                    memory = anderson_mix(nodes, previous, memory)
             if self.warm_start and carry is None:
                 carry = (h, drift)
             return nodes[-1, ...], replace(state, carry=carry)
@@ -1055,7 +1150,7 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
         """``(nodes, A per window (n, D+1, D+1), growth per window (n, D+1), drift shift per window and node
         (n, D+1), sweeps,
         warm-start matrices (n, D+1, D+1; window 0 unused) or a (1, 1, 1) placeholder, warm_start,
-        the grid's times, overlapped_windows (n,))``."""
+        the grid's times, overlapped_windows (n,), anderson)``."""
         if not self.context.is_float64:
             raise ValueError(
                 f"the compiled backends run in float64; a solver in {self.context!r} runs with "
@@ -1086,6 +1181,7 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
             self.warm_start,
             np.ascontiguousarray(grid.times, dtype=float),
             np.ascontiguousarray(overlapped_windows(sweeps, self.pipeline)),
+            self.anderson,
         )
 
     def __repr__(self) -> str:
@@ -1095,5 +1191,6 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
         extra += ", pipeline=True" if self.pipeline else ""
         extra += "" if self.reference_variance is None else f", reference_variance={self.reference_variance:g}"
         extra += "" if self.warm_start_gain is None else f", warm_start_gain={self.warm_start_gain:g}"
+        extra += ", anderson=True" if self.anderson else ""
         extra += "" if self.context.is_float64 else f", context={self.context!r}"
         return f"Collocation(degree={self.degree}, sweeps={sweeps}{extra})"

@@ -70,6 +70,7 @@ from .collocation import (
     CollocationPlan,
     _from,
     _window,
+    anderson_mix,
     chebyshev_lobatto_nodes,
     node_states,
     picard_sweep,
@@ -149,7 +150,7 @@ def _reference_end(score, x, t, h, degree, floor, reference_variance):
     return None, spent
 
 
-def _try_window(score, x, t, h, degree, nodes, tol, floor, carry, ahead, pipeline, reference_variance, gain):
+def _try_window(score, x, t, h, degree, nodes, tol, floor, carry, ahead, pipeline, reference_variance, gain, anderson):
     """One window of the pilot from ``x`` at ``t`` of length ``h``; returns ``(accepted, error, changes,
     spent)`` where ``accepted`` is ``None`` (the tolerance was not met, or the reference did not converge:
     ``error`` is then ``inf``) or ``(sweeps, end states, last drifts, ahead for the next window)``."""
@@ -170,7 +171,7 @@ def _try_window(score, x, t, h, degree, nodes, tol, floor, carry, ahead, pipelin
         spent += degree
     elif carry is not None:
         node_states(x, states, carry[1], warm_start_matrix(amat, carry[0], h, gain), growth, h)
-    accepted, error, changes = None, math.inf, []
+    accepted, error, changes, memory = None, math.inf, [], None
     for count in range(1, MAX_SWEEPS + 1):
         previous, previous_drift = states.copy(), drift.copy()
         if overlapped and count == 1:
@@ -179,6 +180,8 @@ def _try_window(score, x, t, h, degree, nodes, tol, floor, carry, ahead, pipelin
         else:
             picard_sweep(score, x, states, drift, t - h * nodes, amat, growth, shift, h, count == 1 + overlapped)
             spent += degree + (count == 1 + overlapped)
+            if anderson:  # as the solver mixes: every evaluated sweep after the window's first
+                memory = anderson_mix(states, previous, memory)
         error = _worst(states[-1] - ref)
         if accepted is None and error <= tol:
             accepted = (
@@ -196,7 +199,18 @@ def _try_window(score, x, t, h, degree, nodes, tol, floor, carry, ahead, pipelin
 
 
 def _run_windows(
-    score, x, T, delta, eps, degree, h_first, budget=math.inf, pipeline=True, reference_variance=None, gain=None
+    score,
+    x,
+    T,
+    delta,
+    eps,
+    degree,
+    h_first,
+    budget=math.inf,
+    pipeline=True,
+    reference_variance=None,
+    gain=None,
+    anderson=False,
 ):
     """March the pilot from ``T`` to ``delta``; returns ``(times, sweeps, pilot evaluations)``, or
     ``(None, None, evaluations)`` as soon as the plan would cost more than ``budget`` per particle.
@@ -231,7 +245,20 @@ def _run_windows(
                 length = t - delta
             tol = max(SAFETY * eps * math.log(t / (t - length)) / log_span, floor)
             trial = _try_window(
-                score, x, t, length, degree, nodes, tol, floor, carry, ahead, pipeline, reference_variance, gain
+                score,
+                x,
+                t,
+                length,
+                degree,
+                nodes,
+                tol,
+                floor,
+                carry,
+                ahead,
+                pipeline,
+                reference_variance,
+                gain,
+                anderson,
             )
             spent += trial[3]
             if trial[0] is None:
@@ -275,6 +302,7 @@ def adapt_plan(
     pipeline: bool = True,
     reference_variance: float | None = None,
     warm_start_gain: float = MEASURED_WARM_START_GAIN,
+    anderson: bool = True,
 ) -> CollocationPlan:
     """Windows and per-window sweeps measured on a pilot batch for RMS pathwise accuracy ``eps``.
 
@@ -305,6 +333,9 @@ def adapt_plan(
     warm_start_gain : float
         Largest rounding gain of the warm start's extrapolation, in the pilot and in the plan's solver
         (:func:`~certsample.solvers.collocation.warm_start_matrix`).
+    anderson : bool
+        Anderson-accelerated sweeps (:func:`~certsample.solvers.collocation.anderson_mix`), in the pilot and
+        in the plan's solver.
 
     Returns
     -------
@@ -343,6 +374,7 @@ def adapt_plan(
                 pipeline,
                 reference_variance,
                 warm_start_gain,
+                anderson,
             )
             spent_total += spent
             if times is None:
@@ -365,6 +397,7 @@ def adapt_plan(
         pipeline=pipeline,
         reference_variance=reference_variance,
         warm_start_gain=warm_start_gain,
+        anderson=anderson,
     )
     plan.pilot_evaluations = spent_total
     return plan
