@@ -91,7 +91,7 @@ STALLED = 1e-3  # sweeps stop trying once they change the states by less than th
 ROUNDING = 16 * np.finfo(float).eps  # relative floor of the errors a float64 pilot can measure
 LENGTH_TRIALS = (1.4,)  # other window lengths tried, as multiples of the proposed one (0.7 too: docs)
 #: largest rounding gain of the plans' warm-start extrapolation: the whole interpolant up to D = 10; the pilot
-#: measures the start it gives, noise included (docs/performance.md: 1e4 cost 10-20% more evaluations at 1e-10)
+#: measures the start it gives, noise included (what the default cap costs: docs/performance.md)
 MEASURED_WARM_START_GAIN = 1e8
 
 
