@@ -877,13 +877,13 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
         before the sweeps damp them; the measured plans take :data:`~.collocation_adaptive.MEASURED_WARM_START_GAIN`.
     pipeline : bool
         Take each window's first sweep in the previous window's last round (needs ``warm_start``;
-        see above).
+        see above). The sweeps a window needs are then measured with the pipeline, as
+        :func:`~certsample.solvers.collocation_adaptive.adapt_plan` does.
     anderson : bool
         Mix every sweep after a window's first with the one before by Anderson acceleration of depth one
         (:func:`anderson_mix`): no more evaluations, usually fewer sweeps to a given accuracy (the measured
         plans use it; docs/performance.md). The proved theorem covers plain sweeps only. On CUDA it runs one
-        thread per particle. The sweeps a window needs are then measured with the pipeline, as
-        :func:`~certsample.solvers.collocation_adaptive.adapt_plan` does.
+        thread per particle.
     reference_variance : float, optional
         Integrate the flow of ``N(0, v)`` exactly instead of the linear part ``y``, and collocate ``s + y / V(t)``
         (:func:`reference_window`): with ``v`` near the target's variances the sweeps contract much faster
