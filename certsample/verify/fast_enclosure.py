@@ -202,6 +202,32 @@ def _sum_bound(sl, sh, al, ah):
     return next_down(sl - next_up(2.0 * U_HALF * al)), next_up(sh + next_up(2.0 * U_HALF * ah))
 
 
+@device_function(inline=True)
+def _add_product(a0, a1, b0, b1, sl, sh, al, ah):
+    """One term of the sums bounded by :func:`_dot_bound`: the least and largest rounded endpoint products of
+    ``[a0, a1] [b0, b1]`` added to ``sl``, ``sh``, and their magnitudes to ``al``, ``ah`` (inlined, so a loop
+    of them over lanes stays free of calls)."""
+    p1 = a0 * b0
+    p2 = a0 * b1
+    p3 = a1 * b0
+    p4 = a1 * b1
+    lo = fmin(fmin(p1, p2), fmin(p3, p4))
+    hi = fmax(fmax(p1, p2), fmax(p3, p4))
+    return sl + lo, sh + hi, al + abs(lo), ah + abs(hi)
+
+
+@device_function(inline=True)
+def _lanes_zero(vec, count):
+    """The lanes' four sums (rows ``V_SL`` .. ``V_AH`` of the vector scratch) set to 0 for ``count`` lanes."""
+    SL, SH, AL, AH = vec[V_SL, :count], vec[V_SH, :count], vec[V_AL, :count], vec[V_AH, :count]
+    for r in range(count):
+        SL[r] = 0.0
+        SH[r] = 0.0
+        AL[r] = 0.0
+        AH[r] = 0.0
+    return SL, SH, AL, AH
+
+
 @device_function
 def _conv(LO, HI, ra, rb, n):
     r"""Coefficient ``n`` of the product of the series in rows ``ra`` and ``rb``: ``sum_j [a_j] [b_{n-j}]``.
@@ -222,18 +248,7 @@ def _conv(LO, HI, ra, rb, n):
     for j in range(n + 1):
         a0 = LO[j, ra]
         a1 = HI[j, ra]
-        b0 = LO[n - j, rb]
-        b1 = HI[n - j, rb]
-        p1 = a0 * b0
-        p2 = a0 * b1
-        p3 = a1 * b0
-        p4 = a1 * b1
-        lo = fmin(fmin(p1, p2), fmin(p3, p4))
-        hi = fmax(fmax(p1, p2), fmax(p3, p4))
-        sl += lo
-        sh += hi
-        al += abs(lo)
-        ah += abs(hi)
+        sl, sh, al, ah = _add_product(a0, a1, LO[n - j, rb], HI[n - j, rb], sl, sh, al, ah)
     return _dot_bound(sl, sh, al, ah, n + 1)
 
 
@@ -251,18 +266,7 @@ def _conv_from(LO, HI, ra, rb, n, first, weighted):
         if weighted:
             a0 *= j  # exact when it does not overflow: an integer times a float rounds once
             a1 *= j
-        b0 = LO[n - j, rb]
-        b1 = HI[n - j, rb]
-        p1 = a0 * b0
-        p2 = a0 * b1
-        p3 = a1 * b0
-        p4 = a1 * b1
-        lo = fmin(fmin(p1, p2), fmin(p3, p4))
-        hi = fmax(fmax(p1, p2), fmax(p3, p4))
-        sl += lo
-        sh += hi
-        al += abs(lo)
-        ah += abs(hi)
+        sl, sh, al, ah = _add_product(a0, a1, LO[n - j, rb], HI[n - j, rb], sl, sh, al, ah)
     return _dot_bound(sl, sh, al, ah, 2 * (n + 1))
 
 
@@ -274,26 +278,12 @@ def _lanes_conv(LO, HI, ra, rb, n, count, vec, dst):
     from 0 to ``n``, then :func:`_dot_bound`), so its result is :func:`_conv`'s to the bit and the proof there
     applies lane by lane; the loop over lanes is innermost and free of calls, so it runs in SIMD lanes.
     """
-    SL, SH, AL, AH = vec[V_SL, :count], vec[V_SH, :count], vec[V_AL, :count], vec[V_AH, :count]
-    for r in range(count):
-        SL[r] = 0.0
-        SH[r] = 0.0
-        AL[r] = 0.0
-        AH[r] = 0.0
+    SL, SH, AL, AH = _lanes_zero(vec, count)
     for j in range(n + 1):
         A0, A1 = LO[j, ra : ra + count], HI[j, ra : ra + count]
         B0, B1 = LO[n - j, rb : rb + count], HI[n - j, rb : rb + count]
         for r in range(count):
-            p1 = A0[r] * B0[r]
-            p2 = A0[r] * B1[r]
-            p3 = A1[r] * B0[r]
-            p4 = A1[r] * B1[r]
-            lo = fmin(fmin(p1, p2), fmin(p3, p4))
-            hi = fmax(fmax(p1, p2), fmax(p3, p4))
-            SL[r] += lo
-            SH[r] += hi
-            AL[r] += abs(lo)
-            AH[r] += abs(hi)
+            SL[r], SH[r], AL[r], AH[r] = _add_product(A0[r], A1[r], B0[r], B1[r], SL[r], SH[r], AL[r], AH[r])
     _lanes_bound(LO, HI, n, count, vec, dst, n + 1)
 
 
@@ -307,27 +297,13 @@ def _lanes_conv_scalar(LO, HI, rs, rv, scalar_first, n, first, terms, count, vec
     (:func:`_conv` of ``rv + r`` and ``rs``): per lane the same four products, the same sums in the same order
     and the same :func:`_dot_bound` as those functions, so the same results and proof.
     """
-    SL, SH, AL, AH = vec[V_SL, :count], vec[V_SH, :count], vec[V_AL, :count], vec[V_AH, :count]
-    for r in range(count):
-        SL[r] = 0.0
-        SH[r] = 0.0
-        AL[r] = 0.0
-        AH[r] = 0.0
+    SL, SH, AL, AH = _lanes_zero(vec, count)
     for j in range(first, n + 1):
         js, jv = (j, n - j) if scalar_first else (n - j, j)
         s0, s1 = LO[js, rs], HI[js, rs]
         V0, V1 = LO[jv, rv : rv + count], HI[jv, rv : rv + count]
         for r in range(count):
-            p1 = s0 * V0[r]
-            p2 = s0 * V1[r]
-            p3 = s1 * V0[r]
-            p4 = s1 * V1[r]
-            lo = fmin(fmin(p1, p2), fmin(p3, p4))
-            hi = fmax(fmax(p1, p2), fmax(p3, p4))
-            SL[r] += lo
-            SH[r] += hi
-            AL[r] += abs(lo)
-            AH[r] += abs(hi)
+            SL[r], SH[r], AL[r], AH[r] = _add_product(s0, s1, V0[r], V1[r], SL[r], SH[r], AL[r], AH[r])
     _lanes_bound(LO, HI, n, count, vec, dst, terms)
 
 
@@ -831,30 +807,16 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
         trace = next_up(trace + min(weighted, largest))
     gershgorin = math.inf
     if k > 3:  # with few coordinates the trace is within a factor k of lambda_max: not worth K^2 products
-        SL, SH, AL, AH = vec[V_SL, :K], vec[V_SH, :K], vec[V_AL, :K], vec[V_AH, :K]
         RH = vec[V_RH, :K]
         gershgorin = 0.0
         for c in range(K):
             # <x_c, x_d> for every d in SIMD lanes: a dot product over i bounded a posteriori as in :func:`_conv`
-            for d in range(K):
-                SL[d] = 0.0
-                SH[d] = 0.0
-                AL[d] = 0.0
-                AH[d] = 0.0
+            SL, SH, AL, AH = _lanes_zero(vec, K)
             for i in range(k):
                 a0, a1 = LO[0, rx + i * K + c], HI[0, rx + i * K + c]
                 XL, XH = LO[0, rx + i * K : rx + i * K + K], HI[0, rx + i * K : rx + i * K + K]
                 for d in range(K):
-                    p1 = a0 * XL[d]
-                    p2 = a0 * XH[d]
-                    p3 = a1 * XL[d]
-                    p4 = a1 * XH[d]
-                    lo = fmin(fmin(p1, p2), fmin(p3, p4))
-                    hi = fmax(fmax(p1, p2), fmax(p3, p4))
-                    SL[d] += lo
-                    SH[d] += hi
-                    AL[d] += abs(lo)
-                    AH[d] += abs(hi)
+                    SL[d], SH[d], AL[d], AH[d] = _add_product(a0, a1, XL[d], XH[d], SL[d], SH[d], AL[d], AH[d])
             row = 0.0
             for d in range(K):
                 sl, sh = _dot_bound(SL[d], SH[d], AL[d], AH[d], k)
