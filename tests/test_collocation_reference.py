@@ -18,6 +18,26 @@ from certsample.solvers.collocation_adaptive import reference_variance_of
 GRID = TimeGrid(np.array([3.0, 1.8, 1.0, 0.6, 0.3, 0.1]))
 
 
+def _cuda_run(cuda_simulator, tmp_path, solver, n, seed, times):
+    """``(samples, nfe, rounds)`` of the ring's first ``n`` exact starts (of 12, ``seed``) run by ``solver`` (its
+    source, a ``Collocation(...)`` call) on the CUDA simulator over the grid ``times``."""
+    out = tmp_path / "cuda.npy"
+    cuda_simulator(f"""
+        import numpy as np, certsample as cs
+        from numpy import array
+        from certsample.forward import TimeGrid
+        from certsample.integrate import initial_particles
+        from certsample.solvers.collocation import Collocation
+        target = cs.ring_mixture()
+        x0 = initial_particles(12, 2, {seed}, 3.0, target, "exact")[:{n}]
+        run = cs.sample(target, {solver}, x_init=x0, grid=TimeGrid(np.array({list(times)!r})),
+                        backend="cuda", progress=False)
+        np.save({str(out)!r}, np.concatenate([run.samples.ravel(), [run.nfe, run.rounds]]))
+    """)
+    cuda = np.load(out)
+    return cuda[:-2].reshape(n, 2), int(cuda[-2]), int(cuda[-1])
+
+
 def test_unit_variance_is_plain_collocation_and_mpmath_agrees():
     # N(0, 1) is the OU process's own law: its flow is the identity, so the whole drift y + s is collocated
     amat, growth, shift = reference_window(6, 2.0, 0.5, 1.0)
@@ -84,22 +104,10 @@ def test_backends_agree_with_warm_start_and_pipeline(cuda_simulator, tmp_path):
     )
     assert (cpu.nfe, cpu.rounds) == (numpy_run.nfe, numpy_run.rounds)
     assert np.max(np.abs(cpu.samples - numpy_run.samples)) < 1e-11
-    out = tmp_path / "cuda.npy"
-    cuda_simulator(f"""
-        import numpy as np, certsample as cs
-        from certsample.forward import TimeGrid
-        from certsample.integrate import initial_particles
-        from certsample.solvers.collocation import Collocation
-        target = cs.ring_mixture()
-        x0 = initial_particles(12, 2, 1, 3.0, target, "exact")
-        solver = Collocation(6, np.array([2, 3, 1, 3, 2]), warm_start=True, pipeline=True, reference_variance=0.25)
-        run = cs.sample(target, solver, x_init=x0, grid=TimeGrid(np.array({GRID.times.tolist()!r})),
-                        backend="cuda", progress=False)
-        np.save({str(out)!r}, np.concatenate([run.samples.ravel(), [run.nfe, run.rounds]]))
-    """)
-    cuda = np.load(out)
-    assert tuple(cuda[-2:]) == (numpy_run.nfe, numpy_run.rounds)
-    assert np.max(np.abs(cuda[:-2].reshape(numpy_run.samples.shape) - numpy_run.samples)) < 1e-11
+    solver = "Collocation(6, array([2, 3, 1, 3, 2]), warm_start=True, pipeline=True, reference_variance=0.25)"
+    samples, nfe, rounds = _cuda_run(cuda_simulator, tmp_path, solver, 12, 1, GRID.times.tolist())
+    assert (nfe, rounds) == (numpy_run.nfe, numpy_run.rounds)
+    assert np.max(np.abs(samples - numpy_run.samples)) < 1e-11
 
 
 def test_mpmath_step_is_the_float64_step():
@@ -177,23 +185,10 @@ def test_anderson_sweeps_reach_the_same_solution_sooner_on_every_backend(cuda_si
     # CUDA runs it one thread per particle, whose block layout the simulator runs slowly: a small case
     small = dict(x_init=x0[:3], grid=TimeGrid(np.array([3.0, 1.0, 0.3, 0.1])), progress=False)
     small_run = cs.sample(target, Collocation(3, np.array([2, 3, 2]), anderson=True, **options), **small)
-    out = tmp_path / "cuda.npy"
-    cuda_simulator(f"""
-        import numpy as np, certsample as cs
-        from certsample.forward import TimeGrid
-        from certsample.integrate import initial_particles
-        from certsample.solvers.collocation import Collocation
-        target = cs.ring_mixture()
-        x0 = initial_particles(12, 2, 4, 3.0, target, "exact")[:3]
-        solver = Collocation(3, np.array([2, 3, 2]), anderson=True, warm_start=True, pipeline=True,
-                             reference_variance=0.25)
-        run = cs.sample(target, solver, x_init=x0, grid=TimeGrid(np.array([3.0, 1.0, 0.3, 0.1])),
-                        backend="cuda", progress=False)
-        np.save({str(out)!r}, np.concatenate([run.samples.ravel(), [run.nfe, run.rounds]]))
-    """)
-    cuda = np.load(out)
-    assert tuple(cuda[-2:]) == (small_run.nfe, small_run.rounds)
-    assert np.max(np.abs(cuda[:-2].reshape(small_run.samples.shape) - small_run.samples)) < 1e-11
+    solver = "Collocation(3, array([2, 3, 2]), anderson=True, warm_start=True, pipeline=True, reference_variance=0.25)"
+    samples, nfe, rounds = _cuda_run(cuda_simulator, tmp_path, solver, 3, 4, [3.0, 1.0, 0.3, 0.1])
+    assert (nfe, rounds) == (small_run.nfe, small_run.rounds)
+    assert np.max(np.abs(samples - small_run.samples)) < 1e-11
 
 
 def test_anderson_mix_is_a_secant_step_per_particle():
