@@ -238,6 +238,14 @@ def _window(degree, h, weights, context=None):
         return amat, ctx.asarray(np.ones(c.shape)), 1
 
 
+def _window_at(degree, t, h, weights, reference_variance, context=None):
+    """``(A, growth, shift)`` of the window ``t -> t - h``: the linear part ``y`` (of its length alone,
+    :func:`_window`), or the flow of ``N(0, reference_variance)`` (:func:`reference_window`)."""
+    if reference_variance is None:
+        return _window(degree, h, weights, context)
+    return reference_window(degree, t, h, reference_variance, context=context)
+
+
 def gaussian_variance(variance, t, context=None):
     """``V(t) = 1 + (v - 1) e^{-2t}``: the variance at forward time ``t`` of ``N(m, v)`` under the OU process."""
     ctx = as_context(context)
@@ -1053,10 +1061,7 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
         if key not in self._cache:
             if len(self._cache) > 4096:
                 self._cache.clear()
-            if v is None:
-                self._cache[key] = _window(self.degree, h, self.weights, self.context)
-            else:
-                self._cache[key] = reference_window(self.degree, t, h, v, context=self.context)
+            self._cache[key] = _window_at(self.degree, t, h, self.weights, v, self.context)
         return self._cache[key]
 
     def _warm(self, t, h_previous, h):

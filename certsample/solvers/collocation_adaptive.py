@@ -69,12 +69,11 @@ from ..validation import check_int
 from .collocation import (
     CollocationPlan,
     _from,
-    _window,
+    _window_at,
     anderson_mix,
     chebyshev_lobatto_nodes,
     node_states,
     picard_sweep,
-    reference_window,
     schedule_cost,
     warm_start_matrix,
 )
@@ -112,13 +111,6 @@ def reference_variance_of(score):
     return float(1.0 / np.mean(1.0 / variances))
 
 
-def _window_at(degree, t, h, reference_variance):
-    """``(A, growth, shift)`` of the window ``t -> t - h``: the linear part ``y``, or a Gaussian's flow."""
-    if reference_variance is None:
-        return _window(degree, h, "exponential")
-    return reference_window(degree, t, h, reference_variance)
-
-
 def _worst(v):
     """Largest Euclidean norm over the pilot; ``v`` is ``(m, d)``. The max, not the RMS: the pilot is
     a few particles standing in for the batch, and the rare hard paths (between modes) set the RMS."""
@@ -134,7 +126,7 @@ def _reference_end(score, x, t, h, degree, floor, reference_variance):
     """End states of the window by degree-``degree`` collocation iterated to convergence, and the
     evaluations spent; ``None`` for the states if the sweeps do not converge (the window is too long)."""
     nodes = chebyshev_lobatto_nodes(degree)
-    amat, growth, shift = _window_at(degree, t, h, reference_variance)
+    amat, growth, shift = _window_at(degree, t, h, "exponential", reference_variance)
     states = np.repeat(x[None], degree + 1, axis=0)
     drift = np.empty_like(states)
     spent = 0
@@ -157,7 +149,7 @@ def _try_window(score, x, t, h, degree, nodes, tol, floor, carry, ahead, pipelin
     ref, spent = _reference_end(score, x, t, h, 2 * degree, max(0.01 * tol, floor), reference_variance)
     if ref is None:  # the Picard map does not contract on this window
         return None, math.inf, [], spent
-    amat, growth, shift = _window_at(degree, t, h, reference_variance)
+    amat, growth, shift = _window_at(degree, t, h, "exponential", reference_variance)
     states = np.repeat(x[None], degree + 1, axis=0)
     drift = np.empty_like(states)
     overlapped = ahead is not None
