@@ -1,5 +1,6 @@
 """Memory: refused up front when it cannot fit; CPU scratch per block, results independent of blocking."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -84,10 +85,13 @@ def test_cpu_results_do_not_depend_on_the_number_of_scratch_blocks(solver, tmp_p
         run = cs.sample(target, {solver!r}, n=37, n_steps=6, backend="cpu", seed=3, progress=False)
         np.save(__import__("sys").argv[2], run.samples)
     """)
+    # Numba caps threads at the CPUs the process may use: a one-CPU machine (or taskset) still gets two
+    env = dict(os.environ, NUMBA_NUM_THREADS="2")
     outs = []
     for threads in (1, 2):
         path = tmp_path / f"{threads}.npy"
-        subprocess.run([sys.executable, "-c", code, str(threads), str(path)], cwd=ROOT, check=True, timeout=300)
+        args = [sys.executable, "-c", code, str(threads), str(path)]
+        subprocess.run(args, cwd=ROOT, env=env, check=True, timeout=300)
         outs.append(np.load(path))
     np.testing.assert_array_equal(outs[0], outs[1])
 
