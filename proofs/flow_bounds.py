@@ -629,16 +629,22 @@ class IsotropicBlock:
             volume = arb.pi() ** (arb(k) / 2) * Pb**k / (arb(k) / 2 + 1).gamma()
             density = (2 * arb.pi() * v) ** (-arb(k) / 2)
             total = arb(0)
-            for w_c, nu in zip(self.weights, self._nu_norms()):
+            raw = self._raw_weights()
+            for w_c, nu in zip(raw, self._nu_norms()):
                 gap = a * nu - Pb
                 if not gap.lower() > 0:
-                    total += arb(float(w_c))
+                    total += w_c
                     continue
                 half_space = (gap / (g * arb(2).sqrt())).erfc() / 2
                 ball = volume * density * (-(gap * gap) / (2 * v)).exp()
                 best = half_space if upper_float(half_space) <= upper_float(ball) else ball
-                total += arb(float(w_c)) * best
-            return total
+                total += w_c * best
+            return total / sum(raw, arb(0))
+
+    def _raw_weights(self):
+        """The target's own (positive) weights as exact balls: the mixture is ``sum_c w_c N_c / sum_c w_c``
+        whatever their float normalisation, so masses divide by their Arb sum and posteriors use their ratios."""
+        return [flint_module().arb(float(w)) for w in self.target.weights[self.target.weights > 0]]
 
     def _nu_norms(self):
         """``|nu_c| = |mu_c - m0|`` as balls."""
@@ -680,7 +686,7 @@ class IsotropicBlock:
             # log b_c up to a c-independent term (which cancels in pi): log w_c - a^2 (|nu_c|^2 - min_e |nu_e|^2) / (2v)
             squares = [nu * nu for nu in self._nu_norms()]
             least = arb(min(lower_float(q) for q in squares))
-            logb = [arb(float(w)).log() - a * a * (q - least) / (2 * v) for w, q in zip(self.weights, squares)]
+            logb = [w.log() - a * a * (q - least) / (2 * v) for w, q in zip(self._raw_weights(), squares)]
             key = ("outside", lam, tuple((lower_float(b), upper_float(b)) for b in logb))
             if key not in self._spread_cache:
                 f_min = self._least_projected_mean(arb(lam), logb)
