@@ -213,10 +213,11 @@ min_t (a / g)``, ``n . E nu >= f_n(lambda_min; b(t))``. Hence at every such ``(u
            b(t))\Big)_+^2 ,
 
 and the Hessian bound of part 3 holds with ``min(C, C_r)`` there. The minimum is bounded below by Arb: for
-``k = 1`` at ``n = +-1``; for ``k = 2`` over cells of the angle of ``n`` (each cell a ball, ``b_c`` balls over the
-time interval), the least lower end over the cells (a cell's ball holds every value on it; cells are bisected
-where their lower end is below the best midpoint value, which only tightens). For ``k >= 3`` it is not
-evaluated (``C_r = C``). :meth:`IsotropicBlock.spread_outside`.
+``k = 1`` at ``n = +-1``; for ``k = 2`` over cells of the angle of ``n`` (each cell a ball; ``b_c`` balls over the
+time interval, after dividing every ``b_c`` by the common ``e^{-a^2 min_e |nu_e|^2 / (2v)}``, which cancels in
+``pi``), the least lower end over the cells (a cell's ball holds every value on it; cells are bisected where
+their lower end is below the best midpoint value, which only tightens). For ``k >= 3`` it is not evaluated
+(``C_r = C``). :meth:`IsotropicBlock.spread_outside`.
 
 References
 ----------
