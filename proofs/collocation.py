@@ -678,6 +678,12 @@ class _RegionNodes(_Nodes):
     gamma_in: float = 1.0  # exp(h max(sup mu, 0)): |z - x| <= gamma_in E_k inside the window
 
 
+def _window_share(eta, windows: int) -> float:
+    """Each window's excluded mass, ``eta / (2 K)`` less a relative ``1e-12``, so that the ``K`` proved masses
+    (each at most its share) sum to at most ``eta / 2`` despite the float division."""
+    return float(eta) / 2 / windows * (1 - 1e-12)
+
+
 class _RegionAnalysis(_BlockAnalysis):
     r"""The isotropic block's per-window ingredients on a start set that excludes a centre ball at every window
     start (module docstring, part 6b; :mod:`proofs.flow_bounds` part 6), for cold-started runs.
@@ -1205,7 +1211,7 @@ class CollocationTheorem(RunTheorem):
             base_eta = float(eta) / 2 if exclude_centre else float(eta)
             start = StartSet.build(dec, float(schedule.times[0]), base_eta, centre=analysis.block.m0)
             if exclude_centre:
-                analysis = _RegionAnalysis(analysis, float(eta) / 2 / schedule.windows)
+                analysis = _RegionAnalysis(analysis, _window_share(eta, schedule.windows))
             block, per_window = block_bound(analysis, schedule, start.block_radius)
             start = start.excluding(_exclusions(per_window))
         linear, terms = _linear_total(dec, schedule, start)
@@ -1507,7 +1513,7 @@ def _plan(theorem, eps, target, T, delta, eta, families, degrees, exclude_centre
                 continue
             rhos = tuple(r for r in RHOS if r >= rho_w / 2)
             family = f"rho_w={rho_w}, hL<={c_L}: {len(times) - 1} windows"
-            analysis = _RegionAnalysis(plain, float(eta) / 2 / (len(times) - 1)) if exclude_centre else plain
+            analysis = _RegionAnalysis(plain, _window_share(eta, len(times) - 1)) if exclude_centre else plain
             # the cheapest degree by the search's estimate (evaluations rise past it), then the proof of that run
             estimates, rising = [], 0
             for D in degrees:

@@ -440,7 +440,8 @@ class StartSet:
         return block, lin
 
     def contains(self, x) -> np.ndarray:
-        """Whether each row of ``x`` lies in the set (a float64 check)."""
+        """Whether each row of ``x`` lies in the ball part of the set (a float64 check). The ``exclusions`` depend
+        on the exact path, not on ``x`` alone: :meth:`excluded_paths` checks them."""
         block, lin = self.deviations(x)
         return (block <= self.block_radius) & (lin <= self.linear_radius)
 
@@ -690,7 +691,9 @@ class IsotropicBlock:
             logb = [w.log() - a * a * (q - least) / (2 * v) for w, q in zip(self._raw_weights(), squares)]
             key = ("outside", lam, tuple((lower_float(b), upper_float(b)) for b in logb))
             if key not in self._spread_cache:
-                f_min = self._least_projected_mean(arb(lam), logb)
+                # evaluated on the key's own float intervals (each contains its ball), so a later window whose
+                # balls round to the same floats may reuse the result
+                f_min = self._least_projected_mean(arb(lam), [arb_interval(lo, hi) for lo, hi in key[2]])
                 self._spread_cache[key] = upper_float(arb(self.R) ** 2 - arb(max(f_min, 0.0)) ** 2)
             return min(glob, self._spread_cache[key])
 
