@@ -18,9 +18,11 @@ with the exact score, the exact matrices ``A`` and the solver's own (float64) wa
 with ``E_lin`` of part 2 and ``E_K`` of the recursion of parts 3-6, every constant evaluated in Arb ball
 arithmetic and rounded up (:meth:`CollocationTheorem.pathwise_bound`). The float64 run's rounding is not
 covered (:func:`certsample.verify.certify` proves a run's errors a posteriori with
-:func:`certsample.verify.enclose_flow`). Parts 1-5 of :mod:`proofs.flow_bounds` (decomposition, start set
+:func:`certsample.verify.enclose_flow`). Parts 1-6 of :mod:`proofs.flow_bounds` (decomposition, start set
 and its mass, frame and Lipschitz bounds, complex-time bound of the drift; part 5 the same for unequal
-variances) are used below as "FB 1" to "FB 5".
+variances; part 6 excluding a centre ball) are used below as "FB 1" to "FB 6". With ``exclude_centre=True``
+(isotropic blocks, cold starts; part 6b) the same holds for every start in ``S(eta/2)`` outside an explicit set
+of ``q_T``-mass at most ``eta/2``: the starts whose exact path enters a centre ball at some window start.
 
 *Unequal variances (FB 5).* The proof below reads with FB 5's frame (``g = sqrt(V)``, reference variance
 ``V``), its real-path bounds (``|w - w0| <= e^B (A + B W)`` in place of ``R int a / v^{3/2}``, ``|w| <= e^B (W +
@@ -97,6 +99,25 @@ FB 5: on the ball of radius ``r_k``). Hence ``E_{k+1} = Gamma_k E_k + e^{N_k}_D`
 int_{t_k}^T a / v^{3/2}`` (FB 3) and ``|X_k - x_k| <= E_k``, so ``W = W^ex_k + E_k / g_k`` (any larger radius is
 valid, which is how cached window bounds are reused).
 
+*Part 6b (excluding the centre; ``exclude_centre=True``, isotropic blocks, cold starts).* The bounds of parts 3
+and 6 are global in space; near the frame centre ``a m0`` (the ring's centre) they are attained, and at small ``t``
+that neighbourhood has tiny mass. Let ``P_k``, ``rho_k``, ``m_k``, ``r_k``, ``mu_k`` and *active* windows be as in
+:class:`_RegionAnalysis`, and let the start set be ``S(eta/2)`` less ``X = union_{k active} {x_T : |u^ex(t_k) - a_k
+m0| < P_k}``; by FB 6, ``q_T(X) <= sum_k q_{t_k}(|u - a_k m0| < P_k) <= eta/2`` (each term at most ``eta / (2K)``,
+its proved value recorded in ``StartSet.exclusions``). For such a start the exact path ``x`` has ``|w^ex(t)| >=
+rho_k`` on active window ``k`` (FB 6, with ``|w^ex(t) - w^ex(t_k)| <= G_k``, FB 3), so every point ``p`` with ``|p
+- x(t)| <= m_k`` has ``|p - a m0| >= g(t) rho_k - m_k >= g(t) r_k`` (``g >= g_min``), where FB 6 bounds the spread
+by ``C_k``: on the ball ``B(x(t), m_k)`` (convex) the score's Lipschitz constant is at most ``max(1/v, -1/v + a^2
+C_k / v^2)`` and the drift's one-sided constant at most ``mu_k``. Part 6 on an active window: ``z`` (the exact path
+from ``X_k``) and ``x`` start within ``E_k``; while ``|z - x| <= m_k`` the segment between them lies in that ball,
+so ``|z - x|(tau) <= e^{tau max(mu_k, 0)} E_k <= gamma_in E_k``; if ``gamma_in E_k < m_k`` the first time ``|z - x|
+= m_k`` cannot come (continuity), and ``|z - x|(h) <= e^{h mu_k} E_k``. Part 3 on it: the segment between ``X^n_i``
+and ``Y_i = z(t_i)`` lies in ``B(x(t_i), m_k)`` when ``|X^n_i - Y_i| + gamma_in E_k < m_k``, since ``|Y_i - x(t_i)|
+<= gamma_in E_k``; with ``e^n_i >= |X^n_i - Y_i|`` the check ``max_i e^n_i + gamma_in E_k < m_k`` for every
+evaluated iterate (``n = 0 .. N_k - 1``; ``X^0 = u0`` for a cold start) makes the region's ``L_i`` valid, and the
+window's error counts as infinite where it fails (:meth:`_RegionAnalysis.within_reach`). Parts 4-5 are unchanged
+(they hold for every start with ``|w0| <= W``). Inactive windows use the global bounds and exclude nothing.
+
 *Part 7 (the bound).* Parts 1, 2 and 6 give ``sqrt(E_K^2 + E_lin^2)``. Every scalar of parts 2-6 is an Arb
 ball (192 bits or more; the matrices ``A`` at ``128 + 4 D`` bits more) or a float64 upper end of one; the
 recursions of parts 3, 5 and 6 then run in float64 on those upper ends, each expression of ``n`` roundings of
@@ -120,7 +141,11 @@ centre, the bisectors between modes); the bounds used are global in space. There
 large (the ring: ``L`` about 125 at small ``t`` against about 4 near a mode), the drift's complex
 continuation is short, and the Gronwall factor ``prod Gamma_k`` reaches ``e^{15.5}`` on the ring and
 ``e^{348}`` on the 64-point cloud down to ``delta = 10^{-3}`` (paths near the Voronoi boundaries of close
-points separate that fast). With unequal variances the bounds hold on a ball only, and where the block has
+points separate that fast). Excluding a centre ball (part 6b) lowers ``L`` and ``mu`` only where the ball has a
+mass far below ``eta``: at small ``t`` (on the ring the spread bound falls from the centre's to about the
+bisectors' there); at intermediate ``t`` the centre, and at every ``t`` the bisectors, carry more than ``eta`` of
+``q_t`` and stay in the set. The window lengths are set by the complex continuation (part 4), which the exclusion
+does not change. With unequal variances the bounds hold on a ball only, and where the block has
 more than three coordinates the Hessian bound is Popoviciu's over the whole ball, which grows like ``r^2``
 (on the 64-d benchmark mixture it forces windows too short and Gronwall factors too large for any plan; the
 numbers are in ``docs/performance.md``). A pilot-measured plan sizes windows on typical paths; the proved
@@ -490,6 +515,8 @@ class WindowReport:
     initial: float  # max_j e^0_j, the first iterate's node error
     local: float  # e^N_D: the window's error from the numerical start
     error: float  # E_{k+1}: the block error at the window's end
+    excluded_radius: float = 0.0  # P_k: starts whose exact path has |u(t_k) - a_k m0| < P_k are excluded (part 6b)
+    excluded_mass: float = 0.0  # q_{t_k} of that ball (an upper bound); 0 when nothing is excluded
 
 
 @dataclass
@@ -565,7 +592,7 @@ class _BlockAnalysis:
     def node_drift(self, nd, W: float) -> np.ndarray:
         return round_up(nd.a_R_v + (W + nd.moved) * nd.inv_g, 3)
 
-    def within_reach(self, nd, errors, warm: bool) -> bool:
+    def within_reach(self, nd, errors, warm: bool, E: float = 0.0) -> bool:
         return True  # the Lipschitz bounds hold in all of space
 
     def march_lipschitz(self, t1: float, t0: float, W: float) -> float:
@@ -580,38 +607,46 @@ class _BlockAnalysis:
     def nodes(self, t0: float, t1: float, degree: int, W: float = 0.0) -> _Nodes:
         key = (t0, t1, degree)
         if key not in self._nodes:
-            arb = flint_module().arb
-            blk = self.block
-            mats = exact_matrices(degree)
-            h = self.window(t0, t1)[0]
-            with arb_precision(mats.prec):
-                A, growth = mats.A(h), mats.growth(h)
-                a0, v0 = blk._scales(arb(t0))
-                g0 = v0.sqrt()
-                node_t = [arb(t0) - h * c for c in mats.nodes]
-                L = np.array([self.lipschitz(lower_float(tj), upper_float(tj)) for tj in node_t])
-                D1 = degree + 1
-                BT = np.array([[upper_float(h * abs(A[i, j]) * arb(L[i])) for i in range(D1)] for j in range(D1)])
-                rows = []
-                for j, tj in enumerate(node_t):
-                    aj, vj = blk._scales(tj)
-                    gj = vj.sqrt()
-                    moved = blk.path_growth(lower_float(tj), t0) if j else 0.0
-                    rows.append(
-                        (
-                            upper_float(growth[j]),
-                            upper_float(growth[j] - 1),
-                            upper_float(abs(a0 - aj)),
-                            upper_float(abs(g0 - gj)),
-                            upper_float(gj),
-                            moved,
-                            upper_float(aj * arb(blk.R) / vj),
-                            upper_float(1 / gj),
-                        )
-                    )
-            cols = np.array(rows).T
-            self._nodes[key] = _Nodes(BT, *cols, L)
+            self._nodes[key] = self._assemble_nodes(t0, t1, degree, self.lipschitz)
         return self._nodes[key]
+
+    def exclusion(self, t0: float, t1: float, W: float):
+        """``(P, mass)``: the centre ball the window's bounds exclude (none here; :class:`_RegionAnalysis`)."""
+        return 0.0, 0.0
+
+    def _assemble_nodes(self, t0: float, t1: float, degree: int, lipschitz) -> _Nodes:
+        """The node bounds with ``L_i = lipschitz(lo, hi)`` over each node's time ball."""
+        arb = flint_module().arb
+        blk = self.block
+        mats = exact_matrices(degree)
+        h = self.window(t0, t1)[0]
+        with arb_precision(mats.prec):
+            A, growth = mats.A(h), mats.growth(h)
+            a0, v0 = blk._scales(arb(t0))
+            g0 = v0.sqrt()
+            node_t = [arb(t0) - h * c for c in mats.nodes]
+            L = np.array([lipschitz(lower_float(tj), upper_float(tj)) for tj in node_t])
+            D1 = degree + 1
+            BT = np.array([[upper_float(h * abs(A[i, j]) * arb(L[i])) for i in range(D1)] for j in range(D1)])
+            rows = []
+            for j, tj in enumerate(node_t):
+                aj, vj = blk._scales(tj)
+                gj = vj.sqrt()
+                moved = blk.path_growth(lower_float(tj), t0) if j else 0.0
+                rows.append(
+                    (
+                        upper_float(growth[j]),
+                        upper_float(growth[j] - 1),
+                        upper_float(abs(a0 - aj)),
+                        upper_float(abs(g0 - gj)),
+                        upper_float(gj),
+                        moved,
+                        upper_float(aj * arb(blk.R) / vj),
+                        upper_float(1 / gj),
+                    )
+                )
+        cols = np.array(rows).T
+        return _Nodes(BT, *cols, L)
 
     def complex(self, t0: float, h_up: float, rho: float, W: float):
         key = (t0, h_up, rho, W)
@@ -633,6 +668,117 @@ class _BlockAnalysis:
             if bound < best:
                 best, best_rho = bound, rho
         return best, best_rho
+
+
+@dataclass
+class _RegionNodes(_Nodes):
+    """:class:`_Nodes` whose ``L`` holds only within ``margin`` of the exact path (:class:`_RegionAnalysis`)."""
+
+    margin: float = math.inf  # every compared point within margin (strictly) of the exact path x(t)
+    gamma_in: float = 1.0  # exp(h max(sup mu, 0)): |z - x| <= gamma_in E_k inside the window
+
+
+def _window_share(eta, windows: int) -> float:
+    """Each window's excluded mass, ``eta / (2 K)`` less a relative ``1e-12``, so that the ``K`` proved masses
+    (each at most its share) sum to at most ``eta / 2`` despite the float division."""
+    return float(eta) / 2 / windows * (1 - 1e-12)
+
+
+class _RegionAnalysis(_BlockAnalysis):
+    r"""The isotropic block's per-window ingredients on a start set that excludes a centre ball at every window
+    start (module docstring, part 6b; :mod:`proofs.flow_bounds` part 6), for cold-started runs.
+
+    Window ``k`` (``[t_{k+1}, t_k]``, ``h``, frame radius ``W`` of every numerical start): ``P_k`` is
+    :meth:`~proofs.flow_bounds.IsotropicBlock.exclusion_radius` at ``t_k`` for ``mass`` (``q_{t_k}(|u - a_k m0| <
+    P_k) <= mass``), ``G_k = R int_{t_{k+1}}^{t_k} a / v^{3/2}`` (FB 3), ``rho_k = P_k / g_k - G_k`` (rounded down),
+    the margin ``m_k = 1.05 (|a_k - a_{k+1}| |m0| + |g_k - g_{k+1}| W + g_max G_k) + 10^{-3} g_min`` (``g_min``,
+    ``g_max`` over the window: ``g`` is monotone in ``t``; the first term bounds how far an exact path with ``|w0|
+    <= W`` moves over the window, hence every cold start's ``e^0``), ``r_k = rho_k - m_k / g_min`` (rounded down),
+    ``C_k = min(C, C_{r_k})`` (FB 6) and ``mu_k = 1 - 1/v + a^2 C_k / v^2`` (sup over the window, sub-interval
+    balls). The window is *active* when ``r_k > 0`` and ``C_{r_k} < C``; otherwise it uses the global bounds and
+    excludes nothing.
+    """
+
+    def __init__(self, base: _BlockAnalysis, mass: float):
+        super().__init__(base.block)
+        # the region-free caches are shared with the plain analysis (complex bounds are the costly part)
+        self._complex, self._time, self._lipschitz = base._complex, base._time, base._lipschitz
+        self._base_nodes = base._nodes
+        self.mass = float(mass)
+        self._regions = {}
+
+    def region(self, t0: float, t1: float, W: float):
+        """``None`` (inactive) or ``dict(P, mass, margin, r, C_r, gronwall, gamma_in)`` for the window."""
+        key = (t0, t1, W)
+        if key not in self._regions:
+            self._regions[key] = self._region(t0, t1, W)
+        return self._regions[key]
+
+    def _region(self, t0: float, t1: float, W: float):
+        arb = flint_module().arb
+        blk = self.block
+        P = blk.exclusion_radius(t0, self.mass)
+        if not P > 0:
+            return None
+        h, _, _, growth, _, _ = self.window(t0, t1)
+        with arb_precision():
+            a0, g0 = blk.frame(t0)
+            a1, g1 = blk.frame(t1)
+            g_lo, g_hi = min(lower_float(g0), lower_float(g1)), max(upper_float(g0), upper_float(g1))
+            rho = lower_float(arb(P) / g0 - arb(growth))
+            motion = abs(a0 - a1) * arb(blk.m0_norm) + abs(g0 - g1) * arb(W) + arb(g_hi) * arb(growth)
+            margin = upper_float(arb("1.05") * motion + arb("0.001") * arb(g_lo))
+            r = lower_float(arb(rho) - arb(margin) / arb(g_lo))
+        if not (r > 0 and blk.spread_outside(r, t1, t0) < blk.spread(t1, t0)):
+            return None
+        top = blk.hessian_top_outside(r, t1, t0)
+        with arb_precision():
+            mu = 1 + arb(top)
+            gronwall = upper_float((h * mu).exp())
+            gamma_in = max(1.0, gronwall)  # exp(h max(mu, 0))
+            mass = upper_float(blk.centre_mass(t0, P))
+        return dict(P=P, mass=mass, margin=margin, r=r, gronwall=gronwall, gamma_in=gamma_in)
+
+    def exclusion(self, t0: float, t1: float, W: float):
+        reg = self.region(t0, t1, W)
+        return (0.0, 0.0) if reg is None else (reg["P"], reg["mass"])
+
+    def gronwall(self, t0: float, t1: float, W: float) -> float:
+        reg = self.region(t0, t1, W)
+        return self.window(t0, t1)[2] if reg is None else reg["gronwall"]
+
+    def nodes(self, t0: float, t1: float, degree: int, W: float = 0.0) -> _Nodes:
+        reg = self.region(t0, t1, W)
+        if reg is None:
+            key = (t0, t1, degree)
+            if key not in self._base_nodes:
+                self._base_nodes[key] = self._assemble_nodes(t0, t1, degree, self.lipschitz)
+            return self._base_nodes[key]
+        key = (t0, t1, degree, W)
+        if key not in self._nodes:
+            blk, r = self.block, reg["r"]
+            arb = flint_module().arb
+            C_r = blk.spread_outside(r, t1, t0)
+
+            def lipschitz(lo, hi):
+                # max(1/v, -1/v + a^2 min(C, C_r) / v^2) over the node's time ball (FB 3 and 6)
+                C = arb(min(C_r, blk.spread(lo, hi)))
+                with arb_precision():
+                    a, v = blk._scales(arb_interval(lo, hi))
+                    return max(upper_float(1 / v), upper_float(-1 / v + a * a * C / (v * v)))
+
+            nd = self._assemble_nodes(t0, t1, degree, lipschitz)
+            self._nodes[key] = _RegionNodes(**vars(nd), margin=reg["margin"], gamma_in=reg["gamma_in"])
+        return self._nodes[key]
+
+    def within_reach(self, nd, errors, warm: bool, E: float = 0.0) -> bool:
+        """Whether every point a sweep compares stays strictly within the margin of the exact path ``x(t)``:
+        ``max_i e^n_i + gamma_in E_k < m_k`` for the iterates evaluated, ``n = 0 .. N - 1`` (part 6b)."""
+        if not isinstance(nd, _RegionNodes):
+            return True
+        if warm:
+            return False  # the region bounds are proved for cold starts only
+        return all(round_up(float(np.max(e)) + nd.gamma_in * E, 2) < nd.margin for e in errors[:-1])
 
 
 @dataclass
@@ -687,7 +833,7 @@ class _UnequalAnalysis(_BlockAnalysis):
     def node_drift(self, nd, W: float) -> np.ndarray:
         return nd.drift
 
-    def within_reach(self, nd, errors, warm: bool) -> bool:
+    def within_reach(self, nd, errors, warm: bool, E: float = 0.0) -> bool:
         """Whether every iterate a sweep evaluates (``e^0 .. e^{N-1}``; a cold start's ``X^0 = u0`` lies on the
         exact path) is within ``margin`` of the exact path."""
         return all(float(np.max(e)) <= nd.margin for e in errors[(0 if warm else 1) : -1])
@@ -816,8 +962,8 @@ def block_bound(analysis: _BlockAnalysis, schedule: _Schedule, start_radius: flo
             e0 = analysis.cold_start(nd, W)
         e = _sweep_errors(nd, e0, eps_I, sweeps)
         local = float(e[-1][D])
-        if not analysis.within_reach(nd, e, schedule.warm_start and k > 0):
-            local = math.inf  # an iterate may leave the ball where the Lipschitz bounds were proved
+        if not analysis.within_reach(nd, e, schedule.warm_start and k > 0, E):
+            local = math.inf  # an iterate may leave the region where the Lipschitz bounds were proved
         E = round_up(gronwall * E + local, 2)
         W_exact = analysis.advance(t0, t1, W_exact)
         previous = (e, node_drift, nd.L)
@@ -834,6 +980,7 @@ def block_bound(analysis: _BlockAnalysis, schedule: _Schedule, start_radius: flo
                 float(np.max(e0)),
                 local,
                 E,
+                *analysis.exclusion(t0, t1, W),
             )
         )
         if not math.isfinite(E):
@@ -933,6 +1080,9 @@ class CollocationTheorem(RunTheorem):
         "bound is infinite where an iterate may leave it).",
         "Any grid, degree, per-window sweeps, warm start and pipeline, as the solver runs them; the "
         "warm-start matrices are the solver's own float64 matrices.",
+        "exclude_centre=True (isotropic blocks, cold starts): the start set is S(eta/2) less the starts whose "
+        "exact path enters a centre ball |u(t_k) - a_k m0| < P_k at a window start, of q_T-mass at most eta/2 in "
+        "all (q_{t_k} of each ball, proved); StartSet.exclusions lists them.",
         "No explicit d: the block bound depends on the means' geometry (R, diam), v0, the window times and the "
         "block start radius; d enters only through the linear start radius r_lin.",
     )
@@ -1021,6 +1171,7 @@ class CollocationTheorem(RunTheorem):
         warm_start: bool = False,
         pipeline: bool = False,
         eta: float = DEFAULT_ETA,
+        exclude_centre: bool = False,
     ) -> PathwiseBound:
         """Proved bound on ``|X_run(delta) - x(delta)|`` over every start in ``S(eta)`` at ``grid.T``.
 
@@ -1034,6 +1185,10 @@ class CollocationTheorem(RunTheorem):
             As :class:`~certsample.solvers.collocation.Collocation`.
         eta : float
             Mass of ``q_T`` outside the start set.
+        exclude_centre : bool
+            Isotropic blocks, cold starts: the start set is ``S(eta / 2)`` less the starts whose exact path enters
+            a centre ball at a window start (module docstring, part 6b), each window's ball of mass at most
+            ``eta / (2 K)``; the returned ``start_set.eta`` is the proved total.
 
         Returns
         -------
@@ -1048,11 +1203,17 @@ class CollocationTheorem(RunTheorem):
         dec = Decomposition.of(target)
         start = StartSet.build(dec, float(schedule.times[0]), float(eta))
         block, per_window = 0.0, []
+        if exclude_centre and (dec.kind != "isotropic" or warm_start):
+            raise NotCovered("exclude_centre covers cold-started runs on isotropic blocks (module docstring, part 6b)")
         if dec.kind in ("isotropic", "unequal"):
             analysis = self._analysis(target, dec)
             # the start set's centre is the block's frame centre m0
-            start = StartSet.build(dec, float(schedule.times[0]), float(eta), centre=analysis.block.m0)
+            base_eta = float(eta) / 2 if exclude_centre else float(eta)
+            start = StartSet.build(dec, float(schedule.times[0]), base_eta, centre=analysis.block.m0)
+            if exclude_centre:
+                analysis = _RegionAnalysis(analysis, _window_share(eta, schedule.windows))
             block, per_window = block_bound(analysis, schedule, start.block_radius)
+            start = start.excluding(_exclusions(per_window))
         linear, terms = _linear_total(dec, schedule, start)
         arb = flint_module().arb
         with arb_precision():
@@ -1062,7 +1223,7 @@ class CollocationTheorem(RunTheorem):
             block,
             linear,
             start,
-            float(eta),
+            start.eta,
             per_window,
             terms,
             schedule.nfe(),
@@ -1083,6 +1244,7 @@ class CollocationTheorem(RunTheorem):
         eta: float = DEFAULT_ETA,
         families=None,
         degrees=None,
+        exclude_centre: bool = False,
     ) -> ProvedPlan:
         """The run with the fewest score evaluations, among those searched, whose proved bound is ``<= eps``.
 
@@ -1092,6 +1254,9 @@ class CollocationTheorem(RunTheorem):
         amplified local errors fit ``eps`` (module docstring, part 8); the returned bound is recomputed
         from scratch for the chosen run. Cold starts (``warm_start=False``): the theorem's warm-start
         bound is never smaller than its cold-start bound.
+
+        ``exclude_centre``: the start set of :meth:`pathwise_bound` with ``exclude_centre=True`` (isotropic
+        blocks; module docstring, part 6b), each family's windows excluding at most ``eta / (2 K)`` each.
 
         Returns
         -------
@@ -1111,7 +1276,13 @@ class CollocationTheorem(RunTheorem):
             float(eta),
             tuple(families or FAMILIES),
             tuple(degrees or DEGREES),
+            bool(exclude_centre),
         )
+
+
+def _exclusions(reports):
+    """``[(t_k, P_k, mass_k)]`` of the windows whose bounds exclude a centre ball (part 6b)."""
+    return [(r.t, r.excluded_radius, r.excluded_mass) for r in reports if r.excluded_mass > 0]
 
 
 def _linear_total(dec: Decomposition, schedule: _Schedule, start: StartSet):
@@ -1283,10 +1454,12 @@ def _choose_sweeps(local, budget):
     return sweeps
 
 
-def _plan(theorem, eps, target, T, delta, eta, families, degrees):
+def _plan(theorem, eps, target, T, delta, eta, families, degrees, exclude_centre=False):
     from certsample.forward import TimeGrid
 
     dec = Decomposition.of(target)
+    if exclude_centre and dec.kind != "isotropic":
+        raise NotCovered("exclude_centre covers isotropic blocks only (module docstring, part 6b)")
     search = []
     if dec.kind == "linear":
         # no block: the linear coordinates alone, on geometric windows; their bound is exact and cheap
@@ -1317,15 +1490,15 @@ def _plan(theorem, eps, target, T, delta, eta, families, degrees):
             raise NotCovered(f"no plan in the families tried proves eps={eps:g} on {target!r}")
         grid, bound = best
         return ProvedPlan(grid, bound.degree, bound.sweeps, False, False, bound, float(eps), search)
-    analysis = theorem._analysis(target, dec)
-    start = StartSet.build(dec, float(T), float(eta), centre=analysis.block.m0)
+    plain = theorem._analysis(target, dec)
+    start = StartSet.build(dec, float(T), float(eta) / 2 if exclude_centre else float(eta), centre=plain.block.m0)
     best = None
     arb = flint_module().arb
     try:
         for rho_w, c_L in families:
             try:
                 times = _march(
-                    analysis,
+                    plain,
                     float(T),
                     float(delta),
                     start.block_radius,
@@ -1340,6 +1513,7 @@ def _plan(theorem, eps, target, T, delta, eta, families, degrees):
                 continue
             rhos = tuple(r for r in RHOS if r >= rho_w / 2)
             family = f"rho_w={rho_w}, hL<={c_L}: {len(times) - 1} windows"
+            analysis = _RegionAnalysis(plain, _window_share(eta, len(times) - 1)) if exclude_centre else plain
             # the cheapest degree by the search's estimate (evaluations rise past it), then the proof of that run
             estimates, rising = [], 0
             for D in degrees:
@@ -1370,12 +1544,13 @@ def _plan(theorem, eps, target, T, delta, eta, families, degrees):
                     search.append((family, D, schedule.nfe(), value))
                     check_search_budget(f"{family}, degree {D}")
                     if value <= eps:
+                        covered = start.excluding(_exclusions(per_window))
                         bound = PathwiseBound(
                             value,
                             block,
                             linear,
-                            start,
-                            float(eta),
+                            covered,
+                            covered.eta,
                             per_window,
                             terms,
                             schedule.nfe(),

@@ -177,6 +177,48 @@ with ``c = -w0 / g(h/2)``
 Only ``R``, ``diam``, ``range |nu|^2``, ``k_J``, the variance range, ``lam0`` and ``W`` enter; ``k_J`` only
 through the ``log v`` term. The arithmetic is that of part 4 (Arb balls per sub-box, then float64 rounded up).
 
+6. Isotropic block: excluding a neighbourhood of the frame centre
+-----------------------------------------------------------------
+The bounds of parts 3-4 are uniform over space; they are attained near the frame centre ``a m0`` (the ring's
+centre), where ``Cov_r(mu)`` is largest. Starts whose exact path comes near it late can be excluded at a small
+mass, and the spread bound on the rest is smaller (part 6 of :mod:`proofs.collocation` uses it).
+
+*Mass of a centre ball (Arb).* Under ``q_t`` the block coordinates follow ``sum_c w_c N(a mu_c, v I_k)`` (the
+component densities factor, part 1). Write ``x = u - a m0 = a nu_c + g z`` with ``z ~ N(0, I_k)`` under component
+``c`` and ``D_c = a |nu_c|``. For ``P < D_c``: (i) ``|x| < P`` implies ``n_c . x < P`` (``n_c = nu_c / |nu_c|``), i.e.
+``n_c . z < -(D_c - P) / g``, of probability ``Phi(-(D_c - P)/g) = erfc((D_c - P) / (g sqrt 2)) / 2``; (ii) on
+``|x| < P`` the component's density is at most ``(2 pi v)^{-k/2} e^{-(D_c - P)^2 / (2 v)}`` (``|x - a nu_c| >= D_c -
+P``), so the probability is at most ``vol(B_P) (2 pi v)^{-k/2} e^{-(D_c - P)^2/(2v)}``, ``vol(B_P) = pi^{k/2} P^k /
+Gamma(k/2 + 1)``. Hence
+
+.. math::  q_t(|u - a m_0| < P) \le \sum_c w_c \min\big((i)_c, (ii)_c\big) \quad (\text{the term is } 1
+           \text{ where } D_c \le P),
+
+evaluated with a lower end of ``|nu_c|`` (:meth:`IsotropicBlock.centre_mass`).
+
+*Excluded starts.* The probability flow transports ``q_T`` to ``q_t`` (that is what it is built for: its
+marginals are those of the forward process), so if ``x_T ~ q_T`` the exact path's value at ``t_k`` has law
+``q_{t_k}``, and the starts ``X_k = {x_T : |u^ex(t_k) - a_k m0| < P_k}`` have ``q_T(X_k) = q_{t_k}(|u - a_k m0|
+< P_k)``; a union over windows has at most the sum of these masses. A start outside ``X_k`` has ``|w^ex(t_k)| >=
+P_k / g_k`` and, by part 3, ``|w^ex(t)| >= P_k / g_k - R int_t^{t_k} a / v^{3/2}`` on ``[t_{k+1}, t_k]``.
+
+*Spread away from the centre.* With ``u - a m0 = g w``, ``n = w / |w|`` and ``g^2 = v``, expanding ``|g w - a
+nu_c|^2 / (2 v)`` gives the posterior ``pi_c ~ b_c e^{lambda n . nu_c}``, ``lambda = (a / g) |w|``, ``b_c = w_c
+e^{-a^2 |nu_c|^2 / (2 v)}``. Then ``lambda_max Cov_pi(nu) <= tr Cov_pi(nu) = E|nu|^2 - |E nu|^2 <= R^2 - (n .
+E nu)_+^2``. For fixed ``n`` and ``b``, ``f_n(lambda) = E_lambda[n . nu]`` has derivative ``Var_lambda(n . nu) >= 0``
+(an exponential family), so on ``|w| >= r`` at times ``t`` in ``[t_lo, t_hi]``, where ``lambda >= lambda_min = r
+min_t (a / g)``, ``n . E nu >= f_n(lambda_min; b(t))``. Hence at every such ``(u, t)``
+
+.. math::  \lambda_{\max} \mathrm{Cov}_r(\mu) \le C_r := R^2 - \Big(\min_{|n| = 1,\ t} f_n(\lambda_{\min};
+           b(t))\Big)_+^2 ,
+
+and the Hessian bound of part 3 holds with ``min(C, C_r)`` there. The minimum is bounded below by Arb: for
+``k = 1`` at ``n = +-1``; for ``k = 2`` over cells of the angle of ``n`` (each cell a ball; ``b_c`` balls over the
+time interval, after dividing every ``b_c`` by the common ``e^{-a^2 min_e |nu_e|^2 / (2v)}``, which cancels in
+``pi``), the least lower end over the cells (a cell's ball holds every value on it; cells are bisected where
+their lower end is below the best midpoint value, which only tightens). For ``k >= 3`` it is not evaluated
+(``C_r = C``). :meth:`IsotropicBlock.spread_outside`.
+
 References
 ----------
 .. [1] L. N. Trefethen, "Approximation Theory and Approximation Practice", SIAM, 2013.
@@ -184,12 +226,14 @@ References
    Lipschitz functions).
 .. [3] F. Johansson, "Arb: efficient arbitrary-precision midpoint-radius interval arithmetic",
    IEEE Trans. Computers 66 (2017).
+.. [4] Y. Song et al., "Score-based generative modeling through stochastic differential equations", ICLR 2021
+   (the probability-flow ODE has the forward process's marginals).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -308,8 +352,12 @@ class StartSet:
     """``S(eta) = {x : |u - a_T m0| <= block_radius, |w_lin| <= linear_radius}`` at forward time ``T``.
 
     ``u`` are the block coordinates of ``Q^T x``, ``w_lin`` the linear basis coordinates minus ``a_T m_i``
-    together with the perpendicular part of ``x``. ``q_T(S^c) <= eta = eta_block + eta_linear`` (module
-    docstring, part 2). Radii are float upper ends of ball evaluations.
+    together with the perpendicular part of ``x``. ``q_T(S^c) <= eta = eta_block + eta_linear + eta_excluded``
+    (module docstring, parts 2 and 6). Radii are float upper ends of ball evaluations.
+
+    ``exclusions`` (made by :meth:`excluding`): triples ``(t_k, P_k, mass_k)``; the set then also leaves out every
+    start whose exact path has ``|u(t_k) - a_k m0| < P_k`` at some ``t_k``, of ``q_T``-mass at most ``mass_k``
+    each (part 6), and ``eta`` counts them.
     """
 
     T: float
@@ -320,6 +368,32 @@ class StartSet:
     block_radius: float
     linear_radius: float
     decomposition: Decomposition
+    exclusions: tuple = ()
+    eta_excluded: float = 0.0
+
+    def excluding(self, exclusions) -> StartSet:
+        """This set less the starts whose exact path enters a centre ball ``(t_k, P_k, mass_k)`` (part 6); ``eta``
+        grows by the masses (summed in Arb, rounded up)."""
+        arb = flint_module().arb
+        exclusions = tuple((float(t), float(P), float(m)) for t, P, m in exclusions)
+        with arb_precision():
+            extra = upper_float(sum((arb(m) for _, _, m in exclusions), arb(0)))
+            eta = upper_float(arb(self.eta) + arb(extra))
+        return replace(
+            self,
+            eta=eta,
+            exclusions=self.exclusions + exclusions,
+            eta_excluded=upper_float(arb(self.eta_excluded) + arb(extra)),
+        )
+
+    def excluded_paths(self, block_paths) -> np.ndarray:
+        """Whether each exact path is excluded: ``block_paths[n, k]`` is path ``n``'s block coordinates ``u`` at
+        the ``k``-th exclusion time (float64; for tests and reports)."""
+        paths = np.asarray(block_paths, dtype=float)
+        out = np.zeros(paths.shape[0], dtype=bool)
+        for k, (t, P, _) in enumerate(self.exclusions):
+            out |= np.linalg.norm(paths[:, k] - math.exp(-t) * self.block_centre, axis=-1) < P
+        return out
 
     @classmethod
     def build(cls, decomposition: Decomposition, T: float, eta: float, centre=None) -> StartSet:
@@ -366,7 +440,8 @@ class StartSet:
         return block, lin
 
     def contains(self, x) -> np.ndarray:
-        """Whether each row of ``x`` lies in the set (a float64 check)."""
+        """Whether each row of ``x`` lies in the ball part of the set (a float64 check). The ``exclusions`` depend
+        on the exact path, not on ``x`` alone: :meth:`excluded_paths` checks them."""
         block, lin = self.deviations(x)
         return (block <= self.block_radius) & (lin <= self.linear_radius)
 
@@ -542,6 +617,134 @@ class IsotropicBlock:
         arb = flint_module().arb
         a, v = self._scales(arb(t))
         return a, v.sqrt()
+
+    # -- part 6: excluding a neighbourhood of the frame centre
+    def centre_mass(self, t: float, P: float):
+        """Upper bound (ball) of ``q_t(|u - a m0| < P)`` on the block (part 6: the least of the half-space and the
+        density bound per component, 1 where the component's mean is within ``P`` of the centre)."""
+        arb = flint_module().arb
+        with arb_precision():
+            a, v = self._scales(arb(t))
+            g = v.sqrt()
+            Pb = arb(P)
+            k = self.k
+            volume = arb.pi() ** (arb(k) / 2) * Pb**k / (arb(k) / 2 + 1).gamma()
+            density = (2 * arb.pi() * v) ** (-arb(k) / 2)
+            total = arb(0)
+            raw = self._raw_weights()
+            for w_c, nu in zip(raw, self._nu_norms()):
+                gap = a * nu - Pb
+                if not gap.lower() > 0:
+                    total += w_c
+                    continue
+                half_space = (gap / (g * arb(2).sqrt())).erfc() / 2
+                ball = volume * density * (-(gap * gap) / (2 * v)).exp()
+                best = half_space if upper_float(half_space) <= upper_float(ball) else ball
+                total += w_c * best
+            return total / sum(raw, arb(0))
+
+    def _raw_weights(self):
+        """The target's own (positive) weights as exact balls: the mixture is ``sum_c w_c N_c / sum_c w_c``
+        whatever their float normalisation, so masses divide by their Arb sum and posteriors use their ratios."""
+        return [flint_module().arb(float(w)) for w in self.target.weights[self.target.weights > 0]]
+
+    def _nu_norms(self):
+        """``|nu_c| = |mu_c - m0|`` as balls."""
+        if not hasattr(self, "_nu"):
+            with arb_precision():
+                self._nu = [_squared_distance(row, self.m0).sqrt() for row in self.means]
+        return self._nu
+
+    def exclusion_radius(self, t: float, mass: float) -> float:
+        """A radius ``P >= 0`` (float) with ``q_t(|u - a m0| < P) <= mass`` proved by :meth:`centre_mass`
+        (bisection picks it; any such ``P`` is valid); ``0.0`` when none is found."""
+        key = ("exclusion", t, mass)
+        if key not in self._spread_cache:
+            lo, hi = 0.0, upper_float(flint_module().arb(self.R) * math.exp(-t)) + 1.0
+            if upper_float(self.centre_mass(t, hi)) <= mass:
+                lo = hi
+            else:
+                for _ in range(40):
+                    mid = 0.5 * (lo + hi)
+                    lo, hi = (mid, hi) if upper_float(self.centre_mass(t, mid)) <= mass else (lo, mid)
+            self._spread_cache[key] = lo
+        return self._spread_cache[key]
+
+    def spread_outside(self, r: float, t_lo: float, t_hi: float) -> float:
+        """``C_r >= lambda_max Cov_r(mu)`` at every ``u`` with ``|u - a m0| >= g r`` and ``t`` in ``[t_lo, t_hi]``
+        (part 6), never above :meth:`spread`. ``lambda_min`` is rounded down to 2 significant digits (a smaller
+        ``lambda_min`` is valid: ``f_n`` does not decrease in it) so that windows share evaluations."""
+        glob = self.spread(t_lo, t_hi)
+        if r <= 0 or self.k > 2:
+            return glob
+        arb = flint_module().arb
+        with arb_precision():
+            a, v = self._scales(arb_interval(t_lo, t_hi))
+            lam = lower_float(a / v.sqrt() * arb(r))
+            if not lam > 0:
+                return glob
+            e = math.floor(math.log10(lam)) - 1
+            lam = math.floor(lam / 10.0**e) * 10.0**e * (1 - 1e-12)
+            # log b_c up to a c-independent term (which cancels in pi): log w_c - a^2 (|nu_c|^2 - min_e |nu_e|^2) / (2v)
+            squares = [nu * nu for nu in self._nu_norms()]
+            least = arb(min(lower_float(q) for q in squares))
+            logb = [w.log() - a * a * (q - least) / (2 * v) for w, q in zip(self._raw_weights(), squares)]
+            key = ("outside", lam, tuple((lower_float(b), upper_float(b)) for b in logb))
+            if key not in self._spread_cache:
+                # evaluated on the key's own float intervals (each contains its ball), so a later window whose
+                # balls round to the same floats may reuse the result
+                f_min = self._least_projected_mean(arb(lam), [arb_interval(lo, hi) for lo, hi in key[2]])
+                self._spread_cache[key] = upper_float(arb(self.R) ** 2 - arb(max(f_min, 0.0)) ** 2)
+            return min(glob, self._spread_cache[key])
+
+    CELLS, MAX_CELLS = 64, 4096
+
+    def _least_projected_mean(self, lam, logb) -> float:
+        """A lower bound (float) of ``min_n f_n = min_n sum_c pi_c n . nu_c``, ``pi_c ~ e^{logb_c + lam n . nu_c}``,
+        over unit ``n`` (``k = 1``: ``n = +-1``; ``k = 2``: cells of the angle, bisected where their lower end is
+        below the best midpoint value; part 6)."""
+        arb = flint_module().arb
+        nus = [[arb(float(x)) - arb(float(c)) for x, c in zip(row, self.m0)] for row in self.means]
+
+        def f(n):
+            proj = [sum((ni * xi for ni, xi in zip(n, nu)), arb(0)) for nu in nus]
+            z = [lb + lam * p for lb, p in zip(logb, proj)]
+            shift = arb(max(upper_float(zc) for zc in z))  # an exact number: it cancels in the ratio
+            e = [(zc - shift).exp() for zc in z]
+            return sum((ec * p for ec, p in zip(e, proj)), arb(0)) / sum(e, arb(0))
+
+        if self.k == 1:
+            return min(lower_float(f([arb(s)])) for s in (1.0, -1.0))
+
+        def cell(lo, hi):
+            theta, mid = arb_interval(lo, hi), arb(0.5 * (lo + hi))
+            return (lo, hi, lower_float(f([theta.cos(), theta.sin()])), upper_float(f([mid.cos(), mid.sin()])))
+
+        cells = [cell(lo, hi) for lo, hi in _pieces(0.0, 2 * math.pi * (1 + 1e-15), self.CELLS)]  # all directions
+        while True:
+            best_mid = min(c[3] for c in cells)
+            tol = 1e-3 * (abs(best_mid) + 1e-3)
+            split = [c for c in cells if c[2] < best_mid - tol]
+            if not split or len(cells) + len(split) > self.MAX_CELLS:
+                return min(c[2] for c in cells)
+            cells = [c for c in cells if c[2] >= best_mid - tol]
+            for lo, hi, _, _ in split:
+                m = 0.5 * (lo + hi)
+                cells += [cell(lo, m), cell(m, hi)]
+
+    def hessian_top_outside(self, r: float, t_lo: float, t_hi: float, pieces: int | None = None) -> float:
+        """Upper bound of ``-1/v + a^2 min(C, C_r) / v^2`` over ``[t_lo, t_hi]`` on ``|u - a m0| >= g r`` (part 6)."""
+        if r <= 0:
+            return self.hessian_top(t_lo, t_hi, pieces)
+        arb = flint_module().arb
+        C_r = self.spread_outside(r, t_lo, t_hi)
+        worst = -math.inf
+        for lo, hi in _pieces(t_lo, t_hi, pieces or self.SUBINTERVALS):
+            C = arb(min(C_r, self.spread(lo, hi)))
+            with arb_precision():
+                a, v = self._scales(arb_interval(lo, hi))
+                worst = max(worst, upper_float(-1 / v + a * a * C / (v * v)))
+        return worst
 
     def complex_bounds(self, t0: float, h: float, rho: float, W: float, grid=(6, 4)):
         """Bounds on the drift along the flow continued to the rectangle around the Bernstein ellipse

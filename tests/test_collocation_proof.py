@@ -452,3 +452,113 @@ def test_proved_plan_meets_eps_against_enclosures(name, eps):
     fewer = np.maximum(plan.sweeps - 1, 1)
     if np.any(fewer < plan.sweeps):
         assert THEOREM.pathwise_bound(target, plan.grid, plan.degree, fewer).value > eps
+
+
+# ---------------------------------------------------------------------------- excluding the centre (FB 6, part 6b)
+T_CENTRE, DELTA_CENTRE = 0.3, 0.003
+
+
+def _exact_block_paths(target, x0, T, times):
+    """Block coordinates of the exact flow paths from ``x0`` at ``T``, at the forward times ``times``: shape ``(n,
+    len(times), k)`` (DOP853 at rtol 1e-12 on all paths at once; the ring's block is its whole space)."""
+    from scipy.integrate import solve_ivp
+
+    n, d = x0.shape
+    times = np.asarray(times, dtype=float)
+    order = np.argsort(-times)  # increasing reverse time tau = T - t
+
+    def rhs(tau, y):
+        x = y.reshape(n, d)
+        return (x + target.score(x, T - tau)).ravel()
+
+    taus = T - times[order]
+    sol = solve_ivp(rhs, (0.0, float(taus[-1])), x0.ravel(), method="DOP853", rtol=1e-12, atol=1e-12, t_eval=taus)
+    assert sol.success
+    out = np.empty((n, len(times), d))
+    out[:, order] = sol.y.T.reshape(len(times), n, d).transpose(1, 0, 2)
+    return out
+
+
+@pytest.mark.parametrize("t", [0.02, 0.08])
+def test_centre_mass_bound_against_monte_carlo(t):
+    """FB 6's mass of a centre ball against draws of q_t and against exact flows from q_T (whose law at t is q_t):
+    never below the frequency, and not loose by more than 3x (the ball's radius chosen for a mass of 2%)."""
+    from proofs.balls import upper_float
+
+    block = THEOREM._analysis(RING, Decomposition.of(RING)).block
+    P = block.exclusion_radius(t, 0.02)
+    bound = upper_float(block.centre_mass(t, P))
+    assert 0.005 < bound <= 0.02
+    centre = math.exp(-t) * block.m0
+    draws = RING.sample(200_000, seed=11, t=t)
+    frequency = np.mean(np.linalg.norm(draws - centre, axis=1) < P)
+    assert bound / 3 <= frequency <= bound + 4 * math.sqrt(bound / len(draws))
+    starts = RING.sample(3000, seed=12, t=0.5)
+    at_t = _exact_block_paths(RING, starts, 0.5, [t])[:, 0]
+    frequency = np.mean(np.linalg.norm(at_t - centre, axis=1) < P)
+    assert bound / 3 <= frequency <= bound + 4 * math.sqrt(bound / len(starts))
+
+
+@pytest.fixture(scope="module")
+def centre_case():
+    """The ring from T = 0.3 to 0.003 on the rho_w = 3 windows, D = 20, 10 sweeps, with the centre excluded; starts
+    in the new set: draws of q_T, points on the boundary of S(eta/2), and starts on a bisector between two modes
+    (unstable paths that stay near the centre longest), those whose exact path enters an excluded ball dropped."""
+    analysis = THEOREM._analysis(RING, Decomposition.of(RING))
+    base = StartSet.build(Decomposition.of(RING), T_CENTRE, 0.5e-6, centre=analysis.block.m0)
+    grid = TimeGrid(_march(analysis, T_CENTRE, DELTA_CENTRE, base.block_radius, 3.0, 1.0))
+    bound = THEOREM.pathwise_bound(RING, grid, 20, 10, exclude_centre=True)
+    bisector = np.array([math.cos(math.pi / 8), math.sin(math.pi / 8)])
+    x0 = np.concatenate(
+        [
+            bound.start_set.sample(4, seed=21),
+            bound.start_set.extreme_points(2, seed=22),
+            np.outer([1e-4, 1e-3, 0.01, 0.05, 0.2, 0.6, 1.5], bisector),
+        ]
+    )
+    times = [t for t, _, _ in bound.start_set.exclusions]
+    excluded = bound.start_set.excluded_paths(_exact_block_paths(RING, x0, T_CENTRE, times))
+    x0 = x0[~excluded]
+    enclosures = [enclose_flow(RING, x, T_CENTRE, DELTA_CENTRE, tol=1e-15) for x in x0]
+    return grid, bound, x0, enclosures, int(np.sum(excluded))
+
+
+def test_excluding_the_centre_bound_holds(centre_case):
+    grid, bound, x0, enclosures, n_excluded = centre_case
+    plain = THEOREM.pathwise_bound(RING, grid, 20, 10)
+    assert bound.value < plain.value / 10  # the region bounds pay off on this run
+    assert bound.eta <= 1e-6 and bound.start_set.eta_excluded > 0 and len(bound.start_set.exclusions) > 5
+    assert n_excluded >= 1 and len(x0) >= 8  # the bisector's innermost start enters a ball; the rest do not
+    assert np.all(bound.start_set.contains(x0))
+    run = _run(RING, Collocation(20, 10), grid, x0)
+    errors = np.array([e.error_bound(y) for e, y in zip(enclosures, run)])
+    assert np.max(errors) <= bound.value + ROUNDING * (1 + np.max(np.linalg.norm(x0, axis=1)))
+
+
+def test_excluding_the_centre_does_not_cover_wrong_solvers(centre_case):
+    grid, bound, x0, enclosures, _ = centre_case
+    for wrong in (StartTimeCollocation(20, 10), Collocation(20, 1)):
+        run = _run(RING, wrong, grid, x0)
+        assert np.max([e.error_bound(y) for e, y in zip(enclosures, run)]) > bound.value
+    # warm starts and unequal variances are outside part 6b
+    with pytest.raises(proofs.flow_bounds.NotCovered):
+        THEOREM.pathwise_bound(RING, grid, 20, 10, warm_start=True, exclude_centre=True)
+    with pytest.raises(proofs.flow_bounds.NotCovered):
+        THEOREM.pathwise_bound(UNEQUAL, grid, 20, 10, exclude_centre=True)
+
+
+@pytest.mark.slow
+def test_plan_excluding_the_centre_meets_eps_against_enclosures():
+    """plan(exclude_centre=True) from T = 0.3: its bound is at most eps, runs from starts in its set are within it,
+    and one sweep fewer in every window is not covered."""
+    eps = 1e-6
+    plan = THEOREM.plan(eps, RING, T_CENTRE, DELTA_CENTRE, exclude_centre=True)
+    assert plan.bound.value <= eps and plan.bound.eta <= 1e-6 and plan.bound.start_set.exclusions
+    x0 = _starts(plan.bound, 3, 3, seed=31)
+    times = [t for t, _, _ in plan.bound.start_set.exclusions]
+    x0 = x0[~plan.bound.start_set.excluded_paths(_exact_block_paths(RING, x0, T_CENTRE, times))]
+    run = _run(RING, plan.solver(), plan.grid, x0)
+    errors = _proved_errors(RING, x0, run, T_CENTRE, DELTA_CENTRE)
+    assert np.max(errors) <= plan.bound.value + ROUNDING * (1 + np.max(np.linalg.norm(x0, axis=1)))
+    fewer = np.maximum(plan.sweeps - 1, 1)
+    assert THEOREM.pathwise_bound(RING, plan.grid, plan.degree, fewer, exclude_centre=True).value > eps
