@@ -79,19 +79,22 @@ def test_log_unit_and_sincos_turn_against_mpmath():
                 assert abs(mpmath.mpf(got) - exact) <= 2 * 2.0**-52 * max(abs(exact), mpmath.mpf(2.0**-60)), u
 
 
-@pytest.mark.parametrize("dim", [1, 6, 7])
+@pytest.mark.parametrize("dim", [1, 6, 7, 8, 64])
 def test_block_normals_are_the_numpy_twins_bit_for_bit(dim):
     """``fill_block_normals`` (vectorised across a block's particles) draws exactly ``NoiseSource.normal``'s
-    numbers, odd dimensions included, for a block that starts at any particle."""
+    numbers, odd dimensions and a partial last draw included, for a block that starts at any particle: with
+    scratch for the listed slow path, with scratch too small for all of it (then resolved in place), and with too
+    little to list any."""
     from certsample.kernels.philox import fill_block_normals
 
     fill = compile_for(fill_block_normals, "cpu")
     key0, key1 = seed_key(2**33 + 11)
-    for first, width in ((0, 64), (1000, 13), (2**32 - 3, 5)):  # the last wraps the particle word
-        block = np.zeros((dim, width))
-        fill(block, key0, key1, np.uint64(first), np.uint64(4), np.uint64(2))
+    for first, width in ((0, 64), (1000, 13), (2**32 - 3, 5), (77, 256)):  # the third wraps the particle word
         twin = NoiseSource(2**33 + 11, np.arange(first, first + width, dtype=np.uint64), dim).normal(4, 2)
-        np.testing.assert_array_equal(block.T, twin)
+        for columns in (width + 8, width + 9, width, 8):
+            block, pending = np.zeros((dim, width)), np.full((3, max(columns, width)), np.nan)
+            fill(block, pending, key0, key1, np.uint64(first), np.uint64(4), np.uint64(2))
+            np.testing.assert_array_equal(block.T, twin)
 
 
 def _reduce_natively(u):
@@ -169,3 +172,97 @@ def test_a_million_normals_pass_moment_ks_chi_square_and_tail_tests():
         (np.sum(z < -3), stats.norm.sf(3)),
     ):
         assert stats.binomtest(int(count), n, probability).pvalue > 1e-5, (count, probability * n)
+
+
+def test_ziggurat_tables_recomputed():
+    """The stored root ``r`` is the bisection's to its 40 digits, the tables are the recursion's from it, and every
+    piece has the area ``v`` (the base's virtual rectangle too) and the boundaries decrease to 0."""
+    import math
+
+    import mpmath
+
+    from certsample.kernels.ziggurat import (
+        ZIGGURAT_F,
+        ZIGGURAT_LAYERS,
+        ZIGGURAT_R,
+        ZIGGURAT_X,
+        ziggurat_root,
+        ziggurat_tables,
+    )
+
+    root = ziggurat_root()
+    assert abs(mpmath.mpf(root) - mpmath.mpf(ZIGGURAT_R)) < mpmath.mpf(10) ** -38
+    x, f = ziggurat_tables(r=root)
+    np.testing.assert_array_equal(x, ZIGGURAT_X)
+    np.testing.assert_array_equal(f, ZIGGURAT_F)
+    assert x.size == ZIGGURAT_LAYERS + 1 and x[-1] == 0 and np.all(np.diff(x) < 0)
+    r = x[1]
+    v = r * np.exp(-r * r / 2) + math.sqrt(math.pi / 2) * math.erfc(r / math.sqrt(2))
+    areas = np.concatenate([[x[0] * f[1]], x[1:-1] * (f[2:] - f[1:-1])])
+    np.testing.assert_allclose(areas, v, rtol=1e-12)
+
+
+def test_slow_path_runs_at_its_rate_and_gives_the_tails():
+    """In a million draws the fast path rejects at the tables' rate ``1 - mean(x_{i+1} / x_i)`` (so the slow path
+    runs, a binomial test), every rejection is resolved to a finite number, and the draws beyond ``r`` (only the
+    slow path's tail gives those) come at the normal law's rate ``2 Phi(-r)``."""
+    from scipy import stats
+
+    from certsample.kernels.philox import philox4x32, ziggurat_candidate
+    from certsample.kernels.ziggurat import ZIGGURAT_X
+
+    particles, dim = 125_000, 9
+    z = NoiseSource(99, np.arange(particles), dim).normal(5, 1)
+    candidate = compile_for(ziggurat_candidate, "cpu")
+    philox = compile_for(philox4x32, "cpu")
+    key0, key1 = seed_key(99)
+    rejected = 0
+    for p in range(0, particles, 50):  # every 50th particle: 2500 x 9 fast-path candidates recomputed
+        for g in range(3):
+            r0, r1, r2, r3 = philox(np.uint64(p), np.uint64(5), np.uint64(1), np.uint64(g), key0, key1)
+            for j, word in enumerate((r0, r1, r2)):
+                c = candidate(word, r3 >> np.uint64(10 * j))
+                if np.isnan(c):
+                    rejected += 1
+                else:
+                    assert c == z[p, 3 * g + j]
+    rate = 1 - np.mean(ZIGGURAT_X[1:] / ZIGGURAT_X[:-1])
+    assert rejected > 0 and stats.binomtest(rejected, 2500 * 9, rate).pvalue > 1e-5, (rejected, rate * 22500)
+    assert np.all(np.isfinite(z))
+    r = ZIGGURAT_X[1]
+    beyond = int(np.sum(np.abs(z) > r))
+    assert beyond > 0 and stats.binomtest(beyond, z.size, 2 * stats.norm.sf(r)).pvalue > 1e-5, beyond
+
+
+def test_cuda_simulator_draws_the_same_normals(tmp_path):
+    """Under the CUDA simulator, ``fill_normals`` per thread and ``fill_block_normals`` on one-column blocks (the
+    CUDA layout: every rejection resolved in place) give the CPU twin's numbers bit for bit, slow path included
+    (200 particles x 31 coordinates hold about 50 rejections)."""
+    from conftest import run_cuda_simulator
+
+    out = tmp_path / "cuda.npy"
+    run_cuda_simulator(f"""
+        import numpy as np
+        from numba import cuda
+        from certsample.kernels.jit import compile_for
+        from certsample.kernels.philox import fill_block_normals, fill_normals
+
+        particle_fill = compile_for(fill_normals, "cuda-device")
+        block_fill = compile_for(fill_block_normals, "cuda-device")
+
+        @cuda.jit
+        def draw(out, blocks, pending, key0, key1):
+            p = cuda.grid(1)
+            if p < out.shape[0]:
+                particle_fill(out[p], key0, key1, np.uint64(p), np.uint64(6), np.uint64(3))
+                block_fill(blocks[p], pending[p], key0, key1, np.uint64(p), np.uint64(6), np.uint64(3))
+
+        n, d = 200, 31
+        out, blocks, pending = np.zeros((n, d)), np.zeros((n, d, 1)), np.zeros((n, 3, 1))
+        draw[4, 64](out, blocks, pending, np.uint64(17), np.uint64(1))
+        np.save({str(out)!r}, np.stack([out, blocks[:, :, 0]]))
+    """)
+    cuda_particle, cuda_block = np.load(out)
+    twin = NoiseSource(17 + 2**32, np.arange(200), 31).normal(6, 3)
+    np.testing.assert_array_equal(cuda_particle, twin)
+    np.testing.assert_array_equal(cuda_block, twin)

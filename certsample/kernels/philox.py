@@ -5,18 +5,27 @@ is reproducible whatever the batch size, the order particles are visited in, or 
 Only 32x32 -> 64-bit products and masked additions are used: no uint64 overflow anywhere, which
 keeps the Numba CUDA simulator (plain NumPy scalars) free of overflow warnings.
 
+Counters ``(c0, c1, c2, c3)`` with key ``(seed mod 2^32, seed div 2^32)``: ``c0`` the particle (mod
+``2^32``), ``c1`` the step, ``c2`` the slot, and ``c3``: ``g < 2^31`` for the fast path of the normals
+``3 g .. 3 g + 2`` (:func:`fill_normals`), ``2^31 + 2^8 j + a`` for the slow path's attempt ``a`` of
+coordinate ``j`` (:func:`ziggurat_resolve`), ``2^32 - 1`` for :func:`uniform`: no two draws share a
+counter while ``j < 2^23 - 1``.
+
 References
 ----------
 .. [1] J. K. Salmon, M. A. Moraes, R. O. Dror, D. E. Shaw, "Parallel random numbers: as easy as
    1, 2, 3", SC 2011.
+.. [2] G. Marsaglia, W. W. Tsang, "The ziggurat method for generating random variables", Journal of
+   Statistical Software 5(8), 2000.
+.. [3] J. A. Doornik, "An improved ziggurat method to generate normal random samples", University of
+   Oxford, 2005.
 """
-
-import math
 
 import numpy as np
 
-from .elementary import log_unit, sincos_turn
+from .elementary import exp_nonpositive, log_unit
 from .jit import device_function
+from .ziggurat import ZIGGURAT_F, ZIGGURAT_LAYERS, ZIGGURAT_X
 
 PHILOX_M0 = np.uint64(0xD2511F53)
 PHILOX_M1 = np.uint64(0xCD9E8D57)
@@ -25,6 +34,7 @@ PHILOX_W1 = np.uint64(0xBB67AE85)
 MASK32 = np.uint64(0xFFFFFFFF)
 SHIFT32 = np.uint64(32)
 SHIFT5 = np.uint64(5)
+SHIFT20 = np.uint64(20)
 SHIFT6 = np.uint64(6)
 
 
@@ -64,61 +74,234 @@ def uniform(key0, key1, particle, step, slot):
     return unit_open(r0, r1)
 
 
+#: the ziggurat's layer widths over ``2^32``: a candidate is ``k w_i`` for a 32-bit ``k``, and the scaling is exact
+ZIGGURAT_WIDTH = ZIGGURAT_X * 2.0**-32
+ZIGGURAT_BASE = float(ZIGGURAT_X[1])  # r, where the tail starts
+LAYER_MASK = np.uint64(ZIGGURAT_LAYERS - 1)
+LAYER_BITS = np.uint64(9)
+SHIFT8 = np.uint64(8)
+SHIFT10 = np.uint64(10)
+SHIFT16 = np.uint64(16)
+LANE_MASK = np.uint64(65535)
+ATTEMPT_MASK = np.uint64(255)
+#: the counter word of a slow-path draw has its top bit set; a fast-path group index stays below ``2^31``
+FIXUP_FLAG = np.uint64(1 << 31)
+
+
 @device_function(inline=True)
-def box_muller(r0, r1, r2, r3):
-    """Two standard normals from one Philox output: ``sqrt(-2 log u1) (cos, sin)(2 pi u2)`` with
-    ``u1 = unit_open(r0, r1)``, ``u2 = unit_open(r2, r3)``, the log, sine and cosine in straight-line
-    arithmetic (:mod:`.elementary`) so that a loop of them over particles vectorises."""
-    radius = math.sqrt(-2.0 * log_unit(unit_open(r0, r1)))
-    cos_part, sin_part = sincos_turn(unit_open(r2, r3))
-    return radius * cos_part, radius * sin_part
+def ziggurat_bits(r3, j):
+    """The layer (bits 0-8) and sign (bit 9) of the ``j``-th normal of a draw whose fourth word is ``r3``."""
+    return r3 >> (SHIFT10 * np.uint64(j))
+
+
+@device_function(inline=True)
+def ziggurat_candidate(k, bits):
+    """The ziggurat's fast path for the 32-bit uniform ``k`` and ``bits`` (layer ``i = bits mod 512``, then the
+    sign bit): ``+-k w_i`` where that lies inside layer ``i``'s core (``k w_i < x_{i+1}``, so under the
+    curve whatever the height), else NaN, for :func:`ziggurat_resolve`. Straight-line arithmetic and two
+    table reads, so a loop of them vectorises."""
+    layer = bits & LAYER_MASK
+    x = np.float64(k) * ZIGGURAT_WIDTH[layer]
+    z = -x if (bits >> LAYER_BITS) & np.uint64(1) else x
+    return z if x < ZIGGURAT_X[layer + np.uint64(1)] else np.nan
+
+
+@device_function(inline=True)
+def ziggurat_attempt(k, bits, w0, w1, w2, w3):
+    """One attempt of the ziggurat's slow path for the fast-path rejection ``(k, bits)``
+    (:func:`ziggurat_candidate`), its uniforms from the Philox words ``w0 .. w3``: ``(z, k', bits')``, the
+    normal ``z``, or NaN and the candidate ``(k', bits')`` of the next attempt.
+
+    Layer ``i >= 1``: the candidate ``x = k w_i`` lies in the wedge; with ``y`` uniform on
+    ``[f(x_i), f(x_{i+1})]`` (from ``w2, w3``), ``x`` is accepted where ``y < f(x)``; else the whole
+    ziggurat starts again with ``k = w0`` and the layer ``w1 mod 512``, the sign kept (sign and magnitude
+    are independent), through the fast path or as the next attempt's candidate. Base ``i = 0``: the
+    candidate fell in the part ``[r, x_0]`` of the base that stands for the tail, whose value is
+    Marsaglia's tail draw ``r + t`` with ``t = -log(u_1) / r`` (``u_1`` from ``w0, w1``), kept where
+    ``-2 log(u_2) > t^2`` (``u_2`` from ``w2, w3``), else tried again [2]_. Straight-line arithmetic: both
+    branches are computed and one selected, so a loop of attempts vectorises.
+    """
+    layer = bits & LAYER_MASK
+    negative = (bits >> LAYER_BITS) & np.uint64(1)
+    t = -log_unit(unit_open(w0, w1)) / ZIGGURAT_BASE
+    tail_kept = -2.0 * log_unit(unit_open(w2, w3)) > t * t
+    x = np.float64(k) * ZIGGURAT_WIDTH[layer]
+    low, high = ZIGGURAT_F[layer], ZIGGURAT_F[layer + np.uint64(1)]
+    wedge_kept = low + unit_open(w2, w3) * (high - low) < exp_nonpositive(-0.5 * x * x)
+    again_bits = (w1 & LAYER_MASK) | (negative << LAYER_BITS)
+    again = ziggurat_candidate(w0, again_bits)
+    tail = ZIGGURAT_BASE + t
+    base_z = (-tail if negative else tail) if tail_kept else np.nan
+    wedge_z = (-x if negative else x) if wedge_kept else again
+    in_base = layer == np.uint64(0)
+    return (base_z if in_base else wedge_z), (k if in_base else w0), (bits if in_base else again_bits)
+
+
+@device_function(inline=True)
+def fixup_counter(coordinate, attempt):
+    """The Philox counter word of the slow path's ``attempt`` for ``coordinate``: ``2^31 + 2^8 coordinate +
+    (attempt mod 256)``."""
+    return FIXUP_FLAG | (np.uint64(coordinate) << SHIFT8) | (np.uint64(attempt) & ATTEMPT_MASK)
+
+
+@device_function
+def ziggurat_resolve(k, bits, key0, key1, particle, step, slot, coordinate):
+    """The normal of ``coordinate`` whose fast-path candidate ``(k, bits)`` was rejected: :func:`ziggurat_attempt`
+    on the Philox counters ``(particle, step, slot, fixup_counter(coordinate, a))``, ``a = 0, 1, ...``, until
+    one gives a normal. Each attempt ends the loop with probability above one half; the attempt is taken
+    modulo 256 (``coordinate < 2^23 - 1``).
+    """
+    attempt = 0
+    z = np.nan
+    while z != z:
+        w0, w1, w2, w3 = philox4x32(
+            particle & MASK32, step & MASK32, slot & MASK32, fixup_counter(coordinate, attempt), key0, key1
+        )
+        z, k, bits = ziggurat_attempt(k, bits, w0, w1, w2, w3)
+        attempt += 1
+    return z
+
+
+@device_function
+def ziggurat_normal(r, r3, j, key0, key1, particle, step, slot, coordinate):
+    """Coordinate ``coordinate``, the ``j``-th normal of the draw whose words are ``r`` (its ``j``-th) and ``r3``."""
+    bits = ziggurat_bits(r3, j)
+    z = ziggurat_candidate(r, bits)
+    return z if z == z else ziggurat_resolve(r, bits, key0, key1, particle, step, slot, coordinate)
 
 
 @device_function
 def fill_normals(out, key0, key1, particle, step, slot):
-    """Fill ``out`` with standard normals for ``(particle, step, slot)``: coordinates ``2 j`` and
-    ``2 j + 1`` are :func:`box_muller` of the Philox counter ``(particle, step, slot, j)``."""
+    """Fill ``out`` with standard normals for ``(particle, step, slot)`` by the ziggurat method [2]_ [3]_.
+
+    Coordinates ``3 g``, ``3 g + 1``, ``3 g + 2`` come from one Philox call on the counter ``(particle,
+    step, slot, g)``: word ``j < 3`` is the 32-bit uniform ``k`` of coordinate ``3 g + j``, and bits ``10 j
+    .. 10 j + 9`` of word 3 its layer (9 bits: 512 layers) and sign. :func:`ziggurat_candidate` is the
+    fast path; a rejection (about one coordinate in 125) goes to :func:`ziggurat_resolve`.
+
+    The law: for exact tables and a continuous uniform, a point uniform on the ziggurat is uniform on
+    the area under ``f`` once the wedges' and the base's rejections are made, so its abscissa, signed,
+    is exactly N(0, 1) [2]_. Here the uniform takes the ``2^32`` values ``k / 2^32`` (a normal in layer
+    ``i`` is a multiple of ``x_i 2^-32``, ``x_i <= 4.1``), the slow path's uniforms have 53 bits, and the
+    tables and ``f`` (:func:`~.elementary.exp_nonpositive`, :func:`~.elementary.log_unit`) are rounded to
+    double precision: the law differs from N(0, 1) only at those resolutions.
+    """
     d = out.shape[0]
-    for j in range(0, d, 2):
-        r0, r1, r2, r3 = philox4x32(particle & MASK32, step & MASK32, slot & MASK32, np.uint64(j >> 1), key0, key1)
-        z0, z1 = box_muller(r0, r1, r2, r3)
-        out[j] = z0
-        if j + 1 < d:
-            out[j + 1] = z1
+    c0, c1, c2 = particle & MASK32, step & MASK32, slot & MASK32
+    for g in range((d + 2) // 3):
+        r0, r1, r2, r3 = philox4x32(c0, c1, c2, np.uint64(g), key0, key1)
+        i = 3 * g
+        out[i] = ziggurat_normal(r0, r3, 0, key0, key1, particle, step, slot, i)
+        if i + 1 < d:
+            out[i + 1] = ziggurat_normal(r1, r3, 1, key0, key1, particle, step, slot, i + 1)
+        if i + 2 < d:
+            out[i + 2] = ziggurat_normal(r2, r3, 2, key0, key1, particle, step, slot, i + 2)
+
+
+@device_function(inline=True)
+def _draw_word(r0, r1, r2, j):
+    """Word ``j < 3`` of a draw, by selects (vectorises)."""
+    return r0 if j == 0 else (r1 if j == 1 else r2)
 
 
 @device_function
-def fill_block_normals(out, key0, key1, first, step, slot):
-    """:func:`fill_normals` for a block ``out`` ``(d, L)`` of particles ``first, first + 1, ...``, one per column.
+def _list_rejections(out, pending, listed, row, rows, key0, key1, first, step, slot):
+    """After the fast path of rows ``row .. row + rows - 1`` (one draw): list their rejections in ``pending[0]``
+    (``2^16 row + lane``) while there is room, else resolve them in place; returns the new count. A lane is
+    looked at only where the sum of its ``rows`` normals, formed in a vectorised loop, is NaN."""
+    n_lanes = out.shape[1]
+    room = pending.shape[1] - 8
+    for p in range(n_lanes):
+        pending[2, p] = out[row, p]
+    for i in range(row + 1, row + rows):
+        for p in range(n_lanes):
+            pending[2, p] += out[i, p]
+    for p in range(n_lanes):
+        if pending[2, p] == pending[2, p]:
+            continue  # no rejection in this lane
+        for i in range(row, row + rows):
+            if out[i, p] != out[i, p]:
+                if listed < room:
+                    pending[0, listed] = np.float64(i * 65536 + p)
+                    listed += 1
+                else:
+                    particle = first + np.uint64(p)
+                    r0, r1, r2, r3 = philox4x32(
+                        particle & MASK32, step & MASK32, slot & MASK32, np.uint64(i // 3), key0, key1
+                    )
+                    j = i % 3
+                    k = _draw_word(r0, r1, r2, j)
+                    out[i, p] = ziggurat_resolve(k, ziggurat_bits(r3, j), key0, key1, particle, step, slot, i)
+    return listed
 
-    The same numbers, in three passes over the block whose loops over the particles are innermost and
-    free of calls, so on the CPU each runs in vector registers, one particle per lane: Philox's words
-    as the two uniforms of each pair of coordinates (rows ``2 j`` and ``2 j + 1``), then the radii
-    ``sqrt(-2 log u1)`` in place, then the rotation by ``2 pi u2``. One fused pass needed more
-    constants than there are vector registers and reloaded them every iteration.
+
+@device_function
+def fill_block_normals(out, pending, key0, key1, first, step, slot):
+    """:func:`fill_normals` for a block ``out`` ``(d, L)`` of particles ``first, first + 1, ...``, one per column
+    (``L < 2^16``): the same numbers.
+
+    In passes whose loops over the particles are free of calls, so that on the CPU they run in vector
+    registers, one particle per lane: for each draw of three rows, the fast path (rejections written as
+    NaN), then the lanes whose three normals sum to NaN are searched and their rejections listed in
+    ``pending[0]`` (:func:`_list_rejections`; the rows are still in the first-level cache); after the
+    last draw, the slow path's first attempt runs over the list (padded to a multiple of 8 entries, so
+    that no scalar remainder runs) into ``pending[1]``, and the results are put in place, the rare ones
+    that need a second attempt resolved one by one. ``pending`` is ``(3, P)`` scratch with ``P >= L``;
+    past ``P - 8`` rejections (all of them where ``P <= 8``, as for a CUDA thread's block of one) the
+    rejections are resolved in place one by one.
     """
     d, n_lanes = out.shape
-    pairs = d // 2
     c1, c2 = step & MASK32, slot & MASK32
-    for j in range(pairs):
+    listed = 0
+    for g in range(d // 3):
+        counter = np.uint64(g)
         for p in range(n_lanes):
-            r0, r1, r2, r3 = philox4x32((first + np.uint64(p)) & MASK32, c1, c2, np.uint64(j), key0, key1)
-            out[2 * j, p] = unit_open(r0, r1)
-            out[2 * j + 1, p] = unit_open(r2, r3)
-    for j in range(pairs):
-        for p in range(n_lanes):
-            out[2 * j, p] = math.sqrt(-2.0 * log_unit(out[2 * j, p]))
-    for j in range(pairs):
-        for p in range(n_lanes):
-            cos_part, sin_part = sincos_turn(out[2 * j + 1, p])
-            radius = out[2 * j, p]
-            out[2 * j, p] = radius * cos_part
-            out[2 * j + 1, p] = radius * sin_part
-    if d > 2 * pairs:  # an odd dimension: the last coordinate is the first of its pair
-        for p in range(n_lanes):
-            r0, r1, r2, r3 = philox4x32((first + np.uint64(p)) & MASK32, c1, c2, np.uint64(pairs), key0, key1)
-            out[d - 1, p] = box_muller(r0, r1, r2, r3)[0]
+            r0, r1, r2, r3 = philox4x32((first + np.uint64(p)) & MASK32, c1, c2, counter, key0, key1)
+            out[3 * g, p] = ziggurat_candidate(r0, r3)
+            out[3 * g + 1, p] = ziggurat_candidate(r1, r3 >> SHIFT10)
+            out[3 * g + 2, p] = ziggurat_candidate(r2, r3 >> SHIFT20)
+        listed = _list_rejections(out, pending, listed, 3 * g, 3, key0, key1, first, step, slot)
+    if d % 3 != 0:  # the last draw only in part
+        g = d // 3
+        counter = np.uint64(g)
+        if d % 3 == 1:
+            for p in range(n_lanes):
+                r0, r1, r2, r3 = philox4x32((first + np.uint64(p)) & MASK32, c1, c2, counter, key0, key1)
+                out[3 * g, p] = ziggurat_candidate(r0, r3)
+        else:
+            for p in range(n_lanes):
+                r0, r1, r2, r3 = philox4x32((first + np.uint64(p)) & MASK32, c1, c2, counter, key0, key1)
+                out[3 * g, p] = ziggurat_candidate(r0, r3)
+                out[3 * g + 1, p] = ziggurat_candidate(r1, r3 >> SHIFT10)
+        listed = _list_rejections(out, pending, listed, 3 * g, d % 3, key0, key1, first, step, slot)
+    if listed == 0:
+        return
+    padded = (listed + 7) // 8 * 8
+    for q in range(listed, padded):  # copies of the first entry: computed, never put in place
+        pending[0, q] = pending[0, 0]
+    for q in range(padded):
+        place = np.uint64(pending[0, q])
+        row = place >> SHIFT16
+        particle = first + (place & LANE_MASK)
+        r0, r1, r2, r3 = philox4x32(particle & MASK32, c1, c2, row // np.uint64(3), key0, key1)
+        j = row % np.uint64(3)
+        k, bits = _draw_word(r0, r1, r2, j), ziggurat_bits(r3, j)
+        w0, w1, w2, w3 = philox4x32(particle & MASK32, c1, c2, fixup_counter(row, 0), key0, key1)
+        pending[1, q] = ziggurat_attempt(k, bits, w0, w1, w2, w3)[0]
+    for q in range(listed):
+        place = np.uint64(pending[0, q])
+        i, p = place >> SHIFT16, place & LANE_MASK
+        z = pending[1, q]
+        if z != z:  # a second attempt: the whole slow path again, one by one
+            particle = first + p
+            r0, r1, r2, r3 = philox4x32(particle & MASK32, c1, c2, i // np.uint64(3), key0, key1)
+            j = i % np.uint64(3)
+            z = ziggurat_resolve(_draw_word(r0, r1, r2, j), ziggurat_bits(r3, j), key0, key1, particle, step, slot, i)
+        out[i, p] = z
 
+
+#: the rows of per-particle scratch that :func:`fill_block_normals` lists its slow path in
+NOISE_LANE_ROWS = 3
 
 # Slots keep the independent streams of one step apart; solvers with more draws take 1, 2, ...
 SLOT_BROWNIAN = np.uint64(0)

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from ..kernels.jit import device_function
-from ..kernels.philox import SLOT_BROWNIAN, fill_block_normals
+from ..kernels.philox import NOISE_LANE_ROWS, SLOT_BROWNIAN, fill_block_normals
 from ..kernels.score import target_score
 from .base import SDESolver
 
@@ -14,8 +14,8 @@ from .base import SDESolver
 def exponential_sde_step(x, t, h, k, first, key0, key1, target_params, solver_params, work, lanes, swork):
     score = work[0]
     xi = work[1]
-    target_score(x, t, target_params, score, lanes, swork)
-    fill_block_normals(xi, key0, key1, first, np.uint64(k), SLOT_BROWNIAN)
+    target_score(x, t, target_params, score, lanes[NOISE_LANE_ROWS:], swork)
+    fill_block_normals(xi, lanes[:NOISE_LANE_ROWS], key0, key1, first, np.uint64(k), SLOT_BROWNIAN)
     growth = math.exp(h)
     gain = 2.0 * math.expm1(h)
     diffusion = math.sqrt(math.expm1(2.0 * h))
@@ -44,6 +44,7 @@ class ExponentialSDE(SDESolver):
     linear_in_noise = True
     n_work = 2
     kernel_layout = "block"
+    n_lane_work = NOISE_LANE_ROWS  # the block noise's scratch
     kernel_step = staticmethod(exponential_sde_step)
 
     def order(self) -> float:
