@@ -22,6 +22,9 @@ References
 """
 
 import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
 
 from .elementary import exp_nonpositive, log_unit
 from .jit import device_function
@@ -82,6 +85,7 @@ LAYER_BITS = np.uint64(9)
 SHIFT8 = np.uint64(8)
 SHIFT10 = np.uint64(10)
 SHIFT16 = np.uint64(16)
+SHIFT18 = np.uint64(18)
 LANE_MASK = np.uint64(65535)
 ATTEMPT_MASK = np.uint64(255)
 #: the counter word of a slow-path draw has its top bit set; a fast-path group index stays below ``2^31``
@@ -198,6 +202,29 @@ def fill_normals(out, key0, key1, particle, step, slot):
             out[i + 2] = ziggurat_normal(r2, r3, 2, key0, key1, particle, step, slot, i + 2)
 
 
+@intrinsic
+def _llvm_lowest_set_bit(typingctx, mask):
+    """:func:`lowest_set_bit` as LLVM's ``cttz`` (one ``tzcnt``)."""
+    signature = types.uint64(types.uint64)
+
+    def codegen(context, builder, sig, args):
+        i64 = ir.IntType(64)
+        fn = builder.module.declare_intrinsic("llvm.cttz", [i64], ir.FunctionType(i64, [i64, ir.IntType(1)]))
+        return builder.call(fn, [args[0], ir.Constant(ir.IntType(1), 1)])
+
+    return signature, codegen
+
+
+@device_function(inline=True, cpu_native=_llvm_lowest_set_bit)
+def lowest_set_bit(mask):
+    """The index of the lowest set bit of a nonzero ``uint64`` ``mask`` (here bit by bit; an instruction on the
+    CPU)."""
+    q = np.uint64(0)
+    while (mask >> q) & np.uint64(1) == np.uint64(0):
+        q += np.uint64(1)
+    return q
+
+
 @device_function(inline=True)
 def _draw_word(r0, r1, r2, j):
     """Word ``j < 3`` of a draw, by selects (vectorises)."""
@@ -205,103 +232,129 @@ def _draw_word(r0, r1, r2, j):
 
 
 @device_function
-def _list_rejections(out, pending, listed, row, rows, key0, key1, first, step, slot):
-    """After the fast path of rows ``row .. row + rows - 1`` (one draw): list their rejections in ``pending[0]``
-    (``2^16 row + lane``) while there is room, else resolve them in place; returns the new count. A lane is
-    looked at only where the sum of its ``rows`` normals, formed in a vectorised loop, is NaN."""
-    n_lanes = out.shape[1]
-    room = pending.shape[1] - 8
-    for p in range(n_lanes):
-        pending[2, p] = out[row, p]
-    for i in range(row + 1, row + rows):
+def draw_normal_rows(buf, pending, listed, row, key0, key1, first, step, slot):
+    """The fast path of the draw for rows ``row .. row + m - 1`` (``row`` a multiple of 3, ``m <= 3`` the rows of
+    ``buf`` ``(m, L)``) of :func:`fill_normals`'s numbers, for the particles ``first, first + 1, ...``, one per
+    column of ``buf``: the normals, NaN where the fast path rejects. The rejections are listed in
+    ``pending[0]`` (``2^16 (4 g + j) + lane`` for row ``3 g + j``, ``L < 2^16``) after the ``listed`` already
+    there while ``P - 8`` (``pending`` is ``(2, P)``, ``P >= L``) leaves room, else resolved in place one by
+    one; returns the new count. :func:`finish_normals` resolves the listed ones.
+
+    The loops over the particles are free of calls, so on the CPU they run in vector registers, one
+    particle per lane; a lane is looked at one by one only where the sum of its normals, formed in such
+    a loop, is NaN (a bit in a mask per 64 lanes).
+    """
+    m, n_lanes = buf.shape
+    c1, c2 = step & MASK32, slot & MASK32
+    counter = np.uint64(row // 3)
+    if m == 3:
         for p in range(n_lanes):
-            pending[2, p] += out[i, p]
-    for p in range(n_lanes):
-        if pending[2, p] == pending[2, p]:
-            continue  # no rejection in this lane
-        for i in range(row, row + rows):
-            if out[i, p] != out[i, p]:
-                if listed < room:
-                    pending[0, listed] = np.float64(i * 65536 + p)
-                    listed += 1
-                else:
+            r0, r1, r2, r3 = philox4x32((first + np.uint64(p)) & MASK32, c1, c2, counter, key0, key1)
+            buf[0, p] = ziggurat_candidate(r0, r3)
+            buf[1, p] = ziggurat_candidate(r1, r3 >> SHIFT10)
+            buf[2, p] = ziggurat_candidate(r2, r3 >> SHIFT20)
+    elif m == 2:
+        for p in range(n_lanes):
+            r0, r1, r2, r3 = philox4x32((first + np.uint64(p)) & MASK32, c1, c2, counter, key0, key1)
+            buf[0, p] = ziggurat_candidate(r0, r3)
+            buf[1, p] = ziggurat_candidate(r1, r3 >> SHIFT10)
+    else:
+        for p in range(n_lanes):
+            r0, r1, r2, r3 = philox4x32((first + np.uint64(p)) & MASK32, c1, c2, counter, key0, key1)
+            buf[0, p] = ziggurat_candidate(r0, r3)
+    # the lanes with a rejection as bits of a mask per 64 lanes, in a loop that vectorises (a sum of normals
+    # is NaN exactly where one is: no sum of them overflows); only those lanes are looked at one by one
+    room = pending.shape[1] - 8
+    second, third = min(1, m - 1), min(2, m - 1)
+    g4 = np.uint64(4 * (row // 3))
+    for tile in range(0, n_lanes, 64):
+        mask = np.uint64(0)
+        if n_lanes - tile >= 64:  # a fixed count: the vector loop runs without a remainder
+            for q in range(64):
+                total = (buf[0, tile + q] + buf[second, tile + q]) + buf[third, tile + q]
+                mask |= (np.uint64(1) if total != total else np.uint64(0)) << np.uint64(q)
+        else:
+            for q in range(n_lanes - tile):
+                total = (buf[0, tile + q] + buf[second, tile + q]) + buf[third, tile + q]
+                mask |= (np.uint64(1) if total != total else np.uint64(0)) << np.uint64(q)
+        while mask != np.uint64(0):
+            p = tile + int(lowest_set_bit(mask))
+            mask &= mask - np.uint64(1)
+            if listed + m <= room:  # all of the lane's rejections listed, without branches
+                for j in range(m):
+                    pending[0, listed] = np.float64(((g4 + np.uint64(j)) << SHIFT16) | np.uint64(p))
+                    listed += 1 if buf[j, p] != buf[j, p] else 0
+                continue
+            for j in range(m):
+                if buf[j, p] != buf[j, p]:
                     particle = first + np.uint64(p)
-                    r0, r1, r2, r3 = philox4x32(
-                        particle & MASK32, step & MASK32, slot & MASK32, np.uint64(i // 3), key0, key1
-                    )
-                    j = i % 3
+                    r0, r1, r2, r3 = philox4x32(particle & MASK32, c1, c2, counter, key0, key1)
                     k = _draw_word(r0, r1, r2, j)
-                    out[i, p] = ziggurat_resolve(k, ziggurat_bits(r3, j), key0, key1, particle, step, slot, i)
+                    buf[j, p] = ziggurat_resolve(k, ziggurat_bits(r3, j), key0, key1, particle, step, slot, row + j)
     return listed
+
+
+@device_function
+def finish_normals(pending, listed, key0, key1, first, step, slot):
+    """The normals of the ``listed`` rejections of :func:`draw_normal_rows` into ``pending[1]``, their places
+    (:func:`listed_place`) in ``pending[0]``: the slow path's first attempt for the whole list in a loop that
+    vectorises (padded to a multiple of 8 entries, so that no scalar remainder runs), then the rare entries
+    that need more resolved one by one."""
+    c1, c2 = step & MASK32, slot & MASK32
+    padded = (listed + 7) // 8 * 8
+    for q in range(listed, padded):  # copies of the first entry: computed, never used
+        pending[0, q] = pending[0, 0]
+    for q in range(padded):
+        place = np.uint64(pending[0, q])
+        group, j = place >> SHIFT18, (place >> SHIFT16) & np.uint64(3)
+        particle = first + (place & LANE_MASK)
+        r0, r1, r2, r3 = philox4x32(particle & MASK32, c1, c2, group, key0, key1)
+        k, bits = _draw_word(r0, r1, r2, j), ziggurat_bits(r3, j)
+        w0, w1, w2, w3 = philox4x32(particle & MASK32, c1, c2, fixup_counter(np.uint64(3) * group + j, 0), key0, key1)
+        pending[1, q] = ziggurat_attempt(k, bits, w0, w1, w2, w3)[0]
+    for q in range(listed):
+        if pending[1, q] != pending[1, q]:  # a second attempt: the whole slow path again
+            place = np.uint64(pending[0, q])
+            group, j = place >> SHIFT18, (place >> SHIFT16) & np.uint64(3)
+            particle = first + (place & LANE_MASK)
+            r0, r1, r2, r3 = philox4x32(particle & MASK32, c1, c2, group, key0, key1)
+            k, bits = _draw_word(r0, r1, r2, j), ziggurat_bits(r3, j)
+            row = np.uint64(3) * group + j
+            pending[1, q] = ziggurat_resolve(k, bits, key0, key1, particle, step, slot, row)
+
+
+@device_function(inline=True)
+def listed_place(pending, q):
+    """``(row, lane)`` of the ``q``-th rejection that :func:`draw_normal_rows` listed."""
+    place = np.uint64(pending[0, q])
+    return np.uint64(3) * (place >> SHIFT18) + ((place >> SHIFT16) & np.uint64(3)), place & LANE_MASK
 
 
 @device_function
 def fill_block_normals(out, pending, key0, key1, first, step, slot):
     """:func:`fill_normals` for a block ``out`` ``(d, L)`` of particles ``first, first + 1, ...``, one per column
-    (``L < 2^16``): the same numbers.
+    (``L < 2^16``): the same numbers, by :func:`draw_normal_rows` on each draw's rows of ``out`` and
+    :func:`finish_normals`. ``pending`` is ``(2, P)`` scratch with ``P >= L``; past ``P - 8`` rejections (all of
+    them where ``P <= 8``, as for a CUDA thread's block of one) they are resolved in place one by one.
 
-    In passes whose loops over the particles are free of calls, so that on the CPU they run in vector
-    registers, one particle per lane: for each draw of three rows, the fast path (rejections written as
-    NaN), then the lanes whose three normals sum to NaN are searched and their rejections listed in
-    ``pending[0]`` (:func:`_list_rejections`; the rows are still in the first-level cache); after the
-    last draw, the slow path's first attempt runs over the list (padded to a multiple of 8 entries, so
-    that no scalar remainder runs) into ``pending[1]``, and the results are put in place, the rare ones
-    that need a second attempt resolved one by one. ``pending`` is ``(3, P)`` scratch with ``P >= L``;
-    past ``P - 8`` rejections (all of them where ``P <= 8``, as for a CUDA thread's block of one) the
-    rejections are resolved in place one by one.
+    A step that adds the noise to its state at once need not store the block: it can draw into three
+    rows, add them with each rejection's NaN taken as ``-0`` (which leaves every sum as it was), and add
+    :func:`finish_normals`' values at their places last; as ``(a + -0) + b = a + b`` in floating point,
+    the state is the same to the bit.
     """
-    d, n_lanes = out.shape
-    c1, c2 = step & MASK32, slot & MASK32
+    d = out.shape[0]
     listed = 0
-    for g in range(d // 3):
-        counter = np.uint64(g)
-        for p in range(n_lanes):
-            r0, r1, r2, r3 = philox4x32((first + np.uint64(p)) & MASK32, c1, c2, counter, key0, key1)
-            out[3 * g, p] = ziggurat_candidate(r0, r3)
-            out[3 * g + 1, p] = ziggurat_candidate(r1, r3 >> SHIFT10)
-            out[3 * g + 2, p] = ziggurat_candidate(r2, r3 >> SHIFT20)
-        listed = _list_rejections(out, pending, listed, 3 * g, 3, key0, key1, first, step, slot)
-    if d % 3 != 0:  # the last draw only in part
-        g = d // 3
-        counter = np.uint64(g)
-        if d % 3 == 1:
-            for p in range(n_lanes):
-                r0, r1, r2, r3 = philox4x32((first + np.uint64(p)) & MASK32, c1, c2, counter, key0, key1)
-                out[3 * g, p] = ziggurat_candidate(r0, r3)
-        else:
-            for p in range(n_lanes):
-                r0, r1, r2, r3 = philox4x32((first + np.uint64(p)) & MASK32, c1, c2, counter, key0, key1)
-                out[3 * g, p] = ziggurat_candidate(r0, r3)
-                out[3 * g + 1, p] = ziggurat_candidate(r1, r3 >> SHIFT10)
-        listed = _list_rejections(out, pending, listed, 3 * g, d % 3, key0, key1, first, step, slot)
-    if listed == 0:
-        return
-    padded = (listed + 7) // 8 * 8
-    for q in range(listed, padded):  # copies of the first entry: computed, never put in place
-        pending[0, q] = pending[0, 0]
-    for q in range(padded):
-        place = np.uint64(pending[0, q])
-        row = place >> SHIFT16
-        particle = first + (place & LANE_MASK)
-        r0, r1, r2, r3 = philox4x32(particle & MASK32, c1, c2, row // np.uint64(3), key0, key1)
-        j = row % np.uint64(3)
-        k, bits = _draw_word(r0, r1, r2, j), ziggurat_bits(r3, j)
-        w0, w1, w2, w3 = philox4x32(particle & MASK32, c1, c2, fixup_counter(row, 0), key0, key1)
-        pending[1, q] = ziggurat_attempt(k, bits, w0, w1, w2, w3)[0]
+    for row in range(0, d, 3):
+        listed = draw_normal_rows(out[row : min(row + 3, d)], pending, listed, row, key0, key1, first, step, slot)
+    if listed > 0:
+        finish_normals(pending, listed, key0, key1, first, step, slot)
     for q in range(listed):
-        place = np.uint64(pending[0, q])
-        i, p = place >> SHIFT16, place & LANE_MASK
-        z = pending[1, q]
-        if z != z:  # a second attempt: the whole slow path again, one by one
-            particle = first + p
-            r0, r1, r2, r3 = philox4x32(particle & MASK32, c1, c2, i // np.uint64(3), key0, key1)
-            j = i % np.uint64(3)
-            z = ziggurat_resolve(_draw_word(r0, r1, r2, j), ziggurat_bits(r3, j), key0, key1, particle, step, slot, i)
-        out[i, p] = z
+        i, p = listed_place(pending, q)
+        out[i, p] = pending[1, q]
 
 
 #: the rows of per-particle scratch that :func:`fill_block_normals` lists its slow path in
-NOISE_LANE_ROWS = 3
+NOISE_LANE_ROWS = 2
 
 # Slots keep the independent streams of one step apart; solvers with more draws take 1, 2, ...
 SLOT_BROWNIAN = np.uint64(0)
