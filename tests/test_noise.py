@@ -205,6 +205,22 @@ def test_ziggurat_tables_recomputed():
     np.testing.assert_allclose(areas, v, rtol=1e-12)
 
 
+def test_fast_path_bounds_are_the_products_threshold():
+    """``k < FAST_BELOW[s 2^9 + i]`` exactly where ``fl(k w_i) < x_{i+1}`` (the test the ziggurat's core asks for,
+    in floating point): the bound's product reaches ``x_{i+1}`` and the one below does not, for both signs; and
+    the signed widths are ``+-w_i``."""
+    from certsample.kernels.philox import FAST_BELOW, SIGNED_WIDTH, ZIGGURAT_WIDTH
+    from certsample.kernels.ziggurat import ZIGGURAT_X
+
+    width, above = ZIGGURAT_WIDTH[:-1], ZIGGURAT_X[1:]
+    for half in (slice(0, 512), slice(512, 1024)):
+        bound = FAST_BELOW[half].astype(np.int64)
+        assert np.all(bound.astype(np.float64) * width >= above)
+        assert np.all((bound == 0) | ((bound - 1).astype(np.float64) * width < above))
+        assert np.all(bound <= 2**32) and bound[-1] == 0  # the top layer has no core
+    np.testing.assert_array_equal(SIGNED_WIDTH, np.concatenate([width, -width]))
+
+
 def test_slow_path_runs_at_its_rate_and_gives_the_tails():
     """In a million draws the fast path rejects at the tables' rate ``1 - mean(x_{i+1} / x_i)`` (so the slow path
     runs, a binomial test), every rejection is resolved to a finite number, and the draws beyond ``r`` (only the

@@ -88,6 +88,25 @@ SHIFT16 = np.uint64(16)
 SHIFT18 = np.uint64(18)
 LANE_MASK = np.uint64(65535)
 ATTEMPT_MASK = np.uint64(255)
+
+
+def _fast_path_tables():
+    """``(signed widths, bounds)``, indexed by a normal's 10 bits ``s 2^9 + i`` (sign ``s``, layer ``i``): ``(-1)^s
+    w_i``, and the least ``K`` with ``fl(K w_i) >= x_{i+1}``, so that ``k < K`` exactly where ``fl(k w_i) < x_{i+1}``
+    (rounding is monotone, so those ``k`` are ``0 .. K - 1``)."""
+    width = ZIGGURAT_WIDTH[:-1]
+    above = ZIGGURAT_X[1:]
+    bound = np.ceil(above / width).astype(np.int64)
+    for _ in range(4):  # the quotient rounded: move K to the least k whose product reaches x_{i+1}
+        bound = np.where(bound.astype(np.float64) * width >= above, bound, bound + 1)
+        bound = np.where((bound - 1).astype(np.float64) * width >= above, bound - 1, bound)
+    bound = np.maximum(bound, 0)
+    return np.concatenate([width, -width]), np.concatenate([bound, bound]).astype(np.uint64)
+
+
+#: the fast path's tables by a normal's sign and layer bits: one read each, no select for the sign
+SIGNED_WIDTH, FAST_BELOW = _fast_path_tables()
+CANDIDATE_BITS = np.uint64(1023)
 #: the counter word of a slow-path draw has its top bit set; a fast-path group index stays below ``2^31``
 FIXUP_FLAG = np.uint64(1 << 31)
 
@@ -103,11 +122,10 @@ def ziggurat_candidate(k, bits):
     """The ziggurat's fast path for the 32-bit uniform ``k`` and ``bits`` (layer ``i = bits mod 512``, then the
     sign bit): ``+-k w_i`` where that lies inside layer ``i``'s core (``k w_i < x_{i+1}``, so under the
     curve whatever the height), else NaN, for :func:`ziggurat_resolve`. Straight-line arithmetic and two
-    table reads, so a loop of them vectorises."""
-    layer = bits & LAYER_MASK
-    x = np.float64(k) * ZIGGURAT_WIDTH[layer]
-    z = -x if (bits >> LAYER_BITS) & np.uint64(1) else x
-    return z if x < ZIGGURAT_X[layer + np.uint64(1)] else np.nan
+    table reads (:data:`SIGNED_WIDTH`, :data:`FAST_BELOW`), so a loop of them vectorises."""
+    index = bits & CANDIDATE_BITS
+    z = np.float64(k) * SIGNED_WIDTH[index]
+    return z if k < FAST_BELOW[index] else np.nan
 
 
 @device_function(inline=True)
