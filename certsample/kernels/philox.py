@@ -129,34 +129,47 @@ def ziggurat_candidate(k, bits):
 
 
 @device_function(inline=True)
+def ziggurat_tail_attempt(bits, w0, w1, w2, w3):
+    """:func:`ziggurat_attempt`'s base branch: Marsaglia's tail draw ``+-(r + t)``, or NaN."""
+    negative = (bits >> LAYER_BITS) & np.uint64(1)
+    t = -log_unit(unit_open(w0, w1)) / ZIGGURAT_BASE
+    tail = ZIGGURAT_BASE + t
+    return (-tail if negative else tail) if -2.0 * log_unit(unit_open(w2, w3)) > t * t else np.nan
+
+
+@device_function(inline=True)
+def ziggurat_wedge_attempt(k, bits, w0, w1, w2, w3):
+    """:func:`ziggurat_attempt`'s wedge branch: ``(z, k', bits')``."""
+    layer = bits & LAYER_MASK
+    negative = (bits >> LAYER_BITS) & np.uint64(1)
+    x = np.float64(k) * ZIGGURAT_WIDTH[layer]
+    low, high = ZIGGURAT_F[layer], ZIGGURAT_F[layer + np.uint64(1)]
+    again_bits = (w1 & LAYER_MASK) | (negative << LAYER_BITS)
+    if low + unit_open(w2, w3) * (high - low) < exp_nonpositive(-0.5 * x * x):
+        return (-x if negative else x), w0, again_bits
+    return ziggurat_candidate(w0, again_bits), w0, again_bits
+
+
+@device_function(inline=True)
 def ziggurat_attempt(k, bits, w0, w1, w2, w3):
     """One attempt of the ziggurat's slow path for the fast-path rejection ``(k, bits)``
     (:func:`ziggurat_candidate`), its uniforms from the Philox words ``w0 .. w3``: ``(z, k', bits')``, the
     normal ``z``, or NaN and the candidate ``(k', bits')`` of the next attempt.
 
-    Layer ``i >= 1``: the candidate ``x = k w_i`` lies in the wedge; with ``y`` uniform on
-    ``[f(x_i), f(x_{i+1})]`` (from ``w2, w3``), ``x`` is accepted where ``y < f(x)``; else the whole
-    ziggurat starts again with ``k = w0`` and the layer ``w1 mod 512``, the sign kept (sign and magnitude
-    are independent), through the fast path or as the next attempt's candidate. Base ``i = 0``: the
-    candidate fell in the part ``[r, x_0]`` of the base that stands for the tail, whose value is
-    Marsaglia's tail draw ``r + t`` with ``t = -log(u_1) / r`` (``u_1`` from ``w0, w1``), kept where
-    ``-2 log(u_2) > t^2`` (``u_2`` from ``w2, w3``), else tried again [2]_. Straight-line arithmetic: both
-    branches are computed and one selected, so a loop of attempts vectorises.
+    Layer ``i >= 1`` (:func:`ziggurat_wedge_attempt`): the candidate ``x = k w_i`` lies in the wedge; with
+    ``y`` uniform on ``[f(x_i), f(x_{i+1})]`` (from ``w2, w3``), ``x`` is accepted where ``y < f(x)``; else
+    the whole ziggurat starts again with ``k = w0`` and the layer ``w1 mod 512``, the sign kept (sign and
+    magnitude are independent), through the fast path or as the next attempt's candidate. Base ``i = 0``
+    (:func:`ziggurat_tail_attempt`): the candidate fell in the part ``[r, x_0]`` of the base that stands
+    for the tail, whose value is Marsaglia's tail draw ``r + t`` with ``t = -log(u_1) / r`` (``u_1`` from
+    ``w0, w1``), kept where ``-2 log(u_2) > t^2`` (``u_2`` from ``w2, w3``), else tried again [2]_. Both
+    branches are computed and one selected, so a loop of attempts vectorises; :func:`ziggurat_resolve`
+    takes the one branch, the same arithmetic.
     """
-    layer = bits & LAYER_MASK
-    negative = (bits >> LAYER_BITS) & np.uint64(1)
-    t = -log_unit(unit_open(w0, w1)) / ZIGGURAT_BASE
-    tail_kept = -2.0 * log_unit(unit_open(w2, w3)) > t * t
-    x = np.float64(k) * ZIGGURAT_WIDTH[layer]
-    low, high = ZIGGURAT_F[layer], ZIGGURAT_F[layer + np.uint64(1)]
-    wedge_kept = low + unit_open(w2, w3) * (high - low) < exp_nonpositive(-0.5 * x * x)
-    again_bits = (w1 & LAYER_MASK) | (negative << LAYER_BITS)
-    again = ziggurat_candidate(w0, again_bits)
-    tail = ZIGGURAT_BASE + t
-    base_z = (-tail if negative else tail) if tail_kept else np.nan
-    wedge_z = (-x if negative else x) if wedge_kept else again
-    in_base = layer == np.uint64(0)
-    return (base_z if in_base else wedge_z), (k if in_base else w0), (bits if in_base else again_bits)
+    base_z = ziggurat_tail_attempt(bits, w0, w1, w2, w3)
+    wedge_z, again_k, again_bits = ziggurat_wedge_attempt(k, bits, w0, w1, w2, w3)
+    in_base = (bits & LAYER_MASK) == np.uint64(0)
+    return (base_z if in_base else wedge_z), (k if in_base else again_k), (bits if in_base else again_bits)
 
 
 @device_function(inline=True)
@@ -170,8 +183,8 @@ def fixup_counter(coordinate, attempt):
 def ziggurat_resolve(k, bits, key0, key1, particle, step, slot, coordinate):
     """The normal of ``coordinate`` whose fast-path candidate ``(k, bits)`` was rejected: :func:`ziggurat_attempt`
     on the Philox counters ``(particle, step, slot, fixup_counter(coordinate, a))``, ``a = 0, 1, ...``, until
-    one gives a normal. Each attempt ends the loop with probability above one half; the attempt is taken
-    modulo 256 (``coordinate < 2^23 - 1``).
+    one gives a normal (one branch of each attempt computed). Each attempt ends the loop with probability above
+    one half; the attempt is taken modulo 256 (``coordinate < 2^23 - 1``).
     """
     attempt = 0
     z = np.nan
@@ -179,7 +192,10 @@ def ziggurat_resolve(k, bits, key0, key1, particle, step, slot, coordinate):
         w0, w1, w2, w3 = philox4x32(
             particle & MASK32, step & MASK32, slot & MASK32, fixup_counter(coordinate, attempt), key0, key1
         )
-        z, k, bits = ziggurat_attempt(k, bits, w0, w1, w2, w3)
+        if bits & LAYER_MASK == np.uint64(0):
+            z = ziggurat_tail_attempt(bits, w0, w1, w2, w3)
+        else:
+            z, k, bits = ziggurat_wedge_attempt(k, bits, w0, w1, w2, w3)
         attempt += 1
     return z
 
@@ -259,8 +275,8 @@ def draw_normal_rows(buf, pending, listed, row, key0, key1, first, step, slot):
     one; returns the new count. :func:`finish_normals` resolves the listed ones.
 
     The loops over the particles are free of calls, so on the CPU they run in vector registers, one
-    particle per lane; a lane is looked at one by one only where the sum of its normals, formed in such
-    a loop, is NaN (a bit in a mask per 64 lanes).
+    particle per lane; lanes are looked at one by one only where the sum of their normals, formed in such
+    a loop, is NaN (a bit in a mask: for more than 64 lanes, one bit stands for 2, 4, ... neighbours).
     """
     m, n_lanes = buf.shape
     c1, c2 = step & MASK32, slot & MASK32
@@ -280,25 +296,23 @@ def draw_normal_rows(buf, pending, listed, row, key0, key1, first, step, slot):
         for p in range(n_lanes):
             r0, r1, r2, r3 = philox4x32((first + np.uint64(p)) & MASK32, c1, c2, counter, key0, key1)
             buf[0, p] = ziggurat_candidate(r0, r3)
-    # the lanes with a rejection as bits of a mask per 64 lanes, in a loop that vectorises (a sum of normals
-    # is NaN exactly where one is: no sum of them overflows); only those lanes are looked at one by one
+    # the lanes with a rejection, as the bits of one mask formed in a loop that vectorises (a sum of normals is
+    # NaN exactly where one is: no sum of them overflows); bit b stands for lanes b 2^spread .. (b + 1) 2^spread - 1
     room = pending.shape[1] - 8
     second, third = min(1, m - 1), min(2, m - 1)
     g4 = np.uint64(4 * (row // 3))
-    for tile in range(0, n_lanes, 64):
-        mask = np.uint64(0)
-        if n_lanes - tile >= 64:  # a fixed count: the vector loop runs without a remainder
-            for q in range(64):
-                total = (buf[0, tile + q] + buf[second, tile + q]) + buf[third, tile + q]
-                mask |= (np.uint64(1) if total != total else np.uint64(0)) << np.uint64(q)
-        else:
-            for q in range(n_lanes - tile):
-                total = (buf[0, tile + q] + buf[second, tile + q]) + buf[third, tile + q]
-                mask |= (np.uint64(1) if total != total else np.uint64(0)) << np.uint64(q)
-        while mask != np.uint64(0):
-            p = tile + int(lowest_set_bit(mask))
-            mask &= mask - np.uint64(1)
-            if listed + m <= room:  # all of the lane's rejections listed, without branches
+    spread = np.uint64(0)
+    while (n_lanes - 1) >> spread >= 64:
+        spread += np.uint64(1)
+    mask = np.uint64(0)
+    for p in range(n_lanes):
+        total = (buf[0, p] + buf[second, p]) + buf[third, p]
+        mask |= (np.uint64(1) if total != total else np.uint64(0)) << (np.uint64(p) >> spread)
+    while mask != np.uint64(0):
+        start = lowest_set_bit(mask) << spread
+        mask &= mask - np.uint64(1)
+        for p in range(int(start), min(int(start) + (1 << int(spread)), n_lanes)):
+            if listed + m <= room:  # the lane's rejections listed, without branches
                 for j in range(m):
                     pending[0, listed] = np.float64(((g4 + np.uint64(j)) << SHIFT16) | np.uint64(p))
                     listed += 1 if buf[j, p] != buf[j, p] else 0
@@ -317,21 +331,27 @@ def finish_normals(pending, listed, key0, key1, first, step, slot):
     """The normals of the ``listed`` rejections of :func:`draw_normal_rows` into ``pending[1]``, their places
     (:func:`listed_place`) in ``pending[0]``: the slow path's first attempt for the whole list in a loop that
     vectorises (padded to a multiple of 8 entries, so that no scalar remainder runs), then the rare entries
-    that need more resolved one by one."""
+    that need more resolved one by one; a list of fewer than 4 is resolved one by one."""
     c1, c2 = step & MASK32, slot & MASK32
-    padded = (listed + 7) // 8 * 8
-    for q in range(listed, padded):  # copies of the first entry: computed, never used
-        pending[0, q] = pending[0, 0]
-    for q in range(padded):
-        place = np.uint64(pending[0, q])
-        group, j = place >> SHIFT18, (place >> SHIFT16) & np.uint64(3)
-        particle = first + (place & LANE_MASK)
-        r0, r1, r2, r3 = philox4x32(particle & MASK32, c1, c2, group, key0, key1)
-        k, bits = _draw_word(r0, r1, r2, j), ziggurat_bits(r3, j)
-        w0, w1, w2, w3 = philox4x32(particle & MASK32, c1, c2, fixup_counter(np.uint64(3) * group + j, 0), key0, key1)
-        pending[1, q] = ziggurat_attempt(k, bits, w0, w1, w2, w3)[0]
+    if listed >= 4:  # below, one vector of attempts costs more than the few one by one
+        padded = (listed + 7) // 8 * 8
+        for q in range(listed, padded):  # copies of the first entry: computed, never used
+            pending[0, q] = pending[0, 0]
+        for q in range(padded):
+            place = np.uint64(pending[0, q])
+            group, j = place >> SHIFT18, (place >> SHIFT16) & np.uint64(3)
+            particle = first + (place & LANE_MASK)
+            r0, r1, r2, r3 = philox4x32(particle & MASK32, c1, c2, group, key0, key1)
+            k, bits = _draw_word(r0, r1, r2, j), ziggurat_bits(r3, j)
+            w0, w1, w2, w3 = philox4x32(
+                particle & MASK32, c1, c2, fixup_counter(np.uint64(3) * group + j, 0), key0, key1
+            )
+            pending[1, q] = ziggurat_attempt(k, bits, w0, w1, w2, w3)[0]
+    else:
+        for q in range(listed):
+            pending[1, q] = np.nan
     for q in range(listed):
-        if pending[1, q] != pending[1, q]:  # a second attempt: the whole slow path again
+        if pending[1, q] != pending[1, q]:  # not done by a first attempt: the whole slow path, one by one
             place = np.uint64(pending[0, q])
             group, j = place >> SHIFT18, (place >> SHIFT16) & np.uint64(3)
             particle = first + (place & LANE_MASK)
