@@ -313,11 +313,12 @@ def _ei_adding_the_block(x, t, h, k, first, key0, key1, target_params, solver_pa
     return 1
 
 
-@pytest.mark.parametrize("dim", [2, 7])
+@pytest.mark.parametrize("dim", [2, 7, 100])
 def test_steps_adding_the_noise_three_rows_at_a_time_are_bit_identical(dim):
-    """Euler-Maruyama and the exponential SDE add each draw's rows at once and the slow path's normals last
+    """Euler-Maruyama and the exponential SDE add each draw's rows at once and the slow path's normals later
     (a rejection's NaN taken as -0): the same samples to the bit as drawing the whole block and adding it,
-    here with about 100 (d = 7) and 30 (d = 2) rejections over the run."""
+    here with about 30 (d = 2), 100 (d = 7) and 1400 (d = 100: the list, half full, is added mid-step) rejections
+    over the run."""
     import certsample as cs
     from certsample.solvers.euler_maruyama import EulerMaruyama
     from certsample.solvers.exponential_sde import ExponentialSDE

@@ -120,8 +120,8 @@ def ziggurat_bits(r3, j):
 @device_function(inline=True)
 def ziggurat_candidate(k, bits):
     """The ziggurat's fast path for the 32-bit uniform ``k`` and ``bits`` (layer ``i = bits mod 512``, then the
-    sign bit): ``+-k w_i`` where that lies inside layer ``i``'s core (``k w_i < x_{i+1}``, so under the
-    curve whatever the height), else NaN, for :func:`ziggurat_resolve`. Straight-line arithmetic and two
+    sign bit): ``+-fl(k w_i)`` where that lies inside layer ``i``'s core (``fl(k w_i) < x_{i+1}``, so under
+    the curve whatever the height), else NaN, for :func:`ziggurat_resolve`. Straight-line arithmetic and two
     table reads (:data:`SIGNED_WIDTH`, :data:`FAST_BELOW`), so a loop of them vectorises."""
     index = bits & CANDIDATE_BITS
     z = np.float64(k) * SIGNED_WIDTH[index]
@@ -156,7 +156,7 @@ def ziggurat_attempt(k, bits, w0, w1, w2, w3):
     (:func:`ziggurat_candidate`), its uniforms from the Philox words ``w0 .. w3``: ``(z, k', bits')``, the
     normal ``z``, or NaN and the candidate ``(k', bits')`` of the next attempt.
 
-    Layer ``i >= 1`` (:func:`ziggurat_wedge_attempt`): the candidate ``x = k w_i`` lies in the wedge; with
+    Layer ``i >= 1`` (:func:`ziggurat_wedge_attempt`): the candidate ``x = fl(k w_i)`` lies in the wedge; with
     ``y`` uniform on ``[f(x_i), f(x_{i+1})]`` (from ``w2, w3``), ``x`` is accepted where ``y < f(x)``; else
     the whole ziggurat starts again with ``k = w0`` and the layer ``w1 mod 512``, the sign kept (sign and
     magnitude are independent), through the fast path or as the next attempt's candidate. Base ``i = 0``
@@ -217,12 +217,20 @@ def fill_normals(out, key0, key1, particle, step, slot):
     .. 10 j + 9`` of word 3 its layer (9 bits: 512 layers) and sign. :func:`ziggurat_candidate` is the
     fast path; a rejection (about one coordinate in 125) goes to :func:`ziggurat_resolve`.
 
-    The law: for exact tables and a continuous uniform, a point uniform on the ziggurat is uniform on
-    the area under ``f`` once the wedges' and the base's rejections are made, so its abscissa, signed,
-    is exactly N(0, 1) [2]_. Here the uniform takes the ``2^32`` values ``k / 2^32`` (a normal in layer
-    ``i`` is a multiple of ``x_i 2^-32``, ``x_i <= 4.1``), the slow path's uniforms have 53 bits, and the
-    tables and ``f`` (:func:`~.elementary.exp_nonpositive`, :func:`~.elementary.log_unit`) are rounded to
-    double precision: the law differs from N(0, 1) only at those resolutions.
+    The law [2]_. For exact tables, a continuous uniform ``U`` and exact ``f = exp(-x^2 / 2)``: a layer ``i
+    >= 1`` drawn uniformly (probability ``1/512``) and ``X = U x_i``, with ``Y`` uniform on ``[f(x_i),
+    f(x_{i+1})]``, make ``(X, Y)`` uniform on the layer's rectangle. The fast path keeps ``X < x_{i+1}``
+    (then ``Y < f(x_{i+1}) <= f(X)``: under the curve whatever ``Y``, so ``Y`` is never drawn), the slow
+    path keeps ``Y < f(X)``: the kept points are those of the rectangle under the curve. In the base,
+    ``X < r`` is kept (``[0, r] x [0, f(r)]`` lies under the curve) and ``X >= r``, of probability ``(x_0
+    - r) / x_0 = int_r^inf f / v``, is replaced by a tail draw of density ``f(x) / int_r^inf f`` on ``x >
+    r``. Every piece has area ``v``, so a kept ``X`` has density ``f`` over its integral on ``[0, inf)``;
+    a rejected try starts an independent new one, which leaves that law as it is, and the sign bit,
+    independent of all the magnitude uses, makes it N(0, 1). Here ``U = k / 2^32`` takes ``2^32`` values
+    and ``X = fl(k w_i)`` is rounded (the fast path's test is ``fl(k w_i) < x_{i+1}``, the same ``X`` as
+    the slow path's), ``Y`` and the tail's uniforms have 53 bits, the tables are rounded to doubles and
+    ``f``, ``log`` are within two ulps (:func:`~.elementary.exp_nonpositive`,
+    :func:`~.elementary.log_unit`): the law differs from N(0, 1) only at those resolutions.
     """
     d = out.shape[0]
     c0, c1, c2 = particle & MASK32, step & MASK32, slot & MASK32
@@ -369,6 +377,20 @@ def listed_place(pending, q):
 
 
 @device_function
+def add_listed_normals(x, scale, pending, listed, key0, key1, first, step, slot):
+    """``x[i, p] += scale z`` for the ``listed`` rejections of :func:`draw_normal_rows`, each with its normal ``z``
+    (:func:`finish_normals`); returns 0, the new count. A step that adds its noise draw by draw calls it when
+    the list is half full and after the last draw: for each entry the same two additions in the same order
+    whenever it runs."""
+    if listed > 0:
+        finish_normals(pending, listed, key0, key1, first, step, slot)
+    for q in range(listed):
+        i, p = listed_place(pending, q)
+        x[i, p] = x[i, p] + scale * pending[1, q]
+    return 0
+
+
+@device_function
 def fill_block_normals(out, pending, key0, key1, first, step, slot):
     """:func:`fill_normals` for a block ``out`` ``(d, L)`` of particles ``first, first + 1, ...``, one per column
     (``L < 2^16``): the same numbers, by :func:`draw_normal_rows` on each draw's rows of ``out`` and
@@ -377,8 +399,8 @@ def fill_block_normals(out, pending, key0, key1, first, step, slot):
 
     A step that adds the noise to its state at once need not store the block: it can draw into three
     rows, add them with each rejection's NaN taken as ``-0`` (which leaves every sum as it was), and add
-    :func:`finish_normals`' values at their places last; as ``(a + -0) + b = a + b`` in floating point,
-    the state is the same to the bit.
+    :func:`finish_normals`' values at their places later (:func:`add_listed_normals`); as ``(a + -0) + b =
+    a + b`` in floating point, the state is the same to the bit.
     """
     d = out.shape[0]
     listed = 0

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from ..kernels.jit import device_function
-from ..kernels.philox import NOISE_LANE_ROWS, SLOT_BROWNIAN, draw_normal_rows, finish_normals, listed_place
+from ..kernels.philox import NOISE_LANE_ROWS, SLOT_BROWNIAN, add_listed_normals, draw_normal_rows
 from ..kernels.score import target_score
 from .base import SDESolver
 
@@ -20,7 +20,7 @@ def euler_maruyama_step(x, t, h, k, first, key0, key1, target_params, solver_par
     d, n_lanes = x.shape
     step = np.uint64(k)
     # the noise three rows at a time, added at once (it stays in the first-level cache); a rejection's
-    # NaN counts as -0, which leaves the sum as it was, and its normal is added last: the same bits as
+    # NaN counts as -0, which leaves the sum as it was, and its normal is added later: the same bits as
     # adding fill_block_normals' block (see there)
     listed = 0
     for row in range(0, d, 3):
@@ -31,11 +31,9 @@ def euler_maruyama_step(x, t, h, k, first, key0, key1, target_params, solver_par
             for p in range(n_lanes):
                 xi = draws[j, p] if draws[j, p] == draws[j, p] else -0.0
                 x[i, p] = x[i, p] + h * (x[i, p] + 2.0 * score[i, p]) + diffusion * xi
-    if listed > 0:
-        finish_normals(pending, listed, key0, key1, first, step, SLOT_BROWNIAN)
-    for q in range(listed):
-        i, p = listed_place(pending, q)
-        x[i, p] = x[i, p] + diffusion * pending[1, q]
+        if 2 * listed >= pending.shape[1]:  # half full: added now, so it seldom overflows
+            listed = add_listed_normals(x, diffusion, pending, listed, key0, key1, first, step, SLOT_BROWNIAN)
+    add_listed_normals(x, diffusion, pending, listed, key0, key1, first, step, SLOT_BROWNIAN)
     return 1
 
 

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from ..kernels.jit import device_function
-from ..kernels.philox import NOISE_LANE_ROWS, SLOT_BROWNIAN, draw_normal_rows, finish_normals, listed_place
+from ..kernels.philox import NOISE_LANE_ROWS, SLOT_BROWNIAN, add_listed_normals, draw_normal_rows
 from ..kernels.score import target_score
 from .base import SDESolver
 
@@ -21,7 +21,7 @@ def exponential_sde_step(x, t, h, k, first, key0, key1, target_params, solver_pa
     diffusion = math.sqrt(math.expm1(2.0 * h))
     d, n_lanes = x.shape
     step = np.uint64(k)
-    # the noise three rows at a time, added at once, rejections last (as in euler_maruyama_step)
+    # the noise three rows at a time, added at once, rejections later (as in euler_maruyama_step)
     listed = 0
     for row in range(0, d, 3):
         rows = min(3, d - row)
@@ -31,11 +31,9 @@ def exponential_sde_step(x, t, h, k, first, key0, key1, target_params, solver_pa
             for p in range(n_lanes):
                 xi = draws[j, p] if draws[j, p] == draws[j, p] else -0.0
                 x[i, p] = growth * x[i, p] + gain * score[i, p] + diffusion * xi
-    if listed > 0:
-        finish_normals(pending, listed, key0, key1, first, step, SLOT_BROWNIAN)
-    for q in range(listed):
-        i, p = listed_place(pending, q)
-        x[i, p] = x[i, p] + diffusion * pending[1, q]
+        if 2 * listed >= pending.shape[1]:  # half full: added now, so it seldom overflows
+            listed = add_listed_normals(x, diffusion, pending, listed, key0, key1, first, step, SLOT_BROWNIAN)
+    add_listed_normals(x, diffusion, pending, listed, key0, key1, first, step, SLOT_BROWNIAN)
     return 1
 
 
