@@ -177,21 +177,28 @@ def test_a_million_normals_pass_moment_ks_chi_square_and_tail_tests():
         assert stats.binomtest(int(count), n, probability).pvalue > 1e-5, (count, probability * n)
 
 
-def test_ziggurat_tables_recomputed():
-    """The stored root ``r`` is the bisection's to its 40 digits, the tables are the recursion's from it, and every
-    piece has the area ``v`` (the base's virtual rectangle too) and the boundaries decrease to 0."""
+def test_ziggurat_tables_recomputed(tmp_path):
+    """The stored root ``r`` is the bisection's to its 40 digits, the stored tables are the recursion's from it (and
+    ``write_tables`` writes the stored file again), every piece has the area ``v`` (the base's virtual rectangle
+    too) and the boundaries decrease to 0."""
     import math
 
     import mpmath
 
+    from certsample.kernels import ziggurat_data
     from certsample.kernels.ziggurat import (
         ZIGGURAT_F,
         ZIGGURAT_LAYERS,
         ZIGGURAT_R,
         ZIGGURAT_X,
+        write_tables,
         ziggurat_root,
         ziggurat_tables,
     )
+
+    write_tables(tmp_path / "data.py")
+    with open(ziggurat_data.__file__) as stored:
+        assert (tmp_path / "data.py").read_text() == stored.read()
 
     root = ziggurat_root()
     assert abs(mpmath.mpf(root) - mpmath.mpf(ZIGGURAT_R)) < mpmath.mpf(10) ** -38

@@ -10,9 +10,10 @@ at which the top layer ``[0, x_{n-1}] x [f(x_{n-1}), 1]`` has area ``v`` too; ``
 (:func:`certsample.kernels.philox.ziggurat_candidate` and :func:`~certsample.kernels.philox.ziggurat_resolve`)
 uses these tables as double-precision numbers.
 
-:func:`ziggurat_tables` computes them from ``r`` in 40-digit arithmetic at import (a few milliseconds); the
-root :data:`ZIGGURAT_R` is stored to 40 digits and :func:`ziggurat_root` recomputes it by bisection (slow:
-a test calls it).
+:func:`ziggurat_tables` computes them from ``r`` in 40-digit arithmetic (most of a second), and
+:func:`write_tables` writes them as hexadecimal doubles to
+:mod:`certsample.kernels.ziggurat_data`, which this module reads; the root :data:`ZIGGURAT_R` is stored to 40
+digits and :func:`ziggurat_root` recomputes it by bisection. A test recomputes both and compares every bit.
 
 References
 ----------
@@ -24,6 +25,8 @@ References
 
 import mpmath
 import numpy as np
+
+from .ziggurat_data import F_HEX, X_HEX
 
 __all__ = ["ZIGGURAT_LAYERS", "ZIGGURAT_R", "ziggurat_root", "ziggurat_tables", "ZIGGURAT_X", "ZIGGURAT_F"]
 
@@ -75,5 +78,33 @@ def ziggurat_tables(layers: int = ZIGGURAT_LAYERS, r: str = ZIGGURAT_R):
         return np.array([float(x) for x in xs]), np.array([float(_f(x)) for x in xs])
 
 
-#: the boundaries ``x_i`` (``x_0`` the base's virtual width, ``x_n = 0``) and ``f(x_i)``
-ZIGGURAT_X, ZIGGURAT_F = ziggurat_tables()
+#: the boundaries ``x_i`` (``x_0`` the base's virtual width, ``x_n = 0``) and ``f(x_i)``: :func:`ziggurat_tables`
+ZIGGURAT_X = np.array([float.fromhex(h) for h in X_HEX])
+ZIGGURAT_F = np.array([float.fromhex(h) for h in F_HEX])
+
+
+def write_tables(path=None):
+    """Write :func:`ziggurat_tables` as :mod:`certsample.kernels.ziggurat_data` (hexadecimal doubles)."""
+    import os
+
+    x, f = ziggurat_tables()
+
+    def block(name, values):
+        lines, line = [], "    "
+        for value in values:
+            piece = f'"{float(value).hex()}", '
+            if len(line) + len(piece) > 119:
+                lines.append(line.rstrip())
+                line = "    "
+            line += piece
+        return f"{name} = (\n" + "\n".join(lines + [line.rstrip()]) + "\n)\n"
+
+    header = (
+        '"""The ziggurat\'s tables as hexadecimal doubles, from ``ziggurat.write_tables()``.\n\n'
+        ":func:`certsample.kernels.ziggurat.ziggurat_tables` computes them (40-digit arithmetic, rounded once);\n"
+        "``tests/test_noise.py`` recomputes them and compares every bit. Stored: computed at import, they took\n"
+        'most of a second.\n"""\n\n# fmt: off\n'
+    )
+    path = path or os.path.join(os.path.dirname(os.path.abspath(__file__)), "ziggurat_data.py")
+    with open(path, "w") as out:
+        out.write(header + block("X_HEX", x) + "\n" + block("F_HEX", f) + "# fmt: on\n")
