@@ -69,11 +69,12 @@ def test_one_sweep_is_exact_for_the_reference_gaussian(variance):
 
 def test_fewer_sweeps_reach_the_collocation_solution_near_the_reference():
     """On the ring (component variance 0.25) the Picard error after a few sweeps is far smaller with the
-    reference flow than with the linear part ``y``; both converge to (nearly) the same solution."""
+    reference flow than with the linear part ``y`` for the typical particle, and smaller for the worst one;
+    both converge to (nearly) the same solution."""
     target = cs.ring_mixture()
-    # seed 17 since the ziggurat normals: err_ref / err_y is 0.08-0.09 at seeds 17, 28, 29 but 0.2-0.66 at the other
-    # 27 of seeds 0-29 (with Box-Muller normals: 0.026 at seed 5, 0.05-0.41 at seeds 0-7)
-    x0 = initial_particles(16, 2, 17, 3.0, target, "exact")
+    # per-particle error ratios over 64 particles, seeds 0-9: median 0.008-0.028, largest 0.26-0.56 (the worst
+    # particle, near a mode boundary, gains least), so the median is what the claim is about
+    x0 = initial_particles(32, 2, 5, 3.0, target, "exact")
 
     def run(sweeps, v):
         solver = Collocation(8, sweeps, reference_variance=v)
@@ -81,8 +82,9 @@ def test_fewer_sweeps_reach_the_collocation_solution_near_the_reference():
 
     converged = run(40, None)
     assert np.max(np.abs(run(40, 0.25) - converged)) < 1e-9  # two collocations of the same flow
-    err_y, err_ref = (np.max(np.abs(run(4, v) - run(40, v))) for v in (None, 0.25))
-    assert err_ref < 0.1 * err_y
+    err_y, err_ref = (np.linalg.norm(run(4, v) - run(40, v), axis=1) for v in (None, 0.25))
+    assert np.median(err_ref) < 0.1 * np.median(err_y)
+    assert err_ref.max() < err_y.max()
 
 
 def test_backends_agree_with_warm_start_and_pipeline(cuda_simulator, tmp_path):
