@@ -3,15 +3,15 @@
 ``math.exp``, ``math.log``, ``math.cos`` and ``math.sin`` are library calls that stop a loop over
 particles from vectorising (pip's Numba has no vector math library). :func:`exp_nonpositive` and
 :func:`expm1_nonpositive` serve the block scores' softmax and per-lane times
-(:mod:`certsample.kernels.score`); :func:`log_unit` and :func:`sincos_turn` the Box-Muller transform of
-every normal draw (:func:`certsample.kernels.philox.box_muller`); :func:`fma` a multiply-add rounded
+(:mod:`certsample.kernels.score`); :func:`log_unit` the tail draws of the ziggurat's
+slow path (:func:`certsample.kernels.philox.ziggurat_attempt`), :func:`exp_nonpositive` its wedge test;
+:func:`sincos_turn` a fraction of a turn's cosine and sine; :func:`fma` a multiply-add rounded
 once. The transforms use only arithmetic,
 comparisons, selects and ``math.sqrt``/``math.floor`` (single instructions; on the CPU, :func:`reduce_unit`
-reads a unit's exponent and mantissa off its bits, the same numbers as its selects), on the arguments Box-Muller
-gives them: a uniform ``u`` in ``(0, 1]`` built from at most 53 bits (:func:`log_unit`) and a fraction of
-a turn (:func:`sincos_turn`). They compile for the CPU and CUDA alike. Their accuracy against
-correctly rounded values is tested (``tests/test_noise.py``); measured figures are in
-docs/performance.md.
+reads a unit's exponent and mantissa off its bits, the same numbers as its selects), on a uniform ``u`` in
+``(0, 1]`` built from at most 53 bits (:func:`log_unit`) and a fraction of a turn (:func:`sincos_turn`). They
+compile for the CPU and CUDA alike. Their accuracy against correctly rounded values is tested
+(``tests/test_noise.py``); measured figures are in docs/performance.md.
 
 References
 ----------

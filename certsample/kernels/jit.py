@@ -15,6 +15,7 @@ import os
 import types
 
 import numba
+import numpy as np
 
 __all__ = ["device_function", "compile_for", "TARGETS"]
 
@@ -155,5 +156,7 @@ def _fingerprint(fn, overrides, seen=None):
             h.update(f"{name}:{digest}".encode())
         elif isinstance(obj, (int, float, bool, str)):
             h.update(f"{name}={obj!r}".encode())
+        elif isinstance(obj, np.ndarray):  # a table the code reads (Numba freezes it into the compiled code)
+            h.update(f"{name}:{obj.dtype}{obj.shape}".encode() + obj.tobytes())
     seen[fn] = (library, h.hexdigest()[:12])
     return seen[fn]
