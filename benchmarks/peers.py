@@ -205,10 +205,12 @@ def peer_steps(xp, target, solver, grid, alphas):
 
         def step(x, t, h, i, key):
             node_times = t - h * cnodes  # (D,): one time per node
-            start = score(x, t) + shift * x  # the start node's drift, taken once
+            # the collocated drift is s + shift y, one shift per window and node (kernel_params)
+            start = score(x, t) + shift[i, 0] * x  # the start node's drift, taken once
+            node_shift = shift[i, 1:, None, None]
             moving = x[None] + 0 * node_times[:, None, None]  # (D, n, d) from the constant start
             for _ in range(solver.sweeps):
-                drift = xp.concat([start[None], score(moving, node_times) + shift * moving])
+                drift = xp.concat([start[None], score(moving, node_times) + node_shift * moving])
                 moving = growth[i, 1:, None, None] * x + h * xp.einsum("mj,mnd->jnd", amat[i, :, 1:], drift)
             return moving[-1]
     else:
