@@ -5,11 +5,10 @@ particles from vectorising (pip's Numba has no vector math library). :func:`exp_
 :func:`expm1_nonpositive` serve the block scores' softmax and per-lane times
 (:mod:`certsample.kernels.score`); :func:`log_unit` the tail draws of the ziggurat's
 slow path (:func:`certsample.kernels.philox.ziggurat_attempt`), :func:`exp_nonpositive` its wedge test;
-:func:`sincos_turn` a fraction of a turn's cosine and sine; :func:`fma` a multiply-add rounded
-once. The transforms use only arithmetic,
+:func:`fma` a multiply-add rounded once. The transforms use only arithmetic,
 comparisons, selects and ``math.sqrt``/``math.floor`` (single instructions; on the CPU, :func:`reduce_unit`
 reads a unit's exponent and mantissa off its bits, the same numbers as its selects), on a uniform ``u`` in
-``(0, 1]`` built from at most 53 bits (:func:`log_unit`) and a fraction of a turn (:func:`sincos_turn`). They
+``(0, 1]`` built from at most 53 bits (:func:`log_unit`). They
 compile for the CPU and CUDA alike. Their accuracy against correctly rounded values is tested
 (``tests/test_noise.py``); measured figures are in docs/performance.md.
 
@@ -19,7 +18,7 @@ References
    (argument reduction by exact scalings and splits of the constant).
 .. [2] J.-M. Muller, "Elementary Functions: Algorithms and Implementation", 3rd ed., Birkhaeuser 2016,
    sections 11.1-11.3.
-.. [3] Sun Microsystems, fdlibm 5.3 (1993): ``e_log.c``, ``k_sin.c``, ``k_cos.c`` (the minimax
+.. [3] Sun Microsystems, fdlibm 5.3 (1993): ``e_log.c`` (the minimax
    coefficients and their error bounds), https://www.netlib.org/fdlibm/.
 """
 
@@ -36,17 +35,12 @@ SQRT2 = 1.4142135623730951
 LOG2E = 1.4426950408889634
 LN2_HI = 6.93147180369123816490e-01  # fdlibm's split of ln 2: the high part has 21 trailing zero bits
 LN2_LO = 1.90821492927058770002e-10
-PI_HALF = 1.5707963267948966
 
 
-# fdlibm's minimax coefficients [3]: e_log.c (Lg1..Lg7), k_sin.c (S1..S6), k_cos.c (C1..C6)
+# fdlibm's minimax coefficients [3]: e_log.c (Lg1..Lg7)
 LG1, LG2 = 6.666666666666735130e-01, 3.999999999940941908e-01
 LG3, LG4 = 2.857142874366239149e-01, 2.222219843214978396e-01
 LG5, LG6, LG7 = 1.818357216161805012e-01, 1.531383769920937332e-01, 1.479819860511658591e-01
-S1, S2, S3 = -1.66666666666666324348e-01, 8.33333333332248946124e-03, -1.98412698298579493134e-04
-S4, S5, S6 = 2.75573137070700676789e-06, -2.50507602534068634195e-08, 1.58969099521155010221e-10
-C1, C2, C3 = 4.16666666666666019037e-02, -1.38888888888741095749e-03, 2.48015872894767294178e-05
-C4, C5, C6 = -2.75573143513906633035e-07, 2.08757232129817482790e-09, -1.13596475577881948265e-11
 
 
 @intrinsic
@@ -108,32 +102,6 @@ def log_unit(u):
     r = z * fma(z, fma(z, fma(z, fma(z, fma(z, fma(z, LG7, LG6), LG5), LG4), LG3), LG2), LG1)
     log_m = fma(s, r, 2.0 * s)  # the leading term added last: it carries the result's size
     return (log_m - e * LN2_LO) - e * LN2_HI
-
-
-@device_function(inline=True)
-def sincos_turn(u):
-    """``(cos(2 pi u), sin(2 pi u))`` for ``0 <= u <= 1``, in straight-line arithmetic.
-
-    Reduction in turns, exact: ``w = 4 u``, the quadrant ``q = floor(w + 1/2)`` and ``f = w - q`` in
-    ``[-1/2, 1/2]`` (both exact in binary, ``0 <= w <= 4``), so ``2 pi u = q pi/2 + r`` with
-    ``r = f pi/2``, ``|r| <= pi/4``, rounded once. On that range fdlibm's minimax polynomials
-    ``sin r = r + r^3 (S1 + ... + S6 r^10)`` and ``cos r = 1 - r^2/2 + r^4 (C1 + ... + C6 r^10)`` are
-    within ``2^-58`` of the functions [3]_, and the quadrant rotates them: ``q = 1``: ``(-sin r, cos r)``,
-    ``q = 2``: ``(-cos r, -sin r)``, ``q = 3``: ``(sin r, -cos r)``, ``q = 0`` or ``4``: ``(cos r, sin r)``;
-    all selects.
-    """
-    w = 4.0 * u
-    q = math.floor(w + 0.5)
-    r = (w - q) * PI_HALF
-    z = r * r
-    sin_r = fma(z * r, fma(z, fma(z, fma(z, fma(z, fma(z, S6, S5), S4), S3), S2), S1), r)
-    cos_r = 1.0 - fma(-(z * z), fma(z, fma(z, fma(z, fma(z, fma(z, C6, C5), C4), C3), C2), C1), 0.5 * z)
-    odd = (q == 1.0) | (q == 3.0)  # bitwise: no branches in a vectorised loop
-    cos_part = sin_r if odd else cos_r
-    sin_part = cos_r if odd else sin_r
-    cos_sign = -1.0 if (q == 1.0) | (q == 2.0) else 1.0
-    sin_sign = -1.0 if (q == 2.0) | (q == 3.0) else 1.0
-    return cos_sign * cos_part, sin_sign * sin_part
 
 
 #: ``2^-j`` for ``j = 0 .. 127``, exact: :func:`exp_nonpositive`'s scale, one gather per vector of lanes
