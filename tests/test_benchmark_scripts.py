@@ -1,0 +1,43 @@
+"""The benchmark scripts run at their smallest settings (their figures live in docs/performance.md; these check
+that the scripts still run and that what they compare agrees, never their times)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _script(name, *args):
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / name), *args], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_numpy_peers_run_every_solver_and_agree_with_certsample(tmp_path):
+    out = tmp_path / "rows.json"
+    args = ["--quick", "--repeats", "1", "--targets", "ring", "--contenders", "certsample-numpy", "numpy"]
+    proc = _script("peers.py", *args, "--json", str(out))
+    assert "failed" not in proc.stdout, proc.stdout
+    rows = {(r["solver"], r["contender"]): r for r in json.loads(out.read_text())["rows"]}
+    solvers = ("exponential-ode", "euler-maruyama", "randomized-midpoint", "collocation")
+    assert set(rows) == {(s, c) for s in solvers for c in ("certsample-numpy", "numpy")}
+    for solver in ("exponential-ode", "randomized-midpoint", "collocation"):  # same arithmetic: near rounding
+        assert float(rows[solver, "numpy"]["agreement"]) < 1e-10
+    # the peer draws its own noise: the agreement is a z-score of the two sample means
+    assert rows["euler-maruyama", "numpy"]["agreement"].startswith("z ")
+
+
+def test_backends_script_times_its_solvers_on_numpy_and_cpu():
+    proc = _script("backends.py", "--n", "200", "--steps", "5", "--repeats", "1")
+    rows = [line.split() for line in proc.stdout.splitlines() if line.startswith(("euler-maruyama", "exponential-"))]
+    assert len(rows) == 3 and all(len(row) == 5 and all(float(v) >= 0 for v in row[1:]) for row in rows)
+
+
+def test_enclosures_script_agrees_with_the_arb_path():
+    args = ["--targets", "ring", "--n", "4", "--arb", "1", "--tols", "1e-6", "--arb-seconds", "120"]
+    row = _script("enclosures.py", *args).stdout.strip().splitlines()[-1].split()
+    assert row[0] == "ring" and row[-1] == "yes"  # both balls of the particle enclosed twice intersect
