@@ -90,8 +90,15 @@ def main(argv=None):
     parser.add_argument("--T", type=float, default=10.0)
     parser.add_argument("--delta", type=float, default=1e-2)
     parser.add_argument("--seed", type=int, default=3)
-    parser.add_argument("--cpu", type=int, default=0, help="the CPU every measurement is pinned to")
+    parser.add_argument(
+        "--cpu",
+        type=int,
+        default=None,
+        help="the CPU every measurement is pinned to (default: the first this process may use)",
+    )
     args = parser.parse_args(argv)
+    if args.cpu is None:
+        args.cpu = min(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
 
     print(f"T={args.T}, delta={args.delta}; one process per measurement, pinned to CPU {args.cpu}; CPU seconds")
     print(
