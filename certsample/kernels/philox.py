@@ -334,6 +334,17 @@ def draw_normal_rows(buf, pending, listed, row, key0, key1, first, step, slot):
     return listed
 
 
+@device_function(inline=True)
+def _listed_candidate(pending, q, key0, key1, first, c1, c2):
+    """``(particle, group, j, k, bits)`` of the ``q``-th rejection that :func:`draw_normal_rows` listed: its
+    particle, its draw's counter word ``group`` and word ``j``, and the fast-path candidate it was rejected for."""
+    place = np.uint64(pending[0, q])
+    group, j = place >> SHIFT18, (place >> SHIFT16) & np.uint64(3)
+    particle = first + (place & LANE_MASK)
+    r0, r1, r2, r3 = philox4x32(particle & MASK32, c1, c2, group, key0, key1)
+    return particle, group, j, _draw_word(r0, r1, r2, j), ziggurat_bits(r3, j)
+
+
 @device_function
 def finish_normals(pending, listed, key0, key1, first, step, slot):
     """The normals of the ``listed`` rejections of :func:`draw_normal_rows` into ``pending[1]``, their places
@@ -346,11 +357,7 @@ def finish_normals(pending, listed, key0, key1, first, step, slot):
         for q in range(listed, padded):  # copies of the first entry: computed, never used
             pending[0, q] = pending[0, 0]
         for q in range(padded):
-            place = np.uint64(pending[0, q])
-            group, j = place >> SHIFT18, (place >> SHIFT16) & np.uint64(3)
-            particle = first + (place & LANE_MASK)
-            r0, r1, r2, r3 = philox4x32(particle & MASK32, c1, c2, group, key0, key1)
-            k, bits = _draw_word(r0, r1, r2, j), ziggurat_bits(r3, j)
+            particle, group, j, k, bits = _listed_candidate(pending, q, key0, key1, first, c1, c2)
             w0, w1, w2, w3 = philox4x32(
                 particle & MASK32, c1, c2, fixup_counter(np.uint64(3) * group + j, 0), key0, key1
             )
@@ -360,11 +367,7 @@ def finish_normals(pending, listed, key0, key1, first, step, slot):
             pending[1, q] = np.nan
     for q in range(listed):
         if pending[1, q] != pending[1, q]:  # not done by a first attempt: the whole slow path, one by one
-            place = np.uint64(pending[0, q])
-            group, j = place >> SHIFT18, (place >> SHIFT16) & np.uint64(3)
-            particle = first + (place & LANE_MASK)
-            r0, r1, r2, r3 = philox4x32(particle & MASK32, c1, c2, group, key0, key1)
-            k, bits = _draw_word(r0, r1, r2, j), ziggurat_bits(r3, j)
+            particle, group, j, k, bits = _listed_candidate(pending, q, key0, key1, first, c1, c2)
             row = np.uint64(3) * group + j
             pending[1, q] = ziggurat_resolve(k, bits, key0, key1, particle, step, slot, row)
 
