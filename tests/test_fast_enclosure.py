@@ -351,6 +351,32 @@ def test_a_particle_s_enclosure_does_not_depend_on_its_batch():
     assert np.array_equal(whole.centers, parallel.centers) and np.array_equal(whole.radii, parallel.radii)
 
 
+def test_particles_that_miss_tol_are_integrated_again_in_float64_until_they_meet_it(monkeypatch):
+    """A first pass whose local tolerance is far too loose leaves every radius above ``tol``; the retries,
+    at the first pass's order with the tolerance divided by the factor each missed, bring every particle
+    within ``tol`` without the Arb path (whose 64-d runs take longer than any budget)."""
+    import certsample.verify.flows as flows
+
+    ring = cs.ring_mixture(n_modes=4, radius=3.0)
+    x0 = ring.law_at(2.0).sample(6, seed=4)
+    tol_abs = 1e-8 * (1 + np.linalg.norm(x0, axis=1))
+    orders, passes = [], []
+    integrate = flows._integrate
+
+    def counted(model, y_lo, y_hi, T, delta, tol_local, order, *rest):
+        orders.append(order)
+        centers, info = integrate(model, y_lo, y_hi, T, delta, tol_local, order, *rest)
+        passes.append(flows._Maps(ring, 2.0, 0.05).radius_bound(info[:, 0]))
+        return centers, info
+
+    monkeypatch.setattr(flows, "LOCAL_FRACTION", 1.0)
+    monkeypatch.setattr(flows, "_integrate", counted)
+    found = enclose_flows(ring, x0, 2.0, 0.05, tol=1e-8)
+    assert np.all(passes[0] > tol_abs)  # the loose first pass misses everywhere
+    assert 2 <= len(passes) <= 1 + flows.RETRIES and len(set(orders)) == 1
+    assert np.all(found.method == "float64") and np.all(found.radii <= tol_abs)
+
+
 def test_enclose_flows_rejects_bad_input():
     ring = cs.ring_mixture()
     with pytest.raises(ValueError, match="shape"):

@@ -5,8 +5,8 @@ r"""Proved enclosures of the exact flow of many start points: the compiled float
 probability-flow image lies in the Euclidean ball (the same statement as
 :func:`~certsample.verify.enclosure.enclose_flow`, proved by :mod:`.fast_enclosure`). A particle whose
 float64 radius misses the requested ``tol (1 + |x0|)`` is retried with a local tolerance tightened by
-the factor it missed (the radius is about the flow's growth times the local tolerance), then enclosed by
-the Arb path, the independent high-precision check (``method[p] ==
+the factor it missed (the radius is about the flow's growth times the local tolerance), up to
+:data:`RETRIES` times, then enclosed by the Arb path, the independent high-precision check (``method[p] ==
 'arb'``); a particle the float64 integrator cannot validate goes to Arb as well.
 
 The parts outside the integrator are exact maps evaluated in interval arithmetic (NumPy, every
@@ -28,11 +28,15 @@ from .enclosure import Enclosure, _flint, _lower, _upper, enclose_flow
 from .errors import EnclosureFailed
 from .fast_enclosure import N_OUT, STATUS, FastModel
 
-__all__ = ["FlowEnclosures", "enclose_flows", "default_order", "proved_errors", "LOCAL_FRACTION"]
+__all__ = ["FlowEnclosures", "enclose_flows", "default_order", "local_fraction", "proved_errors", "LOCAL_FRACTION"]
 
 #: the float64 integrator's local tolerance per step, as a fraction of the requested radius (about a hundred
 #: steps, and flows that expand)
 LOCAL_FRACTION = 1e-4
+#: :data:`LOCAL_FRACTION` where the remainder over the box limits the steps (:func:`local_fraction`)
+BOX_LIMITED_FRACTION = 3e-5
+#: float64 passes over the particles that missed ``tol`` before the Arb path takes the rest
+RETRIES = 3
 
 
 @dataclass
@@ -83,6 +87,20 @@ def proved_errors(samples, centers, radii):
     upper = np.nextafter(np.nextafter(gap * (1 + margin), np.inf) + radii, np.inf)
     lower = np.maximum(0.0, np.nextafter(np.nextafter(gap * (1 - margin), -np.inf) - radii, -np.inf))
     return lower, upper
+
+
+def local_fraction(model: FastModel | None = None) -> float:
+    """The float64 integrator's local tolerance per step as a fraction of the requested radius.
+
+    A particle whose radius misses the request is integrated again, a whole second pass, so the fraction
+    trades steps for every particle against second passes for some. Where ``model`` is box-limited (see
+    :func:`default_order`) the flow's growth varies most between particles (on the benchmarks' 64-d
+    mixture at tol 1e-10, :data:`LOCAL_FRACTION` left 9-11 of 40 particles above the request, with
+    radii up to 28 times it), while a smaller fraction costs few steps (a step's remainder grows about
+    like ``h^15`` there): :data:`BOX_LIMITED_FRACTION` takes 8-9% more steps and leaves 2-3 of 40, the
+    fastest in all (``docs/performance.md``). Elsewhere few particles miss at :data:`LOCAL_FRACTION`.
+    """
+    return BOX_LIMITED_FRACTION if model is not None and model.box_limited else LOCAL_FRACTION
 
 
 def default_order(tol_local_relative: float, model: FastModel | None = None) -> int:
@@ -144,7 +162,8 @@ def enclose_flows(
     T, delta = float(T), float(delta)
     tol_abs = tol * (1.0 + np.linalg.norm(x0, axis=1))
     maps = _Maps(target, T, delta)
-    order = default_order(tol * LOCAL_FRACTION, maps.model) if order is None else int(order)
+    tol_local = tol_abs * local_fraction(maps.model)
+    order = default_order(tol * local_fraction(maps.model), maps.model) if order is None else int(order)
     y_lo, y_hi = maps.project(x0)
     steps = np.zeros(n, dtype=np.int64)
     if maps.model is None:
@@ -152,35 +171,23 @@ def enclose_flows(
         status = np.zeros(n, dtype=np.int64)
         info = None
     else:
-        c_y, info = _integrate(
-            maps.model, y_lo, y_hi, T, delta, tol_abs * LOCAL_FRACTION, order, max_steps, backend, threads
-        )
+        c_y, info = _integrate(maps.model, y_lo, y_hi, T, delta, tol_local, order, max_steps, backend, threads)
         e_y, steps, status = info[:, 0], info[:, 1].astype(np.int64), info[:, 2].astype(np.int64)
-        lifted = maps.radius_bound(e_y)
-        retry = np.flatnonzero((status == 0) & ~(lifted <= tol_abs))
-        if len(retry):
-            # the radius is about (growth of the flow) x (local tolerance): tighten it by the factor missed
-            tighter = tol_abs[retry] * LOCAL_FRACTION * np.minimum(0.1, 0.5 * tol_abs[retry] / lifted[retry])
-            scale = 1.0 + np.linalg.norm(x0[retry], axis=1)
-            orders = np.array([max(order, default_order(float(r))) for r in tighter / scale])
-            for retry_order in np.unique(orders):  # a particle's order is its own: shards change no result
-                pick = orders == retry_order
-                rows = retry[pick]
-                c2, info2 = _integrate(
-                    maps.model,
-                    y_lo[rows],
-                    y_hi[rows],
-                    T,
-                    delta,
-                    tighter[pick],
-                    int(retry_order),
-                    max_steps,
-                    backend,
-                    threads,
-                )
-                better = (info2[:, 2] == 0) & (info2[:, 0] < e_y[rows])
-                sel = rows[better]
-                c_y[sel], e_y[sel], steps[sel] = c2[better], info2[better, 0], info2[better, 1]
+        for _ in range(RETRIES):
+            lifted = maps.radius_bound(e_y)
+            retry = np.flatnonzero((status == 0) & ~(lifted <= tol_abs))
+            if not len(retry):
+                break
+            # at a given order the radius is about the flow's growth times the local tolerance: a retry with the
+            # tolerance divided by the factor missed lands near that fraction of the request (docs/performance.md;
+            # a higher order for the tighter tolerance moves it, so the order stays), aimed at half of it
+            tol_local[retry] *= np.minimum(0.5, 0.5 * tol_abs[retry] / lifted[retry])
+            c2, info2 = _integrate(
+                maps.model, y_lo[retry], y_hi[retry], T, delta, tol_local[retry], order, max_steps, backend, threads
+            )
+            better = (info2[:, 2] == 0) & (info2[:, 0] < e_y[retry])
+            sel = retry[better]
+            c_y[sel], e_y[sel], steps[sel] = c2[better], info2[better, 0], info2[better, 1]
     centers, radii = maps.lift(c_y, e_y, x0)
     method = np.full(n, "float64", dtype="<U7")
     missed = np.flatnonzero((status != 0) | ~(radii <= tol_abs))
