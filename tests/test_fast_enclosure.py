@@ -377,6 +377,32 @@ def test_particles_that_miss_tol_are_integrated_again_in_float64_until_they_meet
     assert np.all(found.method == "float64") and np.all(found.radii <= tol_abs)
 
 
+def test_fallback_failed_keeps_a_proved_radius_above_tol_instead_of_calling_arb(monkeypatch):
+    import certsample.verify.flows as flows
+    from certsample.verify.verifier import enclose_shard
+
+    ring = cs.ring_mixture(n_modes=4, radius=3.0)
+    x0 = ring.law_at(2.0).sample(4, seed=4)
+    tol_abs = 1e-8 * (1 + np.linalg.norm(x0, axis=1))
+    monkeypatch.setattr(flows, "LOCAL_FRACTION", 1.0)
+    monkeypatch.setattr(flows, "RETRIES", 0)
+    reference = enclose_flows(ring, x0, 2.0, 0.05, tol=1e-8, fallback=False)
+    assert np.any(reference.radii > tol_abs)
+
+    def no_arb(*args, **kwargs):
+        raise AssertionError("the Arb path was called")
+
+    monkeypatch.setattr(flows, "enclose_flow", no_arb)
+    found = enclose_flows(ring, x0, 2.0, 0.05, tol=1e-8, fallback="failed")
+    assert np.all(found.method == "float64") and np.array_equal(found.radii, reference.radii)
+    _, radii, methods, _ = enclose_shard(ring, x0, 2.0, 0.05, 1e-8)  # what certify's enclosures run
+    assert np.all(methods == "float64") and np.array_equal(radii, reference.radii)
+    with pytest.raises(AssertionError, match="Arb path"):
+        enclose_flows(ring, x0, 2.0, 0.05, tol=1e-8)
+    with pytest.raises(ValueError, match="fallback"):
+        enclose_flows(ring, x0, 2.0, 0.05, fallback="arb")
+
+
 def test_enclose_flows_rejects_bad_input():
     ring = cs.ring_mixture()
     with pytest.raises(ValueError, match="shape"):

@@ -124,7 +124,7 @@ def enclose_flows(
     tol: float = 1e-10,
     order: int | None = None,
     max_steps: int = 20_000,
-    fallback: bool = True,
+    fallback: bool | str = True,
     backend: str = "cpu",
     threads: int | None = None,
 ) -> FlowEnclosures:
@@ -144,10 +144,13 @@ def enclose_flows(
         Taylor order of the float64 integrator (default from ``tol``).
     max_steps : int
         Steps per particle before the float64 integrator gives up (the Arb path then takes it).
-    fallback : bool
-        Enclose with Arb the particles the float64 path misses; if False, a particle it cannot validate
-        raises :class:`~certsample.verify.errors.EnclosureFailed` (time, box and step), and one that
-        misses ``tol`` keeps its larger proved radius.
+    fallback : {True, 'failed', False}
+        True: enclose with Arb the particles the float64 path misses (it stops, or its radius is above ``tol``
+        after the retries). ``'failed'``: only those where it stops; one above ``tol`` keeps its larger proved
+        radius (the Arb path has not finished a 64-d trajectory in 800 s, so a 64-d miss would stall the
+        caller). False: a particle the float64 path cannot validate raises
+        :class:`~certsample.verify.errors.EnclosureFailed` (time, box and step), and one that misses ``tol``
+        keeps its larger proved radius.
     backend : {'cpu', 'cpu-parallel', 'cuda'}
         Where the float64 integrator runs (one process: ``'cpu'``; Numba threads: ``'cpu-parallel'``).
     threads : int, optional
@@ -158,6 +161,8 @@ def enclose_flows(
     FlowEnclosures
     """
     x0 = _checked(target, x0, T, delta, tol)
+    if fallback not in (True, False, "failed"):
+        raise ValueError(f"fallback must be True, False or 'failed', got {fallback!r}")
     n = x0.shape[0]
     T, delta = float(T), float(delta)
     tol_abs = tol * (1.0 + np.linalg.norm(x0, axis=1))
@@ -190,7 +195,7 @@ def enclose_flows(
             c_y[sel], e_y[sel], steps[sel] = c2[better], info2[better, 0], info2[better, 1]
     centers, radii = maps.lift(c_y, e_y, x0)
     method = np.full(n, "float64", dtype="<U7")
-    missed = np.flatnonzero((status != 0) | ~(radii <= tol_abs))
+    missed = np.flatnonzero((status != 0) | (~(radii <= tol_abs) if fallback is True else False))
     for p in missed:
         if fallback:
             enc = enclose_flow(target, x0[p], T, delta, tol=tol)
