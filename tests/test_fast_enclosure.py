@@ -375,6 +375,7 @@ def test_particles_that_miss_tol_are_integrated_again_in_float64_until_they_meet
     assert np.all(passes[0] > tol_abs)  # the loose first pass misses everywhere
     assert 2 <= len(passes) <= 1 + flows.RETRIES and len(set(orders)) == 1
     assert np.all(found.method == "float64") and np.all(found.radii <= tol_abs)
+    assert np.all(found.passes >= 2) and np.max(found.passes) == len(passes)
 
 
 def test_fallback_failed_keeps_a_proved_radius_above_tol_instead_of_calling_arb(monkeypatch):

@@ -43,7 +43,8 @@ RETRIES = 3
 class FlowEnclosures:
     """Proved balls ``B(centers[p], radii[p])`` around the exact flow images of ``n`` start points.
 
-    ``method[p]`` is ``'float64'`` (:mod:`.fast_enclosure`) or ``'arb'`` (:func:`enclose_flow`).
+    ``method[p]`` is ``'float64'`` (:mod:`.fast_enclosure`) or ``'arb'`` (:func:`enclose_flow`); ``passes[p]``
+    the float64 integrations of particle ``p`` (0 for a closed form, 2 or more where it was retried).
     """
 
     centers: np.ndarray
@@ -53,6 +54,7 @@ class FlowEnclosures:
     T: float
     delta: float
     tol: float
+    passes: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.radii)
@@ -171,6 +173,7 @@ def enclose_flows(
     order = default_order(tol * local_fraction(maps.model), maps.model) if order is None else int(order)
     y_lo, y_hi = maps.project(x0)
     steps = np.zeros(n, dtype=np.int64)
+    passes = np.zeros(n, dtype=np.int64)
     if maps.model is None:
         c_y, e_y = maps.gaussian_flow(y_lo, y_hi)
         status = np.zeros(n, dtype=np.int64)
@@ -178,6 +181,7 @@ def enclose_flows(
     else:
         c_y, info = _integrate(maps.model, y_lo, y_hi, T, delta, tol_local, order, max_steps, backend, threads)
         e_y, steps, status = info[:, 0], info[:, 1].astype(np.int64), info[:, 2].astype(np.int64)
+        passes[:] = 1
         for _ in range(RETRIES):
             lifted = maps.radius_bound(e_y)
             retry = np.flatnonzero((status == 0) & ~(lifted <= tol_abs))
@@ -187,6 +191,7 @@ def enclose_flows(
             # tolerance divided by the factor missed lands near that fraction of the request (docs/performance.md;
             # a higher order for the tighter tolerance moves it, so the order stays), aimed at half of it
             tol_local[retry] *= np.minimum(0.5, 0.5 * tol_abs[retry] / lifted[retry])
+            passes[retry] += 1
             c2, info2 = _integrate(
                 maps.model, y_lo[retry], y_hi[retry], T, delta, tol_local[retry], order, max_steps, backend, threads
             )
@@ -208,7 +213,7 @@ def enclose_flows(
                 [f"center {list(c_y[p])}", f"radius {info[p, 5]:.3g}"],
                 int(info[p, 4]),
             )
-    return FlowEnclosures(centers, radii, steps, method, T, delta, tol)
+    return FlowEnclosures(centers, radii, steps, method, T, delta, tol, passes)
 
 
 def _checked(target, x0, T, delta, tol):
