@@ -9,8 +9,8 @@ retried, then enclosed by Arb: that cost is included) and the first ``arb`` of t
 ``certsample.verify.enclose_flow`` (Arb, 128+ bits). Each measurement runs in its own process pinned to
 one CPU (``os.sched_setaffinity``), after a warm-up call that compiles (or loads) the kernels; the time is
 that process's CPU time. Printed: particles per second of each path, their ratio, how many particles
-were integrated again in float64 ("retried") and how many needed Arb, and the largest radius relative to ``tol (1 + |x0|)``. An Arb run that exceeds
-``arb-seconds`` is reported as a lower bound of its time (``>``).
+were integrated again in float64 ("retried") and how many needed Arb, and the largest radius relative to
+``tol (1 + |x0|)``. An Arb run that exceeds ``arb-seconds`` is reported as a lower bound of its time (``>``).
 
 Targets: ``ring`` (2-D, 8 modes), ``cloud`` (64 points in 2-D), ``mixture64`` (64-d, 16 components with
 unequal per-coordinate variances, as in ``benchmarks/high_accuracy.py``).
@@ -139,8 +139,8 @@ def main(argv=None):
                 else:
                     arb_rate, ratio, agree = f"<{1 / arb_s:.2g}", f">{fast_rate * arb_s:.0f}", "-"
             print(
-                f"{name:<11s}{tol:>7.0e}{n:>5d}{fast_rate:12.1f}{retried:9d}{by_arb:9d}{worst:8.2f}{arb_rate:>10s}{ratio:>9s}"
-                f"{agree:>7s}",
+                f"{name:<11s}{tol:>7.0e}{n:>5d}{fast_rate:12.1f}{retried:9d}{by_arb:9d}{worst:8.2f}{arb_rate:>10s}"
+                f"{ratio:>9s}{agree:>7s}",
                 flush=True,
             )
 

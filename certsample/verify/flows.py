@@ -165,6 +165,7 @@ def enclose_flows(
     x0 = _checked(target, x0, T, delta, tol)
     if fallback not in (True, False, "failed"):
         raise ValueError(f"fallback must be True, False or 'failed', got {fallback!r}")
+    arb_for_misses = bool(fallback) and fallback != "failed"
     n = x0.shape[0]
     T, delta = float(T), float(delta)
     tol_abs = tol * (1.0 + np.linalg.norm(x0, axis=1))
@@ -200,7 +201,7 @@ def enclose_flows(
             c_y[sel], e_y[sel], steps[sel] = c2[better], info2[better, 0], info2[better, 1]
     centers, radii = maps.lift(c_y, e_y, x0)
     method = np.full(n, "float64", dtype="<U7")
-    missed = np.flatnonzero((status != 0) | (~(radii <= tol_abs) if fallback is True else False))
+    missed = np.flatnonzero((status != 0) | (~(radii <= tol_abs) if arb_for_misses else False))
     for p in missed:
         if fallback:
             enc = enclose_flow(target, x0[p], T, delta, tol=tol)
