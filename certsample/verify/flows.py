@@ -96,11 +96,11 @@ def local_fraction(model: FastModel | None = None) -> float:
 
     A particle whose radius misses the request is integrated again, a whole second pass, so the fraction
     trades steps for every particle against second passes for some. Where ``model`` is box-limited (see
-    :func:`default_order`) the flow's growth varies most between particles (on the benchmarks' 64-d
-    mixture at tol 1e-10, :data:`LOCAL_FRACTION` left 9-11 of 40 particles above the request, with
-    radii up to 28 times it), while a smaller fraction costs few steps (a step's remainder grows about
-    like ``h^15`` there): :data:`BOX_LIMITED_FRACTION` takes 8-9% more steps and leaves 2-3 of 40, the
-    fastest in all (``docs/performance.md``). Elsewhere few particles miss at :data:`LOCAL_FRACTION`.
+    :func:`default_order`) the flow's growth varies most between particles, so that at
+    :data:`LOCAL_FRACTION` about a quarter of them missed, while a smaller fraction costs few steps (the
+    remainder grows like a high power of the step there): :data:`BOX_LIMITED_FRACTION` was the fastest in
+    all on the benchmarks' 64-d mixture (``docs/performance.md``). Elsewhere few particles miss at
+    :data:`LOCAL_FRACTION`.
     """
     return BOX_LIMITED_FRACTION if model is not None and model.box_limited else LOCAL_FRACTION
 
@@ -149,8 +149,8 @@ def enclose_flows(
     fallback : {True, 'failed', False}
         True: enclose with Arb the particles the float64 path misses (it stops, or its radius is above ``tol``
         after the retries). ``'failed'``: only those where it stops; one above ``tol`` keeps its larger proved
-        radius (the Arb path has not finished a 64-d trajectory in 800 s, so a 64-d miss would stall the
-        caller). False: a particle the float64 path cannot validate raises
+        radius (the Arb path is far too slow for a 64-d trajectory, so a 64-d miss would stall the caller:
+        ``docs/performance.md``). False: a particle the float64 path cannot validate raises
         :class:`~certsample.verify.errors.EnclosureFailed` (time, box and step), and one that misses ``tol``
         keeps its larger proved radius.
     backend : {'cpu', 'cpu-parallel', 'cuda'}
