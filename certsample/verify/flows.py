@@ -170,8 +170,9 @@ def enclose_flows(
     T, delta = float(T), float(delta)
     tol_abs = tol * (1.0 + np.linalg.norm(x0, axis=1))
     maps = _Maps(target, T, delta)
-    tol_local = tol_abs * local_fraction(maps.model)
-    order = default_order(tol * local_fraction(maps.model), maps.model) if order is None else int(order)
+    fraction = local_fraction(maps.model)
+    tol_local = tol_abs * fraction
+    order = default_order(tol * fraction, maps.model) if order is None else int(order)
     y_lo, y_hi = maps.project(x0)
     steps = np.zeros(n, dtype=np.int64)
     passes = np.zeros(n, dtype=np.int64)
