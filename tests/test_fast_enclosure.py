@@ -180,6 +180,38 @@ def test_pruned_components_and_the_gershgorin_log_norm_agree_with_arb(name):
         assert np.linalg.norm(fast.centers[p] - enc.center) <= fast.radii[p] + enc.radius
 
 
+def test_collatz_wielandt_bounds_the_spectral_radius_below_gershgorin():
+    """The log-norm's bound on ``lambda_max`` of the components' Gram matrix: above the spectral radius of every
+    ``M`` with ``|M| <= B``, at most Gershgorin's row sums, and near the Perron root of ``B`` where one row is
+    much larger (a component of small weight far from the others)."""
+    bound = compile_for(fe._collatz_wielandt, "cpu")
+    for K in (1, 2, 5, 16):
+        for _ in range(20):
+            m = RNG.standard_normal((K, K))
+            m = m + m.T
+            b = np.abs(m) * (1 + RNG.random((K, K)))
+            value = bound(b.ravel().copy(), K, np.empty(K), np.empty(K))
+            assert value >= np.max(np.abs(np.linalg.eigvals(b))) >= np.max(np.abs(np.linalg.eigvalsh(m)))
+            assert value <= np.max(b.sum(axis=1)) * (1 + 1e-15)
+    b = np.array([[1.0, 0.3], [0.3, 0.01]])  # rows 1.3 and 0.31; Perron root 1.0886
+    perron = np.max(np.linalg.eigvalsh(b))
+    assert perron <= bound(b.ravel().copy(), 2, np.empty(2), np.empty(2)) <= perron * (1 + 1e-6)
+    assert bound(np.zeros(4), 2, np.empty(2), np.empty(2)) == 0.0
+
+
+def test_more_components_than_coordinates_agree_with_arb():
+    """K = 5 components in k = 4 coordinates (the log-norm's K x K bound matrix is larger than a coordinate
+    block of its scratch), against the Arb path."""
+    rng = np.random.default_rng(4)
+    target = cs.gaussian_mixture(rng.normal(size=(5, 4)), 0.2 + 0.8 * rng.random((5, 4)))
+    T, delta = 1.0, 0.3
+    x0 = target.law_at(T).sample(1, seed=2)
+    fast = enclose_flows(target, x0, T, delta, tol=1e-8, fallback=False)
+    enc = enclose_flow(target, x0[0], T, delta, tol=1e-12)
+    assert fast.radii[0] < 1e-8 and enc.radius < 1e-11
+    assert np.linalg.norm(fast.centers[0] - enc.center) <= fast.radii[0] + enc.radius
+
+
 def _mp_gaussian_flow(mean, lam, x, t_from, t_to):
     with mp.workdps(40):
         out = []
@@ -437,14 +469,19 @@ def test_kernels_run_under_the_cuda_simulator(cuda_simulator):
         import numpy as np
         import certsample as cs
         from certsample.verify.flows import enclose_flows
-        target = cs.ring_mixture(n_modes=3, radius=2.0)
-        x0 = target.law_at(0.6).sample(2, seed=1)
-        gpu = enclose_flows(target, x0, 0.6, 0.3, tol=1e-4, order=5, backend="cuda", threads=2, fallback=False)
-        cpu = enclose_flows(target, x0, 0.6, 0.3, tol=1e-4, order=5, fallback=False)
-        print(np.array_equal(gpu.centers, cpu.centers), np.array_equal(gpu.radii, cpu.radii), gpu.radii.max())
+        ring = cs.ring_mixture(n_modes=3, radius=2.0)
+        # and one in four coordinates with its own variances (the log-norm's bound on the Gram matrix)
+        means = [[1.0, 0.0, -0.5, 0.3], [-1.0, 0.5, 0.0, -0.2]]
+        four = cs.gaussian_mixture(means, [[0.3, 0.6, 0.9, 0.5], [0.5, 0.4, 0.2, 0.7]])
+        for target, count in ((ring, 2), (four, 1)):
+            x0 = target.law_at(0.6).sample(2, seed=1)[:count]
+            gpu = enclose_flows(target, x0, 0.6, 0.3, tol=1e-4, order=5, backend="cuda", threads=2, fallback=False)
+            cpu = enclose_flows(target, x0, 0.6, 0.3, tol=1e-4, order=5, fallback=False)
+            print(np.array_equal(gpu.centers, cpu.centers), np.array_equal(gpu.radii, cpu.radii), gpu.radii.max())
     """)
-    same_centers, same_radii, radius = out.split()
-    assert same_centers == "True" and same_radii == "True" and float(radius) < 1e-3
+    for line in out.strip().splitlines():
+        same_centers, same_radii, radius = line.split()
+        assert same_centers == "True" and same_radii == "True" and float(radius) < 1e-3
 
 
 @pytest.mark.parametrize("shared", [True, False], ids=["shared-variances", "own-variances"])

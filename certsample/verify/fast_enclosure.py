@@ -45,10 +45,10 @@ Let ``t_{j+1} < t_j`` be a float and ``h = t_j - t_{j+1}``, enclosed in an inter
 
 3. *Propagation* (a one-sided Lipschitz bound; no wrapping effect). ``J = I + Hess log q_t = I - sum_c
    r_c D_c^{-1} + Cov_r(G)`` is symmetric, and by Weyl ``lambda_max(J) <= 1 - min_{c,i} 1 / v_{c,i} +
-   lambda_max(Cov_r(G))``; :func:`_log_norm` bounds the last term by a trace and by Gershgorin's theorem
-   on the components' Gram matrix. Its upper bound ``mu_j`` over ``Y x T_j`` gives ``<x - z, F(x) - F(z)>
-   <= mu_j |x - z|^2`` for ``x, z`` in the convex ``Y``, so two solutions from ``B(c_j, E_j)`` obey ``|x(h) -
-   z(h)| <= e^{mu_j h} |x(0) - z(0)|``.
+   lambda_max(Cov_r(G))``; :func:`_log_norm` bounds the last term by a trace and by a weighted row sum
+   (Collatz-Wielandt, :func:`_collatz_wielandt`) of the components' Gram matrix. Its upper bound ``mu_j`` over
+   ``Y x T_j`` gives ``<x - z, F(x) - F(z)> <= mu_j |x - z|^2`` for ``x, z`` in the convex ``Y``, so two solutions
+   from ``B(c_j, E_j)`` obey ``|x(h) - z(h)| <= e^{mu_j h} |x(0) - z(0)|``.
 
 4. *Pruning* (:func:`_prune`). Components with ``u_c`` below a threshold on ``Y`` may be left out of
    step 2: ``z`` then solves the pruned ODE ``z' = F_p(z)``, and ``Y`` is checked to hold it too (step 1
@@ -169,6 +169,9 @@ N_VEC_ROWS = 19
 #: steps aim at a remainder of this fraction of the local tolerance (the remainder grows faster than h^(m+1): the
 #: box widens with h, and the radius of convergence shrinks with t)
 TARGET = 0.25
+#: power iterations for the weights of :func:`_collatz_wielandt`, and the least weight relative to the largest
+POWER_ITERATIONS = 12
+WEIGHT_FLOOR = 1e-8
 N_OUT = 8  # out[p]: radius, steps, status, failure time, failure step, failure radius E, last h, attempts
 U_HALF = 1.1102230246251565e-16  # u = 2^-53
 
@@ -761,11 +764,12 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
     ``lambda_max(J) <= 1 - min 1/v + lambda_max(C)``, ``C = sum_c r_c x_c x_c^T`` with ``x_c = G_c - p`` for any
     fixed ``p`` (``C = Cov_r(G) + (m - p)(m - p)^T``); ``p_i`` is the mean of ``G_{., i}`` under the midpoint
     responsibilities. ``lambda_max(C)`` is bounded by the least of ``tr C <= sum_i min(sum_c r_c x_{c,i}^2,
-    max_c x_{c,i}^2)`` and Gershgorin's bound on the ``K x K`` matrix ``M_{cd} = sqrt(r_c r_d) <x_c, x_d>``, which has
-    the eigenvalues of ``C`` (``C = X^T diag(r) X``, ``M = diag(sqrt r) X X^T diag(sqrt r)``): ``max_c sqrt(r_c)
-    sum_d sqrt(r_d) |<x_c, x_d>|``. In many dimensions the components' ``x_c`` are far from parallel and
-    Gershgorin's bound is the smaller. ``r_c <= u_c / Z`` with ``Z >= 1``. The ``<x_c, x_d>`` are interval dot products
-    over the ``k`` coordinates, for every ``d`` at once in SIMD lanes, each bounded a posteriori as in :func:`_conv`.
+    max_c x_{c,i}^2)`` and a bound on the spectral radius of the ``K x K`` matrix ``M_{cd} = sqrt(r_c r_d) <x_c,
+    x_d>``, which has the eigenvalues of ``C`` (``C = X^T diag(r) X``, ``M = diag(sqrt r) X X^T diag(sqrt r)``): with
+    ``B_{cd} >= sqrt(r_c r_d) |<x_c, x_d>|``, :func:`_collatz_wielandt`'s ``max_c (B w)_c / w_c`` (Gershgorin's row
+    sums are ``w = 1``). In many dimensions the components' ``x_c`` are far from parallel and this bound is the
+    smaller. ``r_c <= u_c / Z`` with ``Z >= 1``. The ``<x_c, x_d>`` are interval dot products over the ``k``
+    coordinates, for every ``d`` at once in SIMD lanes, each bounded a posteriori as in :func:`_conv`.
     """
     K, k = means.shape
     min_inv = math.inf
@@ -807,8 +811,10 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
         trace = next_up(trace + min(weighted, largest))
     gershgorin = math.inf
     if k > 3:  # with few coordinates the trace is within a factor k of lambda_max: not worth K^2 products
+        for c in range(K):
+            vec[V_RH, c] = next_up(math.sqrt(vec[V_RH, c]))  # now sqrt(r_c) bounded above
         RH = vec[V_RH, :K]
-        gershgorin = 0.0
+        B = HI[1, rx : rx + K * K]  # B_{cd} >= |M_{cd}|, row by row
         for c in range(K):
             # <x_c, x_d> for every d in SIMD lanes: a dot product over i bounded a posteriori as in :func:`_conv`
             SL, SH, AL, AH = _lanes_zero(vec, K)
@@ -817,12 +823,52 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
                 XL, XH = LO[0, rx + i * K : rx + i * K + K], HI[0, rx + i * K : rx + i * K + K]
                 for d in range(K):
                     SL[d], SH[d], AL[d], AH[d] = _add_product(a0, a1, XL[d], XH[d], SL[d], SH[d], AL[d], AH[d])
-            row = 0.0
             for d in range(K):
                 sl, sh = _dot_bound(SL[d], SH[d], AL[d], AH[d], k)
-                row = next_up(row + next_up(next_up(math.sqrt(RH[d])) * imag(sl, sh)))
-            gershgorin = max(gershgorin, next_up(next_up(math.sqrt(RH[c])) * row))
+                B[c * K + d] = next_up(RH[c] * next_up(RH[d] * imag(sl, sh)))
+        gershgorin = _collatz_wielandt(B, K, LO[1, rx : rx + K], LO[1, rx + K : rx + 2 * K])
     return next_up(next_up(1.0 - min_inv) + min(trace, gershgorin))
+
+
+@device_function
+def _collatz_wielandt(B, K, w, bw):
+    """An upper bound of the spectral radius of every matrix ``M`` with ``|M_{cd}| <= B_{cd}`` (``B`` a ``K x K``
+    nonnegative float matrix stored by rows): ``max_c (B w)_c / w_c`` for a positive float vector ``w``, rounded up,
+    and never above Gershgorin's ``max_c sum_d B_{cd}`` (``w = 1``).
+
+    Proof: with ``W = diag(w)``, ``W^{-1} M W`` has the eigenvalues of ``M``, so ``|lambda| <= |W^{-1} M W|_inf =
+    max_c sum_d |M_{cd}| w_d / w_c <= max_c (B w)_c / w_c`` (the infinity norm bounds the spectral radius). Any
+    positive ``w`` gives a bound; ``w`` from a few power iterations on ``B`` (floats, no rounding control needed) makes
+    it close to the Perron root of ``B`` (the Collatz-Wielandt formula), below Gershgorin's bound when the rows'
+    sums differ: a component of small responsibility but far from the others adds ``sqrt(r_c r_d) |<x_c, x_d>|`` to
+    every row sum, but only about ``r_c |x_c|^2`` to the Perron root. ``bw`` is scratch.
+    """
+    rows = 0.0
+    for c in range(K):
+        w[c] = 1.0
+        total = 0.0
+        for d in range(K):
+            total = next_up(total + B[c * K + d])
+        rows = max(rows, total)
+    if not (rows > 0.0 and math.isfinite(rows)):
+        return rows
+    for _ in range(POWER_ITERATIONS):
+        top = 0.0
+        for c in range(K):
+            total = 0.0
+            for d in range(K):
+                total += B[c * K + d] * w[d]
+            bw[c] = total
+            top = max(top, total)
+        for c in range(K):
+            w[c] = max(bw[c] / top, WEIGHT_FLOOR)
+    bound = 0.0
+    for c in range(K):
+        total = 0.0
+        for d in range(K):
+            total = next_up(total + next_up(B[c * K + d] * w[d]))
+        bound = max(bound, next_up(total / w[c]))
+    return min(rows, bound)
 
 
 @device_function
@@ -1251,7 +1297,7 @@ class FastModel:
             sizes[block] = k
         sizes[R_L] = sizes[R_U] = K
         sizes[R_DINV] = sizes[R_B] = K * k if unshared else 0
-        sizes[R_X] = K * k if k > 3 else 0
+        sizes[R_X] = K * max(k, K) if k > 3 else 0  # column 1: the log-norm's K x K bound matrix
         sizes[R_DMU] = sizes[R_DMU2] = sizes[R_M2] = K * k
         sizes[R_LM1] = J
         sizes[R_AINVS] = sizes[R_T] = k

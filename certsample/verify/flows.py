@@ -28,13 +28,13 @@ from .enclosure import Enclosure, _flint, _lower, _upper, enclose_flow
 from .errors import EnclosureFailed
 from .fast_enclosure import N_OUT, STATUS, FastModel
 
-__all__ = ["FlowEnclosures", "enclose_flows", "default_order", "local_fraction", "proved_errors", "LOCAL_FRACTION"]
+__all__ = ["FlowEnclosures", "enclose_flows", "default_order", "proved_errors", "LOCAL_FRACTION"]
 
 #: the float64 integrator's local tolerance per step, as a fraction of the requested radius (about a hundred
-#: steps, and flows that expand)
+#: steps, and flows that expand). A particle whose radius misses the request is integrated again, a whole second
+#: pass, so the fraction trades steps for every particle against second passes for some; this one was the fastest
+#: in all on the benchmarks' targets (``docs/performance.md``)
 LOCAL_FRACTION = 1e-4
-#: :data:`LOCAL_FRACTION` where the remainder over the box limits the steps (:func:`local_fraction`)
-BOX_LIMITED_FRACTION = 3e-5
 #: float64 passes over the particles that missed ``tol`` before the Arb path takes the rest
 RETRIES = 3
 
@@ -89,20 +89,6 @@ def proved_errors(samples, centers, radii):
     upper = np.nextafter(np.nextafter(gap * (1 + margin), np.inf) + radii, np.inf)
     lower = np.maximum(0.0, np.nextafter(np.nextafter(gap * (1 - margin), -np.inf) - radii, -np.inf))
     return lower, upper
-
-
-def local_fraction(model: FastModel | None = None) -> float:
-    """The float64 integrator's local tolerance per step as a fraction of the requested radius.
-
-    A particle whose radius misses the request is integrated again, a whole second pass, so the fraction
-    trades steps for every particle against second passes for some. Where ``model`` is box-limited (see
-    :func:`default_order`) the flow's growth varies most between particles, so that at
-    :data:`LOCAL_FRACTION` about a quarter of them missed, while a smaller fraction costs few steps (the
-    remainder grows like a high power of the step there): :data:`BOX_LIMITED_FRACTION` was the fastest in
-    all on the benchmarks' 64-d mixture (``docs/performance.md``). Elsewhere few particles miss at
-    :data:`LOCAL_FRACTION`.
-    """
-    return BOX_LIMITED_FRACTION if model is not None and model.box_limited else LOCAL_FRACTION
 
 
 def default_order(tol_local_relative: float, model: FastModel | None = None) -> int:
@@ -170,9 +156,8 @@ def enclose_flows(
     T, delta = float(T), float(delta)
     tol_abs = tol * (1.0 + np.linalg.norm(x0, axis=1))
     maps = _Maps(target, T, delta)
-    fraction = local_fraction(maps.model)
-    tol_local = tol_abs * fraction
-    order = default_order(tol * fraction, maps.model) if order is None else int(order)
+    tol_local = tol_abs * LOCAL_FRACTION
+    order = default_order(tol * LOCAL_FRACTION, maps.model) if order is None else int(order)
     y_lo, y_hi = maps.project(x0)
     steps = np.zeros(n, dtype=np.int64)
     passes = np.zeros(n, dtype=np.int64)
