@@ -197,6 +197,7 @@ def test_collatz_wielandt_bounds_the_spectral_radius_below_gershgorin():
     perron = np.max(np.linalg.eigvalsh(b))
     assert perron <= bound(b.ravel().copy(), 2, np.empty(2), np.empty(2)) <= perron * (1 + 1e-6)
     assert bound(np.zeros(4), 2, np.empty(2), np.empty(2)) == 0.0
+    assert bound(np.array([1.0, np.nan, 0.5, 1.0]), 2, np.empty(2), np.empty(2)) == math.inf
 
 
 def test_more_components_than_coordinates_agree_with_arb():

@@ -849,8 +849,10 @@ def _collatz_wielandt(B, K, w, bw):
         total = 0.0
         for d in range(K):
             total = next_up(total + B[c * K + d])
+        if not (total <= math.inf):  # a NaN entry: no bound
+            return math.inf
         rows = max(rows, total)
-    if not (rows > 0.0 and math.isfinite(rows)):
+    if not (rows > 0.0 and rows < math.inf):
         return rows
     for _ in range(POWER_ITERATIONS):
         top = 0.0
