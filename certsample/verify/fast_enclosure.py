@@ -809,7 +809,7 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
             weighted = next_up(weighted + next_up(vec[V_RH, c] * x))
             largest = max(largest, x)
         trace = next_up(trace + min(weighted, largest))
-    gershgorin = math.inf
+    gram = math.inf
     if k > 3:  # with few coordinates the trace is within a factor k of lambda_max: not worth K^2 products
         for c in range(K):
             vec[V_RH, c] = next_up(math.sqrt(vec[V_RH, c]))  # now sqrt(r_c) bounded above
@@ -826,8 +826,8 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
             for d in range(K):
                 sl, sh = _dot_bound(SL[d], SH[d], AL[d], AH[d], k)
                 B[c * K + d] = next_up(RH[c] * next_up(RH[d] * imag(sl, sh)))
-        gershgorin = _collatz_wielandt(B, K, LO[1, rx : rx + K], LO[1, rx + K : rx + 2 * K])
-    return next_up(next_up(1.0 - min_inv) + min(trace, gershgorin))
+        gram = _collatz_wielandt(B, K, LO[1, rx : rx + K], LO[1, rx + K : rx + 2 * K])
+    return next_up(next_up(1.0 - min_inv) + min(trace, gram))
 
 
 @device_function
