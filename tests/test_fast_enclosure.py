@@ -198,6 +198,10 @@ def test_collatz_wielandt_bounds_the_spectral_radius_below_gershgorin():
     assert perron <= bound(b.ravel().copy(), 2, np.empty(2), np.empty(2)) <= perron * (1 + 1e-6)
     assert bound(np.zeros(4), 2, np.empty(2), np.empty(2)) == 0.0
     assert bound(np.array([1.0, np.nan, 0.5, 1.0]), 2, np.empty(2), np.empty(2)) == math.inf
+    # B w underflows to 0 in the power iteration (found by a cold review: the weights became NaN and the bound 0)
+    tiny = 2.0**-1074
+    for b in ([0.0, 1e-320, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, tiny], [0.0, tiny, 3 * tiny, 0.0, tiny, 0.0, 0.0, tiny, 0.0]):
+        assert bound(np.array(b), 3, np.empty(3), np.empty(3)) >= tiny
 
 
 def test_more_components_than_coordinates_agree_with_arb():

@@ -765,7 +765,7 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
     fixed ``p`` (``C = Cov_r(G) + (m - p)(m - p)^T``); ``p_i`` is the mean of ``G_{., i}`` under the midpoint
     responsibilities. ``lambda_max(C)`` is bounded by the least of ``tr C <= sum_i min(sum_c r_c x_{c,i}^2,
     max_c x_{c,i}^2)`` and a bound on the spectral radius of the ``K x K`` matrix ``M_{cd} = sqrt(r_c r_d) <x_c,
-    x_d>``, which has the eigenvalues of ``C`` (``C = X^T diag(r) X``, ``M = diag(sqrt r) X X^T diag(sqrt r)``): with
+    x_d>``, which has the nonzero eigenvalues of ``C`` (``C = A^T A``, ``M = A A^T``, ``A = diag(sqrt r) X``): with
     ``B_{cd} >= sqrt(r_c r_d) |<x_c, x_d>|``, :func:`_collatz_wielandt`'s ``max_c (B w)_c / w_c`` (Gershgorin's row
     sums are ``w = 1``). In many dimensions the components' ``x_c`` are far from parallel and this bound is the
     smaller. ``r_c <= u_c / Z`` with ``Z >= 1``. The ``<x_c, x_d>`` are interval dot products over the ``k``
@@ -834,25 +834,30 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
 def _collatz_wielandt(B, K, w, bw):
     """An upper bound of the spectral radius of every matrix ``M`` with ``|M_{cd}| <= B_{cd}`` (``B`` a ``K x K``
     nonnegative float matrix stored by rows): ``max_c (B w)_c / w_c`` for a positive float vector ``w``, rounded up,
-    and never above Gershgorin's ``max_c sum_d B_{cd}`` (``w = 1``).
+    and never above Gershgorin's ``max_c sum_d B_{cd}`` (``w = 1``); 0 for ``B = 0``, inf where ``B`` has a NaN.
 
     Proof: with ``W = diag(w)``, ``W^{-1} M W`` has the eigenvalues of ``M``, so ``|lambda| <= |W^{-1} M W|_inf =
     max_c sum_d |M_{cd}| w_d / w_c <= max_c (B w)_c / w_c`` (the infinity norm bounds the spectral radius). Any
-    positive ``w`` gives a bound; ``w`` from a few power iterations on ``B`` (floats, no rounding control needed) makes
-    it close to the Perron root of ``B`` (the Collatz-Wielandt formula), below Gershgorin's bound when the rows'
-    sums differ: a component of small responsibility but far from the others adds ``sqrt(r_c r_d) |<x_c, x_d>|`` to
-    every row sum, but only about ``r_c |x_c|^2`` to the Perron root. ``bw`` is scratch.
+    positive ``w`` gives a bound. ``w`` comes from a few power iterations on ``B`` in plain floats (no rounding
+    control needed), each normalised by its largest entry and kept at least :data:`WEIGHT_FLOOR`, so positive; an
+    iteration whose ``B w`` underflows to 0 is not taken. For an irreducible ``B`` this is close to its Perron root
+    (the Collatz-Wielandt formula; for a reducible one the floor can leave it above), below Gershgorin's bound when
+    the rows' sums differ: a component of small responsibility but far from the others adds ``sqrt(r_c r_d)
+    |<x_c, x_d>|`` to every row sum, but only about ``r_c |x_c|^2`` to the Perron root. ``bw`` is scratch.
     """
-    rows = 0.0
+    rows, largest = 0.0, 0.0
     for c in range(K):
         w[c] = 1.0
         total = 0.0
         for d in range(K):
             total = next_up(total + B[c * K + d])
+            largest = max(largest, B[c * K + d])
         if not (total <= math.inf):  # a NaN entry: no bound
             return math.inf
         rows = max(rows, total)
-    if not (rows > 0.0 and rows < math.inf):
+    if largest == 0.0:
+        return 0.0
+    if rows == math.inf:
         return rows
     for _ in range(POWER_ITERATIONS):
         top = 0.0
@@ -862,6 +867,8 @@ def _collatz_wielandt(B, K, w, bw):
                 total += B[c * K + d] * w[d]
             bw[c] = total
             top = max(top, total)
+        if not (top > 0.0):  # B w underflowed: keep the last (positive) weights
+            break
         for c in range(K):
             w[c] = max(bw[c] / top, WEIGHT_FLOOR)
     bound = 0.0
@@ -869,8 +876,10 @@ def _collatz_wielandt(B, K, w, bw):
         total = 0.0
         for d in range(K):
             total = next_up(total + next_up(B[c * K + d] * w[d]))
-        bound = max(bound, next_up(total / w[c]))
-    return min(rows, bound)
+        quotient = next_up(total / w[c])
+        if not (quotient <= bound):  # keeps a NaN, which gives the row sums below
+            bound = quotient
+    return bound if bound <= rows else rows
 
 
 @device_function
@@ -1299,7 +1308,8 @@ class FastModel:
             sizes[block] = k
         sizes[R_L] = sizes[R_U] = K
         sizes[R_DINV] = sizes[R_B] = K * k if unshared else 0
-        sizes[R_X] = K * max(k, K) if k > 3 else 0  # column 1: the log-norm's K x K bound matrix
+        # column 0: the log-norm's x_{c,i}; column 1: its K x K bound matrix (HI) and weights (LO, 2K entries)
+        sizes[R_X] = K * max(k, K) if k > 3 else 0
         sizes[R_DMU] = sizes[R_DMU2] = sizes[R_M2] = K * k
         sizes[R_LM1] = J
         sizes[R_AINVS] = sizes[R_T] = k
