@@ -3,8 +3,8 @@
 The CUDA simulator runs the kernels as Python, so it cannot catch what only the CUDA target
 rejects (an unsupported call or type in a device function). Here each solver's launch is stopped
 at its first call and its kernel compiled for compute capability 9.0 with the argument types of
-that call. Skipped where NVVM/NVRTC are not installed (``pip install nvidia-nvvm
-nvidia-cuda-nvrtc``; no driver or GPU needed).
+that call. The test extra installs NVVM and NVRTC on Linux (``nvidia-nvvm``, ``nvidia-cuda-nvrtc``; no
+driver or GPU needed); skipped where they are missing.
 """
 
 import types
