@@ -768,7 +768,9 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
     x_d>``, which has the nonzero eigenvalues of ``C`` (``C = A^T A``, ``M = A A^T``, ``A = diag(sqrt r) X``): with
     ``B_{cd} >= sqrt(r_c r_d) |<x_c, x_d>|``, :func:`_collatz_wielandt`'s ``max_c (B w)_c / w_c`` (Gershgorin's row
     sums are ``w = 1``). In many dimensions the components' ``x_c`` are far from parallel and this bound is the
-    smaller. ``r_c <= u_c / Z`` with ``Z >= 1``. The ``<x_c, x_d>`` are interval dot products over the ``k``
+    smaller. ``r_c = u_c / (u_c + S_c)``, ``S_c = sum_{d != c} u_d``, grows with ``u_c`` and falls with ``S_c``, so
+    ``r_c <= min(1, u_c^hi / Z^lo, u_c^hi / (u_c^hi + S_c^lo))`` with ``S_c^lo = sum_{d != c} u_d^lo`` (the last is the
+    smaller for a component that competes with ``*``). The ``<x_c, x_d>`` are interval dot products over the ``k``
     coordinates, for every ``d`` at once in SIMD lanes, each bounded a posteriori as in :func:`_conv`.
     """
     K, k = means.shape
@@ -780,9 +782,15 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
     z_mid = 0.5 * (z_lo + HI[0, off[R_Z]])
     if not math.isfinite(z_mid):
         return math.inf
+    total_lo = 0.0  # sum_c u_c^lo, rounded down
     for c in range(K):
+        total_lo = next_down(total_lo + (1.0 if c == star else max(0.0, LO[0, off[R_U] + c])))
+    for c in range(K):
+        u_lo = 1.0 if c == star else max(0.0, LO[0, off[R_U] + c])
         u_hi = 1.0 if c == star else HI[0, off[R_U] + c]
-        vec[V_RH, c] = min(1.0, next_up(u_hi / z_lo))
+        others = max(0.0, next_down(total_lo - u_lo))  # <= sum_{d != c} u_d
+        # r_c = u_c / (u_c + sum_{d != c} u_d) grows with u_c and falls with the others
+        vec[V_RH, c] = min(1.0, next_up(u_hi / z_lo), next_up(u_hi / next_down(u_hi + others)))
     trace = 0.0
     rx = off[R_X]  # x_{c,i} (where k > 3) at row rx + i K + c: the K components of a coordinate contiguous
     for c in range(K):  # the midpoint responsibilities
