@@ -756,6 +756,15 @@ def _spread(c, i, centre, means, vidx, shared, gj, LO, HI, off):
     return isub(gl, gh, centre, centre)
 
 
+@device_function(inline=True)
+def _u_bounds(c, star, LO, HI, off):
+    """``(lower, upper)`` of ``u_c`` over the box of the last series call: exactly 1 for the reference component
+    ``*``, the lower bound at least 0 (``u_c`` is an exponential)."""
+    if c == star:
+        return 1.0, 1.0
+    return max(0.0, LO[0, off[R_U] + c]), HI[0, off[R_U] + c]
+
+
 @device_function
 def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
     """Step 3: an upper bound of ``lambda_max`` of the drift's Jacobian over the box and time interval of
@@ -784,10 +793,9 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
         return math.inf
     total_lo = 0.0  # sum_c u_c^lo, rounded down
     for c in range(K):
-        total_lo = next_down(total_lo + (1.0 if c == star else max(0.0, LO[0, off[R_U] + c])))
+        total_lo = next_down(total_lo + _u_bounds(c, star, LO, HI, off)[0])
     for c in range(K):
-        u_lo = 1.0 if c == star else max(0.0, LO[0, off[R_U] + c])
-        u_hi = 1.0 if c == star else HI[0, off[R_U] + c]
+        u_lo, u_hi = _u_bounds(c, star, LO, HI, off)
         others = max(0.0, next_down(total_lo - u_lo))  # <= sum_{d != c} u_d
         # r_c = u_c / (u_c + sum_{d != c} u_d) grows with u_c and falls with the others
         vec[V_RH, c] = min(1.0, next_up(u_hi / z_lo), next_up(u_hi / next_down(u_hi + others)))

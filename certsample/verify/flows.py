@@ -54,7 +54,7 @@ class FlowEnclosures:
     T: float
     delta: float
     tol: float
-    passes: np.ndarray | None = None
+    passes: np.ndarray
 
     def __len__(self) -> int:
         return len(self.radii)
