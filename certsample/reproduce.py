@@ -39,6 +39,7 @@ from .integrate import initial_particles, sample
 from .solvers import ParallelRandomizedMidpoint, RandomizedMidpoint
 from .targets import embed, gaussian, ring_mixture
 from .tuning import smallest_sufficient
+from .verify.certificate import bound_text
 
 __all__ = ["Reproduction", "reproduce", "STUDIES", "fit_power", "PathwiseProblem", "gaussian_target"]
 
@@ -87,7 +88,7 @@ class Reproduction:
                 f"  {'x':>12} {'measured':>12} {'proved bound':>14} {'bound/measured':>15}",
             ]
             lines += [
-                f"  {x:>12.4g} {m:>12.4g} {t:>14.4g} {t / m:>15.3g}"
+                f"  {x:>12.4g} {m:>12.4g} {bound_text(t, 4):>14} {t / m:>15.3g}"
                 for x, m, t in zip(self.x, self.measured, self.theory)
             ]
             lines.append(

@@ -2,6 +2,7 @@
 
 import json
 import math
+from decimal import Decimal
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from certsample.forward import uniform_grid
 from certsample.oracle import PerturbedOracle, ScoreOracle
 from certsample.solvers import SOLVERS, Collocation
 from certsample.verify import HypothesisNotMet, SampleStatistics, certify, theorem_parameters
+from certsample.verify.certificate import _fmt_range, bound_text
 
 GAUSS = cs.gaussian([0.5, -1.0], [0.3, 2.0])
 SMALL_RING = cs.ring_mixture(n_modes=4, radius=2.0, std=0.5)
@@ -287,3 +289,33 @@ def test_enclosures_sharded_over_a_dask_client_give_the_single_process_certifica
             sharded = certify(SMALL_RING, "exponential-ode", client=client, **kwargs)
     assert (sharded.measured, sharded.measured_lower) == (one.measured, one.measured_lower)
     assert sharded.population == one.population and sharded.particles_checked == 150
+
+
+def _printed_range(text):
+    low, high = text.split("in [", 1)[1].split("]", 1)[0].split(", ")
+    return Decimal(low), Decimal(high)
+
+
+def test_printed_bounds_are_rounded_outward():
+    """A printed upper bound is at least the float it stands for, a lower bound at most: format(x, '.3g') rounds to
+    nearest and printed a proved RMS error in [0.0148943, 0.014895] as '[0.0149, 0.014895]'."""
+    rng = np.random.default_rng(7)
+    values = np.concatenate([10.0 ** rng.uniform(-300, 300, 2000), -(10.0 ** rng.uniform(-8, 8, 200))])
+    for x in values:
+        for digits in (2, 3, 6, 15):
+            up, down = bound_text(x, digits), bound_text(x, digits, upward=False)
+            assert Decimal(down) <= Decimal(float(x)) <= Decimal(up)
+            assert float(up) == float(format(float(up), f".{digits}g"))  # at most `digits` significant digits
+    assert bound_text(0.0148943) == "0.0149" and bound_text(0.0148943, upward=False) == "0.0148"
+    assert bound_text(1.2345e-7) == "1.24e-07" and bound_text(math.inf) == "inf"
+    for lo, hi in [(0.0148943, 0.014895), (0.001, 0.01), (0.0110031, 0.01103), (0.1, 0.1 + 1e-16), (2.0, 3e5)]:
+        low, high = _printed_range(_fmt_range(lo, hi))
+        assert low <= Decimal(lo) and Decimal(hi) <= high
+        assert high - low <= 4 * (Decimal(hi) - Decimal(lo)) + Decimal(hi) * Decimal("1e-14")
+
+
+def test_the_certificate_prints_its_proved_range_outward():
+    cert = certify(SMALL_RING, "exponential-ode", eps=0.2, n=40, seed=3, **QUIET)
+    assert cert.measurement_kind == "verified" and cert.measured_lower < cert.measured
+    low, high = _printed_range(str(cert))
+    assert low <= Decimal(cert.measured_lower) and Decimal(cert.measured) <= high

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import decimal
 import json
 import math
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["Certificate", "VERDICTS"]
+__all__ = ["Certificate", "VERDICTS", "bound_text"]
 
 VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE")
 
@@ -73,13 +74,13 @@ class Certificate:
             lines.append(
                 f"theorem   {self.theorem_verdict}: {self.theorem} ({self.metric}; constants "
                 f"{'proved' if self.certified_constants else 'placeholders, not proved'}), bound "
-                + (f"{self.bound:.6g} at NFE {self.nfe}" if self.bound is not None else "n/a")
+                + (f"{bound_text(self.bound, 6)} at NFE {self.nfe}" if self.bound is not None else "n/a")
             )
             if self.certified_constants and self.bound is not None and self.measurement_kind == "verified":
                 ratio = self.bound / self.measured if self.measured > 0 else math.inf
                 lines.append(
-                    f"          a priori (proved) {self.bound:.3g} against a posteriori (proved) "
-                    f"{self.measured:.3g}: the theorem is {ratio:.3g} times the run's error"
+                    f"          a priori (proved) {bound_text(self.bound)} against a posteriori (proved) "
+                    f"{bound_text(self.measured)}: the theorem is {ratio:.3g} times the run's error"
                 )
             lines.append(f"          {self.theorem_reference}")
         lines.append(
@@ -91,9 +92,34 @@ class Certificate:
         return "\n".join(lines)
 
 
+def _directed(x: float, upward: bool, digits: int) -> decimal.Decimal:
+    """The float ``x`` to ``digits`` significant digits, rounded toward ``+inf`` (``upward``) or ``-inf``: its exact
+    decimal value (``Decimal(x)`` is exact) rounded once under a directed rounding context."""
+    context = decimal.Context(prec=digits, rounding=decimal.ROUND_CEILING if upward else decimal.ROUND_FLOOR)
+    return context.plus(decimal.Decimal(x))
+
+
+def bound_text(x: float, digits: int = 3, upward: bool = True) -> str:
+    """``x`` printed to ``digits`` significant digits rounded up (``upward``, for an upper bound) or down (a lower
+    bound), so that the printed number is still a bound: ``format(x, '.3g')`` rounds to nearest and would print a
+    proved RMS error in ``[0.0148943, 0.0148950]`` as ``[0.0149, 0.014895]``, a lower end above the upper one.
+    At most 15 digits, written as Python writes a float in ``g`` format (``1.24e-07``); a float that is a short decimal
+    may print one unit above it (``0.01`` as ``0.0101``: the float is ``0.01000000000000000021``)."""
+    if not math.isfinite(x):
+        return f"{x:g}"
+    digits = min(digits, 15)  # a decimal of at most 15 digits survives the trip through the nearest float
+    return format(float(_directed(x, upward, digits)), f".{digits}g")
+
+
 def _fmt_range(lo, hi):
+    """A proved range ``[lo, hi]`` with its ends rounded outward, to enough digits (3 to 15) that the printed range is
+    at most about twice as wide as the range itself."""
     if not math.isfinite(hi):
         return "not measured"
     if lo == hi or not math.isfinite(lo):
         return f"{hi:.6g}"
-    return f"in [{lo:.3g}, {hi:.6g}] (proved)"
+    for digits in range(3, 16):
+        low, high = _directed(lo, False, digits), _directed(hi, True, digits)
+        if high - low <= 2 * (decimal.Decimal(hi) - decimal.Decimal(lo)):
+            break
+    return f"in [{bound_text(lo, digits, upward=False)}, {bound_text(hi, digits)}] (proved)"

@@ -61,7 +61,7 @@ from ..integrate import initial_particles, sample
 from ..oracle import PerturbedOracle, ScoreOracle
 from ..solvers import PlannedSolver, get_solver
 from ..validation import check_int
-from .certificate import Certificate
+from .certificate import Certificate, bound_text
 from .errors import BoundUnreachable, HypothesisNotMet, OutsideTheoremRange, StepBudgetExceeded
 from .measurement import SampleStatistics, VerifiedEnclosures, choose_measurement
 from .parameters import default_horizon, nfe_for_accuracy, theorem_for
@@ -297,7 +297,7 @@ def _choose_grid(job, solver_arg, solver, check, verifier, notes):
             solver = type(solver)(**plan.solver_options) if plan.solver_options else solver
             notes.append(
                 f"{len(plan.grid)} steps, NFE {plan.nfe}: the cheapest run found whose proved bound "
-                f"({plan.bound.value:.3g}) is at most eps"
+                f"({bound_text(plan.bound.value)}) is at most eps"
             )
             return solver, plan.grid, plan.nfe
         except OutsideTheoremRange as unreachable:
@@ -390,13 +390,17 @@ def _tune_steps(job, solver, grid_kind, verifier, pilot):
         lower, upper = verifier.errors(result.samples, pilot)
         worst = float(np.max(upper))
         floor = float(np.sqrt(np.mean(lower**2))) * (1 - 1e-12)  # proved lower bound of the pilot's RMS
-        job.say(f"certify: pilot run with {steps} steps: largest proved error {worst:.3g} (target {job.eps / 2:.3g})")
+        job.say(
+            f"certify: pilot run with {steps} steps: largest proved error {bound_text(worst)} "
+            f"(target {job.eps / 2:.3g})"
+        )
         if worst <= job.eps / 2:
             return steps, ""
         if previous and floor > job.eps and steps >= STALL_GROWTH * previous[0] and floor >= STALL_KEPT * previous[1]:
             return steps, (
-                f"the proved error stops falling near {floor:.3g} (pilot RMS at least {previous[1]:.3g} "
-                f"with {previous[0]} steps, {floor:.3g} with {steps}): the score, not the step count, "
+                f"the proved error stops falling near {floor:.3g} (pilot RMS at least "
+                f"{bound_text(previous[1], upward=False)} with {previous[0]} steps, "
+                f"{bound_text(floor, upward=False)} with {steps}): the score, not the step count, "
                 f"limits this run"
             )
         previous = (steps, floor)
@@ -448,7 +452,7 @@ def _closing_notes(job, measured, accuracy, verifier) -> list:
         notes.append(
             f"every one of the {job.n} output samples lies within its proved error of the exact flow image "
             "of its exact q_T start; those images are an i.i.d. sample of q_delta, so the run is coupled to "
-            f"it with a proved W-infinity distance of at most {np.max(measured.per_particle):.3g}"
+            f"it with a proved W-infinity distance of at most {bound_text(float(np.max(measured.per_particle)))}"
         )
     if verifier is not None:
         target = job.target
@@ -457,7 +461,7 @@ def _closing_notes(job, measured, accuracy, verifier) -> list:
         )
         notes.append(
             f"a run started from N(0, I) instead of q_T adds the initialisation error: "
-            f"W2(q_T, N(0, I)) <= e^-T W2(q_0, N(0, I)) <= {w0:.2g}, carried by the flow"
+            f"W2(q_T, N(0, I)) <= e^-T W2(q_0, N(0, I)) <= {bound_text(w0, 2)}, carried by the flow"
         )
     return notes
 

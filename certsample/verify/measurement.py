@@ -23,6 +23,7 @@ from ..confidence import clopper_pearson_upper, empirical_bernstein_upper
 from ..exact import linear_scheme_law
 from ..metrics import gaussian_w2, sliced_w2
 from ..solvers import ODESolver
+from .certificate import bound_text
 
 __all__ = ["Measurement", "ExactLaw", "VerifiedEnclosures", "SampleStatistics", "choose_measurement", "TAIL_FACTOR"]
 
@@ -156,7 +157,8 @@ class VerifiedEnclosures:
             0.0,
             0.0,
             f"RMS pathwise error of {m} particles from exact q_T starts against the exact flow, each proved in "
-            f"[|x - c| - r, |x - c| + r] (a coupling: an upper bound of W2; largest enclosure radius {radius:.2g})",
+            "[|x - c| - r, |x - c| + r] (a coupling: an upper bound of W2; largest enclosure radius "
+            f"{bound_text(radius, 2)})",
             "verified",
             "enclosures of the exact probability-flow map: closed forms or a validated Taylor method in compiled "
             f"float64 interval arithmetic (certsample.verify.fast_enclosure), Arb ball arithmetic for {by_arb} of "
