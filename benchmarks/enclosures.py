@@ -24,14 +24,14 @@ import os
 import time
 
 import numpy as np
+from bench_targets import mixture64
 
 
 def build_target(name):
     import certsample as cs
 
     if name == "mixture64":
-        rng = np.random.default_rng(0)
-        return cs.gaussian_mixture(rng.standard_normal((16, 64)) * 2, rng.uniform(0.2, 1.0, (16, 64)))
+        return mixture64()
     return cs.make_target(name)
 
 

@@ -34,6 +34,7 @@ import math
 import time
 
 import numpy as np
+from bench_targets import mixture64
 from scipy.integrate import solve_ivp
 
 import certsample as cs
@@ -189,12 +190,9 @@ def _loosest(target, x0, T, delta, ref, eps, method):
 
 def eps_table(quick=False):
     """Collocation from eps alone against scipy's integrators; prints one row per (target, eps)."""
-    rng = np.random.default_rng(0)
     targets = [("ring d=2", cs.ring_mixture())]
     if not quick:
-        targets.append(
-            ("64-d, 16 comp.", cs.gaussian_mixture(rng.standard_normal((16, 64)) * 2, rng.uniform(0.2, 1.0, (16, 64))))
-        )
+        targets.append(("64-d, 16 comp.", mixture64()))
     T, delta = 10.0, 1e-3
     # optional extras: diffrax's 8th- and 5th-order adaptive Runge-Kutta (the peers of DOP853 and RK45)
     # and diffusers' third-order multistep schedulers

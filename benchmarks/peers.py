@@ -68,6 +68,7 @@ import time
 import types
 
 import numpy as np
+from bench_targets import mixture64
 
 # measure the checkout this file lives in, whichever certsample is installed
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -84,8 +85,7 @@ def make_target(name):
 
     if name == "ring":
         return cs.ring_mixture()
-    rng = np.random.default_rng(0)
-    return cs.gaussian_mixture(rng.standard_normal((16, 64)) * 2, rng.uniform(0.2, 1.0, (16, 64)))
+    return mixture64()
 
 
 def make_solver(name):

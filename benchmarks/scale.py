@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 
@@ -23,8 +24,9 @@ kind, n, solver, steps = sys.argv[1], int(float(sys.argv[2])), sys.argv[3], int(
 if kind == "ring":
     target = cs.ring_mixture()
 else:
-    rng = np.random.default_rng(0)
-    target = cs.gaussian_mixture(rng.standard_normal((16, 64)) * 2, rng.uniform(0.2, 1.0, (16, 64)))
+    sys.path.insert(0, sys.argv[5])
+    from bench_targets import mixture64
+    target = mixture64()
 s = cs.solvers.Collocation(degree=8, sweeps=3) if solver == "collocation" else solver
 cs.sample(target, s, n=64, n_steps=1, backend="cpu", progress=False)  # compile outside the timing
 run = cs.sample(target, s, n=n, n_steps=steps, backend="cpu", progress=False)
@@ -57,7 +59,18 @@ def main(argv=None):
                 # runs as long as the others' (time is reported per particle-step)
                 n_steps = max(1, steps[kind] // 10) if solver == "collocation" else steps[kind]
                 proc = subprocess.run(
-                    [sys.executable, "-c", CHILD, kind, str(n), solver, str(n_steps)], capture_output=True, text=True
+                    [
+                        sys.executable,
+                        "-c",
+                        CHILD,
+                        kind,
+                        str(n),
+                        solver,
+                        str(n_steps),
+                        os.path.dirname(os.path.abspath(__file__)),
+                    ],
+                    capture_output=True,
+                    text=True,
                 )
                 if proc.returncode != 0:
                     print(f"{kind:<8s} {solver:<20s} {n:>9.0e} failed: {proc.stderr.strip().splitlines()[-1]}")
