@@ -107,8 +107,14 @@ def bound_text(x: float, digits: int = 3, upward: bool = True) -> str:
     may print one unit above it (``0.01`` as ``0.0101``: the float is ``0.01000000000000000021``)."""
     if not math.isfinite(x):
         return f"{x:g}"
-    digits = min(digits, 15)  # a decimal of at most 15 digits survives the trip through the nearest float
-    return format(float(_directed(x, upward, digits)), f".{digits}g")
+    digits = min(digits, 15)
+    return _decimal_text(_directed(x, upward, digits), digits)
+
+
+def _decimal_text(value: decimal.Decimal, digits: int) -> str:
+    """A decimal of at most ``digits <= 15`` significant digits in float ``g`` format: it survives the trip through the
+    nearest float, which prints it back digit for digit."""
+    return format(float(value), f".{digits}g")
 
 
 def _fmt_range(lo, hi):
@@ -122,4 +128,4 @@ def _fmt_range(lo, hi):
         low, high = _directed(lo, False, digits), _directed(hi, True, digits)
         if high - low <= 2 * (decimal.Decimal(hi) - decimal.Decimal(lo)):
             break
-    return f"in [{bound_text(lo, digits, upward=False)}, {bound_text(hi, digits)}] (proved)"
+    return f"in [{_decimal_text(low, digits)}, {_decimal_text(high, digits)}] (proved)"
