@@ -31,6 +31,7 @@ References
 
 from __future__ import annotations
 
+import decimal
 import math
 from contextlib import contextmanager
 
@@ -46,6 +47,9 @@ __all__ = [
     "arb_interval",
     "amax",
     "round_up",
+    "bound_text",
+    "directed_decimal",
+    "decimal_text",
 ]
 
 #: working precision (bits) of the theorems' ball computations
@@ -145,3 +149,28 @@ def round_up(x, operations: int):
     if isinstance(y, np.ndarray):
         return np.where(np.isnan(y), math.inf, y)
     return math.inf if math.isnan(y) else y
+
+
+def directed_decimal(x: float, upward: bool, digits: int) -> decimal.Decimal:
+    """The float ``x`` to ``digits`` significant digits, rounded toward ``+inf`` (``upward``) or ``-inf``: its exact
+    decimal value (``Decimal(x)`` is exact) rounded once under a directed rounding context."""
+    context = decimal.Context(prec=digits, rounding=decimal.ROUND_CEILING if upward else decimal.ROUND_FLOOR)
+    return context.plus(decimal.Decimal(x))
+
+
+def bound_text(x: float, digits: int = 3, upward: bool = True) -> str:
+    """``x`` printed to ``digits`` significant digits rounded up (``upward``, for an upper bound) or down (a lower
+    bound), so that the printed number is still a bound: ``format(x, '.3g')`` rounds to nearest and would print a
+    proved RMS error in ``[0.0148943, 0.0148950]`` as ``[0.0149, 0.014895]``, a lower end above the upper one.
+    At most 15 digits, written as Python writes a float in ``g`` format (``1.24e-07``); a float that is a short decimal
+    may print one unit above it (``0.01`` as ``0.0101``: the float is ``0.01000000000000000021``)."""
+    if not math.isfinite(x):
+        return f"{x:g}"
+    digits = min(digits, 15)
+    return decimal_text(directed_decimal(x, upward, digits), digits)
+
+
+def decimal_text(value: decimal.Decimal, digits: int) -> str:
+    """A decimal of at most ``digits <= 15`` significant digits in float ``g`` format: it survives the trip through the
+    nearest float, which prints it back digit for digit."""
+    return format(float(value), f".{digits}g")

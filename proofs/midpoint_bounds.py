@@ -98,7 +98,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .balls import amax, arb, arb_interval, arb_precision, flint_module, lower_float, upper_float
+from .balls import amax, arb, arb_interval, arb_precision, bound_text, flint_module, lower_float, upper_float
 from .core import NotCovered
 
 __all__ = [
@@ -373,8 +373,8 @@ class StartSet:
 
     def __repr__(self) -> str:
         return (
-            f"StartSet(T={self.T:g}, eta={self.eta:g}: |u_J - a_T m0| <= {self.block_radius:.6g}, "
-            f"|w_lin| <= {self.linear_radius:.6g})"
+            f"StartSet(T={self.T:g}, eta={self.eta:g}: |u_J - a_T m0| <= {bound_text(self.block_radius, 6)}, "
+            f"|w_lin| <= {bound_text(self.linear_radius, 6)})"
         )
 
 

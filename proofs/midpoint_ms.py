@@ -228,7 +228,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from .balls import amax, arb, arb_interval, arb_precision, lower_float, upper_float
+from .balls import amax, arb, arb_interval, arb_precision, bound_text, lower_float, upper_float
 from .core import OutsideTheoremRange, RunPlan, RunTheorem, check_search_budget, smax
 from .midpoint_bounds import (
     NotCovered,
@@ -891,7 +891,7 @@ def nfe_required(
         if hi > max_steps:
             raise OutsideTheoremRange(
                 f"no step count up to {max_steps} has a proved bound <= {eps:g} "
-                f"(bound at {lo} steps: {bound(lo).value:.3g})"
+                f"(bound at {lo} steps: {bound_text(bound(lo).value)})"
             )
     rounds = 0
     while hi - lo > 1:

@@ -7,6 +7,7 @@ target; the inverse (nfe_required) run meeting eps; wrong solvers not covered.
 """
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -66,6 +67,9 @@ def test_start_set_holds_its_mass(name):
     assert np.all(s.contains(edge))
     assert np.allclose(block, s.block_radius, rtol=1e-9) and np.allclose(lin, s.linear_radius, rtol=1e-9)
     assert np.all(s.contains(s.sample(100, 3)))
+    # the printed radii are rounded up, so the printed set contains the set
+    printed = re.findall(r"<= ([0-9.e+-]+)", repr(s))
+    assert float(printed[0]) >= s.block_radius and float(printed[1]) >= s.linear_radius
 
 
 # ------------------------------------------------------------------ linear coordinates: exact second moments

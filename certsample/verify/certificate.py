@@ -7,6 +7,8 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 
+from proofs.balls import bound_text, decimal_text, directed_decimal
+
 __all__ = ["Certificate", "VERDICTS", "bound_text"]
 
 VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE")
@@ -92,31 +94,6 @@ class Certificate:
         return "\n".join(lines)
 
 
-def _directed(x: float, upward: bool, digits: int) -> decimal.Decimal:
-    """The float ``x`` to ``digits`` significant digits, rounded toward ``+inf`` (``upward``) or ``-inf``: its exact
-    decimal value (``Decimal(x)`` is exact) rounded once under a directed rounding context."""
-    context = decimal.Context(prec=digits, rounding=decimal.ROUND_CEILING if upward else decimal.ROUND_FLOOR)
-    return context.plus(decimal.Decimal(x))
-
-
-def bound_text(x: float, digits: int = 3, upward: bool = True) -> str:
-    """``x`` printed to ``digits`` significant digits rounded up (``upward``, for an upper bound) or down (a lower
-    bound), so that the printed number is still a bound: ``format(x, '.3g')`` rounds to nearest and would print a
-    proved RMS error in ``[0.0148943, 0.0148950]`` as ``[0.0149, 0.014895]``, a lower end above the upper one.
-    At most 15 digits, written as Python writes a float in ``g`` format (``1.24e-07``); a float that is a short decimal
-    may print one unit above it (``0.01`` as ``0.0101``: the float is ``0.01000000000000000021``)."""
-    if not math.isfinite(x):
-        return f"{x:g}"
-    digits = min(digits, 15)
-    return _decimal_text(_directed(x, upward, digits), digits)
-
-
-def _decimal_text(value: decimal.Decimal, digits: int) -> str:
-    """A decimal of at most ``digits <= 15`` significant digits in float ``g`` format: it survives the trip through the
-    nearest float, which prints it back digit for digit."""
-    return format(float(value), f".{digits}g")
-
-
 def _fmt_range(lo, hi):
     """A proved range ``[lo, hi]`` with its ends rounded outward, to enough digits (3 to 15) that the printed range is
     at most about twice as wide as the range itself."""
@@ -125,7 +102,7 @@ def _fmt_range(lo, hi):
     if lo == hi or not math.isfinite(lo):
         return f"{hi:.6g}"
     for digits in range(3, 16):
-        low, high = _directed(lo, False, digits), _directed(hi, True, digits)
+        low, high = directed_decimal(lo, False, digits), directed_decimal(hi, True, digits)
         if high - low <= 2 * (decimal.Decimal(hi) - decimal.Decimal(lo)):
             break
-    return f"in [{_decimal_text(low, digits)}, {_decimal_text(high, digits)}] (proved)"
+    return f"in [{decimal_text(low, digits)}, {decimal_text(high, digits)}] (proved)"
