@@ -41,3 +41,12 @@ def test_enclosures_script_agrees_with_the_arb_path():
     args = ["--targets", "ring", "--n", "4", "--arb", "1", "--tols", "1e-6", "--arb-seconds", "120"]
     row = _script("enclosures.py", *args).stdout.strip().splitlines()[-1].split()
     assert row[0] == "ring" and row[-1] == "yes"  # both balls of the particle enclosed twice intersect
+
+
+def test_worst_case_plan_script_meets_eps_over_its_start_grid():
+    proc = _script("worst_case_plan.py", "--radii", "2", "--angles", "6", "--eps", "1e-4")
+    row = [cell.strip() for cell in proc.stdout.strip().splitlines()[-1].strip("|").split("|")]
+    assert row[0] == "0.0001" and len(row) == 9
+    assert int(row[1].split()[0]) > 0 and float(row[2]) > 0  # the measured plan and its largest error / eps
+    for cell in row[4:6]:  # the worst-case plans, grown until every start of the grid is within eps
+        assert "still" not in cell and int(cell.split()[0]) > 0, cell
