@@ -2,8 +2,8 @@
 
 The proved plan (:meth:`proofs.collocation.CollocationTheorem.plan`) bounds the error of *every* start in
 ``S(eta)`` (``q_T``-mass at least ``1 - eta``); the measured plan of ``sample(..., eps=)`` sizes its windows on
-32 pilot draws, which rarely meet the paths that decide late (near the ring's centre and its bisectors). This
-compares, on a 2-D target where ``S(eta)`` (a disk) can be covered by a dense grid of starts:
+32 pilot draws, which may miss rare paths that the theorem must cover too. This compares, on a 2-D target
+where ``S(eta)`` (a disk) can be covered by a dense grid of starts:
 
 * ``measured``: the plan of ``sample(target, "collocation", eps=eps)`` (32 standard pilot starts), and its
   largest error over the grid, in units of eps;

@@ -10,6 +10,10 @@ precision), ``float(b)`` is the float nearest to ``b``, so within half a spacing
 comparison ``f >= b`` fails the next float up is ``>= b``. :func:`lower_float` is the mirror image. A
 non-finite ball (infinite radius or NaN) gives ``+inf`` (``-inf``): no finite float is a bound of it.
 
+*Printing bounds.* :func:`bound_text` prints a float bound to a few decimal digits rounded the bound's way (up
+for an upper bound, down for a lower one; Python's :mod:`decimal` rounds the float's exact value once), so the
+printed number is still a bound; certificates and the theorems' messages use it.
+
 *Intervals.* :func:`arb_interval` is the ball ``[(l + u) / 2 +/- r]`` with ``l``, ``u`` the exact outer
 endpoints of its arguments and ``r = upper_float((u - l) / 2)``; the midpoint ball contains ``(l + u) / 2``
 (Arb adds any rounding of it to its radius), so every point of ``[l, u]`` lies within ``r`` of it. It is
