@@ -20,8 +20,11 @@ radius (an upper bound); "above eps" counts the starts whose distance minus the 
 a proved statement about those starts. A worst-case plan is measured, not proved: a start between grid points may
 need more, so its NFE is a lower estimate of what a bound uniform over ``S(eta)`` must allow for this solver.
 
+``--windows`` prints, for each theorem's-configuration worst-case plan, the theorem's bound on those very windows,
+window by window (cold-started): which ingredient keeps the proof from the measured run.
+
 Usage: ``python benchmarks/worst_case_plan.py [--targets ring] [--eps 1e-4 1e-8] [--radii 60 --angles 240]
-[--proved]``.
+[--proved] [--windows]``.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from certsample.integrate import initial_particles, plan_from_eps
 from certsample.oracle import as_oracle
 from certsample.solvers.collocation_adaptive import adapt_plan, reference_variance_of
 from certsample.verify import enclose_flows
+from proofs.balls import bound_text
 from proofs.collocation import DEFAULT_ETA
 from proofs.flow_bounds import Decomposition, StartSet
 
@@ -97,6 +101,9 @@ def main(argv=None):
     parser.add_argument("--radii", type=int, default=60)
     parser.add_argument("--angles", type=int, default=240)
     parser.add_argument("--proved", action="store_true", help="also search the proved plan (minutes)")
+    parser.add_argument(
+        "--windows", action="store_true", help="the theorem's per-window bound on the theorem's worst-case plans"
+    )
     args = parser.parse_args(argv)
     T, delta = args.T, args.delta
     theorem = proofs.get("collocation")
@@ -122,14 +129,14 @@ def main(argv=None):
             err = errors(target, solver, grid, x0, exact, T, delta)
             proved_above = np.mean(err - 2 * exact.radii > eps)  # distance minus radius: a proved lower bound
             cells = []
-            worst = {}
+            worst, plans = {}, {}
             for label, config in (
                 ("sample", dict(reference_variance=reference_variance_of(as_oracle(target, None)))),
                 ("theorem", dict(pipeline=False, reference_variance=None, anderson=False, warm_start_gain=None)),
             ):
                 plan, largest, pilot = worst_case_plan(target, eps, x0, exact, T, delta, **config)
                 nfe = plan.solver().nfe(plan.windows)
-                worst[label] = nfe
+                worst[label], plans[label] = nfe, plan
                 met = "" if largest <= eps else f", still {largest / eps:.2g} eps"
                 cells.append(f"{nfe} ({plan.windows}, {plan.degree}; pilot {pilot}{met})")
             proved_cells = ["-", "-", "-"]
@@ -145,6 +152,26 @@ def main(argv=None):
                 f"{proved_above:.2%} | {cells[0]} | {cells[1]} | " + " | ".join(proved_cells) + " |",
                 flush=True,
             )
+            if args.windows:
+                report_windows(theorem, target, plans["theorem"], args.eta)
+        print()
+
+
+def report_windows(theorem, target, plan, eta):
+    """What the theorem proves window by window for a measured plan, cold-started (the theorem's warm-start bound is
+    never below its cold-start one): where its ingredients stop the bound from following the run."""
+    warm, bound = (
+        theorem.pathwise_bound(target, plan.grid, plan.degree, plan.sweeps, warm_start=warm_start, eta=eta)
+        for warm_start in (True, False)
+    )
+    print(f"  the theorem's bound on these windows: {bound_text(warm.value)} warm-started (as the plan runs), ")
+    print(f"  {bound_text(bound.value)} cold-started; the cold start window by window:")
+    print("  | t | h / t | sweeps | W | L | h L | Gronwall | rho | interpolation | first iterate | local | error |")
+    print("  | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for w in bound.per_window:
+        cells = (w.t, w.h / w.t, w.sweeps, w.start_radius, w.lipschitz, w.h * w.lipschitz, w.gronwall, w.rho)
+        cells += (w.interpolation, w.initial, w.local, w.error)
+        print("  | " + " | ".join(f"{c:.3g}" for c in cells) + " |")
 
 
 if __name__ == "__main__":
