@@ -45,7 +45,7 @@ from proofs.collocation import DEFAULT_ETA
 from proofs.flow_bounds import Decomposition, StartSet
 
 TARGETS = {"ring": lambda: cs.make_target("ring"), "cloud": lambda: cs.make_target("cloud")}
-#: worst-case rounds: each adds the grid's worst starts under the last plan to the pilot
+#: worst-case rounds by default (``--rounds``): each adds the grid's worst starts under the last plan to the pilot
 ROUNDS = 6
 PILOT = 32  # sample's pilot
 
@@ -74,13 +74,13 @@ def errors(target, solver, grid, x0, exact, T, delta) -> np.ndarray:
     return np.linalg.norm(run.samples - exact.centers, axis=1) + exact.radii
 
 
-def worst_case_plan(target, eps, x0, exact, T, delta, **config):
+def worst_case_plan(target, eps, x0, exact, T, delta, rounds=ROUNDS, **config):
     """The planner on ``sample``'s 32 pilot starts, then with the grid's 16 worst starts under the last plan added
     to its pilot until the plan meets eps on every start; ``(plan, largest error, pilot size)``."""
     oracle = as_oracle(target, None)
     pilot = initial_particles(PILOT, target.dim, 0, T, target)  # what plan_from_eps draws
     plan = adapt_plan(eps, oracle, pilot, T, delta, **config)
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         err = errors(target, plan.solver(), plan.grid, x0, exact, T, delta)
         if err.max() <= eps:
             break
@@ -100,6 +100,7 @@ def main(argv=None):
     parser.add_argument("--eta", type=float, default=DEFAULT_ETA)
     parser.add_argument("--radii", type=int, default=60)
     parser.add_argument("--angles", type=int, default=240)
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="rounds of pilot growth of a worst-case plan")
     parser.add_argument("--proved", action="store_true", help="also search the proved plan (minutes)")
     parser.add_argument(
         "--windows", action="store_true", help="the theorem's per-window bound on the theorem's worst-case plans"
@@ -134,7 +135,7 @@ def main(argv=None):
                 ("sample", dict(reference_variance=reference_variance_of(as_oracle(target, None)))),
                 ("theorem", dict(pipeline=False, reference_variance=None, anderson=False, warm_start_gain=None)),
             ):
-                plan, largest, pilot = worst_case_plan(target, eps, x0, exact, T, delta, **config)
+                plan, largest, pilot = worst_case_plan(target, eps, x0, exact, T, delta, args.rounds, **config)
                 nfe = plan.solver().nfe(plan.windows)
                 worst[label], plans[label] = nfe, plan
                 met = "" if largest <= eps else f", still {largest / eps:.2g} eps"
