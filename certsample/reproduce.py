@@ -34,12 +34,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from proofs.balls import bound_text
+
 from .exact import gaussian_flow_map
 from .integrate import initial_particles, sample
 from .solvers import ParallelRandomizedMidpoint, RandomizedMidpoint
 from .targets import embed, gaussian, ring_mixture
 from .tuning import smallest_sufficient
-from .verify.certificate import bound_text
 
 __all__ = ["Reproduction", "reproduce", "STUDIES", "fit_power", "PathwiseProblem", "gaussian_target"]
 

@@ -13,7 +13,8 @@ from certsample.forward import uniform_grid
 from certsample.oracle import PerturbedOracle, ScoreOracle
 from certsample.solvers import SOLVERS, Collocation
 from certsample.verify import HypothesisNotMet, SampleStatistics, certify, theorem_parameters
-from certsample.verify.certificate import _fmt_range, bound_text
+from certsample.verify.certificate import _fmt_range
+from proofs.balls import bound_text
 
 GAUSS = cs.gaussian([0.5, -1.0], [0.3, 2.0])
 SMALL_RING = cs.ring_mixture(n_modes=4, radius=2.0, std=0.5)

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 from proofs.balls import bound_text, decimal_text, directed_decimal
 
-__all__ = ["Certificate", "VERDICTS", "bound_text"]
+__all__ = ["Certificate", "VERDICTS"]
 
 VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE")
 

@@ -53,6 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from proofs.balls import bound_text
 from proofs.core import RunTheorem, search_budget
 
 from ..confidence import check_confidence
@@ -61,7 +62,7 @@ from ..integrate import initial_particles, sample
 from ..oracle import PerturbedOracle, ScoreOracle
 from ..solvers import PlannedSolver, get_solver
 from ..validation import check_int
-from .certificate import Certificate, bound_text
+from .certificate import Certificate
 from .errors import BoundUnreachable, HypothesisNotMet, OutsideTheoremRange, StepBudgetExceeded
 from .measurement import SampleStatistics, VerifiedEnclosures, choose_measurement
 from .parameters import default_horizon, nfe_for_accuracy, theorem_for

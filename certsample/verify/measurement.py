@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from proofs.balls import bound_text
+
 from ..confidence import clopper_pearson_upper, empirical_bernstein_upper
 from ..exact import linear_scheme_law
 from ..metrics import gaussian_w2, sliced_w2
 from ..solvers import ODESolver
-from .certificate import bound_text
 
 __all__ = ["Measurement", "ExactLaw", "VerifiedEnclosures", "SampleStatistics", "choose_measurement", "TAIL_FACTOR"]
 
