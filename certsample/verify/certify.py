@@ -399,7 +399,7 @@ def _tune_steps(job, solver, grid_kind, verifier, pilot):
             return steps, ""
         if previous and floor > job.eps and steps >= STALL_GROWTH * previous[0] and floor >= STALL_KEPT * previous[1]:
             return steps, (
-                f"the proved error stops falling near {floor:.3g} (pilot RMS at least "
+                f"the proved error stops falling near {bound_text(floor, upward=False)} (pilot RMS at least "
                 f"{bound_text(previous[1], upward=False)} with {previous[0]} steps, "
                 f"{bound_text(floor, upward=False)} with {steps}): the score, not the step count, "
                 f"limits this run"
