@@ -44,14 +44,19 @@ def test_enclosures_script_agrees_with_the_arb_path():
 
 
 def test_worst_case_plan_script_meets_eps_over_its_start_grid():
-    proc = _script("worst_case_plan.py", "--radii", "2", "--angles", "6", "--eps", "1e-4", "--windows")
+    proc = _script("worst_case_plan.py", "--radii", "2", "--angles", "6", "--eps", "1e-4", "--hard", "--windows")
     lines = proc.stdout.strip().splitlines()
     row = [cell.strip() for cell in next(line for line in lines if line.startswith("| 0.0001")).strip("|").split("|")]
-    assert len(row) == 9
+    assert len(row) == 10
     assert int(row[1].split()[0]) > 0 and float(row[2]) > 0  # the measured plan and its largest error / eps
-    for cell in row[4:6]:  # the worst-case plans, grown until every start of the grid is within eps
-        assert "still" not in cell and int(cell.split()[0]) > 0, cell
+    # --hard: constructed starts whose references agree, on which the measured plan misses eps (the paths its pilot
+    # cannot see), and which the worst-case plans below must meet too
+    count = next(line for line in lines if "constructed starts (hard_starts)" in line)
+    assert int(count.split()[0]) > 100
+    assert float(row[4]) > 1
+    for cell in row[5:7]:  # the worst-case plans, grown until every start (grid and constructed) is within eps
+        assert "still" not in cell and int(cell.split()[0]) > int(row[1].split()[0]), cell
     # --windows: the theorem's bound on the worst-case plan's own windows, one table row per window
-    windows = int(row[5].split("(")[1].split(",")[0])
+    windows = int(row[6].split("(")[1].split(",")[0])
     assert "the theorem's bound on these windows" in proc.stdout
     assert 1 <= sum(line.startswith("  | ") and "---" not in line for line in lines) - 1 <= windows
