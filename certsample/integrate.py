@@ -159,7 +159,10 @@ def sample(
         Solvers that plan their own grid (:class:`~certsample.solvers.PlannedSolver`, e.g. collocation):
         target RMS pathwise error. The grid and parameters are then measured on the first ``pilot``
         particles (:meth:`~certsample.solvers.PlannedSolver.measured_plan`) and ``n_steps``, ``grid``
-        and the solver's own parameters are ignored.
+        and the solver's own parameters are ignored. A measurement, not a bound: rare paths the pilot
+        does not see (those that linger near the flow's unstable points and leave them late) can be off by
+        far more than ``eps`` (``docs/performance.md``, ``benchmarks/worst_case_plan.py --hard``);
+        :func:`certsample.verify.certify` proves a run's errors and ``proofs.get("collocation").plan`` a plan.
     pilot : int
         Pilot particles for ``eps``.
     """
