@@ -108,9 +108,9 @@ def _flow(target, x, t_from: float, t_to: float, rtol: float) -> np.ndarray:
 
 def hard_starts(target, T: float, delta: float, centre, radius: float, agree: float):
     """Starts in ``S(eta)`` whose exact paths pass at distance ``r`` (:data:`HARD_OFFSETS`) from an unstable point of
-    the flow at a forward time ``t_c`` (:data:`HARD_TIMES` above ``delta``): the frame centre (three directions) and
-    ``a(t_c) (mu_i + mu_j) / 2`` for the :data:`HARD_PAIRS` closest pairs of a mean and its nearest neighbour (both
-    ways along ``mu_j - mu_i``), carried back to ``T`` by the flow.
+    the flow at a forward time ``t_c`` (:data:`HARD_TIMES` above ``delta``): the frame centre ``a(t_c) m0`` (``m0`` is
+    ``centre``; three directions) and ``a(t_c) (mu_i + mu_j) / 2`` for the :data:`HARD_PAIRS` closest pairs of a mean
+    and its nearest neighbour (both ways along ``mu_j - mu_i``), carried back to ``T`` by the flow.
 
     Returns ``(starts, references, gaps)``: the references are the DOP853 images at ``delta`` (rtol 1e-13) and
     ``gaps`` their distances to a second solution at rtol 3e-12; starts outside the disk or whose gap exceeds
@@ -125,7 +125,7 @@ def hard_starts(target, T: float, delta: float, centre, radius: float, agree: fl
         a = np.exp(-t_c)
         points = []
         for r in HARD_OFFSETS:
-            points += [centre + r * np.array([np.cos(q), np.sin(q)]) for q in angles]
+            points += [a * centre + r * np.array([np.cos(q), np.sin(q)]) for q in angles]
             for i, j in pairs[:HARD_PAIRS]:
                 unit = (means[j] - means[i]) / np.linalg.norm(means[j] - means[i])
                 points += [a * (means[i] + means[j]) / 2 + s * r * unit for s in (1.0, -1.0)]
