@@ -281,6 +281,29 @@ def test_every_particle_of_a_run_is_proved_and_the_certificate_states_the_coupli
     assert few.particles_checked == 20 and not any(k.startswith("every particle") for k in few.population)
 
 
+def test_particles_that_cannot_be_enclosed_count_as_unbounded_and_the_tuning_skips_them(monkeypatch):
+    """A particle whose exact trajectory no enclosure reaches (radius inf: ``enclose_flows(fallback='failed')`` on a
+    box-limited model) is not a proved error: it keeps the verdict from PASS, the certificate counts it, claims no
+    W-infinity coupling, and the step tuning follows the pilot particles that were enclosed."""
+    from certsample.verify import verifier
+
+    real = verifier.enclose_flows
+
+    def first_row_unproved(target, x0, T, delta, **kwargs):  # row 0 of every shard
+        found = real(target, x0, T, delta, **kwargs)
+        found.radii[0], found.method[0] = math.inf, "failed"
+        return found
+
+    monkeypatch.setattr(verifier, "enclose_flows", first_row_unproved)
+    cert = certify(SMALL_RING, "exponential-ode", eps=0.05, n=100, T=2.0, delta=0.1, **QUIET)
+    assert cert.particles_checked == 100 and cert.nfe < 10_000  # tuned on the 7 enclosed pilot particles
+    assert cert.accuracy_verdict != "PASS" and math.isinf(cert.measured)
+    assert not any(k.startswith("every particle") for k in cert.population)
+    text = str(cert)  # rows 0, 8 and 72: the pilot's shard, then shards of 64 from row 8
+    assert "3 of 100 not enclosed" in text and "3 of the 100 checked particles could not be enclosed" in text
+    assert "W-infinity distance" not in text and "(proved; no upper bound)" in text
+
+
 def test_enclosures_sharded_over_a_dask_client_give_the_single_process_certificate():
     distributed = pytest.importorskip("dask.distributed")
     kwargs = dict(eps=0.05, n=150, n_steps=40, T=2.0, delta=0.1, **QUIET)

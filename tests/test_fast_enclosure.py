@@ -441,6 +441,39 @@ def test_fallback_failed_keeps_a_proved_radius_above_tol_instead_of_calling_arb(
         enclose_flows(ring, x0, 2.0, 0.05, fallback="arb")
 
 
+def test_failed_particles_of_a_box_limited_model_stay_unproved_without_arb(monkeypatch):
+    """Where one Arb trajectory would outlast any budget (per-component variances in more than three coordinates),
+    ``fallback='failed'`` leaves a particle the float64 path cannot validate unproved (radius inf) instead of
+    stalling the caller in Arb; the others are enclosed as before, and elsewhere a failure still goes to Arb."""
+    from certsample.verify import flows
+    from certsample.verify.fast_enclosure import FastModel
+    from certsample.verify.verifier import enclose_shard
+
+    means = np.array([[1.0, 0.0, -1.0, 0.5, 0.0], [-1.0, 0.5, 1.0, 0.0, 0.3]])
+    variances = np.array([[0.3, 0.5, 0.4, 0.6, 0.2], [0.6, 0.2, 0.5, 0.3, 0.4]])
+    target = cs.gaussian_mixture(means, variances)
+    assert FastModel(target).box_limited
+    x0 = target.law_at(2.0).sample(3, seed=1)
+    calls = []
+
+    def counted_arb(*args, **kwargs):
+        calls.append(args)
+        raise AssertionError("the Arb path was called")
+
+    monkeypatch.setattr(flows, "enclose_flow", counted_arb)
+    found = enclose_flows(target, x0, 2.0, 0.05, tol=1e-8, max_steps=2, fallback="failed")
+    assert np.all(found.method == "failed") and np.all(np.isinf(found.radii)) and not calls
+    lower, upper = found.error_bounds(found.centers)
+    assert np.all(lower == 0.0) and np.all(np.isinf(upper))  # no claim either way
+    full = enclose_flows(target, x0, 2.0, 0.05, tol=1e-8, fallback="failed")  # the default step budget
+    assert np.all(full.method == "float64") and np.all(np.isfinite(full.radii)) and not calls
+    _, radii, methods, _ = enclose_shard(target, x0, 2.0, 0.05, 1e-8)  # what certify's enclosures run
+    assert np.all(methods == "float64") and np.array_equal(radii, full.radii)
+    ring = cs.ring_mixture(n_modes=4, radius=3.0)
+    with pytest.raises(AssertionError, match="Arb path"):  # not box-limited: a failure still goes to Arb
+        enclose_flows(ring, ring.law_at(2.0).sample(1, seed=2), 2.0, 0.05, max_steps=2, fallback="failed")
+
+
 def test_enclose_flows_rejects_bad_input():
     ring = cs.ring_mixture()
     with pytest.raises(ValueError, match="shape"):

@@ -97,6 +97,8 @@ class Certificate:
 def _fmt_range(lo, hi):
     """A proved range ``[lo, hi]`` with its ends rounded outward, to enough digits (3 to 15) that the printed range is
     at most about twice as wide as the range itself."""
+    if hi == math.inf and math.isfinite(lo):  # some particle's error is unbounded above
+        return f"at least {decimal_text(directed_decimal(lo, False, 6), 6)} (proved; no upper bound)"
     if not math.isfinite(hi):
         return "not measured"
     if lo == hi or not math.isfinite(lo):

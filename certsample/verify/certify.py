@@ -63,7 +63,7 @@ from ..oracle import PerturbedOracle, ScoreOracle
 from ..solvers import PlannedSolver, get_solver
 from ..validation import check_int
 from .certificate import Certificate
-from .errors import BoundUnreachable, HypothesisNotMet, OutsideTheoremRange, StepBudgetExceeded
+from .errors import BoundUnreachable, CertifyError, HypothesisNotMet, OutsideTheoremRange, StepBudgetExceeded
 from .measurement import SampleStatistics, VerifiedEnclosures, choose_measurement
 from .parameters import default_horizon, nfe_for_accuracy, theorem_for
 from .verifier import Verifier
@@ -389,7 +389,14 @@ def _tune_steps(job, solver, grid_kind, verifier, pilot):
     while True:
         result = job.run(solver, make_grid(grid_kind, job.T, job.delta, steps))
         lower, upper = verifier.errors(result.samples, pilot)
-        worst = float(np.max(upper))
+        proved = np.isfinite(upper)  # a pilot particle its enclosure could not reach does not steer the tuning
+        if not proved.any():
+            raise CertifyError(
+                f"none of the {pilot} pilot particles' exact trajectories could be enclosed (the float64 "
+                "integrator stopped on each, and Arb is too slow for this model): no proved error to tune on; "
+                "pass n_steps= to certify a run of your choice"
+            )
+        worst = float(np.max(upper[proved]))
         floor = float(np.sqrt(np.mean(lower**2))) * (1 - 1e-12)  # proved lower bound of the pilot's RMS
         job.say(
             f"certify: pilot run with {steps} steps: largest proved error {bound_text(worst)} "
@@ -449,7 +456,14 @@ def _closing_notes(job, measured, accuracy, verifier) -> list:
     notes = []
     if measured.kind == "lower" and accuracy == "INCONCLUSIVE":
         notes.append("a lower-bound statistic below the threshold cannot confirm it, only fail to refute it")
-    if verifier is not None and measured.checked == job.n:
+    unproved = 0 if verifier is None else int(np.sum(verifier.methods[: measured.checked] == "failed"))
+    if unproved:
+        notes.append(
+            f"{unproved} of the {measured.checked} checked particles could not be enclosed (the float64 integrator "
+            "stopped and Arb is too slow for this model): their errors are unbounded above, so no upper bound "
+            "holds for the run (a proved lower bound still does)"
+        )
+    elif verifier is not None and measured.checked == job.n:
         notes.append(
             f"every one of the {job.n} output samples lies within its proved error of the exact flow image "
             "of its exact q_T start; those images are an i.i.d. sample of q_delta, so the run is coupled to "

@@ -43,8 +43,9 @@ RETRIES = 3
 class FlowEnclosures:
     """Proved balls ``B(centers[p], radii[p])`` around the exact flow images of ``n`` start points.
 
-    ``method[p]`` is ``'float64'`` (:mod:`.fast_enclosure`) or ``'arb'`` (:func:`enclose_flow`); ``passes[p]``
-    the float64 integrations of particle ``p`` (0 for a closed form, 2 or more where it was retried).
+    ``method[p]`` is ``'float64'`` (:mod:`.fast_enclosure`), ``'arb'`` (:func:`enclose_flow`) or ``'failed'``
+    (not enclosed: ``radii[p]`` is ``inf``; see ``fallback='failed'`` of :func:`enclose_flows`); ``passes[p]`` the
+    float64 integrations of particle ``p`` (0 for a closed form, 2 or more where it was retried).
     """
 
     centers: np.ndarray
@@ -136,7 +137,10 @@ def enclose_flows(
         True: enclose with Arb the particles the float64 path misses (it stops, or its radius is above ``tol``
         after the retries). ``'failed'``: only those where it stops; one above ``tol`` keeps its larger proved
         radius (the Arb path is far too slow for a 64-d trajectory, so a 64-d miss would stall the caller:
-        ``docs/performance.md``). False: a particle the float64 path cannot validate raises
+        ``docs/performance.md``), and where the model is box-limited
+        (:attr:`~.fast_enclosure.FastModel.box_limited`: per-component variances in more than three coordinates,
+        where one Arb trajectory outlasts any budget) one where it stops is left unproved: radius ``inf``,
+        method ``'failed'``. False: a particle the float64 path cannot validate raises
         :class:`~certsample.verify.errors.EnclosureFailed` (time, box and step), and one that misses ``tol``
         keeps its larger proved radius.
     backend : {'cpu', 'cpu-parallel', 'cuda'}
@@ -188,8 +192,11 @@ def enclose_flows(
     centers, radii = maps.lift(c_y, e_y, x0)
     method = np.full(n, "float64", dtype="<U7")
     missed = np.flatnonzero((status != 0) | (~(radii <= tol_abs) if arb_for_misses else False))
+    arb_too_slow = fallback == "failed" and maps.model is not None and maps.model.box_limited
     for p in missed:
-        if fallback:
+        if arb_too_slow and status[p] != 0:
+            radii[p], method[p] = math.inf, "failed"
+        elif fallback:
             enc = enclose_flow(target, x0[p], T, delta, tol=tol)
             if status[p] != 0 or enc.radius < radii[p]:
                 centers[p], radii[p], steps[p], method[p] = enc.center, enc.radius, enc.steps, "arb"

@@ -55,12 +55,12 @@ class Measurement:
         Lower-bound statistics: FAIL only beyond the threshold plus the null distribution's ``(1 -
         alpha)`` quantile, else INCONCLUSIVE.
         """
-        if not math.isfinite(self.value):
-            return "INCONCLUSIVE"
-        if self.kind == "verified":
+        if self.kind == "verified":  # an upper bound of inf (a particle not enclosed) leaves a proved FAIL possible
             if self.value <= threshold:
                 return "PASS"
             return "FAIL" if self.lower > threshold else "INCONCLUSIVE"
+        if not math.isfinite(self.value):
+            return "INCONCLUSIVE"
         if self.kind == "exact":
             if self.value > threshold * (1 + 1e-9) + 1e-15:
                 return "FAIL"
@@ -145,13 +145,20 @@ class VerifiedEnclosures:
                 f"sqrt E min(e^2, ({TAIL_FACTOR:g} eps)^2) (upper bound, {confidence:.0%} confidence, "
                 "empirical Bernstein)"
             ] = math.sqrt(ucb)
-        if m == len(result.samples):
+        unproved = int(np.sum(self.verifier.methods[:m] == "failed"))
+        if m == len(result.samples) and not unproved:
             population[
                 "every particle proved: largest proved error, a W-infinity coupling of the output to an "
                 "i.i.d. sample of q_delta (the exact flow images of the exact q_T starts)"
             ] = worst
         radius = float(np.max(self.verifier.radii[:m]))
         by_arb = int(np.sum(self.verifier.methods[:m] == "arb"))
+        failed = (
+            f"; {unproved} of {m} not enclosed (the float64 integrator stopped and Arb is too slow for this "
+            "model): their errors count as unbounded above (and 0 below) in every statement"
+            if unproved
+            else ""
+        )
         return Measurement(
             rms_up,
             rms_lo,
@@ -163,7 +170,7 @@ class VerifiedEnclosures:
             "verified",
             "enclosures of the exact probability-flow map: closed forms or a validated Taylor method in compiled "
             f"float64 interval arithmetic (certsample.verify.fast_enclosure), Arb ball arithmetic for {by_arb} of "
-            f"{m} (certsample.verify.enclosure); no code shared with the solver judged",
+            f"{m} (certsample.verify.enclosure){failed}; no code shared with the solver judged",
             checked=m,
             population=population,
             per_particle=upper,
