@@ -7,12 +7,14 @@
     *ODE solvers* start from exact ``q_T`` samples; for each checked particle the exact
     probability-flow image of its start point is enclosed in a proved ball (:mod:`.flows`: compiled
     float64 interval arithmetic, :mod:`.fast_enclosure`, and Arb ball arithmetic, :mod:`.enclosure`, for
-    the particles float64 cannot bring to the tolerance), so its pathwise error ``|x_solver - x_exact|``
+    the particles float64 cannot validate), so its pathwise error ``|x_solver - x_exact|``
     lies in ``[|x - c| - r, |x - c| + r]`` -- a proof, and a reference independent of every solver here
-    (it shares no code with them). By default every particle of a run of at most
-    :data:`PROVE_ALL_UP_TO` is checked: then every output sample lies within its proved error of the exact
-    flow image of its exact ``q_T`` start, and those images are an i.i.d. sample of ``q_delta`` -- a
-    proved W-infinity coupling of the output to it. The accuracy metric is the RMS pathwise error of
+    (it shares no code with them). On models where one Arb trajectory outlasts any budget (per-component
+    variances in more than three coordinates) a particle float64 cannot validate stays unproved: ``r = inf``,
+    so no upper bound holds for the run and the certificate says how many. By default every particle of a run of
+    at most :data:`PROVE_ALL_UP_TO` is checked: then (every one enclosed) every output sample lies within its
+    proved error of the exact flow image of its exact ``q_T`` start, and those images are an i.i.d. sample of
+    ``q_delta`` -- a proved W-infinity coupling of the output to it. The accuracy metric is the RMS pathwise error of
     the coupling (an upper bound of ``W2``). ``PASS`` (verified): its proved upper bound over the checked
     particles is at most ``eps``; ``FAIL`` (verified): its proved lower bound exceeds ``eps``. For the
     sampler's law the certificate adds distribution-free statements at level ``confidence``: an exact
