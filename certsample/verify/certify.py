@@ -458,7 +458,7 @@ def _closing_notes(job, measured, accuracy, verifier) -> list:
     notes = []
     if measured.kind == "lower" and accuracy == "INCONCLUSIVE":
         notes.append("a lower-bound statistic below the threshold cannot confirm it, only fail to refute it")
-    unproved = 0 if verifier is None else int(np.sum(verifier.methods[: measured.checked] == "failed"))
+    unproved = 0 if verifier is None else verifier.unproved(measured.checked)
     if unproved:
         notes.append(
             f"{unproved} of the {measured.checked} checked particles could not be enclosed (the float64 integrator "

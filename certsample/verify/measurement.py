@@ -145,7 +145,7 @@ class VerifiedEnclosures:
                 f"sqrt E min(e^2, ({TAIL_FACTOR:g} eps)^2) (upper bound, {confidence:.0%} confidence, "
                 "empirical Bernstein)"
             ] = math.sqrt(ucb)
-        unproved = int(np.sum(self.verifier.methods[:m] == "failed"))
+        unproved = self.verifier.unproved(m)
         if m == len(result.samples) and not unproved:
             population[
                 "every particle proved: largest proved error, a W-infinity coupling of the output to an "

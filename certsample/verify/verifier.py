@@ -104,6 +104,10 @@ class Verifier:
             for job in jobs:
                 yield _enclose_rows(job)
 
+    def unproved(self, m: int) -> int:
+        """How many of the first ``m`` start points no enclosure reached (radius ``inf``, method ``'failed'``)."""
+        return int(np.sum(self.methods[:m] == "failed"))
+
     def seconds_per_enclosure(self) -> float:
         """Wall seconds per enclosure so far (the workers running together), compilation excluded."""
         return self.seconds / max(self.count, 1)
