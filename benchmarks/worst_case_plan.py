@@ -116,9 +116,10 @@ def hard_starts(target, T: float, delta: float, centre, radius: float, agree: fl
     ``gaps`` their distances to a second solution at rtol 3e-12; starts outside the disk or whose gap exceeds
     ``agree`` are dropped (a reference is trusted only where two tolerances agree; not a proof)."""
     means = target.means[target.weights > 0]
-    gaps = np.linalg.norm(means[:, None, :] - means[None, :, :], axis=2)
-    np.fill_diagonal(gaps, np.inf)
-    pairs = sorted({tuple(sorted((i, int(np.argmin(gaps[i]))))) for i in range(len(means))}, key=lambda p: gaps[p])
+    distance = np.linalg.norm(means[:, None, :] - means[None, :, :], axis=2)
+    np.fill_diagonal(distance, np.inf)
+    nearest = {tuple(sorted((i, int(np.argmin(distance[i]))))) for i in range(len(means))}
+    pairs = sorted(nearest, key=lambda p: distance[p])
     angles = 0.3 + np.array([0.0, np.pi / 16, np.pi / 8])  # off the ring's axes of symmetry
     starts = []
     for t_c in (t for t in HARD_TIMES if delta < t < T):
