@@ -273,11 +273,12 @@ def exact_matrices(degree: int) -> ExactMatrices:
     return ExactMatrices(degree)
 
 
-def _warm_matrix(degree, h_previous, h):
-    """The float64 warm-start matrix the solver uses (exact binary numbers; lazy import: no cycle)."""
+def _warm_matrix(degree, h_previous, h, gain=None):
+    """The float64 warm-start matrix the solver uses, with its largest extrapolation gain ``gain`` (None: the
+    solver's default) (exact binary numbers; lazy import: no cycle)."""
     from certsample.solvers.collocation import collocation_matrix, warm_start_matrix
 
-    return warm_start_matrix(collocation_matrix(degree, float(h)), float(h_previous), float(h))
+    return warm_start_matrix(collocation_matrix(degree, float(h)), float(h_previous), float(h), gain)
 
 
 def _overlapped(sweeps, pipeline):
@@ -297,9 +298,10 @@ class _Schedule:
     sweeps: np.ndarray
     warm_start: bool
     pipeline: bool
+    warm_start_gain: float | None = None  # the solver's extrapolation gain cap (None: its default)
 
     @classmethod
-    def of(cls, grid, degree, sweeps, warm_start, pipeline) -> _Schedule:
+    def of(cls, grid, degree, sweeps, warm_start, pipeline, warm_start_gain=None) -> _Schedule:
         times = np.asarray(getattr(grid, "times", grid), dtype=float)
         if times.ndim != 1 or times.size < 2 or np.any(np.diff(times) >= 0) or times[-1] <= 0:
             raise ValueError("grid must be a TimeGrid or a decreasing array of forward times ending above 0")
@@ -312,7 +314,8 @@ class _Schedule:
             raise ValueError("every window needs at least one sweep")
         if pipeline and not warm_start:
             raise ValueError("pipeline=True needs warm_start=True (as the solver does)")
-        return cls(times, degree, sweeps, bool(warm_start), bool(pipeline))
+        gain = None if warm_start_gain is None else float(warm_start_gain)
+        return cls(times, degree, sweeps, bool(warm_start), bool(pipeline), gain)
 
     @property
     def windows(self) -> int:
@@ -338,7 +341,7 @@ class _Schedule:
         """The solver's warm-start matrix into window ``k`` (from window ``k - 1``), as an ``arb_mat``."""
         arb_mat = flint_module().arb_mat
         steps = self.times[:-1] - self.times[1:]
-        w = _warm_matrix(self.degree, steps[k - 1], steps[k])
+        w = _warm_matrix(self.degree, steps[k - 1], steps[k], self.warm_start_gain)
         return arb_mat([[float(x) for x in row] for row in w])
 
 
@@ -948,7 +951,7 @@ def block_bound(analysis: _BlockAnalysis, schedule: _Schedule, start_radius: flo
         if schedule.warm_start and k > 0:
             e_prev, drift_prev, L_prev = previous
             n_prev = int(schedule.sweeps[k - 1])
-            Wm = np.abs(_warm_matrix(D, times[k - 1] - times[k], times[k] - times[k + 1]))
+            Wm = np.abs(_warm_matrix(D, times[k - 1] - times[k], times[k] - times[k + 1], schedule.warm_start_gain))
             shift = 0.0
             if over[k]:
                 shift = round_up(e_prev[n_prev - 1][D] + e_prev[n_prev][D], 1)
@@ -1078,8 +1081,8 @@ class CollocationTheorem(RunTheorem):
         "share one isotropic variance on the coordinates where they differ (ring, point clouds), and mixtures "
         "with diagonal, unequal variances there (Lipschitz bounds on a ball that contains the paths; the "
         "bound is infinite where an iterate may leave it).",
-        "Any grid, degree, per-window sweeps, warm start and pipeline, as the solver runs them; the "
-        "warm-start matrices are the solver's own float64 matrices.",
+        "Any grid, degree, per-window sweeps, warm start (any warm_start_gain) and pipeline, as the solver runs "
+        "them; the warm-start matrices are the solver's own float64 matrices, built with its gain.",
         "exclude_centre=True (isotropic blocks, cold starts): the start set is S(eta/2) less the starts whose "
         "exact path enters a centre ball |u(t_k) - a_k m0| < P_k at a window start, of q_T-mass at most eta/2 in "
         "all (q_{t_k} of each ball, proved); StartSet.exclusions lists them.",
@@ -1131,9 +1134,19 @@ class CollocationTheorem(RunTheorem):
         sweeps=8,
         warm_start: bool = False,
         pipeline: bool = False,
+        warm_start_gain: float | None = None,
     ) -> PathwiseBound:
         """:meth:`pathwise_bound` of a run (the solver's ``theorem_options``)."""
-        return self.pathwise_bound(target, grid, degree, sweeps, warm_start=warm_start, pipeline=pipeline, eta=eta)
+        return self.pathwise_bound(
+            target,
+            grid,
+            degree,
+            sweeps,
+            warm_start=warm_start,
+            pipeline=pipeline,
+            warm_start_gain=warm_start_gain,
+            eta=eta,
+        )
 
     def run_plan(self, eps: float, target, T: float, delta: float, *, eta: float = DEFAULT_ETA, **options) -> RunPlan:
         """:meth:`plan`: its grid, and its degree and per-window sweeps as the solver's options (a cold start,
@@ -1170,6 +1183,7 @@ class CollocationTheorem(RunTheorem):
         *,
         warm_start: bool = False,
         pipeline: bool = False,
+        warm_start_gain: float | None = None,
         eta: float = DEFAULT_ETA,
         exclude_centre: bool = False,
     ) -> PathwiseBound:
@@ -1183,6 +1197,8 @@ class CollocationTheorem(RunTheorem):
         sweeps : int or array of int (one per window)
         warm_start, pipeline : bool
             As :class:`~certsample.solvers.collocation.Collocation`.
+        warm_start_gain : float, optional
+            The solver's ``warm_start_gain`` (None: its default): the warm-start matrices of part 5 are built with it.
         eta : float
             Mass of ``q_T`` outside the start set.
         exclude_centre : bool
@@ -1199,7 +1215,7 @@ class CollocationTheorem(RunTheorem):
         NotCovered
             When the target is outside the theorem (not a built-in MixtureTarget).
         """
-        schedule = _Schedule.of(grid, degree, sweeps, warm_start, pipeline)
+        schedule = _Schedule.of(grid, degree, sweeps, warm_start, pipeline, warm_start_gain)
         dec = Decomposition.of(target)
         start = StartSet.build(dec, float(schedule.times[0]), float(eta))
         block, per_window = 0.0, []

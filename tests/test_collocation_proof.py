@@ -219,6 +219,18 @@ def test_ring_bound_holds_cold_warm_and_pipelined(ring_case, options):
     assert np.max(_ring_errors(ring_case, Collocation(8, 3, **options))) <= bound.value
 
 
+def test_warm_start_gain_is_the_solvers_own(ring_case):
+    """A larger extrapolation gain makes the warm start's first iterate worse (part 5): the bound of a run is
+    computed with the run's own gain, and still holds for it."""
+    solver = Collocation(8, 3, warm_start=True, warm_start_gain=1e8)
+    options = solver.theorem_options()
+    assert options["warm_start_gain"] == 1e8
+    gained = THEOREM.run_bound(RING, ring_case[0], **options)
+    default = THEOREM.pathwise_bound(RING, ring_case[0], 8, 3, warm_start=True)
+    assert gained.value > default.value
+    assert np.max(_ring_errors(ring_case, solver)) <= gained.value
+
+
 def test_ring_start_time_scores_are_not_covered(ring_case):
     bound = THEOREM.pathwise_bound(RING, ring_case[0], 20, 12)
     assert bound.value < 1e-3

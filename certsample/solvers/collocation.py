@@ -1020,7 +1020,13 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
 
     def theorem_options(self) -> dict:
         """What ``proofs.get('collocation').run_bound`` needs of this solver."""
-        return {"degree": self.degree, "sweeps": self.sweeps, "warm_start": self.warm_start, "pipeline": self.pipeline}
+        return {
+            "degree": self.degree,
+            "sweeps": self.sweeps,
+            "warm_start": self.warm_start,
+            "pipeline": self.pipeline,
+            "warm_start_gain": self.warm_start_gain,
+        }
 
     def cost(self, grid, target=None) -> tuple[int, int]:
         """:func:`schedule_cost` of the grid's windows with their sweeps."""
@@ -1067,7 +1073,12 @@ class Collocation(ODESolver, ParallelSolver, PlannedSolver):
     def _warm(self, t, h_previous, h):
         key = ("warm", self.context.key(t), self.context.key(h_previous), self.context.key(h))
         if key not in self._cache:
-            warm = warm_start_matrix(self._window(t, h)[0], float(h_previous), float(h), self.warm_start_gain)
+            # from the float64 window in every context: the matrix proofs/collocation.py bounds (part 5)
+            if self.context.is_float64:
+                amat = self._window(t, h)[0]
+            else:
+                amat = _window_at(self.degree, float(t), float(h), self.weights, self.reference_variance)[0]
+            warm = warm_start_matrix(amat, float(h_previous), float(h), self.warm_start_gain)
             self._cache[key] = self.context.asarray(warm)
         return self._cache[key]
 
