@@ -108,6 +108,7 @@ __all__ = [
     "NotCovered",
     "expectation",
     "time_scales",
+    "scale_ends",
     "posterior_covariance_sup",
     "block_lipschitz_sup",
     "block_one_sided_sup",
@@ -451,6 +452,21 @@ def time_scales(lam, t_lo, t_hi):
     return a, 1 + (arb(lam) - 1) * a * a
 
 
+def scale_ends(lam, t_lo, t_hi):
+    """``(a_hi, v_lo, v_hi)``, exact balls with ``a <= a_hi``, ``v_lo <= v <= v_hi`` and ``v_lo > 0`` for ``a =
+    e^{-t}`` and ``v = 1 + (lam - 1) a^2`` at every forward time in ``[t_lo, t_hi]``: ``a`` is decreasing in ``t`` and
+    ``v`` affine in ``a^2``, so their ranges come from the ends (products of the balls of :func:`time_scales` over a
+    wide time range overestimate, and a square of ``v`` can then reach 0 and turn a quotient into NaN). The
+    quantities bounded with them below are monotone in ``a >= 0`` and in ``v > 0`` with nonnegative numerators, so
+    each is bounded by its value at the matching ends. Raises :class:`NotCovered` if ``v`` is not bounded away from
+    0."""
+    t_lo, t_hi = arb(t_lo).lower(), arb(t_hi).upper()
+    a_hi = (-t_lo).exp().upper()
+    x = arb_interval((-2 * t_hi).exp().lower(), (-2 * t_lo).exp().upper())
+    v_lo, v_hi = _affine_range(arb(lam), x)
+    return a_hi, v_lo, v_hi
+
+
 def posterior_covariance_sup(dec: Decomposition, t_lo, t_hi):
     """``C`` (an exact ball) with ``lambda_max Cov_r(nu) <= C`` at every point and forward time in
     ``[t_lo, t_hi]`` (module docstring): Popoviciu's bound, or the circle-tilt or tempered posterior bound of
@@ -482,17 +498,19 @@ def _popoviciu(dec: Decomposition):
 
 
 def block_lipschitz_sup(dec: Decomposition, t_lo, t_hi):
-    """``L >= ||grad s_J(u, t)||`` for every ``u`` and ``t in [t_lo, t_hi]`` (an exact ball)."""
-    a, v = time_scales(dec.block_variance, t_lo, t_hi)
+    """``L >= ||grad s_J(u, t)||`` for every ``u`` and ``t in [t_lo, t_hi]`` (an exact ball): ``max(1/v, a^2 C / v^2 -
+    1/v)`` with each term at its ends (:func:`scale_ends`)."""
+    a_hi, v_lo, v_hi = scale_ends(dec.block_variance, t_lo, t_hi)
     c = posterior_covariance_sup(dec, t_lo, t_hi)
-    return (1 / v).upper().max((a * a * c / (v * v) - 1 / v).upper())
+    return (1 / v_lo).upper().max((a_hi * a_hi * c / (v_lo * v_lo) - 1 / v_hi).upper())
 
 
 def block_one_sided_sup(dec: Decomposition, t_lo, t_hi):
-    """``mu >= lambda_max(I + grad s_J(u, t))`` for every ``u`` and ``t in [t_lo, t_hi]``."""
-    a, v = time_scales(dec.block_variance, t_lo, t_hi)
+    """``mu >= lambda_max(I + grad s_J(u, t))`` for every ``u`` and ``t in [t_lo, t_hi]``: ``1 - 1/v + a^2 C / v^2`` at
+    its ends (:func:`scale_ends`)."""
+    a_hi, v_lo, v_hi = scale_ends(dec.block_variance, t_lo, t_hi)
     c = posterior_covariance_sup(dec, t_lo, t_hi)
-    return (1 - 1 / v + a * a * c / (v * v)).upper()
+    return (1 - 1 / v_hi + a_hi * a_hi * c / (v_lo * v_lo)).upper()
 
 
 # ---------------------------------------------------------------------------- unequal variances on a ball

@@ -233,6 +233,7 @@ from .core import OutsideTheoremRange, RunPlan, RunTheorem, check_search_budget,
 from .midpoint_bounds import (
     NotCovered,
     StartSet,
+    _affine_range,
     _popoviciu,
     ball_sup,
     block_lipschitz_sup,
@@ -241,7 +242,7 @@ from .midpoint_bounds import (
     expectation,
     posterior_covariance_sup,
     reference_variance,
-    time_scales,
+    scale_ends,
     unequal_rates,
     variance_balls,
 )
@@ -438,6 +439,8 @@ def midpoint_error_integrals(h, scheme: Scheme, lipschitz):
     points (module docstring, step B2); ``lipschitz[i]`` bounds the score's Lipschitz constant on piece ``i``.
     """
     R, K = scheme.R, scheme.K
+    if not all(arb(x).is_finite() for x in lipschitz):  # no finite bound to integrate: the step's bound is inf
+        return arb("inf"), arb("inf")
     hr = h / R
     pieces = [_Piece(h, scheme, i) for i in range(R)]
     ends = {}
@@ -491,9 +494,11 @@ def region_coefficients(lam, radius, t, t_next, scheme: Scheme, lams=None):
         max |1/V - 1/v|`` (``1/V - 1/v = (lam_ci - lam) a^2 / (V v)``)."""
         x = e2t * E * E  # a(t - u)^2
         V = 1 + (lam - 1) * x
-        vs = [1 + (m - 1) * x for m in lams]
-        inv = amax([1 / v for v in vs])
-        beta = amax([abs(m - lam) * x / (V * v) for m, v in zip(lams, vs)])
+        # the quotients at the ends of the variances' ranges (no product of wide balls reaching 0: NaN)
+        V_lo = _affine_range(lam, x)[0]
+        v_los = [_affine_range(m, x)[0] for m in lams]
+        inv = amax([1 / v for v in v_los])
+        beta = amax([abs(m - lam).upper() * x.upper() / (V_lo * v) for m, v in zip(lams, v_los)])
         return 1 / V, a0 * E * radius * inv, beta
 
     c0, A0, beta0 = rates(arb(1))
@@ -594,9 +599,11 @@ def block_step(dec, t, t_next, scheme: Scheme) -> BlockStep:
     exponent = sum(((hi - lo) * mu for (lo, hi), mu in zip(cells, one_sided)), arb(0))
     ell = exponent.exp().upper()
     gain, shift, _, _ = region_coefficients(dec.block_variance, dec.block_radius, t, t_next, scheme)
-    a, v = time_scales(dec.block_variance, t_next, t)
+    # each sup below at the ends of a and v (scale_ends: nonnegative numerators, monotone in a >= 0 and v > 0)
+    a, v_lo, v_hi = scale_ends(dec.block_variance, t_next, t)
+    v3 = v_lo * v_lo * v_lo
     cov = posterior_covariance_sup(dec, t_next, t)
-    kappa = (1 - 1 / v).upper().max(arb(0))
+    kappa = (1 - 1 / v_hi).upper().max(arb(0))
     b, s = midpoint_error_integrals(h, scheme, lipschitz)
     spreads = [weight_spread(h, scheme, j) for j in range(R)]
     return BlockStep(
@@ -604,15 +611,14 @@ def block_step(dec, t, t_next, scheme: Scheme) -> BlockStep:
         region_gain=gain,
         region_shift=shift,
         path_growth=(kappa * h).exp().upper(),
-        path_shift=(h * a * radius / v).upper(),
-        inv_v=(1 / v).upper(),
-        shift_g0=(a * radius / v).upper(),
-        gain_g1=(1 - 1 / v).abs_upper(),
-        z_g1=(a * a * cov / (v * v * v)).upper(),
-        const_g1=(a * a * a * (cov * radius + cov.sqrt() * radius * radius / 2) / (v * v * v)).upper(),
+        path_shift=(h * a * radius / v_lo).upper(),
+        inv_v=(1 / v_lo).upper(),
+        shift_g0=(a * radius / v_lo).upper(),
+        gain_g1=(1 - 1 / v_lo).abs_upper().max((1 - 1 / v_hi).abs_upper()),
+        z_g1=(a * a * cov / v3).upper(),
+        const_g1=(a * a * a * (cov * radius + cov.sqrt() * radius * radius / 2) / v3).upper(),
         tilt_g1=(
-            a * _tilt_spread(dec) / (v * v)
-            + a * a * a * (cov * radius + cov.sqrt() * radius * radius / 4) / (v * v * v)
+            a * _tilt_spread(dec) / (v_lo * v_lo) + a * a * a * (cov * radius + cov.sqrt() * radius * radius / 4) / v3
         ).upper(),
         bias=b,
         spread=s,

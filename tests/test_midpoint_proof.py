@@ -453,3 +453,31 @@ def test_unequal_coarse_grid_bound_is_finite():
     from proofs.midpoint_ms import rms_bound
 
     assert math.isfinite(rms_bound(RATIO_100, cs.uniform_grid(2.0, 0.1, 8), Scheme()).value)
+
+
+@pytest.mark.parametrize("t_lo, t_hi", [(0.01, 1.25875), (0.5, 0.6)])
+def test_block_sups_dominate_sampled_times(t_lo, t_hi):
+    """The block's Lipschitz and one-sided bounds over a wide time range are finite (the ends of ``a`` and ``v``, not
+    ball products of them, which reached 0 there: NaN) and above their formulas at sampled times."""
+    from proofs.balls import arb
+    from proofs.midpoint_bounds import block_lipschitz_sup, block_one_sided_sup, posterior_covariance_sup
+
+    dec = decompose(cs.ring_mixture())
+    with arb_precision():
+        L = float(block_lipschitz_sup(dec, arb(t_lo), arb(t_hi)))
+        mu = float(block_one_sided_sup(dec, arb(t_lo), arb(t_hi)))
+        c = float(posterior_covariance_sup(dec, arb(t_lo), arb(t_hi)))
+    assert math.isfinite(L) and math.isfinite(mu)
+    for t in np.linspace(t_lo, t_hi, 21):
+        a2 = math.exp(-2 * t)
+        v = 1 + (dec.block_variance - 1) * a2
+        assert max(1 / v, a2 * c / v**2 - 1 / v) <= L and 1 - 1 / v + a2 * c / v**2 <= mu
+
+
+def test_parallel_coarse_grid_bound_does_not_raise():
+    """Four steps of the ring with two midpoints and a Picard sweep: a proved (finite or infinite) bound, where a
+    non-finite Lipschitz bound had made the integrals' quadrature raise ArithmeticError."""
+    from proofs.midpoint_ms import rms_bound
+
+    value = rms_bound(cs.ring_mixture(), cs.uniform_grid(10.0, 0.01, 4), Scheme(2, 1)).value
+    assert value > 0 and not math.isnan(value)
