@@ -35,6 +35,22 @@ def test_widening_is_at_least_nextafter_and_at_most_two_ulps():
         assert np.nextafter(x, -np.inf) >= d >= np.nextafter(np.nextafter(np.nextafter(x, -np.inf), -np.inf), -np.inf)
 
 
+def test_overflow_gives_no_nan_endpoint_and_nan_is_not_dropped():
+    """An overflowed sum widens to ``[DBL_MAX, inf]`` (``[-inf, -DBL_MAX]``), not a NaN endpoint that a later ``fmin``
+    or ``fmax`` could drop; products of such intervals still contain the exact products; NaN into log gives NaN."""
+    up, down = _compiled("next_up"), _compiled("next_down")
+    iadd, imul, log_b = _compiled("iadd"), _compiled("imul"), _compiled("log_bounds")
+    big = np.finfo(float).max
+    assert up(-np.inf) == -big and down(np.inf) == big and np.isnan(up(np.nan)) and np.isnan(down(np.nan))
+    assert iadd(1e308, 1e308, 1e308, 1e308) == (big, np.inf)
+    assert iadd(-1e308, -1e308, -1e308, -1e308) == (-np.inf, -big)
+    lo, hi = imul(1.0, 3.0, *iadd(-1e308, -1e308, -1e308, -1e308))  # exact: [-6e308, -2e308] less a little
+    assert lo == -np.inf and hi <= -1e308
+    lo, hi = imul(0.0, 2.0, *iadd(1e308, 1e308, 1e308, 1e308))  # the corner 0 * inf is NaN; its exact value 0 stays
+    assert lo <= 0.0 and hi == np.inf
+    assert all(np.isnan(log_b(2.0, np.nan))) and all(np.isnan(log_b(np.nan, np.nan)))
+
+
 def test_interval_operations_contain_the_exact_results():
     ops = {name: _compiled(name) for name in ("iadd", "isub", "imul", "idiv")}
     exact = {

@@ -180,7 +180,7 @@ U_HALF = 1.1102230246251565e-16  # u = 2^-53
 def _dot_bound(sl, sh, al, ah, terms):
     """Round outward a sum of ``terms`` interval products accumulated in round-to-nearest (see :func:`_conv`).
 
-    :func:`_conv` shows ``sum m_j >= s~ - k A~ - d`` with ``k = (terms + 3) u`` and ``d`` the underflows (at most
+    :func:`_conv` shows ``sum m_j >= s~ - k A~ - d`` with ``k = (terms + 2) u`` and ``d`` the underflows (at most
     ``terms 2^-1075``). The margin ``M = fl(fl(k' A~) + 1e-300)`` with ``k' = (terms + 4) u`` (exact: an integer
     times a power of 2) is at least ``k' A~ (1 - u)^2 + 1e-300 (1 - u) - 2^-1074`` (each rounding loses at most a
     factor ``1 - u`` or, below the normal range, half an ``eta``), and ``k' (1 - u)^2 >= k`` for ``2 u (terms + 4) <=
@@ -197,8 +197,8 @@ def _sum_bound(sl, sh, al, ah):
 
     Recursive summation ``s^_i = fl(s^_{i-1} + x_i)`` commits ``e_i = s^_i - (s^_{i-1} + x_i)`` with ``|e_i| <= u
     |s^_i|`` (round to nearest; a sum that is subnormal is exact), so ``|s^_N - sum x_i| <= u S`` with ``S = sum_i
-    |s^_i|``, all nonnegative: their computed sum ``A~`` has ``S <= A~ / (1 - gamma_{N-1}) <= 2 A~`` for ``N u <
-    1/2``. So ``sum x_i >= s^_N - 2 u A~``, evaluated with outward widening (``2 u A~`` is exact or rounds up in
+    |s^_i|``, all nonnegative: their computed sum ``A~`` has ``S <= A~ / (1 - gamma_{N-1}) <= 2 A~`` for ``(N - 1) u
+    <= 1/3``. So ``sum x_i >= s^_N - 2 u A~``, evaluated with outward widening (``2 u A~`` is exact or rounds up in
     ``next_up``); the upper endpoint likewise. Cancellation keeps the partial sums, and with them the bound, small
     (it bounds the rounding of the sum actually computed, not of the terms).
     """
@@ -258,7 +258,7 @@ def _conv(LO, HI, ra, rb, n):
 @device_function
 def _conv_from(LO, HI, ra, rb, n, first, weighted):
     """``sum_{j=first}^{n} w_j [a_j] [b_{n-j}]`` with ``w_j = j`` if ``weighted`` else 1 (bounded as in :func:`_conv`:
-    ``j`` times a product is one more rounding, covered by the same ``(n + 3) u`` with ``n`` counting it)."""
+    ``j`` times a product is one more rounding, covered by counting every term twice: ``terms = 2 (n + 1)``)."""
     sl = 0.0
     sh = 0.0
     al = 0.0
@@ -267,7 +267,7 @@ def _conv_from(LO, HI, ra, rb, n, first, weighted):
         a0 = LO[j, ra]
         a1 = HI[j, ra]
         if weighted:
-            a0 *= j  # exact when it does not overflow: an integer times a float rounds once
+            a0 *= j  # one more rounding of each product (an integer times a float): counted in terms = 2 (n + 1)
             a1 *= j
         sl, sh, al, ah = _add_product(a0, a1, LO[n - j, rb], HI[n - j, rb], sl, sh, al, ah)
     return _dot_bound(sl, sh, al, ah, 2 * (n + 1))

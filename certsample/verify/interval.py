@@ -11,8 +11,9 @@ IEEE-754 binary64 with the default rounding to nearest (ties to even); unit roun
 smallest subnormal ``eta = 2^-1074``. ``+, -, *, /`` and ``sqrt`` are correctly rounded, so the computed
 ``fl(x op y)`` is the float nearest to the exact ``x op y`` [1]_. Numba compiles without fast-math, and
 LLVM contracts ``a * b + c`` into a fused multiply-add only under fast-math flags, so no contraction
-changes these roundings on the CPU. (The bounds below hold as well when a product and a sum are fused:
-a fused operation rounds once, where the analysis allows two roundings.)
+changes these roundings on the CPU. NVVM does contract by default: the CUDA build fuses products into
+sums, and the bounds below hold there as well (a fused operation rounds once, where the analysis allows
+two roundings), though the CPU and CUDA results then differ in their last bits.
 
 *Widening.* Each result is widened outward by at least one ulp:
 
@@ -33,9 +34,17 @@ Sums of many products (the series products of :mod:`.fast_enclosure`) are instea
 round-to-nearest and bounded once, a posteriori, by the classical bound of recursive summation ([2]_,
 ch. 4); the proof is at :func:`~certsample.verify.fast_enclosure._conv`.
 
-Overflow rounds to ``+-inf``. Infinite endpoints are kept (an upper bound ``+inf`` is valid), and a
-NaN, which an infinite endpoint can produce, fails every comparison: the integrator checks that every
-box, remainder and radius it relies on is finite, and fails the step otherwise.
+Overflow rounds to ``+-inf``. Infinite endpoints are kept (an upper bound ``+inf`` is valid); the widening
+takes an overflowed ``-inf`` upper endpoint to ``-DBL_MAX`` and an overflowed ``+inf`` lower endpoint to
+``DBL_MAX`` (the exact value lies beyond them), so no endpoint is NaN after a widening and no sum of
+endpoints is ``inf - inf``. A NaN can still come from a corner ``0 * inf`` of :func:`imul` or ``inf / inf``
+of :func:`idiv`, where ``inf`` stands for an exact value beyond ``DBL_MAX``, and :func:`fmin` / :func:`fmax`
+drop a NaN in their second argument. That loses nothing: the exact corner ``0 * e = 0`` is also the corner
+of the same ``0`` with the factor's other endpoint (``0``, or NaN again only if that endpoint is infinite
+too, and then the other ``x != 0`` gives ``-inf`` and ``+inf``), and the exact ``e / e'`` (any value of the
+corner's sign) lies between the corners ``inf / y`` and ``x / inf`` of the same sign (``+-inf`` and ``+-0``)
+of a divisor that excludes 0. The integrator checks that every box, remainder and radius it relies on is
+finite, and fails the step otherwise.
 
 Elementary functions
 --------------------
@@ -81,6 +90,7 @@ __all__ = [
 
 TWO_M52 = 2.220446049250313e-16  # 2^-52
 ETA = 5e-324  # 2^-1074, the smallest subnormal
+DBL_MAX = 1.7976931348623157e308  # the largest finite float
 LOG2E = 1.4426950408889634  # any value: it only picks the reduction's k
 #: ln 2 = LN2_HI + LN2_LO + r with r in [LN2_RES_LO, LN2_RES_HI]; LN2_HI has 32 significant bits (fdlibm's
 #: split), so k * LN2_HI is exact for |k| < 2^21
@@ -112,14 +122,17 @@ def fmax(a, b):
 
 @device_function(inline=True)
 def next_up(x):
-    """A float ``>= nextafter(x, +inf)`` (at most two ulps above ``x``): see the module docstring."""
-    return x + (abs(x) * TWO_M52 + ETA)
+    """A float ``>= nextafter(x, +inf)`` (at most two ulps above ``x``): see the module docstring. ``-inf`` goes to
+    ``-DBL_MAX`` (an overflow to ``-inf`` stands for an exact value below it), where the sum would give NaN."""
+    up = x + (abs(x) * TWO_M52 + ETA)
+    return up if x != -math.inf else -DBL_MAX
 
 
 @device_function(inline=True)
 def next_down(x):
-    """A float ``<= nextafter(x, -inf)``."""
-    return x - (abs(x) * TWO_M52 + ETA)
+    """A float ``<= nextafter(x, -inf)``; ``+inf`` goes to ``DBL_MAX``."""
+    down = x - (abs(x) * TWO_M52 + ETA)
+    return down if x != math.inf else DBL_MAX
 
 
 @device_function(inline=True)
@@ -322,6 +335,8 @@ def log_bounds(xl, xh):
     ``mpmath.iv`` in the tests; ``2 atanh`` is increasing, so ``s_lo`` gives the lower bound and ``s_hi``
     the upper. ``e ln 2`` is an interval sum of the split of ``ln 2``.
     """
+    if xl != xl or xh != xh:  # NaN in, NaN out (as exp_bounds), not an interval ending at -inf
+        return math.nan, math.nan
     if not (xl > 0.0):
         lo = -math.inf
     else:
