@@ -16,8 +16,10 @@ with the exact score, the exact matrices ``A`` and the solver's own (float64) wa
 .. math::  |X(\delta) - x(\delta)|_2 \le \sqrt{E_K^2 + E_{\rm lin}^2},
 
 with ``E_lin`` of part 2 and ``E_K`` of the recursion of parts 3-6, every constant evaluated in Arb ball
-arithmetic and rounded up (:meth:`CollocationTheorem.pathwise_bound`). The float64 run's rounding is not
-covered (:func:`certsample.verify.certify` proves a run's errors a posteriori with
+arithmetic and rounded up (:meth:`CollocationTheorem.pathwise_bound`), except the posterior spread bounds taken
+from :mod:`certsample.lipschitz` (FB 3), which are float64 evaluations of a few operations widened by a
+relative ``1e-12`` for their rounding (an allowance argued there, not computed in Arb). The float64 run's
+rounding is not covered (:func:`certsample.verify.certify` proves a run's errors a posteriori with
 :func:`certsample.verify.enclose_flow`). Parts 1-6 of :mod:`proofs.flow_bounds` (decomposition, start set
 and its mass, frame and Lipschitz bounds, complex-time bound of the drift; part 5 the same for unequal
 variances; part 6 excluding a centre ball) are used below as "FB 1" to "FB 6". With ``exclude_centre=True``

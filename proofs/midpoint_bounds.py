@@ -476,7 +476,9 @@ def posterior_covariance_sup(dec: Decomposition, t_lo, t_hi):
 
     best = _popoviciu(dec)
     if len(dec.block_means) > 1 and len(dec.block_axes) <= 2:
-        best = best.min(arb(posterior_spread_on(dec.target, t_lo, t_hi)) * (1 + _GUARD))
+        # the float ends taken outward (a piece's ends are balls): a sup over a wider time range bounds this one
+        spread = posterior_spread_on(dec.target, lower_float(t_lo), upper_float(t_hi))
+        best = best.min(arb(spread) * (1 + _GUARD))
     return best.upper()
 
 

@@ -574,11 +574,13 @@ class BlockStep:
 def _tilt_spread(dec):
     """``D Lambda``: ``D = diam`` of the block means, ``Lambda >= E_r[max_c theta_c - theta]`` for every
     softmax ``r_c ~ w_c e^{theta_c}`` (module docstring, step B1)."""
-    w = [arb(float(x)) for x in dec.block_weights]
-    w_min, w_max = min(dec.block_weights), max(dec.block_weights)
-    w_min, w_max = arb(float(w_min)), arb(float(w_max))
-    total = sum(w, arb(0))  # the weights as stored; normalised exactly here
-    w_min, w_max = w_min / total, w_max / total
+    # the weights as stored are w_c / sum w rounded, each off by a relative (K' + 1) u at most: balls of that radius
+    # hold the exact normalised weights, whose ratios the bound needs
+    slack = (len(dec.block_weights) + 2) * 2.0**-53
+    w = [arb(float(x), float(x) * slack) for x in dec.block_weights]
+    w_min, w_max = min(w, key=lambda x: x.mid()), max(w, key=lambda x: x.mid())
+    total = sum(w, arb(0))
+    w_min, w_max = w_min.lower() / total, w_max.upper() / total
     spread = (1 - w_min) / (arb(1).exp() * w_min)
     spread = spread.min(((len(w) * w_max) / w_min).log())
     return (4 * _popoviciu(dec)).sqrt() * spread
