@@ -22,7 +22,7 @@ import numpy as np
 from proofs.balls import bound_text
 
 from ..confidence import clopper_pearson_upper, empirical_bernstein_upper
-from ..exact import linear_scheme_law
+from ..exact import linear_scheme_law, linear_scheme_rounding
 from ..metrics import gaussian_w2, sliced_w2
 from ..solvers import ODESolver
 
@@ -51,7 +51,8 @@ class Measurement:
         """``PASS``/``FAIL``/``INCONCLUSIVE`` against ``threshold``.
 
         Verified: PASS when the proved upper bound is at most the threshold, FAIL when the proved lower
-        bound exceeds it. Exact: a closed form in float64, judged with a relative margin of ``1e-9``.
+        bound exceeds it. Exact: a closed form in float64, judged with a relative margin of ``1e-9`` and its
+        ``uncertainty`` (the rounding allowance of :func:`~certsample.exact.linear_scheme_rounding`).
         Lower-bound statistics: FAIL only beyond the threshold plus the null distribution's ``(1 -
         alpha)`` quantile, else INCONCLUSIVE.
         """
@@ -62,9 +63,9 @@ class Measurement:
         if not math.isfinite(self.value):
             return "INCONCLUSIVE"
         if self.kind == "exact":
-            if self.value > threshold * (1 + 1e-9) + 1e-15:
+            if self.value - self.uncertainty > threshold * (1 + 1e-9) + 1e-15:
                 return "FAIL"
-            return "PASS" if self.value <= threshold * (1 - 1e-9) - 1e-15 else "INCONCLUSIVE"
+            return "PASS" if self.value + self.uncertainty <= threshold * (1 - 1e-9) - 1e-15 else "INCONCLUSIVE"
         return "FAIL" if self.value > threshold + self.null_quantile else "INCONCLUSIVE"
 
 
@@ -100,10 +101,11 @@ class ExactLaw:
         mean, var = linear_scheme_law(self.solver, twin, result.grid)
         law = twin.law_at(result.grid.delta)
         w2 = gaussian_w2(mean, var, law.means[0], law.variances[0])
+        rounding = linear_scheme_rounding(law.means[0], len(result.grid.steps))
         return Measurement(
             w2,
             w2,
-            0.0,
+            rounding,
             0.0,
             "W2 between the exact Gaussian output law of the scheme and q_delta (closed form, float64)",
             "exact",
