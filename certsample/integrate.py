@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +22,8 @@ from .validation import check_int, check_particles_finite, real_array
 __all__ = ["SampleResult", "sample", "initial_particles", "integrate_numpy", "plan_from_eps", "BACKENDS"]
 
 BACKENDS = ("numpy", "cpu", "cuda")
+#: the largest step in OU time a run takes: ``e^{2h}`` (variances of the SDE solvers' steps) stays finite in float64
+MAX_STEP = 350.0
 INIT_STEP = 0xFFFFFFFF  # Philox step word reserved for the starting particles
 
 
@@ -166,6 +169,8 @@ def sample(
     pilot : int
         Pilot particles for ``eps``.
     """
+    if solver_options is not None and not isinstance(solver_options, Mapping):
+        raise TypeError(f"solver_options must be a dict of solver options, got {type(solver_options).__name__}")
     solver = get_solver(solver, **(solver_options or {}))
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose from {BACKENDS}")
@@ -182,6 +187,11 @@ def sample(
     first_particle = check_int("first_particle", first_particle, 0)
     n, x_init = _particle_count(n, x_init, d)
     check_run_fits(n, d, solver, backend)
+    if float(np.max(grid.steps)) > MAX_STEP:
+        raise ValueError(
+            f"a step of {float(np.max(grid.steps)):.3g} in OU time (T={grid.T:g} in {len(grid)} steps): the solvers' "
+            f"factors e^h overflow float64 beyond h = {MAX_STEP:g}; use more steps or a smaller T"
+        )
     if isinstance(solver, SDESolver) and float(np.max(grid.steps)) > 1.0:
         warnings.warn(
             f"{solver.name}: steps up to {float(np.max(grid.steps)):.3g} in OU time; stochastic schemes "
@@ -214,8 +224,8 @@ def _particle_count(n, x_init, d: int):
     if x_init is None:
         return (1000 if n is None else check_int("number of particles n", n, 1)), None
     x_init = np.array(real_array("x_init", x_init))
-    if x_init.ndim != 2 or x_init.shape[1] != d:
-        raise ValueError(f"x_init must have shape (n, {d}), got {x_init.shape}")
+    if x_init.ndim != 2 or x_init.shape[1] != d or x_init.shape[0] < 1:
+        raise ValueError(f"x_init must have shape (n, {d}) with n >= 1 rows, got {x_init.shape}")
     if n is not None and n != x_init.shape[0]:
         raise ValueError(f"n={n!r} but x_init has {x_init.shape[0]} rows; give one or make them agree")
     if not np.all(np.isfinite(x_init)):

@@ -53,7 +53,7 @@ from tqdm.auto import trange
 from .arrays import is_numpy, like, namespace, to_numpy
 from .forward import TimeGrid
 from .noise import NoiseSource
-from .oracle import ScoreOracle
+from .oracle import ScoreError, ScoreOracle
 from .solvers import Collocation, ExponentialODE, ParallelRandomizedMidpoint, RandomizedMidpoint
 
 __all__ = [
@@ -105,6 +105,11 @@ class DenoiserScore:
         batch = x.shape[0]
         sig = like(np.asarray(sigma, dtype=float), x) if not is_numpy(x) else np.asarray(sigma, dtype=float)
         out = self.model(xp.reshape(x, (batch,) + self.item_shape), sig, **self._extra(batch // self.n))
+        if tuple(getattr(out, "shape", ())) != (batch,) + self.item_shape:
+            raise ScoreError(
+                f"the model returned shape {tuple(getattr(out, 'shape', ()))} for a batch of shape "
+                f"{(batch,) + self.item_shape}; a denoiser returns its input's shape"
+            )
         out = xp.reshape(out, (batch, -1))
         if batch == self.n:
             self.last_denoised = out
@@ -131,7 +136,9 @@ class DenoiserScore:
 
 def _schedule(sigmas):
     """``(positive sigmas, ends at zero)`` of a k-diffusion schedule, checked."""
-    sig = to_numpy(sigmas).astype(float).ravel()
+    sig = to_numpy(sigmas).astype(float)
+    if sig.ndim != 1:
+        raise ValueError(f"sigmas must be a 1-D schedule, got an array of shape {sig.shape}")
     if sig.size < 2 or not np.all(np.isfinite(sig)):
         raise ValueError(f"sigmas must be a finite 1-D schedule of at least two noise levels, got {sig!r}")
     if np.any(np.diff(sig) >= 0):
@@ -147,6 +154,10 @@ def _sample(solver, model, x, sigmas, extra_args, callback, disable, seed, stats
     """Run ``solver`` over the schedule on the batch ``x`` (any shape, any namespace); see the module docstring."""
     xp = namespace(x)
     positive, ends_at_zero = _schedule(sigmas)
+    if len(x.shape) < 1 or x.shape[0] < 1:
+        raise ValueError(f"x must be a batch of at least one sample (shape (n, ...)), got shape {tuple(x.shape)}")
+    if not bool(xp.all(xp.isfinite(x))):
+        raise ValueError("x contains NaN or inf: the starting noise must be finite")
     n, item = x.shape[0], tuple(x.shape[1:])
     d = int(np.prod(item)) if item else 1
     score = DenoiserScore(model, item, n, extra_args)

@@ -28,6 +28,17 @@ class ScoreError(ValueError):
     """A score function returned NaN/inf or an array of the wrong shape."""
 
 
+def _diverged(states) -> str:
+    """What the states a score failed at say about the cause: non-finite or huge states mean the solver's state
+    diverged before the score was asked (a step too large for the solver), not a fault of the score."""
+    if not np.all(np.isfinite(states)):
+        return "; those particles are themselves NaN/inf: the solver's state diverged (a step too large?)"
+    size = float(np.max(np.abs(states))) if states.size else 0.0
+    if size > 1e100:
+        return f"; those particles reach |x| = {size:.3g}: the solver's state diverged (a step too large?)"
+    return ""
+
+
 class ScoreOracle:
     """Wrap a batched ``score(x, t)`` with counting and checks.
 
@@ -74,9 +85,10 @@ class ScoreOracle:
             raise ScoreError(f"score returned shape {tuple(out.shape)} for input of shape {tuple(x.shape)} at {when}")
         xp = namespace(out)
         if not bool(xp.all(xp.isfinite(out))):
-            bad = int(np.sum(~np.all(np.isfinite(to_numpy(out)), axis=1)))
+            rows = ~np.all(np.isfinite(to_numpy(out)), axis=1)
             raise ScoreError(
-                f"score returned NaN/inf for {bad} of {x.shape[0]} particles at {when} (evaluation {self.nfe})"
+                f"score returned NaN/inf for {int(np.sum(rows))} of {x.shape[0]} particles at {when} (evaluation "
+                f"{self.nfe}){_diverged(to_numpy(x)[rows])}"
             )
         return out
 
@@ -153,6 +165,9 @@ class PerturbedOracle(ScoreOracle):
                 )
             base = as_oracle(base, dim)
         super().__init__(base._score, base.dim, None)
+        #: the exact target behind the base score (None for a bare callable or a perturbed base): error_l2 is the
+        #: score error against this target only
+        self.base_target = None if isinstance(base, PerturbedOracle) else base.target
         self.bias, self.noise, self.seed = float(bias), float(noise), seed
         u = np.ones(self.dim) if direction is None else np.asarray(direction, dtype=float)
         if u.shape != (self.dim,) or not np.linalg.norm(u) > 0:
@@ -167,6 +182,7 @@ class PerturbedOracle(ScoreOracle):
 
     @property
     def error_l2(self) -> float:
+        """The root mean square of the perturbation: the score error against :attr:`base_target`'s score."""
         return math.hypot(self.bias, self.noise)
 
     def _evaluate(self, x, t):

@@ -146,6 +146,12 @@ def test_false_fail_rate_of_the_statistical_refutation():
         dict(confidence=float("nan")),
         dict(eps=0.0),
         dict(eps=float("inf")),
+        dict(delta=-1.0),
+        dict(delta=0.0),
+        dict(T=0.001),
+        dict(T=float("nan")),
+        dict(max_steps=0),
+        dict(max_steps="5"),
     ],
 )
 def test_verdict_parameters_are_validated(kwargs):
@@ -166,6 +172,46 @@ def test_every_built_in_target_is_accepted_or_refused_by_name():
         GAUSS, "exponential-ode", eps=0.3, score=lambda x, t: GAUSS.score(x, t), n=8, n_verify=4, n_steps=200, **QUIET
     )
     assert cert.accuracy_verdict == "PASS" and cert.theorem_verdict.startswith("NOT APPLICABLE")
+
+
+def test_certify_arguments_of_the_wrong_kind_are_named():
+    from certsample.memory import InsufficientMemoryError
+
+    with pytest.raises(TypeError, match="target must be a certsample target"):
+        certify("ring", eps=0.1, **QUIET)
+    with pytest.raises(TypeError, match="log must be"):
+        certify(GAUSS, eps=0.1, log=5, workers=1)
+    with pytest.raises(InsufficientMemoryError, match="GiB"):
+        certify(GAUSS, eps=0.1, n=10**13, n_verify=2, **QUIET)
+    # NumPy scalars are numbers
+    assert certify(GAUSS, "exponential-ode", eps=np.float32(0.3), n=4, n_steps=50, **QUIET).accuracy_verdict == "PASS"
+
+
+def test_a_perturbed_oracle_of_another_target_has_no_known_error():
+    """PerturbedOracle.error_l2 is the error against its own base: against another target it is unknown, so the
+    theorem is not applied (it was, with error 0, and then falsely refuted)."""
+    other = cs.gaussian(GAUSS.means[0] + 0.3, GAUSS.variances[0])
+    cert = certify(GAUSS, "exponential-ode", eps=0.05, n=8, n_steps=100, score=PerturbedOracle(other), **QUIET)
+    assert cert.theorem_verdict.startswith("NOT APPLICABLE")
+
+
+def test_exact_law_of_a_gaussian_far_from_the_origin():
+    """The exact law of a linear scheme is probed at its mean: a mean of 1e9 no longer cancels every digit of the
+    mean's change (the W2 read 14.7 instead of 0.084)."""
+    from certsample.exact import linear_scheme_law
+    from certsample.solvers import get_solver
+
+    grid = uniform_grid(30.0, 0.01, 200)
+    far, near = cs.gaussian([1e9], [1.0]), cs.gaussian([0.0], [1.0])
+    solver = get_solver("exponential-sde")
+    mean_far, var_far = linear_scheme_law(solver, far, grid)
+    mean_near, var_near = linear_scheme_law(solver, near, grid)
+    a = math.exp(-grid.delta)  # the scheme is affine in the target's mean: the law moves with a(delta) m
+    offset_far = mean_far[0] - a * 1e9
+    # differences of outputs near 1e9 carry its ulp (1.2e-7): that, not the mean's size, is the error left
+    assert abs(offset_far - mean_near[0]) < 1e-5 and var_far[0] == pytest.approx(var_near[0], rel=1e-6)
+    cert = certify(far, "exponential-sde", eps=1.0, n=20, n_steps=200, T=30.0, **QUIET)
+    assert cert.accuracy_verdict == "PASS" and cert.measured < 0.1
 
 
 def test_unknown_solver_and_step_budget_are_named():

@@ -138,3 +138,12 @@ def test_bad_input_is_named(start):
         sample_exponential(lambda x, s: x * np.nan, start, karras_sigmas(4, 0.1, 10.0), disable=True)
     with pytest.raises(ValueError, match="sigma_min < sigma_max"):
         karras_sigmas(5, 1.0, 0.5)
+    sigmas = karras_sigmas(4, 0.1, 10.0)
+    with pytest.raises(ValueError, match="x contains NaN"):  # not blamed on the model
+        sample_exponential(denoiser, np.full(start.shape, np.nan), sigmas, disable=True)
+    with pytest.raises(ValueError, match="at least one sample"):
+        sample_exponential(denoiser, np.zeros((0,) + start.shape[1:]), sigmas, disable=True)
+    with pytest.raises(ScoreError, match="returned shape"):
+        sample_exponential(lambda x, s: x[:1], start, sigmas, disable=True)
+    with pytest.raises(ValueError, match="1-D"):
+        sample_exponential(denoiser, start, np.ones((2, 2)), disable=True)

@@ -50,6 +50,7 @@ propagates.
 from __future__ import annotations
 
 import math
+import numbers
 import sys
 from dataclasses import dataclass
 
@@ -61,6 +62,7 @@ from proofs.core import RunTheorem, search_budget
 from ..confidence import check_confidence
 from ..forward import make_grid
 from ..integrate import initial_particles, sample
+from ..memory import check_run_fits
 from ..oracle import PerturbedOracle, ScoreOracle
 from ..solvers import PlannedSolver, get_solver
 from ..validation import check_int
@@ -158,6 +160,7 @@ def certify(
     """
     job = _Job.checked(dict(locals()))  # the arguments, checked
     solver_obj = get_solver(solver)
+    check_run_fits(n, target.dim, solver_obj, backend)
     job.T = default_horizon(solver_obj, target, eps, delta, job.score_error) if T is None else T
     check = theorem_for(solver_obj, target, job.T, delta, job.score_error)
     strategy = choose_measurement(solver_obj, target, score is None)
@@ -221,8 +224,19 @@ class _Job:
     def checked(cls, args: dict) -> _Job:
         """The job of :func:`certify`'s keyword arguments ``args``, each checked (ValueError naming a bad one)."""
         eps, z, confidence, score = args["eps"], args["z"], args["confidence"], args["score"]
+        target = args["target"]
+        if not (hasattr(target, "score") and hasattr(target, "dim") and hasattr(target, "law_at")):
+            raise TypeError(
+                f"target must be a certsample target (e.g. certsample.make_target('ring')), got {type(target).__name__}"
+            )
         _positive("eps", eps)
         _positive("z", z)
+        _positive("delta", args["delta"])
+        horizon = args["T"]
+        if horizon is not None and not (_is_real(horizon) and math.isfinite(horizon) and horizon > args["delta"]):
+            raise ValueError(f"horizon T must be finite and > delta={args['delta']}, got {horizon!r}")
+        if not (args["log"] is None or isinstance(args["log"], bool) or callable(args["log"])):
+            raise TypeError(f"log must be True, False or a callable taking a message, got {type(args['log']).__name__}")
         check_confidence(confidence)
         for budget in ("verify_seconds", "plan_seconds"):
             if args[budget] is not None:
@@ -234,14 +248,14 @@ class _Job:
             target=args["target"],
             eps=float(eps),
             score=score,
-            score_error=_score_error(score, args["score_error"]),
+            score_error=_score_error(score, args["score_error"], args["target"]),
             n=n,
             n_verify=_n_verify(n, args["n_verify"]),
             n_steps=None if n_steps is None else check_int("n_steps", n_steps, 1),
-            delta=args["delta"],
+            delta=float(args["delta"]),
             backend=args["backend"],
             seed=args["seed"],
-            max_steps=args["max_steps"],
+            max_steps=check_int("max_steps", args["max_steps"], 1),
             z=z,
             confidence=confidence,
             replicates=check_int("replicates", args["replicates"], 20),
@@ -544,14 +558,16 @@ def _expected_seconds(job, solver, grid, verifier, checked):
     return text
 
 
-def _score_error(score, declared):
+def _score_error(score, declared, target):
+    """The score's L2 error against ``target``'s exact score: declared, 0 for the exact score, a
+    :class:`PerturbedOracle`'s ``error_l2`` when its base is ``target`` itself, else unknown (None)."""
     if declared is not None:
-        if not (isinstance(declared, (int, float)) and math.isfinite(declared) and declared >= 0):
+        if not (_is_real(declared) and math.isfinite(declared) and declared >= 0):
             raise ValueError(f"score_error must be a finite number >= 0, got {declared!r}")
         return float(declared)
     if score is None:
         return 0.0
-    if isinstance(score, PerturbedOracle):
+    if isinstance(score, PerturbedOracle) and score.base_target is target:
         return score.error_l2
     return None
 
@@ -560,7 +576,12 @@ def _stderr_log(message):
     print(message, file=sys.stderr, flush=True)
 
 
+def _is_real(value) -> bool:
+    """A real number (NumPy scalars included), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
 def _positive(name, value):
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    ok = _is_real(value) and math.isfinite(value) and value > 0
     if not ok:
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
