@@ -352,6 +352,9 @@ def main(argv=None) -> int:
     except (ValueError, FloatingPointError) as err:
         print(f"certsample: error: {err}", file=sys.stderr)
         return 2
+    except MemoryError as err:  # an allocation the run's own estimate did not cover (e.g. a target of huge --dim)
+        print(f"certsample: error: out of memory ({err}); use a smaller --dim or --n", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # `certsample ... | head`: the reader left; stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

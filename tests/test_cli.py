@@ -68,6 +68,17 @@ def test_unknown_solver_is_a_clean_error(capsys):
     assert "unknown solver 'nope'" in capsys.readouterr().err
 
 
+def test_an_allocation_that_fails_is_a_clean_error(capsys, monkeypatch):
+    import certsample.targets
+
+    def too_big(*args, **kwargs):
+        raise MemoryError("Unable to allocate 47.7 GiB")
+
+    monkeypatch.setattr(certsample.targets, "make_target", too_big)
+    assert main(["sample", "--dim", "100000000", "--n", "5", "--no-progress"]) == 2
+    assert "out of memory" in capsys.readouterr().err
+
+
 def test_listing_commands(capsys):
     assert main(["solvers"]) == 0
     assert "euler-maruyama" in capsys.readouterr().out
