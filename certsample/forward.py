@@ -9,6 +9,7 @@ times to the early-stopping time ``delta > 0``.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -72,6 +73,9 @@ class TimeGrid:
 
 def _check_horizon(T, delta, n_steps):
     check_int("n_steps", n_steps, 1)
+    for label, value in (("early-stopping time delta", delta), ("horizon T", T)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(f"{label} must be a real number, got {value!r}")
     if not (math.isfinite(delta) and delta > 0):
         raise ValueError(f"early-stopping time delta must be > 0, got {delta!r}")
     if not (math.isfinite(T) and T > delta):
