@@ -2,8 +2,9 @@
 
 Imported only when ``backend='cuda'`` is asked for (CUDA start-up is not free). Each resident thread has
 its own scratch and walks particles ``thread, thread + stride, ...``; a particle's result depends on its
-start box alone, so it is the CPU's to the bit wherever the two targets round alike (the simulator runs
-the same Python, and the tests compare them).
+start box alone. The simulator runs the same Python as the CPU, to the bit (the tests compare them); on a
+GPU, NVVM fuses products into sums by default, so the balls differ from the CPU's in their last bits, each
+proved (the interval bounds hold for fused operations: :mod:`.interval`).
 """
 
 from __future__ import annotations
