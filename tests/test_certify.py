@@ -187,6 +187,17 @@ def test_certify_arguments_of_the_wrong_kind_are_named():
     assert certify(GAUSS, "exponential-ode", eps=np.float32(0.3), n=4, n_steps=50, **QUIET).accuracy_verdict == "PASS"
 
 
+def test_confidence_statements_leave_out_the_particles_that_tuned_the_steps():
+    """With no theorem to set the step count, the steps are tuned on the first pilot particles' proved errors:
+    those are not independent of the run, so the Clopper-Pearson and Bernstein statements use the others."""
+    cert = certify(
+        GAUSS, "exponential-ode", eps=0.3, score=lambda x, t: GAUSS.score(x, t), n=12, n_verify=12, pilot=4, **QUIET
+    )
+    keys = [k for k in cert.population if "confidence" in k]
+    assert len(keys) == 2 and all("on the 8 not in the tuning pilot" in k for k in keys)
+    assert any("tuned on the proved errors of 4 pilot particles" in note for note in cert.notes)
+
+
 def test_a_perturbed_oracle_of_another_target_has_no_known_error():
     """PerturbedOracle.error_l2 is the error against its own base: against another target it is unknown, so the
     theorem is not applied (it was, with error 0, and then falsely refuted)."""

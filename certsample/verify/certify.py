@@ -219,6 +219,7 @@ class _Job:
     init: str = "standard"
     x0: np.ndarray | None = None
     client: object = None
+    steered: int = 0  # the first checked particles whose errors chose the step count (the tuning pilot)
 
     @classmethod
     def checked(cls, args: dict) -> _Job:
@@ -294,7 +295,7 @@ class _Job:
 def _measurement(strategy, job, solver, check, verifier, checked):
     """The measurement object of ``strategy`` for this job."""
     if strategy is VerifiedEnclosures:
-        return VerifiedEnclosures(verifier, checked, job.eps, job.confidence)
+        return VerifiedEnclosures(verifier, checked, job.eps, job.confidence, steered=job.steered)
     if strategy is SampleStatistics:
         metric = check.theorem.metric if check.theorem is not None else "W2"
         return SampleStatistics(job.target, job.seed, metric, job.alpha, job.replicates)
@@ -345,10 +346,12 @@ def _choose_grid(job, solver_arg, solver, check, verifier, notes):
     elif n_steps is None and verifier is not None:
         pilot = min(job.pilot, job.n, job.n_verify)
         n_steps, stalled = _tune_steps(job, solver, grid_kind, verifier, pilot)
+        job.steered = pilot
         reason = check.reason or "the theorem's bound cannot reach eps"
         notes.append(
             f"no theorem sets the step count ({reason}); {n_steps} steps were tuned on the proved "
-            f"errors of {pilot} pilot particles, which are among the checked ones"
+            f"errors of {pilot} pilot particles, which are among the checked ones (their errors count in the "
+            "proved RMS, not in the confidence statements, which need particles independent of the step count)"
         )
         if stalled:
             notes.append(stalled)

@@ -123,8 +123,11 @@ class VerifiedEnclosures:
     def applies(solver, target, exact_score: bool) -> bool:
         return isinstance(solver, ODESolver)
 
-    def __init__(self, verifier, checked: int, eps: float, confidence: float):
+    def __init__(self, verifier, checked: int, eps: float, confidence: float, steered: int = 0):
         self.verifier, self.checked, self.eps, self.confidence = verifier, checked, eps, confidence
+        #: the first ``steered`` checked particles chose the step count (a tuning pilot): their errors are not
+        #: independent of the run, so the confidence statements leave them out
+        self.steered = int(steered)
 
     def measure(self, result) -> Measurement:
         m, eps, confidence = self.checked, self.eps, self.confidence
@@ -132,20 +135,22 @@ class VerifiedEnclosures:
         # RMS of proved bounds, rounded outward (a few ulps cover the float64 sums)
         rms_up = float(np.sqrt(np.mean(upper**2))) * (1 + 1e-12)
         rms_lo = float(np.sqrt(np.mean(lower**2))) * (1 - 1e-12)
-        exceed = int(np.sum(upper > eps))
         worst = float(np.max(upper))
-        population = {
-            "checked particles": m,
-            "max proved error": worst,
-            f"fraction of trajectories with error > eps (upper bound, {confidence:.0%} confidence, "
-            "Clopper-Pearson)": clopper_pearson_upper(exceed, m, confidence),
-        }
-        if m >= 2:
+        population = {"checked particles": m, "max proved error": worst}
+        # the confidence statements treat their particles as an i.i.d. sample given the run: not the pilot's
+        sample = upper[min(self.steered, m) :]
+        where = f", on the {len(sample)} not in the tuning pilot" if self.steered else ""
+        if len(sample) >= 1:
+            population[
+                f"fraction of trajectories with error > eps (upper bound, {confidence:.0%} confidence, "
+                f"Clopper-Pearson{where})"
+            ] = clopper_pearson_upper(int(np.sum(sample > eps)), len(sample), confidence)
+        if len(sample) >= 2:
             cap = (TAIL_FACTOR * eps) ** 2
-            ucb = empirical_bernstein_upper(list(np.minimum(upper**2, cap)), cap, confidence)
+            ucb = empirical_bernstein_upper(list(np.minimum(sample**2, cap)), cap, confidence)
             population[
                 f"sqrt E min(e^2, ({TAIL_FACTOR:g} eps)^2) (upper bound, {confidence:.0%} confidence, "
-                "empirical Bernstein)"
+                f"empirical Bernstein{where})"
             ] = math.sqrt(ucb)
         unproved = self.verifier.unproved(m)
         if m == len(result.samples) and not unproved:
