@@ -41,7 +41,8 @@ Step counts. When a theorem applies, ``nfe_required`` is the smallest evaluation
 rigorous error bound is at most ``eps`` (so the bound at the count used never exceeds ``eps``). A
 :class:`~certsample.solvers.PlannedSolver` plans its own grid from ``eps``. Otherwise an ODE solver's
 step count is tuned on the proved errors of the first ``pilot`` checked particles (doubling until they
-are below ``eps / 2``); an SDE solver needs ``n_steps``.
+are below ``eps / 2``), which then stay out of the confidence statements (the run was chosen on them); an
+SDE solver needs ``n_steps``.
 
 Only named failures (:mod:`.errors`) become verdicts or refusals; any other exception is a bug and
 propagates.
@@ -160,7 +161,7 @@ def certify(
     """
     job = _Job.checked(dict(locals()))  # the arguments, checked
     solver_obj = get_solver(solver)
-    check_run_fits(n, target.dim, solver_obj, backend)
+    check_run_fits(job.n, target.dim, solver_obj, backend)
     job.T = default_horizon(solver_obj, target, eps, delta, job.score_error) if T is None else T
     check = theorem_for(solver_obj, target, job.T, delta, job.score_error)
     strategy = choose_measurement(solver_obj, target, score is None)
