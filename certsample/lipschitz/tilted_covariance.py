@@ -24,8 +24,16 @@ import numpy as np
 #: :func:`tilted_covariance_sup`).
 _LIPSCHITZ = 2.0
 #: Float64 evaluation of a softmax covariance of at most a few hundred points in the unit disc errs by
-#: far less than this; added to the result so the bound covers the rounding.
+#: far less than this; added to the result so the bound covers the rounding (:func:`_rounding` for more points).
 _ROUNDING = 1e-12
+
+
+def _rounding(n_points: int) -> float:
+    """The rounding allowance for ``n_points`` points: sums of ``n`` terms of size at most 1 err by a few ``n``
+    ulps, so ``1e-14 n`` covers them, and at least :data:`_ROUNDING` (an estimate from the operation count)."""
+    return max(_ROUNDING, 1e-14 * n_points)
+
+
 _DIRECTIONS = 720  # angular cells of the far-field argument
 
 
@@ -154,7 +162,7 @@ def tilted_covariance_sup(points, weights, tol: float = 0.01) -> float:
         half /= 2
         offsets = np.stack([g.ravel() for g in np.meshgrid(*[[-half, half]] * h, indexing="ij")], axis=1)
         centres = (centres[:, None, :] + offsets[None]).reshape(-1, h)
-    return min(popoviciu, max(best + tol, far) + _ROUNDING)
+    return min(popoviciu, max(best + tol, far) + _rounding(len(points)))
 
 
 # ---------------------------------------------------------------------------- tempered posteriors
@@ -372,7 +380,7 @@ def tempered_covariance_sup(points, weights, lam_lo: float, lam_hi: float, rtol:
         best = max(best, float(value.max()))
         open_ = bound > best * (1 + rtol) + 1e-12
         cells = np.concatenate([_split(cells[open_ & (axis == k)], k) for k in range(3)])
-    return min(popoviciu, max(best * (1 + rtol), far) + _ROUNDING)
+    return min(popoviciu, max(best * (1 + rtol), far) + _rounding(len(points)))
 
 
 def near_set_diameter_sup(points, gap: float) -> float:
@@ -416,10 +424,10 @@ def near_set_diameter_sup(points, gap: float) -> float:
         best = max(best, float(_set_diameter(sq, excess <= gap).max()))
         cells = cells[bound > best]
         if not len(cells):
-            return max(best, far) + _ROUNDING
+            return max(best, far) + _rounding(len(points))
         half /= 2
         cells = (cells[:, None] + half * offsets[None]).reshape(-1, 2)
-    return max(best, float(bound.max()), far) + _ROUNDING  # squares below 1e-16: their bound stands
+    return max(best, float(bound.max()), far) + _rounding(len(points))  # squares below 1e-16: their bound stands
 
 
 def _set_diameter(sq, member):
