@@ -33,6 +33,8 @@ def real_array(label: str, value) -> np.ndarray:
     arr = np.asarray(value)
     if np.iscomplexobj(arr):
         raise ValueError(f"{label} must be real, got a complex array")
+    if arr.dtype == object and any(x is None for x in arr.flat):  # NumPy would read None as NaN
+        raise ValueError(f"{label} must be an array of real numbers, got None in it")
     try:
         return np.asarray(arr, dtype=float)
     except (TypeError, ValueError):

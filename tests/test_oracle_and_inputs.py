@@ -56,6 +56,7 @@ def test_user_callable_score_runs_and_matches_the_built_in_target():
         (dict(solver_options=[1]), TypeError, "solver_options must be a dict"),
         (dict(T=1e6), ValueError, "overflow"),
         (dict(T="10"), ValueError, "horizon T must be a real number"),
+        (dict(x_init=np.array([[None, 1.0]] * 4)), ValueError, "got None"),
     ],
 )
 def test_bad_sample_arguments(kwargs, error, message):
