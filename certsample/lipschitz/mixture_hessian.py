@@ -19,7 +19,8 @@ import math
 import numba
 import numpy as np
 
-#: Float64 evaluation of the per-box bounds errs by rounding only; this relative margin covers it.
+#: Float64 evaluation of the per-box bounds errs by rounding only; this relative margin covers it where the
+#: exponents are moderate (larger ones widen it: :func:`diagonal_mixture_hessian_sup`'s last lines).
 _ROUNDING = 1e-10
 _MAX_BOXES = 200_000  # a search that needs more returns its current (valid, looser) bound
 _BATCH = 256
@@ -345,7 +346,11 @@ def diagonal_mixture_hessian_sup(
             heapq.heappush(heap, (-float(upper[j]), next(ticket), right_lo, hi[j]))
     # an open box carries its parent's bound, which covers it
     result = max(closed, max((-item[0] for item in heap), default=-math.inf))
-    return result + _ROUNDING * (abs(result) + float(np.max(inv_top)))
+    # the exponents l_e - l_c are sums of terms up to inv (|m| + radius)^2, each rounded: their absolute error,
+    # and so the relative error of e^{l_e - l_c}, grows with that size (an estimate, 64 ulps of it)
+    exponent_size = float(np.max(inv_top * (np.abs(centres) + np.abs(centre_rad) + radius) ** 2))
+    margin = max(_ROUNDING, 64 * 2.0**-53 * exponent_size)
+    return result + margin * (abs(result) + float(np.max(inv_top)))
 
 
 def _checked_search_inputs(centres, variances, weights, centres_hi, variances_hi, radius, rtol):
