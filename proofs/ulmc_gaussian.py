@@ -163,9 +163,14 @@ def ulmc_gaussian_w2_bound(
     kink ``r = a``) are Gauss-Legendre rules with 24 nodes of entire functions (exponential
     polynomials of rate at most 4 in ``h alpha``, ``h r``). For ``h <= 1`` they extend to the
     Bernstein ellipse ``rho = 4`` with modulus at most ``e^{10}`` times a polynomial of degree 2, and
-    the Gauss-Legendre error ``64 M / (15 (rho^2 - 1) rho^{2n})`` is below ``1e-20``; float64 rounding
-    in the ``log2 N`` squarings of the 17x17 affine step map stays far below the ``1e-9`` relative inflation applied.
-    So ``certified`` is True for ``h <= 1``; larger steps return the same number, not certified.
+    the Gauss-Legendre error ``64 M / (15 (rho^2 - 1) rho^{2n})`` is below ``1e-20`` where ``c = u / s_i <=
+    4`` (the generator's eigenvalues ``-1 +- sqrt(1 - c)`` then have modulus at most 2, the rate 4 of the
+    products; ``L`` at least a quarter of the target's largest curvature). Float64 rounding in
+    the ``log2 N`` squarings of the 17x17 affine step map, and in ``A - Phi`` (both ``I + O(h)``, so a
+    relative ``u / h^2``), is covered by the relative inflation ``max(1e-9, 64 u / h^2)`` applied (an
+    estimate from the operation count, checked against an 80-bit recomputation down to ``h = 1e-4``). So
+    ``certified`` is True for ``h <= 1`` and ``c <= 4``; otherwise the same number is returned, not
+    certified, with the reason.
     """
     mean = np.asarray(mean, dtype=float)
     cov = np.asarray(cov, dtype=float)
@@ -186,7 +191,7 @@ def ulmc_gaussian_w2_bound(
     total = 0.0
     cache = {}
     for s_i, offset in zip(eig, offsets):
-        key = round(float(s_i), 15)
+        key = float(s_i)  # exactly: equal eigenvalues share their operators, no two others do
         if key not in cache:
             cache[key] = _step_operators(u / s_i, h, u)
         lin, q = cache[key]
@@ -201,11 +206,17 @@ def ulmc_gaussian_w2_bound(
         affine[:16, 16] = q.ravel()
         affine[16, 16] = 1.0
         total += (np.linalg.matrix_power(affine, n_steps) @ np.append(m.ravel(), 1.0))[0]
-    value = math.sqrt(max(total, 0.0)) * (1 + _ROUNDING)
-    certified = h <= H_MAX
-    reason = (
-        "synchronous coupling with the exact diffusion, second moments by an exact recursion"
-        if certified
-        else f"h = {h} > {H_MAX}: the quadrature error statement needs h <= {H_MAX}"
-    )
+    # T holds A - Phi, both I + O(h): their difference loses digits like u / h^2 (relative)
+    value = math.sqrt(max(total, 0.0)) * (1 + max(_ROUNDING, 64 * 2.0**-53 / (h * h)))
+    c_max = u / float(eig.min())
+    certified = h <= H_MAX and c_max <= 4.0
+    if h > H_MAX:
+        reason = f"h = {h} > {H_MAX}: the quadrature error statement needs h <= {H_MAX}"
+    elif c_max > 4.0:
+        reason = (
+            f"L = {L} is below a quarter of the target's largest curvature 1 / {float(eig.min()):.3g}: the "
+            "quadrature error statement needs u / s_i <= 4 (faster oscillating kernels otherwise)"
+        )
+    else:
+        reason = "synchronous coupling with the exact diffusion, second moments by an exact recursion"
     return ULMCGaussianBound(value, certified, reason)

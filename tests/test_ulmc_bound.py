@@ -85,3 +85,18 @@ def test_bound_is_only_attached_where_it_is_proved():
         ulmc_gaussian_w2_bound([0.0, 0.0], [[1.0, 0.0], [0.0, 0.0]], 0.2, 1.0, 10)
     with pytest.raises(ValueError, match="h and L"):
         ulmc_gaussian_w2_bound(MEAN, COV, -0.1, 1.0, 10)
+
+
+def test_distinct_tiny_variances_get_their_own_operators():
+    """Eigen-directions share their step operators only when their variances are equal: 1e-16 and 4e-16 once shared
+    one (a cache key rounded to 15 decimals), and the bound came out a million times below the true error."""
+    both = ulmc_gaussian_w2_bound(np.zeros(2), np.diag([1e-16, 4e-16]), 0.2, 1e16, 100).value
+    each = [ulmc_gaussian_w2_bound(np.zeros(1), np.diag([s]), 0.2, 1e16, 100).value for s in (1e-16, 4e-16)]
+    assert both == pytest.approx(math.hypot(*each), rel=1e-9) and both > 0.07
+
+
+def test_a_curvature_bound_below_the_targets_is_not_certified():
+    L = cs.gaussian(MEAN, COV).score_lipschitz(0.0)
+    bound = ulmc_gaussian_w2_bound(MEAN, COV, 0.2, L / 8, 20)
+    assert not bound.certified and "curvature" in bound.reason
+    assert ulmc_gaussian_w2_bound(MEAN, COV, 0.2, L, 20).certified
