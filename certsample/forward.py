@@ -9,11 +9,10 @@ times to the early-stopping time ``delta > 0``.
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
-from .validation import check_int
+from .validation import check_int, is_real
 
 __all__ = ["alpha", "sigma", "sigma2", "TimeGrid", "uniform_grid", "exponential_grid", "make_grid"]
 
@@ -71,15 +70,21 @@ class TimeGrid:
         return f"TimeGrid(T={self.T:g}, delta={self.delta:g}, n_steps={len(self)})"
 
 
-def _check_horizon(T, delta, n_steps):
-    check_int("n_steps", n_steps, 1)
+def check_times(T, delta) -> None:
+    """ValueError naming ``delta`` unless it is a finite number ``> 0``, or ``T`` (None: not given) unless it is a
+    finite number ``> delta``."""
     for label, value in (("early-stopping time delta", delta), ("horizon T", T)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        if value is not None and not is_real(value):
             raise ValueError(f"{label} must be a real number, got {value!r}")
     if not (math.isfinite(delta) and delta > 0):
         raise ValueError(f"early-stopping time delta must be > 0, got {delta!r}")
-    if not (math.isfinite(T) and T > delta):
+    if T is not None and not (math.isfinite(T) and T > delta):
         raise ValueError(f"horizon T must be finite and > delta={delta}, got {T!r}")
+
+
+def _check_horizon(T, delta, n_steps):
+    check_int("n_steps", n_steps, 1)
+    check_times(T, delta)
 
 
 def uniform_grid(T: float, delta: float, n_steps: int) -> TimeGrid:

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
-__all__ = ["check_int", "positive_finite", "real_array", "check_particles_finite"]
+__all__ = ["check_int", "is_real", "positive_finite", "real_array", "check_particles_finite"]
+
+
+def is_real(value) -> bool:
+    """A real number (NumPy and mpmath scalars included), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 def check_int(label: str, value, lowest: int) -> int:

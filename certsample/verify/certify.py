@@ -51,7 +51,6 @@ propagates.
 from __future__ import annotations
 
 import math
-import numbers
 import sys
 from dataclasses import dataclass
 
@@ -61,12 +60,12 @@ from proofs.balls import bound_text
 from proofs.core import RunTheorem, search_budget
 
 from ..confidence import check_confidence
-from ..forward import make_grid
+from ..forward import check_times, make_grid
 from ..integrate import initial_particles, sample
 from ..memory import check_run_fits
 from ..oracle import PerturbedOracle, ScoreOracle
 from ..solvers import PlannedSolver, get_solver
-from ..validation import check_int
+from ..validation import check_int, is_real
 from .certificate import Certificate
 from .errors import BoundUnreachable, CertifyError, HypothesisNotMet, OutsideTheoremRange, StepBudgetExceeded
 from .measurement import SampleStatistics, VerifiedEnclosures, choose_measurement
@@ -233,10 +232,7 @@ class _Job:
             )
         _positive("eps", eps)
         _positive("z", z)
-        _positive("delta", args["delta"])
-        horizon = args["T"]
-        if horizon is not None and not (_is_real(horizon) and math.isfinite(horizon) and horizon > args["delta"]):
-            raise ValueError(f"horizon T must be finite and > delta={args['delta']}, got {horizon!r}")
+        check_times(args["T"], args["delta"])
         if not (args["log"] is None or isinstance(args["log"], bool) or callable(args["log"])):
             raise TypeError(f"log must be True, False or a callable taking a message, got {type(args['log']).__name__}")
         check_confidence(confidence)
@@ -566,7 +562,7 @@ def _score_error(score, declared, target):
     """The score's L2 error against ``target``'s exact score: declared, 0 for the exact score, a
     :class:`PerturbedOracle`'s ``error_l2`` when its base is ``target`` itself, else unknown (None)."""
     if declared is not None:
-        if not (_is_real(declared) and math.isfinite(declared) and declared >= 0):
+        if not (is_real(declared) and math.isfinite(declared) and declared >= 0):
             raise ValueError(f"score_error must be a finite number >= 0, got {declared!r}")
         return float(declared)
     if score is None:
@@ -580,12 +576,7 @@ def _stderr_log(message):
     print(message, file=sys.stderr, flush=True)
 
 
-def _is_real(value) -> bool:
-    """A real number (NumPy scalars included), not a bool."""
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-
-
 def _positive(name, value):
-    ok = _is_real(value) and math.isfinite(value) and value > 0
+    ok = is_real(value) and math.isfinite(value) and value > 0
     if not ok:
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
