@@ -24,6 +24,7 @@ into one batch of ``m n`` for the model, with every ``extra_args`` tensor whose 
 repeated ``m`` times; per-sample times reach the model as per-sample ``sigma``. The randomized midpoints'
 uniforms are certsample's Philox numbers (keyed by ``seed`` and the batch index, the same as
 :func:`certsample.sample` draws), computed on the host and sent to the device as ``n`` numbers per step.
+A NumPy batch is computed in float64 (the model sees float64) and returned in its own floating dtype.
 
 Examples
 --------
@@ -55,6 +56,7 @@ from .forward import TimeGrid
 from .noise import NoiseSource
 from .oracle import ScoreError, ScoreOracle
 from .solvers import Collocation, ExponentialODE, ParallelRandomizedMidpoint, RandomizedMidpoint
+from .validation import is_real
 
 __all__ = [
     "karras_sigmas",
@@ -74,9 +76,18 @@ def karras_sigmas(n: int, sigma_min: float, sigma_max: float, rho: float = 7.0) 
         raise ValueError(f"n must be an integer >= 2, got {n!r}")
     if not (0 < sigma_min < sigma_max and math.isfinite(sigma_max)):
         raise ValueError(f"need 0 < sigma_min < sigma_max < inf, got {sigma_min!r}, {sigma_max!r}")
+    if not (is_real(rho) and math.isfinite(rho) and rho > 0):
+        raise ValueError(f"rho must be a finite number > 0, got {rho!r}")
     ramp = np.linspace(0.0, 1.0, n)
-    lo, hi = sigma_min ** (1 / rho), sigma_max ** (1 / rho)
-    return np.append((hi + ramp * (lo - hi)) ** rho, 0.0)
+    with np.errstate(over="ignore"):
+        lo, hi = np.float64(sigma_min) ** (1 / rho), np.float64(sigma_max) ** (1 / rho)
+        sigmas = np.append((hi + ramp * (lo - hi)) ** rho, 0.0)
+    if not (np.all(np.isfinite(sigmas)) and np.all(np.diff(sigmas) < 0)):
+        raise ValueError(
+            f"rho={rho!r} is too small for sigma_min={sigma_min!r}, sigma_max={sigma_max!r}: sigma^(1/rho) "
+            "overflows or the schedule is not strictly decreasing in float64"
+        )
+    return sigmas
 
 
 def ou_times(sigmas) -> np.ndarray:
@@ -96,8 +107,8 @@ class DenoiserScore:
             raise TypeError(f"model must be callable as model(x, sigma, **extra_args), got {type(model).__name__}")
         self.model, self.item_shape, self.n = model, tuple(item_shape), int(n)
         self.extra_args = dict(extra_args or {})
-        #: the model's last output for the whole batch (one state per particle), for callbacks
-        self.last_denoised = None
+        #: the noise level whose evaluation :attr:`watched` keeps for callbacks (a step's start), and that output
+        self.watch_sigma, self.watched = None, None
 
     def denoise(self, x, sigma):
         """``model(x, sigma)`` on a flat batch ``x`` ``(m n, d)`` with per-sample ``sigma`` (host ``(m n,)``)."""
@@ -105,14 +116,22 @@ class DenoiserScore:
         batch = x.shape[0]
         sig = like(np.asarray(sigma, dtype=float), x) if not is_numpy(x) else np.asarray(sigma, dtype=float)
         out = self.model(xp.reshape(x, (batch,) + self.item_shape), sig, **self._extra(batch // self.n))
-        if tuple(getattr(out, "shape", ())) != (batch,) + self.item_shape:
+        if not hasattr(out, "shape") or (not is_numpy(x) and namespace(out) is not xp):
+            raise ScoreError(f"the model returned a {type(out).__name__} for a {type(x).__name__} batch")
+        if tuple(out.shape) != (batch,) + self.item_shape:
             raise ScoreError(
-                f"the model returned shape {tuple(getattr(out, 'shape', ()))} for a batch of shape "
+                f"the model returned shape {tuple(out.shape)} for a batch of shape "
                 f"{(batch,) + self.item_shape}; a denoiser returns its input's shape"
             )
         out = xp.reshape(out, (batch, -1))
-        if batch == self.n:
-            self.last_denoised = out
+        if self.watch_sigma is not None and self.watched is None:
+            # the block of n states all at the watched level: a step's evaluation at its start (the only
+            # state a solver evaluates at the step's start time is the start itself)
+            levels = np.asarray(sigma, dtype=float).reshape(-1, self.n)
+            at_start = np.flatnonzero(np.all(levels == self.watch_sigma, axis=1))
+            if at_start.size:
+                j = int(at_start[0])
+                self.watched = out[j * self.n : (j + 1) * self.n, ...]
         return out
 
     def _extra(self, copies: int) -> dict:
@@ -130,13 +149,21 @@ class DenoiserScore:
         t = np.broadcast_to(np.asarray(t, dtype=float), (y.shape[0],))
         a = np.exp(-t)
         x = y / like(a[:, None], y)
-        denoised = self.denoise(x, np.sqrt(np.expm1(2 * t)))
+        denoised = self.denoise(x, noise_level(t))
         return (denoised - x) / like(2 * np.sinh(t)[:, None], y)
+
+
+def noise_level(t):
+    """``sigma = sqrt(e^{2t} - 1)``: the VE noise level of OU time ``t`` (inverse of :func:`ou_times`)."""
+    return np.sqrt(np.expm1(2 * np.asarray(t, dtype=float)))
 
 
 def _schedule(sigmas):
     """``(positive sigmas, ends at zero)`` of a k-diffusion schedule, checked."""
-    sig = to_numpy(sigmas).astype(float)
+    sig = to_numpy(sigmas)
+    if sig.dtype.kind not in "fiu":
+        raise ValueError(f"sigmas must be real numbers, got an array of dtype {sig.dtype}")
+    sig = sig.astype(float)
     if sig.ndim != 1:
         raise ValueError(f"sigmas must be a 1-D schedule, got an array of shape {sig.shape}")
     if sig.size < 2 or not np.all(np.isfinite(sig)):
@@ -147,15 +174,30 @@ def _schedule(sigmas):
         raise ValueError(f"sigmas must be >= 0, got {sig[-1]!r} last")
     ends_at_zero = sig[-1] == 0
     positive = sig[:-1] if ends_at_zero else sig
+    times = ou_times(positive)
+    if not np.all(np.isfinite(times)):
+        raise ValueError(f"sigmas up to {positive[0]:g} are too large: their OU time log(1 + sigma^2) / 2 overflows")
+    if not np.all(np.diff(times) < 0) or times[-1] <= 0:
+        raise ValueError(
+            "the OU times log(1 + sigma^2) / 2 of these sigmas do not decrease strictly to a positive value in "
+            f"float64 (the positive sigmas end at {positive[-1]:g}): sigmas too close together, or below about 1e-154"
+        )
     return positive, ends_at_zero
 
 
 def _sample(solver, model, x, sigmas, extra_args, callback, disable, seed, stats):
-    """Run ``solver`` over the schedule on the batch ``x`` (any shape, any namespace); see the module docstring."""
+    """Run ``solver`` over the schedule on the batch ``x`` (any shape, any namespace); see the module docstring.
+
+    ``callback`` gets what k-diffusion's samplers pass (called once a step is done, with the step's start): ``x``
+    at ``sigmas[i]``, ``denoised = model(x, sigmas[i])`` (the solver's own evaluation there; every solver here
+    evaluates at its step's start, else one more model call outside ``nfe``), ``i``, ``sigma``, ``sigma_hat``.
+    """
     xp = namespace(x)
     positive, ends_at_zero = _schedule(sigmas)
     if len(x.shape) < 1 or x.shape[0] < 1:
         raise ValueError(f"x must be a batch of at least one sample (shape (n, ...)), got shape {tuple(x.shape)}")
+    if is_numpy(x) and np.asarray(x).dtype.kind not in "fiu":
+        raise ValueError(f"x must be real, got an array of dtype {np.asarray(x).dtype}")
     if not bool(xp.all(xp.isfinite(x))):
         raise ValueError("x contains NaN or inf: the starting noise must be finite")
     n, item = x.shape[0], tuple(x.shape[1:])
@@ -169,39 +211,54 @@ def _sample(solver, model, x, sigmas, extra_args, callback, disable, seed, stats
         noise = NoiseSource(seed, np.arange(n), d)
         state = solver.init(grid)
         for k in trange(len(grid), disable=disable):
+            start = y
+            score.watch_sigma, score.watched = float(noise_level(times[k])), None
             y, state = solver.step(y, float(grid.times[k]), float(grid.steps[k]), k, oracle, noise, state)
             if callback is not None:
-                callback(
-                    {
-                        "x": xp.reshape(y * math.exp(times[k + 1]), x.shape),
-                        "i": k,
-                        "sigma": positive[k],
-                        "sigma_hat": positive[k],
-                        "denoised": _shaped(score.last_denoised, x.shape),
-                    }
-                )
-    out = y * math.exp(times[-1])
+                at_start = start * math.exp(times[k])
+                denoised = score.watched
+                if denoised is None:
+                    denoised = score.denoise(at_start, np.full(n, score.watch_sigma))
+                callback(_report(k, positive[k], at_start, denoised, x.shape))
+        score.watch_sigma = None
+    before = y * math.exp(times[-1])
+    out = before
     if ends_at_zero:
-        out = score.denoise(out, np.full(n, positive[-1]))
+        out = _finite_output(score.denoise(before, np.full(n, positive[-1])), positive[-1])
         oracle.nfe += 1
         oracle.rounds += 1
         if callback is not None:
-            callback(
-                {
-                    "x": xp.reshape(out, x.shape),
-                    "i": len(positive) - 1,
-                    "sigma": positive[-1],
-                    "sigma_hat": positive[-1],
-                    "denoised": xp.reshape(out, x.shape),
-                }
-            )
+            callback(_report(len(positive) - 1, positive[-1], before, out, x.shape))
     if stats is not None:
         stats.update(nfe=oracle.nfe, rounds=oracle.rounds, solver=solver.name)
-    return xp.reshape(out, x.shape)
+    out = xp.reshape(out, x.shape)
+    return out.astype(x.dtype, copy=False) if is_numpy(x) and np.asarray(x).dtype.kind == "f" else out
 
 
-def _shaped(value, shape):
-    return None if value is None else namespace(value).reshape(value, shape)
+def _report(i, sigma, x, denoised, shape):
+    """A k-diffusion callback's dict for step ``i`` at ``sigma``."""
+    xp = namespace(x)
+    return {
+        "x": xp.reshape(x, shape),
+        "i": i,
+        "sigma": sigma,
+        "sigma_hat": sigma,
+        "denoised": xp.reshape(denoised, shape),
+    }
+
+
+def _finite_output(denoised, sigma):
+    """The final denoising step's output, checked as every score evaluation is: real and finite."""
+    if is_numpy(denoised) and np.iscomplexobj(denoised):
+        raise ScoreError(f"the model returned complex values at sigma={sigma:g} (the final denoising step)")
+    xp = namespace(denoised)
+    if not bool(xp.all(xp.isfinite(denoised))):
+        rows = int(np.sum(~np.all(np.isfinite(to_numpy(denoised)), axis=1)))
+        raise ScoreError(
+            f"the model returned NaN/inf for {rows} of {denoised.shape[0]} samples at sigma={sigma:g} "
+            "(the final denoising step)"
+        )
+    return denoised
 
 
 def sample_exponential(model, x, sigmas, extra_args=None, callback=None, disable=None, seed=0, stats=None):

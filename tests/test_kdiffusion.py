@@ -147,3 +147,64 @@ def test_bad_input_is_named(start):
         sample_exponential(lambda x, s: x[:1], start, sigmas, disable=True)
     with pytest.raises(ValueError, match="1-D"):
         sample_exponential(denoiser, start, np.ones((2, 2)), disable=True)
+
+
+@pytest.mark.parametrize("sampler, options", SAMPLERS)
+def test_callbacks_follow_k_diffusion(sampler, options, start):
+    """k-diffusion calls back with the state at ``sigmas[i]`` and ``denoised = model(x, sigmas[i])``; the last call
+    (the step to 0) with the state before denoising and the output as ``denoised``."""
+    sigmas = karras_sigmas(12, 0.05, 10.0)
+    reports = []
+    out = sampler(denoiser, start, sigmas, disable=True, callback=reports.append, **options)
+    assert [r["i"] for r in reports] == list(range(len(sigmas) - 1))
+    np.testing.assert_allclose(reports[0]["x"], start, rtol=1e-14)
+    for report in reports:
+        assert report["sigma"] == sigmas[report["i"]] and report["denoised"] is not None
+        x = np.asarray(report["x"])
+        expected = denoiser(x, np.full(start.shape[0], report["sigma"]))
+        np.testing.assert_allclose(report["denoised"], expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(reports[-1]["denoised"], out)
+    if sampler is sample_collocation:  # accurate enough to tell each state lies at its own sigma, not the next one
+        for report in reports:
+            here, following = sigmas[report["i"]], sigmas[report["i"] + 1]
+            at_sigma = np.max(np.abs(exact_flow(start, sigmas[0], here) - report["x"]))
+            at_next = np.max(np.abs(exact_flow(start, sigmas[0], following) - report["x"]))
+            assert at_sigma < 1e-3 * at_next
+
+
+def test_final_denoising_step_is_checked(start):
+    sigmas = karras_sigmas(4, 0.05, 10.0)
+
+    def nan_at_the_end(x, sigma):
+        return denoiser(x, sigma) * (np.nan if np.all(sigma < 0.06) else 1.0)
+
+    for sampler, options in SAMPLERS:
+        with pytest.raises(ScoreError, match="final denoising step"):
+            sampler(nan_at_the_end, start, sigmas, disable=True, **options)
+    with pytest.raises(ScoreError, match="complex"):
+        sample_exponential(lambda x, s: denoiser(x, s) + (0j if np.all(s < 0.06) else 0), start, sigmas, disable=True)
+
+
+def test_float32_batches_keep_their_dtype(start):
+    out = sample_exponential(denoiser, start.astype(np.float32), karras_sigmas(4, 0.05, 10.0), disable=True)
+    ref = sample_exponential(denoiser, start, karras_sigmas(4, 0.05, 10.0), disable=True)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, ref.astype(np.float32), rtol=1e-5, atol=1e-5)
+
+
+def test_schedules_and_models_that_cannot_work_are_named(start):
+    for rho in (np.nan, np.inf, 0.0, -1.0, "7"):
+        with pytest.raises(ValueError, match="rho"):
+            karras_sigmas(5, 0.01, 80.0, rho=rho)
+    with pytest.raises(ValueError, match="rho=0.001 is too small"):
+        karras_sigmas(5, 0.01, 80.0, rho=1e-3)
+    with pytest.raises(ValueError, match="overflows"):
+        sample_exponential(denoiser, start, np.array([1e200, 1.0, 0.0]), disable=True)
+    with pytest.raises(ValueError, match="1e-154"):
+        sample_exponential(denoiser, start, np.array([1.0, 1e-170, 0.0]), disable=True)
+    for sigmas in (np.array(["80", "10", "1", "0"]), np.array([True, False])):
+        with pytest.raises(ValueError, match="sigmas must be real"):
+            sample_exponential(denoiser, start, sigmas, disable=True)
+    xps = pytest.importorskip("array_api_strict")
+    with pytest.raises(ScoreError, match="returned a ndarray"):
+        sample_exponential(lambda x, s: np.ones(x.shape), xps.asarray(start), karras_sigmas(4, 0.1, 10.0), disable=True)
