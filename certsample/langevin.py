@@ -172,8 +172,9 @@ def sample_logconcave(
         Gaussian target started at the default ``x_0 ~ N(0, I)``, ``v_0 ~ N(0, u I)``, ``extra`` also
         holds ``w2_bound``, a proved upper bound on ``W2(law(x_N), q_0)`` for this ``h``, ``L`` and
         ``n_steps`` with explicit constants (:func:`proofs.ulmc_gaussian.ulmc_gaussian_w2_bound`, proof
-        in its docstring), and ``w2_bound_certified`` (True for ``h <= 1`` and ``L`` at least a quarter
-        of the target's largest curvature).
+        in its docstring), and ``w2_bound_certified`` (True for a diagonal covariance, whose
+        eigen-directions are exact; for a rotated one they come from float64 ``eigh``, with the reason in
+        ``w2_bound_reason``).
 
     References
     ----------

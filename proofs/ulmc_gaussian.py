@@ -27,11 +27,48 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .balls import PRECISION, arb, arb_precision, flint_module, upper_float
+
 __all__ = ["ULMCGaussianBound", "ulmc_gaussian_w2_bound", "exp_generator"]
 
 _NODES = 24  # Gauss-Legendre nodes per integral (the error analysis is in ulmc_gaussian_w2_bound)
-_ROUNDING = 1e-9  # relative inflation covering float64 rounding in the recursion
-H_MAX = 1.0  # largest step for which the quadrature error statement is made
+#: Bernstein-ellipse parameters tried for the Gauss-Legendre error bound (the least bound is used)
+_ELLIPSES = tuple(2.0**k for k in range(1, 31))
+#: largest relative radius of the bound's ball before the precision is raised
+_RELATIVE_RADIUS = 1e-10
+
+
+class _Float64:
+    """The elementary functions of the step's formulas on float64 arrays."""
+
+    exp, expm1 = staticmethod(np.exp), staticmethod(np.expm1)
+
+    @staticmethod
+    def cosh_sinhc(c, s):
+        """``(cosh(w s), sinh(w s) / w)``, ``w = sqrt(1 - c)``: through complex ``w`` (``c > 1``), ``s`` at ``w = 0``."""
+        s = np.asarray(s, dtype=float)
+        w = np.sqrt(complex(1.0 - c))
+        return np.real(np.cosh(w * s)), (s if w == 0 else np.real(np.sinh(w * s) / w))
+
+
+class _Balls:
+    """The same functions on Arb balls: each result contains the exact value for every point of its arguments."""
+
+    exp, expm1 = staticmethod(lambda x: x.exp()), staticmethod(lambda x: x.expm1())
+
+    @staticmethod
+    def cosh_sinhc(c, s):
+        """As :meth:`_Float64.cosh_sinhc`, as the entire functions ``0F1(; 1/2; z)`` and ``s 0F1(; 3/2; z)`` of ``z =
+        (1 - c) s^2 / 4``: one formula for every ``c``, no branch at ``c = 1``."""
+        z = (1 - c) * s * s / 4
+        return z.hypgeom_0f1(arb(0.5)), s * z.hypgeom_0f1(arb(1.5))
+
+
+def _transition_entries(c, s, ops):
+    """The entries of ``exp(s G)``, ``G = [[0, 1], [-c, -2]]``: ``e^{-s} (cosh(ws) I + (sinh(ws) / w) (G + I))``."""
+    ch, sh = ops.cosh_sinhc(c, s)
+    decay = ops.exp(-s)
+    return ((decay * (ch + sh), decay * sh), (-c * decay * sh, decay * (ch - sh)))
 
 
 def exp_generator(c, s):
@@ -41,43 +78,51 @@ def exp_generator(c, s):
     (sinh(ws) / w) (G + I))``; ``sinh(ws) / w`` is taken through complex ``w`` (``c > 1``) and as
     ``s`` at ``w = 0``.
     """
-    s = np.asarray(s, dtype=float)
-    w = np.sqrt(complex(1.0 - c))
-    ch = np.real(np.cosh(w * s))
-    sh = s if w == 0 else np.real(np.sinh(w * s) / w)
-    g_plus = np.array([[1.0, 1.0], [-c, -1.0]])
-    out = ch[..., None, None] * np.eye(2) + sh[..., None, None] * g_plus
-    return np.exp(-s)[..., None, None] * out
+    return _stacked(_transition_entries(c, np.asarray(s, dtype=float), _Float64))
+
+
+def _stacked(entries):
+    """A 2x2 nested tuple of arrays as one array ``shape + (2, 2)``."""
+    return np.stack([np.stack(np.broadcast_arrays(*row), axis=-1) for row in entries], axis=-2)
+
+
+def _scheme_entries(c, h, a, ops):
+    """The randomized-midpoint step's linear map on ``(y, v)`` for ``u grad f(y) = c y`` and midpoint time ``a``."""
+    e_a, e_h = -ops.expm1(-2 * a), -ops.expm1(-2 * h)
+    half_y, half_v = 1 - 0.5 * c * (a - 0.5 * e_a), 0.5 * e_a  # x_half's row
+    late = ops.exp(-2 * (h - a))
+    y_gain, v_gain = 0.5 * c * h * (1 - late), c * h * late
+    return (
+        (1 - y_gain * half_y, 0.5 * e_h - y_gain * half_v),
+        (-v_gain * half_y, ops.exp(-2 * h) - v_gain * half_v),
+    )
 
 
 def _scheme_matrix(c, h, a):
-    """The randomized-midpoint step's linear map on ``(y, v)`` for ``u grad f(y) = c y``; batched over
-    midpoint times ``a`` (shape ``a.shape + (2, 2)``)."""
-    a = np.asarray(a, dtype=float)
-    e_a, e_h = -np.expm1(-2 * a), -math.expm1(-2 * h)
-    half_y, half_v = 1 - 0.5 * c * (a - 0.5 * e_a), 0.5 * e_a  # x_half's row
-    late = np.exp(-2 * (h - a))
-    y_gain, v_gain = 0.5 * c * h * (1 - late), c * h * late
-    return np.stack(
-        [
-            np.stack([1 - y_gain * half_y, 0.5 * e_h - y_gain * half_v], axis=-1),
-            np.stack([-v_gain * half_y, math.exp(-2 * h) - v_gain * half_v], axis=-1),
-        ],
-        axis=-2,
+    """:func:`_scheme_entries` in float64, batched over midpoint times ``a`` (shape ``a.shape + (2, 2)``)."""
+    return _stacked(_scheme_entries(c, h, np.asarray(a, dtype=float), _Float64))
+
+
+def _kernel_entries(c, h, a, r, before, ops):
+    """The step's noise kernels against ``dB_r`` over ``sqrt(u)``: ``(scheme, exact)``, two entries each; ``before``
+    is ``1 - e^{-2(a - r)}`` for ``r < a``, else 0."""
+    late = ops.exp(-2 * (h - a))
+    scheme = (
+        -ops.expm1(-2 * (h - r)) - 0.5 * c * h * (1 - late) * before,
+        2 * ops.exp(-2 * (h - r)) - c * h * late * before,
     )
+    (_, p01), (_, p11) = _transition_entries(c, h - r, ops)
+    return scheme, (2 * p01, 2 * p11)
 
 
 def _noise_kernels(c, h, a, r, u):
     """Kernels ``(k_scheme(r), k_exact(r))`` (each ``r.shape + (2,)``) of the step's noises against
-    ``dB_r``; ``a`` broadcasts against ``r``."""
-    late = np.exp(-2 * (h - np.asarray(a, dtype=float)))
+    ``dB_r``, in float64; ``a`` broadcasts against ``r``."""
+    a, r = np.asarray(a, dtype=float), np.asarray(r, dtype=float)
     before = (r < a) * -np.expm1(-2 * np.clip(a - r, 0, None))  # (1 - e^{-2(a - r)}) on [0, a)
-    scheme = math.sqrt(u) * np.stack(
-        [-np.expm1(-2 * (h - r)) - 0.5 * c * h * (1 - late) * before, 2 * np.exp(-2 * (h - r)) - c * h * late * before],
-        axis=-1,
-    )
-    exact = 2 * math.sqrt(u) * exp_generator(c, h - r)[..., :, 1]
-    return scheme, exact
+    scheme, exact = _kernel_entries(c, h, a, r, before, _Float64)
+    root = math.sqrt(u)
+    return root * np.stack(np.broadcast_arrays(*scheme), axis=-1), root * np.stack(np.broadcast_arrays(*exact), axis=-1)
 
 
 def _gauss_legendre(lo, hi, n=_NODES):
@@ -87,23 +132,142 @@ def _gauss_legendre(lo, hi, n=_NODES):
     return 0.5 * (hi - lo) * x + 0.5 * (hi + lo), 0.5 * (hi - lo) * w
 
 
-def _step_operators(c, h, u):
-    """``(E_alpha[T (.) T^T], E_alpha[Q])`` of the joint recursion for one eigen-direction, all
-    quadrature nodes at once."""
-    phi = exp_generator(c, h)
-    alphas, weights = _gauss_legendre(0.0, 1.0)
-    a = alphas * h
-    A = _scheme_matrix(c, h, a)  # (J, 2, 2)
-    T = np.zeros((len(a), 4, 4))
-    T[:, :2, :2], T[:, :2, 2:], T[:, 2:, 2:] = A, A - phi, phi
-    lin = np.einsum("a,aik,ajl->ijkl", weights, T, T)  # M -> sum_w T M T^T as a 4-index tensor
-    q = np.zeros((4, 4))
-    for lo, hi in ((np.zeros_like(a), a), (a, np.full_like(a, h))):  # the scheme's kernel kinks at r = a
-        r, wr = _gauss_legendre(lo, hi)  # (J, n)
-        scheme, exact = _noise_kernels(c, h, a[:, None], r, u)
-        n = np.concatenate([scheme - exact, exact], axis=-1)  # (J, n, 4)
-        q += np.einsum("a,ar,ari,arj->ij", weights, wr, n, n)
-    return lin, q
+def _ball_rule(n=_NODES):
+    """The ``n``-node Gauss-Legendre rule on ``[0, 1]`` as balls containing its exact nodes and weights."""
+    flint = flint_module()
+    rule = [flint.arb.legendre_p_root(n, k, weight=True) for k in range(n)]
+    return [((1 + x) / 2, w / 2) for x, w in rule]
+
+
+def _coupled_entries(A, phi, zero):
+    """``T = [[A, A - Phi], [0, Phi]]`` as a 4x4 nested list."""
+    return [
+        [A[0][0], A[0][1], A[0][0] - phi[0][0], A[0][1] - phi[0][1]],
+        [A[1][0], A[1][1], A[1][0] - phi[1][0], A[1][1] - phi[1][1]],
+        [zero, zero, phi[0][0], phi[0][1]],
+        [zero, zero, phi[1][0], phi[1][1]],
+    ]
+
+
+def _ball_operators(c, h):
+    """``(Lin, Q / u)`` of one eigen-direction's recursion as Arb matrices (16x16 and 4x4) that contain the
+    exact integrals: the Gauss-Legendre sums in balls, widened by :func:`_quadrature_errors`."""
+    flint = flint_module()
+    rule = _ball_rule()
+    h = arb(h)
+    phi = _transition_entries(c, h, _Balls)
+    lin = [[arb(0)] * 16 for _ in range(16)]
+    q = [[arb(0)] * 4 for _ in range(4)]
+    zero = arb(0)
+    for alpha, weight in rule:
+        a = alpha * h
+        T = _coupled_entries(_scheme_entries(c, h, a, _Balls), phi, zero)
+        for i in range(4):
+            for j in range(4):
+                row = lin[4 * i + j]
+                for k in range(4):
+                    wt = weight * T[i][k]
+                    for m in range(4):
+                        row[4 * k + m] += wt * T[j][m]
+        for lo, hi, inside in ((zero, a, True), (a, h, False)):  # the scheme's kernel kinks at r = a
+            for x, w in rule:
+                r = lo + x * (hi - lo)
+                before = -(-2 * (a - r)).expm1() if inside else zero
+                scheme, exact = _kernel_entries(c, h, a, r, before, _Balls)
+                n = (scheme[0] - exact[0], scheme[1] - exact[1], exact[0], exact[1])
+                ww = weight * w * (hi - lo)
+                for i in range(4):
+                    for j in range(4):
+                        q[i][j] += ww * n[i] * n[j]
+    lin_error, q_error = _quadrature_errors(c, h)
+    lin = [[entry + lin_error for entry in row] for row in lin]
+    q = [[entry + q_error for entry in row] for row in q]
+    return flint.arb_mat(lin), flint.arb_mat(q)
+
+
+class _Majorant:
+    """An upper bound ``m`` of ``|f|`` for a complex ``f`` built by the step's formulas: ``|x +- y| <= |x| + |y|``,
+    ``|xy| = |x| |y|``, ``|e^z| <= e^{|z|}``, ``|e^z - 1| <= e^{|z|} - 1``, ``|0F1(; b; z)| <= 0F1(; b; |z|)`` for ``b > 0``
+    (positive coefficients). Division only by positive constants."""
+
+    __slots__ = ("m",)
+
+    def __init__(self, m):
+        self.m = m
+
+    @staticmethod
+    def _of(x):
+        return x if isinstance(x, _Majorant) else _Majorant(abs(arb(x)))
+
+    def __add__(self, other):
+        return _Majorant(self.m + _Majorant._of(other).m)
+
+    __radd__ = __sub__ = __rsub__ = __add__
+
+    def __mul__(self, other):
+        return _Majorant(self.m * _Majorant._of(other).m)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        return _Majorant(self.m / arb(other))
+
+    def __neg__(self):
+        return self
+
+    def exp(self):
+        return _Majorant(self.m.exp())
+
+    def expm1(self):
+        return _Majorant(self.m.expm1())
+
+    def hypgeom_0f1(self, b):
+        return _Majorant(self.m.hypgeom_0f1(b))
+
+
+def _moduli(c, h, rho):
+    """Upper bounds ``(|T_ik T_jm|, |n_i n_j|, |a|)`` of the integrands of ``Lin`` and ``Q / u`` (``n`` the kernels over
+    ``sqrt(u)``) for ``alpha`` on the Bernstein ellipse ``rho`` of ``[0, 1]`` (``|alpha| <= 1/2 + (rho + 1/rho) / 4``),
+    ``r`` on that of a piece of ``[0, h]`` or on the segments of the inner integrals as functions of ``alpha`` (``|r|
+    <= h (1 + 2 |alpha|)``); balls whose upper ends bound the moduli (:class:`_Majorant`)."""
+    reach = arb(0.5) + (rho + 1 / rho) / 4
+    a, time = _Majorant(h * reach), _Majorant(h * (1 + 2 * reach))
+    cm, hm = _Majorant._of(c), _Majorant(h)
+    T = _coupled_entries(_scheme_entries(cm, hm, a, _Balls), _transition_entries(cm, hm, _Balls), _Majorant(arb(0)))
+    entries = [x.m for row in T for x in row]
+    top = entries[0]
+    for x in entries[1:]:
+        top = top.max(x)
+    scheme, exact = _kernel_entries(cm, hm, a, time, (2 * a + 2 * time).expm1(), _Balls)
+    kernel = scheme[0].m.max(scheme[1].m).max(exact[0].m).max(exact[1].m) * 2  # |scheme - exact| <= |scheme| + |exact|
+    return top * top, kernel * kernel, a.m
+
+
+def _quadrature_errors(c, h):
+    """Bounds of the Gauss-Legendre errors of ``Lin``'s entries and of ``Q / u``'s (proof in
+    :func:`ulmc_gaussian_w2_bound`), the least over the ellipses :data:`_ELLIPSES`."""
+    best = None
+    for rho in _ELLIPSES:
+        rho = arb(rho)
+        factor = 64 / (15 * (rho * rho - 1) * rho ** (2 * _NODES))
+        product, square, a = _moduli(c, h, rho)
+        # alpha-rule on [0, 1] (half-length 1/2); r-rules on pieces of [0, h] (half-lengths summing to h / 2) at real
+        # alpha, and the alpha-rule on the two inner integrals, analytic in alpha of modulus <= (|a| + |h - a|) square
+        lin_error = factor * product / 2
+        q_error = factor * square * h / 2 + factor * (2 * a + h) * square / 2
+        if best is None or (lin_error + q_error).upper() < (best[0] + best[1]).upper():
+            best = (lin_error, q_error)
+    return arb(0, upper_float(best[0])), arb(0, upper_float(best[1]))
+
+
+def _directions(mean, cov, start):
+    """``(variances, offsets, exact)`` of the target's eigen-directions, the offsets those of ``start - mean``: exact for
+    a diagonal ``cov`` (its diagonal, the coordinate axes, differences as balls), else from LAPACK's ``eigh`` in
+    float64 (``exact`` False)."""
+    if np.count_nonzero(cov - np.diag(np.diag(cov))) == 0:
+        return np.diag(cov).copy(), [arb(float(x)) - arb(float(m)) for x, m in zip(start, mean)], True
+    eig, basis = np.linalg.eigh(cov)
+    return eig, [arb(float(x)) for x in basis.T @ (start - mean)], False
 
 
 @dataclass(frozen=True)
@@ -160,17 +324,23 @@ def ulmc_gaussian_w2_bound(
     computed from the coupling above. The bound is ``sqrt(sum_i M_N[0, 0])``.
 
     *Numerics.* The expectations over ``alpha ~ U(0, 1)`` and the integrals over ``r`` (split at the
-    kink ``r = a``) are Gauss-Legendre rules with 24 nodes of entire functions (exponential
-    polynomials of rate at most 4 in ``h alpha``, ``h r``). For ``h <= 1`` they extend to the
-    Bernstein ellipse ``rho = 4`` with modulus at most ``e^{10}`` times a polynomial of degree 2, and
-    the Gauss-Legendre error ``64 M / (15 (rho^2 - 1) rho^{2n})`` is below ``1e-20`` where ``c = u / s_i <=
-    4`` (the generator's eigenvalues ``-1 +- sqrt(1 - c)`` then have modulus at most 2, the rate 4 of the
-    products; ``L`` at least a quarter of the target's largest curvature). Float64 rounding in
-    the ``log2 N`` squarings of the 17x17 affine step map, and in ``A - Phi`` (both ``I + O(h)``, so a
-    relative ``u / h^2``), is covered by the relative inflation ``max(1e-9, 64 u / h^2)`` applied (an
-    estimate from the operation count, checked against an 80-bit recomputation down to ``h = 1e-4``). So
-    ``certified`` is True for ``h <= 1`` and ``c <= 4``; otherwise the same number is returned, not
-    certified, with the reason.
+    kink ``r = a``) are Gauss-Legendre rules with 24 nodes of entire functions of ``alpha`` and ``r``
+    (exponentials, ``cosh(ws)`` and ``sinh(ws) / w`` as the entire ``0F1(; 1/2; z)`` and ``s 0F1(; 3/2; z)``, ``z = (1
+    - c) s^2 / 4``). For ``f`` analytic in the Bernstein ellipse ``E_rho`` of an interval of half-length ``l`` with
+    ``|f| <= M`` there, the ``n``-node rule's error is at most ``l 64 M / (15 (rho^2 - 1) rho^{2n})`` (Trefethen,
+    *Approximation Theory and Approximation Practice*, Thm 19.3). ``M`` is bounded by evaluating the same formulas on
+    majorants (:class:`_Majorant`: ``|x +- y| <= |x| + |y|``, ``|e^z| <= e^{|z|}``, ``|0F1(; b; z)| <= 0F1(; b;
+    |z|)``) with every time argument at its largest modulus on the ellipse (:func:`_moduli`); the error of the
+    ``alpha``-rule on the inner ``r``-integrals is bounded the same way, those integrals being analytic in ``alpha``
+    (``int_0^a k dr = a int_0^1 k(a, a x) dx``). The least bound over ``rho = 2, 4, ..., 2^30`` widens each entry of
+    ``Lin`` and of ``Q / u`` (:func:`_quadrature_errors`). Every number is an Arb ball (:mod:`proofs.balls`): the
+    rules' nodes and weights (``arb.legendre_p_root``), the entries of ``A``, ``Phi`` and the kernels, the sums and
+    the ``N``-th power of the affine map; ``u = fl(1 / L)`` is the chain's own ``u``. So the ball of ``sum_i M_N[0,
+    0]`` contains the exact second moment (the precision is raised while that tightens the ball, to at most 8 times
+    192 bits), and the bound is its upper end's square root rounded up. The eigen-directions are exact for a diagonal
+    ``cov`` (its diagonal, the coordinate axes), and the bound is then ``certified``; otherwise they are LAPACK's
+    ``eigh`` in float64, the bound is that of the Gaussian with those eigenvalues and eigenvectors (a difference at
+    rounding level not bounded here), and it is returned not certified, with the reason.
     """
     mean = np.asarray(mean, dtype=float)
     cov = np.asarray(cov, dtype=float)
@@ -182,41 +352,60 @@ def ulmc_gaussian_w2_bound(
     n_steps = int(n_steps)
     if n_steps < 0:
         raise ValueError(f"n_steps must be >= 0, got {n_steps}")
-    eig, basis = np.linalg.eigh(cov)
-    if not eig.min() > 0:
-        raise ValueError("cov must be positive definite")
-    u = 1.0 / L
     start = np.zeros(d) if init_mean is None else np.asarray(init_mean, dtype=float)
-    offsets = basis.T @ (start - mean)
-    total = 0.0
-    cache = {}
-    for s_i, offset in zip(eig, offsets):
-        key = float(s_i)  # exactly: equal eigenvalues share their operators, no two others do
-        if key not in cache:
-            cache[key] = _step_operators(u / s_i, h, u)
-        lin, q = cache[key]
-        scale = math.sqrt(init_var / s_i)
-        # Z_0 = (offset + (scale - 1) y*, 0, y*, v*) with y* ~ N(0, s_i), v* ~ N(0, u)
-        loads = np.array([[scale - 1, 0.0], [0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
-        m = loads @ np.diag([s_i, u]) @ loads.T
-        m[0, 0] += offset * offset
-        # M_N = Lin^N M_0 + sum_{k<N} Lin^k Q: one power of the affine map, by repeated squaring
-        affine = np.zeros((17, 17))
-        affine[:16, :16] = lin.reshape(16, 16)
-        affine[:16, 16] = q.ravel()
-        affine[16, 16] = 1.0
-        total += (np.linalg.matrix_power(affine, n_steps) @ np.append(m.ravel(), 1.0))[0]
-    # T holds A - Phi, both I + O(h): their difference loses digits like u / h^2 (relative)
-    value = math.sqrt(max(total, 0.0)) * (1 + max(_ROUNDING, 64 * 2.0**-53 / (h * h)))
-    c_max = u / float(eig.min())
-    certified = h <= H_MAX and c_max <= 4.0
-    if h > H_MAX:
-        reason = f"h = {h} > {H_MAX}: the quadrature error statement needs h <= {H_MAX}"
-    elif c_max > 4.0:
-        reason = (
-            f"L = {L} is below a quarter of the target's largest curvature 1 / {float(eig.min()):.3g}: the "
-            "quadrature error statement needs u / s_i <= 4 (faster oscillating kernels otherwise)"
-        )
+    if start.shape != (d,):
+        raise ValueError(f"init_mean must have shape {(d,)}, got {start.shape}")
+    variances, offsets, exact_directions = _directions(mean, cov, start)
+    if not variances.min() > 0:
+        raise ValueError("cov must be positive definite")
+    u = 1.0 / L  # the chain's own u, a float
+    precision, radius = PRECISION, math.inf
+    while True:
+        with arb_precision(precision):
+            total = _second_moment(variances, offsets, u, h, n_steps, init_var)
+        # stop once the ball is tight, or once more precision no longer tightens it (the quadrature's radius)
+        if total.rad() <= _RELATIVE_RADIUS * abs(total.mid()) or precision >= 8 * PRECISION or total.rad() > radius / 2:
+            break
+        precision, radius = 2 * precision, total.rad()
+    value = upper_float(total.upper().max(arb(0)).sqrt())
+    if exact_directions:
+        reason = "synchronous coupling with the exact diffusion, second moments by an exact recursion in Arb"
     else:
-        reason = "synchronous coupling with the exact diffusion, second moments by an exact recursion"
-    return ULMCGaussianBound(value, certified, reason)
+        reason = (
+            "the eigen-directions of a non-diagonal cov come from float64 eigh, whose rounding is not bounded here "
+            "(the bound is that of the Gaussian with the computed eigenvalues and eigenvectors); a diagonal cov, "
+            "e.g. the target in its eigenbasis, is certified"
+        )
+    return ULMCGaussianBound(value, exact_directions, reason)
+
+
+def _second_moment(variances, offsets, u, h, n_steps, init_var):
+    """``sum_i M_N[0, 0]`` over the eigen-directions as an Arb ball (the proof's recursion), at the current precision."""
+    flint = flint_module()
+    u_ball = arb(u)
+    total = arb(0)
+    cache = {}
+    for s_i, offset in zip(variances, offsets):
+        key = float(s_i)  # exactly: equal variances share their operators, no two others do
+        if key not in cache:
+            lin, q = _ball_operators(u_ball / arb(key), h)
+            # M_N = Lin^N M_0 + sum_{k<N} Lin^k Q: one power of the affine map, by repeated squaring
+            affine = flint.arb_mat(17, 17)
+            for i in range(16):
+                for j in range(16):
+                    affine[i, j] = lin[i, j]
+                affine[i, 16] = u_ball * q[i // 4, i % 4]
+            affine[16, 16] = arb(1)
+            cache[key] = affine**n_steps
+        power = cache[key]
+        s = arb(key)
+        scale = (arb(init_var) / s).sqrt()
+        # Z_0 = (offset + (scale - 1) y*, 0, y*, v*) with y* ~ N(0, s_i), v* ~ N(0, u): M_0 row-major, then 1
+        m0 = [arb(0)] * 17
+        m0[0] = (scale - 1) * (scale - 1) * s + offset * offset
+        m0[2] = m0[8] = (scale - 1) * s
+        m0[10] = s
+        m0[15] = u_ball
+        m0[16] = arb(1)
+        total += sum((power[0, j] * m0[j] for j in range(17)), arb(0))
+    return total
