@@ -45,7 +45,8 @@ class _Float64:
 
     @staticmethod
     def cosh_sinhc(c, s):
-        """``(cosh(w s), sinh(w s) / w)``, ``w = sqrt(1 - c)``: through complex ``w`` (``c > 1``), ``s`` at ``w = 0``."""
+        """``(cosh(w s), sinh(w s) / w)``, ``w = sqrt(1 - c)``: through complex ``w`` (``c > 1``), ``s`` at
+        ``w = 0``."""
         s = np.asarray(s, dtype=float)
         w = np.sqrt(complex(1.0 - c))
         return np.real(np.cosh(w * s)), (s if w == 0 else np.real(np.sinh(w * s) / w))
@@ -187,8 +188,8 @@ def _ball_operators(c, h):
 
 class _Majorant:
     """An upper bound ``m`` of ``|f|`` for a complex ``f`` built by the step's formulas: ``|x +- y| <= |x| + |y|``,
-    ``|xy| = |x| |y|``, ``|e^z| <= e^{|z|}``, ``|e^z - 1| <= e^{|z|} - 1``, ``|0F1(; b; z)| <= 0F1(; b; |z|)`` for ``b > 0``
-    (positive coefficients). Division only by positive constants."""
+    ``|xy| = |x| |y|``, ``|e^z| <= e^{|z|}``, ``|e^z - 1| <= e^{|z|} - 1``, ``|0F1(; b; z)| <= 0F1(; b; |z|)`` for
+    ``b > 0`` (positive coefficients). Division only by positive constants."""
 
     __slots__ = ("m",)
 
@@ -261,8 +262,8 @@ def _quadrature_errors(c, h):
 
 
 def _directions(mean, cov, start):
-    """``(variances, offsets, exact)`` of the target's eigen-directions, the offsets those of ``start - mean``: exact for
-    a diagonal ``cov`` (its diagonal, the coordinate axes, differences as balls), else from LAPACK's ``eigh`` in
+    """``(variances, offsets, exact)`` of the target's eigen-directions, the offsets those of ``start - mean``: exact
+    for a diagonal ``cov`` (its diagonal, the coordinate axes, differences as balls), else from LAPACK's ``eigh`` in
     float64 (``exact`` False)."""
     if np.count_nonzero(cov - np.diag(np.diag(cov))) == 0:
         return np.diag(cov).copy(), [arb(float(x)) - arb(float(m)) for x, m in zip(start, mean)], True
@@ -380,7 +381,8 @@ def ulmc_gaussian_w2_bound(
 
 
 def _second_moment(variances, offsets, u, h, n_steps, init_var):
-    """``sum_i M_N[0, 0]`` over the eigen-directions as an Arb ball (the proof's recursion), at the current precision."""
+    """``sum_i M_N[0, 0]`` over the eigen-directions as an Arb ball (the proof's recursion), at the current
+    precision."""
     flint = flint_module()
     u_ball = arb(u)
     total = arb(0)
