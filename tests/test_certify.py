@@ -400,3 +400,56 @@ def test_the_certificate_prints_its_proved_range_outward():
     assert cert.measurement_kind == "verified" and cert.measured_lower < cert.measured
     low, high = _printed_range(str(cert))
     assert low <= Decimal(cert.measured_lower) and Decimal(cert.measured) <= high
+
+
+def test_refutation_rank_states_the_rate_it_can_reach():
+    """Against a threshold of 0 exact samples are refuted at the rate the replicates allow: the k-th smallest of R
+    with k = ceil((R + 1)(1 - alpha)), so at most alpha when R + 1 >= 1 / alpha, else 1 / (R + 1), and said so."""
+    target = cs.gaussian([0.5], [0.3])
+    grid = uniform_grid(10.0, 1e-2, 1)
+    law = target.law_at(grid.delta)
+    values = []
+    for seed in range(200):
+        x = law.sample(50, np.random.default_rng([seed, 7]))
+        m = SampleStatistics(target, seed, "W2", 0.05, replicates=39).measure(
+            cs.SampleResult(x, "exact", "numpy", 0, 0, 0.0, grid, seed)
+        )
+        values.append(m.value > m.null_quantile)
+    assert "38-th smallest" in m.how and "at most 0.05 for" in m.how
+    assert np.mean(values) <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / 200)  # 1 - 38/40 = 0.05
+    few = SampleStatistics(target, 0, "W2", 0.0013, replicates=20).measure(
+        cs.SampleResult(law.sample(50, np.random.default_rng(1)), "exact", "numpy", 0, 0, 0.0, grid, 0)
+    )
+    assert "20-th smallest" in few.how and "at most 0.048" in few.how and "too few replicates" in few.how
+
+
+def test_theorem_outside_its_range_keeps_the_certificate():
+    """A step too long for the theorem's hypotheses: the theorem is NOT APPLICABLE, the accuracy verdict stays."""
+    cert = certify(cs.gaussian([0.5], [0.3]), "exponential-ode", eps=1e-3, n=20, n_steps=10, **QUIET)
+    assert cert.theorem_verdict.startswith("NOT APPLICABLE") and "step size" in cert.theorem_verdict
+    assert cert.accuracy_verdict in ("PASS", "FAIL")
+
+
+def test_uniform_bounds_are_judged_on_the_starts_they_cover():
+    """A pathwise bound for every start of a set: FAIL only from a covered start proved above it; starts outside
+    the set do not count."""
+    from certsample.verify.certify import _uniform_verdict
+    from certsample.verify.measurement import Measurement
+
+    def measured(lower, upper):
+        return Measurement(
+            0.0, 0.0, 0.0, 0.0, "", "verified", "", checked=len(upper), per_particle=np.array(upper),
+            per_particle_lower=np.array(lower),
+        )  # fmt: skip
+
+    m = measured([0.0009, 0.049], [0.001, 0.05])
+    assert _uniform_verdict(m, np.array([True, False]), 0.01) == "PASS"  # the one above lies outside the set
+    assert _uniform_verdict(m, None, 0.01) == "FAIL"
+    assert _uniform_verdict(m, np.array([False, False]), 0.01).startswith("INCONCLUSIVE")
+    assert _uniform_verdict(measured([0.005], [0.02]), None, 0.01) == "INCONCLUSIVE"
+
+
+def test_too_few_samples_for_a_covariance_are_inconclusive():
+    target = cs.gaussian([0.0, 0.5, 1.0], [1.0, 0.5, 2.0])
+    cert = certify(target, "exponential-sde", eps=0.5, score=target.score, n=3, n_steps=20, replicates=20, **QUIET)
+    assert cert.accuracy_verdict == "INCONCLUSIVE" and "more samples than dimensions" in cert.measurement

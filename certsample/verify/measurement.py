@@ -21,7 +21,7 @@ import numpy as np
 
 from proofs.balls import bound_text
 
-from ..confidence import clopper_pearson_upper, empirical_bernstein_upper
+from ..confidence import clopper_pearson_upper, confidence_text, empirical_bernstein_upper
 from ..exact import linear_scheme_law, linear_scheme_rounding
 from ..metrics import gaussian_w2, sliced_w2
 from ..solvers import ODESolver
@@ -45,7 +45,8 @@ class Measurement:
     checked: int = 0
     population: dict = field(default_factory=dict)
     null_quantile: float = 0.0  # statistical kinds: (1 - alpha) quantile of the statistic on exact samples
-    per_particle: np.ndarray | None = None
+    per_particle: np.ndarray | None = None  # verified: each checked particle's proved error, upper bound
+    per_particle_lower: np.ndarray | None = None  # and lower bound
 
     def verdict(self, threshold: float) -> str:
         """``PASS``/``FAIL``/``INCONCLUSIVE`` against ``threshold``.
@@ -142,14 +143,14 @@ class VerifiedEnclosures:
         where = f", on the {len(sample)} not in the tuning pilot" if self.steered else ""
         if len(sample) >= 1:
             population[
-                f"fraction of trajectories with error > eps (upper bound, {confidence:.0%} confidence, "
+                f"fraction of trajectories with error > eps (upper bound, {confidence_text(confidence)} confidence, "
                 f"Clopper-Pearson{where})"
             ] = clopper_pearson_upper(int(np.sum(sample > eps)), len(sample), confidence)
-        if len(sample) >= 2:
-            cap = (TAIL_FACTOR * eps) ** 2
+        cap = (TAIL_FACTOR * eps) * (TAIL_FACTOR * eps)  # inf, not OverflowError, for an eps past 1e153
+        if len(sample) >= 2 and math.isfinite(cap):
             ucb = empirical_bernstein_upper(list(np.minimum(sample**2, cap)), cap, confidence)
             population[
-                f"sqrt E min(e^2, ({TAIL_FACTOR:g} eps)^2) (upper bound, {confidence:.0%} confidence, "
+                f"sqrt E min(e^2, ({TAIL_FACTOR:g} eps)^2) (upper bound, {confidence_text(confidence)} confidence, "
                 f"empirical Bernstein{where})"
             ] = math.sqrt(ucb)
         unproved = self.verifier.unproved(m)
@@ -181,6 +182,7 @@ class VerifiedEnclosures:
             checked=m,
             population=population,
             per_particle=upper,
+            per_particle_lower=lower,
         )
 
 
@@ -203,14 +205,16 @@ class SampleStatistics:
         if stat is None:
             return Measurement(math.nan, math.nan, math.nan, math.nan, how, "none", "none")
         value = float(stat(result.samples))
-        q, floor, spread = self._null_quantile(stat, law, len(result.samples))
+        q, rank, floor, spread = self._null_quantile(stat, law, len(result.samples))
+        rate = 1 - rank / (self.replicates + 1)
         return Measurement(
             value,
             value,
             spread,
             floor,
-            f"{how}; refuted only above the threshold plus the {1 - self.alpha:.4f} quantile ({q:.3g}) of the "
-            f"same statistic on {self.replicates} exact sample sets (false-FAIL rate about {self.alpha:.2g})",
+            f"{how}; refuted only above the threshold plus the {rank}-th smallest ({q:.3g}) of the same statistic "
+            f"on {self.replicates} exact sample sets (false-FAIL rate at most {rate:.2g} for a run of exact "
+            f"samples{'' if rate <= self.alpha else f', not the {self.alpha:.2g} asked: too few replicates'})",
             "lower",
             "exact samples of q_delta",
             null_quantile=q,
@@ -219,6 +223,8 @@ class SampleStatistics:
     def _statistic(self, law, n):
         """``(statistic, description)``, or ``(None, why)`` when the metric has no estimator here."""
         metric, seed = self.metric, self.seed
+        if metric == "W2" and law.is_gaussian and n <= law.dim:
+            return None, f"W2 of moment-matched Gaussians needs more samples than dimensions (n = {n}, d = {law.dim})"
         if metric == "W2" and law.is_gaussian:
 
             def stat(s):
@@ -249,11 +255,15 @@ class SampleStatistics:
         return None, f"no {metric} estimator for this target"
 
     def _null_quantile(self, statistic, law, n):
-        """``(1 - alpha)`` quantile, mean and spread of ``statistic(exact sample)`` over Monte-Carlo replicates."""
-        values = np.array(
+        """``(value, rank, mean, spread)`` of ``statistic(exact sample)`` over ``R`` Monte-Carlo replicates: the
+        ``k``-th smallest, ``k = ceil((R + 1)(1 - alpha))`` (at most ``R``). The run's statistic, were the run
+        exact sampling, is exchangeable with the replicates, so it exceeds their ``k``-th smallest with probability
+        at most ``1 - k / (R + 1)``: at most ``alpha`` when ``k <= R``, else ``1 / (R + 1)`` (too few replicates)."""
+        values = np.sort(
             [statistic(law.sample(n, np.random.default_rng([self.seed, 100, r]))) for r in range(self.replicates)]
         )
-        return float(np.quantile(values, 1 - self.alpha)), float(values.mean()), float(values.std(ddof=1))
+        rank = min(math.ceil((self.replicates + 1) * (1 - self.alpha) - 1e-9), self.replicates)
+        return float(values[rank - 1]), rank, float(values.mean()), float(values.std(ddof=1))
 
 
 def choose_measurement(solver, target, exact_score: bool):
