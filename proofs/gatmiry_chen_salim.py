@@ -71,6 +71,10 @@ class GatmiryChenSalim2026(Theorem):
     """
 
     name = "collocation_gcs_shape"
+    placeholder_reason = (
+        "the paper hides its constants in O~ and its full text was not available: C_n = 2, C_D = 1 and "
+        "C_K = 1/log 2 are chosen to show the shape; the proved theorem of certsample's solver is 'collocation'"
+    )
     reference = "K. Gatmiry, S. Chen, A. Salim, arXiv:2601.10708 (2026)"
     metric = "W2"
     assumptions = (

@@ -176,12 +176,14 @@ class LeeSongVempalaCollocation(Theorem):
     _q = L * h * A_inf
     constants = {"contraction_factor": _q}
     _coll = h * C * rho ** (-D) / (1 - _q)
-    error_expr = _q ** sp.floor(N / (D + 1)) * E0 + _coll
+    # floor((N + 1/2) / (D + 1)) = floor(N / (D + 1)) for integers, and its interval never straddles an integer
+    error_expr = _q ** sp.floor((N + sp.Rational(1, 2)) / (D + 1)) * E0 + _coll
     error_conditions = (
         ("contraction: L h ||A||_inf < 1", 1 - _q),
         ("rho > 1", rho - 1),
     )
-    steps_expr = (D + 1) * sp.Max(1, sp.log(2 * E0 / eps) / sp.log(1 / _q))
+    # whole sweeps: error_expr counts floor(N / (D + 1)) of them
+    steps_expr = (D + 1) * sp.ceiling(sp.Max(1, sp.log(2 * E0 / eps) / sp.log(1 / _q)))
     step_conditions = (
         ("contraction: L h ||A||_inf < 1", 1 - _q),
         ("rho > 1", rho - 1),

@@ -41,8 +41,9 @@ _ASSUMPTIONS = (
     "Score grad log q_t is L-Lipschitz in x for every t (L >= 1 in the paper's scaling).",
     "Data distribution has finite second moment (enters only through log factors, "
     "which we absorb into log(e + d/eps)).",
-    "Score estimate accurate in L2(q_t) to O~(eps / sqrt(L)) (the paper's score-error "
-    "requirement); accuracy eps is measured in total variation.",
+    "Score estimate accurate pointwise (L-infinity, as the predictor's Lemma A.2 needs, per a reviewer of the "
+    "paper) to O~(eps / sqrt(L)), and the estimated score itself L-Lipschitz; accuracy eps is measured in total "
+    "variation.",
 )
 
 

@@ -434,3 +434,9 @@ def test_cuda_threads_per_midpoint_agree_with_one_thread_per_particle(cuda_simul
     assert len(rows) == 2
     for same_nfe, node_diff, single_diff in rows:
         assert same_nfe == "True" and float(node_diff) < 1e-12 and float(single_diff) < 1e-12
+
+
+def test_corrector_time_is_not_rounded_up_past_a_whole_step():
+    from certsample.solvers import PredictorCorrector
+
+    assert PredictorCorrector(corrector_time=2.1, corrector_h=0.3, L=1.0).corrector_steps == 7  # 2.1 / 0.3 > 7 in float
