@@ -9,12 +9,15 @@ give exactly the samples of one process. Dask's ``distributed`` scheduler does t
 
 from __future__ import annotations
 
+import inspect
 import time
 
 import numpy as np
 
-from .integrate import SampleResult, plan_from_eps
+from .forward import make_grid
+from .integrate import SampleResult, check_particle_range, plan_from_eps
 from .integrate import sample as sample_one
+from .solvers import get_solver
 from .validation import check_int
 
 __all__ = ["sample", "shard_bounds"]
@@ -76,13 +79,22 @@ def sample(
             raise ValueError(f"n={n!r} but x_init has {x_init.shape[0]} rows; give one or make them agree")
         n = x_init.shape[0]
     n = 1000 if n is None else n
+    check_particle_range(0, check_int("number of particles n", n, 1))
     extra = {}
     if options.get("eps") is not None:  # one plan for all shards, measured on the run's first particles
-        keys = ("T", "delta", "seed", "init", "dim")
+        # the solver and the grid's ends as sample() resolves them: solver_options applied, T and delta of a TimeGrid
+        solver = get_solver(solver, **(options.pop("solver_options", None) or {}))
+        defaults = inspect.signature(sample_one).parameters
+        grid = make_grid(
+            *(options.get(k, defaults[k].default) for k in ("grid", "T", "delta", "n_steps")),
+        )
+        keys = ("seed", "init", "dim")
         solver, options["grid"], extra = plan_from_eps(
             target,
             solver,
             options.pop("eps"),
+            T=grid.T,
+            delta=grid.delta,
             x_init=x_init,
             pilot=min(options.pop("pilot", 32), n),
             **{k: options[k] for k in keys if k in options},

@@ -95,6 +95,20 @@ def initial_particles(
     return y @ law.basis.T + math.sqrt(law.lam_perp) * (z - zk @ law.basis.T)
 
 
+#: particles are keyed by 32 bits in the Philox counters (:mod:`certsample.kernels.philox`)
+PARTICLE_LIMIT = 2**32
+
+
+def check_particle_range(first_particle: int, n: int) -> None:
+    """ValueError unless particles ``first_particle .. first_particle + n - 1`` lie below :data:`PARTICLE_LIMIT`:
+    beyond it a particle's start and noise would repeat those of the particle ``2^32`` below it."""
+    if first_particle + n > PARTICLE_LIMIT:
+        raise ValueError(
+            f"particles {first_particle} .. {first_particle + n - 1} reach past 2^32 - 1: Philox keys a particle by "
+            "32 bits, so particle 2^32 + i would repeat particle i's start and noise; use another seed for more"
+        )
+
+
 def integrate_numpy(solver, oracle: ScoreOracle, x, grid: TimeGrid, noise, progress=None) -> np.ndarray:
     """The NumPy reference loop: ``solver.step`` over the grid, returning the final particles."""
     x = np.array(x, dtype=float)
@@ -186,6 +200,7 @@ def sample(
     d = oracle.dim
     first_particle = check_int("first_particle", first_particle, 0)
     n, x_init = _particle_count(n, x_init, d)
+    check_particle_range(first_particle, n)
     check_run_fits(n, d, solver, backend)
     if float(np.max(grid.steps)) > MAX_STEP:
         raise ValueError(

@@ -59,3 +59,22 @@ def test_collocation_from_eps_uses_one_plan_for_every_shard(client):
     result = csd.sample(client, RING, "collocation", shards=3, **kw)
     assert np.array_equal(result.samples, one.samples)
     assert result.extra["windows"] == one.extra["windows"] and result.nfe == one.nfe
+
+
+def test_eps_plans_on_the_grid_and_solver_options_of_one_process(client):
+    """eps= with a TimeGrid plans between its own ends, and solver_options= apply before planning, as in sample()."""
+    grid = cs.TimeGrid(np.geomspace(5.0, 0.01, 6))
+    one = cs.sample(RING, "collocation", n=6, eps=1e-3, grid=grid, progress=False)
+    result = csd.sample(client, RING, "collocation", n=6, eps=1e-3, grid=grid, shards=2)
+    assert (result.grid.T, result.grid.delta) == (5.0, 0.01) and np.array_equal(result.samples, one.samples)
+    one = cs.sample(RING, "collocation", n=6, eps=1e-3, solver_options={"degree": 6}, progress=False)
+    result = csd.sample(client, RING, "collocation", n=6, eps=1e-3, solver_options={"degree": 6}, shards=2)
+    assert np.array_equal(result.samples, one.samples) and result.nfe == one.nfe
+
+
+def test_particles_stay_below_two_to_the_32():
+    """Philox keys a particle by 32 bits: particle 2^32 would repeat particle 0."""
+    with pytest.raises(ValueError, match="2\\^32"):
+        cs.sample(RING, "euler-maruyama", n=12, n_steps=6, first_particle=2**32 - 4, progress=False)
+    last = cs.sample(RING, "euler-maruyama", n=4, n_steps=6, first_particle=2**32 - 4, progress=False)
+    assert last.samples.shape == (4, 2)
