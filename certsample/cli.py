@@ -25,7 +25,26 @@ def _add_run_options(p):
     p.add_argument("--grid", default="exponential", choices=["exponential", "uniform"], help="time grid")
     p.add_argument("--backend", default="cpu", choices=["numpy", "cpu", "cuda"], help="where the solver runs")
     p.add_argument("--seed", type=int, default=0, help="Philox seed: same seed, same samples")
+    _add_target_seed(p)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def _add_target_seed(p):
+    p.add_argument(
+        "--target-seed",
+        type=int,
+        default=0,
+        help="seed of the random targets (cloud, subspace); --seed is the sampler's",
+    )
+
+
+def _output_path(path, option: str):
+    """``path`` when its folder exists (checked before the run, not after it), else ValueError naming ``option``."""
+    if path is not None:
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise ValueError(f"{option} {path}: the folder {folder} does not exist")
+    return path
 
 
 def _cmd_sample(args) -> int:
@@ -33,7 +52,11 @@ def _cmd_sample(args) -> int:
     from .integrate import sample
     from .targets import make_target
 
-    target = make_target(args.target, args.dim, args.seed)
+    if args.n < 2:
+        raise ValueError(f"--n must be at least 2 (the error against q_delta needs two samples), got {args.n}")
+    _output_path(args.save, "--save")
+    _output_path(args.plot, "--plot")
+    target = make_target(args.target, args.dim, args.target_seed)
     solver, grid = args.solver, args.grid
     if args.eps is not None:  # the plan sample(..., eps=) would measure, kept for the pathwise check
         from .integrate import plan_from_eps
@@ -60,12 +83,18 @@ def _cmd_sample(args) -> int:
         progress=False if args.no_progress else "auto",
     )
     errors = sample_errors(target, result.samples, result.grid.delta, seed=args.seed)
-    report = {"target": repr(target), **result.summary(), "errors_vs_exact_q_delta": errors}
+    report = {
+        "target": repr(target),
+        "target_seed": args.target_seed,
+        **result.summary(),
+        "errors_vs_exact_q_delta": errors,
+    }
     if not args.no_pathwise:
         report["pathwise_vs_exact_flow"] = pathwise_check(target, solver, result.grid, args.seed)
     if args.save:
-        np.save(args.save, result.samples)
-        report["saved"] = args.save
+        saved = args.save if args.save.endswith(".npy") else args.save + ".npy"  # np.save adds the suffix
+        np.save(saved, result.samples)
+        report["saved"] = saved
     if args.plot:
         from .plotting import plot_samples
 
@@ -113,11 +142,15 @@ def _parse_assignments(items):
         name, sep, value = item.partition("=")
         if not sep:
             raise ValueError(f"parameters are name=value pairs, got {item!r}")
+        if name in values:
+            raise ValueError(f"parameter {name!r} is given twice")
         try:
             values[name] = float(value)
         except ValueError:
             raise ValueError(f"parameter {name!r} must be a number, got {value!r}") from None
-        if values[name].is_integer() and name in ("N", "d"):
+        if name in ("N", "d"):
+            if not values[name].is_integer():
+                raise ValueError(f"parameter {name!r} must be an integer, got {value!r}")
             values[name] = int(values[name])
     return values
 
@@ -175,7 +208,11 @@ def _cmd_certify(args) -> int:
     from .targets import make_target
     from .verify import certify
 
-    target = make_target(args.target, args.dim, args.seed)
+    for option, seconds in (("--verify-seconds", args.verify_seconds), ("--plan-seconds", args.plan_seconds)):
+        if not seconds >= 0:
+            raise ValueError(f"{option} must be >= 0 (0: no budget), got {seconds}")
+    _output_path(args.out, "--out")
+    target = make_target(args.target, args.dim, args.target_seed)
     cert = certify(
         target,
         args.solver,
@@ -214,6 +251,7 @@ def _cmd_reproduce(args) -> int:
         for name in sorted(STUDIES):
             print(name)
         return 0
+    _output_path(args.png, "--png")
     result = reproduce(args.theorem, quick=args.quick, backend=args.backend, seed=args.seed)
     print(json.dumps(dataclasses.asdict(result), indent=2) if args.json else result.report())
     if args.png:
@@ -322,6 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--delta", type=float, default=1e-2, help="early-stopping time > 0")
     p.add_argument("--backend", default="cpu", choices=["numpy", "cpu", "cuda"], help="where the solver runs")
     p.add_argument("--seed", type=int, default=0, help="Philox seed: same seed, same samples")
+    _add_target_seed(p)
     p.add_argument("--max-steps", type=int, default=200_000, help="refuse runs needing more steps")
     p.add_argument("--out", default=None, help="write the certificate (JSON) here")
     p.add_argument("--json", action="store_true")
@@ -350,6 +389,9 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except (ValueError, FloatingPointError) as err:
+        print(f"certsample: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # e.g. an output file that cannot be written
         print(f"certsample: error: {err}", file=sys.stderr)
         return 2
     except MemoryError as err:  # an allocation the run's own estimate did not cover (e.g. a target of huge --dim)

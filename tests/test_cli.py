@@ -180,3 +180,36 @@ def test_pathwise_error_tells_solvers_apart(capsys):
     assert path["pathwise_reference_accuracy"] < 0.1 * rms["collocation"]
     assert main(["sample", "--n", "300", "--steps", "40", "--no-progress"]) == 0
     assert "not defined for exponential-sde" in capsys.readouterr().out
+
+
+def test_output_paths_and_sizes_are_checked_before_the_run(capsys, tmp_path):
+    missing = str(tmp_path / "nodir" / "x.npy")
+    run = ["sample", "--n", "50", "--steps", "5", "--backend", "numpy", "--no-progress", "--no-pathwise"]
+    for option in ("--save", "--plot"):
+        assert main(run + [option, missing]) == 2
+        assert f"{option} {missing}: the folder" in capsys.readouterr().err
+    assert main(["certify", "--n", "4", "--n-steps", "5", "--out", missing, "--no-progress"]) == 2
+    assert "--out" in capsys.readouterr().err
+    assert main(run[:2] + ["1"] + run[3:]) == 2 and "--n must be at least 2" in capsys.readouterr().err
+    assert main(["certify", "--verify-seconds", "-5", "--no-progress"]) == 2
+    assert "--verify-seconds must be >= 0" in capsys.readouterr().err
+    bare = tmp_path / "samples"
+    assert main(run + ["--save", str(bare), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["saved"] == str(bare) + ".npy" and (tmp_path / "samples.npy").exists()
+
+
+def test_seed_changes_the_samples_not_the_target(capsys):
+    run = ["sample", "--target", "cloud", "--n", "50", "--steps", "5", "--backend", "numpy", "--no-progress"]
+    reports = []
+    for extra in ([], ["--seed", "1"], ["--target-seed", "1"]):
+        assert main(run + ["--no-pathwise", "--json", *extra]) == 0
+        reports.append(json.loads(capsys.readouterr().out))
+    assert reports[0]["target_seed"] == reports[1]["target_seed"] == 0 and reports[2]["target_seed"] == 1
+    assert reports[0]["errors_vs_exact_q_delta"] != reports[1]["errors_vs_exact_q_delta"]
+
+
+def test_bounds_parameters_are_checked(capsys):
+    assert main(["bounds", "gupta_cai_chen", "L=2", "d=1000.5", "eps=0.01"]) == 2
+    assert "'d' must be an integer" in capsys.readouterr().err
+    assert main(["bounds", "gupta_cai_chen", "L=2", "d=1000", "eps=0.1", "eps=0.2"]) == 2
+    assert "given twice" in capsys.readouterr().err
