@@ -128,6 +128,11 @@ def make_grid(kind, T: float, delta: float, n_steps: int) -> TimeGrid:
     """Build a grid by name (``'uniform'`` or ``'exponential'``) or pass a ``TimeGrid`` through."""
     if isinstance(kind, TimeGrid):
         return kind
+    if not isinstance(kind, str):
+        raise ValueError(
+            f"grid must be 'uniform', 'exponential' or a TimeGrid, got a {type(kind).__name__} (for your own times "
+            "pass TimeGrid(times), decreasing from T to delta)"
+        )
     try:
         builder = GRIDS[kind]
     except KeyError:

@@ -81,10 +81,12 @@ def initial_particles(
         return z
     if init != "exact":
         raise ValueError(f"unknown init {init!r}; choose 'standard' or 'exact'")
-    if target is None or T is None:
-        raise ValueError("init='exact' needs the target and T")
-    if not hasattr(target, "law_at"):
-        raise ValueError(f"init='exact' needs a built-in target with a known law; {target!r} has none")
+    if target is None or not hasattr(target, "law_at"):
+        raise ValueError(
+            "init='exact' draws from the target's own law q_T: it needs a built-in target, not a score callable"
+        )
+    if T is None:
+        raise ValueError("init='exact' needs T")
     law = target.law_at(T)
     comp = np.searchsorted(np.cumsum(law.weights), source.uniform(INIT_STEP, 1) * law.weights.sum())
     comp = np.minimum(comp, law.n_components - 1)
@@ -199,6 +201,8 @@ def sample(
     grid = make_grid(grid, T, delta, n_steps)
     d = oracle.dim
     first_particle = check_int("first_particle", first_particle, 0)
+    if init not in ("standard", "exact"):
+        raise ValueError(f"unknown init {init!r}; choose 'standard' or 'exact'")
     n, x_init = _particle_count(n, x_init, d)
     check_particle_range(first_particle, n)
     check_run_fits(n, d, solver, backend)

@@ -165,9 +165,11 @@ class PerturbedOracle(ScoreOracle):
                 )
             base = as_oracle(base, dim)
         super().__init__(base._score, base.dim, None)
+        #: a perturbed base keeps its own perturbation: its scores are this oracle's unperturbed scores
+        self._inner = base if isinstance(base, PerturbedOracle) else None
         #: the exact target behind the base score (None for a bare callable or a perturbed base): error_l2 is the
         #: score error against this target only
-        self.base_target = None if isinstance(base, PerturbedOracle) else base.target
+        self.base_target = None if self._inner is not None else base.target
         self.bias, self.noise, self.seed = float(bias), float(noise), seed
         u = np.ones(self.dim) if direction is None else np.asarray(direction, dtype=float)
         if u.shape != (self.dim,) or not np.linalg.norm(u) > 0:
@@ -179,6 +181,8 @@ class PerturbedOracle(ScoreOracle):
         """Zero the counters and restart the perturbation's stream: same seed, same samples, every run."""
         super().reset()
         self._draws = 0
+        if getattr(self, "_inner", None) is not None:
+            self._inner.reset()
 
     @property
     def error_l2(self) -> float:
@@ -186,7 +190,12 @@ class PerturbedOracle(ScoreOracle):
         return math.hypot(self.bias, self.noise)
 
     def _evaluate(self, x, t):
-        out = super()._evaluate(x, t) + self.bias * self.direction
+        if self._inner is not None:
+            self.calls += 1
+            self._inner.particles = self.particles  # its noise keyed by the same particles, chunk by chunk
+            out = self._inner._evaluate(x, t) + self.bias * self.direction
+        else:
+            out = super()._evaluate(x, t) + self.bias * self.direction
         if self.noise:
             # keyed by (particle, round, stacked state), in a step word 2**31 + round kept apart from the
             # sampler's, so chunks and shards of a run draw the same perturbations

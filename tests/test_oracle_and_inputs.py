@@ -6,6 +6,8 @@ import pytest
 import certsample as cs
 from certsample.oracle import PerturbedOracle, ScoreError, ScoreOracle
 
+RING_FOR_ORACLES = cs.ring_mixture()
+
 TARGET = cs.gaussian([0.0, 1.0], [1.0, 0.5])
 
 
@@ -197,3 +199,27 @@ def test_user_scores_get_the_whole_batch_with_per_sample_times_once_per_round(so
     assert all(xs[0] == ts[0] and xs[0] % n == 0 and len(ts) == 1 for xs, ts in seen)
     reference = cs.sample(TARGET, solver, n=n, n_steps=4, progress=False)
     assert np.allclose(result.samples, reference.samples, rtol=1e-12, atol=1e-12)
+
+
+def test_a_perturbed_base_keeps_its_perturbation():
+
+    x, t = np.array([[0.3, 0.2]]), 0.5
+    inner = PerturbedOracle(RING_FOR_ORACLES, bias=1.0)
+    exact = RING_FOR_ORACLES.score(x, t)
+    np.testing.assert_allclose(PerturbedOracle(inner, bias=0.0)(x, t) - exact, inner(x, t) - exact)
+    np.testing.assert_allclose(PerturbedOracle(inner, bias=0.5)(x, t) - exact, 1.5 / np.sqrt(2) * np.ones((1, 2)))
+    noisy = PerturbedOracle(PerturbedOracle(RING_FOR_ORACLES, noise=0.3, seed=4), bias=0.1)
+    one = cs.sample(noisy, "exponential-ode", n=9, n_steps=5, progress=False).samples
+    chunks = [
+        cs.sample(noisy, "exponential-ode", n=3, n_steps=5, first_particle=i, progress=False).samples for i in (0, 3, 6)
+    ]
+    np.testing.assert_array_equal(np.concatenate(chunks), one)  # the inner noise keyed by particle, chunk by chunk
+
+
+def test_grids_and_inits_that_cannot_work_are_named():
+    with pytest.raises(ValueError, match="grid must be 'uniform', 'exponential' or a TimeGrid"):
+        cs.sample(RING_FOR_ORACLES, n=8, n_steps=5, grid=[10, 1, 0.1], progress=False)
+    with pytest.raises(ValueError, match="needs a built-in target, not a score callable"):
+        cs.sample(RING_FOR_ORACLES.score, n=4, n_steps=3, dim=2, init="exact", progress=False)
+    with pytest.raises(ValueError, match="unknown init 'foo'"):
+        cs.sample(RING_FOR_ORACLES, n_steps=3, init="foo", x_init=np.zeros((4, 2)), progress=False)
