@@ -59,12 +59,15 @@ def to_numpy(x) -> np.ndarray:
 def einsum(subscripts: str, *operands):
     """``einsum`` of the operands' namespace: NumPy's own on NumPy arrays (the order of the sums the float64
     runs always had), the namespace's where it has one (torch), else products broadcast over the union of
-    the indices and summed (the Array API has no ``einsum``). Explicit subscripts without ellipses only."""
+    the indices and summed (the Array API has no ``einsum``). Explicit subscripts without ellipses, and no
+    index twice in one operand (no diagonals), only."""
     xp = namespace(*operands)
     if xp is np or hasattr(xp, "einsum"):
         return xp.einsum(subscripts, *operands)
     inputs, output = subscripts.replace(" ", "").split("->")
     inputs = inputs.split(",")
+    if "." in subscripts or any(len(set(names)) != len(names) for names in inputs):
+        raise ValueError(f"einsum {subscripts!r}: this fallback takes no ellipses and no index twice in one operand")
     letters = sorted(set("".join(inputs)), key=lambda c: (c not in output, "".join(inputs).index(c)))
     product = None
     for names, operand in zip(inputs, operands):

@@ -22,7 +22,7 @@ import numpy as np
 from . import lipschitz
 from .forward import alpha, sigma2
 from .kernels.score import score_lane_rows, time_constants_size
-from .validation import check_int, real_array
+from .validation import check_int, positive_finite, real_array
 
 __all__ = [
     "MixtureTarget",
@@ -39,7 +39,11 @@ _CHUNK = 1 << 22  # elements per temporary (n, K, k) block in the batched score
 
 
 def _as_rng(seed):
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed < 0:
+        raise ValueError(f"seed must be an integer >= 0 (or a numpy Generator), got {seed!r}")
+    return np.random.default_rng(seed)
 
 
 class MixtureTarget:
@@ -158,6 +162,7 @@ class MixtureTarget:
 
     def sample(self, n: int, seed=None, t: float = 0.0) -> np.ndarray:
         """``n`` exact samples of ``q_t`` (``t = 0``: the data)."""
+        n = check_int("number of samples n", n, 0)
         if t:
             return self.law_at(t).sample(n, seed)
         rng = _as_rng(seed)
@@ -340,6 +345,7 @@ def embed(target: MixtureTarget, ambient_dim: int, seed=0, lam_perp: float = 0.0
     if target.basis is not None:
         raise ValueError("embed expects a target in its own coordinates (basis None)")
     k = target.dim
+    ambient_dim = check_int("ambient_dim", ambient_dim, 1)
     if ambient_dim < k:
         raise ValueError(f"ambient_dim={ambient_dim} is smaller than the target dimension {k}")
     q, _ = np.linalg.qr(_as_rng(seed).standard_normal((ambient_dim, k)))
@@ -357,6 +363,7 @@ def ring_mixture(n_modes: int = 8, radius: float = 4.0, std: float = 0.5, dim: i
     """``n_modes`` isotropic Gaussians evenly spaced on a circle in the first two coordinates."""
     n_modes = check_int("n_modes", n_modes, 1)
     dim = check_int("dim", dim, 2)
+    radius, std = positive_finite("radius", radius), positive_finite("std", std)
     angle = 2 * np.pi * np.arange(n_modes) / n_modes
     means = np.zeros((n_modes, dim))
     means[:, 0], means[:, 1] = radius * np.cos(angle), radius * np.sin(angle)
@@ -390,10 +397,9 @@ TARGETS = {
 
 def make_target(name: str, dim: int | None = None, seed: int = 0) -> MixtureTarget:
     """A built-in target by name: ``'ring'`` (default), ``'gaussian'``, ``'cloud'``, ``'subspace'``."""
-    try:
-        build = TARGETS[name]
-    except KeyError:
-        raise ValueError(f"unknown target {name!r}; choose from {sorted(TARGETS)}") from None
+    build = TARGETS.get(name) if isinstance(name, str) else None
+    if build is None:
+        raise ValueError(f"unknown target {name!r}; choose from {sorted(TARGETS)}")
     if dim is None:
         return build(seed=seed)
     return build(dim=check_int("dim", dim, 2 if name in ("ring", "subspace") else 1), seed=seed)

@@ -208,3 +208,16 @@ def test_schedules_and_models_that_cannot_work_are_named(start):
     xps = pytest.importorskip("array_api_strict")
     with pytest.raises(ScoreError, match="returned a ndarray"):
         sample_exponential(lambda x, s: np.ones(x.shape), xps.asarray(start), karras_sigmas(4, 0.1, 10.0), disable=True)
+
+
+def test_array_api_einsum_fallback_matches_numpy_and_refuses_diagonals():
+    xps = pytest.importorskip("array_api_strict")
+    from certsample.arrays import einsum
+
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((4, 3)), rng.standard_normal((3, 5))
+    for subscripts, operands in (("ij,jk->ik", (a, b)), ("ij->ji", (a,)), ("ij,jk->ki", (a, b))):
+        out = einsum(subscripts, *(xps.asarray(x) for x in operands))
+        np.testing.assert_allclose(to_numpy(out), np.einsum(subscripts, *operands), rtol=1e-14)
+    with pytest.raises(ValueError, match="no index twice"):
+        einsum("ii->i", xps.asarray(np.eye(3)))

@@ -213,3 +213,19 @@ def test_compiled_score_skips_only_components_that_cannot_change_it(variances):
             kernel(row, t, target.kernel_params(), out, work)
             np.testing.assert_allclose(out, target.score(row[None], t)[0], rtol=1e-12, atol=1e-12)
     assert skipped >= 10  # the skip ran (equal weights: the log-weights cancel)
+
+
+def test_target_arguments_are_named():
+    ring = cs.ring_mixture()
+    for bad in (True, 3.5, "5"):
+        with pytest.raises(ValueError, match="ambient_dim"):
+            cs.embed(ring, bad)
+    for label, kwargs in (("std", dict(std=-0.5)), ("radius", dict(radius=float("nan")))):
+        with pytest.raises(ValueError, match=label):
+            cs.ring_mixture(**kwargs)
+    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+        cs.make_target("cloud", seed=-1)
+    with pytest.raises(ValueError, match="unknown target"):
+        cs.make_target(["ring"])
+    with pytest.raises(ValueError, match="number of samples n"):
+        ring.sample(-1)
