@@ -453,3 +453,30 @@ def test_too_few_samples_for_a_covariance_are_inconclusive():
     target = cs.gaussian([0.0, 0.5, 1.0], [1.0, 0.5, 2.0])
     cert = certify(target, "exponential-sde", eps=0.5, score=target.score, n=3, n_steps=20, replicates=20, **QUIET)
     assert cert.accuracy_verdict == "INCONCLUSIVE" and "more samples than dimensions" in cert.measurement
+
+
+def test_a_uniform_grid_theorem_does_not_judge_a_tuned_grid():
+    """When the theorem cannot reach eps (a biased score), the steps are tuned on an exponential grid: the
+    uniform-step bound then does not apply, and says so."""
+    target = cs.gaussian([0.5, -0.5], [0.2, 3.0])
+    cert = certify(target, "exponential-ode", eps=0.05, score=PerturbedOracle(target, bias=0.02), n=16, **QUIET)
+    assert cert.theorem_verdict.startswith("NOT APPLICABLE") and "uniform steps" in cert.theorem_verdict
+
+
+def test_unreachable_bounds_and_far_deltas_fall_back_instead_of_crashing():
+    from certsample.verify import StepBudgetExceeded
+
+    with pytest.raises(StepBudgetExceeded, match="tuned on the pilot"):  # the theorem's own range fails: tuned
+        certify(cs.gaussian([0.0], [1e-6]), "exponential-ode", eps=0.01, delta=1e-6, max_steps=100, n=8, **QUIET)
+    from certsample.solvers import get_solver
+    from certsample.verify.parameters import default_horizon
+
+    assert default_horizon(get_solver("ddpm"), cs.gaussian([0.0], [2.0]), 0.05, 12.0, 0.0) >= 24.0  # raised before
+
+
+def test_theorems_without_a_score_error_term_refuse_an_inexact_score():
+    from certsample.solvers import get_solver
+    from certsample.verify.parameters import theorem_for
+
+    check = theorem_for(get_solver("predictor-corrector"), cs.ring_mixture(), 10.0, 1e-2, 5.0)
+    assert check.theorem is None and "no score-error term" in check.reason

@@ -459,6 +459,13 @@ def _theorem_verdict(check, measured, result, notes, job, solver):
                 )
             bound = float(proved.value)
         else:
+            steps = np.asarray(result.grid.steps)
+            if not np.allclose(steps, steps[0], rtol=1e-9, atol=0.0):
+                return (
+                    f"NOT APPLICABLE: {theorem.name}'s bound is for N uniform steps, and this run's steps (tuned on "
+                    "proved errors) are not uniform",
+                    None,
+                )
             bound = theorem.error_bound(N=int(result.nfe), **check.parameters)
     except OutsideTheoremRange as outside:
         return f"NOT APPLICABLE: {outside}", None

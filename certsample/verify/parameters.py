@@ -138,6 +138,12 @@ def theorem_for(solver, target, T: float, delta: float, score_error: float | Non
             reason=f"theorem {theorem.name!r} needs the score's L2 error; a user score "
             "without score_error= is not covered",
         )
+    if score_error > 0 and "eps_s" not in theorem.symbols:
+        return TheoremCheck(
+            None,
+            reason=f"theorem {theorem.name!r} has no score-error term (its stated assumption asks for a small "
+            f"pointwise score error it does not quantify); this score's error is {score_error:g}",
+        )
     try:
         params, notes = theorem_parameters(theorem, target, T, delta, score_error)
     except HypothesisNotMet as failed:
@@ -164,7 +170,11 @@ def nfe_for_accuracy(theorem, params: dict, eps: float, max_nfe: int) -> int:
     while not ok(hi):
         hi *= 2
         if hi > 4 * max_nfe:
-            raise BoundUnreachable(theorem.name, eps, theorem.error_bound(N=4 * max_nfe, **params), 4 * max_nfe)
+            try:
+                reached = theorem.error_bound(N=4 * max_nfe, **params)
+            except OutsideTheoremRange:  # its hypotheses fail even there (a step still too long, say)
+                reached = math.inf
+            raise BoundUnreachable(theorem.name, eps, reached, 4 * max_nfe)
     lo = hi // 2
     while hi - lo > 1:
         mid = (lo + hi) // 2
@@ -174,13 +184,14 @@ def nfe_for_accuracy(theorem, params: dict, eps: float, max_nfe: int) -> int:
 
 def default_horizon(solver, target, eps: float, delta: float, score_error) -> float:
     """``T``: 10, or for theorems with an initialisation term ``W0``, the ``T`` with ``e^{-T} W2(q_0, N(0, I))
-    <= eps / 4`` (at least 2)."""
-    probe = theorem_for(solver, target, 10.0, delta, score_error).theorem
+    <= eps / 4`` (at least 2); at least twice ``delta`` either way."""
+    floor = 2.0 * delta
+    probe = theorem_for(solver, target, max(10.0, floor), delta, score_error).theorem
     if probe is None or "W0" not in probe.symbols:
-        return 10.0
+        return max(10.0, floor)
     mean, cov = target.mean(), target.covariance()
     # W2(q_0, N(0, I)) <= sqrt(E|X|^2) + sqrt(d), exact for Gaussians with positive variances
     w0 = math.sqrt(float(np.trace(cov) + mean @ mean)) + math.sqrt(target.dim)
     if target.is_gaussian and np.min(target.variances) > 0:
         w0 = gaussian_w2(mean, cov, np.zeros(target.dim), np.eye(target.dim))
-    return max(2.0, math.log(4 * max(w0, 1.0) / eps))
+    return max(2.0, floor, math.log(4 * max(w0, 1.0) / eps))
