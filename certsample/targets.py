@@ -38,6 +38,10 @@ __all__ = [
 _CHUNK = 1 << 22  # elements per temporary (n, K, k) block in the batched score
 
 
+#: largest ``max |Q^T Q - I|`` of a stored basis (what a QR factorisation delivers); looser ones are re-orthonormalised
+ORTHONORMAL_TOLERANCE = 1e-14
+
+
 def _as_rng(seed):
     if isinstance(seed, np.random.Generator):
         return seed
@@ -92,6 +96,11 @@ class MixtureTarget:
                 raise ValueError(f"basis must have shape (d, {k}) with d >= {k}, got {basis.shape}")
             if not np.allclose(basis.T @ basis, np.eye(k), atol=1e-10):
                 raise ValueError("basis columns must be orthonormal")
+            if np.max(np.abs(basis.T @ basis - np.eye(k))) > ORTHONORMAL_TOLERANCE:
+                # orthonormal to 1e-10 only: the nearest columns orthonormal to rounding (QR, signs kept), so that
+                # the score's projections and the enclosures' decomposition describe the same target
+                q, r = np.linalg.qr(basis)
+                basis = q * np.where(np.diag(r) < 0, -1.0, 1.0)
             if basis.shape[0] == k and np.array_equal(basis, np.eye(k)):
                 basis = None
         if not (math.isfinite(lam_perp) and lam_perp >= 0):

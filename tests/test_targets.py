@@ -229,3 +229,16 @@ def test_target_arguments_are_named():
         cs.make_target(["ring"])
     with pytest.raises(ValueError, match="number of samples n"):
         ring.sample(-1)
+
+
+def test_a_loosely_orthonormal_basis_is_made_orthonormal_to_rounding():
+    """A basis orthonormal to 8e-13 is accepted and re-orthonormalised (the enclosures take it as exactly
+    orthonormal: at 8e-13 their balls missed the exact flow by 1000 radii); a QR basis is kept bit for bit."""
+    from certsample.targets import ORTHONORMAL_TOLERANCE, MixtureTarget
+
+    q, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((6, 2)))
+    loose = MixtureTarget([[3000.0, -2000.0]], [[0.5, 2.0]], basis=q * (1 + 4e-13), lam_perp=0.3)
+    assert np.max(np.abs(loose.basis.T @ loose.basis - np.eye(2))) <= ORTHONORMAL_TOLERANCE
+    assert np.max(np.abs(loose.basis - q)) < 1e-11
+    kept = MixtureTarget([[3000.0, -2000.0]], [[0.5, 2.0]], basis=q, lam_perp=0.3)
+    assert np.array_equal(kept.basis, q)

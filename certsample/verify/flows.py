@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .enclosure import Enclosure, _flint, _lower, _upper, enclose_flow
+from ..targets import ORTHONORMAL_TOLERANCE
 from .errors import EnclosureFailed
 from .fast_enclosure import N_OUT, STATUS, FastModel
 
@@ -308,8 +309,11 @@ class _Maps:
         self.perp = None
         if q is not None:
             gram_dev = float(np.max(np.abs(q.T @ q - np.eye(k))))
-            if gram_dev > 1e-12:
-                raise ValueError(f"the target's basis is orthonormal only to {gram_dev:.1e}; enclosures need 1e-12")
+            if gram_dev > ORTHONORMAL_TOLERANCE:
+                raise ValueError(
+                    f"the target's basis is orthonormal only to {gram_dev:.1e}; enclosures need "
+                    f"{ORTHONORMAL_TOLERANCE:g} (build the target with MixtureTarget, which re-orthonormalises it)"
+                )
             qb = [[arb(float(q[i, j])) for j in range(k)] for i in range(q.shape[0])]
             fro = arb(0)  # ||Q||_2^2 = ||Q^T Q||_2 <= ||Q^T Q||_F
             for j1 in range(k):
