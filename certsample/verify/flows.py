@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .enclosure import Enclosure, _flint, _lower, _upper, enclose_flow
 from ..targets import ORTHONORMAL_TOLERANCE
+from .enclosure import Enclosure, _flint, _lower, _upper, enclose_flow
 from .errors import EnclosureFailed
 from .fast_enclosure import N_OUT, STATUS, FastModel
 
