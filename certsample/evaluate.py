@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .metrics import gaussian_mixture_bin_probability, gaussian_w2, mmd, sliced_w2, tv_histogram
+from .metrics import gaussian_mixture_bin_probability, gaussian_w2, median_bandwidth, mmd, sliced_w2, tv_histogram
 
 __all__ = ["sample_errors", "histogram_edges", "pathwise_check"]
 
@@ -30,6 +30,9 @@ def sample_errors(target, samples, t: float, seed: int = 0) -> dict:
     samples = np.asarray(samples, dtype=float)
     if samples.ndim != 2 or samples.shape[1] != target.dim:
         raise ValueError(f"samples must have shape (n, {target.dim}), got {samples.shape}")
+    if not np.all(np.isfinite(samples)):
+        bad = int(np.sum(~np.all(np.isfinite(samples), axis=1)))
+        raise ValueError(f"samples contain NaN or inf in {bad} of their {samples.shape[0]} rows")
     law = target.law_at(t)
     n = samples.shape[0]
     ref = law.sample(n, np.random.default_rng([seed, 1]))
@@ -39,8 +42,9 @@ def sample_errors(target, samples, t: float, seed: int = 0) -> dict:
         "sliced_w2_floor": sliced_w2(twin, ref, seed=seed),
     }
     m = min(n, MMD_MAX_POINTS)
-    out["mmd2"] = mmd(samples[:m], ref[:m])
-    out["mmd2_floor"] = mmd(twin[:m], ref[:m])
+    h = median_bandwidth(twin[:m], ref[:m])  # one kernel for the metric and its floor, so that they compare
+    out["mmd2"] = mmd(samples[:m], ref[:m], bandwidth=h)
+    out["mmd2_floor"] = mmd(twin[:m], ref[:m], bandwidth=h)
     if law.dim <= 2 and law.is_diagonal:
         edges = histogram_edges(law)
         grid = edges[0] if law.dim == 1 else edges
@@ -50,7 +54,7 @@ def sample_errors(target, samples, t: float, seed: int = 0) -> dict:
 
         out["tv_hist"] = tv_histogram(samples, exact, grid)
         out["tv_hist_floor"] = tv_histogram(twin, exact, grid)
-    if law.is_gaussian:
+    if law.is_gaussian and n > law.dim:  # n <= d samples have a singular covariance: no moment-matched Gaussian
         # W2 between the moment-matched Gaussian of the samples and the exact Gaussian law.
         cov_true = law.covariance()
         out["gaussian_w2_moments"] = gaussian_w2(

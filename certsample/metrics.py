@@ -29,6 +29,7 @@ __all__ = [
     "gaussian_kl",
     "sliced_w2",
     "mmd",
+    "median_bandwidth",
     "tv_histogram",
     "gaussian_mixture_bin_probability",
     "pathwise_error",
@@ -162,7 +163,10 @@ def gaussian_w2(mean1, cov1, mean2, cov2) -> float:
     :math:`N(0, C_2)` to :math:`N(0, C_1)` is :math:`T = S^{-1} M S^{-1}`, so the covariance part
     equals :math:`E|T Y - Y|^2 = \|S^{-1}(M - C_2)\|_F^2`, a sum of squares that stays accurate
     for nearby covariances. The better-conditioned covariance plays the role of :math:`C_2`
-    (the distance is symmetric).
+    (the distance is symmetric); ``M`` is ``U Sigma U^T`` from the SVD of ``S C_1^{1/2}``, and both
+    covariances are scaled by their largest entry first. Where even the better-conditioned one is
+    numerically singular (``lambda_min < 1e-10 lambda_max``), the trace formula with the nuclear norm
+    ``tr (S C_1 S)^{1/2} = sum Sigma`` is used instead.
 
     References
     ----------
@@ -182,19 +186,29 @@ def gaussian_w2(mean1, cov1, mean2, cov2) -> float:
         return math.sqrt(mean_part + cov_part)
     c1 = np.diag(c1) if k1 == "diag" else c1
     c2 = np.diag(c2) if k2 == "diag" else c2
+    scale = max(np.max(np.abs(c1)), np.max(np.abs(c2)))  # W2 of the covariances scales like sqrt(scale)
+    c1, c2 = c1 / scale, c2 / scale
     w1, v1 = _sym_eig(c1)
     w2, v2 = _sym_eig(c2)
-    if w1[0] / w1[-1] > w2[0] / w2[-1]:  # let the better-conditioned matrix be the reference
-        c1, c2, w2, v2 = c2, c1, w1, v1
+    if w1[0] * w2[-1] > w2[0] * w1[-1]:  # let the better-conditioned matrix be the reference
+        c1, c2, w1, v1, w2, v2 = c2, c1, w2, v2, w1, v1
     sq = np.sqrt(w2)
     s = (v2 * sq) @ v2.T
-    s_inv = (v2 / sq) @ v2.T
-    b = s @ c1 @ s
-    wb, vb = _sym_eig(0.5 * (b + b.T))
-    m = (vb * np.sqrt(wb)) @ vb.T
-    r = s_inv @ (m - c2)
-    cov_part = float(np.sum(r * r))
-    return math.sqrt(mean_part + cov_part)
+    root1 = (v1 * np.sqrt(w1)) @ v1.T
+    # M = (S C1 S)^{1/2} = U Sigma U^T from the SVD S C1^{1/2} = U Sigma V^T: S C1 S is never formed, which
+    # would square the condition number
+    u, sigma, _ = np.linalg.svd(s @ root1)
+    if w2[0] > _REFERENCE_CONDITION * w2[-1]:
+        m = (u * sigma) @ u.T
+        r = ((v2 / sq) @ v2.T) @ (m - c2)
+        cov_part = float(np.sum(r * r))
+    else:  # S^{-1} too large: the trace formula, exact up to its cancellation (about sqrt(eps tr C))
+        cov_part = max(0.0, float(np.trace(c1) + np.trace(c2) - 2.0 * np.sum(sigma)))
+    return math.sqrt(mean_part + scale * cov_part)
+
+
+#: smallest ``lambda_min / lambda_max`` of the reference covariance for which ``S^{-1}`` is formed in gaussian_w2
+_REFERENCE_CONDITION = 1e-10
 
 
 def _x_minus_log1p(delta):
@@ -402,6 +416,26 @@ def _median_bandwidth(x, y):
     return h
 
 
+def _unit_frame(x, y):
+    """``(x', y', size)``: both samples centred on their pooled mean and divided by ``size``, their largest entry
+    after centring, so that the distances ``|a|^2 + |b|^2 - 2 a.b`` keep their digits whatever the offset and scale."""
+    centre = (x.sum(axis=0) + y.sum(axis=0)) / (x.shape[0] + y.shape[0])
+    x, y = x - centre, y - centre
+    size = max(float(np.max(np.abs(x))), float(np.max(np.abs(y))))
+    size = size if size > 0 else 1.0
+    return x / size, y / size, size
+
+
+def median_bandwidth(x, y) -> float:
+    """The median heuristic of :func:`mmd`: the median distance between distinct points of the pooled sample
+    (at most 1000 of them, drawn with a fixed seed). Pass it as ``bandwidth`` to compare several samples with
+    one kernel."""
+    x = _samples("x", x)
+    y = _samples("y", y, dim=x.shape[1])
+    x, y, size = _unit_frame(x, y)
+    return _median_bandwidth(x, y) * size
+
+
 def mmd(x, y, bandwidth=None) -> float:
     r"""Unbiased estimate of the squared maximum mean discrepancy with a Gaussian kernel.
 
@@ -445,14 +479,18 @@ def mmd(x, y, bandwidth=None) -> float:
         raise ValueError("x needs at least 2 samples for the unbiased estimate")
     if y.shape[0] < 2:
         raise ValueError("y needs at least 2 samples for the unbiased estimate")
+    # in the unit frame: the kernel sums' distances |a|^2 + |b|^2 - 2 a.b would lose their digits to a large
+    # common offset (and underflow or overflow at extreme scales)
+    n, m = x.shape[0], y.shape[0]
+    x, y, size = _unit_frame(x, y)
     if bandwidth is None:
         h = _median_bandwidth(x, y)
     else:
         h = float(_finite_array("bandwidth", bandwidth))
         if not h > 0:
             raise ValueError(f"bandwidth must be positive, got {h}")
+        h = h / size
     gamma = 0.5 / (h * h)
-    n, m = x.shape[0], y.shape[0]
     kxx = _kernel_sum(x, x, gamma, True) / (n * (n - 1))
     kyy = _kernel_sum(y, y, gamma, True) / (m * (m - 1))
     kxy = _kernel_sum(x, y, gamma, False) / (n * m)

@@ -96,6 +96,8 @@ class DiffusionProcess:
     def check_ou_times(self, t):
         """Refuse OU times outside the process's range (the model never saw them)."""
         t = np.asarray(t, dtype=float)
+        if not np.all(np.isfinite(t)):
+            raise ValueError(f"OU times must be finite, got {t[~np.isfinite(t)].ravel()[0]!r} among them")
         lo, hi = float(np.min(t)), float(np.max(t))
         if lo < self.t_min * (1 - 1e-9) or hi > self.t_max * (1 + 1e-6):  # the cosine t_max is computed
             raise ValueError(
@@ -142,6 +144,13 @@ class VPProcess(DiffusionProcess):
             raise ValueError(f"beta_max must exceed beta_min, got {beta_max!r} <= {beta_min!r}")
         self.cosine_offset = _positive("cosine_offset", cosine_offset)
         self.s_max = 1.0 if schedule == "linear" else float(self.model_time(_positive("t_max", t_max)))
+        if (
+            schedule == "cosine" and self.s_max >= 1.0
+        ):  # the cosine schedule's singular end: the model time of t_max rounds to 1
+            raise ValueError(
+                f"t_max={t_max!r} is too large for the cosine schedule: its model time rounds to 1, where alpha = 0 "
+                "(float64 resolves t_max up to about 33)"
+            )
 
     def _log_alpha(self, s):
         s = np.asarray(s, dtype=float)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .validation import check_int
+
 __all__ = ["Search", "smallest_sufficient"]
 
 
@@ -33,7 +35,8 @@ def smallest_sufficient(error_of, eps: float, *, start: int = 1, max_n: int = 1 
     """
     if not eps > 0:
         raise ValueError(f"eps must be > 0, got {eps!r}")
-    n = int(start)
+    start = check_int("start", start, 1)
+    n = start
     while True:
         value = error_of(n)
         if _error(value) <= eps:
@@ -41,7 +44,7 @@ def smallest_sufficient(error_of, eps: float, *, start: int = 1, max_n: int = 1 
         if 2 * n > max_n:
             return Search(n, value, False)
         n *= 2
-    lo, hi, best = n // 2, n, value  # lo is known (or, for n = start, assumed) to miss
+    lo, hi, best = max(n // 2, start - 1), n, value  # lo misses (or, below start, is never tried)
     while hi - lo > max(1, int(lo * rel_tol)):
         mid = (lo + hi) // 2
         value = error_of(mid)

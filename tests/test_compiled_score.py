@@ -71,7 +71,7 @@ def test_bad_compiled_scores_are_named():
     with pytest.raises(ValueError, match="dim must be an integer"):
         cs.compiled_score(scaled_score, 0)
     score = cs.compiled_score(scaled_score, 2, (1.0,))
-    with pytest.raises(ValueError, match="init='exact' needs a built-in target"):
+    with pytest.raises(ValueError, match="init='exact' draws from the target's own law"):
         cs.sample(score, "exponential-ode", n=3, init="exact", progress=False)
     with pytest.raises(ValueError, match=r"x must have shape \(m, 2\)"):
         score.score(np.ones((3, 4)), 0.5)

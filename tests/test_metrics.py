@@ -10,6 +10,8 @@ import scipy.linalg
 from scipy.spatial.distance import cdist, pdist
 from scipy.stats import norm
 
+import certsample as cs
+import certsample.evaluate
 from certsample import metrics as M
 
 
@@ -408,3 +410,51 @@ BAD = [
 def test_bad_inputs_raise_value_error_naming_argument(func, args, pattern):
     with pytest.raises(ValueError, match=pattern):
         func(*args)
+
+
+def test_gaussian_w2_on_nearly_singular_and_extreme_covariances():
+    """Covariances that pass the positive-definiteness check but are nearly singular, and extreme scales: the
+    distance of a matrix to itself stays near 0 (it read 0.73, 1.4e-6 and 7.1e-5) and the scaled distance is
+    scale-free (it read 1.41 at 1e-200 and NaN at 1e200)."""
+    from certsample.metrics import gaussian_w2
+
+    c = np.array(
+        [
+            [1.0630832976549682, 0.04762477919031061, -0.29105904405201444],
+            [0.04762477919031061, 0.3178665502563987, 0.1580226596927705],
+            [-0.29105904405201444, 0.1580226596927705, 0.1723683012055649],
+        ]
+    )
+    assert gaussian_w2(np.zeros(3), c, np.zeros(3), c) < 1e-7
+    turn = np.array([[np.cos(0.3), -np.sin(0.3)], [np.sin(0.3), np.cos(0.3)]])
+    for lam in (1e-8, 1e-14):
+        rotated = turn @ np.diag([1.0, lam]) @ turn.T
+        assert gaussian_w2(np.zeros(2), rotated, np.zeros(2), rotated) < 1e-7
+    thin = turn @ np.diag([1.0, 1e-14]) @ turn.T  # against its diagonal form: 0.2988762649 (mpmath, 60 digits)
+    assert gaussian_w2(np.zeros(2), thin, np.zeros(2), np.diag([1.0, 1e-14])) == pytest.approx(0.2988762649, rel=1e-9)
+    a = np.array([[2.0, 0.3], [0.3, 0.5]])
+    reference = gaussian_w2(np.zeros(2), a, np.zeros(2), np.eye(2))
+    for scale in (1e-200, 1e-160, 1e200):
+        scaled = gaussian_w2(np.zeros(2), scale * a, np.zeros(2), scale * np.eye(2)) / np.sqrt(scale)
+        assert scaled == pytest.approx(reference, rel=1e-12)
+
+
+def test_mmd_is_translation_and_scale_invariant():
+    """A common offset of 1e8 (it was refused as coincident points) or a scale of 1e-160 (NaN) leaves it as is."""
+    from certsample.metrics import median_bandwidth, mmd
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((300, 2)), 1.1 * rng.standard_normal((300, 2)) + 0.1
+    reference = mmd(x, y)
+    assert mmd(x + 1e8, y + 1e8) == pytest.approx(reference, rel=1e-6, abs=1e-9)
+    for scale in (1e-160, 1e160):
+        assert mmd(scale * x, scale * y) == pytest.approx(reference, rel=1e-9)
+        assert median_bandwidth(scale * x, scale * y) == pytest.approx(scale * median_bandwidth(x, y), rel=1e-12)
+
+
+def test_sample_errors_with_fewer_samples_than_dimensions():
+    target = cs.make_target("gaussian", dim=20)
+    errors = cs.evaluate.sample_errors(target, target.sample(10, seed=1), 1e-3)
+    assert "gaussian_w2_moments" not in errors and "sliced_w2" in errors
+    with pytest.raises(ValueError, match="samples contain NaN"):
+        cs.evaluate.sample_errors(target, np.full((10, 20), np.nan), 1e-3)

@@ -333,3 +333,10 @@ def test_steps_adding_the_noise_three_rows_at_a_time_are_bit_identical(dim):
         kw = dict(n=300, n_steps=6, T=3.0, delta=1e-2, backend="cpu", seed=5, progress=False)
         fused = cs.sample(target, solver(), **kw).samples
         np.testing.assert_array_equal(fused, cs.sample(target, reference, **kw).samples)
+
+
+def test_unit_open_stays_below_one():
+    from certsample.kernels.philox import unit_open
+
+    top = unit_open(np.uint64(0xFFFFFFFF), np.uint64(0xFFFFFFFF))  # (2^53 - 1/2) 2^-53 rounds to 1
+    assert 0 < unit_open(np.uint64(0), np.uint64(0)) and top < 1.0 and top == np.nextafter(1.0, 0.0)

@@ -113,3 +113,10 @@ def test_times_outside_the_process_are_refused_by_name():
 def test_bad_process_and_model_input_is_named(make, match):
     with pytest.raises((ValueError, TypeError), match=match):
         make()
+
+
+def test_times_the_model_cannot_take_are_named():
+    with pytest.raises(ValueError, match="too large for the cosine schedule"):
+        cs.VPProcess("cosine", t_max=40.0)
+    with pytest.raises(ValueError, match="OU times must be finite"):
+        cs.VPProcess("linear").check_ou_times(np.array([1.0, np.nan]))

@@ -25,3 +25,17 @@ def test_gives_up_past_max_and_reports_the_last_try():
     assert not found.met and found.n == 64 and found.value == 1.0
     with pytest.raises(ValueError, match="eps"):
         smallest_sufficient(lambda n: 1.0, 0.0)
+
+
+def test_the_search_never_goes_below_start():
+    from certsample.tuning import smallest_sufficient
+
+    tried = []
+
+    def error(n):
+        tried.append(n)
+        return 1 / n
+
+    assert smallest_sufficient(error, 0.5, start=5).n == 5 and min(tried) == 5
+    with pytest.raises(ValueError, match="start must be an integer >= 1"):
+        smallest_sufficient(error, 0.5, start=0)

@@ -63,11 +63,17 @@ def philox4x32(c0, c1, c2, c3, k0, k1):
     return c0, c1, c2, c3
 
 
+#: the largest double below 1
+BELOW_ONE = 0.9999999999999999
+
+
 @device_function(inline=True)
 def unit_open(hi, lo):
-    """A 53-bit uniform strictly inside (0, 1) from two 32-bit words."""
+    """A 53-bit uniform strictly inside (0, 1) from two 32-bit words: ``(k + 1/2) 2^-53``, whose largest value
+    ``1 - 2^-54`` rounds to 1, so it is capped at the double below 1 (that one value of ``2^53`` changes)."""
     bits = np.float64(hi >> SHIFT5) * 67108864.0 + np.float64(lo >> SHIFT6)
-    return (bits + 0.5) * 1.1102230246251565e-16
+    u = (bits + 0.5) * 1.1102230246251565e-16
+    return u if u < 1.0 else BELOW_ONE  # a select, not a call: loops of draws still vectorise
 
 
 @device_function

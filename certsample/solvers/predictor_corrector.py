@@ -126,9 +126,8 @@ class PredictorCorrector(SDESolver):
     corrector_h : float, default 0.5
         ULMC step in the time of the scaled dynamics (where ``u = 1/L`` critically damps the
         stiffest mode). The default corrector runs for time 1 there, the ``1/sqrt(L)`` of [3]_
-        in unscaled time. Its bias is about ``corrector_h^3`` in the output's moments (measured on a
-        Gaussian: the variance error falls 8.6 times when ``corrector_h`` halves) and does not shrink
-        as the predictor's grid is refined.
+        in unscaled time. Its bias is about ``corrector_h^3`` in the output's moments on a Gaussian
+        and does not shrink as the predictor's grid is refined (docs/performance.md).
     L : float or callable, optional
         Lipschitz constant of the score at the corrector's noise level: a number, or ``L(t)``.
         Default: the exact target's bound ``working_score_lipschitz(t)`` (the oracle's target on the NumPy
@@ -153,11 +152,9 @@ class PredictorCorrector(SDESolver):
     runs at ``delta``.
 
     **Where it pays.** On a coarse predictor grid the corrector lowers the output's W2 to ``q_delta``
-    at each added step, more with the default step than with a finer one (docs/performance.md). On a
-    fine grid its own bias dominates: on ``N([1, -0.5], diag[0.1, 2])``, ``T = 2``, ``delta = 0.05``, the
-    exact output law's W2 (moment-matched Gaussians) levels off near 1.2e-3 from 32 steps on with the
-    default corrector, against 1.2e-4 for the predictor alone at 128 steps; ``corrector_h = 0.25`` lowers
-    that floor.
+    at each added step, more with the default step than with a finer one. On a fine grid its own bias
+    dominates: the output law's error levels off where the predictor alone keeps falling, and a smaller
+    ``corrector_h`` lowers that floor (figures in docs/performance.md).
 
     References
     ----------

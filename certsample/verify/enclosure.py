@@ -24,8 +24,8 @@ mixture with ``K > 1`` needs the integrator below, and only in ``k`` dimensions.
 orthonormal to rounding: ``max |Q^T Q - I| <= 1e-14``, which the target ensures by re-orthonormalising
 a looser basis; the enclosure is of the flow of the target with that basis taken as exactly orthonormal,
 and ``||Q||_2`` is bounded rigorously where it scales the radius. The remaining deviation is not bounded
-here: its effect on the flow is of order ``|Q^T Q - I| |x|`` times the flow's growth (a deviation of 8e-13,
-which the target once kept, moved the flow of a mean of norm 3600 by 7e-11, against radii of 5e-12).)
+here: its effect on the flow is of order ``|Q^T Q - I| |x|`` times the flow's growth; the looser bases the
+target once kept moved the flow by far more than the radii.)
 
 Integrator (a validated Taylor method with Cauchy remainders and a log-norm Gronwall step)
 ------------------------------------------------------------------------------------------
