@@ -106,6 +106,8 @@ def exponential_grid(T: float, delta: float, n_steps: int, switch: float = 1.0) 
        bounds for diffusion models via stochastic localization", ICLR 2024.
     """
     _check_horizon(T, delta, n_steps)
+    if not (is_real(switch) and math.isfinite(switch) and switch > 0):
+        raise ValueError(f"switch must be a finite number > 0, got {switch!r}")
     switch = min(max(switch, delta), T)
     if switch <= delta or n_steps < 2:
         return uniform_grid(T, delta, n_steps)

@@ -55,3 +55,11 @@ def test_timegrid_validation():
         TimeGrid([1.0, 0.0])
     with pytest.raises(ValueError, match="unknown time grid"):
         make_grid("cosine", 1.0, 0.1, 3)
+
+
+def test_exponential_grid_names_a_bad_switch():
+    from certsample.forward import exponential_grid
+
+    for bad in (float("nan"), -1.0, "1"):
+        with pytest.raises(ValueError, match="switch must be"):
+            exponential_grid(10.0, 1e-3, 10, switch=bad)
