@@ -43,6 +43,21 @@ def _mpf_vec(x):
     return [mp.mpf(float(v)) for v in np.ravel(np.asarray(x, dtype=float))]
 
 
+def _orthonormal_rows(basis):
+    """The float64 basis ``(d, k)`` made orthonormal at the working precision (Gram-Schmidt twice on its columns),
+    as ``d`` rows of mpf: a float64 basis is orthonormal only to about 1e-16, and the score and the closed-form
+    flow must describe one target to the working digits."""
+    columns = [[mp.mpf(float(x)) for x in basis[:, j]] for j in range(basis.shape[1])]
+    for j, column in enumerate(columns):
+        for _ in range(2):
+            for previous in columns[:j]:
+                overlap = mp.fsum(a * b for a, b in zip(column, previous))
+                column = [a - overlap * b for a, b in zip(column, previous)]
+        norm = mp.sqrt(mp.fsum(a * a for a in column))
+        columns[j] = [a / norm for a in column]
+    return [[columns[j][i] for j in range(len(columns))] for i in range(basis.shape[0])]
+
+
 class MPTarget:
     """The exact score of a :class:`~certsample.targets.MixtureTarget` in mpmath.
 
@@ -61,7 +76,7 @@ class MPTarget:
             self.means = [_mpf_vec(m) for m in target.means]
             self.variances = [_mpf_vec(v) for v in target.variances]
             self.log_weights = [mp.log(mp.mpf(float(w))) if w > 0 else -mp.inf for w in target.weights]
-            self.basis = None if target.basis is None else [_mpf_vec(row) for row in target.basis]
+            self.basis = None if target.basis is None else _orthonormal_rows(target.basis)
             self.lam_perp = mp.mpf(float(target.lam_perp))
         self.nfe = 0
         self.rounds = 0

@@ -555,3 +555,13 @@ def test_proved_plan_bound_is_within_eps_and_counts_match():
     assert run.nfe == plan.nfe and run.rounds == plan.rounds
     with pytest.raises(ValueError, match="needs the target"):
         collocation_plan(1e-3, R=2.0, sigma=0.5, proved=True)
+
+
+def test_mpmath_reference_of_an_embedded_gaussian_is_the_scored_target():
+    """A float64 basis is orthonormal to about 2e-16 only: MPTarget re-orthonormalises it at its working precision,
+    so the closed-form reference and the score describe one target (the error read 1.8e-17 at every eps)."""
+    from certsample.highprec import convergence_table
+
+    target = cs.embed(cs.gaussian([0.7, -0.2], [0.3, 1.7]), 3, seed=1, lam_perp=0.4)
+    (row,) = convergence_table(target, [0.3, -0.8, 1.1], 2.0, 0.1, eps_list=[1e-20], dps=40)
+    assert row["error"] <= 1e-20

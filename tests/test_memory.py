@@ -44,7 +44,8 @@ def test_estimate_grows_with_the_state_not_with_scratch_or_temporaries():
 )
 def test_chunks_reproduce_one_pass_bit_for_bit(solver, backend, monkeypatch):
     target = cs.gaussian_mixture([[1.0, 0.0, 0.5], [-1.0, 0.5, 0.0]], [[0.3, 0.5, 0.2], [0.6, 0.2, 0.4]])
-    kw = dict(n=23, n_steps=30, seed=7, backend=backend, progress=False)
+    steps = 8 if solver == "collocation" else 30  # collocation's windows are dear on NumPy; 8 show the same
+    kw = dict(n=23, n_steps=steps, seed=7, backend=backend, progress=False)
     whole = cs.sample(target, solver, **kw)
     monkeypatch.setattr(memory, "CHUNK_BYTES", 5 * memory._bytes_per_particle(3, get_solver(solver), backend))
     assert memory.particles_per_chunk(23, 3, get_solver(solver), backend) == 5
@@ -53,9 +54,9 @@ def test_chunks_reproduce_one_pass_bit_for_bit(solver, backend, monkeypatch):
     assert (chunked.nfe, chunked.rounds) == (whole.nfe, whole.rounds)
     # a perturbed oracle keys its noise by particle too
     noisy = cs.PerturbedOracle(target, bias=0.01, noise=0.1, seed=3)
-    chunked_noisy = cs.sample(noisy, solver, n=23, n_steps=30, seed=7, progress=False).samples
+    chunked_noisy = cs.sample(noisy, solver, n=23, n_steps=steps, seed=7, progress=False).samples
     monkeypatch.setattr(memory, "CHUNK_BYTES", 10**9)
-    assert np.array_equal(cs.sample(noisy, solver, n=23, n_steps=30, seed=7, progress=False).samples, chunked_noisy)
+    assert np.array_equal(cs.sample(noisy, solver, n=23, n_steps=steps, seed=7, progress=False).samples, chunked_noisy)
 
 
 def test_cuda_grid_stride_launch_with_fewer_threads_than_particles(cuda_simulator):
