@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -253,12 +254,23 @@ def _cmd_reproduce(args) -> int:
         return 0
     _output_path(args.png, "--png")
     result = reproduce(args.theorem, quick=args.quick, backend=args.backend, seed=args.seed)
-    print(json.dumps(dataclasses.asdict(result), indent=2) if args.json else result.report())
+    print(json.dumps(_json_safe(dataclasses.asdict(result)), indent=2) if args.json else result.report())
     if args.png:
         result.plot(args.png)
         if not args.json:
             print(f"plot written to {args.png}")
     return 0
+
+
+def _json_safe(value):
+    """``value`` with every non-finite float as ``None``: standard JSON (RFC 8259) has no NaN or Infinity."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _cmd_solvers(args) -> int:

@@ -205,7 +205,7 @@ def sample(
         raise ValueError(f"unknown init {init!r}; choose 'standard' or 'exact'")
     n, x_init = _particle_count(n, x_init, d)
     check_particle_range(first_particle, n)
-    check_run_fits(n, d, solver, backend)
+    check_run_fits(n, d, solver, backend, inputs=x_init is not None)
     if float(np.max(grid.steps)) > MAX_STEP:
         raise ValueError(
             f"a step of {float(np.max(grid.steps)):.3g} in OU time (T={grid.T:g} in {len(grid)} steps): the solvers' "

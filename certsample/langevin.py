@@ -30,6 +30,7 @@ from . import lipschitz
 from .forward import TimeGrid
 from .integrate import BACKENDS, INIT_STEP, SampleResult, sample
 from .kernels.runner import run_kernel
+from .memory import check_run_fits
 from .noise import NoiseSource, seed_key
 from .oracle import ScoreOracle, as_oracle
 from .progress import Progress
@@ -96,6 +97,8 @@ def _run_chain(score, x, v, L, t_score, n_steps, h, backend, seed, label, progre
     """
     solver = RandomizedMidpointULMC(L, t_score)
     grid = _chain_grid(h, n_steps)
+    # the chain runs all its particles at once (no chunks): positions and velocities in and out, plus the work
+    check_run_fits(x.shape[0], x.shape[1], solver, backend, inputs=False, chunked=False, states=4)
     with Progress(n_steps, f"{label}/{backend}", progress) as bar:
         if backend == "numpy":
             oracle = score if isinstance(score, ScoreOracle) else ScoreOracle.from_target(score)
@@ -228,7 +231,13 @@ def _corrector_steps(corrector_time, corrector_h):
     """``(h, steps)`` of a corrector run, checked before any sampling is spent."""
     corrector_time = positive_finite("corrector_time", corrector_time)
     corrector_h = positive_finite("corrector_h", corrector_h)
-    return corrector_h, math.ceil(corrector_time / corrector_h - 1e-12)
+    steps = math.ceil(corrector_time / corrector_h - 1e-12)
+    if steps < 1:
+        raise ValueError(
+            f"corrector_time={corrector_time!r} is not a step of corrector_h={corrector_h!r}: the corrector would take "
+            "no step"
+        )
+    return corrector_h, steps
 
 
 def _corrector(score, x, L, t_score, corrector_h, steps, backend, seed, progress):
@@ -292,8 +301,16 @@ def sample_logconcave_tv(
         chain.wall_time + seconds,
         chain.grid,
         seed,
-        extra={**chain.extra, "corrector_h": float(corrector_h), "corrector_steps": steps},
+        extra={**_chain_extra(chain.extra), "corrector_h": float(corrector_h), "corrector_steps": steps},
     )
+
+
+def _chain_extra(extra: dict) -> dict:
+    """A chain's ``extra`` for a result the corrector changed: its proved W2 bound is the chain's, not the output's,
+    so it is kept under ``chain_*`` names."""
+    out = {k: v for k, v in extra.items() if not k.startswith("w2_bound")}
+    out.update({f"chain_{k}": v for k, v in extra.items() if k.startswith("w2_bound")})
+    return out
 
 
 def tv_postprocess(
@@ -334,6 +351,11 @@ def tv_postprocess(
     """
     if not isinstance(result, SampleResult):
         raise TypeError(f"tv_postprocess needs the SampleResult of a diffusion run, got {type(result).__name__}")
+    if result.solver in (RandomizedMidpointULMC.name, "logconcave-tv"):
+        raise ValueError(
+            f"tv_postprocess corrects a diffusion run at its last noise level delta; a {result.solver!r} result has no "
+            "delta (its grid holds the chain's steps): use sample_logconcave_tv for a Langevin chain"
+        )
     backend = result.backend if backend is None else backend
     _check_backend_and_seed(backend, result.seed)
     corrector_h, steps = _corrector_steps(corrector_time, corrector_h)

@@ -67,15 +67,22 @@ def particles_per_chunk(n: int, dim: int, solver, backend: str, budget: int | No
     return max(1, min(int(n), budget // _bytes_per_particle(dim, solver, backend)))
 
 
-def estimate_run_bytes(n: int, dim: int, solver, backend: str) -> int:
-    """Peak bytes of a run: the output ``(n, d)`` (and ``x_init`` when given), one chunk in flight."""
-    chunk = particles_per_chunk(n, dim, solver, backend)
-    return BASELINE_BYTES + 2 * 8 * n * dim + chunk * _bytes_per_particle(dim, solver, backend)
+def estimate_run_bytes(
+    n: int, dim: int, solver, backend: str, inputs: bool = True, chunked: bool = True, states: int = 1
+) -> int:
+    """Peak bytes of a run: its ``states`` outputs ``(n, d)`` (positions; and velocities for a chain), the input
+    ``x_init`` when given (``inputs``), and one chunk in flight (all ``n`` particles when not ``chunked``)."""
+    chunk = particles_per_chunk(n, dim, solver, backend) if chunked else int(n)
+    arrays = states + (1 if inputs else 0)
+    return BASELINE_BYTES + arrays * 8 * n * dim + chunk * _bytes_per_particle(dim, solver, backend)
 
 
-def check_run_fits(n: int, dim: int, solver, backend: str) -> None:
-    """Raise :class:`InsufficientMemoryError` naming the estimate and the memory available."""
-    need = estimate_run_bytes(n, dim, solver, backend)
+def check_run_fits(
+    n: int, dim: int, solver, backend: str, inputs: bool = True, chunked: bool = True, states: int = 1
+) -> None:
+    """Raise :class:`InsufficientMemoryError` naming the estimate (:func:`estimate_run_bytes`) and the memory
+    available."""
+    need = estimate_run_bytes(n, dim, solver, backend, inputs, chunked, states)
     have = available_bytes()
     if have is not None and need > have:
         hint = "fewer particles per run (or certsample.distributed.sample over several machines)"

@@ -49,14 +49,36 @@ PATH_EPS = 0.05
 
 
 def fit_power(x, y, level: float = 0.95):
-    """Slope of ``log y`` against ``log x`` with its ``level`` Student-t half-width: ``(slope, half)``."""
-    from scipy import stats
+    """Slope of ``log y`` against ``log x`` with its ``level`` Student-t half-width: ``(slope, half)``.
 
+    Least squares; the slope's standard error ``sqrt(RSS / (n - 2) / Sxx)`` times the Student-t quantile with
+    ``n - 2`` degrees of freedom (:func:`student_t_quantile`)."""
     lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
     if len(lx) < 3:
         raise ValueError("a confidence interval needs at least 3 points")
-    slope, intercept, _, _, stderr = stats.linregress(lx, ly)
-    return float(slope), float(stats.t.ppf(0.5 + level / 2, len(lx) - 2) * stderr)
+    dx, dy = lx - lx.mean(), ly - ly.mean()
+    sxx = float(dx @ dx)
+    slope = float(dx @ dy) / sxx
+    residual = dy - slope * dx
+    stderr = math.sqrt(float(residual @ residual) / (len(lx) - 2) / sxx)
+    return slope, student_t_quantile(0.5 + level / 2, len(lx) - 2) * stderr
+
+
+def student_t_quantile(p: float, dof: int) -> float:
+    """The ``p``-quantile (``1/2 < p < 1``) of Student's t with ``dof`` degrees of freedom: the root of
+    ``P(T <= x) = 1 - I_{dof / (dof + x^2)}(dof / 2, 1 / 2) / 2`` (regularised incomplete beta, mpmath)."""
+    import mpmath
+
+    def upper_tail(x):
+        return mpmath.betainc(dof / 2, 0.5, 0, dof / (dof + x * x), regularized=True) / 2 - (1 - p)
+
+    lo, hi = 0.0, 1.0
+    while upper_tail(hi) > 0:
+        hi *= 2
+    for _ in range(80):  # bisection: the tail falls in x
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if upper_tail(mid) > 0 else (lo, mid)
+    return hi
 
 
 @dataclass
@@ -85,7 +107,7 @@ class Reproduction:
     def report(self) -> str:
         if self.proved:
             lines = [
-                f"{self.theorem}: {self.quantity} against {self.variable} (the bound is proved for each run)",
+                f"{self.theorem}: {self.quantity} against {self.variable} (each run's bound is proved)",
                 f"  {'x':>12} {'measured':>12} {'proved bound':>14} {'bound/measured':>15}",
             ]
             lines += [
@@ -96,7 +118,9 @@ class Reproduction:
                 f"  fitted exponent {self.exponent:.3f} +- {self.halfwidth:.3f} (95%); the bound's "
                 f"{self.theory_exponent:.3f}"
             )
-            lines.append(f"  largest measured/bound: {self.constant:.4g} (at most 1: every run within its bound)")
+            above = sum(m > t for m, t in zip(self.measured, self.theory))
+            verdict = "every run within its bound" if above == 0 else f"{above} of {len(self.measured)} runs above it"
+            lines.append(f"  largest measured/bound: {self.constant:.4g} ({verdict})")
             lines += [f"  note: {n}" for n in self.notes]
             return "\n".join(lines)
         lines = [
@@ -402,8 +426,9 @@ def _randomized_midpoint_proved(quick, backend, seed, n=None, steps=None):
         [
             f"ring, T = {horizon:g}, delta = {delta:g}, uniform grid, {n} exact q_T starts (in the start "
             "set with probability 1 - 1e-6 each); theory: order 1.5 in the step, slope -1.5 in NFE",
-            "the bound holds for every start of the set and each its own midpoints; the measured RMS "
-            "is over these starts",
+            "the bound is on the root mean square over the random midpoints, for every start of the set; the "
+            "measured RMS is over these starts and one draw of the midpoints each (it may exceed the bound by "
+            "chance)",
         ],
         proved=True,
     )

@@ -91,3 +91,22 @@ def test_bad_input_is_named():
         cs.tv_postprocess(run, lambda x, t: -x, dim=2)
     with pytest.raises(ValueError, match="backend"):
         cs.tv_postprocess(run, GAUSS, backend="gpu")
+
+
+def test_a_langevin_result_is_not_post_processed_as_a_diffusion_run():
+    target = cs.gaussian([2.0], [0.25])
+    chain = cs.sample_logconcave(target, n=20, n_steps=5, progress=False)
+    with pytest.raises(ValueError, match="has no delta"):
+        cs.tv_postprocess(chain, target, progress=False)
+    tv = cs.sample_logconcave_tv(target, n=20, n_steps=5, progress=False)
+    assert "w2_bound" not in tv.extra and tv.extra["chain_w2_bound"] == chain.extra["w2_bound"]
+    with pytest.raises(ValueError, match="would take no step"):
+        cs.sample_logconcave_tv(target, n=10, n_steps=5, corrector_time=1e-13, progress=False)
+
+
+def test_a_chain_that_cannot_fit_is_refused_before_it_runs(monkeypatch):
+    from certsample import memory
+
+    monkeypatch.setattr(memory, "available_bytes", lambda: 2**30)
+    with pytest.raises(memory.InsufficientMemoryError, match="randomized-midpoint-ulmc"):
+        cs.sample_logconcave(cs.gaussian(np.zeros(50), np.ones(50)), n=500_000, n_steps=2, progress=False)

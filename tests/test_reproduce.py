@@ -70,3 +70,28 @@ def test_randomized_midpoint_against_its_proved_bound(tmp_path):
     assert "bound/measured" in result.report()
     result.plot(tmp_path / "rm.png")
     assert (tmp_path / "rm.png").stat().st_size > 1000
+
+
+def test_fit_power_is_scipys_least_squares_without_scipy():
+    """The fit needs no SciPy (not a dependency of the package): slope and Student-t half-width as linregress's."""
+    from scipy import stats
+
+    from certsample.reproduce import fit_power
+
+    x, y = [1, 2, 4, 8, 16], [1.0, 2.1, 3.9, 8.5, 15.0]
+    fit = stats.linregress(np.log(x), np.log(y))
+    slope, half = fit_power(x, y)
+    assert slope == pytest.approx(fit.slope, rel=1e-12)
+    assert half == pytest.approx(stats.t.ppf(0.975, 3) * fit.stderr, rel=1e-10)
+
+
+def test_a_proved_report_counts_the_runs_above_their_bound_and_json_has_no_nan(capsys):
+    from certsample.cli import _json_safe
+    from certsample.reproduce import Reproduction
+
+    study = Reproduction("t", "error", "NFE", [1, 2], [0.5, 3.0], [1.0, 2.0], 1.0, 0.1, 1.0, 1.5, proved=True)
+    assert "1 of 2 runs above it" in study.report()
+    assert json.loads(json.dumps(_json_safe({"a": [float("nan"), 1.0], "b": float("inf")}))) == {
+        "a": [None, 1.0],
+        "b": None,
+    }
