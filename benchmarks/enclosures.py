@@ -104,7 +104,12 @@ def main(argv=None):
         default=None,
         help="the CPU every measurement is pinned to (default: the first this process may use)",
     )
+    parser.add_argument(
+        "--quick", action="store_true", help="a short version: 20 (mixture64: 4) start points, 1 by Arb, 120 s for it"
+    )
     args = parser.parse_args(argv)
+    if args.quick:
+        args.n, args.n_mixture64, args.arb, args.arb_seconds = 20, 4, 1, 120.0
     if args.cpu is None:
         args.cpu = min(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
 

@@ -55,16 +55,26 @@ EPS_TABLE = (1e-6, 1e-10)
 
 
 def _ivp(target, x0, T, delta, tol, method):
+    """End points and per-particle NFE (calls of the batched right-hand side, finite-difference Jacobians
+    included) of scipy's ``method``; implicit methods get the block-diagonal Jacobian sparsity a scipy user
+    passes for ``n`` independent particles, so a Jacobian costs ``d`` calls, not ``n d``."""
     n, d = x0.shape
+    calls = [0]
 
     def rhs(s, y):
+        calls[0] += 1
         x = y.reshape(n, d)
         return (x + target.score(x, T - s)).ravel()
 
-    sol = solve_ivp(rhs, (0.0, T - delta), x0.ravel(), method=method, rtol=tol, atol=tol)
+    options = {}
+    if method in ("Radau", "BDF"):
+        from scipy.sparse import block_diag
+
+        options["jac_sparsity"] = block_diag([np.ones((d, d))] * n, format="csc")
+    sol = solve_ivp(rhs, (0.0, T - delta), x0.ravel(), method=method, rtol=tol, atol=tol, **options)
     if not sol.success:
         raise RuntimeError(sol.message)
-    return sol.y[:, -1].reshape(n, d), sol.nfev + sol.njev * x0.size  # finite-difference Jacobians count
+    return sol.y[:, -1].reshape(n, d), calls[0]
 
 
 def _diffrax(target, x0, T, delta, tol, name):
@@ -213,15 +223,12 @@ def eps_table(quick=False):
         for eps in EPS_TABLE:
             run = cs.sample(target, "collocation", x_init=x0, T=T, delta=delta, eps=eps, progress=False)
             err = _rms(run.samples, ref)
-            # Radau on the 64-d mixture: a dense 4096 x 4096 Jacobian per factorisation, skipped
             peers, floors = {}, {}
             for m in peer_names:
                 if m in DIFFUSERS:
                     peers[m], floors[m] = _fewest_steps(target, x0, T, delta, ref, eps, m)
                 else:
-                    peers[m] = (
-                        _loosest(target, x0, T, delta, ref, eps, m)[0] if m != "Radau" or target.dim <= 2 else math.nan
-                    )
+                    peers[m] = _loosest(target, x0, T, delta, ref, eps, m)[0]
             row = (name, eps, run.nfe, run.rounds, err, run.extra["degree"], run.extra["windows"], peers)
             rows.append(row)
             print(
@@ -287,14 +294,21 @@ def dop853(problem, tol):
     return sol.y[:, -1].reshape(n, d), int(sol.nfev)
 
 
+#: noise seeds a randomized solver's step count must meet eps on (its largest error counts), not one lucky draw
+RANDOMIZED_SEEDS = (0, 1, 2, 3)
+
+
 def run_steps(problem, solver, n_steps, backend="auto"):
     key = (solver.name, n_steps, backend)
     if key not in problem.cache:  # the doubling sequence is shared by all accuracies
-        problem.cache[key] = _run_steps(problem, solver, n_steps, backend)
+        randomized = RandomizedMidpoint is not None and isinstance(solver, RandomizedMidpoint)
+        seeds = RANDOMIZED_SEEDS if randomized else (0,)
+        runs = [_run_steps(problem, solver, n_steps, backend, seed) for seed in seeds]
+        problem.cache[key] = max(runs)  # (error, nfe): the worst draw
     return problem.cache[key]
 
 
-def _run_steps(problem, solver, n_steps, backend):
+def _run_steps(problem, solver, n_steps, backend, seed=0):
     if backend == "auto":  # the NumPy loop costs ~0.2-3 ms a step; the compiled kernel far less
         backend = "numpy" if n_steps < 256 else "cpu"
     res = cs.sample(
@@ -306,6 +320,7 @@ def _run_steps(problem, solver, n_steps, backend):
         delta=problem.delta,
         x_init=problem.x0,
         backend=backend,
+        seed=seed,
         progress=False,
     )
     return problem.error(res.samples), res.nfe

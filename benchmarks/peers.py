@@ -33,13 +33,15 @@ particle, on a mixture whose components have their own variances, has no matrix 
 peers broadcast ``(n, K, d)``. Collocation's nodes go through the same matrix form with a batch
 axis (one time per node). The randomized midpoint's ``alpha`` is certsample's Philox draw, handed to
 every peer, so all deterministic schemes are compared path by path (max |diff| against
-certsample-numpy). Euler-Maruyama's peers draw their own normals (NumPy's PCG64 ziggurat, JAX's
-default threefry -- faster here than its ``rbg`` and ``unsafe_rbg``, measured -- torch's generator),
-so they are compared by the sample means (the largest z-score over coordinates).
+certsample-numpy, or certsample-cpu when the NumPy reference is not run). Euler-Maruyama's peers draw their
+own normals (NumPy's PCG64 ziggurat, JAX's default threefry -- faster here than its ``rbg`` and ``unsafe_rbg``,
+measured -- torch's generator), so they are compared by the sample means and variances (the largest z-scores
+over coordinates, FAIL beyond 5).
 
 Each contender runs in its own process. ``--threads t`` pins the process to ``t`` cores
-(``os.sched_setaffinity``) and sets every library's thread count: Numba, OpenMP/BLAS, XLA
-(``--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1`` at one thread), torch
+(``os.sched_setaffinity`` before the interpreter starts, so that threads started at import are confined)
+and sets every library's thread count: Numba, OpenMP/BLAS, XLA (``--xla_cpu_multi_thread_eigen=false``
+at one thread), torch
 (``set_num_threads``). Timed: best of ``--repeats`` runs after a warm-up (the reference,
 certsample-numpy, runs once), wall seconds and the process's CPU seconds over that run
 (``time.process_time``, every thread), so a library that uses more cores than asked shows it.
@@ -344,6 +346,14 @@ def run_torch(target, solver, grid, x0, alphas, compiled=False):
     return lambda: clocked(integrate)
 
 
+def _pinner(threads):
+    """A ``preexec_fn`` pinning the child to ``threads`` cores before it runs (None where affinity is unknown)."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    cores = set(sorted(os.sched_getaffinity(0))[:threads])
+    return lambda: os.sched_setaffinity(0, cores)
+
+
 def pin(threads):
     """Pin this process to ``threads`` cores (the first ones it may run on)."""
     if hasattr(os, "sched_setaffinity"):
@@ -419,19 +429,34 @@ def _env(threads):
     env = dict(os.environ)
     for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
-    env["XLA_FLAGS"] = (
-        f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} intra_op_parallelism_threads={threads}"
-    )
+    # (intra_op_parallelism_threads is no XLA flag: XLA's parser stopped at it; the affinity confines XLA)
+    env["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'}"
     return env
 
 
+#: largest z-score of a noise-drawing peer's means and variances against the reference before it reads FAIL
+AGREEMENT_Z = 5.0
+
+
 def agreement(solver_name, name, samples, reference):
-    """Path by path (same noise), or by the sample means for a peer drawing its own normals."""
+    """Path by path (same noise), or for a peer drawing its own normals by the sample means and variances (the
+    largest z-score over coordinates of either, FAIL beyond :data:`AGREEMENT_Z`): on a symmetric target the means
+    alone cannot see a wrong noise scale."""
     if reference is None:
         return "-"
     if solver_name == "euler-maruyama" and not name.startswith("certsample"):
-        se = np.sqrt((samples.var(axis=0) + reference.var(axis=0)) / samples.shape[0])
-        return f"z {np.max(np.abs(samples.mean(axis=0) - reference.mean(axis=0)) / se):.1f}"
+        n = samples.shape[0]
+        se_mean = np.sqrt((samples.var(axis=0) + reference.var(axis=0)) / n)
+        z_mean = np.max(np.abs(samples.mean(axis=0) - reference.mean(axis=0)) / se_mean)
+
+        def fourth(x):  # the variance of a sample variance is about (E (x - m)^4 - v^2) / n
+            centred = x - x.mean(axis=0)
+            return np.mean(centred**4, axis=0) - centred.var(axis=0) ** 2
+
+        se_var = np.sqrt((fourth(samples) + fourth(reference)) / n)
+        z_var = np.max(np.abs(samples.var(axis=0) - reference.var(axis=0)) / se_var)
+        verdict = "ok" if max(z_mean, z_var) <= AGREEMENT_Z else "FAIL"
+        return f"z {z_mean:.1f}/{z_var:.1f} {verdict}"
     return f"{float(np.max(np.abs(samples - reference))):.1e}"
 
 
@@ -455,7 +480,8 @@ def run_contender(name, target_name, solver_name, n, args, out):
         "--out",
         out,
     ]
-    proc = subprocess.run(cmd, env=_env(args.threads), capture_output=True, text=True)
+    # pinned before the interpreter starts, so that threads started at import (OpenBLAS's) are confined too
+    proc = subprocess.run(cmd, env=_env(args.threads), capture_output=True, text=True, preexec_fn=_pinner(args.threads))
     if proc.returncode != 0:
         lines = proc.stderr.strip().splitlines()
         return f"failed: {lines[-1] if lines else proc.returncode}"
@@ -510,6 +536,8 @@ def main(argv=None):
                     if name == "certsample-numpy":
                         reference = samples
                     results[name] = (info, samples)
+            if reference is None and "certsample-cpu" in results:  # same noise and arithmetic as the NumPy reference
+                reference = results["certsample-cpu"][1]
             base = results.get("certsample-cpu", ({},))[0].get("seconds")
             for name, (info, samples) in results.items():
                 rate = n * info["nfe"] / info["seconds"]

@@ -60,3 +60,24 @@ def test_worst_case_plan_script_meets_eps_over_its_start_grid():
     windows = int(row[6].split("(")[1].split(",")[0])
     assert "the theorem's bound on these windows" in proc.stdout
     assert 1 <= sum(line.startswith("  | ") and "---" not in line for line in lines) - 1 <= windows
+
+
+def test_noise_drawing_peers_are_checked_by_their_variances_too():
+    """On a symmetric target the means of a run without noise agree with the reference's; the variances do not."""
+    import importlib.util
+
+    import numpy as np
+
+    spec = importlib.util.spec_from_file_location("peers", ROOT / "benchmarks" / "peers.py")
+    peers = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        spec.loader.exec_module(peers)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    rng = np.random.default_rng(0)
+    reference = rng.standard_normal((20_000, 2))
+    assert peers.agreement("euler-maruyama", "numpy", rng.standard_normal((20_000, 2)), reference).endswith("ok")
+    assert peers.agreement("euler-maruyama", "numpy", 0.5 * rng.standard_normal((20_000, 2)), reference).endswith(
+        "FAIL"
+    )
