@@ -16,11 +16,12 @@ from tests.conftest import ROOT
 
 
 def test_a_run_that_cannot_fit_is_refused_at_once_with_both_numbers():
+    # 10^9 particles in d = 1000: 8 TB of output alone (in d = 2 the 16 GB output can fit, and the run would start)
     with pytest.raises(InsufficientMemoryError, match=r"needs about .* GiB, but .* GiB are available"):
-        cs.sample(cs.ring_mixture(), n=10**9, backend="cpu")
+        cs.sample(cs.ring_mixture(dim=1000), n=10**9, backend="cpu")
     # the CLI names it in one line
     proc = subprocess.run(
-        [sys.executable, "-m", "certsample", "sample", "--n", "1000000000"],
+        [sys.executable, "-m", "certsample", "sample", "--dim", "1000", "--n", "1000000000"],
         cwd=ROOT,
         capture_output=True,
         text=True,
