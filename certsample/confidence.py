@@ -81,5 +81,8 @@ def check_confidence(confidence):
 
 
 def confidence_text(confidence: float) -> str:
-    """A confidence level as a percentage with the digits it has (``0.999`` is ``99.9%``, not a rounded ``100%``)."""
-    return f"{100 * confidence:.10g}%"
+    """A confidence level as a percentage, never rounded up (``0.999`` is ``99.9%``, not ``100%``): six digits, or
+    twelve where six would round up."""
+    percent = 100 * float(confidence)
+    text = f"{percent:.6g}"
+    return (text if float(text) <= percent else f"{percent:.12g}") + "%"
