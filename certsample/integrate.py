@@ -77,10 +77,8 @@ def initial_particles(
     n = check_int("number of particles n", n, 1)
     source = NoiseSource(seed, np.arange(offset, offset + n), dim)
     z = source.normal(INIT_STEP, 0)
-    if init == "standard":
+    if check_init(init) == "standard":
         return z
-    if init != "exact":
-        raise ValueError(f"unknown init {init!r}; choose 'standard' or 'exact'")
     if target is None or not hasattr(target, "law_at"):
         raise ValueError(
             "init='exact' draws from the target's own law q_T: it needs a built-in target, not a score callable"
@@ -95,6 +93,13 @@ def initial_particles(
     zk = z @ law.basis
     y = law.means[comp] + np.sqrt(law.variances[comp]) * zk
     return y @ law.basis.T + math.sqrt(law.lam_perp) * (z - zk @ law.basis.T)
+
+
+def check_init(init: str) -> str:
+    """``init`` when it names a start law (``'standard'`` or ``'exact'``), else ValueError naming it."""
+    if init not in ("standard", "exact"):
+        raise ValueError(f"unknown init {init!r}; choose 'standard' or 'exact'")
+    return init
 
 
 #: particles are keyed by 32 bits in the Philox counters (:mod:`certsample.kernels.philox`)
@@ -201,8 +206,7 @@ def sample(
     grid = make_grid(grid, T, delta, n_steps)
     d = oracle.dim
     first_particle = check_int("first_particle", first_particle, 0)
-    if init not in ("standard", "exact"):
-        raise ValueError(f"unknown init {init!r}; choose 'standard' or 'exact'")
+    check_init(init)  # also where x_init makes it unused
     n, x_init = _particle_count(n, x_init, d)
     check_particle_range(first_particle, n)
     check_run_fits(n, d, solver, backend, inputs=x_init is not None)

@@ -144,9 +144,8 @@ class VPProcess(DiffusionProcess):
             raise ValueError(f"beta_max must exceed beta_min, got {beta_max!r} <= {beta_min!r}")
         self.cosine_offset = _positive("cosine_offset", cosine_offset)
         self.s_max = 1.0 if schedule == "linear" else float(self.model_time(_positive("t_max", t_max)))
-        if (
-            schedule == "cosine" and self.s_max >= 1.0
-        ):  # the cosine schedule's singular end: the model time of t_max rounds to 1
+        # the cosine schedule's singular end: the model time of t_max rounds to 1
+        if schedule == "cosine" and self.s_max >= 1.0:
             raise ValueError(
                 f"t_max={t_max!r} is too large for the cosine schedule: its model time rounds to 1, where alpha = 0 "
                 "(float64 resolves t_max up to about 33)"

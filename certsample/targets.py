@@ -94,9 +94,10 @@ class MixtureTarget:
             basis = np.asarray(basis, dtype=float)
             if basis.ndim != 2 or basis.shape[1] != k or basis.shape[0] < k:
                 raise ValueError(f"basis must have shape (d, {k}) with d >= {k}, got {basis.shape}")
-            if not np.allclose(basis.T @ basis, np.eye(k), atol=1e-10):
+            gram = basis.T @ basis
+            if not np.allclose(gram, np.eye(k), atol=1e-10):
                 raise ValueError("basis columns must be orthonormal")
-            if np.max(np.abs(basis.T @ basis - np.eye(k))) > ORTHONORMAL_TOLERANCE:
+            if np.max(np.abs(gram - np.eye(k))) > ORTHONORMAL_TOLERANCE:
                 # orthonormal to 1e-10 only: the nearest columns orthonormal to rounding (QR, signs kept), so that
                 # the score's projections and the enclosures' decomposition describe the same target
                 q, r = np.linalg.qr(basis)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .balls import PRECISION, arb, arb_precision, flint_module, upper_float
+from .balls import PRECISION, amax, arb, arb_precision, flint_module, upper_float
 
 __all__ = ["ULMCGaussianBound", "ulmc_gaussian_w2_bound", "exp_generator"]
 
@@ -235,12 +235,9 @@ def _moduli(c, h, rho):
     a, time = _Majorant(h * reach), _Majorant(h * (1 + 2 * reach))
     cm, hm = _Majorant._of(c), _Majorant(h)
     T = _coupled_entries(_scheme_entries(cm, hm, a, _Balls), _transition_entries(cm, hm, _Balls), _Majorant(arb(0)))
-    entries = [x.m for row in T for x in row]
-    top = entries[0]
-    for x in entries[1:]:
-        top = top.max(x)
+    top = amax(x.m for row in T for x in row)
     scheme, exact = _kernel_entries(cm, hm, a, time, (2 * a + 2 * time).expm1(), _Balls)
-    kernel = scheme[0].m.max(scheme[1].m).max(exact[0].m).max(exact[1].m) * 2  # |scheme - exact| <= |scheme| + |exact|
+    kernel = 2 * amax(x.m for x in scheme + exact)  # |scheme - exact| <= |scheme| + |exact|
     return top * top, kernel * kernel, a.m
 
 

@@ -645,6 +645,26 @@ def enclose_flow(
         return _enclose(target, x0, float(T), float(delta), tol * scale, max_steps)
 
 
+def basis_balls(q):
+    """``(Q, ||Q||_2)`` of a target's stored basis ``(d, k)`` as Arb balls (``||Q||_2^2 = ||Q^T Q||_2 <= ||Q^T
+    Q||_F``, in ball arithmetic), after checking ``max |Q^T Q - I| <= ORTHONORMAL_TOLERANCE`` (module docstring)."""
+    arb = _flint().arb
+    d, k = q.shape
+    gram_dev = float(np.max(np.abs(q.T @ q - np.eye(k))))
+    if gram_dev > ORTHONORMAL_TOLERANCE:
+        raise ValueError(
+            f"the target's basis is orthonormal only to {gram_dev:.1e}; enclosures need "
+            f"{ORTHONORMAL_TOLERANCE:g} (build the target with MixtureTarget, which re-orthonormalises it)"
+        )
+    qb = [[arb(float(q[i, j])) for j in range(k)] for i in range(d)]
+    fro = arb(0)
+    for j1 in range(k):
+        for j2 in range(k):
+            g = sum((qb[i][j1] * qb[i][j2] for i in range(d)), arb(0))
+            fro += g * g
+    return qb, fro.sqrt().sqrt()
+
+
 def _enclose(target, x0, T, delta, tol, max_steps):
     flint = _flint()
     arb = flint.arb
@@ -659,21 +679,8 @@ def _enclose(target, x0, T, delta, tol, max_steps):
         perp = None
         q_norm = arb(1)
     else:
-        qb = [[arb(float(q[i, j])) for j in range(k)] for i in range(target.dim)]
+        qb, q_norm = basis_balls(q)
         y0 = [sum(qb[i][j] * x[i] for i in range(target.dim)) for j in range(k)]
-        gram_dev = max(abs(float(v)) for v in (q.T @ q - np.eye(k)).ravel())
-        if gram_dev > ORTHONORMAL_TOLERANCE:
-            raise ValueError(
-                f"the target's basis is orthonormal only to {gram_dev:.1e}; enclosures need "
-                f"{ORTHONORMAL_TOLERANCE:g} (build the target with MixtureTarget, which re-orthonormalises it)"
-            )
-        # ||Q||_2^2 = ||Q^T Q||_2 <= ||Q^T Q||_F, in ball arithmetic
-        fro = arb(0)
-        for j1 in range(k):
-            for j2 in range(k):
-                g = sum(qb[i][j1] * qb[i][j2] for i in range(target.dim))
-                fro += g * g
-        q_norm = fro.sqrt().sqrt()
         perp = None
         if target.dim > k:
             lam_p = arb(target.lam_perp)

@@ -24,8 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..targets import ORTHONORMAL_TOLERANCE
-from .enclosure import Enclosure, _flint, _lower, _upper, enclose_flow
+from .enclosure import Enclosure, _flint, _lower, _upper, basis_balls, enclose_flow
 from .errors import EnclosureFailed
 from .fast_enclosure import N_OUT, STATUS, FastModel
 
@@ -308,19 +307,7 @@ class _Maps:
         self.q_norm = 1.0
         self.perp = None
         if q is not None:
-            gram_dev = float(np.max(np.abs(q.T @ q - np.eye(k))))
-            if gram_dev > ORTHONORMAL_TOLERANCE:
-                raise ValueError(
-                    f"the target's basis is orthonormal only to {gram_dev:.1e}; enclosures need "
-                    f"{ORTHONORMAL_TOLERANCE:g} (build the target with MixtureTarget, which re-orthonormalises it)"
-                )
-            qb = [[arb(float(q[i, j])) for j in range(k)] for i in range(q.shape[0])]
-            fro = arb(0)  # ||Q||_2^2 = ||Q^T Q||_2 <= ||Q^T Q||_F
-            for j1 in range(k):
-                for j2 in range(k):
-                    g = sum((qb[i][j1] * qb[i][j2] for i in range(q.shape[0])), arb(0))
-                    fro += g * g
-            self.q_norm = _upper(fro.sqrt().sqrt())
+            self.q_norm = _upper(basis_balls(q)[1])
             if target.dim > k:
                 self.perp = _ball(self._ratio(target.lam_perp))
 
