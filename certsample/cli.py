@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 
@@ -108,7 +107,7 @@ def _cmd_sample(args) -> int:
         )
         report["plot"] = args.plot
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(_json(report))
         return 0
     print(f"target    {report['target']}")
     print(
@@ -193,7 +192,7 @@ def _cmd_bounds(args) -> int:
     if "nfe_required" not in report and "error_bound" not in report:
         raise ValueError(f"give eps=... (step count) or N=... (error bound); {thm.name} needs {sorted(thm.symbols)}")
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(_json(report))
         return 0
     print(f"{thm.name}: {thm.reference}")
     print(f"metric {thm.metric}; constants {'proved' if thm.certified else 'are placeholders (not proved)'}")
@@ -244,7 +243,6 @@ def _cmd_certify(args) -> int:
 
 def _cmd_reproduce(args) -> int:
     import dataclasses
-    import json
 
     from .reproduce import STUDIES, reproduce
 
@@ -254,7 +252,7 @@ def _cmd_reproduce(args) -> int:
         return 0
     _output_path(args.png, "--png")
     result = reproduce(args.theorem, quick=args.quick, backend=args.backend, seed=args.seed)
-    print(json.dumps(_json_safe(dataclasses.asdict(result)), indent=2) if args.json else result.report())
+    print(_json(dataclasses.asdict(result)) if args.json else result.report())
     if args.png:
         result.plot(args.png)
         if not args.json:
@@ -262,15 +260,11 @@ def _cmd_reproduce(args) -> int:
     return 0
 
 
-def _json_safe(value):
-    """``value`` with every non-finite float as ``None``: standard JSON (RFC 8259) has no NaN or Infinity."""
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+def _json(report) -> str:
+    """Standard JSON of a report (non-finite numbers as ``null``: :func:`~certsample.verify.certificate.json_safe`)."""
+    from .verify.certificate import json_safe
+
+    return json.dumps(json_safe(report), indent=2, allow_nan=False)
 
 
 def _cmd_solvers(args) -> int:

@@ -1,5 +1,6 @@
 """Certificates: proved accuracy for ODE runs, exact laws for linear schemes, honest tests for samples."""
 
+import dataclasses
 import json
 import math
 from decimal import Decimal
@@ -35,6 +36,14 @@ def test_baselines_pass_on_exact_laws_with_bound_at_most_eps(solver):
     params = {k: v for k, v in cert.parameters.items()}
     assert theorem.error_bound(N=cert.nfe - 1, **params) > 0.2  # and it is the smallest such count
     json.loads(cert.to_json())
+    # standard JSON even where a bound is not finite (an unproved particle's upper error): null, never Infinity
+    unproved = dataclasses.replace(cert, measured=math.inf, population={"upper": np.float64(math.nan)})
+    data = json.loads(unproved.to_json(), parse_constant=_refuse_constant)
+    assert data["measured"] is None and data["population"] == {"upper": None}
+
+
+def _refuse_constant(name):
+    raise AssertionError(f"{name} is not JSON")
 
 
 def test_ode_run_on_a_gaussian_is_verified():

@@ -86,12 +86,12 @@ def test_fit_power_is_scipys_least_squares_without_scipy():
 
 
 def test_a_proved_report_counts_the_runs_above_their_bound_and_json_has_no_nan(capsys):
-    from certsample.cli import _json_safe
     from certsample.reproduce import Reproduction
+    from certsample.verify.certificate import json_safe
 
     study = Reproduction("t", "error", "NFE", [1, 2], [0.5, 3.0], [1.0, 2.0], 1.0, 0.1, 1.0, 1.5, proved=True)
     assert "1 of 2 runs above it" in study.report()
-    assert json.loads(json.dumps(_json_safe({"a": [float("nan"), 1.0], "b": float("inf")}))) == {
+    assert json.loads(json.dumps(json_safe({"a": [float("nan"), 1.0], "b": np.float32("inf")}))) == {
         "a": [None, 1.0],
         "b": None,
     }

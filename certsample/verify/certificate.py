@@ -7,11 +7,29 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 from proofs.balls import bound_text, decimal_text, directed_decimal
 
-__all__ = ["Certificate", "VERDICTS"]
+__all__ = ["Certificate", "VERDICTS", "json_safe"]
 
 VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE")
+
+
+def json_safe(value):
+    """``value`` with every non-finite float as ``None`` and NumPy scalars and arrays as Python numbers and lists:
+    standard JSON (RFC 8259) has no NaN or Infinity, and ``json`` writes them as bare ``NaN`` / ``Infinity``."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 @dataclass
@@ -53,7 +71,8 @@ class Certificate:
         return asdict(self)
 
     def to_json(self, indent: int = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent)
+        """Standard JSON (RFC 8259): a bound that is not finite (an unproved upper error, say) is written ``null``."""
+        return json.dumps(json_safe(self.to_dict()), indent=indent, allow_nan=False)
 
     def save(self, path: str) -> str:
         with open(path, "w") as fh:
