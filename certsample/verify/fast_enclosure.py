@@ -477,6 +477,7 @@ def _centred_exponents(th, star, active, means, vidx, lams, lwd, jmask, unshared
             vl, vh = iadd(ql, qh, 1.0, 1.0)
             LO[0, cj + j], HI[0, cj + j] = idiv(1.0, 1.0, vl, vh)
         vec[V_KEY, 6] = th
+    _centred_shared_rows(pl, ph, p2l, p2h, al, ah, star, means, vidx, LO, HI, off)
     YL, YH = LO[0, off[R_Y] : off[R_Y] + k], HI[0, off[R_Y] : off[R_Y] + k]
     QL, QH = LO[0, ck : ck + k], HI[0, ck : ck + k]
     Q0L, Q0H = LO[0, ck + k : ck + 2 * k], HI[0, ck + k : ck + 2 * k]
@@ -492,21 +493,7 @@ def _centred_exponents(th, star, active, means, vidx, lams, lwd, jmask, unshared
     ML, MH = LO[0, ck + 9 * k : ck + 10 * k], HI[0, ck + 9 * k : ck + 10 * k]
     SL, SH = LO[0, ck + 10 * k : ck + 11 * k], HI[0, ck + 10 * k : ck + 11 * k]
     DIFF = LO[0, ck + 11 * k : ck + 12 * k]
-    MS, VS = means[star], vidx[star]
-    for i in range(k):
-        s = VS[i]
-        SL[i], SH[i] = LO[0, cj + s], HI[0, cj + s]
-        RL[i], RH[i] = LO[0, ri + s], HI[0, ri + s]
-        ML[i], MH[i] = LO[0, rm + s], HI[0, rm + s]
-    for i in range(k):  # the series shared by every c at A^, and g_* over A
-        ql, qh = imul(pl, ph, MS[i], MS[i])
-        dl, dh = isub(YL[i], YH[i], ql, qh)
-        ql, qh = imul(pl, ph, SL[i], SH[i])
-        QL[i], QH[i] = imul(ql, qh, dl, dh)  # Q = (a^ rho_*) d_*
-        Q0L[i], Q0H[i] = imul(p2l, p2h, SL[i], SH[i])  # Q0 = a^2 rho_*
-        AYL[i], AYH[i] = imul(pl, ph, YL[i], YH[i])
-        Y2L[i], Y2H[i] = isqr(YL[i], YH[i])
-        GSL[i], GSH[i] = _a_derivative(YL[i], YH[i], al, ah, MS[i], RL[i], RH[i], ML[i], MH[i])
+    VS = vidx[star]
     for c in range(K):
         if c == star or active[c] == 0:
             continue
@@ -556,6 +543,40 @@ def _centred_exponents(th, star, active, means, vidx, lams, lwd, jmask, unshared
         ql, qh = _sum_bound(dsl, dsh, dal, dah)
         ql, qh = imul(gl, gh, ql, qh)
         LO[0, rc + c], HI[0, rc + c] = iadd(ll, lh, ql, qh)
+
+
+@device_function
+def _centred_shared_rows(pl, ph, p2l, p2h, al, ah, star, means, vidx, LO, HI, off):
+    """The rows of :func:`_centred_exponents` that every component shares, at ``A^ = [pl, ph]`` (``A^2`` in ``[p2l,
+    p2h]``) and over ``A = [al, ah]``: ``Q = (a^ rho_*) d_*``, ``Q0 = a^2 rho_*``, ``a^ y``, ``y^2``, ``g_*``, and the
+    reference component's ``rho`` at ``A^`` gathered contiguous (rows ``R_CK``; the layout is in
+    :func:`_centred_exponents`). ``rho`` at ``A^`` of every variance is in rows ``R_CJ``."""
+    k = means.shape[1]
+    cj, ck, ri, rm = off[R_CJ], off[R_CK], off[R_INV], off[R_LM1]
+    YL, YH = LO[0, off[R_Y] : off[R_Y] + k], HI[0, off[R_Y] : off[R_Y] + k]
+    QL, QH = LO[0, ck : ck + k], HI[0, ck : ck + k]
+    Q0L, Q0H = LO[0, ck + k : ck + 2 * k], HI[0, ck + k : ck + 2 * k]
+    AYL, AYH = LO[0, ck + 2 * k : ck + 3 * k], HI[0, ck + 2 * k : ck + 3 * k]
+    Y2L, Y2H = LO[0, ck + 3 * k : ck + 4 * k], HI[0, ck + 3 * k : ck + 4 * k]
+    GSL, GSH = LO[0, ck + 4 * k : ck + 5 * k], HI[0, ck + 4 * k : ck + 5 * k]
+    RL, RH = LO[0, ck + 8 * k : ck + 9 * k], HI[0, ck + 8 * k : ck + 9 * k]
+    ML, MH = LO[0, ck + 9 * k : ck + 10 * k], HI[0, ck + 9 * k : ck + 10 * k]
+    SL, SH = LO[0, ck + 10 * k : ck + 11 * k], HI[0, ck + 10 * k : ck + 11 * k]
+    MS, VS = means[star], vidx[star]
+    for i in range(k):
+        s = VS[i]
+        SL[i], SH[i] = LO[0, cj + s], HI[0, cj + s]
+        RL[i], RH[i] = LO[0, ri + s], HI[0, ri + s]
+        ML[i], MH[i] = LO[0, rm + s], HI[0, rm + s]
+    for i in range(k):  # the series shared by every c at A^, and g_* over A
+        ql, qh = imul(pl, ph, MS[i], MS[i])
+        dl, dh = isub(YL[i], YH[i], ql, qh)
+        ql, qh = imul(pl, ph, SL[i], SH[i])
+        QL[i], QH[i] = imul(ql, qh, dl, dh)  # Q = (a^ rho_*) d_*
+        Q0L[i], Q0H[i] = imul(p2l, p2h, SL[i], SH[i])  # Q0 = a^2 rho_*
+        AYL[i], AYH[i] = imul(pl, ph, YL[i], YH[i])
+        Y2L[i], Y2H[i] = isqr(YL[i], YH[i])
+        GSL[i], GSH[i] = _a_derivative(YL[i], YH[i], al, ah, MS[i], RL[i], RH[i], ML[i], MH[i])
 
 
 @device_function(inline=True)
