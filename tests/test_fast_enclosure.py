@@ -465,6 +465,39 @@ def test_particles_that_miss_tol_are_integrated_again_in_float64_until_they_meet
     assert np.all(found.passes >= 2) and np.max(found.passes) == len(passes)
 
 
+def test_particles_the_first_pass_stops_on_are_retried_in_float64_with_a_tighter_tolerance(monkeypatch):
+    """A first pass that runs out of steps (its step budget cut to 5 here) leaves every particle stopped; the
+    retries, with the full budget and the tolerance tightened by the factor the stopped ball had reached, enclose
+    every one in float64 within ``tol``, and the Arb path is never called."""
+    import certsample.verify.flows as flows
+
+    ring = cs.ring_mixture(n_modes=4, radius=3.0)
+    x0 = ring.law_at(2.0).sample(5, seed=6)
+    tol_abs = 1e-8 * (1 + np.linalg.norm(x0, axis=1))
+    reference = enclose_flows(ring, x0, 2.0, 0.05, tol=1e-8)  # one pass meets tol here
+    budgets, statuses = [], []
+    integrate = flows._integrate
+
+    def counted(model, y_lo, y_hi, T, delta, tol_local, order, max_steps, *rest):
+        budgets.append(max_steps)
+        centers, info = integrate(model, y_lo, y_hi, T, delta, tol_local, order, max_steps, *rest)
+        statuses.append(info[:, 2].copy())
+        return centers, info
+
+    def no_arb(*args, **kwargs):
+        raise AssertionError("the Arb path was called")
+
+    monkeypatch.setattr(flows, "FIRST_PASS_STEPS", 5)
+    monkeypatch.setattr(flows, "_integrate", counted)
+    monkeypatch.setattr(flows, "enclose_flow", no_arb)
+    found = enclose_flows(ring, x0, 2.0, 0.05, tol=1e-8)
+    assert budgets[0] == 5 and np.all(statuses[0] == 3)  # every particle stopped: more than 5 steps
+    assert budgets[1] == 20_000 and np.all(statuses[-1] == 0)
+    assert np.all(found.method == "float64") and np.all(found.radii <= tol_abs) and np.all(found.passes >= 2)
+    # both balls contain the exact image: they intersect
+    assert np.all(np.linalg.norm(found.centers - reference.centers, axis=1) <= found.radii + reference.radii)
+
+
 def test_fallback_failed_keeps_a_proved_radius_above_tol_instead_of_calling_arb(monkeypatch):
     import certsample.verify.flows as flows
     from certsample.verify.verifier import enclose_shard
