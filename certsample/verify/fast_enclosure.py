@@ -438,8 +438,8 @@ def _centred_exponents(th, star, active, means, vidx, lams, lwd, jmask, unshared
 
     The plain evaluation at order 0 pays for the time interval once per coordinate: over ``[tl, th]`` each of the
     ``k`` terms of :func:`_exponents` varies by about ``h`` times its size, and the ``k`` widths add, where the exact
-    variations of the sum largely cancel (on the benchmarks' 64-d mixture at ``t = 2``, ``h = 0.02``: widths 0.47-0.69
-    against an exact variation of 0.01-0.13). A mean-value form in ``a = e^{-t}`` pays for it once, after the sum.
+    variations of the sum largely cancel (measured in ``docs/performance.md``). A mean-value form in ``a = e^{-t}``
+    pays for it once, after the sum.
 
     Proof. Fix ``y`` in ``Y``. ``l_c - l_* = lambda(a) + phi(a)`` with ``lambda = log(w_c / w_*) - sum_i log(v_{c,i} /
     v_{*,i}) / 2`` and ``phi(a) = -sum_i (d_{c,i}^2 rho_{c,i} - d_{*,i}^2 rho_{*,i}) / 2``, ``d = y - a mu``, ``v = 1 +

@@ -39,9 +39,9 @@ __all__ = ["FlowEnclosures", "enclose_flows", "default_order", "proved_errors", 
 LOCAL_FRACTION = 1e-4
 #: float64 passes over the particles that missed ``tol`` before the Arb path takes the rest
 RETRIES = 3
-#: the first pass's step budget per particle (the retries have ``max_steps``). On the benchmarks' 64-d mixture at tol
-#: 5e-5 one start of twelve ran 20000 steps, 90% of the time of all twelve, its ball 270 times ``tol`` and growing;
-#: stopped at 2000 and retried with the tolerance tightened by that factor it took 363 (``docs/performance.md``)
+#: the first pass's step budget per particle (the retries have ``max_steps``): a start whose ball has grown far past
+#: ``tol`` can spend the whole ``max_steps`` and most of a batch's time, where a retry at the tighter tolerance takes a
+#: few hundred steps (``docs/performance.md``)
 FIRST_PASS_STEPS = 2000
 
 
@@ -138,7 +138,8 @@ def enclose_flows(
     order : int, optional
         Taylor order of the float64 integrator (default from ``tol``).
     max_steps : int
-        Steps per particle before the float64 integrator gives up (the Arb path then takes it).
+        Steps per particle and pass before the float64 integrator stops (the first pass at most
+        :data:`FIRST_PASS_STEPS`); a stopped particle is retried, and where every pass stops the Arb path takes it.
     fallback : {True, 'failed', False}
         True: enclose with Arb the particles the float64 path misses (it stops, or its radius is above ``tol``
         after the retries). ``'failed'``: only those where it stops; one above ``tol`` keeps its larger proved
