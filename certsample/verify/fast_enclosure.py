@@ -164,6 +164,10 @@ STATUS = {
     R_LCEN,
     R_END,
 ) = range(39)
+# the k-row blocks of R_CK (:func:`_centred_exponents`): Q, Q0, a^ y, y^2 and g_* shared by every component; the
+# lanes' terms and derivatives; a component's rho at A^, rho over A and lam - 1 gathered; the reference component's
+# rho at A^; the flag where the variances differ
+C_Q, C_Q0, C_AY, C_Y2, C_GS, C_T, C_D, C_P, C_R, C_M, C_S, C_DIFF, C_END = range(13)
 # rows of the vector scratch: the step's vectors, and the time-series cache (key, orders done per variance)
 # (V_KEY: the time interval, orders done of a and a^2, orders done of 1/v, 1 + the reference component of the
 # constant rows, 1 + that of the exponents' constants; V_SL .. V_AH: the accumulators of the lane-wise series
@@ -209,6 +213,19 @@ def _sum_bound(sl, sh, al, ah):
     (it bounds the rounding of the sum actually computed, not of the terms).
     """
     return next_down(sl - next_up(2.0 * U_HALF * al)), next_up(sh + next_up(2.0 * U_HALF * ah))
+
+
+@device_function(inline=True)
+def _row_sum(RL, RH, count):
+    """The sum of the intervals ``[RL[i], RH[i]]``, ``i < count``, accumulated in round-to-nearest and bounded once by
+    :func:`_sum_bound`."""
+    sl, sh, al, ah = 0.0, 0.0, 0.0, 0.0
+    for i in range(count):
+        sl += RL[i]
+        sh += RH[i]
+        al += abs(sl)
+        ah += abs(sh)
+    return _sum_bound(sl, sh, al, ah)
 
 
 @device_function(inline=True)
@@ -430,6 +447,13 @@ def _exponent_constants(star, vidx, shared, lwd, LO, HI, off, vec):
     vec[V_KEY, 5] = star + 1
 
 
+@device_function(inline=True)
+def _block(LO, HI, start, k, r):
+    """The ``r``-th block of ``k`` rows from ``start``, at order 0 (lower and upper endpoints)."""
+    a = start + r * k
+    return LO[0, a : a + k], HI[0, a : a + k]
+
+
 @device_function
 def _centred_exponents(th, star, active, means, vidx, lams, lwd, jmask, unshared, LO, HI, off, vec):
     r"""Column 0 of the rows ``R_LCEN + c``: a second enclosure of ``l_c - l_*`` over the box ``Y`` (order-0 ``y``
@@ -477,23 +501,42 @@ def _centred_exponents(th, star, active, means, vidx, lams, lwd, jmask, unshared
             vl, vh = iadd(ql, qh, 1.0, 1.0)
             LO[0, cj + j], HI[0, cj + j] = idiv(1.0, 1.0, vl, vh)
         vec[V_KEY, 6] = th
-    _centred_shared_rows(pl, ph, p2l, p2h, al, ah, star, means, vidx, LO, HI, off)
     YL, YH = LO[0, off[R_Y] : off[R_Y] + k], HI[0, off[R_Y] : off[R_Y] + k]
-    QL, QH = LO[0, ck : ck + k], HI[0, ck : ck + k]
-    Q0L, Q0H = LO[0, ck + k : ck + 2 * k], HI[0, ck + k : ck + 2 * k]
-    AYL, AYH = LO[0, ck + 2 * k : ck + 3 * k], HI[0, ck + 2 * k : ck + 3 * k]
-    Y2L, Y2H = LO[0, ck + 3 * k : ck + 4 * k], HI[0, ck + 3 * k : ck + 4 * k]
-    GSL, GSH = LO[0, ck + 4 * k : ck + 5 * k], HI[0, ck + 4 * k : ck + 5 * k]
-    TL, TH = LO[0, ck + 5 * k : ck + 6 * k], HI[0, ck + 5 * k : ck + 6 * k]
-    DL, DH = LO[0, ck + 6 * k : ck + 7 * k], HI[0, ck + 6 * k : ck + 7 * k]
+    QL, QH = _block(LO, HI, ck, k, C_Q)
+    Q0L, Q0H = _block(LO, HI, ck, k, C_Q0)
+    AYL, AYH = _block(LO, HI, ck, k, C_AY)
+    Y2L, Y2H = _block(LO, HI, ck, k, C_Y2)
+    GSL, GSH = _block(LO, HI, ck, k, C_GS)
+    TL, TH = _block(LO, HI, ck, k, C_T)
+    DL, DH = _block(LO, HI, ck, k, C_D)
     # per component, its variances' rows gathered contiguous (so that the coordinate loop runs in SIMD lanes):
     # rho at A^, rho over A, lam - 1, and the reference component's rho at A^; a flag where the variances differ
-    PL, PH = LO[0, ck + 7 * k : ck + 8 * k], HI[0, ck + 7 * k : ck + 8 * k]
-    RL, RH = LO[0, ck + 8 * k : ck + 9 * k], HI[0, ck + 8 * k : ck + 9 * k]
-    ML, MH = LO[0, ck + 9 * k : ck + 10 * k], HI[0, ck + 9 * k : ck + 10 * k]
-    SL, SH = LO[0, ck + 10 * k : ck + 11 * k], HI[0, ck + 10 * k : ck + 11 * k]
-    DIFF = LO[0, ck + 11 * k : ck + 12 * k]
+    PL, PH = _block(LO, HI, ck, k, C_P)
+    RL, RH = _block(LO, HI, ck, k, C_R)
+    ML, MH = _block(LO, HI, ck, k, C_M)
+    SL, SH = _block(LO, HI, ck, k, C_S)
+    DIFF = _block(LO, HI, ck, k, C_DIFF)[0]
     VS = vidx[star]
+    _centred_shared_rows(
+        pl,
+        ph,
+        p2l,
+        p2h,
+        al,
+        ah,
+        means[star],
+        (LO[0, cj : cj + J], HI[0, cj : cj + J]),
+        (LO[0, ri : ri + J], HI[0, ri : ri + J], LO[0, rm : rm + J], HI[0, rm : rm + J], VS),
+        (YL, YH),
+        (QL, QH),
+        (Q0L, Q0H),
+        (AYL, AYH),
+        (Y2L, Y2H),
+        (GSL, GSH),
+        (RL, RH),
+        (ML, MH),
+        (SL, SH),
+    )
     for c in range(K):
         if c == star or active[c] == 0:
             continue
@@ -524,50 +567,32 @@ def _centred_exponents(th, star, active, means, vidx, lams, lwd, jmask, unshared
             TH[i] = yh if differs else xh
             ql, qh = _a_derivative(YL[i], YH[i], al, ah, MC[i], RL[i], RH[i], ML[i], MH[i])
             DL[i], DH[i] = isub(ql, qh, GSL[i], GSH[i])
-        sl, sh, sal, sah = 0.0, 0.0, 0.0, 0.0
-        dsl, dsh, dal, dah = 0.0, 0.0, 0.0, 0.0
-        for i in range(k):
-            sl += TL[i]
-            sh += TH[i]
-            sal += abs(sl)
-            sah += abs(sh)
-            dsl += DL[i]
-            dsh += DH[i]
-            dal += abs(dsl)
-            dah += abs(dsh)
-        ll, lh = _sum_bound(sl, sh, sal, sah)
+        ll, lh = _row_sum(TL, TH, k)
         if unshared:
             ll, lh = iadd(ll, lh, LO[0, off[R_LC] + c], HI[0, off[R_LC] + c])
         else:
             ll, lh = iadd(ll, lh, lwd[c, star, 0], lwd[c, star, 1])
-        ql, qh = _sum_bound(dsl, dsh, dal, dah)
+        ql, qh = _row_sum(DL, DH, k)
         ql, qh = imul(gl, gh, ql, qh)
         LO[0, rc + c], HI[0, rc + c] = iadd(ll, lh, ql, qh)
 
 
 @device_function
-def _centred_shared_rows(pl, ph, p2l, p2h, al, ah, star, means, vidx, LO, HI, off):
+def _centred_shared_rows(pl, ph, p2l, p2h, al, ah, MS, S0, S1, Y, Q, Q0, AY, Y2, GS, R, M, S):
     """The rows of :func:`_centred_exponents` that every component shares, at ``A^ = [pl, ph]`` (``A^2`` in ``[p2l,
-    p2h]``) and over ``A = [al, ah]``: ``Q = (a^ rho_*) d_*``, ``Q0 = a^2 rho_*``, ``a^ y``, ``y^2``, ``g_*``, and the
-    reference component's ``rho`` at ``A^`` gathered contiguous (rows ``R_CK``; the layout is in
-    :func:`_centred_exponents`). ``rho`` at ``A^`` of every variance is in rows ``R_CJ``."""
-    k = means.shape[1]
-    cj, ck, ri, rm = off[R_CJ], off[R_CK], off[R_INV], off[R_LM1]
-    YL, YH = LO[0, off[R_Y] : off[R_Y] + k], HI[0, off[R_Y] : off[R_Y] + k]
-    QL, QH = LO[0, ck : ck + k], HI[0, ck : ck + k]
-    Q0L, Q0H = LO[0, ck + k : ck + 2 * k], HI[0, ck + k : ck + 2 * k]
-    AYL, AYH = LO[0, ck + 2 * k : ck + 3 * k], HI[0, ck + 2 * k : ck + 3 * k]
-    Y2L, Y2H = LO[0, ck + 3 * k : ck + 4 * k], HI[0, ck + 3 * k : ck + 4 * k]
-    GSL, GSH = LO[0, ck + 4 * k : ck + 5 * k], HI[0, ck + 4 * k : ck + 5 * k]
-    RL, RH = LO[0, ck + 8 * k : ck + 9 * k], HI[0, ck + 8 * k : ck + 9 * k]
-    ML, MH = LO[0, ck + 9 * k : ck + 10 * k], HI[0, ck + 9 * k : ck + 10 * k]
-    SL, SH = LO[0, ck + 10 * k : ck + 11 * k], HI[0, ck + 10 * k : ck + 11 * k]
-    MS, VS = means[star], vidx[star]
+    p2h]``) and over ``A = [al, ah]``: ``Q = (a^ rho_*) d_*``, ``Q0 = a^2 rho_*``, ``a^ y``, ``y^2`` and ``g_*`` (each
+    argument a pair of lower and upper rows), from the reference component's means ``MS`` and its ``rho`` at ``A^``,
+    ``rho`` over ``A`` and ``lam - 1`` gathered into ``S``, ``R``, ``M`` from the rows ``S0`` (of every variance at
+    ``A^``) and ``S1`` (the ``(rho, lam - 1)`` rows of every variance, then the reference component's variances)."""
+    k = MS.shape[0]
+    (YL, YH), (QL, QH), (Q0L, Q0H), (AYL, AYH), (Y2L, Y2H), (GSL, GSH) = Y, Q, Q0, AY, Y2, GS
+    (RL, RH), (ML, MH), (SL, SH) = R, M, S
+    (PL, PH), (IL, IH, LML, LMH, VS) = S0, S1
     for i in range(k):
         s = VS[i]
-        SL[i], SH[i] = LO[0, cj + s], HI[0, cj + s]
-        RL[i], RH[i] = LO[0, ri + s], HI[0, ri + s]
-        ML[i], MH[i] = LO[0, rm + s], HI[0, rm + s]
+        SL[i], SH[i] = PL[s], PH[s]
+        RL[i], RH[i] = IL[s], IH[s]
+        ML[i], MH[i] = LML[s], LMH[s]
     for i in range(k):  # the series shared by every c at A^, and g_* over A
         ql, qh = imul(pl, ph, MS[i], MS[i])
         dl, dh = isub(YL[i], YH[i], ql, qh)
@@ -657,13 +682,7 @@ def _exponents(n, star, active, means, vidx, lwd, shared, unshared, centred, LO,
                 differs = shared[i] < 0 and VC[i] != VS[i]
                 TL[i] = yl if differs else xl
                 TH[i] = yh if differs else xh
-            sl, sh, al, ah = 0.0, 0.0, 0.0, 0.0
-            for i in range(k):
-                sl += TL[i]
-                sh += TH[i]
-                al += abs(sl)
-                ah += abs(sh)
-            pl, ph = _sum_bound(sl, sh, al, ah)
+            pl, ph = _row_sum(TL, TH, k)
             ll, lh = iadd(ll, lh, pl, ph)
         else:
             for i in range(k):
@@ -1510,7 +1529,7 @@ class FastModel:
         sizes[R_LC] = K
         sizes[R_W] = J
         sizes[R_CJ] = J
-        sizes[R_CK] = 12 * k
+        sizes[R_CK] = C_END * k
         sizes[R_LCEN] = K
         sizes[R_INVC] = sizes[R_LM1C] = K * k if unshared else 0
         offsets = np.zeros(R_END + 1, dtype=np.int64)
