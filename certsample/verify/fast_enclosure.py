@@ -170,8 +170,8 @@ STATUS = {
 C_Q, C_Q0, C_AY, C_Y2, C_GS, C_T, C_D, C_P, C_R, C_M, C_S, C_DIFF, C_END = range(13)
 # rows of the vector scratch: the step's vectors, and the time-series cache (key, orders done per variance)
 # (V_KEY: the time interval, orders done of a and a^2, orders done of 1/v, 1 + the reference component of the
-# constant rows, 1 + that of the exponents' constants; V_SL .. V_AH: the accumulators of the lane-wise series
-# products; V_IB: see _inv_rows)
+# constant rows, 1 + that of the exponents' constants, the time of _centred_exponents' rho(a^) rows; V_SL .. V_AH:
+# the accumulators of the lane-wise series products; V_IB: see _inv_rows)
 V_C, V_XL, V_XH, V_YL, V_YH, V_FL, V_FH, V_UH, V_HN, V_ERR, V_KEY, V_TA, V_RH, V_P, V_SL, V_SH, V_AL, V_AH, V_IB = (
     range(19)
 )
@@ -1534,7 +1534,7 @@ class FastModel:
         sizes[R_INVC] = sizes[R_LM1C] = K * k if unshared else 0
         offsets = np.zeros(R_END + 1, dtype=np.int64)
         offsets[1:] = np.cumsum(sizes)
-        return offsets, int(offsets[-1]), order + 2, max(k, J, K, 8)
+        return offsets, int(offsets[-1]), order + 2, max(k, J, K, 8)  # V_KEY holds 7 entries
 
     def scratch(self, order: int, slots: int):
         """Zeroed scratch for ``slots`` concurrent particles."""
