@@ -234,6 +234,18 @@ class ExactMatrices:
                 self.series.append(lag * p)
         self._cache = {}
 
+    def _terms(self, h_up: float) -> int:
+        """The fewest series terms (at least 8, at most :attr:`TERMS`) whose tail bound for ``h <= h_up`` is below
+        ``2^-prec``: the tail is added as a radius whatever the count, so this only keeps the work where it matters
+        (chosen in float; the radius itself is computed in Arb)."""
+        log_lmax = math.log(max(upper_float(self.lmax), 1e-300))
+        log_h = math.log(h_up) if h_up > 0 else -math.inf
+        floor = -(self.prec + 16) * math.log(2.0)
+        for n in range(8, self.TERMS):
+            if h_up < (n + 2) / 2 and log_lmax + n * log_h - math.lgamma(n + 2) + math.log(2.0) < floor:
+                return n
+        return self.TERMS
+
     def A(self, h):
         """``A(h)`` as an ``arb_mat`` (``h`` a float or a ball, ``0 <= h``)."""
         flint = flint_module()
@@ -244,10 +256,10 @@ class ExactMatrices:
         with arb_precision(self.prec):
             hb = h if isinstance(h, arb) else arb(float(h))
             h_up = upper_float(abs(hb))
-            n_t = self.TERMS
-            if not h_up < n_t / 4:
+            if not h_up < self.TERMS / 4:
                 raise ValueError(f"window length {h_up} is too long for the exact collocation series")
-            out = self.series[-1]
+            n_t = self._terms(h_up)
+            out = self.series[n_t - 1]
             for n in range(n_t - 2, -1, -1):
                 out = out * hb + self.series[n]
             # sum_{n >= NT} h^n / (n+1)! <= h^NT / (NT+1)! / (1 - h / (NT+2)); rgamma(NT+2) = 1/(NT+1)!

@@ -2,10 +2,6 @@
 
 import json
 import math
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import mpmath
 import numpy as np
@@ -30,8 +26,6 @@ from certsample.solvers.ulmc import (
     ulmc_step_numpy,
 )
 from certsample.targets import gaussian, gaussian_mixture, point_cloud
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _normalised(diff, cov):
@@ -301,19 +295,14 @@ print(json.dumps({'x': r.samples.tolist(), 'v': r.velocities.tolist(), 'nfe': r.
 """
 
 
-def test_cuda_kernel_under_simulator_matches_numpy():
+def test_cuda_kernel_under_simulator_matches_numpy(cuda_simulator):
     target = gaussian_mixture([[0.0, 1.0, -1.0], [1.0, 0.0, 0.5]], [0.5, 0.5])
     rng = np.random.default_rng(0)
     x0, v0 = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
     ref = sample_logconcave(target, 4, 3, h=0.25, seed=11, x_init=x0, v_init=v0, progress=False)
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")  # must be set before numba.cuda is imported
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     payload = json.dumps({"x": x0.tolist(), "v": v0.tolist()})
-    run = subprocess.run(
-        [sys.executable, "-c", CUDA_SCRIPT, payload], env=env, cwd=REPO, capture_output=True, text=True, timeout=300
-    )
-    assert run.returncode == 0, run.stderr[-2000:]
-    out = json.loads(run.stdout.strip().splitlines()[-1])
+    stdout = cuda_simulator(CUDA_SCRIPT, timeout=300, args=(payload,))
+    out = json.loads(stdout.strip().splitlines()[-1])
     assert out["nfe"] == 6
     assert np.max(np.abs(np.array(out["x"]) - ref.samples)) < 1e-10
     assert np.max(np.abs(np.array(out["v"]) - ref.velocities)) < 1e-10
