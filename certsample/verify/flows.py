@@ -179,12 +179,11 @@ def enclose_flows(
     else:
         first = min(max_steps, FIRST_PASS_STEPS)
         c_y, info = _integrate(maps.model, y_lo, y_hi, T, delta, tol_local, order, first, backend, threads)
-        e_y, steps, status = info[:, 0], info[:, 1].astype(np.int64), info[:, 2].astype(np.int64)
         passes[:] = 1
         for _ in range(RETRIES):
-            lifted = maps.radius_bound(e_y)  # where the integrator stopped: the radius it had reached
-            missed = (status == 0) & ~(lifted <= tol_abs)
-            stopped = (status != 0) & (lifted > 0) & np.isfinite(lifted)
+            lifted = maps.radius_bound(info[:, 0])  # where the integrator stopped: the radius it had reached
+            missed = (info[:, 2] == 0) & ~(lifted <= tol_abs)
+            stopped = (info[:, 2] != 0) & (lifted > 0) & np.isfinite(lifted)
             retry = np.flatnonzero(missed | stopped)
             if not len(retry):
                 break
@@ -196,13 +195,11 @@ def enclose_flows(
             c2, info2 = _integrate(
                 maps.model, y_lo[retry], y_hi[retry], T, delta, tol_local[retry], order, max_steps, backend, threads
             )
-            done = info2[:, 2] == 0
-            better = done & ((status[retry] != 0) | (info2[:, 0] < e_y[retry]))
-            sel = retry[better]
-            c_y[sel], e_y[sel], steps[sel], status[sel] = c2[better], info2[better, 0], info2[better, 1], 0
-            again = ~done & (status[retry] != 0)  # stopped again: keep where the new pass stopped, for the next
-            still = retry[again]
-            c_y[still], info[still], status[still] = c2[again], info2[again], info2[again, 2]
+            # the new pass replaces a stopped one wherever it got (stopped again: for the next retry and the error
+            # report), and a finished one where it finished with a smaller ball
+            take = (info[retry, 2] != 0) | ((info2[:, 2] == 0) & (info2[:, 0] < info[retry, 0]))
+            c_y[retry[take]], info[retry[take]] = c2[take], info2[take]
+        e_y, steps, status = info[:, 0], info[:, 1].astype(np.int64), info[:, 2].astype(np.int64)
     centers, radii = maps.lift(c_y, e_y, x0)
     method = np.full(n, "float64", dtype="<U7")
     missed = np.flatnonzero((status != 0) | (~(radii <= tol_abs) if arb_for_misses else False))
