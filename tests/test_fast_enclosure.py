@@ -569,10 +569,21 @@ def test_enclose_flows_rejects_bad_input():
         enclose_flows(ring, np.zeros((1, 2)), 0.1, 0.2)
     with pytest.raises(ValueError, match="tol"):
         enclose_flows(ring, np.zeros((1, 2)), 1.0, 0.1, tol=-1.0)
+    with pytest.raises(ValueError, match="tol"):
+        enclose_flows(ring, np.zeros((1, 2)), 1.0, 0.1, tol=True)
     with pytest.raises(ValueError, match="backend"):
         enclose_flows(ring, np.zeros((1, 2)), 1.0, 0.1, backend="gpu")
     with pytest.raises(TypeError, match="MixtureTarget"):
         enclose_flows(lambda x, t: -x, np.zeros((1, 2)), 1.0, 0.1)
+
+
+def test_a_numpy_scalar_tolerance_is_a_tolerance():
+    ring = cs.ring_mixture(n_modes=4, radius=3.0)
+    x0 = ring.law_at(2.0).sample(2, seed=5)
+    as_float32 = enclose_flows(ring, x0, 2.0, 0.1, tol=np.float32(1e-6))
+    as_float = enclose_flows(ring, x0, 2.0, 0.1, tol=float(np.float32(1e-6)))
+    assert np.array_equal(as_float32.radii, as_float.radii) and np.array_equal(as_float32.centers, as_float.centers)
+    assert np.all(as_float32.radii <= 1e-6 * (1 + np.linalg.norm(x0, axis=1)))
 
 
 def test_a_failure_names_time_box_and_step_and_the_arb_path_takes_over():

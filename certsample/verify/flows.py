@@ -22,6 +22,7 @@ the interval half-widths plus ``||Q||_2 E`` for the integrator's radius ``E`` in
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -160,6 +161,7 @@ def enclose_flows(
     FlowEnclosures
     """
     x0 = _checked(target, x0, T, delta, tol)
+    tol = float(tol)
     if fallback not in (True, False, "failed"):
         raise ValueError(f"fallback must be True, False or 'failed', got {fallback!r}")
     arb_for_misses = bool(fallback) and fallback != "failed"
@@ -233,7 +235,7 @@ def _checked(target, x0, T, delta, tol):
         raise ValueError("x0 contains NaN or inf")
     if not (math.isfinite(delta) and delta > 0 and math.isfinite(T) and T > delta):
         raise ValueError(f"need T > delta > 0, got T={T!r}, delta={delta!r}")
-    if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol > 0):
+    if not (isinstance(tol, numbers.Real) and not isinstance(tol, bool) and math.isfinite(tol) and tol > 0):
         raise ValueError(f"tol must be a finite number > 0, got {tol!r}")
     return np.ascontiguousarray(x0)
 
