@@ -6,6 +6,7 @@ import pytest
 
 import certsample as cs
 from certsample.exact import gaussian_flow_map
+from certsample.targets import ORTHONORMAL_TOLERANCE, MixtureTarget
 from certsample.verify import enclose_flow
 
 
@@ -103,3 +104,62 @@ def test_enclosure_rejects_bad_input():
         enclose_flow(target, np.zeros(2), 1.0, 0.1, tol=0.0)
     with pytest.raises(TypeError, match="MixtureTarget"):
         enclose_flow(lambda x, t: -x, np.zeros(2), 1.0, 0.1)
+
+
+def _polar_factor(q):
+    """``Q (Q^T Q)^{-1/2}`` in 60-digit arithmetic."""
+    with mp.workdps(60):
+        qm = mp.matrix(q.tolist())
+        eigenvalues, vectors = mp.eigsy(qm.T * qm)
+        inv_sqrt = vectors * mp.diag([1 / mp.sqrt(e) for e in eigenvalues]) * vectors.T
+        return qm * inv_sqrt
+
+
+def _rounded_basis():
+    """A 5 x 2 basis orthonormal only to about 5e-15 (inside the stored tolerance, so kept as it is)."""
+    rng = np.random.default_rng(11)
+    q0 = np.linalg.qr(rng.standard_normal((5, 2)))[0]
+    q = q0 + 2e-15 * rng.standard_normal((5, 2))
+    assert 1e-15 < np.max(np.abs(q.T @ q - np.eye(2))) <= ORTHONORMAL_TOLERANCE
+    return q
+
+
+def test_the_basis_deviation_bound_covers_the_polar_factor():
+    from certsample.verify.enclosure import basis_balls
+
+    q = _rounded_basis()
+    exact = _polar_factor(q)
+    with mp.workdps(60):
+        deviation = mp.sqrt(max(mp.eigsy((exact - mp.matrix(q.tolist())).T * (exact - mp.matrix(q.tolist())))[0]))
+    beta = float(basis_balls(q)[2].upper())
+    assert float(deviation) <= beta <= 2 * float(deviation)
+
+
+def test_enclosures_hold_for_the_exactly_orthonormal_basis_of_a_rounded_one():
+    """A start far out (|x0| = 1e6) magnifies the basis's rounding: the image under the polar factor of the stored
+    basis, in 60-digit arithmetic, lies in the float64 and the Arb enclosures."""
+    from certsample.verify.flows import enclose_flows
+
+    q = _rounded_basis()
+    target = MixtureTarget([[1.0, -0.5]], [[0.7, 1.3]], basis=q, lam_perp=0.5)
+    assert target.basis is not None and np.array_equal(target.basis, q)
+    T, delta = 2.0, 0.1
+    x0 = np.array([1e6, -3e5, 2e5, 7e5, -4e5])
+    with mp.workdps(60):
+        qt = _polar_factor(q)
+        x = mp.matrix(x0.tolist())
+        a_T, a_d = mp.exp(-T), mp.exp(-delta)
+
+        def ratio(lam):
+            return mp.sqrt((1 + (lam - 1) * a_d**2) / (1 + (lam - 1) * a_T**2))
+
+        y0 = qt.T * x
+        y_end = mp.matrix(
+            [a_d * m + ratio(lam) * (y0[i] - a_T * m) for i, (m, lam) in enumerate([(1.0, 0.7), (-0.5, 1.3)])]
+        )
+        exact = qt * y_end + ratio(mp.mpf(0.5)) * (x - qt * y0)
+        exact = np.array([float(v) for v in exact])
+    fast = enclose_flows(target, x0[None], T, delta, tol=1e-12)
+    assert np.linalg.norm(fast.centers[0] - exact) <= fast.radii[0]
+    arb = enclose_flow(target, x0, T, delta)
+    assert np.linalg.norm(arb.center - exact) <= arb.radius

@@ -22,10 +22,10 @@ sqrt(v)`` gives ``dx/dt = x v' / (2 v) = x (1/v - 1)`` because ``v' = -2 (v - 1)
 Gaussian (``K = 1``) is the same closed form in every coordinate, around the mean ``a mu``. Only a
 mixture with ``K > 1`` needs the integrator below, and only in ``k`` dimensions. (The stored basis is
 orthonormal to rounding: ``max |Q^T Q - I| <= 1e-14``, which the target ensures by re-orthonormalising
-a looser basis; the enclosure is of the flow of the target with that basis taken as exactly orthonormal,
-and ``||Q||_2`` is bounded rigorously where it scales the radius. The remaining deviation is not bounded
-here: its effect on the flow is of order ``|Q^T Q - I| |x|`` times the flow's growth; the looser bases the
-target once kept moved the flow by far more than the radii.)
+a looser basis. The target's exact basis is taken to be the polar factor ``Q~ = Q (Q^T Q)^{-1/2}`` of the
+stored columns, exactly orthonormal and within ``beta`` of them in the 2-norm (:func:`basis_balls`); the maps
+are evaluated with ``Q`` and widened by ``beta``: ``Q~^T x`` lies within ``beta |x|`` of ``Q^T x`` in every
+coordinate, and ``Q~ y`` within ``beta |y|`` of ``Q y``.)
 
 Integrator (a validated Taylor method with Cauchy remainders and a log-norm Gronwall step)
 ------------------------------------------------------------------------------------------
@@ -646,8 +646,17 @@ def enclose_flow(
 
 
 def basis_balls(q):
-    """``(Q, ||Q||_2)`` of a target's stored basis ``(d, k)`` as Arb balls (``||Q||_2^2 = ||Q^T Q||_2 <= ||Q^T
-    Q||_F``, in ball arithmetic), after checking ``max |Q^T Q - I| <= ORTHONORMAL_TOLERANCE`` (module docstring)."""
+    """``(Q, ||Q||_2, beta)`` of a target's stored basis ``(d, k)`` as Arb balls, after checking ``max |Q^T Q - I|
+    <= ORTHONORMAL_TOLERANCE`` (module docstring): the entries, a bound on the 2-norm, and a bound ``beta`` on
+    ``||Q~ - Q||_2`` for the polar factor ``Q~ = Q G^{-1/2}``, ``G = Q^T Q``, the exactly orthonormal basis the
+    enclosures take as the target's.
+
+    Proof. ``||Q||_2^2 = ||G||_2 <= ||G||_F``. With ``eps = ||G - I||_F >= ||G - I||_2`` (ball arithmetic) and ``eps <
+    1``, ``G`` is symmetric with eigenvalues in ``[1 - eps, 1 + eps]``, so ``G^{-1/2}`` exists, ``Q~^T Q~ = G^{-1/2} G
+    G^{-1/2} = I``, and ``||G^{-1/2} - I||_2 = max_lambda |lambda^{-1/2} - 1| <= (1 - eps)^{-1/2} - 1`` (which is at
+    least ``1 - (1 + eps)^{-1/2}``). Hence ``||Q~ - Q||_2 = ||Q (G^{-1/2} - I)||_2 <= ||Q||_2 ((1 - eps)^{-1/2} - 1)
+    =: beta``.
+    """
     arb = _flint().arb
     d, k = q.shape
     gram_dev = float(np.max(np.abs(q.T @ q - np.eye(k))))
@@ -657,12 +666,17 @@ def basis_balls(q):
             f"{ORTHONORMAL_TOLERANCE:g} (build the target with MixtureTarget, which re-orthonormalises it)"
         )
     qb = [[arb(float(q[i, j])) for j in range(k)] for i in range(d)]
-    fro = arb(0)
+    fro, off_identity = arb(0), arb(0)
     for j1 in range(k):
         for j2 in range(k):
             g = sum((qb[i][j1] * qb[i][j2] for i in range(d)), arb(0))
             fro += g * g
-    return qb, fro.sqrt().sqrt()
+            deviation = g - 1 if j1 == j2 else g
+            off_identity += deviation * deviation
+    norm = fro.sqrt().sqrt()
+    eps = arb(_upper(off_identity)).sqrt()  # an upper end: the sum's ball may reach below 0
+    assert eps < 1, "checked above: eps is at most k times ORTHONORMAL_TOLERANCE"
+    return qb, norm, norm * (1 / (1 - eps).sqrt() - 1)
 
 
 def _enclose(target, x0, T, delta, tol, max_steps):
@@ -677,10 +691,12 @@ def _enclose(target, x0, T, delta, tol, max_steps):
     if q is None:
         y0 = x
         perp = None
-        q_norm = arb(1)
+        q_norm, beta = arb(1), arb(0)
     else:
-        qb, q_norm = basis_balls(q)
-        y0 = [sum(qb[i][j] * x[i] for i in range(target.dim)) for j in range(k)]
+        qb, q_norm, beta = basis_balls(q)
+        # Q~^T x within beta |x| of Q^T x in each coordinate (module docstring)
+        x_norm = _norm_upper([abs(float(v)) for v in x0])
+        y0 = [sum(qb[i][j] * x[i] for i in range(target.dim)) + arb(0, _upper(beta * x_norm)) for j in range(k)]
         perp = None
         if target.dim > k:
             lam_p = arb(target.lam_perp)
@@ -705,7 +721,12 @@ def _enclose(target, x0, T, delta, tol, max_steps):
             out = [o + p for o, p in zip(out, perp)]
     center = np.array([float(o.mid()) for o in out])
     gaps = [_upper(abs(o - arb(cval))) for o, cval in zip(out, center)]
-    radius = _upper(_norm_upper(gaps) + q_norm * arb(E))
+    radius = _norm_upper(gaps) + q_norm * arb(E)
+    if q is not None:  # Q~ y within beta |y| of Q y, |y| <= |y_end| + E; and Q~ y0 within beta |y0| of Q y0 (perp)
+        radius += beta * (_norm_upper([_upper(abs(y)) for y in y_end]) + arb(E))
+        if perp is not None:
+            radius += beta * scale * _norm_upper([_upper(abs(y)) for y in y0])
+    radius = _upper(radius)
     return Enclosure(
         center=center, radius=radius, T=T, delta=delta, steps=steps, growth=float(math.exp(min(log_growth, 700.0)))
     )

@@ -16,7 +16,10 @@ operation rounded outward with ``nextafter``): the projection ``y = Q^T x`` on t
 closed-form flow of a Gaussian, of the orthogonal part ``x_perp(delta) = sqrt(v_perp(delta) /
 v_perp(T)) x_perp(T)``, and the lift back ``x = Q y + x_perp``; their constants (``e^{-t}``, the square
 roots, ``||Q||_2``) are Arb balls rounded outward. The radius of a lifted ball is the Euclidean norm of
-the interval half-widths plus ``||Q||_2 E`` for the integrator's radius ``E`` in the ``k`` coordinates.
+the interval half-widths plus ``||Q||_2 E`` for the integrator's radius ``E`` in the ``k`` coordinates. The
+target's exact basis is the polar factor ``Q~`` of the stored ``Q`` (:func:`~.enclosure.basis_balls`: ``||Q~ -
+Q||_2 <= beta``): the projection is widened by ``beta |x0|`` and the lifted radius by ``beta (|y| + |y0|
+sqrt(v_perp(delta) / v_perp(T)))``.
 """
 
 from __future__ import annotations
@@ -318,9 +321,11 @@ class _Maps:
         self.model = None if target.n_components == 1 else FastModel(target)
         q = target.basis
         self.q_norm = 1.0
+        self.beta = 0.0  # ||Q~ - Q||_2 for the exactly orthonormal basis Q~ (enclosure.basis_balls)
         self.perp = None
         if q is not None:
-            self.q_norm = _upper(basis_balls(q)[1])
+            _, q_norm, beta = basis_balls(q)
+            self.q_norm, self.beta = _upper(q_norm), _upper(beta)
             if target.dim > k:
                 self.perp = _ball(self._ratio(target.lam_perp))
 
@@ -331,7 +336,7 @@ class _Maps:
         return ((1 + (lam - 1) * self.e2d) / (1 + (lam - 1) * self.e2T)).sqrt()
 
     def project(self, x0):
-        """``y = Q^T x0`` as intervals ``(lo, hi)``, ``(n, k)``."""
+        """``y = Q~^T x0`` as intervals ``(lo, hi)``, ``(n, k)``: ``Q^T x0`` widened by ``beta |x0|``."""
         q = self.target.basis
         if q is None:
             return x0.copy(), x0.copy()
@@ -340,7 +345,8 @@ class _Maps:
         for i in range(q.shape[0]):
             pl, ph = _vmul(x0[:, i : i + 1], x0[:, i : i + 1], q[i][None, :], q[i][None, :])
             lo, hi = _vadd(lo, hi, pl, ph)
-        return lo, hi
+        widen = _up(self.beta * _norm_up(np.abs(x0)))[:, None]
+        return _vadd(lo, hi, -widen, widen)
 
     def gaussian_flow(self, y_lo, y_hi):
         """The closed-form flow of a Gaussian in its ``k`` coordinates: ``(center, radius)`` of the ball."""
@@ -363,7 +369,7 @@ class _Maps:
         return _up(e_y * self.q_norm)
 
     def lift(self, c_y, e_y, x0):
-        """``x = Q y + x_perp(delta)`` for the balls ``B(c_y, e_y)``: ``(centers (n, d), radii (n,))``."""
+        """``x = Q~ y + x_perp(delta)`` for the balls ``B(c_y, e_y)``: ``(centers (n, d), radii (n,))``."""
         q = self.target.basis
         if q is None:
             return c_y, np.asarray(e_y, dtype=float)
@@ -385,4 +391,11 @@ class _Maps:
         center = 0.5 * lo + 0.5 * hi
         half = np.maximum(_up(hi - center), _up(center - lo))
         spread = _norm_up(half)
-        return center, _up(spread + self.radius_bound(np.asarray(e_y, dtype=float)))
+        e_y = np.asarray(e_y, dtype=float)
+        # the basis Q~ instead of Q: Q~ y within beta |y| of Q y (|y| <= |c_y| + E), and in the perp part Q~ y0 within
+        # beta |y0| of Q y0
+        basis = _up(self.beta * _up(_norm_up(np.abs(c_y)) + e_y))
+        if self.perp is not None:
+            y0_size = _norm_up(np.maximum(np.abs(y_lo), np.abs(y_hi)))
+            basis = _up(basis + _up(self.beta * _up(self.perp[1] * y0_size)))
+        return center, _up(_up(spread + self.radius_bound(e_y)) + basis)
