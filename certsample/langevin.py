@@ -175,9 +175,9 @@ def sample_logconcave(
         Gaussian target started at the default ``x_0 ~ N(0, I)``, ``v_0 ~ N(0, u I)``, ``extra`` also
         holds ``w2_bound``, a proved upper bound on ``W2(law(x_N), q_0)`` for this ``h``, ``L`` and
         ``n_steps`` with explicit constants (:func:`proofs.ulmc_gaussian.ulmc_gaussian_w2_bound`, proof
-        in its docstring), and ``w2_bound_certified`` (True for a diagonal covariance, whose
-        eigen-directions are exact; for a rotated one they come from float64 ``eigh``, with the reason in
-        ``w2_bound_reason``).
+        in its docstring), and ``w2_bound_certified`` (True: the eigen-directions are exact, the coordinate
+        axes of a diagonal target, or :func:`gaussian_directions` for one stored in its own basis; the
+        reason in ``w2_bound_reason``).
 
     References
     ----------
@@ -211,7 +211,8 @@ def sample_logconcave(
     if target.is_gaussian and x_init is None and v_init is None:
         from proofs.ulmc_gaussian import ulmc_gaussian_w2_bound
 
-        bound = ulmc_gaussian_w2_bound(target.mean(), target.covariance(), h, L, n_steps)
+        directions = None if target.basis is None else gaussian_directions(target)
+        bound = ulmc_gaussian_w2_bound(target.mean(), target.covariance(), h, L, n_steps, directions=directions)
         extra.update(w2_bound=bound.value, w2_bound_certified=bound.certified, w2_bound_reason=bound.reason)
     return SampleResult(
         np.ascontiguousarray(x),
@@ -225,6 +226,22 @@ def sample_logconcave(
         extra=extra,
         velocities=np.ascontiguousarray(v),
     )
+
+
+def gaussian_directions(target):
+    """``(variances, offsets)`` of a Gaussian target stored in a basis ``Q`` along its exact eigen-directions, the
+    offsets those of the chain's default start mean ``0`` from the target's mean.
+
+    The target is ``N(Q~ mu, Q~ diag(lam) Q~^T + lam_perp (I - Q~ Q~^T))`` with ``Q~`` the exactly orthonormal polar
+    factor of the stored ``Q`` (the targets' convention, :func:`certsample.verify.enclosure.basis_balls`), ``mu`` and
+    ``lam`` its stored mean and variances in those coordinates. So the columns of ``Q~`` are eigenvectors with
+    eigenvalues ``lam_i``, the ``d - k`` directions orthogonal to them share ``lam_perp``, and ``0 - Q~ mu`` has the
+    coordinates ``-mu_i`` along the columns and ``0`` orthogonal to them: all exact floats, no eigendecomposition.
+    """
+    k = target.basis.shape[1]
+    extra = target.dim - k
+    variances = np.concatenate([target.variances[0], np.full(extra, float(target.lam_perp))])
+    return variances, np.concatenate([-target.means[0], np.zeros(extra)])
 
 
 def _corrector_steps(corrector_time, corrector_h):

@@ -62,7 +62,10 @@ class MixtureTarget:
     weights : (K,) array
         Mixture weights (normalised here).
     basis : (d, k) array or None
-        Orthonormal columns; ``None`` means the identity (``k = d``).
+        Orthonormal columns; ``None`` means the identity (``k = d``). Stored orthonormal to rounding (re-orthonormalised
+        past :data:`ORTHONORMAL_TOLERANCE`); the exact target's basis is the polar factor ``Q (Q^T Q)^{-1/2}`` of the
+        stored ``Q``, exactly orthonormal, which the proofs use (``certsample.verify.enclosure.basis_balls`` bounds its
+        distance from ``Q``).
     lam_perp : float
         Variance in the ``d - k`` directions orthogonal to ``basis`` (0: data on the subspace).
     name : str

@@ -279,7 +279,7 @@ class ULMCGaussianBound:
 
 
 def ulmc_gaussian_w2_bound(
-    mean, cov, h: float, L: float, n_steps: int, init_mean=None, init_var: float = 1.0
+    mean, cov, h: float, L: float, n_steps: int, init_mean=None, init_var: float = 1.0, *, directions=None
 ) -> ULMCGaussianBound:
     """Upper bound on ``W2(law(x_N), N(mean, cov))`` for :func:`~certsample.langevin.sample_logconcave`.
 
@@ -294,6 +294,10 @@ def ulmc_gaussian_w2_bound(
     init_mean, init_var
         The start ``x_0 ~ N(init_mean, init_var I)`` (default ``N(0, I)``, the sampler's default),
         ``v_0 ~ N(0, u I)``.
+    directions : (variances, offsets), optional
+        The target's eigenvalues and the offsets of ``init_mean`` from ``mean`` along its eigen-directions, where the
+        caller knows them exactly (:func:`certsample.langevin.gaussian_directions`: a target stored in its own
+        basis); they replace those computed from ``cov``, which then only gives the dimension.
 
     Returns
     -------
@@ -336,9 +340,10 @@ def ulmc_gaussian_w2_bound(
     the ``N``-th power of the affine map; ``u = fl(1 / L)`` is the chain's own ``u``. So the ball of ``sum_i M_N[0,
     0]`` contains the exact second moment (the precision is raised while that tightens the ball, to at most 8 times
     192 bits), and the bound is its upper end's square root rounded up. The eigen-directions are exact for a diagonal
-    ``cov`` (its diagonal, the coordinate axes), and the bound is then ``certified``; otherwise they are LAPACK's
-    ``eigh`` in float64, the bound is that of the Gaussian with those eigenvalues and eigenvectors (a difference at
-    rounding level not bounded here), and it is returned not certified, with the reason.
+    ``cov`` (its diagonal, the coordinate axes) and for ``directions`` given exactly, and the bound is then
+    ``certified``; otherwise they are LAPACK's ``eigh`` in float64, the bound is that of the Gaussian with those
+    eigenvalues and eigenvectors (a difference at rounding level not bounded here), and it is returned not certified,
+    with the reason.
     """
     mean = np.asarray(mean, dtype=float)
     cov = np.asarray(cov, dtype=float)
@@ -353,7 +358,14 @@ def ulmc_gaussian_w2_bound(
     start = np.zeros(d) if init_mean is None else np.asarray(init_mean, dtype=float)
     if start.shape != (d,):
         raise ValueError(f"init_mean must have shape {(d,)}, got {start.shape}")
-    variances, offsets, exact_directions = _directions(mean, cov, start)
+    if directions is None:
+        variances, offsets, exact_directions = _directions(mean, cov, start)
+    else:
+        variances = np.asarray(directions[0], dtype=float)
+        offsets = [arb(float(o)) for o in directions[1]]
+        if variances.shape != (d,) or len(offsets) != d:
+            raise ValueError(f"directions must give {d} variances and {d} offsets")
+        exact_directions = True
     if not variances.min() > 0:
         raise ValueError("cov must be positive definite")
     u = 1.0 / L  # the chain's own u, a float
@@ -368,6 +380,8 @@ def ulmc_gaussian_w2_bound(
     value = upper_float(total.upper().max(arb(0)).sqrt())
     if exact_directions:
         reason = "synchronous coupling with the exact diffusion, second moments by an exact recursion in Arb"
+        if directions is not None:
+            reason += "; the target's exact eigen-directions as given"
     else:
         reason = (
             "the eigen-directions of a non-diagonal cov come from float64 eigh, whose rounding is not bounded here "

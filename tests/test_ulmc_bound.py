@@ -55,7 +55,7 @@ def test_scheme_recursion_matches_the_sampler():
 def test_bound_covers_the_sampler_and_is_tight_early(cov, h, n_steps):
     target = cs.gaussian(MEAN, cov)
     res = sample_logconcave(target, n=100_000, n_steps=n_steps, h=h, seed=0, progress=False)
-    assert res.extra["w2_bound_certified"] == (cov is DIAGONAL)  # a rotated cov's eigh is float64, not proved
+    assert res.extra["w2_bound_certified"]  # the target's own basis: exact eigen-directions, rotated or not
     bound = res.extra["w2_bound"]
     # Gelbrich: W2 between the laws is at least W2 between Gaussians with their means and covariances
     lower = gaussian_w2(res.samples.mean(axis=0), np.cov(res.samples.T), MEAN, cov)
@@ -147,3 +147,29 @@ def test_majorants_bound_the_integrands_on_the_ellipse(c, h, rho):
     scheme, exact = _kernel_entries(c, h, a, r, -np.expm1(-2 * (a - r)), _ComplexOps)
     n = np.array([scheme[0] - exact[0], scheme[1] - exact[1], exact[0], exact[1]])
     assert np.max(np.abs(n)) ** 2 <= square
+
+
+def test_a_rotated_or_embedded_gaussian_gets_a_certified_bound_from_its_own_basis():
+    """``gaussian_directions`` reads the eigen-directions off the stored basis: the same bound as the float64 ``eigh``
+    of the covariance gives, now certified, and it covers the sampler in 5-d with a 2-d basis and ``lam_perp``."""
+    from certsample.langevin import gaussian_directions
+
+    rotated = cs.gaussian(MEAN, COV)
+    L = rotated.score_lipschitz(0.0)
+    from_eigh = ulmc_gaussian_w2_bound(MEAN, COV, 0.2, L, 10)
+    own = ulmc_gaussian_w2_bound(
+        rotated.mean(), rotated.covariance(), 0.2, L, 10, directions=gaussian_directions(rotated)
+    )
+    assert own.certified and not from_eigh.certified
+    assert own.value == pytest.approx(from_eigh.value, rel=1e-9)
+
+    embedded = cs.embed(cs.gaussian([0.8, -0.4], [0.5, 1.5]), 5, seed=3, lam_perp=0.8)
+    variances, offsets = gaussian_directions(embedded)
+    assert np.allclose(np.sort(variances), np.linalg.eigvalsh(embedded.covariance()), atol=1e-14)
+    assert np.linalg.norm(offsets) == pytest.approx(np.linalg.norm(embedded.mean()), rel=1e-14)
+    res = sample_logconcave(embedded, n=100_000, n_steps=8, h=0.3, seed=4, progress=False)
+    assert res.extra["w2_bound_certified"]
+    lower = gaussian_w2(res.samples.mean(axis=0), np.cov(res.samples.T), embedded.mean(), embedded.covariance())
+    assert lower <= res.extra["w2_bound"] + 0.01
+    with pytest.raises(ValueError, match="directions"):
+        ulmc_gaussian_w2_bound(MEAN, COV, 0.2, L, 10, directions=(np.ones(3), np.zeros(3)))
