@@ -54,7 +54,7 @@ from tqdm.auto import trange
 from .arrays import is_numpy, like, namespace, to_numpy
 from .forward import TimeGrid
 from .noise import NoiseSource
-from .oracle import ScoreError, ScoreOracle
+from .oracle import ScoreError, ScoreOracle, check_real_finite
 from .solvers import Collocation, ExponentialODE, ParallelRandomizedMidpoint, RandomizedMidpoint
 from .validation import is_real
 
@@ -249,16 +249,7 @@ def _report(i, sigma, x, denoised, shape):
 
 def _finite_output(denoised, sigma):
     """The final denoising step's output, checked as every score evaluation is: real and finite."""
-    if is_numpy(denoised) and np.iscomplexobj(denoised):
-        raise ScoreError(f"the model returned complex values at sigma={sigma:g} (the final denoising step)")
-    xp = namespace(denoised)
-    if not bool(xp.all(xp.isfinite(denoised))):
-        rows = int(np.sum(~np.all(np.isfinite(to_numpy(denoised)), axis=1)))
-        raise ScoreError(
-            f"the model returned NaN/inf for {rows} of {denoised.shape[0]} samples at sigma={sigma:g} "
-            "(the final denoising step)"
-        )
-    return denoised
+    return check_real_finite(denoised, "the model", f"at sigma={sigma:g} (the final denoising step)", "samples")
 
 
 def sample_exponential(model, x, sigmas, extra_args=None, callback=None, disable=None, seed=0, stats=None):

@@ -39,6 +39,21 @@ def _diverged(states) -> str:
     return ""
 
 
+def check_real_finite(out, source: str, when: str, rows_name: str = "particles", detail=lambda bad: ""):
+    """``out``, a model's or a score's batch ``(n, d)``, as it is when it is real and finite; else a
+    :class:`ScoreError` saying that ``source`` returned complex values, or NaN/inf in how many rows (``detail(bad)``
+    appended, ``bad`` the boolean rows), ``when``."""
+    if is_numpy(out) and np.iscomplexobj(out):
+        raise ScoreError(f"{source} returned complex values {when}; a {source.split()[-1]} must be real")
+    xp = namespace(out)
+    if not bool(xp.all(xp.isfinite(out))):
+        bad = ~np.all(np.isfinite(to_numpy(out)), axis=1)
+        raise ScoreError(
+            f"{source} returned NaN/inf for {int(np.sum(bad))} of {out.shape[0]} {rows_name} {when}{detail(bad)}"
+        )
+    return out
+
+
 class ScoreOracle:
     """Wrap a batched ``score(x, t)`` with counting and checks.
 
@@ -74,23 +89,19 @@ class ScoreOracle:
         self.evaluations = 0  # particle-evaluations: nfe summed over the batch
 
     def _check(self, x, out, t):
-        when = f"t={t:g}" if np.ndim(t) == 0 else f"t in [{np.min(t):g}, {np.max(t):g}]"
+        when = f"at t={t:g}" if np.ndim(t) == 0 else f"at t in [{np.min(t):g}, {np.max(t):g}]"
         if is_numpy(x):
-            if np.iscomplexobj(out):
-                raise ScoreError(f"score returned complex values at {when}; a score must be real")
-            out = np.asarray(out, dtype=float)
+            out = np.asarray(out)
+            if np.iscomplexobj(out):  # raises, before the shape is looked at
+                check_real_finite(out, "score", when)
+            out = out.astype(float, copy=False)
         elif namespace(out) is not namespace(x):
-            raise ScoreError(f"score returned a {type(out).__name__} for a {type(x).__name__} batch at {when}")
+            raise ScoreError(f"score returned a {type(out).__name__} for a {type(x).__name__} batch {when}")
         if tuple(out.shape) != tuple(x.shape):
-            raise ScoreError(f"score returned shape {tuple(out.shape)} for input of shape {tuple(x.shape)} at {when}")
-        xp = namespace(out)
-        if not bool(xp.all(xp.isfinite(out))):
-            rows = ~np.all(np.isfinite(to_numpy(out)), axis=1)
-            raise ScoreError(
-                f"score returned NaN/inf for {int(np.sum(rows))} of {x.shape[0]} particles at {when} (evaluation "
-                f"{self.nfe}){_diverged(to_numpy(x)[rows])}"
-            )
-        return out
+            raise ScoreError(f"score returned shape {tuple(out.shape)} for input of shape {tuple(x.shape)} {when}")
+        return check_real_finite(
+            out, "score", when, detail=lambda bad: f" (evaluation {self.nfe}){_diverged(to_numpy(x)[bad])}"
+        )
 
     def _check_input(self, x):
         if x.ndim != 2 or x.shape[1] != self.dim:
