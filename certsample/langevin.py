@@ -30,7 +30,7 @@ from . import lipschitz
 from .forward import TimeGrid
 from .integrate import BACKENDS, INIT_STEP, SampleResult, sample
 from .kernels.runner import run_kernel
-from .memory import check_run_fits
+from .memory import check_run_fits, particles_per_chunk
 from .noise import NoiseSource, seed_key
 from .oracle import ScoreOracle, as_oracle
 from .progress import Progress
@@ -64,9 +64,10 @@ def _check_density(target):
         )
 
 
-def _initial_state(value, name, n, d, fallback):
+def _initial_state(value, name, n, d):
+    """``value`` checked as ``(n, d)`` starting values, or None."""
     if value is None:
-        return fallback()
+        return None
     arr = np.array(value, dtype=float)
     if arr.shape != (n, d):
         raise ValueError(f"{name} must have shape ({n}, {d}), got {arr.shape}")
@@ -90,38 +91,53 @@ def _chain_grid(h, n_steps):
     return TimeGrid(h * np.arange(n_steps + 1, 0, -1, dtype=float))
 
 
-def _run_chain(score, x, v, L, t_score, n_steps, h, backend, seed, label, progress):
+def _run_chain(score, n, d, start, L, t_score, n_steps, h, backend, seed, label, progress, inputs):
     """``n_steps`` ULMC steps of length ``h`` for ``-log q_{t_score}``: ``(x, v, nfe, rounds, seconds)``.
 
-    ``score`` is a built-in target (any backend) or a :class:`~certsample.oracle.ScoreOracle` (NumPy).
+    ``start(lo, count)`` gives the starting ``(x, v)`` of particles ``lo .. lo + count - 1``. Particles run in
+    chunks that bound the working memory (:func:`~certsample.memory.particles_per_chunk`); noise keyed by particle
+    makes them bit-identical to one pass. A run whose outputs and the caller's ``inputs`` arrays ``(n, d)`` cannot
+    fit is refused before anything is allocated. ``score`` is a built-in target (any backend) or a
+    :class:`~certsample.oracle.ScoreOracle` (NumPy).
     """
     solver = RandomizedMidpointULMC(L, t_score)
     grid = _chain_grid(h, n_steps)
-    # the chain runs all its particles at once (no chunks): positions and velocities in and out, plus the work
-    check_run_fits(x.shape[0], x.shape[1], solver, backend, inputs=False, chunked=False, states=4)
-    with Progress(n_steps, f"{label}/{backend}", progress) as bar:
-        if backend == "numpy":
-            oracle = score if isinstance(score, ScoreOracle) else ScoreOracle.from_target(score)
-            oracle.reset()
-            noise = NoiseSource(seed, np.arange(x.shape[0]), x.shape[1])
-            noise.uniform(INIT_STEP, 3), noise.normal(INIT_STEP, 3)  # compile outside the timing
-            start = time.perf_counter()
-            for k in range(n_steps):
-                x, v = ulmc_step_numpy(x, v, h, solver.u, t_score, k, oracle, noise, 0)
-                check_particles_finite(x, f"at Langevin step {k}")
-                bar.update()
-            return x, v, oracle.nfe, oracle.rounds, time.perf_counter() - start
-        target = getattr(score, "target", score)
-        if target is None or not hasattr(target, "kernel_params"):
-            raise ValueError(
-                f"backend {backend!r} needs a built-in target with a compiled score; "
-                "score callables run on backend='numpy'"
-            )
-        state, nfe, seconds = run_kernel(
-            solver, target, np.concatenate([x, v], axis=1), grid, seed, backend, progress=bar
+    check_run_fits(n, d, solver, backend, inputs=False, states=2 + inputs)
+    target = getattr(score, "target", score)
+    if backend == "numpy":
+        oracle = score if isinstance(score, ScoreOracle) else ScoreOracle.from_target(score)
+        probe = NoiseSource(seed, np.arange(1), d)
+        probe.uniform(INIT_STEP, 3), probe.normal(INIT_STEP, 3)  # compile outside the timing
+    elif target is None or not hasattr(target, "kernel_params"):
+        raise ValueError(
+            f"backend {backend!r} needs a built-in target with a compiled score; score callables run on backend='numpy'"
         )
-        d = x.shape[1]
-        return state[:, :d], state[:, d:], int(nfe), solver.rounds(n_steps), seconds
+    chunk = particles_per_chunk(n, d, solver, backend)
+    x_out, v_out = np.empty((n, d)), np.empty((n, d))
+    nfe, seconds = 0, 0.0
+    with Progress(n_steps * -(-n // chunk), f"{label}/{backend}", progress) as bar:
+        for lo in range(0, n, chunk):
+            count = min(chunk, n - lo)
+            x, v = start(lo, count)
+            if backend == "numpy":
+                oracle.reset()
+                oracle.particles = np.arange(lo, lo + count)
+                noise = NoiseSource(seed, oracle.particles, d)
+                began = time.perf_counter()
+                for k in range(n_steps):
+                    x, v = ulmc_step_numpy(x, v, h, solver.u, t_score, k, oracle, noise, 0)
+                    check_particles_finite(x, f"at Langevin step {k}")
+                    bar.update()
+                seconds += time.perf_counter() - began
+                nfe = oracle.nfe
+            else:
+                state, nfe, took = run_kernel(
+                    solver, target, np.concatenate([x, v], axis=1), grid, seed, backend, offset=lo, progress=bar
+                )
+                x, v, seconds = state[:, :d], state[:, d:], seconds + took
+            x_out[lo : lo + count], v_out[lo : lo + count] = x, v
+    rounds = oracle.rounds if backend == "numpy" else solver.rounds(n_steps)
+    return x_out, v_out, int(nfe), rounds, seconds
 
 
 def _check_backend_and_seed(backend, seed):
@@ -201,11 +217,18 @@ def sample_logconcave(
     h = positive_finite("h", DEFAULT_H if h is None else h)
     u = 1.0 / L
     d = target.dim
-    init_noise = NoiseSource(seed, np.arange(n), d)
-    x = _initial_state(x_init, "x_init", n, d, lambda: init_noise.normal(INIT_STEP, 0))
-    v = _initial_state(v_init, "v_init", n, d, lambda: math.sqrt(u) * init_noise.normal(INIT_STEP, 2))
+    x_given = _initial_state(x_init, "x_init", n, d)
+    v_given = _initial_state(v_init, "v_init", n, d)
+
+    def start(lo, count):
+        noise = NoiseSource(seed, np.arange(lo, lo + count), d)
+        x = noise.normal(INIT_STEP, 0) if x_given is None else x_given[lo : lo + count]
+        v = math.sqrt(u) * noise.normal(INIT_STEP, 2) if v_given is None else v_given[lo : lo + count]
+        return x, v
+
+    given = (x_given is not None) + (v_given is not None)
     x, v, nfe, rounds, elapsed = _run_chain(
-        target, x, v, L, 0.0, n_steps, h, backend, seed, RandomizedMidpointULMC.name, progress
+        target, n, d, start, L, 0.0, n_steps, h, backend, seed, RandomizedMidpointULMC.name, progress, given
     )
     extra = {"h": h, "L": L, "u": u}
     if target.is_gaussian and x_init is None and v_init is None:
@@ -260,9 +283,14 @@ def _corrector_steps(corrector_time, corrector_h):
 def _corrector(score, x, L, t_score, corrector_h, steps, backend, seed, progress):
     """The corrector: fresh velocities ``N(0, u I)`` and ``steps`` steps of ``corrector_h``."""
     phase_seed = derived_seed(seed, 1)
-    v = math.sqrt(1.0 / L) * NoiseSource(phase_seed, np.arange(x.shape[0]), x.shape[1]).normal(INIT_STEP, 2)
+    n, d = x.shape
+
+    def start(lo, count):
+        v = math.sqrt(1.0 / L) * NoiseSource(phase_seed, np.arange(lo, lo + count), d).normal(INIT_STEP, 2)
+        return x[lo : lo + count], v
+
     x, _, nfe, rounds, seconds = _run_chain(
-        score, x, v, L, t_score, steps, corrector_h, backend, phase_seed, "corrector", progress
+        score, n, d, start, L, t_score, steps, corrector_h, backend, phase_seed, "corrector", progress, 1
     )
     return x, nfe, rounds, seconds
 

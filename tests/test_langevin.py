@@ -108,5 +108,32 @@ def test_a_chain_that_cannot_fit_is_refused_before_it_runs(monkeypatch):
     from certsample import memory
 
     monkeypatch.setattr(memory, "available_bytes", lambda: 2**30)
-    with pytest.raises(memory.InsufficientMemoryError, match="randomized-midpoint-ulmc"):
-        cs.sample_logconcave(cs.gaussian(np.zeros(50), np.ones(50)), n=500_000, n_steps=2, progress=False)
+    with pytest.raises(memory.InsufficientMemoryError, match="randomized-midpoint-ulmc"):  # 1.6 GB of outputs
+        cs.sample_logconcave(cs.gaussian(np.zeros(50), np.ones(50)), n=2_000_000, n_steps=2, progress=False)
+
+
+def test_a_huge_chain_is_refused_before_it_allocates():
+    """n = 1e9 in 2-D once allocated its starting points (32 GB) before the memory check, and the process was
+    killed; the check now comes first."""
+    from certsample import memory
+
+    with pytest.raises(memory.InsufficientMemoryError, match="GiB"):
+        cs.sample_logconcave(cs.gaussian([0.0, 0.0], [1.0, 2.0]), n=10**11, n_steps=2, progress=False)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "cpu"])
+def test_chunked_chains_reproduce_one_pass(monkeypatch, backend):
+    """Particles run in chunks bounded by the working memory; noise keyed by particle makes any chunking the same to
+    the bit, the corrector's too."""
+    import certsample.langevin as langevin
+
+    target = cs.gaussian([0.5, -1.0, 0.2], [1.0, 0.5, 2.0])
+    one = cs.sample_logconcave_tv(target, n=23, n_steps=4, backend=backend, seed=3, progress=False)
+    chain = cs.sample_logconcave(target, n=23, n_steps=4, backend=backend, seed=3, progress=False)
+    monkeypatch.setattr(langevin, "particles_per_chunk", lambda n, *args: 5)
+    chunked = cs.sample_logconcave_tv(target, n=23, n_steps=4, backend=backend, seed=3, progress=False)
+    chunked_chain = cs.sample_logconcave(target, n=23, n_steps=4, backend=backend, seed=3, progress=False)
+    assert np.array_equal(one.samples, chunked.samples) and one.nfe == chunked.nfe and one.rounds == chunked.rounds
+    assert np.array_equal(chain.samples, chunked_chain.samples)
+    assert np.array_equal(chain.velocities, chunked_chain.velocities)
+    assert not np.array_equal(chain.samples, one.samples)  # the corrector moved them
