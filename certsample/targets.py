@@ -321,9 +321,13 @@ class MixtureTarget:
 # ---------------------------------------------------------------------- constructors
 def gaussian(mean, cov) -> MixtureTarget:
     """``N(mean, cov)``; ``cov`` a scalar, a diagonal vector or a full SPD matrix."""
-    mean = np.atleast_1d(np.asarray(mean, dtype=float))
+    mean = np.atleast_1d(real_array("mean", mean))
+    if mean.ndim != 1:
+        raise ValueError(f"mean must be a vector, got shape {mean.shape}")
     d = mean.size
     cov = real_array("cov", cov)
+    if not np.all(np.isfinite(cov)):
+        raise ValueError("cov contains NaN or inf")
     if cov.ndim == 1 and cov.size not in (1, d):
         raise ValueError(f"cov has {cov.size} variances for a mean of dimension {d}")
     if cov.ndim <= 1:

@@ -108,6 +108,9 @@ def test_embedded_data_lives_on_its_subspace():
     [
         (lambda: cs.gaussian([0.0, 0.0], [[1.0, 2.0], [2.0, 1.0]]), "positive semi-definite"),
         (lambda: cs.gaussian([0.0, 0.0], np.eye(3)), "cov must be"),
+        (lambda: cs.gaussian([0.0, 0.0], [[1.0, np.nan], [np.nan, 1.0]]), "cov contains NaN"),  # not "symmetric"
+        (lambda: cs.gaussian([[0.0, 0.0]], 1.0), "mean must be a vector"),
+        (lambda: cs.gaussian([0.0, 1j], 1.0), "mean must be real"),
         (lambda: cs.gaussian_mixture([[0.0], [1.0]], [1.0, -1.0]), "variances"),
         (lambda: cs.gaussian_mixture([[0.0], [np.nan]], 1.0), "NaN"),
         (lambda: cs.point_cloud([[0.0], [1.0]], weights=[1.0]), "weights"),
