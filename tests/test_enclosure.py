@@ -102,6 +102,10 @@ def test_enclosure_rejects_bad_input():
         enclose_flow(target, np.zeros(2), 0.1, 0.2)
     with pytest.raises(ValueError, match="tol"):
         enclose_flow(target, np.zeros(2), 1.0, 0.1, tol=0.0)
+    with pytest.raises(ValueError, match="max_steps must be an integer >= 1"):
+        enclose_flow(target, np.zeros(2), 1.0, 0.1, max_steps=0)
+    with pytest.raises(ValueError, match="prec must be an integer >= 53"):
+        enclose_flow(target, np.zeros(2), 1.0, 0.1, prec=8)
     with pytest.raises(TypeError, match="MixtureTarget"):
         enclose_flow(lambda x, t: -x, np.zeros(2), 1.0, 0.1)
 

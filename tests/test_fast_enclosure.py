@@ -571,6 +571,13 @@ def test_enclose_flows_rejects_bad_input():
         enclose_flows(ring, np.zeros((1, 2)), 1.0, 0.1, tol=-1.0)
     with pytest.raises(ValueError, match="tol"):
         enclose_flows(ring, np.zeros((1, 2)), 1.0, 0.1, tol=True)
+    # these once reached the integrator, which reported a failed enclosure instead of the argument
+    with pytest.raises(ValueError, match="order must be an integer >= 1"):
+        enclose_flows(ring, np.zeros((1, 2)), 1.0, 0.1, order=0)
+    with pytest.raises(ValueError, match="order must be an integer"):
+        enclose_flows(ring, np.zeros((1, 2)), 1.0, 0.1, order=2.5)
+    with pytest.raises(ValueError, match="max_steps must be an integer >= 1"):
+        enclose_flows(ring, np.zeros((1, 2)), 1.0, 0.1, max_steps=0)
     with pytest.raises(ValueError, match="backend"):
         enclose_flows(ring, np.zeros((1, 2)), 1.0, 0.1, backend="gpu")
     with pytest.raises(TypeError, match="MixtureTarget"):

@@ -109,6 +109,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..targets import ORTHONORMAL_TOLERANCE
+from ..validation import check_int
 from .errors import EnclosureFailed
 
 __all__ = ["Enclosure", "enclose_flow", "FlowModel", "a_priori_enclosure", "taylor_remainder_step", "log_norm_growth"]
@@ -638,8 +639,8 @@ def enclose_flow(
         raise ValueError(f"need T > delta > 0, got T={T!r}, delta={delta!r}")
     if not (math.isfinite(tol) and tol > 0):
         raise ValueError(f"tol must be a finite number > 0, got {tol!r}")
-    if prec is None:
-        prec = max(128, int(-math.log2(tol)) + 80)
+    max_steps = check_int("max_steps", max_steps, 1)
+    prec = max(128, int(-math.log2(tol)) + 80) if prec is None else check_int("prec", prec, 53)
     scale = 1.0 + float(np.linalg.norm(x0))
     with _precision(prec):
         return _enclose(target, x0, float(T), float(delta), tol * scale, max_steps)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..validation import check_int
 from .enclosure import Enclosure, _flint, _lower, _upper, basis_balls, enclose_flow
 from .errors import EnclosureFailed
 from .fast_enclosure import N_OUT, STATUS, FastModel
@@ -165,6 +166,9 @@ def enclose_flows(
     """
     x0 = _checked(target, x0, T, delta, tol)
     tol = float(tol)
+    max_steps = check_int("max_steps", max_steps, 1)
+    if order is not None:
+        order = check_int("order", order, 1)
     if fallback not in (True, False, "failed"):
         raise ValueError(f"fallback must be True, False or 'failed', got {fallback!r}")
     arb_for_misses = bool(fallback) and fallback != "failed"
