@@ -213,3 +213,10 @@ def test_bounds_parameters_are_checked(capsys):
     assert "'d' must be an integer" in capsys.readouterr().err
     assert main(["bounds", "gupta_cai_chen", "L=2", "d=1000", "eps=0.1", "eps=0.2"]) == 2
     assert "given twice" in capsys.readouterr().err
+
+
+def test_warnings_are_one_line_without_the_librarys_source(capsys):
+    assert main(["sample", "--n", "10", "--steps", "5", "--solver", "exponential-sde", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "certsample: warning: exponential-sde: steps up to" in err
+    assert "cli.py" not in err and "RuntimeWarning" not in err
