@@ -13,7 +13,7 @@ import numpy as np
 from .forward import TimeGrid, make_grid
 from .kernels import runner
 from .memory import check_run_fits, particles_per_chunk
-from .noise import NoiseSource
+from .noise import NoiseSource, seed_key
 from .oracle import ScoreOracle, as_oracle
 from .progress import Progress
 from .solvers import PlannedSolver, SDESolver, get_solver
@@ -197,6 +197,7 @@ def sample(
         raise ValueError(f"unknown backend {backend!r}; choose from {BACKENDS}")
     if backend == "cuda":
         runner.require_cuda()
+    seed_key(seed)  # validates the seed before any warning or pilot
     oracle = as_oracle(target, dim)
     if dim is not None and dim != oracle.dim:
         raise ValueError(

@@ -220,3 +220,12 @@ def test_warnings_are_one_line_without_the_librarys_source(capsys):
     err = capsys.readouterr().err
     assert "certsample: warning: exponential-sde: steps up to" in err
     assert "cli.py" not in err and "RuntimeWarning" not in err
+
+
+def test_a_bad_seed_is_refused_before_the_step_size_warning(capsys):
+    assert (
+        main(["sample", "--n", "10", "--steps", "5", "--solver", "exponential-sde", "--seed", "-3", "--no-progress"])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "seed must be an integer" in err and "warning" not in err
