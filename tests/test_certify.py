@@ -341,6 +341,12 @@ def test_every_particle_of_a_run_is_proved_and_the_certificate_states_the_coupli
     key = next(k for k in cert.population if k.startswith("every particle proved"))
     assert "W-infinity" in key and cert.population[key] == cert.population["max proved error"]
     assert any("every one of the 300 output samples" in note for note in cert.notes)
+    for run in (cert, certify(SMALL_RING, "exponential-ode", eps=0.05, n=40, n_steps=3, T=2.0, delta=0.1, **QUIET)):
+        at_least = run.population["checked particles with error above eps (proved: at least)"]
+        at_most = run.population["checked particles with error above eps (proved: at most)"]
+        assert 0 <= at_least <= at_most <= run.particles_checked
+        assert (at_most > 0) == (run.population["max proved error"] > 0.05)
+    assert run.accuracy_verdict == "FAIL" and at_least > 0  # 3 steps: some particles provably miss eps
     assert cert.accuracy_verdict in ("PASS", "FAIL")
     # n_verify still limits the check for a run of any size, with today's population statements only
     few = certify(SMALL_RING, "exponential-ode", eps=0.05, n=300, n_verify=20, n_steps=60, T=2.0, delta=0.1, **QUIET)

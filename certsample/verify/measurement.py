@@ -137,7 +137,13 @@ class VerifiedEnclosures:
         rms_up = float(np.sqrt(np.mean(upper**2))) * (1 + 1e-12)
         rms_lo = float(np.sqrt(np.mean(lower**2))) * (1 - 1e-12)
         worst = float(np.max(upper))
-        population = {"checked particles": m, "max proved error": worst}
+        population = {
+            "checked particles": m,
+            "max proved error": worst,
+            # a proved count, not a statistic: the balls below eps, above it, and those across it
+            "checked particles with error above eps (proved: at least)": int(np.sum(lower > eps)),
+            "checked particles with error above eps (proved: at most)": int(np.sum(upper > eps)),
+        }
         # the confidence statements treat their particles as an i.i.d. sample given the run: not the pilot's
         sample = upper[min(self.steered, m) :]
         where = f", on the {len(sample)} not in the tuning pilot" if self.steered else ""
