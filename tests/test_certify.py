@@ -495,3 +495,18 @@ def test_theorems_without_a_score_error_term_refuse_an_inexact_score():
 
     check = theorem_for(get_solver("predictor-corrector"), cs.ring_mixture(), 10.0, 1e-2, 5.0)
     assert check.theorem is None and "no score-error term" in check.reason
+
+
+def test_the_enclosure_budget_is_spent_in_batches_and_the_count_says_so():
+    """A budget too small for the run: the start points are enclosed in order while their times say the next batch
+    fits, so the count is what the budget covered (at least the timing sample), and a note says so."""
+    from certsample.verify.certify import TIMING_SAMPLE
+
+    cert = certify(
+        SMALL_RING, "exponential-ode", eps=0.05, n=3000, n_steps=40, T=2.0, delta=0.1, verify_seconds=0.5, **QUIET
+    )
+    note = next(note for note in cert.notes if "of n_verify=3000 particles checked" in note)
+    assert TIMING_SAMPLE <= cert.particles_checked < 3000
+    assert note.startswith(f"{cert.particles_checked} of n_verify=3000")
+    everything = certify(SMALL_RING, "exponential-ode", eps=0.05, n=300, n_steps=40, T=2.0, delta=0.1, **QUIET)
+    assert everything.particles_checked == 300 and not any("particles checked" in note for note in everything.notes)

@@ -78,6 +78,8 @@ __all__ = ["certify", "PROVE_ALL_UP_TO"]
 PROVE_ALL_UP_TO = 10_000
 #: start points enclosed before the time budget is judged (after the pilot's)
 TIMING_SAMPLE = 64
+#: start points enclosed per batch while the time budget is being spent
+BUDGET_BATCH = 1024
 
 
 def certify(
@@ -142,9 +144,10 @@ def certify(
     workers : int
         Processes that compute enclosures (when no ``client`` is given).
     verify_seconds : float or None
-        Time budget for the enclosures: fewer than ``n_verify`` particles (at least ``pilot``) are
-        checked when the first ones show the budget cannot cover them all. The number is fixed from
-        timings before any error is looked at. None: no budget.
+        Time budget for the enclosures: the start points are enclosed in order, in batches, while the
+        times so far say the next batch fits, so fewer than ``n_verify`` particles (at least ``pilot``)
+        may be checked. The number is fixed by timings alone, before the run's errors are looked at.
+        None: no budget.
     plan_seconds : float or None
         Time budget of a run theorem's search for its proved plan (:meth:`~proofs.core.RunTheorem.run_plan`);
         past it the best plan found so far is used, or, with none, the steps are chosen otherwise and the
@@ -373,21 +376,29 @@ def _n_verify(n, n_verify):
 
 
 def _affordable(job, verifier, notes) -> int:
-    """Particles to check: ``n_verify``, fewer when the first enclosures' times show the budget cannot
-    cover them all (decided from timings only, never from errors)."""
+    """Particles to check: ``n_verify``, or as many as the budget covers, enclosed in order in batches of at
+    most :data:`BUDGET_BATCH` while their times say the next batch fits (decided from timings only, never from
+    errors). A count fixed from the first few enclosures' times left most of the budget unused: they include the
+    pool's start and the pilot's single-process enclosures."""
     m_verify = min(job.n, job.n_verify)
     if job.verify_seconds is None:
         return m_verify
     verifier.ensure(min(max(job.pilot, TIMING_SAMPLE), m_verify))
-    per = verifier.seconds_per_enclosure()
-    affordable = max(verifier.count, int(job.verify_seconds / max(per, 1e-9)))
-    if affordable < m_verify:
+    while verifier.count < m_verify:
+        per = verifier.seconds_per_enclosure()
+        room = int((job.verify_seconds - verifier.seconds) / max(per, 1e-9))
+        if room < 1:
+            break
+        if verifier.seconds + per * (m_verify - verifier.count) <= job.verify_seconds:
+            room = m_verify - verifier.count  # the rest fits at the rate so far: one call, one pool
+        verifier.ensure(min(m_verify, verifier.count + min(room, BUDGET_BATCH)), goal=m_verify)
+    if verifier.count < m_verify:
         notes.append(
-            f"{affordable} of n_verify={m_verify} particles checked: enclosures took {per:.2g} s each and "
-            f"verify_seconds={job.verify_seconds:g} (raise it to check more)"
+            f"{verifier.count} of n_verify={m_verify} particles checked: enclosures took "
+            f"{verifier.seconds_per_enclosure():.2g} s each (the workers together) and verify_seconds="
+            f"{job.verify_seconds:g} (raise it to check more)"
         )
-        return affordable
-    return m_verify
+    return verifier.count
 
 
 #: the proved pilot error "stops falling" when a step count at least this many times larger keeps at least
@@ -590,7 +601,9 @@ def _expected_seconds(job, solver, grid, verifier, checked):
     text = f"expected about {sampling:.1f} s of sampling"
     if verifier is not None:
         done = verifier.count
-        if done:
+        if done >= checked:
+            text += f"; the {checked} enclosures are done ({verifier.seconds:.1f} s)"
+        elif done:
             text += f" and {verifier.seconds_per_enclosure() * (checked - done):.0f} s of enclosures"
         else:
             text += f"; {checked} enclosures ({job.workers} processes) timed as they finish"

@@ -15,6 +15,9 @@ __all__ = ["Verifier", "enclose_shard"]
 #: start points per shard: small enough to balance the workers and report progress, large enough that a
 #: shard's overhead (a task, a fork's pickling) is small beside its enclosures
 SHARD = 64
+#: the smallest shard a batch is split into so that every worker gets one (the first timings, which size the
+#: budget, then measure the workers together, not one process)
+MIN_SHARD = 16
 LOG_EVERY = 2.0  # seconds between progress lines
 
 
@@ -75,18 +78,20 @@ class Verifier:
             for p in range(self.count)
         ]
 
-    def ensure(self, m: int):
-        """Enclose the first ``m`` start points (sharded over the client's workers or forked processes)."""
+    def ensure(self, m: int, goal: int | None = None):
+        """Enclose the first ``m`` start points (sharded over the client's workers or forked processes); ``goal``
+        is the count the progress lines report against (default ``m``)."""
         first = self.count
         if m <= first:
             return
         if first == 0:  # compile (or load) the kernels here, untimed, so that forked workers inherit them
             enclose_shard(self.target, self.x0[:1], self.T, self.delta, 1e-3)
         start = time.perf_counter()
-        bounds = [(a, min(a + SHARD, m)) for a in range(first, m, SHARD)]
+        size = min(SHARD, max(MIN_SHARD, -(-(m - first) // self.workers)))
+        bounds = [(a, min(a + size, m)) for a in range(first, m, size)]
         jobs = [(self.target, self.x0[a:b], self.T, self.delta, self.tol) for a, b in bounds]
         for shard in self._run(jobs):
-            self._add(shard, m, start, first)
+            self._add(shard, start, first, m if goal is None else goal)
         self.seconds += time.perf_counter() - start
 
     def _run(self, jobs):
@@ -112,7 +117,7 @@ class Verifier:
         """Wall seconds per enclosure so far (the workers running together), compilation excluded."""
         return self.seconds / max(self.count, 1)
 
-    def _add(self, shard, m, start, first):
+    def _add(self, shard, start, first, goal):
         centers, radii, methods, steps = shard
         self.centers = np.concatenate([self.centers, centers])
         self.radii = np.concatenate([self.radii, radii])
@@ -120,14 +125,14 @@ class Verifier:
         self.steps = np.concatenate([self.steps, steps])
         done = self.count
         now = time.perf_counter()
-        if done < m and now - self._last_log < LOG_EVERY:
+        if done < goal and now - self._last_log < LOG_EVERY:
             return
         self._last_log = now
-        elapsed = now - start
-        left = elapsed / (done - first) * (m - done)
+        elapsed = self.seconds + now - start  # every call's enclosures so far
+        left = (now - start) / (done - first) * (goal - done)
         self.log(
-            f"certify: enclosed {done}/{m} exact trajectories ({elapsed:.1f} s"
-            + (f", about {left:.0f} s left" if done < m else "")
+            f"certify: enclosed {done}/{goal} exact trajectories ({elapsed:.1f} s"
+            + (f", about {left:.0f} s left" if done < goal else "")
             + ")"
         )
 
