@@ -209,7 +209,7 @@ def enclose_flows(
             take = (info[retry, 2] != 0) | ((info2[:, 2] == 0) & (info2[:, 0] < info[retry, 0]))
             c_y[retry[take]], info[retry[take]] = c2[take], info2[take]
         e_y, steps, status = info[:, 0], info[:, 1].astype(np.int64), info[:, 2].astype(np.int64)
-    centers, radii = maps.lift(c_y, e_y, x0)
+    centers, radii = maps.lift(c_y, e_y, x0, y_lo, y_hi)
     method = np.full(n, "float64", dtype="<U7")
     missed = np.flatnonzero((status != 0) | (~(radii <= tol_abs) if arb_for_misses else False))
     arb_too_slow = fallback == "failed" and maps.model is not None and maps.model.box_limited
@@ -372,8 +372,9 @@ class _Maps:
         """The lifted radius's share from the integrator, ``||Q|| E`` (to compare with ``tol`` early)."""
         return _up(e_y * self.q_norm)
 
-    def lift(self, c_y, e_y, x0):
-        """``x = Q~ y + x_perp(delta)`` for the balls ``B(c_y, e_y)``: ``(centers (n, d), radii (n,))``."""
+    def lift(self, c_y, e_y, x0, y_lo, y_hi):
+        """``x = Q~ y + x_perp(delta)`` for the balls ``B(c_y, e_y)``, ``[y_lo, y_hi]`` the projection of ``x0``
+        (:meth:`project`): ``(centers (n, d), radii (n,))``."""
         q = self.target.basis
         if q is None:
             return c_y, np.asarray(e_y, dtype=float)
@@ -383,8 +384,7 @@ class _Maps:
             pl, ph = _vmul(c_y[:, j : j + 1], c_y[:, j : j + 1], q[:, j][None, :], q[:, j][None, :])
             lo, hi = _vadd(lo, hi, pl, ph)
         if self.perp is not None:
-            # x_perp(T) = x0 - Q Q^T x0 with Q^T x0 the interval of project()
-            y_lo, y_hi = self.project(x0)
+            # x_perp(T) = x0 - Q Q~^T x0 with Q~^T x0 in [y_lo, y_hi]
             ql, qh = np.zeros((n, d)), np.zeros((n, d))
             for j in range(q.shape[1]):
                 pl, ph = _vmul(y_lo[:, j : j + 1], y_hi[:, j : j + 1], q[:, j][None, :], q[:, j][None, :])
