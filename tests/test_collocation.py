@@ -506,10 +506,15 @@ def test_eps_1e12_against_proved_enclosures():
 def test_adaptive_plan_and_run_agree_on_counts_and_are_flat_in_dimension():
     from certsample.solvers.collocation_adaptive import adapt_plan
 
+    # the same ring-plane starts in both dimensions, so the plans differ by the dimension and not by the pilot (with
+    # starts drawn anew the pilot alone moves the plan by up to 1.26x); perpendicular parts from q_T's N(0, 1 - e^-2T)
+    ring = cs.ring_mixture()
+    y0 = initial_particles(32, 2, 0, 10.0, ring, "exact")
     costs = []
     for d in (4, 64):
-        target = cs.embed(cs.ring_mixture(), d)
-        x0 = initial_particles(32, d, 0, 10.0, target, "exact")
+        target = cs.embed(ring, d)
+        z = np.random.default_rng(0).standard_normal((32, d))
+        x0 = y0 @ target.basis.T + np.sqrt(-np.expm1(-20.0)) * (z - (z @ target.basis) @ target.basis.T)
         plan = adapt_plan(1e-8, target.score, x0, 10.0, 1e-3)
         run = cs.sample(target, plan.solver(), x_init=x0, grid=plan.grid)
         # a window after one of two sweeps or more takes its first sweep in that window's last round
@@ -524,7 +529,7 @@ def test_adaptive_plan_and_run_agree_on_counts_and_are_flat_in_dimension():
         # (gain up to 1e8) carries that difference into the next window: 3.5e-12 and 3.9e-12 measured (d = 4, 64)
         assert np.allclose(kernel.samples, run.samples, rtol=1e-10, atol=1e-10)
         costs.append(plan.nfe)
-    assert max(costs) <= 1.25 * min(costs)
+    assert max(costs) <= 1.15 * min(costs)
 
 
 def test_eps_is_refused_for_other_solvers_and_bad_values():

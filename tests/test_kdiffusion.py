@@ -55,14 +55,16 @@ def test_collocation_reproduces_the_exact_flow_on_a_karras_schedule(start):
     "sampler, options, order",
     [
         (sample_exponential, {}, (0.9, 1.2)),
-        (sample_randomized_midpoint, {}, (1.8, 3.0)),
-        (sample_parallel_midpoint, {"R": 3}, (1.8, 3.0)),
+        (sample_randomized_midpoint, {}, (1.4, 2.2)),
+        (sample_parallel_midpoint, {"R": 3}, (1.4, 2.2)),
     ],
 )
-def test_samplers_converge_to_the_exact_flow_at_their_order(sampler, options, order, start):
+def test_samplers_converge_to_the_exact_flow_at_their_order(sampler, options, order):
     # pathwise RMS error against the closed-form flow from sigma 80 to 0.002 on Karras schedules of 20 and 80
-    # steps: the exponential integrator is first order; the midpoint schemes (here with their default seed)
-    # gain more than 1.8 orders per doubling at these step counts
+    # steps, over 200 starts: the exponential integrator is first order; the midpoint schemes' random midpoints
+    # leave a mean-zero error whose RMS falls at order 1.5 (measured 1.54-1.75 per doubling over seeds 0-5; over
+    # 5 starts the slope moved from 0.9 to 2.5 with the seed)
+    start = 80.0 * np.random.default_rng(1).standard_normal((200, 2, 3))
     errors = []
     for steps in (20, 80):
         out = sampler(denoiser, start, karras_sigmas(steps, 0.002, 80.0)[:-1], disable=True, **options)
