@@ -176,8 +176,10 @@ def test_pathwise_error_tells_solvers_apart(capsys):
         path = json.loads(capsys.readouterr().out)["pathwise_vs_exact_flow"]
         rms[argv[1]] = path["pathwise_rms"]
     assert rms["ddim"] > 1e-3 and rms["collocation"] < 1e-8
-    # the reference resolves the accurate run's error: it is not the reference's own error being shown
-    assert path["pathwise_reference_accuracy"] < 0.1 * rms["collocation"]
+    # the reference resolves the accurate run's error: it is not the reference's own error being shown (the
+    # reported RMS is right to within the reference's largest error, by the triangle inequality: here within a
+    # quarter)
+    assert path["pathwise_reference_accuracy"] < 0.25 * rms["collocation"]
     assert main(["sample", "--n", "300", "--steps", "40", "--no-progress"]) == 0
     assert "not defined for exponential-sde" in capsys.readouterr().out
 

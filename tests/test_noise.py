@@ -5,7 +5,7 @@ import pytest
 
 from certsample.kernels.elementary import power_of_half, reduce_unit
 from certsample.kernels.jit import compile_for, device_function
-from certsample.kernels.philox import NOISE_LANE_ROWS, SLOT_BROWNIAN, fill_block_normals, philox4x32
+from certsample.kernels.philox import NOISE_LANE_ROWS, SLOT_BROWNIAN, fast_bound, fill_block_normals, philox4x32
 from certsample.kernels.score import target_score
 from certsample.noise import NoiseSource, seed_key
 
@@ -208,28 +208,48 @@ def test_ziggurat_tables_recomputed(tmp_path):
 
 
 def test_fast_path_bounds_are_the_products_threshold():
-    """``k < FAST_BELOW[s 2^9 + i]`` exactly where ``fl(k w_i) < x_{i+1}`` (the test the ziggurat's core asks for,
-    in floating point): the bound's product reaches ``x_{i+1}`` and the one below does not, for both signs; and
-    the signed widths are ``+-w_i``."""
-    from certsample.kernels.philox import FAST_BELOW, SIGNED_WIDTH, ZIGGURAT_WIDTH
+    """``k < K_i`` exactly where ``fl(k w'_i) < x_{i+1}`` (the test the ziggurat's core asks for, in floating
+    point), ``w'_i`` the width with ``K_i`` in the low 22 bits of its mantissa: the bound's product reaches
+    ``x_{i+1}`` and the one below does not, for both signs; the widths moved by at most ``2^-30`` relatively; and
+    the bounds table that CUDA reads holds the widths' low bits."""
+    from certsample.kernels.philox import FAST_BELOW, SIGNED_WIDTH, UNIFORM_BITS, ZIGGURAT_WIDTH
     from certsample.kernels.ziggurat import ZIGGURAT_X
 
     width, above = ZIGGURAT_WIDTH[:-1], ZIGGURAT_X[1:]
-    for half in (slice(0, 512), slice(512, 1024)):
+    for half, sign in ((slice(0, 512), 1.0), (slice(512, 1024), -1.0)):
+        packed = sign * SIGNED_WIDTH[half]
         bound = FAST_BELOW[half].astype(np.int64)
-        assert np.all(bound.astype(np.float64) * width >= above)
-        assert np.all((bound == 0) | ((bound - 1).astype(np.float64) * width < above))
-        assert np.all(bound <= 2**32) and bound[-1] == 0  # the top layer has no core
-    np.testing.assert_array_equal(SIGNED_WIDTH, np.concatenate([width, -width]))
+        np.testing.assert_array_equal(packed.view(np.uint64) & np.uint64(2**UNIFORM_BITS - 1), FAST_BELOW[half])
+        assert np.all(bound.astype(np.float64) * packed >= above)
+        assert np.all((bound == 0) | ((bound - 1).astype(np.float64) * packed < above))
+        assert np.all(bound < 2**UNIFORM_BITS) and bound[-1] == 0  # the top layer has no core
+        assert np.all(np.abs(packed - width) <= 2.0**-30 * width)
+    assert 1 - np.mean(FAST_BELOW[:512] / 2.0**UNIFORM_BITS) < 0.0081  # the fast path's rejection rate
+
+
+def _bound_natively(width, index):
+    return fast_bound(width, index)
+
+
+def test_fast_bound_from_the_bits_is_the_table():
+    """The fast path's bound: the CPU reads it off the width's low bits, CUDA from its own table; the same number
+    for all 1024 signs and layers."""
+    from certsample.kernels.philox import FAST_BELOW, SIGNED_WIDTH
+
+    table = compile_for(fast_bound, "cpu")
+    native = compile_for(device_function(_bound_natively), "cpu")
+    for index in range(1024):
+        i = np.uint64(index)
+        assert native(SIGNED_WIDTH[index], i) == table(SIGNED_WIDTH[index], i) == FAST_BELOW[index]
 
 
 def test_slow_path_runs_at_its_rate_and_gives_the_tails():
-    """In a million draws the fast path rejects at the tables' rate ``1 - mean(x_{i+1} / x_i)`` (so the slow path
+    """In a million draws the fast path rejects at the tables' rate ``1 - mean(K_i / 2^22)`` (so the slow path
     runs, a binomial test), every rejection is resolved to a finite number, and the draws beyond ``r`` (only the
     slow path's tail gives those) come at the normal law's rate ``2 Phi(-r)``."""
     from scipy import stats
 
-    from certsample.kernels.philox import philox4x32, ziggurat_candidate
+    from certsample.kernels.philox import FAST_BELOW, philox4x32, ziggurat_candidate
     from certsample.kernels.ziggurat import ZIGGURAT_X
 
     particles, dim = 125_000, 9
@@ -240,14 +260,14 @@ def test_slow_path_runs_at_its_rate_and_gives_the_tails():
     rejected = 0
     for p in range(0, particles, 50):  # every 50th particle: 2500 x 9 fast-path candidates recomputed
         for g in range(3):
-            r0, r1, r2, r3 = philox(np.uint64(p), np.uint64(5), np.uint64(1), np.uint64(g), key0, key1)
-            for j, word in enumerate((r0, r1, r2)):
-                c = candidate(word, r3 >> np.uint64(10 * j))
+            words = philox(np.uint64(5), np.uint64(p), np.uint64(1), np.uint64(g), key0, key1)
+            for j, word in enumerate(words[: min(4, dim - 4 * g)]):
+                c = candidate(word)
                 if np.isnan(c):
                     rejected += 1
                 else:
-                    assert c == z[p, 3 * g + j]
-    rate = 1 - np.mean(ZIGGURAT_X[1:] / ZIGGURAT_X[:-1])
+                    assert c == z[p, 4 * g + j]
+    rate = 1 - np.mean(FAST_BELOW[:512] / 2.0**22)
     assert rejected > 0 and stats.binomtest(rejected, 2500 * 9, rate).pvalue > 1e-5, (rejected, rate * 22500)
     assert np.all(np.isfinite(z))
     r = ZIGGURAT_X[1]
@@ -316,7 +336,7 @@ def _ei_adding_the_block(x, t, h, k, first, key0, key1, target_params, solver_pa
 
 
 @pytest.mark.parametrize("dim", [2, 7, 100])
-def test_steps_adding_the_noise_three_rows_at_a_time_are_bit_identical(dim):
+def test_steps_adding_the_noise_four_rows_at_a_time_are_bit_identical(dim):
     """Euler-Maruyama and the exponential SDE add each draw's rows at once and the slow path's normals later
     (a rejection's NaN taken as -0): the same samples to the bit as drawing the whole block and adding it,
     here with about 30 (d = 2), 100 (d = 7) and 1400 (d = 100: the list, half full, is added mid-step) rejections

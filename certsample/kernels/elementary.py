@@ -4,7 +4,7 @@
 particles from vectorising (pip's Numba has no vector math library). :func:`exp_nonpositive` and
 :func:`expm1_nonpositive` serve the block scores' softmax and per-lane times
 (:mod:`certsample.kernels.score`); :func:`log_unit` the tail draws of the ziggurat's
-slow path (:func:`certsample.kernels.philox.ziggurat_attempt`), :func:`exp_nonpositive` its wedge test;
+slow path (:func:`certsample.kernels.philox.ziggurat_resolve`), :func:`exp_nonpositive` its wedge test;
 :func:`fma` a multiply-add rounded once. The transforms use only arithmetic,
 comparisons, selects and ``math.sqrt``/``math.floor`` (single instructions; on the CPU, :func:`reduce_unit`
 reads a unit's exponent and mantissa off its bits, the same numbers as its selects), on a uniform ``u`` in

@@ -5,11 +5,13 @@ is reproducible whatever the batch size, the order particles are visited in, or 
 Only 32x32 -> 64-bit products and masked additions are used: no uint64 overflow anywhere, which
 keeps the Numba CUDA simulator (plain NumPy scalars) free of overflow warnings.
 
-Counters ``(c0, c1, c2, c3)`` with key ``(seed mod 2^32, seed div 2^32)``: ``c0`` the particle (mod
-``2^32``), ``c1`` the step, ``c2`` the slot, and ``c3``: ``g < 2^31`` for the fast path of the normals
-``3 g .. 3 g + 2`` (:func:`fill_normals`), ``2^31 + 2^8 j + a`` for the slow path's attempt ``a`` of
+Counters ``(c0, c1, c2, c3)`` with key ``(seed mod 2^32, seed div 2^32)``: ``c0`` the step, ``c1`` the
+particle (mod ``2^32``), ``c2`` the slot, and ``c3``: ``g < 2^31`` for the fast path of the normals
+``4 g .. 4 g + 3`` (:func:`fill_normals`), ``2^31 + 2^8 j + a`` for the slow path's attempt ``a`` of
 coordinate ``j`` (:func:`ziggurat_resolve`), ``2^32 - 1`` for :func:`uniform`: no two draws share a
-counter while ``j < 2^23 - 1``.
+counter while ``j < 2^23 - 1``. The particle, which changes from lane to lane of a vectorised loop, sits in
+``c1``, which the first round does not multiply: 16 of a call's 20 products then differ between lanes (18
+with the particle in ``c0``), the rest are computed once per loop.
 
 References
 ----------
@@ -37,7 +39,6 @@ PHILOX_W1 = np.uint64(0xBB67AE85)
 MASK32 = np.uint64(0xFFFFFFFF)
 SHIFT32 = np.uint64(32)
 SHIFT5 = np.uint64(5)
-SHIFT20 = np.uint64(20)
 SHIFT6 = np.uint64(6)
 
 
@@ -79,103 +80,120 @@ def unit_open(hi, lo):
 @device_function
 def uniform(key0, key1, particle, step, slot):
     """One uniform on (0, 1) for ``(particle, step, slot)``; coordinate word fixed to all ones."""
-    r0, r1, r2, r3 = philox4x32(particle & MASK32, step & MASK32, slot & MASK32, MASK32, key0, key1)
+    r0, r1, r2, r3 = philox4x32(step & MASK32, particle & MASK32, slot & MASK32, MASK32, key0, key1)
     return unit_open(r0, r1)
 
 
-#: the ziggurat's layer widths over ``2^32``: a candidate is ``k w_i`` for a 32-bit ``k``, and the scaling is exact
-ZIGGURAT_WIDTH = ZIGGURAT_X * 2.0**-32
+#: a normal's fast path takes one 32-bit Philox word: its low 10 bits are the layer (9 bits) and the sign, its high
+#: 22 bits the uniform ``k``
+UNIFORM_BITS = 22
+UNIFORM_SHIFT = np.uint64(32 - UNIFORM_BITS)
+BOUND_MASK = np.uint64(2**UNIFORM_BITS - 1)
+#: the ziggurat's layer widths over ``2^22``: a candidate is ``k w_i`` for a 22-bit ``k``, and the scaling is exact
+ZIGGURAT_WIDTH = ZIGGURAT_X * 2.0**-UNIFORM_BITS
 ZIGGURAT_BASE = float(ZIGGURAT_X[1])  # r, where the tail starts
 LAYER_MASK = np.uint64(ZIGGURAT_LAYERS - 1)
 LAYER_BITS = np.uint64(9)
 SHIFT8 = np.uint64(8)
-SHIFT10 = np.uint64(10)
 SHIFT16 = np.uint64(16)
-SHIFT18 = np.uint64(18)
 LANE_MASK = np.uint64(65535)
 ATTEMPT_MASK = np.uint64(255)
 
 
+def _with_low_bits(width, low):
+    """The positive doubles ``width`` with the low :data:`UNIFORM_BITS` bits of their mantissas replaced by ``low``."""
+    bits = width.view(np.uint64) & ~BOUND_MASK
+    return (bits | low.astype(np.uint64)).view(np.float64)
+
+
 def _fast_path_tables():
-    """``(signed widths, bounds)``, indexed by a normal's 10 bits ``s 2^9 + i`` (sign ``s``, layer ``i``): ``(-1)^s
-    w_i``, and the least ``K`` with ``fl(K w_i) >= x_{i+1}``, so that ``k < K`` exactly where ``fl(k w_i) < x_{i+1}``
-    (rounding is monotone, so those ``k`` are ``0 .. K - 1``)."""
+    """``(signed widths, bounds)``, indexed by a normal's 10 bits ``s 2^9 + i`` (sign ``s``, layer ``i``).
+
+    The width is ``(-1)^s w'_i``: ``w_i`` with the low 22 bits of its mantissa replaced by the bound ``K_i``, the
+    least ``k`` with ``fl(k w'_i) >= x_{i+1}`` (found by a fixed-point search, as ``K_i`` moves ``w'_i`` by at
+    most ``2^-30`` relatively), so that ``k < K_i`` exactly where ``fl(k w'_i) < x_{i+1}`` (rounding is monotone).
+    The CPU reads ``K_i`` off the width's bits (one table read a normal); CUDA reads the bounds' own table.
+    """
     width = ZIGGURAT_WIDTH[:-1]
     above = ZIGGURAT_X[1:]
-    bound = np.ceil(above / width).astype(np.int64)
-    for _ in range(4):  # the quotient rounded: move K to the least k whose product reaches x_{i+1}
-        bound = np.where(bound.astype(np.float64) * width >= above, bound, bound + 1)
-        bound = np.where((bound - 1).astype(np.float64) * width >= above, bound - 1, bound)
-    bound = np.maximum(bound, 0)
-    return np.concatenate([width, -width]), np.concatenate([bound, bound]).astype(np.uint64)
+    bound = np.zeros(width.size, dtype=np.int64)
+    for _ in range(8):
+        packed = _with_low_bits(width, bound)
+        least = np.ceil(above / packed).astype(np.int64)
+        for _ in range(4):  # the quotient rounded: move to the least k whose product reaches x_{i+1}
+            least = np.where(least.astype(np.float64) * packed >= above, least, least + 1)
+            least = np.where((least - 1).astype(np.float64) * packed >= above, least - 1, least)
+        least = np.maximum(least, 0)
+        if np.array_equal(least, bound):
+            break
+        bound = least
+    packed = _with_low_bits(width, bound)
+    return np.concatenate([packed, -packed]), np.concatenate([bound, bound]).astype(np.uint64)
 
 
-#: the fast path's tables by a normal's sign and layer bits: one read each, no select for the sign
+#: the fast path's tables by a normal's sign and layer bits: the signed widths carry the bounds in their low bits
 SIGNED_WIDTH, FAST_BELOW = _fast_path_tables()
 CANDIDATE_BITS = np.uint64(1023)
 #: the counter word of a slow-path draw has its top bit set; a fast-path group index stays below ``2^31``
 FIXUP_FLAG = np.uint64(1 << 31)
 
 
-@device_function(inline=True)
-def ziggurat_bits(r3, j):
-    """The layer (bits 0-8) and sign (bit 9) of the ``j``-th normal of a draw whose fourth word is ``r3``."""
-    return r3 >> (SHIFT10 * np.uint64(j))
+@intrinsic
+def _llvm_fast_bound(typingctx, width, index):
+    """:func:`fast_bound` from the bits of ``width`` (its low 22 bits)."""
+    signature = types.uint64(types.float64, types.uint64)
+
+    def codegen(context, builder, sig, args):
+        i64 = ir.IntType(64)
+        return builder.and_(builder.bitcast(args[0], i64), ir.Constant(i64, 2**UNIFORM_BITS - 1))
+
+    return signature, codegen
+
+
+@device_function(inline=True, cpu_native=_llvm_fast_bound)
+def fast_bound(width, index):
+    """``K_i``, the fast path's bound for the normal's ``index`` whose signed width ``SIGNED_WIDTH[index]`` is
+    ``width``: read from :data:`FAST_BELOW` here (CUDA), from the width's low bits on the CPU; the same number."""
+    return FAST_BELOW[index]
 
 
 @device_function(inline=True)
-def ziggurat_candidate(k, bits):
-    """The ziggurat's fast path for the 32-bit uniform ``k`` and ``bits`` (layer ``i = bits mod 512``, then the
-    sign bit): ``+-fl(k w_i)`` where that lies inside layer ``i``'s core (``fl(k w_i) < x_{i+1}``, so under
-    the curve whatever the height), else NaN, for :func:`ziggurat_resolve`. Straight-line arithmetic and two
-    table reads (:data:`SIGNED_WIDTH`, :data:`FAST_BELOW`), so a loop of them vectorises."""
-    index = bits & CANDIDATE_BITS
-    z = np.float64(k) * SIGNED_WIDTH[index]
-    return z if k < FAST_BELOW[index] else np.nan
+def ziggurat_candidate(word):
+    """The ziggurat's fast path for the 32-bit Philox ``word`` (layer ``i`` its bits 0-8, the sign bit 9, the
+    uniform ``k = word >> 10``): ``+-fl(k w'_i)`` where that lies inside layer ``i``'s core (``fl(k w'_i) <
+    x_{i+1}``, so under the curve whatever the height), else NaN, for :func:`ziggurat_resolve`. Straight-line
+    arithmetic and one table read on the CPU (:data:`SIGNED_WIDTH`, the bound in its low bits), so a loop of
+    them vectorises."""
+    index = word & CANDIDATE_BITS
+    k = word >> UNIFORM_SHIFT
+    width = SIGNED_WIDTH[index]
+    z = np.float64(k) * width
+    return z if k < fast_bound(width, index) else np.nan
+
+
+SIGN_BIT = np.uint64(1 << 9)
 
 
 @device_function(inline=True)
-def ziggurat_tail_attempt(bits, w0, w1, w2, w3):
-    """:func:`ziggurat_attempt`'s base branch: Marsaglia's tail draw ``+-(r + t)``, or NaN."""
-    negative = (bits >> LAYER_BITS) & np.uint64(1)
+def ziggurat_tail_attempt(word, w0, w1, w2, w3):
+    """One attempt of the slow path in the base (layer 0): Marsaglia's tail draw ``+-(r + t)``, or NaN
+    (:func:`ziggurat_resolve`)."""
     t = -log_unit(unit_open(w0, w1)) / ZIGGURAT_BASE
     tail = ZIGGURAT_BASE + t
-    return (-tail if negative else tail) if -2.0 * log_unit(unit_open(w2, w3)) > t * t else np.nan
+    return (-tail if word & SIGN_BIT else tail) if -2.0 * log_unit(unit_open(w2, w3)) > t * t else np.nan
 
 
 @device_function(inline=True)
-def ziggurat_wedge_attempt(k, bits, w0, w1, w2, w3):
-    """:func:`ziggurat_attempt`'s wedge branch: ``(z, k', bits')``."""
-    layer = bits & LAYER_MASK
-    negative = (bits >> LAYER_BITS) & np.uint64(1)
-    x = np.float64(k) * ZIGGURAT_WIDTH[layer]
+def ziggurat_wedge_attempt(word, w0, w1, w2, w3):
+    """One attempt of the slow path in a layer ``i >= 1``: ``(z, word')``, the normal ``z``, or NaN and the word of
+    the next attempt (:func:`ziggurat_resolve`)."""
+    layer = word & LAYER_MASK
+    x = np.float64(word >> UNIFORM_SHIFT) * SIGNED_WIDTH[layer]
     low, high = ZIGGURAT_F[layer], ZIGGURAT_F[layer + np.uint64(1)]
-    again_bits = (w1 & LAYER_MASK) | (negative << LAYER_BITS)
+    again = (w0 & ~SIGN_BIT) | (word & SIGN_BIT)
     if low + unit_open(w2, w3) * (high - low) < exp_nonpositive(-0.5 * x * x):
-        return (-x if negative else x), w0, again_bits
-    return ziggurat_candidate(w0, again_bits), w0, again_bits
-
-
-@device_function(inline=True)
-def ziggurat_attempt(k, bits, w0, w1, w2, w3):
-    """One attempt of the ziggurat's slow path for the fast-path rejection ``(k, bits)``
-    (:func:`ziggurat_candidate`), its uniforms from the Philox words ``w0 .. w3``: ``(z, k', bits')``, the
-    normal ``z``, or NaN and the candidate ``(k', bits')`` of the next attempt.
-
-    Layer ``i >= 1`` (:func:`ziggurat_wedge_attempt`): the candidate ``x = fl(k w_i)`` lies in the wedge; with
-    ``y`` uniform on ``[f(x_i), f(x_{i+1})]`` (from ``w2, w3``), ``x`` is accepted where ``y < f(x)``; else
-    the whole ziggurat starts again with ``k = w0`` and the layer ``w1 mod 512``, the sign kept (sign and
-    magnitude are independent), through the fast path or as the next attempt's candidate. Base ``i = 0``
-    (:func:`ziggurat_tail_attempt`): the candidate fell in the part ``[r, x_0]`` of the base that stands
-    for the tail, whose value is Marsaglia's tail draw ``r + t`` with ``t = -log(u_1) / r`` (``u_1`` from
-    ``w0, w1``), kept where ``-2 log(u_2) > t^2`` (``u_2`` from ``w2, w3``), else tried again [2]_. Both
-    branches are computed and one selected, so a loop of attempts vectorises; :func:`ziggurat_resolve`
-    takes the one branch, the same arithmetic.
-    """
-    base_z = ziggurat_tail_attempt(bits, w0, w1, w2, w3)
-    wedge_z, again_k, again_bits = ziggurat_wedge_attempt(k, bits, w0, w1, w2, w3)
-    in_base = (bits & LAYER_MASK) == np.uint64(0)
-    return (base_z if in_base else wedge_z), (k if in_base else again_k), (bits if in_base else again_bits)
+        return (-x if word & SIGN_BIT else x), again
+    return ziggurat_candidate(again), again
 
 
 @device_function(inline=True)
@@ -186,42 +204,49 @@ def fixup_counter(coordinate, attempt):
 
 
 @device_function
-def ziggurat_resolve(k, bits, key0, key1, particle, step, slot, coordinate):
-    """The normal of ``coordinate`` whose fast-path candidate ``(k, bits)`` was rejected: :func:`ziggurat_attempt`
-    on the Philox counters ``(particle, step, slot, fixup_counter(coordinate, a))``, ``a = 0, 1, ...``, until
-    one gives a normal (one branch of each attempt computed). Each attempt ends the loop with probability above
-    one half; the attempt is taken modulo 256 (``coordinate < 2^23 - 1``).
+def ziggurat_resolve(word, key0, key1, particle, step, slot, coordinate):
+    """The normal of ``coordinate`` whose fast-path ``word`` was rejected: attempts on the Philox words ``w0 .. w3``
+    of the counters ``(step, particle, slot, fixup_counter(coordinate, a))``, ``a = 0, 1, ...``, until one gives
+    a normal. Each attempt ends the loop with probability above one half; the attempt is taken modulo 256
+    (``coordinate < 2^23 - 1``).
+
+    Layer ``i >= 1`` (:func:`ziggurat_wedge_attempt`): the candidate ``x = fl(k w'_i)`` lies in the wedge; with
+    ``y`` uniform on ``[f(x_i), f(x_{i+1})]`` (from ``w2, w3``), ``x`` is accepted where ``y < f(x)``; else
+    the whole ziggurat starts again with the word ``w0`` (its layer and uniform), the sign kept (sign and
+    magnitude are independent), through the fast path or as the next attempt's word. Base ``i = 0``
+    (:func:`ziggurat_tail_attempt`): the candidate fell in the part ``[r, x_0]`` of the base that stands
+    for the tail, whose value is Marsaglia's tail draw ``r + t`` with ``t = -log(u_1) / r`` (``u_1`` from
+    ``w0, w1``), kept where ``-2 log(u_2) > t^2`` (``u_2`` from ``w2, w3``), else tried again [2]_.
     """
     attempt = 0
     z = np.nan
     while z != z:
         w0, w1, w2, w3 = philox4x32(
-            particle & MASK32, step & MASK32, slot & MASK32, fixup_counter(coordinate, attempt), key0, key1
+            step & MASK32, particle & MASK32, slot & MASK32, fixup_counter(coordinate, attempt), key0, key1
         )
-        if bits & LAYER_MASK == np.uint64(0):
-            z = ziggurat_tail_attempt(bits, w0, w1, w2, w3)
+        if word & LAYER_MASK == np.uint64(0):
+            z = ziggurat_tail_attempt(word, w0, w1, w2, w3)
         else:
-            z, k, bits = ziggurat_wedge_attempt(k, bits, w0, w1, w2, w3)
+            z, word = ziggurat_wedge_attempt(word, w0, w1, w2, w3)
         attempt += 1
     return z
 
 
 @device_function
-def ziggurat_normal(r, r3, j, key0, key1, particle, step, slot, coordinate):
-    """Coordinate ``coordinate``, the ``j``-th normal of the draw whose words are ``r`` (its ``j``-th) and ``r3``."""
-    bits = ziggurat_bits(r3, j)
-    z = ziggurat_candidate(r, bits)
-    return z if z == z else ziggurat_resolve(r, bits, key0, key1, particle, step, slot, coordinate)
+def ziggurat_normal(word, key0, key1, particle, step, slot, coordinate):
+    """Coordinate ``coordinate``, the normal of the Philox ``word``."""
+    z = ziggurat_candidate(word)
+    return z if z == z else ziggurat_resolve(word, key0, key1, particle, step, slot, coordinate)
 
 
 @device_function
 def fill_normals(out, key0, key1, particle, step, slot):
     """Fill ``out`` with standard normals for ``(particle, step, slot)`` by the ziggurat method [2]_ [3]_.
 
-    Coordinates ``3 g``, ``3 g + 1``, ``3 g + 2`` come from one Philox call on the counter ``(particle,
-    step, slot, g)``: word ``j < 3`` is the 32-bit uniform ``k`` of coordinate ``3 g + j``, and bits ``10 j
-    .. 10 j + 9`` of word 3 its layer (9 bits: 512 layers) and sign. :func:`ziggurat_candidate` is the
-    fast path; a rejection (about one coordinate in 125) goes to :func:`ziggurat_resolve`.
+    Coordinates ``4 g .. 4 g + 3`` come from one Philox call on the counter ``(step, particle, slot, g)``, one
+    32-bit word each: its bits 0-8 are the layer (512 layers), bit 9 the sign and bits 10-31 the uniform ``k``.
+    :func:`ziggurat_candidate` is the fast path; a rejection (about one coordinate in 125) goes to
+    :func:`ziggurat_resolve`.
 
     The law [2]_. For exact tables, a continuous uniform ``U`` and exact ``f = exp(-x^2 / 2)``: a layer ``i
     >= 1`` drawn uniformly (probability ``1/512``) and ``X = U x_i``, with ``Y`` uniform on ``[f(x_i),
@@ -232,22 +257,27 @@ def fill_normals(out, key0, key1, particle, step, slot):
     - r) / x_0 = int_r^inf f / v``, is replaced by a tail draw of density ``f(x) / int_r^inf f`` on ``x >
     r``. Every piece has area ``v``, so a kept ``X`` has density ``f`` over its integral on ``[0, inf)``;
     a rejected try starts an independent new one, which leaves that law as it is, and the sign bit,
-    independent of all the magnitude uses, makes it N(0, 1). Here ``U = k / 2^32`` takes ``2^32`` values
-    and ``X = fl(k w_i)`` is rounded (the fast path's test is ``fl(k w_i) < x_{i+1}``, the same ``X`` as
-    the slow path's), ``Y`` and the tail's uniforms have 53 bits, the tables are rounded to doubles and
-    ``f``, ``log`` are within two ulps (:func:`~.elementary.exp_nonpositive`,
-    :func:`~.elementary.log_unit`): the law differs from N(0, 1) only at those resolutions.
+    independent of all the magnitude uses, makes it N(0, 1).
+
+    Where this differs from that law: ``U = k / 2^22`` takes ``2^22`` values, so ``X = fl(k w'_i)`` lies on a
+    grid of spacing ``x_i 2^-22 <= 9.8e-7``; the widths ``w'_i`` carry the fast path's bound in their low 22
+    bits (relative change at most ``2^-30``, :data:`SIGNED_WIDTH`); ``Y`` and the tail's uniforms have 53
+    bits, the tables are rounded to doubles and ``f``, ``log`` are within two ulps
+    (:func:`~.elementary.exp_nonpositive`, :func:`~.elementary.log_unit`). The fast and the slow path give a
+    core point the same ``fl(k w'_i)``, so which one takes it changes no number.
     """
     d = out.shape[0]
     c0, c1, c2 = particle & MASK32, step & MASK32, slot & MASK32
-    for g in range((d + 2) // 3):
-        r0, r1, r2, r3 = philox4x32(c0, c1, c2, np.uint64(g), key0, key1)
-        i = 3 * g
-        out[i] = ziggurat_normal(r0, r3, 0, key0, key1, particle, step, slot, i)
+    for g in range((d + 3) // 4):
+        r0, r1, r2, r3 = philox4x32(c1, c0, c2, np.uint64(g), key0, key1)
+        i = 4 * g
+        out[i] = ziggurat_normal(r0, key0, key1, particle, step, slot, i)
         if i + 1 < d:
-            out[i + 1] = ziggurat_normal(r1, r3, 1, key0, key1, particle, step, slot, i + 1)
+            out[i + 1] = ziggurat_normal(r1, key0, key1, particle, step, slot, i + 1)
         if i + 2 < d:
-            out[i + 2] = ziggurat_normal(r2, r3, 2, key0, key1, particle, step, slot, i + 2)
+            out[i + 2] = ziggurat_normal(r2, key0, key1, particle, step, slot, i + 2)
+        if i + 3 < d:
+            out[i + 3] = ziggurat_normal(r3, key0, key1, particle, step, slot, i + 3)
 
 
 @intrinsic
@@ -274,115 +304,129 @@ def lowest_set_bit(mask):
 
 
 @device_function(inline=True)
-def _draw_word(r0, r1, r2, j):
-    """Word ``j < 3`` of a draw, by selects (vectorises)."""
-    return r0 if j == 0 else (r1 if j == 1 else r2)
+def _draw_word(r0, r1, r2, r3, j):
+    """Word ``j < 4`` (a ``uint64``) of a draw, by selects on its two bits (vectorises; compares of ``j`` with 0, 1
+    and 2 become a branch table, which does not)."""
+    odd = (j & np.uint64(1)) != np.uint64(0)
+    low, high = (r1 if odd else r0), (r3 if odd else r2)
+    return high if (j & np.uint64(2)) != np.uint64(0) else low
 
 
 @device_function
 def draw_normal_rows(buf, pending, listed, row, key0, key1, first, step, slot):
-    """The fast path of the draw for rows ``row .. row + m - 1`` (``row`` a multiple of 3, ``m <= 3`` the rows of
+    """The fast path of the draw for rows ``row .. row + m - 1`` (``row`` a multiple of 4, ``m <= 4`` the rows of
     ``buf`` ``(m, L)``) of :func:`fill_normals`'s numbers, for the particles ``first, first + 1, ...``, one per
     column of ``buf``: the normals, NaN where the fast path rejects. The rejections are listed in
-    ``pending[0]`` (``2^16 (4 g + j) + lane`` for row ``3 g + j``, ``L < 2^16``) after the ``listed`` already
-    there while ``P - 8`` (``pending`` is ``(2, P)``, ``P >= L``) leaves room, else resolved in place one by
-    one; returns the new count. :func:`finish_normals` resolves the listed ones.
+    ``pending[0]`` (``2^16 row' + lane`` for row ``row'``, ``L < 2^16``) after the ``listed`` already there
+    while ``P - 8`` (``pending`` is ``(2, P)``, ``P >= L``) leaves room, else resolved in place one by one;
+    returns the new count. :func:`finish_normals` resolves the listed ones.
 
     The loops over the particles are free of calls, so on the CPU they run in vector registers, one
-    particle per lane; lanes are looked at one by one only where the sum of their normals, formed in such
-    a loop, is NaN (a bit in a mask: for more than 64 lanes, one bit stands for 2, 4, ... neighbours).
+    particle per lane: the draws, then for 64 lanes at a time each lane's rejected rows as the bits of a code
+    (kept in ``pending[1]``, free until :func:`finish_normals`) and the lanes with one as the bits of a mask.
+    Only those lanes are looked at one by one, and in them only the rejected rows.
     """
     m, n_lanes = buf.shape
     c1, c2 = step & MASK32, slot & MASK32
-    counter = np.uint64(row // 3)
-    if m == 3:
+    counter = np.uint64(row // 4)
+    if m == 4:
         for p in range(n_lanes):
-            r0, r1, r2, r3 = philox4x32((first + np.uint64(p)) & MASK32, c1, c2, counter, key0, key1)
-            buf[0, p] = ziggurat_candidate(r0, r3)
-            buf[1, p] = ziggurat_candidate(r1, r3 >> SHIFT10)
-            buf[2, p] = ziggurat_candidate(r2, r3 >> SHIFT20)
+            r0, r1, r2, r3 = philox4x32(c1, (first + np.uint64(p)) & MASK32, c2, counter, key0, key1)
+            buf[0, p] = ziggurat_candidate(r0)
+            buf[1, p] = ziggurat_candidate(r1)
+            buf[2, p] = ziggurat_candidate(r2)
+            buf[3, p] = ziggurat_candidate(r3)
+    elif m == 3:
+        for p in range(n_lanes):
+            r0, r1, r2, r3 = philox4x32(c1, (first + np.uint64(p)) & MASK32, c2, counter, key0, key1)
+            buf[0, p] = ziggurat_candidate(r0)
+            buf[1, p] = ziggurat_candidate(r1)
+            buf[2, p] = ziggurat_candidate(r2)
     elif m == 2:
         for p in range(n_lanes):
-            r0, r1, r2, r3 = philox4x32((first + np.uint64(p)) & MASK32, c1, c2, counter, key0, key1)
-            buf[0, p] = ziggurat_candidate(r0, r3)
-            buf[1, p] = ziggurat_candidate(r1, r3 >> SHIFT10)
+            r0, r1, r2, r3 = philox4x32(c1, (first + np.uint64(p)) & MASK32, c2, counter, key0, key1)
+            buf[0, p] = ziggurat_candidate(r0)
+            buf[1, p] = ziggurat_candidate(r1)
     else:
         for p in range(n_lanes):
-            r0, r1, r2, r3 = philox4x32((first + np.uint64(p)) & MASK32, c1, c2, counter, key0, key1)
-            buf[0, p] = ziggurat_candidate(r0, r3)
-    # the lanes with a rejection, as the bits of one mask formed in a loop that vectorises (a sum of normals is
-    # NaN exactly where one is: no sum of them overflows); bit b stands for lanes b 2^spread .. (b + 1) 2^spread - 1
+            r0, r1, r2, r3 = philox4x32(c1, (first + np.uint64(p)) & MASK32, c2, counter, key0, key1)
+            buf[0, p] = ziggurat_candidate(r0)
     room = pending.shape[1] - 8
-    second, third = min(1, m - 1), min(2, m - 1)
-    g4 = np.uint64(4 * (row // 3))
-    spread = np.uint64(0)
-    while (n_lanes - 1) >> spread >= 64:
-        spread += np.uint64(1)
-    mask = np.uint64(0)
-    for p in range(n_lanes):
-        total = (buf[0, p] + buf[second, p]) + buf[third, p]
-        mask |= (np.uint64(1) if total != total else np.uint64(0)) << (np.uint64(p) >> spread)
-    while mask != np.uint64(0):
-        start = lowest_set_bit(mask) << spread
-        mask &= mask - np.uint64(1)
-        for p in range(int(start), min(int(start) + (1 << int(spread)), n_lanes)):
-            if listed + m <= room:  # the lane's rejections listed, without branches
-                for j in range(m):
-                    pending[0, listed] = np.float64(((g4 + np.uint64(j)) << SHIFT16) | np.uint64(p))
-                    listed += 1 if buf[j, p] != buf[j, p] else 0
-                continue
-            for j in range(m):
-                if buf[j, p] != buf[j, p]:
-                    particle = first + np.uint64(p)
-                    r0, r1, r2, r3 = philox4x32(particle & MASK32, c1, c2, counter, key0, key1)
-                    k = _draw_word(r0, r1, r2, j)
-                    buf[j, p] = ziggurat_resolve(k, ziggurat_bits(r3, j), key0, key1, particle, step, slot, row + j)
+    second, third, fourth = min(1, m - 1), min(2, m - 1), min(3, m - 1)  # a short draw reads its last row again
+    rows = np.uint64((1 << m) - 1)  # and keeps the bits of its own rows
+    row64 = np.uint64(row)
+    for chunk in range(0, n_lanes, 64):
+        mask = np.uint64(0)
+        start = np.uint64(chunk)
+        for b in range(min(64, n_lanes - chunk)):
+            lane = start + np.uint64(b)  # unsigned: no negative-index select, so the loop vectorises
+            z0, z1, z2, z3 = buf[0, lane], buf[second, lane], buf[third, lane], buf[fourth, lane]
+            code = (np.uint64(1) if z0 != z0 else np.uint64(0)) | (np.uint64(2) if z1 != z1 else np.uint64(0))
+            code |= (np.uint64(4) if z2 != z2 else np.uint64(0)) | (np.uint64(8) if z3 != z3 else np.uint64(0))
+            code &= rows
+            pending[1, lane] = np.float64(code)
+            mask |= (np.uint64(1) if code != np.uint64(0) else np.uint64(0)) << np.uint64(b)
+        while mask != np.uint64(0):
+            lane = start + lowest_set_bit(mask)
+            mask &= mask - np.uint64(1)
+            code = np.uint64(pending[1, lane])
+            while code != np.uint64(0):
+                j = lowest_set_bit(code)
+                code &= code - np.uint64(1)
+                if listed < room:
+                    pending[0, listed] = np.float64(((row64 + j) << SHIFT16) | lane)
+                    listed += 1
+                    continue
+                particle = first + lane
+                r0, r1, r2, r3 = philox4x32(c1, particle & MASK32, c2, counter, key0, key1)
+                buf[j, lane] = ziggurat_resolve(
+                    _draw_word(r0, r1, r2, r3, j), key0, key1, particle, step, slot, row64 + j
+                )
     return listed
-
-
-@device_function(inline=True)
-def _listed_candidate(pending, q, key0, key1, first, c1, c2):
-    """``(particle, group, j, k, bits)`` of the ``q``-th rejection that :func:`draw_normal_rows` listed: its
-    particle, its draw's counter word ``group`` and word ``j``, and the fast-path candidate it was rejected for."""
-    place = np.uint64(pending[0, q])
-    group, j = place >> SHIFT18, (place >> SHIFT16) & np.uint64(3)
-    particle = first + (place & LANE_MASK)
-    r0, r1, r2, r3 = philox4x32(particle & MASK32, c1, c2, group, key0, key1)
-    return particle, group, j, _draw_word(r0, r1, r2, j), ziggurat_bits(r3, j)
-
-
-@device_function
-def finish_normals(pending, listed, key0, key1, first, step, slot):
-    """The normals of the ``listed`` rejections of :func:`draw_normal_rows` into ``pending[1]``, their places
-    (:func:`listed_place`) in ``pending[0]``: the slow path's first attempt for the whole list in a loop that
-    vectorises (padded to a multiple of 8 entries, so that no scalar remainder runs), then the rare entries
-    that need more resolved one by one; a list of fewer than 4 is resolved one by one."""
-    c1, c2 = step & MASK32, slot & MASK32
-    if listed >= 4:  # below, one vector of attempts costs more than the few one by one
-        padded = (listed + 7) // 8 * 8
-        for q in range(listed, padded):  # copies of the first entry: computed, never used
-            pending[0, q] = pending[0, 0]
-        for q in range(padded):
-            particle, group, j, k, bits = _listed_candidate(pending, q, key0, key1, first, c1, c2)
-            w0, w1, w2, w3 = philox4x32(
-                particle & MASK32, c1, c2, fixup_counter(np.uint64(3) * group + j, 0), key0, key1
-            )
-            pending[1, q] = ziggurat_attempt(k, bits, w0, w1, w2, w3)[0]
-    else:
-        for q in range(listed):
-            pending[1, q] = np.nan
-    for q in range(listed):
-        if pending[1, q] != pending[1, q]:  # not done by a first attempt: the whole slow path, one by one
-            particle, group, j, k, bits = _listed_candidate(pending, q, key0, key1, first, c1, c2)
-            row = np.uint64(3) * group + j
-            pending[1, q] = ziggurat_resolve(k, bits, key0, key1, particle, step, slot, row)
 
 
 @device_function(inline=True)
 def listed_place(pending, q):
     """``(row, lane)`` of the ``q``-th rejection that :func:`draw_normal_rows` listed."""
     place = np.uint64(pending[0, q])
-    return np.uint64(3) * (place >> SHIFT18) + ((place >> SHIFT16) & np.uint64(3)), place & LANE_MASK
+    return place >> SHIFT16, place & LANE_MASK
+
+
+@device_function(inline=True)
+def _listed_word(pending, q, key0, key1, first, c1, c2):
+    """``(particle, row, word)`` of the ``q``-th rejection that :func:`draw_normal_rows` listed: its particle, its
+    row and the Philox word its fast path rejected."""
+    row, lane = listed_place(pending, q)
+    particle = first + lane
+    r0, r1, r2, r3 = philox4x32(c1, particle & MASK32, c2, row >> np.uint64(2), key0, key1)
+    return particle, row, _draw_word(r0, r1, r2, r3, row & np.uint64(3))
+
+
+@device_function
+def finish_normals(pending, listed, key0, key1, first, step, slot):
+    """The normals of the ``listed`` rejections of :func:`draw_normal_rows` into ``pending[1]``, their places
+    (:func:`listed_place`) in ``pending[0]``: the slow path's first wedge attempt for the whole list in a loop
+    that vectorises (padded to a multiple of 8 entries, so that no scalar remainder runs), then the entries in
+    the base (about 1.5% of them: the tail's two logarithms are not worth a vector) and those that need more
+    resolved one by one by :func:`ziggurat_resolve`, the same arithmetic; a list of fewer than 4 is resolved one
+    by one."""
+    c1, c2 = step & MASK32, slot & MASK32
+    if listed >= 4:  # below, one vector of attempts costs more than the few one by one
+        padded = (listed + 7) // 8 * 8
+        for q in range(listed, padded):  # copies of the first entry: computed, never used
+            pending[0, q] = pending[0, 0]
+        for q in range(padded):
+            particle, row, word = _listed_word(pending, q, key0, key1, first, c1, c2)
+            w0, w1, w2, w3 = philox4x32(c1, particle & MASK32, c2, fixup_counter(row, 0), key0, key1)
+            wedge_z = ziggurat_wedge_attempt(word, w0, w1, w2, w3)[0]
+            pending[1, q] = wedge_z if word & LAYER_MASK != np.uint64(0) else np.nan
+    else:
+        for q in range(listed):
+            pending[1, q] = np.nan
+    for q in range(listed):
+        if pending[1, q] != pending[1, q]:  # not done by a first attempt: the whole slow path, one by one
+            particle, row, word = _listed_word(pending, q, key0, key1, first, c1, c2)
+            pending[1, q] = ziggurat_resolve(word, key0, key1, particle, step, slot, row)
 
 
 @device_function
@@ -406,15 +450,15 @@ def fill_block_normals(out, pending, key0, key1, first, step, slot):
     :func:`finish_normals`. ``pending`` is ``(2, P)`` scratch with ``P >= L``; past ``P - 8`` rejections (all of
     them where ``P <= 8``, as for a CUDA thread's block of one) they are resolved in place one by one.
 
-    A step that adds the noise to its state at once need not store the block: it can draw into three
+    A step that adds the noise to its state at once need not store the block: it can draw into four
     rows, add them with each rejection's NaN taken as ``-0`` (which leaves every sum as it was), and add
     :func:`finish_normals`' values at their places later (:func:`add_listed_normals`); as ``(a + -0) + b =
     a + b`` in floating point, the state is the same to the bit.
     """
     d = out.shape[0]
     listed = 0
-    for row in range(0, d, 3):
-        listed = draw_normal_rows(out[row : min(row + 3, d)], pending, listed, row, key0, key1, first, step, slot)
+    for row in range(0, d, 4):
+        listed = draw_normal_rows(out[row : min(row + 4, d)], pending, listed, row, key0, key1, first, step, slot)
     if listed > 0:
         finish_normals(pending, listed, key0, key1, first, step, slot)
     for q in range(listed):

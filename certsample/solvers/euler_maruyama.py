@@ -19,12 +19,12 @@ def euler_maruyama_step(x, t, h, k, first, key0, key1, target_params, solver_par
     diffusion = math.sqrt(2.0 * h)
     d, n_lanes = x.shape
     step = np.uint64(k)
-    # the noise three rows at a time, added at once (it stays in the first-level cache); a rejection's
+    # the noise four rows at a time, added at once (it stays in the first-level cache); a rejection's
     # NaN counts as -0, which leaves the sum as it was, and its normal is added later: the same bits as
     # adding fill_block_normals' block (see there)
     listed = 0
-    for row in range(0, d, 3):
-        rows = min(3, d - row)
+    for row in range(0, d, 4):
+        rows = min(4, d - row)
         listed = draw_normal_rows(draws[:rows], pending, listed, row, key0, key1, first, step, SLOT_BROWNIAN)
         for j in range(rows):
             i = row + j

@@ -21,10 +21,10 @@ def exponential_sde_step(x, t, h, k, first, key0, key1, target_params, solver_pa
     diffusion = math.sqrt(math.expm1(2.0 * h))
     d, n_lanes = x.shape
     step = np.uint64(k)
-    # the noise three rows at a time, added at once, rejections later (as in euler_maruyama_step)
+    # the noise four rows at a time, added at once, rejections later (as in euler_maruyama_step)
     listed = 0
-    for row in range(0, d, 3):
-        rows = min(3, d - row)
+    for row in range(0, d, 4):
+        rows = min(4, d - row)
         listed = draw_normal_rows(draws[:rows], pending, listed, row, key0, key1, first, step, SLOT_BROWNIAN)
         for j in range(rows):
             i = row + j
