@@ -93,7 +93,6 @@ BOUND_MASK = np.uint64(2**UNIFORM_BITS - 1)
 ZIGGURAT_WIDTH = ZIGGURAT_X * 2.0**-UNIFORM_BITS
 ZIGGURAT_BASE = float(ZIGGURAT_X[1])  # r, where the tail starts
 LAYER_MASK = np.uint64(ZIGGURAT_LAYERS - 1)
-LAYER_BITS = np.uint64(9)
 SHIFT8 = np.uint64(8)
 SHIFT16 = np.uint64(16)
 LANE_MASK = np.uint64(65535)
@@ -267,9 +266,9 @@ def fill_normals(out, key0, key1, particle, step, slot):
     core point the same ``fl(k w'_i)``, so which one takes it changes no number.
     """
     d = out.shape[0]
-    c0, c1, c2 = particle & MASK32, step & MASK32, slot & MASK32
+    c0, c1, c2 = step & MASK32, particle & MASK32, slot & MASK32
     for g in range((d + 3) // 4):
-        r0, r1, r2, r3 = philox4x32(c1, c0, c2, np.uint64(g), key0, key1)
+        r0, r1, r2, r3 = philox4x32(c0, c1, c2, np.uint64(g), key0, key1)
         i = 4 * g
         out[i] = ziggurat_normal(r0, key0, key1, particle, step, slot, i)
         if i + 1 < d:
@@ -327,29 +326,29 @@ def draw_normal_rows(buf, pending, listed, row, key0, key1, first, step, slot):
     Only those lanes are looked at one by one, and in them only the rejected rows.
     """
     m, n_lanes = buf.shape
-    c1, c2 = step & MASK32, slot & MASK32
+    c0, c2 = step & MASK32, slot & MASK32
     counter = np.uint64(row // 4)
     if m == 4:
         for p in range(n_lanes):
-            r0, r1, r2, r3 = philox4x32(c1, (first + np.uint64(p)) & MASK32, c2, counter, key0, key1)
+            r0, r1, r2, r3 = philox4x32(c0, (first + np.uint64(p)) & MASK32, c2, counter, key0, key1)
             buf[0, p] = ziggurat_candidate(r0)
             buf[1, p] = ziggurat_candidate(r1)
             buf[2, p] = ziggurat_candidate(r2)
             buf[3, p] = ziggurat_candidate(r3)
     elif m == 3:
         for p in range(n_lanes):
-            r0, r1, r2, r3 = philox4x32(c1, (first + np.uint64(p)) & MASK32, c2, counter, key0, key1)
+            r0, r1, r2, r3 = philox4x32(c0, (first + np.uint64(p)) & MASK32, c2, counter, key0, key1)
             buf[0, p] = ziggurat_candidate(r0)
             buf[1, p] = ziggurat_candidate(r1)
             buf[2, p] = ziggurat_candidate(r2)
     elif m == 2:
         for p in range(n_lanes):
-            r0, r1, r2, r3 = philox4x32(c1, (first + np.uint64(p)) & MASK32, c2, counter, key0, key1)
+            r0, r1, r2, r3 = philox4x32(c0, (first + np.uint64(p)) & MASK32, c2, counter, key0, key1)
             buf[0, p] = ziggurat_candidate(r0)
             buf[1, p] = ziggurat_candidate(r1)
     else:
         for p in range(n_lanes):
-            r0, r1, r2, r3 = philox4x32(c1, (first + np.uint64(p)) & MASK32, c2, counter, key0, key1)
+            r0, r1, r2, r3 = philox4x32(c0, (first + np.uint64(p)) & MASK32, c2, counter, key0, key1)
             buf[0, p] = ziggurat_candidate(r0)
     room = pending.shape[1] - 8
     second, third, fourth = min(1, m - 1), min(2, m - 1), min(3, m - 1)  # a short draw reads its last row again
@@ -378,7 +377,7 @@ def draw_normal_rows(buf, pending, listed, row, key0, key1, first, step, slot):
                     listed += 1
                     continue
                 particle = first + lane
-                r0, r1, r2, r3 = philox4x32(c1, particle & MASK32, c2, counter, key0, key1)
+                r0, r1, r2, r3 = philox4x32(c0, particle & MASK32, c2, counter, key0, key1)
                 buf[j, lane] = ziggurat_resolve(
                     _draw_word(r0, r1, r2, r3, j), key0, key1, particle, step, slot, row64 + j
                 )
@@ -393,12 +392,12 @@ def listed_place(pending, q):
 
 
 @device_function(inline=True)
-def _listed_word(pending, q, key0, key1, first, c1, c2):
+def _listed_word(pending, q, key0, key1, first, c0, c2):
     """``(particle, row, word)`` of the ``q``-th rejection that :func:`draw_normal_rows` listed: its particle, its
     row and the Philox word its fast path rejected."""
     row, lane = listed_place(pending, q)
     particle = first + lane
-    r0, r1, r2, r3 = philox4x32(c1, particle & MASK32, c2, row >> np.uint64(2), key0, key1)
+    r0, r1, r2, r3 = philox4x32(c0, particle & MASK32, c2, row >> np.uint64(2), key0, key1)
     return particle, row, _draw_word(r0, r1, r2, r3, row & np.uint64(3))
 
 
@@ -410,14 +409,14 @@ def finish_normals(pending, listed, key0, key1, first, step, slot):
     the base (about 1.5% of them: the tail's two logarithms are not worth a vector) and those that need more
     resolved one by one by :func:`ziggurat_resolve`, the same arithmetic; a list of fewer than 4 is resolved one
     by one."""
-    c1, c2 = step & MASK32, slot & MASK32
+    c0, c2 = step & MASK32, slot & MASK32
     if listed >= 4:  # below, one vector of attempts costs more than the few one by one
         padded = (listed + 7) // 8 * 8
         for q in range(listed, padded):  # copies of the first entry: computed, never used
             pending[0, q] = pending[0, 0]
         for q in range(padded):
-            particle, row, word = _listed_word(pending, q, key0, key1, first, c1, c2)
-            w0, w1, w2, w3 = philox4x32(c1, particle & MASK32, c2, fixup_counter(row, 0), key0, key1)
+            particle, row, word = _listed_word(pending, q, key0, key1, first, c0, c2)
+            w0, w1, w2, w3 = philox4x32(c0, particle & MASK32, c2, fixup_counter(row, 0), key0, key1)
             wedge_z = ziggurat_wedge_attempt(word, w0, w1, w2, w3)[0]
             pending[1, q] = wedge_z if word & LAYER_MASK != np.uint64(0) else np.nan
     else:
@@ -425,7 +424,7 @@ def finish_normals(pending, listed, key0, key1, first, step, slot):
             pending[1, q] = np.nan
     for q in range(listed):
         if pending[1, q] != pending[1, q]:  # not done by a first attempt: the whole slow path, one by one
-            particle, row, word = _listed_word(pending, q, key0, key1, first, c1, c2)
+            particle, row, word = _listed_word(pending, q, key0, key1, first, c0, c2)
             pending[1, q] = ziggurat_resolve(word, key0, key1, particle, step, slot, row)
 
 
