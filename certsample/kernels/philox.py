@@ -328,6 +328,8 @@ def draw_normal_rows(buf, pending, listed, row, key0, key1, first, step, slot):
     m, n_lanes = buf.shape
     c0, c2 = step & MASK32, slot & MASK32
     counter = np.uint64(row // 4)
+    # a loop per row count: one loop writing all four words, to rows clamped to m - 1, ran the ring's two rows
+    # far slower than this
     if m == 4:
         for p in range(n_lanes):
             r0, r1, r2, r3 = philox4x32(c0, (first + np.uint64(p)) & MASK32, c2, counter, key0, key1)
