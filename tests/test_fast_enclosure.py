@@ -438,6 +438,45 @@ def test_a_particle_s_enclosure_does_not_depend_on_its_batch():
     assert np.array_equal(whole.centers, parallel.centers) and np.array_equal(whole.radii, parallel.radii)
 
 
+def test_the_kernels_without_reference_counting_give_the_same_enclosures():
+    """``enclose_flows`` compiles its kernels with ``nrt=False`` (no atomic reference counts on array views): the same
+    results to the bit as the default build, on a shared-variance ring and an unequal-variance mixture; and that build
+    refuses a kernel that allocates, so none can run without its memory managed."""
+    from numba.core.errors import TypingError
+
+    from certsample.kernels.jit import device_function
+    from certsample.verify.flows import LOCAL_FRACTION, _Maps, default_order
+
+    unequal = cs.gaussian_mixture(
+        [[1.0, 0.0, -0.5, 0.2], [-1.0, 0.5, 0.3, 0.0], [0.0, -1.0, 0.0, 0.6]],
+        [[0.3, 0.5, 0.8, 0.4], [0.6, 0.2, 0.5, 0.9], [0.4, 0.7, 0.3, 0.5]],
+        [0.3, 0.3, 0.4],
+    )
+    for target in (cs.ring_mixture(n_modes=4, radius=3.0), unequal):
+        x0 = target.law_at(2.0).sample(6, seed=4)
+        maps = _Maps(target, 2.0, 0.05)
+        y_lo, y_hi = maps.project(x0)
+        order = default_order(1e-10 * LOCAL_FRACTION, maps.model)
+        tol_local = 1e-10 * LOCAL_FRACTION * (1 + np.linalg.norm(x0, axis=1))
+        results = []
+        for nrt in (True, False):
+            out_c, out = np.zeros(y_lo.shape), np.zeros((6, fe.N_OUT))
+            run = compile_for(fe.enclose_slots, "cpu", nrt=nrt)
+            args = (y_lo, y_hi, 2.0, 0.05, tol_local, order, 2000, *maps.model.arrays)
+            run(*args, *maps.model.scratch(order, 1), out_c, out)
+            results.append((out_c, out))
+        assert np.all(results[0][1][:, 2] == 0)  # every particle enclosed
+        assert np.array_equal(results[0][0], results[1][0]) and np.array_equal(results[0][1], results[1][1])
+
+    @device_function
+    def allocates(n):
+        return np.zeros(n).sum()
+
+    with pytest.raises(TypingError):
+        compile_for(allocates, "cpu", nrt=False)(3)
+    assert compile_for(allocates, "cpu")(3) == 0.0
+
+
 def test_particles_that_miss_tol_are_integrated_again_in_float64_until_they_meet_it(monkeypatch):
     """A first pass whose local tolerance is far too loose leaves every radius above ``tol``; the retries,
     at the first pass's order with the tolerance divided by the factor each missed, bring every particle

@@ -73,13 +73,14 @@ def device_function(fn=None, *, inline=False, cpu_native=None):
 PREFERS_512_BIT_VECTORS = prefer_512_bit_vectors()
 
 
-def _jit(fn, target, cache=False, inline=False):
+def _jit(fn, target, cache=False, inline=False, nrt=True):
     # error_model='numpy': a float division by zero gives inf or nan as on CUDA instead of raising, so
     # a loop with a division has no exit path and can vectorise (the arithmetic is the same IEEE)
+    options = dict(CPU_OPTIONS) if nrt else dict(CPU_OPTIONS, _nrt=False)
     if target == "cpu":
-        return numba.njit(cache=cache, inline="always" if inline else "never", **CPU_OPTIONS)(fn)
+        return numba.njit(cache=cache, inline="always" if inline else "never", **options)(fn)
     if target == "cpu-parallel":
-        return numba.njit(parallel=True, cache=cache, **CPU_OPTIONS)(fn)
+        return numba.njit(parallel=True, cache=cache, **options)(fn)
     from numba import cuda  # imported lazily: CUDA start-up is not free
 
     if target == "cuda-device":
@@ -89,13 +90,18 @@ def _jit(fn, target, cache=False, inline=False):
     raise ValueError(f"unknown compilation target {target!r}; choose from {TARGETS}")
 
 
-def compile_for(fn, target: str, overrides: dict | None = None):
+def compile_for(fn, target: str, overrides: dict | None = None, *, nrt: bool = True):
     """Compile ``fn`` for ``target`` with its marked callees compiled for the matching device target.
 
-    Results are memoised on ``(fn, target, overrides)``, so each solver compiles once per process.
+    Results are memoised on ``(fn, target, overrides, nrt)``, so each solver compiles once per process.
+    ``nrt=False`` compiles the CPU builds of ``fn`` and its callees without Numba's reference counting
+    (Numba's ``_nrt`` option): they may then not allocate (Numba refuses to compile an allocation), and
+    taking a view of an array costs no atomic increment and decrement. Kernels that only read and write
+    arrays passed in, and slice them in their inner calls, run faster so (docs/performance.md); CUDA
+    builds ignore it.
     """
     overrides = dict(overrides or {})
-    key = (fn, target, tuple(sorted((k, id(v)) for k, v in overrides.items())))
+    key = (fn, target, tuple(sorted((k, id(v)) for k, v in overrides.items())), nrt)
     if key in _compiled:
         return _compiled[key]
     callee_target = "cuda-device" if target.startswith("cuda") else "cpu"
@@ -104,23 +110,24 @@ def compile_for(fn, target: str, overrides: dict | None = None):
         obj = overrides.get(name, namespace.get(name))
         if getattr(obj, "_certsample_device", False):
             native = getattr(obj, "_certsample_cpu_native", None) if callee_target == "cpu" else None
-            namespace[name] = native if native is not None else compile_for(obj, callee_target, overrides)
+            namespace[name] = native if native is not None else compile_for(obj, callee_target, overrides, nrt=nrt)
     rebound = types.FunctionType(fn.__code__, namespace, fn.__name__, fn.__defaults__, fn.__closure__)
     rebound.__doc__ = fn.__doc__
-    library, digest = _fingerprint(fn, overrides)
+    library, digest = _fingerprint(fn, overrides, nrt=nrt)
     if library:
         # Numba's on-disk cache names an entry by qualified name, file and line, and revalidates only
         # the caller's file: a digest of every callee's code and constants and of the rebindings goes
         # into the name, so neither two rebindings nor an edited callee can load a stale entry.
         rebound.__qualname__ = f"{fn.__qualname__}_{digest}"
-    compiled = _jit(rebound, target, cache=library, inline=getattr(fn, "_certsample_inline", False))
+    compiled = _jit(rebound, target, cache=library, inline=getattr(fn, "_certsample_inline", False), nrt=nrt)
     _compiled[key] = compiled
     return compiled
 
 
-def _fingerprint(fn, overrides, seen=None):
+def _fingerprint(fn, overrides, seen=None, nrt=True):
     """``(library, digest)``: whether ``fn`` and every marked callee (after ``overrides``) is
-    certsample's own code, and a hash of their bytecode, constants and the globals they read.
+    certsample's own code, and a hash of their bytecode, constants, the globals they read and the
+    compile options (``nrt`` among them).
 
     A user's function is never cached on disk: it may live in ``__main__`` or change unnoticed. Nor is
     one defined in a doctest of a certsample module: its ``__module__`` is the module's, but its code
@@ -144,6 +151,7 @@ def _fingerprint(fn, overrides, seen=None):
             (
                 getattr(fn, "_certsample_inline", False),
                 CPU_OPTIONS,
+                nrt,
                 getattr(getattr(fn, "_certsample_cpu_native", None), "__name__", None),
             )
         ).encode()
@@ -151,7 +159,7 @@ def _fingerprint(fn, overrides, seen=None):
     for name in code.co_names:
         obj = overrides.get(name, fn.__globals__.get(name))
         if getattr(obj, "_certsample_device", False):
-            lib, digest = _fingerprint(obj, overrides, seen)
+            lib, digest = _fingerprint(obj, overrides, seen, nrt)
             library = library and lib
             h.update(f"{name}:{digest}".encode())
         elif isinstance(obj, (int, float, bool, str)):
