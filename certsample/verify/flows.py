@@ -279,7 +279,7 @@ def _integrate(model, y_lo, y_hi, T, delta, tol_local, order, max_steps, backend
 
         slots = min(n, 2 * numba.get_num_threads())
     # the kernels allocate nothing and slice their scratch in every inner call: without reference counting a view
-    # costs no atomic operations (the ring's enclosures about twice as fast, docs/performance.md)
+    # costs no atomic operations (the ring's enclosures 1.3-1.4 times as fast, docs/performance.md)
     run = compile_for(enclose_slots, backend, nrt=False)
     run(*args, *model.scratch(order, max(slots, 1)), out_c, out)
     return out_c, out
