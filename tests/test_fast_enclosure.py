@@ -438,34 +438,33 @@ def test_a_particle_s_enclosure_does_not_depend_on_its_batch():
     assert np.array_equal(whole.centers, parallel.centers) and np.array_equal(whole.radii, parallel.radii)
 
 
-def test_the_kernels_without_reference_counting_give_the_same_enclosures():
-    """``enclose_flows`` compiles its kernels with ``nrt=False`` (no atomic reference counts on array views): the same
-    results to the bit as the default build, on a shared-variance ring and an unequal-variance mixture; and that build
-    refuses a kernel that allocates, so none can run without its memory managed."""
+def test_the_kernels_without_reference_counting_compute_the_same_series():
+    """``enclose_flows`` compiles its kernels with ``nrt=False`` (no atomic reference counts on array views): the box
+    series (centred exponents included) is the same to the bit as the default build's, on a shared-variance ring and
+    an unequal-variance mixture; and that build refuses a kernel that allocates, so none runs with unmanaged memory."""
     from numba.core.errors import TypingError
 
     from certsample.kernels.jit import device_function
-    from certsample.verify.flows import LOCAL_FRACTION, _Maps, default_order
 
     unequal = cs.gaussian_mixture(
         [[1.0, 0.0, -0.5, 0.2], [-1.0, 0.5, 0.3, 0.0], [0.0, -1.0, 0.0, 0.6]],
         [[0.3, 0.5, 0.8, 0.4], [0.6, 0.2, 0.5, 0.9], [0.4, 0.7, 0.3, 0.5]],
         [0.3, 0.3, 0.4],
     )
+    order = 8
     for target in (cs.ring_mixture(n_modes=4, radius=3.0), unequal):
-        x0 = target.law_at(2.0).sample(6, seed=4)
-        maps = _Maps(target, 2.0, 0.05)
-        y_lo, y_hi = maps.project(x0)
-        order = default_order(1e-10 * LOCAL_FRACTION, maps.model)
-        tol_local = 1e-10 * LOCAL_FRACTION * (1 + np.linalg.norm(x0, axis=1))
+        model = fe.FastModel(target)
+        k = model.means.shape[1]
+        centre = target.law_at(0.7).sample(1, seed=4)[0]
         results = []
         for nrt in (True, False):
-            out_c, out = np.zeros(y_lo.shape), np.zeros((6, fe.N_OUT))
-            run = compile_for(fe.enclose_slots, "cpu", nrt=nrt)
-            args = (y_lo, y_hi, 2.0, 0.05, tol_local, order, 2000, *maps.model.arrays)
-            run(*args, *maps.model.scratch(order, 1), out_c, out)
-            results.append((out_c, out))
-        assert np.all(results[0][1][:, 2] == 0)  # every particle enclosed
+            LO, HI, off, vec, jmask, active = model.scratch(order, 1)
+            LO, HI, vec, jmask, active = LO[0], HI[0], vec[0], jmask[0], active[0]
+            LO[0, off[fe.R_Y] : off[fe.R_Y] + k], HI[0, off[fe.R_Y] : off[fe.R_Y] + k] = centre - 0.01, centre + 0.01
+            series = compile_for(fe._series, "cpu", nrt=nrt)
+            assert series(order, 0.7, 0.75, 0, active, *_series_arrays(model), LO, HI, off, vec, jmask, True)
+            results.append((LO, HI))
+        assert np.all(np.isfinite(results[0][0][: order + 1, off[fe.R_Y] : off[fe.R_Y] + k]))
         assert np.array_equal(results[0][0], results[1][0]) and np.array_equal(results[0][1], results[1][1])
 
     @device_function
