@@ -14,6 +14,15 @@ were integrated again in float64 ("retried") and how many needed Arb, and the la
 
 Targets: ``ring`` (2-D, 8 modes), ``cloud`` (64 points in 2-D), ``mixture64`` (64-d, 16 components with
 unequal per-coordinate variances, as in ``benchmarks/high_accuracy.py``).
+
+Where the time goes along the path, and which Taylor order each stretch of it prefers:
+
+    python benchmarks/enclosures.py --segments 10 3 1 0.01 [--orders 8 10 12 14] [--repeat 2] [--targets mixture64]
+                                    [--n-mixture64 6] [--tols 1e-10]
+
+encloses, for each pair of consecutive times and each order (``0``: the default order), ``n`` exact start points
+drawn from ``q`` at the segment's first time to its last, in its own pinned process (best CPU time of ``repeat``
+runs), and prints milliseconds per particle and the mean steps.
 """
 
 from __future__ import annotations
@@ -81,6 +90,47 @@ def _arb(args):
     return time.process_time() - start, np.array(centers), np.array(radii)
 
 
+def _segment(args):
+    name, n, tol, t_from, t_to, order, repeat, seed, cpu = args
+    _pinned(cpu)
+    from certsample.verify.errors import EnclosureFailed
+    from certsample.verify.flows import enclose_flows
+
+    target = build_target(name)
+    x0 = target.law_at(t_from).sample(n, seed=seed)
+    order = order or None
+    try:
+        enclose_flows(target, x0[:1], t_from, t_to, tol=tol, order=order, fallback=False)  # compile or load
+        best = np.inf
+        for _ in range(repeat):
+            start = time.process_time()
+            found = enclose_flows(target, x0, t_from, t_to, tol=tol, order=order, fallback=False)
+            best = min(best, time.process_time() - start)
+    except EnclosureFailed as failure:
+        return None, str(failure).splitlines()[0]
+    return 1e3 * best / n, float(np.mean(found.steps))
+
+
+def _segments_table(name, n, tol, args):
+    """One row per segment of ``args.segments``, one column per order: ms per particle / mean steps."""
+    from certsample.verify.flows import LOCAL_FRACTION, _Maps, default_order
+
+    target = build_target(name)
+    orders = args.orders or [0]
+    model = _Maps(target, args.segments[0], args.segments[-1]).model
+    default = default_order(tol * LOCAL_FRACTION, model)
+    heads = [f"order {order or default}" + ("" if order else " (default)") for order in orders]
+    print(f"\n{name}, tol {tol:g}, {n} start points per segment, best of {args.repeat}: ms per particle / steps")
+    print("| segment | " + " | ".join(heads) + " |")
+    print("| --- |" + " --- |" * len(orders))
+    for t_from, t_to in zip(args.segments, args.segments[1:]):
+        cells = []
+        for order in orders:
+            ms, steps = _in_process(_segment, (name, n, tol, t_from, t_to, order, args.repeat, args.seed, args.cpu))
+            cells.append(f"failed: {steps}" if ms is None else f"{ms:.1f} / {steps:.1f}")
+        print(f"| {t_from:g} to {t_to:g} | " + " | ".join(cells) + " |", flush=True)
+
+
 def _in_process(fn, args, timeout=None):
     """Run ``fn(args)`` in a fresh pinned process (fork: the parent's imports are shared, its CPU time is not)."""
     with multiprocessing.get_context("fork").Pool(1) as pool:
@@ -105,6 +155,15 @@ def main(argv=None):
         help="the CPU every measurement is pinned to (default: the first this process may use)",
     )
     parser.add_argument(
+        "--segments",
+        type=float,
+        nargs="*",
+        default=None,
+        help="decreasing times: time each stretch between two of them instead of the Arb comparison",
+    )
+    parser.add_argument("--orders", type=int, nargs="*", default=None, help="with --segments (0: the default order)")
+    parser.add_argument("--repeat", type=int, default=2, help="with --segments: runs per measurement, the best kept")
+    parser.add_argument(
         "--quick", action="store_true", help="a short version: 20 (mixture64: 4) start points, 1 by Arb, 120 s for it"
     )
     args = parser.parse_args(argv)
@@ -112,6 +171,15 @@ def main(argv=None):
         args.n, args.n_mixture64, args.arb, args.arb_seconds = 20, 4, 1, 120.0
     if args.cpu is None:
         args.cpu = min(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
+    if args.segments is not None:
+        if len(args.segments) < 2 or any(a <= b for a, b in zip(args.segments, args.segments[1:])):
+            parser.error(f"--segments needs two or more decreasing times, got {args.segments}")
+        if any(order < 0 for order in args.orders or []):
+            parser.error(f"--orders must be 0 (the default order) or positive, got {args.orders}")
+        for name in args.targets:
+            for tol in args.tols:
+                _segments_table(name, args.n_mixture64 if name == "mixture64" else args.n, tol, args)
+        return
 
     print(f"T={args.T}, delta={args.delta}; one process per measurement, pinned to CPU {args.cpu}; CPU seconds")
     print(

@@ -43,6 +43,32 @@ def test_enclosures_script_agrees_with_the_arb_path():
     assert row[0] == "ring" and row[-1] == "yes"  # both balls of the particle enclosed twice intersect
 
 
+def test_enclosures_script_times_the_stretches_of_a_path_per_order():
+    args = ["--targets", "ring", "--segments", "10", "1", "0.01", "--orders", "0", "8", "--n", "2", "--tols", "1e-6"]
+    lines = _script("enclosures.py", *args, "--repeat", "1").stdout.splitlines()
+    head = next(line for line in lines if line.startswith("| segment"))
+    assert "(default)" in head and "| order 8 |" in head
+    rows = [line for line in lines if line.startswith(("| 10 to 1 ", "| 1 to 0.01 "))]
+    assert len(rows) == 2
+    for row in rows:
+        cells = row.strip().strip("|").split("|")[1:]
+        assert len(cells) == 2
+        for cell in cells:
+            ms, steps = map(float, cell.split("/"))
+            assert ms > 0 and steps >= 1
+
+
+def test_enclosures_script_refuses_segments_that_do_not_decrease():
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "enclosures.py"), "--segments", "1", "3"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and "--segments needs two or more decreasing times" in proc.stderr
+
+
 def test_worst_case_plan_script_meets_eps_over_its_start_grid():
     proc = _script("worst_case_plan.py", "--radii", "2", "--angles", "6", "--eps", "1e-4", "--hard", "--windows")
     lines = proc.stdout.strip().splitlines()
