@@ -113,11 +113,12 @@ def _segment(args):
 
 def _segments_table(name, n, tol, args):
     """One row per segment of ``args.segments``, one column per order: ms per particle / mean steps."""
-    from certsample.verify.flows import LOCAL_FRACTION, _Maps, default_order
+    from certsample.verify.fast_enclosure import FastModel
+    from certsample.verify.flows import LOCAL_FRACTION, default_order
 
     target = build_target(name)
     orders = args.orders or [0]
-    model = _Maps(target, args.segments[0], args.segments[-1]).model
+    model = None if target.n_components == 1 else FastModel(target)  # as enclose_flows builds it
     default = default_order(tol * LOCAL_FRACTION, model)
     heads = [f"order {order or default}" + ("" if order else " (default)") for order in orders]
     print(f"\n{name}, tol {tol:g}, {n} start points per segment, best of {args.repeat}: ms per particle / steps")
@@ -174,6 +175,8 @@ def main(argv=None):
     if args.segments is not None:
         if len(args.segments) < 2 or any(a <= b for a, b in zip(args.segments, args.segments[1:])):
             parser.error(f"--segments needs two or more decreasing times, got {args.segments}")
+        if not args.segments[-1] > 0:
+            parser.error(f"--segments must end at a time > 0, got {args.segments[-1]}")
         if any(order < 0 for order in args.orders or []):
             parser.error(f"--orders must be 0 (the default order) or positive, got {args.orders}")
         for name in args.targets:

@@ -58,15 +58,16 @@ def test_enclosures_script_times_the_stretches_of_a_path_per_order():
             assert ms > 0 and steps >= 1
 
 
-def test_enclosures_script_refuses_segments_that_do_not_decrease():
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "enclosures.py"), "--segments", "1", "3"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 2 and "--segments needs two or more decreasing times" in proc.stderr
+def test_enclosures_script_refuses_segments_that_do_not_decrease_or_reach_zero():
+    for times, message in ((["1", "3"], "two or more decreasing times"), (["1", "0"], "end at a time > 0")):
+        proc = subprocess.run(
+            [sys.executable, str(ROOT / "benchmarks" / "enclosures.py"), "--segments", *times],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr
 
 
 def test_worst_case_plan_script_meets_eps_over_its_start_grid():
