@@ -387,6 +387,39 @@ def test_step_control_exponent_moves_halfway_within_its_bounds():
     assert fe._power(15.0, 13, 0.02, 0.01, math.inf, 1e-20) == 15.0  # a failed attempt teaches nothing
 
 
+def test_step_control_follows_the_remainders_trend_without_growing_past_the_plain_control():
+    tol, p, h = 1e-12, 15.0, 0.02
+    plain = h * (fe.TARGET * tol / 1e-13) ** (1.0 / p)
+    assert fe._next_step(h, tol, 1e-13, p, 0.0, 0.0) == pytest.approx(plain, rel=1e-15)  # no accepted step before
+    on_target = fe.TARGET * tol
+    # the constant rose 4x over the last step (same h): the next step assumes it rises 4x again
+    assert fe._next_step(h, tol, on_target, p, h, on_target / 4) == pytest.approx(h * 4.0 ** (-1.0 / p), rel=1e-14)
+    # counted with the step sizes: the same remainder after a step half as long is a constant 2^p times smaller
+    assert fe._next_step(h, tol, on_target, p, h / 2, on_target) == pytest.approx(h, rel=1e-14)  # falling: plain
+    assert fe._next_step(h, tol, on_target, p, h, on_target * 100) == pytest.approx(h, rel=1e-14)
+    rise = h * 10.0 ** (-1.0 / p)  # a rise is counted up to 10x
+    assert fe._next_step(h, tol, on_target, p, 2 * h, on_target) == pytest.approx(rise, rel=1e-14)
+    assert fe._next_step(h, tol, on_target, p, h, on_target / 1e6) == pytest.approx(rise, rel=1e-14)
+    assert fe._next_step(h, tol, 1e-300, p, h, 1e-300) == 2 * h and fe._next_step(h, tol, 1.0, p, 0.0, 0.0) == h / 2
+
+
+def test_accepted_and_rejected_steps_do_not_alternate_on_the_ring():
+    """The ring's remainder grows like ``(h / t)^(m + 1)`` as ``t`` falls: a step control that kept ``h`` after an
+    accepted step missed the tolerance on most of the next ones (131.9 attempts for 111.4 steps per particle at
+    ``tol = 1e-10``, order 13, ``docs/performance.md``); the predictive control rejects almost none."""
+    import certsample.verify.flows as flows
+
+    ring = cs.make_target("ring")
+    x0 = ring.law_at(10.0).sample(8, seed=3)
+    maps = flows._Maps(ring, 10.0, 0.01)
+    y_lo, y_hi = maps.project(x0)
+    tol_local = 1e-10 * (1 + np.linalg.norm(x0, axis=1)) * flows.LOCAL_FRACTION
+    _, info = flows._integrate(maps.model, y_lo, y_hi, 10.0, 0.01, tol_local, 13, 20_000, "cpu", None)
+    steps, attempts = info[:, 1], info[:, 7]
+    assert np.all(info[:, 2] == 0) and np.all(steps > 50)
+    assert np.all(attempts <= steps + 5), (steps, attempts)
+
+
 def test_box_limited_models_take_a_lower_default_order():
     from certsample.verify.flows import default_order
 

@@ -61,11 +61,11 @@ Let ``t_{j+1} < t_j`` be a float and ``h = t_j - t_{j+1}``, enclosed in an inter
    combination of the kept ``H_c``), and ``d/dtau |x - z|^2 / 2 <= mu_j |x - z|^2 + Delta |x - z|`` gives
    ``|x(h) - z(h)| <= e^{mu_j h} E_j + Delta h max(1, e^{mu_j h})``.
 
-Together ``E_{j+1} = e^{mu_j h} E_j + eps_j + Delta h max(1, e^{mu_j h})``, evaluated as an upper
-bound; induction over the steps encloses ``y(delta)``. Steps shrink when step 1 fails or the remainder
-exceeds the local tolerance, and grow with the remainder's margin. A particle fails (status, time, box
-and step, see :data:`STATUS` and :class:`~certsample.verify.errors.EnclosureFailed`) when no step of at
-least ``1e-13 t`` validates, when a quantity is not finite, or after ``max_steps`` steps.
+Together ``E_{j+1} = e^{mu_j h} E_j + eps_j + Delta h max(1, e^{mu_j h})``, evaluated as an upper bound; induction
+over the steps encloses ``y(delta)``. Steps shrink when step 1 fails or the remainder exceeds the local tolerance,
+and grow with the remainder's margin and its trend (:func:`_next_step`). A particle fails (status, time, box and
+step, see :data:`STATUS` and :class:`~certsample.verify.errors.EnclosureFailed`) when no step of at least ``1e-13
+t`` validates, when a quantity is not finite, or after ``max_steps`` steps.
 
 Costs: a step is a few interval evaluations of ``F`` (step 1), two runs of the series recurrences of
 order ``m`` and ``m + 1`` (point and box) and one log-norm. In coordinates where every component has the
@@ -85,6 +85,8 @@ References
    Computer Arithmetic, Teubner (1987) 255-286.
 .. [3] A. Jorba, M. Zou, "A software package for the numerical integration of ODEs by means of
    high-order Taylor methods", Experimental Mathematics 14 (2005) 99-117 (the series recurrences).
+.. [4] K. Gustafsson, "Control theoretic techniques for stepsize selection in explicit Runge-Kutta
+   methods", ACM Trans. Math. Softw. 17 (1991) 533-554 (the predictive step control).
 """
 
 from __future__ import annotations
@@ -1276,6 +1278,25 @@ def _power(power, order, h, h_prev, r, r_prev):
 
 
 @device_function
+def _next_step(h, tol_local, remainder, power, h_acc, r_acc):
+    """The step after an accepted step ``h`` with ``remainder``, given the accepted step before it (``h_acc``,
+    ``r_acc``; ``r_acc = 0`` for none): a predictive control in Gustafsson's manner [4]_.
+
+    The model ``remainder ~ C h^p`` aims the next step at ``TARGET`` times the local tolerance, and the constant's
+    change over the last step, ``(remainder / r_acc) (h_acc / h)^p``, is assumed to repeat: the remainder grows
+    along the path like ``(h / t)^(m + 1)`` as ``t`` falls toward ``delta``, faster over boxes at large ``t``, so
+    a step of the same length at the next ``t`` misses the tolerance every other step at high orders without it
+    (``docs/performance.md``). The change is counted in ``[1, 10]``: a falling constant never grows the step more
+    than the plain control does. The factor is kept in ``[0.5, 2]``. Only step sizes depend on this; no bound does.
+    """
+    grow = (TARGET * tol_local / max(remainder, 1e-300)) ** (1.0 / power)
+    if r_acc > 0.0 and remainder > 0.0:
+        trend = (remainder / r_acc) * (h_acc / h) ** power
+        grow /= min(10.0, max(1.0, trend)) ** (1.0 / power)
+    return h * min(2.0, max(0.5, grow))
+
+
+@device_function
 def _grow(e_prev, mu, h_lo, h_hi, eps, delta_p):
     """``e^{mu h} E + eps + Delta h max(1, e^{mu h})`` rounded up."""
     g = exp_bounds(0.0, next_up(mu * h_hi) if mu >= 0.0 else next_up(mu * h_lo))[1]
@@ -1327,7 +1348,7 @@ def enclose_particle(
     steps = 0
     status = 0
     attempts = 0
-    power, h_prev, r_prev = order + 2.0, 0.0, 0.0
+    power, h_prev, r_prev, h_acc, r_acc = order + 2.0, 0.0, 0.0, 0.0, 0.0
     while t > delta and status == 0:
         if steps >= max_steps:
             status = 3
@@ -1384,7 +1405,7 @@ def enclose_particle(
             done = True
             t = t_next
             steps += 1
-            h *= min(2.0, max(0.5, (TARGET * tol_local / max(remainder, 1e-300)) ** (1.0 / power)))
+            h, h_acc, r_acc = _next_step(h, tol_local, remainder, power, h_acc, r_acc), h, remainder
             break
         if not done:
             if status == 0:
