@@ -56,7 +56,8 @@ class FlowEnclosures:
 
     ``method[p]`` is ``'float64'`` (:mod:`.fast_enclosure`), ``'arb'`` (:func:`enclose_flow`) or ``'failed'``
     (not enclosed: ``radii[p]`` is ``inf``; see ``fallback='failed'`` of :func:`enclose_flows`); ``passes[p]`` the
-    float64 integrations of particle ``p`` (0 for a closed form, 2 or more where it was retried).
+    float64 integrations of particle ``p`` (0 for a closed form, 2 or more where it was retried); ``order`` the
+    Taylor order of the float64 passes (``None`` where a closed form served).
     """
 
     centers: np.ndarray
@@ -67,6 +68,7 @@ class FlowEnclosures:
     delta: float
     tol: float
     passes: np.ndarray
+    order: int | None = None
 
     def __len__(self) -> int:
         return len(self.radii)
@@ -227,7 +229,7 @@ def enclose_flows(
                 [f"center {list(c_y[p])}", f"radius {info[p, 5]:.3g}"],
                 int(info[p, 4]),
             )
-    return FlowEnclosures(centers, radii, steps, method, T, delta, tol, passes)
+    return FlowEnclosures(centers, radii, steps, method, T, delta, tol, passes, None if maps.model is None else order)
 
 
 def _checked(target, x0, T, delta, tol):
