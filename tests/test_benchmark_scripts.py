@@ -108,3 +108,27 @@ def test_noise_drawing_peers_are_checked_by_their_variances_too():
     assert peers.agreement("euler-maruyama", "numpy", 0.5 * rng.standard_normal((20_000, 2)), reference).endswith(
         "FAIL"
     )
+
+
+def test_remainder_sources_script_bounds_the_proved_step_by_the_point_coefficient():
+    args = ["--target", "ring", "--times", "1", "0.3", "--n", "2", "--tol", "1e-6"]
+    lines = _script("remainder_sources.py", *args).stdout.splitlines()
+    rows = [line.strip().strip("|").split("|") for line in lines if line.startswith(("| 1 |", "| 0.3 |"))]
+    assert len(rows) == 4
+    for row in rows:
+        h_proved, h_point, ratio, sampled, in_time, box, both = map(float, row[3:])
+        # every proved remainder contains the coefficient at the start point and time: never a longer step than it
+        assert 0 < h_proved <= h_point * (1 + 1e-6)
+        # each enclosure contains the start point's coefficient, and the samples include the start time
+        assert sampled >= 1 and min(in_time, box, both) >= 1 - 1e-9
+
+
+def test_remainder_sources_script_refuses_times_outside_the_run():
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "remainder_sources.py"), "--times", "12"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and "--times must lie in (0, T" in proc.stderr, proc.stderr
