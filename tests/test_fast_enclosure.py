@@ -196,6 +196,80 @@ def test_pruned_components_and_the_gershgorin_log_norm_agree_with_arb(name):
         assert np.linalg.norm(fast.centers[p] - enc.center) <= fast.radii[p] + enc.radius
 
 
+def _jacobian_lambda_max(target, y, t):
+    """``lambda_max`` of ``I + Hess log q_t(y)`` (``I - sum_c r_c D_c^{-1} + Cov_r(G)``), float64 by eigvalsh."""
+    a = math.exp(-t)
+    v = 1 + (target.variances - 1) * a * a
+    logs = np.log(target.weights) - 0.5 * (((y - a * target.means) ** 2) / v + np.log(v)).sum(axis=1)
+    r = np.exp(logs - logs.max())
+    r /= r.sum()
+    g = -(y - a * target.means) / v
+    dev = g - r @ g
+    jac = np.eye(len(y)) - np.diag(r @ (1 / v)) + dev.T @ (dev * r[:, None])
+    return np.linalg.eigvalsh(jac)[-1]
+
+
+def _box_log_norm(model, centre, width, t_lo, t_hi, star):
+    """The kernel's log-norm over the box ``centre +- width`` and ``[t_lo, t_hi]`` as ``enclose_particle`` computes it
+    (an order-1 series, its exponents centred in time again, then :func:`~.fast_enclosure._log_norm`)."""
+    LO, HI, off, vec, jmask, active = model.scratch(4, 1)
+    LO, HI, vec, jmask, active = LO[0], HI[0], vec[0], jmask[0], active[0]
+    k = len(centre)
+    LO[0, off[fe.R_Y] : off[fe.R_Y] + k], HI[0, off[fe.R_Y] : off[fe.R_Y] + k] = centre - width, centre + width
+    means, vidx, lams, lwd, logw, shared, gj = model.arrays
+    series = compile_for(fe._series, "cpu", nrt=False)
+    assert series(1, t_lo, t_hi, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask)
+    recentre = compile_for(fe._recentre_exponents, "cpu", nrt=False)
+    assert recentre(t_hi, star, active, means, vidx, lams, lwd, shared, jmask, LO, HI, off, vec)
+    log_norm = compile_for(fe._log_norm, "cpu", nrt=False)
+    return log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec)
+
+
+def test_the_log_norm_bounds_lambda_max_over_its_box_and_is_tight_where_one_component_holds():
+    """Every coordinate's variances differ (6-d, 3 components): the bound lies above ``lambda_max`` of the Jacobian at
+    sample points of the box and time interval, mixed or not; where one component holds the posterior it is within
+    0.02 of the largest sampled value (with the centre ``p = G_*``; the constant centre alone gave 0.12 above it)."""
+    rng = np.random.default_rng(5)
+    target = cs.gaussian_mixture(3.0 * rng.standard_normal((3, 6)), 0.2 + 0.8 * rng.random((3, 6)))
+    model = fe.FastModel(target)
+    for t_hi, width in ((0.5, 0.1), (2.5, 0.02)):
+        t_lo = t_hi - 0.02
+        a = math.exp(-t_hi)
+        centre = a * target.means[0] + np.sqrt(1 + (target.variances[0] - 1) * a * a) * rng.standard_normal(6) * 0.5
+        mu = _box_log_norm(model, centre, width, t_lo, t_hi, star=0)
+        sampled = max(
+            _jacobian_lambda_max(target, centre + rng.uniform(-width, width, 6), rng.uniform(t_lo, t_hi))
+            for _ in range(300)
+        )
+        assert mu >= sampled - 1e-9
+        if t_hi == 0.5:  # component 0 holds the posterior
+            assert mu <= sampled + 0.02, (mu, sampled)
+
+
+def test_recentred_exponents_are_those_of_a_series_call_centred_in_time():
+    """:func:`~.fast_enclosure._recentre_exponents` after a plain order-1 series leaves the order-0 rows of the
+    exponents, ``u``, ``Z`` and ``R`` exactly as the same series with ``centre=True`` does."""
+    rng = np.random.default_rng(6)
+    target = cs.gaussian_mixture(rng.standard_normal((4, 5)), 0.2 + 0.8 * rng.random((4, 5)))
+    model = fe.FastModel(target)
+    means, vidx, lams, lwd, logw, shared, gj = model.arrays
+    series = compile_for(fe._series, "cpu", nrt=False)
+    recentre = compile_for(fe._recentre_exponents, "cpu", nrt=False)
+    centre, t_lo, t_hi = 0.4 * rng.standard_normal(5), 1.2, 1.25
+    rows = []
+    for centred in (False, True):
+        LO, HI, off, vec, jmask, active = model.scratch(4, 1)
+        LO, HI, vec, jmask, active = LO[0], HI[0], vec[0], jmask[0], active[0]
+        LO[0, off[fe.R_Y] : off[fe.R_Y] + 5], HI[0, off[fe.R_Y] : off[fe.R_Y] + 5] = centre - 0.03, centre + 0.03
+        assert series(1, t_lo, t_hi, 1, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask, centred)
+        if not centred:
+            assert recentre(t_hi, 1, active, means, vidx, lams, lwd, shared, jmask, LO, HI, off, vec)
+        pick = np.r_[off[fe.R_L] : off[fe.R_L] + 4, off[fe.R_U] : off[fe.R_U] + 4, off[fe.R_Z], off[fe.R_R]]
+        rows.append((LO[0, pick].copy(), HI[0, pick].copy()))
+    assert np.array_equal(rows[0][0], rows[1][0]) and np.array_equal(rows[0][1], rows[1][1])
+    assert np.all(rows[0][0] <= rows[0][1])
+
+
 def test_collatz_wielandt_bounds_the_spectral_radius_below_gershgorin():
     """The log-norm's bound on ``lambda_max`` of the components' Gram matrix: above the spectral radius of every
     ``M`` with ``|M| <= B``, at most Gershgorin's row sums, and near the Perron root of ``B`` where one row is

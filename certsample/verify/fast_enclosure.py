@@ -49,9 +49,10 @@ Let ``t_{j+1} < t_j`` be a float and ``h = t_j - t_{j+1}``, enclosed in an inter
 3. *Propagation* (a one-sided Lipschitz bound; no wrapping effect). ``J = I + Hess log q_t = I - sum_c
    r_c D_c^{-1} + Cov_r(G)`` is symmetric, and by Weyl ``lambda_max(J) <= 1 - min_{c,i} 1 / v_{c,i} +
    lambda_max(Cov_r(G))``; :func:`_log_norm` bounds the last term by a trace and by a weighted row sum
-   (Collatz-Wielandt, :func:`_collatz_wielandt`) of the components' Gram matrix. Its upper bound ``mu_j`` over
-   ``Y x T_j`` gives ``<x - z, F(x) - F(z)> <= mu_j |x - z|^2`` for ``x, z`` in the convex ``Y``, so two solutions
-   from ``B(c_j, E_j)`` obey ``|x(h) - z(h)| <= e^{mu_j h} |x(0) - z(0)|``.
+   (Collatz-Wielandt, :func:`_collatz_wielandt`) of the components' Gram matrix, from the order-0 rows of an
+   evaluation over the box with the exponents centred in time (:func:`_recentre_exponents`). Its upper bound
+   ``mu_j`` over ``Y x T_j`` gives ``<x - z, F(x) - F(z)> <= mu_j |x - z|^2`` for ``x, z`` in the convex ``Y``, so
+   two solutions from ``B(c_j, E_j)`` obey ``|x(h) - z(h)| <= e^{mu_j h} |x(0) - z(0)|``.
 
 4. *Pruning* (:func:`_prune`). Components with ``u_c`` below a threshold on ``Y`` may be left out of
    step 2: ``z`` then solves the pruned ODE ``z' = F_p(z)``, and ``Y`` is checked to hold it too (step 1
@@ -827,7 +828,6 @@ def _series(order, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO,
     """
     K, k = means.shape
     _variance_mask(star, active, vidx, shared, gj, jmask)
-    rz, rr = off[R_Z], off[R_R]
     unshared = False  # some coordinate where the components' variances differ
     for i in range(k):
         unshared = unshared or shared[i] < 0
@@ -841,22 +841,54 @@ def _series(order, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO,
         if centred:
             _centred_exponents(th, star, active, means, vidx, lams, lwd, jmask, unshared, LO, HI, off, vec)
         _exponents(n, star, active, means, vidx, lwd, shared, unshared, centred, LO, HI, off, vec)
-        # Z = 1 + sum_{c != *} u_c and R = 1 / Z
-        zl, zh = (1.0, 1.0) if n == 0 else (0.0, 0.0)
-        for c in range(K):
-            if c != star and active[c] != 0:
-                zl, zh = iadd(zl, zh, LO[n, off[R_U] + c], HI[n, off[R_U] + c])
-        if not (math.isfinite(zl) and math.isfinite(zh)):
+        if not _normaliser(n, star, active, LO, HI, off):
             return False  # every later product then involves only finite numbers
-        LO[n, rz], HI[n, rz] = zl, zh
-        if n == 0:
-            LO[0, rr], HI[0, rr] = idiv(1.0, 1.0, zl, zh)
-        else:
-            sl, sh = _conv_from(LO, HI, rz, rr, n, 1, False)
-            LO[n, rr], HI[n, rr] = imul(-sh, -sl, LO[0, rr], HI[0, rr])
         if not _drift(n, star, active, means, vidx, lams, shared, gj, unshared, LO, HI, off, vec):
             return False
     return True
+
+
+@device_function
+def _normaliser(n, star, active, LO, HI, off):
+    """Coefficient ``n`` of ``Z = 1 + sum_{c != *} u_c`` (the active components) and of ``R = 1 / Z``, from the ``u``
+    rows up to ``n`` and ``R`` below ``n``; False where ``Z`` is not finite."""
+    rz, rr = off[R_Z], off[R_R]
+    zl, zh = (1.0, 1.0) if n == 0 else (0.0, 0.0)
+    for c in range(active.shape[0]):
+        if c != star and active[c] != 0:
+            zl, zh = iadd(zl, zh, LO[n, off[R_U] + c], HI[n, off[R_U] + c])
+    if not (math.isfinite(zl) and math.isfinite(zh)):
+        return False
+    LO[n, rz], HI[n, rz] = zl, zh
+    if n == 0:
+        LO[0, rr], HI[0, rr] = idiv(1.0, 1.0, zl, zh)
+    else:
+        sl, sh = _conv_from(LO, HI, rz, rr, n, 1, False)
+        LO[n, rr], HI[n, rr] = imul(-sh, -sl, LO[0, rr], HI[0, rr])
+    return True
+
+
+@device_function
+def _recentre_exponents(th, star, active, means, vidx, lams, lwd, shared, jmask, LO, HI, off, vec):
+    """After an order-1 :func:`_series` call without centring: its order-0 rows of ``l_c - l_*``, ``u_c``, ``Z`` and
+    ``R`` intersected with the enclosure centred in time (:func:`_centred_exponents`), as the same call with
+    ``centre=True`` leaves them, for the log-norm and the pruning; the drift rows stay the plain call's (a valid, wider
+    enclosure). Costs about half an order-1 series where a centred call would cost two. False where ``Z`` is not
+    finite."""
+    K, k = means.shape
+    unshared = False
+    for i in range(k):
+        unshared = unshared or shared[i] < 0
+    _centred_exponents(th, star, active, means, vidx, lams, lwd, jmask, unshared, LO, HI, off, vec)
+    for c in range(K):
+        if c == star or active[c] == 0:
+            continue
+        rl, rc = off[R_L] + c, off[R_LCEN] + c
+        ll = LO[0, rc] if LO[0, rc] > LO[0, rl] else LO[0, rl]  # as in _exponents: a NaN bound is not taken
+        lh = HI[0, rc] if HI[0, rc] < HI[0, rl] else HI[0, rl]
+        LO[0, rl], HI[0, rl] = ll, lh
+        LO[0, off[R_U] + c], HI[0, off[R_U] + c] = exp_bounds(ll, lh)
+    return _normaliser(0, star, active, LO, HI, off)
 
 
 @device_function
@@ -969,16 +1001,21 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
     the last :func:`_series` call, which must have had every component active (its order-0 rows are read).
 
     ``lambda_max(J) <= 1 - min 1/v + lambda_max(C)``, ``C = sum_c r_c x_c x_c^T`` with ``x_c = G_c - p`` for any
-    fixed ``p`` (``C = Cov_r(G) + (m - p)(m - p)^T``); ``p_i`` is the mean of ``G_{., i}`` under the midpoint
-    responsibilities. ``lambda_max(C)`` is bounded by the least of ``tr C <= sum_i min(sum_c r_c x_{c,i}^2,
-    max_c x_{c,i}^2)`` and a bound on the spectral radius of the ``K x K`` matrix ``M_{cd} = sqrt(r_c r_d) <x_c,
-    x_d>``, which has the nonzero eigenvalues of ``C`` (``C = A^T A``, ``M = A A^T``, ``A = diag(sqrt r) X``): with
-    ``B_{cd} >= sqrt(r_c r_d) |<x_c, x_d>|``, :func:`_collatz_wielandt`'s ``max_c (B w)_c / w_c`` (Gershgorin's row
-    sums are ``w = 1``). In many dimensions the components' ``x_c`` are far from parallel and this bound is the
-    smaller. ``r_c = u_c / (u_c + S_c)``, ``S_c = sum_{d != c} u_d``, grows with ``u_c`` and falls with ``S_c``, so
-    ``r_c <= min(1, u_c^hi / Z^lo, u_c^hi / (u_c^hi + S_c^lo))`` with ``S_c^lo = sum_{d != c} u_d^lo`` (the last is the
-    smaller for a component that competes with ``*``). The ``<x_c, x_d>`` are interval dot products over the ``k``
-    coordinates, for every ``d`` at once in SIMD lanes, each bounded a posteriori as in :func:`_conv`.
+    ``p`` that is the same for every ``c`` (``C = Cov_r(G) + (m - p)(m - p)^T`` at each ``(y, t)``, as ``sum_c r_c =
+    1``), so ``p`` may depend on ``(y, t)``. Coordinate by coordinate ``p_i`` is the mean of ``G_{., i}`` under the
+    midpoint responsibilities (a constant), or, where the variances differ and ``*`` holds at least half of the
+    posterior, ``G_{*,i}(y, t)`` (:func:`_affine_spread`) where that gives the smaller trace term: the box's width
+    then enters ``x_c`` through ``1/v_c - 1/v_*`` only, and ``x_* = 0``. The choice depends on interval bounds of
+    the whole box only, so one ``p`` serves every point of it. ``lambda_max(C)`` is bounded by the least of ``tr C
+    <= sum_i min(sum_c r_c x_{c,i}^2, max_c x_{c,i}^2)`` and a bound on the spectral radius of the ``K x K`` matrix
+    ``M_{cd} = sqrt(r_c r_d) <x_c, x_d>``, which has the nonzero eigenvalues of ``C`` (``C = A^T A``, ``M = A A^T``,
+    ``A = diag(sqrt r) X``): with ``B_{cd} >= sqrt(r_c r_d) |<x_c, x_d>|``, :func:`_collatz_wielandt`'s ``max_c (B
+    w)_c / w_c`` (Gershgorin's row sums are ``w = 1``). In many dimensions the components' ``x_c`` are far from
+    parallel and this bound is the smaller. ``r_c = u_c / (u_c + S_c)``, ``S_c = sum_{d != c} u_d``, grows with
+    ``u_c`` and falls with ``S_c``, so ``r_c <= min(1, u_c^hi / Z^lo, u_c^hi / (u_c^hi + S_c^lo))`` with ``S_c^lo =
+    sum_{d != c} u_d^lo`` (the last is the smaller for a component that competes with ``*``). The ``<x_c, x_d>`` are
+    interval dot products over the ``k`` coordinates, for every ``d`` at once in SIMD lanes, each bounded a
+    posteriori as in :func:`_conv`.
     """
     K, k = means.shape
     min_inv = math.inf
@@ -997,6 +1034,12 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
         others = max(0.0, next_down(total_lo - u_lo))  # <= sum_{d != c} u_d
         # r_c = u_c / (u_c + sum_{d != c} u_d) grows with u_c and falls with the others
         vec[V_RH, c] = min(1.0, next_up(u_hi / z_lo), next_up(u_hi / next_down(u_hi + others)))
+    others = (
+        0.0  # sum_{c != *} r_c^hi: the affine centre of _affine_spread only pays where * holds most of the posterior
+    )
+    for c in range(K):
+        if c != star:
+            others += vec[V_RH, c]
     trace = 0.0
     rx = off[R_X]  # x_{c,i} (where k > 3) at row rx + i K + c: the K components of a coordinate contiguous
     for c in range(K):  # the midpoint responsibilities
@@ -1017,11 +1060,19 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
                 xl, xh = _spread(c, i, centre, means, vidx, shared, gj, LO, HI, off)
             else:  # _spread's G_{c,i} - p_i, with G_{c,i} from the centre's loop
                 xl, xh = isub(vec[V_FL, c], vec[V_FH, c], centre, centre)
-            if k > 3:
-                LO[0, rx + i * K + c], HI[0, rx + i * K + c] = xl, xh
+            vec[V_FL, c], vec[V_FH, c] = xl, xh
             x = isqr(xl, xh)[1]
             weighted = next_up(weighted + next_up(vec[V_RH, c] * x))
             largest = max(largest, x)
+        if shared[i] < 0 and others < 0.5:  # the centre G_*, where it gives the smaller bound of this coordinate
+            affine = _affine_spread(i, star, means, vidx, LO, HI, off, vec)
+            if affine < min(weighted, largest):
+                weighted, largest = affine, affine
+                for c in range(K):
+                    vec[V_FL, c], vec[V_FH, c] = vec[V_SL, c], vec[V_SH, c]
+        if k > 3:
+            for c in range(K):
+                LO[0, rx + i * K + c], HI[0, rx + i * K + c] = vec[V_FL, c], vec[V_FH, c]
         trace = next_up(trace + min(weighted, largest))
     gram = math.inf
     if k > 3:  # with few coordinates the trace is within a factor k of lambda_max: not worth K^2 products
@@ -1042,6 +1093,39 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
                 B[c * K + d] = next_up(RH[c] * next_up(RH[d] * imag(sl, sh)))
         gram = _collatz_wielandt(B, K, LO[1, rx : rx + K], LO[1, rx + K : rx + 2 * K])
     return next_up(next_up(1.0 - min_inv) + min(trace, gram))
+
+
+@device_function
+def _affine_spread(i, star, means, vidx, LO, HI, off, vec):
+    """Coordinate ``i`` (variances not shared): ``x_{c,i} = G_{c,i} - p_i`` for the centre ``p_i = G_{*,i}`` (a function
+    of ``y`` and ``t``), into rows ``V_SL``, ``V_SH`` of the vector scratch; returns ``min(sum_c r_c^hi |x_{c,i}|^2,
+    max_c |x_{c,i}|^2)`` rounded up, the trace term of :func:`_log_norm` (``r_c^hi`` from its row ``V_RH``).
+
+    ``x_c = G_c - G_* = -y D_c + a (mu_c / v_c - mu_* / v_*)`` with ``D_c = 1/v_c - 1/v_*`` (the rows of
+    :func:`_coordinate_terms`), so ``x_* = 0`` exactly and the box's width enters through ``|D_c|`` only, not through
+    ``1 / v_c`` as in ``G_c - p_i`` for a constant ``p_i``: where one component holds the posterior this term is about
+    ``sum_{c != *} r_c |x_c|^2``, near 0. Each operation is an interval operation over the box and time interval.
+    """
+    K, k = means.shape
+    yl, yh = LO[0, off[R_Y] + i], HI[0, off[R_Y] + i]
+    al, ah = LO[0, off[R_A]], HI[0, off[R_A]]
+    sl, sh = imul(means[star, i], means[star, i], LO[0, off[R_INV] + vidx[star, i]], HI[0, off[R_INV] + vidx[star, i]])
+    weighted, largest = 0.0, 0.0
+    for c in range(K):
+        if c == star:
+            vec[V_SL, c], vec[V_SH, c] = 0.0, 0.0
+            continue
+        ml, mh = imul(means[c, i], means[c, i], LO[0, off[R_INV] + vidx[c, i]], HI[0, off[R_INV] + vidx[c, i]])
+        ml, mh = isub(ml, mh, sl, sh)
+        el, eh = imul(al, ah, ml, mh)
+        d = off[R_DINV] + c * k + i
+        pl, ph = imul(yl, yh, LO[0, d], HI[0, d])
+        xl, xh = isub(el, eh, pl, ph)
+        vec[V_SL, c], vec[V_SH, c] = xl, xh
+        x = isqr(xl, xh)[1]
+        weighted = next_up(weighted + next_up(vec[V_RH, c] * x))
+        largest = max(largest, x)
+    return min(weighted, largest)
 
 
 @device_function
@@ -1372,6 +1456,12 @@ def enclose_particle(
                 status = 1
                 h *= 0.5
                 continue
+            # in many coordinates the exponents centred in time tighten the log-norm where the weights are mixed
+            if k > 3 and not _recentre_exponents(
+                t, star, active, means, vidx, lams, lwd, shared, jmask, LO, HI, off, vec
+            ):
+                status = 4
+                break
             mu = _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec)
             delta_p = _prune(h_hi, tol_local, star, active, means, vidx, shared, gj, LO, HI, off, vec)
             if delta_p > 0.0:
