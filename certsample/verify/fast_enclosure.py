@@ -873,8 +873,8 @@ def _recentre_exponents(th, star, active, means, vidx, lams, lwd, shared, jmask,
     """After an order-1 :func:`_series` call without centring: its order-0 rows of ``l_c - l_*``, ``u_c``, ``Z`` and
     ``R`` intersected with the enclosure centred in time (:func:`_centred_exponents`), as the same call with
     ``centre=True`` leaves them, for the log-norm and the pruning; the drift rows stay the plain call's (a valid, wider
-    enclosure). Costs about half an order-1 series where a centred call would cost two. False where ``Z`` is not
-    finite."""
+    enclosure). Costs about a plain order-1 series, half a centred one (``docs/performance.md``). False where ``Z``
+    is not finite."""
     K, k = means.shape
     unshared = False
     for i in range(k):
@@ -1034,12 +1034,11 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
         others = max(0.0, next_down(total_lo - u_lo))  # <= sum_{d != c} u_d
         # r_c = u_c / (u_c + sum_{d != c} u_d) grows with u_c and falls with the others
         vec[V_RH, c] = min(1.0, next_up(u_hi / z_lo), next_up(u_hi / next_down(u_hi + others)))
-    others = (
-        0.0  # sum_{c != *} r_c^hi: the affine centre of _affine_spread only pays where * holds most of the posterior
-    )
+    # sum_{c != *} r_c^hi: the centre G_* of _affine_spread only pays where * holds most of the posterior
+    rest = 0.0
     for c in range(K):
         if c != star:
-            others += vec[V_RH, c]
+            rest += vec[V_RH, c]
     trace = 0.0
     rx = off[R_X]  # x_{c,i} (where k > 3) at row rx + i K + c: the K components of a coordinate contiguous
     for c in range(K):  # the midpoint responsibilities
@@ -1064,7 +1063,7 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
             x = isqr(xl, xh)[1]
             weighted = next_up(weighted + next_up(vec[V_RH, c] * x))
             largest = max(largest, x)
-        if shared[i] < 0 and others < 0.5:  # the centre G_*, where it gives the smaller bound of this coordinate
+        if shared[i] < 0 and rest < 0.5:  # the centre G_*, where it gives the smaller bound of this coordinate
             affine = _affine_spread(i, star, means, vidx, LO, HI, off, vec)
             if affine < min(weighted, largest):
                 weighted, largest = affine, affine
