@@ -209,9 +209,9 @@ def _jacobian_lambda_max(target, y, t):
     return np.linalg.eigvalsh(jac)[-1]
 
 
-def _box_log_norm(model, centre, width, t_lo, t_hi, star):
+def _log_norm_over_box(model, centre, width, t_lo, t_hi, star):
     """The kernel's log-norm over the box ``centre +- width`` and ``[t_lo, t_hi]`` as ``enclose_particle`` computes it
-    (an order-1 series, its exponents centred in time again, then :func:`~.fast_enclosure._log_norm`)."""
+    (an order-1 series over the box, then :func:`~.fast_enclosure._box_log_norm`)."""
     LO, HI, off, vec, jmask, active = model.scratch(4, 1)
     LO, HI, vec, jmask, active = LO[0], HI[0], vec[0], jmask[0], active[0]
     k = len(centre)
@@ -219,10 +219,8 @@ def _box_log_norm(model, centre, width, t_lo, t_hi, star):
     means, vidx, lams, lwd, logw, shared, gj = model.arrays
     series = compile_for(fe._series, "cpu", nrt=False)
     assert series(1, t_lo, t_hi, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask)
-    recentre = compile_for(fe._recentre_exponents, "cpu", nrt=False)
-    assert recentre(t_hi, star, active, means, vidx, lams, lwd, shared, jmask, LO, HI, off, vec)
-    log_norm = compile_for(fe._log_norm, "cpu", nrt=False)
-    return log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec)
+    box_log_norm = compile_for(fe._box_log_norm, "cpu", nrt=False)
+    return box_log_norm(t_hi, star, active, means, vidx, lams, lwd, shared, gj, jmask, LO, HI, off, vec)
 
 
 def test_the_log_norm_bounds_lambda_max_over_its_box_and_is_tight_where_one_component_holds():
@@ -236,7 +234,7 @@ def test_the_log_norm_bounds_lambda_max_over_its_box_and_is_tight_where_one_comp
         t_lo = t_hi - 0.02
         a = math.exp(-t_hi)
         centre = a * target.means[0] + np.sqrt(1 + (target.variances[0] - 1) * a * a) * rng.standard_normal(6) * 0.5
-        mu = _box_log_norm(model, centre, width, t_lo, t_hi, star=0)
+        mu = _log_norm_over_box(model, centre, width, t_lo, t_hi, star=0)
         sampled = max(
             _jacobian_lambda_max(target, centre + rng.uniform(-width, width, 6), rng.uniform(t_lo, t_hi))
             for _ in range(300)

@@ -996,6 +996,18 @@ def _u_bounds(c, star, LO, HI, off):
 
 
 @device_function
+def _box_log_norm(th, star, active, means, vidx, lams, lwd, shared, gj, jmask, LO, HI, off, vec):
+    """Step 3 after a validated a-priori box (every component active): :func:`_log_norm`, in more than three
+    coordinates from the order-0 rows recentred in time (:func:`_recentre_exponents`; they tighten it where the
+    weights are mixed, and the pruning that reads them next); inf where they are not finite."""
+    if means.shape[1] > 3 and not _recentre_exponents(
+        th, star, active, means, vidx, lams, lwd, shared, jmask, LO, HI, off, vec
+    ):
+        return math.inf
+    return _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec)
+
+
+@device_function
 def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
     """Step 3: an upper bound of ``lambda_max`` of the drift's Jacobian over the box and time interval of
     the last :func:`_series` call, which must have had every component active (its order-0 rows are read).
@@ -1455,13 +1467,7 @@ def enclose_particle(
                 status = 1
                 h *= 0.5
                 continue
-            # in many coordinates the exponents centred in time tighten the log-norm where the weights are mixed
-            if k > 3 and not _recentre_exponents(
-                t, star, active, means, vidx, lams, lwd, shared, jmask, LO, HI, off, vec
-            ):
-                status = 4
-                break
-            mu = _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec)
+            mu = _box_log_norm(t, star, active, means, vidx, lams, lwd, shared, gj, jmask, LO, HI, off, vec)
             delta_p = _prune(h_hi, tol_local, star, active, means, vidx, shared, gj, LO, HI, off, vec)
             if delta_p > 0.0:
                 _set_start(V_YL, V_YH, LO, HI, off, vec, k)
