@@ -69,8 +69,9 @@ step, see :data:`STATUS` and :class:`~certsample.verify.errors.EnclosureFailed`)
 t`` validates, when a quantity is not finite, or after ``max_steps`` steps.
 
 Costs: a step is a few interval evaluations of ``F`` (step 1), two runs of the series recurrences of
-order ``m`` and ``m + 1`` (point and box) and one log-norm. In coordinates where every component has the
-same variance (rings, point clouds) a component costs one series product per order (its ``exp``); where
+order ``m`` and ``m + 1`` (point and box) and one log-norm (in more than three coordinates after the exponents
+are enclosed again, centred in time). In coordinates where every component has the same variance (rings, point
+clouds) a component costs one series product per order (its ``exp``); where
 the variances differ, two per component and coordinate, plus one per distinct variance for ``1/v``; those loops
 run in SIMD lanes over the coordinates and variances (the scratch holds coefficient ``n`` of every row contiguously;
 each lane performs the scalar operations, :func:`_lanes_conv`). The
