@@ -695,9 +695,7 @@ def _exponents(n, star, active, means, vidx, lwd, shared, unshared, centred, LO,
                 pl, ph = imul(LO[0, m2 + i], HI[0, m2 + i], Q0L[i], Q0H[i])
                 ll, lh = isub(ll, lh, 0.5 * pl, 0.5 * ph)
         if centred:  # the intersection with the enclosure centred in time (:func:`_centred_exponents`)
-            cl, ch = LO[0, off[R_LCEN] + c], HI[0, off[R_LCEN] + c]
-            ll = cl if cl > ll else ll  # a NaN bound compares false and is not taken
-            lh = ch if ch < lh else lh
+            ll, lh = _tighter(ll, lh, LO[0, off[R_LCEN] + c], HI[0, off[R_LCEN] + c])
         rL, rU = off[R_L] + c, off[R_U] + c
         LO[n, rL], HI[n, rL] = ll, lh
         if n == 0:
@@ -818,6 +816,22 @@ def _constants(star, means, vidx, lams, unshared, LO, HI, off, vec):
     vec[V_KEY, 4] = star + 1
 
 
+@device_function(inline=True)
+def _some_unshared(shared):
+    """Whether some coordinate has components of different variances (``shared[i] < 0``)."""
+    for i in range(shared.shape[0]):
+        if shared[i] < 0:
+            return True
+    return False
+
+
+@device_function(inline=True)
+def _tighter(al, ah, bl, bh):
+    """The intersection of two enclosures ``[al, ah]`` and ``[bl, bh]`` of one number, endpoint by endpoint; a NaN
+    bound of the second compares false and is not taken."""
+    return (bl if bl > al else al), (bh if bh < ah else ah)
+
+
 @device_function
 def _series(order, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask, centre=False):
     """Taylor coefficients ``1 .. order`` of the solution through ``(Y[:, 0], t)``, ``t`` in ``[tl, th]``.
@@ -829,9 +843,7 @@ def _series(order, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO,
     """
     K, k = means.shape
     _variance_mask(star, active, vidx, shared, gj, jmask)
-    unshared = False  # some coordinate where the components' variances differ
-    for i in range(k):
-        unshared = unshared or shared[i] < 0
+    unshared = _some_unshared(shared)
     _constants(star, means, vidx, lams, unshared, LO, HI, off, vec)
     for n in range(order):
         _time_series(n, lams, jmask, LO, HI, off, tl, th, vec, int(vec[V_IB, star]), k)
@@ -876,17 +888,12 @@ def _recentre_exponents(th, star, active, means, vidx, lams, lwd, shared, jmask,
     ``centre=True`` leaves them, for the log-norm and the pruning; the drift rows stay the plain call's (a valid, wider
     enclosure). Costs about a plain order-1 series, half a centred one (``docs/performance.md``). False where ``Z``
     is not finite."""
-    K, k = means.shape
-    unshared = False
-    for i in range(k):
-        unshared = unshared or shared[i] < 0
-    _centred_exponents(th, star, active, means, vidx, lams, lwd, jmask, unshared, LO, HI, off, vec)
-    for c in range(K):
+    _centred_exponents(th, star, active, means, vidx, lams, lwd, jmask, _some_unshared(shared), LO, HI, off, vec)
+    for c in range(means.shape[0]):
         if c == star or active[c] == 0:
             continue
         rl, rc = off[R_L] + c, off[R_LCEN] + c
-        ll = LO[0, rc] if LO[0, rc] > LO[0, rl] else LO[0, rl]  # as in _exponents: a NaN bound is not taken
-        lh = HI[0, rc] if HI[0, rc] < HI[0, rl] else HI[0, rl]
+        ll, lh = _tighter(LO[0, rl], HI[0, rl], LO[0, rc], HI[0, rc])
         LO[0, rl], HI[0, rl] = ll, lh
         LO[0, off[R_U] + c], HI[0, off[R_U] + c] = exp_bounds(ll, lh)
     return _normaliser(0, star, active, LO, HI, off)
@@ -1042,14 +1049,12 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
     total_lo = 0.0  # sum_c u_c^lo, rounded down
     for c in range(K):
         total_lo = next_down(total_lo + _u_bounds(c, star, LO, HI, off)[0])
+    rest = 0.0  # sum_{c != *} r_c^hi: the centre G_* of _affine_spread only pays where * holds most of the posterior
     for c in range(K):
         u_lo, u_hi = _u_bounds(c, star, LO, HI, off)
         others = max(0.0, next_down(total_lo - u_lo))  # <= sum_{d != c} u_d
         # r_c = u_c / (u_c + sum_{d != c} u_d) grows with u_c and falls with the others
         vec[V_RH, c] = min(1.0, next_up(u_hi / z_lo), next_up(u_hi / next_down(u_hi + others)))
-    # sum_{c != *} r_c^hi: the centre G_* of _affine_spread only pays where * holds most of the posterior
-    rest = 0.0
-    for c in range(K):
         if c != star:
             rest += vec[V_RH, c]
     trace = 0.0
