@@ -110,11 +110,12 @@ def default_order(tol_local_relative: float, model: FastModel | None = None) -> 
 
     Where ``model`` has per-component variances in more than three coordinates
     (:attr:`~.fast_enclosure.FastModel.box_limited`), the remainder over the a-priori box, not the point
-    series, limits the steps, and an order buys less step length than it costs: 0.7 of an order per
-    digit there, 0.9 elsewhere (the fastest on the benchmarks' targets: ``docs/performance.md``).
+    series, limits the steps: one order per digit less two there, 0.9 of an order per digit elsewhere (the
+    fastest on the benchmarks' targets, measured from tolerances ``5e-5`` to ``1e-10``: ``docs/performance.md``).
     """
-    per_digit = 0.7 if model is not None and model.box_limited else 0.9
-    return int(min(20, max(6, round(per_digit * -math.log10(tol_local_relative)))))
+    digits = -math.log10(tol_local_relative)
+    order = digits - 2.0 if model is not None and model.box_limited else 0.9 * digits
+    return int(min(20, max(6, round(order))))
 
 
 def enclose_flows(
