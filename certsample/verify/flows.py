@@ -111,7 +111,7 @@ def default_order(tol_local_relative: float, model: FastModel | None = None) -> 
     Where ``model`` has per-component variances in more than three coordinates
     (:attr:`~.fast_enclosure.FastModel.box_limited`), the remainder over the a-priori box, not the point
     series, limits the steps: one order per digit less two there, 0.9 of an order per digit elsewhere (the
-    fastest on the benchmarks' targets, measured from tolerances ``5e-5`` to ``1e-10``: ``docs/performance.md``).
+    fastest on the benchmarks' targets at the tolerances certify and the benchmarks ask for: ``docs/performance.md``).
     """
     digits = -math.log10(tol_local_relative)
     order = digits - 2.0 if model is not None and model.box_limited else 0.9 * digits
