@@ -318,6 +318,23 @@ def _lanes_conv(LO, HI, ra, rb, n, count, vec, dst):
 
 
 @device_function
+def _lanes_conv_from(LO, HI, ra, rb, n, first, weighted, count, vec, dst):
+    """Lanes ``r < count``: ``_conv_from(LO, HI, ra + r, rb + r, n, first, weighted)`` into column ``n`` of row ``dst
+    + r``: per lane the operations of :func:`_conv_from` in its order (the weight, the four products, the sums, then
+    :func:`_dot_bound` with ``terms = 2 (n + 1)``), so its result to the bit and the proof there lane by lane."""
+    SL, SH, AL, AH = _lanes_zero(vec, count)
+    for j in range(first, n + 1):
+        A0, A1 = LO[j, ra : ra + count], HI[j, ra : ra + count]
+        B0, B1 = LO[n - j, rb : rb + count], HI[n - j, rb : rb + count]
+        w = float(j) if weighted else 1.0
+        for r in range(count):
+            a0 = A0[r] * w if weighted else A0[r]
+            a1 = A1[r] * w if weighted else A1[r]
+            SL[r], SH[r], AL[r], AH[r] = _add_product(a0, a1, B0[r], B1[r], SL[r], SH[r], AL[r], AH[r])
+    _lanes_bound(LO, HI, n, count, vec, dst, 2 * (n + 1))
+
+
+@device_function
 def _lanes_conv_scalar(LO, HI, rs, rv, scalar_first, n, first, terms, count, vec, dst):
     """Lanes ``r < count``: the product of the one series in row ``rs`` with the series in rows ``rv + r``, summed
     over ``j`` from ``first`` to ``n``, bounded with ``terms`` terms, into column ``n`` of row ``dst + r``.
@@ -658,6 +675,7 @@ def _exponents(n, star, active, means, vidx, lwd, shared, unshared, centred, LO,
     QL, QH = LO[n, off[R_Q] : off[R_Q] + k], HI[n, off[R_Q] : off[R_Q] + k]
     Q0L, Q0H = LO[n, off[R_Q0] : off[R_Q0] + k], HI[n, off[R_Q0] : off[R_Q0] + k]
     VS = vidx[star]
+    first, last = K, -1
     for c in range(K):
         if c == star or active[c] == 0:
             continue
@@ -701,10 +719,18 @@ def _exponents(n, star, active, means, vidx, lwd, shared, unshared, centred, LO,
         if n == 0:
             # an infinite bound (l - l_* > 709 somewhere on a box) is stored as is: _series then fails
             LO[0, rU], HI[0, rU] = exp_bounds(ll, lh)
-        else:
-            # u' = u l': u_n = (1/n) sum_{q=1}^n q l_q u_{n-q}
-            sl, sh = _conv_from(LO, HI, rL, rU, n, 1, True)
-            LO[n, rU], HI[n, rU] = idiv_pos(sl, sh, float(n))
+        first = min(first, c)
+        last = c
+    if n == 0 or last < first:
+        return
+    # u' = u l': u_n = (1/n) sum_{q=1}^n q l_q u_{n-q}, for the components from the first active to the last in SIMD
+    # lanes (the rows between, of * and of pruned components, are written and never read)
+    count = last - first + 1
+    rL, rU = off[R_L] + first, off[R_U] + first
+    _lanes_conv_from(LO, HI, rL, rU, n, 1, True, count, vec, rU)
+    UL, UH = LO[n, rU : rU + count], HI[n, rU : rU + count]
+    for r in range(count):
+        UL[r], UH[r] = idiv_pos(UL[r], UH[r], float(n))
 
 
 @device_function(inline=True)
