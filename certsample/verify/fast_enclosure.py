@@ -670,67 +670,103 @@ def _exponents(n, star, active, means, vidx, lwd, shared, unshared, centred, LO,
     coordinate is shared the terms are added one by one with outward rounding.
     """
     K, k = means.shape
+    first, last = _active_span(star, active)
+    if last < first:
+        return
+    if unshared:
+        _unshared_exponents(n, star, active, vidx, shared, centred, LO, HI, off, vec)
+    else:
+        _shared_exponents(n, star, first, last, lwd, k, centred, LO, HI, off)
+    rL, rU = off[R_L], off[R_U]
+    if n == 0:
+        for c in range(first, last + 1):
+            if c != star and active[c] != 0:
+                # an infinite bound (l - l_* > 709 somewhere on a box) is stored as is: _series then fails
+                LO[0, rU + c], HI[0, rU + c] = exp_bounds(LO[0, rL + c], HI[0, rL + c])
+        return
+    # u' = u l': u_n = (1/n) sum_{q=1}^n q l_q u_{n-q}, for the components from the first active to the last in SIMD
+    # lanes (the rows between, of * and of pruned components, are written and never read)
+    count = last - first + 1
+    _lanes_conv_from(LO, HI, rL + first, rU + first, n, 1, True, count, vec, rU + first)
+    UL, UH = LO[n, rU + first : rU + first + count], HI[n, rU + first : rU + first + count]
+    for r in range(count):
+        UL[r], UH[r] = idiv_pos(UL[r], UH[r], float(n))
+
+
+@device_function(inline=True)
+def _active_span(star, active):
+    """The first and last active component other than ``*`` (``last < first`` for none)."""
+    first, last = active.shape[0], -1
+    for c in range(active.shape[0]):
+        if c != star and active[c] != 0:
+            first = min(first, c)
+            last = c
+    return first, last
+
+
+@device_function
+def _shared_exponents(n, star, first, last, lwd, k, centred, LO, HI, off):
+    """Coefficient ``n`` of ``l_c - l_*`` where every coordinate is shared, for the components ``first .. last``
+    in SIMD lanes: per lane the terms ``dmu_i Q_i`` and ``dmu_i^2 Q0_i / 2`` added one by one with outward rounding,
+    in the order of the coordinates (the rows of ``*`` and of pruned components between are written and never
+    read)."""
+    count = last - first + 1
+    rL, m0, m2 = off[R_L] + first, off[R_DMU] + first * k, off[R_DMU2] + first * k
+    LL, LH = LO[n, rL : rL + count], HI[n, rL : rL + count]
+    for r in range(count):
+        LL[r], LH[r] = (lwd[first + r, star, 0], lwd[first + r, star, 1]) if n == 0 else (0.0, 0.0)
+    for i in range(k):
+        ql, qh = LO[n, off[R_Q] + i], HI[n, off[R_Q] + i]
+        q0l, q0h = LO[n, off[R_Q0] + i], HI[n, off[R_Q0] + i]
+        for r in range(count):
+            pl, ph = imul(LO[0, m0 + r * k + i], HI[0, m0 + r * k + i], ql, qh)
+            ll, lh = iadd(LL[r], LH[r], pl, ph)
+            pl, ph = imul(LO[0, m2 + r * k + i], HI[0, m2 + r * k + i], q0l, q0h)
+            LL[r], LH[r] = isub(ll, lh, 0.5 * pl, 0.5 * ph)
+    if centred:  # the intersection with the enclosure centred in time (:func:`_centred_exponents`)
+        rc = off[R_LCEN] + first
+        for r in range(count):
+            LL[r], LH[r] = _tighter(LL[r], LH[r], LO[0, rc + r], HI[0, rc + r])
+
+
+@device_function
+def _unshared_exponents(n, star, active, vidx, shared, centred, LO, HI, off, vec):
+    """Coefficient ``n`` of ``l_c - l_*`` for the active ``c != *`` where some variances differ: per component the
+    ``k`` bracketed terms in SIMD lanes over the coordinates, summed once (:func:`_row_sum`)."""
+    K, k = vidx.shape
     rt = off[R_T]
     TL, TH = LO[n, rt : rt + k], HI[n, rt : rt + k]
     QL, QH = LO[n, off[R_Q] : off[R_Q] + k], HI[n, off[R_Q] : off[R_Q] + k]
     Q0L, Q0H = LO[n, off[R_Q0] : off[R_Q0] + k], HI[n, off[R_Q0] : off[R_Q0] + k]
     VS = vidx[star]
-    first, last = K, -1
     for c in range(K):
         if c == star or active[c] == 0:
             continue
-        if n == 0 and unshared:  # the weights and log-variance terms, from :func:`_exponent_constants`
-            ll, lh = LO[0, off[R_LC] + c], HI[0, off[R_LC] + c]
-        elif n == 0:
-            ll, lh = lwd[c, star, 0], lwd[c, star, 1]
-        else:
-            ll, lh = 0.0, 0.0
+        # the weights and log-variance terms at order 0, from :func:`_exponent_constants`
+        ll, lh = (LO[0, off[R_LC] + c], HI[0, off[R_LC] + c]) if n == 0 else (0.0, 0.0)
         m0, m2 = off[R_DMU] + c * k, off[R_DMU2] + c * k
-        if unshared:
-            # the k terms in SIMD lanes, then their sum bounded once (see the docstring)
-            d0 = off[R_DINV] + c * k
-            _lanes_conv(LO, HI, d0, off[R_B] + c * k, n, k, vec, rt)
-            DML, DMH, D2L, D2H = LO[0, m0 : m0 + k], HI[0, m0 : m0 + k], LO[0, m2 : m2 + k], HI[0, m2 : m2 + k]
-            DPL, DPH = LO[max(n - 1, 0), d0 : d0 + k], HI[max(n - 1, 0), d0 : d0 + k]
-            VC = vidx[c]
-            for i in range(k):
-                pl, ph = imul(DML[i], DMH[i], QL[i], QH[i])
-                ql, qh = imul(D2L[i], D2H[i], Q0L[i], Q0H[i])
-                xl, xh = isub(pl, ph, 0.5 * ql, 0.5 * qh)
-                yl, yh = iadd(xl, xh, TL[i], TH[i])
-                if n > 0:  # - (log v_c - log v_*)_n / 2 = D_{n-1} / n
-                    gl, gh = idiv_pos(DPL[i], DPH[i], float(n))
-                    yl, yh = iadd(yl, yh, gl, gh)
-                differs = shared[i] < 0 and VC[i] != VS[i]
-                TL[i] = yl if differs else xl
-                TH[i] = yh if differs else xh
-            pl, ph = _row_sum(TL, TH, k)
-            ll, lh = iadd(ll, lh, pl, ph)
-        else:
-            for i in range(k):
-                pl, ph = imul(LO[0, m0 + i], HI[0, m0 + i], QL[i], QH[i])
-                ll, lh = iadd(ll, lh, pl, ph)
-                pl, ph = imul(LO[0, m2 + i], HI[0, m2 + i], Q0L[i], Q0H[i])
-                ll, lh = isub(ll, lh, 0.5 * pl, 0.5 * ph)
+        # the k terms in SIMD lanes, then their sum bounded once (see :func:`_exponents`)
+        d0 = off[R_DINV] + c * k
+        _lanes_conv(LO, HI, d0, off[R_B] + c * k, n, k, vec, rt)
+        DML, DMH, D2L, D2H = LO[0, m0 : m0 + k], HI[0, m0 : m0 + k], LO[0, m2 : m2 + k], HI[0, m2 : m2 + k]
+        DPL, DPH = LO[max(n - 1, 0), d0 : d0 + k], HI[max(n - 1, 0), d0 : d0 + k]
+        VC = vidx[c]
+        for i in range(k):
+            pl, ph = imul(DML[i], DMH[i], QL[i], QH[i])
+            ql, qh = imul(D2L[i], D2H[i], Q0L[i], Q0H[i])
+            xl, xh = isub(pl, ph, 0.5 * ql, 0.5 * qh)
+            yl, yh = iadd(xl, xh, TL[i], TH[i])
+            if n > 0:  # - (log v_c - log v_*)_n / 2 = D_{n-1} / n
+                gl, gh = idiv_pos(DPL[i], DPH[i], float(n))
+                yl, yh = iadd(yl, yh, gl, gh)
+            differs = shared[i] < 0 and VC[i] != VS[i]
+            TL[i] = yl if differs else xl
+            TH[i] = yh if differs else xh
+        pl, ph = _row_sum(TL, TH, k)
+        ll, lh = iadd(ll, lh, pl, ph)
         if centred:  # the intersection with the enclosure centred in time (:func:`_centred_exponents`)
             ll, lh = _tighter(ll, lh, LO[0, off[R_LCEN] + c], HI[0, off[R_LCEN] + c])
-        rL, rU = off[R_L] + c, off[R_U] + c
-        LO[n, rL], HI[n, rL] = ll, lh
-        if n == 0:
-            # an infinite bound (l - l_* > 709 somewhere on a box) is stored as is: _series then fails
-            LO[0, rU], HI[0, rU] = exp_bounds(ll, lh)
-        first = min(first, c)
-        last = c
-    if n == 0 or last < first:
-        return
-    # u' = u l': u_n = (1/n) sum_{q=1}^n q l_q u_{n-q}, for the components from the first active to the last in SIMD
-    # lanes (the rows between, of * and of pruned components, are written and never read)
-    count = last - first + 1
-    rL, rU = off[R_L] + first, off[R_U] + first
-    _lanes_conv_from(LO, HI, rL, rU, n, 1, True, count, vec, rU)
-    UL, UH = LO[n, rU : rU + count], HI[n, rU : rU + count]
-    for r in range(count):
-        UL[r], UH[r] = idiv_pos(UL[r], UH[r], float(n))
+        LO[n, off[R_L] + c], HI[n, off[R_L] + c] = ll, lh
 
 
 @device_function(inline=True)
