@@ -926,12 +926,18 @@ def _series(order, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO,
 @device_function
 def _normaliser(n, star, active, LO, HI, off):
     """Coefficient ``n`` of ``Z = 1 + sum_{c != *} u_c`` (the active components) and of ``R = 1 / Z``, from the ``u``
-    rows up to ``n`` and ``R`` below ``n``; False where ``Z`` is not finite."""
-    rz, rr = off[R_Z], off[R_R]
-    zl, zh = (1.0, 1.0) if n == 0 else (0.0, 0.0)
+    rows up to ``n`` and ``R`` below ``n``; False where ``Z`` is not finite. The sum is accumulated in round-to-nearest
+    and bounded once (:func:`_sum_bound`)."""
+    rz, rr, ru = off[R_Z], off[R_R], off[R_U]
+    sl, sh = (1.0, 1.0) if n == 0 else (0.0, 0.0)
+    al, ah = abs(sl), abs(sh)
     for c in range(active.shape[0]):
         if c != star and active[c] != 0:
-            zl, zh = iadd(zl, zh, LO[n, off[R_U] + c], HI[n, off[R_U] + c])
+            sl += LO[n, ru + c]
+            sh += HI[n, ru + c]
+            al += abs(sl)
+            ah += abs(sh)
+    zl, zh = _sum_bound(sl, sh, al, ah)
     if not (math.isfinite(zl) and math.isfinite(zh)):
         return False
     LO[n, rz], HI[n, rz] = zl, zh
@@ -1012,13 +1018,15 @@ def _drift(n, star, active, means, vidx, lams, shared, gj, unshared, LO, HI, off
         g = shared[i]
         if g >= 0:
             rm, rv, j = off[R_MM] + i, off[R_V] + i, gj[g]
-            ml, mh = 0.0, 0.0
+            # sum_c dmu_{c,i} u_c: a dot product bounded a posteriori (:func:`_conv`)
+            sl, sh, al, ah, terms = 0.0, 0.0, 0.0, 0.0, 0
             for c in range(K):
                 if c != star and active[c] != 0:
                     row = off[R_DMU] + c * k + i
-                    pl, ph = imul(LO[0, row], HI[0, row], LO[n, off[R_U] + c], HI[n, off[R_U] + c])
-                    ml, mh = iadd(ml, mh, pl, ph)
-            LO[n, rm], HI[n, rm] = ml, mh
+                    a0, a1, b0, b1 = LO[0, row], HI[0, row], LO[n, off[R_U] + c], HI[n, off[R_U] + c]
+                    sl, sh, al, ah = _add_product(a0, a1, b0, b1, sl, sh, al, ah)
+                    terms += 1
+            LO[n, rm], HI[n, rm] = _dot_bound(sl, sh, al, ah, terms)
             vl, vh = _conv(LO, HI, rm, off[R_R], n)
             if n == 0:
                 vl, vh = iadd(vl, vh, means[star, i], means[star, i])
