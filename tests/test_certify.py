@@ -353,6 +353,23 @@ def test_every_particle_of_a_run_is_proved_and_the_certificate_states_the_coupli
     assert few.particles_checked == 20 and not any(k.startswith("every particle") for k in few.population)
 
 
+def test_a_verifier_enclosing_in_several_calls_holds_the_enclosures_of_one_call():
+    from certsample.verify.flows import enclose_flows
+    from certsample.verify.verifier import Verifier
+
+    x0 = SMALL_RING.law_at(2.0).sample(40, seed=4)
+    verifier = Verifier(SMALL_RING, x0, 2.0, 0.1, 1e-6, 1, lambda line: None)
+    expected = 0
+    for m in (3, 3, 20, 40, 10):  # the first m are enclosed; a smaller m than before encloses nothing more
+        verifier.ensure(m)
+        expected = max(expected, m)
+        assert verifier.count == expected
+    assert verifier.count == 40 and len(verifier.radii) == len(verifier.methods) == len(verifier.steps) == 40
+    whole = enclose_flows(SMALL_RING, x0, 2.0, 0.1, tol=1e-6, fallback="failed")
+    assert np.array_equal(verifier.centers, whole.centers) and np.array_equal(verifier.radii, whole.radii)
+    assert list(verifier.methods) == list(whole.method) and np.array_equal(verifier.steps, whole.steps)
+
+
 def test_particles_that_cannot_be_enclosed_count_as_unbounded_and_the_tuning_skips_them(monkeypatch):
     """A particle whose exact trajectory no enclosure reaches (radius inf: ``enclose_flows(fallback='failed')`` on a
     box-limited model) is not a proved error: it keeps the verdict from PASS, the certificate counts it, claims no

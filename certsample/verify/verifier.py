@@ -58,17 +58,38 @@ class Verifier:
     def __init__(self, target, x0, T, delta, tol, workers, log, client=None):
         self.target, self.x0, self.T, self.delta, self.tol = target, x0, T, delta, tol
         self.workers, self.log, self.client = workers, log, client
-        self.centers = np.empty((0, x0.shape[1]))
-        self.radii = np.empty(0)
-        self.methods = np.empty(0, dtype="<U7")
-        self.steps = np.empty(0, dtype=np.int64)
+        self._centers = np.empty((0, x0.shape[1]))
+        self._radii = np.empty(0)
+        self._methods = np.empty(0, dtype="<U7")
+        self._steps = np.empty(0, dtype=np.int64)
+        self._count = 0
         self.seconds = 0.0
         self._last_log = -float("inf")
 
     @property
     def count(self) -> int:
         """Start points enclosed so far (always the first ones)."""
-        return len(self.radii)
+        return self._count
+
+    @property
+    def centers(self) -> np.ndarray:
+        """``(count, d)`` centers of the enclosures so far."""
+        return self._centers[: self._count]
+
+    @property
+    def radii(self) -> np.ndarray:
+        """Their proved radii (``inf`` where no enclosure reached)."""
+        return self._radii[: self._count]
+
+    @property
+    def methods(self) -> np.ndarray:
+        """``'float64'``, ``'arb'`` or ``'failed'`` per enclosure."""
+        return self._methods[: self._count]
+
+    @property
+    def steps(self) -> np.ndarray:
+        """Steps per enclosure."""
+        return self._steps[: self._count]
 
     @property
     def enclosures(self) -> list:
@@ -86,6 +107,7 @@ class Verifier:
             return
         if first == 0:  # compile (or load) the kernels here, untimed, so that forked workers inherit them
             enclose_shard(self.target, self.x0[:1], self.T, self.delta, 1e-3)
+        self._reserve(m)
         start = time.perf_counter()
         size = min(SHARD, max(MIN_SHARD, -(-(m - first) // self.workers)))
         bounds = [(a, min(a + size, m)) for a in range(first, m, size)]
@@ -117,13 +139,22 @@ class Verifier:
         """Wall seconds per enclosure so far (the workers running together), compilation excluded."""
         return self.seconds / max(self.count, 1)
 
+    def _reserve(self, m):
+        """Room for ``m`` enclosures, the ones so far kept (one copy per :meth:`ensure`, not one per shard)."""
+        if m <= len(self._radii):
+            return
+        done = self._count
+        for name in ("_centers", "_radii", "_methods", "_steps"):
+            old = getattr(self, name)
+            grown = np.empty((m,) + old.shape[1:], dtype=old.dtype)
+            grown[:done] = old[:done]
+            setattr(self, name, grown)
+
     def _add(self, shard, start, first, goal):
         centers, radii, methods, steps = shard
-        self.centers = np.concatenate([self.centers, centers])
-        self.radii = np.concatenate([self.radii, radii])
-        self.methods = np.concatenate([self.methods, methods])
-        self.steps = np.concatenate([self.steps, steps])
-        done = self.count
+        a, b = self._count, self._count + len(radii)
+        self._centers[a:b], self._radii[a:b], self._methods[a:b], self._steps[a:b] = centers, radii, methods, steps
+        self._count = done = b
         now = time.perf_counter()
         if done < goal and now - self._last_log < LOG_EVERY:
             return
