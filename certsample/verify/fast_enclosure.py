@@ -71,11 +71,11 @@ t`` validates, when a quantity is not finite, or after ``max_steps`` steps.
 Costs: a step is a few interval evaluations of ``F`` (step 1), two runs of the series recurrences of
 order ``m`` and ``m + 1`` (point and box) and one log-norm (in more than three coordinates after the exponents
 are enclosed again, centred in time). In coordinates where every component has the same variance (rings, point
-clouds) a component costs one series product per order (its ``exp``); where
-the variances differ, two per component and coordinate, plus one per distinct variance for ``1/v``; those loops
-run in SIMD lanes over the coordinates and variances (the scratch holds coefficient ``n`` of every row contiguously;
-each lane performs the scalar operations, :func:`_lanes_conv`). The
-step count follows the radius of convergence, which shrinks like ``t`` near ``delta``, and, in many
+clouds) a component costs one series product per order (its ``exp``); where the variances differ, two per component
+and coordinate, plus one per distinct variance for ``1/v``. Those loops run in SIMD lanes: over the components for
+the exponentials (and the exponents in shared coordinates), over the coordinates and variances for the rest (the
+scratch holds coefficient ``n`` of every row contiguously; each lane performs the scalar operations in their order,
+:func:`_lanes_conv`, :func:`_lanes_conv_from`). The step count follows the radius of convergence, which shrinks like ``t`` near ``delta``, and, in many
 dimensions, the overestimation of the box series (interval widths add over coordinates). Measured
 throughput is in ``docs/performance.md``.
 
@@ -186,6 +186,11 @@ TARGET = 0.25
 #: power iterations for the weights of :func:`_collatz_wielandt`, and the least weight relative to the largest
 POWER_ITERATIONS = 12
 WEIGHT_FLOOR = 1e-8
+#: up to this many coordinates the kernels skip the work whose benefit grows with the coordinate count: the Gram-matrix
+#: bound of the log-norm (the trace is then within this factor of ``lambda_max``) and the exponents centred in time
+#: (the time interval's width is paid once per coordinate); above it with as many coordinates whose variances differ,
+#: the box series limits the steps (:attr:`FastModel.box_limited`)
+FEW_COORDINATES = 3
 N_OUT = 8  # out[p]: radius, steps, status, failure time, failure step, failure radius E, last h, attempts
 U_HALF = 1.1102230246251565e-16  # u = 2^-53
 
@@ -1078,7 +1083,7 @@ def _box_log_norm(th, star, active, means, vidx, lams, lwd, shared, gj, jmask, L
     """Step 3 after a validated a-priori box (every component active): :func:`_log_norm`, in more than three
     coordinates from the order-0 rows recentred in time (:func:`_recentre_exponents`; they tighten it where the
     weights are mixed, and the pruning that reads them next); inf where they are not finite."""
-    if means.shape[1] > 3 and not _recentre_exponents(
+    if means.shape[1] > FEW_COORDINATES and not _recentre_exponents(
         th, star, active, means, vidx, lams, lwd, shared, jmask, LO, HI, off, vec
     ):
         return math.inf
@@ -1128,7 +1133,7 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
         if c != star:
             rest += vec[V_RH, c]
     trace = 0.0
-    rx = off[R_X]  # x_{c,i} (where k > 3) at row rx + i K + c: the K components of a coordinate contiguous
+    rx = off[R_X]  # x_{c,i} (k > FEW_COORDINATES) at row rx + i K + c: the K components of a coordinate contiguous
     for c in range(K):  # the midpoint responsibilities
         vec[V_HN, c] = 1.0 / z_mid if c == star else 0.5 * (LO[0, off[R_U] + c] + HI[0, off[R_U] + c]) / z_mid
     for i in range(k):
@@ -1157,12 +1162,12 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
                 weighted, largest = affine, affine
                 for c in range(K):
                     vec[V_FL, c], vec[V_FH, c] = vec[V_SL, c], vec[V_SH, c]
-        if k > 3:
+        if k > FEW_COORDINATES:
             for c in range(K):
                 LO[0, rx + i * K + c], HI[0, rx + i * K + c] = vec[V_FL, c], vec[V_FH, c]
         trace = next_up(trace + min(weighted, largest))
     gram = math.inf
-    if k > 3:  # with few coordinates the trace is within a factor k of lambda_max: not worth K^2 products
+    if k > FEW_COORDINATES:  # the trace is within a factor k of lambda_max: not worth K^2 products
         for c in range(K):
             vec[V_RH, c] = next_up(math.sqrt(vec[V_RH, c]))  # now sqrt(r_c) bounded above
         RH = vec[V_RH, :K]
@@ -1379,7 +1384,10 @@ def _taylor_step(order, h_lo, h_hi, tl, th, star, active, means, vidx, lams, lwd
     k = means.shape[1]
     _set_start(V_YL, V_YH, LO, HI, off, vec, k)
     # in few coordinates the time interval costs the plain evaluation little: centring would not pay
-    if not _series(order + 1, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask, k > 3):
+    centred = k > FEW_COORDINATES
+    if not _series(
+        order + 1, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask, centred
+    ):
         return math.inf, math.inf
     power = 1.0
     for _ in range(order + 1):
@@ -1694,7 +1702,7 @@ class FastModel:
     def box_limited(self) -> bool:
         """Per-component variances in more than three coordinates: there the series over the a-priori box
         widens fastest with the step (interval widths add over the coordinates) and limits it."""
-        return bool(self.means.shape[1] > 3 and np.sum(self.shared < 0) > 3)
+        return bool(self.means.shape[1] > FEW_COORDINATES and np.sum(self.shared < 0) > FEW_COORDINATES)
 
     @property
     def arrays(self) -> tuple:
@@ -1714,7 +1722,7 @@ class FastModel:
         sizes[R_L] = sizes[R_U] = K
         sizes[R_DINV] = sizes[R_B] = K * k if unshared else 0
         # column 0: the log-norm's x_{c,i}; column 1: its K x K bound matrix (HI) and weights (LO, 2K entries)
-        sizes[R_X] = K * max(k, K) if k > 3 else 0
+        sizes[R_X] = K * max(k, K) if k > FEW_COORDINATES else 0
         sizes[R_DMU] = sizes[R_DMU2] = sizes[R_M2] = K * k
         sizes[R_LM1] = J
         sizes[R_AINVS] = sizes[R_T] = k
