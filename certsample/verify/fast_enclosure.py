@@ -75,9 +75,9 @@ clouds) a component costs one series product per order (its ``exp``); where the 
 and coordinate, plus one per distinct variance for ``1/v``. Those loops run in SIMD lanes: over the components for
 the exponentials (and the exponents in shared coordinates), over the coordinates and variances for the rest (the
 scratch holds coefficient ``n`` of every row contiguously; each lane performs the scalar operations in their order,
-:func:`_lanes_conv`, :func:`_lanes_conv_from`). The step count follows the radius of convergence, which shrinks like ``t`` near ``delta``, and, in many
-dimensions, the overestimation of the box series (interval widths add over coordinates). Measured
-throughput is in ``docs/performance.md``.
+:func:`_lanes_conv`, :func:`_lanes_conv_from`). The step count follows the radius of convergence, which shrinks like
+``t`` near ``delta``, and, in many dimensions, the overestimation of the box series (interval widths add over
+coordinates). Measured throughput is in ``docs/performance.md``.
 
 References
 ----------
@@ -672,9 +672,9 @@ def _exponents(n, star, active, means, vidx, lwd, shared, unshared, centred, LO,
     Where some variances differ (``unshared``) the bracket is enclosed per coordinate in SIMD lanes (``x_i``, each
     operation an interval operation; the ``D B`` and ``D_{n-1} / n`` parts selected where ``i`` is not shared and
     ``v_c != v_*``), and the ``k`` intervals are summed once, bounded a posteriori by :func:`_sum_bound`. Where every
-    coordinate is shared the terms are added one by one with outward rounding.
+    coordinate is shared the terms are added one by one with outward rounding, in SIMD lanes over the components.
     """
-    K, k = means.shape
+    k = means.shape[1]
     first, last = _active_span(star, active)
     if last < first:
         return
@@ -1167,7 +1167,7 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
                 LO[0, rx + i * K + c], HI[0, rx + i * K + c] = vec[V_FL, c], vec[V_FH, c]
         trace = next_up(trace + min(weighted, largest))
     gram = math.inf
-    if k > FEW_COORDINATES:  # the trace is within a factor k of lambda_max: not worth K^2 products
+    if k > FEW_COORDINATES:  # with fewer, the trace is within a factor k of lambda_max: not worth K^2 products
         for c in range(K):
             vec[V_RH, c] = next_up(math.sqrt(vec[V_RH, c]))  # now sqrt(r_c) bounded above
         RH = vec[V_RH, :K]
