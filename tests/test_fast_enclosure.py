@@ -177,12 +177,16 @@ def test_fast_balls_contain_the_arb_centers_and_the_arb_balls_contain_the_fast_c
         assert np.linalg.norm(tight.centers[p] - arb[p].center) <= tight.radii[p] + arb[p].radius
 
 
-@pytest.mark.parametrize("name", ["separated", "four-dimensional"])
+@pytest.mark.parametrize("name", ["separated", "four-dimensional", "four-dimensional, one variance"])
 def test_pruned_components_and_the_gershgorin_log_norm_agree_with_arb(name):
     """Modes far apart (components are left out of the series near the end, with their bound) and k = 4
-    (the log-norm's Gershgorin bound on the components' Gram matrix), against the Arb path."""
+    (the log-norm's Gershgorin bound on the components' Gram matrix; with one variance, the exponents in lanes over
+    the components and centred in time), against the Arb path."""
     if name == "separated":
         target, T, delta, count = cs.gaussian_mixture([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0]], 0.3), 2.0, 0.02, 2
+    elif name == "four-dimensional, one variance":
+        means = [[1.0, 0.0, -0.5, 0.3], [-1.0, 0.5, 0.0, -0.2], [0.2, -0.8, 0.6, 0.1]]
+        target, T, delta, count = cs.gaussian_mixture(means, 0.3, [0.2, 0.5, 0.3]), 1.0, 0.2, 1
     else:
         target = cs.gaussian_mixture(
             [[1.0, 0.0, -0.5, 0.3], [-1.0, 0.5, 0.0, -0.2]], [[0.3, 0.6, 0.9, 0.5], [0.5, 0.4, 0.2, 0.7]]
