@@ -370,6 +370,13 @@ def _lanes_bound(LO, HI, n, count, vec, dst, terms):
         OH[r] = next_up(SH[r] + (k * AH[r] + 1e-300))
 
 
+@device_function(inline=True)
+def _variance(ml, mh, e2l, e2h):
+    """``v = 1 + (lam - 1) a^2`` from ``lam - 1`` in ``[ml, mh]`` and ``a^2`` in ``[e2l, e2h]``."""
+    pl, ph = imul(ml, mh, e2l, e2h)
+    return iadd(pl, ph, 1.0, 1.0)
+
+
 @device_function
 def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec, block, k):
     """Coefficient ``n`` of ``a``, ``a^2`` and, per variance ``lam_j``, of ``1/v`` and (where ``jmask[j] == 2``) of
@@ -404,8 +411,7 @@ def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec, block, k):
         if n == 0:
             el, eh = LO[0, re2], HI[0, re2]
             for j in range(J):
-                pl, ph = imul(ML[j], MH[j], el, eh)
-                vl, vh = iadd(pl, ph, 1.0, 1.0)
+                vl, vh = _variance(ML[j], MH[j], el, eh)
                 IL[j], IH[j] = idiv(1.0, 1.0, vl, vh)
                 GL[j], GH[j] = vl, vh  # v itself, for :func:`_exponent_constants`
                 pl, ph = imul(ML[j], MH[j], IL[j], IH[j])
@@ -523,8 +529,7 @@ def _centred_exponents(th, star, active, means, vidx, lams, lwd, jmask, unshared
     cj, ck, ri, rm = off[R_CJ], off[R_CK], off[R_INV], off[R_LM1]
     if vec[V_KEY, 6] != th:  # rho at A^, every variance
         for j in range(J):
-            ql, qh = imul(LO[0, rm + j], HI[0, rm + j], p2l, p2h)
-            vl, vh = iadd(ql, qh, 1.0, 1.0)
+            vl, vh = _variance(LO[0, rm + j], HI[0, rm + j], p2l, p2h)
             LO[0, cj + j], HI[0, cj + j] = idiv(1.0, 1.0, vl, vh)
         vec[V_KEY, 6] = th
     YL, YH = LO[0, off[R_Y] : off[R_Y] + k], HI[0, off[R_Y] : off[R_Y] + k]
