@@ -313,12 +313,7 @@ def _lanes_conv(LO, HI, ra, rb, n, count, vec, dst):
     from 0 to ``n``, then :func:`_dot_bound`), so its result is :func:`_conv`'s to the bit and the proof there
     applies lane by lane; the loop over lanes is innermost and free of calls, so it runs in SIMD lanes.
     """
-    SL, SH, AL, AH = _lanes_zero(vec, count)
-    for j in range(n + 1):
-        A0, A1 = LO[j, ra : ra + count], HI[j, ra : ra + count]
-        B0, B1 = LO[n - j, rb : rb + count], HI[n - j, rb : rb + count]
-        for r in range(count):
-            SL[r], SH[r], AL[r], AH[r] = _add_product(A0[r], A1[r], B0[r], B1[r], SL[r], SH[r], AL[r], AH[r])
+    _lanes_sums(LO, HI, ra, rb, n, 0, False, count, vec)
     _lanes_bound(LO, HI, n, count, vec, dst, n + 1)
 
 
@@ -327,6 +322,16 @@ def _lanes_conv_from(LO, HI, ra, rb, n, first, weighted, count, vec, dst):
     """Lanes ``r < count``: ``_conv_from(LO, HI, ra + r, rb + r, n, first, weighted)`` into column ``n`` of row ``dst
     + r``: per lane the operations of :func:`_conv_from` in its order (the weight, the four products, the sums, then
     :func:`_dot_bound` with ``terms = 2 (n + 1)``), so its result to the bit and the proof there lane by lane."""
+    _lanes_sums(LO, HI, ra, rb, n, first, weighted, count, vec)
+    _lanes_bound(LO, HI, n, count, vec, dst, 2 * (n + 1))
+
+
+@device_function(inline=True)
+def _lanes_sums(LO, HI, ra, rb, n, first, weighted, count, vec):
+    """The four sums of :func:`_conv_from` per lane ``r < count`` (rows ``ra + r``, ``rb + r``; ``j`` from ``first`` to
+    ``n``, term ``j`` weighted by ``j`` where ``weighted``) into the rows ``V_SL`` .. ``V_AH`` of the vector scratch,
+    before :func:`_lanes_bound`; the loop over lanes is innermost and free of calls (inlined with its arguments, so
+    the ``weighted`` branch folds away)."""
     SL, SH, AL, AH = _lanes_zero(vec, count)
     for j in range(first, n + 1):
         A0, A1 = LO[j, ra : ra + count], HI[j, ra : ra + count]
@@ -336,7 +341,6 @@ def _lanes_conv_from(LO, HI, ra, rb, n, first, weighted, count, vec, dst):
             a0 = A0[r] * w if weighted else A0[r]
             a1 = A1[r] * w if weighted else A1[r]
             SL[r], SH[r], AL[r], AH[r] = _add_product(a0, a1, B0[r], B1[r], SL[r], SH[r], AL[r], AH[r])
-    _lanes_bound(LO, HI, n, count, vec, dst, 2 * (n + 1))
 
 
 @device_function
