@@ -366,7 +366,8 @@ def test_error_bounds_bracket_the_distance_to_the_exact_image():
 
 
 def test_lane_convolutions_are_the_scalar_ones_to_the_bit():
-    """``_lanes_conv_from`` performs ``_conv_from``'s operations lane by lane, so its proof applies to each lane."""
+    """``_lanes_conv_from`` and ``_lanes_conv`` perform ``_conv_from``'s and ``_conv``'s operations lane by lane, so
+    their proofs apply to each lane."""
     order, lanes = 9, 11
     rows = 2 * lanes
     mid = RNG.normal(size=(order + 1, rows)) * 10.0 ** RNG.integers(-200, 3, size=(order + 1, rows))
@@ -375,6 +376,7 @@ def test_lane_convolutions_are_the_scalar_ones_to_the_bit():
     vec = np.zeros((fe.N_VEC_ROWS, lanes))
     scalar = compile_for(fe._conv_from, "cpu", nrt=False)
     lanes_conv = compile_for(fe._lanes_conv_from, "cpu", nrt=False)
+    plain, lanes_plain = compile_for(fe._conv, "cpu", nrt=False), compile_for(fe._lanes_conv, "cpu", nrt=False)
     for n in range(1, order + 1):
         for first, weighted in [(0, False), (1, False), (1, True)]:
             expected = [scalar(LO, HI, r, lanes + r, n, first, weighted) for r in range(lanes)]
@@ -383,6 +385,12 @@ def test_lane_convolutions_are_the_scalar_ones_to_the_bit():
             got = list(zip(L2[n, lanes:], H2[n, lanes:]))
             assert [(float(a), float(b)) for a, b in got] == [(float(a), float(b)) for a, b in expected]
             assert np.array_equal(L2[:n], LO[:n]) and np.array_equal(L2[n + 1 :], LO[n + 1 :])
+        expected = [plain(LO, HI, r, lanes + r, n) for r in range(lanes)]
+        L2, H2 = LO.copy(), HI.copy()
+        lanes_plain(L2, H2, 0, lanes, n, lanes, vec, lanes)
+        assert [(float(a), float(b)) for a, b in zip(L2[n, lanes:], H2[n, lanes:])] == [
+            (float(a), float(b)) for a, b in expected
+        ]
 
 
 def test_series_intervals_are_ordered_and_contain_the_drift_at_the_box_points():
