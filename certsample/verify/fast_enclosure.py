@@ -1057,7 +1057,7 @@ def _drift(n, star, active, means, vidx, lams, shared, gj, unshared, LO, HI, off
     return True
 
 
-@device_function
+@device_function(inline=True)
 def _g0(c, i, means, vidx, LO, HI, off):
     """``G_{c,i} = -(y_i - a mu_{c,i}) / v_{c,i}`` at order 0 (over the box of the last series call)."""
     pl, ph = imul(LO[0, off[R_A]], HI[0, off[R_A]], means[c, i], means[c, i])
@@ -1066,7 +1066,7 @@ def _g0(c, i, means, vidx, LO, HI, off):
     return -gh, -gl
 
 
-@device_function
+@device_function(inline=True)
 def _spread(c, i, centre, means, vidx, shared, gj, LO, HI, off):
     """``x_{c,i} = G_{c,i} - p_i`` over the box (order-0 rows): ``(a / v) (mu_{c,i} - pi_i)`` where coordinate ``i``
     has one variance (``p_i = -y_i / v + (a / v) pi_i``: the box width cancels), else ``G_{c,i} - p_i``."""
@@ -1290,6 +1290,9 @@ def _prune(h_hi, tol_local, star, active, means, vidx, shared, gj, LO, HI, off, 
     a component is left out when ``u_c (|H_c| + max |H|) h K`` is below a hundredth of the local tolerance.
     """
     K, k = means.shape
+    for i in range(k):  # G_* once per coordinate (rows V_SL, V_SH are free between the log-norm and the next series)
+        if shared[i] < 0:
+            vec[V_SL, i], vec[V_SH, i] = _g0(star, i, means, vidx, LO, HI, off)
     h_max = 0.0
     for c in range(K):
         if c == star:
@@ -1303,8 +1306,7 @@ def _prune(h_hi, tol_local, star, active, means, vidx, shared, gj, LO, HI, off, 
                 x = next_up(imag(dl, dh) * HI[0, off[R_AINV] + gj[g]])
             else:
                 gl, gh = _g0(c, i, means, vidx, LO, HI, off)
-                sl, sh = _g0(star, i, means, vidx, LO, HI, off)
-                dl, dh = isub(gl, gh, sl, sh)
+                dl, dh = isub(gl, gh, vec[V_SL, i], vec[V_SH, i])
                 x = imag(dl, dh)
             s = next_up(s + next_up(x * x))
         vec[V_HN, c] = next_up(math.sqrt(s))
