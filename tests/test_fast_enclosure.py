@@ -250,7 +250,9 @@ def test_the_log_norm_bounds_lambda_max_over_its_box_and_is_tight_where_one_comp
 
 def test_recentred_exponents_are_those_of_a_series_call_centred_in_time():
     """:func:`~.fast_enclosure._recentre_exponents` after a plain order-1 series leaves the order-0 rows of the
-    exponents, ``u``, ``Z`` and ``R`` exactly as the same series with ``centre=True`` does."""
+    exponents, ``u``, ``Z`` and ``R`` exactly as the same series with ``centre`` set does; and a series that then
+    takes those centred rows (``CENTRE_KEPT``, as the Taylor step after the log-norm) equals one that computes them,
+    every coefficient to the bit, also with a component pruned after the recentring."""
     rng = np.random.default_rng(6)
     target = cs.gaussian_mixture(rng.standard_normal((4, 5)), 0.2 + 0.8 * rng.random((4, 5)))
     model = fe.FastModel(target)
@@ -258,18 +260,25 @@ def test_recentred_exponents_are_those_of_a_series_call_centred_in_time():
     series = compile_for(fe._series, "cpu", nrt=False)
     recentre = compile_for(fe._recentre_exponents, "cpu", nrt=False)
     centre, t_lo, t_hi = 0.4 * rng.standard_normal(5), 1.2, 1.25
-    rows = []
+    rows, taylor = [], []
     for centred in (False, True):
-        LO, HI, off, vec, jmask, active = model.scratch(4, 1)
+        LO, HI, off, vec, jmask, active = model.scratch(6, 1)
         LO, HI, vec, jmask, active = LO[0], HI[0], vec[0], jmask[0], active[0]
         LO[0, off[fe.R_Y] : off[fe.R_Y] + 5], HI[0, off[fe.R_Y] : off[fe.R_Y] + 5] = centre - 0.03, centre + 0.03
-        assert series(1, t_lo, t_hi, 1, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask, centred)
+        arrays = (means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask)
+        assert series(1, t_lo, t_hi, 1, active, *arrays, fe.CENTRE * centred)
         if not centred:
             assert recentre(t_hi, 1, active, means, vidx, lams, lwd, shared, jmask, LO, HI, off, vec)
         pick = np.r_[off[fe.R_L] : off[fe.R_L] + 4, off[fe.R_U] : off[fe.R_U] + 4, off[fe.R_Z], off[fe.R_R]]
         rows.append((LO[0, pick].copy(), HI[0, pick].copy()))
+        # the Taylor step's series: rows kept from the recentring, or (the second pass) computed in the call
+        active[3] = 0
+        assert series(5, t_lo, t_hi, 1, active, *arrays, fe.CENTRE_KEPT if not centred else fe.CENTRE)
+        kept = np.r_[off[fe.R_Y] : off[fe.R_Y] + 5, off[fe.R_L] : off[fe.R_L] + 3, off[fe.R_U] : off[fe.R_U] + 3]
+        taylor.append((LO[:6, kept].copy(), HI[:6, kept].copy()))  # y, and l and u of the active components
     assert np.array_equal(rows[0][0], rows[1][0]) and np.array_equal(rows[0][1], rows[1][1])
     assert np.all(rows[0][0] <= rows[0][1])
+    assert np.array_equal(taylor[0][0], taylor[1][0]) and np.array_equal(taylor[0][1], taylor[1][1])
 
 
 def test_collatz_wielandt_bounds_the_spectral_radius_below_gershgorin():
@@ -468,7 +477,7 @@ def test_exponents_centred_in_time_contain_the_exact_log_ratios_and_are_narrower
         LO, HI, off, vec, jmask, active = model.scratch(3, 1)
         LO, HI, vec, jmask, active = LO[0], HI[0], vec[0], jmask[0], active[0]
         LO[0, off[fe.R_Y] : off[fe.R_Y] + 16], HI[0, off[fe.R_Y] : off[fe.R_Y] + 16] = centre - width, centre + width
-        assert series(3, t_lo, t_hi, star, active, *_series_arrays(model), LO, HI, off, vec, jmask, centred)
+        assert series(3, t_lo, t_hi, star, active, *_series_arrays(model), LO, HI, off, vec, jmask, fe.CENTRE * centred)
         rows = [off[fe.R_L]] + ([off[fe.R_LCEN]] if centred else [])
         for _ in range(10):
             y, t = centre + RNG.uniform(-width, width, 16), RNG.uniform(t_lo, t_hi)

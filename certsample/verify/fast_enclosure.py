@@ -191,6 +191,9 @@ WEIGHT_FLOOR = 1e-8
 #: (the time interval's width is paid once per coordinate); above it with as many coordinates whose variances differ,
 #: the box series limits the steps (:attr:`FastModel.box_limited`)
 FEW_COORDINATES = 3
+#: :func:`_series`' ``centre``: the order-0 exponents centred in time computed in the call, or taken from the rows
+#: ``R_LCEN`` that :func:`_recentre_exponents` left for the same box, time interval and reference component
+CENTRE, CENTRE_KEPT = 1, 2
 N_OUT = 8  # out[p]: radius, steps, status, failure time, failure step, failure radius E, last h, attempts
 U_HALF = 1.1102230246251565e-16  # u = 2^-53
 
@@ -909,13 +912,14 @@ def _tighter(al, ah, bl, bh):
 
 
 @device_function
-def _series(order, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask, centre=False):
+def _series(order, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask, centre=0):
     """Taylor coefficients ``1 .. order`` of the solution through ``(Y[:, 0], t)``, ``t`` in ``[tl, th]``.
 
     The rows ``off[R_Y] + i`` hold ``y_i``; column 0 (an interval: a point or a box) is set by the caller.
     Coefficient ``n + 1`` is ``F_n / (n + 1)``, and ``F_n`` needs only coefficients ``<= n`` of everything.
-    Only the ``active`` components take part (``*`` always does). Returns False when a coefficient is
-    not finite.
+    Only the ``active`` components take part (``*`` always does). With ``centre`` (:data:`CENTRE` or
+    :data:`CENTRE_KEPT`) the order-0 exponents are intersected with their enclosure centred in time
+    (:func:`_centred_exponents`). Returns False when a coefficient is not finite.
     """
     K, k = means.shape
     _variance_mask(star, active, vidx, shared, gj, jmask)
@@ -926,8 +930,8 @@ def _series(order, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO,
         if n == 0 and unshared:
             _exponent_constants(star, vidx, shared, lwd, LO, HI, off, vec)
         _coordinate_terms(n, star, active, means, vidx, shared, unshared, LO, HI, off, vec)
-        centred = centre and n == 0 and tl < th
-        if centred:
+        centred = centre != 0 and n == 0 and tl < th
+        if centred and centre != CENTRE_KEPT:
             _centred_exponents(th, star, active, means, vidx, lams, lwd, jmask, unshared, LO, HI, off, vec)
         _exponents(n, star, active, means, vidx, lwd, shared, unshared, centred, LO, HI, off, vec)
         if not _normaliser(n, star, active, LO, HI, off):
@@ -967,7 +971,7 @@ def _normaliser(n, star, active, LO, HI, off):
 def _recentre_exponents(th, star, active, means, vidx, lams, lwd, shared, jmask, LO, HI, off, vec):
     """After an order-1 :func:`_series` call without centring: its order-0 rows of ``l_c - l_*``, ``u_c``, ``Z`` and
     ``R`` intersected with the enclosure centred in time (:func:`_centred_exponents`), as the same call with
-    ``centre=True`` leaves them, for the log-norm and the pruning; the drift rows stay the plain call's (a valid, wider
+    ``centre`` set leaves them, for the log-norm and the pruning; the drift rows stay the plain call's (a valid, wider
     enclosure). Costs about a plain order-1 series, half a centred one (``docs/performance.md``). False where ``Z``
     is not finite."""
     _centred_exponents(th, star, active, means, vidx, lams, lwd, jmask, _some_unshared(shared), LO, HI, off, vec)
@@ -1391,13 +1395,17 @@ def _reference_component(c_vec, t, means, vidx, lams, logw):
 @device_function
 def _taylor_step(order, h_lo, h_hi, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask):
     """Step 2 on the box ``Y`` (vector scratch) then the point ``c``: writes the new center over ``c`` and
-    the local error bounds to row ``V_ERR``; returns ``(remainder, eps)`` (``remainder`` inf on failure)."""
+    the local error bounds to row ``V_ERR``; returns ``(remainder, eps)`` (``remainder`` inf on failure).
+
+    In more than three coordinates it follows :func:`_box_log_norm` over the same box, time interval and reference
+    component (the order of :func:`enclose_particle`), whose recentring left every component's exponents centred in
+    time in the rows ``R_LCEN``: the series takes them (:data:`CENTRE_KEPT`) instead of computing them again."""
     k = means.shape[1]
     _set_start(V_YL, V_YH, LO, HI, off, vec, k)
     # in few coordinates the time interval costs the plain evaluation little: centring would not pay
-    centred = k > FEW_COORDINATES
+    centre = CENTRE_KEPT if k > FEW_COORDINATES else 0
     if not _series(
-        order + 1, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask, centred
+        order + 1, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask, centre
     ):
         return math.inf, math.inf
     power = 1.0
