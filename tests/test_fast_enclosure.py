@@ -597,6 +597,17 @@ def test_a_particle_s_enclosure_does_not_depend_on_its_batch():
     assert np.array_equal(whole.centers, parallel.centers) and np.array_equal(whole.radii, parallel.radii)
 
 
+def test_the_serial_and_the_parallel_driver_are_cached_apart():
+    """Numba's on-disk cache keys an entry by qualified name, file and line, not by ``parallel=True``: with one name
+    for both, whichever build was cached first served the other, and ``backend='cpu-parallel'`` ran on one thread."""
+    from certsample.verify.fast_enclosure import enclose_slots
+
+    serial = compile_for(enclose_slots, "cpu", nrt=False)
+    parallel = compile_for(enclose_slots, "cpu-parallel", nrt=False)
+    assert parallel.targetoptions.get("parallel") and not serial.targetoptions.get("parallel")
+    assert serial.py_func.__qualname__ != parallel.py_func.__qualname__
+
+
 def test_a_build_without_reference_counting_refuses_to_allocate():
     """``enclose_flows`` compiles its kernels with ``nrt=False`` (no atomic reference counts on array views; the series
     tests here use that build): Numba then refuses a kernel that allocates, so none runs with unmanaged memory."""

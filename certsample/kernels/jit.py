@@ -117,8 +117,9 @@ def compile_for(fn, target: str, overrides: dict | None = None, *, nrt: bool = T
     if library:
         # Numba's on-disk cache names an entry by qualified name, file and line, and revalidates only
         # the caller's file: a digest of every callee's code and constants and of the rebindings goes
-        # into the name, so neither two rebindings nor an edited callee can load a stale entry.
-        rebound.__qualname__ = f"{fn.__qualname__}_{digest}"
+        # into the name, so neither two rebindings nor an edited callee can load a stale entry; nor can one target
+        # load another's build (the index does not tell a parallel build from a serial one)
+        rebound.__qualname__ = f"{fn.__qualname__}_{digest}_{target.replace('-', '_')}"
     compiled = _jit(rebound, target, cache=library, inline=getattr(fn, "_certsample_inline", False), nrt=nrt)
     _compiled[key] = compiled
     return compiled
