@@ -1,16 +1,18 @@
 """Proved particles per second: the compiled float64 enclosures against the Arb path, in the same run.
 
     python benchmarks/enclosures.py [--n 200] [--arb 2] [--tols 1e-6 1e-10] [--targets ring cloud mixture64]
-                                    [--arb-seconds 900] [--T 10] [--delta 0.01]
+                                    [--arb-seconds 900] [--T 10] [--delta 0.01] [--backend cpu]
 
 For each target and tolerance, ``n`` exact ``q_T`` start points are enclosed by
 ``certsample.verify.flows.enclose_flows`` (float64 intervals; a particle that misses the tolerance is
 retried, then enclosed by Arb: that cost is included) and the first ``arb`` of them by
 ``certsample.verify.enclose_flow`` (Arb, 128+ bits). Each measurement runs in its own process pinned to
 one CPU (``os.sched_setaffinity``), after a warm-up call that compiles (or loads) the kernels; the time is
-that process's CPU time. Printed: particles per second of each path, their ratio, how many particles
-were integrated again in float64 ("retried") and how many needed Arb, and the largest radius relative to
-``tol (1 + |x0|)``. An Arb run that exceeds ``arb-seconds`` is reported as a lower bound of its time (``>``).
+that process's CPU time (with ``--backend cpu-parallel`` or ``cuda`` the float64 path runs unpinned, on every
+core or on the GPU, and its time is wall time: particles per second of the machine, not of a core). Printed:
+particles per second of each path, their ratio, how many particles were integrated again in float64 ("retried")
+and how many needed Arb, and the largest radius relative to ``tol (1 + |x0|)``. An Arb run that exceeds
+``arb-seconds`` is reported as a lower bound of its time (``>``).
 
 Targets: ``ring`` (2-D, 8 modes), ``cloud`` (64 points in 2-D), ``mixture64`` (64-d, 16 components with
 unequal per-coordinate variances, as in ``benchmarks/high_accuracy.py``).
@@ -50,16 +52,19 @@ def _pinned(cpu):
 
 
 def _fast(args):
-    name, n, tol, T, delta, seed, cpu = args
-    _pinned(cpu)
+    name, n, tol, T, delta, seed, cpu, backend = args
+    one_core = backend == "cpu"
+    if one_core:
+        _pinned(cpu)
+    clock = time.process_time if one_core else time.perf_counter
     from certsample.verify.flows import enclose_flows
 
     target = build_target(name)
     x0 = target.law_at(T).sample(n, seed=seed)
-    enclose_flows(target, x0[:1], T, delta, tol=tol, fallback=False)  # compile or load the kernels
-    start = time.process_time()
-    found = enclose_flows(target, x0, T, delta, tol=tol)
-    seconds = time.process_time() - start
+    enclose_flows(target, x0[:1], T, delta, tol=tol, fallback=False, backend=backend)  # compile or load the kernels
+    start = clock()
+    found = enclose_flows(target, x0, T, delta, tol=tol, backend=backend)
+    seconds = clock() - start
     tol_abs = tol * (1 + np.linalg.norm(x0, axis=1))
     retried = int(np.sum(found.passes > 1))
     return (
@@ -161,6 +166,12 @@ def main(argv=None):
         help="decreasing times: time each stretch between two of them instead of the Arb comparison",
     )
     parser.add_argument("--orders", type=int, nargs="*", default=None, help="with --segments (0: the default order)")
+    parser.add_argument(
+        "--backend",
+        choices=["cpu", "cpu-parallel", "cuda"],
+        default="cpu",
+        help="where the float64 path runs: one pinned core (CPU time), Numba threads or the GPU (wall time)",
+    )
     parser.add_argument("--repeat", type=int, default=2, help="with --segments: runs per measurement, the best kept")
     parser.add_argument(
         "--quick", action="store_true", help="a short version: 20 (mixture64: 4) start points, 1 by Arb, 120 s for it"
@@ -170,7 +181,14 @@ def main(argv=None):
         args.n, args.n_mixture64, args.arb, args.arb_seconds = 20, 4, 1, 120.0
     if args.cpu is None:
         args.cpu = min(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 0
+    if args.backend == "cuda":
+        from numba import cuda
+
+        if not cuda.is_available():
+            parser.error("--backend cuda: no CUDA GPU here (NUMBA_ENABLE_CUDASIM=1 runs the simulator, small n only)")
     if args.segments is not None:
+        if args.backend != "cpu":
+            parser.error("--segments times one pinned core: it takes --backend cpu only")
         if len(args.segments) < 2 or any(a <= b for a, b in zip(args.segments, args.segments[1:])):
             parser.error(f"--segments needs two or more decreasing times, got {args.segments}")
         if not args.segments[-1] > 0:
@@ -182,7 +200,11 @@ def main(argv=None):
                 _segments_table(name, args.n_mixture64 if name == "mixture64" else args.n, tol, args)
         return
 
-    print(f"T={args.T}, delta={args.delta}; one process per measurement, pinned to CPU {args.cpu}; CPU seconds")
+    if args.backend == "cpu":
+        where = f"pinned to CPU {args.cpu}; CPU seconds"
+    else:
+        where = f"float64 path on {args.backend}, wall seconds; Arb path pinned to CPU {args.cpu}, CPU seconds"
+    print(f"T={args.T}, delta={args.delta}; one process per measurement, {where}")
     print(
         f"{'target':<11s}{'tol':>7s}{'n':>5s}{'float64 /s':>12s}{'retried':>9s}{'via Arb':>9s}{'r/tol':>8s}"
         f"{'Arb /s':>10s}{'ratio':>9s}{'agree':>7s}"
@@ -191,7 +213,7 @@ def main(argv=None):
         n = args.n_mixture64 if name == "mixture64" else args.n
         for tol in args.tols:
             fast_s, retried, by_arb, worst, centers, radii = _in_process(
-                _fast, (name, n, tol, args.T, args.delta, args.seed, args.cpu)
+                _fast, (name, n, tol, args.T, args.delta, args.seed, args.cpu, args.backend)
             )
             fast_rate = n / fast_s
             if min(args.arb, n) == 0:  # no Arb path asked for: its columns stay empty
@@ -207,7 +229,8 @@ def main(argv=None):
                     arb_s, arb_centers, arb_radii = 2 * args.arb_seconds, None, np.empty(0)
                 done = len(arb_radii)
                 if done:
-                    arb_rate, ratio = f"{done / arb_s:.3g}", f"{fast_rate * arb_s / done:.0f}"
+                    speedup = fast_rate * arb_s / done  # below 1 under the CUDA simulator
+                    arb_rate, ratio = f"{done / arb_s:.3g}", f"{speedup:.0f}" if speedup >= 10 else f"{speedup:.2g}"
                     gaps = np.linalg.norm(centers[:done] - arb_centers, axis=1)
                     agree = "yes" if np.all(gaps <= radii[:done] + arb_radii) else "NO"
                 else:

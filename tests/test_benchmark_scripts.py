@@ -2,9 +2,12 @@
 that the scripts still run and that what they compare agrees, never their times)."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+from conftest import one_cpu
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,6 +44,47 @@ def test_enclosures_script_agrees_with_the_arb_path():
     args = ["--targets", "ring", "--n", "4", "--arb", "1", "--tols", "1e-6", "--arb-seconds", "120"]
     row = _script("enclosures.py", *args).stdout.strip().splitlines()[-1].split()
     assert row[0] == "ring" and row[-1] == "yes"  # both balls of the particle enclosed twice intersect
+
+
+def test_enclosures_script_runs_the_float64_path_on_cuda_under_the_simulator():
+    # one particle over a short stretch: the simulator runs each CUDA thread in Python
+    args = ["--backend", "cuda", "--targets", "ring", "--n", "1", "--arb", "1", "--tols", "1e-6", "--T", "1"]
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "enclosures.py"), *args, "--delta", "0.95", "--arb-seconds", "60"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        preexec_fn=(lambda: os.sched_setaffinity(0, {one_cpu()})) if hasattr(os, "sched_setaffinity") else None,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "float64 path on cuda, wall seconds" in proc.stdout
+    row = proc.stdout.strip().splitlines()[-1].split()
+    assert row[0] == "ring" and float(row[3]) > 0 and row[-1] == "yes"  # the GPU kernel's ball meets Arb's
+
+
+def test_enclosures_script_refuses_segments_off_one_core_and_cuda_without_a_gpu():
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, str(ROOT / "benchmarks" / "enclosures.py"), *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
+    proc = run("--backend", "cpu-parallel", "--segments", "10", "1")
+    assert proc.returncode == 2 and "takes --backend cpu only" in proc.stderr, proc.stderr
+    proc = run("--backend", "cuda", "--targets", "ring", "--n", "1", "--arb", "0", "--T", "1", "--delta", "0.95")
+    if proc.returncode == 0:  # a machine with a GPU: it ran
+        assert proc.stdout.strip().splitlines()[-1].split()[0] == "ring"
+    else:
+        assert proc.returncode == 2 and "no CUDA GPU here" in proc.stderr, proc.stderr
 
 
 def test_enclosures_script_times_the_stretches_of_a_path_per_order():
