@@ -136,3 +136,14 @@ def test_cache_names_change_with_callees_and_user_code_is_never_cached():
         out[0] = x[0]
 
     assert not jit._fingerprint(cpu_driver.cpu_run_steps, {"solver_step": step_a, "target_score": user_score})[0]
+
+
+def test_cache_names_change_with_the_numpy_scalar_constants_a_kernel_reads(monkeypatch):
+    """Numba freezes a global constant into the compiled code; the Philox multipliers and bit masks are NumPy
+    ``uint64`` scalars, and an edit of one must give a new cache entry as an edit of a Python int does."""
+    from certsample.kernels import jit, philox
+
+    before = jit._fingerprint(philox.philox4x32, {})
+    monkeypatch.setattr(philox, "PHILOX_M0", philox.PHILOX_M0 + np.uint64(2))
+    after = jit._fingerprint(philox.philox4x32, {})
+    assert before[0] and after[0] and before[1] != after[1]

@@ -163,7 +163,7 @@ def _fingerprint(fn, overrides, seen=None, nrt=True):
             lib, digest = _fingerprint(obj, overrides, seen, nrt)
             library = library and lib
             h.update(f"{name}:{digest}".encode())
-        elif isinstance(obj, (int, float, bool, str)):
+        elif isinstance(obj, (int, float, bool, str, np.generic)):  # NumPy scalars too: the bit masks are uint64
             h.update(f"{name}={obj!r}".encode())
         elif isinstance(obj, np.ndarray):  # a table the code reads (Numba freezes it into the compiled code)
             h.update(f"{name}:{obj.dtype}{obj.shape}".encode() + obj.tobytes())
