@@ -147,3 +147,19 @@ def test_cache_names_change_with_the_numpy_scalar_constants_a_kernel_reads(monke
     monkeypatch.setattr(philox, "PHILOX_M0", philox.PHILOX_M0 + np.uint64(2))
     after = jit._fingerprint(philox.philox4x32, {})
     assert before[0] and after[0] and before[1] != after[1]
+
+
+def test_cache_names_change_with_a_callee_s_default_arguments():
+    """A default value is compiled into every call that omits it (``_series``' ``centre``), and lives apart from the
+    code object: an edit of it must change the cache name too."""
+    import types
+
+    from certsample.kernels import jit
+    from certsample.verify import fast_enclosure as fe
+
+    edited = types.FunctionType(fe._series.__code__, fe._series.__globals__, "_series", (1,), None)
+    for attr in ("_certsample_device", "_certsample_inline"):
+        if hasattr(fe._series, attr):
+            setattr(edited, attr, getattr(fe._series, attr))
+    edited.__module__ = fe._series.__module__
+    assert jit._fingerprint(fe._series, {})[1] != jit._fingerprint(edited, {})[1]

@@ -151,6 +151,7 @@ def _fingerprint(fn, overrides, seen=None, nrt=True):
         + repr(
             (
                 getattr(fn, "_certsample_inline", False),
+                fn.__defaults__,  # compiled into every call that omits the argument
                 CPU_OPTIONS,
                 nrt,
                 getattr(getattr(fn, "_certsample_cpu_native", None), "__name__", None),
