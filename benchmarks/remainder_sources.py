@@ -134,7 +134,7 @@ def rows(name, times, n, tol, order, T, seed):
             raise SystemExit(f"{name} has a closed-form flow: the kernel does not integrate it")
         m = order or default_order(tol * LOCAL_FRACTION, maps.model)
         y_lo, y_hi = maps.project(x0)
-        centers, info = _integrate(maps.model, y_lo, y_hi, T, t, tol_local.copy(), m, 100_000, "cpu", 1)
+        centers, info, _, _ = _integrate(maps.model, y_lo, y_hi, T, t, tol_local.copy(), m, 100_000, "cpu", 1)
         for p in range(n):
             if info[p, 2] != 0:
                 raise SystemExit(f"start {p} was not enclosed to t = {t} (status {int(info[p, 2])})")

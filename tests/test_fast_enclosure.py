@@ -527,7 +527,7 @@ def test_accepted_and_rejected_steps_do_not_alternate_on_the_ring():
     maps = flows._Maps(ring, 10.0, 0.01)
     y_lo, y_hi = maps.project(x0)
     tol_local = 1e-10 * (1 + np.linalg.norm(x0, axis=1)) * flows.LOCAL_FRACTION
-    _, info = flows._integrate(maps.model, y_lo, y_hi, 10.0, 0.01, tol_local, 13, 20_000, "cpu", None)
+    _, info, _, _ = flows._integrate(maps.model, y_lo, y_hi, 10.0, 0.01, tol_local, 13, 20_000, "cpu", None)
     steps, attempts = info[:, 1], info[:, 7]
     assert np.all(info[:, 2] == 0) and np.all(steps > 50)
     assert np.all(attempts <= steps + 5), (steps, attempts)
@@ -597,6 +597,56 @@ def test_a_particle_s_enclosure_does_not_depend_on_its_batch():
     assert np.array_equal(whole.centers, parallel.centers) and np.array_equal(whole.radii, parallel.radii)
 
 
+def test_checkpoints_bound_the_end_radius_from_where_they_were_taken():
+    """Each filled slot's ``A E_q + B`` reproduces the run's own end radius (the same recurrence from there, rounded up
+    apart); slots are thinned to every other one, doubling the spacing, when they run out, and the freed ones read
+    as empty."""
+    from certsample.verify import flows
+
+    ring = cs.ring_mixture()
+    maps = flows._Maps(ring, 10.0, 0.01)
+    x0 = ring.law_at(10.0).sample(3, seed=5)
+    y_lo, y_hi = maps.project(x0)
+    tol = 1e-10 * (1 + np.linalg.norm(x0, axis=1)) * flows.LOCAL_FRACTION
+    ends = np.full(3, 0.01)
+    _, info, _, ck = flows._integrate(maps.model, y_lo, y_hi, 10.0, ends, tol, 12, 2000, "cpu", None, 6)
+    for p in range(3):
+        steps, end = int(info[p, 1]), info[p, 0]
+        assert info[p, 2] == 0 and steps > 6 * fe.CHECK_SPACING  # enough steps to thin the six slots
+        filled = ck[p, ck[p, :, 0] > 0]
+        marks = filled[:, 4].astype(int)
+        spacing = marks[0]
+        assert spacing > fe.CHECK_SPACING and np.array_equal(marks, spacing * np.arange(1, len(marks) + 1))
+        assert 3 <= len(filled) <= 6 and marks[-1] <= steps < marks[-1] + spacing
+        assert np.all(np.diff(filled[:, 0]) < 0) and np.all(filled[:, 0] > 0.01)
+        bound = filled[:, 2] * filled[:, 1] + filled[:, 3]
+        assert np.all(bound >= end * (1 - 1e-12)) and np.all(bound <= end * (1 + 1e-9))
+
+
+def test_a_particle_integrated_again_from_a_checkpoint_keeps_a_proved_ball(monkeypatch):
+    """With a local tolerance too loose for ``tol``, the particles that miss it are integrated again only to a
+    checkpoint of their first pass; the balls so composed must hold the exact image (Arb's tiny ball's center)."""
+    from certsample.verify import flows
+
+    target = cs.gaussian_mixture(
+        [[1.5, 0.0], [-1.0, 1.0], [0.2, -1.4]], [[0.2, 0.5], [0.6, 0.3], [0.4, 0.4]], [0.3, 0.5, 0.2]
+    )
+    monkeypatch.setattr(flows, "LOCAL_FRACTION", 0.3)
+    resumed = []
+    resume = flows._resume
+    monkeypatch.setattr(flows, "_resume", lambda *args: resumed.append(resume(*args)) or resumed[-1])
+    T, delta, tol = 1.5, 0.1, 1e-6
+    x0 = target.law_at(T).sample(6, seed=4)
+    fast = enclose_flows(target, x0, T, delta, tol=tol, fallback=False)
+    assert np.all(fast.radii <= tol * (1 + np.linalg.norm(x0, axis=1)))
+    rows = resumed[0]
+    assert len(rows) >= 3 and np.all(fast.passes[rows] == 2)  # the checkpoint's pass sufficed
+    for p in rows[:2]:
+        arb = enclose_flow(target, x0[p], T, delta, tol=1e-14)
+        assert arb.radius < 1e-13
+        assert np.linalg.norm(arb.center - fast.centers[p]) <= fast.radii[p] - arb.radius
+
+
 def test_the_serial_and_the_parallel_driver_are_cached_apart():
     """Numba's on-disk cache keys an entry by qualified name, file and line, not by ``parallel=True``: with one name
     for both, whichever build was cached first served the other, and ``backend='cpu-parallel'`` ran on one thread."""
@@ -638,17 +688,18 @@ def test_particles_that_miss_tol_are_integrated_again_in_float64_until_they_meet
 
     def counted(model, y_lo, y_hi, T, delta, tol_local, order, *rest):
         orders.append(order)
-        centers, info = integrate(model, y_lo, y_hi, T, delta, tol_local, order, *rest)
-        passes.append(flows._Maps(ring, 2.0, 0.05).radius_bound(info[:, 0]))
-        return centers, info
+        result = integrate(model, y_lo, y_hi, T, delta, tol_local, order, *rest)
+        passes.append(flows._Maps(ring, 2.0, 0.05).radius_bound(result[1][:, 0]))
+        return result
 
     monkeypatch.setattr(flows, "LOCAL_FRACTION", 1.0)
     monkeypatch.setattr(flows, "_integrate", counted)
     found = enclose_flows(ring, x0, 2.0, 0.05, tol=1e-8)
     assert np.all(passes[0] > tol_abs)  # the loose first pass misses everywhere
-    assert 2 <= len(passes) <= 1 + flows.RETRIES and len(set(orders)) == 1
+    # the passes: the first, one to a checkpoint (for those where one leaves room), then whole ones
+    assert 2 <= len(passes) <= 2 + flows.RETRIES and len(set(orders)) == 1
     assert np.all(found.method == "float64") and np.all(found.radii <= tol_abs)
-    assert np.all(found.passes >= 2) and np.max(found.passes) == len(passes)
+    assert np.all(found.passes >= 2) and np.max(found.passes) <= len(passes)
 
 
 def test_particles_the_first_pass_stops_on_are_retried_in_float64_with_a_tighter_tolerance(monkeypatch):
@@ -666,9 +717,9 @@ def test_particles_the_first_pass_stops_on_are_retried_in_float64_with_a_tighter
 
     def counted(model, y_lo, y_hi, T, delta, tol_local, order, max_steps, *rest):
         budgets.append(max_steps)
-        centers, info = integrate(model, y_lo, y_hi, T, delta, tol_local, order, max_steps, *rest)
-        statuses.append(info[:, 2].copy())
-        return centers, info
+        result = integrate(model, y_lo, y_hi, T, delta, tol_local, order, max_steps, *rest)
+        statuses.append(result[1][:, 2].copy())
+        return result
 
     def no_arb(*args, **kwargs):
         raise AssertionError("the Arb path was called")
@@ -832,12 +883,14 @@ def test_the_cuda_kernel_compiles_to_ptx(monkeypatch):
         y0,
         y0,
         1.0,
-        0.1,
+        np.full(2, 0.1),
         np.full(2, 1e-8),
         6,
         100,
         *model.arrays,
         *model.scratch(6, 2),
+        np.zeros((2, 1, 2)),
+        np.zeros((2, 1, fe.N_CHECK)),
         np.zeros((2, 2)),
         np.zeros((2, fe.N_OUT)),
     )

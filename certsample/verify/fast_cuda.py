@@ -25,7 +25,7 @@ def enclose_threads(
     y0l,
     y0h,
     T,
-    delta,
+    deltas,
     tol_local,
     order,
     max_steps,
@@ -42,6 +42,8 @@ def enclose_threads(
     vec,
     jmask,
     active,
+    ck_c,
+    ck,
     out_c,
     out,
 ):
@@ -54,7 +56,7 @@ def enclose_threads(
             y0l[p],
             y0h[p],
             T,
-            delta,
+            deltas[p],
             tol_local[p],
             order,
             max_steps,
@@ -71,19 +73,22 @@ def enclose_threads(
             vec[thread],
             jmask[thread],
             active[thread],
+            ck_c[p],
+            ck[p],
             out_c[p],
             out[p],
         )
 
 
-def run_cuda(model, args, order, n, threads, out_c, out):
-    """Launch :func:`enclose_threads` on ``threads`` resident threads (default ``min(n, 4096)``) and copy back."""
+def run_cuda(model, args, order, n, threads, ck_c, ck, out_c, out):
+    """Launch :func:`enclose_threads` on ``threads`` resident threads (default ``min(n, 4096)``) and copy back the
+    results and the checkpoints (:func:`~.fast_enclosure.enclose_particle`)."""
     threads = min(n, MAX_THREADS) if threads is None else max(1, min(int(threads), n))
     kernel = compile_for(enclose_threads, "cuda-kernel")
     scratch = model.scratch(order, threads)
     device_args = [cuda.to_device(a) if isinstance(a, np.ndarray) else a for a in (*args, *scratch)]
-    d_out_c, d_out = cuda.to_device(out_c), cuda.to_device(out)
+    d_ck_c, d_ck, d_out_c, d_out = (cuda.to_device(a) for a in (ck_c, ck, out_c, out))
     blocks = (threads + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
-    kernel[blocks, THREADS_PER_BLOCK](*device_args, d_out_c, d_out)
-    d_out_c.copy_to_host(out_c)
-    d_out.copy_to_host(out)
+    kernel[blocks, THREADS_PER_BLOCK](*device_args, d_ck_c, d_ck, d_out_c, d_out)
+    for device, host in ((d_ck_c, ck_c), (d_ck, ck), (d_out_c, out_c), (d_out, out)):
+        device.copy_to_host(host)

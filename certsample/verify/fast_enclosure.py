@@ -195,6 +195,8 @@ FEW_COORDINATES = 3
 #: ``R_LCEN`` that :func:`_recentre_exponents` left for the same box, time interval and reference component
 CENTRE, CENTRE_KEPT = 1, 2
 N_OUT = 8  # out[p]: radius, steps, status, failure time, failure step, failure radius E, last h, attempts
+N_CHECK = 5  # ck[p, q]: time (0: not reached), radius E there, A, B (the end's radius is at most A d + B), steps
+CHECK_SPACING = 8  # accepted steps between checkpoints at first (see enclose_particle)
 U_HALF = 1.1102230246251565e-16  # u = 2^-53
 
 
@@ -1495,12 +1497,80 @@ def _next_step(h, tol_local, remainder, power, h_acc, r_acc):
 
 
 @device_function
-def _grow(e_prev, mu, h_lo, h_hi, eps, delta_p):
-    """``e^{mu h} E + eps + Delta h max(1, e^{mu h})`` rounded up."""
-    g = exp_bounds(0.0, next_up(mu * h_hi) if mu >= 0.0 else next_up(mu * h_lo))[1]
+def _growth_factor(mu, h_lo, h_hi):
+    """An upper bound of ``e^{mu h}`` for ``h`` in ``[h_lo, h_hi]``."""
+    return exp_bounds(0.0, next_up(mu * h_hi) if mu >= 0.0 else next_up(mu * h_lo))[1]
+
+
+@device_function
+def _grow(e_prev, g, h_hi, eps, delta_p):
+    """``g E + eps + Delta h max(1, g)`` rounded up, for ``g >= e^{mu h}`` (:func:`_growth_factor`)."""
     growth = next_up(g * e_prev)
     prune = next_up(next_up(delta_p * h_hi) * max(1.0, g))
     return next_up(next_up(growth + eps) + prune)
+
+
+@device_function
+def _checkpoints(ck_c, ck, book, vec, t, delta, e_now, steps, g, h_hi, eps, delta_p):
+    """After an accepted step to ``t`` (``steps`` so far, ball ``B(c, e_now)``, the step's growth factor ``g``, ``h``,
+    ``eps`` and pruning bound ``delta_p``): with ``book = (recorded, spacing)``, the ``recorded`` filled slots
+    updated and a new one filled where due; returns the new ``book``.
+
+    Every :data:`CHECK_SPACING` accepted steps (before ``delta``) the center goes to ``ck_c[q]`` and
+    ``(t_q, E_q, A_q, B_q, steps so far)`` to ``ck[q]`` (``t_q = 0`` in slots not filled); when all ``Q`` slots are
+    full, every other one is dropped and the spacing doubles, so they stay spread over the steps taken. Every later
+    step updates ``A_q <- g A_q`` and ``B_q <- g B_q + b`` (rounded up, from ``A_q = 1``, ``B_q = 0``), where the
+    step's bound is ``E' = g E + b``, ``g >= e^{mu h}``, ``b = eps + Delta h max(1, g)``. Then every solution within
+    ``d <= E_q`` of ``c_q`` at ``t_q`` ends within ``A_q d + B_q`` of the center at ``delta``
+    (:func:`~.flows.enclose_flows` integrates a particle that missed its tolerance again only to ``t_q``).
+
+    Proof: a step's box, log-norm, pruning bound and local error hold for every solution in its start ball ``B(c_j,
+    E_j)``, and give ``d_{j+1} <= g_j d_j + b_j`` for one there. The recurrence increases with ``E``, so ``d_q <=
+    E_q`` gives ``d_j <= E_j`` at every later boundary by induction: the solution stays in the balls the bounds hold
+    on. Unrolled, ``d_end <= (prod_j g_j) d + sum_j b_j prod_{i > j} g_i``, which the
+    upward-rounded ``A_q`` and ``B_q`` (the same recurrence as :func:`_grow`, from 0) bound from above.
+    """
+    recorded, spacing = book
+    for q in range(recorded):
+        ck[q, 2] = next_up(g * ck[q, 2])
+        ck[q, 3] = _grow(ck[q, 3], g, h_hi, eps, delta_p)
+    slots = ck.shape[0]
+    if slots == 0 or not (t > delta) or steps % spacing != 0:
+        return recorded, spacing
+    if recorded == slots:  # keep those at multiples of twice the spacing; the rest are free again
+        for q in range(slots // 2):
+            _copy_checkpoint(ck_c, ck, 2 * q + 1, q)
+        recorded, spacing = slots // 2, 2 * spacing
+        for q in range(recorded, slots):
+            ck[q, 0] = 0.0
+    if steps % spacing == 0:
+        for i in range(ck_c.shape[1]):
+            ck_c[recorded, i] = vec[V_C, i]
+        ck[recorded, 0], ck[recorded, 1], ck[recorded, 2], ck[recorded, 3] = t, e_now, 1.0, 0.0
+        ck[recorded, 4] = steps
+        recorded += 1
+    return recorded, spacing
+
+
+@device_function(inline=True)
+def _copy_checkpoint(ck_c, ck, src, dst):
+    """Checkpoint slot ``src`` copied to slot ``dst``."""
+    for i in range(ck_c.shape[1]):
+        ck_c[dst, i] = ck_c[src, i]
+    for j in range(ck.shape[1]):
+        ck[dst, j] = ck[src, j]
+
+
+@device_function(inline=True)
+def _start_ball(y0l, y0h, vec):
+    """The center of the box ``[y0l, y0h]`` into row ``V_C``, and the radius of a ball around it holding the box."""
+    e = 0.0
+    for i in range(y0l.shape[0]):
+        c = 0.5 * y0l[i] + 0.5 * y0h[i]
+        vec[V_C, i] = c
+        r = max(next_up(y0h[i] - c), next_up(c - y0l[i]))
+        e = next_up(e + next_up(r * r))
+    return next_up(math.sqrt(e))
 
 
 @device_function
@@ -1525,6 +1595,8 @@ def enclose_particle(
     vec,
     jmask,
     active,
+    ck_c,
+    ck,
     out_c,
     out,
 ):
@@ -1532,15 +1604,15 @@ def enclose_particle(
 
     Writes the center to ``out_c`` and ``(radius, steps, status, time, step, E, h)`` to ``out`` (see
     :data:`STATUS`; on failure ``out_c`` and ``E`` are the ball at the time and step that failed).
+
+    Checkpoints (slots ``ck_c``, ``ck``, spread over the steps; ``ck[q, 0] = 0`` in the empty ones): see
+    :func:`_checkpoints`.
     """
     K, k = means.shape
-    e_now = 0.0
-    for i in range(k):
-        c = 0.5 * y0l[i] + 0.5 * y0h[i]
-        vec[V_C, i] = c
-        r = max(next_up(y0h[i] - c), next_up(c - y0l[i]))
-        e_now = next_up(e_now + next_up(r * r))
-    e_now = next_up(math.sqrt(e_now))
+    book = (0, CHECK_SPACING)  # checkpoint slots filled, and steps between them
+    for q in range(ck.shape[0]):
+        ck[q, 0] = 0.0
+    e_now = _start_ball(y0l, y0h, vec)
     t = T
     h = min(0.25, 0.5 * (T - delta))
     steps = 0
@@ -1594,7 +1666,8 @@ def enclose_particle(
             eps = _advance_center(
                 order, h_lo, h_hi, t, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask
             )
-            e_next = _grow(e_now, mu, h_lo, h_hi, eps, delta_p)
+            g = _growth_factor(mu, h_lo, h_hi)
+            e_next = _grow(e_now, g, h_hi, eps, delta_p)
             if not math.isfinite(e_next):
                 status = 4
                 break
@@ -1603,6 +1676,7 @@ def enclose_particle(
             done = True
             t = t_next
             steps += 1
+            book = _checkpoints(ck_c, ck, book, vec, t, delta, e_now, steps, g, h_hi, eps, delta_p)
             h, h_acc, r_acc = _next_step(h, tol_local, remainder, power, h_acc, r_acc), h, remainder
             break
         if not done:
@@ -1625,7 +1699,7 @@ def enclose_slots(
     y0l,
     y0h,
     T,
-    delta,
+    deltas,
     tol_local,
     order,
     max_steps,
@@ -1642,11 +1716,14 @@ def enclose_slots(
     vec,
     jmask,
     active,
+    ck_c,
+    ck,
     out_c,
     out,
 ):
     """CPU driver: slot ``s`` (its own scratch) encloses particles ``s, s + slots, ...`` (``prange`` when
-    compiled for ``'cpu-parallel'``). Each particle's result depends on nothing but its own start box."""
+    compiled for ``'cpu-parallel'``), particle ``p`` from ``T`` to ``deltas[p]`` with its checkpoint slots ``ck_c[p]``,
+    ``ck[p]`` (:func:`enclose_particle`). Each particle's result depends on nothing but its own start box."""
     n, slots = y0l.shape[0], LO.shape[0]
     for s in prange(slots):
         for p in range(s, n, slots):
@@ -1654,7 +1731,7 @@ def enclose_slots(
                 y0l[p],
                 y0h[p],
                 T,
-                delta,
+                deltas[p],
                 tol_local[p],
                 order,
                 max_steps,
@@ -1671,6 +1748,8 @@ def enclose_slots(
                 vec[s],
                 jmask[s],
                 active[s],
+                ck_c[p],
+                ck[p],
                 out_c[p],
                 out[p],
             )

@@ -5,7 +5,8 @@ r"""Proved enclosures of the exact flow of many start points: the compiled float
 probability-flow image lies in the Euclidean ball (the same statement as
 :func:`~certsample.verify.enclosure.enclose_flow`, proved by :mod:`.fast_enclosure`). A particle whose
 float64 radius misses the requested ``tol (1 + |x0|)`` is retried with a local tolerance tightened by
-the factor it missed (the radius is about the flow's growth times the local tolerance), up to
+the factor it missed (the radius is about the flow's growth times the local tolerance): first only up to a
+checkpoint of its first pass after which the path adds little to the radius (:func:`_resume`), then whole, up to
 :data:`RETRIES` times, then enclosed by the Arb path, the independent high-precision check (``method[p] ==
 'arb'``). A particle the float64 integrator stops on is retried the same way, with the factor its radius had
 reached (where the flow expands fast a ball grown far past ``tol`` widens every box and the steps collapse: the
@@ -33,7 +34,7 @@ import numpy as np
 from ..validation import check_int
 from .enclosure import Enclosure, _flint, _lower, _upper, basis_balls, enclose_flow
 from .errors import EnclosureFailed
-from .fast_enclosure import N_OUT, STATUS, FastModel
+from .fast_enclosure import N_CHECK, N_OUT, STATUS, FastModel
 
 __all__ = ["FlowEnclosures", "enclose_flows", "default_order", "proved_errors", "LOCAL_FRACTION"]
 
@@ -44,6 +45,9 @@ __all__ = ["FlowEnclosures", "enclose_flows", "default_order", "proved_errors", 
 LOCAL_FRACTION = 1e-4
 #: float64 passes over the particles that missed ``tol`` before the Arb path takes the rest
 RETRIES = 3
+#: states the first pass keeps per particle, spread over its steps, so that a particle that missed ``tol`` is
+#: integrated again only up to one of them where the rest of its path adds little (:func:`_resume`)
+CHECKPOINTS = 12
 #: the first pass's step budget per particle (the retries have ``max_steps``): a start whose ball has grown far past
 #: ``tol`` can spend the whole ``max_steps`` and most of a batch's time, where a retry at the tighter tolerance takes a
 #: few hundred steps (``docs/performance.md``)
@@ -56,8 +60,9 @@ class FlowEnclosures:
 
     ``method[p]`` is ``'float64'`` (:mod:`.fast_enclosure`), ``'arb'`` (:func:`enclose_flow`) or ``'failed'``
     (not enclosed: ``radii[p]`` is ``inf``; see ``fallback='failed'`` of :func:`enclose_flows`); ``passes[p]`` the
-    float64 integrations of particle ``p`` (0 for a closed form, 2 or more where it was retried); ``order`` the
-    Taylor order of the float64 passes (``None`` where a closed form served).
+    float64 integrations of particle ``p`` (0 for a closed form, 2 or more where it was retried, one to a
+    checkpoint counted as one; ``steps[p]`` then counts its steps and the first pass's after the checkpoint);
+    ``order`` the Taylor order of the float64 passes (``None`` where a closed form served).
     """
 
     centers: np.ndarray
@@ -189,28 +194,9 @@ def enclose_flows(
         status = np.zeros(n, dtype=np.int64)
         info = None
     else:
-        first = min(max_steps, FIRST_PASS_STEPS)
-        c_y, info = _integrate(maps.model, y_lo, y_hi, T, delta, tol_local, order, first, backend, threads)
-        passes[:] = 1
-        for _ in range(RETRIES):
-            lifted = maps.radius_bound(info[:, 0])  # where the integrator stopped: the radius it had reached
-            missed = (info[:, 2] == 0) & ~(lifted <= tol_abs)
-            stopped = (info[:, 2] != 0) & (lifted > 0) & np.isfinite(lifted)
-            retry = np.flatnonzero(missed | stopped)
-            if not len(retry):
-                break
-            # at a given order the radius is about the flow's growth times the local tolerance: a retry with the
-            # tolerance divided by the factor missed lands near that fraction of the request (docs/performance.md;
-            # a higher order for the tighter tolerance moves it, so the order stays), aimed at half of it
-            tol_local[retry] *= np.minimum(0.5, 0.5 * tol_abs[retry] / lifted[retry])
-            passes[retry] += 1
-            c2, info2 = _integrate(
-                maps.model, y_lo[retry], y_hi[retry], T, delta, tol_local[retry], order, max_steps, backend, threads
-            )
-            # the new pass replaces a stopped one wherever it got (stopped again: for the next retry and the error
-            # report), and a finished one where it finished with a smaller ball
-            take = (info[retry, 2] != 0) | ((info2[:, 2] == 0) & (info2[:, 0] < info[retry, 0]))
-            c_y[retry[take]], info[retry[take]] = c2[take], info2[take]
+        c_y, info = _float64_passes(
+            maps, y_lo, y_hi, T, delta, tol_abs, tol_local, order, max_steps, backend, threads, passes
+        )
         e_y, steps, status = info[:, 0], info[:, 1].astype(np.int64), info[:, 2].astype(np.int64)
     centers, radii = maps.lift(c_y, e_y, x0, y_lo, y_hi)
     method = np.full(n, "float64", dtype="<U7")
@@ -250,19 +236,97 @@ def _checked(target, x0, T, delta, tol):
     return np.ascontiguousarray(x0)
 
 
-def _integrate(model, y_lo, y_hi, T, delta, tol_local, order, max_steps, backend, threads):
-    """Run :func:`~.fast_enclosure.enclose_particle` on every start box: ``(centers (n, k), info (n, N_OUT))``."""
+def _float64_passes(maps, y_lo, y_hi, T, delta, tol_abs, tol_local, order, max_steps, backend, threads, passes):
+    """The first pass and the retries of :func:`enclose_flows` (``tol_local`` and ``passes`` updated in place):
+    ``(centers, info)`` of the integrator in the ``k`` coordinates."""
+    first = min(max_steps, FIRST_PASS_STEPS)
+    c_y, info, ck_c, ck = _integrate(
+        maps.model, y_lo, y_hi, T, delta, tol_local, order, first, backend, threads, CHECKPOINTS
+    )
+    passes[:] = 1
+    run = (maps.model, y_lo, y_hi, T, order, max_steps, backend, threads)
+    for attempt in range(RETRIES):
+        lifted = maps.radius_bound(info[:, 0])  # where the integrator stopped: the radius it had reached
+        whole = lifted  # a whole pass's radius, which the tightening below divides by
+        if attempt == 0:  # first only up to a checkpoint where one leaves room (_resume)
+            missed = np.flatnonzero((info[:, 2] == 0) & ~(lifted <= tol_abs))
+            passes[_resume(maps, run, missed, tol_abs, tol_local, info, ck_c, ck)] += 1
+            lifted = maps.radius_bound(info[:, 0])
+        missed = (info[:, 2] == 0) & ~(lifted <= tol_abs)
+        stopped = (info[:, 2] != 0) & (lifted > 0) & np.isfinite(lifted)
+        retry = np.flatnonzero(missed | stopped)
+        if not len(retry):
+            break
+        # at a given order the radius is about the flow's growth times the local tolerance: a retry with the
+        # tolerance divided by the factor missed lands near that fraction of the request (docs/performance.md;
+        # a higher order for the tighter tolerance moves it, so the order stays), aimed at half of it
+        tol_local[retry] *= np.minimum(0.5, 0.5 * tol_abs[retry] / whole[retry])
+        passes[retry] += 1
+        c2, info2, _, _ = _integrate(
+            maps.model, y_lo[retry], y_hi[retry], T, delta, tol_local[retry], order, max_steps, backend, threads
+        )
+        # the new pass replaces a stopped one wherever it got (stopped again: for the next retry and the error
+        # report), and a finished one where it finished with a smaller ball
+        take = (info[retry, 2] != 0) | ((info2[:, 2] == 0) & (info2[:, 0] < info[retry, 0]))
+        c_y[retry[take]], info[retry[take]] = c2[take], info2[take]
+    return c_y, info
+
+
+def _resume(maps, run, rows, tol_abs, tol_local, info, ck_c, ck):
+    """Integrate the finished particles ``rows`` that missed their tolerance again from ``T`` to a checkpoint of their
+    first pass only, and keep the first pass from there on: ``info``'s radius and steps are updated where that gives
+    a smaller proved radius. Returns the rows integrated again.
+
+    The first pass recorded, at its checkpoints ``t_q``, the center ``c_q``, the radius ``E_q`` and ``(A_q, B_q)``
+    such that every solution within ``d <= E_q`` of ``c_q`` at ``t_q`` ends within ``A_q d + B_q`` of the first
+    pass's final center (:func:`~.fast_enclosure.enclose_particle`). The new pass gives a ball ``B(c', E')`` holding
+    the exact solution at ``t_q``, so ``d <= |c' - c_q| + E'``, bounded above by :func:`proved_errors`; where that is
+    at most ``E_q`` the end radius is ``A_q d + B_q``, rounded up. The checkpoint taken is the earliest one whose
+    tail ``B_q`` leaves half the tolerance (fewest steps to integrate again; a particle's radius mostly grows where
+    the flow expands, late in the path), and the new pass's local tolerance is cut by the factor its part ``A_q
+    E_q`` missed, aiming at a quarter of what the tail leaves (the radius falls more slowly than the local
+    tolerance: the tighter pass takes more steps).
+    """
+    model, y_lo, y_hi, T, order, max_steps, backend, threads = run
+    t_q, e_q, a_q, b_q, s_q = (ck[rows, :, j] for j in range(N_CHECK))
+    room = tol_abs[rows, None] - maps.radius_bound(b_q)
+    usable = (t_q > 0) & (room >= 0.5 * tol_abs[rows, None])
+    has = usable.any(axis=1)
+    rows, q = rows[has], np.argmax(usable[has], axis=1)  # the earliest usable checkpoint
+    if not len(rows):
+        return rows
+    pick = (np.arange(len(rows)), q)
+    t_q, e_q, a_q, b_q, s_q, room = (v[has][pick] for v in (t_q, e_q, a_q, b_q, s_q, room))
+    part = maps.radius_bound(a_q * e_q)
+    local = tol_local[rows] * np.minimum(0.5, 0.25 * room / part)
+    c2, info2, _, _ = _integrate(model, y_lo[rows], y_hi[rows], T, t_q, local, order, max_steps, backend, threads)
+    finished = info2[:, 2] == 0
+    d = proved_errors(c2, ck_c[rows, q], info2[:, 0])[1]
+    e_end = _up(_up(a_q * d) + b_q)
+    take = finished & (d <= e_q) & (e_end < info[rows, 0])
+    info[rows[take], 0] = info[rows[take], 5] = e_end[take]
+    info[rows[take], 1] = info[rows[take], 4] = info2[take, 1] + info[rows[take], 1] - s_q[take]
+    return rows
+
+
+def _integrate(model, y_lo, y_hi, T, deltas, tol_local, order, max_steps, backend, threads, checkpoints=0):
+    """Run :func:`~.fast_enclosure.enclose_particle` on every start box, particle ``p`` from ``T`` to ``deltas[p]`` (or
+    to ``deltas`` for a float),
+    with ``checkpoints`` slots each: ``(centers (n, k), info (n, N_OUT), checkpoint centers (n, checkpoints, k),
+    checkpoints (n, checkpoints, N_CHECK))``."""
     from ..kernels.jit import compile_for
     from .fast_enclosure import enclose_slots
 
     n, k = y_lo.shape
+    ck_c = np.zeros((n, checkpoints, k))
+    ck = np.zeros((n, checkpoints, N_CHECK))
     out_c = np.zeros((n, k))
     out = np.zeros((n, N_OUT))
     args = (
         np.ascontiguousarray(y_lo),
         np.ascontiguousarray(y_hi),
         T,
-        delta,
+        np.ascontiguousarray(np.broadcast_to(np.asarray(deltas, dtype=float), (n,))),
         np.ascontiguousarray(tol_local),
         int(order),
         int(max_steps),
@@ -271,8 +335,8 @@ def _integrate(model, y_lo, y_hi, T, delta, tol_local, order, max_steps, backend
     if backend == "cuda":
         from .fast_cuda import run_cuda
 
-        run_cuda(model, args, order, n, threads, out_c, out)
-        return out_c, out
+        run_cuda(model, args, order, n, threads, ck_c, ck, out_c, out)
+        return out_c, out, ck_c, ck
     if backend not in ("cpu", "cpu-parallel"):
         raise ValueError(f"backend must be 'cpu', 'cpu-parallel' or 'cuda', got {backend!r}")
     if backend == "cpu":
@@ -284,8 +348,8 @@ def _integrate(model, y_lo, y_hi, T, delta, tol_local, order, max_steps, backend
     # the kernels allocate nothing and slice their scratch in every inner call: without reference counting a view
     # costs no atomic operations (the ring's enclosures 1.3-1.4 times as fast, docs/performance.md)
     run = compile_for(enclose_slots, backend, nrt=False)
-    run(*args, *model.scratch(order, max(slots, 1)), out_c, out)
-    return out_c, out
+    run(*args, *model.scratch(order, max(slots, 1)), ck_c, ck, out_c, out)
+    return out_c, out, ck_c, ck
 
 
 # ---------------------------------------------------------------- interval NumPy for the exact maps
