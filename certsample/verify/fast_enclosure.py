@@ -196,7 +196,7 @@ FEW_COORDINATES = 3
 CENTRE, CENTRE_KEPT = 1, 2
 N_OUT = 8  # out[p]: radius, steps, status, failure time, failure step, failure radius E, last h, attempts
 N_CHECK = 5  # ck[p, q]: time (0: not reached), radius E there, A, B (the end's radius is at most A d + B), steps
-CHECK_SPACING = 8  # accepted steps between checkpoints at first (see enclose_particle)
+CHECK_SPACING = 8  # accepted steps between checkpoints at first (see _checkpoints)
 U_HALF = 1.1102230246251565e-16  # u = 2^-53
 
 
@@ -1527,8 +1527,9 @@ def _checkpoints(ck_c, ck, book, vec, t, delta, e_now, steps, g, h_hi, eps, delt
     Proof: a step's box, log-norm, pruning bound and local error hold for every solution in its start ball ``B(c_j,
     E_j)``, and give ``d_{j+1} <= g_j d_j + b_j`` for one there. The recurrence increases with ``E``, so ``d_q <=
     E_q`` gives ``d_j <= E_j`` at every later boundary by induction: the solution stays in the balls the bounds hold
-    on. Unrolled, ``d_end <= (prod_j g_j) d + sum_j b_j prod_{i > j} g_i``, which the
-    upward-rounded ``A_q`` and ``B_q`` (the same recurrence as :func:`_grow`, from 0) bound from above.
+    on. Unrolled, ``d_end <= (prod_j g_j) d + sum_j b_j prod_{i > j} g_i``, which the upward-rounded ``A_q`` and
+    ``B_q`` (the same recurrence as :func:`_grow`, from 0) bound from above. The thinning moves whole slots, and the
+    slots freed read as empty.
     """
     recorded, spacing = book
     for q in range(recorded):
