@@ -647,6 +647,22 @@ def test_a_particle_integrated_again_from_a_checkpoint_keeps_a_proved_ball(monke
         assert np.linalg.norm(arb.center - fast.centers[p]) <= fast.radii[p] - arb.radius
 
 
+def test_one_particle_and_many_run_the_same_compiled_driver():
+    """A one-particle call (the warm-up that certify's workers inherit) must not compile a variant of its own: NumPy
+    returns a one-element broadcast view as it is, read-only, and Numba types a read-only array apart."""
+    from numba import types
+
+    from certsample.verify.fast_enclosure import enclose_slots
+
+    ring = cs.ring_mixture(n_modes=4, radius=3.0)
+    x0 = ring.law_at(2.0).sample(3, seed=4)
+    enclose_flows(ring, x0[:1], 2.0, 0.05, tol=1e-8)
+    enclose_flows(ring, x0, 2.0, 0.05, tol=1e-8)
+    driver = compile_for(enclose_slots, "cpu", nrt=False)
+    arrays = [arg for sig in driver.signatures for arg in sig if isinstance(arg, types.Array)]
+    assert arrays and all(arg.mutable for arg in arrays)
+
+
 def test_the_serial_and_the_parallel_driver_are_cached_apart():
     """Numba's on-disk cache keys an entry by qualified name, file and line, not by ``parallel=True``: with one name
     for both, whichever build was cached first served the other, and ``backend='cpu-parallel'`` ran on one thread."""

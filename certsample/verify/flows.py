@@ -326,7 +326,7 @@ def _integrate(model, y_lo, y_hi, T, deltas, tol_local, order, max_steps, backen
         np.ascontiguousarray(y_lo),
         np.ascontiguousarray(y_hi),
         T,
-        np.ascontiguousarray(np.broadcast_to(np.asarray(deltas, dtype=float), (n,))),
+        np.array(np.broadcast_to(np.asarray(deltas, dtype=float), (n,))),  # a writable copy: one compiled type
         np.ascontiguousarray(tol_local),
         int(order),
         int(max_steps),
