@@ -121,7 +121,7 @@ class _Step:
 
 def rows(name, times, n, tol, order, T, seed):
     """One dict per time and start point (see the module docstring)."""
-    from certsample.verify.flows import LOCAL_FRACTION, _integrate, _Maps, default_order
+    from certsample.verify.flows import LOCAL_FRACTION, ORDER_FRACTION, _integrate, _Maps, default_order
 
     target = build_target(name)
     x0 = target.law_at(T).sample(n, seed=seed)
@@ -132,7 +132,7 @@ def rows(name, times, n, tol, order, T, seed):
         maps = _Maps(target, T, t)
         if maps.model is None:
             raise SystemExit(f"{name} has a closed-form flow: the kernel does not integrate it")
-        m = order or default_order(tol * LOCAL_FRACTION, maps.model)
+        m = order or default_order(tol * ORDER_FRACTION, maps.model)
         y_lo, y_hi = maps.project(x0)
         centers, info, _, _ = _integrate(maps.model, y_lo, y_hi, T, t, tol_local.copy(), m, 100_000, "cpu", 1)
         for p in range(n):

@@ -534,11 +534,11 @@ def test_accepted_and_rejected_steps_do_not_alternate_on_the_ring():
 
 
 def test_flow_enclosures_report_the_taylor_order_they_ran():
-    from certsample.verify.flows import LOCAL_FRACTION, default_order
+    from certsample.verify.flows import ORDER_FRACTION, default_order
 
     ring = cs.ring_mixture(n_modes=4, radius=3.0)
     x0 = ring.law_at(2.0).sample(2, seed=4)
-    assert enclose_flows(ring, x0, 2.0, 0.05, tol=1e-6).order == default_order(1e-6 * LOCAL_FRACTION) == 9
+    assert enclose_flows(ring, x0, 2.0, 0.05, tol=1e-6).order == default_order(1e-6 * ORDER_FRACTION) == 9
     assert enclose_flows(ring, x0, 2.0, 0.05, tol=1e-6, order=7).order == 7
     gaussian = cs.gaussian_mixture([[0.5, -0.5]], [[0.4, 0.8]])
     assert enclose_flows(gaussian, gaussian.law_at(2.0).sample(2, seed=4), 2.0, 0.05).order is None  # closed form

@@ -36,18 +36,17 @@ from .enclosure import Enclosure, _flint, _lower, _upper, basis_balls, enclose_f
 from .errors import EnclosureFailed
 from .fast_enclosure import N_CHECK, N_OUT, STATUS, FastModel
 
-__all__ = ["FlowEnclosures", "enclose_flows", "default_order", "proved_errors", "LOCAL_FRACTION"]
+__all__ = ["FlowEnclosures", "enclose_flows", "default_order", "proved_errors", "LOCAL_FRACTION", "ORDER_FRACTION"]
 
 #: the float64 integrator's local tolerance per step, as a fraction of the requested radius (about a hundred
-#: steps, and flows that expand). A particle whose radius misses the request is integrated again, a whole second
-#: pass, so the fraction trades steps for every particle against second passes for some; this one was the fastest
-#: in all on the benchmarks' targets (``docs/performance.md``)
-LOCAL_FRACTION = 1e-4
-#: the same where the model is box-limited (:attr:`~.fast_enclosure.FastModel.box_limited`); there a retried particle
-#: is cheap (:func:`_resume`: it is integrated again only to where its radius stops growing), and the looser first
-#: pass takes about a tenth fewer steps at certify's tolerance (``docs/performance.md``). The Taylor order still
-#: follows :data:`LOCAL_FRACTION`.
-BOX_LIMITED_FRACTION = 4e-4
+#: steps, and flows that expand). A particle whose radius misses the request is integrated again, since the retries
+#: from a checkpoint (:func:`_resume`) mostly only up to where its radius stops growing, so the fraction trades steps
+#: for every particle against partial passes for some; this one was the fastest on the benchmarks' targets
+#: (``docs/performance.md``)
+LOCAL_FRACTION = 4e-4
+#: the local tolerance, as the same fraction, that :func:`default_order` takes the Taylor order from (the orders were
+#: measured fastest at this one, before the retries from a checkpoint made a looser local tolerance pay)
+ORDER_FRACTION = 1e-4
 #: float64 passes over the particles that missed ``tol`` before the Arb path takes the rest
 RETRIES = 3
 #: states the first pass keeps per particle, spread over its steps, so that a particle that missed ``tol`` is
@@ -189,9 +188,8 @@ def enclose_flows(
     T, delta = float(T), float(delta)
     tol_abs = tol * (1.0 + np.linalg.norm(x0, axis=1))
     maps = _Maps(target, T, delta)
-    box_limited = maps.model is not None and maps.model.box_limited
-    tol_local = tol_abs * (BOX_LIMITED_FRACTION if box_limited else LOCAL_FRACTION)
-    order = default_order(tol * LOCAL_FRACTION, maps.model) if order is None else int(order)
+    tol_local = tol_abs * LOCAL_FRACTION
+    order = default_order(tol * ORDER_FRACTION, maps.model) if order is None else int(order)
     y_lo, y_hi = maps.project(x0)
     steps = np.zeros(n, dtype=np.int64)
     passes = np.zeros(n, dtype=np.int64)
@@ -207,7 +205,7 @@ def enclose_flows(
     centers, radii = maps.lift(c_y, e_y, x0, y_lo, y_hi)
     method = np.full(n, "float64", dtype="<U7")
     missed = np.flatnonzero((status != 0) | (~(radii <= tol_abs) if arb_for_misses else False))
-    arb_too_slow = fallback == "failed" and box_limited
+    arb_too_slow = fallback == "failed" and maps.model is not None and maps.model.box_limited
     for p in missed:
         if arb_too_slow and status[p] != 0:
             radii[p], method[p] = math.inf, "failed"
