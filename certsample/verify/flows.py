@@ -41,8 +41,8 @@ __all__ = ["FlowEnclosures", "enclose_flows", "default_order", "proved_errors", 
 #: the float64 integrator's local tolerance per step, as a fraction of the requested radius (about a hundred
 #: steps, and flows that expand). A particle whose radius misses the request is integrated again, since the retries
 #: from a checkpoint (:func:`_resume`) mostly only up to where its radius stops growing, so the fraction trades steps
-#: for every particle against partial passes for some; this one took the fewest steps of those measured (1e-4 to
-#: 6e-4 on the 64-d mixture, 1e-4 to 4e-4 on the ring and the cloud: ``docs/performance.md``)
+#: for every particle against partial passes for some; this one took the fewest steps of the fractions tried on
+#: the benchmarks' targets (which, in ``docs/performance.md``)
 LOCAL_FRACTION = 4e-4
 #: the local tolerance, as the same fraction, that :func:`default_order` takes the Taylor order from (the orders were
 #: measured fastest at this one, before the retries from a checkpoint made a looser local tolerance pay)
