@@ -315,9 +315,8 @@ def _resume(maps, run, rows, tol_abs, tol_local, info, ck_c, ck):
 
 def _integrate(model, y_lo, y_hi, T, deltas, tol_local, order, max_steps, backend, threads, checkpoints=0):
     """Run :func:`~.fast_enclosure.enclose_particle` on every start box, particle ``p`` from ``T`` to ``deltas[p]`` (or
-    to ``deltas`` for a float),
-    with ``checkpoints`` slots each: ``(centers (n, k), info (n, N_OUT), checkpoint centers (n, checkpoints, k),
-    checkpoints (n, checkpoints, N_CHECK))``."""
+    to ``deltas`` for a float), with ``checkpoints`` slots each: ``(centers (n, k), info (n, N_OUT), checkpoint
+    centers (n, checkpoints, k), checkpoints (n, checkpoints, N_CHECK))``."""
     from ..kernels.jit import compile_for
     from .fast_enclosure import enclose_slots
 
