@@ -647,6 +647,34 @@ def test_a_particle_integrated_again_from_a_checkpoint_keeps_a_proved_ball(monke
         assert np.linalg.norm(arb.center - fast.centers[p]) <= fast.radii[p] - arb.radius
 
 
+def test_particles_enclosed_in_chunks_get_the_same_balls(monkeypatch):
+    """``enclose_flows`` runs its passes over at most ``CHUNK`` particles at a time (the first pass's checkpoints grow
+    with the particles): with chunks of two, every center, radius, step count and pass count is the one of a single
+    chunk, retries and passes to a checkpoint included, and no call integrates more than two particles."""
+    from certsample.verify import flows
+
+    target = cs.gaussian_mixture(
+        [[1.5, 0.0], [-1.0, 1.0], [0.2, -1.4]], [[0.2, 0.5], [0.6, 0.3], [0.4, 0.4]], [0.3, 0.5, 0.2]
+    )
+    monkeypatch.setattr(flows, "LOCAL_FRACTION", 0.3)  # so that particles miss tol and are integrated again
+    x0 = target.law_at(1.5).sample(5, seed=4)
+    whole = enclose_flows(target, x0, 1.5, 0.1, tol=1e-6, fallback=False)
+    assert np.any(whole.passes >= 2)
+    sizes = []
+    integrate = flows._integrate
+
+    def counted(model, y_lo, *rest):
+        sizes.append(len(y_lo))
+        return integrate(model, y_lo, *rest)
+
+    monkeypatch.setattr(flows, "CHUNK", 2)
+    monkeypatch.setattr(flows, "_integrate", counted)
+    chunked = enclose_flows(target, x0, 1.5, 0.1, tol=1e-6, fallback=False)
+    assert max(sizes) == 2 and sum(size == 2 for size in sizes) >= 2
+    for field in ("centers", "radii", "steps", "passes"):
+        assert np.array_equal(getattr(chunked, field), getattr(whole, field)), field
+
+
 def test_one_particle_and_many_run_the_same_compiled_driver():
     """A one-particle call (the warm-up that certify's workers inherit) must not compile a variant of its own: NumPy
     returns a one-element broadcast view as it is, read-only, and Numba types a read-only array apart."""

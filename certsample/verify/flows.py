@@ -56,6 +56,9 @@ CHECKPOINTS = 12
 #: ``tol`` can spend the whole ``max_steps`` and most of a batch's time, where a retry at the tighter tolerance takes a
 #: few hundred steps (``docs/performance.md``)
 FIRST_PASS_STEPS = 2000
+#: particles integrated together, each chunk with its retries before the next: the first pass keeps
+#: ``CHECKPOINTS (k + 5)`` floats per particle (a 64-d particle's 6.6 kB), which without chunks grow with the run
+CHUNK = 8192
 
 
 @dataclass
@@ -241,20 +244,37 @@ def _checked(target, x0, T, delta, tol):
 
 
 def _float64_passes(maps, y_lo, y_hi, T, delta, tol_abs, tol_local, order, max_steps, backend, threads, passes):
-    """The first pass and the retries of :func:`enclose_flows` (``tol_local`` and ``passes`` updated in place):
-    ``(centers, info)`` of the integrator in the ``k`` coordinates."""
-    first = min(max_steps, FIRST_PASS_STEPS)
-    c_y, info, ck_c, ck = _integrate(
-        maps.model, y_lo, y_hi, T, delta, tol_local, order, first, backend, threads, CHECKPOINTS
-    )
+    """The first pass and the retries of :func:`enclose_flows`, over at most :data:`CHUNK` particles at a time
+    (``tol_local`` and ``passes`` updated in place): ``(centers, info)`` of the integrator in the ``k`` coordinates.
+    Each particle's passes depend on it alone, so the chunks change no result; they bound the checkpoints' memory."""
+    n, k = y_lo.shape
+    c_y, info = np.empty((n, k)), np.empty((n, N_OUT))
+    for start in range(0, n, CHUNK):
+        rows = slice(start, min(n, start + CHUNK))
+
+        def integrate(sel, ends, local, steps, checkpoints=0, rows=rows):
+            lo, hi = y_lo[rows][sel], y_hi[rows][sel]
+            return _integrate(maps.model, lo, hi, T, ends, local, order, steps, backend, threads, checkpoints)
+
+        # slices of tol_local and passes are views: the chunk's updates land in the caller's arrays
+        c_y[rows], info[rows] = _chunk_passes(
+            maps, integrate, delta, tol_abs[rows], tol_local[rows], max_steps, passes[rows]
+        )
+    return c_y, info
+
+
+def _chunk_passes(maps, integrate, delta, tol_abs, tol_local, max_steps, passes):
+    """:func:`_float64_passes` on one chunk, whose particles ``integrate(rows, ends, local, steps, checkpoints)``
+    integrates (``rows`` indexes the chunk)."""
+    everyone = np.arange(len(tol_abs))
+    c_y, info, ck_c, ck = integrate(everyone, delta, tol_local, min(max_steps, FIRST_PASS_STEPS), CHECKPOINTS)
     passes[:] = 1
-    run = (maps.model, y_lo, y_hi, T, order, max_steps, backend, threads)
     for attempt in range(RETRIES):
         lifted = maps.radius_bound(info[:, 0])  # where the integrator stopped: the radius it had reached
         whole = lifted  # a whole pass's radius, which the tightening below divides by
         if attempt == 0:  # first only up to a checkpoint where one leaves room (_resume)
             missed = np.flatnonzero((info[:, 2] == 0) & ~(lifted <= tol_abs))
-            passes[_resume(maps, run, missed, tol_abs, tol_local, info, ck_c, ck)] += 1
+            passes[_resume(maps, integrate, missed, tol_abs, tol_local, max_steps, info, ck_c, ck)] += 1
             lifted = maps.radius_bound(info[:, 0])
         missed = (info[:, 2] == 0) & ~(lifted <= tol_abs)
         stopped = (info[:, 2] != 0) & (lifted > 0) & np.isfinite(lifted)
@@ -266,9 +286,7 @@ def _float64_passes(maps, y_lo, y_hi, T, delta, tol_abs, tol_local, order, max_s
         # a higher order for the tighter tolerance moves it, so the order stays), aimed at half of it
         tol_local[retry] *= np.minimum(0.5, 0.5 * tol_abs[retry] / whole[retry])
         passes[retry] += 1
-        c2, info2, _, _ = _integrate(
-            maps.model, y_lo[retry], y_hi[retry], T, delta, tol_local[retry], order, max_steps, backend, threads
-        )
+        c2, info2, _, _ = integrate(retry, delta, tol_local[retry], max_steps)
         # the new pass replaces a stopped one wherever it got (stopped again: for the next retry and the error
         # report), and a finished one where it finished with a smaller ball
         take = (info[retry, 2] != 0) | ((info2[:, 2] == 0) & (info2[:, 0] < info[retry, 0]))
@@ -276,7 +294,7 @@ def _float64_passes(maps, y_lo, y_hi, T, delta, tol_abs, tol_local, order, max_s
     return c_y, info
 
 
-def _resume(maps, run, rows, tol_abs, tol_local, info, ck_c, ck):
+def _resume(maps, integrate, rows, tol_abs, tol_local, max_steps, info, ck_c, ck):
     """Integrate the finished particles ``rows`` that missed their tolerance again from ``T`` to a checkpoint of their
     first pass only, and keep the first pass from there on: ``info``'s radius and steps are updated where that gives
     a smaller proved radius. Returns the rows integrated again.
@@ -291,7 +309,6 @@ def _resume(maps, run, rows, tol_abs, tol_local, info, ck_c, ck):
     E_q`` missed, aiming at a quarter of what the tail leaves (the radius falls more slowly than the local
     tolerance: the tighter pass takes more steps).
     """
-    model, y_lo, y_hi, T, order, max_steps, backend, threads = run
     t_q, e_q, a_q, b_q, s_q = (ck[rows, :, j] for j in range(N_CHECK))
     room = tol_abs[rows, None] - maps.radius_bound(b_q)
     usable = (t_q > 0) & (room >= 0.5 * tol_abs[rows, None])
@@ -303,7 +320,7 @@ def _resume(maps, run, rows, tol_abs, tol_local, info, ck_c, ck):
     t_q, e_q, a_q, b_q, s_q, room = (v[has][pick] for v in (t_q, e_q, a_q, b_q, s_q, room))
     part = maps.radius_bound(a_q * e_q)
     local = tol_local[rows] * np.minimum(0.5, 0.25 * room / part)
-    c2, info2, _, _ = _integrate(model, y_lo[rows], y_hi[rows], T, t_q, local, order, max_steps, backend, threads)
+    c2, info2, _, _ = integrate(rows, t_q, local, max_steps)
     finished = info2[:, 2] == 0
     d = proved_errors(c2, ck_c[rows, q], info2[:, 0])[1]
     e_end = _up(_up(a_q * d) + b_q)
