@@ -248,6 +248,49 @@ def test_the_log_norm_bounds_lambda_max_over_its_box_and_is_tight_where_one_comp
             assert mu <= sampled + 0.02, (mu, sampled)
 
 
+def _pruned_change(target, y, t, keep):
+    """``|F - F_p|`` at ``(y, t)``: ``F = y + grad log q_t`` of the mixture, ``F_p`` that of its components ``keep``
+    (reweighted), as ``sum_{c not kept} r_c (g_c - s_p)`` (``g_c = -(y - a mu_c) / v_c``, ``s_p`` the kept ones' score),
+    so that it is not lost to cancellation."""
+    a = math.exp(-t)
+    v = 1 + (target.variances - 1) * a * a
+    d = y - a * target.means
+    logs = np.log(target.weights) - 0.5 * ((d * d) / v + np.log(v)).sum(axis=1)
+    r = np.exp(logs - logs.max())
+    g = -d / v
+    kept = np.zeros(len(r), dtype=bool)
+    kept[keep] = True
+    s_p = (r[kept] / r[kept].sum()) @ g[kept]
+    return np.linalg.norm((r[~kept] / r.sum()) @ (g[~kept] - s_p))
+
+
+def test_the_pruning_bound_holds_over_its_box():
+    """The pruning reads the log-norm's ``x_{c,i}`` (``G_{c,i} - G_{*,i}`` over the box, every coordinate's variances
+    differing): the components it leaves out change the drift by at most its ``Delta`` at sample points of the box
+    and time interval."""
+    rng = np.random.default_rng(9)
+    means = np.vstack([np.zeros(6), 0.4 + rng.random((1, 6)), 6.0 + rng.random((1, 6)), -6.0 - rng.random((1, 6))])
+    target = cs.gaussian_mixture(means, 0.2 + 0.8 * rng.random((4, 6)), [0.4, 0.2, 0.2, 0.2])
+    model = fe.FastModel(target)
+    means_, vidx, lams, lwd, logw, shared, gj = model.arrays
+    t_hi, t_lo, width, h = 0.5, 0.48, 0.05, 0.02
+    centre = 0.3 * rng.standard_normal(6)
+    LO, HI, off, vec, jmask, active = model.scratch(4, 1)
+    LO, HI, vec, jmask, active = LO[0], HI[0], vec[0], jmask[0], active[0]
+    LO[0, off[fe.R_Y] : off[fe.R_Y] + 6], HI[0, off[fe.R_Y] : off[fe.R_Y] + 6] = centre - width, centre + width
+    series = compile_for(fe._series, "cpu", nrt=False)
+    assert series(1, t_lo, t_hi, 0, active, means_, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask)
+    box_log_norm = compile_for(fe._box_log_norm, "cpu", nrt=False)
+    mu = box_log_norm(t_hi, 0, active, means_, vidx, lams, lwd, shared, gj, jmask, LO, HI, off, vec)
+    prune = compile_for(fe._prune, "cpu", nrt=False)
+    bound = prune(h, 1e-6, mu, 0, active, means_, vidx, shared, gj, LO, HI, off, vec)
+    keep = np.flatnonzero(active)
+    assert 0 < bound < 1e-6 and list(keep) == [0, 1]  # the far components left out, the near one kept
+    samples = ((centre + rng.uniform(-width, width, 6), rng.uniform(t_lo, t_hi)) for _ in range(300))
+    worst = max(_pruned_change(target, y, t, keep) for y, t in samples)
+    assert 0 < worst <= bound, (worst, bound)
+
+
 def test_recentred_exponents_are_those_of_a_series_call_centred_in_time():
     """:func:`~.fast_enclosure._recentre_exponents` after a plain order-1 series leaves the order-0 rows of the
     exponents, ``u``, ``Z`` and ``R`` exactly as the same series with ``centre`` set does; and a series that then

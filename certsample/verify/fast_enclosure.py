@@ -1148,7 +1148,7 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
         if c != star:
             rest += vec[V_RH, c]
     trace = 0.0
-    rx = off[R_X]  # x_{c,i} (k > FEW_COORDINATES) at row rx + i K + c: the K components of a coordinate contiguous
+    rx = off[R_X]  # x_{c,i} at row rx + i K + c: the K components of a coordinate contiguous
     for c in range(K):  # the midpoint responsibilities
         vec[V_HN, c] = 1.0 / z_mid if c == star else 0.5 * (LO[0, off[R_U] + c] + HI[0, off[R_U] + c]) / z_mid
     for i in range(k):
@@ -1177,9 +1177,8 @@ def _log_norm(star, means, vidx, lams, shared, gj, jmask, LO, HI, off, vec):
                 weighted, largest = affine, affine
                 for c in range(K):
                     vec[V_FL, c], vec[V_FH, c] = vec[V_SL, c], vec[V_SH, c]
-        if k > FEW_COORDINATES:
-            for c in range(K):
-                LO[0, rx + i * K + c], HI[0, rx + i * K + c] = vec[V_FL, c], vec[V_FH, c]
+        for c in range(K):  # for the Gram bound below and the pruning
+            LO[0, rx + i * K + c], HI[0, rx + i * K + c] = vec[V_FL, c], vec[V_FH, c]
         trace = next_up(trace + min(weighted, largest))
     gram = math.inf
     if k > FEW_COORDINATES:  # with fewer, the trace is within a factor k of lambda_max: not worth K^2 products
@@ -1288,17 +1287,23 @@ def _collatz_wielandt(B, K, w, bw):
 
 
 @device_function
-def _prune(h_hi, tol_local, star, active, means, vidx, shared, gj, LO, HI, off, vec):
+def _prune(h_hi, tol_local, mu, star, active, means, vidx, shared, gj, LO, HI, off, vec):
     """Step 4: mark components negligible on the box (``active[c] = 0``) and return ``Delta``, an upper
-    bound of ``|F - F_p|_2`` there (reads the order-0 rows of an all-active :func:`_series` call).
+    bound of ``|F - F_p|_2`` there (reads the order-0 rows of an all-active :func:`_series` call, and the rows ``x``
+    that :func:`_log_norm` has just written over the same box and time interval).
 
-    ``|H_c| = |G_c - G_*|`` is bounded coordinate-wise (``(a / v) |mu_c - mu_*|`` in shared coordinates);
-    a component is left out when ``u_c (|H_c| + max |H|) h K`` is below a hundredth of the local tolerance.
+    ``|H_c| = |G_c - G_*|`` is bounded coordinate-wise: ``(a / v) |mu_c - mu_*|`` in shared coordinates, elsewhere
+    ``|x_{c,i} - x_{*,i}|`` from the log-norm's ``x_{c,i} = G_{c,i} - p_i``. Its ``p_i`` is one value for every ``c``
+    at each point of the box, so the difference is ``G_{c,i} - G_{*,i}`` there, and the interval difference of the
+    two enclosures holds it; with the centre ``G_*`` (:func:`_affine_spread`) ``x_* = 0`` and the box's width enters
+    through ``1/v_c - 1/v_*`` only. A component is left out when ``u_c (|H_c| + max |H|) h K`` is below a hundredth
+    of the local tolerance. None is where the log-norm ``mu`` is not finite (its rows may not be written; the attempt
+    is then rejected).
     """
     K, k = means.shape
-    for i in range(k):  # G_* once per coordinate (rows V_SL, V_SH are free between the log-norm and the next series)
-        if shared[i] < 0:
-            vec[V_SL, i], vec[V_SH, i] = _g0(star, i, means, vidx, LO, HI, off)
+    if not math.isfinite(mu):
+        return 0.0
+    rx = off[R_X]  # x_{c,i} at row rx + i K + c (:func:`_log_norm`)
     h_max = 0.0
     for c in range(K):
         if c == star:
@@ -1311,8 +1316,8 @@ def _prune(h_hi, tol_local, star, active, means, vidx, shared, gj, LO, HI, off, 
                 dl, dh = isub(means[c, i], means[c, i], means[star, i], means[star, i])
                 x = next_up(imag(dl, dh) * HI[0, off[R_AINV] + gj[g]])
             else:
-                gl, gh = _g0(c, i, means, vidx, LO, HI, off)
-                dl, dh = isub(gl, gh, vec[V_SL, i], vec[V_SH, i])
+                row = rx + i * K
+                dl, dh = isub(LO[0, row + c], HI[0, row + c], LO[0, row + star], HI[0, row + star])
                 x = imag(dl, dh)
             s = next_up(s + next_up(x * x))
         vec[V_HN, c] = next_up(math.sqrt(s))
@@ -1644,7 +1649,7 @@ def enclose_particle(
                 h *= 0.5
                 continue
             mu = _box_log_norm(t, star, active, means, vidx, lams, lwd, shared, gj, jmask, LO, HI, off, vec)
-            delta_p = _prune(h_hi, tol_local, star, active, means, vidx, shared, gj, LO, HI, off, vec)
+            delta_p = _prune(h_hi, tol_local, mu, star, active, means, vidx, shared, gj, LO, HI, off, vec)
             if delta_p > 0.0:
                 _set_start(V_YL, V_YH, LO, HI, off, vec, k)
                 if not (
@@ -1821,7 +1826,7 @@ class FastModel:
         sizes[R_L] = sizes[R_U] = K
         sizes[R_DINV] = sizes[R_B] = K * k if unshared else 0
         # column 0: the log-norm's x_{c,i}; column 1: its K x K bound matrix (HI) and weights (LO, 2K entries)
-        sizes[R_X] = K * max(k, K) if k > FEW_COORDINATES else 0
+        sizes[R_X] = K * max(k, K)
         sizes[R_DMU] = sizes[R_DMU2] = sizes[R_M2] = K * k
         sizes[R_LM1] = J
         sizes[R_AINVS] = sizes[R_T] = k
