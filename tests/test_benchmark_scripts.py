@@ -176,3 +176,30 @@ def test_remainder_sources_script_refuses_times_outside_the_run():
         timeout=60,
     )
     assert proc.returncode == 2 and "--times must lie in (0, T" in proc.stderr, proc.stderr
+
+
+def test_enclosure_check_finds_every_ball_holding_the_reference_and_flags_one_that_does_not(monkeypatch, capsys):
+    """The randomized check passes on the enclosures as they are, and fails (status 1, the Arb path called to tell a
+    wrong ball from a wrong reference) when every center is moved by three radii."""
+    proc = _script("enclosure_check.py", "--cases", "3", "--n", "2", "--seed", "2")
+    summary = proc.stdout.strip().splitlines()[-1]
+    assert summary.startswith("3 cases, 6 starts") and summary.endswith("0 balls that miss Arb's"), summary
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import enclosure_check
+
+        import certsample.verify.flows as flows
+
+        enclose = flows.enclose_flows
+
+        def moved(*args, **kwargs):
+            found = enclose(*args, **kwargs)
+            found.centers[:, 0] += 3 * found.radii
+            return found
+
+        monkeypatch.setattr(flows, "enclose_flows", moved)
+        assert enclosure_check.main(["--cases", "1", "--n", "2", "--seed", "2", "--tols", "1e-6"]) == 1
+        out = capsys.readouterr().out
+        assert "VIOLATION" in out and "WRONG" in out and "2 balls that miss Arb's" in out
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
