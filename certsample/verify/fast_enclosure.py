@@ -1297,8 +1297,8 @@ def _prune(h_hi, tol_local, mu, star, active, means, vidx, shared, gj, LO, HI, o
     at each point of the box, so the difference is ``G_{c,i} - G_{*,i}`` there, and the interval difference of the
     two enclosures holds it; with the centre ``G_*`` (:func:`_affine_spread`) ``x_* = 0`` and the box's width enters
     through ``1/v_c - 1/v_*`` only. A component is left out when ``u_c (|H_c| + max |H|) h K`` is below a hundredth
-    of the local tolerance. None is where the log-norm ``mu`` is not finite (its rows may not be written; the attempt
-    is then rejected).
+    of the local tolerance. Nothing is left out where the log-norm ``mu`` is not finite (its rows may be unwritten;
+    the attempt is rejected then).
     """
     K, k = means.shape
     if not math.isfinite(mu):
