@@ -200,14 +200,20 @@ def test_pruned_components_and_the_gershgorin_log_norm_agree_with_arb(name):
         assert np.linalg.norm(fast.centers[p] - enc.center) <= fast.radii[p] + enc.radius
 
 
-def _jacobian_lambda_max(target, y, t):
-    """``lambda_max`` of ``I + Hess log q_t(y)`` (``I - sum_c r_c D_c^{-1} + Cov_r(G)``), float64 by eigvalsh."""
+def _posterior(target, y, t):
+    """``(r, G, v)`` of the mixture at ``(y, t)`` in float64: the responsibilities ``r_c``, the components' scores
+    ``G_c = -(y - a mu_c) / v_c`` and their variances ``v_c``."""
     a = math.exp(-t)
     v = 1 + (target.variances - 1) * a * a
-    logs = np.log(target.weights) - 0.5 * (((y - a * target.means) ** 2) / v + np.log(v)).sum(axis=1)
+    d = y - a * target.means
+    logs = np.log(target.weights) - 0.5 * ((d * d) / v + np.log(v)).sum(axis=1)
     r = np.exp(logs - logs.max())
-    r /= r.sum()
-    g = -(y - a * target.means) / v
+    return r / r.sum(), -d / v, v
+
+
+def _jacobian_lambda_max(target, y, t):
+    """``lambda_max`` of ``I + Hess log q_t(y)`` (``I - sum_c r_c D_c^{-1} + Cov_r(G)``), float64 by eigvalsh."""
+    r, g, v = _posterior(target, y, t)
     dev = g - r @ g
     jac = np.eye(len(y)) - np.diag(r @ (1 / v)) + dev.T @ (dev * r[:, None])
     return np.linalg.eigvalsh(jac)[-1]
@@ -252,12 +258,7 @@ def _pruned_change(target, y, t, keep):
     """``|F - F_p|`` at ``(y, t)``: ``F = y + grad log q_t`` of the mixture, ``F_p`` that of its components ``keep``
     (reweighted), as ``sum_{c not kept} r_c (g_c - s_p)`` (``g_c = -(y - a mu_c) / v_c``, ``s_p`` the kept ones' score),
     so that it is not lost to cancellation."""
-    a = math.exp(-t)
-    v = 1 + (target.variances - 1) * a * a
-    d = y - a * target.means
-    logs = np.log(target.weights) - 0.5 * ((d * d) / v + np.log(v)).sum(axis=1)
-    r = np.exp(logs - logs.max())
-    g = -d / v
+    r, g, _ = _posterior(target, y, t)
     kept = np.zeros(len(r), dtype=bool)
     kept[keep] = True
     s_p = (r[kept] / r[kept].sum()) @ g[kept]
