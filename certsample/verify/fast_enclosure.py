@@ -124,8 +124,7 @@ STATUS = {
     2: "the Taylor remainder stays above the local tolerance even for a tiny step",
     3: "more than max_steps steps",
     4: "a bound is not finite",
-    5: "the ball outgrew the radius the pass may reach",
-    6: "the steps collapsed below STEP_FLOOR t",
+    5: "the next step fell below step_floor t",
 }
 
 # row blocks of the series scratch (offsets in FastModel.offsets)
@@ -185,10 +184,6 @@ N_VEC_ROWS = 19
 #: steps aim at a remainder of this fraction of the local tolerance (the remainder grows faster than h^(m+1): the
 #: box widens with h, and the radius of convergence shrinks with t)
 TARGET = 0.25
-#: a pass stops once the step it would try next is below this fraction of ``t``: the smallest steps of finished passes
-#: on the benchmarks' targets average 0.008 t or more between checkpoints, while a ball that widens every box until
-#: the remainder allows no real step took steps near 1e-5 t (``docs/performance.md``); the caller retries tighter
-STEP_FLOOR = 1e-4
 #: power iterations for the weights of :func:`_collatz_wielandt`, and the least weight relative to the largest
 POWER_ITERATIONS = 12
 WEIGHT_FLOOR = 1e-8
@@ -1586,18 +1581,6 @@ def _start_ball(y0l, y0h, vec):
 
 
 @device_function(inline=True)
-def _stop(steps, max_steps, e_now, stop_radius, h, t):
-    """Why a pass stops before its next step (a :data:`STATUS` code), or 0: the step budget spent (3), the ball
-    grown past ``stop_radius`` (5), or the next step below :data:`STEP_FLOOR` ``t`` (6)."""
-    if steps >= max_steps:
-        return 3
-    if e_now > stop_radius:
-        return 5
-    if h < STEP_FLOOR * t:
-        return 6
-    return 0
-
-
 @device_function
 def enclose_particle(
     y0l,
@@ -1605,7 +1588,7 @@ def enclose_particle(
     T,
     delta,
     tol_local,
-    stop_radius,
+    step_floor,
     order,
     max_steps,
     means,
@@ -1629,8 +1612,8 @@ def enclose_particle(
     """Enclose the exact flow of every point of the box ``[y0l, y0h]`` from ``T`` to ``delta`` (steps 1-4).
 
     Writes the center to ``out_c`` and ``(radius, steps, status, time, step, E, h)`` to ``out`` (see
-    :data:`STATUS`; on failure ``out_c`` and ``E`` are the ball at the time and step that failed). The pass stops
-    early where its ball widens every box until the steps collapse (:func:`_stop`); the caller retries it tighter.
+    :data:`STATUS`; on failure ``out_c`` and ``E`` are the ball at the time and step that failed). It stops once its
+    next step falls below ``step_floor t`` (0: never), where a ball widens every box until the steps collapse.
 
     Checkpoints (slots ``ck_c``, ``ck``, spread over the steps; ``ck[q, 0] = 0`` in empty ones): :func:`_checkpoints`.
     """
@@ -1646,8 +1629,8 @@ def enclose_particle(
     attempts = 0
     power, h_prev, r_prev, h_acc, r_acc = order + 2.0, 0.0, 0.0, 0.0, 0.0
     while t > delta and status == 0:
-        status = _stop(steps, max_steps, e_now, stop_radius, h, t)
-        if status != 0:
+        if steps >= max_steps or h < step_floor * t:
+            status = 3 if steps >= max_steps else 5
             break
         star = _reference_component(vec[V_C], t, means, vidx, lams, logw)
         r_prev = 0.0  # the exponent is learnt from attempts at the same t only
@@ -1727,7 +1710,7 @@ def enclose_slots(
     T,
     deltas,
     tol_local,
-    stop_radius,
+    step_floor,
     order,
     max_steps,
     means,
@@ -1760,7 +1743,7 @@ def enclose_slots(
                 T,
                 deltas[p],
                 tol_local[p],
-                stop_radius[p],
+                step_floor,
                 order,
                 max_steps,
                 means,

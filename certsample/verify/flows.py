@@ -56,12 +56,12 @@ CHECKPOINTS = 12
 #: ``tol`` can spend the whole ``max_steps`` and most of a batch's time, where a retry at the tighter tolerance takes a
 #: few hundred steps (``docs/performance.md``)
 FIRST_PASS_STEPS = 2000
-#: a pass stops once its radius exceeds this multiple of the requested one (the particle is retried at a tighter local
-#: tolerance): a ball grown that far widens every box until the steps collapse, the more so the looser ``tol`` (on
-#: the 64-d mixture its first pass then spent the whole :data:`FIRST_PASS_STEPS`, ``docs/performance.md``), and such a
-#: pass would miss ``tol`` anyway (no finished pass on the benchmarks' targets ended below ``tol`` from a radius above
-#: it at a checkpoint)
-STOP_FACTOR = 4.0
+#: every pass but the last stops once its next step falls below this fraction of ``t``, and the particle is retried
+#: at a tighter local tolerance: a ball grown wide enough widens every box until the remainder allows no real step
+#: (on the 64-d mixture at loose tolerances such first passes spent the whole :data:`FIRST_PASS_STEPS` near ``h =
+#: 1e-6 t``, ``docs/performance.md``), while the smallest steps of finished passes on the benchmarks' targets average
+#: ``0.008 t`` or more between checkpoints. The last pass runs to its end, as every pass did before.
+STEP_FLOOR = 1e-4
 #: the local tolerance of a stopped particle's next pass, at most this fraction of its last one's
 STOPPED_SHRINK = 0.1
 #: particles integrated together, each chunk with its retries before the next: the first pass keeps
@@ -257,13 +257,13 @@ def _float64_passes(maps, y_lo, y_hi, T, delta, tol_abs, tol_local, order, max_s
     Each particle's passes depend on it alone, so the chunks change no result; they bound the checkpoints' memory."""
     n, k = y_lo.shape
     c_y, info = np.empty((n, k)), np.empty((n, N_OUT))
-    stop = STOP_FACTOR * tol_abs / maps.q_norm  # the integrator's radius, whose lift is at most q_norm times it
     for start in range(0, n, CHUNK):
         rows = slice(start, min(n, start + CHUNK))
 
-        def integrate(sel, ends, local, steps, checkpoints=0, rows=rows):
-            lo, hi, at = y_lo[rows][sel], y_hi[rows][sel], stop[rows][sel]
-            return _integrate(maps.model, lo, hi, T, ends, local, order, steps, backend, threads, checkpoints, at)
+        def integrate(sel, ends, local, steps, checkpoints=0, last=False, rows=rows):
+            lo, hi = y_lo[rows][sel], y_hi[rows][sel]
+            floor = 0.0 if last else STEP_FLOOR
+            return _integrate(maps.model, lo, hi, T, ends, local, order, steps, backend, threads, checkpoints, floor)
 
         # slices of tol_local and passes are views: the chunk's updates land in the caller's arrays
         c_y[rows], info[rows] = _chunk_passes(
@@ -276,7 +276,9 @@ def _chunk_passes(maps, integrate, delta, tol_abs, tol_local, max_steps, passes)
     """:func:`_float64_passes` on one chunk, whose particles ``integrate(rows, ends, local, steps, checkpoints)``
     integrates (``rows`` indexes the chunk)."""
     everyone = np.arange(len(tol_abs))
-    c_y, info, ck_c, ck = integrate(everyone, delta, tol_local, min(max_steps, FIRST_PASS_STEPS), CHECKPOINTS)
+    c_y, info, ck_c, ck = integrate(
+        everyone, delta, tol_local, min(max_steps, FIRST_PASS_STEPS), CHECKPOINTS, RETRIES == 0
+    )
     passes[:] = 1
     for attempt in range(RETRIES):
         lifted = maps.radius_bound(info[:, 0])  # where the integrator stopped: the radius it had reached
@@ -294,11 +296,12 @@ def _chunk_passes(maps, integrate, delta, tol_abs, tol_local, max_steps, passes)
         # tolerance divided by the factor missed lands near that fraction of the request (docs/performance.md;
         # a higher order for the tighter tolerance moves it, so the order stays), aimed at half of it
         shrink = np.minimum(0.5, 0.5 * tol_abs[retry] / whole[retry])
-        # a pass stopped on the way had a ball wide enough to collapse its steps (or to outgrow STOP_FACTOR tol)
+        # a pass stopped on the way had a ball wide enough to collapse its steps (or ran out of them)
         tol_local[retry] *= np.where(info[retry, 2] != 0, np.minimum(STOPPED_SHRINK, shrink), shrink)
         passes[retry] += 1
-        budget = max_steps if attempt == RETRIES - 1 else min(max_steps, FIRST_PASS_STEPS)
-        c2, info2, _, _ = integrate(retry, delta, tol_local[retry], budget)
+        last = attempt == RETRIES - 1
+        budget = max_steps if last else min(max_steps, FIRST_PASS_STEPS)
+        c2, info2, _, _ = integrate(retry, delta, tol_local[retry], budget, last=last)
         # the new pass replaces a stopped one wherever it got (stopped again: for the next retry and the error
         # report), and a finished one where it finished with a smaller ball
         take = (info[retry, 2] != 0) | ((info2[:, 2] == 0) & (info2[:, 0] < info[retry, 0]))
@@ -343,12 +346,23 @@ def _resume(maps, integrate, rows, tol_abs, tol_local, max_steps, info, ck_c, ck
 
 
 def _integrate(
-    model, y_lo, y_hi, T, deltas, tol_local, order, max_steps, backend, threads, checkpoints=0, stop_radius=math.inf
+    model,
+    y_lo,
+    y_hi,
+    T,
+    deltas,
+    tol_local,
+    order,
+    max_steps,
+    backend,
+    threads,
+    checkpoints=0,
+    step_floor=0.0,
 ):
     """Run :func:`~.fast_enclosure.enclose_particle` on every start box, particle ``p`` from ``T`` to ``deltas[p]`` (or
-    to ``deltas`` for a float), with ``checkpoints`` slots each and stopped once its radius exceeds ``stop_radius[p]``
-    (or ``stop_radius``): ``(centers (n, k), info (n, N_OUT), checkpoint centers (n, checkpoints, k), checkpoints
-    (n, checkpoints, N_CHECK))``."""
+    to ``deltas`` for a float), with ``checkpoints`` slots each, stopped once its next step falls below ``step_floor
+    t``: ``(centers (n, k), info (n, N_OUT), checkpoint centers (n, checkpoints, k), checkpoints (n, checkpoints,
+    N_CHECK))``."""
     from ..kernels.jit import compile_for
     from .fast_enclosure import enclose_slots
 
@@ -363,7 +377,7 @@ def _integrate(
         T,
         np.array(np.broadcast_to(np.asarray(deltas, dtype=float), (n,))),  # a writable copy: one compiled type
         np.ascontiguousarray(tol_local),
-        np.array(np.broadcast_to(np.asarray(stop_radius, dtype=float), (n,))),
+        float(step_floor),
         int(order),
         int(max_steps),
         *model.arrays,
