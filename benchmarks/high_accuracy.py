@@ -35,9 +35,9 @@ import time
 
 import numpy as np
 from bench_targets import mixture64
-from scipy.integrate import solve_ivp
 
 import certsample as cs
+from certsample.evaluate import scipy_flow
 from certsample.exact import gaussian_flow_map
 from certsample.forward import TimeGrid
 from certsample.integrate import initial_particles
@@ -52,29 +52,6 @@ except ImportError:  # pragma: no cover
 
 ACCURACIES = (1e-4, 1e-8, 1e-10)
 EPS_TABLE = (1e-6, 1e-10)
-
-
-def _ivp(target, x0, T, delta, tol, method):
-    """End points and per-particle NFE (calls of the batched right-hand side, finite-difference Jacobians
-    included) of scipy's ``method``; implicit methods get the block-diagonal Jacobian sparsity a scipy user
-    passes for ``n`` independent particles, so a Jacobian costs ``d`` calls, not ``n d``."""
-    n, d = x0.shape
-    calls = [0]
-
-    def rhs(s, y):
-        calls[0] += 1
-        x = y.reshape(n, d)
-        return (x + target.score(x, T - s)).ravel()
-
-    options = {}
-    if method in ("Radau", "BDF"):
-        from scipy.sparse import block_diag
-
-        options["jac_sparsity"] = block_diag([np.ones((d, d))] * n, format="csc")
-    sol = solve_ivp(rhs, (0.0, T - delta), x0.ravel(), method=method, rtol=tol, atol=tol, **options)
-    if not sol.success:
-        raise RuntimeError(sol.message)
-    return sol.y[:, -1].reshape(n, d), calls[0]
 
 
 def _diffrax(target, x0, T, delta, tol, name):
@@ -177,7 +154,7 @@ def _have(module):
 def _solve(target, x0, T, delta, tol, method):
     if method.startswith("diffrax."):
         return _diffrax(target, x0, T, delta, tol, method.split(".", 1)[1])
-    return _ivp(target, x0, T, delta, tol, method)
+    return scipy_flow(target, x0, T, delta, method=method, rtol=tol)
 
 
 def _rms(a, b):
@@ -219,7 +196,7 @@ def eps_table(quick=False):
     rows = []
     for name, target in targets:
         x0 = initial_particles(64, target.dim, 0, T, target, "exact")
-        ref, _ = _ivp(target, x0, T, delta, 1e-14, "DOP853")
+        ref, _ = scipy_flow(target, x0, T, delta, rtol=1e-14)
         for eps in EPS_TABLE:
             run = cs.sample(target, "collocation", x_init=x0, T=T, delta=delta, eps=eps, progress=False)
             err = _rms(run.samples, ref)
@@ -281,17 +258,7 @@ class Problem:
 
 def dop853(problem, tol):
     """End points and per-particle NFE of scipy's DOP853 with ``rtol = atol = tol``."""
-    n, d = problem.x0.shape
-    T = problem.T
-
-    def rhs(s, y):
-        x = y.reshape(n, d)
-        return (x + problem.target.score(x, T - s)).ravel()
-
-    sol = solve_ivp(rhs, (0.0, T - problem.delta), problem.x0.ravel(), method="DOP853", rtol=tol, atol=tol)
-    if not sol.success:
-        raise RuntimeError(sol.message)
-    return sol.y[:, -1].reshape(n, d), int(sol.nfev)
+    return scipy_flow(problem.target, problem.x0, problem.T, problem.delta, rtol=tol)
 
 
 #: noise seeds a randomized solver's step count must meet eps on (its largest error counts), not one lucky draw

@@ -42,10 +42,10 @@ import time
 from typing import NamedTuple
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
 import certsample as cs
 import proofs
+from certsample.evaluate import scipy_flow
 from certsample.integrate import initial_particles, plan_from_eps
 from certsample.oracle import as_oracle
 from certsample.solvers.collocation_adaptive import adapt_plan, reference_variance_of
@@ -93,17 +93,8 @@ def start_grid(target, T: float, eta: float, radii: int, angles: int) -> tuple[n
 
 def _flow(target, x, t_from: float, t_to: float, rtol: float) -> np.ndarray:
     """Every row of ``x`` carried by the probability-flow ODE from forward time ``t_from`` to ``t_to`` (either
-    direction): ``dx/dt = -x - s(x, t)``, DOP853 on the stacked rows (one score call per stage)."""
-    n, d = x.shape
-
-    def rhs(t, flat):
-        y = flat.reshape(n, d)
-        return (-y - target.score(y, t)).ravel()
-
-    sol = solve_ivp(rhs, (t_from, t_to), x.ravel(), method="DOP853", rtol=rtol, atol=0.1 * rtol)
-    if not sol.success:
-        raise RuntimeError(f"DOP853 failed between t = {t_from:g} and {t_to:g}: {sol.message}")
-    return sol.y[:, -1].reshape(n, d)
+    direction), DOP853 on the stacked rows (one score call per stage)."""
+    return scipy_flow(target, x, t_from, t_to, rtol=rtol, atol=0.1 * rtol)[0]
 
 
 def hard_starts(target, T: float, delta: float, centre, radius: float, agree: float):

@@ -8,11 +8,14 @@ can tell discretisation error from Monte-Carlo noise.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .metrics import gaussian_mixture_bin_probability, gaussian_w2, median_bandwidth, mmd, sliced_w2, tv_histogram
+from .validation import positive_finite, real_array
 
-__all__ = ["sample_errors", "histogram_edges", "pathwise_check"]
+__all__ = ["sample_errors", "histogram_edges", "pathwise_check", "scipy_flow"]
 
 MMD_MAX_POINTS = 4000
 REFERENCE_EPS = 1e-12
@@ -96,3 +99,78 @@ def pathwise_check(target, solver, grid, seed: int = 0, n_check: int = 32) -> di
         "pathwise_particles": int(n_check),
         "pathwise_reference_accuracy": float(np.max(np.sqrt(np.sum((check - ref) ** 2, axis=1)))),
     }
+
+
+#: scipy methods that take a Jacobian: they get the block-diagonal sparsity of independent particles
+IMPLICIT_METHODS = ("Radau", "BDF", "LSODA")
+
+
+def scipy_flow(target, x0, T: float, t_end: float, *, method="DOP853", rtol=1e-13, atol=None, times=None, each=False):
+    """The probability-flow images of the rows of ``x0`` (at forward time ``T``) at forward time ``t_end``, by
+    scipy's ``solve_ivp`` on ``dx/dt = -x - s(x, t)``: a numerical reference, not a proof (for that,
+    :func:`certsample.verify.enclose_flows`). ``t_end`` may lie on either side of ``T``.
+
+    Parameters
+    ----------
+    target
+        Anything with ``score(x, t)`` for a batch ``x`` of shape ``(n, d)``.
+    method, rtol, atol
+        ``solve_ivp``'s (``atol`` defaults to ``rtol``). Implicit methods (:data:`IMPLICIT_METHODS`) get the
+        block-diagonal Jacobian sparsity a scipy user passes for independent particles: a Jacobian costs ``d`` calls.
+    times
+        Forward times between ``T`` and ``t_end``: the paths there, shape ``(n, len(times), d)``, instead of the
+        end points ``(n, d)``.
+    each
+        Integrate row by row, each with its own error control, instead of all rows as one system (one batched
+        score call per stage; the error control then sees the whole batch).
+
+    Returns
+    -------
+    points, nfev
+        The images, and the right-hand-side calls per particle (finite-difference Jacobians included; the
+        largest over the rows with ``each``).
+    """
+    from scipy.integrate import solve_ivp  # scipy is a test and benchmark dependency, not a core one
+
+    x0 = real_array("x0", x0)
+    if x0.ndim != 2 or not np.all(np.isfinite(x0)):
+        raise ValueError(f"x0 must be a finite array of shape (n, d), got shape {x0.shape}")
+    T, t_end = float(T), float(t_end)
+    if not (math.isfinite(T) and math.isfinite(t_end) and T != t_end):
+        raise ValueError(f"T and t_end must be finite and differ, got {T!r} and {t_end!r}")
+    rtol = positive_finite("rtol", rtol)
+    atol = rtol if atol is None else positive_finite("atol", atol)
+    t_eval = None
+    if times is not None:
+        times = real_array("times", times).ravel()
+        if not np.all((times - T) * (times - t_end) <= 0):
+            raise ValueError(f"times must lie between T = {T:g} and t_end = {t_end:g}")
+        order = np.argsort(times if t_end > T else -times)  # solve_ivp takes them in the direction of travel
+        t_eval = times[order]
+    rows = [x0[i : i + 1] for i in range(len(x0))] if each else [x0]
+    points, nfev = [], 0
+    for x in rows:
+        n, d = x.shape
+        calls = [0]
+
+        def rhs(t, flat, n=n, d=d, calls=calls):
+            calls[0] += 1
+            y = flat.reshape(n, d)
+            return (-y - target.score(y, t)).ravel()
+
+        options = {}
+        if method in IMPLICIT_METHODS:
+            from scipy.sparse import block_diag
+
+            options["jac_sparsity"] = block_diag([np.ones((d, d))] * n, format="csc")
+        sol = solve_ivp(rhs, (T, t_end), x.ravel(), method=method, rtol=rtol, atol=atol, t_eval=t_eval, **options)
+        if not sol.success:
+            raise RuntimeError(f"{method} failed between t = {T:g} and {t_end:g}: {sol.message}")
+        if times is None:
+            points.append(sol.y[:, -1].reshape(n, d))
+        else:
+            paths = np.empty((n, len(t_eval), d))
+            paths[:, order] = sol.y.T.reshape(len(t_eval), n, d).transpose(1, 0, 2)
+            points.append(paths)
+        nfev = max(nfev, calls[0])
+    return np.concatenate(points), nfev

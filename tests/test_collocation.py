@@ -7,6 +7,7 @@ import pytest
 from mpmath import mp
 
 import certsample as cs
+from certsample.evaluate import scipy_flow
 from certsample.exact import gaussian_flow_map
 from certsample.forward import TimeGrid
 from certsample.highprec import MPTarget, max_abs_diff, mp_gaussian_flow_map, reference_solution, solve_trajectory
@@ -456,16 +457,7 @@ def test_mass_radius_holds_the_stated_mass():
 
 
 def _dop853(target, x0, T, delta, tol=1e-13):
-    from scipy.integrate import solve_ivp
-
-    n, d = x0.shape
-
-    def rhs(s, y):
-        x = y.reshape(n, d)
-        return (x + target.score(x, T - s)).ravel()
-
-    sol = solve_ivp(rhs, (0.0, T - delta), x0.ravel(), method="DOP853", rtol=tol, atol=tol)
-    return sol.y[:, -1].reshape(n, d)
+    return scipy_flow(target, x0, T, delta, rtol=tol)[0]
 
 
 def _rms(a, b):

@@ -14,6 +14,7 @@ import pytest
 
 import certsample as cs
 import proofs
+from certsample.evaluate import scipy_flow
 from certsample.forward import TimeGrid, exponential_grid
 from certsample.solvers.collocation import Collocation, collocation_matrix
 from certsample.verify import enclose_flow, enclose_flows
@@ -477,22 +478,7 @@ T_CENTRE, DELTA_CENTRE = 0.3, 0.003
 def _exact_block_paths(target, x0, T, times):
     """Block coordinates of the exact flow paths from ``x0`` at ``T``, at the forward times ``times``: shape ``(n,
     len(times), k)`` (DOP853 at rtol 1e-12 on all paths at once; the ring's block is its whole space)."""
-    from scipy.integrate import solve_ivp
-
-    n, d = x0.shape
-    times = np.asarray(times, dtype=float)
-    order = np.argsort(-times)  # increasing reverse time tau = T - t
-
-    def rhs(tau, y):
-        x = y.reshape(n, d)
-        return (x + target.score(x, T - tau)).ravel()
-
-    taus = T - times[order]
-    sol = solve_ivp(rhs, (0.0, float(taus[-1])), x0.ravel(), method="DOP853", rtol=1e-12, atol=1e-12, t_eval=taus)
-    assert sol.success
-    out = np.empty((n, len(times), d))
-    out[:, order] = sol.y.T.reshape(len(times), n, d).transpose(1, 0, 2)
-    return out
+    return scipy_flow(target, x0, T, min(times), rtol=1e-12, times=times)[0]
 
 
 @pytest.mark.parametrize("t", [0.02, 0.08])

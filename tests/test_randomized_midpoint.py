@@ -4,9 +4,9 @@ import math
 
 import numpy as np
 import pytest
-from scipy.integrate import solve_ivp
 
 import certsample as cs
+from certsample.evaluate import scipy_flow
 from certsample.exact import gaussian_flow_map, linear_scheme_law
 from certsample.metrics import gaussian_w2
 from certsample.oracle import ScoreOracle
@@ -127,13 +127,7 @@ def test_beats_exponential_integrator_at_equal_nfe():
 
     Tm = 3.0
     x0 = start(MIXTURE, T=Tm)
-    n, d = x0.shape
-
-    def flow(s, y):
-        return (y.reshape(n, d) + MIXTURE.score(y.reshape(n, d), Tm - s)).ravel()
-
-    ref = solve_ivp(flow, (0.0, Tm - DELTA), x0.ravel(), method="DOP853", rtol=1e-11, atol=1e-11).y[:, -1]
-    ref = ref.reshape(n, d)
+    ref = scipy_flow(MIXTURE, x0, Tm, DELTA, rtol=1e-11)[0]
     rm, ei = run(MIXTURE, RandomizedMidpoint(), x0, 64, T=Tm), run(MIXTURE, ExponentialODE(), x0, 128, T=Tm)
     assert rm.nfe == ei.nfe == 128
     assert rms(rm.samples, ref) < 0.75 * rms(ei.samples, ref)
