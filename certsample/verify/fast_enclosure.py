@@ -1580,7 +1580,6 @@ def _start_ball(y0l, y0h, vec):
     return next_up(math.sqrt(e))
 
 
-@device_function(inline=True)
 @device_function
 def enclose_particle(
     y0l,
