@@ -848,6 +848,19 @@ def test_a_pass_whose_ball_collapses_its_steps_stops_early_and_is_retried(name, 
     assert np.all(found.passes >= 2) and np.all(found.radii <= tol_abs)
 
 
+def test_where_no_pass_can_meet_tol_the_last_runs_to_its_end_with_the_tightest_tolerance():
+    """Near the ring's centre the flow expands even the float64 rounding past ``tol``: no pass ends within it. The
+    last retry runs without the step floor and keeps its ball. An earlier stop on the radius cut the passes short, so
+    the retries tightened too little and this start's ball ended at 6.6e-5 (4.9e-6 here)."""
+    import certsample.verify.flows as flows
+
+    ring = cs.ring_mixture()
+    x0 = 1e-4 * np.array([[math.cos(math.pi / 8), math.sin(math.pi / 8)]])
+    found = enclose_flows(ring, x0, 0.3, 0.003, tol=1e-10, fallback=False)
+    assert found.method[0] == "float64" and found.passes[0] == 2 + flows.RETRIES  # the first, resumed, retried
+    assert 1e-10 < found.radii[0] < 1e-5
+
+
 def test_fallback_failed_keeps_a_proved_radius_above_tol_instead_of_calling_arb(monkeypatch):
     import certsample.verify.flows as flows
     from certsample.verify.verifier import enclose_shard
