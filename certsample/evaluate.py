@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from .metrics import gaussian_mixture_bin_probability, gaussian_w2, median_bandwidth, mmd, sliced_w2, tv_histogram
-from .validation import positive_finite, real_array
+from .validation import is_real, positive_finite, real_array
 
 __all__ = ["sample_errors", "histogram_edges", "pathwise_check", "scipy_flow"]
 
@@ -115,8 +115,9 @@ def scipy_flow(target, x0, T: float, t_end: float, *, method="DOP853", rtol=1e-1
     target
         Anything with ``score(x, t)`` for a batch ``x`` of shape ``(n, d)``.
     method, rtol, atol
-        ``solve_ivp``'s (``atol`` defaults to ``rtol``). Implicit methods (:data:`IMPLICIT_METHODS`) get the
-        block-diagonal Jacobian sparsity a scipy user passes for independent particles: a Jacobian costs ``d`` calls.
+        ``solve_ivp``'s (``atol`` defaults to ``rtol``; 0 is a purely relative control). Implicit methods
+        (:data:`IMPLICIT_METHODS`) get the block-diagonal Jacobian sparsity a scipy user passes for independent
+        particles: a Jacobian costs ``d`` calls.
     times
         Forward times between ``T`` and ``t_end``: the paths there, shape ``(n, len(times), d)``, instead of the
         end points ``(n, d)``.
@@ -139,7 +140,10 @@ def scipy_flow(target, x0, T: float, t_end: float, *, method="DOP853", rtol=1e-1
     if not (math.isfinite(T) and math.isfinite(t_end) and T != t_end):
         raise ValueError(f"T and t_end must be finite and differ, got {T!r} and {t_end!r}")
     rtol = positive_finite("rtol", rtol)
-    atol = rtol if atol is None else positive_finite("atol", atol)
+    if atol is None:
+        atol = rtol
+    elif not (is_real(atol) and math.isfinite(atol) and atol >= 0):  # 0: purely relative, as scipy allows
+        raise ValueError(f"atol must be a finite number >= 0, got {atol!r}")
     t_eval = None
     if times is not None:
         times = real_array("times", times).ravel()

@@ -487,3 +487,7 @@ def test_scipy_flow_matches_the_gaussian_closed_form_in_every_form():
         scipy_flow(target, x0, 3.0, 0.01, rtol=0.0)
     with pytest.raises(ValueError, match="differ"):
         scipy_flow(target, x0, 3.0, 3.0)
+    with pytest.raises(ValueError, match="atol"):
+        scipy_flow(target, x0, 3.0, 0.01, atol=-1.0)
+    relative, _ = scipy_flow(target, x0, 3.0, 0.01, rtol=1e-12, atol=0.0)
+    assert np.max(np.abs(relative - exact)) < 1e-10
