@@ -920,6 +920,23 @@ def test_failed_particles_of_a_box_limited_model_stay_unproved_without_arb(monke
         enclose_flows(ring, ring.law_at(2.0).sample(1, seed=2), 2.0, 0.05, max_steps=2, fallback="failed")
 
 
+def test_where_the_arb_path_fails_too_fallback_failed_leaves_the_particle_unproved(monkeypatch):
+    """``fallback='failed'`` (what certify runs) must not lose a batch to one particle that neither path validates:
+    it stays unproved (radius ``inf``); with ``fallback=True`` the Arb path's failure, with its time, propagates."""
+    from certsample.verify import flows
+
+    def arb_fails(target, x0, T, delta, tol):
+        raise EnclosureFailed("could not validate an a-priori enclosure", 1.5, ["box"], 7)
+
+    monkeypatch.setattr(flows, "enclose_flow", arb_fails)
+    ring = cs.ring_mixture(n_modes=4, radius=3.0)
+    x0 = ring.law_at(2.0).sample(2, seed=2)
+    found = enclose_flows(ring, x0, 2.0, 0.05, max_steps=2, fallback="failed")
+    assert np.all(found.method == "failed") and np.all(np.isinf(found.radii))
+    with pytest.raises(EnclosureFailed, match="a-priori enclosure at t=1.5"):
+        enclose_flows(ring, x0, 2.0, 0.05, max_steps=2, fallback=True)
+
+
 def test_enclose_flows_rejects_bad_input():
     ring = cs.ring_mixture()
     with pytest.raises(ValueError, match="shape"):

@@ -175,9 +175,9 @@ def enclose_flows(
         ``docs/performance.md``), and where the model is box-limited
         (:attr:`~.fast_enclosure.FastModel.box_limited`: per-component variances in more than three coordinates,
         where one Arb trajectory outlasts any budget) one where it stops is left unproved: radius ``inf``,
-        method ``'failed'``. False: a particle the float64 path cannot validate raises
-        :class:`~certsample.verify.errors.EnclosureFailed` (time, box and step), and one that misses ``tol``
-        keeps its larger proved radius.
+        method ``'failed'``, as is one where the Arb path fails too. False: a particle the float64 path cannot
+        validate raises :class:`~certsample.verify.errors.EnclosureFailed` (time, box and step), and one that
+        misses ``tol`` keeps its larger proved radius.
     backend : {'cpu', 'cpu-parallel', 'cuda'}
         Where the float64 integrator runs (one process: ``'cpu'``; Numba threads: ``'cpu-parallel'``).
     threads : int, optional
@@ -221,7 +221,13 @@ def enclose_flows(
         if arb_too_slow and status[p] != 0:
             radii[p], method[p] = math.inf, "failed"
         elif fallback:
-            enc = enclose_flow(target, x0[p], T, delta, tol=tol)
+            try:
+                enc = enclose_flow(target, x0[p], T, delta, tol=tol)
+            except EnclosureFailed:
+                if fallback != "failed":
+                    raise
+                radii[p], method[p] = math.inf, "failed"  # only stopped particles reach Arb here
+                continue
             if status[p] != 0 or enc.radius < radii[p]:
                 centers[p], radii[p], steps[p], method[p] = enc.center, enc.radius, enc.steps, "arb"
         elif status[p] != 0:
