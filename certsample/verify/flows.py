@@ -279,12 +279,11 @@ def _float64_passes(maps, y_lo, y_hi, T, delta, tol_abs, tol_local, order, max_s
 
 
 def _chunk_passes(maps, integrate, delta, tol_abs, tol_local, max_steps, passes):
-    """:func:`_float64_passes` on one chunk, whose particles ``integrate(rows, ends, local, steps, checkpoints)``
-    integrates (``rows`` indexes the chunk)."""
+    """:func:`_float64_passes` on one chunk, whose particles ``integrate(rows, ends, local, steps, checkpoints, last)``
+    integrates (``rows`` indexes the chunk; ``last`` runs the pass without the step floor)."""
     everyone = np.arange(len(tol_abs))
-    c_y, info, ck_c, ck = integrate(
-        everyone, delta, tol_local, min(max_steps, FIRST_PASS_STEPS), CHECKPOINTS, RETRIES == 0
-    )
+    short = min(max_steps, FIRST_PASS_STEPS)  # the budget of every pass but the last
+    c_y, info, ck_c, ck = integrate(everyone, delta, tol_local, short, CHECKPOINTS, RETRIES == 0)
     passes[:] = 1
     for attempt in range(RETRIES):
         lifted = maps.radius_bound(info[:, 0])  # where the integrator stopped: the radius it had reached
@@ -306,8 +305,7 @@ def _chunk_passes(maps, integrate, delta, tol_abs, tol_local, max_steps, passes)
         tol_local[retry] *= np.where(info[retry, 2] != 0, np.minimum(STOPPED_SHRINK, shrink), shrink)
         passes[retry] += 1
         last = attempt == RETRIES - 1
-        budget = max_steps if last else min(max_steps, FIRST_PASS_STEPS)
-        c2, info2, _, _ = integrate(retry, delta, tol_local[retry], budget, last=last)
+        c2, info2, _, _ = integrate(retry, delta, tol_local[retry], max_steps if last else short, last=last)
         # the new pass replaces a stopped one wherever it got (stopped again: for the next retry and the error
         # report), and a finished one where it finished with a smaller ball
         take = (info[retry, 2] != 0) | ((info2[:, 2] == 0) & (info2[:, 0] < info[retry, 0]))
