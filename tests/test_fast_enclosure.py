@@ -848,6 +848,56 @@ def test_a_pass_whose_ball_collapses_its_steps_stops_early_and_is_retried(name, 
     assert np.all(found.passes >= 2) and np.all(found.radii <= tol_abs)
 
 
+def test_a_short_interval_is_not_stopped_by_the_step_floor():
+    """From ``T`` to a ``delta`` within ``1e-4 T`` the first step already lies below ``STEP_FLOOR t``: the floor stops
+    only steps below the first one too, so one pass encloses the particles (every pass had stopped at 0 steps, and
+    the last ran at a thousandth of the local tolerance)."""
+    import certsample.verify.flows as flows
+
+    ring = cs.ring_mixture()
+    x0 = ring.law_at(1.0).sample(3, seed=2)
+    found = enclose_flows(ring, x0, 1.0, 0.99995, tol=1e-10, fallback=False)
+    assert np.all(found.passes == 1) and np.all(found.method == "float64")
+    assert np.all(found.radii <= 1e-10 * (1 + np.linalg.norm(x0, axis=1)))
+    maps = flows._Maps(ring, 1.0, 0.99995)
+    y_lo, y_hi = maps.project(x0)
+    local = np.full(3, 1e-14)
+    _, info, _, _ = flows._integrate(maps.model, y_lo, y_hi, 1.0, 0.99995, local, 10, 100, "cpu", None, 0, 1e-4)
+    assert np.all(info[:, 2] == 0) and np.all(info[:, 1] >= 1)
+
+
+def test_a_retry_after_a_stopped_pass_tightens_by_stopped_shrink_though_a_finished_pass_is_kept():
+    """A particle whose first pass finished above ``tol`` keeps that pass while a retry stops (a stopped pass never
+    replaces a finished one); the next retry still follows the stopped one, at most :data:`~.flows.STOPPED_SHRINK` of
+    its local tolerance (the kept pass's factor alone would repeat the stopped retry)."""
+    import certsample.verify.flows as flows
+    from certsample.verify.fast_enclosure import N_CHECK, N_OUT
+
+    class Maps:
+        def radius_bound(self, e):
+            return np.asarray(e, dtype=float)
+
+    locals_seen = []
+
+    def integrate(rows, ends, local, steps, checkpoints=0, last=False):
+        locals_seen.append(np.array(local, dtype=float, ndmin=1).copy())
+        info = np.zeros((len(rows), N_OUT))
+        call = len(locals_seen)
+        info[:, 0] = 1.2 if call == 1 else 5.0  # the first pass misses tol = 1 by 1.2; the retries stop wide
+        info[:, 2] = 0 if call == 1 else 5
+        return np.zeros((len(rows), 2)), info, np.zeros((len(rows), 1, 2)), np.zeros((len(rows), 1, N_CHECK))
+
+    tol_local = np.array([1.0])
+    passes = np.zeros(1, dtype=np.int64)
+    _, info = flows._chunk_passes(Maps(), integrate, 0.01, np.array([1.0]), tol_local, 100, passes)
+    assert info[0, 2] == 0 and info[0, 0] == 1.2  # the finished first pass is kept
+    assert len(locals_seen) == 1 + flows.RETRIES and passes[0] == 1 + flows.RETRIES
+    # the first retry: the kept pass's factor (aimed at half of tol); every later one also STOPPED_SHRINK at least
+    assert locals_seen[1][0] == pytest.approx(0.5 / 1.2)
+    for before, after in zip(locals_seen[1:], locals_seen[2:]):
+        assert after[0] <= flows.STOPPED_SHRINK * before[0] * (1 + 1e-12)
+
+
 def test_where_no_pass_can_meet_tol_the_last_runs_to_its_end_with_the_tightest_tolerance():
     """Near the ring's centre the flow expands even the float64 rounding past ``tol``: no pass ends within it. The
     last retry runs without the step floor and keeps its ball. An earlier stop on the radius cut the passes short, so

@@ -422,8 +422,8 @@ def _tune_steps(job, solver, grid_kind, verifier, pilot):
         if not proved.any():
             raise CertifyError(
                 f"none of the {pilot} pilot particles' exact trajectories could be enclosed (the float64 "
-                "integrator stopped on each, and Arb is too slow for this model): no proved error to tune on; "
-                "pass n_steps= to certify a run of your choice"
+                "integrator stopped on each, and Arb is too slow for this model or failed too): no proved error to "
+                "tune on; pass n_steps= to certify a run of your choice"
             )
         worst = float(np.max(upper[proved]))
         floor = float(np.sqrt(np.mean(lower**2))) * (1 - 1e-12)  # proved lower bound of the pilot's RMS
@@ -526,8 +526,8 @@ def _closing_notes(job, measured, accuracy, verifier) -> list:
     if unproved:
         notes.append(
             f"{unproved} of the {measured.checked} checked particles could not be enclosed (the float64 integrator "
-            "stopped and Arb is too slow for this model): their errors are unbounded above, so no upper bound "
-            "holds for the run (a proved lower bound still does)"
+            "stopped, and Arb is too slow for this model or failed too): their errors are unbounded above, so no "
+            "upper bound holds for the run (a proved lower bound still does)"
         )
     elif verifier is not None and measured.checked == job.n:
         notes.append(

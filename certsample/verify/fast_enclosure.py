@@ -66,7 +66,8 @@ Together ``E_{j+1} = e^{mu_j h} E_j + eps_j + Delta h max(1, e^{mu_j h})``, eval
 over the steps encloses ``y(delta)``. Steps shrink when step 1 fails or the remainder exceeds the local tolerance,
 and grow with the remainder's margin and its trend (:func:`_next_step`). A particle fails (status, time, box and
 step, see :data:`STATUS` and :class:`~certsample.verify.errors.EnclosureFailed`) when no step of at least ``1e-13
-t`` validates, when a quantity is not finite, or after ``max_steps`` steps.
+t`` validates, when a quantity is not finite, or after ``max_steps`` steps; it stops once the step control's next
+step falls below ``step_floor t`` and below its first step (``step_floor = 0``: never).
 
 Costs: a step is a few interval evaluations of ``F`` (step 1), two runs of the series recurrences of
 order ``m`` and ``m + 1`` (point and box) and one log-norm (in more than three coordinates after the exponents
@@ -124,7 +125,7 @@ STATUS = {
     2: "the Taylor remainder stays above the local tolerance even for a tiny step",
     3: "more than max_steps steps",
     4: "a bound is not finite",
-    5: "the next step fell below step_floor t",
+    5: "the next step fell below step_floor t and below the first step",
 }
 
 # row blocks of the series scratch (offsets in FastModel.offsets)
@@ -1612,7 +1613,7 @@ def enclose_particle(
 
     Writes the center to ``out_c`` and ``(radius, steps, status, time, step, E, h)`` to ``out`` (see
     :data:`STATUS`; on failure ``out_c`` and ``E`` are the ball at the time and step that failed). It stops once its
-    next step falls below ``step_floor t`` (0: never), where a ball widens every box until the steps collapse.
+    next step falls below both ``step_floor t`` (0: never) and its first step: a ball has collapsed the steps.
 
     Checkpoints (slots ``ck_c``, ``ck``, spread over the steps; ``ck[q, 0] = 0`` in empty ones): :func:`_checkpoints`.
     """
@@ -1622,13 +1623,13 @@ def enclose_particle(
         ck[q, 0] = 0.0
     e_now = _start_ball(y0l, y0h, vec)
     t = T
-    h = min(0.25, 0.5 * (T - delta))
+    h = h_first = min(0.25, 0.5 * (T - delta))
     steps = 0
     status = 0
     attempts = 0
     power, h_prev, r_prev, h_acc, r_acc = order + 2.0, 0.0, 0.0, 0.0, 0.0
     while t > delta and status == 0:
-        if steps >= max_steps or h < step_floor * t:
+        if steps >= max_steps or (h < step_floor * t and h < h_first):
             status = 3 if steps >= max_steps else 5
             break
         star = _reference_component(vec[V_C], t, means, vidx, lams, logw)

@@ -8,9 +8,11 @@ float64 radius misses the requested ``tol (1 + |x0|)`` is retried with a local t
 the factor it missed (the radius is about the flow's growth times the local tolerance): first only up to a
 checkpoint of its first pass after which the path adds little to the radius (:func:`_resume`), then whole, up to
 :data:`RETRIES` times, then enclosed by the Arb path, the independent high-precision check (``method[p] ==
-'arb'``). A particle the float64 integrator stops on is retried the same way, with the factor its radius had
-reached (where the flow expands fast a ball grown far past ``tol`` widens every box and the steps collapse: the
-first pass stops after :data:`FIRST_PASS_STEPS` steps), and goes to Arb if every pass stops.
+'arb'``). A particle the float64 integrator stops on is retried the same way, its local tolerance tightened by
+the factor its radius had reached and at least by :data:`STOPPED_SHRINK` (where the flow expands fast a ball grown
+far past ``tol`` widens every box and the steps collapse: every pass but the last stops after
+:data:`FIRST_PASS_STEPS` steps or once its steps fall below :data:`STEP_FLOOR` times ``t``), and goes to Arb if every
+pass stops.
 
 The parts outside the integrator are exact maps evaluated in interval arithmetic (NumPy, every
 operation rounded outward with ``nextafter``): the projection ``y = Q^T x`` on the target's basis, the
@@ -52,9 +54,10 @@ RETRIES = 3
 #: states the first pass keeps per particle, spread over its steps, so that a particle that missed ``tol`` is
 #: integrated again only up to one of them where the rest of its path adds little (:func:`_resume`)
 CHECKPOINTS = 12
-#: the first pass's step budget per particle (the retries have ``max_steps``): a start whose ball has grown far past
-#: ``tol`` can spend the whole ``max_steps`` and most of a batch's time, where a retry at the tighter tolerance takes a
-#: few hundred steps (``docs/performance.md``)
+#: the step budget per particle of the first pass and of every whole retry but the last (the last retry and the
+#: passes to a checkpoint, :func:`_resume`, have ``max_steps``): a start whose ball has grown far past ``tol`` can
+#: spend the whole ``max_steps`` and most of a batch's time, where a retry at the tighter tolerance takes a few
+#: hundred steps (``docs/performance.md``)
 FIRST_PASS_STEPS = 2000
 #: every pass but the last stops once its next step falls below this fraction of ``t``, and the particle is retried
 #: at a tighter local tolerance: a ball grown wide enough widens every box until the remainder allows no real step
@@ -62,7 +65,7 @@ FIRST_PASS_STEPS = 2000
 #: 1e-6 t``, ``docs/performance.md``), while the smallest steps of finished passes on the benchmarks' targets average
 #: ``0.008 t`` or more between checkpoints. The last pass runs to its end, as every pass did before.
 STEP_FLOOR = 1e-4
-#: the local tolerance of a stopped particle's next pass, at most this fraction of its last one's
+#: the local tolerance of the next pass of a particle whose last pass stopped, at most this fraction of that one's
 STOPPED_SHRINK = 0.1
 #: particles integrated together, each chunk with its retries before the next: the first pass keeps
 #: ``CHECKPOINTS (k + 5)`` floats per particle (a 64-d particle's 6.6 kB), which without chunks grow with the run
@@ -166,7 +169,7 @@ def enclose_flows(
     order : int, optional
         Taylor order of the float64 integrator (default from ``tol``).
     max_steps : int
-        Steps per particle and pass before the float64 integrator stops (the first pass at most
+        Steps per particle and pass before the float64 integrator stops (every whole pass but the last at most
         :data:`FIRST_PASS_STEPS`); a stopped particle is retried, and where every pass stops the Arb path takes it.
     fallback : {True, 'failed', False}
         True: enclose with Arb the particles the float64 path misses (it stops, or its radius is above ``tol``
@@ -282,9 +285,10 @@ def _chunk_passes(maps, integrate, delta, tol_abs, tol_local, max_steps, passes)
     """:func:`_float64_passes` on one chunk, whose particles ``integrate(rows, ends, local, steps, checkpoints, last)``
     integrates (``rows`` indexes the chunk; ``last`` runs the pass without the step floor)."""
     everyone = np.arange(len(tol_abs))
-    short = min(max_steps, FIRST_PASS_STEPS)  # the budget of every pass but the last
+    short = min(max_steps, FIRST_PASS_STEPS)  # the budget of every whole pass but the last retry
     c_y, info, ck_c, ck = integrate(everyone, delta, tol_local, short, CHECKPOINTS, RETRIES == 0)
     passes[:] = 1
+    stopped_last = info[:, 2] != 0  # whether each particle's latest pass stopped (a finished one may be kept)
     for attempt in range(RETRIES):
         lifted = maps.radius_bound(info[:, 0])  # where the integrator stopped: the radius it had reached
         whole = lifted  # a whole pass's radius, which the tightening below divides by
@@ -302,10 +306,11 @@ def _chunk_passes(maps, integrate, delta, tol_abs, tol_local, max_steps, passes)
         # a higher order for the tighter tolerance moves it, so the order stays), aimed at half of it
         shrink = np.minimum(0.5, 0.5 * tol_abs[retry] / whole[retry])
         # a pass stopped on the way had a ball wide enough to collapse its steps (or ran out of them)
-        tol_local[retry] *= np.where(info[retry, 2] != 0, np.minimum(STOPPED_SHRINK, shrink), shrink)
+        tol_local[retry] *= np.where(stopped_last[retry], np.minimum(STOPPED_SHRINK, shrink), shrink)
         passes[retry] += 1
         last = attempt == RETRIES - 1
         c2, info2, _, _ = integrate(retry, delta, tol_local[retry], max_steps if last else short, last=last)
+        stopped_last[retry] = info2[:, 2] != 0
         # the new pass replaces a stopped one wherever it got (stopped again: for the next retry and the error
         # report), and a finished one where it finished with a smaller ball
         take = (info[retry, 2] != 0) | ((info2[:, 2] == 0) & (info2[:, 0] < info[retry, 0]))

@@ -168,8 +168,8 @@ class VerifiedEnclosures:
         radius = float(np.max(self.verifier.radii[:m]))
         by_arb = int(np.sum(self.verifier.methods[:m] == "arb"))
         failed = (
-            f"; {unproved} of {m} not enclosed (the float64 integrator stopped and Arb is too slow for this "
-            "model): their errors count as unbounded above (and 0 below) in every statement"
+            f"; {unproved} of {m} not enclosed (the float64 integrator stopped, and Arb is too slow for "
+            "this model or failed too): their errors count as unbounded above (and 0 below) in every statement"
             if unproved
             else ""
         )

@@ -27,8 +27,8 @@ def enclose_shard(target, x0, T, delta, tol):
     Each particle's enclosure depends only on its own start point, so any sharding gives the same arrays. Arb
     encloses only the particles the float64 path cannot validate: one whose proved radius stays above ``tol``
     after the retries keeps it (certify asks for radii a thousand times below eps; a 64-d Arb enclosure would
-    outlast any budget), and on box-limited models one the float64 path cannot validate stays unproved (radius
-    ``inf``, method ``'failed'``; ``enclose_flows(fallback='failed')``)."""
+    outlast any budget), and one the float64 path cannot validate stays unproved (radius ``inf``, method
+    ``'failed'``; ``enclose_flows(fallback='failed')``) where the model is box-limited or the Arb path fails too."""
     found = enclose_flows(target, x0, T, delta, tol=tol, fallback="failed")
     return found.centers, found.radii, found.method, found.steps
 
