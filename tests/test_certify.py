@@ -370,6 +370,38 @@ def test_a_verifier_enclosing_in_several_calls_holds_the_enclosures_of_one_call(
     assert list(verifier.methods) == list(whole.method) and np.array_equal(verifier.steps, whole.steps)
 
 
+def test_the_rate_of_enclosures_is_that_of_every_worker_though_a_pilot_ran_in_one_process(monkeypatch):
+    """The cost estimate and the budget read :meth:`~.verifier.Verifier.seconds_per_enclosure`: a pilot's few
+    particles are one shard in one process, and their seconds must count as that process's share of the workers, not
+    as the rate of all of them (the estimate printed was about twice the two workers' time). A clock that the fake
+    shards advance: 8 particles at 1 s in one process, then 64 at 0.5 s a particle with two processes together."""
+    import types
+
+    from certsample.verify import verifier as module
+
+    clock = [0.0]
+    monkeypatch.setattr(module, "time", types.SimpleNamespace(perf_counter=lambda: clock[0]))
+    monkeypatch.setattr(module, "enclose_shard", lambda target, x0, *rest: None)  # the untimed compile call
+
+    def fake_run(self, jobs):
+        per = 1.0 / self._processes(jobs)
+        for job in jobs:
+            rows = len(job[1])
+            clock[0] += per * rows
+            yield np.zeros((rows, 2)), np.zeros(rows), np.full(rows, "float64"), np.zeros(rows, dtype=np.int64)
+
+    monkeypatch.setattr(module.Verifier, "_run", fake_run)
+    x0 = SMALL_RING.law_at(2.0).sample(72, seed=4)
+    found = module.Verifier(SMALL_RING, x0, 2.0, 0.1, 1e-6, 2, lambda line: None)
+    found.ensure(8)  # one shard of 8: one process
+    assert found.seconds == 8.0 and found.seconds_per_enclosure() == 0.5
+    found.ensure(72)  # two shards of 32: both workers
+    assert found.seconds == 8.0 + 32.0 and found.seconds_per_enclosure() == 0.5
+    alone = module.Verifier(SMALL_RING, x0, 2.0, 0.1, 1e-6, 1, lambda line: None)
+    alone.ensure(72)
+    assert alone.seconds_per_enclosure() == 1.0
+
+
 def test_particles_that_cannot_be_enclosed_count_as_unbounded_and_the_tuning_skips_them(monkeypatch):
     """A particle whose exact trajectory no enclosure reaches (radius inf: ``enclose_flows(fallback='failed')`` on a
     box-limited model) is not a proved error: it keeps the verdict from PASS, the certificate counts it, claims no

@@ -63,7 +63,8 @@ class Verifier:
         self._methods = np.empty(0, dtype="<U7")
         self._steps = np.empty(0, dtype=np.int64)
         self._count = 0
-        self.seconds = 0.0
+        self.seconds = 0.0  # wall seconds of the enclosures so far
+        self._process_seconds = 0.0  # the same, each call's times the processes that ran it
         self._last_log = -float("inf")
 
     @property
@@ -114,7 +115,18 @@ class Verifier:
         jobs = [(self.target, self.x0[a:b], self.T, self.delta, self.tol) for a, b in bounds]
         for shard in self._run(jobs):
             self._add(shard, start, first, m if goal is None else goal)
-        self.seconds += time.perf_counter() - start
+        elapsed = time.perf_counter() - start
+        self.seconds += elapsed
+        self._process_seconds += elapsed * self._processes(jobs)
+
+    def _processes(self, jobs) -> int:
+        """How many processes run ``jobs`` together: the forked workers, at most one per shard, or one; with a
+        client, ``workers`` stands for its cluster."""
+        if self.client is not None:
+            return self.workers
+        if self.workers > 1 and len(jobs) > 1 and "fork" in multiprocessing.get_all_start_methods():
+            return min(self.workers, len(jobs))
+        return 1
 
     def _run(self, jobs):
         """The shards' results, in order."""
@@ -122,7 +134,7 @@ class Verifier:
             futures = [self.client.submit(enclose_shard, *job, pure=False) for job in jobs]
             for future in futures:
                 yield future.result()
-        elif self.workers > 1 and len(jobs) > 1 and "fork" in multiprocessing.get_all_start_methods():
+        elif self._processes(jobs) > 1:
             from concurrent.futures import ProcessPoolExecutor
 
             with ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork")) as pool:
@@ -136,8 +148,10 @@ class Verifier:
         return int(np.sum(self.methods[:m] == "failed"))
 
     def seconds_per_enclosure(self) -> float:
-        """Wall seconds per enclosure so far (the workers running together), compilation excluded."""
-        return self.seconds / max(self.count, 1)
+        """Wall seconds per enclosure with every worker running, from the enclosures so far (compilation excluded):
+        a call that ran in fewer processes (a pilot's few particles are one shard) counts its seconds times those
+        processes over ``workers``, so one process's rate does not stand for all of them."""
+        return self._process_seconds / max(self.workers, 1) / max(self.count, 1)
 
     def _reserve(self, m):
         """Room for ``m`` enclosures, the ones so far kept (one copy per :meth:`ensure`, not one per shard)."""
