@@ -1,6 +1,6 @@
 """A randomized check of the proved flow enclosures: every ball must hold an accurate, independent reference.
 
-    python benchmarks/enclosure_check.py [--cases 150] [--n 6] [--seed 1] [--tols 5e-5 1e-6 1e-9]
+    python benchmarks/enclosure_check.py [--cases 150] [--n 6] [--seed 1] [--tols 1e-2 5e-5 1e-6 1e-9]
 
 Each case draws a target (a Gaussian mixture with 1-12 components in 1-24 coordinates, mean scales up to 8,
 variances from 0.01 to 3, isotropic per component, one for all, or one per component and coordinate; or a built-in:
@@ -83,7 +83,7 @@ def main(argv=None):
     parser.add_argument("--cases", type=int, default=150)
     parser.add_argument("--n", type=int, default=6, help="starts per case")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--tols", type=float, nargs="+", default=[5e-5, 1e-6, 1e-9])
+    parser.add_argument("--tols", type=float, nargs="+", default=[1e-2, 5e-5, 1e-6, 1e-9])
     args = parser.parse_args(argv)
     if args.cases < 1 or args.n < 1:
         parser.error("--cases and --n must be at least 1")
