@@ -370,6 +370,27 @@ def test_a_verifier_enclosing_in_several_calls_holds_the_enclosures_of_one_call(
     assert list(verifier.methods) == list(whole.method) and np.array_equal(verifier.steps, whole.steps)
 
 
+@pytest.mark.parametrize(("call", "sizes", "text"), [(0.01, [16, 256], "0.1 s"), (0.1, [16], "12.5 s")])
+def test_the_sampling_estimate_reprobes_with_more_particles_where_a_call_dominates(call, sizes, text):
+    """A run whose time is mostly the call's own (the steps' loop) was estimated at the probe's time times ``n / 16``:
+    4.5 s printed before 0.34 s of sampling (64-d mixture, 2000 particles, 1513 steps). A quick probe is run again
+    with 256 particles; a slow one (its particles' cost dominating) stands. Fake runs: ``call`` s a call plus 1e-5 s
+    a particle, 2000 particles."""
+    import types
+
+    from certsample.verify.certify import _expected_seconds
+
+    sizes_seen = []
+
+    def run(solver, grid, x0, progress):
+        sizes_seen.append(len(x0))
+        return types.SimpleNamespace(wall_time=call + 1e-5 * len(x0))
+
+    job = types.SimpleNamespace(x0=np.zeros((2000, 2)), run=run)
+    assert _expected_seconds(job, None, None, None, 0) == f"expected about {text} of sampling"
+    assert sizes_seen == sizes
+
+
 def test_the_rate_of_enclosures_is_that_of_every_worker_though_a_pilot_ran_in_one_process(monkeypatch):
     """The cost estimate and the budget read :meth:`~.verifier.Verifier.seconds_per_enclosure`: a pilot's few
     particles are one shard in one process, and their seconds must count as that process's share of the workers, not

@@ -80,6 +80,10 @@ PROVE_ALL_UP_TO = 10_000
 TIMING_SAMPLE = 64
 #: start points enclosed per batch while the time budget is being spent
 BUDGET_BATCH = 1024
+#: a cost probe of 16 particles quicker than this (seconds) is run again with :data:`PROBE_PARTICLES`: its time is
+#: then mostly the call's own (the steps' loop), which scaling by the particle count would count many times over
+QUICK_PROBE = 0.05
+PROBE_PARTICLES = 256
 
 
 def certify(
@@ -594,10 +598,16 @@ def _certificate(job, solver, check, measured, accuracy, theorem_verdict, bound,
 
 def _expected_seconds(job, solver, grid, verifier, checked):
     """The cost estimate printed before the run: the whole grid for a few particles, scaled up (the grid is
-    not cut short: a solver's schedule, such as per-window sweeps, belongs to its grid)."""
-    few = min(len(job.x0), 16)
+    not cut short: a solver's schedule, such as per-window sweeps, belongs to its grid). Where that takes under
+    :data:`QUICK_PROBE` seconds, the cost of a call dominates it, which scaling counts once per few particles: it
+    is run again with :data:`PROBE_PARTICLES` and scaled from there (still an upper estimate)."""
+    n = len(job.x0)
+    few = min(n, 16)
     probe = job.run(solver, grid, x0=job.x0[:few], progress=False)
-    sampling = probe.wall_time / few * len(job.x0)
+    if probe.wall_time < QUICK_PROBE and n > few:
+        few = min(n, PROBE_PARTICLES)
+        probe = job.run(solver, grid, x0=job.x0[:few], progress=False)
+    sampling = probe.wall_time / few * n
     text = f"expected about {sampling:.1f} s of sampling"
     if verifier is not None:
         done = verifier.count
