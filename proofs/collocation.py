@@ -16,9 +16,13 @@ with the exact score, the exact matrices ``A`` and the solver's own (float64) wa
 .. math::  |X(\delta) - x(\delta)|_2 \le \sqrt{E_K^2 + E_{\rm lin}^2},
 
 with ``E_lin`` of part 2 and ``E_K`` of the recursion of parts 3-6, every constant evaluated in Arb ball
-arithmetic and rounded up (:meth:`CollocationTheorem.pathwise_bound`), except the posterior spread bounds taken
-from :mod:`certsample.lipschitz` (FB 3), which are float64 evaluations of a few operations widened by a
-relative ``1e-12`` for their rounding (an allowance argued there, not computed in Arb). The float64 run's
+arithmetic and rounded up (:meth:`CollocationTheorem.pathwise_bound`), except the posterior spread bounds (FB 3)
+and, for unequal variances, the Lipschitz and one-sided bounds (:func:`certsample.lipschitz.sup_on`, FB 5) taken
+from :mod:`certsample.lipschitz`, which are float64 evaluations widened by a relative ``1e-12`` for their rounding
+(an allowance argued there, not computed in Arb). ``Q`` is the target's exact basis, the polar factor of the stored
+columns (:class:`~certsample.targets.MixtureTarget`), so exactly orthonormal; the solver's use of the stored float64
+columns is part of its rounding. The solver's options are its defaults ``weights='exponential'``,
+``reference_variance=None`` and ``anderson=False`` (with others it names no theorem). The float64 run's
 rounding is not covered (:func:`certsample.verify.certify` proves a run's errors a posteriori with
 :func:`certsample.verify.enclose_flow`). Parts 1-6 of :mod:`proofs.flow_bounds` (decomposition, start set
 and its mass, frame and Lipschitz bounds, complex-time bound of the drift; part 5 the same for unequal
@@ -125,7 +129,8 @@ ball (192 bits or more; the matrices ``A`` at ``128 + 4 D`` bits more) or a floa
 recursions of parts 3, 5 and 6 then run in float64 on those upper ends, each expression of ``n`` roundings of
 nonnegative terms multiplied by ``1 + 2 (n + 1) 2^{-53}`` (Higham, Lemma 3.1), which keeps every number an
 upper bound. The Lipschitz and Hessian bounds are the library's proved ones
-(:mod:`certsample.lipschitz.tilted_covariance`, proofs in their docstrings). ``d`` appears only in ``r_lin``.
+(:mod:`certsample.lipschitz.tilted_covariance` and :func:`certsample.lipschitz.sup_on`, proofs in their
+docstrings). ``d`` appears only in ``r_lin``.
 
 *Part 8 (the plan, no proof needed).* :meth:`CollocationTheorem.plan` marches windows from ``T`` to
 ``delta``, each the longest with ``h sup L <= c_L`` whose complex bound (FB 4) validates at a Bernstein
@@ -1087,8 +1092,9 @@ class CollocationTheorem(RunTheorem):
     certified = True
     algorithmic = True
     assumptions = (
-        "Exact arithmetic and the exact score grad log q_t of a built-in MixtureTarget; the run's float64 "
-        "rounding is not covered (certify's enclosures cover it a posteriori).",
+        "Exact arithmetic and the exact score grad log q_t of a built-in MixtureTarget (its basis the polar "
+        "factor of the stored columns, exactly orthonormal); the run's float64 rounding, its use of the stored "
+        "columns included, is not covered (certify's enclosures cover it a posteriori).",
         "The start x(T) lies in the start set S(eta) = {|u - a_T m0| <= r_J, |w_lin| <= r_lin}, which holds all "
         "but eta of q_T (Gaussian concentration); the bound is the sup over S(eta) of the pathwise error at delta.",
         "Covered: Gaussians (any covariance), subspace/embedded targets in any d, mixtures whose components "
@@ -1096,7 +1102,9 @@ class CollocationTheorem(RunTheorem):
         "with diagonal, unequal variances there (Lipschitz bounds on a ball that contains the paths; the "
         "bound is infinite where an iterate may leave it).",
         "Any grid, degree, per-window sweeps, warm start (any warm_start_gain) and pipeline, as the solver runs "
-        "them; the warm-start matrices are the solver's own float64 matrices, built with its gain.",
+        "them; the warm-start matrices are the solver's own float64 matrices, built with its gain. The options "
+        "weights='exponential', reference_variance=None and anderson=False (the defaults; with others the "
+        "solver names no theorem).",
         "exclude_centre=True (isotropic blocks, cold starts): the start set is S(eta/2) less the starts whose "
         "exact path enters a centre ball |u(t_k) - a_k m0| < P_k at a window start, of q_T-mass at most eta/2 in "
         "all (q_{t_k} of each ball, proved); StartSet.exclusions lists them.",

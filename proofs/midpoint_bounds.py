@@ -225,6 +225,40 @@ class Decomposition:
             variances.append(self.perp_variance)
         return z, w, np.asarray(variances, dtype=float)
 
+    def coordinate_balls(self, x0, t: float):
+        """:meth:`coordinates` of the one point ``x0`` as Arb balls holding the exact values: ``(z_J, w_lin,
+        variances)``, lists of balls and the float variances (the orthogonal part's column holds its norm ``|x_perp|``).
+
+        Proof. The entries of ``x0``, ``m0`` and the means are floats, exact; ``a = e^{-t}`` is a ball. Without a
+        basis ``u = x0``. With one, the target's exact basis is the polar factor ``Q~`` of the stored ``Q``
+        (:func:`certsample.verify.enclosure.basis_balls`: ``||Q~ - Q||_2 <= beta``), so ``|x0^T (q~_j - q_j)| <=
+        beta |x0|`` and ``u_j = x0^T q~_j`` lies in the ball ``x0^T q_j`` (in Arb) widened by ``beta |x0|``; and
+        ``|x_perp|^2 = |x0 - Q~ Q~^T x0|^2 = |x0|^2 - |u|^2`` since ``Q~^T Q~ = I``, bounded above from those balls.
+        """
+        target = self.target
+        x = [arb(float(v)) for v in np.asarray(x0, dtype=float).reshape(-1)]
+        a = (-arb(t)).exp()
+        if target.basis is None:
+            u = x
+        else:
+            from certsample.verify.enclosure import basis_balls  # lazy: importing proofs stays light
+
+            q, _, beta = basis_balls(target.basis)
+            norm = sum((v * v for v in x), arb(0)).sqrt()
+            widen = arb(0, upper_float(beta * norm))
+            u = [sum((x[i] * q[i][j] for i in range(len(x))), arb(0)) + widen for j in range(len(q[0]))]
+        z = [u[j] - a * float(c) for j, c in zip(self.block_axes, self.block_centre)]
+        w = [u[j] - a * float(m) for j, m in zip(self.linear_axes, self.linear_means)]
+        variances = [float(v) for v in self.linear_variances]
+        if self.perp_dim > 0:
+            perp_sq = sum((v * v for v in x), arb(0)) - sum((abs(v) ** 2 for v in u), arb(0))
+            if perp_sq > 0:
+                w.append(perp_sq.sqrt())
+            else:  # x0 within rounding of the basis's span: a ball [-r, r] around |x_perp| in [0, r]
+                w.append(arb(0, upper_float(arb(max(upper_float(perp_sq), 0.0)).sqrt())))
+            variances.append(float(self.perp_variance))
+        return z, w, variances
+
 
 def decompose(target) -> Decomposition:
     """Split ``target`` into its block and its linear coordinates (module docstring).

@@ -17,8 +17,11 @@ over the random points only,
 for every ``x_0`` in ``StartSet(target, T, eta)`` (``q_T`` mass ``>= 1 - eta``), where ``F(lam)`` is the
 exact mean-square factor of a linear coordinate of data variance ``lam`` (step L) and ``a_N`` the
 block recursion (step B) started from ``P_0 = r_J``. For one start point the same holds with ``r_J =
-|z_J(x_0)|`` and ``sum_i w_i^2 F(lam_i)`` in place of the second term (``rms_bound(..., x0=)``). No
-constant is hidden; every one is computed in Arb (192 bits) and rounded up. The dimension enters only
+|z_J(x_0)|`` and ``sum_i w_i^2 F(lam_i)`` in place of the second term (``rms_bound(..., x0=)``; the
+coordinates of ``x_0`` enclosed in Arb, :meth:`~proofs.midpoint_bounds.Decomposition.coordinate_balls`). No
+constant is hidden; every one is computed in Arb (192 bits) and rounded up, except the posterior spread and
+Lipschitz bounds taken from :mod:`certsample.lipschitz` (steps C and U), float64 evaluations of a few operations
+widened by a relative ``1e-12`` for their rounding (proved there). The dimension enters only
 through ``r_lin``. Not covered: the float64 rounding of a real run (certify's enclosures cover that a
 posteriori). With unequal variances the bound is finite only while the balls of step U are (it is
 ``inf`` otherwise, never wrong).
@@ -828,16 +831,12 @@ def rms_bound(target, grid, scheme: Scheme, eta: float = 1e-6, x0=None) -> Midpo
                 (f.upper() for f in factors.values()), key=upper_float, default=arb(0)
             )
         else:
-            # the coordinates are computed in float64 (a rotation, a shift): an absolute allowance of
-            # 1e-12 (1 + |x0|) per coordinate covers their rounding
-            z, w, lams = dec.coordinates(x0[None], grid.T)
-            slack = arb(1e-12) * (1 + arb(float(np.linalg.norm(x0))))
+            z, w, lams = dec.coordinate_balls(x0, grid.T)  # the exact coordinates, in Arb
+            z, w = ([arb(upper_float(c)) for c in part] for part in (z, w))  # an upper bound of each |c|, exact
             block_radius = 0.0
             if dec.has_block:
-                block_radius = upper_float(sum(((abs(arb(float(c))) + slack) ** 2 for c in z[0]), arb(0)).sqrt())
-            lin_sq = sum(
-                ((abs(arb(float(c))) + slack) ** 2 * factors[float(lam)].upper() for c, lam in zip(w[0], lams)), arb(0)
-            )
+                block_radius = upper_float(sum((c * c for c in z), arb(0)).sqrt())
+            lin_sq = sum((c * c * factors[float(lam)].upper() for c, lam in zip(w, lams)), arb(0))
         per_step = block_recursion(dec, grid, scheme, block_radius) if dec.has_block else None
         block = arb(per_step.value) if per_step is not None else arb(0)
         value = upper_float((block * block + lin_sq).sqrt())

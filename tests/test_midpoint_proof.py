@@ -195,7 +195,7 @@ def test_gaussian_bound_is_exact_and_holds(scheme, n_steps):
     assert whole.start_set.block_radius == s.block_radius and whole.eta == 1e-6 and whole.block == 0.0
     for x0 in points:
         point = bound_of(target, grid, scheme, x0=x0)
-        assert point.value <= whole.value * (1 + 1e-9)  # the point's bound adds a rounding allowance
+        assert point.value <= whole.value * (1 + 1e-9)  # the point's coordinates are balls (and the set's radii)
         upper, lower = measured_errors(target, scheme, x0, grid, 4000, seed=7)
         se = upper.std(ddof=1) / math.sqrt(upper.size)
         assert abs(upper.mean() - point.value**2) < 4 * se  # exact, not only a bound
@@ -223,10 +223,26 @@ def test_mixture_bound_holds(name, scheme, n_steps):
     _, points = start_points(target, t0, 1, 1, seed=0)
     for x0 in points:
         point = bound_of(target, grid, scheme, x0=x0)
-        assert point.value <= whole.value * (1 + 1e-9)  # the point's bound adds a rounding allowance
+        assert point.value <= whole.value * (1 + 1e-9)  # the point's coordinates are balls (and the set's radii)
         upper, _ = measured_errors(target, scheme, x0, grid, 64, seed=3)
         assert math.sqrt(upper.mean()) <= point.value
         assert not refuted(point.value**2, upper)
+
+
+def test_a_start_points_coordinates_are_balls_holding_the_float_ones():
+    """``rms_bound(..., x0=)`` takes the coordinates of ``x0`` as Arb balls (the basis's polar factor, the orthogonal
+    part's norm bounded above) instead of float64 ones with an allowance argued for small dimension: they hold the
+    float64 coordinates to their rounding, here in 64 and 4096 dimensions."""
+    for target in (cs.embed(cs.ring_mixture(), 64, seed=2), cs.embed(cs.ring_mixture(), 4096, seed=1)):
+        dec = decompose(target)
+        x0 = target.law_at(2.0).sample(1, seed=5)[0]
+        z, w, lams = dec.coordinates(x0[None], 2.0)
+        zb, wb, lb = dec.coordinate_balls(x0, 2.0)
+        assert lb == list(lams) and len(zb) == z.shape[1] and len(wb) == w.shape[1]
+        slack = 1e-10 * (1 + np.linalg.norm(x0))
+        for value, ball in zip(np.concatenate([z[0], w[0]]), zb + wb):
+            assert ball.lower() - slack <= value <= ball.upper() + slack and ball.rad() < 1e-9 * (1 + abs(value))
+        assert math.isfinite(SEQ.rms_bound(target, cs.uniform_grid(2.0, 0.5, 8), x0=x0).value)
 
 
 def test_bound_has_no_explicit_dimension():
