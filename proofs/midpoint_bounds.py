@@ -66,8 +66,9 @@ the means); for means on a circle of radius ``rho`` (within ``dev``), ``rho^2 S 
 with :class:`certsample.lipschitz.tilted_covariance.PosteriorCovarianceBound` at every temperature ``lam = a^2
 rho^2 / (2 v)`` of the interval (its octave bounds hold on a whole octave and its zero-temperature bound
 decreases in ``lam``, so the value at the left end of each octave piece holds on the piece). Those two
-lemmas are proved in their docstrings (floating-point searches with a stated rounding allowance); their
-floating-point inputs ``rho^2`` and ``dev`` are inflated here by ``1e-12`` relative. Then
+lemmas are proved in their docstrings (floating-point searches with a stated rounding allowance; ``rho^2`` and
+``dev`` rounded up there from the exact distances), and the spread they give is widened here by a relative
+``1e-12`` for its last float64 operations. Then
 
 * ``||grad s_J|| <= L = max(1/v, a^2 C / v^2 - 1/v)`` (eigenvalues of ``-I/v + (a^2/v^2) Cov``),
 * ``lambda_max(I + grad s_J) <= mu = 1 - 1/v + a^2 C / v^2`` (one-sided Lipschitz bound of the drift).

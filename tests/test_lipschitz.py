@@ -508,3 +508,77 @@ def test_shared_radius_is_a_larger_ball_of_three_digits():
     assert shared_radius(0.0) == 0.0 and shared_radius(math.inf) == math.inf
     with pytest.raises(ValueError, match="NaN"):
         shared_radius(math.nan)
+
+
+def test_the_circle_radius_and_deviation_are_rounded_up_from_the_exact_distances():
+    """The circle-tilt bound needs ``0 <= R^2 - |mu_c - m|^2 <= dev`` exactly; in float64 the ring of radius 4
+    gave ``R^2 = 16`` and ``dev = 0`` though a mean lies farther than 4 from the fitted centre."""
+    from fractions import Fraction
+
+    from certsample.lipschitz.mixture import _circle_radius_and_deviation
+
+    plane = cs.ring_mixture(radius=4.0).means
+    centre = np.linalg.lstsq(np.column_stack([2 * plane, np.ones(len(plane))]), np.sum(plane**2, axis=1), rcond=None)[
+        0
+    ][:2]
+    exact = [sum((Fraction(float(p)) - Fraction(float(c))) ** 2 for p, c in zip(row, centre)) for row in plane]
+    radius2, dev = _circle_radius_and_deviation(plane, centre)
+    assert Fraction(radius2) >= max(exact) and Fraction(radius2) - min(exact) <= Fraction(dev)
+    assert float(np.max(np.sum((plane - centre) ** 2, axis=1))) < max(exact) and dev > 0  # float64 fell short
+
+
+def test_tempered_cells_hold_the_exact_value_at_high_temperature():
+    """At ``lam = 3000`` and ``|z| = 70`` the exponents ``lam |p_c - z|^2`` are about ``1.5 10^7`` and their float64
+    differences err by about ``10^-9``: a cell of one point (``rho``, ``phi``, ``lam`` each a single value) must
+    still bound the exact ``lambda_max Cov`` there, computed with 50 digits, to within the ``1e-12`` its callers
+    add for the rounding of the moment itself. The points are near ties between two of
+    the cloud's points at that radius (exponents 1.3 apart), where the covariance moves most with them."""
+    import mpmath
+
+    from certsample.lipschitz.tilted_covariance import _tempered_cells
+
+    target = cs.make_target("cloud")
+    means = target.means - target.means.mean(axis=0)
+    pts = means / np.max(np.linalg.norm(means, axis=1))
+    w = target.weights / target.weights.sum()
+    log_w = np.log(w)
+    lam, rho = 3000.0, 70.0
+
+    def exponents(phi):
+        z = rho * np.array([math.cos(phi), math.sin(phi)])
+        return log_w - lam * np.sum((pts - z) ** 2, axis=1)
+
+    grid = np.linspace(0.0, 2 * math.pi, 4001)
+    leader = np.array([np.argmax(exponents(phi)) for phi in grid])
+    cells = []
+    for k in np.flatnonzero(leader[1:] != leader[:-1])[:24]:  # where the leading point changes: a tie between
+        a, b, lo, hi = leader[k], leader[k + 1], grid[k], grid[k + 1]  # the two, found by bisection
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            ell = exponents(mid)
+            lo, hi = (mid, hi) if ell[a] - ell[b] > 1.3 else (lo, mid)  # off the tie: most sensitive
+        cells.append([rho, rho, lo, lo, lam, lam])
+    cells = np.array(cells)
+    bound, value, axis = np.empty(len(cells)), np.empty(len(cells)), np.empty(len(cells), dtype=np.int64)
+    _tempered_cells(pts, log_w, cells, bound, value, axis)
+    mpmath.mp.dps = 50
+    P = [(mpmath.mpf(float(a)), mpmath.mpf(float(b))) for a, b in pts]
+    L = [mpmath.log(mpmath.mpf(float(x))) for x in w]
+    checked = 0
+    for row, found in zip(cells, bound):
+        zx, zy = (
+            mpmath.mpf(row[0]) * mpmath.cos(mpmath.mpf(row[2])),
+            mpmath.mpf(row[0]) * mpmath.sin(mpmath.mpf(row[2])),
+        )
+        ell = [lc - lam * ((px - zx) ** 2 + (py - zy) ** 2) for lc, (px, py) in zip(L, P)]
+        top = max(ell)
+        r = [mpmath.exp(e - top) for e in ell]
+        total = sum(r)
+        mx, my = sum(ri * px for ri, (px, _) in zip(r, P)) / total, sum(ri * py for ri, (_, py) in zip(r, P)) / total
+        sxx = sum(ri * (px - mx) ** 2 for ri, (px, _) in zip(r, P)) / total
+        syy = sum(ri * (py - my) ** 2 for ri, (_, py) in zip(r, P)) / total
+        sxy = sum(ri * (px - mx) * (py - my) for ri, (px, py) in zip(r, P)) / total
+        exact = (sxx + syy) / 2 + mpmath.sqrt(((sxx - syy) / 2) ** 2 + sxy**2)
+        assert exact <= found + 1e-12, (exact, found)  # the allowance the callers add for the moment's rounding
+        checked += exact > 1e-3  # a tie carries real covariance
+    assert checked >= 8

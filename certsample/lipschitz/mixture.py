@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import math
 import weakref
+from fractions import Fraction
 
 import numpy as np
 
@@ -111,13 +112,28 @@ def circle_tilt_bound(target):
             # circumcentre: |p|^2 = 2 p . m + (R^2 - |m|^2), least squares in (m, R^2 - |m|^2)
             lhs = np.column_stack([2 * plane, np.ones(len(plane))])
             centre = np.linalg.lstsq(lhs, np.sum(plane**2, axis=1), rcond=None)[0][:2]
-            dist2 = np.sum((plane - centre) ** 2, axis=1)
-            radius2 = float(dist2.max())
-            dev = radius2 - float(dist2.min())
+            radius2, dev = _circle_radius_and_deviation(plane, centre)
             if dev <= 1e-6 * radius2:
                 unit = (plane - centre) / math.sqrt(radius2)
                 table["circle"] = (radius2, tilted_covariance_sup(unit, target.weights), dev)
     return table["circle"]
+
+
+def _circle_radius_and_deviation(plane, centre):
+    """``(R^2, dev)``, floats with ``0 <= R^2 - |mu_c - m|^2 <= dev`` for every row ``mu_c`` of ``plane`` and the
+    float centre ``m``, exactly: the squared distances are summed as fractions (exact for float inputs), ``R^2`` is
+    their largest rounded up, ``dev`` the exact ``R^2`` less their smallest, rounded up. (In float64 both could
+    come out below the exact values: ``ring_mixture(radius=4)`` gives ``R^2 = 16`` and ``dev = 0`` where the exact
+    largest distance is above 16.)"""
+    exact = [sum((Fraction(float(p)) - Fraction(float(c))) ** 2 for p, c in zip(row, centre)) for row in plane]
+    radius2 = _float_up(max(exact))
+    return radius2, _float_up(Fraction(radius2) - min(exact))
+
+
+def _float_up(value: Fraction) -> float:
+    """The least float ``>= value``."""
+    rounded = float(value)
+    return rounded if Fraction(rounded) >= value else float(np.nextafter(rounded, math.inf))
 
 
 def planar_posterior_bound(target):

@@ -28,6 +28,13 @@ _LIPSCHITZ = 2.0
 _ROUNDING = 1e-12
 
 
+#: the unit roundoff of float64
+_UNIT = 2.0**-53
+#: the float64 exponents of :func:`_tempered_cells` are widened by this many units of roundoff times the size of
+#: their terms (proof in :func:`tempered_covariance_sup`)
+_EXPONENT_ULPS = 32.0
+
+
 def _rounding(n_points: int) -> float:
     """The rounding allowance for ``n_points`` points: sums of ``n`` terms of size at most 1 err by a few ``n``
     ulps, so ``1e-14 n`` covers them, and at least :data:`_ROUNDING` (an estimate from the operation count)."""
@@ -239,8 +246,10 @@ def _tempered_cells(points, log_w, cells, bound, value, axis):
             g_hi = max(rho1 * proj_hi, rho2 * proj_hi) - (zx * vx + zy * vy)
             base = dist2[c] - dist2[ref]
             x_lo, x_hi = base - 2 * g_hi, base - 2 * g_lo
-            hi[c] = log_w[c] - min(lam1 * x_lo, lam2 * x_lo)
-            lo[c] = log_w[c] - max(lam1 * x_hi, lam2 * x_hi)
+            size = dist2[c] + dist2[ref] + abs(x_lo) + abs(x_hi) + 4.0 * (rho2 + rho_m + 1.0) * math.hypot(vx, vy)
+            slack = _EXPONENT_ULPS * _UNIT * (lam2 * (size + 2.0 * (1.0 + rho2)) + abs(log_w[c]) + 1.0)
+            hi[c] = log_w[c] - min(lam1 * x_lo, lam2 * x_lo) + slack
+            lo[c] = log_w[c] - max(lam1 * x_hi, lam2 * x_hi) - slack
             hi_top = max(hi_top, hi[c])
         floor = 0.0
         for c in range(n_points):
@@ -320,6 +329,19 @@ def tempered_covariance_sup(points, weights, lam_lo: float, lam_hi: float, rtol:
     x_hi]`` and ``lam x_c`` by the products with ``[lam1, lam2]``; ``hi_c = log w_c - min lam x_lo``,
     ``lo_c = log w_c - max lam x_hi``. Subtracting the components' shared part keeps the bound tight
     along the ridges where two components tie.
+
+    *Rounding of the exponents.* ``hi_c`` and ``lo_c`` are differences of terms of size ``lam |z|^2``, so their
+    float64 error is absolute, not relative to their small value: each is widened by ``32 u`` (``u = 2^-53``,
+    :data:`_EXPONENT_ULPS`) times ``lam_2 (S + 2 (1 + rho_2)) + |log w_c| + 1``, with ``S = |p_c - z0|^2 +
+    |p_c* - z0|^2 + |x_lo| + |x_hi| + 4 (rho_2 + |z0| + 1) |v_c|`` bounding the terms. Counting: the two squared
+    distances err by at most ``4 u`` of themselves, the differences ``v_c`` and the products and sums of ``g`` by a
+    few ``u`` of ``(rho_2 + |z0|) |v_c|`` (the arc's ends ``cos``, ``sin`` within an ulp, the range's products
+    within ``2 u``), ``x`` and ``lam x`` add ``2 u`` of theirs, ``log w_c`` (libm, within an ulp) and the final
+    subtraction ``2 u`` of theirs: well within ``32 u`` of the sizes. The term ``2 lam_2 (1 + rho_2)`` covers the
+    points themselves, float roundings of exact points (within ``4 u`` per coordinate of the disc), which move
+    ``lam |p_c - z|^2`` by at most ``lam 2 (1 + |z|) 4 sqrt 2 u``. Without it, at ``lam`` in the thousands and
+    ``|z|`` near 70 (the 64-point cloud near ``t = 10^-3``) the exponents' rounding reached ``10^-9``, above the
+    result's additive allowance.
 
     *Search*: branch and bound; every cell's exact ``lambda_max Cov`` at ``(z0, sqrt(lam1 lam2))`` is
     a value the supremum reaches, ``best`` the largest so far; a cell whose bound is at most ``(1 +
