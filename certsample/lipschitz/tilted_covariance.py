@@ -420,7 +420,11 @@ def near_set_diameter_sup(points, gap: float) -> float:
     z0|^2 - |p_c* - z0|^2 - 2 (z - z0) . v_c >= (that at z0) - 2 s |v_c|_1``, and ``min_c'`` is at most
     the ``c*`` term, so every ``T_z`` of the square lies in the set where that lower bound is ``<=
     gap``; its ``diam^2 / 4`` bounds the square. ``T_z0`` itself gives values the supremum reaches; a
-    square whose bound is at most the best value is discarded, the others split in four.
+    square whose bound is at most the best value is discarded, the others split in four. The float64 excess is a
+    difference of terms of size ``|z0|^2``: the membership test subtracts ``16 u`` (``u = 2^-53``) times ``|p_c -
+    z0|^2 + |p_c* - z0|^2 + 2 (2 + |z0|_1 + 2 s)``, which holds its rounding (a few ``u`` of each squared distance)
+    and that of points given as float roundings of exact ones (within ``4 u`` per coordinate, moving each squared
+    distance by at most ``2 (1 + |z|) 4 sqrt 2 u``); more members only widen the bound.
 
     *Far field* ``|z| >= Z`` (which holds outside the box): write ``z = rho u``. The nearest point
     ``c*`` has ``2 rho u . (p_c - p_c*) <= |p_c|^2 - |p_c*|^2 <= 1`` for every ``c``, so ``u . p_c* >=
@@ -442,7 +446,13 @@ def near_set_diameter_sup(points, gap: float) -> float:
         excess = dist - dist.min(axis=1, keepdims=True)
         nearest = np.argmin(dist, axis=1)
         slack = 2 * half * np.abs(points[None] - points[nearest][:, None]).sum(axis=2)
-        bound = _set_diameter(sq, excess - slack <= gap)
+        # the float64 excess errs absolutely (terms of size |z|^2), and the points may be roundings: widen the test
+        error = (
+            16
+            * _UNIT
+            * (dist + dist.min(axis=1, keepdims=True) + 2 * (2 + np.abs(cells).sum(axis=1)[:, None] + 2 * half))
+        )
+        bound = _set_diameter(sq, excess - slack - error <= gap)
         best = max(best, float(_set_diameter(sq, excess <= gap).max()))
         cells = cells[bound > best]
         if not len(cells):
