@@ -422,9 +422,10 @@ def near_set_diameter_sup(points, gap: float) -> float:
     gap``; its ``diam^2 / 4`` bounds the square. ``T_z0`` itself gives values the supremum reaches; a
     square whose bound is at most the best value is discarded, the others split in four. The float64 excess is a
     difference of terms of size ``|z0|^2``: the membership test subtracts ``16 u`` (``u = 2^-53``) times ``|p_c -
-    z0|^2 + |p_c* - z0|^2 + 2 (2 + |z0|_1 + 2 s)``, which holds its rounding (a few ``u`` of each squared distance)
-    and that of points given as float roundings of exact ones (within ``4 u`` per coordinate, moving each squared
-    distance by at most ``2 (1 + |z|) 4 sqrt 2 u``); more members only widen the bound.
+    z0|^2 + |p_c* - z0|^2 + 2 (2 + |z0|_1 + w)`` (``w`` the square's width), which holds its rounding (a few ``u``
+    of each squared distance) and that of points given as float roundings of exact ones (within ``4 u`` per
+    coordinate, moving each squared distance by at most ``2 (1 + |z|) 4 sqrt 2 u``); more members only widen the
+    bound.
 
     *Far field* ``|z| >= Z`` (which holds outside the box): write ``z = rho u``. The nearest point
     ``c*`` has ``2 rho u . (p_c - p_c*) <= |p_c|^2 - |p_c*|^2 <= 1`` for every ``c``, so ``u . p_c* >=
