@@ -582,3 +582,28 @@ def test_tempered_cells_hold_the_exact_value_at_high_temperature():
         assert exact <= found + 1e-12, (exact, found)  # the allowance the callers add for the moment's rounding
         checked += exact > 1e-3  # a tie carries real covariance
     assert checked >= 8
+
+
+def test_a_temperature_just_below_an_octave_end_gets_its_own_octave():
+    """``log2`` rounds ``lam`` one ulp below ``TEMPER_MIN 2^k`` up to ``k``: the octave bound used must hold on a
+    closed octave that contains ``lam``."""
+    from certsample.lipschitz.tilted_covariance import TEMPER_MIN, PosteriorCovarianceBound
+
+    for k in (0, 3, 10, 20):
+        end = TEMPER_MIN * 2.0**k
+        for lam in (float(np.nextafter(end, 0.0)), end, float(np.nextafter(end, math.inf))):
+            found = PosteriorCovarianceBound._octave_of(lam)
+            assert TEMPER_MIN * 2.0**found <= lam < TEMPER_MIN * 2.0 ** (found + 1)
+    assert math.floor(math.log2(float(np.nextafter(TEMPER_MIN * 2.0**10, 0.0)) / TEMPER_MIN)) == 10  # the trap
+
+
+def test_the_unequal_variance_bound_is_memoised_per_variance_range_too():
+    """Near ``t = 0`` distinct times can give the same ``a`` and different variances: the memo must not return the
+    bound of one for the other."""
+    from certsample.lipschitz.mixture import _unequal_variance_top
+
+    target = cs.gaussian_mixture([[0.0, 0.0], [0.0, 2.0]], [[1.0, 1.0], [2.0, 1.0]])
+    narrow = target.variances * 0.5
+    first = _unequal_variance_top(target, 1.0, 1.0, target.variances, target.variances, 3.0)
+    second = _unequal_variance_top(target, 1.0, 1.0, narrow, narrow, 3.0)
+    assert second > first  # narrower components, a larger Hessian

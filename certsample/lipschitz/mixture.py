@@ -261,7 +261,8 @@ def _spread(target, a_lo, a_hi, var_lo, var_early, var_late) -> float:
     """The ``spread`` of :func:`hessian_range_on` (equal variances): an upper bound of ``lambda_max Cov_r(mu)``
     from the variances' range ``var_lo`` and their values at the interval's ends."""
     diffs = target.means[:, None, :] - target.means[None, :, :]
-    spread = float(np.max(np.sum(diffs**2, axis=2))) / 4.0
+    # a sum of k squares errs by a relative (k + 2) u at most: kept above it for any k, the callers' 1e-12 for the rest
+    spread = float(np.max(np.sum(diffs**2, axis=2))) / 4.0 * (1 + 4 * (diffs.shape[2] + 2) * 2.0**-53)
     if np.all(target.variances[0] == target.variances[0, 0]):  # isotropic: a tilt, or tempered
         v_lo = float(var_lo[0, 0])
         if (circle := circle_tilt_bound(target)) is not None:
@@ -307,9 +308,10 @@ def _unequal_variance_top(target, a_lo, a_hi, var_lo, var_hi, radius, floor=-mat
     differences. The box search takes the centres ``a mu`` and variances as boxes, where they are
     narrow (``RANGE_SEARCH_WIDTH``), starting from ``floor`` (see
     :func:`~certsample.lipschitz.mixture_hessian.diagonal_mixture_hessian_sup`). At ``a_lo == a_hi``
-    this is the pointwise arithmetic. Memoised per ``(a_lo, a_hi, radius, floor)``: a plan asks for the
-    same times several times."""
-    key = (a_lo, a_hi, radius, floor)
+    this is the pointwise arithmetic. Memoised per ``(a_lo, a_hi, radius, floor)`` and the variances' ranges
+    (near ``t = 0`` distinct times can share ``a`` and not the variances): a plan asks for the same times
+    several times."""
+    key = (a_lo, a_hi, radius, floor, var_lo.tobytes(), var_hi.tobytes())
     table = memo(target).setdefault("unequal", {})
     if key in table:
         return table[key]
@@ -323,7 +325,8 @@ def _unequal_variance_top(target, a_lo, a_hi, var_lo, var_hi, radius, floor=-mat
         slope = np.max(np.maximum(inv_hi[c] - inv_lo, inv_hi - inv_lo[c]), axis=1)  # (K,)
         shift = np.linalg.norm(np.maximum(scaled_hi[c] - scaled_lo, scaled_hi - scaled_lo[c]), axis=1)
         worst = max(worst, float(np.max(slope * radius + shift)))
-    hi = -1.0 / float(np.max(var_hi)) + 0.25 * worst * worst * (1 + 1e-12)
+    # the norm over the coordinates errs by a relative (k + 2) u at most; the few operations before it by 1e-14
+    hi = -1.0 / float(np.max(var_hi)) + 0.25 * worst * worst * (1 + max(1e-12, 4 * (means.shape[1] + 8) * 2.0**-53))
     differ = (np.ptp(means, axis=0) > 0) | (np.ptp(target.variances, axis=0) > 0)
     if 1 <= int(differ.sum()) <= SEARCH_DIMS and target.n_components <= SEARCH_COMPONENTS:
         centres_a, centres_b = a_lo * means[:, differ], a_hi * means[:, differ]

@@ -205,7 +205,9 @@ def sup_on(
     *Rounding.* ``lo`` and ``hi`` are sums of at most two terms (``-1/v`` and the mixture's
     ``a^2 spread / v^2``), each a few dozen floating-point operations from the data and from ``e^{-t}``
     and ``expm1(-2t)`` at the ends (each within an ulp or two), so each term is off by a relative
-    ``1e-14`` at most, and the ends' enclosures by as much; ``ROUNDING = 1e-12`` times the terms' sizes
+    ``1e-14`` at most, and the ends' enclosures by as much (the sums over the ``k`` coordinates in Popoviciu's
+    bounds, off by ``(k + 2) 2^-53`` relative, are widened by that where they are formed); ``ROUNDING = 1e-12``
+    times the terms' sizes
     (at most ``2 |lo| + |hi|``, plus 1 for the drift's ``x``) is added to every piece's value to cover
     both. The branch-and-bound bounds inside carry their own allowances (their proofs).
 

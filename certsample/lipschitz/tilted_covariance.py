@@ -512,7 +512,14 @@ class PosteriorCovarianceBound:
 
     @staticmethod
     def _octave_of(lam: float) -> int:
-        return math.floor(math.log2(lam / TEMPER_MIN))
+        """The ``k`` with ``TEMPER_MIN 2^k <= lam < TEMPER_MIN 2^(k+1)``, exactly (``log2`` may round a ``lam``
+        just below an octave's end up into the next; scaling by powers of two is exact)."""
+        k = math.floor(math.log2(lam / TEMPER_MIN))
+        while TEMPER_MIN * 2.0**k > lam:
+            k -= 1
+        while TEMPER_MIN * 2.0 ** (k + 1) <= lam:
+            k += 1
+        return k
 
     def __call__(self, lam: float) -> float:
         lam = float(lam)
