@@ -1091,3 +1091,22 @@ def test_the_cuda_kernel_compiles_to_ptx(monkeypatch):
     kernel = compile_for(fast_cuda.enclose_threads, "cuda-kernel")
     ptx, _ = cuda.compile_ptx(kernel.py_func, tuple(numba.typeof(a) for a in args), cc=(9, 0), opt=False)
     assert ".entry" in ptx
+
+
+def test_proved_errors_and_norms_hold_where_the_squares_underflow_or_overflow():
+    """``|x - c|`` summed as squares: below about ``1e-154`` the squares underflow (to 0 here), so a relative margin
+    alone gave an upper bound of one subnormal for a distance of ``2e-170``; above ``1e154`` they overflow, and the
+    lower bound must not be ``inf``."""
+    from fractions import Fraction
+
+    from certsample.verify.flows import _norm_up, proved_errors
+
+    centers = np.zeros((1, 4))
+    samples = np.full((1, 4), 1e-170)
+    exact = math.sqrt(sum(Fraction(1e-170) ** 2 for _ in range(4)) * Fraction(10) ** 340) * 1e-170
+    lower, upper = proved_errors(samples, centers, np.zeros(1))
+    assert lower[0] <= exact <= upper[0]
+    assert _norm_up(np.full((1, 4), 1e-170))[0] >= exact
+    with np.errstate(over="ignore"):
+        lower, upper = proved_errors(np.full((1, 4), 1e300), centers, np.zeros(1))
+    assert lower[0] == 0.0 and upper[0] == math.inf

@@ -1283,7 +1283,7 @@ def _collatz_wielandt(B, K, w, bw):
         for d in range(K):
             total = next_up(total + next_up(B[c * K + d] * w[d]))
         quotient = next_up(total / w[c])
-        if not (quotient <= bound):  # keeps a NaN, which gives the row sums below
+        if bound == bound and not (quotient <= bound):  # a NaN stays, and gives the row sums below
             bound = quotient
     return bound if bound <= rows else rows
 
@@ -1653,7 +1653,7 @@ def enclose_particle(
                 continue
             mu = _box_log_norm(t, star, active, means, vidx, lams, lwd, shared, gj, jmask, LO, HI, off, vec)
             delta_p = _prune(h_hi, tol_local, mu, star, active, means, vidx, shared, gj, LO, HI, off, vec)
-            if delta_p > 0.0:
+            if delta_p > 0.0:  # whenever a component was pruned: each pruned term is rounded up past 0
                 _set_start(V_YL, V_YH, LO, HI, off, vec, k)
                 if not (
                     _series(1, t_next, t, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask)

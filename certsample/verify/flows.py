@@ -117,14 +117,19 @@ def proved_errors(samples, centers, radii):
     """``(lower, upper)`` with ``lower <= |samples[p] - x| <= upper`` for every ``x`` in ``B(centers[p], radii[p])``.
 
     ``|x - c| -/+ r``: the computed ``|x - c|`` (rounded differences, a sum of ``d`` squares, a square root) is
-    within a relative ``(d + 3) u`` of the exact one, so a margin ``2 (d + 4) u`` and ``nextafter`` on each
-    later operation round the bounds outward.
+    within a relative ``(d + 3) u`` of the exact one where no square underflows, and within :func:`_underflow`
+    more absolutely where some do, so a margin ``2 (d + 4) u``, that term and ``nextafter`` on each later operation
+    round the bounds outward.
     """
     d = samples.shape[1]
     gap = np.linalg.norm(samples - centers, axis=1)
     margin = 2 * (d + 4) * 2.0**-53
-    upper = np.nextafter(np.nextafter(gap * (1 + margin), np.inf) + radii, np.inf)
-    lower = np.maximum(0.0, np.nextafter(np.nextafter(gap * (1 - margin), -np.inf) - radii, -np.inf))
+    high, low = np.nextafter(gap * (1 + margin), np.inf), np.nextafter(gap * (1 - margin), -np.inf)
+    tiny = gap < TINY_NORM
+    high = np.where(tiny, np.nextafter(high + _underflow(d), np.inf), high)
+    low = np.where(tiny, np.nextafter(low - _underflow(d), -np.inf), low)
+    upper = np.nextafter(high + radii, np.inf)
+    lower = np.where(np.isfinite(gap), np.maximum(0.0, np.nextafter(low - radii, -np.inf)), 0.0)  # gap overflowed
     return lower, upper
 
 
@@ -431,9 +436,22 @@ def _vmul(al, ah, bl, bh):
 
 def _norm_up(half):
     """An upper bound of the row norms of the non-negative ``half`` (``d`` squares summed in float: relative
-    error at most ``(d + 1) u``, covered by the margin ``2 (d + 4) u``)."""
+    error at most ``(d + 1) u``, covered by the margin ``2 (d + 4) u``, where no square underflows; squares below
+    the normal range err by at most ``2^-1074`` each, so the norm by at most :func:`_underflow` absolutely)."""
     d = half.shape[1]
-    return _up(np.sqrt(_up(np.sum(half * half, axis=1) * (1 + 2 * (d + 4) * 2.0**-53))))
+    norm = _up(np.sqrt(_up(np.sum(half * half, axis=1) * (1 + 2 * (d + 4) * 2.0**-53))))
+    return np.where(norm < TINY_NORM, _up(norm + _underflow(d)), norm)
+
+
+#: below this a norm summed from squares may have lost squares to underflow beyond its relative margin (above it the
+#: largest entry is above ``2^-500`` for any ``d < 2^40``, and ``d`` lost squares of at most ``2^-1074`` are within
+#: a relative ``d 2^-74`` of its square)
+TINY_NORM = 2.0**-480
+
+
+def _underflow(d: int) -> float:
+    """``sqrt(d 2^-1074)`` rounded up: what ``d`` squares lost to underflow can take from a norm (at most)."""
+    return float(np.nextafter(math.sqrt(d) * 2.0**-537, np.inf))
 
 
 def _ball(arb_value):
