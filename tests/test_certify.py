@@ -351,6 +351,7 @@ def test_every_particle_of_a_run_is_proved_and_the_certificate_states_the_coupli
     # n_verify still limits the check for a run of any size, with today's population statements only
     few = certify(SMALL_RING, "exponential-ode", eps=0.05, n=300, n_verify=20, n_steps=60, T=2.0, delta=0.1, **QUIET)
     assert few.particles_checked == 20 and not any(k.startswith("every particle") for k in few.population)
+    assert "(verified on 20 of 300 particles)" in str(few)  # the proof covers those only
 
 
 def test_a_verifier_enclosing_in_several_calls_holds_the_enclosures_of_one_call():

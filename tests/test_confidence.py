@@ -33,3 +33,26 @@ def test_empirical_bernstein_covers_the_mean():
     rng = np.random.default_rng(0)
     covered = [empirical_bernstein_upper(list(rng.random(20) < 0.2), 1.0, 0.95) >= 0.2 for _ in range(2000)]
     assert np.mean(covered) >= 0.95
+
+
+def test_empirical_bernstein_float_lies_above_its_exact_value():
+    """The bound is an upper end: the float returned is at least the formula evaluated exactly on the same values
+    (rationals, and the square root and logarithm bracketed with 50 digits)."""
+    from fractions import Fraction
+
+    import mpmath
+
+    mpmath.mp.dps = 50
+    rng = np.random.default_rng(3)
+    for m in (2, 7, 300):
+        values = list(rng.random(m) * 0.3)
+        exact = [Fraction(v) for v in values]
+        mean = sum(exact) / m
+        var = sum((v - mean) ** 2 for v in exact) / (m - 1)
+        log_term = mpmath.log(2 / (1 - mpmath.mpf("0.95")))
+        bound = (
+            mpmath.mpf(mean.numerator) / mean.denominator
+            + mpmath.sqrt(2 * (mpmath.mpf(var.numerator) / var.denominator) * log_term / m)
+            + 7 * log_term / (3 * (m - 1))
+        )
+        assert empirical_bernstein_upper(values, 1.0, 0.95) >= min(1.0, bound)

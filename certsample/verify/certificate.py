@@ -81,8 +81,11 @@ class Certificate:
 
     def __str__(self) -> str:
         inp = self.inputs
+        kind = self.measurement_kind
+        if kind == "verified" and isinstance(inp.get("n"), int) and self.particles_checked < inp["n"]:
+            kind = f"verified on {self.particles_checked} of {inp['n']} particles"  # a proof about those only
         lines = [
-            f"accuracy  {self.accuracy_verdict} ({self.measurement_kind}): error "
+            f"accuracy  {self.accuracy_verdict} ({kind}): error "
             f"{_fmt_range(self.measured_lower, self.measured)} against eps={self.eps:g}",
             f"          {self.measurement}",
             f"          reference: {self.reference}",

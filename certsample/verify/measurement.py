@@ -14,6 +14,7 @@ what it measures and what its numbers can prove.
 
 from __future__ import annotations
 
+import decimal
 import math
 from dataclasses import dataclass, field
 
@@ -224,7 +225,8 @@ class SampleStatistics:
             + ("the sum" if own_reference else "the larger")
             + f" of the {rank}-th smallest of the statistic on {self.replicates} exact sample sets ({q_exact:.3g}) "
             f"and of its deviation over as many resamples of the run ({q_run:.3g}) (false-FAIL rate at most "
-            f"{rate:.2g} for a run of exact samples{'' if rate <= self.alpha else ', too few replicates'}, and "
+            f"{_rate_text(self.replicates + 1 - rank, self.replicates + 1)} for a run of exact samples"
+            f"{'' if rate <= self.alpha else ', too few replicates'}, and "
             "about that, by the bootstrap, for a run whose error is at the threshold)",
             "lower",
             "exact samples of q_delta",
@@ -314,6 +316,13 @@ class SampleStatistics:
             ]
         )
         return float(values[rank - 1])
+
+
+def _rate_text(numerator: int, denominator: int) -> str:
+    """``numerator / denominator`` to two significant digits rounded up (an upper bound stays one when printed)."""
+    with decimal.localcontext() as ctx:
+        ctx.prec, ctx.rounding = 2, decimal.ROUND_CEILING
+        return str(decimal.Decimal(numerator) / decimal.Decimal(denominator))
 
 
 def _bin_fractions(samples, edges):
