@@ -33,8 +33,8 @@
     false-FAIL rate is at most ``1 - k / (R + 1)``: at most ``alpha`` when ``R + 1 >= 1 / alpha``, else ``1 / (R
     + 1)`` (stated in the certificate). A run whose error is at the threshold has the statistic at most the
     threshold plus its estimate's distance to the run's own law (the triangle inequality), whose quantile the
-    bootstrap estimates: about the same rate, an approximation, not a proof (the exact replicates alone refuted a
-    run spread three times wider than the target, at its W2, several times as often as stated).
+    bootstrap estimates: about the same rate, an approximation, not a proof (the exact replicates alone refuted such
+    runs several times as often as stated: ``docs/performance.md``).
 
 ``theorem_verdict`` -- the run against the error bound of the theorem covering the solver
     (:attr:`~certsample.solvers.Solver.theorem`), at the NFE actually used (``PASS``/``FAIL``/

@@ -242,8 +242,8 @@ class SampleStatistics:
         ``p``'s own (the triangle inequality, and each statistic a lower bound of the metric between the laws),
         plus, for a statistic with its own exact reference sample (``own_reference``: sliced W2), that sample's
         distance to ``q_delta``. The first depends on ``p``, not on ``q_delta``: exact samples' replicates alone
-        miss it where ``p`` spreads more (a 1-d run of three times the target's spread, at its W2: FAIL on 8.7% of
-        runs at a stated 0.5%). :meth:`measure` adds a bootstrap of it."""
+        miss it where ``p`` spreads more (``docs/performance.md``, "A statistical refutation at the threshold").
+        :meth:`measure` adds a bootstrap of it."""
         metric, seed = self.metric, self.seed
         if metric == "W2" and law.is_gaussian and n <= law.dim:
             why = f"W2 of moment-matched Gaussians needs more samples than dimensions (n = {n}, d = {law.dim})"
