@@ -183,6 +183,29 @@ def test_every_built_in_target_is_accepted_or_refused_by_name():
     assert cert.accuracy_verdict == "PASS" and cert.theorem_verdict.startswith("NOT APPLICABLE")
 
 
+def test_a_user_score_with_a_declared_error_is_judged_with_its_hypotheses_stated_as_unchecked():
+    """The baselines' theorems ask the score used for the exact score's Jacobian bounds besides its L2 error: a
+    user's score with a declared error gets the theorem with a note that those are taken as given; a
+    PerturbedOracle of the target (bias and fresh noise: the exact score's Jacobian) does not need it."""
+    user = certify(
+        GAUSS,
+        "exponential-ode",
+        eps=0.3,
+        score=lambda x, t: GAUSS.score(x, t),
+        score_error=0.01,
+        n=8,
+        n_steps=200,
+        **QUIET,
+    )
+    assert not user.theorem_verdict.startswith("NOT APPLICABLE")
+    assert any("not checked, so a theorem FAIL may be the score's" in note for note in user.notes)
+    oracle = certify(
+        GAUSS, "exponential-ode", eps=0.3, score=PerturbedOracle(GAUSS, bias=0.01), n=8, n_steps=200, **QUIET
+    )
+    assert not oracle.theorem_verdict.startswith("NOT APPLICABLE")
+    assert not any("not checked, so a theorem FAIL" in note for note in oracle.notes)
+
+
 def test_certify_arguments_of_the_wrong_kind_are_named():
     from certsample.memory import InsufficientMemoryError
 

@@ -176,6 +176,11 @@ def certify(
     check = theorem_for(solver_obj, target, job.T, delta, job.score_error)
     strategy = choose_measurement(solver_obj, target, score is None)
     notes = list(check.notes)
+    if check.theorem is not None and score is not None and not _perturbs_target(score, target):
+        notes.append(
+            f"theorem {check.theorem.name!r} also assumes the hypotheses its assumptions list for the score used "
+            "(beyond its L2 error): taken as given for this score, not checked, so a theorem FAIL may be the score's"
+        )
     if strategy is VerifiedEnclosures and "W0" in check.parameters:
         check.parameters["W0"] = 0.0
         notes.append("started from the exact q_T, so the initialisation term W0 is 0")
@@ -636,6 +641,13 @@ def _score_error(score, declared, target):
     if isinstance(score, PerturbedOracle) and score.base_target is target:
         return score.error_l2
     return None
+
+
+def _perturbs_target(score, target) -> bool:
+    """Whether ``score`` is a :class:`PerturbedOracle` of ``target`` itself: a fixed bias plus fresh noise leave the
+    score's Jacobian that of the exact score, so the hypotheses a theorem asks of the score used hold as they do for
+    the exact one."""
+    return isinstance(score, PerturbedOracle) and score.base_target is target
 
 
 def _stderr_log(message):
