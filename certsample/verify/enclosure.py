@@ -112,7 +112,15 @@ from ..targets import ORTHONORMAL_TOLERANCE
 from ..validation import check_int
 from .errors import EnclosureFailed
 
-__all__ = ["Enclosure", "enclose_flow", "FlowModel", "a_priori_enclosure", "taylor_remainder_step", "log_norm_growth"]
+__all__ = [
+    "Enclosure",
+    "enclose_flow",
+    "proved_errors",
+    "FlowModel",
+    "a_priori_enclosure",
+    "taylor_remainder_step",
+    "log_norm_growth",
+]
 
 
 def _flint():
@@ -139,6 +147,37 @@ def _precision(bits: int):
         ctx.prec, ctx.cap = old
 
 
+def proved_errors(samples, centers, radii):
+    """``(lower, upper)`` with ``lower <= |samples[p] - x| <= upper`` for every ``x`` in ``B(centers[p], radii[p])``.
+
+    ``|x - c| -/+ r``: the computed ``|x - c|`` (rounded differences, a sum of ``d`` squares, a square root) is
+    within a relative ``(d + 3) u`` of the exact one where no square underflows, and within :func:`_underflow`
+    more absolutely where some do, so a margin ``2 (d + 4) u``, that term and ``nextafter`` on each later operation
+    round the bounds outward.
+    """
+    d = samples.shape[1]
+    gap = np.linalg.norm(samples - centers, axis=1)
+    margin = 2 * (d + 4) * 2.0**-53
+    high, low = np.nextafter(gap * (1 + margin), np.inf), np.nextafter(gap * (1 - margin), -np.inf)
+    tiny = gap < TINY_NORM
+    high = np.where(tiny, np.nextafter(high + _underflow(d), np.inf), high)
+    low = np.where(tiny, np.nextafter(low - _underflow(d), -np.inf), low)
+    upper = np.nextafter(high + radii, np.inf)
+    lower = np.where(np.isfinite(gap), np.maximum(0.0, np.nextafter(low - radii, -np.inf)), 0.0)  # gap overflowed
+    return lower, upper
+
+
+#: below this a norm summed from squares may have lost squares to underflow beyond its relative margin (above it the
+#: largest entry is above ``2^-500`` for any ``d < 2^40``, and ``d`` lost squares of at most ``2^-1074`` are within
+#: a relative ``d 2^-74`` of its square)
+TINY_NORM = 2.0**-480
+
+
+def _underflow(d: int) -> float:
+    """``sqrt(d 2^-1074)`` rounded up: what ``d`` squares lost to underflow can take from a norm (at most)."""
+    return float(np.nextafter(math.sqrt(d) * 2.0**-537, np.inf))
+
+
 @dataclass
 class Enclosure:
     """A Euclidean ball that provably contains the exact flow of ``x0`` from ``T`` to ``delta``.
@@ -159,9 +198,10 @@ class Enclosure:
         return bool(np.linalg.norm(np.asarray(x, dtype=float) - self.center) <= self.radius)
 
     def error_bound(self, x) -> float:
-        """Proved upper bound of ``|x - x_exact(delta)|``: ``|x - center| + radius``, rounded up."""
-        gap = float(np.linalg.norm(np.asarray(x, dtype=float) - self.center))
-        return float(np.nextafter(np.nextafter(gap, math.inf) + self.radius, math.inf))
+        """Proved upper bound of ``|x - x_exact(delta)|``: ``|x - center| + radius``, rounded up
+        (:func:`proved_errors`)."""
+        x = np.asarray(x, dtype=float).reshape(1, -1)
+        return float(proved_errors(x, self.center.reshape(1, -1), np.array([self.radius]))[1][0])
 
 
 def _upper(ball) -> float:

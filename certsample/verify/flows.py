@@ -34,7 +34,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..validation import check_int
-from .enclosure import Enclosure, _flint, _lower, _upper, basis_balls, enclose_flow
+from .enclosure import (
+    TINY_NORM,
+    Enclosure,
+    _flint,
+    _lower,
+    _underflow,
+    _upper,
+    basis_balls,
+    enclose_flow,
+    proved_errors,
+)
 from .errors import EnclosureFailed
 from .fast_enclosure import N_CHECK, N_OUT, STATUS, FastModel
 
@@ -111,26 +121,6 @@ class FlowEnclosures:
         (:func:`proved_errors`)."""
         m = len(self) if m is None else m
         return proved_errors(np.asarray(samples, dtype=float)[:m], self.centers[:m], self.radii[:m])
-
-
-def proved_errors(samples, centers, radii):
-    """``(lower, upper)`` with ``lower <= |samples[p] - x| <= upper`` for every ``x`` in ``B(centers[p], radii[p])``.
-
-    ``|x - c| -/+ r``: the computed ``|x - c|`` (rounded differences, a sum of ``d`` squares, a square root) is
-    within a relative ``(d + 3) u`` of the exact one where no square underflows, and within :func:`_underflow`
-    more absolutely where some do, so a margin ``2 (d + 4) u``, that term and ``nextafter`` on each later operation
-    round the bounds outward.
-    """
-    d = samples.shape[1]
-    gap = np.linalg.norm(samples - centers, axis=1)
-    margin = 2 * (d + 4) * 2.0**-53
-    high, low = np.nextafter(gap * (1 + margin), np.inf), np.nextafter(gap * (1 - margin), -np.inf)
-    tiny = gap < TINY_NORM
-    high = np.where(tiny, np.nextafter(high + _underflow(d), np.inf), high)
-    low = np.where(tiny, np.nextafter(low - _underflow(d), -np.inf), low)
-    upper = np.nextafter(high + radii, np.inf)
-    lower = np.where(np.isfinite(gap), np.maximum(0.0, np.nextafter(low - radii, -np.inf)), 0.0)  # gap overflowed
-    return lower, upper
 
 
 def default_order(tol_local_relative: float, model: FastModel | None = None) -> int:
@@ -441,17 +431,6 @@ def _norm_up(half):
     d = half.shape[1]
     norm = _up(np.sqrt(_up(np.sum(half * half, axis=1) * (1 + 2 * (d + 4) * 2.0**-53))))
     return np.where(norm < TINY_NORM, _up(norm + _underflow(d)), norm)
-
-
-#: below this a norm summed from squares may have lost squares to underflow beyond its relative margin (above it the
-#: largest entry is above ``2^-500`` for any ``d < 2^40``, and ``d`` lost squares of at most ``2^-1074`` are within
-#: a relative ``d 2^-74`` of its square)
-TINY_NORM = 2.0**-480
-
-
-def _underflow(d: int) -> float:
-    """``sqrt(d 2^-1074)`` rounded up: what ``d`` squares lost to underflow can take from a norm (at most)."""
-    return float(np.nextafter(math.sqrt(d) * 2.0**-537, np.inf))
 
 
 def _ball(arb_value):

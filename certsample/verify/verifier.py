@@ -183,6 +183,6 @@ class Verifier:
 
     def errors(self, samples, m: int):
         """Proved ``(lower, upper)`` pathwise errors of the first ``m`` rows of ``samples``
-        (:func:`~.flows.proved_errors`)."""
+        (:func:`~.enclosure.proved_errors`)."""
         self.ensure(m)
         return proved_errors(np.asarray(samples, dtype=float)[:m], self.centers[:m], self.radii[:m])
