@@ -73,7 +73,7 @@ FIRST_PASS_STEPS = 2000
 #: at a tighter local tolerance: a ball grown wide enough widens every box until the remainder allows no real step
 #: (on the 64-d mixture at loose tolerances such first passes spent the whole :data:`FIRST_PASS_STEPS` near ``h =
 #: 1e-6 t``, ``docs/performance.md``), while the smallest steps of finished passes on the benchmarks' targets average
-#: ``0.008 t`` or more between checkpoints. The last pass runs to its end, as every pass did before.
+#: ``0.008 t`` or more between checkpoints. The last pass has no floor: it runs to its end or to ``max_steps``.
 STEP_FLOOR = 1e-4
 #: the local tolerance of the next pass of a particle whose last pass stopped, at most this fraction of that one's
 STOPPED_SHRINK = 0.1
