@@ -7,12 +7,19 @@ sampler's law, with the confidence level said out loud.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 
 from .validation import is_real
 
-__all__ = ["clopper_pearson_upper", "empirical_bernstein_upper", "check_confidence", "confidence_text"]
+__all__ = [
+    "clopper_pearson_upper",
+    "empirical_bernstein_upper",
+    "check_confidence",
+    "confidence_text",
+    "StoppedCount",
+]
 
 
 def clopper_pearson_upper(successes: int, trials: int, confidence: float) -> float:
@@ -75,6 +82,58 @@ def empirical_bernstein_upper(values, upper_range: float, confidence: float) -> 
     log_term = math.log(2.0 / (1.0 - confidence))
     bound = mean + math.sqrt(2 * var * log_term / m) + 7 * upper_range * log_term / (3 * (m - 1))
     return min(upper_range, math.nextafter(bound * (1 + 1e-12), math.inf))
+
+
+class StoppedCount:
+    """Confidence statements on a sample whose size a budget chose while it was drawn.
+
+    A statement at level ``1 - beta`` about ``m`` i.i.d. draws holds for a fixed ``m``. When the draws are taken in
+    order and a rule that may look at them (a time budget: hard draws take longer) decides when to stop, the count
+    ``M`` is random and the statement at ``M`` need not hold at its level. Here the statement is made on a prefix
+    whose length lies in a grid fixed in advance, ``G = {planned} U {floor(planned / 2^k) > least} U {least}``,
+    where every run draws at least ``least`` and at most ``planned``: the prefix is the longest element of ``G`` not
+    above ``M``, and a statement on a prefix of length ``g`` is made at level ``1 - beta_g`` with ``beta_planned =
+    beta / 2`` (a budget that covers the plan stops there) and ``beta / (2 (|G| - 1))`` for the others (all of
+    ``beta`` when ``G`` has one element).
+
+    *Proof.* For each fixed ``g`` in ``G`` the first ``g`` draws are i.i.d., so the event ``A_g`` that the statement
+    on them holds has probability at least ``1 - beta_g``; by the union bound all ``A_g`` hold together with
+    probability at least ``1 - sum_g beta_g = 1 - beta``, and then the statement on the prefix chosen at ``M``
+    holds whatever the stopping rule (it is one of the ``A_g``). The price is the draws past the prefix (less than
+    half of them) and the smaller ``beta_g``.
+
+    Parameters
+    ----------
+    count : int
+        Draws taken, ``least <= count <= planned``.
+    least, planned : int
+        The fewest and the most draws the rule can take, fixed before any draw.
+    confidence : float
+        Level of the joint statement, ``1 - beta``.
+    """
+
+    def __init__(self, count: int, least: int, planned: int, confidence: float):
+        check_confidence(confidence)
+        if not (1 <= least <= count <= planned):
+            raise ValueError(f"need 1 <= least <= count <= planned, got {least}, {count}, {planned}")
+        grid = {planned, least}
+        g = planned // 2
+        while g > least:
+            grid.add(g)
+            g //= 2
+        self.grid = sorted(grid)
+        #: the statement's prefix length, the longest grid element not above ``count``
+        self.prefix = max(g for g in self.grid if g <= count)
+        if len(self.grid) == 1:
+            share = Fraction(1)
+        elif self.prefix == planned:
+            share = Fraction(1, 2)
+        else:
+            share = Fraction(1, 2 * (len(self.grid) - 1))
+        exact = 1 - (1 - Fraction(confidence)) * share
+        level = float(exact)
+        #: the level of the statement on the prefix, ``1 - beta_g`` rounded up (so the ``beta_g`` sum to at most beta)
+        self.level = level if Fraction(level) >= exact else math.nextafter(level, 1.0)
 
 
 def check_confidence(confidence):

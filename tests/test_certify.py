@@ -616,6 +616,7 @@ def test_theorems_without_a_score_error_term_refuse_an_inexact_score():
 def test_the_enclosure_budget_is_spent_in_batches_and_the_count_says_so():
     """A budget too small for the run: the start points are enclosed in order while their times say the next batch
     fits, so the count is what the budget covered (at least the timing sample), and a note says so."""
+    from certsample.confidence import StoppedCount
     from certsample.verify.certify import TIMING_SAMPLE
 
     cert = certify(
@@ -624,5 +625,22 @@ def test_the_enclosure_budget_is_spent_in_batches_and_the_count_says_so():
     note = next(note for note in cert.notes if "of n_verify=3000 particles checked" in note)
     assert TIMING_SAMPLE <= cert.particles_checked < 3000
     assert note.startswith(f"{cert.particles_checked} of n_verify=3000")
+    # the count is a stopping time of the draws (timings follow the start points): the confidence statements are
+    # made on a prefix of a length fixed in advance, at a level that a union over those lengths leaves
+    union = "a union over the counts the time budget could stop at"
+    keys = [k for k in cert.population if "confidence" in k]
+    assert len(keys) == 2 and all(union in k for k in keys)
+    stopped = StoppedCount(cert.particles_checked, TIMING_SAMPLE, 3000, 0.95)
+    if stopped.prefix < cert.particles_checked:
+        assert all(f"on the first {stopped.prefix} of the {cert.particles_checked}," in k for k in keys)
     everything = certify(SMALL_RING, "exponential-ode", eps=0.05, n=300, n_steps=40, T=2.0, delta=0.1, **QUIET)
     assert everything.particles_checked == 300 and not any("particles checked" in note for note in everything.notes)
+    assert all("on the 300, at 97.5%: " + union in k for k in everything.population if "confidence" in k)
+    fixed = certify(
+        SMALL_RING, "exponential-ode", eps=0.05, n=300, n_steps=40, T=2.0, delta=0.1, verify_seconds=None, **QUIET
+    )
+    assert not any(union in k for k in fixed.population)
+    fraction = next(k for k in fixed.population if "Clopper-Pearson" in k)
+    assert (
+        fixed.population[fraction] < everything.population[fraction.replace(")", f", on the 300, at 97.5%: {union})")]
+    )

@@ -56,3 +56,49 @@ def test_empirical_bernstein_float_lies_above_its_exact_value():
             + 7 * log_term / (3 * (m - 1))
         )
         assert empirical_bernstein_upper(values, 1.0, 0.95) >= min(1.0, bound)
+
+
+def test_a_count_chosen_while_drawing_is_covered_by_the_stopped_count_prefix():
+    """A rule that stops where the Clopper-Pearson bound is smallest (any count from 20 to 320 draws of Bernoulli(0.05))
+    makes the bound at the stopped count cover the proportion in about 73% of runs at a stated 90%; the statement on
+    :class:`StoppedCount`'s prefix at its level covers it in at least 90% (it holds for every stopping rule)."""
+    from certsample.confidence import StoppedCount
+
+    p, least, planned, confidence, reps = 0.05, 20, 320, 0.9, 1500
+    draws = np.random.default_rng(0).random((reps, planned)) < p
+    successes = np.cumsum(draws, axis=1)
+    counts = np.arange(least, planned + 1)
+    k = successes[:, counts - 1]
+    naive = np.where(k == counts, 1.0, beta.ppf(confidence, k + 1, np.maximum(counts - k, 1)))
+    stopped_at = counts[np.argmin(naive, axis=1)]
+    assert np.mean(naive.min(axis=1) >= p) < 0.8
+    covered = []
+    for run, count in enumerate(stopped_at):
+        stopped = StoppedCount(int(count), least, planned, confidence)
+        covered.append(
+            clopper_pearson_upper(int(successes[run, stopped.prefix - 1]), stopped.prefix, stopped.level) >= p
+        )
+    assert np.mean(covered) >= 0.9
+
+
+def test_stopped_count_grid_prefix_and_levels():
+    """The grid halves down from the plan to the least count; the levels' betas sum to at most the joint beta."""
+    from fractions import Fraction
+
+    from certsample.confidence import StoppedCount
+
+    full = StoppedCount(9992, 56, 9992, 0.95)
+    assert full.grid == [56, 78, 156, 312, 624, 1249, 2498, 4996, 9992]
+    assert full.prefix == 9992 and full.level == 0.975
+    cut = StoppedCount(5000, 56, 9992, 0.95)
+    assert cut.prefix == 4996 and 1 - Fraction(cut.level) <= Fraction(1 - Fraction(0.95)) / 16
+    assert StoppedCount(77, 56, 9992, 0.95).prefix == 56
+    assert StoppedCount(56, 56, 56, 0.95).level == 0.95
+    total = (
+        1
+        - Fraction(full.level)
+        + sum(1 - Fraction(StoppedCount(g, 56, 9992, 0.95).level) for g in full.grid if g != 9992)
+    )
+    assert total <= 1 - Fraction(0.95)
+    with pytest.raises(ValueError, match="least <= count <= planned"):
+        StoppedCount(10, 20, 30, 0.95)

@@ -20,7 +20,9 @@
     sampler's law the certificate adds distribution-free statements at level ``confidence``: an exact
     (Clopper-Pearson) upper bound of the fraction of trajectories whose error exceeds ``eps``, and an
     empirical-Bernstein upper bound of ``E min(e^2, (4 eps)^2)`` (a bound of an unbounded mean cannot be
-    distribution-free).
+    distribution-free). Where a time budget chose how many particles are checked, that count depends on the draws
+    (hard paths take longer), so each statement is made on a prefix whose length lies in a grid fixed in advance, at
+    a level a union bound over the grid leaves (:class:`~certsample.confidence.StoppedCount`).
 
     *Gaussian targets with a linear scheme* are judged on the exact Gaussian output law (``exact``).
     *Everything else* (SDE solvers on mixtures) is judged on sample statistics that are lower bounds of
@@ -238,6 +240,7 @@ class _Job:
     x0: np.ndarray | None = None
     client: object = None
     steered: int = 0  # the first checked particles whose errors chose the step count (the tuning pilot)
+    stopping: tuple | None = None  # (least, planned) checked particles when a time budget chose the count
 
     @classmethod
     def checked(cls, args: dict) -> _Job:
@@ -310,7 +313,9 @@ class _Job:
 def _measurement(strategy, job, solver, check, verifier, checked):
     """The measurement object of ``strategy`` for this job."""
     if strategy is VerifiedEnclosures:
-        return VerifiedEnclosures(verifier, checked, job.eps, job.confidence, steered=job.steered)
+        return VerifiedEnclosures(
+            verifier, checked, job.eps, job.confidence, steered=job.steered, stopping=job.stopping
+        )
     if strategy is SampleStatistics:
         metric = check.theorem.metric if check.theorem is not None else "W2"
         return SampleStatistics(job.target, job.seed, metric, job.alpha, job.replicates)
@@ -392,11 +397,16 @@ def _affordable(job, verifier, notes) -> int:
     """Particles to check: ``n_verify``, or as many as the budget covers, enclosed in order in batches of at
     most :data:`BUDGET_BATCH` while their times say the next batch fits (decided from timings only, never from
     errors). A count fixed from the first few enclosures' times left most of the budget unused: they include the
-    pool's start and the pilot's single-process enclosures."""
+    pool's start and the pilot's single-process enclosures. Timings follow the start points (hard paths take longer),
+    so the count is a stopping time of the draws: ``job.stopping`` records its range for the confidence statements
+    (:class:`~certsample.confidence.StoppedCount`)."""
     m_verify = min(job.n, job.n_verify)
     if job.verify_seconds is None:
         return m_verify
-    verifier.ensure(min(max(job.pilot, TIMING_SAMPLE), m_verify))
+    least = min(max(job.pilot, TIMING_SAMPLE), m_verify)
+    if least < m_verify:
+        job.stopping = (least, m_verify)
+    verifier.ensure(least)
     while verifier.count < m_verify:
         per = verifier.seconds_per_enclosure()
         room = int((job.verify_seconds - verifier.seconds) / max(per, 1e-9))

@@ -22,7 +22,7 @@ import numpy as np
 
 from proofs.balls import bound_text
 
-from ..confidence import clopper_pearson_upper, confidence_text, empirical_bernstein_upper
+from ..confidence import StoppedCount, clopper_pearson_upper, confidence_text, empirical_bernstein_upper
 from ..exact import linear_scheme_law, linear_scheme_rounding
 from ..metrics import gaussian_w2, sliced_w2
 from ..solvers import ODESolver
@@ -125,11 +125,31 @@ class VerifiedEnclosures:
     def applies(solver, target, exact_score: bool) -> bool:
         return isinstance(solver, ODESolver)
 
-    def __init__(self, verifier, checked: int, eps: float, confidence: float, steered: int = 0):
+    def __init__(self, verifier, checked: int, eps: float, confidence: float, steered: int = 0, stopping=None):
         self.verifier, self.checked, self.eps, self.confidence = verifier, checked, eps, confidence
         #: the first ``steered`` checked particles chose the step count (a tuning pilot): their errors are not
         #: independent of the run, so the confidence statements leave them out
         self.steered = int(steered)
+        #: ``(least, planned)``: a time budget chose ``checked`` in this range while enclosing (a stopping time of
+        #: the draws), so the statements are made on a prefix fixed in advance (:class:`StoppedCount`); None: fixed
+        self.stopping = stopping
+
+    def _statistical_sample(self, upper):
+        """``(values, level, where)``: the particles the confidence statements use, their level, and the text."""
+        m, steered = self.checked, min(self.steered, self.checked)
+        sample = upper[steered:m]
+        where = f", on the {len(sample)} not in the tuning pilot" if steered else ""
+        if self.stopping is None or len(sample) < 1:
+            return sample, self.confidence, where
+        least, planned = self.stopping
+        stopped = StoppedCount(len(sample), max(1, least - steered), max(1, planned - steered), self.confidence)
+        which = f"the {len(sample)}{' not in the tuning pilot' if steered else ''}"
+        if stopped.prefix < len(sample):
+            which = f"the first {stopped.prefix} of {which}"
+        where = (
+            f", on {which}, at {confidence_text(stopped.level)}: a union over the counts the time budget could stop at"
+        )
+        return sample[: stopped.prefix], stopped.level, where
 
     def measure(self, result) -> Measurement:
         m, eps, confidence = self.checked, self.eps, self.confidence
@@ -146,16 +166,15 @@ class VerifiedEnclosures:
             "checked particles with error above eps (proved: at most)": int(np.sum(upper > eps)),
         }
         # the confidence statements treat their particles as an i.i.d. sample given the run: not the pilot's
-        sample = upper[min(self.steered, m) :]
-        where = f", on the {len(sample)} not in the tuning pilot" if self.steered else ""
+        sample, level, where = self._statistical_sample(upper)
         if len(sample) >= 1:
             population[
                 f"fraction of trajectories with error > eps (upper bound, {confidence_text(confidence)} confidence, "
                 f"Clopper-Pearson{where})"
-            ] = clopper_pearson_upper(int(np.sum(sample > eps)), len(sample), confidence)
+            ] = clopper_pearson_upper(int(np.sum(sample > eps)), len(sample), level)
         cap = (TAIL_FACTOR * eps) * (TAIL_FACTOR * eps)  # inf, not OverflowError, for an eps past 1e153
         if len(sample) >= 2 and math.isfinite(cap):
-            ucb = empirical_bernstein_upper(list(np.minimum(sample**2, cap)), cap, confidence)
+            ucb = empirical_bernstein_upper(list(np.minimum(sample**2, cap)), cap, level)
             population[
                 f"sqrt E min(e^2, ({TAIL_FACTOR:g} eps)^2) (upper bound, {confidence_text(confidence)} confidence, "
                 f"empirical Bernstein{where})"
