@@ -644,3 +644,35 @@ def test_the_enclosure_budget_is_spent_in_batches_and_the_count_says_so():
     assert (
         fixed.population[fraction] < everything.population[fraction.replace(")", f", on the 300, at 97.5%: {union})")]
     )
+
+
+def test_theorem_parameters_are_proved_bounds_of_the_exact_values():
+    """m2, alpha, W0, R and sigma bound the exact values of the law the stored floats define (50-digit mpmath): W0
+    of a Gaussian in R^5 within 3e-9 of the identity came out 6e-8 relative below its exact value from the float64
+    covariance (the basis's rounding against a distance of 2.5e-9), past the 1e-12 nudge the parameters had; it is
+    now above the exact value and within 1e-14 of it."""
+    import mpmath
+
+    import proofs
+    from certsample.verify.parameters import _TargetQuantities
+
+    mpmath.mp.dps = 50
+    near = cs.embed(cs.gaussian([0.0, 1e-9], [1 + 1e-9, 1 - 3e-9]), 5, lam_perp=1 + 2e-9)
+    quantities = _TargetQuantities(near)
+    lams = [mpmath.mpf(float(v)) for v in near.variances[0]] + [mpmath.mpf(near.lam_perp)] * 3
+    w0 = mpmath.sqrt(mpmath.mpf(1e-9) ** 2 + sum((mpmath.sqrt(v) - 1) ** 2 for v in lams))
+    assert w0 <= quantities.w0() <= w0 * (1 + 1e-14)
+    assert 1 / max(lams) >= quantities.alpha() >= (1 / max(lams)) * (1 - 1e-15)
+    m2 = sum(lams) + mpmath.mpf(1e-9) ** 2
+    assert m2 <= quantities.m2() <= m2 * (1 + 1e-15)
+    cloud = cs.point_cloud([[3.0, 4.0], [0.0, 1.0]])
+    params, _ = theorem_parameters(proofs.get("collocation_gcs_shape"), cloud, T=4.0, delta=0.01, score_error=0.0)
+    a = mpmath.exp(-mpmath.mpf(0.01))
+    assert 5 * a <= params["R"] <= 5 * a * (1 + 1e-15)
+    assert params["sigma"] <= mpmath.sqrt(-mpmath.expm1(-2 * mpmath.mpf(0.01)))
+    mixture = cs.gaussian_mixture([[1.0, 2.0], [-3.0, 0.5]], [[0.2, 0.5], [1.5, 0.3]], [0.3, 0.7])
+    exact = sum(
+        mpmath.mpf(float(w)) * sum(mpmath.mpf(float(v)) + mpmath.mpf(float(m)) ** 2 for v, m in zip(vs, ms))
+        for w, vs, ms in zip(mixture.weights, mixture.variances, mixture.means)
+    ) / sum(mpmath.mpf(float(w)) for w in mixture.weights)
+    assert exact <= _TargetQuantities(mixture).m2() <= exact * (1 + 1e-15)

@@ -51,6 +51,28 @@ def test_overflow_gives_no_nan_endpoint_and_nan_is_not_dropped():
     assert all(np.isnan(log_b(2.0, np.nan))) and all(np.isnan(log_b(np.nan, np.nan)))
 
 
+def test_a_nan_corner_of_a_product_or_quotient_drops_only_itself():
+    """A corner ``0 * inf`` or ``inf / inf`` is NaN; the hull of the corners used to pair them, and a NaN third corner
+    then dropped the fourth with it: ``[0, inf] [0, 1]`` came out ``[-5e-324, 5e-324]``. Every exact value named lies
+    in the result now (or an endpoint is NaN, which the integrator refuses)."""
+    imul, idiv, exp_b, sqr = _compiled("imul"), _compiled("idiv"), _compiled("exp_bounds"), _compiled("isqr")
+    inf = np.inf
+    cases = [
+        (imul(0.0, inf, 0.0, 1.0), [0.0, 1e300]),
+        (imul(*exp_b(-1.0, 800.0), 0.0, 1.0), [0.0, 1e300]),
+        (imul(*exp_b(-800.0, 800.0), *sqr(-1.0, 1.0)), [0.0, 1e300]),
+        (imul(-1.0, 0.0, -inf, -1.0), [0.0, 0.5, 1e300]),
+        (idiv(1.0, inf, -inf, -1.0), [-1e10, -1.0, -1e-300]),
+        (idiv(1.0, inf, 1.0, inf), [1e-300, 1.0, 1e300]),
+    ]
+    for (lo, hi), values in cases:
+        assert np.isnan(lo) or np.isnan(hi) or all(lo <= v <= hi for v in values), (lo, hi, values)
+    add_product = compile_for(fe._add_product, "cpu")
+    lo, _, _, _ = add_product(0.0, inf, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0)
+    _, hi, _, _ = add_product(0.0, inf, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0)
+    assert lo <= 0.0 and hi == inf
+
+
 def test_interval_operations_contain_the_exact_results():
     ops = {name: _compiled(name) for name in ("iadd", "isub", "imul", "idiv")}
     exact = {

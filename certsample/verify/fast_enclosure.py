@@ -253,8 +253,8 @@ def _add_product(a0, a1, b0, b1, sl, sh, al, ah):
     p2 = a0 * b1
     p3 = a1 * b0
     p4 = a1 * b1
-    lo = fmin(fmin(p1, p2), fmin(p3, p4))
-    hi = fmax(fmax(p1, p2), fmax(p3, p4))
+    lo = fmin(fmin(fmin(p1, p2), p3), p4)
+    hi = fmax(fmax(fmax(p1, p2), p3), p4)
     return sl + lo, sh + hi, al + abs(lo), ah + abs(hi)
 
 

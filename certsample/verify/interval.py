@@ -34,17 +34,19 @@ Sums of many products (the series products of :mod:`.fast_enclosure`) are instea
 round-to-nearest and bounded once, a posteriori, by the classical bound of recursive summation ([2]_,
 ch. 4); the proof is at :func:`~certsample.verify.fast_enclosure._conv`.
 
-Overflow rounds to ``+-inf``. Infinite endpoints are kept (an upper bound ``+inf`` is valid); the widening
-takes an overflowed ``-inf`` upper endpoint to ``-DBL_MAX`` and an overflowed ``+inf`` lower endpoint to
-``DBL_MAX`` (the exact value lies beyond them), so no endpoint is NaN after a widening and no sum of
-endpoints is ``inf - inf``. A NaN can still come from a corner ``0 * inf`` of :func:`imul` or ``inf / inf``
-of :func:`idiv`, where ``inf`` stands for an exact value beyond ``DBL_MAX``, and :func:`fmin` / :func:`fmax`
-drop a NaN in their second argument. That loses nothing: the exact corner ``0 * e = 0`` is also the corner
-of the same ``0`` with the factor's other endpoint (``0``, or NaN again only if that endpoint is infinite
-too, and then the other ``x != 0`` gives ``-inf`` and ``+inf``), and the exact ``e / e'`` (any value of the
-corner's sign) lies between the corners ``inf / y`` and ``x / inf`` of the same sign (``+-inf`` and ``+-0``)
-of a divisor that excludes 0. The integrator checks that every box, remainder and radius it relies on is
-finite, and fails the step otherwise.
+Overflow rounds to ``+-inf``. Infinite endpoints are kept (an upper bound ``+inf`` is valid); the widening takes an
+overflowed ``-inf`` upper endpoint to ``-DBL_MAX`` and an overflowed ``+inf`` lower endpoint to ``DBL_MAX`` (the
+exact value lies beyond them), so no endpoint is NaN after a widening and no sum of endpoints is ``inf - inf``. A
+NaN can still come from a corner ``0 * inf`` of :func:`imul` or ``inf / inf`` of :func:`idiv`, where ``inf`` stands
+for an exact value beyond ``DBL_MAX``. :func:`fmin` / :func:`fmax` drop a NaN in their second argument and keep one
+in their first, so the hulls chain the corners, ``fmin(fmin(fmin(p1, p2), p3), p4)``: a NaN corner after the first
+is dropped, and a NaN first corner makes the endpoint NaN, which the integrator refuses (below). (Pairing them,
+``fmin(fmin(p1, p2), fmin(p3, p4))``, let a NaN ``p3`` drop ``p4`` with it: ``[0, inf] [0, 1]`` came out as
+``[-5e-324, 5e-324]``.) Dropping loses nothing: the exact corner ``0 * e = 0`` is also the corner of the same ``0``
+with the factor's other endpoint (``0``, or NaN again only if that endpoint is infinite too, and then the other ``x
+!= 0`` gives ``-inf`` and ``+inf``), and the exact ``e / e'`` (any value of the corner's sign) lies between the
+corners ``inf / y`` and ``x / inf`` of the same sign (``+-inf`` and ``+-0``) of a divisor that excludes 0. The
+integrator checks that every box, remainder and radius it relies on is finite, and fails the step otherwise.
 
 Elementary functions
 --------------------
@@ -154,7 +156,7 @@ def imul(al, ah, bl, bh):
     p2 = al * bh
     p3 = ah * bl
     p4 = ah * bh
-    return next_down(fmin(fmin(p1, p2), fmin(p3, p4))), next_up(fmax(fmax(p1, p2), fmax(p3, p4)))
+    return next_down(fmin(fmin(fmin(p1, p2), p3), p4)), next_up(fmax(fmax(fmax(p1, p2), p3), p4))
 
 
 @device_function(inline=True)
@@ -166,7 +168,7 @@ def idiv(al, ah, bl, bh):
     q2 = al / bh
     q3 = ah / bl
     q4 = ah / bh
-    return next_down(fmin(fmin(q1, q2), fmin(q3, q4))), next_up(fmax(fmax(q1, q2), fmax(q3, q4)))
+    return next_down(fmin(fmin(fmin(q1, q2), q3), q4)), next_up(fmax(fmax(fmax(q1, q2), q3), q4))
 
 
 @device_function(inline=True)

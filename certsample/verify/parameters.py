@@ -7,15 +7,73 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from proofs.balls import arb, arb_precision, lower_float, upper_float
+
 from .. import lipschitz
-from ..forward import alpha as fwd_alpha
-from ..forward import sigma2 as fwd_sigma2
 from ..metrics import gaussian_w2
 from .errors import BoundUnreachable, HypothesisNotMet, OutsideTheoremRange
 
 __all__ = ["TheoremCheck", "theorem_for", "theorem_parameters", "nfe_for_accuracy", "default_horizon"]
 
-_ROUND_UP = 1 + 1e-12  # parameters computed in floating point are nudged up before use in a bound
+
+class _TargetQuantities:
+    """The target's quantities the baselines' theorems take, each a proved bound of its exact value (Arb).
+
+    The exact law is the one the target's stored floats define: weights ``w_c / sum w``, means ``mu_c``, variances
+    ``lam_{c,i}`` in the basis and ``lam_perp`` across it, the basis being the polar factor of the stored columns (an
+    orthonormal basis, as in :mod:`proofs`). Then, with ``k`` basis coordinates in ``d``:
+
+    * ``m2 = E |X|^2 = sum_c w_c (sum_i lam_{c,i} + (d - k) lam_perp + |mu_c|^2) / sum w`` (upper bound);
+    * a Gaussian's ``alpha = 1 / max(lam, lam_perp)`` (lower bound) and ``W0 = W2(q_0, N(0, I))`` with ``W0^2 =
+      |mu|^2 + sum_i (sqrt(lam_i) - 1)^2 + (d - k) (sqrt(lam_perp) - 1)^2`` (upper bound; ``q_0`` and ``N(0, I)``
+      share the eigenbasis, so the trace term is that sum, written ``(lam - 1)^2 / (sqrt(lam) + 1)^2``);
+    * for equal isotropic variances ``v``, ``q_delta = (a mu) * N(0, a^2 v + s^2)``, ``a = e^-delta``, ``s^2 = 1 -
+      e^(-2 delta)``: ``R = a max_c |mu_c|`` (upper bound) and ``sigma = sqrt(a^2 v + s^2)`` (lower bound).
+
+    Each is an Arb ball evaluation of the formula from the stored floats (exact inputs), rounded outward to float64
+    (:func:`proofs.balls.upper_float`, :func:`~proofs.balls.lower_float`).
+    """
+
+    def __init__(self, target):
+        self.target = target
+        self.extra = target.dim - target.means.shape[1]  # coordinates across the basis, variance lam_perp
+
+    def _variances(self, c):
+        lam = [float(v) for v in self.target.variances[c]]
+        return lam + ([float(self.target.lam_perp)] if self.extra else [])
+
+    def m2(self) -> float:
+        t = self.target
+        with arb_precision():
+            total, weight = arb(0), arb(0)
+            for c, w in enumerate(t.weights):
+                lam = [arb(float(v)) for v in t.variances[c]]
+                second = sum(lam, arb(0)) + self.extra * arb(float(t.lam_perp))
+                second += sum((arb(float(m)) ** 2 for m in t.means[c]), arb(0))
+                total += arb(float(w)) * second
+                weight += arb(float(w))
+            return upper_float(total / weight)
+
+    def alpha(self) -> float:
+        with arb_precision():
+            return lower_float(1 / arb(max(self._variances(0))))
+
+    def w0(self) -> float:
+        t = self.target
+        with arb_precision():
+            square = sum((arb(float(m)) ** 2 for m in t.means[0]), arb(0))
+            for lam, count in [(v, 1) for v in t.variances[0]] + ([(t.lam_perp, self.extra)] if self.extra else []):
+                lam = arb(float(lam))
+                square += count * ((lam - 1) / (lam.sqrt() + 1)) ** 2
+            return upper_float(square.sqrt())
+
+    def frame(self, v: float, delta: float) -> tuple[float, float]:
+        """``(R, sigma)`` for equal isotropic variances ``v``."""
+        with arb_precision():
+            a = (-arb(float(delta))).exp()
+            s2 = -((-2 * arb(float(delta))).expm1())
+            radius = max(sum((arb(float(m)) ** 2 for m in mean), arb(0)).sqrt().upper() for mean in self.target.means)
+            return upper_float(a * radius), lower_float((a * a * arb(v) + s2).sqrt())
 
 
 @dataclass
@@ -60,9 +118,10 @@ def theorem_parameters(theorem, target, T: float, delta: float, score_error: flo
     """
     wanted = set(theorem.symbols) - {"N", "eps"}
     notes = []
-    mean, cov = target.mean(), target.covariance()
-    m2 = float(np.trace(cov) + mean @ mean)
-    values = {"d": target.dim, "T": T, "delta": delta, "eps_s": score_error, "m2": m2 * _ROUND_UP}
+    proved = _TargetQuantities(target)
+    values = {"d": target.dim, "T": T, "delta": delta, "eps_s": score_error}
+    if "m2" in wanted:
+        values["m2"] = proved.m2()
     if "L" in wanted:
         if lipschitz.needs_radius(target):
             raise HypothesisNotMet(
@@ -80,9 +139,9 @@ def theorem_parameters(theorem, target, T: float, delta: float, score_error: flo
                 f"theorem {theorem.name!r} assumes strongly log-concave data (a "
                 f"Gaussian with positive variances); {target!r} is not",
             )
-        values["alpha"] = alpha / _ROUND_UP
+        values["alpha"] = proved.alpha()
         values["M"] = 0.0  # the Hessian of log q_t is constant for Gaussians
-        values["W0"] = gaussian_w2(mean, cov, np.zeros(target.dim), np.eye(target.dim)) * _ROUND_UP
+        values["W0"] = proved.w0()
     if wanted & {"R", "sigma"}:
         v = _isotropic_noise_level(target)
         if v is None or not np.isfinite(target.means).all():
@@ -91,10 +150,8 @@ def theorem_parameters(theorem, target, T: float, delta: float, score_error: flo
                 f"theorem {theorem.name!r} needs data mu * N(0, v I) (a point "
                 f"cloud or a mixture with equal isotropic variances); {target!r} is not",
             )
-        a, s2 = float(fwd_alpha(delta)), float(fwd_sigma2(delta))
         # the sampler's law at delta is (a mu) * N(0, a^2 v + s^2): that is the theorem's q
-        values["R"] = a * float(np.max(np.linalg.norm(target.means, axis=1))) * _ROUND_UP
-        values["sigma"] = math.sqrt(a * a * v + s2) / _ROUND_UP
+        values["R"], values["sigma"] = proved.frame(v, delta)
         notes.append("R, sigma describe q_delta = (a mu) * N(0, a^2 v + sigma_delta^2)")
         if values["R"] == 0:
             values["R"] = np.nextafter(0.0, 1.0)
