@@ -49,6 +49,8 @@ def test_overflow_gives_no_nan_endpoint_and_nan_is_not_dropped():
     lo, hi = imul(0.0, 2.0, *iadd(1e308, 1e308, 1e308, 1e308))  # the corner 0 * inf is NaN; its exact value 0 stays
     assert lo <= 0.0 and hi == np.inf
     assert all(np.isnan(log_b(2.0, np.nan))) and all(np.isnan(log_b(np.nan, np.nan)))
+    imag = _compiled("imag")
+    assert np.isnan(imag(2.0, np.nan)) and np.isnan(imag(np.nan, 2.0)) and imag(-3.0, 2.0) == 3.0
 
 
 def test_a_nan_corner_of_a_product_or_quotient_drops_only_itself():

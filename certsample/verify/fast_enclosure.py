@@ -1423,7 +1423,8 @@ def _taylor_step(order, h_lo, h_hi, tl, th, star, active, means, vidx, lams, lwd
     worst = 0.0
     for i in range(k):
         vec[V_ERR, i] = next_up(power * imag(LO[order + 1, off[R_Y] + i], HI[order + 1, off[R_Y] + i]))
-        worst = max(worst, vec[V_ERR, i])
+        if not (vec[V_ERR, i] <= worst):  # a NaN (an endpoint of the box series) makes it inf: max() would drop it
+            worst = vec[V_ERR, i] if vec[V_ERR, i] == vec[V_ERR, i] else math.inf
     if not math.isfinite(worst):
         return math.inf, math.inf
     return worst, 0.0

@@ -124,7 +124,8 @@ def fmax(a, b):
 
 @device_function(inline=True)
 def next_up(x):
-    """A float ``>= nextafter(x, +inf)`` (at most two ulps above ``x``): see the module docstring. ``-inf`` goes to
+    """A float ``>= nextafter(x, +inf)`` (at most two ulps above ``x``, three where ``|x| < 2^-1019`` and ``ETA`` is
+    more than an ulp): see the module docstring. ``-inf`` goes to
     ``-DBL_MAX`` (an overflow to ``-inf`` stands for an exact value below it), where the sum would give NaN."""
     up = x + (abs(x) * TWO_M52 + ETA)
     return up if x != -math.inf else -DBL_MAX
@@ -197,7 +198,10 @@ def isqrt(al, ah):
 
 @device_function(inline=True)
 def imag(al, ah):
-    """``max |x|`` over ``[al, ah]``: an upper bound of the magnitude."""
+    """``max |x|`` over ``[al, ah]``: an upper bound of the magnitude; NaN when an endpoint is (``fmax`` alone would
+    drop a NaN ``ah``)."""
+    if al != al or ah != ah:
+        return math.nan
     return fmax(abs(al), abs(ah))
 
 
@@ -326,7 +330,8 @@ def _log_point(x, upper):
 
 @device_function
 def log_bounds(xl, xh):
-    r"""``(lo, hi)`` with ``lo <= log x <= hi`` on ``[xl, xh]``; ``-inf`` where ``xl <= 0``.
+    r"""``(lo, hi)`` with ``lo <= log x <= hi`` on ``[xl, xh]``; ``lo = -inf`` where ``xl <= 0``, and ``(-inf, -inf)``
+    where no point is positive (no logarithm to enclose; the kernels take logarithms of positive variances only).
 
     Proof. ``x = m 2^e`` exactly (``frexp``, then ``m`` doubled below ``1/sqrt 2``), so ``log x = e ln 2 +
     2 atanh(s)`` with ``s = (m - 1)/(m + 1)`` enclosed in interval arithmetic and ``|s| <= LOG_S_MAX``
