@@ -109,7 +109,8 @@ class ExactLaw:
             w2,
             rounding,
             0.0,
-            "W2 between the exact Gaussian output law of the scheme and q_delta (closed form, float64)",
+            "W2 between the exact Gaussian output law of the scheme and q_delta (closed form evaluated in float64, "
+            "judged with a rounding allowance estimated from its operation count: not a proof)",
             "exact",
             "the exact marginal q_delta (closed form)",
         )
