@@ -320,7 +320,14 @@ class MixtureTarget:
 
 # ---------------------------------------------------------------------- constructors
 def gaussian(mean, cov) -> MixtureTarget:
-    """``N(mean, cov)``; ``cov`` a scalar, a diagonal vector or a full SPD matrix."""
+    """``N(mean, cov)``; ``cov`` a scalar, a diagonal vector or a full SPD matrix.
+
+    A full matrix is stored as its float64 eigendecomposition (``eigh``: eigenvalues, the eigenvectors as the basis,
+    the mean in that basis). The target *is* that stored law -- the basis's polar factor and the stored variances
+    and mean, as every proof and enclosure here states -- and it differs from ``N(mean, cov)`` as given by the
+    decomposition's rounding, relative to ``cov``'s largest eigenvalue (flow images of a covariance with
+    eigenvalues ``1e6`` and ``1e-6`` differed by ``1e-9``). Samplers and certificates all use the stored law.
+    """
     mean = np.atleast_1d(real_array("mean", mean))
     if mean.ndim != 1:
         raise ValueError(f"mean must be a vector, got shape {mean.shape}")

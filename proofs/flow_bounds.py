@@ -91,8 +91,10 @@ alpha| diam |Im tau| S``. The largest bound of (i) and of (ii) over a list of ``
 
 *Continuation.* Put ``F(w, tau) = a (m - m0) / v^{3/2}`` (FB 3's ``dw/dtau``) and let ``S`` satisfy, on every sub-box,
 ``|a| R / (|v|^{3/2} kappa(S)) <= S`` with ``kappa(S)`` from the lemma and the phases above (a fixed point found by
-iteration). ``F`` is analytic near ``B(w0, |tau| S) x E`` (the normaliser does not vanish since ``kappa > 0``) and
-real on real arguments. The Picard operator ``P w(tau) = w0 + int_0^tau F(w(sigma), t0 - sigma) d sigma`` (straight
+iteration). ``F`` is analytic on a neighbourhood of the values the class below takes, ``{(w(tau), tau) : w in X_S,
+tau in E}`` (there ``|w - w0| <= |tau| S`` and ``|Im w| <= |Im tau| S``, where the lemma gives ``kappa > 0``, so the
+normaliser does not vanish; not on all of ``B(w0, |tau| S) x E``, where ``Im w`` is not bounded so), and real on
+real arguments. The Picard operator ``P w(tau) = w0 + int_0^tau F(w(sigma), t0 - sigma) d sigma`` (straight
 path; ``E`` is star-shaped about 0) maps ``X_S = {w : E -> C^k continuous, analytic inside, w(conj tau) = conj w(tau),
 w(0) = w0, |w(tau) - w(sigma)| <= S |tau - sigma|}`` (a Lipschitz constant on ``E``, not a derivative bound: members
 need not be differentiable on its boundary) into itself, since ``P w(tau) - P w(sigma)`` is the integral of ``F``
@@ -555,7 +557,7 @@ class IsotropicBlock:
                     )
                     worst = max(worst, upper_float(abs(y)))
             self.Y_max = worst
-            logs = [arb(float(w)).log() for w in self.weights]
+            logs = [w.log() for w in self._raw_weights()]  # ratios of the target's own weights, not renormalised
             self.log_weight_range = (
                 upper_float(max(logs, key=upper_float) - min(logs, key=lower_float)) if len(logs) > 1 else 0.0
             )
@@ -571,7 +573,8 @@ class IsotropicBlock:
         """``C >= lambda_max Cov_r(mu)`` for every ``u`` and ``t in [t_lo, t_hi]`` (part 3): Popoviciu's
         ``diam^2 / 4``, or the circle-tilt or tempered posterior bound of
         :func:`certsample.lipschitz.posterior_spread_on` (proofs there), widened by a relative ``1e-12``
-        for its float64 evaluation."""
+        for its float64 evaluation (the searches inside widen their own rounding; what is left is the few operations
+        of the final formula, each off by at most ``2^-53``, as argued there)."""
         key = (t_lo, t_hi)
         if key not in self._spread_cache:
             from certsample.lipschitz import posterior_spread_on

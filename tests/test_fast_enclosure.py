@@ -1134,3 +1134,7 @@ def test_proved_errors_and_norms_hold_where_the_squares_underflow_or_overflow():
     with np.errstate(over="ignore"):
         lower, upper = proved_errors(np.full((1, 4), 1e300), centers, np.zeros(1))
     assert lower[0] == 0.0 and upper[0] == math.inf
+    # a sample that is not a point is at no finite distance: NaN bounds never counted above eps
+    samples = np.array([[np.nan, 0.0, 0.0, 0.0], [0.0, np.inf, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]])
+    lower, upper = proved_errors(samples, np.zeros((3, 4)), np.zeros(3))
+    assert list(lower[:2]) == [math.inf] * 2 and list(upper[:2]) == [math.inf] * 2 and lower[2] <= 1.0 <= upper[2]

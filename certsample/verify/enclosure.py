@@ -153,7 +153,7 @@ def proved_errors(samples, centers, radii):
     ``|x - c| -/+ r``: the computed ``|x - c|`` (rounded differences, a sum of ``d`` squares, a square root) is
     within a relative ``(d + 3) u`` of the exact one where no square underflows, and within :func:`_underflow`
     more absolutely where some do, so a margin ``2 (d + 4) u``, that term and ``nextafter`` on each later operation
-    round the bounds outward.
+    round the bounds outward. A sample with a NaN or infinite coordinate gets ``inf`` for both (see below).
     """
     d = samples.shape[1]
     gap = np.linalg.norm(samples - centers, axis=1)
@@ -164,7 +164,10 @@ def proved_errors(samples, centers, radii):
     low = np.where(tiny, np.nextafter(low - _underflow(d), -np.inf), low)
     upper = np.nextafter(high + radii, np.inf)
     lower = np.where(np.isfinite(gap), np.maximum(0.0, np.nextafter(low - radii, -np.inf)), 0.0)  # gap overflowed
-    return lower, upper
+    # a sample that is not a point (NaN, inf) is at no finite distance: its error is inf both ways, so it counts
+    # above every eps (a NaN bound never compares above one)
+    invalid = ~np.isfinite(samples).all(axis=1)
+    return np.where(invalid, math.inf, lower), np.where(invalid, math.inf, upper)
 
 
 #: below this a norm summed from squares may have lost squares to underflow beyond its relative margin (above it the
@@ -444,12 +447,16 @@ def _lower(x) -> float:
 
 
 def _clip01(r):
+    """The ball ``r`` (a responsibility, exactly in ``[0, 1]``) intersected with ``[0, 1]``, as a ball over floats
+    ``0 <= lo <= hi <= 1``: the centre ``fl((lo + hi) / 2)`` is within ``u hi`` of the exact midpoint (one rounding of
+    a sum at most 2, then an exact halving) and ``hi - lo`` within a relative ``u``, so the radius ``(hi - lo) / 2 (1 +
+    1e-15) + u hi + 1e-300`` (the last for underflow) covers ``[lo, hi]``; Arb rounds a radius up."""
     arb = _flint().arb
     lo = max(0.0, _lower(r))
     hi = min(1.0, _upper(r))
     if not (hi >= lo):
         return arb(0.5, 0.5)
-    return arb((lo + hi) / 2, (hi - lo) / 2 * (1 + 1e-15) + 1e-300)
+    return arb((lo + hi) / 2, (hi - lo) / 2 * (1 + 1e-15) + 2.0**-53 * hi + 1e-300)
 
 
 def _taylor_coefficients(model: FlowModel, w0, t0, order: int, star: int, comps=None):
