@@ -349,6 +349,37 @@ def test_recentred_exponents_are_those_of_a_series_call_centred_in_time():
     assert np.array_equal(taylor[0][0], taylor[1][0]) and np.array_equal(taylor[0][1], taylor[1][1])
 
 
+def test_a_taylor_step_without_the_log_norm_computes_the_centred_exponents_it_would_have_kept():
+    """In more than three coordinates the Taylor step's series takes the exponents centred in time that the log-norm
+    left (``R_LCEN``); called after an a-priori box without the log-norm (as a benchmark did), it read zeroed rows, the
+    exponents came out inverted (``[0, -13.5]``) and the remainder 1e15 times too large. The rows are now keyed: the
+    step computes them where they are not there, and gets the driver order's remainder to the bit."""
+    rng = np.random.default_rng(8)
+    target = cs.gaussian_mixture(2 * rng.standard_normal((5, 6)), 0.2 + 0.8 * rng.random((5, 6)))
+    model = fe.FastModel(target)
+    means, vidx, lams, lwd, logw, shared, gj = model.arrays
+    apriori = compile_for(fe._a_priori_box, "cpu", nrt=False)
+    log_norm = compile_for(fe._box_log_norm, "cpu", nrt=False)
+    taylor = compile_for(fe._taylor_step, "cpu", nrt=False)
+    t, h, order = 1.0, 0.01, 8
+    c = target.law_at(t).sample(1, seed=3)[0]
+    star = compile_for(fe._reference_component, "cpu", nrt=False)(c, t, means, vidx, lams, logw)
+    remainders = []
+    for with_log_norm in (True, False):
+        LO, HI, off, vec, jmask, active = model.scratch(order, 1)
+        LO, HI, vec, jmask, active = LO[0], HI[0], vec[0], jmask[0], active[0]
+        vec[fe.V_C, :6], vec[fe.V_XL, :6], vec[fe.V_XH, :6] = c, np.nextafter(c, -1e9), np.nextafter(c, 1e9)
+        active[:] = 1
+        rest = (star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask)
+        assert apriori(h, t - h, t, *rest)
+        if with_log_norm:
+            assert np.isfinite(log_norm(t, star, active, means, vidx, lams, lwd, shared, gj, jmask, LO, HI, off, vec))
+        remainders.append(taylor(order, h, h, t - h, t, *rest)[0])
+        rows = np.r_[off[fe.R_L] : off[fe.R_L] + 5]
+        assert np.all(LO[0, rows] <= HI[0, rows])
+    assert np.isfinite(remainders[0]) and remainders[1] == remainders[0]
+
+
 def test_collatz_wielandt_bounds_the_spectral_radius_below_gershgorin():
     """The log-norm's bound on ``lambda_max`` of the components' Gram matrix: above the spectral radius of every
     ``M`` with ``|M| <= B``, at most Gershgorin's row sums, and near the Perron root of ``B`` where one row is

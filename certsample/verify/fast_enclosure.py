@@ -25,8 +25,9 @@ Let ``t_{j+1} < t_j`` be a float and ``h = t_j - t_{j+1}``, enclosed in an inter
    Y`` (interval evaluation of ``F``), every solution from ``X`` exists on ``[0, h]`` and stays in ``Y``:
    the Picard operator ``y -> x + int_0^tau F(y(s), t_j - s) ds`` maps continuous functions into ``Y``
    to functions into ``x + tau conv F(Y, T_j) subseteq Y``; it has a fixed point there (Schauder), which
-   is the solution (``F`` is ``C^1``, so solutions are unique). :func:`_a_priori_box` inflates the Picard
-   image a few times and checks the inclusion; on failure the step is halved.
+   is the solution (``F`` is ``C^1``, so solutions are unique). The inclusion may be non-strict: Schauder needs only
+   the closed convex set of continuous functions into ``Y`` mapped into itself. :func:`_a_priori_box` inflates the
+   Picard image a few times and checks the inclusion; on failure the step is halved.
 
 2. *Taylor coefficients and remainder.* The Taylor coefficients ``z_n`` (``n <= m``) of the solution
    ``z`` from the point ``c_j`` follow from the automatic-differentiation recurrences of
@@ -39,7 +40,8 @@ Let ``t_{j+1} < t_j`` be a float and ``h = t_j - t_{j+1}``, enclosed in an inter
    point ``(z(xi), t_j - xi)`` in ``Y x T_j``. The same recurrences started from the box ``Y`` and the time
    interval ``T_j`` enclose ``f^{[m+1]}`` over ``Y x T_j``; so ``z(h)`` lies in the interval Horner sum plus
    ``[-R_i, R_i]``, ``R_i = h^{m+1} |f^{[m+1]}_i(Y, T_j)|``. The new center ``c_{j+1}`` is its midpoint and
-   ``eps_j`` bounds ``|z(h) - c_{j+1}|_2``. In more than three coordinates the box series also encloses the exponents
+   ``eps_j`` bounds ``|z(h) - c_{j+1}|_2`` (``z`` the solution of the pruned ODE of step 4 where components are
+   pruned: the series run on the kept ones). In more than three coordinates the box series also encloses the exponents
    ``l_c - l_*`` at order 0 by a mean-value form in ``a = e^{-t}`` and keeps the intersection with the plain
    enclosure (:func:`_centred_exponents`): summed over the coordinates, the plain one pays for the time interval
    once per coordinate. The recurrences are written so that no two large terms cancel
@@ -176,8 +178,9 @@ STATUS = {
 C_Q, C_Q0, C_AY, C_Y2, C_GS, C_T, C_D, C_P, C_R, C_M, C_S, C_DIFF, C_END = range(13)
 # rows of the vector scratch: the step's vectors, and the time-series cache (key, orders done per variance)
 # (V_KEY: the time interval, orders done of a and a^2, orders done of 1/v, 1 + the reference component of the
-# constant rows, 1 + that of the exponents' constants, the time of _centred_exponents' rho(a^) rows; V_SL .. V_AH:
-# the accumulators of the lane-wise series products; V_IB: see _inv_rows)
+# constant rows, 1 + that of the exponents' constants, the time of _centred_exponents' rho(a^) rows, 1 + the reference
+# component of the rows R_LCEN that _recentre_exponents left for the current box and time interval (0: none);
+# V_SL .. V_AH: the accumulators of the lane-wise series products; V_IB: see _inv_rows)
 V_C, V_XL, V_XH, V_YL, V_YH, V_FL, V_FH, V_UH, V_HN, V_ERR, V_KEY, V_TA, V_RH, V_P, V_SL, V_SH, V_AL, V_AH, V_IB = (
     range(19)
 )
@@ -402,6 +405,7 @@ def _time_series(n, lams, jmask, LO, HI, off, tl, th, vec, block, k):
     J = lams.shape[0]
     if n == 0 and not (vec[V_KEY, 0] == tl and vec[V_KEY, 1] == th):
         vec[V_KEY, 0], vec[V_KEY, 1], vec[V_KEY, 2], vec[V_KEY, 3], vec[V_KEY, 5] = tl, th, 0.0, 0.0, 0.0
+        vec[V_KEY, 7] = 0.0  # the centred exponents were for another time interval
         for j in range(J):
             vec[V_TA, j] = 0.0
     if n >= vec[V_KEY, 2]:
@@ -512,7 +516,8 @@ def _centred_exponents(th, star, active, means, vidx, lams, lwd, jmask, unshared
     v_{*,i}) / 2`` and ``phi(a) = -sum_i (d_{c,i}^2 rho_{c,i} - d_{*,i}^2 rho_{*,i}) / 2``, ``d = y - a mu``, ``v = 1 +
     (lam - 1) a^2``, ``rho = 1 / v``. ``lambda`` over ``A`` (the interval of ``a`` over ``[tl, th]``) is the constant
     row :func:`_exponent_constants` writes (``log(w_c / w_*)`` exactly where every coordinate is shared). ``phi`` is
-    ``C^1`` where every ``v > 0``, which holds on ``(0, 1]`` (``lam > 0``; ``t >= delta > 0`` gives ``a < 1``); with
+    ``C^1`` where every ``v > 0``, which holds for ``a`` in ``[0, 1)`` whatever ``lam >= 0`` (``v = 1 - a^2 + lam a^2
+    >= 1 - a^2``; point clouds have ``lam = 0``) and ``t >= delta > 0`` gives ``a < 1``; with
     ``d rho / da = -2 (lam - 1) a rho^2``, ``d(-d^2 rho / 2) / da = rho d (mu + kappa' d)``, ``kappa' = (lam - 1) a
     rho``, so ``phi'(a) = sum_i (g_{c,i} - g_{*,i})``, ``g = rho d (mu + kappa' d)``. Let ``A^`` enclose ``a^ =
     e^{-th}``; it is checked to lie in ``A``. For ``a`` in ``A`` the mean value theorem gives ``phi(a) = phi(a^) + (a -
@@ -979,6 +984,7 @@ def _recentre_exponents(th, star, active, means, vidx, lams, lwd, shared, jmask,
     enclosure). Costs about a plain order-1 series, half a centred one (``docs/performance.md``). False where ``Z``
     is not finite."""
     _centred_exponents(th, star, active, means, vidx, lams, lwd, jmask, _some_unshared(shared), LO, HI, off, vec)
+    vec[V_KEY, 7] = star + 1  # R_LCEN holds them for this box, time interval and reference component
     for c in range(means.shape[0]):
         if c == star or active[c] == 0:
             continue
@@ -1364,6 +1370,7 @@ def _a_priori_box(h_hi, tl, th, star, active, means, vidx, lams, lwd, shared, gj
     ``X`` in rows ``V_XL``, ``V_XH``. The box is the Picard image inflated by a tenth, up to 8 times.
     On success the order-0 rows hold the all-active evaluation over ``Y``."""
     k = means.shape[1]
+    vec[V_KEY, 7] = 0.0  # a new box: the centred exponents of the last one no longer apply
     _set_start(V_XL, V_XH, LO, HI, off, vec, k)
     if not _series(1, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask):
         return False
@@ -1408,11 +1415,14 @@ def _taylor_step(order, h_lo, h_hi, tl, th, star, active, means, vidx, lams, lwd
 
     In more than three coordinates it follows :func:`_box_log_norm` over the same box, time interval and reference
     component (the order of :func:`enclose_particle`), whose recentring left every component's exponents centred in
-    time in the rows ``R_LCEN``: the series takes them (:data:`CENTRE_KEPT`) instead of computing them again."""
+    time in the rows ``R_LCEN``: the series takes them (:data:`CENTRE_KEPT`) instead of computing them again. The
+    key ``vec[V_KEY, 7]`` says whether they are there (set by :func:`_recentre_exponents`, cleared by a new box or time
+    interval); where not (a caller that skipped the log-norm), the series computes them (:data:`CENTRE`)."""
     k = means.shape[1]
+    kept = vec[V_KEY, 7] == star + 1 and vec[V_KEY, 0] == tl and vec[V_KEY, 1] == th
     _set_start(V_YL, V_YH, LO, HI, off, vec, k)
     # in few coordinates the time interval costs the plain evaluation little: centring would not pay
-    centre = CENTRE_KEPT if k > FEW_COORDINATES else 0
+    centre = (CENTRE_KEPT if kept else CENTRE) if k > FEW_COORDINATES else 0
     if not _series(
         order + 1, tl, th, star, active, means, vidx, lams, lwd, shared, gj, LO, HI, off, vec, jmask, centre
     ):
@@ -1844,7 +1854,7 @@ class FastModel:
         sizes[R_INVC] = sizes[R_LM1C] = K * k if unshared else 0
         offsets = np.zeros(R_END + 1, dtype=np.int64)
         offsets[1:] = np.cumsum(sizes)
-        return offsets, int(offsets[-1]), order + 2, max(k, J, K, 8)  # V_KEY holds 7 entries
+        return offsets, int(offsets[-1]), order + 2, max(k, J, K, 8)  # V_KEY holds 8 entries
 
     def scratch(self, order: int, slots: int):
         """Zeroed scratch for ``slots`` concurrent particles."""
