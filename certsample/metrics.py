@@ -69,17 +69,18 @@ def _mean(name, mean):
     return m
 
 
-def _cov(name, cov, d):
-    """Return ``('diag', variances)`` or ``('full', matrix)`` after checking positive definiteness."""
+def _cov(name, cov, d, semidefinite=False):
+    """Return ``('diag', variances)`` or ``('full', matrix)`` after checking positive definiteness (semidefiniteness:
+    eigenvalues down to ``-1e-12`` times the largest entry, the rounding of a computed covariance)."""
     c = _finite_array(name, cov)
     if c.ndim == 0:
-        if not c > 0:
+        if not (c > 0 or (semidefinite and c == 0)):
             raise ValueError(f"{name} must be positive (not positive definite), got {float(c)}")
         return "diag", np.full(d, float(c))
     if c.ndim == 1:
         if c.shape != (d,):
             raise ValueError(f"{name} has {c.shape[0]} variances but the mean has dimension {d}")
-        if not np.all(c > 0):
+        if not (np.all(c > 0) or (semidefinite and np.all(c >= 0))):
             raise ValueError(f"{name} must have positive variances (not positive definite)")
         return "diag", c
     if c.ndim == 2:
@@ -89,6 +90,10 @@ def _cov(name, cov, d):
         if np.max(np.abs(c - c.T)) > 1e-10 * scale:
             raise ValueError(f"{name} must be symmetric")
         c = 0.5 * (c + c.T)
+        if semidefinite:
+            if np.linalg.eigvalsh(c)[0] < -1e-12 * scale:
+                raise ValueError(f"{name} is not positive semidefinite")
+            return "full", c
         try:
             np.linalg.cholesky(c)
         except np.linalg.LinAlgError:
@@ -97,14 +102,14 @@ def _cov(name, cov, d):
     raise ValueError(f"{name} must be a scalar, a 1-D or a 2-D array, got shape {c.shape}")
 
 
-def _gaussian_args(mean1, cov1, mean2, cov2):
+def _gaussian_args(mean1, cov1, mean2, cov2, semidefinite=False):
     m1 = _mean("mean1", mean1)
     m2 = _mean("mean2", mean2)
     if m1.shape != m2.shape:
         raise ValueError(f"mean1 and mean2 have different dimensions: {m1.shape[0]} vs {m2.shape[0]}")
     d = m1.shape[0]
-    k1, c1 = _cov("cov1", cov1, d)
-    k2, c2 = _cov("cov2", cov2, d)
+    k1, c1 = _cov("cov1", cov1, d, semidefinite)
+    k2, c2 = _cov("cov2", cov2, d, semidefinite)
     return m1, k1, c1, m2, k2, c2
 
 
@@ -133,7 +138,7 @@ def _sym_eig(c):
 # ----------------------------------------------------------------------------------------------
 
 
-def gaussian_w2(mean1, cov1, mean2, cov2) -> float:
+def gaussian_w2(mean1, cov1, mean2, cov2, semidefinite: bool = False) -> float:
     r"""Wasserstein-2 distance between ``N(mean1, cov1)`` and ``N(mean2, cov2)`` in closed form.
 
     .. math::
@@ -147,6 +152,10 @@ def gaussian_w2(mean1, cov1, mean2, cov2) -> float:
         Means.
     cov1, cov2 : float, array_like of shape (d,) or (d, d)
         Covariances: a scalar (isotropic), a vector of variances (diagonal) or an SPD matrix.
+    semidefinite : bool
+        Accept singular covariances (degenerate Gaussians, e.g. moments of fewer distinct points than ``d + 1``):
+        the formula holds for them too. By default a covariance that is not positive definite is refused as a
+        likely mistake.
 
     Returns
     -------
@@ -177,12 +186,13 @@ def gaussian_w2(mean1, cov1, mean2, cov2) -> float:
     .. [3] R. Bhatia, T. Jain and Y. Lim, "On the Bures-Wasserstein distance between positive
        definite matrices", Expo. Math. 37 (2019) 165-191.
     """
-    m1, k1, c1, m2, k2, c2 = _gaussian_args(mean1, cov1, mean2, cov2)
+    m1, k1, c1, m2, k2, c2 = _gaussian_args(mean1, cov1, mean2, cov2, semidefinite)
     dm = m1 - m2
     mean_part = float(dm @ dm)
     if k1 == "diag" and k2 == "diag":
         s = np.sqrt(c1) + np.sqrt(c2)
-        cov_part = float(np.sum(((c1 - c2) / s) ** 2))
+        gaps = np.divide(c1 - c2, s, out=np.zeros_like(s), where=s > 0)  # both variances 0: no gap
+        cov_part = float(np.sum(gaps**2))
         return math.sqrt(mean_part + cov_part)
     c1 = np.diag(c1) if k1 == "diag" else c1
     c2 = np.diag(c2) if k2 == "diag" else c2

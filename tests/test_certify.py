@@ -676,3 +676,40 @@ def test_theorem_parameters_are_proved_bounds_of_the_exact_values():
         for w, vs, ms in zip(mixture.weights, mixture.variances, mixture.means)
     ) / sum(mpmath.mpf(float(w)) for w in mixture.weights)
     assert exact <= _TargetQuantities(mixture).m2() <= exact * (1 + 1e-15)
+
+
+def test_the_exact_law_allowance_covers_its_float64_rounding_at_a_large_variance():
+    """The exponential SDE on N(0, 1e9), 10 000 steps: the float64 closed form's W2 is 5e-9 from the scheme's law
+    computed in 50 digits (the same recursion written out here), 280 times the allowance it had (which had no
+    variance term), so an eps between the two got PASS where the exact law fails it. It is now inside the allowance,
+    and that eps is INCONCLUSIVE."""
+    import mpmath
+
+    from certsample.forward import make_grid
+
+    mpmath.mp.dps = 50
+    lam, steps, T, delta = 1e9, 10_000, 40.0, 1e-2
+    grid = make_grid("uniform", T, delta, steps)
+    mean, var = mpmath.mpf(0), mpmath.mpf(1)
+    for t, h in zip(grid.times[:-1], grid.steps):  # x' = e^h x + 2 (e^h - 1) s(x, t) + sqrt(e^2h - 1) xi
+        t, h = mpmath.mpf(float(t)), mpmath.mpf(float(h))
+        v = mpmath.exp(-2 * t) * lam - mpmath.expm1(-2 * t)
+        gain = mpmath.exp(h) - 2 * mpmath.expm1(h) / v
+        mean, var = gain * mean, gain * gain * var + mpmath.expm1(2 * h)
+    final = mpmath.exp(-2 * mpmath.mpf(delta)) * lam - mpmath.expm1(-2 * mpmath.mpf(delta))
+    exact = mpmath.sqrt(mean**2 + (mpmath.sqrt(var) - mpmath.sqrt(final)) ** 2)
+    target, common = cs.gaussian([0.0], [lam]), dict(n=4, n_steps=steps, T=T, delta=delta, **QUIET)
+    probe = certify(target, "exponential-sde", eps=1.0, **common)
+    assert probe.measurement_kind == "exact" and abs(probe.measured - exact) <= probe.uncertainty
+    assert abs(probe.measured - exact) > 1e-10  # the rounding this is about
+    between = float((mpmath.mpf(probe.measured) + exact) / 2)
+    assert certify(target, "exponential-sde", eps=between, **common).accuracy_verdict == "INCONCLUSIVE"
+
+
+def test_gelbrich_statistic_with_resamples_of_few_distinct_points():
+    """d = 5, n = 8: a bootstrap resample holds about 5 distinct points, whose covariance is singular; the statistic
+    raised 'cov1 is not positive definite' for every seed. Degenerate Gaussians are now measured as they are."""
+    target = cs.gaussian(np.zeros(5), np.ones(5))
+    for seed in range(3):
+        cert = certify(target, "euler-maruyama", eps=0.1, n=8, n_steps=20, score=target.score, seed=seed, **QUIET)
+        assert cert.measurement_kind == "lower" and cert.accuracy_verdict in ("INCONCLUSIVE", "FAIL")

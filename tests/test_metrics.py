@@ -491,3 +491,19 @@ def test_scipy_flow_matches_the_gaussian_closed_form_in_every_form():
         scipy_flow(target, x0, 3.0, 0.01, atol=-1.0)
     relative, _ = scipy_flow(target, x0, 3.0, 0.01, rtol=1e-12, atol=0.0)
     assert np.max(np.abs(relative - exact)) < 1e-10
+
+
+def test_gaussian_w2_of_degenerate_gaussians_when_asked():
+    """A covariance of fewer distinct points than ``d + 1`` is singular: refused by default, and with ``semidefinite``
+    the closed form (rank one along ``u`` against the identity: ``W2^2 = |m|^2 + (1 - 1)^2 + (d - 1)``)."""
+    from certsample.metrics import gaussian_w2
+
+    u = np.array([0.6, 0.8, 0.0])
+    rank_one = np.outer(u, u)
+    with pytest.raises(ValueError, match="not positive definite"):
+        gaussian_w2(np.zeros(3), rank_one, np.zeros(3), np.eye(3))
+    mean = np.array([1.0, 0.0, 2.0])
+    assert gaussian_w2(mean, rank_one, np.zeros(3), np.eye(3), semidefinite=True) == pytest.approx(math.sqrt(5 + 2))
+    assert gaussian_w2([0.0, 0.0], [0.0, 4.0], [0.0, 0.0], [0.0, 1.0], semidefinite=True) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="semidefinite"):
+        gaussian_w2(np.zeros(3), -rank_one, np.zeros(3), np.eye(3), semidefinite=True)

@@ -144,7 +144,9 @@ def certify(
     max_steps : int
         Refuse to run when more steps than this would be needed.
     z : float
-        Statistical refutations use ``alpha = Phi(-z)`` (default 3: about 0.13%).
+        Statistical refutations use ``alpha = Phi(-z)`` (default 3: about 0.13%). The false-FAIL rate stated is
+        ``max(alpha, 1 / (replicates + 1))``: with the default 200 replicates 1/201, about 0.5% (``alpha`` needs
+        ``replicates >= 1 / alpha - 1``, about 740 at ``z = 3``).
     confidence : float
         Level of the population statements, in (0, 1).
     replicates : int

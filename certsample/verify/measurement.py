@@ -55,8 +55,9 @@ class Measurement:
         Verified: PASS when the proved upper bound is at most the threshold, FAIL when the proved lower
         bound exceeds it. Exact: a closed form in float64, judged with a relative margin of ``1e-9`` and its
         ``uncertainty`` (the rounding allowance of :func:`~certsample.exact.linear_scheme_rounding`).
-        Lower-bound statistics: FAIL only beyond the threshold plus the null distribution's ``(1 -
-        alpha)`` quantile, else INCONCLUSIVE.
+        Lower-bound statistics: FAIL only beyond the threshold plus ``null_quantile`` (the larger of the exact
+        replicates' and the run's bootstrap quantile, their sum for sliced W2: :meth:`SampleStatistics.measure`),
+        else INCONCLUSIVE.
         """
         if self.kind == "verified":  # an upper bound of inf (a particle not enclosed) leaves a proved FAIL possible
             if self.value <= threshold:
@@ -103,7 +104,9 @@ class ExactLaw:
         mean, var = linear_scheme_law(self.solver, twin, result.grid)
         law = twin.law_at(result.grid.delta)
         w2 = gaussian_w2(mean, var, law.means[0], law.variances[0])
-        rounding = linear_scheme_rounding(law.means[0], len(result.grid.steps))
+        # the scheme's variances move between N(0, I)'s and q_delta's (the forward marginals' are monotone in t)
+        largest = max(1.0, float(np.max(var)), float(np.max(law.variances[0])))
+        rounding = linear_scheme_rounding(law.means[0], len(result.grid.steps), largest)
         return Measurement(
             w2,
             w2,
@@ -273,11 +276,13 @@ class SampleStatistics:
             def moments(s):
                 return s.mean(0), np.atleast_2d(np.cov(s.T))
 
+            # a resample (and a run with repeated points) may hold d or fewer distinct points: a singular covariance,
+            # for which Gelbrich's bound and the formula hold as well
             def stat(s):
-                return gaussian_w2(*moments(s), law.mean(), law.covariance())
+                return gaussian_w2(*moments(s), law.mean(), law.covariance(), semidefinite=True)
 
             def deviation(a, b):
-                return gaussian_w2(*moments(a), *moments(b))
+                return gaussian_w2(*moments(a), *moments(b), semidefinite=True)
 
             return stat, "W2 between moment-matched Gaussians (Gelbrich: a lower bound of W2)", deviation, False
         if metric == "W2":
