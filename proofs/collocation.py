@@ -180,7 +180,7 @@ import numpy as np
 import sympy as sp
 
 from .balls import PRECISION, arb_interval, arb_precision, flint_module, lower_float, round_up, upper_float
-from .core import RunPlan, RunTheorem, SearchBudgetExceeded, check_search_budget
+from .core import OutsideTheoremRange, RunPlan, RunTheorem, SearchBudgetExceeded, check_search_budget
 from .flow_bounds import Decomposition, IsotropicBlock, NotCovered, StartSet, UnequalBlock
 
 __all__ = ["CollocationTheorem", "ExactMatrices", "PathwiseBound", "ProvedPlan", "NotCovered", "DEFAULT_ETA"]
@@ -1301,8 +1301,10 @@ class CollocationTheorem(RunTheorem):
         ProvedPlan
             ``grid, degree, sweeps = plan``; ``plan.bound.value <= eps``; ``plan.solver()`` runs it.
         """
-        if not (isinstance(eps, (int, float)) and 0 < eps < 1):
-            raise ValueError(f"eps must be in (0, 1), got {eps!r}")
+        if not (isinstance(eps, (int, float)) and 0 < eps):
+            raise ValueError(f"eps must be a number > 0, got {eps!r}")
+        if not eps < 1:  # the plan families are sized for eps below 1: a statement about the input, not a bug
+            raise OutsideTheoremRange(f"proved collocation plans are searched for eps < 1, got {eps!r}")
         if not (math.isfinite(delta) and delta > 0 and math.isfinite(T) and T > delta):
             raise ValueError(f"need T > delta > 0, got T={T!r}, delta={delta!r}")
         return _plan(

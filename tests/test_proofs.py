@@ -421,3 +421,30 @@ def test_placeholders_say_why():
         t = th(name)
         assert not t.certified and len(t.placeholder_reason) > 40, name
     assert "L-infinity" in " ".join(th("gupta_cai_chen").assumptions)
+
+
+def test_step_counts_past_two_to_the_53_evaluate_and_meet_eps():
+    """A step count above 2^53 was converted to 53 bits (no longer an integer: refused), and at 96 bits the bound's
+    ``e^h - 1 - h`` with ``h`` near 1e-18 left it 10^14 times too wide; wide integers now convert exactly and a wide
+    result is evaluated again at higher precision, so the count's bound meets eps."""
+    from proofs.core import lower, to_interval, upper
+
+    n = 2**64 + 1
+    x = to_interval(n)
+    assert lower(x) == upper(x) == n
+    theorem = proofs.get("randomized_midpoint_ms")
+    values = dict(T=20, delta=1e-3, L=0.1, mu=3, G0=0.1, G1=0.1)
+    steps = theorem.step_count(eps=1, **values)
+    assert steps > 2**53 and theorem.error_bound(N=steps, **values) <= 1
+
+
+def test_nfe_for_accuracy_tries_its_cap():
+    """Doubling from 1 jumped from 4096 past the cap 7200 and reported the bound at 7200 (below eps) as unreachable;
+    the cap is now tried, so the count needed (7096) comes back for the caller to compare with its step budget."""
+    from certsample.verify.parameters import nfe_for_accuracy
+
+    theorem = proofs.get("sde_em_w2")
+    values = dict(L=3.7757, T=4.0, W0=1.29, alpha=0.5, d=2, delta=0.01, eps_s=0.0, m2=3.5)
+    needed = nfe_for_accuracy(theorem, values, 0.05, 10**6)
+    assert nfe_for_accuracy(theorem, values, 0.05, 1800) == needed
+    assert theorem.error_bound(N=needed, **values) <= 0.05 < theorem.error_bound(N=needed - 1, **values)

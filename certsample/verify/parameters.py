@@ -209,12 +209,13 @@ def theorem_for(solver, target, T: float, delta: float, score_error: float | Non
 
 
 def nfe_for_accuracy(theorem, params: dict, eps: float, max_nfe: int) -> int:
-    """Smallest ``N`` with ``theorem.error_bound(N) <= eps`` (rigorous bound; doubling then bisection).
+    """Smallest ``N`` with ``theorem.error_bound(N) <= eps`` (rigorous bound; doubling up to ``4 max_nfe``, then
+    bisection); the caller compares it with its step budget.
 
     Raises
     ------
     BoundUnreachable
-        When the bound exceeds ``eps`` even at ``4 max_nfe`` evaluations.
+        When the bound exceeds ``eps`` even at ``4 max_nfe`` evaluations (tried).
     """
 
     def ok(n):
@@ -223,16 +224,16 @@ def nfe_for_accuracy(theorem, params: dict, eps: float, max_nfe: int) -> int:
         except OutsideTheoremRange:  # e.g. N below the cost of the theorem's first unit of accuracy
             return False
 
-    hi = 1
+    cap = 4 * max_nfe
+    lo, hi = 0, 1
     while not ok(hi):
-        hi *= 2
-        if hi > 4 * max_nfe:
+        if hi >= cap:  # the cap itself was tried (doubling alone could jump past an N that works below it)
             try:
-                reached = theorem.error_bound(N=4 * max_nfe, **params)
+                reached = theorem.error_bound(N=cap, **params)
             except OutsideTheoremRange:  # its hypotheses fail even there (a step still too long, say)
                 reached = math.inf
-            raise BoundUnreachable(theorem.name, eps, reached, 4 * max_nfe)
-    lo = hi // 2
+            raise BoundUnreachable(theorem.name, eps, reached, cap)
+        lo, hi = hi, min(2 * hi, cap)
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (lo, mid) if ok(mid) else (mid, hi)
