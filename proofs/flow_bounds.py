@@ -586,15 +586,22 @@ class IsotropicBlock:
         return self._spread_cache[key]
 
     def hessian_top(self, t_lo: float, t_hi: float, pieces: int | None = None) -> float:
-        """Upper bound of ``-1/v + a^2 C / v^2`` over ``[t_lo, t_hi]`` (sub-intervals, each one ball)."""
-        arb = flint_module().arb
+        """Upper bound of ``-1/v + a^2 C / v^2`` over ``[t_lo, t_hi]`` (sub-intervals, each one ball; a sub-interval
+        whose ball gives no finite bound, as near ``t = 0`` for point clouds where ``v = 1 - a^2`` is small against its
+        width, is split once into :attr:`SUBINTERVALS`: the largest of their bounds holds on it)."""
         worst = -math.inf
         for lo, hi in _pieces(t_lo, t_hi, pieces or self.SUBINTERVALS):
-            C = arb(self.spread(lo, hi))
-            with arb_precision():
-                a, v = self._scales(arb_interval(lo, hi))
-                worst = max(worst, upper_float(-1 / v + a * a * C / (v * v)))
+            top = self._hessian_piece(lo, hi)
+            if not math.isfinite(top) and hi > lo:
+                top = max(self._hessian_piece(a, b) for a, b in _pieces(lo, hi, self.SUBINTERVALS))
+            worst = max(worst, top)
         return worst
+
+    def _hessian_piece(self, lo: float, hi: float) -> float:
+        C = flint_module().arb(self.spread(lo, hi))
+        with arb_precision():
+            a, v = self._scales(arb_interval(lo, hi))
+            return upper_float(-1 / v + a * a * C / (v * v))
 
     def lipschitz(self, t_lo: float, t_hi: float, pieces: int = 1) -> float:
         """Upper bound of the score's Lipschitz constant on the block, ``max(1/v, hessian top)``, over the interval."""

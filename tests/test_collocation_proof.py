@@ -568,3 +568,20 @@ def test_plan_excluding_the_centre_meets_eps_against_enclosures():
     assert np.max(errors) <= plan.bound.value + ROUNDING * (1 + np.max(np.linalg.norm(x0, axis=1)))
     fewer = np.maximum(plan.sweeps - 1, 1)
     assert THEOREM.pathwise_bound(RING, plan.grid, plan.degree, fewer, exclude_centre=True).value > eps
+
+
+def test_hessian_top_splits_a_time_piece_whose_ball_gives_no_bound():
+    """Near t = 0 a point cloud's v = 1 - a^2 is small against the width of one ball over [0.002, 0.01]: the bound
+    over it was inf (for 1 piece; 257 824 over 16). Such a piece is now split once, and its bound is the largest of
+    its parts', never below the largest value sampled at 200 times."""
+    from proofs.flow_bounds import Decomposition, IsotropicBlock
+
+    target = cs.gaussian_mixture([[3.0], [-1.0]], 0.0, [0.99, 0.01])
+    block = IsotropicBlock(Decomposition.of(target))
+    one = block.hessian_top(0.002, 0.01, pieces=1)
+    assert math.isfinite(one) and one == block.hessian_top(0.002, 0.01, pieces=16)
+    assert block.lipschitz(0.002, 0.01) == one
+    spread = block.spread(0.002, 0.01)
+    ts = np.linspace(0.002, 0.01, 200)
+    a2, v = np.exp(-2 * ts), -np.expm1(-2 * ts)
+    assert one >= np.max(-1 / v + a2 * spread / v**2)
