@@ -101,7 +101,7 @@ def linear_scheme_rounding(mean, n_steps: int, variance=1.0) -> float:
     ``16 u n_steps (1 + max |mean| + sqrt(max variance)) sqrt(d)``, each step's few roundings of outputs of size
     ``|mean| + 1`` and of the variance update (relative to the variance, so of size ``sqrt(var)`` in a standard
     deviation) accumulated linearly; ``variance``: the largest variances along the run. An estimate from the
-    operation count, not a proof (without the variance term it was 300 times too small at a variance of ``1e9``)."""
+    operation count, not a proof (without the variance term it was 280 times too small at a variance of ``1e9``)."""
     mean = np.asarray(mean, dtype=float)
     spread = math.sqrt(float(np.max(variance)))
     return float(16 * 2.0**-53 * n_steps * (1.0 + np.max(np.abs(mean)) + spread) * np.sqrt(mean.size))
