@@ -11,6 +11,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from .precision import float_up
 from .validation import is_real
 
 __all__ = [
@@ -130,10 +131,8 @@ class StoppedCount:
             share = Fraction(1, 2)
         else:
             share = Fraction(1, 2 * (len(self.grid) - 1))
-        exact = 1 - (1 - Fraction(confidence)) * share
-        level = float(exact)
         #: the level of the statement on the prefix, ``1 - beta_g`` rounded up (so the ``beta_g`` sum to at most beta)
-        self.level = level if Fraction(level) >= exact else math.nextafter(level, 1.0)
+        self.level = float_up(1 - (1 - Fraction(confidence)) * share)
 
 
 def check_confidence(confidence):

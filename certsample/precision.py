@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
+from fractions import Fraction
 
 import numpy as np
 from mpmath import mp
 
-__all__ = ["Float64Context", "MPContext", "FLOAT64", "as_context"]
+__all__ = ["Float64Context", "MPContext", "FLOAT64", "as_context", "float_up"]
 
 
 class Float64Context:
@@ -147,3 +149,9 @@ def as_context(context):
     if isinstance(context, (Float64Context, MPContext)):
         return context
     raise ValueError(f"context must be FLOAT64 or an MPContext, got {context!r}")
+
+
+def float_up(value: Fraction) -> float:
+    """The least float64 ``>= value`` for an exact rational (``float()`` rounds to nearest: one step up at most)."""
+    rounded = float(value)
+    return rounded if Fraction(rounded) >= value else math.nextafter(rounded, math.inf)

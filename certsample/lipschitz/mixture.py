@@ -24,6 +24,7 @@ from fractions import Fraction
 import numpy as np
 
 from ..forward import alpha, sigma2
+from ..precision import float_up
 from .mixture_hessian import diagonal_mixture_hessian_sup
 from .tilted_covariance import PosteriorCovarianceBound, tilted_covariance_sup
 
@@ -126,14 +127,8 @@ def _circle_radius_and_deviation(plane, centre):
     come out below the exact values: ``ring_mixture(radius=4)`` gives ``R^2 = 16`` and ``dev = 0`` where the exact
     largest distance is above 16.)"""
     exact = [sum((Fraction(float(p)) - Fraction(float(c))) ** 2 for p, c in zip(row, centre)) for row in plane]
-    radius2 = _float_up(max(exact))
-    return radius2, _float_up(Fraction(radius2) - min(exact))
-
-
-def _float_up(value: Fraction) -> float:
-    """The least float ``>= value``."""
-    rounded = float(value)
-    return rounded if Fraction(rounded) >= value else float(np.nextafter(rounded, math.inf))
+    radius2 = float_up(max(exact))
+    return radius2, float_up(Fraction(radius2) - min(exact))
 
 
 def planar_posterior_bound(target):
