@@ -24,9 +24,10 @@ class _TargetQuantities:
     orthonormal basis, as in :mod:`proofs`). Then, with ``k`` basis coordinates in ``d``:
 
     * ``m2 = E |X|^2 = sum_c w_c (sum_i lam_{c,i} + (d - k) lam_perp + |mu_c|^2) / sum w`` (upper bound);
-    * a Gaussian's ``alpha = 1 / max(lam, lam_perp)`` (lower bound) and ``W0 = W2(q_0, N(0, I))`` with ``W0^2 =
-      |mu|^2 + sum_i (sqrt(lam_i) - 1)^2 + (d - k) (sqrt(lam_perp) - 1)^2`` (upper bound; ``q_0`` and ``N(0, I)``
-      share the eigenbasis, so the trace term is that sum, written ``(lam - 1)^2 / (sqrt(lam) + 1)^2``);
+    * a Gaussian's ``alpha = 1 / max(lam, lam_perp)`` (lower bound; None unless every variance is positive) and
+      ``W0 = W2(q_0, N(0, I))`` with ``W0^2 = |mu|^2 + sum_i (sqrt(lam_i) - 1)^2 + (d - k) (sqrt(lam_perp) - 1)^2``
+      (upper bound; ``q_0`` and ``N(0, I)`` share the eigenbasis, so the trace term is that sum, written ``(lam -
+      1)^2 / (sqrt(lam) + 1)^2``);
     * for equal isotropic variances ``v``, ``q_delta = (a mu) * N(0, a^2 v + s^2)``, ``a = e^-delta``, ``s^2 = 1 -
       e^(-2 delta)``: ``R = a max_c |mu_c|`` (upper bound) and ``sigma = sqrt(a^2 v + s^2)`` (lower bound).
 
@@ -54,9 +55,14 @@ class _TargetQuantities:
                 weight += arb(float(w))
             return upper_float(total / weight)
 
-    def alpha(self) -> float:
+    def alpha(self) -> float | None:
+        """``alpha`` with ``-Hess log q_0 >= alpha I`` (lower bound), or None when there is none (not a Gaussian
+        with positive variances)."""
+        lams = self._variances(0)
+        if not (self.target.is_gaussian and min(lams) > 0):
+            return None
         with arb_precision():
-            return lower_float(1 / arb(max(self._variances(0))))
+            return lower_float(1 / arb(max(lams)))
 
     def w0(self) -> float:
         t = self.target
@@ -84,16 +90,6 @@ class TheoremCheck:
     parameters: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
     reason: str = ""
-
-
-def _strong_log_concavity(target):
-    """``alpha`` with ``-Hess log q_0 >= alpha I``, or None when there is none (not a positive Gaussian)."""
-    if not target.is_gaussian:
-        return None
-    lam = target.variances[0]
-    if target.basis is not None and target.dim > target.basis.shape[1]:
-        lam = np.append(lam, target.lam_perp)
-    return 1.0 / float(np.max(lam)) if np.min(lam) > 0 else None
 
 
 def _isotropic_noise_level(target):
@@ -132,14 +128,14 @@ def theorem_parameters(theorem, target, T: float, delta: float, score_error: flo
         values["L"] = lipschitz.sup_on(target, delta, T)
         notes.append("L = sup of the score's Lipschitz bound over [delta, T], proved (certsample.lipschitz.sup_on)")
     if wanted & {"alpha", "M", "W0"}:
-        alpha = _strong_log_concavity(target)
+        alpha = proved.alpha()
         if alpha is None:
             raise HypothesisNotMet(
                 theorem.name,
                 f"theorem {theorem.name!r} assumes strongly log-concave data (a "
                 f"Gaussian with positive variances); {target!r} is not",
             )
-        values["alpha"] = proved.alpha()
+        values["alpha"] = alpha
         values["M"] = 0.0  # the Hessian of log q_t is constant for Gaussians
         values["W0"] = proved.w0()
     if wanted & {"R", "sigma"}:
