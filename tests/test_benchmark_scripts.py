@@ -203,3 +203,55 @@ def test_enclosure_check_finds_every_ball_holding_the_reference_and_flags_one_th
         assert "VIOLATION" in out and "WRONG" in out and "2 balls that miss Arb's" in out
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
+
+
+def _load_benchmark(name):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    return module
+
+
+def test_kernel_profile_names_numba_functions_and_sums_their_specialisations(tmp_path):
+    """The profile's pieces that need no perf: symbol names, the perf map of a compiled function, the shares."""
+    from certsample.kernels.jit import compile_for, device_function
+
+    profile = _load_benchmark("kernel_profile")
+    symbol = "_ZN10certsample6verify14fast_enclosure23_drift_f66f1ad9d4ea_cpuB4v843B46c8tJTIeFIjx"
+    assert profile.function_name(symbol) == "_drift"
+    assert profile.function_name("_PyEval_EvalFrameDefault") == "_PyEval_EvalFrameDefault"
+
+    @device_function
+    def twice_plus_one(x):
+        return 2.0 * x + 1.0
+
+    compiled = compile_for(twice_plus_one, "cpu")  # a user's function: compiled here, never loaded from a cache
+    assert compiled(1.5) == 4.0
+    entries = profile.perf_map_entries(compiled)
+    assert any("twice_plus_one" in name for _, name in entries)
+    path = tmp_path / "perf.map"
+    profile.write_perf_map(entries, str(path))
+    lines = path.read_text().splitlines()
+    assert len(lines) == len(entries)
+    starts = [int(line.split()[0], 16) for line in lines]
+    sizes = [int(line.split()[1], 16) for line in lines]
+    assert starts == sorted(starts) and all(s > 0 for s in sizes)
+    assert all(a + s <= b for a, s, b in zip(starts, sizes, starts[1:]))
+
+    report = "\n".join(
+        [
+            "     3.00%  [.] _lanes_conv_scalar",  # two specialisations of one function, named by the map
+            "     1.00%  [.] _lanes_conv_scalar",
+            "     4.00%  [.] _ZN10certsample6verify14fast_enclosure28_lanes_conv_993f4dcf97bf_cpuB4v354",
+            "# a comment",
+        ]
+    )
+    names = dict(profile.shares(report))
+    assert names == {"_lanes_conv": 50.0, "_lanes_conv_scalar": 50.0}
+    assert abs(sum(names.values()) - 100.0) < 1e-9
