@@ -501,6 +501,36 @@ def test_lane_convolutions_are_the_scalar_ones_to_the_bit():
         ]
 
 
+def test_shared_exponents_in_lanes_are_the_per_component_sums_to_the_bit():
+    """Where every coordinate is shared, the exponents ``l_c - l_*`` of every order, formed in lanes over the
+    components from the constant rows laid out by coordinate, are the scalar sums over the coordinates of
+    ``dmu Q - dmu^2 Q0 / 2`` (the same interval operations in the same order), component by component."""
+    rng = np.random.default_rng(5)
+    target = cs.point_cloud(rng.standard_normal((11, 3)))
+    model = fe.FastModel(target)
+    K, k = model.means.shape
+    order, star = 5, 4
+    LO, HI, off, vec, jmask, active = model.scratch(order, 1)
+    LO, HI, vec, jmask, active = LO[0], HI[0], vec[0], jmask[0], active[0]
+    active[7] = 0  # a pruned component inside the span: its rows are not read
+    for i in range(k):
+        LO[0, off[fe.R_Y] + i], HI[0, off[fe.R_Y] + i] = 0.1 * i - 0.02, 0.1 * i + 0.03
+    series = compile_for(fe._series, "cpu", nrt=False)
+    assert series(order, 1.3, 1.35, star, active, *_series_arrays(model), LO, HI, off, vec, jmask)
+    lwd = model.arrays[3]
+    for n in range(order):
+        for c in [c for c in range(K) if c not in (star, 7)]:
+            lo, hi = (lwd[c, star, 0], lwd[c, star, 1]) if n == 0 else (0.0, 0.0)
+            for i in range(k):
+                dl, dh = iv.isub(model.means[c, i], model.means[c, i], model.means[star, i], model.means[star, i])
+                pl, ph = iv.imul(dl, dh, LO[n, off[fe.R_Q] + i], HI[n, off[fe.R_Q] + i])
+                lo, hi = iv.iadd(lo, hi, pl, ph)
+                sl, sh = iv.isqr(dl, dh)
+                pl, ph = iv.imul(sl, sh, LO[n, off[fe.R_Q0] + i], HI[n, off[fe.R_Q0] + i])
+                lo, hi = iv.isub(lo, hi, 0.5 * pl, 0.5 * ph)
+            assert (LO[n, off[fe.R_L] + c], HI[n, off[fe.R_L] + c]) == (lo, hi), (n, c)
+
+
 def test_series_intervals_are_ordered_and_contain_the_drift_at_the_box_points():
     """Order-1 series over a box: every interval ordered, and F(y, t) of sample points of the box inside."""
     target = cs.gaussian_mixture(

@@ -170,8 +170,10 @@ STATUS = {
     R_CJ,
     R_CK,
     R_LCEN,
+    R_DMUT,
+    R_DMU2T,
     R_END,
-) = range(39)
+) = range(41)
 # the k-row blocks of R_CK (:func:`_centred_exponents`): Q, Q0, a^ y, y^2 and g_* shared by every component; the
 # lanes' terms and derivatives; a component's rho at A^, rho over A and lam - 1 gathered; the reference component's
 # rho at A^; the flag where the variances differ
@@ -735,19 +737,23 @@ def _shared_exponents(n, star, first, last, lwd, k, centred, LO, HI, off):
     """Coefficient ``n`` of ``l_c - l_*`` where every coordinate is shared, for the components ``first .. last``
     in SIMD lanes: per lane the terms ``dmu_i Q_i`` and ``dmu_i^2 Q0_i / 2`` added one by one with outward rounding,
     in the order of the coordinates (the rows of ``*`` and of pruned components between are written and never
-    read)."""
+    read). The lanes read ``dmu`` and ``dmu^2`` from the rows laid out by coordinate, contiguous over the components
+    (read with a stride of ``k``, the loop did not run in SIMD lanes)."""
     count = last - first + 1
-    rL, m0, m2 = off[R_L] + first, off[R_DMU] + first * k, off[R_DMU2] + first * k
+    K = lwd.shape[0]
+    rL = off[R_L] + first
     LL, LH = LO[n, rL : rL + count], HI[n, rL : rL + count]
     for r in range(count):
         LL[r], LH[r] = (lwd[first + r, star, 0], lwd[first + r, star, 1]) if n == 0 else (0.0, 0.0)
     for i in range(k):
         ql, qh = LO[n, off[R_Q] + i], HI[n, off[R_Q] + i]
         q0l, q0h = LO[n, off[R_Q0] + i], HI[n, off[R_Q0] + i]
+        m0, m2 = off[R_DMUT] + i * K + first, off[R_DMU2T] + i * K + first  # coordinate i's components, contiguous
+        ML, MH, SL, SH = LO[0, m0 : m0 + count], HI[0, m0 : m0 + count], LO[0, m2 : m2 + count], HI[0, m2 : m2 + count]
         for r in range(count):
-            pl, ph = imul(LO[0, m0 + r * k + i], HI[0, m0 + r * k + i], ql, qh)
+            pl, ph = imul(ML[r], MH[r], ql, qh)
             ll, lh = iadd(LL[r], LH[r], pl, ph)
-            pl, ph = imul(LO[0, m2 + r * k + i], HI[0, m2 + r * k + i], q0l, q0h)
+            pl, ph = imul(SL[r], SH[r], q0l, q0h)
             LL[r], LH[r] = isub(ll, lh, 0.5 * pl, 0.5 * ph)
     if centred:  # the intersection with the enclosure centred in time (:func:`_centred_exponents`)
         rc = off[R_LCEN] + first
@@ -875,7 +881,8 @@ def _variance_mask(star, active, vidx, shared, gj, jmask):
 
 @device_function
 def _constants(star, means, vidx, lams, unshared, LO, HI, off, vec):
-    """Column 0 of the constant rows: ``mu_c - mu_*``, its square and ``mu_c^2`` per component and coordinate,
+    """Column 0 of the constant rows: ``mu_c - mu_*``, its square and ``mu_c^2`` per component and coordinate (the first
+    two also by coordinate, rows ``R_DMUT`` and ``R_DMU2T``, for the lanes of :func:`_shared_exponents`),
     ``lam_j - 1`` per variance and (``unshared``) per component and coordinate (intervals: the float operations
     round). They depend on the model and ``*`` only: recomputed when ``*`` changes (``1 + *`` in the vector
     scratch; a fresh scratch holds 0)."""
@@ -889,6 +896,10 @@ def _constants(star, means, vidx, lams, unshared, LO, HI, off, vec):
             LO[0, off[R_DMU] + row], HI[0, off[R_DMU] + row] = dl, dh
             LO[0, off[R_DMU2] + row], HI[0, off[R_DMU2] + row] = isqr(dl, dh)
             LO[0, off[R_M2] + row], HI[0, off[R_M2] + row] = isqr(means[c, i], means[c, i])
+            # the same two rows by coordinate (row i K + c), so that a coordinate's components lie in contiguous lanes
+            col = i * K + c
+            LO[0, off[R_DMUT] + col], HI[0, off[R_DMUT] + col] = LO[0, off[R_DMU] + row], HI[0, off[R_DMU] + row]
+            LO[0, off[R_DMU2T] + col], HI[0, off[R_DMU2T] + col] = LO[0, off[R_DMU2] + row], HI[0, off[R_DMU2] + row]
     for j in range(lams.shape[0]):
         LO[0, off[R_LM1] + j], HI[0, off[R_LM1] + j] = isub(lams[j], lams[j], 1.0, 1.0)
     for c in range(K):  # where component c's variances are k consecutive ones, the first (see :func:`_inv_rows`)
@@ -1851,6 +1862,7 @@ class FastModel:
         sizes[R_CJ] = J
         sizes[R_CK] = C_END * k
         sizes[R_LCEN] = K
+        sizes[R_DMUT] = sizes[R_DMU2T] = K * k
         sizes[R_INVC] = sizes[R_LM1C] = K * k if unshared else 0
         offsets = np.zeros(R_END + 1, dtype=np.int64)
         offsets[1:] = np.cumsum(sizes)
