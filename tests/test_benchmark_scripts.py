@@ -20,6 +20,20 @@ def _script(name, *args):
     return proc
 
 
+def _load_benchmark(name):
+    """A benchmark script imported as a module (its directory on the path while it loads, for its own imports)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    return module
+
+
 def test_numpy_peers_run_every_solver_and_agree_with_certsample(tmp_path):
     out = tmp_path / "rows.json"
     args = ["--quick", "--repeats", "1", "--targets", "ring", "--contenders", "certsample-numpy", "numpy"]
@@ -135,17 +149,9 @@ def test_worst_case_plan_script_meets_eps_over_its_start_grid():
 
 def test_noise_drawing_peers_are_checked_by_their_variances_too():
     """On a symmetric target the means of a run without noise agree with the reference's; the variances do not."""
-    import importlib.util
-
     import numpy as np
 
-    spec = importlib.util.spec_from_file_location("peers", ROOT / "benchmarks" / "peers.py")
-    peers = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        spec.loader.exec_module(peers)
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    peers = _load_benchmark("peers")
     rng = np.random.default_rng(0)
     reference = rng.standard_normal((20_000, 2))
     assert peers.agreement("euler-maruyama", "numpy", rng.standard_normal((20_000, 2)), reference).endswith("ok")
@@ -203,19 +209,6 @@ def test_enclosure_check_finds_every_ball_holding_the_reference_and_flags_one_th
         assert "VIOLATION" in out and "WRONG" in out and "2 balls that miss Arb's" in out
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
-
-
-def _load_benchmark(name):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-    return module
 
 
 def test_kernel_profile_names_numba_functions_and_sums_their_specialisations(tmp_path):
