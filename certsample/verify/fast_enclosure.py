@@ -881,8 +881,9 @@ def _variance_mask(star, active, vidx, shared, gj, jmask):
 
 @device_function
 def _constants(star, means, vidx, lams, unshared, LO, HI, off, vec):
-    """Column 0 of the constant rows: ``mu_c - mu_*``, its square and ``mu_c^2`` per component and coordinate (the first
-    two also by coordinate, rows ``R_DMUT`` and ``R_DMU2T``, for the lanes of :func:`_shared_exponents`),
+    """Column 0 of the constant rows: ``mu_c - mu_*``, its square and ``mu_c^2`` per component and coordinate (where
+    every coordinate is shared the first two also by coordinate, rows ``R_DMUT``, ``R_DMU2T``, for the lanes of
+    :func:`_shared_exponents`),
     ``lam_j - 1`` per variance and (``unshared``) per component and coordinate (intervals: the float operations
     round). They depend on the model and ``*`` only: recomputed when ``*`` changes (``1 + *`` in the vector
     scratch; a fresh scratch holds 0)."""
@@ -896,10 +897,13 @@ def _constants(star, means, vidx, lams, unshared, LO, HI, off, vec):
             LO[0, off[R_DMU] + row], HI[0, off[R_DMU] + row] = dl, dh
             LO[0, off[R_DMU2] + row], HI[0, off[R_DMU2] + row] = isqr(dl, dh)
             LO[0, off[R_M2] + row], HI[0, off[R_M2] + row] = isqr(means[c, i], means[c, i])
-            # the same two rows by coordinate (row i K + c), so that a coordinate's components lie in contiguous lanes
-            col = i * K + c
-            LO[0, off[R_DMUT] + col], HI[0, off[R_DMUT] + col] = LO[0, off[R_DMU] + row], HI[0, off[R_DMU] + row]
-            LO[0, off[R_DMU2T] + col], HI[0, off[R_DMU2T] + col] = LO[0, off[R_DMU2] + row], HI[0, off[R_DMU2] + row]
+            if not unshared:  # the same two rows by coordinate (row i K + c), for _shared_exponents' contiguous lanes
+                col = i * K + c
+                LO[0, off[R_DMUT] + col], HI[0, off[R_DMUT] + col] = LO[0, off[R_DMU] + row], HI[0, off[R_DMU] + row]
+                LO[0, off[R_DMU2T] + col], HI[0, off[R_DMU2T] + col] = (
+                    LO[0, off[R_DMU2] + row],
+                    HI[0, off[R_DMU2] + row],
+                )
     for j in range(lams.shape[0]):
         LO[0, off[R_LM1] + j], HI[0, off[R_LM1] + j] = isub(lams[j], lams[j], 1.0, 1.0)
     for c in range(K):  # where component c's variances are k consecutive ones, the first (see :func:`_inv_rows`)
@@ -1862,7 +1866,7 @@ class FastModel:
         sizes[R_CJ] = J
         sizes[R_CK] = C_END * k
         sizes[R_LCEN] = K
-        sizes[R_DMUT] = sizes[R_DMU2T] = K * k
+        sizes[R_DMUT] = sizes[R_DMU2T] = 0 if unshared else K * k  # read by _shared_exponents only
         sizes[R_INVC] = sizes[R_LM1C] = K * k if unshared else 0
         offsets = np.zeros(R_END + 1, dtype=np.int64)
         offsets[1:] = np.cumsum(sizes)
